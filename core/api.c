@@ -1,0 +1,1654 @@
+/*
+ * api.c - the REST API under /api/v1 (DESIGN.md section 6): parses the
+ * request target and JSON bodies, routes, calls the object API and turns
+ * its answers into JSON or application/problem+json (RFC 9457) responses.
+ *
+ * Knows nothing of libmicrohttpd (http.c does the wire). Object names from a
+ * URL are only ever looked up in the metadata, never used to build a path or
+ * SQL, so `../etc`, `%2e%2e` or `account;drop` are simply unknown objects.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "api.h"
+#include "csv.h"
+#include "expr.h"
+#include "kernel.h"
+#include "meta.h"
+#include "object.h"
+
+#define MAX_SORT_LENGTH    1024
+#define MAX_FIELDS_LENGTH  8192
+#define MAX_CURSOR_LENGTH  4096
+#define MAX_SEARCH_LENGTH  1024
+#define MAX_GROUP_LENGTH   1024
+#define IMPORT_ERROR_LIMIT 1000     /* rejected rows listed in an import response */
+#define JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
+
+struct api {
+	struct crm_kernel *kernel;     /* borrowed */
+	struct api_options options;
+	char *meta_body;               /* GET /meta, rendered once */
+	size_t meta_len;
+	char *openapi_body;            /* GET /openapi.json, rendered once */
+	size_t openapi_len;
+	char meta_etag[32];
+};
+
+/* ---- the one status table ---------------------------------------------- */
+
+static const struct {
+	int code;
+	int status;
+	const char *type;
+} status_table[] = {
+	{ CRM_OK,           200, "ok" },
+	{ CRM_EINVAL,       400, "bad-request" },
+	{ CRM_ENOTFOUND,    404, "not-found" },
+	{ CRM_ECONFLICT,    412, "lost-update" },
+	{ CRM_EVALIDATION,  422, "validation" },
+	{ CRM_EMETA,        500, "internal" },
+	{ CRM_EIO,          500, "internal" },
+	{ CRM_ENOMEM,       503, "out-of-memory" },
+	{ CRM_ELIMIT,       400, "limit" },
+	{ CRM_EBUSY,        503, "busy" },
+	{ CRM_EDENIED,      403, "denied" },
+	{ CRM_EFULL,        507, "storage-full" },
+	{ CRM_EDESTRUCTIVE, 409, "destructive" },
+	{ CRM_EINTERNAL,    500, "internal" },
+	{ CRM_ESTATE,       409, "wrong-state" },
+};
+
+int api_status_for(int code)
+{
+	for (size_t i = 0; i < sizeof(status_table) / sizeof(status_table[0]); i++)
+		if (status_table[i].code == code)
+			return status_table[i].status;
+	return 500;
+}
+
+static const char *type_for_code(int code)
+{
+	for (size_t i = 0; i < sizeof(status_table) / sizeof(status_table[0]); i++)
+		if (status_table[i].code == code)
+			return status_table[i].type;
+	return "internal";
+}
+
+static const char *title_for(int status)
+{
+	switch (status) {
+	case 304: return "Not Modified";
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 412: return "Precondition Failed";
+	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
+	case 415: return "Unsupported Media Type";
+	case 422: return "Invalid record";
+	case 428: return "Precondition Required";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 503: return "Service Unavailable";
+	case 507: return "Insufficient Storage";
+	default: return status < 500 ? "Bad Request" : "Internal Server Error";
+	}
+}
+
+static const char *type_for_status(int status)
+{
+	switch (status) {
+	case 400: return "bad-request";
+	case 403: return "denied";
+	case 404: return "not-found";
+	case 405: return "method-not-allowed";
+	case 409: return "conflict";
+	case 412: return "precondition-failed";
+	case 413: return "too-large";
+	case 414: return "uri-too-long";
+	case 415: return "unsupported-media-type";
+	case 422: return "validation";
+	case 428: return "precondition-required";
+	case 431: return "headers-too-large";
+	case 501: return "not-implemented";
+	case 503: return "unavailable";
+	case 507: return "storage-full";
+	default: return "internal";
+	}
+}
+
+/* ---- responses ----------------------------------------------------------- */
+
+static int dump_callback(const char *buffer, size_t size, void *data)
+{
+	strbuf_add(data, buffer, size);
+	return 0;
+}
+
+char *api_dump_json(const json_t *json, size_t *len_out)
+{
+	struct strbuf sb = { 0 };
+	json_dump_callback(json, dump_callback, &sb, JSON_FLAGS | JSON_ENCODE_ANY);
+	*len_out = sb.len;
+	return strbuf_detach(&sb);
+}
+
+static void respond_json(struct api_response *res, int status, const json_t *json)
+{
+	res->status = status;
+	res->content_type = "application/json";
+	res->body = api_dump_json(json, &res->body_len);
+}
+
+static void respond_static(struct api_response *res, int status, const char *body, size_t len,
+                           const char *content_type)
+{
+	res->status = status;
+	res->content_type = content_type;
+	res->body = xmalloc(len + 1);
+	memcpy(res->body, body, len);
+	res->body[len] = '\0';
+	res->body_len = len;
+}
+
+/*
+ * A problem+json body. errors (borrowed) may be NULL; extra (stolen) holds
+ * extension members merged into the document.
+ */
+static void problem_full(struct api_response *res, int status, const char *type,
+                         const char *detail, const json_t *errors, const char *request_id,
+                         json_t *extra)
+{
+	json_t *doc = json_object();
+	char type_uri[96];
+
+	snprintf(type_uri, sizeof(type_uri), "urn:crm:problem:%s", type ? type : type_for_status(status));
+	json_object_set_new(doc, "type", json_string(type_uri));
+	json_object_set_new(doc, "title", json_string(title_for(status)));
+	json_object_set_new(doc, "status", json_integer(status));
+	/* Messages may quote client input: keep them valid UTF-8 for jansson. */
+	if (detail && *detail) {
+		json_t *text = json_string(detail);
+		if (!text)
+			text = json_string("(message not valid UTF-8)");
+		json_object_set_new(doc, "detail", text);
+	}
+	if (errors && json_array_size(errors) > 0)
+		json_object_set(doc, "errors", (json_t *)errors);
+	if (request_id)
+		json_object_set_new(doc, "request_id", json_string(request_id));
+	if (extra) {
+		json_object_update_missing(doc, extra);
+		json_decref(extra);
+	}
+	api_response_clear(res);
+	res->status = status;
+	res->content_type = "application/problem+json";
+	res->body = api_dump_json(doc, &res->body_len);
+	json_decref(doc);
+}
+
+void api_problem(struct api_response *res, int status, const char *detail, const char *request_id)
+{
+	problem_full(res, status, NULL, detail, NULL, request_id, NULL);
+}
+
+static void problem(struct api_response *res, const struct api_request *req, int status,
+                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void problem(struct api_response *res, const struct api_request *req, int status,
+                    const char *fmt, ...)
+{
+	char detail[600];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	problem_full(res, status, NULL, detail, NULL, req->request_id, NULL);
+}
+
+/* Quotes a client-supplied name in a message, cut to a sane length. */
+static const char *shorten(const char *text, char *buf, size_t size)
+{
+	size_t len = strlen(text);
+	if (len < size)
+		return text;
+	/* Cut on a UTF-8 character boundary. */
+	len = size - 4;
+	while (len > 0 && ((unsigned char)text[len] & 0xC0) == 0x80)
+		len--;
+	memcpy(buf, text, len);
+	memcpy(buf + len, "...", 4);
+	return buf;
+}
+
+/* The problem response for a failed object API call; extra is stolen. */
+static void problem_from_ctx(struct api *api, struct api_response *res,
+                             const struct api_request *req, int code, struct crm_ctx *ctx,
+                             json_t *extra)
+{
+	int status = api_status_for(code);
+	const char *detail = ctx->message[0] ? ctx->message : crm_status_name(code);
+
+	if (status >= 500) {
+		FILE *log = api->kernel->log ? api->kernel->log : stderr;
+		if (code != CRM_EBUSY && code != CRM_ENOMEM) {
+			fprintf(log, "request %s: %s %s: %s: %s\n", req->request_id ? req->request_id : "-",
+			        req->method, req->target, crm_status_name(code), ctx->message);
+			detail = "internal error; the server log has the details under this request id";
+		}
+	}
+	if (!extra)
+		extra = json_object();
+	json_object_set_new(extra, "code", json_string(crm_status_name(code)));
+	problem_full(res, status, type_for_code(code), detail,
+	             code == CRM_EVALIDATION ? ctx->field_errors : NULL, req->request_id, extra);
+	if (code == CRM_EBUSY || code == CRM_ENOMEM)
+		res->retry_after = 1;
+}
+
+void api_response_clear(struct api_response *res)
+{
+	free(res->body);
+	if (res->stream)
+		api_stream_free(res->stream);
+	memset(res, 0, sizeof(*res));
+}
+
+static void set_etag(struct api_response *res, const json_t *record)
+{
+	json_t *version = json_object_get(record, "version");
+	if (json_is_integer(version))
+		snprintf(res->etag, sizeof(res->etag), "\"%lld\"", (long long)json_integer_value(version));
+}
+
+/* ---- the request target ------------------------------------------------- */
+
+static int hex_value(int c)
+{
+	if (c >= '0' && c <= '9') return c - '0';
+	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+	return -1;
+}
+
+/* True if text[0..len) is well-formed UTF-8 (no overlongs, surrogates or > U+10FFFF). */
+static bool valid_utf8(const unsigned char *text, size_t len)
+{
+	size_t i = 0;
+	while (i < len) {
+		unsigned char c = text[i];
+		size_t need;
+		uint32_t cp;
+		if (c < 0x80) { i++; continue; }
+		if (c >= 0xC2 && c <= 0xDF) { need = 1; cp = c & 0x1F; }
+		else if (c >= 0xE0 && c <= 0xEF) { need = 2; cp = c & 0x0F; }
+		else if (c >= 0xF0 && c <= 0xF4) { need = 3; cp = c & 0x07; }
+		else return false;
+		if (len - i <= need)
+			return false;
+		for (size_t k = 1; k <= need; k++) {
+			if ((text[i + k] & 0xC0) != 0x80)
+				return false;
+			cp = (cp << 6) | (text[i + k] & 0x3F);
+		}
+		if ((need == 2 && cp < 0x800) || (need == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+		    (cp >= 0xD800 && cp <= 0xDFFF))
+			return false;
+		i += need + 1;
+	}
+	return true;
+}
+
+/*
+ * Decodes text[start..end) in place (%XX; '+' as space when plus_space) and
+ * NUL-terminates it. Returns the decoded start, or NULL on a bad escape,
+ * a control character or invalid UTF-8.
+ */
+static char *decode_piece(char *text, size_t start, size_t end, bool plus_space)
+{
+	size_t out = start;
+	for (size_t i = start; i < end; i++) {
+		int c = (unsigned char)text[i];
+		if (c == '%') {
+			int hi, lo;
+			if (i + 2 >= end)
+				return NULL;
+			hi = hex_value((unsigned char)text[i + 1]);
+			lo = hex_value((unsigned char)text[i + 2]);
+			if (hi < 0 || lo < 0)
+				return NULL;
+			c = hi * 16 + lo;
+			i += 2;
+		} else if (c == '+' && plus_space) {
+			c = ' ';
+		}
+		/* Tab is allowed (filters may hold it); other controls and NUL are not. */
+		if ((c < 0x20 && c != '\t') || c == 0x7F)
+			return NULL;
+		text[out++] = (char)c;
+	}
+	text[out] = '\0';
+	if (!valid_utf8((const unsigned char *)text + start, out - start))
+		return NULL;
+	return text + start;
+}
+
+int api_parse_target(const char *target, size_t len, struct api_target *out,
+                     char *err, size_t errlen)
+{
+	struct api_target t;
+	size_t query_at, i, start;
+
+	memset(&t, 0, sizeof(t));
+	if (len == 0 || target[0] != '/') {
+		snprintf(err, errlen, "the request target must start with '/'");
+		return CRM_EINVAL;
+	}
+	if (memchr(target, '\0', len)) {
+		snprintf(err, errlen, "NUL byte in the request target");
+		return CRM_EINVAL;
+	}
+	t.buffer = xmalloc(len + 1);
+	memcpy(t.buffer, target, len);
+	t.buffer[len] = '\0';
+
+	query_at = len;
+	for (i = 0; i < len; i++)
+		if (t.buffer[i] == '?') {
+			query_at = i;
+			break;
+		}
+
+	/* Path segments; empty ones ("//", a trailing '/') are dropped. */
+	start = 1;
+	for (i = 1; i <= query_at; i++) {
+		if (i < query_at && t.buffer[i] != '/')
+			continue;
+		if (i > start) {
+			char *segment;
+			if (t.segment_count == API_MAX_SEGMENTS) {
+				snprintf(err, errlen, "too many path segments");
+				goto fail;
+			}
+			segment = decode_piece(t.buffer, start, i, false);
+			if (!segment) {
+				snprintf(err, errlen, "malformed path: bad %%-escape, control character or invalid UTF-8");
+				goto fail;
+			}
+			t.segments[t.segment_count++] = segment;
+		}
+		start = i + 1;
+	}
+
+	/* Query parameters: name=value pairs separated by '&'. */
+	start = query_at + 1;
+	for (i = start; query_at < len && i <= len; i++) {
+		size_t eq;
+		char *name, *value;
+		if (i < len && t.buffer[i] != '&')
+			continue;
+		if (i == start) {
+			start = i + 1;
+			continue;
+		}
+		for (eq = start; eq < i && t.buffer[eq] != '='; eq++)
+			;
+		if (t.param_count == API_MAX_PARAMS) {
+			snprintf(err, errlen, "more than %d query parameters", API_MAX_PARAMS);
+			goto fail;
+		}
+		name = decode_piece(t.buffer, start, eq, true);
+		value = eq < i ? decode_piece(t.buffer, eq + 1, i, true) : (t.buffer[eq] = '\0', t.buffer + eq);
+		if (!name || !value) {
+			snprintf(err, errlen, "malformed query string: bad %%-escape, control character or invalid UTF-8");
+			goto fail;
+		}
+		if (*name == '\0') {
+			snprintf(err, errlen, "query parameter without a name");
+			goto fail;
+		}
+		for (int k = 0; k < t.param_count; k++)
+			if (strcmp(t.names[k], name) == 0) {
+				char shortbuf[64];
+				snprintf(err, errlen, "query parameter '%s' given twice", shorten(name, shortbuf, sizeof(shortbuf)));
+				goto fail;
+			}
+		t.names[t.param_count] = name;
+		t.values[t.param_count] = value;
+		t.param_count++;
+		start = i + 1;
+	}
+	*out = t;
+	return CRM_OK;
+fail:
+	free(t.buffer);
+	return CRM_EINVAL;
+}
+
+void api_target_free(struct api_target *target)
+{
+	free(target->buffer);
+	memset(target, 0, sizeof(*target));
+}
+
+const char *api_target_param(const struct api_target *target, const char *name)
+{
+	for (int i = 0; i < target->param_count; i++)
+		if (strcmp(target->names[i], name) == 0)
+			return target->values[i];
+	return NULL;
+}
+
+/* CRM_EINVAL unless every parameter is in allowed (NULL-terminated) or starts with '_'. */
+static int check_params(const struct api_target *target, const char *const *allowed,
+                        char *err, size_t errlen)
+{
+	for (int i = 0; i < target->param_count; i++) {
+		const char *name = target->names[i];
+		bool known = name[0] == '_';
+		for (int k = 0; !known && allowed[k]; k++)
+			known = strcmp(allowed[k], name) == 0;
+		if (!known) {
+			char shortbuf[64];
+			snprintf(err, errlen, "unknown query parameter '%s'", shorten(name, shortbuf, sizeof(shortbuf)));
+			return CRM_EINVAL;
+		}
+	}
+	return CRM_OK;
+}
+
+static int parse_bool_param(const char *name, const char *value, bool *out, char *err, size_t errlen)
+{
+	if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0 || strcmp(value, "") == 0)
+		*out = true;
+	else if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0)
+		*out = false;
+	else {
+		snprintf(err, errlen, "%s must be true or false", name);
+		return CRM_EINVAL;
+	}
+	return CRM_OK;
+}
+
+static int check_length(const char *name, const char *value, size_t max, char *err, size_t errlen)
+{
+	if (value && strlen(value) > max) {
+		snprintf(err, errlen, "%s is longer than %zu bytes", name, max);
+		return CRM_ELIMIT;
+	}
+	return CRM_OK;
+}
+
+int api_list_query(const struct api_target *target, struct object_query *query,
+                   struct api_list_options *options, char *err, size_t errlen)
+{
+	static const char *const allowed[] = {
+		"filter", "sort", "limit", "after", "fields", "search", "count", "deleted", "format", NULL
+	};
+	const char *value;
+	int rc;
+
+	memset(query, 0, sizeof(*query));
+	memset(options, 0, sizeof(*options));
+	if ((rc = check_params(target, allowed, err, errlen)) != CRM_OK)
+		return rc;
+
+	query->filter = api_target_param(target, "filter");
+	query->sort = api_target_param(target, "sort");
+	query->fields = api_target_param(target, "fields");
+	query->search = api_target_param(target, "search");
+	query->after = api_target_param(target, "after");
+	if ((rc = check_length("filter", query->filter, EXPR_MAX_LENGTH, err, errlen)) ||
+	    (rc = check_length("sort", query->sort, MAX_SORT_LENGTH, err, errlen)) ||
+	    (rc = check_length("fields", query->fields, MAX_FIELDS_LENGTH, err, errlen)) ||
+	    (rc = check_length("search", query->search, MAX_SEARCH_LENGTH, err, errlen)) ||
+	    (rc = check_length("after", query->after, MAX_CURSOR_LENGTH, err, errlen)))
+		return rc;
+	/* Empty means absent, so that a form can send every field. */
+	if (query->filter && !*query->filter) query->filter = NULL;
+	if (query->sort && !*query->sort) query->sort = NULL;
+	if (query->fields && !*query->fields) query->fields = NULL;
+	if (query->search && !*query->search) query->search = NULL;
+	if (query->after && !*query->after) query->after = NULL;
+
+	if ((value = api_target_param(target, "limit")) != NULL) {
+		long long limit = 0;
+		size_t digits = strlen(value);
+		if (digits == 0 || digits > 9 || strspn(value, "0123456789") != digits) {
+			snprintf(err, errlen, "limit must be a whole number from 1 to %d", OBJECT_MAX_LIMIT);
+			return CRM_EINVAL;
+		}
+		for (size_t i = 0; i < digits; i++)
+			limit = limit * 10 + (value[i] - '0');
+		if (limit < 1 || limit > OBJECT_MAX_LIMIT) {
+			snprintf(err, errlen, "limit must be a whole number from 1 to %d", OBJECT_MAX_LIMIT);
+			return CRM_ELIMIT;
+		}
+		query->limit = (int)limit;
+	}
+	if ((value = api_target_param(target, "count")) != NULL) {
+		if (strcmp(value, "true") == 0 || strcmp(value, "exact") == 0 || strcmp(value, "") == 0)
+			query->count = OBJECT_COUNT_EXACT;
+		else if (strcmp(value, "estimate") == 0)
+			query->count = OBJECT_COUNT_ESTIMATE;
+		else if (strcmp(value, "false") == 0)
+			query->count = OBJECT_COUNT_NONE;
+		else {
+			snprintf(err, errlen, "count must be true, estimate or false");
+			return CRM_EINVAL;
+		}
+	}
+	if ((value = api_target_param(target, "deleted")) != NULL &&
+	    (rc = parse_bool_param("deleted", value, &query->deleted, err, errlen)) != CRM_OK)
+		return rc;
+	if ((value = api_target_param(target, "format")) != NULL) {
+		if (strcmp(value, "csv") == 0)
+			options->csv = true;
+		else if (strcmp(value, "json") != 0) {
+			snprintf(err, errlen, "format must be json or csv");
+			return CRM_EINVAL;
+		}
+	}
+	return CRM_OK;
+}
+
+/* ---- JSON bodies --------------------------------------------------------- */
+
+int api_parse_json(const char *body, size_t len, int max_depth, json_t **out,
+                   char *err, size_t errlen)
+{
+	json_error_t error;
+	json_t *json;
+	int depth = 0, line = 1, column = 0;
+	bool in_string = false, escaped = false;
+
+	if (len == 0) {
+		snprintf(err, errlen, "the request body is empty; a JSON document is required");
+		return CRM_EINVAL;
+	}
+	/*
+	 * jansson recurses once per level (up to 2048): count brackets outside
+	 * strings first, so that a deeply nested body costs one linear pass.
+	 */
+	for (size_t i = 0; i < len; i++) {
+		char c = body[i];
+		column++;
+		if (c == '\n') {
+			line++;
+			column = 0;
+		}
+		if (in_string) {
+			if (escaped)
+				escaped = false;
+			else if (c == '\\')
+				escaped = true;
+			else if (c == '"')
+				in_string = false;
+			continue;
+		}
+		if (c == '"')
+			in_string = true;
+		else if (c == '[' || c == '{') {
+			if (++depth > max_depth) {
+				snprintf(err, errlen, "JSON nested deeper than %d levels at line %d, column %d",
+				         max_depth, line, column);
+				return CRM_ELIMIT;
+			}
+		} else if (c == ']' || c == '}')
+			depth--;
+	}
+	json = json_loadb(body, len, JSON_REJECT_DUPLICATES, &error);
+	if (!json) {
+		snprintf(err, errlen, "invalid JSON at line %d, column %d: %s", error.line, error.column,
+		         error.text);
+		return CRM_EINVAL;
+	}
+	*out = json;
+	return CRM_OK;
+}
+
+/* ---- /meta --------------------------------------------------------------- */
+
+static json_t *label_json(const struct meta_label *label, const char *fallback)
+{
+	json_t *out = json_object();
+	for (int i = 0; i < label->count; i++)
+		json_object_set_new(out, label->lang[i], json_string(label->text[i]));
+	if (label->count == 0 && fallback)
+		json_object_set_new(out, "en", json_string(fallback));
+	return out;
+}
+
+static const char *on_delete_name(enum on_delete on_delete)
+{
+	switch (on_delete) {
+	case ON_DELETE_SET_NULL: return "set_null";
+	case ON_DELETE_CASCADE: return "cascade";
+	default: return "restrict";
+	}
+}
+
+static const char *measure_name(enum rollup_measure measure)
+{
+	switch (measure) {
+	case ROLLUP_SUM: return "sum";
+	case ROLLUP_MIN: return "min";
+	case ROLLUP_MAX: return "max";
+	case ROLLUP_AVG: return "avg";
+	default: return "count";
+	}
+}
+
+static json_t *field_json(const struct meta_field *field)
+{
+	json_t *out = json_object();
+	bool computed = field->type == FIELD_FORMULA || field->type == FIELD_ROLLUP ||
+	                field->type == FIELD_AUTONUMBER || field->formula != NULL;
+
+	json_object_set_new(out, "name", json_string(field->name));
+	json_object_set_new(out, "type", json_string(meta_type_name(field->type)));
+	json_object_set_new(out, "label", label_json(&field->label, field->name));
+	json_object_set_new(out, "required", json_boolean(field->required));
+	json_object_set_new(out, "readonly", json_boolean(field->readonly || field->system || computed));
+	json_object_set_new(out, "system", json_boolean(field->system));
+	if (field->search)
+		json_object_set_new(out, "search", json_true());
+	if (field->unique)
+		json_object_set_new(out, "unique", json_true());
+	if (field->has_min)
+		json_object_set_new(out, "min", json_real(field->min));
+	if (field->has_max)
+		json_object_set_new(out, "max", json_real(field->max));
+	if (field->max_length > 0)
+		json_object_set_new(out, "max_length", json_integer(field->max_length));
+	if (field->type == FIELD_DECIMAL || field->type == FIELD_MONEY || field->type == FIELD_PERCENT)
+		json_object_set_new(out, "scale", json_integer(field->scale));
+	if (field->default_value)
+		json_object_set(out, "default", field->default_value);
+	if (field->value_count > 0) {
+		json_t *values = json_array();
+		for (int i = 0; i < field->value_count; i++)
+			json_array_append_new(values, json_pack("{s:s, s:o}", "value", field->values[i],
+				"label", label_json(&field->value_labels[i], field->values[i])));
+		json_object_set_new(out, "values", values);
+	}
+	if (field->to) {
+		json_object_set_new(out, "to", json_string(field->to));
+		json_object_set_new(out, "on_delete", json_string(on_delete_name(field->on_delete)));
+	}
+	if (field->formula) {
+		json_object_set_new(out, "formula", json_string(field->formula));
+		json_object_set_new(out, "returns", json_string(meta_type_name(field->result_type)));
+	}
+	if (field->type == FIELD_ROLLUP) {
+		json_t *rollup = json_object();
+		if (field->rollup_of)
+			json_object_set_new(rollup, "of", json_string(field->rollup_of));
+		json_object_set_new(rollup, "measure", json_string(measure_name(field->rollup_measure)));
+		if (field->rollup_measure_field)
+			json_object_set_new(rollup, "field", json_string(field->rollup_measure_field));
+		if (field->rollup_where)
+			json_object_set_new(rollup, "where", json_string(field->rollup_where));
+		json_object_set_new(out, "rollup", rollup);
+	}
+	if (field->format)
+		json_object_set_new(out, "format", json_string(field->format));
+	return out;
+}
+
+json_t *api_meta_json(const struct meta *meta)
+{
+	json_t *doc = json_object(), *app = json_object(), *objects = json_array();
+	json_t *languages = json_array();
+
+	for (int i = 0; i < meta->language_count; i++)
+		json_array_append_new(languages, json_string(meta->languages[i]));
+	json_object_set_new(app, "name", json_string(meta->app_name ? meta->app_name : "crm"));
+	if (meta->industry)
+		json_object_set_new(app, "industry", json_string(meta->industry));
+	json_object_set_new(app, "languages", languages);
+	json_object_set_new(app, "version", json_string(meta->version));
+	json_object_set_new(app, "kernel", json_string(CRM_VERSION));
+	json_object_set_new(doc, "app", app);
+
+	for (int i = 0; i < meta->object_count; i++) {
+		const struct meta_object *object = &meta->objects[i];
+		json_t *o = json_object(), *fields = json_array(), *rules = json_array();
+		json_object_set_new(o, "name", json_string(object->name));
+		json_object_set_new(o, "label", label_json(&object->label, object->name));
+		json_object_set_new(o, "module", object->module ? json_string(object->module) : json_null());
+		for (int k = 0; k < object->field_count; k++)
+			json_array_append_new(fields, field_json(&object->fields[k]));
+		json_object_set_new(o, "fields", fields);
+		for (int k = 0; k < object->rule_count; k++) {
+			json_t *rule = json_object();
+			json_object_set_new(rule, "message", json_string(object->rules[k].message ? object->rules[k].message : ""));
+			if (object->rules[k].field)
+				json_object_set_new(rule, "field", json_string(object->rules[k].field));
+			json_array_append_new(rules, rule);
+		}
+		json_object_set_new(o, "rules", rules);
+		json_object_set_new(o, "views", object->views ? json_incref(object->views) : json_object());
+		json_array_append_new(objects, o);
+	}
+	json_object_set_new(doc, "objects", objects);
+	return doc;
+}
+
+/* ---- construction --------------------------------------------------------- */
+
+struct api *api_new(struct crm_kernel *kernel, const struct api_options *options)
+{
+	struct api *api = xcalloc(1, sizeof(*api));
+	json_t *doc;
+
+	api->kernel = kernel;
+	if (options)
+		api->options = *options;
+	doc = api_meta_json(kernel->meta);
+	api->meta_body = api_dump_json(doc, &api->meta_len);
+	json_decref(doc);
+	doc = api_openapi(kernel->meta);
+	api->openapi_body = api_dump_json(doc, &api->openapi_len);
+	json_decref(doc);
+	snprintf(api->meta_etag, sizeof(api->meta_etag), "\"m%.16s\"", kernel->meta->version);
+	return api;
+}
+
+void api_free(struct api *api)
+{
+	if (!api)
+		return;
+	free(api->meta_body);
+	free(api->openapi_body);
+	free(api);
+}
+
+/* ---- helpers for handlers ------------------------------------------------- */
+
+/* A record id from a path segment: 1..2^62 in plain decimal, else 0. */
+static int64_t parse_id(const char *text)
+{
+	int64_t id = 0;
+	size_t len = strlen(text);
+	if (len == 0 || len > 18 || text[0] == '0' || strspn(text, "0123456789") != len)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		id = id * 10 + (text[i] - '0');
+	return id;
+}
+
+/* True if the media type of content_type (before ';', case-insensitive) is one of types. */
+static bool content_type_is(const char *content_type, const char *const *types)
+{
+	size_t len;
+	if (!content_type)
+		return false;
+	while (*content_type == ' ' || *content_type == '\t')
+		content_type++;
+	len = strcspn(content_type, "; \t");
+	for (int i = 0; types[i]; i++)
+		if (strlen(types[i]) == len && strncasecmp(content_type, types[i], len) == 0)
+			return true;
+	return false;
+}
+
+static const char *const json_types[] = { "application/json", NULL };
+static const char *const patch_types[] = { "application/json", "application/merge-patch+json", NULL };
+static const char *const csv_types[] = { "text/csv", NULL };
+
+/*
+ * The JSON object body of a POST/PATCH; on failure the response is filled
+ * and NULL returned.
+ */
+static json_t *json_body(const struct api_request *req, struct api_response *res,
+                         const char *const *types, bool want_object)
+{
+	char err[300];
+	json_t *json = NULL;
+	int rc;
+
+	if (!content_type_is(req->content_type, types)) {
+		problem(res, req, 415, "the body must be sent as %s", types[0]);
+		return NULL;
+	}
+	rc = api_parse_json(req->body ? req->body : "", req->body_len, API_MAX_JSON_DEPTH, &json,
+	                    err, sizeof(err));
+	if (rc != CRM_OK) {
+		problem(res, req, 400, "%s", err);
+		return NULL;
+	}
+	if (want_object && !json_is_object(json)) {
+		json_decref(json);
+		problem(res, req, 400, "the body must be a JSON object");
+		return NULL;
+	}
+	return json;
+}
+
+/*
+ * Reads If-Match: *version_out = the version it names, 0 for "*" or when
+ * absent (*present says which). On an unusable value fills a 412 and returns false.
+ */
+static bool if_match_version(const struct api_request *req, struct api_response *res,
+                             int64_t *version_out, bool *present)
+{
+	const char *value = req->if_match;
+	size_t len;
+	int64_t version = 0;
+
+	*version_out = 0;
+	*present = value != NULL;
+	if (!value)
+		return true;
+	while (*value == ' ' || *value == '\t')
+		value++;
+	len = strlen(value);
+	while (len > 0 && (value[len - 1] == ' ' || value[len - 1] == '\t'))
+		len--;
+	if (len == 1 && value[0] == '*')
+		return true;
+	if (len >= 2 && value[0] == '"' && value[len - 1] == '"') {
+		value++;
+		len -= 2;
+	}
+	if (len == 0 || len > 18 || strspn(value, "0123456789") < len) {
+		problem(res, req, 412, "If-Match must be the ETag of the record (\"<version>\"); "
+		        "weak tags and lists never match");
+		return false;
+	}
+	for (size_t i = 0; i < len; i++)
+		version = version * 10 + (value[i] - '0');
+	if (version <= 0) {
+		problem(res, req, 412, "the record has no version %lld", (long long)version);
+		return false;
+	}
+	*version_out = version;
+	return true;
+}
+
+/* True if If-None-Match names etag (or is "*"). */
+static bool if_none_match_hits(const char *header, const char *etag)
+{
+	size_t etag_len = strlen(etag);
+	const char *p = header;
+	if (!header || !*etag)
+		return false;
+	while (*p) {
+		while (*p == ' ' || *p == ',' || *p == '\t')
+			p++;
+		if (*p == '*')
+			return true;
+		if (p[0] == 'W' && p[1] == '/')
+			p += 2;
+		if (strncmp(p, etag, etag_len) == 0 && (p[etag_len] == '\0' || p[etag_len] == ',' ||
+		                                         p[etag_len] == ' '))
+			return true;
+		p = strchr(p, ',');
+		if (!p)
+			break;
+	}
+	return false;
+}
+
+static void respond_record(struct api_response *res, int status, const json_t *record)
+{
+	respond_json(res, status, record);
+	set_etag(res, record);
+}
+
+/* ---- CSV export stream --------------------------------------------------- */
+
+struct api_stream {
+	struct crm_ctx ctx;
+	char request_id[72];
+	char object[72];
+	const struct meta_object *meta_object;
+	struct object_query query;
+	char *filter, *sort, *fields, *search, *after;   /* owned copies behind query */
+	int column_count;
+	char **columns;                                 /* owned */
+	const struct meta_field **column_fields;        /* NULL for paths */
+	json_t *page;                                   /* the current page's records */
+	size_t page_index;
+	bool last_page;
+	struct strbuf out;                              /* CSV not yet handed out */
+	size_t out_pos;
+	struct csv_writer writer;
+	int64_t rows;
+	FILE *log;
+};
+
+static int stream_write(void *arg, const char *data, size_t len)
+{
+	strbuf_add(arg, data, len);
+	return 0;
+}
+
+static void stream_real(struct strbuf *sb, double value)
+{
+	char text[40];
+	/* The shortest of %.15g and %.17g that reads back exactly. */
+	snprintf(text, sizeof(text), "%.15g", value);
+	if (strtod(text, NULL) != value)
+		snprintf(text, sizeof(text), "%.17g", value);
+	strbuf_puts(sb, text);
+}
+
+static bool field_is_text(const struct meta_field *field)
+{
+	enum field_type type;
+	if (!field)
+		return true;
+	type = field->type == FIELD_FORMULA ? field->result_type : field->type;
+	return type == FIELD_TEXT || type == FIELD_TEXTAREA || type == FIELD_EMAIL ||
+	       type == FIELD_PHONE || type == FIELD_URL || type == FIELD_AUTONUMBER;
+}
+
+static void stream_value(struct api_stream *s, const json_t *value, const struct meta_field *field)
+{
+	struct strbuf text = { 0 };
+	switch (json_typeof(value)) {
+	case JSON_STRING:
+		csv_writer_field(&s->writer, json_string_value(value), json_string_length(value),
+		                 field_is_text(field) ? CSV_TEXT : 0);
+		return;
+	case JSON_INTEGER:
+		strbuf_printf(&text, "%lld", (long long)json_integer_value(value));
+		break;
+	case JSON_REAL:
+		stream_real(&text, json_real_value(value));
+		break;
+	case JSON_TRUE:
+		strbuf_puts(&text, "true");
+		break;
+	case JSON_FALSE:
+		strbuf_puts(&text, "false");
+		break;
+	case JSON_ARRAY:
+		if (field && field->type == FIELD_MULTIENUM) {
+			size_t i;
+			json_t *item;
+			json_array_foreach(value, i, item) {
+				if (i > 0)
+					strbuf_putc(&text, ';');
+				if (json_is_string(item))
+					strbuf_puts(&text, json_string_value(item));
+			}
+			break;
+		}
+		/* json fields are written as JSON text */
+		__attribute__((fallthrough));
+	case JSON_OBJECT: {
+		size_t len;
+		char *dump = api_dump_json(value, &len);
+		csv_writer_field(&s->writer, dump, len, CSV_TEXT);
+		free(dump);
+		return;
+	}
+	default:
+		csv_writer_field(&s->writer, NULL, 0, 0);
+		return;
+	}
+	csv_writer_field(&s->writer, text.data, text.len, 0);
+	strbuf_free(&text);
+}
+
+/* Fetches the next page into s->page; CRM_OK or an object API error. */
+static int stream_fetch(struct api_stream *s)
+{
+	json_t *result = NULL, *next;
+	int rc;
+
+	s->query.after = s->after;
+	rc = object_query(&s->ctx, s->object, &s->query, &result);
+	if (rc != CRM_OK)
+		return rc;
+	json_decref(s->page);
+	s->page = json_incref(json_object_get(result, "records"));
+	if (!json_is_array(s->page)) {
+		json_decref(s->page);
+		s->page = json_array();
+	}
+	s->page_index = 0;
+	next = json_object_get(result, "next");
+	free(s->after);
+	s->after = json_is_string(next) ? xstrdup(json_string_value(next)) : NULL;
+	s->last_page = s->after == NULL;
+	json_decref(result);
+	return CRM_OK;
+}
+
+/* Renders the rest of the current page (and fetches the next) into s->out. */
+static int stream_fill(struct api_stream *s)
+{
+	int rc;
+	while (s->page_index >= json_array_size(s->page)) {
+		if (s->last_page)
+			return CRM_OK;
+		if ((rc = stream_fetch(s)) != CRM_OK)
+			return rc;
+	}
+	while (s->page_index < json_array_size(s->page)) {
+		json_t *record = json_array_get(s->page, s->page_index++);
+		for (int i = 0; i < s->column_count; i++)
+			stream_value(s, json_object_get(record, s->columns[i]), s->column_fields[i]);
+		csv_writer_end_record(&s->writer);
+		s->rows++;
+	}
+	return csv_writer_flush(&s->writer);
+}
+
+ssize_t api_stream_read(struct api_stream *s, char *buf, size_t max)
+{
+	size_t available;
+	if (s->out_pos == s->out.len) {
+		int rc;
+		strbuf_reset(&s->out);
+		s->out_pos = 0;
+		rc = stream_fill(s);
+		if (rc != CRM_OK) {
+			fprintf(s->log, "request %s: csv export of %s cut short after %lld rows: %s: %s\n",
+			        s->request_id, s->object, (long long)s->rows, crm_status_name(rc), s->ctx.message);
+			return -1;
+		}
+		if (s->out.len == 0)
+			return 0;
+	}
+	available = s->out.len - s->out_pos;
+	if (available > max)
+		available = max;
+	memcpy(buf, s->out.data + s->out_pos, available);
+	s->out_pos += available;
+	return (ssize_t)available;
+}
+
+void api_stream_free(struct api_stream *s)
+{
+	if (!s)
+		return;
+	crm_ctx_clear(&s->ctx);
+	json_decref(s->page);
+	for (int i = 0; i < s->column_count; i++)
+		free(s->columns[i]);
+	free(s->columns);
+	free(s->column_fields);
+	free(s->filter);
+	free(s->sort);
+	free(s->fields);
+	free(s->search);
+	free(s->after);
+	csv_writer_free(&s->writer);
+	strbuf_free(&s->out);
+	free(s);
+}
+
+static char *dup_or_null(const char *text)
+{
+	return text ? xstrdup(text) : NULL;
+}
+
+static void export_csv(struct api *api, const struct api_request *req, struct api_response *res,
+                       const struct meta_object *object, const struct object_query *query)
+{
+	struct api_stream *s = xcalloc(1, sizeof(*s));
+	int rc;
+
+	snprintf(s->request_id, sizeof(s->request_id), "%s", req->request_id ? req->request_id : "-");
+	snprintf(s->object, sizeof(s->object), "%s", object->name);
+	crm_ctx_init(&s->ctx, api->kernel, 0, s->request_id);
+	s->meta_object = object;
+	s->log = api->kernel->log ? api->kernel->log : stderr;
+	s->filter = dup_or_null(query->filter);
+	s->sort = dup_or_null(query->sort);
+	s->fields = dup_or_null(query->fields);
+	s->search = dup_or_null(query->search);
+	s->after = dup_or_null(query->after);
+	s->query = *query;
+	s->query.filter = s->filter;
+	s->query.sort = s->sort;
+	s->query.fields = s->fields;
+	s->query.search = s->search;
+	s->query.limit = query->limit ? query->limit : API_EXPORT_PAGE;
+	s->query.count = OBJECT_COUNT_NONE;
+
+	/* Columns: the fields asked for, or every field of the object. */
+	if (s->fields) {
+		const char *p = s->fields;
+		while (*p) {
+			size_t len = strcspn(p, ",");
+			if (len > 0) {
+				char *name = xstrndup(p, len);
+				char *trimmed = name;
+				while (*trimmed == ' ')
+					trimmed++;
+				s->columns = xrealloc(s->columns, sizeof(char *) * (size_t)(s->column_count + 1));
+				s->column_fields = xrealloc(s->column_fields, sizeof(*s->column_fields) * (size_t)(s->column_count + 1));
+				s->columns[s->column_count] = xstrdup(trimmed);
+				s->column_fields[s->column_count] = meta_find_field(object, trimmed);
+				s->column_count++;
+				free(name);
+			}
+			p += len;
+			if (*p == ',')
+				p++;
+		}
+	} else {
+		s->column_count = object->field_count;
+		s->columns = xcalloc((size_t)object->field_count, sizeof(char *));
+		s->column_fields = xcalloc((size_t)object->field_count, sizeof(*s->column_fields));
+		for (int i = 0; i < object->field_count; i++) {
+			s->columns[i] = xstrdup(object->fields[i].name);
+			s->column_fields[i] = &object->fields[i];
+		}
+	}
+
+	/* The first page now, so that a bad filter or cursor is a proper 400. */
+	rc = stream_fetch(s);
+	if (rc != CRM_OK) {
+		problem_from_ctx(api, res, req, rc, &s->ctx, NULL);
+		api_stream_free(s);
+		return;
+	}
+	csv_writer_init(&s->writer, stream_write, &s->out);
+	for (int i = 0; i < s->column_count; i++)
+		csv_writer_field(&s->writer, s->columns[i], strlen(s->columns[i]), 0);
+	csv_writer_end_record(&s->writer);
+	csv_writer_flush(&s->writer);
+
+	res->status = 200;
+	res->content_type = "text/csv; charset=utf-8";
+	res->disposition = "attachment";
+	res->stream = s;
+}
+
+/* ---- handlers ------------------------------------------------------------ */
+
+struct route_ctx {
+	struct api *api;
+	const struct api_request *req;
+	struct api_response *res;
+	struct api_target *target;
+	struct crm_ctx ctx;
+	const struct meta_object *object;
+	int64_t id;
+};
+
+static bool no_params(struct route_ctx *r, const char *const *allowed)
+{
+	char err[200];
+	static const char *const none[] = { NULL };
+	if (check_params(r->target, allowed ? allowed : none, err, sizeof(err)) != CRM_OK) {
+		problem(r->res, r->req, 400, "%s", err);
+		return false;
+	}
+	return true;
+}
+
+static void handle_list(struct route_ctx *r)
+{
+	struct object_query query;
+	struct api_list_options options;
+	char err[300];
+	json_t *out = NULL;
+	int rc;
+
+	rc = api_list_query(r->target, &query, &options, err, sizeof(err));
+	if (rc != CRM_OK) {
+		problem(r->res, r->req, 400, "%s", err);
+		return;
+	}
+	if (options.csv) {
+		export_csv(r->api, r->req, r->res, r->object, &query);
+		return;
+	}
+	rc = object_query(&r->ctx, r->object->name, &query, &out);
+	if (rc != CRM_OK) {
+		problem_from_ctx(r->api, r->res, r->req, rc, &r->ctx, NULL);
+		return;
+	}
+	respond_json(r->res, 200, out);
+	json_decref(out);
+}
+
+static void handle_create(struct route_ctx *r)
+{
+	json_t *values, *out = NULL;
+	int rc;
+
+	if (!no_params(r, NULL) || !(values = json_body(r->req, r->res, json_types, true)))
+		return;
+	rc = object_create(&r->ctx, r->object->name, values, &out);
+	json_decref(values);
+	if (rc != CRM_OK) {
+		problem_from_ctx(r->api, r->res, r->req, rc, &r->ctx, NULL);
+		return;
+	}
+	respond_record(r->res, 201, out);
+	snprintf(r->res->location, sizeof(r->res->location), API_PREFIX "/objects/%s/%lld",
+	         r->object->name, (long long)json_integer_value(json_object_get(out, "id")));
+	json_decref(out);
+}
+
+static void handle_get(struct route_ctx *r)
+{
+	static const char *const allowed[] = { "deleted", NULL };
+	const char *deleted_param;
+	bool deleted = false;
+	json_t *out = NULL;
+	char err[200];
+	int rc;
+
+	if (!no_params(r, allowed))
+		return;
+	deleted_param = api_target_param(r->target, "deleted");
+	if (deleted_param && parse_bool_param("deleted", deleted_param, &deleted, err, sizeof(err))) {
+		problem(r->res, r->req, 400, "%s", err);
+		return;
+	}
+	rc = object_get(&r->ctx, r->object->name, r->id, deleted, &out);
+	if (rc != CRM_OK) {
+		problem_from_ctx(r->api, r->res, r->req, rc, &r->ctx, NULL);
+		return;
+	}
+	set_etag(r->res, out);
+	if (if_none_match_hits(r->req->if_none_match, r->res->etag))
+		r->res->status = 304;
+	else
+		respond_record(r->res, 200, out);
+	json_decref(out);
+}
+
+static void handle_patch(struct route_ctx *r)
+{
+	json_t *changes, *out = NULL;
+	int64_t version;
+	bool present;
+	int rc;
+
+	if (!no_params(r, NULL) || !if_match_version(r->req, r->res, &version, &present))
+		return;
+	if (!present && r->api->options.require_if_match) {
+		problem(r->res, r->req, 428, "PATCH needs If-Match with the record's ETag "
+		        "(GET it first); this prevents lost updates");
+		return;
+	}
+	if (!(changes = json_body(r->req, r->res, patch_types, true)))
+		return;
+	rc = object_update(&r->ctx, r->object->name, r->id, version, changes, &out);
+	json_decref(changes);
+	if (rc != CRM_OK) {
+		json_t *extra = NULL;
+		if (rc == CRM_ECONFLICT) {
+			/* Tell the client what it lost against, so it can re-read. */
+			json_t *current = NULL;
+			crm_error_reset(&r->ctx);
+			extra = json_object();
+			if (object_get(&r->ctx, r->object->name, r->id, false, &current) == CRM_OK) {
+				json_object_set(extra, "current_version", json_object_get(current, "version"));
+				json_decref(current);
+			}
+			crm_error(&r->ctx, CRM_ECONFLICT, "the record was changed by someone else "
+			          "(If-Match %s no longer matches)", r->req->if_match);
+		}
+		problem_from_ctx(r->api, r->res, r->req, rc, &r->ctx, extra);
+		return;
+	}
+	respond_record(r->res, 200, out);
+	json_decref(out);
+}
+
+static void handle_delete(struct route_ctx *r)
+{
+	int64_t version;
+	bool present;
+	int rc;
+
+	if (!no_params(r, NULL) || !if_match_version(r->req, r->res, &version, &present))
+		return;
+	rc = object_delete(&r->ctx, r->object->name, r->id, version);
+	if (rc != CRM_OK) {
+		problem_from_ctx(r->api, r->res, r->req, rc, &r->ctx, NULL);
+		return;
+	}
+	r->res->status = 204;
+}
+
+static void handle_restore(struct route_ctx *r)
+{
+	json_t *out = NULL;
+	int rc;
+
+	if (!no_params(r, NULL))
+		return;
+	rc = object_restore(&r->ctx, r->object->name, r->id);
+	if (rc == CRM_OK)
+		rc = object_get(&r->ctx, r->object->name, r->id, false, &out);
+	if (rc != CRM_OK) {
+		problem_from_ctx(r->api, r->res, r->req, rc, &r->ctx, NULL);
+		return;
+	}
+	respond_record(r->res, 200, out);
+	json_decref(out);
+}
+
+static void handle_import(struct route_ctx *r)
+{
+	struct csv_import_stats stats = { 0 };
+	json_t *errors, *doc;
+	int rc;
+
+	if (!no_params(r, NULL))
+		return;
+	if (!content_type_is(r->req->content_type, csv_types)) {
+		problem(r->res, r->req, 415, "the body must be sent as text/csv");
+		return;
+	}
+	if (r->req->body_len == 0) {
+		problem(r->res, r->req, 400, "the request body is empty; CSV with a header line is required");
+		return;
+	}
+	errors = json_array();
+	{
+		struct csv_import_options options = { 0 };
+		struct csv_reader *reader = csv_reader_new_buffer(r->req->body, r->req->body_len);
+		options.errors = errors;
+		options.error_limit = IMPORT_ERROR_LIMIT;
+		rc = csv_import_reader(&r->ctx, r->object->name, reader, &options, &stats);
+		csv_reader_free(reader);
+	}
+	doc = json_pack("{s:I, s:I, s:I}", "rows", (json_int_t)stats.rows,
+	                "created", (json_int_t)stats.created, "rejected", (json_int_t)stats.rejected);
+	if (stats.rejected > (int64_t)json_array_size(errors))
+		json_object_set_new(doc, "errors_truncated", json_true());
+	json_object_set_new(doc, "row_errors", errors);
+	if (rc != CRM_OK) {
+		problem_from_ctx(r->api, r->res, r->req, rc, &r->ctx, doc);
+		return;
+	}
+	respond_json(r->res, 200, doc);
+	json_decref(doc);
+}
+
+static void handle_batch(struct route_ctx *r)
+{
+	json_t *body, *operations, *results = NULL;
+	int rc;
+
+	if (!no_params(r, NULL) || !(body = json_body(r->req, r->res, json_types, true)))
+		return;
+	operations = json_object_get(body, "operations");
+	if (!json_is_array(operations) || json_object_size(body) != 1) {
+		problem(r->res, r->req, 400, "the body must be {\"operations\": [...]}");
+		goto cleanup;
+	}
+	if (json_array_size(operations) == 0 || json_array_size(operations) > OBJECT_MAX_BATCH) {
+		problem(r->res, r->req, json_array_size(operations) ? 413 : 400,
+		        "a batch holds 1 to %d operations", OBJECT_MAX_BATCH);
+		goto cleanup;
+	}
+	rc = object_batch(&r->ctx, operations, &results);
+	if (rc != CRM_OK) {
+		json_t *extra = json_object(), *result;
+		size_t i;
+		json_array_foreach(results, i, result) {
+			if (json_is_string(json_object_get(result, "status")) &&
+			    strcmp(json_string_value(json_object_get(result, "status")), "error") == 0) {
+				json_object_set_new(extra, "failed", json_integer((json_int_t)i));
+				if (rc == CRM_EVALIDATION && !r->ctx.field_errors &&
+				    json_is_array(json_object_get(result, "errors")))
+					r->ctx.field_errors = json_incref(json_object_get(result, "errors"));
+				break;
+			}
+		}
+		if (results)
+			json_object_set(extra, "results", results);
+		json_object_set_new(extra, "rolled_back", json_true());
+		problem_from_ctx(r->api, r->res, r->req, rc, &r->ctx, extra);
+		goto cleanup;
+	}
+	{
+		json_t *doc = json_pack("{s:O}", "results", results);
+		respond_json(r->res, 200, doc);
+		json_decref(doc);
+	}
+cleanup:
+	json_decref(results);
+	json_decref(body);
+}
+
+static void handle_report(struct route_ctx *r)
+{
+	static const char *const allowed[] = { "group", "measure", "measures", "filter", NULL };
+	const char *group, *measures, *filter;
+	json_t *out = NULL, *doc;
+	char err[200];
+	int rc;
+
+	if (!no_params(r, allowed))
+		return;
+	group = api_target_param(r->target, "group");
+	measures = api_target_param(r->target, "measure");
+	if (!measures)
+		measures = api_target_param(r->target, "measures");
+	filter = api_target_param(r->target, "filter");
+	if (check_length("group", group, MAX_GROUP_LENGTH, err, sizeof(err)) ||
+	    check_length("measure", measures, MAX_GROUP_LENGTH, err, sizeof(err)) ||
+	    check_length("filter", filter, EXPR_MAX_LENGTH, err, sizeof(err))) {
+		problem(r->res, r->req, 400, "%s", err);
+		return;
+	}
+	if (group && !*group) group = NULL;
+	if (measures && !*measures) measures = NULL;
+	if (filter && !*filter) filter = NULL;
+	rc = object_aggregate(&r->ctx, r->object->name, group, measures, filter, &out);
+	if (rc != CRM_OK) {
+		problem_from_ctx(r->api, r->res, r->req, rc, &r->ctx, NULL);
+		return;
+	}
+	doc = json_pack("{s:o}", "rows", out);
+	respond_json(r->res, 200, doc);
+	json_decref(doc);
+}
+
+static void handle_not_implemented(struct route_ctx *r, const char *what)
+{
+	problem(r->res, r->req, 501, "%s is not available yet", what);
+}
+
+static void handle_document(struct route_ctx *r, const char *body, size_t len)
+{
+	if (!no_params(r, NULL))
+		return;
+	snprintf(r->res->etag, sizeof(r->res->etag), "%s", r->api->meta_etag);
+	r->res->cache_control = "no-cache";
+	if (if_none_match_hits(r->req->if_none_match, r->res->etag)) {
+		r->res->status = 304;
+		return;
+	}
+	respond_static(r->res, 200, body, len, "application/json");
+}
+
+/* ---- routing ------------------------------------------------------------- */
+
+enum method { M_GET = 1, M_POST = 2, M_PATCH = 4, M_DELETE = 8, M_OTHER = 16, M_OPTIONS = 32 };
+
+static int method_bit(const char *method)
+{
+	if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) return M_GET;
+	if (strcmp(method, "POST") == 0) return M_POST;
+	if (strcmp(method, "PATCH") == 0) return M_PATCH;
+	if (strcmp(method, "DELETE") == 0) return M_DELETE;
+	if (strcmp(method, "OPTIONS") == 0) return M_OPTIONS;
+	return M_OTHER;
+}
+
+static const char *allow_text(int methods)
+{
+	switch (methods) {
+	case M_GET: return "GET, HEAD, OPTIONS";
+	case M_POST: return "POST, OPTIONS";
+	case M_GET | M_POST: return "GET, HEAD, POST, OPTIONS";
+	case M_GET | M_PATCH | M_DELETE: return "GET, HEAD, PATCH, DELETE, OPTIONS";
+	case M_POST | M_DELETE: return "POST, DELETE, OPTIONS";
+	default: return "OPTIONS";
+	}
+}
+
+/* Resolves an object name from the URL: metadata only, so traversal is a 404. */
+static bool find_object(struct route_ctx *r, const char *name)
+{
+	char shortbuf[72];
+	r->object = crm_valid_name(name) ? meta_find_object(r->api->kernel->meta, name) : NULL;
+	if (!r->object) {
+		problem(r->res, r->req, 404, "no object '%s'", shorten(name, shortbuf, sizeof(shortbuf)));
+		return false;
+	}
+	return true;
+}
+
+static bool find_id(struct route_ctx *r, const char *text)
+{
+	char shortbuf[40];
+	r->id = parse_id(text);
+	if (r->id <= 0) {
+		problem(r->res, r->req, 404, "no %s with id '%s'", r->object->name,
+		        shorten(text, shortbuf, sizeof(shortbuf)));
+		return false;
+	}
+	return true;
+}
+
+/* Checks the method against the route's; answers OPTIONS and 405 itself. */
+static bool method_allowed(struct route_ctx *r, int allowed, int method)
+{
+	if (method & allowed)
+		return true;
+	r->res->allow = allow_text(allowed);
+	if (method == M_OPTIONS) {
+		r->res->status = 204;
+		return false;
+	}
+	problem(r->res, r->req, 405, "%s is not allowed here; use %s", r->req->method, r->res->allow);
+	r->res->allow = allow_text(allowed);
+	return false;
+}
+
+static void route(struct route_ctx *r)
+{
+	struct api_target *t = r->target;
+	const char *const *seg = t->segments;
+	int count = t->segment_count, method = method_bit(r->req->method);
+
+	if (count < 3 || strcmp(seg[0], "api") != 0 || strcmp(seg[1], "v1") != 0) {
+		problem(r->res, r->req, 404, "no such route; the API lives under " API_PREFIX);
+		return;
+	}
+	seg += 2;
+	count -= 2;
+
+	if (count == 1 && strcmp(seg[0], "meta") == 0) {
+		if (method_allowed(r, M_GET, method))
+			handle_document(r, r->api->meta_body, r->api->meta_len);
+		return;
+	}
+	if (count == 1 && strcmp(seg[0], "openapi.json") == 0) {
+		if (method_allowed(r, M_GET, method))
+			handle_document(r, r->api->openapi_body, r->api->openapi_len);
+		return;
+	}
+	if (count == 1 && strcmp(seg[0], "batch") == 0) {
+		if (method_allowed(r, M_POST, method))
+			handle_batch(r);
+		return;
+	}
+	if (count == 1 && strcmp(seg[0], "session") == 0) {
+		if (method_allowed(r, M_POST | M_DELETE, method))
+			handle_not_implemented(r, "log in (sessions come with access control)");
+		return;
+	}
+	if (count == 2 && strcmp(seg[0], "reports") == 0) {
+		if (find_object(r, seg[1]) && method_allowed(r, M_GET, method))
+			handle_report(r);
+		return;
+	}
+	if (count >= 2 && strcmp(seg[0], "objects") == 0) {
+		if (!find_object(r, seg[1]))
+			return;
+		if (count == 2) {
+			if (!method_allowed(r, M_GET | M_POST, method))
+				return;
+			if (method == M_GET)
+				handle_list(r);
+			else
+				handle_create(r);
+			return;
+		}
+		if (count == 3 && strcmp(seg[2], "import") == 0) {
+			if (method_allowed(r, M_POST, method))
+				handle_import(r);
+			return;
+		}
+		if (!find_id(r, seg[2]))
+			return;
+		if (count == 3) {
+			if (!method_allowed(r, M_GET | M_PATCH | M_DELETE, method))
+				return;
+			if (method == M_GET)
+				handle_get(r);
+			else if (method == M_PATCH)
+				handle_patch(r);
+			else
+				handle_delete(r);
+			return;
+		}
+		if (count == 4 && strcmp(seg[3], "restore") == 0) {
+			if (method_allowed(r, M_POST, method))
+				handle_restore(r);
+			return;
+		}
+		if (count == 4 && strcmp(seg[3], "history") == 0) {
+			if (method_allowed(r, M_GET, method))
+				handle_not_implemented(r, "the field-level history (it comes with the audit trail)");
+			return;
+		}
+		if (count == 5 && strcmp(seg[3], "transitions") == 0) {
+			if (method_allowed(r, M_POST, method))
+				handle_not_implemented(r, "workflow transitions");
+			return;
+		}
+	}
+	problem(r->res, r->req, 404, "no such route");
+}
+
+void api_handle(struct api *api, const struct api_request *req, struct api_response *res)
+{
+	struct api_target target;
+	struct route_ctx r;
+	char err[300];
+
+	memset(res, 0, sizeof(*res));
+	if (api_parse_target(req->target, strlen(req->target), &target, err, sizeof(err)) != CRM_OK) {
+		problem(res, req, 400, "%s", err);
+		return;
+	}
+	memset(&r, 0, sizeof(r));
+	r.api = api;
+	r.req = req;
+	r.res = res;
+	r.target = &target;
+	crm_ctx_init(&r.ctx, api->kernel, 0, req->request_id);
+	route(&r);
+	crm_ctx_clear(&r.ctx);
+	api_target_free(&target);
+	if (res->status == 0)
+		problem(res, req, 500, "no response");
+}

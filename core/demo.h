@@ -1,0 +1,32 @@
+/*
+ * demo.h - deterministic, realistic demo data, created through the object
+ * API: teams, users, accounts with their contacts, opportunities and
+ * activities, and leads.
+ */
+#ifndef CRM_DEMO_H
+#define CRM_DEMO_H
+
+#include <stdio.h>
+#include "crm.h"
+
+/*
+ * Creates `records` accounts and, per account, 2-4 contacts, 1-3
+ * opportunities and 1-3 activities, plus records/2 leads and, unless they
+ * exist already (matched by login and by name), the demo teams and users
+ * (admin, sales_manager, sales_rep1..3, service_agent, marketing_user).
+ *
+ * The same seed gives the same data: a private PRNG, and dates relative to
+ * the fixed base date 2026-01-01, never to the clock (created_at and
+ * updated_at are the clock's, as for any record). Owners are the sales
+ * users, round-robin by account; an account's contacts, opportunities and
+ * activities belong to its owner; about a third of new leads have no owner
+ * (the public pool).
+ *
+ * Runs as ctx's user (0, the system, may set owner) in transactions of a
+ * few thousand records. Progress and a summary go to log (may be NULL).
+ * Returns CRM_OK, or the object API's error with ctx->message (records of
+ * the transactions committed before the error stay).
+ */
+int demo_generate(struct crm_ctx *ctx, int records, uint64_t seed, FILE *log);
+
+#endif

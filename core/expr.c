@@ -1,0 +1,2740 @@
+/*
+ * expr.c - the one expression language: a lexer and recursive-descent parser
+ * into a flat AST, an evaluator in C with SQL's three-valued logic, and a
+ * compiler to parameterised SQL for SQLite.
+ *
+ * The evaluator and the compiler must agree on every row: a list filtered in
+ * SQL and a rule checked in C on one record see the same truth. Where
+ * SQLite's own behaviour differs from the rule we want (integer division,
+ * text compared with a number) the compiler spells the rule out in SQL
+ * instead of leaving it to column affinity. tests/unit/test_expr.c checks the
+ * agreement against a real SQLite database.
+ *
+ * The rules both sides follow:
+ *   - null: comparisons, arithmetic, ||, like and functions of null give
+ *     null; `and`, `or`, `not` use SQL's three-valued logic.
+ *   - numbers: int and real compare exactly by value; bool is the number 0/1.
+ *   - text against a number: if the text is a well-formed number (SQLite's
+ *     numeric-affinity syntax: optional spaces and sign, digits, optional
+ *     fraction and exponent) the two compare as numbers; otherwise the number
+ *     sorts before the text, as in SQLite's storage-class order.
+ *   - text against text: bytewise (strcmp, SQLite's BINARY collation).
+ *   - arithmetic: int op int stays int; overflow is an error in C (SQLite
+ *     would switch to real: we refuse rather than guess). `/` of two ints
+ *     gives an int when it divides exactly, else a real; division or modulo
+ *     by zero gives null. `%` takes integers only. Text in arithmetic or as
+ *     a condition is an error (a compile error when the type is known then).
+ *   - a number as text (||, like, lower, len) is written as SQLite writes
+ *     it: 42, 100.0, 1.0e+20.
+ *   - days_between(a, b) is julianday(b) - julianday(a) truncated toward
+ *     zero, with SQLite's date parser ported below.
+ *
+ * Limits (EXPR_MAX_*) bound source length, node count, nesting depth, path
+ * length and the size of the SQL produced, so no input can exhaust the stack
+ * or memory or take long to parse.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "expr.h"
+#include "meta.h"
+
+/* ---- the AST ---------------------------------------------------------- */
+
+enum node_kind {
+	NODE_LITERAL,     /* value */
+	NODE_PATH,        /* name: "amount", "account.industry" */
+	NODE_ME,          /* $me */
+	NODE_USER_FIELD,  /* name: the field of $user.<field> */
+	NODE_OR,          /* n-ary, so that long chains stay shallow */
+	NODE_AND,         /* n-ary */
+	NODE_NOT,
+	NODE_COMPARE,     /* op: enum compare_op */
+	NODE_LIKE,        /* negated: not like */
+	NODE_IN,          /* first child: the operand, then the list; negated: not in */
+	NODE_IS_NULL,     /* negated: is not null */
+	NODE_CONCAT,      /* n-ary */
+	NODE_ARITH,       /* op: enum arith_op */
+	NODE_NEGATE,
+	NODE_CALL,        /* op: enum function_id */
+};
+
+enum compare_op { CMP_EQ, CMP_NE, CMP_LT, CMP_LE, CMP_GT, CMP_GE };
+enum arith_op { ARITH_ADD, ARITH_SUB, ARITH_MUL, ARITH_DIV, ARITH_MOD };
+enum function_id {
+	FN_TODAY, FN_NOW, FN_DAYS_BETWEEN, FN_IF, FN_LOWER, FN_UPPER, FN_LEN, FN_COALESCE,
+};
+
+/*
+ * Nodes live in one array and refer to each other by index, so that freeing
+ * needs no recursion and a child list of any length costs nothing extra.
+ */
+struct node {
+	enum node_kind kind;
+	int op;
+	bool negated;
+	int column;              /* source column, for messages */
+	int first_child;         /* -1 if none */
+	int next_sibling;        /* -1 if none */
+	int height;              /* 1 for a leaf: bounded by EXPR_MAX_DEPTH */
+	struct expr_value value; /* NODE_LITERAL; text owned */
+	char *name;              /* NODE_PATH, NODE_USER_FIELD; owned */
+};
+
+struct expr {
+	int node_count, node_capacity;
+	struct node *nodes;
+	int root;
+};
+
+static const char *const compare_sql[] = { "=", "<>", "<", "<=", ">", ">=" };
+static const char *const arith_name[] = { "+", "-", "*", "/", "%" };
+
+static const struct function {
+	const char *name;
+	enum function_id id;
+	int arity;
+} functions[] = {
+	{ "today", FN_TODAY, 0 },
+	{ "now", FN_NOW, 0 },
+	{ "days_between", FN_DAYS_BETWEEN, 2 },
+	{ "if", FN_IF, 3 },
+	{ "lower", FN_LOWER, 1 },
+	{ "upper", FN_UPPER, 1 },
+	{ "len", FN_LEN, 1 },
+	{ "coalesce", FN_COALESCE, 2 },
+};
+
+/* ---- small helpers shared by all parts -------------------------------- */
+
+/* Locale-independent character classes: the language is ASCII outside strings. */
+static bool is_digit(int c) { return c >= '0' && c <= '9'; }
+static bool is_word_start(int c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
+static bool is_word_char(int c) { return is_word_start(c) || is_digit(c); }
+/* SQLite's sqlite3Isspace: space, \t, \n, \v, \f, \r. */
+static bool is_space(int c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+static int to_lower_ascii(int c) { return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c; }
+static int to_upper_ascii(int c) { return c >= 'a' && c <= 'z' ? c - ('a' - 'A') : c; }
+
+static bool equal_ignoring_case(const char *a, size_t a_length, const char *b)
+{
+	size_t i = 0;
+	for (; i < a_length && b[i]; i++) {
+		if (to_lower_ascii((unsigned char)a[i]) != to_lower_ascii((unsigned char)b[i]))
+			return false;
+	}
+	return i == a_length && b[i] == '\0';
+}
+
+static void set_error(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void set_error(char *err, size_t errlen, const char *fmt, ...)
+{
+	if (!err || errlen == 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Copies up to 24 bytes of untrusted text for an error message, replacing
+ * anything that is not printable ASCII: messages end up in JSON and logs.
+ */
+static void excerpt(const char *text, size_t length, char out[32])
+{
+	size_t n = 0;
+	for (; n < length && n < 24 && text[n]; n++) {
+		unsigned char c = (unsigned char)text[n];
+		out[n] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+	}
+	if (n < length && text[n]) {
+		out[n++] = '.';
+		out[n++] = '.';
+		out[n++] = '.';
+	}
+	out[n] = '\0';
+}
+
+/*
+ * Length of the valid UTF-8 sequence at s, or 0 if it is invalid (overlong,
+ * surrogate, beyond U+10FFFF, truncated). Reads no further than a NUL.
+ */
+static size_t utf8_sequence(const unsigned char *s)
+{
+	unsigned char c = s[0];
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (c >= 0xe0 && c <= 0xef) {
+		unsigned char low = c == 0xe0 ? 0xa0 : 0x80, high = c == 0xed ? 0x9f : 0xbf;
+		if (s[1] < low || s[1] > high)
+			return 0;
+		return (s[2] & 0xc0) == 0x80 ? 3 : 0;
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		unsigned char low = c == 0xf0 ? 0x90 : 0x80, high = c == 0xf4 ? 0x8f : 0xbf;
+		if (s[1] < low || s[1] > high || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
+			return 0;
+		return 4;
+	}
+	return 0;
+}
+
+/*
+ * Reads one character the way SQLite's LIKE does (sqlite3Utf8Read): lenient,
+ * so that stored text that is not valid UTF-8 still matches identically.
+ */
+static uint32_t utf8_next(const unsigned char **text)
+{
+	const unsigned char *s = *text;
+	uint32_t c = *s++;
+	if (c >= 0xc0) {
+		static const unsigned char lead_bits[] = {
+			0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
+			0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f,
+			0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
+			0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x00, 0x01, 0x02, 0x03, 0x00, 0x01, 0x00, 0x00,
+		};
+		c = lead_bits[c - 0xc0];
+		while ((*s & 0xc0) == 0x80)
+			c = (c << 6) + (0x3f & *s++);
+		if (c < 0x80 || (c & 0xfffff800) == 0xd800 || (c & 0xfffffffe) == 0xfffe)
+			c = 0xfffd;
+	}
+	*text = s;
+	return c;
+}
+
+/* Characters as SQLite's length() counts them. */
+static int64_t utf8_length(const char *text)
+{
+	int64_t count = 0;
+	const unsigned char *s = (const unsigned char *)text;
+	while (*s) {
+		count++;
+		if (*s++ >= 0xc0) {
+			while ((*s & 0xc0) == 0x80)
+				s++;
+		}
+	}
+	return count;
+}
+
+void expr_value_clear(struct expr_value *value)
+{
+	if (value->type == EV_TEXT)
+		free(value->s);
+	memset(value, 0, sizeof(*value));
+	value->type = EV_NULL;
+}
+
+/* A copy that owns its text; a NaN or a text without a pointer becomes null. */
+static void value_copy(struct expr_value *out, const struct expr_value *in)
+{
+	memset(out, 0, sizeof(*out));
+	switch (in->type) {
+	case EV_INT:
+	case EV_BOOL:
+		out->type = in->type;
+		out->i = in->type == EV_BOOL ? in->i != 0 : in->i;
+		break;
+	case EV_REAL:
+		if (!isnan(in->r)) {
+			out->type = EV_REAL;
+			out->r = in->r;
+		}
+		break;
+	case EV_TEXT:
+		if (in->s) {
+			out->type = EV_TEXT;
+			out->s = xstrdup(in->s);
+		}
+		break;
+	default:
+		out->type = EV_NULL;
+		break;
+	}
+}
+
+bool expr_truthy(const struct expr_value *value)
+{
+	switch (value->type) {
+	case EV_BOOL:
+	case EV_INT:
+		return value->i != 0;
+	case EV_REAL:
+		return value->r != 0.0;
+	default:
+		return false;
+	}
+}
+
+static bool is_number(const struct expr_value *value)
+{
+	return value->type == EV_INT || value->type == EV_BOOL || value->type == EV_REAL;
+}
+
+/*
+ * Reads text as a number with SQLite's numeric-affinity syntax: spaces
+ * around, optional sign, digits with an optional fraction (at least one
+ * digit in all), optional exponent. An integer too large for int64 becomes
+ * a real, as in SQLite. Returns false for anything else ('5e', '0x10', '').
+ */
+static bool text_to_number(const char *text, struct expr_value *out)
+{
+	const char *p = text;
+	while (is_space((unsigned char)*p))
+		p++;
+	const char *start = p;
+	bool is_real = false;
+	int digits = 0;
+	if (*p == '+' || *p == '-')
+		p++;
+	while (is_digit(*p)) {
+		p++;
+		digits++;
+	}
+	if (*p == '.') {
+		is_real = true;
+		p++;
+		while (is_digit(*p)) {
+			p++;
+			digits++;
+		}
+	}
+	if (digits == 0)
+		return false;
+	if (*p == 'e' || *p == 'E') {
+		const char *q = p + 1;
+		if (*q == '+' || *q == '-')
+			q++;
+		if (!is_digit(*q))
+			return false;
+		while (is_digit(*q))
+			q++;
+		p = q;
+		is_real = true;
+	}
+	const char *end = p;
+	while (is_space((unsigned char)*p))
+		p++;
+	if (*p)
+		return false;
+
+	char small[64];
+	size_t length = (size_t)(end - start);
+	char *copy = length < sizeof(small) ? small : xmalloc(length + 1);
+	memcpy(copy, start, length);
+	copy[length] = '\0';
+	memset(out, 0, sizeof(*out));
+	if (!is_real) {
+		errno = 0;
+		long long integer = strtoll(copy, NULL, 10);
+		if (errno == 0) {
+			out->type = EV_INT;
+			out->i = integer;
+		} else {
+			is_real = true;
+		}
+	}
+	if (is_real) {
+		out->type = EV_REAL;
+		out->r = strtod(copy, NULL);
+	}
+	if (copy != small)
+		free(copy);
+	return true;
+}
+
+/*
+ * Writes a real the way SQLite 3.40 turns one into text ("%!.15g"): always
+ * with a decimal point, Inf for infinity, 0.0 for negative zero.
+ */
+static void format_real(double r, char *out, size_t size)
+{
+	if (isinf(r)) {
+		snprintf(out, size, "%s", r > 0 ? "Inf" : "-Inf");
+		return;
+	}
+	if (r == 0.0) {
+		snprintf(out, size, "0.0");
+		return;
+	}
+	char digits[48];
+	snprintf(digits, sizeof(digits), "%.15g", r);
+	char *exponent = strchr(digits, 'e');
+	if (strchr(digits, '.'))
+		snprintf(out, size, "%s", digits);
+	else if (exponent)
+		snprintf(out, size, "%.*s.0%s", (int)(exponent - digits), digits, exponent);
+	else
+		snprintf(out, size, "%s.0", digits);
+}
+
+/* The text form of a value (owned), or NULL for null. */
+static char *value_to_text(const struct expr_value *value)
+{
+	char buffer[64];
+	switch (value->type) {
+	case EV_TEXT:
+		return xstrdup(value->s);
+	case EV_INT:
+	case EV_BOOL:
+		snprintf(buffer, sizeof(buffer), "%" PRId64, value->i);
+		return xstrdup(buffer);
+	case EV_REAL:
+		format_real(value->r, buffer, sizeof(buffer));
+		return xstrdup(buffer);
+	default:
+		return NULL;
+	}
+}
+
+/* ---- dates: SQLite's julianday() parser, ported ------------------------- */
+
+struct datetime {
+	bool has_date, has_time;
+	int year, month, day, hour, minute, timezone_minutes;
+	double second;
+};
+
+static bool read_digits(const char *s, int count, int min, int max, int *out)
+{
+	int value = 0;
+	for (int i = 0; i < count; i++) {
+		if (!is_digit(s[i]))
+			return false;
+		value = value * 10 + (s[i] - '0');
+	}
+	if (value < min || value > max)
+		return false;
+	*out = value;
+	return true;
+}
+
+/* "Z", "+HH:MM", "-HH:MM" or nothing, with spaces around. */
+static bool parse_timezone(const char *s, struct datetime *dt)
+{
+	while (is_space((unsigned char)*s))
+		s++;
+	dt->timezone_minutes = 0;
+	if (*s == 'Z' || *s == 'z') {
+		s++;
+	} else if (*s == '+' || *s == '-') {
+		int sign = *s == '-' ? -1 : 1, hours, minutes;
+		s++;
+		if (!read_digits(s, 2, 0, 14, &hours) || s[2] != ':' || !read_digits(s + 3, 2, 0, 59, &minutes))
+			return false;
+		s += 5;
+		dt->timezone_minutes = sign * (hours * 60 + minutes);
+	} else {
+		return *s == '\0';
+	}
+	while (is_space((unsigned char)*s))
+		s++;
+	return *s == '\0';
+}
+
+/* "HH:MM", "HH:MM:SS", "HH:MM:SS.FFF", then a time zone. */
+static bool parse_time(const char *s, struct datetime *dt)
+{
+	int hour, minute, second = 0;
+	double fraction = 0.0;
+	if (!read_digits(s, 2, 0, 24, &hour) || s[2] != ':' || !read_digits(s + 3, 2, 0, 59, &minute))
+		return false;
+	s += 5;
+	if (*s == ':') {
+		s++;
+		if (!read_digits(s, 2, 0, 59, &second))
+			return false;
+		s += 2;
+		if (*s == '.' && is_digit(s[1])) {
+			double scale = 1.0;
+			s++;
+			while (is_digit(*s)) {
+				fraction = fraction * 10.0 + (*s - '0');
+				scale *= 10.0;
+				s++;
+			}
+			fraction /= scale;
+		}
+	}
+	if (!parse_timezone(s, dt))
+		return false;
+	dt->has_time = true;
+	dt->hour = hour;
+	dt->minute = minute;
+	dt->second = second + fraction;
+	return true;
+}
+
+/* "[-]YYYY-MM-DD", then spaces or 'T' and an optional time. */
+static bool parse_date(const char *s, struct datetime *dt)
+{
+	bool negative = false;
+	int year, month, day;
+	if (*s == '-') {
+		negative = true;
+		s++;
+	}
+	if (!read_digits(s, 4, 0, 9999, &year) || s[4] != '-' || !read_digits(s + 5, 2, 1, 12, &month)
+	    || s[7] != '-' || !read_digits(s + 8, 2, 1, 31, &day))
+		return false;
+	s += 10;
+	while (is_space((unsigned char)*s) || *s == 'T')
+		s++;
+	if (!parse_time(s, dt)) {
+		if (*s != '\0')
+			return false;
+		dt->has_time = false;
+		dt->timezone_minutes = 0;
+	}
+	dt->has_date = true;
+	dt->year = negative ? -year : year;
+	dt->month = month;
+	dt->day = day;
+	return true;
+}
+
+/* Meeus, as SQLite's computeJD: milliseconds since the julian epoch. */
+static bool datetime_to_julian_ms(const struct datetime *dt, int64_t *out)
+{
+	int year = dt->has_date ? dt->year : 2000, month = dt->has_date ? dt->month : 1;
+	int day = dt->has_date ? dt->day : 1;
+	if (year < -4713 || year > 9999)
+		return false;
+	if (month <= 2) {
+		year--;
+		month += 12;
+	}
+	int a = year / 100;
+	int b = 2 - a + (a / 4);
+	int x1 = 36525 * (year + 4716) / 100;
+	int x2 = 306001 * (month + 1) / 10000;
+	int64_t ms = (int64_t)((x1 + x2 + day + b - 1524.5) * 86400000);
+	if (dt->has_time) {
+		ms += dt->hour * 3600000 + dt->minute * 60000 + (int64_t)(dt->second * 1000.0 + 0.5);
+		ms -= (int64_t)dt->timezone_minutes * 60000;
+	}
+	if (ms < 0 || ms > INT64_C(464269060799999))
+		return false;
+	*out = ms;
+	return true;
+}
+
+/* A raw julian day number, as SQLite accepts one. */
+static bool number_to_julian_ms(double r, int64_t *out)
+{
+	if (!(r >= 0.0 && r < 5373484.5))
+		return false;
+	*out = (int64_t)(r * 86400000.0 + 0.5);
+	return true;
+}
+
+/*
+ * The julian day (in ms) of a value as SQLite's julianday() reads it: a date
+ * or date-time text, a time alone (on 2000-01-01), 'now', or a number that
+ * is a julian day. False (null) for anything else.
+ */
+static bool value_to_julian_ms(const struct expr_value *value, time_t now, int64_t *out)
+{
+	struct datetime dt;
+	struct expr_value number;
+	switch (value->type) {
+	case EV_INT:
+	case EV_BOOL:
+		return number_to_julian_ms((double)value->i, out);
+	case EV_REAL:
+		return number_to_julian_ms(value->r, out);
+	case EV_TEXT:
+		memset(&dt, 0, sizeof(dt));
+		if (parse_date(value->s, &dt))
+			return datetime_to_julian_ms(&dt, out);
+		memset(&dt, 0, sizeof(dt));
+		if (parse_time(value->s, &dt))
+			return datetime_to_julian_ms(&dt, out);
+		if (equal_ignoring_case(value->s, strlen(value->s), "now")) {
+			*out = (int64_t)now * 1000 + INT64_C(210866760000000);
+			return true;
+		}
+		if (text_to_number(value->s, &number))
+			return number_to_julian_ms(number.type == EV_INT ? (double)number.i : number.r, out);
+		return false;
+	default:
+		return false;
+	}
+}
+
+static void format_today(time_t now, char out[32])
+{
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(out, 32, "%Y-%m-%d", &tm);
+}
+
+static void format_now(time_t now, char out[32])
+{
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* ---- the lexer ----------------------------------------------------------- */
+
+enum token_type {
+	TOK_END, TOK_ERROR, TOK_NAME, TOK_INT, TOK_REAL, TOK_STRING, TOK_ME, TOK_USER,
+	TOK_LPAREN, TOK_RPAREN, TOK_COMMA,
+	TOK_EQ, TOK_NE, TOK_LT, TOK_LE, TOK_GT, TOK_GE,
+	TOK_CONCAT, TOK_PLUS, TOK_MINUS, TOK_STAR, TOK_SLASH, TOK_PERCENT,
+	TOK_AND, TOK_OR, TOK_NOT, TOK_LIKE, TOK_IN, TOK_IS, TOK_NULL, TOK_TRUE, TOK_FALSE,
+};
+
+static const struct keyword {
+	const char *word;
+	enum token_type type;
+} keywords[] = {
+	{ "and", TOK_AND }, { "or", TOK_OR }, { "not", TOK_NOT }, { "like", TOK_LIKE },
+	{ "in", TOK_IN }, { "is", TOK_IS }, { "null", TOK_NULL }, { "true", TOK_TRUE },
+	{ "false", TOK_FALSE },
+};
+
+struct token {
+	enum token_type type;
+	size_t start, length;  /* bytes of source */
+	int column;
+	int64_t integer;
+	double real;
+	char *text;            /* TOK_STRING (decoded), TOK_USER (field): owned until taken */
+	bool has_upper, has_dot;
+};
+
+struct parser {
+	const char *source;
+	size_t pos;
+	size_t column_pos;     /* columns are counted incrementally up to here */
+	int column;
+	struct token token;
+	struct expr *expr;
+	int depth;
+	bool failed;
+	char *err;
+	size_t errlen;
+};
+
+/* 1-based column of a byte offset, counting UTF-8 characters; offsets only grow. */
+static int column_at(struct parser *p, size_t offset)
+{
+	while (p->column_pos < offset) {
+		if (((unsigned char)p->source[p->column_pos] & 0xc0) != 0x80)
+			p->column++;
+		p->column_pos++;
+	}
+	return p->column;
+}
+
+static void parse_error(struct parser *p, int column, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void parse_error(struct parser *p, int column, const char *fmt, ...)
+{
+	if (p->failed)
+		return;
+	p->failed = true;
+	if (!p->err || p->errlen == 0)
+		return;
+	int n = snprintf(p->err, p->errlen, "column %d: ", column);
+	if (n < 0 || (size_t)n >= p->errlen)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
+	va_end(ap);
+}
+
+/* "expected X near '...'" about the current token. */
+static void expect_error(struct parser *p, const char *what)
+{
+	if (p->token.type == TOK_END) {
+		parse_error(p, p->token.column, "expected %s at end of input", what);
+	} else {
+		char near[32];
+		excerpt(p->source + p->token.start, p->token.length, near);
+		parse_error(p, p->token.column, "expected %s near '%s'", what, near);
+	}
+}
+
+static void lex_word(struct parser *p)
+{
+	struct token *t = &p->token;
+	const char *s = p->source;
+	size_t segment_start = p->pos;
+	int segments = 1;
+	for (;;) {
+		while (is_word_char((unsigned char)s[p->pos])) {
+			if (s[p->pos] >= 'A' && s[p->pos] <= 'Z')
+				t->has_upper = true;
+			p->pos++;
+		}
+		if (p->pos - segment_start > 63) {
+			char near[32];
+			excerpt(s + segment_start, p->pos - segment_start, near);
+			parse_error(p, t->column, "name too long: more than 63 characters near '%s'", near);
+			t->type = TOK_ERROR;
+			return;
+		}
+		if (s[p->pos] != '.' || !is_word_start((unsigned char)s[p->pos + 1]))
+			break;
+		p->pos++;
+		segment_start = p->pos;
+		segments++;
+		t->has_dot = true;
+	}
+	t->length = p->pos - t->start;
+	if (segments > EXPR_MAX_PATH + 1) {
+		char near[32];
+		excerpt(s + t->start, t->length, near);
+		parse_error(p, t->column, "path too long: more than %d links near '%s'", EXPR_MAX_PATH, near);
+		t->type = TOK_ERROR;
+		return;
+	}
+	t->type = TOK_NAME;
+	if (!t->has_dot) {
+		for (size_t k = 0; k < sizeof(keywords) / sizeof(keywords[0]); k++) {
+			if (equal_ignoring_case(s + t->start, t->length, keywords[k].word)) {
+				t->type = keywords[k].type;
+				break;
+			}
+		}
+	}
+}
+
+static void lex_number(struct parser *p)
+{
+	struct token *t = &p->token;
+	const char *s = p->source;
+	bool is_real = false, bad = false;
+	while (is_digit(s[p->pos]))
+		p->pos++;
+	if (s[p->pos] == '.') {
+		is_real = true;
+		p->pos++;
+		while (is_digit(s[p->pos]))
+			p->pos++;
+	}
+	if (s[p->pos] == 'e' || s[p->pos] == 'E') {
+		is_real = true;
+		p->pos++;
+		if (s[p->pos] == '+' || s[p->pos] == '-')
+			p->pos++;
+		if (!is_digit(s[p->pos]))
+			bad = true;
+		while (is_digit(s[p->pos]))
+			p->pos++;
+	}
+	/* "12abc", "1.2.3": a number runs straight into something else */
+	while (is_word_char((unsigned char)s[p->pos]) || s[p->pos] == '.') {
+		bad = true;
+		p->pos++;
+	}
+	t->length = p->pos - t->start;
+	char near[32];
+	excerpt(s + t->start, t->length, near);
+	if (bad) {
+		parse_error(p, t->column, "invalid number near '%s'", near);
+		t->type = TOK_ERROR;
+		return;
+	}
+	if (!is_real) {
+		int64_t value = 0;
+		for (size_t i = t->start; i < p->pos; i++) {
+			if (__builtin_mul_overflow(value, 10, &value) || __builtin_add_overflow(value, s[i] - '0', &value)) {
+				parse_error(p, t->column, "integer out of range near '%s'", near);
+				t->type = TOK_ERROR;
+				return;
+			}
+		}
+		t->type = TOK_INT;
+		t->integer = value;
+		return;
+	}
+	char *copy = xstrndup(s + t->start, t->length);
+	double value = strtod(copy, NULL);
+	free(copy);
+	if (isinf(value)) {
+		parse_error(p, t->column, "number out of range near '%s'", near);
+		t->type = TOK_ERROR;
+		return;
+	}
+	t->type = TOK_REAL;
+	t->real = value;
+}
+
+static void lex_string(struct parser *p)
+{
+	struct token *t = &p->token;
+	const unsigned char *s = (const unsigned char *)p->source;
+	struct strbuf text = {0};
+	p->pos++;
+	for (;;) {
+		unsigned char c = s[p->pos];
+		if (c == '\0') {
+			t->length = p->pos - t->start;
+			char near[32];
+			excerpt(p->source + t->start, t->length, near);
+			parse_error(p, t->column, "unterminated string near '%s'", near);
+			goto fail;
+		}
+		if (c == '\'') {
+			if (s[p->pos + 1] != '\'') {
+				p->pos++;
+				break;
+			}
+			strbuf_putc(&text, '\'');
+			p->pos += 2;
+			continue;
+		}
+		if ((c < 0x20 && c != '\t') || c == 0x7f) {
+			parse_error(p, column_at(p, p->pos), "control character 0x%02x in string", c);
+			goto fail;
+		}
+		size_t n = utf8_sequence(s + p->pos);
+		/* C1 controls (U+0080..U+009F) are control characters too */
+		if (n == 0 || (n == 2 && c == 0xc2 && s[p->pos + 1] < 0xa0)) {
+			parse_error(p, column_at(p, p->pos), "%s", n ? "control character in string" : "invalid UTF-8 in string");
+			goto fail;
+		}
+		strbuf_add(&text, (const char *)s + p->pos, n);
+		p->pos += n;
+	}
+	t->type = TOK_STRING;
+	t->length = p->pos - t->start;
+	t->text = strbuf_detach(&text);
+	return;
+fail:
+	strbuf_free(&text);
+	t->type = TOK_ERROR;
+}
+
+static void lex_variable(struct parser *p)
+{
+	struct token *t = &p->token;
+	const char *s = p->source;
+	char near[32];
+	p->pos++;
+	size_t word = p->pos;
+	while (is_word_char((unsigned char)s[p->pos]))
+		p->pos++;
+	size_t word_length = p->pos - word;
+	if (equal_ignoring_case(s + word, word_length, "me") && s[p->pos] != '.') {
+		t->type = TOK_ME;
+		t->length = p->pos - t->start;
+		return;
+	}
+	if (equal_ignoring_case(s + word, word_length, "user") && s[p->pos] == '.') {
+		p->pos++;
+		size_t field = p->pos;
+		while (is_word_char((unsigned char)s[p->pos]))
+			p->pos++;
+		t->length = p->pos - t->start;
+		char *name = xstrndup(s + field, p->pos - field);
+		if (!crm_valid_name(name) || s[p->pos] == '.') {
+			free(name);
+			while (is_word_char((unsigned char)s[p->pos]) || s[p->pos] == '.')
+				p->pos++;
+			t->length = p->pos - t->start;
+			excerpt(s + t->start, t->length, near);
+			parse_error(p, t->column, "expected one lower-case field name after '$user.' near '%s'", near);
+			t->type = TOK_ERROR;
+			return;
+		}
+		t->type = TOK_USER;
+		t->text = name;
+		return;
+	}
+	t->length = p->pos - t->start + (s[p->pos] == '.');
+	excerpt(s + t->start, t->length, near);
+	parse_error(p, t->column, "unknown variable near '%s' (there are $me and $user.<field>)", near);
+	t->type = TOK_ERROR;
+}
+
+/* Reads the next token into p->token; on a lexical error sets p->failed. */
+static void next_token(struct parser *p)
+{
+	struct token *t = &p->token;
+	const char *s = p->source;
+	free(t->text);
+	memset(t, 0, sizeof(*t));
+	while (s[p->pos] == ' ' || s[p->pos] == '\t' || s[p->pos] == '\n' || s[p->pos] == '\r')
+		p->pos++;
+	t->start = p->pos;
+	t->column = column_at(p, p->pos);
+	unsigned char c = (unsigned char)s[p->pos];
+	if (c == '\0') {
+		t->type = TOK_END;
+		return;
+	}
+	if (is_word_start(c)) {
+		lex_word(p);
+		return;
+	}
+	if (is_digit(c) || (c == '.' && is_digit(s[p->pos + 1]))) {
+		lex_number(p);
+		return;
+	}
+	if (c == '\'') {
+		lex_string(p);
+		return;
+	}
+	if (c == '$') {
+		lex_variable(p);
+		return;
+	}
+	static const struct {
+		const char *text;
+		enum token_type type;
+	} operators[] = {  /* two-character operators first */
+		{ "!=", TOK_NE }, { "<>", TOK_NE }, { "<=", TOK_LE }, { ">=", TOK_GE }, { "||", TOK_CONCAT },
+		{ "=", TOK_EQ }, { "<", TOK_LT }, { ">", TOK_GT }, { "+", TOK_PLUS }, { "-", TOK_MINUS },
+		{ "*", TOK_STAR }, { "/", TOK_SLASH }, { "%", TOK_PERCENT }, { "(", TOK_LPAREN },
+		{ ")", TOK_RPAREN }, { ",", TOK_COMMA },
+	};
+	for (size_t k = 0; k < sizeof(operators) / sizeof(operators[0]); k++) {
+		size_t length = strlen(operators[k].text);
+		if (strncmp(s + p->pos, operators[k].text, length) == 0) {
+			t->type = operators[k].type;
+			t->length = length;
+			p->pos += length;
+			return;
+		}
+	}
+	char near[32];
+	excerpt(s + p->pos, 1, near);
+	parse_error(p, t->column, "unexpected character near '%s'", near);
+	t->type = TOK_ERROR;
+	t->length = 1;
+}
+
+/* Moves to the next token; false once the parse has failed. */
+static bool advance(struct parser *p)
+{
+	next_token(p);
+	return !p->failed;
+}
+
+/* ---- the parser ------------------------------------------------------- */
+
+/*
+ * Appends a node whose children (already linked through next_sibling) start
+ * at first_child. Enforces the node and height limits. Returns its index or
+ * -1.
+ */
+static int new_node(struct parser *p, enum node_kind kind, int column, int first_child)
+{
+	struct expr *e = p->expr;
+	if (e->node_count >= EXPR_MAX_NODES) {
+		parse_error(p, column, "expression too large: more than %d terms", EXPR_MAX_NODES);
+		return -1;
+	}
+	int height = 0;
+	for (int child = first_child; child >= 0; child = e->nodes[child].next_sibling) {
+		if (e->nodes[child].height > height)
+			height = e->nodes[child].height;
+	}
+	if (height + 1 > EXPR_MAX_DEPTH) {
+		parse_error(p, column, "expression nested too deeply: more than %d levels", EXPR_MAX_DEPTH);
+		return -1;
+	}
+	if (e->node_count == e->node_capacity) {
+		e->node_capacity = e->node_capacity ? e->node_capacity * 2 : 16;
+		e->nodes = xrealloc(e->nodes, (size_t)e->node_capacity * sizeof(e->nodes[0]));
+	}
+	struct node *n = &e->nodes[e->node_count];
+	memset(n, 0, sizeof(*n));
+	n->kind = kind;
+	n->column = column;
+	n->first_child = first_child;
+	n->next_sibling = -1;
+	n->height = height + 1;
+	n->value.type = EV_NULL;
+	return e->node_count++;
+}
+
+static void link_sibling(struct parser *p, int node, int next)
+{
+	p->expr->nodes[node].next_sibling = next;
+}
+
+/* Guards every recursion of the parser, so that '((((...' cannot overflow the stack. */
+static bool enter(struct parser *p)
+{
+	if (++p->depth > EXPR_MAX_DEPTH) {
+		parse_error(p, p->token.column, "expression nested too deeply: more than %d levels", EXPR_MAX_DEPTH);
+		return false;
+	}
+	return true;
+}
+
+static int parse_expression(struct parser *p);
+
+/* A literal from the current token; takes a string token's text. */
+static int parse_literal(struct parser *p)
+{
+	struct token *t = &p->token;
+	int index = new_node(p, NODE_LITERAL, t->column, -1);
+	if (index < 0)
+		return -1;
+	struct expr_value *v = &p->expr->nodes[index].value;
+	switch (t->type) {
+	case TOK_INT:
+		v->type = EV_INT;
+		v->i = t->integer;
+		break;
+	case TOK_REAL:
+		v->type = EV_REAL;
+		v->r = t->real;
+		break;
+	case TOK_STRING:
+		v->type = EV_TEXT;
+		v->s = t->text;
+		t->text = NULL;
+		break;
+	case TOK_TRUE:
+	case TOK_FALSE:
+		v->type = EV_BOOL;
+		v->i = t->type == TOK_TRUE;
+		break;
+	default:
+		v->type = EV_NULL;
+		break;
+	}
+	return advance(p) ? index : -1;
+}
+
+/* $me or $user.<field> from the current token. */
+static int parse_variable(struct parser *p)
+{
+	struct token *t = &p->token;
+	int index = new_node(p, t->type == TOK_ME ? NODE_ME : NODE_USER_FIELD, t->column, -1);
+	if (index < 0)
+		return -1;
+	if (t->type == TOK_USER) {
+		p->expr->nodes[index].name = t->text;
+		t->text = NULL;
+	}
+	return advance(p) ? index : -1;
+}
+
+/* Negates a numeric literal in place, so that -5 is one literal (and bindable in lists). */
+static bool fold_negative(struct parser *p, int index, int column)
+{
+	struct expr_value *v = &p->expr->nodes[index].value;
+	if (v->type == EV_REAL) {
+		v->r = -v->r;
+		return true;
+	}
+	if (v->i == INT64_MIN) {
+		parse_error(p, column, "integer out of range");
+		return false;
+	}
+	v->i = -v->i;
+	return true;
+}
+
+static bool is_numeric_literal(struct parser *p, int index)
+{
+	const struct node *n = &p->expr->nodes[index];
+	return n->kind == NODE_LITERAL && (n->value.type == EV_INT || n->value.type == EV_REAL);
+}
+
+static int parse_call(struct parser *p)
+{
+	struct token *t = &p->token;
+	int column = t->column;
+	const struct function *fn = NULL;
+	for (size_t k = 0; k < sizeof(functions) / sizeof(functions[0]) && !t->has_dot; k++) {
+		if (equal_ignoring_case(p->source + t->start, t->length, functions[k].name))
+			fn = &functions[k];
+	}
+	if (!fn) {
+		char near[32];
+		excerpt(p->source + t->start, t->length, near);
+		parse_error(p, column, "unknown function '%s'", near);
+		return -1;
+	}
+	if (!advance(p) || !advance(p))  /* the name, then '(' */
+		return -1;
+	int first = -1, tail = -1, count = 0;
+	if (p->token.type == TOK_RPAREN) {
+		if (!advance(p))
+			return -1;
+	} else {
+		for (;;) {
+			int argument = parse_expression(p);
+			if (argument < 0)
+				return -1;
+			if (tail < 0)
+				first = argument;
+			else
+				link_sibling(p, tail, argument);
+			tail = argument;
+			count++;
+			if (p->token.type == TOK_COMMA) {
+				if (!advance(p))
+					return -1;
+				continue;
+			}
+			if (p->token.type != TOK_RPAREN) {
+				expect_error(p, "',' or ')'");
+				return -1;
+			}
+			if (!advance(p))
+				return -1;
+			break;
+		}
+	}
+	if (count != fn->arity) {
+		parse_error(p, column, "function '%s' takes %d argument%s, not %d", fn->name, fn->arity,
+		            fn->arity == 1 ? "" : "s", count);
+		return -1;
+	}
+	int index = new_node(p, NODE_CALL, column, first);
+	if (index >= 0)
+		p->expr->nodes[index].op = fn->id;
+	return index;
+}
+
+/* True if the current name token is directly followed by '(' (spaces allowed). */
+static bool followed_by_paren(struct parser *p)
+{
+	size_t pos = p->token.start + p->token.length;
+	while (p->source[pos] == ' ' || p->source[pos] == '\t' || p->source[pos] == '\n' || p->source[pos] == '\r')
+		pos++;
+	return p->source[pos] == '(';
+}
+
+static int parse_primary(struct parser *p)
+{
+	struct token *t = &p->token;
+	switch (t->type) {
+	case TOK_LPAREN: {
+		if (!advance(p))
+			return -1;
+		int inner = parse_expression(p);
+		if (inner < 0)
+			return -1;
+		if (p->token.type != TOK_RPAREN) {
+			expect_error(p, "')'");
+			return -1;
+		}
+		return advance(p) ? inner : -1;
+	}
+	case TOK_INT:
+	case TOK_REAL:
+	case TOK_STRING:
+	case TOK_TRUE:
+	case TOK_FALSE:
+	case TOK_NULL:
+		return parse_literal(p);
+	case TOK_ME:
+	case TOK_USER:
+		return parse_variable(p);
+	case TOK_NAME: {
+		if (followed_by_paren(p))
+			return parse_call(p);
+		if (t->has_upper) {
+			char near[32];
+			excerpt(p->source + t->start, t->length, near);
+			parse_error(p, t->column, "invalid name '%s': field names are lower case", near);
+			return -1;
+		}
+		int index = new_node(p, NODE_PATH, t->column, -1);
+		if (index < 0)
+			return -1;
+		p->expr->nodes[index].name = xstrndup(p->source + t->start, t->length);
+		return advance(p) ? index : -1;
+	}
+	default:
+		expect_error(p, "an expression");
+		return -1;
+	}
+}
+
+static int parse_unary(struct parser *p)
+{
+	if (p->token.type != TOK_MINUS)
+		return parse_primary(p);
+	int column = p->token.column;
+	if (!enter(p) || !advance(p))
+		return -1;
+	int operand = parse_unary(p);
+	p->depth--;
+	if (operand < 0)
+		return -1;
+	if (is_numeric_literal(p, operand))
+		return fold_negative(p, operand, column) ? operand : -1;
+	return new_node(p, NODE_NEGATE, column, operand);
+}
+
+/* Left-associative binary arithmetic: + - over * / %. */
+static int parse_arith(struct parser *p, bool additive)
+{
+	int left = additive ? parse_arith(p, false) : parse_unary(p);
+	while (left >= 0) {
+		enum arith_op op;
+		switch (p->token.type) {
+		case TOK_PLUS: op = ARITH_ADD; break;
+		case TOK_MINUS: op = ARITH_SUB; break;
+		case TOK_STAR: op = ARITH_MUL; break;
+		case TOK_SLASH: op = ARITH_DIV; break;
+		case TOK_PERCENT: op = ARITH_MOD; break;
+		default: return left;
+		}
+		if (additive != (op == ARITH_ADD || op == ARITH_SUB))
+			return left;
+		int column = p->token.column;
+		if (!advance(p))
+			return -1;
+		int right = additive ? parse_arith(p, false) : parse_unary(p);
+		if (right < 0)
+			return -1;
+		link_sibling(p, left, right);
+		left = new_node(p, NODE_ARITH, column, left);
+		if (left >= 0)
+			p->expr->nodes[left].op = op;
+	}
+	return -1;
+}
+
+static int parse_additive(struct parser *p)
+{
+	return parse_arith(p, true);
+}
+
+/* An n-ary chain of one operator: a || b || c, a and b and c. */
+static int parse_chain(struct parser *p, enum token_type op, enum node_kind kind, int (*operand)(struct parser *))
+{
+	int first = operand(p);
+	if (first < 0 || p->token.type != op)
+		return first;
+	int column = p->token.column, tail = first;
+	while (p->token.type == op) {
+		if (!advance(p))
+			return -1;
+		int next = operand(p);
+		if (next < 0)
+			return -1;
+		link_sibling(p, tail, next);
+		tail = next;
+	}
+	return new_node(p, kind, column, first);
+}
+
+static int parse_concat(struct parser *p)
+{
+	return parse_chain(p, TOK_CONCAT, NODE_CONCAT, parse_additive);
+}
+
+/* A member of an in (...) list: a literal (a number may be negative), $me or $user.<field>. */
+static int parse_list_item(struct parser *p)
+{
+	switch (p->token.type) {
+	case TOK_MINUS: {
+		int column = p->token.column;
+		if (!advance(p))
+			return -1;
+		if (p->token.type != TOK_INT && p->token.type != TOK_REAL) {
+			expect_error(p, "a number after '-'");
+			return -1;
+		}
+		int index = parse_literal(p);
+		if (index < 0 || !fold_negative(p, index, column))
+			return -1;
+		return index;
+	}
+	case TOK_INT:
+	case TOK_REAL:
+	case TOK_STRING:
+	case TOK_TRUE:
+	case TOK_FALSE:
+	case TOK_NULL:
+		return parse_literal(p);
+	case TOK_ME:
+	case TOK_USER:
+		return parse_variable(p);
+	default:
+		expect_error(p, "a value (a literal, $me or $user.<field>)");
+		return -1;
+	}
+}
+
+static int parse_in_list(struct parser *p, int left, int column, bool negated)
+{
+	if (p->token.type != TOK_LPAREN) {
+		expect_error(p, "'(' after 'in'");
+		return -1;
+	}
+	if (!advance(p))
+		return -1;
+	int tail = left, count = 0;
+	for (;;) {
+		int item = parse_list_item(p);
+		if (item < 0)
+			return -1;
+		if (++count > EXPR_MAX_IN_ITEMS) {
+			parse_error(p, p->expr->nodes[item].column, "too many values in 'in' list: more than %d",
+			            EXPR_MAX_IN_ITEMS);
+			return -1;
+		}
+		link_sibling(p, tail, item);
+		tail = item;
+		if (p->token.type == TOK_COMMA) {
+			if (!advance(p))
+				return -1;
+			continue;
+		}
+		if (p->token.type != TOK_RPAREN) {
+			expect_error(p, "',' or ')'");
+			return -1;
+		}
+		if (!advance(p))
+			return -1;
+		break;
+	}
+	int index = new_node(p, NODE_IN, column, left);
+	if (index >= 0)
+		p->expr->nodes[index].negated = negated;
+	return index;
+}
+
+static int parse_comparison(struct parser *p)
+{
+	int left = parse_concat(p);
+	if (left < 0)
+		return -1;
+	int column = p->token.column;
+	enum compare_op op;
+	bool negated = false;
+	switch (p->token.type) {
+	case TOK_EQ: op = CMP_EQ; break;
+	case TOK_NE: op = CMP_NE; break;
+	case TOK_LT: op = CMP_LT; break;
+	case TOK_LE: op = CMP_LE; break;
+	case TOK_GT: op = CMP_GT; break;
+	case TOK_GE: op = CMP_GE; break;
+	case TOK_NOT:
+		if (!advance(p))
+			return -1;
+		if (p->token.type != TOK_LIKE && p->token.type != TOK_IN) {
+			expect_error(p, "'like' or 'in' after 'not'");
+			return -1;
+		}
+		negated = true;
+		/* fall through */
+	case TOK_LIKE:
+	case TOK_IN: {
+		bool is_like = p->token.type == TOK_LIKE;
+		if (!advance(p))
+			return -1;
+		if (!is_like)
+			return parse_in_list(p, left, column, negated);
+		int pattern = parse_concat(p);
+		if (pattern < 0)
+			return -1;
+		link_sibling(p, left, pattern);
+		int index = new_node(p, NODE_LIKE, column, left);
+		if (index >= 0)
+			p->expr->nodes[index].negated = negated;
+		return index;
+	}
+	case TOK_IS: {
+		if (!advance(p))
+			return -1;
+		if (p->token.type == TOK_NOT) {
+			negated = true;
+			if (!advance(p))
+				return -1;
+		}
+		if (p->token.type != TOK_NULL) {
+			expect_error(p, "'null' after 'is'");
+			return -1;
+		}
+		if (!advance(p))
+			return -1;
+		int index = new_node(p, NODE_IS_NULL, column, left);
+		if (index >= 0)
+			p->expr->nodes[index].negated = negated;
+		return index;
+	}
+	default:
+		return left;
+	}
+	if (!advance(p))
+		return -1;
+	int right = parse_concat(p);
+	if (right < 0)
+		return -1;
+	link_sibling(p, left, right);
+	int index = new_node(p, NODE_COMPARE, column, left);
+	if (index >= 0)
+		p->expr->nodes[index].op = op;
+	return index;
+}
+
+static int parse_not(struct parser *p)
+{
+	if (p->token.type != TOK_NOT)
+		return parse_comparison(p);
+	int column = p->token.column;
+	if (!enter(p) || !advance(p))
+		return -1;
+	int operand = parse_not(p);
+	p->depth--;
+	if (operand < 0)
+		return -1;
+	return new_node(p, NODE_NOT, column, operand);
+}
+
+static int parse_and(struct parser *p)
+{
+	return parse_chain(p, TOK_AND, NODE_AND, parse_not);
+}
+
+static int parse_expression(struct parser *p)
+{
+	if (!enter(p))
+		return -1;
+	int index = parse_chain(p, TOK_OR, NODE_OR, parse_and);
+	p->depth--;
+	return index;
+}
+
+void expr_free(struct expr *e)
+{
+	if (!e)
+		return;
+	for (int i = 0; i < e->node_count; i++) {
+		expr_value_clear(&e->nodes[i].value);
+		free(e->nodes[i].name);
+	}
+	free(e->nodes);
+	free(e);
+}
+
+int expr_parse(const char *text, struct expr **out, char *err, size_t errlen)
+{
+	set_error(err, errlen, "%s", "");
+	if (!text) {
+		set_error(err, errlen, "column 1: no expression");
+		return CRM_EINVAL;
+	}
+	if (strnlen(text, EXPR_MAX_LENGTH + 1) > EXPR_MAX_LENGTH) {
+		set_error(err, errlen, "column 1: expression too long: more than %d bytes", EXPR_MAX_LENGTH);
+		return CRM_EINVAL;
+	}
+	struct parser p = {
+		.source = text, .column = 1, .err = err, .errlen = errlen,
+		.expr = xcalloc(1, sizeof(struct expr)),
+	};
+	int root = -1;
+	if (advance(&p))
+		root = parse_expression(&p);
+	if (root >= 0 && p.token.type != TOK_END)
+		expect_error(&p, "end of expression");
+	free(p.token.text);
+	if (p.failed || root < 0) {
+		expr_free(p.expr);
+		return CRM_EINVAL;
+	}
+	p.expr->root = root;
+	*out = p.expr;
+	return CRM_OK;
+}
+
+void expr_each_path(const struct expr *e, void (*fn)(void *arg, const char *path), void *arg)
+{
+	for (int i = 0; i < e->node_count; i++) {
+		if (e->nodes[i].kind == NODE_PATH)
+			fn(arg, e->nodes[i].name);
+	}
+}
+
+/* ---- evaluation in C ----------------------------------------------------- */
+
+struct eval_state {
+	const struct expr *e;
+	const struct expr_env *env;
+	time_t now;
+	char *err;
+	size_t errlen;
+};
+
+static int eval_error(struct eval_state *st, const struct node *n, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int eval_error(struct eval_state *st, const struct node *n, int code, const char *fmt, ...)
+{
+	if (st->err && st->errlen) {
+		int k = snprintf(st->err, st->errlen, "column %d: ", n->column);
+		if (k >= 0 && (size_t)k < st->errlen) {
+			va_list ap;
+			va_start(ap, fmt);
+			vsnprintf(st->err + k, st->errlen - (size_t)k, fmt, ap);
+			va_end(ap);
+		}
+	}
+	return code;
+}
+
+static int eval_node(struct eval_state *st, int index, struct expr_value *out);
+
+static void set_bool(struct expr_value *out, bool value)
+{
+	memset(out, 0, sizeof(*out));
+	out->type = EV_BOOL;
+	out->i = value;
+}
+
+static void set_int(struct expr_value *out, int64_t value)
+{
+	memset(out, 0, sizeof(*out));
+	out->type = EV_INT;
+	out->i = value;
+}
+
+/* A real result; NaN becomes null, as SQLite stores it. */
+static void set_real(struct expr_value *out, double value)
+{
+	memset(out, 0, sizeof(*out));
+	out->type = isnan(value) ? EV_NULL : EV_REAL;
+	out->r = isnan(value) ? 0.0 : value;
+}
+
+static void set_text(struct expr_value *out, char *owned)
+{
+	memset(out, 0, sizeof(*out));
+	out->type = EV_TEXT;
+	out->s = owned;
+}
+
+/* A condition: -1 unknown (null), 0 false, 1 true. Text is not a condition. */
+static int eval_condition(struct eval_state *st, int index, int *truth)
+{
+	struct expr_value v;
+	int rc = eval_node(st, index, &v);
+	if (rc)
+		return rc;
+	if (v.type == EV_TEXT) {
+		expr_value_clear(&v);
+		return eval_error(st, &st->e->nodes[index], CRM_EINVAL, "expected a condition, not text");
+	}
+	*truth = v.type == EV_NULL ? -1 : expr_truthy(&v);
+	return CRM_OK;
+}
+
+static int compare_int_real(int64_t i, double r)
+{
+	if (r < -9223372036854775808.0)
+		return 1;
+	if (r >= 9223372036854775808.0)
+		return -1;
+	int64_t whole = (int64_t)r;
+	if (i != whole)
+		return i < whole ? -1 : 1;
+	/* exact: below 2^53 whole converts back exactly, above it r has no fraction */
+	double fraction = r - (double)whole;
+	return fraction > 0 ? -1 : fraction < 0 ? 1 : 0;
+}
+
+static int compare_numbers(const struct expr_value *a, const struct expr_value *b)
+{
+	if (a->type != EV_REAL && b->type != EV_REAL)
+		return a->i < b->i ? -1 : a->i > b->i;
+	if (a->type == EV_REAL && b->type == EV_REAL)
+		return a->r < b->r ? -1 : a->r > b->r;
+	if (a->type == EV_REAL)
+		return -compare_int_real(b->i, a->r);
+	return compare_int_real(a->i, b->r);
+}
+
+/* Orders two non-null values by the rules in the file comment. */
+static int compare_values(const struct expr_value *a, const struct expr_value *b)
+{
+	bool a_number = is_number(a), b_number = is_number(b);
+	if (a_number && b_number)
+		return compare_numbers(a, b);
+	if (!a_number && !b_number) {
+		int c = strcmp(a->s, b->s);
+		return c < 0 ? -1 : c > 0;
+	}
+	struct expr_value converted;
+	if (!text_to_number(a_number ? b->s : a->s, &converted))
+		return a_number ? -1 : 1;  /* numbers sort before text */
+	return a_number ? compare_numbers(a, &converted) : compare_numbers(&converted, b);
+}
+
+static bool compare_holds(enum compare_op op, int c)
+{
+	switch (op) {
+	case CMP_EQ: return c == 0;
+	case CMP_NE: return c != 0;
+	case CMP_LT: return c < 0;
+	case CMP_LE: return c <= 0;
+	case CMP_GT: return c > 0;
+	default: return c >= 0;
+	}
+}
+
+/*
+ * LIKE as SQLite runs it without ESCAPE: % any run, _ one character, ASCII
+ * letters without case. The two-pointer walk with one backtrack point is
+ * O(text * pattern): a pathological pattern cannot make it exponential.
+ */
+static bool like_match(const char *text, const char *pattern)
+{
+	const unsigned char *s = (const unsigned char *)text, *p = (const unsigned char *)pattern;
+	const unsigned char *star_pattern = NULL, *star_text = NULL;
+	while (*s) {
+		if (*p == '%') {
+			while (*p == '%')
+				p++;
+			if (!*p)
+				return true;
+			star_pattern = p;
+			star_text = s;
+			continue;
+		}
+		const unsigned char *s_next = s, *p_next = p;
+		if (*p) {
+			uint32_t sc = utf8_next(&s_next), pc = utf8_next(&p_next);
+			if (pc == '_' || (pc < 0x80 && sc < 0x80 ? to_lower_ascii((int)pc) == to_lower_ascii((int)sc) : pc == sc)) {
+				s = s_next;
+				p = p_next;
+				continue;
+			}
+		}
+		if (!star_pattern)
+			return false;
+		/* let the last % swallow one more character and retry */
+		utf8_next(&star_text);
+		s = star_text;
+		p = star_pattern;
+	}
+	while (*p == '%')
+		p++;
+	return *p == '\0';
+}
+
+static int eval_logic(struct eval_state *st, const struct node *n, struct expr_value *out)
+{
+	bool is_or = n->kind == NODE_OR;
+	bool unknown = false;
+	for (int child = n->first_child; child >= 0; child = st->e->nodes[child].next_sibling) {
+		int truth;
+		int rc = eval_condition(st, child, &truth);
+		if (rc)
+			return rc;
+		if (truth < 0) {
+			unknown = true;
+		} else if (truth == is_or) {  /* true decides an or, false an and */
+			set_bool(out, is_or);
+			return CRM_OK;
+		}
+	}
+	if (unknown)
+		expr_value_clear(out);
+	else
+		set_bool(out, !is_or);
+	return CRM_OK;
+}
+
+static int eval_in(struct eval_state *st, const struct node *n, struct expr_value *out)
+{
+	struct expr_value left, item;
+	int rc = eval_node(st, n->first_child, &left);
+	if (rc)
+		return rc;
+	expr_value_clear(out);
+	if (left.type == EV_NULL)
+		return CRM_OK;
+	bool found = false, unknown = false;
+	for (int child = st->e->nodes[n->first_child].next_sibling; child >= 0 && !found;
+	     child = st->e->nodes[child].next_sibling) {
+		rc = eval_node(st, child, &item);
+		if (rc)
+			break;
+		if (item.type == EV_NULL)
+			unknown = true;
+		else if (compare_values(&left, &item) == 0)
+			found = true;
+		expr_value_clear(&item);
+	}
+	expr_value_clear(&left);
+	if (rc)
+		return rc;
+	if (found)
+		set_bool(out, !n->negated);
+	else if (!unknown)
+		set_bool(out, n->negated);
+	return CRM_OK;
+}
+
+static int eval_like(struct eval_state *st, const struct node *n, struct expr_value *out)
+{
+	struct expr_value a, b;
+	int rc = eval_node(st, n->first_child, &a);
+	if (rc)
+		return rc;
+	rc = eval_node(st, st->e->nodes[n->first_child].next_sibling, &b);
+	if (rc) {
+		expr_value_clear(&a);
+		return rc;
+	}
+	char *text = value_to_text(&a), *pattern = value_to_text(&b);
+	expr_value_clear(&a);
+	expr_value_clear(&b);
+	expr_value_clear(out);
+	if (pattern && utf8_length(pattern) > EXPR_MAX_LIKE_PATTERN) {
+		rc = eval_error(st, n, CRM_EINVAL, "like pattern too long: more than %d characters", EXPR_MAX_LIKE_PATTERN);
+	} else if (text && pattern) {
+		set_bool(out, like_match(text, pattern) != n->negated);
+	}
+	free(text);
+	free(pattern);
+	return rc;
+}
+
+static int eval_concat(struct eval_state *st, const struct node *n, struct expr_value *out)
+{
+	struct strbuf result = {0};
+	bool is_null = false;
+	for (int child = n->first_child; child >= 0; child = st->e->nodes[child].next_sibling) {
+		struct expr_value v;
+		int rc = eval_node(st, child, &v);
+		if (rc) {
+			strbuf_free(&result);
+			return rc;
+		}
+		char *text = value_to_text(&v);
+		expr_value_clear(&v);
+		if (!text)
+			is_null = true;
+		else
+			strbuf_puts(&result, text);
+		free(text);
+	}
+	if (is_null) {
+		strbuf_free(&result);
+		expr_value_clear(out);
+	} else {
+		set_text(out, strbuf_detach(&result));
+	}
+	return CRM_OK;
+}
+
+static int arith_ints(struct eval_state *st, const struct node *n, int64_t a, int64_t b, struct expr_value *out)
+{
+	int64_t result;
+	switch ((enum arith_op)n->op) {
+	case ARITH_ADD:
+		if (__builtin_add_overflow(a, b, &result))
+			goto overflow;
+		break;
+	case ARITH_SUB:
+		if (__builtin_sub_overflow(a, b, &result))
+			goto overflow;
+		break;
+	case ARITH_MUL:
+		if (__builtin_mul_overflow(a, b, &result))
+			goto overflow;
+		break;
+	case ARITH_DIV:
+		if (b == 0) {
+			expr_value_clear(out);
+			return CRM_OK;
+		}
+		if (a == INT64_MIN && b == -1)
+			goto overflow;
+		if (a % b != 0) {
+			set_real(out, (double)a / (double)b);
+			return CRM_OK;
+		}
+		result = a / b;
+		break;
+	default:
+		if (b == 0) {
+			expr_value_clear(out);
+			return CRM_OK;
+		}
+		result = b == -1 ? 0 : a % b;  /* INT64_MIN % -1 traps on x86 */
+		break;
+	}
+	set_int(out, result);
+	return CRM_OK;
+overflow:
+	return eval_error(st, n, CRM_EINVAL, "integer overflow in '%s'", arith_name[n->op]);
+}
+
+static int eval_arith(struct eval_state *st, const struct node *n, struct expr_value *out)
+{
+	struct expr_value a, b;
+	int rc = eval_node(st, n->first_child, &a);
+	if (rc)
+		return rc;
+	rc = eval_node(st, st->e->nodes[n->first_child].next_sibling, &b);
+	if (rc) {
+		expr_value_clear(&a);
+		return rc;
+	}
+	if (a.type == EV_TEXT || b.type == EV_TEXT) {
+		rc = eval_error(st, n, CRM_EINVAL, "operator '%s' needs numbers, not text", arith_name[n->op]);
+	} else if (a.type == EV_NULL || b.type == EV_NULL) {
+		expr_value_clear(out);
+	} else if (n->op == ARITH_MOD && (a.type == EV_REAL || b.type == EV_REAL)) {
+		rc = eval_error(st, n, CRM_EINVAL, "operator '%%' needs integers");
+	} else if (a.type != EV_REAL && b.type != EV_REAL) {
+		rc = arith_ints(st, n, a.i, b.i, out);
+	} else {
+		double x = a.type == EV_REAL ? a.r : (double)a.i, y = b.type == EV_REAL ? b.r : (double)b.i;
+		switch ((enum arith_op)n->op) {
+		case ARITH_ADD: set_real(out, x + y); break;
+		case ARITH_SUB: set_real(out, x - y); break;
+		case ARITH_MUL: set_real(out, x * y); break;
+		default:
+			if (y == 0.0)
+				expr_value_clear(out);
+			else
+				set_real(out, x / y);
+			break;
+		}
+	}
+	expr_value_clear(&a);
+	expr_value_clear(&b);
+	return rc;
+}
+
+static int eval_call(struct eval_state *st, const struct node *n, struct expr_value *out)
+{
+	const struct node *nodes = st->e->nodes;
+	int first = n->first_child, second = first >= 0 ? nodes[first].next_sibling : -1;
+	struct expr_value a, b;
+	char buffer[32];
+	int rc;
+	switch ((enum function_id)n->op) {
+	case FN_TODAY:
+		format_today(st->now, buffer);
+		set_text(out, xstrdup(buffer));
+		return CRM_OK;
+	case FN_NOW:
+		format_now(st->now, buffer);
+		set_text(out, xstrdup(buffer));
+		return CRM_OK;
+	case FN_DAYS_BETWEEN: {
+		if ((rc = eval_node(st, first, &a)))
+			return rc;
+		if ((rc = eval_node(st, second, &b))) {
+			expr_value_clear(&a);
+			return rc;
+		}
+		int64_t from, to;
+		expr_value_clear(out);
+		if (value_to_julian_ms(&a, st->now, &from) && value_to_julian_ms(&b, st->now, &to))
+			set_int(out, (int64_t)(to / 86400000.0 - from / 86400000.0));  /* SQLite's CAST truncates */
+		expr_value_clear(&a);
+		expr_value_clear(&b);
+		return CRM_OK;
+	}
+	case FN_IF: {
+		int truth;
+		if ((rc = eval_condition(st, first, &truth)))
+			return rc;
+		return eval_node(st, truth == 1 ? second : nodes[second].next_sibling, out);
+	}
+	case FN_COALESCE:
+		if ((rc = eval_node(st, first, out)))
+			return rc;
+		if (out->type != EV_NULL)
+			return CRM_OK;
+		return eval_node(st, second, out);
+	default: {  /* lower, upper, len: of the text form */
+		if ((rc = eval_node(st, first, &a)))
+			return rc;
+		char *text = value_to_text(&a);
+		expr_value_clear(&a);
+		expr_value_clear(out);
+		if (!text)
+			return CRM_OK;
+		if (n->op == FN_LEN) {
+			set_int(out, utf8_length(text));
+			free(text);
+			return CRM_OK;
+		}
+		for (char *c = text; *c; c++)
+			*c = (char)(n->op == FN_LOWER ? to_lower_ascii((unsigned char)*c) : to_upper_ascii((unsigned char)*c));
+		set_text(out, text);
+		return CRM_OK;
+	}
+	}
+}
+
+/* Evaluates node index into out (owned). Recursion is bounded by the AST height. */
+static int eval_node(struct eval_state *st, int index, struct expr_value *out)
+{
+	const struct node *n = &st->e->nodes[index];
+	const struct expr_env *env = st->env;
+	struct expr_value v;
+	int rc, truth;
+	memset(out, 0, sizeof(*out));
+	out->type = EV_NULL;
+	switch (n->kind) {
+	case NODE_LITERAL:
+		value_copy(out, &n->value);
+		return CRM_OK;
+	case NODE_PATH:
+		memset(&v, 0, sizeof(v));
+		if (!env->lookup || env->lookup(env->arg, n->name, &v) != 0)
+			return eval_error(st, n, CRM_ENOTFOUND, "cannot read field '%s'", n->name);
+		value_copy(out, &v);  /* the lookup's text is borrowed */
+		return CRM_OK;
+	case NODE_ME:
+		set_int(out, env->me);
+		return CRM_OK;
+	case NODE_USER_FIELD:
+		memset(&v, 0, sizeof(v));
+		if (!env->user_field)
+			return eval_error(st, n, CRM_EINVAL, "$user.%s is not available here", n->name);
+		if (env->user_field(env->arg, n->name, &v) != 0)
+			return eval_error(st, n, CRM_EINVAL, "unknown user field '$user.%s'", n->name);
+		value_copy(out, &v);
+		return CRM_OK;
+	case NODE_OR:
+	case NODE_AND:
+		return eval_logic(st, n, out);
+	case NODE_NOT:
+		if ((rc = eval_condition(st, n->first_child, &truth)))
+			return rc;
+		if (truth >= 0)
+			set_bool(out, !truth);
+		return CRM_OK;
+	case NODE_COMPARE: {
+		struct expr_value b;
+		if ((rc = eval_node(st, n->first_child, &v)))
+			return rc;
+		if ((rc = eval_node(st, st->e->nodes[n->first_child].next_sibling, &b))) {
+			expr_value_clear(&v);
+			return rc;
+		}
+		if (v.type != EV_NULL && b.type != EV_NULL)
+			set_bool(out, compare_holds((enum compare_op)n->op, compare_values(&v, &b)));
+		expr_value_clear(&v);
+		expr_value_clear(&b);
+		return CRM_OK;
+	}
+	case NODE_LIKE:
+		return eval_like(st, n, out);
+	case NODE_IN:
+		return eval_in(st, n, out);
+	case NODE_IS_NULL:
+		if ((rc = eval_node(st, n->first_child, &v)))
+			return rc;
+		set_bool(out, (v.type == EV_NULL) != n->negated);
+		expr_value_clear(&v);
+		return CRM_OK;
+	case NODE_CONCAT:
+		return eval_concat(st, n, out);
+	case NODE_ARITH:
+		return eval_arith(st, n, out);
+	case NODE_NEGATE:
+		if ((rc = eval_node(st, n->first_child, &v)))
+			return rc;
+		if (v.type == EV_TEXT) {
+			expr_value_clear(&v);
+			return eval_error(st, n, CRM_EINVAL, "operator '-' needs numbers, not text");
+		}
+		if (v.type == EV_REAL) {
+			set_real(out, -v.r);
+		} else if (v.type != EV_NULL) {
+			if (v.i == INT64_MIN)
+				return eval_error(st, n, CRM_EINVAL, "integer overflow in '-'");
+			set_int(out, -v.i);
+		}
+		return CRM_OK;
+	case NODE_CALL:
+		return eval_call(st, n, out);
+	}
+	return eval_error(st, n, CRM_EINTERNAL, "unknown node");
+}
+
+int expr_eval(const struct expr *e, const struct expr_env *env, struct expr_value *out,
+              char *err, size_t errlen)
+{
+	set_error(err, errlen, "%s", "");
+	struct eval_state st = {
+		.e = e, .env = env, .now = env->now ? env->now : time(NULL), .err = err, .errlen = errlen,
+	};
+	struct expr_value result;
+	int rc = eval_node(&st, e->root, &result);
+	if (rc == CRM_OK)
+		*out = result;
+	return rc;
+}
+
+/* ---- compilation to SQL ---------------------------------------------------- */
+
+/*
+ * What the compiler knows about the type of a SQL fragment. It decides the
+ * explicit conversions that make SQLite follow the rules of the evaluator.
+ */
+enum sql_type {
+	ST_UNKNOWN,  /* if() or coalesce() of mixed types */
+	ST_NULL,
+	ST_TEXT,
+	ST_INT,
+	ST_REAL,
+	ST_NUMBER,   /* int or real, not known which */
+	ST_BOOL,
+};
+
+static bool is_numeric_type(enum sql_type type)
+{
+	return type == ST_INT || type == ST_REAL || type == ST_NUMBER || type == ST_BOOL;
+}
+
+static bool is_integer_type(enum sql_type type)
+{
+	return type == ST_INT || type == ST_BOOL;
+}
+
+static enum sql_type value_sql_type(const struct expr_value *value)
+{
+	switch (value->type) {
+	case EV_TEXT: return ST_TEXT;
+	case EV_INT: return ST_INT;
+	case EV_REAL: return ST_REAL;
+	case EV_BOOL: return ST_BOOL;
+	default: return ST_NULL;
+	}
+}
+
+static enum sql_type merge_types(enum sql_type a, enum sql_type b)
+{
+	if (a == b || b == ST_NULL)
+		return a;
+	if (a == ST_NULL)
+		return b;
+	if (is_numeric_type(a) && is_numeric_type(b))
+		return ST_NUMBER;
+	return ST_UNKNOWN;
+}
+
+/* The scope a path is resolved in: the object, its table alias, its join path. */
+struct scope {
+	const struct meta_object *object;
+	const char *alias;
+	const char *prefix;  /* "" for the base object, "account" for j1 ... */
+};
+
+struct compile_state {
+	struct expr_sql *b;
+	char *err;
+	size_t errlen;
+	const struct strbuf *out; /* the caller's buffer ... */
+	size_t start;        /* ... and its length when this compile began: for the size limit */
+	int formula_depth;
+	bool check_access;   /* off inside inlined formulas: the formula field was checked */
+};
+
+static int compile_error(struct compile_state *cs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int compile_error(struct compile_state *cs, const char *fmt, ...)
+{
+	if (cs->err && cs->errlen) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(cs->err, cs->errlen, fmt, ap);
+		va_end(ap);
+	}
+	return CRM_EINVAL;
+}
+
+/* Field lookup of our own, so that the compiler does not depend on meta.c. */
+static const struct meta_field *find_field(const struct meta_object *object, const char *name, size_t length)
+{
+	for (int i = 0; i < object->field_count; i++) {
+		const struct meta_field *f = &object->fields[i];
+		if (strlen(f->name) == length && memcmp(f->name, name, length) == 0)
+			return f;
+	}
+	return NULL;
+}
+
+/* How a stored field's values compare (meta_field_kind, without meta.c). */
+static enum sql_type field_type_of(enum field_type type)
+{
+	switch (type) {
+	case FIELD_INT:
+	case FIELD_REF:
+	case FIELD_USER:
+		return ST_INT;
+	case FIELD_DECIMAL:
+	case FIELD_MONEY:
+	case FIELD_PERCENT:
+		return ST_REAL;
+	case FIELD_BOOL:
+		return ST_BOOL;
+	case FIELD_FORMULA:
+	case FIELD_ROLLUP:
+		return ST_UNKNOWN;
+	default:
+		return ST_TEXT;  /* text types, dates (ISO text), enums, json, geo, autonumber */
+	}
+}
+
+/* As the store keeps rollups (meta_field_kind): count an int, min/max of dates text, else real. */
+static enum sql_type rollup_type(const struct meta_field *field)
+{
+	if (field->rollup_measure == ROLLUP_COUNT)
+		return ST_INT;
+	if ((field->rollup_measure == ROLLUP_MIN || field->rollup_measure == ROLLUP_MAX) && field->rollup_child
+	    && field->rollup_measure_field) {
+		const struct meta_field *measured = find_field(field->rollup_child, field->rollup_measure_field,
+		                                               strlen(field->rollup_measure_field));
+		if (measured && (measured->type == FIELD_DATE || measured->type == FIELD_DATETIME))
+			return ST_TEXT;
+	}
+	return ST_REAL;
+}
+
+int expr_sql_bind(struct expr_sql *b, const struct expr_value *value)
+{
+	/* capacity is implicit: the next power of two (at least 8) above the count */
+	int count = b->bind_count;
+	if (count == 0 || (count >= 8 && (count & (count - 1)) == 0))
+		b->binds = xrealloc(b->binds, (size_t)(count < 8 ? 8 : count * 2) * sizeof(b->binds[0]));
+	struct expr_value *slot = &b->binds[count];
+	value_copy(slot, value);
+	if (slot->type == EV_BOOL)  /* bools are stored as 0/1 */
+		slot->type = EV_INT;
+	b->bind_count++;
+	return b->bind_count;
+}
+
+static void bind_placeholder(struct compile_state *cs, const struct expr_value *value, struct strbuf *out)
+{
+	strbuf_printf(out, "?%d", expr_sql_bind(cs->b, value));
+}
+
+static void bind_text(struct compile_state *cs, const char *text, struct strbuf *out)
+{
+	struct expr_value value = { .type = EV_TEXT, .s = (char *)text };
+	bind_placeholder(cs, &value, out);
+}
+
+/* Returns the alias of the join for the ref path key, creating it if new. */
+static int join_alias(struct compile_state *cs, const char *key, const char *from_alias,
+                      const struct meta_field *ref, char alias[16])
+{
+	struct expr_sql *b = cs->b;
+	for (int i = 0; i < b->join_count; i++) {
+		if (strcmp(b->join_paths[i], key) == 0) {
+			snprintf(alias, 16, "j%d", i + 1);
+			return CRM_OK;
+		}
+	}
+	if (b->join_count >= EXPR_MAX_JOINS)
+		return compile_error(cs, "too many related objects in one query: more than %d", EXPR_MAX_JOINS);
+	int count = b->join_count;
+	if (count == 0 || (count >= 8 && (count & (count - 1)) == 0))
+		b->join_paths = xrealloc(b->join_paths, (size_t)(count < 8 ? 8 : count * 2) * sizeof(char *));
+	b->join_paths[count] = xstrdup(key);
+	b->join_count++;
+	snprintf(alias, 16, "j%d", b->join_count);
+	strbuf_puts(&b->joins, " LEFT JOIN ");
+	strbuf_ident(&b->joins, ref->target->name);
+	strbuf_printf(&b->joins, " %s ON %s.\"id\" = %s.", alias, alias, from_alias);
+	strbuf_ident(&b->joins, ref->name);
+	return CRM_OK;
+}
+
+static int compile_node(struct compile_state *cs, const struct expr *e, int index, const struct scope *sc,
+                        struct strbuf *out, enum sql_type *type);
+
+static bool access_refused(struct compile_state *cs, const struct meta_object *object, const struct meta_field *field)
+{
+	return cs->check_access && cs->b->can_read && !cs->b->can_read(cs->b->arg, object, field);
+}
+
+/*
+ * Compiles a dotted path in scope: one LEFT JOIN per distinct ref prefix, a
+ * column for a stored field, the inlined expression for a formula field.
+ * The segments are already valid names (the lexer or expr_compile_path
+ * checked them), so they may be used as identifiers.
+ */
+static int compile_path(struct compile_state *cs, const char *path, const struct scope *sc, struct strbuf *out,
+                        enum sql_type *type, const struct meta_field **out_field)
+{
+	const struct meta_object *object = sc->object;
+	char aliases[2][16];
+	const char *alias = sc->alias;
+	struct strbuf prefix = {0};
+	int rc = CRM_OK;
+	strbuf_puts(&prefix, sc->prefix);
+	const char *segment = path;
+	for (int hop = 0;; hop++) {
+		const char *dot = strchr(segment, '.');
+		size_t length = dot ? (size_t)(dot - segment) : strlen(segment);
+		if (!object) {
+			rc = compile_error(cs, "unknown field '%.*s': no object to look it up in", (int)length, segment);
+			goto cleanup;
+		}
+		const struct meta_field *field = find_field(object, segment, length);
+		if (!field) {
+			rc = compile_error(cs, "unknown field '%.*s' on object '%s'", (int)length, segment, object->name);
+			goto cleanup;
+		}
+		if (access_refused(cs, object, field)) {
+			rc = compile_error(cs, "field '%s' is not readable", field->name);
+			goto cleanup;
+		}
+		if (!dot) {
+			if (out_field)
+				*out_field = field;
+			if (field->type == FIELD_FORMULA) {
+				if (!field->formula_expr) {
+					rc = compile_error(cs, "formula field '%s' on object '%s' has no expression", field->name,
+					                   object->name);
+					goto cleanup;
+				}
+				if (cs->formula_depth >= EXPR_MAX_FORMULA_DEPTH) {
+					rc = compile_error(cs, "formulas nested too deeply at '%s': more than %d levels", field->name,
+					                   EXPR_MAX_FORMULA_DEPTH);
+					goto cleanup;
+				}
+				struct scope inner = { .object = object, .alias = alias, .prefix = prefix.data ? prefix.data : "" };
+				bool check_access = cs->check_access;
+				cs->formula_depth++;
+				cs->check_access = false;
+				rc = compile_node(cs, field->formula_expr, field->formula_expr->root, &inner, out, type);
+				cs->formula_depth--;
+				cs->check_access = check_access;
+				goto cleanup;
+			}
+			strbuf_puts(out, alias);
+			strbuf_putc(out, '.');
+			strbuf_ident(out, field->name);
+			*type = field->type == FIELD_ROLLUP ? rollup_type(field) : field_type_of(field->type);
+			goto cleanup;
+		}
+		if (field->type != FIELD_REF && field->type != FIELD_USER) {
+			rc = compile_error(cs, "field '%s' on object '%s' is not a reference: '%s' cannot follow it",
+			                   field->name, object->name, dot + 1);
+			goto cleanup;
+		}
+		if (!field->target) {
+			rc = compile_error(cs, "field '%s' on object '%s' leads to no object: '%s' cannot follow it",
+			                   field->name, object->name, dot + 1);
+			goto cleanup;
+		}
+		if (prefix.len)
+			strbuf_putc(&prefix, '.');
+		strbuf_add(&prefix, segment, length);
+		if ((rc = join_alias(cs, prefix.data, alias, field, aliases[hop % 2])))
+			goto cleanup;
+		alias = aliases[hop % 2];
+		object = field->target;
+		segment = dot + 1;
+	}
+cleanup:
+	strbuf_free(&prefix);
+	return rc;
+}
+
+/* The value of a literal, $me or $user.<field>, known while compiling (owned copy). */
+static int constant_value(struct compile_state *cs, const struct node *n, struct expr_value *out)
+{
+	struct expr_sql *b = cs->b;
+	struct expr_value v;
+	memset(out, 0, sizeof(*out));
+	switch (n->kind) {
+	case NODE_LITERAL:
+		value_copy(out, &n->value);
+		return CRM_OK;
+	case NODE_ME:
+		set_int(out, b->me);
+		return CRM_OK;
+	default:
+		memset(&v, 0, sizeof(v));
+		if (!b->user_field)
+			return compile_error(cs, "$user.%s is not available here", n->name);
+		if (b->user_field(b->arg, n->name, &v) != 0)
+			return compile_error(cs, "unknown user field '$user.%s'", n->name);
+		value_copy(out, &v);  /* the callback's text is borrowed */
+		return CRM_OK;
+	}
+}
+
+static bool is_constant(const struct node *n)
+{
+	return n->kind == NODE_LITERAL || n->kind == NODE_ME || n->kind == NODE_USER_FIELD;
+}
+
+/*
+ * One side of a comparison. A constant is bound only once the other side's
+ * type is known: text that reads as a number meets a number as that number
+ * (the evaluator's rule, applied here once, so that an index stays usable).
+ */
+struct operand {
+	struct strbuf sql;
+	enum sql_type type;
+	bool constant;
+	struct expr_value value;
+};
+
+static int operand_start(struct compile_state *cs, const struct expr *e, int index, const struct scope *sc,
+                         struct operand *op)
+{
+	memset(op, 0, sizeof(*op));
+	op->value.type = EV_NULL;
+	if (is_constant(&e->nodes[index])) {
+		op->constant = true;
+		int rc = constant_value(cs, &e->nodes[index], &op->value);
+		op->type = value_sql_type(&op->value);
+		return rc;
+	}
+	return compile_node(cs, e, index, sc, &op->sql, &op->type);
+}
+
+static void operand_finish(struct compile_state *cs, struct operand *op, enum sql_type other)
+{
+	if (!op->constant)
+		return;
+	struct expr_value number;
+	if (op->value.type == EV_TEXT && is_numeric_type(other) && text_to_number(op->value.s, &number)) {
+		expr_value_clear(&op->value);
+		op->value = number;
+		op->type = value_sql_type(&number);
+	}
+	bind_placeholder(cs, &op->value, &op->sql);
+}
+
+static void operand_free(struct operand *op)
+{
+	strbuf_free(&op->sql);
+	expr_value_clear(&op->value);
+}
+
+/*
+ * Writes an operand; as_number gives it NUMERIC affinity, which makes SQLite
+ * apply numeric affinity to the text on the other side: well-formed numeric
+ * text becomes a number, other text stays text and sorts after numbers.
+ */
+static void put_operand(struct strbuf *out, const struct operand *op, bool as_number)
+{
+	if (as_number)
+		strbuf_puts(out, "CAST(");
+	strbuf_add(out, op->sql.data ? op->sql.data : "", op->sql.len);
+	if (as_number)
+		strbuf_puts(out, " AS NUMERIC)");
+}
+
+static int compile_compare(struct compile_state *cs, const struct expr *e, const struct node *n,
+                           const struct scope *sc, struct strbuf *out)
+{
+	struct operand left, right;
+	int rc = operand_start(cs, e, n->first_child, sc, &left);
+	memset(&right, 0, sizeof(right));
+	if (rc == CRM_OK)
+		rc = operand_start(cs, e, e->nodes[n->first_child].next_sibling, sc, &right);
+	if (rc == CRM_OK) {
+		operand_finish(cs, &left, right.type);
+		operand_finish(cs, &right, left.type);
+		strbuf_putc(out, '(');
+		put_operand(out, &left, right.type == ST_TEXT && is_numeric_type(left.type));
+		strbuf_printf(out, " %s ", compare_sql[n->op]);
+		put_operand(out, &right, left.type == ST_TEXT && is_numeric_type(right.type));
+		strbuf_putc(out, ')');
+	}
+	operand_free(&left);
+	operand_free(&right);
+	return rc;
+}
+
+/*
+ * x in (...) becomes SQL's IN, except for text meeting numbers: IN gives its
+ * list no affinity, so that case is spelled out as x = CAST(?N AS NUMERIC)
+ * OR ..., which means the same in three-valued logic.
+ */
+static int compile_in(struct compile_state *cs, const struct expr *e, const struct node *n, const struct scope *sc,
+                      struct strbuf *out)
+{
+	struct operand left;
+	int rc = operand_start(cs, e, n->first_child, sc, &left);
+	int count = 0;
+	for (int c = e->nodes[n->first_child].next_sibling; c >= 0; c = e->nodes[c].next_sibling)
+		count++;
+	struct operand *items = xcalloc((size_t)count, sizeof(*items));
+	enum sql_type item_type = ST_NULL;
+	bool has_number = false;
+	int k = 0;
+	for (int c = e->nodes[n->first_child].next_sibling; c >= 0 && rc == CRM_OK; c = e->nodes[c].next_sibling) {
+		rc = operand_start(cs, e, c, sc, &items[k]);
+		if (is_numeric_type(items[k].type))
+			has_number = true;
+		item_type = merge_types(item_type, items[k].type);
+		k++;
+	}
+	if (rc == CRM_OK) {
+		operand_finish(cs, &left, item_type);
+		bool expand = left.type == ST_TEXT && has_number;
+		strbuf_puts(out, n->negated ? (expand ? "(NOT (" : "(") : "(");
+		if (!expand) {
+			put_operand(out, &left, false);
+			strbuf_puts(out, n->negated ? " NOT IN (" : " IN (");
+		}
+		for (int i = 0; i < count; i++) {
+			operand_finish(cs, &items[i], left.type);
+			if (expand) {
+				strbuf_puts(out, i ? " OR " : "");
+				put_operand(out, &left, false);
+				strbuf_puts(out, " = ");
+				put_operand(out, &items[i], is_numeric_type(items[i].type));
+			} else {
+				strbuf_puts(out, i ? ", " : "");
+				put_operand(out, &items[i], false);
+			}
+		}
+		strbuf_puts(out, expand && n->negated ? "))" : ")");
+		if (!expand)
+			strbuf_putc(out, ')');
+	}
+	operand_free(&left);
+	for (int i = 0; i < count; i++)
+		operand_free(&items[i]);
+	free(items);
+	return rc;
+}
+
+/* Compiles each child in turn into its own buffer: the caller assembles them. */
+static int compile_children(struct compile_state *cs, const struct expr *e, const struct node *n,
+                            const struct scope *sc, struct strbuf *parts, enum sql_type *types, int count)
+{
+	int child = n->first_child;
+	for (int i = 0; i < count; i++, child = e->nodes[child].next_sibling) {
+		int rc = compile_node(cs, e, child, sc, &parts[i], &types[i]);
+		if (rc)
+			return rc;
+	}
+	return CRM_OK;
+}
+
+static int check_condition(struct compile_state *cs, const struct node *n, enum sql_type type)
+{
+	if (type == ST_TEXT)
+		return compile_error(cs, "column %d: expected a condition, not text", n->column);
+	return CRM_OK;
+}
+
+static int compile_arith(struct compile_state *cs, const struct expr *e, const struct node *n,
+                         const struct scope *sc, struct strbuf *out, enum sql_type *type)
+{
+	struct strbuf parts[2] = { {0}, {0} };
+	enum sql_type types[2];
+	int rc = compile_children(cs, e, n, sc, parts, types, 2);
+	if (rc)
+		goto cleanup;
+	if (types[0] == ST_TEXT || types[1] == ST_TEXT) {
+		rc = compile_error(cs, "column %d: operator '%s' needs numbers, not text", n->column, arith_name[n->op]);
+		goto cleanup;
+	}
+	if (n->op == ARITH_MOD && (types[0] == ST_REAL || types[1] == ST_REAL)) {
+		rc = compile_error(cs, "column %d: operator '%%' needs integers", n->column);
+		goto cleanup;
+	}
+	const char *a = parts[0].data, *b = parts[1].data;
+	bool integers = (is_integer_type(types[0]) || types[0] == ST_NULL) && (is_integer_type(types[1]) || types[1] == ST_NULL);
+	if (n->op == ARITH_DIV && integers) {
+		/* an int when it divides exactly, else a real; SQLite's / truncates */
+		strbuf_printf(out, "(CASE WHEN (%s %% %s) = 0 THEN (%s / %s) ELSE (CAST(%s AS REAL) / %s) END)",
+		              a, b, a, b, a, b);
+		*type = ST_NUMBER;
+	} else if (n->op == ARITH_DIV) {
+		strbuf_printf(out, "(CAST(%s AS REAL) / %s)", a, b);
+		*type = ST_REAL;
+	} else {
+		strbuf_printf(out, "(%s %s %s)", a, arith_name[n->op], b);
+		if (n->op == ARITH_MOD || integers)
+			*type = ST_INT;
+		else if (types[0] == ST_REAL || types[1] == ST_REAL)
+			*type = ST_REAL;
+		else
+			*type = ST_NUMBER;
+	}
+cleanup:
+	strbuf_free(&parts[0]);
+	strbuf_free(&parts[1]);
+	return rc;
+}
+
+static int compile_call(struct compile_state *cs, const struct expr *e, const struct node *n,
+                        const struct scope *sc, struct strbuf *out, enum sql_type *type)
+{
+	struct strbuf parts[3] = { {0}, {0}, {0} };
+	enum sql_type types[3];
+	char buffer[32];
+	int rc = CRM_OK;
+	if (!cs->b->now)  /* once per builder, so that a whole query agrees on the time */
+		cs->b->now = time(NULL);
+	switch ((enum function_id)n->op) {
+	case FN_TODAY:
+	case FN_NOW:
+		(n->op == FN_TODAY ? format_today : format_now)(cs->b->now, buffer);
+		bind_text(cs, buffer, out);
+		*type = ST_TEXT;
+		break;
+	case FN_DAYS_BETWEEN:
+		if ((rc = compile_children(cs, e, n, sc, parts, types, 2)))
+			break;
+		strbuf_printf(out, "CAST(julianday(%s) - julianday(%s) AS INTEGER)", parts[1].data, parts[0].data);
+		*type = ST_INT;
+		break;
+	case FN_IF:
+		if ((rc = compile_children(cs, e, n, sc, parts, types, 3)))
+			break;
+		if ((rc = check_condition(cs, &e->nodes[n->first_child], types[0])))
+			break;
+		strbuf_printf(out, "(CASE WHEN %s THEN %s ELSE %s END)", parts[0].data, parts[1].data, parts[2].data);
+		*type = merge_types(types[1], types[2]);
+		break;
+	case FN_COALESCE:
+		if ((rc = compile_children(cs, e, n, sc, parts, types, 2)))
+			break;
+		strbuf_printf(out, "coalesce(%s, %s)", parts[0].data, parts[1].data);
+		*type = merge_types(types[0], types[1]);
+		break;
+	default:
+		if ((rc = compile_children(cs, e, n, sc, parts, types, 1)))
+			break;
+		strbuf_printf(out, "%s(%s)", n->op == FN_LOWER ? "lower" : n->op == FN_UPPER ? "upper" : "length",
+		              parts[0].data);
+		*type = n->op == FN_LEN ? ST_INT : ST_TEXT;
+		break;
+	}
+	for (int i = 0; i < 3; i++)
+		strbuf_free(&parts[i]);
+	return rc;
+}
+
+/* and, or, ||: n-ary, each child compiled straight into out. */
+static int compile_chain(struct compile_state *cs, const struct expr *e, const struct node *n,
+                         const struct scope *sc, struct strbuf *out, const char *separator, bool conditions)
+{
+	strbuf_putc(out, '(');
+	for (int child = n->first_child; child >= 0; child = e->nodes[child].next_sibling) {
+		enum sql_type type;
+		if (child != n->first_child)
+			strbuf_puts(out, separator);
+		int rc = compile_node(cs, e, child, sc, out, &type);
+		if (rc == CRM_OK && conditions)
+			rc = check_condition(cs, &e->nodes[child], type);
+		if (rc)
+			return rc;
+	}
+	strbuf_putc(out, ')');
+	return CRM_OK;
+}
+
+/* Appends the SQL for one node; every operator's output is parenthesised. */
+static int compile_node(struct compile_state *cs, const struct expr *e, int index, const struct scope *sc,
+                        struct strbuf *out, enum sql_type *type)
+{
+	const struct node *n = &e->nodes[index];
+	struct expr_value value;
+	enum sql_type child_type;
+	int rc = CRM_OK;
+	*type = ST_UNKNOWN;
+	switch (n->kind) {
+	case NODE_LITERAL:
+	case NODE_ME:
+	case NODE_USER_FIELD:
+		if ((rc = constant_value(cs, n, &value)))
+			break;
+		*type = value_sql_type(&value);
+		bind_placeholder(cs, &value, out);
+		expr_value_clear(&value);
+		break;
+	case NODE_PATH:
+		rc = compile_path(cs, n->name, sc, out, type, NULL);
+		break;
+	case NODE_OR:
+	case NODE_AND:
+		rc = compile_chain(cs, e, n, sc, out, n->kind == NODE_OR ? " OR " : " AND ", true);
+		*type = ST_BOOL;
+		break;
+	case NODE_CONCAT:
+		rc = compile_chain(cs, e, n, sc, out, " || ", false);
+		*type = ST_TEXT;
+		break;
+	case NODE_NOT:
+		strbuf_puts(out, "(NOT ");
+		rc = compile_node(cs, e, n->first_child, sc, out, &child_type);
+		if (rc == CRM_OK)
+			rc = check_condition(cs, &e->nodes[n->first_child], child_type);
+		strbuf_putc(out, ')');
+		*type = ST_BOOL;
+		break;
+	case NODE_COMPARE:
+		rc = compile_compare(cs, e, n, sc, out);
+		*type = ST_BOOL;
+		break;
+	case NODE_IN:
+		rc = compile_in(cs, e, n, sc, out);
+		*type = ST_BOOL;
+		break;
+	case NODE_LIKE: {
+		const struct node *pattern = &e->nodes[e->nodes[n->first_child].next_sibling];
+		if (pattern->kind == NODE_LITERAL && pattern->value.type == EV_TEXT
+		    && utf8_length(pattern->value.s) > EXPR_MAX_LIKE_PATTERN) {
+			rc = compile_error(cs, "column %d: like pattern too long: more than %d characters", pattern->column,
+			                   EXPR_MAX_LIKE_PATTERN);
+			break;
+		}
+		strbuf_putc(out, '(');
+		if ((rc = compile_node(cs, e, n->first_child, sc, out, &child_type)))
+			break;
+		strbuf_puts(out, n->negated ? " NOT LIKE " : " LIKE ");
+		if ((rc = compile_node(cs, e, e->nodes[n->first_child].next_sibling, sc, out, &child_type)))
+			break;
+		strbuf_putc(out, ')');
+		*type = ST_BOOL;
+		break;
+	}
+	case NODE_IS_NULL:
+		strbuf_putc(out, '(');
+		rc = compile_node(cs, e, n->first_child, sc, out, &child_type);
+		strbuf_puts(out, n->negated ? " IS NOT NULL)" : " IS NULL)");
+		*type = ST_BOOL;
+		break;
+	case NODE_ARITH:
+		rc = compile_arith(cs, e, n, sc, out, type);
+		break;
+	case NODE_NEGATE:
+		strbuf_puts(out, "(- ");
+		rc = compile_node(cs, e, n->first_child, sc, out, &child_type);
+		strbuf_putc(out, ')');
+		if (rc == CRM_OK && child_type == ST_TEXT)
+			rc = compile_error(cs, "column %d: operator '-' needs numbers, not text", n->column);
+		*type = child_type == ST_BOOL ? ST_INT : child_type;
+		break;
+	case NODE_CALL:
+		rc = compile_call(cs, e, n, sc, out, type);
+		break;
+	}
+	/* operands are compiled into buffers of their own, which start empty */
+	size_t base = out == cs->out ? cs->start : 0;
+	if (rc == CRM_OK && out->len - base > EXPR_MAX_SQL)
+		rc = compile_error(cs, "expression too large: its SQL is more than %d bytes", EXPR_MAX_SQL);
+	return rc;
+}
+
+/* Where a builder stood before a compile, to undo a failed one completely. */
+struct builder_mark {
+	size_t out_len, joins_len;
+	int join_count, bind_count;
+};
+
+static struct builder_mark builder_mark(const struct expr_sql *b, const struct strbuf *out)
+{
+	struct builder_mark mark = { out->len, b->joins.len, b->join_count, b->bind_count };
+	return mark;
+}
+
+static void builder_rollback(struct expr_sql *b, struct strbuf *out, const struct builder_mark *mark)
+{
+	out->len = mark->out_len;
+	if (out->data)
+		out->data[out->len] = '\0';
+	b->joins.len = mark->joins_len;
+	if (b->joins.data)
+		b->joins.data[b->joins.len] = '\0';
+	while (b->join_count > mark->join_count)
+		free(b->join_paths[--b->join_count]);
+	while (b->bind_count > mark->bind_count)
+		expr_value_clear(&b->binds[--b->bind_count]);
+}
+
+static struct compile_state compile_state(struct expr_sql *b, const struct strbuf *out, char *err, size_t errlen)
+{
+	struct compile_state cs = {
+		.b = b, .err = err, .errlen = errlen, .out = out, .start = out->len, .check_access = true,
+	};
+	return cs;
+}
+
+int expr_compile(struct expr_sql *b, const struct expr *e, struct strbuf *out, char *err, size_t errlen)
+{
+	set_error(err, errlen, "%s", "");
+	struct builder_mark mark = builder_mark(b, out);
+	struct compile_state cs = compile_state(b, out, err, errlen);
+	struct scope sc = { .object = b->object, .alias = b->base_alias ? b->base_alias : "t0", .prefix = "" };
+	enum sql_type type;
+	int rc = compile_node(&cs, e, e->root, &sc, out, &type);
+	if (rc)
+		builder_rollback(b, out, &mark);
+	return rc;
+}
+
+int expr_compile_path(struct expr_sql *b, const char *path, struct strbuf *out,
+                      const struct meta_field **out_field, char *err, size_t errlen)
+{
+	set_error(err, errlen, "%s", "");
+	/* the same rule as the lexer: lower-case names joined by dots, at most EXPR_MAX_PATH links */
+	int segments = 1;
+	size_t segment_length = 0, length = 0;
+	bool valid = path && *path;
+	for (const char *c = path; valid && *c; c++, length++) {
+		if (*c == '.') {
+			valid = segment_length > 0 && c[1] != '\0' && ++segments <= EXPR_MAX_PATH + 1;
+			segment_length = 0;
+		} else {
+			bool letter = (*c >= 'a' && *c <= 'z') || *c == '_';
+			valid = (letter || (segment_length > 0 && is_digit(*c))) && ++segment_length <= 63;
+		}
+	}
+	if (!valid) {
+		char near[32];
+		excerpt(path ? path : "", path ? strnlen(path, 64) : 0, near);
+		set_error(err, errlen, "invalid field path '%s'", near);
+		return CRM_EINVAL;
+	}
+	struct builder_mark mark = builder_mark(b, out);
+	struct compile_state cs = compile_state(b, out, err, errlen);
+	struct scope sc = { .object = b->object, .alias = b->base_alias ? b->base_alias : "t0", .prefix = "" };
+	enum sql_type type;
+	const struct meta_field *field = NULL;
+	int rc = compile_path(&cs, path, &sc, out, &type, &field);
+	if (rc) {
+		builder_rollback(b, out, &mark);
+		return rc;
+	}
+	if (out_field)
+		*out_field = field;
+	return CRM_OK;
+}
+
+void expr_sql_free(struct expr_sql *b)
+{
+	strbuf_free(&b->joins);
+	for (int i = 0; i < b->join_count; i++)
+		free(b->join_paths[i]);
+	free(b->join_paths);
+	b->join_paths = NULL;
+	b->join_count = 0;
+	for (int i = 0; i < b->bind_count; i++)
+		expr_value_clear(&b->binds[i]);
+	free(b->binds);
+	b->binds = NULL;
+	b->bind_count = 0;
+}

@@ -1,0 +1,127 @@
+/*
+ * expr.h - the one expression language: API filters, formulas, validation
+ * rules, workflow guards and access predicates.
+ *
+ *   or  and  not            boolean, SQL three-valued logic (null is unknown)
+ *   = != < <= > >=          comparison (also <> for !=)
+ *   in (...)  not in (...)  list of literals
+ *   like  not like          % and _ wildcards, case-insensitive for ASCII
+ *   is null  is not null
+ *   + - * / %               arithmetic, unary minus
+ *   ||                      string concatenation
+ *   today() now() days_between(a, b) if(c, a, b) lower(s) upper(s) len(s)
+ *   coalesce(a, b)
+ *   'text' (quote doubled to escape), 12, 3.5, true, false, null
+ *   name, account.industry  fields and dotted paths through ref/user fields
+ *   $me, $user.<field>      the acting user
+ *
+ * An expression is parsed once into an AST. expr_compile turns it into a
+ * parameterised SQL fragment (every literal and $-value becomes a numbered
+ * parameter ?N; identifiers come only from metadata; dotted paths become
+ * LEFT JOINs collected in the builder). expr_eval evaluates it in C.
+ */
+#ifndef CRM_EXPR_H
+#define CRM_EXPR_H
+
+#include <time.h>
+#include "crm.h"
+
+struct meta;
+struct meta_object;
+struct meta_field;
+
+#define EXPR_MAX_LENGTH 65536   /* characters of source */
+#define EXPR_MAX_NODES  2000    /* AST nodes: a 10,000-term filter is refused */
+#define EXPR_MAX_DEPTH  64      /* nesting */
+#define EXPR_MAX_PATH   4       /* ref hops in a dotted path */
+#define EXPR_MAX_IN_ITEMS      500      /* values in one in (...) list */
+#define EXPR_MAX_LIKE_PATTERN  1000     /* characters in a like pattern */
+#define EXPR_MAX_FORMULA_DEPTH 8        /* formulas inlined inside formulas */
+#define EXPR_MAX_JOINS         32       /* distinct ref paths (LEFT JOINs) per builder */
+#define EXPR_MAX_SQL           (1 << 20) /* bytes of SQL one expr_compile may produce */
+
+enum expr_value_type { EV_NULL, EV_INT, EV_REAL, EV_TEXT, EV_BOOL };
+
+struct expr_value {
+	enum expr_value_type type;
+	int64_t i;     /* EV_INT, EV_BOOL (0/1) */
+	double r;      /* EV_REAL */
+	char *s;       /* EV_TEXT: owned by whoever holds the value (see each function) */
+};
+
+struct expr;  /* opaque AST */
+
+/*
+ * Parses text. On failure returns CRM_EINVAL and writes "column N: message"
+ * into err. *out is owned by the caller (expr_free).
+ */
+int expr_parse(const char *text, struct expr **out, char *err, size_t errlen);
+void expr_free(struct expr *e);
+
+/* Calls fn for every identifier path in e ("amount", "account.industry"), $-names excluded. */
+void expr_each_path(const struct expr *e, void (*fn)(void *arg, const char *path), void *arg);
+
+/*
+ * SQL builder. One builder serves a whole query, so that the select list,
+ * WHERE and ORDER BY share joins and parameter numbers.
+ * Zero-initialise, set meta, object, base_alias ("t0"), me, now, then call
+ * expr_compile / expr_compile_path any number of times, and finally read
+ * joins and binds. Free with expr_sql_free.
+ */
+struct expr_sql {
+	const struct meta *meta;
+	const struct meta_object *object;
+	const char *base_alias;
+	int64_t me;                         /* $me */
+	time_t now;                         /* today()/now(); 0 = time(NULL) at first use */
+	/* $user.<field>: fills out (text copied into the builder); NULL = no user fields */
+	int (*user_field)(void *arg, const char *field, struct expr_value *out);
+	/* field access: return false to refuse a field in this query (NULL = all readable) */
+	bool (*can_read)(void *arg, const struct meta_object *object, const struct meta_field *field);
+	void *arg;
+
+	struct strbuf joins;                /* " LEFT JOIN "x" j1 ON j1."id" = t0."y"" ... */
+	int join_count;
+	char **join_paths;                  /* owned: the ref path each alias jN stands for */
+	int bind_count;
+	struct expr_value *binds;           /* owned; binds[k] is parameter ?(k+1) */
+};
+
+/*
+ * Appends the SQL for e to out. Returns CRM_OK, or CRM_EINVAL with err set
+ * (unknown field, unknown function, wrong argument count, refused field,
+ * path too deep).
+ */
+int expr_compile(struct expr_sql *b, const struct expr *e, struct strbuf *out,
+                 char *err, size_t errlen);
+/*
+ * Appends the SQL for a single dotted path (a sort key or a selected column).
+ * *out_field (may be NULL) receives the final field.
+ */
+int expr_compile_path(struct expr_sql *b, const char *path, struct strbuf *out,
+                      const struct meta_field **out_field, char *err, size_t errlen);
+/* Adds a parameter and returns its number (1-based). Text is copied. */
+int expr_sql_bind(struct expr_sql *b, const struct expr_value *value);
+void expr_sql_free(struct expr_sql *b);
+
+/*
+ * Evaluation in C. lookup fills out for a path; text it sets is borrowed and
+ * must stay valid until expr_eval returns. Returning non-zero from lookup
+ * fails the evaluation with CRM_ENOTFOUND.
+ */
+struct expr_env {
+	int (*lookup)(void *arg, const char *path, struct expr_value *out);
+	int (*user_field)(void *arg, const char *field, struct expr_value *out);
+	void *arg;
+	int64_t me;
+	time_t now;                         /* 0 = time(NULL) */
+};
+
+/* Evaluates e. out's text, if any, is owned by the caller: expr_value_clear it. */
+int expr_eval(const struct expr *e, const struct expr_env *env, struct expr_value *out,
+              char *err, size_t errlen);
+/* True only for a true boolean or a non-zero number: null and text are false. */
+bool expr_truthy(const struct expr_value *value);
+void expr_value_clear(struct expr_value *value);
+
+#endif

@@ -1,0 +1,104 @@
+/*
+ * kernel.c - opening the kernel: metadata, store, schema sync, cursor secret.
+ */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "kernel.h"
+#include "meta.h"
+#include "store.h"
+
+/* The key that signs cursors lives in the database so it survives restarts. */
+static int load_secret(struct crm_kernel *kernel, struct crm_ctx *ctx)
+{
+	struct store_conn *conn;
+	int code = store_begin(kernel->store, &conn, ctx);
+	if (code != CRM_OK)
+		return code;
+	char *hex = NULL;
+	if (store_setting_get(conn, "cursor_secret", &hex) == CRM_OK && strlen(hex) == 64
+	    && sodium_hex2bin(kernel->secret, sizeof(kernel->secret), hex, 64, NULL, NULL, NULL) == 0) {
+		free(hex);
+		store_rollback(conn);
+		return CRM_OK;
+	}
+	free(hex);
+	char fresh[65];
+	randombytes_buf(kernel->secret, sizeof(kernel->secret));
+	sodium_bin2hex(fresh, sizeof(fresh), kernel->secret, sizeof(kernel->secret));
+	if (store_setting_set(conn, "cursor_secret", fresh) != CRM_OK) {
+		store_rollback(conn);
+		return crm_error(ctx, CRM_EIO, "cannot store the cursor secret");
+	}
+	return store_commit(conn, ctx);
+}
+
+int kernel_open(const struct kernel_options *options, struct crm_kernel **out)
+{
+	FILE *log = options->log ? options->log : stderr;
+	if (sodium_init() < 0) {
+		fprintf(log, "crm: libsodium failed to initialise\n");
+		return CRM_EINTERNAL;
+	}
+	struct crm_kernel *kernel = xcalloc(1, sizeof(*kernel));
+	kernel->log = log;
+	struct meta_diags diags = { 0 };
+	int code = meta_load(options->metadata_dir ? options->metadata_dir : "metadata",
+	                     options->plugins_dir ? options->plugins_dir : "plugins", &kernel->meta, &diags);
+	meta_diags_print(&diags, log);
+	meta_diags_free(&diags);
+	if (code != CRM_OK) {
+		free(kernel);
+		return code;
+	}
+	char err[512];
+	struct store_options store_options = { .readers = options->readers };
+	const char *path = options->db_path ? options->db_path : "var/crm.db";
+	code = store_open(path, kernel->meta, &store_options, &kernel->store, err, sizeof(err));
+	if (code != CRM_OK) {
+		fprintf(log, "crm: %s\n", err);
+		meta_free(kernel->meta);
+		free(kernel);
+		return code;
+	}
+	struct crm_ctx ctx;
+	crm_ctx_init(&ctx, kernel, 0, NULL);
+	struct schema_plan *plan = NULL;
+	if (!options->no_schema)
+		code = schema_plan(kernel->store, &plan, &ctx);
+	if (code == CRM_OK && plan && schema_plan_step_count(plan) > 0) {
+		if (!options->migrate) {
+			schema_plan_print(plan, log);
+			code = crm_error(&ctx, CRM_EMETA, "the database schema differs from the metadata: run 'crm migrate'");
+		} else if (schema_plan_destructive(plan)) {
+			schema_plan_print(plan, log);
+			code = crm_error(&ctx, CRM_EDESTRUCTIVE, "the metadata asks for destructive schema changes: "
+			                 "review them with 'crm migrate --dry-run' and apply with 'crm migrate --allow-destructive'");
+		} else {
+			schema_plan_print(plan, log);
+			code = schema_apply(kernel->store, plan, false, &ctx);
+		}
+	}
+	schema_plan_free(plan);
+	if (code == CRM_OK && !options->no_schema)
+		code = load_secret(kernel, &ctx);
+	if (code != CRM_OK) {
+		fprintf(log, "crm: %s\n", ctx.message);
+		crm_ctx_clear(&ctx);
+		kernel_close(kernel);
+		return code;
+	}
+	crm_ctx_clear(&ctx);
+	*out = kernel;
+	return CRM_OK;
+}
+
+void kernel_close(struct crm_kernel *kernel)
+{
+	if (!kernel)
+		return;
+	store_close(kernel->store);
+	meta_free(kernel->meta);
+	free(kernel);
+}

@@ -1,0 +1,39 @@
+/*
+ * kernel.h - the kernel object: loaded metadata plus the open store. One per
+ * process, passed explicitly (no global mutable state).
+ */
+#ifndef CRM_KERNEL_H
+#define CRM_KERNEL_H
+
+#include <stdio.h>
+#include "crm.h"
+
+struct meta;
+struct store;
+
+struct kernel_options {
+	const char *db_path;         /* default var/crm.db */
+	const char *metadata_dir;    /* default metadata */
+	const char *plugins_dir;     /* default plugins */
+	int readers;                 /* read-only connections (one per worker thread); 0 = 2 */
+	bool migrate;                /* apply additive schema changes at open (serve, import, demo) */
+	bool no_schema;              /* leave the schema alone (crm migrate plans it itself) */
+	FILE *log;                   /* where diagnostics and plans go; NULL = stderr */
+};
+
+struct crm_kernel {
+	struct meta *meta;           /* owned, immutable */
+	struct store *store;         /* owned */
+	unsigned char secret[32];    /* signs cursors; kept in the database */
+	FILE *log;
+};
+
+/*
+ * Loads metadata (printing diagnostics to log), opens the database and, if
+ * options->migrate, applies additive schema changes (refusing destructive
+ * ones). Returns CRM_OK and *out, or an error code after printing why.
+ */
+int kernel_open(const struct kernel_options *options, struct crm_kernel **out);
+void kernel_close(struct crm_kernel *kernel);
+
+#endif

@@ -1,0 +1,336 @@
+/*
+ * main.c - the `crm` command line: serve, check, migrate, import, export,
+ * demo. Every command goes through the kernel and the object API.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "csv.h"
+#include "demo.h"
+#include "http.h"
+#include "kernel.h"
+#include "meta.h"
+#include "object.h"
+#include "store.h"
+
+static const char usage[] =
+	"usage: crm [global options] COMMAND [options]\n"
+	"\n"
+	"Commands:\n"
+	"  serve      serve the REST API and the web UI\n"
+	"               --port N            TCP port (default 8080; 0 = any free port)\n"
+	"               --bind ADDR         address to listen on (default 127.0.0.1)\n"
+	"               --threads N         worker threads (default 2)\n"
+	"               --max-body BYTES    request body cap (default 10485760; 413 beyond)\n"
+	"               --no-require-if-match  let PATCH/DELETE without If-Match through\n"
+	"               --quiet             no access log\n"
+	"  check      validate the metadata (and plugins); exit 1 with file:line:column errors\n"
+	"  migrate    diff the metadata against the database and apply additive changes\n"
+	"               --dry-run           print the plan only\n"
+	"               --allow-destructive apply removals, type changes and narrowed enums\n"
+	"                                   (old data is kept in _crm_backup_* tables)\n"
+	"  import OBJECT FILE.csv\n"
+	"             load records from CSV (header = field names); bad rows are reported\n"
+	"             with their line number and skipped, good rows are loaded\n"
+	"  export OBJECT [--filter EXPR] [--sort KEYS] [--fields LIST]\n"
+	"             write records as CSV to standard output\n"
+	"  demo [--records N] [--seed S]\n"
+	"             create deterministic demo data: N accounts (default 1000) with\n"
+	"             contacts, opportunities, leads, activities, users and teams\n"
+	"\n"
+	"Global options (before or after the command):\n"
+	"  --db PATH          database file (default var/crm.db)\n"
+	"  --metadata DIR     metadata directory (default metadata)\n"
+	"  --plugins DIR      plugins directory (default plugins)\n"
+	"  --help             this text\n"
+	"  --version          print the version\n";
+
+struct cli {
+	struct kernel_options kernel;
+	struct http_options http;
+	bool dry_run, allow_destructive;
+	const char *filter, *sort, *fields;
+	long records;
+	unsigned long long seed;
+};
+
+enum {
+	OPT_DB = 256, OPT_METADATA, OPT_PLUGINS, OPT_PORT, OPT_BIND, OPT_THREADS, OPT_MAX_BODY,
+	OPT_NO_IF_MATCH, OPT_QUIET, OPT_DRY_RUN, OPT_ALLOW_DESTRUCTIVE, OPT_FILTER, OPT_SORT,
+	OPT_FIELDS, OPT_RECORDS, OPT_SEED, OPT_HELP, OPT_VERSION,
+};
+
+static const struct option options[] = {
+	{ "db", required_argument, NULL, OPT_DB },
+	{ "metadata", required_argument, NULL, OPT_METADATA },
+	{ "plugins", required_argument, NULL, OPT_PLUGINS },
+	{ "port", required_argument, NULL, OPT_PORT },
+	{ "bind", required_argument, NULL, OPT_BIND },
+	{ "threads", required_argument, NULL, OPT_THREADS },
+	{ "max-body", required_argument, NULL, OPT_MAX_BODY },
+	{ "no-require-if-match", no_argument, NULL, OPT_NO_IF_MATCH },
+	{ "quiet", no_argument, NULL, OPT_QUIET },
+	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+	{ "allow-destructive", no_argument, NULL, OPT_ALLOW_DESTRUCTIVE },
+	{ "filter", required_argument, NULL, OPT_FILTER },
+	{ "sort", required_argument, NULL, OPT_SORT },
+	{ "fields", required_argument, NULL, OPT_FIELDS },
+	{ "records", required_argument, NULL, OPT_RECORDS },
+	{ "seed", required_argument, NULL, OPT_SEED },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+static bool parse_long(const char *text, long min, long max, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(text, &end, 10);
+	if (errno || end == text || *end || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static int bad_number(const char *option, const char *text)
+{
+	fprintf(stderr, "crm: --%s: '%s' is not a valid number\n", option, text);
+	return 2;
+}
+
+/* Makes the directory holding path, so `--db var/x.db` works on a fresh clone. */
+static void make_parent_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash || slash == path)
+		return;
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	mkdir(dir, 0755);
+}
+
+static int open_kernel(struct cli *cli, bool migrate, struct crm_kernel **out)
+{
+	cli->kernel.migrate = migrate;
+	make_parent_dir(cli->kernel.db_path);
+	return kernel_open(&cli->kernel, out) == CRM_OK ? 0 : 1;
+}
+
+static int cmd_check(struct cli *cli)
+{
+	struct meta *meta;
+	struct meta_diags diags = { 0 };
+	int code = meta_load(cli->kernel.metadata_dir, cli->kernel.plugins_dir, &meta, &diags);
+	meta_diags_print(&diags, stderr);
+	meta_diags_free(&diags);
+	if (code != CRM_OK) {
+		fprintf(stderr, "crm check: metadata has errors\n");
+		return 1;
+	}
+	int fields = 0;
+	for (int i = 0; i < meta->object_count; i++)
+		fields += meta->objects[i].field_count;
+	printf("ok: %d objects, %d fields, %d plugins (metadata %.12s)\n", meta->object_count, fields,
+	       meta->plugin_count, meta->version);
+	meta_free(meta);
+	return 0;
+}
+
+static int cmd_migrate(struct cli *cli)
+{
+	cli->kernel.no_schema = true;
+	struct crm_kernel *kernel;
+	if (open_kernel(cli, false, &kernel))
+		return 1;
+	struct crm_ctx ctx;
+	crm_ctx_init(&ctx, kernel, 0, NULL);
+	struct schema_plan *plan = NULL;
+	int code = schema_plan(kernel->store, &plan, &ctx);
+	if (code == CRM_OK) {
+		schema_plan_print(plan, stdout);
+		if (!cli->dry_run && schema_plan_step_count(plan) > 0) {
+			code = schema_apply(kernel->store, plan, cli->allow_destructive, &ctx);
+			if (code == CRM_OK)
+				printf("applied %d steps\n", schema_plan_step_count(plan));
+		}
+	}
+	if (code != CRM_OK)
+		fprintf(stderr, "crm migrate: %s\n", ctx.message);
+	schema_plan_free(plan);
+	crm_ctx_clear(&ctx);
+	kernel_close(kernel);
+	return code == CRM_OK ? 0 : 1;
+}
+
+static int cmd_import(struct cli *cli, const char *object, const char *file)
+{
+	FILE *in = strcmp(file, "-") == 0 ? stdin : fopen(file, "rb");
+	if (!in) {
+		fprintf(stderr, "crm import: cannot open '%s': %s\n", file, strerror(errno));
+		return 1;
+	}
+	struct crm_kernel *kernel;
+	if (open_kernel(cli, true, &kernel)) {
+		if (in != stdin)
+			fclose(in);
+		return 1;
+	}
+	struct crm_ctx ctx;
+	crm_ctx_init(&ctx, kernel, 0, NULL);
+	struct csv_import_stats stats = { 0 };
+	int code = csv_import(&ctx, object, in, stderr, &stats);
+	if (in != stdin)
+		fclose(in);
+	if (code != CRM_OK)
+		fprintf(stderr, "crm import: %s\n", ctx.message);
+	printf("%lld rows read, %lld created, %lld rejected\n", (long long)stats.rows,
+	       (long long)stats.created, (long long)stats.rejected);
+	crm_ctx_clear(&ctx);
+	kernel_close(kernel);
+	return code == CRM_OK && stats.rejected == 0 ? 0 : 1;
+}
+
+static int cmd_export(struct cli *cli, const char *object)
+{
+	struct crm_kernel *kernel;
+	if (open_kernel(cli, false, &kernel))
+		return 1;
+	struct crm_ctx ctx;
+	crm_ctx_init(&ctx, kernel, 0, NULL);
+	struct object_query query = { .filter = cli->filter, .sort = cli->sort, .fields = cli->fields };
+	int code = csv_export(&ctx, object, &query, stdout);
+	if (code != CRM_OK)
+		fprintf(stderr, "crm export: %s\n", ctx.message);
+	crm_ctx_clear(&ctx);
+	kernel_close(kernel);
+	return code == CRM_OK ? 0 : 1;
+}
+
+static int cmd_demo(struct cli *cli)
+{
+	struct crm_kernel *kernel;
+	if (open_kernel(cli, true, &kernel))
+		return 1;
+	struct crm_ctx ctx;
+	crm_ctx_init(&ctx, kernel, 0, NULL);
+	int code = demo_generate(&ctx, (int)cli->records, cli->seed, stdout);
+	if (code != CRM_OK)
+		fprintf(stderr, "crm demo: %s\n", ctx.message);
+	crm_ctx_clear(&ctx);
+	kernel_close(kernel);
+	return code == CRM_OK ? 0 : 1;
+}
+
+static int cmd_serve(struct cli *cli)
+{
+	struct crm_kernel *kernel;
+	if (cli->http.threads > 0)
+		cli->kernel.readers = cli->http.threads + 1;
+	if (open_kernel(cli, true, &kernel))
+		return 1;
+	int code = http_serve(kernel, &cli->http);
+	kernel_close(kernel);
+	return code == CRM_OK ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli cli = {
+		.kernel = { .db_path = "var/crm.db", .metadata_dir = "metadata", .plugins_dir = "plugins" },
+		.http = { .bind = "127.0.0.1", .port = 8080, .threads = 2, .max_body = 10 * 1024 * 1024,
+		          .require_if_match = true },
+		.records = 1000,
+		.seed = 42,
+	};
+	int opt;
+	long number;
+	const char *args[4];
+	int arg_count = 0;
+	/* "-": positional arguments come back as 1, so options may go before or after the command */
+	while ((opt = getopt_long(argc, argv, "-h", options, NULL)) != -1) {
+		switch (opt) {
+		case 1:
+			if (arg_count == 4) {
+				fprintf(stderr, "crm: too many arguments\n");
+				return 2;
+			}
+			args[arg_count++] = optarg;
+			break;
+		case OPT_DB: cli.kernel.db_path = optarg; break;
+		case OPT_METADATA: cli.kernel.metadata_dir = optarg; break;
+		case OPT_PLUGINS: cli.kernel.plugins_dir = optarg; break;
+		case OPT_PORT:
+			if (!parse_long(optarg, 0, 65535, &number))
+				return bad_number("port", optarg);
+			cli.http.port = (int)number;
+			break;
+		case OPT_BIND: cli.http.bind = optarg; break;
+		case OPT_THREADS:
+			if (!parse_long(optarg, 1, 64, &number))
+				return bad_number("threads", optarg);
+			cli.http.threads = (int)number;
+			break;
+		case OPT_MAX_BODY:
+			if (!parse_long(optarg, 1024, 1L << 30, &number))
+				return bad_number("max-body", optarg);
+			cli.http.max_body = (size_t)number;
+			break;
+		case OPT_NO_IF_MATCH: cli.http.require_if_match = false; break;
+		case OPT_QUIET: cli.http.quiet = true; break;
+		case OPT_DRY_RUN: cli.dry_run = true; break;
+		case OPT_ALLOW_DESTRUCTIVE: cli.allow_destructive = true; break;
+		case OPT_FILTER: cli.filter = optarg; break;
+		case OPT_SORT: cli.sort = optarg; break;
+		case OPT_FIELDS: cli.fields = optarg; break;
+		case OPT_RECORDS:
+			if (!parse_long(optarg, 1, 10000000, &number))
+				return bad_number("records", optarg);
+			cli.records = number;
+			break;
+		case OPT_SEED:
+			if (!parse_long(optarg, 0, 0x7fffffffL, &number))
+				return bad_number("seed", optarg);
+			cli.seed = (unsigned long long)number;
+			break;
+		case 'h':
+		case OPT_HELP:
+			fputs(usage, stdout);
+			return 0;
+		case OPT_VERSION:
+			printf("crm %s\n", CRM_VERSION);
+			return 0;
+		default:
+			fputs(usage, stderr);
+			return 2;
+		}
+	}
+	if (arg_count == 0) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	const char *command = args[0];
+	int want = strcmp(command, "import") == 0 ? 3 : strcmp(command, "export") == 0 ? 2 : 1;
+	if (arg_count != want) {
+		fprintf(stderr, "crm %s: expected %d argument%s (see crm --help)\n", command, want - 1,
+		        want == 2 ? "" : "s");
+		return 2;
+	}
+	if (strcmp(command, "serve") == 0)
+		return cmd_serve(&cli);
+	if (strcmp(command, "check") == 0)
+		return cmd_check(&cli);
+	if (strcmp(command, "migrate") == 0)
+		return cmd_migrate(&cli);
+	if (strcmp(command, "import") == 0)
+		return cmd_import(&cli, args[1], args[2]);
+	if (strcmp(command, "export") == 0)
+		return cmd_export(&cli, args[1]);
+	if (strcmp(command, "demo") == 0)
+		return cmd_demo(&cli);
+	fprintf(stderr, "crm: unknown command '%s' (see crm --help)\n", command);
+	return 2;
+}

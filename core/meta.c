@@ -1,0 +1,2694 @@
+/*
+ * meta.c - the metadata loader: reads app.yaml, the other metadata files and
+ * the objects/ folder of every enabled plugin into the model of meta.h, then
+ * checks the model as a whole.
+ *
+ * YAML is read with libyaml's event API into a small tree of our own (ynode)
+ * that keeps the line and column of every node, so each problem is reported
+ * at the key or value that causes it. Anchors, aliases and tags are refused
+ * and nesting, size and node count are bounded: metadata also comes from
+ * plugins, and a loader that a plugin can make explode (billion laughs) is
+ * not worth the keystrokes anchors save.
+ *
+ * Loading runs in three stages:
+ *   1. parse: every object document becomes a staged object (a definition or
+ *      an extension), holding next to the model the positions of the values
+ *      that the later checks report on;
+ *   2. merge: extensions are applied to their definitions in load order,
+ *      whatever the file order;
+ *   3. resolve: refs, user fields, rollups, expression paths, formula cycles,
+ *      rule fields and index fields are checked against the whole model.
+ * Every error of the run is collected; the model is handed out only when
+ * there are none.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sodium.h>
+#include <yaml.h>
+#include "meta.h"
+#include "expr.h"
+
+#define MAX_FILE_SIZE   (4 * 1024 * 1024)
+#define MAX_DEPTH       32        /* nested mappings and lists in one document */
+#define MAX_NODES       200000    /* nodes in one document */
+#define MAX_DIAGS       500       /* diagnostics kept; error_count goes on counting */
+#define MAX_FIELDS      2000      /* SQLite's default column limit */
+#define MAX_VALUE_CHARS 64        /* enum values */
+#define MAX_TEXT_LENGTH 10000000  /* max_length */
+#define MAX_SCALE       15        /* digits a double carries */
+#define MAX_FORMAT      255       /* autonumber format */
+
+#define NAME_RULE "lower-case letters, digits and _, not starting with a digit, at most 63 characters"
+
+static const char *const type_names[FIELD_TYPE_COUNT] = {
+	"text", "textarea", "email", "phone", "url",
+	"int", "decimal", "money", "percent", "bool",
+	"date", "datetime", "enum", "multienum", "ref",
+	"user", "json", "geo", "autonumber", "formula",
+	"rollup",
+};
+
+/* Added first to every object, in this order. */
+static const struct {
+	const char *name;
+	enum field_type type;
+} system_fields[] = {
+	{"id", FIELD_INT},
+	{"created_at", FIELD_DATETIME},
+	{"created_by", FIELD_USER},
+	{"updated_at", FIELD_DATETIME},
+	{"updated_by", FIELD_USER},
+	{"owner", FIELD_USER},
+	{"version", FIELD_INT},
+	{"deleted_at", FIELD_DATETIME},
+};
+#define SYSTEM_FIELD_COUNT ((int)(sizeof(system_fields) / sizeof(system_fields[0])))
+
+/* Field keys and the types each is valid for: one table, so the messages
+ * that list the allowed keys can never disagree with the parser. */
+#define TYPE_BIT(t)     (1u << (t))
+#define ALL_TYPES       ((1u << FIELD_TYPE_COUNT) - 1)
+#define TEXT_TYPES      (TYPE_BIT(FIELD_TEXT) | TYPE_BIT(FIELD_TEXTAREA) | TYPE_BIT(FIELD_EMAIL) | \
+                         TYPE_BIT(FIELD_PHONE) | TYPE_BIT(FIELD_URL))
+#define SCALED_TYPES    (TYPE_BIT(FIELD_DECIMAL) | TYPE_BIT(FIELD_MONEY) | TYPE_BIT(FIELD_PERCENT))
+#define NUMBER_TYPES    (TYPE_BIT(FIELD_INT) | SCALED_TYPES)
+#define COMPUTED_TYPES  (TYPE_BIT(FIELD_FORMULA) | TYPE_BIT(FIELD_ROLLUP))
+#define RESULT_TYPES    (TYPE_BIT(FIELD_TEXT) | NUMBER_TYPES | TYPE_BIT(FIELD_BOOL) | \
+                         TYPE_BIT(FIELD_DATE) | TYPE_BIT(FIELD_DATETIME))
+
+enum field_key {
+	FK_TYPE, FK_LABEL, FK_DESCRIPTION, FK_REQUIRED, FK_SEARCH, FK_UNIQUE, FK_READONLY,
+	FK_MIN, FK_MAX, FK_MAX_LENGTH, FK_SCALE, FK_DEFAULT, FK_VALUES, FK_TO, FK_ON_DELETE,
+	FK_FORMULA, FK_RETURNS, FK_OF, FK_MEASURE, FK_WHERE, FK_FORMAT,
+	FK_COUNT
+};
+
+static const struct {
+	const char *name;
+	unsigned types;
+} field_keys[FK_COUNT] = {
+	[FK_TYPE] = {"type", ALL_TYPES},
+	[FK_LABEL] = {"label", ALL_TYPES},
+	[FK_DESCRIPTION] = {"description", ALL_TYPES},
+	[FK_REQUIRED] = {"required", ALL_TYPES & ~(COMPUTED_TYPES | TYPE_BIT(FIELD_AUTONUMBER))},
+	[FK_SEARCH] = {"search", ALL_TYPES},
+	[FK_UNIQUE] = {"unique", ALL_TYPES & ~COMPUTED_TYPES},
+	[FK_READONLY] = {"readonly", ALL_TYPES},
+	[FK_MIN] = {"min", NUMBER_TYPES | TEXT_TYPES},
+	[FK_MAX] = {"max", NUMBER_TYPES | TEXT_TYPES},
+	[FK_MAX_LENGTH] = {"max_length", TEXT_TYPES},
+	[FK_SCALE] = {"scale", SCALED_TYPES | TYPE_BIT(FIELD_FORMULA)},
+	[FK_DEFAULT] = {"default", ALL_TYPES & ~(COMPUTED_TYPES | TYPE_BIT(FIELD_REF) | TYPE_BIT(FIELD_USER) |
+	                                          TYPE_BIT(FIELD_GEO) | TYPE_BIT(FIELD_AUTONUMBER))},
+	[FK_VALUES] = {"values", TYPE_BIT(FIELD_ENUM) | TYPE_BIT(FIELD_MULTIENUM)},
+	[FK_TO] = {"to", TYPE_BIT(FIELD_REF) | TYPE_BIT(FIELD_USER)},
+	[FK_ON_DELETE] = {"on_delete", TYPE_BIT(FIELD_REF) | TYPE_BIT(FIELD_USER)},
+	[FK_FORMULA] = {"formula", TYPE_BIT(FIELD_FORMULA)},
+	[FK_RETURNS] = {"returns", TYPE_BIT(FIELD_FORMULA)},
+	[FK_OF] = {"of", TYPE_BIT(FIELD_ROLLUP)},
+	[FK_MEASURE] = {"measure", TYPE_BIT(FIELD_ROLLUP)},
+	[FK_WHERE] = {"where", TYPE_BIT(FIELD_ROLLUP)},
+	[FK_FORMAT] = {"format", TYPE_BIT(FIELD_AUTONUMBER)},
+};
+
+static const char *const object_keys[] = {
+	"object", "label", "module", "extend", "fields", "rules", "indexes", "views", "description", NULL,
+};
+static const char *const app_keys[] = {"app", "industry", "languages", "plugins", "config", NULL};
+static const char *const rule_keys[] = {"when", "message", "field", NULL};
+static const char *const index_keys[] = {"fields", "unique", NULL};
+static const char *const value_keys[] = {"value", "label", NULL};
+static const char *const plugin_keys[] = {"name", "version", NULL};
+
+/* ---------------------------------------------------------------- YAML tree */
+
+enum ynode_kind { YNODE_SCALAR, YNODE_SEQUENCE, YNODE_MAPPING };
+
+struct ynode {
+	enum ynode_kind kind;
+	int line, column;         /* 1-based */
+	char *text;               /* scalar; NUL characters inside are refused */
+	bool plain;               /* scalar written without quotes: may be a number, bool or null */
+	int count, cap;
+	struct ynode **items;     /* sequence: items; mapping: key, value, key, value, ... */
+};
+
+static struct ynode *ynode_new(enum ynode_kind kind, int line, int column)
+{
+	struct ynode *node = xcalloc(1, sizeof(*node));
+	node->kind = kind;
+	node->line = line;
+	node->column = column;
+	return node;
+}
+
+static void ynode_free(struct ynode *node)
+{
+	if (!node)
+		return;
+	for (int i = 0; i < node->count; i++)
+		ynode_free(node->items[i]);
+	free(node->items);
+	free(node->text);
+	free(node);
+}
+
+static void ynode_append(struct ynode *parent, struct ynode *child)
+{
+	if (parent->count == parent->cap) {
+		parent->cap = parent->cap ? parent->cap * 2 : 8;
+		parent->items = xrealloc(parent->items, (size_t)parent->cap * sizeof(*parent->items));
+	}
+	parent->items[parent->count++] = child;
+}
+
+/* The value for key in a mapping (keys are unique: checked when read). */
+static const struct ynode *map_get(const struct ynode *map, const char *key)
+{
+	if (!map || map->kind != YNODE_MAPPING)
+		return NULL;
+	for (int i = 0; i + 1 < map->count; i += 2) {
+		if (strcmp(map->items[i]->text, key) == 0)
+			return map->items[i + 1];
+	}
+	return NULL;
+}
+
+static bool is_null(const struct ynode *node)
+{
+	if (node->kind != YNODE_SCALAR || !node->plain)
+		return false;
+	const char *t = node->text;
+	return !*t || !strcmp(t, "~") || !strcmp(t, "null") || !strcmp(t, "Null") || !strcmp(t, "NULL");
+}
+
+/* ------------------------------------------------------------------ loader */
+
+/* Positions the resolve stage reports on, kept beside each field. */
+struct field_aux {
+	struct meta_pos type_pos, to_pos, formula_pos, of_pos, measure_pos, where_pos;
+	bool to_given;
+	bool broken;              /* already reported: later checks do not pile on */
+};
+
+struct rule_aux {
+	struct meta_pos when_pos, field_pos;
+};
+
+struct index_aux {
+	struct meta_pos *field_pos;   /* owned, one per index field */
+};
+
+/* An object document, before extensions are merged into definitions. */
+struct staged_object {
+	struct meta_object object;
+	bool extend;
+	bool over_field_limit;        /* reported once */
+	int field_cap;
+	struct field_aux *field_aux;  /* parallel to object.fields */
+	struct rule_aux *rule_aux;    /* parallel to object.rules */
+	struct index_aux *index_aux;  /* parallel to object.indexes */
+};
+
+struct loader {
+	struct meta *meta;
+	struct meta_diags *diags;
+	const char *file;             /* being parsed; borrowed from meta->files */
+	bool app_seen;
+	struct meta_pos *plugin_pos;  /* parallel to meta->plugins */
+	int staged_count, staged_cap;
+	struct staged_object *staged; /* load order; after the merge: definitions only, parallel to meta->objects */
+	crypto_hash_sha256_state hash;
+	char shown[4][160];           /* ring of buffers for shown() */
+	int shown_next;
+};
+
+static void add_diag(struct loader *ld, bool warning, const char *file, int line, int column,
+                     const char *fmt, va_list ap)
+{
+	struct meta_diags *diags = ld->diags;
+	if (!warning)
+		diags->error_count++;
+	/* A hostile file could produce millions of errors: keep the first
+	 * MAX_DIAGS, the last of which says so. */
+	if (diags->count >= MAX_DIAGS)
+		return;
+	struct strbuf message = {0};
+	if (diags->count == MAX_DIAGS - 1)
+		strbuf_puts(&message, "too many problems; the rest are not listed");
+	else
+		strbuf_vprintf(&message, fmt, ap);
+	diags->items = xrealloc(diags->items, (size_t)(diags->count + 1) * sizeof(*diags->items));
+	struct meta_diag *item = &diags->items[diags->count++];
+	item->file = xstrdup(file ? file : "(unknown)");
+	item->line = line;
+	item->column = column;
+	item->warning = warning;
+	item->message = strbuf_detach(&message);
+}
+
+static void error_at(struct loader *ld, struct meta_pos pos, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void error_at(struct loader *ld, struct meta_pos pos, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	add_diag(ld, false, pos.file, pos.line, pos.column, fmt, ap);
+	va_end(ap);
+}
+
+static struct meta_pos node_pos(const struct loader *ld, const struct ynode *node)
+{
+	struct meta_pos pos = {ld->file, node->line, node->column};
+	return pos;
+}
+
+static struct meta_pos line_pos(const struct loader *ld, int line, int column)
+{
+	struct meta_pos pos = {ld->file, line, column};
+	return pos;
+}
+
+#define error_node(ld, node, ...) error_at((ld), node_pos((ld), (node)), __VA_ARGS__)
+
+/*
+ * Makes text safe to quote in a one-line message: control characters are
+ * escaped and long texts cut (never inside a UTF-8 character). The result
+ * lives in one of four buffers of the loader, enough for one message.
+ */
+static const char *shown(struct loader *ld, const char *text)
+{
+	char *out = ld->shown[ld->shown_next++ % 4];
+	size_t size = sizeof(ld->shown[0]), len = 0;
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+		char piece[8];
+		size_t piece_len = 1;
+		if (*p < 0x20 || *p == 0x7f)
+			piece_len = (size_t)snprintf(piece, sizeof(piece), "\\x%02x", *p);
+		else
+			piece[0] = (char)*p;
+		if (len + piece_len + 4 > size) {
+			if ((*p & 0xC0) == 0x80) {
+				while (len > 0 && ((unsigned char)out[len - 1] & 0xC0) == 0x80)
+					len--;
+				if (len > 0)
+					len--;
+			}
+			memcpy(out + len, "...", 3);
+			len += 3;
+			break;
+		}
+		memcpy(out + len, piece, piece_len);
+		len += piece_len;
+	}
+	out[len] = '\0';
+	return out;
+}
+
+/* "a, b, c" from a NULL-terminated list, for "expected one of" messages. */
+static void join_words(struct strbuf *sb, const char *const *words)
+{
+	for (int i = 0; words[i]; i++)
+		strbuf_printf(sb, "%s%s", i ? ", " : "", words[i]);
+}
+
+static void error_unknown_key(struct loader *ld, const struct ynode *key, const char *where,
+                              const char *const *allowed)
+{
+	struct strbuf list = {0};
+	join_words(&list, allowed);
+	error_node(ld, key, "unknown key '%s' in %s (expected one of: %s)", shown(ld, key->text), where,
+	           list.data);
+	strbuf_free(&list);
+}
+
+static bool in_list(const char *word, const char *const *list)
+{
+	for (int i = 0; list[i]; i++) {
+		if (strcmp(word, list[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+struct name_ref {
+	const char *name;
+	int index;
+};
+
+static int compare_name_ref(const void *a, const void *b)
+{
+	const struct name_ref *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+	return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+/*
+ * Sets first[i] to the index of the first of names equal to names[i] (i
+ * itself for the first or only one). Sorting keeps this O(n log n): a file
+ * may hold a hundred thousand keys.
+ */
+static void find_first_occurrences(int count, const char *const *names, int *first)
+{
+	struct name_ref *refs = xmalloc((size_t)count * sizeof(*refs));
+	for (int i = 0; i < count; i++) {
+		refs[i].name = names[i];
+		refs[i].index = i;
+	}
+	qsort(refs, (size_t)count, sizeof(*refs), compare_name_ref);
+	for (int i = 0; i < count; i++) {
+		bool same = i > 0 && strcmp(refs[i].name, refs[i - 1].name) == 0;
+		first[refs[i].index] = same ? first[refs[i - 1].index] : refs[i].index;
+	}
+	free(refs);
+}
+
+/* ------------------------------------------------------------ reading YAML */
+
+enum doc_result { DOC_READY, DOC_SKIPPED, DOC_STREAM_END, DOC_FATAL };
+
+static void offset_to_position(const char *data, size_t length, size_t offset, int *line, int *column)
+{
+	*line = 1;
+	*column = 1;
+	for (size_t i = 0; i < offset && i < length; i++) {
+		if (data[i] == '\n') {
+			(*line)++;
+			*column = 1;
+		} else {
+			(*column)++;
+		}
+	}
+}
+
+static void report_yaml_error(struct loader *ld, const yaml_parser_t *parser, const char *data, size_t length)
+{
+	int line, column;
+	if (parser->error == YAML_READER_ERROR) {
+		/* The reader (encoding) reports an offset, not a mark. */
+		offset_to_position(data, length, parser->problem_offset, &line, &column);
+	} else {
+		line = (int)parser->problem_mark.line + 1;
+		column = (int)parser->problem_mark.column + 1;
+	}
+	const char *problem = parser->problem ? parser->problem : "cannot read the document";
+	if (parser->context)
+		error_at(ld, line_pos(ld, line, column), "invalid yaml: %s (%s at line %d)", problem,
+		         parser->context, (int)parser->context_mark.line + 1);
+	else
+		error_at(ld, line_pos(ld, line, column), "invalid yaml: %s", problem);
+}
+
+/* Refuses anchors and tags on a node; returns false if there was one. */
+static bool check_plain_node(struct loader *ld, int line, int column, const yaml_char_t *anchor,
+                             const yaml_char_t *tag)
+{
+	bool ok = true;
+	if (anchor) {
+		error_at(ld, line_pos(ld, line, column),
+		         "anchors (&%s) are not supported: repeat the value instead", shown(ld, (const char *)anchor));
+		ok = false;
+	}
+	if (tag) {
+		error_at(ld, line_pos(ld, line, column), "tags (%s) are not supported",
+		         shown(ld, (const char *)tag));
+		ok = false;
+	}
+	return ok;
+}
+
+/* Mapping keys must be texts and unique: later lookups rely on it. */
+static bool check_mapping_keys(struct loader *ld, const struct ynode *map)
+{
+	int pair_count = map->count / 2;
+	bool ok = true;
+	for (int i = 0; i < pair_count; i++) {
+		const struct ynode *key = map->items[2 * i];
+		if (key->kind != YNODE_SCALAR) {
+			error_node(ld, key, "mapping keys must be texts");
+			ok = false;
+		}
+	}
+	if (!ok || pair_count < 2)
+		return ok;
+	const char **names = xmalloc((size_t)pair_count * sizeof(*names));
+	int *first = xmalloc((size_t)pair_count * sizeof(*first));
+	for (int i = 0; i < pair_count; i++)
+		names[i] = map->items[2 * i]->text;
+	find_first_occurrences(pair_count, names, first);
+	for (int i = 0; i < pair_count; i++) {
+		if (first[i] != i) {
+			error_node(ld, map->items[2 * i], "duplicate key '%s' (first at line %d)",
+			           shown(ld, names[i]), map->items[2 * first[i]]->line);
+			ok = false;
+		}
+	}
+	free(names);
+	free(first);
+	return ok;
+}
+
+/*
+ * Reads the next document of the stream into a tree (*out, owned by the
+ * caller) when it returns DOC_READY. A document with anchors, aliases, tags
+ * or duplicate keys is reported and skipped (DOC_SKIPPED); a syntax error or
+ * a size limit ends the file (DOC_FATAL), since libyaml cannot resume.
+ */
+static enum doc_result read_document(struct loader *ld, yaml_parser_t *parser, const char *data,
+                                     size_t length, struct ynode **out)
+{
+	struct ynode *stack[MAX_DEPTH];
+	struct ynode *root = NULL;
+	int depth = 0, node_count = 0;
+	bool bad = false, done = false;
+	enum doc_result result = DOC_FATAL;
+
+	*out = NULL;
+	while (!done) {
+		yaml_event_t event;
+		if (!yaml_parser_parse(parser, &event)) {
+			report_yaml_error(ld, parser, data, length);
+			result = DOC_FATAL;
+			break;
+		}
+		int line = (int)event.start_mark.line + 1, column = (int)event.start_mark.column + 1;
+		struct ynode *node = NULL;
+		switch (event.type) {
+		case YAML_STREAM_END_EVENT:
+			result = DOC_STREAM_END;
+			done = true;
+			break;
+		case YAML_DOCUMENT_END_EVENT:
+			result = bad ? DOC_SKIPPED : DOC_READY;
+			done = true;
+			break;
+		case YAML_ALIAS_EVENT:
+			error_at(ld, line_pos(ld, line, column),
+			         "aliases (*%s) are not supported: repeat the value instead",
+			         shown(ld, (const char *)event.data.alias.anchor));
+			bad = true;
+			node = ynode_new(YNODE_SCALAR, line, column);   /* keeps key/value pairs aligned */
+			node->text = xstrdup("");
+			break;
+		case YAML_SCALAR_EVENT:
+			if (!check_plain_node(ld, line, column, event.data.scalar.anchor, event.data.scalar.tag))
+				bad = true;
+			node = ynode_new(YNODE_SCALAR, line, column);
+			node->text = xstrndup((const char *)event.data.scalar.value, event.data.scalar.length);
+			node->plain = event.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+			if (memchr(event.data.scalar.value, '\0', event.data.scalar.length)) {
+				/* "\0" in a quoted text would cut names short behind our back. */
+				error_at(ld, line_pos(ld, line, column), "NUL characters are not allowed");
+				bad = true;
+			}
+			break;
+		case YAML_SEQUENCE_START_EVENT:
+			if (!check_plain_node(ld, line, column, event.data.sequence_start.anchor,
+			                      event.data.sequence_start.tag))
+				bad = true;
+			node = ynode_new(YNODE_SEQUENCE, line, column);
+			break;
+		case YAML_MAPPING_START_EVENT:
+			if (!check_plain_node(ld, line, column, event.data.mapping_start.anchor,
+			                      event.data.mapping_start.tag))
+				bad = true;
+			node = ynode_new(YNODE_MAPPING, line, column);
+			break;
+		case YAML_SEQUENCE_END_EVENT:
+		case YAML_MAPPING_END_EVENT:
+			if (depth > 0) {
+				struct ynode *closed = stack[--depth];
+				if (closed->kind == YNODE_MAPPING && !check_mapping_keys(ld, closed))
+					bad = true;
+			}
+			break;
+		default:
+			break;
+		}
+		yaml_event_delete(&event);
+		if (!node)
+			continue;
+		if (++node_count > MAX_NODES) {
+			error_at(ld, line_pos(ld, line, column), "document has more than %d values", MAX_NODES);
+			ynode_free(node);
+			result = DOC_FATAL;
+			break;
+		}
+		if (depth > 0) {
+			ynode_append(stack[depth - 1], node);
+		} else if (!root) {
+			root = node;
+		} else {
+			ynode_free(node);   /* libyaml gives one root per document; never reached */
+			continue;
+		}
+		if (node->kind != YNODE_SCALAR) {
+			if (depth == MAX_DEPTH) {
+				error_at(ld, line_pos(ld, line, column), "nesting deeper than %d levels", MAX_DEPTH);
+				result = DOC_FATAL;
+				break;
+			}
+			stack[depth++] = node;
+		}
+	}
+	if (result == DOC_READY)
+		*out = root;
+	else
+		ynode_free(root);
+	return result;
+}
+
+/* ------------------------------------------------------- scalar conversion */
+
+static bool is_int_text(const char *t)
+{
+	if (*t == '-' || *t == '+')
+		t++;
+	if (!*t)
+		return false;
+	for (; *t; t++) {
+		if (*t < '0' || *t > '9')
+			return false;
+	}
+	return true;
+}
+
+/* [-+]? (digits [. digits?] | . digits) ([eE] [-+]? digits)? : no inf, nan or hex. */
+static bool is_float_text(const char *t)
+{
+	int digits = 0;
+	if (*t == '-' || *t == '+')
+		t++;
+	for (; *t >= '0' && *t <= '9'; t++)
+		digits++;
+	if (*t == '.') {
+		for (t++; *t >= '0' && *t <= '9'; t++)
+			digits++;
+	}
+	if (!digits)
+		return false;
+	if (*t == 'e' || *t == 'E') {
+		t++;
+		if (*t == '-' || *t == '+')
+			t++;
+		if (*t < '0' || *t > '9')
+			return false;
+		while (*t >= '0' && *t <= '9')
+			t++;
+	}
+	return *t == '\0';
+}
+
+static bool parse_int_text(const char *t, long long *out)
+{
+	if (!is_int_text(t))
+		return false;
+	errno = 0;
+	long long value = strtoll(t, NULL, 10);
+	if (errno == ERANGE)
+		return false;
+	*out = value;
+	return true;
+}
+
+static bool parse_float_text(const char *t, double *out)
+{
+	if (!is_float_text(t))
+		return false;
+	double value = strtod(t, NULL);
+	if (!isfinite(value))
+		return false;
+	*out = value;
+	return true;
+}
+
+static bool parse_bool_text(const char *t, bool *out)
+{
+	if (!strcmp(t, "true") || !strcmp(t, "True") || !strcmp(t, "TRUE")) {
+		*out = true;
+		return true;
+	}
+	if (!strcmp(t, "false") || !strcmp(t, "False") || !strcmp(t, "FALSE")) {
+		*out = false;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * YAML to JSON as written: quoted scalars are strings; plain ones become
+ * numbers, booleans or null when they read as such. Returns NULL only for a
+ * text jansson refuses (libyaml already checks UTF-8, so in practice never).
+ */
+static json_t *node_to_json(const struct ynode *node)
+{
+	if (node->kind == YNODE_SCALAR) {
+		long long integer;
+		double real;
+		bool boolean;
+		if (node->plain) {
+			if (is_null(node))
+				return json_null();
+			if (parse_int_text(node->text, &integer))
+				return json_integer(integer);
+			if (parse_float_text(node->text, &real))
+				return json_real(real);
+			if (parse_bool_text(node->text, &boolean))
+				return json_boolean(boolean);
+		}
+		return json_string(node->text);
+	}
+	json_t *out = node->kind == YNODE_MAPPING ? json_object() : json_array();
+	int step = node->kind == YNODE_MAPPING ? 2 : 1;
+	for (int i = 0; i < node->count; i += step) {
+		json_t *item = node_to_json(node->items[i + step - 1]);
+		if (!item) {
+			json_decref(out);
+			return NULL;
+		}
+		if (node->kind == YNODE_MAPPING)
+			json_object_set_new(out, node->items[i]->text, item);
+		else
+			json_array_append_new(out, item);
+	}
+	return out;
+}
+
+/* ------------------------------------------------------------ typed values */
+
+static bool get_bool(struct loader *ld, const struct ynode *node, const char *key, bool *out)
+{
+	if (node->kind == YNODE_SCALAR && node->plain && parse_bool_text(node->text, out))
+		return true;
+	error_node(ld, node, "expected a boolean (true or false) for '%s'", key);
+	return false;
+}
+
+static bool get_number(struct loader *ld, const struct ynode *node, const char *key, double *out)
+{
+	if (node->kind == YNODE_SCALAR && node->plain && parse_float_text(node->text, out))
+		return true;
+	error_node(ld, node, "expected a number for '%s'", key);
+	return false;
+}
+
+static bool get_int(struct loader *ld, const struct ynode *node, const char *key, long long min,
+                    long long max, long long *out)
+{
+	long long value;
+	if (node->kind == YNODE_SCALAR && node->plain && parse_int_text(node->text, &value) &&
+	    value >= min && value <= max) {
+		*out = value;
+		return true;
+	}
+	error_node(ld, node, "expected an integer from %lld to %lld for '%s'", min, max, key);
+	return false;
+}
+
+/* A scalar's text (borrowed from the tree), or NULL after an error. */
+static const char *get_text(struct loader *ld, const struct ynode *node, const char *key)
+{
+	if (node->kind == YNODE_SCALAR && !is_null(node))
+		return node->text;
+	error_node(ld, node, "expected a text for '%s'", key);
+	return NULL;
+}
+
+static const char *get_name(struct loader *ld, const struct ynode *node, const char *key)
+{
+	const char *text = get_text(ld, node, key);
+	if (text && !crm_valid_name(text)) {
+		error_node(ld, node, "invalid name '%s' for '%s' (expected %s)", shown(ld, text), key, NAME_RULE);
+		return NULL;
+	}
+	return text;
+}
+
+static bool valid_language(const char *code)
+{
+	size_t len = strlen(code);
+	if (len == 0 || len > 16 || !((*code >= 'a' && *code <= 'z') || (*code >= 'A' && *code <= 'Z')))
+		return false;
+	for (const char *p = code; *p; p++) {
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      *p == '_' || *p == '-'))
+			return false;
+	}
+	return true;
+}
+
+static void label_add(struct meta_label *label, const char *lang, const char *text)
+{
+	label->lang = xrealloc(label->lang, (size_t)(label->count + 1) * sizeof(*label->lang));
+	label->text = xrealloc(label->text, (size_t)(label->count + 1) * sizeof(*label->text));
+	label->lang[label->count] = xstrdup(lang);
+	label->text[label->count] = xstrdup(text);
+	label->count++;
+}
+
+static void label_free(struct meta_label *label)
+{
+	for (int i = 0; i < label->count; i++) {
+		free(label->lang[i]);
+		free(label->text[i]);
+	}
+	free(label->lang);
+	free(label->text);
+	memset(label, 0, sizeof(*label));
+}
+
+/* A text (stored under "en") or a map of language codes to texts; replaces *out. */
+static bool parse_label(struct loader *ld, const struct ynode *node, const char *key, struct meta_label *out)
+{
+	struct meta_label label = {0};
+	if (node->kind == YNODE_SCALAR && !is_null(node)) {
+		label_add(&label, "en", node->text);
+	} else if (node->kind == YNODE_MAPPING && node->count > 0) {
+		bool ok = true;
+		for (int i = 0; i < node->count; i += 2) {
+			const struct ynode *lang = node->items[i];
+			const char *text = get_text(ld, node->items[i + 1], key);
+			if (!valid_language(lang->text)) {
+				error_node(ld, lang, "invalid language code '%s' in '%s'", shown(ld, lang->text), key);
+				ok = false;
+			} else if (!text) {
+				ok = false;
+			} else {
+				label_add(&label, lang->text, text);
+			}
+		}
+		if (!ok) {
+			label_free(&label);
+			return false;
+		}
+	} else {
+		error_node(ld, node, "expected a text or a map of language codes to texts for '%s'", key);
+		return false;
+	}
+	label_free(out);
+	*out = label;
+	return true;
+}
+
+/* ------------------------------------------------------------ model memory */
+
+static void field_free(struct meta_field *field)
+{
+	free(field->name);
+	label_free(&field->label);
+	json_decref(field->default_value);
+	for (int i = 0; i < field->value_count; i++) {
+		free(field->values[i]);
+		label_free(&field->value_labels[i]);
+	}
+	free(field->values);
+	free(field->value_labels);
+	free(field->to);
+	free(field->formula);
+	expr_free(field->formula_expr);
+	free(field->rollup_of);
+	free(field->rollup_measure_field);
+	free(field->rollup_where);
+	expr_free(field->rollup_where_expr);
+	free(field->format);
+	memset(field, 0, sizeof(*field));
+}
+
+static void rule_free(struct meta_rule *rule)
+{
+	free(rule->when);
+	expr_free(rule->expr);
+	free(rule->message);
+	free(rule->field);
+}
+
+static void index_free(struct meta_index *index)
+{
+	for (int i = 0; i < index->field_count; i++)
+		free(index->fields[i]);
+	free(index->fields);
+}
+
+static void object_free(struct meta_object *object)
+{
+	free(object->name);
+	label_free(&object->label);
+	free(object->module);
+	for (int i = 0; i < object->field_count; i++)
+		field_free(&object->fields[i]);
+	free(object->fields);
+	for (int i = 0; i < object->rule_count; i++)
+		rule_free(&object->rules[i]);
+	free(object->rules);
+	for (int i = 0; i < object->index_count; i++)
+		index_free(&object->indexes[i]);
+	free(object->indexes);
+	json_decref(object->views);
+	free(object->rollup_parents);
+	memset(object, 0, sizeof(*object));
+}
+
+/* index_count: entries of index_aux (the object may have been moved out). */
+static void staged_free_aux(struct staged_object *so, int index_count)
+{
+	for (int i = 0; so->index_aux && i < index_count; i++)
+		free(so->index_aux[i].field_pos);
+	free(so->field_aux);
+	free(so->rule_aux);
+	free(so->index_aux);
+	so->field_aux = NULL;
+	so->rule_aux = NULL;
+	so->index_aux = NULL;
+}
+
+static void staged_free(struct staged_object *so)
+{
+	staged_free_aux(so, so->object.index_count);
+	object_free(&so->object);
+	memset(so, 0, sizeof(*so));
+}
+
+/* Moves field (and its aux) into the object, or frees it past the field limit. */
+static void staged_add_field(struct loader *ld, struct staged_object *so, struct meta_field *field,
+                             const struct field_aux *aux)
+{
+	struct meta_object *object = &so->object;
+	if (object->field_count >= MAX_FIELDS) {
+		if (!so->over_field_limit)
+			error_at(ld, field->pos, "object '%s' has more than %d fields", object->name, MAX_FIELDS);
+		so->over_field_limit = true;
+		field_free(field);
+		return;
+	}
+	if (object->field_count == so->field_cap) {
+		so->field_cap = so->field_cap ? so->field_cap * 2 : 16;
+		object->fields = xrealloc(object->fields, (size_t)so->field_cap * sizeof(*object->fields));
+		so->field_aux = xrealloc(so->field_aux, (size_t)so->field_cap * sizeof(*so->field_aux));
+	}
+	object->fields[object->field_count] = *field;
+	so->field_aux[object->field_count] = *aux;
+	object->field_count++;
+	memset(field, 0, sizeof(*field));
+}
+
+/* ------------------------------------------------------------------ fields */
+
+static bool type_from_name(const char *name, enum field_type *out)
+{
+	for (int t = 0; t < FIELD_TYPE_COUNT; t++) {
+		if (strcmp(name, type_names[t]) == 0) {
+			*out = (enum field_type)t;
+			return true;
+		}
+	}
+	return false;
+}
+
+static void list_types(struct strbuf *sb, unsigned mask)
+{
+	bool first = true;
+	for (int t = 0; t < FIELD_TYPE_COUNT; t++) {
+		if (mask & TYPE_BIT(t)) {
+			strbuf_printf(sb, "%s%s", first ? "" : ", ", type_names[t]);
+			first = false;
+		}
+	}
+}
+
+static bool is_system_field(const char *name)
+{
+	for (int i = 0; i < SYSTEM_FIELD_COUNT; i++) {
+		if (strcmp(name, system_fields[i].name) == 0)
+			return true;
+	}
+	return false;
+}
+
+static int field_key_from_name(const char *name)
+{
+	for (int k = 0; k < FK_COUNT; k++) {
+		if (strcmp(name, field_keys[k].name) == 0)
+			return k;
+	}
+	return -1;
+}
+
+/* Counts UTF-8 characters; false if a control character is found. */
+static bool count_chars(const char *text, size_t *out)
+{
+	size_t chars = 0;
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			return false;
+		if ((*p & 0xC0) != 0x80)
+			chars++;
+	}
+	*out = chars;
+	return true;
+}
+
+static bool parse_expression(struct loader *ld, const struct ynode *node, const char *key,
+                             char **text_out, struct expr **expr_out)
+{
+	const char *text = get_text(ld, node, key);
+	if (!text)
+		return false;
+	char err[256] = "";
+	struct expr *expr = NULL;
+	if (expr_parse(text, &expr, err, sizeof(err)) != CRM_OK) {
+		error_node(ld, node, "invalid expression: %s", err);
+		return false;
+	}
+	*text_out = xstrdup(text);
+	*expr_out = expr;
+	return true;
+}
+
+static void parse_values(struct loader *ld, struct meta_field *field, const struct ynode *node)
+{
+	if (node->kind != YNODE_SEQUENCE || node->count == 0) {
+		error_node(ld, node, "expected a non-empty list for 'values'");
+		return;
+	}
+	int count = node->count;
+	const char **names = xcalloc((size_t)count, sizeof(*names));
+	const struct ynode **value_nodes = xcalloc((size_t)count, sizeof(*value_nodes));
+	struct meta_label *labels = xcalloc((size_t)count, sizeof(*labels));
+	int *first = xmalloc((size_t)count * sizeof(*first));
+	bool ok = true;
+
+	for (int i = 0; i < count; i++) {
+		const struct ynode *item = node->items[i], *value = item;
+		if (item->kind == YNODE_MAPPING) {
+			value = map_get(item, "value");
+			for (int k = 0; k < item->count; k += 2) {
+				const struct ynode *key = item->items[k];
+				if (!in_list(key->text, value_keys)) {
+					error_unknown_key(ld, key, "enum value", value_keys);
+					ok = false;
+				} else if (!strcmp(key->text, "label") && !parse_label(ld, item->items[k + 1], "label", &labels[i])) {
+					ok = false;
+				}
+			}
+			if (!value) {
+				error_node(ld, item, "enum value needs 'value'");
+				ok = false;
+				continue;
+			}
+		}
+		const char *text = get_text(ld, value, "values");
+		size_t chars;
+		if (!text) {
+			ok = false;
+			continue;
+		}
+		if (!count_chars(text, &chars) || chars == 0 || chars > MAX_VALUE_CHARS) {
+			error_node(ld, value, "invalid enum value '%s' (expected a text of 1 to %d characters without control characters)",
+			           shown(ld, text), MAX_VALUE_CHARS);
+			ok = false;
+			continue;
+		}
+		names[i] = text;
+		value_nodes[i] = value;
+	}
+	if (ok) {
+		find_first_occurrences(count, names, first);
+		for (int i = 0; i < count; i++) {
+			if (first[i] != i) {
+				error_node(ld, value_nodes[i], "duplicate value '%s' (first at line %d)",
+				           shown(ld, names[i]), value_nodes[first[i]]->line);
+				ok = false;
+			}
+		}
+	}
+	if (ok) {
+		field->value_count = count;
+		field->values = xmalloc((size_t)count * sizeof(*field->values));
+		for (int i = 0; i < count; i++)
+			field->values[i] = xstrdup(names[i]);
+		field->value_labels = labels;
+		labels = NULL;
+	}
+	for (int i = 0; labels && i < count; i++)
+		label_free(&labels[i]);
+	free(labels);
+	free(names);
+	free(value_nodes);
+	free(first);
+}
+
+static void parse_on_delete(struct loader *ld, struct meta_field *field, const struct ynode *node)
+{
+	const char *text = get_text(ld, node, "on_delete");
+	if (!text)
+		return;
+	if (!strcmp(text, "restrict"))
+		field->on_delete = ON_DELETE_RESTRICT;
+	else if (!strcmp(text, "set_null"))
+		field->on_delete = ON_DELETE_SET_NULL;
+	else if (!strcmp(text, "cascade"))
+		field->on_delete = ON_DELETE_CASCADE;
+	else
+		error_node(ld, node, "expected restrict, set_null or cascade for 'on_delete', not '%s'", shown(ld, text));
+}
+
+/* "opportunity.account": the child object and its ref to this object. */
+static bool parse_rollup_of(struct loader *ld, struct meta_field *field, const struct ynode *node)
+{
+	const char *text = get_text(ld, node, "of");
+	if (!text)
+		return false;
+	const char *dot = strchr(text, '.');
+	bool ok = dot != NULL;
+	if (ok) {
+		char *child = xstrndup(text, (size_t)(dot - text));
+		ok = crm_valid_name(child) && crm_valid_name(dot + 1);
+		free(child);
+	}
+	if (!ok) {
+		error_node(ld, node, "expected 'object.field' (the child object and its ref to this object) for 'of', not '%s'",
+		           shown(ld, text));
+		return false;
+	}
+	field->rollup_of = xstrdup(text);
+	return true;
+}
+
+/* count | sum(field) | min(field) | max(field) | avg(field) */
+static void parse_measure(struct loader *ld, struct meta_field *field, const struct ynode *node)
+{
+	static const struct {
+		const char *name;
+		enum rollup_measure measure;
+	} functions[] = {
+		{"sum", ROLLUP_SUM}, {"min", ROLLUP_MIN}, {"max", ROLLUP_MAX}, {"avg", ROLLUP_AVG},
+	};
+	const char *text = get_text(ld, node, "measure");
+	if (!text)
+		return;
+	if (!strcmp(text, "count")) {
+		field->rollup_measure = ROLLUP_COUNT;
+		return;
+	}
+	for (size_t i = 0; i < sizeof(functions) / sizeof(functions[0]); i++) {
+		size_t len = strlen(functions[i].name);
+		if (strncmp(text, functions[i].name, len) != 0 || text[len] != '(')
+			continue;
+		const char *start = text + len + 1, *end = strchr(start, ')');
+		if (!end || end[1] != '\0')
+			break;
+		while (*start == ' ')
+			start++;
+		while (end > start && end[-1] == ' ')
+			end--;
+		char *argument = xstrndup(start, (size_t)(end - start));
+		if (!crm_valid_name(argument)) {
+			free(argument);
+			break;
+		}
+		field->rollup_measure = functions[i].measure;
+		free(field->rollup_measure_field);
+		field->rollup_measure_field = argument;
+		return;
+	}
+	error_node(ld, node, "expected count, sum(field), min(field), max(field) or avg(field) for 'measure', not '%s'",
+	           shown(ld, text));
+}
+
+/* An autonumber format holds exactly one {0...} placeholder and no other braces. */
+static void parse_format(struct loader *ld, struct meta_field *field, const struct ynode *node)
+{
+	const char *text = get_text(ld, node, "format");
+	if (!text)
+		return;
+	int placeholders = 0;
+	bool ok = strlen(text) <= MAX_FORMAT;
+	for (const char *p = text; ok && *p; p++) {
+		if ((unsigned char)*p < 0x20 || *p == '}') {
+			ok = false;
+		} else if (*p == '{') {
+			const char *q = p + 1;
+			while (*q == '0')
+				q++;
+			ok = q > p + 1 && q - p - 1 <= 18 && *q == '}';
+			placeholders++;
+			p = q;
+		}
+	}
+	if (!ok || placeholders != 1) {
+		error_node(ld, node, "expected one {0...} placeholder in 'format', as in \"CASE-{00000}\"");
+		return;
+	}
+	field->format = xstrdup(text);
+}
+
+static bool valid_date(const char *t)
+{
+	static const int days[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	for (int i = 0; i < 10; i++) {
+		bool digit = t[i] >= '0' && t[i] <= '9';
+		if ((i == 4 || i == 7) ? t[i] != '-' : !digit)
+			return false;
+	}
+	int year = (t[0] - '0') * 1000 + (t[1] - '0') * 100 + (t[2] - '0') * 10 + (t[3] - '0');
+	int month = (t[5] - '0') * 10 + (t[6] - '0'), day = (t[8] - '0') * 10 + (t[9] - '0');
+	if (month < 1 || month > 12 || day < 1 || day > days[month - 1])
+		return false;
+	bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+	return !(month == 2 && day == 29 && !leap);
+}
+
+static bool two_digits(const char *t, int max)
+{
+	return t[0] >= '0' && t[0] <= '9' && t[1] >= '0' && t[1] <= '9' && (t[0] - '0') * 10 + (t[1] - '0') <= max;
+}
+
+/* YYYY-MM-DD[T ]HH:MM[:SS[.fraction]][Z|+HH:MM|-HH:MM] */
+static bool valid_datetime(const char *t)
+{
+	if (strlen(t) < 16 || !valid_date(t) || (t[10] != 'T' && t[10] != ' '))
+		return false;
+	if (!two_digits(t + 11, 23) || t[13] != ':' || !two_digits(t + 14, 59))
+		return false;
+	t += 16;
+	if (*t == ':') {
+		if (!two_digits(t + 1, 60))
+			return false;
+		t += 3;
+		if (*t == '.') {
+			t++;
+			if (*t < '0' || *t > '9')
+				return false;
+			while (*t >= '0' && *t <= '9')
+				t++;
+		}
+	}
+	if (*t == 'Z')
+		return t[1] == '\0';
+	if (*t == '+' || *t == '-')
+		return two_digits(t + 1, 23) && t[3] == ':' && two_digits(t + 4, 59) && t[6] == '\0';
+	return *t == '\0';
+}
+
+static bool in_values(const struct meta_field *field, const char *text)
+{
+	for (int i = 0; i < field->value_count; i++) {
+		if (strcmp(field->values[i], text) == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool check_bounds(struct loader *ld, const struct meta_field *field, const struct ynode *node, double value)
+{
+	if ((field->has_min && value < field->min) || (field->has_max && value > field->max)) {
+		error_node(ld, node, "default %s is outside the bounds of field '%s'", shown(ld, node->text), field->name);
+		return false;
+	}
+	return true;
+}
+
+/* Checks the default against the field's settings and stores it with its JSON type. */
+static void parse_default(struct loader *ld, struct meta_field *field, const struct ynode *node)
+{
+	json_t *value = NULL;
+	long long integer;
+	double real;
+	bool boolean;
+	size_t chars;
+
+	if (is_null(node))
+		return;
+	switch (field->type) {
+	case FIELD_TEXT: case FIELD_TEXTAREA: case FIELD_EMAIL: case FIELD_PHONE: case FIELD_URL:
+		if (node->kind != YNODE_SCALAR) {
+			error_node(ld, node, "expected a text for 'default'");
+		} else if (count_chars(node->text, &chars) && field->max_length > 0 && chars > (size_t)field->max_length) {
+			error_node(ld, node, "default is longer than %d characters", field->max_length);
+		} else {
+			value = json_string(node->text);
+		}
+		break;
+	case FIELD_INT:
+		if (node->kind != YNODE_SCALAR || !node->plain || !parse_int_text(node->text, &integer))
+			error_node(ld, node, "expected an integer for 'default'");
+		else if (check_bounds(ld, field, node, (double)integer))
+			value = json_integer(integer);
+		break;
+	case FIELD_DECIMAL: case FIELD_MONEY: case FIELD_PERCENT:
+		if (get_number(ld, node, "default", &real) && check_bounds(ld, field, node, real))
+			value = json_real(real);
+		break;
+	case FIELD_BOOL:
+		if (get_bool(ld, node, "default", &boolean))
+			value = json_boolean(boolean);
+		break;
+	case FIELD_DATE:
+		if (node->kind != YNODE_SCALAR || !valid_date(node->text) || node->text[10] != '\0')
+			error_node(ld, node, "expected a date (YYYY-MM-DD) for 'default'");
+		else
+			value = json_string(node->text);
+		break;
+	case FIELD_DATETIME:
+		if (node->kind != YNODE_SCALAR || !valid_datetime(node->text))
+			error_node(ld, node, "expected a date and time (YYYY-MM-DDTHH:MM:SS, optionally with Z or an offset) for 'default'");
+		else
+			value = json_string(node->text);
+		break;
+	case FIELD_ENUM:
+		if (node->kind != YNODE_SCALAR)
+			error_node(ld, node, "expected one of the values of '%s' for 'default'", field->name);
+		else if (field->value_count > 0 && !in_values(field, node->text))
+			error_node(ld, node, "default '%s' is not one of the values of '%s'", shown(ld, node->text), field->name);
+		else
+			value = json_string(node->text);
+		break;
+	case FIELD_MULTIENUM: {
+		if (node->kind != YNODE_SEQUENCE) {
+			error_node(ld, node, "expected a list of values of '%s' for 'default'", field->name);
+			break;
+		}
+		value = json_array();
+		for (int i = 0; i < node->count; i++) {
+			const struct ynode *item = node->items[i];
+			bool repeated = false;
+			for (int j = 0; j < i && !repeated; j++)
+				repeated = node->items[j]->kind == YNODE_SCALAR && item->kind == YNODE_SCALAR &&
+				           strcmp(node->items[j]->text, item->text) == 0;
+			if (item->kind != YNODE_SCALAR || (field->value_count > 0 && !in_values(field, item->text))) {
+				error_node(ld, item, "default '%s' is not one of the values of '%s'",
+				           item->kind == YNODE_SCALAR ? shown(ld, item->text) : "(list or map)", field->name);
+			} else if (repeated) {
+				error_node(ld, item, "default '%s' is repeated", shown(ld, item->text));
+			} else {
+				json_array_append_new(value, json_string(item->text));
+				continue;
+			}
+			json_decref(value);
+			value = NULL;
+			break;
+		}
+		break;
+	}
+	case FIELD_JSON:
+		value = node_to_json(node);
+		if (!value)
+			error_node(ld, node, "default is not valid JSON text");
+		break;
+	default:
+		break;   /* other types refuse 'default' before we get here */
+	}
+	if (value) {
+		json_decref(field->default_value);
+		field->default_value = value;
+	}
+}
+
+/* Which keys a field map gave, for the checks that need all of them. */
+struct field_keys_seen {
+	bool max_length, scale, returns, on_delete, values, to, formula, of, format;
+	bool shortcut;            /* { type: money, formula: ... } */
+};
+
+/* Post-checks and defaults that need all the keys of a field. */
+static void finish_field(struct loader *ld, struct meta_field *field, struct field_aux *aux,
+                         const struct ynode *key, const struct field_keys_seen *seen)
+{
+	const char *type = type_names[field->type];
+	int errors_before = ld->diags->error_count;
+
+	switch (field->type) {
+	case FIELD_ENUM: case FIELD_MULTIENUM:
+		if (!seen->values)
+			error_node(ld, key, "field '%s' of type '%s' needs 'values'", field->name, type);
+		break;
+	case FIELD_REF:
+		if (!seen->to)
+			error_node(ld, key, "field '%s' of type 'ref' needs 'to' (the target object)", field->name);
+		if (!seen->on_delete)
+			field->on_delete = ON_DELETE_RESTRICT;
+		break;
+	case FIELD_USER:
+		if (!seen->to)
+			field->to = xstrdup("user");
+		if (!seen->on_delete)
+			field->on_delete = ON_DELETE_SET_NULL;
+		break;
+	case FIELD_FORMULA:
+		if (!seen->formula)
+			error_node(ld, key, "field '%s' of type 'formula' needs 'formula'", field->name);
+		if (!seen->shortcut && !seen->returns)
+			field->result_type = FIELD_DECIMAL;
+		break;
+	case FIELD_ROLLUP:
+		if (!seen->of)
+			error_node(ld, key, "field '%s' of type 'rollup' needs 'of' (child_object.ref_field)", field->name);
+		break;
+	case FIELD_AUTONUMBER:
+		if (!seen->format)
+			error_node(ld, key, "field '%s' of type 'autonumber' needs 'format', as in \"CASE-{00000}\"", field->name);
+		break;
+	default:
+		break;
+	}
+
+	if (TYPE_BIT(field->type) & TEXT_TYPES) {
+		/* On a text, `max` is the length in characters (DESIGN.md writes max: 120). */
+		if (field->has_max && seen->max_length) {
+			error_node(ld, key, "field '%s' has both 'max' and 'max_length': keep one", field->name);
+		} else if (field->has_max) {
+			if (field->max < 1 || field->max > MAX_TEXT_LENGTH || field->max != floor(field->max))
+				error_node(ld, key, "'max' of text field '%s' must be a whole number of characters from 1 to %d",
+				           field->name, MAX_TEXT_LENGTH);
+			else
+				field->max_length = (int)field->max;
+		}
+		if (field->has_min && (field->min < 0 || field->min != floor(field->min)))
+			error_node(ld, key, "'min' of text field '%s' must be a whole number of characters", field->name);
+		if (field->max_length == 0)
+			field->max_length = field->type == FIELD_TEXTAREA ? 32000 : 255;
+	}
+
+	enum field_type numeric = field->type == FIELD_FORMULA ? field->result_type : field->type;
+	if (TYPE_BIT(numeric) & SCALED_TYPES) {
+		if (!seen->scale)
+			field->scale = numeric == FIELD_DECIMAL ? 6 : 2;
+	} else if (seen->scale) {
+		error_node(ld, key, "'scale' of field '%s' needs a decimal, money or percent result", field->name);
+	}
+	if (field->has_min && field->has_max && field->min > field->max)
+		error_node(ld, key, "'min' of field '%s' is greater than its 'max'", field->name);
+	if (field->required && seen->on_delete && field->on_delete == ON_DELETE_SET_NULL)
+		error_node(ld, key, "required field '%s' cannot use on_delete: set_null", field->name);
+	if (ld->diags->error_count != errors_before)
+		aux->broken = true;
+}
+
+static void parse_field(struct loader *ld, struct staged_object *so, const struct ynode *key,
+                        const struct ynode *spec)
+{
+	struct meta_field field;
+	struct field_aux aux;
+	memset(&field, 0, sizeof(field));
+	memset(&aux, 0, sizeof(aux));
+
+	if (!crm_valid_name(key->text)) {
+		error_node(ld, key, "invalid field name '%s' (expected %s)", shown(ld, key->text), NAME_RULE);
+		return;
+	}
+	if (is_system_field(key->text)) {
+		error_node(ld, key, "'%s' is a system field: every object has it already", key->text);
+		return;
+	}
+	field.name = xstrdup(key->text);
+	field.pos = node_pos(ld, key);
+	field.type = FIELD_TEXT;   /* until the real type is known */
+	if (spec->kind != YNODE_MAPPING) {
+		error_node(ld, spec, "expected a map of settings for field '%s', such as { type: text }", field.name);
+		aux.broken = true;
+		goto add;
+	}
+
+	int errors_before = ld->diags->error_count;
+	const struct ynode *type_node = map_get(spec, "type");
+	bool type_known = false, shortcut = false;
+	enum field_type declared = FIELD_TEXT;
+	if (!type_node) {
+		error_node(ld, key, "field '%s' has no 'type'", field.name);
+	} else if (type_node->kind != YNODE_SCALAR) {
+		error_node(ld, type_node, "expected a text for 'type'");
+	} else if (!type_from_name(type_node->text, &declared)) {
+		struct strbuf list = {0};
+		list_types(&list, ALL_TYPES);
+		error_node(ld, type_node, "unknown field type '%s' (expected one of: %s)", shown(ld, type_node->text),
+		           list.data);
+		strbuf_free(&list);
+	} else {
+		type_known = true;
+		field.type = declared;
+		aux.type_pos = node_pos(ld, type_node);
+		/* { type: money, formula: "..." } is a formula returning money. */
+		if (declared != FIELD_FORMULA && map_get(spec, "formula")) {
+			shortcut = true;
+			field.type = FIELD_FORMULA;
+			field.result_type = declared;
+			if (!(TYPE_BIT(declared) & RESULT_TYPES)) {
+				struct strbuf list = {0};
+				list_types(&list, RESULT_TYPES);
+				error_node(ld, type_node, "a formula cannot return '%s' (expected one of: %s)",
+				           type_names[declared], list.data);
+				strbuf_free(&list);
+			}
+		}
+	}
+
+	const struct ynode *default_node = NULL;
+	struct field_keys_seen seen;
+	memset(&seen, 0, sizeof(seen));
+	seen.shortcut = shortcut;
+	for (int i = 0; i < spec->count; i += 2) {
+		const struct ynode *k = spec->items[i], *v = spec->items[i + 1];
+		int fk = field_key_from_name(k->text);
+		if (fk < 0) {
+			const char *allowed[FK_COUNT + 1];
+			int n = 0;
+			for (int j = 0; j < FK_COUNT; j++) {
+				if (!type_known || (field_keys[j].types & TYPE_BIT(field.type)))
+					allowed[n++] = field_keys[j].name;
+			}
+			allowed[n] = NULL;
+			char where[128];
+			snprintf(where, sizeof(where), "field '%s'", field.name);
+			error_unknown_key(ld, k, where, allowed);
+			continue;
+		}
+		if (type_known && !(field_keys[fk].types & TYPE_BIT(field.type))) {
+			if (shortcut)
+				error_node(ld, k, "key '%s' is not valid for a formula field (type '%s' with 'formula')",
+				           k->text, type_names[declared]);
+			else
+				error_node(ld, k, "key '%s' is not valid for a field of type '%s'", k->text, type_names[field.type]);
+			continue;
+		}
+		if (shortcut && fk == FK_RETURNS) {
+			error_node(ld, k, "key 'returns' is not needed: 'type: %s' with a formula already gives the result type",
+			           type_names[declared]);
+			continue;
+		}
+		long long integer;
+		enum field_type returns;
+		const char *text;
+		switch ((enum field_key)fk) {
+		case FK_TYPE:
+			break;
+		case FK_LABEL:
+			parse_label(ld, v, "label", &field.label);
+			break;
+		case FK_DESCRIPTION:
+			get_text(ld, v, "description");
+			break;
+		case FK_REQUIRED:
+			get_bool(ld, v, "required", &field.required);
+			break;
+		case FK_SEARCH:
+			get_bool(ld, v, "search", &field.search);
+			break;
+		case FK_UNIQUE:
+			get_bool(ld, v, "unique", &field.unique);
+			break;
+		case FK_READONLY:
+			get_bool(ld, v, "readonly", &field.readonly);
+			break;
+		case FK_MIN:
+			field.has_min = get_number(ld, v, "min", &field.min);
+			break;
+		case FK_MAX:
+			field.has_max = get_number(ld, v, "max", &field.max);
+			break;
+		case FK_MAX_LENGTH:
+			seen.max_length = true;
+			if (get_int(ld, v, "max_length", 1, MAX_TEXT_LENGTH, &integer))
+				field.max_length = (int)integer;
+			break;
+		case FK_SCALE:
+			seen.scale = true;
+			if (get_int(ld, v, "scale", 0, MAX_SCALE, &integer))
+				field.scale = (int)integer;
+			break;
+		case FK_DEFAULT:
+			default_node = v;
+			break;
+		case FK_VALUES:
+			seen.values = true;
+			parse_values(ld, &field, v);
+			break;
+		case FK_TO:
+			seen.to = aux.to_given = true;
+			aux.to_pos = node_pos(ld, v);
+			if ((text = get_name(ld, v, "to")))
+				field.to = xstrdup(text);
+			break;
+		case FK_ON_DELETE:
+			seen.on_delete = true;
+			parse_on_delete(ld, &field, v);
+			break;
+		case FK_FORMULA:
+			seen.formula = true;
+			aux.formula_pos = node_pos(ld, v);
+			parse_expression(ld, v, "formula", &field.formula, &field.formula_expr);
+			break;
+		case FK_RETURNS:
+			seen.returns = true;
+			if (!(text = get_text(ld, v, "returns")))
+				break;
+			if (!type_from_name(text, &returns) || !(TYPE_BIT(returns) & RESULT_TYPES)) {
+				struct strbuf list = {0};
+				list_types(&list, RESULT_TYPES);
+				error_node(ld, v, "a formula cannot return '%s' (expected one of: %s)", shown(ld, text), list.data);
+				strbuf_free(&list);
+			} else {
+				field.result_type = returns;
+			}
+			break;
+		case FK_OF:
+			seen.of = true;
+			aux.of_pos = node_pos(ld, v);
+			parse_rollup_of(ld, &field, v);
+			break;
+		case FK_MEASURE:
+			aux.measure_pos = node_pos(ld, v);
+			parse_measure(ld, &field, v);
+			break;
+		case FK_WHERE:
+			aux.where_pos = node_pos(ld, v);
+			parse_expression(ld, v, "where", &field.rollup_where, &field.rollup_where_expr);
+			break;
+		case FK_FORMAT:
+			seen.format = true;
+			parse_format(ld, &field, v);
+			break;
+		case FK_COUNT:
+			break;
+		}
+	}
+	if (!type_known) {
+		aux.broken = true;
+		goto add;
+	}
+	finish_field(ld, &field, &aux, key, &seen);
+	/* The default is checked last: it depends on values, bounds and length. */
+	if (default_node && ld->diags->error_count == errors_before)
+		parse_default(ld, &field, default_node);
+	if (ld->diags->error_count != errors_before)
+		aux.broken = true;
+add:
+	staged_add_field(ld, so, &field, &aux);
+}
+
+/* ----------------------------------------------------------------- objects */
+
+static void add_system_fields(struct loader *ld, struct staged_object *so)
+{
+	for (int i = 0; i < SYSTEM_FIELD_COUNT; i++) {
+		struct meta_field field;
+		struct field_aux aux;
+		memset(&field, 0, sizeof(field));
+		memset(&aux, 0, sizeof(aux));
+		field.name = xstrdup(system_fields[i].name);
+		field.type = system_fields[i].type;
+		field.pos = so->object.pos;
+		field.system = true;
+		field.readonly = true;
+		if (field.type == FIELD_USER) {
+			field.to = xstrdup("user");
+			field.on_delete = ON_DELETE_SET_NULL;
+		}
+		staged_add_field(ld, so, &field, &aux);
+	}
+}
+
+static void parse_rules(struct loader *ld, struct staged_object *so, const struct ynode *node)
+{
+	if (node->kind != YNODE_SEQUENCE) {
+		error_node(ld, node, "expected a list of { when, message } for 'rules'");
+		return;
+	}
+	for (int i = 0; i < node->count; i++) {
+		const struct ynode *item = node->items[i];
+		if (item->kind != YNODE_MAPPING) {
+			error_node(ld, item, "expected a map { when, message } for a rule");
+			continue;
+		}
+		struct meta_rule rule;
+		struct rule_aux aux;
+		memset(&rule, 0, sizeof(rule));
+		memset(&aux, 0, sizeof(aux));
+		rule.pos = node_pos(ld, item);
+		bool ok = true;
+		for (int k = 0; k < item->count; k += 2) {
+			const struct ynode *key = item->items[k], *value = item->items[k + 1];
+			const char *text;
+			if (!in_list(key->text, rule_keys)) {
+				error_unknown_key(ld, key, "rule", rule_keys);
+				ok = false;
+			} else if (!strcmp(key->text, "when")) {
+				aux.when_pos = node_pos(ld, value);
+				ok = parse_expression(ld, value, "when", &rule.when, &rule.expr) && ok;
+			} else if (!strcmp(key->text, "message")) {
+				if ((text = get_text(ld, value, "message")))
+					rule.message = xstrdup(text);
+				else
+					ok = false;
+			} else {
+				aux.field_pos = node_pos(ld, value);
+				if ((text = get_name(ld, value, "field")))
+					rule.field = xstrdup(text);
+				else
+					ok = false;
+			}
+		}
+		if (!map_get(item, "when")) {
+			error_node(ld, item, "rule needs 'when' (an expression that is true when the record is invalid)");
+			ok = false;
+		}
+		if (!map_get(item, "message")) {
+			error_node(ld, item, "rule needs 'message'");
+			ok = false;
+		}
+		if (!ok) {
+			rule_free(&rule);
+			continue;
+		}
+		struct meta_object *object = &so->object;
+		object->rules = xrealloc(object->rules, (size_t)(object->rule_count + 1) * sizeof(*object->rules));
+		so->rule_aux = xrealloc(so->rule_aux, (size_t)(object->rule_count + 1) * sizeof(*so->rule_aux));
+		object->rules[object->rule_count] = rule;
+		so->rule_aux[object->rule_count] = aux;
+		object->rule_count++;
+	}
+}
+
+static void parse_index(struct loader *ld, struct staged_object *so, const struct ynode *item)
+{
+	const struct ynode *list = item;
+	bool unique = false, ok = true;
+	if (item->kind == YNODE_MAPPING) {
+		for (int k = 0; k < item->count; k += 2) {
+			const struct ynode *key = item->items[k];
+			if (!in_list(key->text, index_keys)) {
+				error_unknown_key(ld, key, "index", index_keys);
+				ok = false;
+			} else if (!strcmp(key->text, "unique")) {
+				ok = get_bool(ld, item->items[k + 1], "unique", &unique) && ok;
+			}
+		}
+		list = map_get(item, "fields");
+		if (!list) {
+			error_node(ld, item, "index needs 'fields'");
+			return;
+		}
+	}
+	if (list->kind != YNODE_SEQUENCE || list->count == 0) {
+		error_node(ld, list, "expected a non-empty list of field names for an index");
+		return;
+	}
+	const char **names = xcalloc((size_t)list->count, sizeof(*names));
+	int *first = xmalloc((size_t)list->count * sizeof(*first));
+	for (int i = 0; i < list->count; i++) {
+		names[i] = get_name(ld, list->items[i], "fields");
+		ok = names[i] != NULL && ok;
+	}
+	if (ok) {
+		find_first_occurrences(list->count, names, first);
+		for (int i = 0; i < list->count; i++) {
+			if (first[i] != i) {
+				error_node(ld, list->items[i], "field '%s' is repeated in the index", names[i]);
+				ok = false;
+			}
+		}
+	}
+	if (ok) {
+		struct meta_object *object = &so->object;
+		struct meta_index index = {0};
+		struct index_aux aux = {0};
+		index.field_count = list->count;
+		index.fields = xmalloc((size_t)list->count * sizeof(*index.fields));
+		aux.field_pos = xmalloc((size_t)list->count * sizeof(*aux.field_pos));
+		for (int i = 0; i < list->count; i++) {
+			index.fields[i] = xstrdup(names[i]);
+			aux.field_pos[i] = node_pos(ld, list->items[i]);
+		}
+		index.unique = unique;
+		index.pos = node_pos(ld, item);
+		object->indexes = xrealloc(object->indexes, (size_t)(object->index_count + 1) * sizeof(*object->indexes));
+		so->index_aux = xrealloc(so->index_aux, (size_t)(object->index_count + 1) * sizeof(*so->index_aux));
+		object->indexes[object->index_count] = index;
+		so->index_aux[object->index_count] = aux;
+		object->index_count++;
+	}
+	free(names);
+	free(first);
+}
+
+static bool reserved_object_name(const char *name)
+{
+	/* Kernel tables start with _ and SQLite owns sqlite_*. */
+	return name[0] == '_' || strncmp(name, "sqlite_", 7) == 0;
+}
+
+/* Keeps a parsed object document; a second definition of a name is refused. */
+static void stage_object(struct loader *ld, struct staged_object *so)
+{
+	for (int i = 0; !so->extend && i < ld->staged_count; i++) {
+		const struct meta_object *other = &ld->staged[i].object;
+		if (!ld->staged[i].extend && strcmp(other->name, so->object.name) == 0) {
+			error_at(ld, so->object.pos,
+			         "object '%s' is already defined at %s:%d:%d (add 'extend: true' to add to it)",
+			         so->object.name, other->pos.file, other->pos.line, other->pos.column);
+			staged_free(so);
+			return;
+		}
+	}
+	if (ld->staged_count == ld->staged_cap) {
+		ld->staged_cap = ld->staged_cap ? ld->staged_cap * 2 : 16;
+		ld->staged = xrealloc(ld->staged, (size_t)ld->staged_cap * sizeof(*ld->staged));
+	}
+	ld->staged[ld->staged_count++] = *so;
+	memset(so, 0, sizeof(*so));
+}
+
+static void parse_object(struct loader *ld, const struct ynode *root)
+{
+	struct staged_object so;
+	memset(&so, 0, sizeof(so));
+	const struct ynode *name_node = map_get(root, "object"), *extend_node = map_get(root, "extend");
+	const char *name = get_name(ld, name_node, "object");
+	if (name && reserved_object_name(name)) {
+		error_node(ld, name_node, "object names starting with '_' or 'sqlite_' are reserved: '%s'", name);
+		name = NULL;
+	}
+	so.object.name = xstrdup(name ? name : "");
+	so.object.pos = node_pos(ld, name_node);
+	if (extend_node)
+		get_bool(ld, extend_node, "extend", &so.extend);
+	if (!so.extend)
+		add_system_fields(ld, &so);
+
+	for (int i = 0; i < root->count; i += 2) {
+		const struct ynode *key = root->items[i], *value = root->items[i + 1];
+		const char *text;
+		if (!in_list(key->text, object_keys)) {
+			error_unknown_key(ld, key, "object", object_keys);
+		} else if (!strcmp(key->text, "label")) {
+			parse_label(ld, value, "label", &so.object.label);
+		} else if (!strcmp(key->text, "module")) {
+			if ((text = get_name(ld, value, "module")))
+				so.object.module = xstrdup(text);
+		} else if (!strcmp(key->text, "description")) {
+			get_text(ld, value, "description");
+		} else if (!strcmp(key->text, "fields")) {
+			if (value->kind != YNODE_MAPPING) {
+				error_node(ld, value, "expected a map of field names to settings for 'fields'");
+				continue;
+			}
+			for (int f = 0; f < value->count; f += 2)
+				parse_field(ld, &so, value->items[f], value->items[f + 1]);
+		} else if (!strcmp(key->text, "rules")) {
+			parse_rules(ld, &so, value);
+		} else if (!strcmp(key->text, "indexes")) {
+			if (value->kind != YNODE_SEQUENCE) {
+				error_node(ld, value, "expected a list of indexes for 'indexes'");
+				continue;
+			}
+			for (int x = 0; x < value->count; x++)
+				parse_index(ld, &so, value->items[x]);
+		} else if (!strcmp(key->text, "views")) {
+			if (value->kind != YNODE_MAPPING) {
+				error_node(ld, value, "expected a map of views for 'views'");
+				continue;
+			}
+			so.object.views = node_to_json(value);
+			if (!so.object.views)
+				error_node(ld, value, "views are not valid JSON text");
+		}
+	}
+	if (!name) {
+		staged_free(&so);
+		return;
+	}
+	stage_object(ld, &so);
+}
+
+/* ------------------------------------------------------------ app settings */
+
+static void parse_languages(struct loader *ld, const struct ynode *node)
+{
+	struct meta *meta = ld->meta;
+	if (node->kind != YNODE_SEQUENCE || node->count == 0) {
+		error_node(ld, node, "expected a non-empty list of language codes for 'languages', such as [en, zh]");
+		return;
+	}
+	for (int i = 0; i < node->count; i++) {
+		const char *code = get_text(ld, node->items[i], "languages");
+		if (!code)
+			continue;
+		bool repeated = false;
+		for (int j = 0; j < meta->language_count; j++)
+			repeated = repeated || strcmp(meta->languages[j], code) == 0;
+		if (!valid_language(code)) {
+			error_node(ld, node->items[i], "invalid language code '%s'", shown(ld, code));
+		} else if (repeated) {
+			error_node(ld, node->items[i], "language '%s' is listed twice", code);
+		} else {
+			meta->languages = xrealloc(meta->languages, (size_t)(meta->language_count + 1) * sizeof(char *));
+			meta->languages[meta->language_count++] = xstrdup(code);
+		}
+	}
+}
+
+static void parse_plugins(struct loader *ld, const struct ynode *node)
+{
+	struct meta *meta = ld->meta;
+	if (node->kind != YNODE_SEQUENCE) {
+		error_node(ld, node, "expected a list of plugin names or { name, version } for 'plugins'");
+		return;
+	}
+	for (int i = 0; i < node->count; i++) {
+		const struct ynode *item = node->items[i], *name_node = item, *version_node = NULL;
+		if (item->kind == YNODE_MAPPING) {
+			bool ok = true;
+			for (int k = 0; k < item->count; k += 2) {
+				if (!in_list(item->items[k]->text, plugin_keys)) {
+					error_unknown_key(ld, item->items[k], "plugin", plugin_keys);
+					ok = false;
+				}
+			}
+			name_node = map_get(item, "name");
+			version_node = map_get(item, "version");
+			if (!name_node) {
+				error_node(ld, item, "plugin needs 'name'");
+				continue;
+			}
+			if (!ok)
+				continue;
+		}
+		const char *name = get_name(ld, name_node, "plugins");
+		const char *version = version_node ? get_text(ld, version_node, "version") : NULL;
+		if (!name || (version_node && !version))
+			continue;
+		bool repeated = false;
+		for (int j = 0; j < meta->plugin_count && !repeated; j++) {
+			if (strcmp(meta->plugins[j].name, name) == 0) {
+				error_node(ld, name_node, "plugin '%s' is listed twice (first at line %d)", name,
+				           ld->plugin_pos[j].line);
+				repeated = true;
+			}
+		}
+		if (repeated)
+			continue;
+		meta->plugins = xrealloc(meta->plugins, (size_t)(meta->plugin_count + 1) * sizeof(*meta->plugins));
+		ld->plugin_pos = xrealloc(ld->plugin_pos, (size_t)(meta->plugin_count + 1) * sizeof(*ld->plugin_pos));
+		meta->plugins[meta->plugin_count].name = xstrdup(name);
+		meta->plugins[meta->plugin_count].version_range = version ? xstrdup(version) : NULL;
+		ld->plugin_pos[meta->plugin_count] = node_pos(ld, name_node);
+		meta->plugin_count++;
+	}
+}
+
+static void parse_app(struct loader *ld, const struct ynode *root)
+{
+	struct meta *meta = ld->meta;
+	if (ld->app_seen) {
+		error_node(ld, root, "app settings are given twice: keep one app document");
+		return;
+	}
+	ld->app_seen = true;
+	for (int i = 0; i < root->count; i += 2) {
+		const struct ynode *key = root->items[i], *value = root->items[i + 1];
+		const char *text;
+		if (!in_list(key->text, app_keys)) {
+			error_unknown_key(ld, key, "app settings", app_keys);
+		} else if (!strcmp(key->text, "app")) {
+			if ((text = get_text(ld, value, "app")))
+				meta->app_name = xstrdup(text);
+		} else if (!strcmp(key->text, "industry")) {
+			if ((text = get_text(ld, value, "industry")))
+				meta->industry = xstrdup(text);
+		} else if (!strcmp(key->text, "languages")) {
+			parse_languages(ld, value);
+		} else if (!strcmp(key->text, "plugins")) {
+			parse_plugins(ld, value);
+		} else if (value->kind != YNODE_MAPPING) {
+			error_node(ld, value, "expected a map for 'config'");
+		} else if (!(meta->config = node_to_json(value))) {
+			error_node(ld, value, "config is not valid JSON text");
+		}
+	}
+}
+
+/*
+ * Dispatches one document by its leading key. workflow: and role: documents
+ * are accepted and not stored yet (their loaders come with later issues);
+ * they are tested first because a workflow also has an `object:` key.
+ */
+static void process_document(struct loader *ld, const struct ynode *root, bool app_file)
+{
+	if (is_null(root))
+		return;   /* an empty document, as after a trailing --- */
+	if (root->kind != YNODE_MAPPING) {
+		error_node(ld, root, "expected a map: an 'object', 'workflow' or 'role' document");
+		return;
+	}
+	if (map_get(root, "workflow") || map_get(root, "role"))
+		return;
+	if (map_get(root, "object"))
+		parse_object(ld, root);
+	else if (app_file)
+		parse_app(ld, root);
+	else
+		error_node(ld, root, "expected an 'object', 'workflow' or 'role' document");
+}
+
+/* Parses every document of one file; data need not be NUL-terminated. */
+static void load_text(struct loader *ld, const char *name, const char *data, size_t length, bool app_file)
+{
+	struct meta *meta = ld->meta;
+	meta->files = xrealloc(meta->files, (size_t)(meta->file_count + 1) * sizeof(*meta->files));
+	meta->files[meta->file_count] = xstrdup(name);
+	ld->file = meta->files[meta->file_count++];
+
+	/* Name, NUL, 8-byte length, content: no two file sets hash alike by accident. */
+	unsigned char size_bytes[8];
+	for (int i = 0; i < 8; i++)
+		size_bytes[i] = (unsigned char)((uint64_t)length >> (8 * i));
+	crypto_hash_sha256_update(&ld->hash, (const unsigned char *)name, strlen(name) + 1);
+	crypto_hash_sha256_update(&ld->hash, size_bytes, sizeof(size_bytes));
+	crypto_hash_sha256_update(&ld->hash, (const unsigned char *)data, length);
+
+	if (length > MAX_FILE_SIZE) {
+		error_at(ld, line_pos(ld, 1, 1), "file is larger than 4 MiB");
+		return;
+	}
+	yaml_parser_t parser;
+	if (!yaml_parser_initialize(&parser)) {
+		error_at(ld, line_pos(ld, 1, 1), "cannot start the yaml parser");
+		return;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)data, length);
+	for (;;) {
+		struct ynode *root = NULL;
+		enum doc_result result = read_document(ld, &parser, data, length, &root);
+		if (result == DOC_READY) {
+			process_document(ld, root, app_file);
+			ynode_free(root);
+		} else if (result != DOC_SKIPPED) {
+			break;
+		}
+	}
+	yaml_parser_delete(&parser);
+}
+
+/* ----------------------------------------------------------------- merging */
+
+static int find_staged_definition(const struct loader *ld, const char *name)
+{
+	for (int i = 0; i < ld->staged_count; i++) {
+		if (!ld->staged[i].extend && strcmp(ld->staged[i].object.name, name) == 0)
+			return i;
+	}
+	return -1;
+}
+
+static void merge_extension(struct loader *ld, struct staged_object *base, struct staged_object *ext)
+{
+	struct meta_object *to = &base->object, *from = &ext->object;
+	if (from->label.count > 0) {
+		label_free(&to->label);
+		to->label = from->label;
+		memset(&from->label, 0, sizeof(from->label));
+	}
+	if (from->module) {
+		free(to->module);
+		to->module = from->module;
+		from->module = NULL;
+	}
+	for (int i = 0; i < from->field_count; i++) {
+		struct meta_field *field = &from->fields[i];
+		const struct meta_field *existing = meta_find_field(to, field->name);
+		if (existing) {
+			if (existing->system)
+				error_at(ld, field->pos, "'%s' is a system field: every object has it already", field->name);
+			else
+				error_at(ld, field->pos, "duplicate field '%s' in object '%s' (first at %s:%d:%d)", field->name,
+				         to->name, existing->pos.file, existing->pos.line, existing->pos.column);
+			field_free(field);
+			continue;
+		}
+		staged_add_field(ld, base, field, &ext->field_aux[i]);
+	}
+	from->field_count = 0;
+
+	int rule_total = to->rule_count + from->rule_count;
+	to->rules = xrealloc(to->rules, (size_t)rule_total * sizeof(*to->rules));
+	base->rule_aux = xrealloc(base->rule_aux, (size_t)rule_total * sizeof(*base->rule_aux));
+	for (int i = 0; i < from->rule_count; i++) {
+		to->rules[to->rule_count] = from->rules[i];
+		base->rule_aux[to->rule_count++] = ext->rule_aux[i];
+	}
+	from->rule_count = 0;
+
+	int index_total = to->index_count + from->index_count;
+	to->indexes = xrealloc(to->indexes, (size_t)index_total * sizeof(*to->indexes));
+	base->index_aux = xrealloc(base->index_aux, (size_t)index_total * sizeof(*base->index_aux));
+	for (int i = 0; i < from->index_count; i++) {
+		to->indexes[to->index_count] = from->indexes[i];
+		base->index_aux[to->index_count++] = ext->index_aux[i];
+	}
+	from->index_count = 0;
+
+	if (from->views) {
+		if (to->views)
+			json_object_update(to->views, from->views);
+		else
+			json_incref(to->views = from->views);
+	}
+}
+
+/*
+ * Applies every extension to its definition in load order, then moves the
+ * definitions into meta->objects; ld->staged keeps their positions, index
+ * for index.
+ */
+static void merge_and_assemble(struct loader *ld)
+{
+	int kept = 0;
+	for (int i = 0; i < ld->staged_count; i++) {
+		struct staged_object *so = &ld->staged[i];
+		if (!so->extend)
+			continue;
+		int base = find_staged_definition(ld, so->object.name);
+		if (base < 0)
+			error_at(ld, so->object.pos, "extend of unknown object '%s' (it is defined nowhere without 'extend: true')",
+			         so->object.name);
+		else
+			merge_extension(ld, &ld->staged[base], so);
+	}
+	for (int i = 0; i < ld->staged_count; i++) {
+		if (ld->staged[i].extend)
+			staged_free(&ld->staged[i]);
+		else
+			ld->staged[kept++] = ld->staged[i];
+	}
+	ld->staged_count = kept;
+
+	struct meta *meta = ld->meta;
+	meta->object_count = kept;
+	meta->objects = xcalloc((size_t)(kept ? kept : 1), sizeof(*meta->objects));
+	for (int i = 0; i < kept; i++) {
+		meta->objects[i] = ld->staged[i].object;
+		memset(&ld->staged[i].object, 0, sizeof(ld->staged[i].object));
+	}
+}
+
+/* --------------------------------------------------------------- resolving */
+
+static int find_object_index(const struct meta *meta, const char *name)
+{
+	for (int i = 0; i < meta->object_count; i++) {
+		if (strcmp(meta->objects[i].name, name) == 0)
+			return i;
+	}
+	return -1;
+}
+
+struct path_check {
+	struct loader *ld;
+	const struct meta_object *object;
+	struct meta_pos pos;
+	const char *context;      /* "formula 'expected'", for messages */
+	/* formulas only: formula fields of the object named by a path's first segment */
+	int *deps;
+	int dep_count;
+};
+
+/* expr_each_path callback: every segment must name a field, every hop a ref or user field. */
+static void check_path(void *arg, const char *path)
+{
+	struct path_check *pc = arg;
+	struct loader *ld = pc->ld;
+	char *copy = xstrdup(path), *segment = copy;
+	const struct meta_object *object = pc->object;
+	int hops = 0;
+
+	for (;;) {
+		char *dot = strchr(segment, '.');
+		if (dot)
+			*dot = '\0';
+		const struct meta_field *field = meta_find_field(object, segment);
+		if (!field) {
+			if (segment == copy)
+				error_at(ld, pc->pos, "unknown field '%s' in %s", shown(ld, segment), pc->context);
+			else
+				error_at(ld, pc->pos, "unknown field '%s' on object '%s' in path '%s' (%s)", shown(ld, segment),
+				         object->name, shown(ld, path), pc->context);
+			break;
+		}
+		if (segment == copy && pc->deps && field->type == FIELD_FORMULA) {
+			int index = (int)(field - object->fields);
+			bool known = false;
+			for (int i = 0; i < pc->dep_count; i++)
+				known = known || pc->deps[i] == index;
+			if (!known)
+				pc->deps[pc->dep_count++] = index;
+		}
+		if (!dot)
+			break;
+		if (++hops > EXPR_MAX_PATH) {
+			error_at(ld, pc->pos, "path '%s' goes through more than %d refs (%s)", shown(ld, path), EXPR_MAX_PATH,
+			         pc->context);
+			break;
+		}
+		if (field->type != FIELD_REF && field->type != FIELD_USER) {
+			error_at(ld, pc->pos, "cannot follow '%s': '%s' is not a ref or user field (%s)", shown(ld, path),
+			         field->name, pc->context);
+			break;
+		}
+		if (!field->target) {
+			/* An unknown ref target is reported at its `to:` already. */
+			if (field->type == FIELD_USER)
+				error_at(ld, pc->pos, "cannot follow '%s': there is no 'user' object (%s)", shown(ld, path),
+				         pc->context);
+			break;
+		}
+		object = field->target;
+		segment = dot + 1;
+	}
+	free(copy);
+}
+
+static void resolve_targets(struct loader *ld)
+{
+	struct meta *meta = ld->meta;
+	for (int o = 0; o < meta->object_count; o++) {
+		struct meta_object *object = &meta->objects[o];
+		for (int f = 0; f < object->field_count; f++) {
+			struct meta_field *field = &object->fields[f];
+			const struct field_aux *aux = &ld->staged[o].field_aux[f];
+			if ((field->type != FIELD_REF && field->type != FIELD_USER) || !field->to)
+				continue;
+			field->target = meta_find_object(meta, field->to);
+			/* A user field without `to:` may live in a kernel without a user object. */
+			bool required = field->type == FIELD_REF || (aux->to_given && strcmp(field->to, "user") != 0);
+			if (!field->target && required && !aux->broken)
+				error_at(ld, aux->to_pos, "unknown object '%s' in %s '%s'", field->to, type_names[field->type],
+				         field->name);
+		}
+	}
+}
+
+static bool measure_type_ok(enum rollup_measure measure, enum field_type type)
+{
+	if (TYPE_BIT(type) & NUMBER_TYPES)
+		return true;
+	return (measure == ROLLUP_MIN || measure == ROLLUP_MAX) && (type == FIELD_DATE || type == FIELD_DATETIME);
+}
+
+static void resolve_rollup(struct loader *ld, int object_index, struct meta_field *field, const struct field_aux *aux)
+{
+	struct meta *meta = ld->meta;
+	const struct meta_object *object = &meta->objects[object_index];
+	const char *dot = strchr(field->rollup_of, '.');
+	char *child_name = xstrndup(field->rollup_of, (size_t)(dot - field->rollup_of));
+	int child_index = find_object_index(meta, child_name);
+	if (child_index < 0)
+		error_at(ld, aux->of_pos, "unknown object '%s' in rollup '%s'", child_name, field->name);
+	free(child_name);
+	if (child_index < 0)
+		return;
+	struct meta_object *child = &meta->objects[child_index];
+	const struct meta_field *ref = meta_find_field(child, dot + 1);
+	if (!ref) {
+		error_at(ld, aux->of_pos, "unknown field '%s' on object '%s' in rollup '%s'", dot + 1, child->name,
+		         field->name);
+		return;
+	}
+	if ((ref->type != FIELD_REF && ref->type != FIELD_USER) || ref->target != object) {
+		error_at(ld, aux->of_pos, "'%s' is not a ref to object '%s' (in rollup '%s')", field->rollup_of,
+		         object->name, field->name);
+		return;
+	}
+	field->rollup_child = child;
+	field->rollup_child_field = ref;
+	child->rollup_parents = xrealloc(child->rollup_parents,
+	                                 (size_t)(child->rollup_parent_count + 1) * sizeof(*child->rollup_parents));
+	child->rollup_parents[child->rollup_parent_count++] = field;
+
+	if (field->rollup_measure_field) {
+		const struct meta_field *measured = meta_find_field(child, field->rollup_measure_field);
+		if (!measured)
+			error_at(ld, aux->measure_pos, "unknown field '%s' on object '%s' in measure of rollup '%s'",
+			         field->rollup_measure_field, child->name, field->name);
+		else if (!measure_type_ok(field->rollup_measure, measured->type))
+			error_at(ld, aux->measure_pos, "cannot measure field '%s' of type '%s' in rollup '%s' (expected %s)",
+			         measured->name, type_names[measured->type], field->name,
+			         field->rollup_measure == ROLLUP_MIN || field->rollup_measure == ROLLUP_MAX
+			             ? "int, decimal, money, percent, date or datetime"
+			             : "int, decimal, money or percent");
+		else if (field->rollup_measure == ROLLUP_AVG)
+			field->scale = 6;
+		else
+			field->scale = measured->scale;
+	}
+	if (field->rollup_where_expr) {
+		char context[128];
+		snprintf(context, sizeof(context), "where of rollup '%s'", field->name);
+		struct path_check pc = {ld, child, aux->where_pos, context, NULL, 0};
+		expr_each_path(field->rollup_where_expr, check_path, &pc);
+	}
+}
+
+struct cycle_search {
+	struct loader *ld;
+	const struct meta_object *object;
+	const struct field_aux *aux;
+	int **deps;
+	int *dep_counts;
+	char *state;              /* 0 unvisited, 1 on the path, 2 done */
+	int *path;
+	int path_length;
+};
+
+static void visit_formula(struct cycle_search *cs, int index)
+{
+	cs->state[index] = 1;
+	cs->path[cs->path_length++] = index;
+	for (int i = 0; i < cs->dep_counts[index]; i++) {
+		int next = cs->deps[index][i];
+		if (cs->state[next] == 0) {
+			visit_formula(cs, next);
+		} else if (cs->state[next] == 1) {
+			struct strbuf cycle = {0};
+			int start = cs->path_length - 1;
+			while (cs->path[start] != next)
+				start--;
+			for (int p = start; p < cs->path_length; p++)
+				strbuf_printf(&cycle, "%s -> ", cs->object->fields[cs->path[p]].name);
+			strbuf_puts(&cycle, cs->object->fields[next].name);
+			error_at(cs->ld, cs->aux[next].formula_pos, "formula cycle: %s", cycle.data);
+			strbuf_free(&cycle);
+		}
+	}
+	cs->path_length--;
+	cs->state[index] = 2;
+}
+
+/* Formula, rule and index checks for one object: everything its fields can reach is resolved by now. */
+static void check_object(struct loader *ld, int object_index)
+{
+	const struct meta_object *object = &ld->meta->objects[object_index];
+	const struct staged_object *so = &ld->staged[object_index];
+	int count = object->field_count;
+	int **deps = xcalloc((size_t)count, sizeof(*deps));
+	int *dep_counts = xcalloc((size_t)count, sizeof(*dep_counts));
+	char context[128];
+
+	for (int f = 0; f < count; f++) {
+		const struct meta_field *field = &object->fields[f];
+		if (field->type != FIELD_FORMULA || !field->formula_expr)
+			continue;
+		snprintf(context, sizeof(context), "formula '%s'", field->name);
+		/* A formula cannot name more distinct fields than the object has. */
+		struct path_check pc = {ld, object, so->field_aux[f].formula_pos, context, xmalloc((size_t)count * sizeof(int)), 0};
+		expr_each_path(field->formula_expr, check_path, &pc);
+		deps[f] = pc.deps;
+		dep_counts[f] = pc.dep_count;
+	}
+	struct cycle_search cs = {ld, object, so->field_aux, deps, dep_counts, xcalloc((size_t)count, 1),
+	                          xmalloc((size_t)count * sizeof(int)), 0};
+	for (int f = 0; f < count; f++) {
+		if (deps[f] && cs.state[f] == 0)
+			visit_formula(&cs, f);
+	}
+	free(cs.state);
+	free(cs.path);
+	for (int f = 0; f < count; f++)
+		free(deps[f]);
+	free(deps);
+	free(dep_counts);
+
+	for (int r = 0; r < object->rule_count; r++) {
+		const struct meta_rule *rule = &object->rules[r];
+		if (rule->expr) {
+			struct path_check pc = {ld, object, so->rule_aux[r].when_pos, "rule", NULL, 0};
+			expr_each_path(rule->expr, check_path, &pc);
+		}
+		if (rule->field && !meta_find_field(object, rule->field))
+			error_at(ld, so->rule_aux[r].field_pos, "unknown field '%s' in rule of object '%s'", rule->field,
+			         object->name);
+	}
+	for (int x = 0; x < object->index_count; x++) {
+		const struct meta_index *index = &object->indexes[x];
+		for (int i = 0; i < index->field_count; i++) {
+			const struct meta_field *field = meta_find_field(object, index->fields[i]);
+			if (!field)
+				error_at(ld, so->index_aux[x].field_pos[i], "unknown field '%s' in index of object '%s'",
+				         index->fields[i], object->name);
+			else if (!meta_field_stored(field))
+				error_at(ld, so->index_aux[x].field_pos[i], "formula field '%s' cannot be indexed (it is not stored)",
+				         field->name);
+		}
+	}
+}
+
+static void resolve(struct loader *ld)
+{
+	struct meta *meta = ld->meta;
+	resolve_targets(ld);
+	for (int o = 0; o < meta->object_count; o++) {
+		for (int f = 0; f < meta->objects[o].field_count; f++) {
+			struct meta_field *field = &meta->objects[o].fields[f];
+			const struct field_aux *aux = &ld->staged[o].field_aux[f];
+			if (field->type == FIELD_ROLLUP && field->rollup_of && !aux->broken)
+				resolve_rollup(ld, o, field, aux);
+		}
+	}
+	for (int o = 0; o < meta->object_count; o++)
+		check_object(ld, o);
+}
+
+/* ------------------------------------------------------------- entry points */
+
+static void loader_init(struct loader *ld, struct meta_diags *diags)
+{
+	memset(ld, 0, sizeof(*ld));
+	memset(diags, 0, sizeof(*diags));
+	ld->diags = diags;
+	ld->meta = xcalloc(1, sizeof(*ld->meta));
+	crypto_hash_sha256_init(&ld->hash);
+}
+
+/* Merges, resolves, fills defaults and hands out the model or frees it. */
+static int loader_finish(struct loader *ld, struct meta **out)
+{
+	struct meta *meta = ld->meta;
+	merge_and_assemble(ld);
+	resolve(ld);
+	if (meta->language_count == 0) {
+		meta->languages = xmalloc(sizeof(*meta->languages));
+		meta->languages[meta->language_count++] = xstrdup("en");
+	}
+	unsigned char digest[crypto_hash_sha256_BYTES];
+	crypto_hash_sha256_final(&ld->hash, digest);
+	sodium_bin2hex(meta->version, sizeof(meta->version), digest, sizeof(digest));
+
+	for (int i = 0; i < ld->staged_count; i++)
+		staged_free_aux(&ld->staged[i], meta->objects[i].index_count);
+	free(ld->staged);
+	free(ld->plugin_pos);
+	if (ld->diags->error_count > 0) {
+		meta_free(meta);
+		return CRM_EMETA;
+	}
+	*out = meta;
+	return CRM_OK;
+}
+
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash ? slash + 1 : path;
+}
+
+static int compare_strings(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void free_names(char **names, int count)
+{
+	for (int i = 0; i < count; i++)
+		free(names[i]);
+	free(names);
+}
+
+/*
+ * The *.yaml files directly in dir (hidden files and app.yaml left out),
+ * sorted by name. Returns 0 or an errno value from opendir.
+ */
+static int list_yaml_files(const char *dir, char ***out, int *count_out)
+{
+	DIR *handle = opendir(dir);
+	if (!handle)
+		return errno;
+	char **names = NULL;
+	int count = 0;
+	struct dirent *entry;
+	struct strbuf path = {0};
+	while ((entry = readdir(handle))) {
+		const char *name = entry->d_name;
+		size_t len = strlen(name);
+		if (name[0] == '.' || len < 6 || strcmp(name + len - 5, ".yaml") != 0 || strcmp(name, "app.yaml") == 0)
+			continue;
+		struct stat st;
+		strbuf_reset(&path);
+		strbuf_printf(&path, "%s/%s", dir, name);
+		if (stat(path.data, &st) != 0 || !S_ISREG(st.st_mode))
+			continue;
+		names = xrealloc(names, (size_t)(count + 1) * sizeof(*names));
+		names[count++] = xstrdup(name);
+	}
+	closedir(handle);
+	strbuf_free(&path);
+	if (count > 1)
+		qsort(names, (size_t)count, sizeof(*names), compare_strings);
+	*out = names;
+	*count_out = count;
+	return 0;
+}
+
+/* Reads and parses one file; a file that cannot be read is reported at 1:1. */
+static void load_file(struct loader *ld, const char *path, bool app_file)
+{
+	struct meta_pos pos = {path, 1, 1};
+	char *data = NULL;
+	FILE *stream = fopen(path, "rb");
+	struct stat st;
+	if (!stream) {
+		error_at(ld, pos, "cannot read file: %s", strerror(errno));
+		return;
+	}
+	if (fstat(fileno(stream), &st) != 0 || !S_ISREG(st.st_mode)) {
+		error_at(ld, pos, "cannot read file: not a regular file");
+		goto cleanup;
+	}
+	if (st.st_size > MAX_FILE_SIZE) {
+		error_at(ld, pos, "file is larger than 4 MiB");
+		goto cleanup;
+	}
+	size_t size = (size_t)st.st_size;
+	data = xmalloc(size + 1);
+	if (fread(data, 1, size, stream) != size || ferror(stream)) {
+		error_at(ld, pos, "cannot read file: %s", strerror(errno ? errno : EIO));
+		goto cleanup;
+	}
+	load_text(ld, path, data, size, app_file);
+cleanup:
+	free(data);
+	fclose(stream);
+}
+
+/* Loads dir's *.yaml files in name order; a missing dir is an error only if required. */
+static void load_directory(struct loader *ld, const char *dir, bool required, struct meta_pos where)
+{
+	char **names = NULL;
+	int count = 0;
+	int err = list_yaml_files(dir, &names, &count);
+	if (err) {
+		if (required || err != ENOENT)
+			error_at(ld, where, "cannot read folder '%s': %s", shown(ld, dir), strerror(err));
+		return;
+	}
+	struct strbuf path = {0};
+	for (int i = 0; i < count; i++) {
+		strbuf_reset(&path);
+		strbuf_printf(&path, "%s/%s", dir, names[i]);
+		load_file(ld, path.data, false);
+	}
+	strbuf_free(&path);
+	free_names(names, count);
+}
+
+int meta_load(const char *metadata_dir, const char *plugins_dir, struct meta **out,
+              struct meta_diags *diags)
+{
+	struct meta_diags scratch;
+	struct loader ld;
+	struct strbuf path = {0};
+	if (!diags)
+		diags = &scratch;
+	if (sodium_init() < 0) {
+		fprintf(stderr, "crm: libsodium failed to start\n");
+		abort();
+	}
+	loader_init(&ld, diags);
+
+	strbuf_printf(&path, "%s/app.yaml", metadata_dir);
+	load_file(&ld, path.data, true);
+	struct meta_pos dir_pos = {metadata_dir, 1, 1};
+	load_directory(&ld, metadata_dir, true, dir_pos);
+
+	/* Plugin object folders follow app.yaml's order; extensions do not care. */
+	for (int i = 0; i < ld.meta->plugin_count; i++) {
+		const char *name = ld.meta->plugins[i].name;
+		struct stat st;
+		if (!plugins_dir) {
+			error_at(&ld, ld.plugin_pos[i], "plugin '%s' is enabled but no plugins folder was given", name);
+			continue;
+		}
+		strbuf_reset(&path);
+		strbuf_printf(&path, "%s/%s", plugins_dir, name);
+		if (stat(path.data, &st) != 0 || !S_ISDIR(st.st_mode)) {
+			error_at(&ld, ld.plugin_pos[i], "plugin '%s' not found: no folder '%s'", name, shown(&ld, path.data));
+			continue;
+		}
+		strbuf_puts(&path, "/objects");
+		load_directory(&ld, path.data, false, ld.plugin_pos[i]);
+	}
+	strbuf_free(&path);
+
+	int status = loader_finish(&ld, out);
+	if (diags == &scratch)
+		meta_diags_free(&scratch);
+	return status;
+}
+
+int meta_load_texts(int count, const char *const *names, const char *const *texts,
+                    struct meta **out, struct meta_diags *diags)
+{
+	struct meta_diags scratch;
+	struct loader ld;
+	if (!diags)
+		diags = &scratch;
+	if (sodium_init() < 0) {
+		fprintf(stderr, "crm: libsodium failed to start\n");
+		abort();
+	}
+	loader_init(&ld, diags);
+	for (int i = 0; i < count; i++) {
+		const char *name = names && names[i] ? names[i] : "(text)";
+		const char *text = texts[i] ? texts[i] : "";
+		load_text(&ld, name, text, strlen(text), strcmp(base_name(name), "app.yaml") == 0);
+	}
+	int status = loader_finish(&ld, out);
+	if (diags == &scratch)
+		meta_diags_free(&scratch);
+	return status;
+}
+
+void meta_free(struct meta *meta)
+{
+	if (!meta)
+		return;
+	free(meta->app_name);
+	free(meta->industry);
+	free_names(meta->languages, meta->language_count);
+	for (int i = 0; i < meta->plugin_count; i++) {
+		free(meta->plugins[i].name);
+		free(meta->plugins[i].version_range);
+	}
+	free(meta->plugins);
+	for (int i = 0; i < meta->object_count; i++)
+		object_free(&meta->objects[i]);
+	free(meta->objects);
+	json_decref(meta->config);
+	free_names(meta->files, meta->file_count);
+	free(meta);
+}
+
+void meta_diags_free(struct meta_diags *diags)
+{
+	if (!diags)
+		return;
+	for (int i = 0; i < diags->count; i++) {
+		free(diags->items[i].file);
+		free(diags->items[i].message);
+	}
+	free(diags->items);
+	memset(diags, 0, sizeof(*diags));
+}
+
+void meta_diags_print(const struct meta_diags *diags, void *stream)
+{
+	for (int i = 0; i < diags->count; i++) {
+		const struct meta_diag *d = &diags->items[i];
+		fprintf(stream, "%s:%d:%d: %s: %s\n", d->file, d->line, d->column, d->warning ? "warning" : "error",
+		        d->message);
+	}
+}
+
+/* ---------------------------------------------------------------- queries */
+
+const struct meta_object *meta_find_object(const struct meta *meta, const char *name)
+{
+	int index = find_object_index(meta, name);
+	return index < 0 ? NULL : &meta->objects[index];
+}
+
+const struct meta_field *meta_find_field(const struct meta_object *object, const char *name)
+{
+	int index = meta_field_index(object, name);
+	return index < 0 ? NULL : &object->fields[index];
+}
+
+int meta_field_index(const struct meta_object *object, const char *name)
+{
+	for (int i = 0; i < object->field_count; i++) {
+		if (strcmp(object->fields[i].name, name) == 0)
+			return i;
+	}
+	return -1;
+}
+
+const char *meta_type_name(enum field_type type)
+{
+	if ((int)type < 0 || type >= FIELD_TYPE_COUNT)
+		return "unknown";
+	return type_names[type];
+}
+
+static enum value_kind type_kind(enum field_type type)
+{
+	switch (type) {
+	case FIELD_INT: case FIELD_REF: case FIELD_USER:
+		return KIND_INT;
+	case FIELD_DECIMAL: case FIELD_MONEY: case FIELD_PERCENT:
+		return KIND_REAL;
+	case FIELD_BOOL:
+		return KIND_BOOL;
+	case FIELD_MULTIENUM: case FIELD_JSON: case FIELD_GEO:
+		return KIND_JSON;
+	default:
+		return KIND_TEXT;
+	}
+}
+
+enum value_kind meta_field_kind(const struct meta_field *field)
+{
+	if (field->type == FIELD_FORMULA)
+		return type_kind(field->result_type);
+	if (field->type == FIELD_ROLLUP) {
+		if (field->rollup_measure == ROLLUP_COUNT)
+			return KIND_INT;
+		/* min/max of a date is a date, stored as text like the dates it comes from. */
+		if ((field->rollup_measure == ROLLUP_MIN || field->rollup_measure == ROLLUP_MAX) &&
+		    field->rollup_child && field->rollup_measure_field) {
+			const struct meta_field *measured = meta_find_field(field->rollup_child, field->rollup_measure_field);
+			if (measured && (measured->type == FIELD_DATE || measured->type == FIELD_DATETIME))
+				return KIND_TEXT;
+		}
+		return KIND_REAL;
+	}
+	return type_kind(field->type);
+}
+
+bool meta_field_stored(const struct meta_field *field)
+{
+	return field->type != FIELD_FORMULA;
+}
+
+const char *meta_label_text(const struct meta_label *label, const char *lang, const char *fallback)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		const char *want = pass == 0 ? lang : "en";
+		for (int i = 0; want && i < label->count; i++) {
+			if (strcmp(label->lang[i], want) == 0)
+				return label->text[i];
+		}
+	}
+	return fallback;
+}

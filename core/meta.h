@@ -1,0 +1,177 @@
+/*
+ * meta.h - the metadata model: objects, fields, rules, indexes, views and
+ * labels loaded from YAML (metadata/ *.yaml and the objects/ folder of every
+ * enabled plugin). Immutable once loaded; shared read-only by all threads.
+ *
+ * The loader reports every error of a run, each as "file:line:column: message".
+ */
+#ifndef CRM_META_H
+#define CRM_META_H
+
+#include "crm.h"
+
+struct expr;
+
+enum field_type {
+	FIELD_TEXT, FIELD_TEXTAREA, FIELD_EMAIL, FIELD_PHONE, FIELD_URL,
+	FIELD_INT, FIELD_DECIMAL, FIELD_MONEY, FIELD_PERCENT, FIELD_BOOL,
+	FIELD_DATE, FIELD_DATETIME, FIELD_ENUM, FIELD_MULTIENUM, FIELD_REF,
+	FIELD_USER, FIELD_JSON, FIELD_GEO, FIELD_AUTONUMBER, FIELD_FORMULA,
+	FIELD_ROLLUP,
+	FIELD_TYPE_COUNT
+};
+
+/* How a value of a type is stored and compared. */
+enum value_kind { KIND_TEXT, KIND_INT, KIND_REAL, KIND_BOOL, KIND_JSON };
+
+enum on_delete { ON_DELETE_RESTRICT, ON_DELETE_SET_NULL, ON_DELETE_CASCADE };
+
+enum rollup_measure { ROLLUP_COUNT, ROLLUP_SUM, ROLLUP_MIN, ROLLUP_MAX, ROLLUP_AVG };
+
+/* A source position, for messages. file is borrowed from the meta's file table. */
+struct meta_pos {
+	const char *file;
+	int line, column;
+};
+
+/* An i18n text: { en: ..., zh: ... } or a plain string (stored under "en"). */
+struct meta_label {
+	int count;
+	char **lang;   /* owned */
+	char **text;   /* owned */
+};
+
+struct meta_object;
+
+struct meta_field {
+	char *name;
+	enum field_type type;
+	struct meta_label label;
+	struct meta_pos pos;
+	bool system;           /* id, created_at, ... : not writable, not in YAML */
+	bool required, search, unique, readonly;
+	bool has_min, has_max;
+	double min, max;       /* numbers: value bounds; text: max is the length in characters */
+	int max_length;        /* text types; 0 = default (text 255, textarea 32000) */
+	int scale;             /* decimal places for decimal/money/percent (money 2, percent 2, decimal 6) */
+	json_t *default_value; /* owned; NULL = none */
+	/* enum, multienum */
+	int value_count;
+	char **values;         /* owned */
+	struct meta_label *value_labels; /* owned, value_count entries (may be empty labels) */
+	/* ref, user */
+	char *to;                        /* target object name (user: "user") */
+	const struct meta_object *target;/* resolved after loading */
+	enum on_delete on_delete;
+	/* formula: an expression over this object's fields and ref paths */
+	char *formula;                   /* source text */
+	struct expr *formula_expr;       /* owned, parsed */
+	enum field_type result_type;     /* formula: `returns:` (default decimal) */
+	/* rollup: measure over the child records whose `child_field` points here */
+	char *rollup_of;                 /* "opportunity.account" */
+	const struct meta_object *rollup_child;
+	const struct meta_field *rollup_child_field; /* the ref on the child */
+	enum rollup_measure rollup_measure;
+	char *rollup_measure_field;      /* NULL for count */
+	char *rollup_where;              /* source text or NULL */
+	struct expr *rollup_where_expr;  /* owned or NULL */
+	/* autonumber */
+	char *format;                    /* "CASE-{00000}" */
+};
+
+struct meta_rule {
+	char *when;               /* expression: true means the record is invalid */
+	struct expr *expr;        /* owned */
+	char *message;
+	char *field;              /* optional: the field the error is reported on */
+	struct meta_pos pos;
+};
+
+struct meta_index {
+	int field_count;
+	char **fields;            /* owned */
+	bool unique;
+	struct meta_pos pos;
+};
+
+struct meta_object {
+	char *name;
+	struct meta_label label;
+	char *module;             /* navigation group, may be NULL */
+	struct meta_pos pos;
+	int field_count;          /* system fields first, then YAML order */
+	struct meta_field *fields;
+	int rule_count;
+	struct meta_rule *rules;
+	int index_count;
+	struct meta_index *indexes;
+	json_t *views;            /* owned: { list: [...], kanban: {...}, ... } as written */
+	/* rollups elsewhere that aggregate this object (this is the child) */
+	int rollup_parent_count;
+	const struct meta_field **rollup_parents;
+};
+
+struct meta_plugin_ref {
+	char *name;
+	char *version_range;      /* may be NULL */
+};
+
+struct meta {
+	char *app_name;
+	char *industry;
+	char **languages;         /* from app.yaml `languages:`; default [en] */
+	int language_count;
+	int plugin_count;
+	struct meta_plugin_ref *plugins;
+	int object_count;
+	struct meta_object *objects;
+	json_t *config;           /* owned: app.yaml `config:` map, may be NULL */
+	char version[65];         /* hex SHA-256 of the normalised metadata */
+	int file_count;
+	char **files;             /* owned file names, referenced by meta_pos */
+};
+
+/* One loader diagnostic. */
+struct meta_diag {
+	char *file;
+	int line, column;
+	bool warning;
+	char *message;
+};
+
+struct meta_diags {
+	int count, error_count;
+	struct meta_diag *items;  /* owned */
+};
+
+/*
+ * Loads metadata_dir/app.yaml, metadata_dir/ *.yaml (sorted by name, app.yaml
+ * excluded) and plugins_dir/<plugin>/objects/ *.yaml for each plugin listed
+ * in app.yaml, then resolves refs, rollups, formulas (cycles are errors) and
+ * adds the system fields. Returns CRM_OK and sets *out, or CRM_EMETA with
+ * every problem in diags. diags is always filled (warnings too); free it
+ * with meta_diags_free.
+ */
+int meta_load(const char *metadata_dir, const char *plugins_dir, struct meta **out,
+              struct meta_diags *diags);
+/* Loads from in-memory YAML documents (tests, fuzzing). names[i] labels texts[i]. */
+int meta_load_texts(int count, const char *const *names, const char *const *texts,
+                    struct meta **out, struct meta_diags *diags);
+void meta_free(struct meta *meta);
+void meta_diags_free(struct meta_diags *diags);
+/* Prints every diagnostic as "file:line:column: error: message" to stream (a FILE *). */
+void meta_diags_print(const struct meta_diags *diags, void *stream);
+
+const struct meta_object *meta_find_object(const struct meta *meta, const char *name);
+const struct meta_field *meta_find_field(const struct meta_object *object, const char *name);
+int meta_field_index(const struct meta_object *object, const char *name); /* -1 if absent */
+
+const char *meta_type_name(enum field_type type);
+/* The storage kind of a field (formula: of its result type). */
+enum value_kind meta_field_kind(const struct meta_field *field);
+/* True for fields that live in a column of the object's table (not formula). */
+bool meta_field_stored(const struct meta_field *field);
+/* Label in lang, falling back to en, then to the name. Borrowed. */
+const char *meta_label_text(const struct meta_label *label, const char *lang, const char *fallback);
+
+#endif

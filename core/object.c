@@ -1,0 +1,1542 @@
+/*
+ * object.c - the object API (see object.h): the one door to records.
+ *
+ * Each call finds the object in the metadata, normalises and validates the
+ * values (every field error at once), and asks the store to read or write.
+ * Writes run on the single writer inside the caller's transaction
+ * (object_begin) or one of their own; reads use the caller's transaction if
+ * one is open, else a reader connection. Derived data (autonumbers, rollups
+ * on parents) is maintained in the same transaction as the write.
+ */
+#include <math.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "expr.h"
+#include "kernel.h"
+#include "meta.h"
+#include "object.h"
+#include "store.h"
+
+#define MAX_HOOK_DEPTH 8
+#define MAX_SORT_KEYS 8
+#define MAX_FIELDS 200
+#define MAX_JSON_VALUE 65536
+#define CASCADE_LIMIT 10000
+
+/* --- context and connections ----------------------------------------- */
+
+void crm_ctx_clear(struct crm_ctx *ctx)
+{
+	if (ctx->txn) {
+		store_rollback(ctx->txn);
+		ctx->txn = NULL;
+		ctx->txn_depth = 0;
+	}
+	crm_error_reset(ctx);
+}
+
+static const struct meta *ctx_meta(struct crm_ctx *ctx)
+{
+	return ctx->kernel->meta;
+}
+
+/* Every public call starts here: it forgets the previous call's error. */
+static int find_object(struct crm_ctx *ctx, const char *name, const struct meta_object **out)
+{
+	crm_error_reset(ctx);
+	const struct meta_object *o = name ? meta_find_object(ctx_meta(ctx), name) : NULL;
+	if (!o)
+		return crm_error(ctx, CRM_ENOTFOUND, "unknown object '%.64s'", name ? name : "");
+	*out = o;
+	return CRM_OK;
+}
+
+int object_begin(struct crm_ctx *ctx)
+{
+	if (ctx->txn) {
+		ctx->txn_depth++;
+		return CRM_OK;
+	}
+	int code = store_begin(ctx->kernel->store, &ctx->txn, ctx);
+	if (code == CRM_OK)
+		ctx->txn_depth = 1;
+	return code;
+}
+
+int object_commit(struct crm_ctx *ctx)
+{
+	if (!ctx->txn)
+		return crm_error(ctx, CRM_EINTERNAL, "commit without a transaction");
+	if (--ctx->txn_depth > 0)
+		return CRM_OK;
+	struct store_conn *conn = ctx->txn;
+	ctx->txn = NULL;
+	return store_commit(conn, ctx);
+}
+
+void object_rollback(struct crm_ctx *ctx)
+{
+	if (!ctx->txn)
+		return;
+	store_rollback(ctx->txn);
+	ctx->txn = NULL;
+	ctx->txn_depth = 0;
+}
+
+/* A read connection: the open transaction, or a reader (released by read_done). */
+static struct store_conn *read_conn(struct crm_ctx *ctx)
+{
+	return ctx->txn ? ctx->txn : store_reader(ctx->kernel->store);
+}
+
+static void read_done(struct crm_ctx *ctx, struct store_conn *conn)
+{
+	if (conn != ctx->txn)
+		store_reader_done(conn);
+}
+
+/* Runs a write in the caller's transaction, or in one of its own. */
+static int write_begin(struct crm_ctx *ctx, bool *own)
+{
+	*own = ctx->txn == NULL;
+	return object_begin(ctx);
+}
+
+static int write_end(struct crm_ctx *ctx, bool own, int code)
+{
+	if (code == CRM_OK)
+		return object_commit(ctx);
+	if (own)
+		object_rollback(ctx);
+	else
+		ctx->txn_depth--;
+	return code;
+}
+
+static void now_text(char *out, size_t len)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* --- value normalisation ---------------------------------------------- */
+
+static size_t utf8_length(const char *s)
+{
+	size_t n = 0;
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
+}
+
+static bool has_control(const char *s, bool multiline)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c < 0x20 && c != '\t' && !(multiline && (c == '\n' || c == '\r')))
+			return true;
+		if (c == 0x7f)
+			return true;
+	}
+	return false;
+}
+
+static bool valid_email(const char *s)
+{
+	const char *at = strchr(s, '@');
+	if (!at || at == s || strchr(at + 1, '@') || strlen(s) > 254)
+		return false;
+	const char *dot = strrchr(at, '.');
+	if (!dot || dot == at + 1 || dot[1] == '\0')
+		return false;
+	for (const char *p = s; *p; p++)
+		if ((unsigned char)*p <= ' ' || strchr("()<>,;:\\\"[]", *p))
+			return false;
+	return true;
+}
+
+static bool valid_phone(const char *s)
+{
+	int digits = 0;
+	for (const char *p = s; *p; p++) {
+		if (*p >= '0' && *p <= '9')
+			digits++;
+		else if (!strchr("+-() .x/", *p))
+			return false;
+	}
+	return digits >= 3 && digits <= 20;
+}
+
+static bool valid_url(const char *s)
+{
+	const char *rest;
+	if (strncasecmp(s, "http://", 7) == 0)
+		rest = s + 7;
+	else if (strncasecmp(s, "https://", 8) == 0)
+		rest = s + 8;
+	else
+		return false;
+	if (!*rest || *rest == '/' || strlen(s) > 2048)
+		return false;
+	for (const char *p = s; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == '"' || *p == '<' || *p == '>')
+			return false;
+	return true;
+}
+
+static bool leap(int y)
+{
+	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+static bool valid_ymd(int y, int m, int d)
+{
+	static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	if (y < 1 || y > 9999 || m < 1 || m > 12 || d < 1)
+		return false;
+	return d <= days[m - 1] + (m == 2 && leap(y));
+}
+
+static bool digits_at(const char *s, int count)
+{
+	for (int i = 0; i < count; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+static int number_at(const char *s, int count)
+{
+	int v = 0;
+	for (int i = 0; i < count; i++)
+		v = v * 10 + (s[i] - '0');
+	return v;
+}
+
+static bool parse_date(const char *s, int *y, int *m, int *d)
+{
+	if (strlen(s) < 10 || !digits_at(s, 4) || s[4] != '-' || !digits_at(s + 5, 2) || s[7] != '-'
+	    || !digits_at(s + 8, 2))
+		return false;
+	*y = number_at(s, 4);
+	*m = number_at(s + 5, 2);
+	*d = number_at(s + 8, 2);
+	return valid_ymd(*y, *m, *d);
+}
+
+/* ISO 8601 date-time with an optional offset, normalised to UTC "...Z". */
+static bool normalise_datetime(const char *s, char *out, size_t len)
+{
+	int y, mo, d;
+	if (!parse_date(s, &y, &mo, &d) || (s[10] != 'T' && s[10] != ' ') || !digits_at(s + 11, 2)
+	    || s[13] != ':' || !digits_at(s + 14, 2))
+		return false;
+	int h = number_at(s + 11, 2), mi = number_at(s + 14, 2), sec = 0;
+	const char *p = s + 16;
+	if (*p == ':') {
+		if (!digits_at(p + 1, 2))
+			return false;
+		sec = number_at(p + 1, 2);
+		p += 3;
+		if (*p == '.') {
+			p++;
+			if (*p < '0' || *p > '9')
+				return false;
+			while (*p >= '0' && *p <= '9')
+				p++;
+		}
+	}
+	if (h > 23 || mi > 59 || sec > 60)
+		return false;
+	long offset = 0;
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		int sign = *p == '-' ? -1 : 1;
+		if (!digits_at(p + 1, 2))
+			return false;
+		int oh = number_at(p + 1, 2), om = 0;
+		p += 3;
+		if (*p == ':')
+			p++;
+		if (digits_at(p, 2)) {
+			om = number_at(p, 2);
+			p += 2;
+		}
+		if (oh > 14 || om > 59)
+			return false;
+		offset = sign * (oh * 3600L + om * 60L);
+	}
+	if (*p)
+		return false;
+	struct tm tm = { .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
+	                 .tm_hour = h, .tm_min = mi, .tm_sec = sec };
+	time_t t = timegm(&tm) - offset;
+	struct tm utc;
+	gmtime_r(&t, &utc);
+	if (utc.tm_year + 1900 < 1 || utc.tm_year + 1900 > 9999)
+		return false;
+	strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &utc);
+	return true;
+}
+
+static bool enum_has(const struct meta_field *f, const char *value)
+{
+	for (int i = 0; i < f->value_count; i++)
+		if (strcmp(f->values[i], value) == 0)
+			return true;
+	return false;
+}
+
+static double round_to(double v, int scale)
+{
+	double f = pow(10, scale);
+	double r = round(v * f) / f;
+	return isfinite(r) ? r : v;
+}
+
+static const char *json_kind_name(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: return "an object";
+	case JSON_ARRAY: return "a list";
+	case JSON_STRING: return "text";
+	case JSON_INTEGER: return "an integer";
+	case JSON_REAL: return "a number";
+	case JSON_TRUE: case JSON_FALSE: return "a boolean";
+	default: return "null";
+	}
+}
+
+static bool check_bounds(struct crm_ctx *ctx, const struct meta_field *f, double v)
+{
+	if (f->has_min && v < f->min) {
+		crm_field_error(ctx, f->name, "min", "must be >= %g", f->min);
+		return false;
+	}
+	if (f->has_max && v > f->max) {
+		crm_field_error(ctx, f->name, "max", "must be <= %g", f->max);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * The stored form of value for field, or NULL after adding a field error.
+ * conn (may be NULL) checks that refs exist.
+ */
+static json_t *normalise(struct crm_ctx *ctx, struct store_conn *conn, const struct meta_field *f,
+                         json_t *value)
+{
+	const char *name = f->name;
+	if (json_is_null(value))
+		return json_null();
+	switch (f->type) {
+	case FIELD_TEXT: case FIELD_TEXTAREA: case FIELD_EMAIL: case FIELD_PHONE: case FIELD_URL: {
+		if (!json_is_string(value)) {
+			crm_field_error(ctx, name, "type", "expected text, got %s", json_kind_name(value));
+			return NULL;
+		}
+		const char *s = json_string_value(value);
+		size_t max = f->max_length > 0 ? (size_t)f->max_length : f->type == FIELD_TEXTAREA ? 32000 : 255;
+		if (strlen(s) != json_string_length(value) || has_control(s, f->type == FIELD_TEXTAREA)) {
+			crm_field_error(ctx, name, "format", "must not contain control characters");
+			return NULL;
+		}
+		if (utf8_length(s) > max) {
+			crm_field_error(ctx, name, "max_length", "must be at most %zu characters", max);
+			return NULL;
+		}
+		if (f->type == FIELD_EMAIL && !valid_email(s)) {
+			crm_field_error(ctx, name, "format", "'%.80s' is not an email address", s);
+			return NULL;
+		}
+		if (f->type == FIELD_PHONE && !valid_phone(s)) {
+			crm_field_error(ctx, name, "format", "'%.80s' is not a phone number", s);
+			return NULL;
+		}
+		if (f->type == FIELD_URL && !valid_url(s)) {
+			crm_field_error(ctx, name, "format", "'%.80s' is not an http(s) URL", s);
+			return NULL;
+		}
+		if (f->required && !*s) {
+			crm_field_error(ctx, name, "required", "is required");
+			return NULL;
+		}
+		return json_incref(value);
+	}
+	case FIELD_INT:
+		if (!json_is_integer(value)) {
+			crm_field_error(ctx, name, "type", "expected an integer, got %s", json_kind_name(value));
+			return NULL;
+		}
+		if (!check_bounds(ctx, f, (double)json_integer_value(value)))
+			return NULL;
+		return json_incref(value);
+	case FIELD_DECIMAL: case FIELD_MONEY: case FIELD_PERCENT: {
+		if (!json_is_number(value)) {
+			crm_field_error(ctx, name, "type", "expected a number, got %s", json_kind_name(value));
+			return NULL;
+		}
+		double v = json_number_value(value);
+		if (!isfinite(v) || fabs(v) > 1e15) {
+			crm_field_error(ctx, name, "range", "number out of range");
+			return NULL;
+		}
+		if (!check_bounds(ctx, f, v))
+			return NULL;
+		return json_real(round_to(v, f->scale));
+	}
+	case FIELD_BOOL:
+		if (!json_is_boolean(value)) {
+			crm_field_error(ctx, name, "type", "expected true or false, got %s", json_kind_name(value));
+			return NULL;
+		}
+		return json_incref(value);
+	case FIELD_DATE: {
+		int y, m, d;
+		const char *s = json_string_value(value);
+		if (!s || strlen(s) != 10 || !parse_date(s, &y, &m, &d)) {
+			crm_field_error(ctx, name, "format", "expected a date YYYY-MM-DD");
+			return NULL;
+		}
+		return json_incref(value);
+	}
+	case FIELD_DATETIME: {
+		char out[32];
+		const char *s = json_string_value(value);
+		if (!s || strlen(s) > 40 || !normalise_datetime(s, out, sizeof(out))) {
+			crm_field_error(ctx, name, "format", "expected a date-time YYYY-MM-DDTHH:MM:SSZ");
+			return NULL;
+		}
+		return json_string(out);
+	}
+	case FIELD_ENUM: {
+		const char *s = json_string_value(value);
+		if (!s || !enum_has(f, s)) {
+			crm_field_error(ctx, name, "enum", "must be one of the values of %s", name);
+			return NULL;
+		}
+		return json_incref(value);
+	}
+	case FIELD_MULTIENUM: {
+		if (!json_is_array(value)) {
+			crm_field_error(ctx, name, "type", "expected a list of values");
+			return NULL;
+		}
+		json_t *out = json_array();
+		size_t i;
+		json_t *item;
+		json_array_foreach(value, i, item) {
+			const char *s = json_string_value(item);
+			if (!s || !enum_has(f, s)) {
+				crm_field_error(ctx, name, "enum", "'%.64s' is not a value of %s", s ? s : "?", name);
+				json_decref(out);
+				return NULL;
+			}
+			bool seen = false;
+			for (size_t j = 0; j < json_array_size(out) && !seen; j++)
+				seen = strcmp(json_string_value(json_array_get(out, j)), s) == 0;
+			if (!seen)
+				json_array_append(out, item);
+		}
+		return out;
+	}
+	case FIELD_REF: case FIELD_USER: {
+		if (!json_is_integer(value) || json_integer_value(value) <= 0) {
+			crm_field_error(ctx, name, "type", "expected the id of a %s record", f->to ? f->to : "user");
+			return NULL;
+		}
+		if (conn && f->target) {
+			bool exists = false;
+			if (store_exists(conn, f->target, json_integer_value(value), &exists, ctx) != CRM_OK)
+				return NULL;
+			if (!exists) {
+				crm_field_error(ctx, name, "ref", "no %s with id %lld", f->target->name,
+				                (long long)json_integer_value(value));
+				return NULL;
+			}
+		}
+		return json_incref(value);
+	}
+	case FIELD_JSON: {
+		char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+		size_t len = text ? strlen(text) : 0;
+		free(text);
+		if (len > MAX_JSON_VALUE) {
+			crm_field_error(ctx, name, "max_length", "JSON value larger than %d bytes", MAX_JSON_VALUE);
+			return NULL;
+		}
+		return json_incref(value);
+	}
+	case FIELD_GEO: {
+		json_t *lat = json_object_get(value, "lat"), *lng = json_object_get(value, "lng");
+		if (!json_is_object(value) || json_object_size(value) != 2 || !json_is_number(lat)
+		    || !json_is_number(lng) || fabs(json_number_value(lat)) > 90 || fabs(json_number_value(lng)) > 180) {
+			crm_field_error(ctx, name, "format", "expected {\"lat\": -90..90, \"lng\": -180..180}");
+			return NULL;
+		}
+		return json_pack("{s:f, s:f}", "lat", json_number_value(lat), "lng", json_number_value(lng));
+	}
+	default:
+		crm_field_error(ctx, name, "readonly", "is computed and cannot be written");
+		return NULL;
+	}
+}
+
+static bool writable(struct crm_ctx *ctx, const struct meta_field *f, bool creating)
+{
+	if (f->system) {
+		/* owner is set by the system (CLI, import, demo) or, later, by roles allowed to */
+		if (strcmp(f->name, "owner") == 0 && ctx->user_id == 0)
+			return true;
+		crm_field_error(ctx, f->name, "readonly", "is a system field");
+		return false;
+	}
+	if (f->type == FIELD_FORMULA || f->type == FIELD_ROLLUP || f->type == FIELD_AUTONUMBER) {
+		crm_field_error(ctx, f->name, "readonly", "is computed and cannot be written");
+		return false;
+	}
+	if (f->readonly && !creating) {
+		crm_field_error(ctx, f->name, "readonly", "cannot be changed once set");
+		return false;
+	}
+	return true;
+}
+
+/* Normalises every given value into *out (stored form). Collects all field errors. */
+static int normalise_values(struct crm_ctx *ctx, struct store_conn *conn, const struct meta_object *o,
+                            json_t *values, bool creating, json_t **out)
+{
+	if (!json_is_object(values))
+		return crm_error(ctx, CRM_EINVAL, "values must be a JSON object");
+	if (json_object_size(values) > MAX_FIELDS)
+		return crm_error(ctx, CRM_ELIMIT, "too many fields");
+	json_t *result = json_object();
+	const char *key;
+	json_t *value;
+	json_object_foreach(values, key, value) {
+		const struct meta_field *f = meta_find_field(o, key);
+		if (!f) {
+			crm_field_error(ctx, key, "unknown", "unknown field '%.64s' on %s", key, o->name);
+			continue;
+		}
+		if (!writable(ctx, f, creating))
+			continue;
+		json_t *v = normalise(ctx, conn, f, value);
+		if (v)
+			json_object_set_new(result, key, v);
+		else if (ctx->status != CRM_OK && ctx->status != CRM_EVALIDATION) {
+			json_decref(result);
+			return ctx->status;
+		}
+	}
+	if (ctx->field_errors) {
+		json_decref(result);
+		return crm_error(ctx, CRM_EVALIDATION, "invalid %s record", o->name);
+	}
+	*out = result;
+	return CRM_OK;
+}
+
+/* --- rules ------------------------------------------------------------ */
+
+struct rule_env {
+	struct crm_ctx *ctx;
+	struct store_conn *conn;
+	const struct meta_object *object;
+	json_t *record;
+	json_t *fetched;          /* records fetched for dotted paths, kept until the rule ends */
+};
+
+static int value_from_json(json_t *v, struct expr_value *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!v)
+		return 0;
+	switch (json_typeof(v)) {
+	case JSON_INTEGER: out->type = EV_INT; out->i = json_integer_value(v); break;
+	case JSON_REAL: out->type = EV_REAL; out->r = json_real_value(v); break;
+	case JSON_TRUE: out->type = EV_BOOL; out->i = 1; break;
+	case JSON_FALSE: out->type = EV_BOOL; out->i = 0; break;
+	case JSON_STRING: out->type = EV_TEXT; out->s = (char *)json_string_value(v); break;
+	default: out->type = EV_NULL; break;
+	}
+	return 0;
+}
+
+static int rule_lookup(void *arg, const char *path, struct expr_value *out)
+{
+	struct rule_env *env = arg;
+	const struct meta_object *o = env->object;
+	json_t *record = env->record;
+	char segment[64];
+	const char *p = path;
+	for (int hop = 0; hop <= EXPR_MAX_PATH; hop++) {
+		const char *dot = strchr(p, '.');
+		size_t len = dot ? (size_t)(dot - p) : strlen(p);
+		if (len >= sizeof(segment))
+			return -1;
+		memcpy(segment, p, len);
+		segment[len] = '\0';
+		const struct meta_field *f = meta_find_field(o, segment);
+		if (!f)
+			return -1;
+		json_t *v = json_object_get(record, segment);
+		if (!dot) {
+			if (f->type == FIELD_FORMULA && f->formula_expr) {
+				/* formulas are computed in SQL for reads; rules see them computed here */
+				struct rule_env inner = { env->ctx, env->conn, o, record, env->fetched };
+				struct expr_env eval = { .lookup = rule_lookup, .arg = &inner, .me = env->ctx->user_id };
+				char err[256];
+				struct expr_value result = { 0 };
+				if (expr_eval(f->formula_expr, &eval, &result, err, sizeof(err)) != CRM_OK)
+					return -1;
+				if (result.type == EV_TEXT) {
+					/* keep the text alive until the rule ends */
+					json_array_append_new(env->fetched, json_string(result.s));
+					const char *kept = json_string_value(json_array_get(env->fetched, json_array_size(env->fetched) - 1));
+					expr_value_clear(&result);
+					out->type = EV_TEXT;
+					out->s = (char *)kept;
+					return 0;
+				}
+				*out = result;
+				return 0;
+			}
+			return value_from_json(v, out);
+		}
+		if (!f->target)
+			return -1;
+		if (!json_is_integer(v)) {
+			out->type = EV_NULL;
+			return 0;
+		}
+		json_t *next = NULL;
+		int code = store_get(env->conn, f->target, json_integer_value(v), true, &next, env->ctx);
+		if (code == CRM_ENOTFOUND) {
+			crm_error_reset(env->ctx);
+			out->type = EV_NULL;
+			return 0;
+		}
+		if (code != CRM_OK)
+			return -1;
+		json_array_append_new(env->fetched, next);
+		record = next;
+		o = f->target;
+		p = dot + 1;
+	}
+	return -1;
+}
+
+static int check_rules(struct crm_ctx *ctx, struct store_conn *conn, const struct meta_object *o,
+                       json_t *record)
+{
+	struct rule_env env = { ctx, conn, o, record, json_array() };
+	struct expr_env eval = { .lookup = rule_lookup, .arg = &env, .me = ctx->user_id };
+	for (int i = 0; i < o->rule_count; i++) {
+		const struct meta_rule *r = &o->rules[i];
+		struct expr_value result = { 0 };
+		char err[256];
+		if (expr_eval(r->expr, &eval, &result, err, sizeof(err)) != CRM_OK) {
+			json_decref(env.fetched);
+			return crm_error(ctx, CRM_EINTERNAL, "rule '%s' of %s failed: %s", r->when, o->name, err);
+		}
+		if (expr_truthy(&result))
+			crm_field_error(ctx, r->field ? r->field : "", "rule", "%s", r->message);
+		expr_value_clear(&result);
+	}
+	json_decref(env.fetched);
+	return ctx->field_errors ? crm_error(ctx, CRM_EVALIDATION, "invalid %s record", o->name) : CRM_OK;
+}
+
+/* Required and unique checks on the full record. */
+static int check_record(struct crm_ctx *ctx, struct store_conn *conn, const struct meta_object *o,
+                        json_t *record, int64_t id)
+{
+	for (int i = 0; i < o->field_count; i++) {
+		const struct meta_field *f = &o->fields[i];
+		json_t *v = json_object_get(record, f->name);
+		if (f->required && (!v || json_is_null(v)))
+			crm_field_error(ctx, f->name, "required", "is required");
+		if (f->unique && v && !json_is_null(v)) {
+			bool taken = false;
+			if (store_value_taken(conn, o, f, v, id, &taken, ctx) != CRM_OK)
+				return ctx->status;
+			if (taken)
+				crm_field_error(ctx, f->name, "unique", "this value is already used by another %s", o->name);
+		}
+	}
+	if (ctx->field_errors)
+		return crm_error(ctx, CRM_EVALIDATION, "invalid %s record", o->name);
+	return check_rules(ctx, conn, o, record);
+}
+
+/* --- derived data ----------------------------------------------------- */
+
+static int refresh_rollups(struct crm_ctx *ctx, const struct meta_object *child, json_t *before,
+                           json_t *after)
+{
+	for (int i = 0; i < child->rollup_parent_count; i++) {
+		const struct meta_field *rollup = child->rollup_parents[i];
+		const struct meta_field *ref = rollup->rollup_child_field;
+		json_t *ids[2] = { before ? json_object_get(before, ref->name) : NULL,
+		                   after ? json_object_get(after, ref->name) : NULL };
+		for (int k = 0; k < 2; k++) {
+			if (!json_is_integer(ids[k]))
+				continue;
+			if (k == 1 && json_equal(ids[0], ids[1]))
+				continue;
+			int code = store_rollup_refresh(ctx->txn, rollup, ref->target, json_integer_value(ids[k]), ctx);
+			if (code != CRM_OK)
+				return code;
+		}
+	}
+	return CRM_OK;
+}
+
+static void autonumber_text(const char *format, int64_t n, char *out, size_t len)
+{
+	const char *open = strchr(format, '{');
+	const char *close = open ? strchr(open, '}') : NULL;
+	if (!open || !close) {
+		snprintf(out, len, "%s%lld", format, (long long)n);
+		return;
+	}
+	int width = (int)(close - open - 1);
+	snprintf(out, len, "%.*s%0*lld%s", (int)(open - format), format, width, (long long)n, close + 1);
+}
+
+/* --- create, get, update ---------------------------------------------- */
+
+int object_create(struct crm_ctx *ctx, const char *object, json_t *values, json_t **out)
+{
+	const struct meta_object *o = NULL;
+	int code = find_object(ctx, object, &o);
+	if (code != CRM_OK)
+		return code;
+	if (ctx->depth > MAX_HOOK_DEPTH)
+		return crm_error(ctx, CRM_ELIMIT, "object API calls nested deeper than %d", MAX_HOOK_DEPTH);
+	bool own;
+	if ((code = write_begin(ctx, &own)) != CRM_OK)
+		return code;
+	json_t *record = NULL;
+	code = normalise_values(ctx, ctx->txn, o, values, true, &record);
+	if (code != CRM_OK)
+		return write_end(ctx, own, code);
+	char now[32];
+	now_text(now, sizeof(now));
+	for (int i = 0; i < o->field_count; i++) {
+		const struct meta_field *f = &o->fields[i];
+		if (f->default_value && !json_object_get(record, f->name))
+			json_object_set(record, f->name, f->default_value);
+		if (f->type == FIELD_AUTONUMBER) {
+			int64_t n;
+			if ((code = store_next_number(ctx->txn, o, f, &n, ctx)) != CRM_OK)
+				goto fail;
+			char text[128];
+			autonumber_text(f->format ? f->format : "{0}", n, text, sizeof(text));
+			json_object_set_new(record, f->name, json_string(text));
+		}
+	}
+	json_t *user = ctx->user_id ? json_integer(ctx->user_id) : json_null();
+	json_object_set_new(record, "created_at", json_string(now));
+	json_object_set_new(record, "updated_at", json_string(now));
+	json_object_set(record, "created_by", user);
+	json_object_set(record, "updated_by", user);
+	if (!json_object_get(record, "owner"))
+		json_object_set(record, "owner", user);
+	json_decref(user);
+	json_object_set_new(record, "version", json_integer(1));
+	if ((code = check_record(ctx, ctx->txn, o, record, 0)) != CRM_OK)
+		goto fail;
+	int64_t id;
+	if ((code = store_insert(ctx->txn, o, record, &id, ctx)) != CRM_OK)
+		goto fail;
+	json_object_set_new(record, "id", json_integer(id));
+	if ((code = refresh_rollups(ctx, o, NULL, record)) != CRM_OK)
+		goto fail;
+	if (out) {
+		json_t *stored;
+		if ((code = store_get(ctx->txn, o, id, false, &stored, ctx)) != CRM_OK)
+			goto fail;
+		*out = stored;
+	}
+	json_decref(record);
+	code = write_end(ctx, own, CRM_OK);
+	if (code != CRM_OK && out) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return code;
+fail:
+	json_decref(record);
+	return write_end(ctx, own, code);
+}
+
+int object_get(struct crm_ctx *ctx, const char *object, int64_t id, bool include_deleted, json_t **out)
+{
+	const struct meta_object *o = NULL;
+	int code = find_object(ctx, object, &o);
+	if (code != CRM_OK)
+		return code;
+	struct store_conn *conn = read_conn(ctx);
+	code = store_get(conn, o, id, include_deleted, out, ctx);
+	read_done(ctx, conn);
+	return code;
+}
+
+int object_update(struct crm_ctx *ctx, const char *object, int64_t id, int64_t expected_version,
+                  json_t *changes, json_t **out)
+{
+	const struct meta_object *o = NULL;
+	int code = find_object(ctx, object, &o);
+	if (code != CRM_OK)
+		return code;
+	bool own;
+	if ((code = write_begin(ctx, &own)) != CRM_OK)
+		return code;
+	json_t *before = NULL, *normal = NULL, *merged = NULL;
+	if ((code = store_get(ctx->txn, o, id, false, &before, ctx)) != CRM_OK)
+		goto done;
+	if (expected_version > 0 && json_integer_value(json_object_get(before, "version")) != expected_version) {
+		code = crm_error(ctx, CRM_ECONFLICT, "record %s/%lld was changed by someone else (version %lld, expected %lld)",
+		                 o->name, (long long)id, (long long)json_integer_value(json_object_get(before, "version")),
+		                 (long long)expected_version);
+		goto done;
+	}
+	if ((code = normalise_values(ctx, ctx->txn, o, changes, false, &normal)) != CRM_OK)
+		goto done;
+	merged = json_deep_copy(before);
+	json_object_update(merged, normal);
+	if ((code = check_record(ctx, ctx->txn, o, merged, id)) != CRM_OK)
+		goto done;
+	char now[32];
+	now_text(now, sizeof(now));
+	json_object_set_new(normal, "updated_at", json_string(now));
+	json_object_set_new(normal, "updated_by", ctx->user_id ? json_integer(ctx->user_id) : json_null());
+	if ((code = store_update(ctx->txn, o, id, expected_version, false, normal, ctx)) != CRM_OK)
+		goto done;
+	if ((code = refresh_rollups(ctx, o, before, merged)) != CRM_OK)
+		goto done;
+	if (out)
+		code = store_get(ctx->txn, o, id, false, out, ctx);
+done:
+	json_decref(before);
+	json_decref(normal);
+	json_decref(merged);
+	code = write_end(ctx, own, code);
+	return code;
+}
+
+/* --- delete, restore, purge ------------------------------------------- */
+
+static int set_deleted(struct crm_ctx *ctx, const struct meta_object *o, int64_t id,
+                       int64_t expected_version, bool deleted, int depth);
+
+/* on_delete for the records that point at o/id: restrict refuses, cascade deletes them too. */
+static int delete_children(struct crm_ctx *ctx, const struct meta_object *o, int64_t id, int depth)
+{
+	const struct meta *meta = ctx_meta(ctx);
+	for (int oi = 0; oi < meta->object_count; oi++) {
+		const struct meta_object *child = &meta->objects[oi];
+		for (int fi = 0; fi < child->field_count; fi++) {
+			const struct meta_field *f = &child->fields[fi];
+			if (f->system || f->target != o || f->type != FIELD_REF || f->on_delete == ON_DELETE_SET_NULL)
+				continue;
+			json_t *ids;
+			int code = store_children(ctx->txn, child, f, id, CASCADE_LIMIT + 1, &ids, ctx);
+			if (code != CRM_OK)
+				return code;
+			size_t count = json_array_size(ids);
+			if (count && f->on_delete == ON_DELETE_RESTRICT) {
+				json_decref(ids);
+				return crm_error(ctx, CRM_ESTATE, "cannot delete %s %lld: %zu %s record%s still refer%s to it",
+				                 o->name, (long long)id, count, child->name, count == 1 ? "" : "s",
+				                 count == 1 ? "s" : "");
+			}
+			if (count > CASCADE_LIMIT || depth > MAX_HOOK_DEPTH) {
+				json_decref(ids);
+				return crm_error(ctx, CRM_ELIMIT, "deleting %s %lld would cascade to too many records",
+				                 o->name, (long long)id);
+			}
+			size_t i;
+			json_t *child_id;
+			json_array_foreach(ids, i, child_id) {
+				code = set_deleted(ctx, child, json_integer_value(child_id), 0, true, depth + 1);
+				if (code != CRM_OK) {
+					json_decref(ids);
+					return code;
+				}
+			}
+			json_decref(ids);
+		}
+	}
+	return CRM_OK;
+}
+
+static int set_deleted(struct crm_ctx *ctx, const struct meta_object *o, int64_t id,
+                       int64_t expected_version, bool deleted, int depth)
+{
+	json_t *before = NULL;
+	int code = store_get(ctx->txn, o, id, true, &before, ctx);
+	if (code != CRM_OK)
+		return code;
+	bool is_deleted = !json_is_null(json_object_get(before, "deleted_at"));
+	if (is_deleted == deleted) {
+		json_decref(before);
+		if (deleted)
+			return crm_error(ctx, CRM_ENOTFOUND, "no %s with id %lld", o->name, (long long)id);
+		return crm_error(ctx, CRM_ESTATE, "%s %lld is not in the recycle bin", o->name, (long long)id);
+	}
+	if (deleted && (code = delete_children(ctx, o, id, depth)) != CRM_OK)
+		goto done;
+	if (!deleted) {
+		/* A restored record must not point at deleted records or break uniqueness. */
+		for (int i = 0; i < o->field_count; i++) {
+			const struct meta_field *f = &o->fields[i];
+			json_t *v = json_object_get(before, f->name);
+			if (f->type == FIELD_REF && f->target && json_is_integer(v) && f->on_delete != ON_DELETE_SET_NULL) {
+				bool exists;
+				if ((code = store_exists(ctx->txn, f->target, json_integer_value(v), &exists, ctx)) != CRM_OK)
+					goto done;
+				if (!exists) {
+					code = crm_error(ctx, CRM_ESTATE, "cannot restore: its %s (%s %lld) is deleted; restore that first",
+					                 f->name, f->target->name, (long long)json_integer_value(v));
+					goto done;
+				}
+			}
+			if (f->unique && v && !json_is_null(v)) {
+				bool taken;
+				if ((code = store_value_taken(ctx->txn, o, f, v, id, &taken, ctx)) != CRM_OK)
+					goto done;
+				if (taken) {
+					code = crm_error(ctx, CRM_ESTATE, "cannot restore: another %s now has this %s", o->name, f->name);
+					goto done;
+				}
+			}
+		}
+	}
+	char now[32];
+	now_text(now, sizeof(now));
+	json_t *changes = json_pack("{s:o, s:s, s:o}", "deleted_at", deleted ? json_string(now) : json_null(),
+	                            "updated_at", now,
+	                            "updated_by", ctx->user_id ? json_integer(ctx->user_id) : json_null());
+	code = store_update(ctx->txn, o, id, expected_version, true, changes, ctx);
+	json_decref(changes);
+	if (code == CRM_OK)
+		code = refresh_rollups(ctx, o, deleted ? before : NULL, deleted ? NULL : before);
+done:
+	json_decref(before);
+	return code;
+}
+
+int object_delete(struct crm_ctx *ctx, const char *object, int64_t id, int64_t expected_version)
+{
+	const struct meta_object *o = NULL;
+	int code = find_object(ctx, object, &o);
+	if (code != CRM_OK)
+		return code;
+	bool own;
+	if ((code = write_begin(ctx, &own)) != CRM_OK)
+		return code;
+	return write_end(ctx, own, set_deleted(ctx, o, id, expected_version, true, 0));
+}
+
+int object_restore(struct crm_ctx *ctx, const char *object, int64_t id)
+{
+	const struct meta_object *o = NULL;
+	int code = find_object(ctx, object, &o);
+	if (code != CRM_OK)
+		return code;
+	bool own;
+	if ((code = write_begin(ctx, &own)) != CRM_OK)
+		return code;
+	return write_end(ctx, own, set_deleted(ctx, o, id, 0, false, 0));
+}
+
+int object_purge(struct crm_ctx *ctx, const char *object, int64_t id)
+{
+	const struct meta_object *o = NULL;
+	int code = find_object(ctx, object, &o);
+	if (code != CRM_OK)
+		return code;
+	bool own;
+	if ((code = write_begin(ctx, &own)) != CRM_OK)
+		return code;
+	return write_end(ctx, own, store_purge(ctx->txn, o, id, ctx));
+}
+
+/* --- queries ---------------------------------------------------------- */
+
+/* Everything a compiled query owns. */
+struct compiled {
+	struct expr_sql b;
+	struct store_query q;
+	struct strbuf where;
+	char *sort_text;                   /* normalised sort, bound into cursors */
+	struct strbuf columns[MAX_FIELDS];
+	char *names[MAX_FIELDS];
+	const char *column_sql[MAX_FIELDS];
+	const char *column_names[MAX_FIELDS];
+	const struct meta_field *column_fields[MAX_FIELDS];
+	struct strbuf sorts[MAX_SORT_KEYS];
+	const char *sort_sql[MAX_SORT_KEYS];
+	enum store_sort_dir sort_dir[MAX_SORT_KEYS];
+};
+
+static void compiled_free(struct compiled *c)
+{
+	expr_sql_free(&c->b);
+	strbuf_free(&c->where);
+	free(c->sort_text);
+	for (int i = 0; i < c->q.column_count; i++) {
+		strbuf_free(&c->columns[i]);
+		free(c->names[i]);
+	}
+	for (int i = 0; i < c->q.sort_count; i++)
+		strbuf_free(&c->sorts[i]);
+	json_decref(c->q.after);
+	free(c);
+}
+
+static int add_column(struct crm_ctx *ctx, struct compiled *c, const char *path)
+{
+	if (c->q.column_count >= MAX_FIELDS)
+		return crm_error(ctx, CRM_ELIMIT, "too many fields (at most %d)", MAX_FIELDS);
+	for (int i = 0; i < c->q.column_count; i++)
+		if (strcmp(c->names[i], path) == 0)
+			return CRM_OK;
+	int i = c->q.column_count;
+	char err[256];
+	if (expr_compile_path(&c->b, path, &c->columns[i], &c->column_fields[i], err, sizeof(err)) != CRM_OK) {
+		strbuf_free(&c->columns[i]);
+		return crm_error(ctx, CRM_EINVAL, "fields: %s", err);
+	}
+	c->names[i] = xstrdup(path);
+	c->column_sql[i] = c->columns[i].data;
+	c->column_names[i] = c->names[i];
+	c->q.column_count++;
+	return CRM_OK;
+}
+
+/* Splits a comma list into trimmed items; calls fn for each. */
+static int each_item(struct crm_ctx *ctx, const char *list, int (*fn)(struct crm_ctx *, struct compiled *, const char *),
+                     struct compiled *c)
+{
+	char item[256];
+	const char *p = list;
+	while (*p) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		while (len && (*p == ' ')) { p++; len--; }
+		while (len && p[len - 1] == ' ')
+			len--;
+		if (len == 0 || len >= sizeof(item))
+			return crm_error(ctx, CRM_EINVAL, "empty or overlong item in list '%.80s'", list);
+		memcpy(item, p, len);
+		item[len] = '\0';
+		int code = fn(ctx, c, item);
+		if (code != CRM_OK)
+			return code;
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	return CRM_OK;
+}
+
+static int add_sort(struct crm_ctx *ctx, struct compiled *c, const char *item)
+{
+	if (c->q.sort_count >= MAX_SORT_KEYS)
+		return crm_error(ctx, CRM_ELIMIT, "too many sort keys (at most %d)", MAX_SORT_KEYS);
+	int i = c->q.sort_count;
+	bool desc = item[0] == '-';
+	const char *path = item[0] == '-' || item[0] == '+' ? item + 1 : item;
+	const struct meta_field *f;
+	char err[256];
+	if (expr_compile_path(&c->b, path, &c->sorts[i], &f, err, sizeof(err)) != CRM_OK) {
+		strbuf_free(&c->sorts[i]);
+		return crm_error(ctx, CRM_EINVAL, "sort: %s", err);
+	}
+	if (meta_field_kind(f) == KIND_JSON) {
+		strbuf_free(&c->sorts[i]);
+		return crm_error(ctx, CRM_EINVAL, "sort: cannot sort by %s field '%s'", meta_type_name(f->type), path);
+	}
+	c->sort_sql[i] = c->sorts[i].data;
+	c->sort_dir[i] = desc ? STORE_DESC : STORE_ASC;
+	c->q.sort_count++;
+	return CRM_OK;
+}
+
+/* --- cursors: base64url( mac[32] | json {"s": sort, "k": keys} ) --- */
+
+static char *cursor_encode(struct crm_ctx *ctx, const char *sort, json_t *keys)
+{
+	json_t *payload = json_pack("{s:s, s:O}", "s", sort, "k", keys);
+	char *text = json_dumps(payload, JSON_COMPACT);
+	json_decref(payload);
+	size_t len = strlen(text);
+	unsigned char *raw = xmalloc(crypto_auth_BYTES + len);
+	crypto_auth(raw, (const unsigned char *)text, len, ctx->kernel->secret);
+	memcpy(raw + crypto_auth_BYTES, text, len);
+	free(text);
+	size_t b64_len = sodium_base64_ENCODED_LEN(crypto_auth_BYTES + len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	char *b64 = xmalloc(b64_len);
+	sodium_bin2base64(b64, b64_len, raw, crypto_auth_BYTES + len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	free(raw);
+	return b64;
+}
+
+static int cursor_decode(struct crm_ctx *ctx, const char *cursor, const char *sort, int key_count,
+                         json_t **out_keys)
+{
+	size_t len = strlen(cursor);
+	if (len > 8192)
+		return crm_error(ctx, CRM_EINVAL, "invalid cursor");
+	unsigned char *raw = xmalloc(len + 1);
+	size_t raw_len = 0;
+	if (sodium_base642bin(raw, len, cursor, len, NULL, &raw_len, NULL,
+	                      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0
+	    || raw_len <= crypto_auth_BYTES
+	    || crypto_auth_verify(raw, raw + crypto_auth_BYTES, raw_len - crypto_auth_BYTES, ctx->kernel->secret) != 0) {
+		free(raw);
+		return crm_error(ctx, CRM_EINVAL, "invalid cursor: it was altered or does not come from this server");
+	}
+	json_t *payload = json_loadb((const char *)raw + crypto_auth_BYTES, raw_len - crypto_auth_BYTES, 0, NULL);
+	free(raw);
+	json_t *keys = json_object_get(payload, "k");
+	const char *s = json_string_value(json_object_get(payload, "s"));
+	if (!s || strcmp(s, sort) != 0 || !json_is_array(keys) || (int)json_array_size(keys) != key_count + 1) {
+		json_decref(payload);
+		return crm_error(ctx, CRM_EINVAL, "invalid cursor: it belongs to a query with another sort order");
+	}
+	*out_keys = json_incref(keys);
+	json_decref(payload);
+	return CRM_OK;
+}
+
+static int add_search(struct crm_ctx *ctx, struct compiled *c, const struct meta_object *o, const char *search)
+{
+	if (strlen(search) > 200)
+		return crm_error(ctx, CRM_ELIMIT, "search text longer than 200 characters");
+	struct strbuf pattern = { 0 };
+	strbuf_putc(&pattern, '%');
+	for (const char *p = search; *p; p++) {
+		if (*p == '%' || *p == '_' || *p == '\\')
+			strbuf_putc(&pattern, '\\');
+		strbuf_putc(&pattern, *p);
+	}
+	strbuf_putc(&pattern, '%');
+	struct expr_value v = { .type = EV_TEXT, .s = pattern.data };
+	int param = expr_sql_bind(&c->b, &v);
+	strbuf_free(&pattern);
+	int n = 0;
+	struct strbuf cond = { 0 };
+	for (int i = 0; i < o->field_count; i++) {
+		const struct meta_field *f = &o->fields[i];
+		if (!f->search)
+			continue;
+		strbuf_puts(&cond, n++ ? " OR " : "(");
+		strbuf_puts(&cond, "t0.");
+		strbuf_ident(&cond, f->name);
+		strbuf_printf(&cond, " LIKE ?%d ESCAPE '\\'", param);
+	}
+	if (!n) {
+		strbuf_free(&cond);
+		return crm_error(ctx, CRM_EINVAL, "object '%s' has no searchable fields", o->name);
+	}
+	strbuf_putc(&cond, ')');
+	if (c->where.len)
+		strbuf_puts(&c->where, " AND ");
+	strbuf_puts(&c->where, cond.data);
+	strbuf_free(&cond);
+	return CRM_OK;
+}
+
+static int add_column_item(struct crm_ctx *ctx, struct compiled *c, const char *item)
+{
+	return add_column(ctx, c, item);
+}
+
+/* Compiles a query (columns only when with_columns). *out owned (compiled_free). */
+static int compile_query(struct crm_ctx *ctx, const char *object, const struct object_query *query,
+                         bool with_columns, struct compiled **out)
+{
+	const struct meta_object *o = NULL;
+	int code = find_object(ctx, object, &o);
+	if (code != CRM_OK)
+		return code;
+	struct compiled *c = xcalloc(1, sizeof(*c));
+	c->b.meta = ctx_meta(ctx);
+	c->b.object = o;
+	c->b.base_alias = "t0";
+	c->b.me = ctx->user_id;
+	c->q.object = o;
+	c->q.sql = &c->b;
+	c->q.deleted = query && query->deleted;
+	c->q.column_sql = c->column_sql;
+	c->q.column_names = c->column_names;
+	c->q.column_fields = c->column_fields;
+	c->q.sort_sql = c->sort_sql;
+	c->q.sort_dir = c->sort_dir;
+	if (with_columns) {
+		if (query && query->fields && *query->fields) {
+			code = add_column(ctx, c, "id");
+			if (code == CRM_OK)
+				code = each_item(ctx, query->fields, add_column_item, c);
+		} else {
+			for (int i = 0; code == CRM_OK && i < o->field_count; i++)
+				code = add_column(ctx, c, o->fields[i].name);
+		}
+		if (code != CRM_OK)
+			goto fail;
+	}
+	if (query && query->filter && *query->filter) {
+		struct expr *e;
+		char err[256];
+		if (expr_parse(query->filter, &e, err, sizeof(err)) != CRM_OK) {
+			code = crm_error(ctx, CRM_EINVAL, "filter: %s", err);
+			goto fail;
+		}
+		code = expr_compile(&c->b, e, &c->where, err, sizeof(err));
+		expr_free(e);
+		if (code != CRM_OK) {
+			code = crm_error(ctx, CRM_EINVAL, "filter: %s", err);
+			goto fail;
+		}
+	}
+	if (query && query->search && *query->search && (code = add_search(ctx, c, o, query->search)) != CRM_OK)
+		goto fail;
+	c->q.where = c->where.len ? c->where.data : NULL;
+	if (query && query->sort && *query->sort && (code = each_item(ctx, query->sort, add_sort, c)) != CRM_OK)
+		goto fail;
+	c->sort_text = xstrdup(query && query->sort ? query->sort : "");
+	if (query && query->after && *query->after
+	    && (code = cursor_decode(ctx, query->after, c->sort_text, c->q.sort_count, &c->q.after)) != CRM_OK)
+		goto fail;
+	*out = c;
+	return CRM_OK;
+fail:
+	compiled_free(c);
+	return code;
+}
+
+struct page {
+	json_t *records;
+	json_t *last_keys;
+	int limit;
+	int seen;
+	bool more;
+	int (*row_fn)(void *arg, json_t *record);
+	void *arg;
+};
+
+static int collect_row(void *arg, json_t *record, json_t *keys)
+{
+	struct page *p = arg;
+	if (p->seen++ == p->limit) {
+		p->more = true;
+		return 1;
+	}
+	if (p->row_fn) {
+		int stop = p->row_fn(p->arg, record);
+		if (stop)
+			return stop;
+	} else {
+		json_array_append(p->records, record);
+	}
+	json_decref(p->last_keys);
+	p->last_keys = json_incref(keys);
+	return 0;
+}
+
+int object_query(struct crm_ctx *ctx, const char *object, const struct object_query *query, json_t **out)
+{
+	int limit = query && query->limit ? query->limit : OBJECT_DEFAULT_LIMIT;
+	if (limit < 1 || limit > OBJECT_MAX_LIMIT)
+		return crm_error(ctx, CRM_ELIMIT, "limit must be between 1 and %d", OBJECT_MAX_LIMIT);
+	struct compiled *c;
+	int code = compile_query(ctx, object, query, true, &c);
+	if (code != CRM_OK)
+		return code;
+	c->q.limit = limit + 1;
+	struct page p = { .records = json_array(), .limit = limit };
+	struct store_conn *conn = read_conn(ctx);
+	code = store_select(conn, &c->q, collect_row, &p, ctx);
+	if (code == 1)
+		code = CRM_OK;
+	json_t *result = NULL;
+	if (code == CRM_OK) {
+		result = json_object();
+		json_object_set_new(result, "records", p.records);
+		p.records = NULL;
+		if (p.more && p.last_keys) {
+			char *cursor = cursor_encode(ctx, c->sort_text, p.last_keys);
+			json_object_set_new(result, "next", json_string(cursor));
+			free(cursor);
+		} else {
+			json_object_set_new(result, "next", json_null());
+		}
+	}
+	if (code == CRM_OK && query && query->count != OBJECT_COUNT_NONE) {
+		/* counting starts from scratch: no keyset */
+		json_decref(c->q.after);
+		c->q.after = NULL;
+		int64_t total = 0;
+		if (query->count == OBJECT_COUNT_EXACT) {
+			code = store_count(conn, &c->q, 0, &total, ctx);
+			if (code == CRM_OK)
+				json_object_set_new(result, "total", json_integer(total));
+		} else {
+			/* exact up to 10,000, then the id range as an upper estimate */
+			code = store_count(conn, &c->q, 10001, &total, ctx);
+			bool estimated = total > 10000;
+			if (code == CRM_OK && estimated)
+				code = store_max_id(conn, c->q.object, &total, ctx);
+			if (code == CRM_OK) {
+				json_object_set_new(result, "total", json_integer(total));
+				json_object_set_new(result, "total_estimated", json_boolean(estimated));
+			}
+		}
+	}
+	read_done(ctx, conn);
+	json_decref(p.records);
+	json_decref(p.last_keys);
+	compiled_free(c);
+	if (code != CRM_OK) {
+		json_decref(result);
+		return code;
+	}
+	*out = result;
+	return CRM_OK;
+}
+
+int object_query_each(struct crm_ctx *ctx, const char *object, const struct object_query *query,
+                      int (*row_fn)(void *arg, json_t *record), void *arg)
+{
+	struct compiled *c;
+	int code = compile_query(ctx, object, query, true, &c);
+	if (code != CRM_OK)
+		return code;
+	/* Pages of 500 on a fresh read each: flat memory, and no long-lived snapshot pinning the WAL. */
+	for (;;) {
+		struct page p = { .limit = 500, .row_fn = row_fn, .arg = arg };
+		c->q.limit = 501;
+		struct store_conn *conn = read_conn(ctx);
+		code = store_select(conn, &c->q, collect_row, &p, ctx);
+		read_done(ctx, conn);
+		if (code == 1 && p.more)
+			code = CRM_OK;
+		if (code != CRM_OK || !p.more) {
+			json_decref(p.last_keys);
+			break;
+		}
+		json_decref(c->q.after);
+		c->q.after = p.last_keys;
+	}
+	compiled_free(c);
+	return code;
+}
+
+int object_count(struct crm_ctx *ctx, const char *object, const char *filter, int64_t *out)
+{
+	struct object_query query = { .filter = filter };
+	struct compiled *c;
+	int code = compile_query(ctx, object, &query, false, &c);
+	if (code != CRM_OK)
+		return code;
+	struct store_conn *conn = read_conn(ctx);
+	code = store_count(conn, &c->q, 0, out, ctx);
+	read_done(ctx, conn);
+	compiled_free(c);
+	return code;
+}
+
+static int group_item(struct crm_ctx *ctx, struct compiled *c, const char *item)
+{
+	return add_column(ctx, c, item);
+}
+
+int object_aggregate(struct crm_ctx *ctx, const char *object, const char *group, const char *measures,
+                     const char *filter, json_t **out)
+{
+	struct object_query query = { .filter = filter };
+	struct compiled *c;
+	int code = compile_query(ctx, object, &query, false, &c);
+	if (code != CRM_OK)
+		return code;
+	if (group && *group && (code = each_item(ctx, group, group_item, c)) != CRM_OK)
+		goto done;
+	int group_count = c->q.column_count;
+	if (group_count > 4) {
+		code = crm_error(ctx, CRM_ELIMIT, "group by at most 4 fields");
+		goto done;
+	}
+	/* measures: count | fn(path) */
+	char *list = xstrdup(measures && *measures ? measures : "count");
+	struct strbuf measure_sql[16] = { 0 };
+	char *measure_names[16] = { 0 };
+	const char *sql_ptrs[16], *name_ptrs[16];
+	int measure_count = 0;
+	char *save = NULL;
+	for (char *item = strtok_r(list, ",", &save); item && code == CRM_OK; item = strtok_r(NULL, ",", &save)) {
+		while (*item == ' ')
+			item++;
+		if (measure_count == 16) {
+			code = crm_error(ctx, CRM_ELIMIT, "at most 16 measures");
+			break;
+		}
+		int m = measure_count;
+		if (strcmp(item, "count") == 0 || strcmp(item, "count()") == 0) {
+			strbuf_puts(&measure_sql[m], "count(*)");
+			measure_names[m] = xstrdup("count");
+			measure_count++;
+			continue;
+		}
+		static const char *const fns[] = { "sum", "avg", "min", "max", "count" };
+		char *open = strchr(item, '(');
+		char *close = open ? strchr(open, ')') : NULL;
+		size_t fn_len = open ? (size_t)(open - item) : 0;
+		int fn = -1;
+		for (int k = 0; k < 5 && open; k++)
+			if (strlen(fns[k]) == fn_len && strncmp(item, fns[k], fn_len) == 0)
+				fn = k;
+		if (fn < 0 || !close || close[1] != '\0' || close == open + 1) {
+			code = crm_error(ctx, CRM_EINVAL, "measure '%.64s': expected count, sum(f), avg(f), min(f), max(f)", item);
+			break;
+		}
+		*close = '\0';
+		const struct meta_field *f;
+		char err[256];
+		strbuf_printf(&measure_sql[m], "%s(", fns[fn]);
+		if (expr_compile_path(&c->b, open + 1, &measure_sql[m], &f, err, sizeof(err)) != CRM_OK) {
+			code = crm_error(ctx, CRM_EINVAL, "measure: %s", err);
+			measure_count++;
+			break;
+		}
+		enum value_kind kind = meta_field_kind(f);
+		if (fn <= 1 && kind != KIND_INT && kind != KIND_REAL) {
+			code = crm_error(ctx, CRM_EINVAL, "measure: %s needs a number field, '%s' is %s", fns[fn], open + 1,
+			                 meta_type_name(f->type));
+			measure_count++;
+			break;
+		}
+		strbuf_putc(&measure_sql[m], ')');
+		struct strbuf name = { 0 };
+		strbuf_printf(&name, "%s_%s", fns[fn], open + 1);
+		for (char *p = name.data; *p; p++)
+			if (*p == '.')
+				*p = '_';
+		measure_names[m] = strbuf_detach(&name);
+		measure_count++;
+	}
+	if (code == CRM_OK) {
+		for (int i = 0; i < measure_count; i++) {
+			sql_ptrs[i] = measure_sql[i].data;
+			name_ptrs[i] = measure_names[i];
+		}
+		struct store_conn *conn = read_conn(ctx);
+		code = store_aggregate(conn, &c->q, group_count, c->column_sql, c->column_names, c->column_fields,
+		                       measure_count, sql_ptrs, name_ptrs, out, ctx);
+		read_done(ctx, conn);
+	}
+	for (int i = 0; i < 16; i++) {
+		strbuf_free(&measure_sql[i]);
+		free(measure_names[i]);
+	}
+	free(list);
+done:
+	compiled_free(c);
+	return code;
+}
+
+/* --- batch ------------------------------------------------------------ */
+
+static json_t *error_result(struct crm_ctx *ctx, int code)
+{
+	json_t *r = json_pack("{s:s, s:i, s:s, s:s}", "status", "error", "code", code,
+	                      "error", crm_status_name(code), "message", ctx->message);
+	if (ctx->field_errors)
+		json_object_set(r, "errors", ctx->field_errors);
+	return r;
+}
+
+static int run_operation(struct crm_ctx *ctx, json_t *op, json_t **record)
+{
+	const char *kind = json_string_value(json_object_get(op, "op"));
+	const char *object = json_string_value(json_object_get(op, "object"));
+	json_t *id = json_object_get(op, "id");
+	json_t *values = json_object_get(op, "values");
+	int64_t version = json_integer_value(json_object_get(op, "version"));
+	if (!json_is_object(op) || !kind || !object)
+		return crm_error(ctx, CRM_EINVAL, "each operation needs \"op\" and \"object\"");
+	if (strcmp(kind, "create") == 0)
+		return object_create(ctx, object, values ? values : json_object(), record);
+	if (!json_is_integer(id))
+		return crm_error(ctx, CRM_EINVAL, "operation '%s' needs an integer \"id\"", kind);
+	if (strcmp(kind, "update") == 0)
+		return object_update(ctx, object, json_integer_value(id), version, values ? values : json_object(), record);
+	if (strcmp(kind, "delete") == 0)
+		return object_delete(ctx, object, json_integer_value(id), version);
+	if (strcmp(kind, "restore") == 0)
+		return object_restore(ctx, object, json_integer_value(id));
+	return crm_error(ctx, CRM_EINVAL, "unknown operation '%.32s' (expected create, update, delete, restore)", kind);
+}
+
+int object_batch(struct crm_ctx *ctx, json_t *operations, json_t **out)
+{
+	if (!json_is_array(operations))
+		return crm_error(ctx, CRM_EINVAL, "operations must be a list");
+	if (json_array_size(operations) > OBJECT_MAX_BATCH)
+		return crm_error(ctx, CRM_ELIMIT, "at most %d operations in a batch", OBJECT_MAX_BATCH);
+	bool own;
+	int code = write_begin(ctx, &own);
+	if (code != CRM_OK)
+		return code;
+	json_t *results = json_array();
+	int failed = CRM_OK;
+	size_t i;
+	json_t *op;
+	json_array_foreach(operations, i, op) {
+		if (failed != CRM_OK) {
+			json_array_append_new(results, json_pack("{s:s}", "status", "not run"));
+			continue;
+		}
+		json_t *record = NULL;
+		crm_error_reset(ctx);
+		code = run_operation(ctx, op, &record);
+		if (code == CRM_OK) {
+			json_array_append_new(results, record ? json_pack("{s:s, s:o}", "status", "ok", "record", record)
+			                                      : json_pack("{s:s}", "status", "ok"));
+		} else {
+			json_t *r = error_result(ctx, code);
+			json_object_set_new(r, "index", json_integer((json_int_t)i));
+			json_array_append_new(results, r);
+			failed = code;
+		}
+	}
+	if (failed != CRM_OK) {
+		/* all or nothing */
+		char message[sizeof(ctx->message)];
+		snprintf(message, sizeof(message), "%s", ctx->message);
+		json_t *errors = ctx->field_errors ? json_incref(ctx->field_errors) : NULL;
+		if (own)
+			object_rollback(ctx);
+		else
+			ctx->txn_depth--;
+		crm_error_reset(ctx);
+		ctx->field_errors = errors;
+		crm_error(ctx, failed, "batch rolled back: %s", message);
+		*out = results;
+		return failed;
+	}
+	code = write_end(ctx, own, CRM_OK);
+	*out = results;
+	return code;
+}

@@ -1,0 +1,102 @@
+/*
+ * object.h - the object API: the one door to records.
+ *
+ * HTTP handlers, the CLI (import, export, demo), plugins and workflows all
+ * read and write records through these functions, so validation, (later)
+ * access control, hooks and audit cannot be skipped by a side entrance.
+ *
+ * Records are jansson objects: { "id": 12, "name": "Acme", "amount": 12.5,
+ * "account": 7, "tags": ["a","b"], ... } with the system fields id,
+ * created_at, created_by, updated_at, updated_by, owner, version, deleted_at.
+ * Dates are "YYYY-MM-DD", datetimes "YYYY-MM-DDTHH:MM:SSZ" (UTC), bools JSON
+ * booleans, refs the target's id, multienum/json/geo JSON values
+ * (geo: {"lat": .., "lng": ..}).
+ *
+ * Every call takes a context (acting user, request id; see crm.h). On
+ * failure it returns a CRM_E* code, ctx->message says why and, for
+ * CRM_EVALIDATION, ctx->field_errors lists every field error at once.
+ * Output pointers are set only on success and are owned by the caller.
+ */
+#ifndef CRM_OBJECT_H
+#define CRM_OBJECT_H
+
+#include "crm.h"
+
+#define OBJECT_DEFAULT_LIMIT 50
+#define OBJECT_MAX_LIMIT 1000
+#define OBJECT_MAX_BATCH 1000
+
+enum object_count_mode { OBJECT_COUNT_NONE, OBJECT_COUNT_EXACT, OBJECT_COUNT_ESTIMATE };
+
+struct object_query {
+	const char *filter;      /* expression, or NULL */
+	const char *sort;        /* "-amount,name": fields or dotted paths, '-' = descending */
+	const char *fields;      /* "name,amount,account.name" or NULL = all readable fields */
+	const char *search;      /* text matched (LIKE) against the object's search: true fields */
+	int limit;               /* 0 = OBJECT_DEFAULT_LIMIT; above OBJECT_MAX_LIMIT is CRM_ELIMIT */
+	const char *after;       /* opaque cursor from a previous page, or NULL */
+	enum object_count_mode count;
+	bool deleted;            /* true: the recycle bin (deleted records only) */
+};
+
+/* Creates a record; *out (may be NULL) receives it as stored. */
+int object_create(struct crm_ctx *ctx, const char *object, json_t *values, json_t **out);
+/* Reads one live record (deleted ones too when include_deleted). CRM_ENOTFOUND if absent. */
+int object_get(struct crm_ctx *ctx, const char *object, int64_t id, bool include_deleted, json_t **out);
+/*
+ * Changes the given fields. expected_version > 0 must equal the stored
+ * version, else CRM_ECONFLICT (a lost update); 0 skips the check.
+ */
+int object_update(struct crm_ctx *ctx, const char *object, int64_t id, int64_t expected_version,
+                  json_t *changes, json_t **out);
+/* Soft delete to the recycle bin (sets deleted_at). Refs with on_delete restrict block it. */
+int object_delete(struct crm_ctx *ctx, const char *object, int64_t id, int64_t expected_version);
+int object_restore(struct crm_ctx *ctx, const char *object, int64_t id);
+/* Removes a deleted record for good. */
+int object_purge(struct crm_ctx *ctx, const char *object, int64_t id);
+
+/*
+ * One page: *out = { "records": [...], "next": "cursor" or null, "total": n (if asked) }.
+ * Keyset pagination: the cursor is signed (tamper-evident) and encodes the
+ * sort values of the last record, so pages stay stable under inserts.
+ */
+int object_query(struct crm_ctx *ctx, const char *object, const struct object_query *query,
+                 json_t **out);
+/*
+ * Streams every matching record to row_fn in sort order (no limit), reading
+ * in pages so memory stays flat. row_fn returns 0 to go on, non-zero to stop
+ * (that value is returned). Records passed to row_fn are borrowed.
+ */
+int object_query_each(struct crm_ctx *ctx, const char *object, const struct object_query *query,
+                      int (*row_fn)(void *arg, json_t *record), void *arg);
+int object_count(struct crm_ctx *ctx, const char *object, const char *filter, int64_t *out);
+/*
+ * Group-by aggregate. group: "stage" or "stage,owner" (may be NULL);
+ * measures: "count,sum(amount),avg(probability)" (NULL = count).
+ * *out = [ { "stage": "won", "count": 3, "sum_amount": 1200.0 }, ... ].
+ */
+int object_aggregate(struct crm_ctx *ctx, const char *object, const char *group,
+                     const char *measures, const char *filter, json_t **out);
+
+/*
+ * Transactions. Calls made between begin and commit share one write
+ * transaction (BEGIN IMMEDIATE on the single writer connection). Nested
+ * begins are counted. A failed call inside leaves the transaction open:
+ * the caller decides to commit the rest or roll back.
+ */
+int object_begin(struct crm_ctx *ctx);
+int object_commit(struct crm_ctx *ctx);
+void object_rollback(struct crm_ctx *ctx);
+
+/*
+ * A batch: operations = [ {"op":"create","object":"account","values":{...}},
+ * {"op":"update","object":"account","id":3,"version":2,"values":{...}},
+ * {"op":"delete","object":"account","id":3}, {"op":"restore",...} ], all in
+ * one transaction, all or nothing. *out = per-operation results
+ * [ {"status":"ok","record":{...}} | {"status":"error","code":..,"message":..,"errors":[..]} ].
+ * On failure *out is still set (the caller reports which operation failed)
+ * and the return code is that of the first failing operation.
+ */
+int object_batch(struct crm_ctx *ctx, json_t *operations, json_t **out);
+
+#endif

@@ -1,0 +1,738 @@
+/*
+ * schema.c - schema sync: diff the metadata against the database, print the
+ * plan, apply it in one transaction with a journal.
+ *
+ * The database remembers what it was built from in _crm_fields (object,
+ * field, type, enum values) and _crm_indexes. Additive steps (new object,
+ * field, index) apply freely. Destructive ones (a removed object or field, a
+ * changed type, a narrowed enum) are refused unless allowed, and even then
+ * the old data is copied into a _crm_backup_* table first.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "expr.h"
+#include "meta.h"
+#include "store.h"
+#include "store_internal.h"
+
+enum step_kind {
+	STEP_CREATE_TABLE, STEP_ADD_COLUMN, STEP_CREATE_INDEX, STEP_DROP_INDEX,
+	STEP_FILL_ROLLUP, STEP_DROP_COLUMN, STEP_CHANGE_TYPE, STEP_NARROW_ENUM,
+	STEP_DROP_TABLE,
+};
+
+struct schema_step {
+	enum step_kind kind;
+	bool destructive;
+	char *description;
+	char *sql;              /* DDL for additive steps; NULL where apply composes it */
+	const struct meta_object *object;
+	const struct meta_field *field;
+	char *name;             /* dropped field/table/index name */
+	json_t *removed_values; /* narrowed enum: the values that go */
+};
+
+struct schema_plan {
+	int count, cap;
+	struct schema_step *steps;
+	char version[65];
+};
+
+static const char *const bootstrap_sql =
+	"CREATE TABLE IF NOT EXISTS _crm_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS _crm_fields (object TEXT NOT NULL, field TEXT NOT NULL,"
+	"  type TEXT NOT NULL, detail TEXT, PRIMARY KEY (object, field));"
+	"CREATE TABLE IF NOT EXISTS _crm_indexes (name TEXT PRIMARY KEY, object TEXT NOT NULL, sql TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS _crm_migrations (id INTEGER PRIMARY KEY, applied_at TEXT NOT NULL,"
+	"  metadata_version TEXT NOT NULL, step TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS _crm_sequences (object TEXT NOT NULL, field TEXT NOT NULL,"
+	"  next INTEGER NOT NULL, PRIMARY KEY (object, field));";
+
+static struct schema_step *add_step(struct schema_plan *plan, enum step_kind kind,
+                                    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static struct schema_step *add_step(struct schema_plan *plan, enum step_kind kind, const char *fmt, ...)
+{
+	if (plan->count == plan->cap) {
+		plan->cap = plan->cap ? plan->cap * 2 : 16;
+		plan->steps = xrealloc(plan->steps, (size_t)plan->cap * sizeof(*plan->steps));
+	}
+	struct schema_step *s = &plan->steps[plan->count++];
+	memset(s, 0, sizeof(*s));
+	s->kind = kind;
+	s->destructive = kind >= STEP_DROP_COLUMN;
+	struct strbuf sb = { 0 };
+	va_list ap;
+	va_start(ap, fmt);
+	strbuf_vprintf(&sb, fmt, ap);
+	va_end(ap);
+	s->description = strbuf_detach(&sb);
+	return s;
+}
+
+static const char *column_type(const struct meta_field *f)
+{
+	switch (meta_field_kind(f)) {
+	case KIND_INT:
+	case KIND_BOOL:
+		return "INTEGER";
+	case KIND_REAL:
+		return "REAL";
+	default:
+		return "TEXT";
+	}
+}
+
+/* "name TYPE [REFERENCES ...]" for a stored field. */
+static void column_def(struct strbuf *sb, const struct meta_field *f)
+{
+	strbuf_ident(sb, f->name);
+	strbuf_printf(sb, " %s", column_type(f));
+	if (strcmp(f->name, "id") == 0) {
+		strbuf_puts(sb, " PRIMARY KEY");
+		return;
+	}
+	if (strcmp(f->name, "version") == 0)
+		strbuf_puts(sb, " NOT NULL DEFAULT 1");
+	if (!f->system && (f->type == FIELD_REF || f->type == FIELD_USER) && f->target) {
+		static const char *const actions[] = { "RESTRICT", "SET NULL", "CASCADE" };
+		strbuf_puts(sb, " REFERENCES ");
+		strbuf_ident(sb, f->target->name);
+		strbuf_printf(sb, "(\"id\") ON DELETE %s", actions[f->on_delete]);
+	}
+}
+
+/* The type signature remembered per field: changes to it are type changes. */
+static void field_signature(const struct meta_field *f, char *out, size_t len)
+{
+	snprintf(out, len, "%s", meta_field_stored(f) ? meta_type_name(f->type) : "formula");
+}
+
+static char *enum_detail(const struct meta_field *f)
+{
+	if (f->type != FIELD_ENUM && f->type != FIELD_MULTIENUM)
+		return NULL;
+	json_t *values = json_array();
+	for (int i = 0; i < f->value_count; i++)
+		json_array_append_new(values, json_string(f->values[i]));
+	char *text = json_dumps(values, JSON_COMPACT);
+	json_decref(values);
+	return text;
+}
+
+struct index_def {
+	char name[160];
+	struct strbuf sql;
+};
+
+/* Every index the metadata asks for: refs, owner, unique fields, declared indexes. */
+static int index_defs(const struct meta_object *o, struct index_def **out)
+{
+	int cap = o->field_count + o->index_count + 1, count = 0;
+	struct index_def *defs = xcalloc((size_t)cap, sizeof(*defs));
+	for (int i = 0; i < o->field_count; i++) {
+		const struct meta_field *f = &o->fields[i];
+		bool ref = (f->type == FIELD_REF || f->type == FIELD_USER) && (!f->system || strcmp(f->name, "owner") == 0);
+		if (!ref && !f->unique)
+			continue;
+		struct index_def *d = &defs[count++];
+		snprintf(d->name, sizeof(d->name), "%s__%s__%s", o->name, f->name, f->unique ? "uniq" : "idx");
+		strbuf_printf(&d->sql, "CREATE %sINDEX ", f->unique ? "UNIQUE " : "");
+		strbuf_ident(&d->sql, d->name);
+		strbuf_puts(&d->sql, " ON ");
+		strbuf_ident(&d->sql, o->name);
+		strbuf_putc(&d->sql, '(');
+		strbuf_ident(&d->sql, f->name);
+		strbuf_putc(&d->sql, ')');
+		if (f->unique)
+			strbuf_puts(&d->sql, " WHERE \"deleted_at\" IS NULL");
+	}
+	for (int i = 0; i < o->index_count; i++) {
+		const struct meta_index *ix = &o->indexes[i];
+		struct index_def *d = &defs[count++];
+		struct strbuf name = { 0 };
+		strbuf_puts(&name, o->name);
+		for (int j = 0; j < ix->field_count; j++)
+			strbuf_printf(&name, "__%s", ix->fields[j]);
+		strbuf_puts(&name, ix->unique ? "__uniq" : "__idx");
+		snprintf(d->name, sizeof(d->name), "%s", name.data);
+		strbuf_free(&name);
+		strbuf_printf(&d->sql, "CREATE %sINDEX ", ix->unique ? "UNIQUE " : "");
+		strbuf_ident(&d->sql, d->name);
+		strbuf_puts(&d->sql, " ON ");
+		strbuf_ident(&d->sql, o->name);
+		strbuf_putc(&d->sql, '(');
+		for (int j = 0; j < ix->field_count; j++) {
+			if (j)
+				strbuf_puts(&d->sql, ", ");
+			strbuf_ident(&d->sql, ix->fields[j]);
+		}
+		strbuf_putc(&d->sql, ')');
+		if (ix->unique)
+			strbuf_puts(&d->sql, " WHERE \"deleted_at\" IS NULL");
+	}
+	*out = defs;
+	return count;
+}
+
+static void index_defs_free(struct index_def *defs, int count)
+{
+	for (int i = 0; i < count; i++)
+		strbuf_free(&defs[i].sql);
+	free(defs);
+}
+
+struct known {
+	json_t *fields;   /* { object: { field: [type, detail] } } */
+	json_t *indexes;  /* { name: [object, sql] } */
+};
+
+static int collect_field(void *arg, json_t *row)
+{
+	struct known *k = arg;
+	const char *object = json_string_value(json_array_get(row, 0));
+	json_t *fields = json_object_get(k->fields, object);
+	if (!fields) {
+		fields = json_object();
+		json_object_set_new(k->fields, object, fields);
+	}
+	json_object_set_new(fields, json_string_value(json_array_get(row, 1)),
+	                    json_pack("[OO]", json_array_get(row, 2), json_array_get(row, 3)));
+	return 0;
+}
+
+static int collect_index(void *arg, json_t *row)
+{
+	struct known *k = arg;
+	json_object_set_new(k->indexes, json_string_value(json_array_get(row, 0)),
+	                    json_pack("[OO]", json_array_get(row, 1), json_array_get(row, 2)));
+	return 0;
+}
+
+int schema_plan(struct store *store, struct schema_plan **out, struct crm_ctx *ctx)
+{
+	const struct meta *meta = store_meta(store);
+	struct store_conn *conn;
+	int code = store_begin(store, &conn, ctx);
+	if (code != CRM_OK)
+		return code;
+	code = store_exec(conn, bootstrap_sql, ctx);
+	if (code != CRM_OK) {
+		store_rollback(conn);
+		return code;
+	}
+	struct known k = { json_object(), json_object() };
+	code = store_rows(conn, "SELECT object, field, type, detail FROM _crm_fields", NULL,
+	                  collect_field, &k, ctx);
+	if (code == CRM_OK)
+		code = store_rows(conn, "SELECT name, object, sql FROM _crm_indexes", NULL,
+		                  collect_index, &k, ctx);
+	if (code != CRM_OK) {
+		store_rollback(conn);
+		goto cleanup;
+	}
+	code = store_commit(conn, ctx);
+	if (code != CRM_OK)
+		goto cleanup;
+
+	struct schema_plan *plan = xcalloc(1, sizeof(*plan));
+	snprintf(plan->version, sizeof(plan->version), "%s", meta->version);
+	json_t *wanted_indexes = json_object();
+	for (int oi = 0; oi < meta->object_count; oi++) {
+		const struct meta_object *o = &meta->objects[oi];
+		json_t *have = json_object_get(k.fields, o->name);
+		if (!have) {
+			struct strbuf sql = { 0 };
+			strbuf_puts(&sql, "CREATE TABLE ");
+			strbuf_ident(&sql, o->name);
+			strbuf_puts(&sql, " (");
+			int n = 0;
+			for (int i = 0; i < o->field_count; i++) {
+				if (!meta_field_stored(&o->fields[i]))
+					continue;
+				if (n++)
+					strbuf_puts(&sql, ", ");
+				column_def(&sql, &o->fields[i]);
+			}
+			strbuf_puts(&sql, ")");
+			struct schema_step *s = add_step(plan, STEP_CREATE_TABLE, "create object %s (%d fields)",
+			                                 o->name, o->field_count);
+			s->sql = strbuf_detach(&sql);
+			s->object = o;
+		}
+		for (int i = 0; i < o->field_count; i++) {
+			const struct meta_field *f = &o->fields[i];
+			json_t *was = have ? json_object_get(have, f->name) : NULL;
+			char sig[64];
+			field_signature(f, sig, sizeof(sig));
+			if (have && !was) {
+				struct schema_step *s = add_step(plan, STEP_ADD_COLUMN, "add field %s.%s (%s)",
+				                                 o->name, f->name, meta_type_name(f->type));
+				s->object = o;
+				s->field = f;
+				if (meta_field_stored(f)) {
+					struct strbuf sql = { 0 };
+					strbuf_puts(&sql, "ALTER TABLE ");
+					strbuf_ident(&sql, o->name);
+					strbuf_puts(&sql, " ADD COLUMN ");
+					column_def(&sql, f);
+					s->sql = strbuf_detach(&sql);
+				}
+				if (f->type == FIELD_ROLLUP) {
+					struct schema_step *r = add_step(plan, STEP_FILL_ROLLUP, "compute rollup %s.%s",
+					                                 o->name, f->name);
+					r->object = o;
+					r->field = f;
+				}
+				continue;
+			}
+			if (!was)
+				continue;
+			const char *old_sig = json_string_value(json_array_get(was, 0));
+			if (strcmp(old_sig, sig) != 0) {
+				struct schema_step *s = add_step(plan, STEP_CHANGE_TYPE,
+					"change type of %s.%s from %s to %s (old values kept in a backup table)",
+					o->name, f->name, old_sig, sig);
+				s->object = o;
+				s->field = f;
+				continue;
+			}
+			const char *old_detail = json_string_value(json_array_get(was, 1));
+			if (old_detail && (f->type == FIELD_ENUM || f->type == FIELD_MULTIENUM)) {
+				json_t *old_values = json_loads(old_detail, 0, NULL);
+				json_t *removed = json_array();
+				size_t vi;
+				json_t *v;
+				json_array_foreach(old_values, vi, v) {
+					bool kept = false;
+					for (int j = 0; j < f->value_count && !kept; j++)
+						kept = strcmp(f->values[j], json_string_value(v)) == 0;
+					if (!kept)
+						json_array_append(removed, v);
+				}
+				json_decref(old_values);
+				if (json_array_size(removed)) {
+					char *list = json_dumps(removed, JSON_COMPACT);
+					struct schema_step *s = add_step(plan, STEP_NARROW_ENUM,
+						"narrow enum %s.%s: remove %s (records holding them are kept in a backup table and cleared)",
+						o->name, f->name, list);
+					free(list);
+					s->object = o;
+					s->field = f;
+					s->removed_values = removed;
+				} else {
+					json_decref(removed);
+					/* widened: only the remembered list changes */
+					char *detail = enum_detail(f);
+					if (strcmp(detail, old_detail) != 0) {
+						struct schema_step *s = add_step(plan, STEP_ADD_COLUMN,
+							"widen enum %s.%s", o->name, f->name);
+						s->object = o;
+						s->field = f;
+					}
+					free(detail);
+				}
+			}
+		}
+		if (have) {
+			const char *name;
+			json_t *was;
+			json_object_foreach(have, name, was) {
+				if (meta_find_field(o, name))
+					continue;
+				struct schema_step *s = add_step(plan, STEP_DROP_COLUMN,
+					"remove field %s.%s (its values are kept in a backup table)", o->name, name);
+				s->object = o;
+				s->name = xstrdup(name);
+			}
+		}
+		struct index_def *defs;
+		int def_count = index_defs(o, &defs);
+		for (int i = 0; i < def_count; i++) {
+			json_object_set_new(wanted_indexes, defs[i].name, json_true());
+			json_t *was = json_object_get(k.indexes, defs[i].name);
+			if (was && strcmp(json_string_value(json_array_get(was, 1)), defs[i].sql.data) == 0)
+				continue;
+			if (was) {
+				struct schema_step *d = add_step(plan, STEP_DROP_INDEX, "drop changed index %s", defs[i].name);
+				d->name = xstrdup(defs[i].name);
+			}
+			struct schema_step *s = add_step(plan, STEP_CREATE_INDEX, "create index %s", defs[i].name);
+			s->object = o;
+			s->name = xstrdup(defs[i].name);
+			s->sql = xstrdup(defs[i].sql.data);
+		}
+		index_defs_free(defs, def_count);
+	}
+	const char *name;
+	json_t *was;
+	json_object_foreach(k.indexes, name, was) {
+		if (json_object_get(wanted_indexes, name))
+			continue;
+		if (!meta_find_object(meta, json_string_value(json_array_get(was, 0))))
+			continue; /* goes with its table */
+		struct schema_step *s = add_step(plan, STEP_DROP_INDEX, "drop index %s", name);
+		s->name = xstrdup(name);
+	}
+	json_decref(wanted_indexes);
+	json_t *fields;
+	json_object_foreach(k.fields, name, fields) {
+		if (meta_find_object(meta, name))
+			continue;
+		struct schema_step *s = add_step(plan, STEP_DROP_TABLE,
+			"remove object %s (its table is kept as a backup table)", name);
+		s->name = xstrdup(name);
+	}
+	*out = plan;
+cleanup:
+	json_decref(k.fields);
+	json_decref(k.indexes);
+	return code;
+}
+
+void schema_plan_print(const struct schema_plan *plan, void *stream)
+{
+	FILE *f = stream;
+	if (plan->count == 0) {
+		fprintf(f, "schema is up to date (metadata %.12s)\n", plan->version);
+		return;
+	}
+	fprintf(f, "schema plan (%d steps, metadata %.12s):\n", plan->count, plan->version);
+	for (int i = 0; i < plan->count; i++)
+		fprintf(f, "  %s %s\n", plan->steps[i].destructive ? "!" : "+", plan->steps[i].description);
+}
+
+int schema_plan_step_count(const struct schema_plan *plan)
+{
+	return plan->count;
+}
+
+bool schema_plan_destructive(const struct schema_plan *plan)
+{
+	for (int i = 0; i < plan->count; i++)
+		if (plan->steps[i].destructive)
+			return true;
+	return false;
+}
+
+static void backup_name(struct strbuf *sb, const char *object, const char *field)
+{
+	strbuf_printf(sb, "_crm_backup_%s_%s_%lld", object, field ? field : "table", (long long)time(NULL));
+}
+
+static int remember_field(struct store_conn *conn, const struct meta_object *o,
+                          const struct meta_field *f, struct crm_ctx *ctx)
+{
+	char sig[64];
+	field_signature(f, sig, sizeof(sig));
+	char *detail = enum_detail(f);
+	json_t *params = json_pack("[ssso]", o->name, f->name, sig, detail ? json_string(detail) : json_null());
+	free(detail);
+	int code = store_rows(conn, "INSERT INTO _crm_fields(object, field, type, detail) VALUES (?1, ?2, ?3, ?4) "
+	                      "ON CONFLICT(object, field) DO UPDATE SET type = excluded.type, detail = excluded.detail",
+	                      params, NULL, NULL, ctx);
+	json_decref(params);
+	return code;
+}
+
+static int exec_params(struct store_conn *conn, const char *sql, json_t *params, struct crm_ctx *ctx)
+{
+	int code = store_rows(conn, sql, params, NULL, NULL, ctx);
+	json_decref(params);
+	return code;
+}
+
+static int collect_name(void *arg, json_t *row)
+{
+	json_array_append(arg, json_array_get(row, 0));
+	return 0;
+}
+
+/* Drops the indexes that cover a column (SQLite refuses to drop an indexed column). */
+static int drop_column_indexes(struct store_conn *conn, const char *object, const char *field,
+                               struct crm_ctx *ctx)
+{
+	struct strbuf like = { 0 };
+	strbuf_puts(&like, "%(%");
+	strbuf_ident(&like, field);
+	strbuf_puts(&like, "%");
+	json_t *names = json_array();
+	json_t *params = json_pack("[ss]", object, like.data);
+	int code = store_rows(conn, "SELECT name FROM _crm_indexes WHERE object = ?1 AND sql LIKE ?2",
+	                      params, collect_name, names, ctx);
+	json_decref(params);
+	strbuf_free(&like);
+	size_t i;
+	json_t *name;
+	json_array_foreach(names, i, name) {
+		if (code != CRM_OK)
+			break;
+		struct strbuf sql = { 0 };
+		strbuf_puts(&sql, "DROP INDEX IF EXISTS ");
+		strbuf_ident(&sql, json_string_value(name));
+		code = store_exec(conn, sql.data, ctx);
+		strbuf_free(&sql);
+		if (code == CRM_OK)
+			code = exec_params(conn, "DELETE FROM _crm_indexes WHERE name = ?1", json_pack("[O]", name), ctx);
+	}
+	json_decref(names);
+	return code;
+}
+
+static int apply_step(struct store_conn *conn, const struct schema_step *s, struct crm_ctx *ctx)
+{
+	struct strbuf sql = { 0 };
+	int code = CRM_OK;
+	switch (s->kind) {
+	case STEP_CREATE_TABLE:
+		code = store_exec(conn, s->sql, ctx);
+		for (int i = 0; code == CRM_OK && i < s->object->field_count; i++)
+			code = remember_field(conn, s->object, &s->object->fields[i], ctx);
+		break;
+	case STEP_ADD_COLUMN:
+		if (s->sql)
+			code = store_exec(conn, s->sql, ctx);
+		if (code == CRM_OK)
+			code = remember_field(conn, s->object, s->field, ctx);
+		break;
+	case STEP_CREATE_INDEX:
+		code = store_exec(conn, s->sql, ctx);
+		if (code == CRM_OK)
+			code = exec_params(conn, "INSERT OR REPLACE INTO _crm_indexes(name, object, sql) VALUES (?1, ?2, ?3)",
+			                   json_pack("[sss]", s->name, s->object->name, s->sql), ctx);
+		break;
+	case STEP_DROP_INDEX:
+		strbuf_puts(&sql, "DROP INDEX IF EXISTS ");
+		strbuf_ident(&sql, s->name);
+		code = store_exec(conn, sql.data, ctx);
+		if (code == CRM_OK)
+			code = exec_params(conn, "DELETE FROM _crm_indexes WHERE name = ?1",
+			                   json_pack("[s]", s->name), ctx);
+		break;
+	case STEP_FILL_ROLLUP: {
+		const struct meta_field *f = s->field;
+		struct expr_sql b = { .meta = store_meta(store_conn_store(conn)), .object = f->rollup_child, .base_alias = "c0" };
+		char err[256];
+		strbuf_puts(&sql, "UPDATE ");
+		strbuf_ident(&sql, s->object->name);
+		strbuf_puts(&sql, " AS p SET ");
+		strbuf_ident(&sql, f->name);
+		strbuf_puts(&sql, " = (SELECT ");
+		code = store_rollup_sql(&b, f, &sql, err, sizeof(err));
+		struct strbuf where = { 0 };
+		if (code == CRM_OK && f->rollup_where_expr)
+			code = expr_compile(&b, f->rollup_where_expr, &where, err, sizeof(err));
+		if (code != CRM_OK) {
+			crm_error(ctx, CRM_EMETA, "rollup %s.%s: %s", s->object->name, f->name, err);
+			strbuf_free(&where);
+			expr_sql_free(&b);
+			break;
+		}
+		strbuf_puts(&sql, " FROM ");
+		strbuf_ident(&sql, f->rollup_child->name);
+		strbuf_puts(&sql, " c0");
+		if (b.joins.data)
+			strbuf_puts(&sql, b.joins.data);
+		strbuf_puts(&sql, " WHERE c0.");
+		strbuf_ident(&sql, f->rollup_child_field->name);
+		strbuf_puts(&sql, " = p.\"id\" AND c0.\"deleted_at\" IS NULL");
+		if (where.data)
+			strbuf_printf(&sql, " AND (%s)", where.data);
+		strbuf_putc(&sql, ')');
+		strbuf_free(&where);
+		json_t *params = json_array();
+		for (int i = 0; i < b.bind_count; i++) {
+			struct expr_value *v = &b.binds[i];
+			json_array_append_new(params, v->type == EV_INT || v->type == EV_BOOL ? json_integer(v->i)
+				: v->type == EV_REAL ? json_real(v->r) : v->type == EV_TEXT ? json_string(v->s) : json_null());
+		}
+		code = exec_params(conn, sql.data, params, ctx);
+		expr_sql_free(&b);
+		break;
+	}
+	case STEP_DROP_COLUMN: {
+		struct strbuf backup = { 0 };
+		backup_name(&backup, s->object->name, s->name);
+		strbuf_puts(&sql, "CREATE TABLE ");
+		strbuf_ident(&sql, backup.data);
+		strbuf_puts(&sql, " AS SELECT \"id\", ");
+		strbuf_ident(&sql, s->name);
+		strbuf_puts(&sql, " FROM ");
+		strbuf_ident(&sql, s->object->name);
+		code = store_exec(conn, sql.data, ctx);
+		strbuf_reset(&sql);
+		if (code == CRM_OK)
+			code = drop_column_indexes(conn, s->object->name, s->name, ctx);
+		if (code == CRM_OK) {
+			/* formulas have no column: only drop what exists */
+			strbuf_puts(&sql, "ALTER TABLE ");
+			strbuf_ident(&sql, s->object->name);
+			strbuf_puts(&sql, " DROP COLUMN ");
+			strbuf_ident(&sql, s->name);
+			int rc = store_exec(conn, sql.data, ctx);
+			if (rc != CRM_OK && !strstr(ctx->message, "no such column"))
+				code = rc;
+		}
+		if (code == CRM_OK)
+			code = exec_params(conn, "DELETE FROM _crm_fields WHERE object = ?1 AND field = ?2",
+			                   json_pack("[ss]", s->object->name, s->name), ctx);
+		strbuf_free(&backup);
+		break;
+	}
+	case STEP_CHANGE_TYPE: {
+		/* Keep the old values, then start the column afresh with the new type. */
+		struct strbuf backup = { 0 };
+		backup_name(&backup, s->object->name, s->field->name);
+		strbuf_puts(&sql, "CREATE TABLE ");
+		strbuf_ident(&sql, backup.data);
+		strbuf_puts(&sql, " AS SELECT \"id\", ");
+		strbuf_ident(&sql, s->field->name);
+		strbuf_puts(&sql, " FROM ");
+		strbuf_ident(&sql, s->object->name);
+		int rc = store_exec(conn, sql.data, ctx);
+		if (rc != CRM_OK && !strstr(ctx->message, "no such column")) {
+			code = rc;
+			strbuf_free(&backup);
+			break;
+		}
+		strbuf_reset(&sql);
+		drop_column_indexes(conn, s->object->name, s->field->name, ctx);
+		strbuf_puts(&sql, "ALTER TABLE ");
+		strbuf_ident(&sql, s->object->name);
+		strbuf_puts(&sql, " DROP COLUMN ");
+		strbuf_ident(&sql, s->field->name);
+		store_exec(conn, sql.data, ctx);
+		crm_error_reset(ctx);
+		strbuf_reset(&sql);
+		if (meta_field_stored(s->field)) {
+			strbuf_puts(&sql, "ALTER TABLE ");
+			strbuf_ident(&sql, s->object->name);
+			strbuf_puts(&sql, " ADD COLUMN ");
+			column_def(&sql, s->field);
+			code = store_exec(conn, sql.data, ctx);
+		}
+		if (code == CRM_OK)
+			code = remember_field(conn, s->object, s->field, ctx);
+		strbuf_free(&backup);
+		break;
+	}
+	case STEP_NARROW_ENUM: {
+		struct strbuf backup = { 0 };
+		backup_name(&backup, s->object->name, s->field->name);
+		struct strbuf cond = { 0 };
+		char *list = json_dumps(s->removed_values, JSON_COMPACT);
+		if (s->field->type == FIELD_ENUM) {
+			strbuf_ident(&cond, s->field->name);
+			strbuf_puts(&cond, " IN (SELECT value FROM json_each(?1))");
+		} else {
+			strbuf_puts(&cond, "EXISTS (SELECT 1 FROM json_each(");
+			strbuf_ident(&cond, s->field->name);
+			strbuf_puts(&cond, ") v WHERE v.value IN (SELECT value FROM json_each(?1)))");
+		}
+		strbuf_puts(&sql, "CREATE TABLE ");
+		strbuf_ident(&sql, backup.data);
+		strbuf_puts(&sql, " AS SELECT \"id\", ");
+		strbuf_ident(&sql, s->field->name);
+		strbuf_puts(&sql, " FROM ");
+		strbuf_ident(&sql, s->object->name);
+		strbuf_printf(&sql, " WHERE %s", cond.data);
+		code = exec_params(conn, sql.data, json_pack("[s]", list), ctx);
+		strbuf_reset(&sql);
+		if (code == CRM_OK) {
+			strbuf_puts(&sql, "UPDATE ");
+			strbuf_ident(&sql, s->object->name);
+			strbuf_puts(&sql, " SET ");
+			strbuf_ident(&sql, s->field->name);
+			strbuf_printf(&sql, " = NULL WHERE %s", cond.data);
+			code = exec_params(conn, sql.data, json_pack("[s]", list), ctx);
+		}
+		if (code == CRM_OK)
+			code = remember_field(conn, s->object, s->field, ctx);
+		free(list);
+		strbuf_free(&cond);
+		strbuf_free(&backup);
+		break;
+	}
+	case STEP_DROP_TABLE: {
+		struct strbuf backup = { 0 };
+		backup_name(&backup, s->name, NULL);
+		strbuf_puts(&sql, "ALTER TABLE ");
+		strbuf_ident(&sql, s->name);
+		strbuf_puts(&sql, " RENAME TO ");
+		strbuf_ident(&sql, backup.data);
+		code = store_exec(conn, sql.data, ctx);
+		if (code == CRM_OK)
+			code = exec_params(conn, "DELETE FROM _crm_fields WHERE object = ?1",
+			                   json_pack("[s]", s->name), ctx);
+		if (code == CRM_OK)
+			code = exec_params(conn, "DELETE FROM _crm_indexes WHERE object = ?1",
+			                   json_pack("[s]", s->name), ctx);
+		strbuf_free(&backup);
+		break;
+	}
+	}
+	strbuf_free(&sql);
+	return code;
+}
+
+int schema_apply(struct store *store, const struct schema_plan *plan, bool allow_destructive,
+                 struct crm_ctx *ctx)
+{
+	if (!allow_destructive) {
+		for (int i = 0; i < plan->count; i++) {
+			if (plan->steps[i].destructive)
+				return crm_error(ctx, CRM_EDESTRUCTIVE,
+					"refusing a destructive schema change: %s (run 'crm migrate --allow-destructive' "
+					"to apply it; the old data is kept in a backup table)", plan->steps[i].description);
+		}
+	}
+	struct store_conn *conn;
+	int code = store_begin(store, &conn, ctx);
+	if (code != CRM_OK)
+		return code;
+	code = store_exec(conn, bootstrap_sql, ctx);
+	char now[32];
+	time_t t = time(NULL);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	/* Tables first, so that indexes and rollups find their columns. */
+	for (int pass = 0; pass < 3 && code == CRM_OK; pass++) {
+		for (int i = 0; i < plan->count && code == CRM_OK; i++) {
+			const struct schema_step *s = &plan->steps[i];
+			int want = s->kind == STEP_CREATE_TABLE || s->kind == STEP_ADD_COLUMN ? 0
+				: s->kind == STEP_FILL_ROLLUP ? 2 : 1;
+			if (want != pass)
+				continue;
+			code = apply_step(conn, s, ctx);
+			if (code == CRM_OK)
+				code = exec_params(conn, "INSERT INTO _crm_migrations(applied_at, metadata_version, step) "
+				                   "VALUES (?1, ?2, ?3)", json_pack("[sss]", now, plan->version, s->description), ctx);
+		}
+	}
+	if (code == CRM_OK && store_setting_set(conn, "metadata_version", plan->version) != CRM_OK)
+		code = crm_error(ctx, CRM_EIO, "cannot record the metadata version");
+	if (code != CRM_OK) {
+		char message[sizeof(ctx->message)];
+		snprintf(message, sizeof(message), "%s", ctx->message);
+		store_rollback(conn);
+		return crm_error(ctx, code, "schema change failed and was rolled back: %s", message);
+	}
+	return store_commit(conn, ctx);
+}
+
+void schema_plan_free(struct schema_plan *plan)
+{
+	if (!plan)
+		return;
+	for (int i = 0; i < plan->count; i++) {
+		free(plan->steps[i].description);
+		free(plan->steps[i].sql);
+		free(plan->steps[i].name);
+		json_decref(plan->steps[i].removed_values);
+	}
+	free(plan->steps);
+	free(plan);
+}

@@ -1,0 +1,1166 @@
+/*
+ * store.c - SQLite: connections, settings, the statement cache, and the SQL
+ * for records and queries. The only file (with schema.c, the store's DDL
+ * half) that includes sqlite3.h.
+ *
+ * One writer connection, behind a mutex, does every write and checkpoint
+ * (SQLite 3.40.1 can corrupt a WAL database when two connections write or
+ * checkpoint at once). Readers are query_only connections handed to one
+ * thread at a time. Every connection has a progress handler that interrupts
+ * a statement running past its deadline, and a statement cache keyed by the
+ * SQL text.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "expr.h"
+#include "meta.h"
+#include "store.h"
+#include "store_internal.h"
+
+#define STMT_CACHE_BUCKETS 256
+#define STMT_CACHE_MAX 512
+
+struct stmt_entry {
+	char *sql;
+	uint64_t hash;
+	sqlite3_stmt *stmt;
+	struct stmt_entry *next;
+};
+
+/* A compiled "SELECT <all fields> FROM obj t0 <joins>" for store_get. */
+struct select_cache {
+	char *sql;               /* up to and including the joins */
+	int bind_count;
+	struct expr_value *binds;
+	time_t built_at;
+	bool has_formula;
+};
+
+struct store_conn {
+	struct store *store;
+	sqlite3 *db;
+	bool writer;
+	struct stmt_entry *buckets[STMT_CACHE_BUCKETS];
+	int stmt_count;
+	struct select_cache *selects;   /* one per object */
+	int64_t deadline_ns;            /* progress handler: interrupt after this */
+	struct store_conn *next_free;
+};
+
+struct store {
+	const struct meta *meta;
+	struct store_options options;
+	struct store_conn *writer;
+	pthread_mutex_t writer_lock;
+	int reader_count;
+	struct store_conn *readers;
+	struct store_conn *free_readers;
+	pthread_mutex_t reader_lock;
+	pthread_cond_t reader_free;
+};
+
+static int64_t monotonic_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Aborts a statement that outlives its deadline (RELIABILITY row 19). */
+static int progress_handler(void *arg)
+{
+	struct store_conn *conn = arg;
+	return conn->deadline_ns && monotonic_ns() > conn->deadline_ns;
+}
+
+static void arm_deadline(struct store_conn *conn)
+{
+	conn->deadline_ns = monotonic_ns() + (int64_t)conn->store->options.query_time_ms * 1000000;
+}
+
+/* Maps a SQLite result code to ours with a message. */
+static int sql_error(struct store_conn *conn, int rc, struct crm_ctx *ctx, const char *what)
+{
+	const char *msg = conn ? sqlite3_errmsg(conn->db) : sqlite3_errstr(rc);
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return crm_error(ctx, CRM_EBUSY, "database busy: %s", msg);
+	case SQLITE_FULL:
+		return crm_error(ctx, CRM_EFULL, "database or disk is full");
+	case SQLITE_INTERRUPT:
+		return crm_error(ctx, CRM_ELIMIT, "query took too long and was stopped");
+	case SQLITE_NOMEM:
+		return crm_error(ctx, CRM_ENOMEM, "out of memory in the database");
+	case SQLITE_TOOBIG:
+		return crm_error(ctx, CRM_ELIMIT, "value or statement too big");
+	case SQLITE_CONSTRAINT:
+		if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+			return crm_error(ctx, CRM_ESTATE, "the record is still referenced by other records");
+		if (rc == SQLITE_CONSTRAINT_UNIQUE)
+			return crm_error(ctx, CRM_EVALIDATION, "a unique value is already taken");
+		return crm_error(ctx, CRM_EVALIDATION, "constraint failed: %s", msg);
+	default:
+		return crm_error(ctx, CRM_EIO, "%s: %s", what, msg);
+	}
+}
+
+static uint64_t hash_text(const char *text)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	return h;
+}
+
+static void stmt_cache_clear(struct store_conn *conn)
+{
+	for (int i = 0; i < STMT_CACHE_BUCKETS; i++) {
+		struct stmt_entry *e = conn->buckets[i];
+		while (e) {
+			struct stmt_entry *next = e->next;
+			sqlite3_finalize(e->stmt);
+			free(e->sql);
+			free(e);
+			e = next;
+		}
+		conn->buckets[i] = NULL;
+	}
+	conn->stmt_count = 0;
+}
+
+/* A cached prepared statement for sql, reset and unbound, ready to bind. */
+int store_prepare(struct store_conn *conn, const char *sql, sqlite3_stmt **out, struct crm_ctx *ctx)
+{
+	uint64_t h = hash_text(sql);
+	struct stmt_entry **bucket = &conn->buckets[h % STMT_CACHE_BUCKETS];
+	for (struct stmt_entry *e = *bucket; e; e = e->next) {
+		if (e->hash == h && strcmp(e->sql, sql) == 0) {
+			sqlite3_reset(e->stmt);
+			sqlite3_clear_bindings(e->stmt);
+			*out = e->stmt;
+			return CRM_OK;
+		}
+	}
+	if (conn->stmt_count >= STMT_CACHE_MAX)
+		stmt_cache_clear(conn);
+	sqlite3_stmt *stmt;
+	int rc = sqlite3_prepare_v3(conn->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return sql_error(conn, rc, ctx, "prepare");
+	struct stmt_entry *e = xmalloc(sizeof(*e));
+	e->sql = xstrdup(sql);
+	e->hash = h;
+	e->stmt = stmt;
+	bucket = &conn->buckets[h % STMT_CACHE_BUCKETS];
+	e->next = *bucket;
+	*bucket = e;
+	conn->stmt_count++;
+	*out = stmt;
+	return CRM_OK;
+}
+
+/* Runs a statement to completion (or the first row) with the deadline armed. */
+static int step(struct store_conn *conn, sqlite3_stmt *stmt)
+{
+	if (!conn->deadline_ns)
+		arm_deadline(conn);
+	return sqlite3_step(stmt);
+}
+
+static void done(struct store_conn *conn, sqlite3_stmt *stmt)
+{
+	sqlite3_reset(stmt);
+	conn->deadline_ns = 0;
+}
+
+static int configure(struct store_conn *conn, bool writer, char *err, size_t errlen)
+{
+	sqlite3 *db = conn->db;
+	int on = 1;
+	sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, &on);
+	sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, &on);
+	sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, &on);
+	sqlite3_db_config(db, SQLITE_DBCONFIG_DQS_DDL, 0, &on);
+	sqlite3_db_config(db, SQLITE_DBCONFIG_DQS_DML, 0, &on);
+	sqlite3_limit(db, SQLITE_LIMIT_SQL_LENGTH, 1000000);
+	sqlite3_limit(db, SQLITE_LIMIT_EXPR_DEPTH, 200);
+	sqlite3_limit(db, SQLITE_LIMIT_LIKE_PATTERN_LENGTH, 1000);
+	sqlite3_limit(db, SQLITE_LIMIT_VARIABLE_NUMBER, 10000);
+	sqlite3_limit(db, SQLITE_LIMIT_LENGTH, 16 * 1024 * 1024);
+	sqlite3_busy_timeout(db, conn->store->options.busy_timeout_ms);
+	sqlite3_progress_handler(db, 10000, progress_handler, conn);
+	const char *pragmas = writer
+		? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+		  "PRAGMA mmap_size=0; PRAGMA journal_size_limit=67108864; PRAGMA cache_size=-32000;"
+		  "PRAGMA wal_autocheckpoint=0;"
+		: "PRAGMA foreign_keys=ON; PRAGMA mmap_size=0; PRAGMA query_only=ON; PRAGMA cache_size=-16000;";
+	char *msg = NULL;
+	if (sqlite3_exec(db, pragmas, NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot configure database: %s", msg ? msg : "?");
+		sqlite3_free(msg);
+		return CRM_EIO;
+	}
+	return CRM_OK;
+}
+
+static int open_conn(struct store *store, const char *path, bool writer, struct store_conn *conn,
+                     char *err, size_t errlen)
+{
+	memset(conn, 0, sizeof(*conn));
+	conn->store = store;
+	conn->writer = writer;
+	int flags = (writer ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY)
+		| SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
+	int rc = sqlite3_open_v2(path, &conn->db, flags, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "cannot open database '%s': %s", path,
+		         conn->db ? sqlite3_errmsg(conn->db) : sqlite3_errstr(rc));
+		sqlite3_close(conn->db);
+		conn->db = NULL;
+		return CRM_EIO;
+	}
+	conn->selects = xcalloc((size_t)store->meta->object_count, sizeof(*conn->selects));
+	return configure(conn, writer, err, errlen);
+}
+
+static void select_cache_free(struct select_cache *c)
+{
+	free(c->sql);
+	for (int i = 0; i < c->bind_count; i++)
+		expr_value_clear(&c->binds[i]);
+	free(c->binds);
+	memset(c, 0, sizeof(*c));
+}
+
+static void close_conn(struct store_conn *conn, int object_count)
+{
+	if (!conn->db)
+		return;
+	stmt_cache_clear(conn);
+	for (int i = 0; conn->selects && i < object_count; i++)
+		select_cache_free(&conn->selects[i]);
+	free(conn->selects);
+	sqlite3_close(conn->db);
+	conn->db = NULL;
+}
+
+int store_open(const char *path, const struct meta *meta, const struct store_options *options,
+               struct store **out, char *err, size_t errlen)
+{
+	struct store *store = xcalloc(1, sizeof(*store));
+	store->meta = meta;
+	if (options)
+		store->options = *options;
+	if (store->options.readers <= 0)
+		store->options.readers = 2;
+	if (store->options.busy_timeout_ms <= 0)
+		store->options.busy_timeout_ms = 5000;
+	if (store->options.query_time_ms <= 0)
+		store->options.query_time_ms = 2000;
+	pthread_mutex_init(&store->writer_lock, NULL);
+	pthread_mutex_init(&store->reader_lock, NULL);
+	pthread_cond_init(&store->reader_free, NULL);
+	store->writer = xcalloc(1, sizeof(*store->writer));
+	if (open_conn(store, path, true, store->writer, err, errlen) != CRM_OK)
+		goto fail;
+	/* Readers open after the writer set WAL mode, so they see it. */
+	store->reader_count = store->options.readers;
+	store->readers = xcalloc((size_t)store->reader_count, sizeof(*store->readers));
+	for (int i = 0; i < store->reader_count; i++) {
+		if (open_conn(store, path, false, &store->readers[i], err, errlen) != CRM_OK)
+			goto fail;
+		store->readers[i].next_free = store->free_readers;
+		store->free_readers = &store->readers[i];
+	}
+	*out = store;
+	return CRM_OK;
+fail:
+	store_close(store);
+	return CRM_EIO;
+}
+
+void store_close(struct store *store)
+{
+	if (!store)
+		return;
+	int object_count = store->meta->object_count;
+	for (int i = 0; i < store->reader_count; i++)
+		close_conn(&store->readers[i], object_count);
+	if (store->writer && store->writer->db) {
+		sqlite3_exec(store->writer->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+		close_conn(store->writer, object_count);
+	}
+	free(store->readers);
+	free(store->writer);
+	pthread_mutex_destroy(&store->writer_lock);
+	pthread_mutex_destroy(&store->reader_lock);
+	pthread_cond_destroy(&store->reader_free);
+	free(store);
+}
+
+struct store *store_conn_store(struct store_conn *conn)
+{
+	return conn->store;
+}
+
+const struct meta *store_meta(const struct store *store)
+{
+	return store->meta;
+}
+
+int store_begin(struct store *store, struct store_conn **out, struct crm_ctx *ctx)
+{
+	pthread_mutex_lock(&store->writer_lock);
+	struct store_conn *conn = store->writer;
+	int rc = sqlite3_exec(conn->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		int code = sql_error(conn, rc, ctx, "begin");
+		pthread_mutex_unlock(&store->writer_lock);
+		return code;
+	}
+	*out = conn;
+	return CRM_OK;
+}
+
+int store_commit(struct store_conn *conn, struct crm_ctx *ctx)
+{
+	conn->deadline_ns = 0;
+	int rc = sqlite3_exec(conn->db, "COMMIT", NULL, NULL, NULL);
+	int code = CRM_OK;
+	if (rc != SQLITE_OK) {
+		code = sql_error(conn, rc, ctx, "commit");
+		if (!sqlite3_get_autocommit(conn->db))
+			sqlite3_exec(conn->db, "ROLLBACK", NULL, NULL, NULL);
+	}
+	pthread_mutex_unlock(&conn->store->writer_lock);
+	return code;
+}
+
+void store_rollback(struct store_conn *conn)
+{
+	conn->deadline_ns = 0;
+	if (!sqlite3_get_autocommit(conn->db))
+		sqlite3_exec(conn->db, "ROLLBACK", NULL, NULL, NULL);
+	pthread_mutex_unlock(&conn->store->writer_lock);
+}
+
+struct store_conn *store_reader(struct store *store)
+{
+	pthread_mutex_lock(&store->reader_lock);
+	while (!store->free_readers)
+		pthread_cond_wait(&store->reader_free, &store->reader_lock);
+	struct store_conn *conn = store->free_readers;
+	store->free_readers = conn->next_free;
+	pthread_mutex_unlock(&store->reader_lock);
+	return conn;
+}
+
+void store_reader_done(struct store_conn *conn)
+{
+	struct store *store = conn->store;
+	conn->deadline_ns = 0;
+	pthread_mutex_lock(&store->reader_lock);
+	conn->next_free = store->free_readers;
+	store->free_readers = conn;
+	pthread_cond_signal(&store->reader_free);
+	pthread_mutex_unlock(&store->reader_lock);
+}
+
+int store_checkpoint(struct store *store)
+{
+	pthread_mutex_lock(&store->writer_lock);
+	int rc = sqlite3_wal_checkpoint_v2(store->writer->db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+	pthread_mutex_unlock(&store->writer_lock);
+	return rc == SQLITE_OK || rc == SQLITE_BUSY ? CRM_OK : CRM_EIO;
+}
+
+int store_exec(struct store_conn *conn, const char *sql, struct crm_ctx *ctx)
+{
+	char *msg = NULL;
+	int rc = sqlite3_exec(conn->db, sql, NULL, NULL, &msg);
+	if (rc != SQLITE_OK) {
+		int code = sql_error(conn, rc, ctx, "exec");
+		crm_error(ctx, code, "%s (in: %.200s)", msg ? msg : sqlite3_errmsg(conn->db), sql);
+		sqlite3_free(msg);
+		return code;
+	}
+	return CRM_OK;
+}
+
+/* --- values ----------------------------------------------------------- */
+
+static int bind_json(sqlite3_stmt *stmt, int index, json_t *value)
+{
+	switch (json_typeof(value)) {
+	case JSON_STRING:
+		return sqlite3_bind_text(stmt, index, json_string_value(value),
+		                         (int)json_string_length(value), SQLITE_TRANSIENT);
+	case JSON_INTEGER:
+		return sqlite3_bind_int64(stmt, index, json_integer_value(value));
+	case JSON_REAL:
+		return sqlite3_bind_double(stmt, index, json_real_value(value));
+	case JSON_TRUE:
+		return sqlite3_bind_int(stmt, index, 1);
+	case JSON_FALSE:
+		return sqlite3_bind_int(stmt, index, 0);
+	case JSON_ARRAY:
+	case JSON_OBJECT: {
+		char *text = json_dumps(value, JSON_COMPACT | JSON_ENSURE_ASCII);
+		if (!text)
+			return SQLITE_NOMEM;
+		return sqlite3_bind_text(stmt, index, text, -1, free);
+	}
+	default:
+		return sqlite3_bind_null(stmt, index);
+	}
+}
+
+int store_bind_value(sqlite3_stmt *stmt, int index, const struct expr_value *value)
+{
+	switch (value->type) {
+	case EV_INT:
+	case EV_BOOL:
+		return sqlite3_bind_int64(stmt, index, value->i);
+	case EV_REAL:
+		return sqlite3_bind_double(stmt, index, value->r);
+	case EV_TEXT:
+		return sqlite3_bind_text(stmt, index, value->s, -1, SQLITE_TRANSIENT);
+	default:
+		return sqlite3_bind_null(stmt, index);
+	}
+}
+
+static int bind_all(sqlite3_stmt *stmt, int count, const struct expr_value *values)
+{
+	for (int i = 0; i < count; i++) {
+		int rc = store_bind_value(stmt, i + 1, &values[i]);
+		if (rc != SQLITE_OK)
+			return rc;
+	}
+	return SQLITE_OK;
+}
+
+/* A column as the JSON value of field (NULL field: by SQLite type). */
+json_t *store_column_json(sqlite3_stmt *stmt, int column, const struct meta_field *field)
+{
+	int type = sqlite3_column_type(stmt, column);
+	if (type == SQLITE_NULL)
+		return json_null();
+	enum value_kind kind = field ? meta_field_kind(field)
+		: type == SQLITE_INTEGER ? KIND_INT : type == SQLITE_FLOAT ? KIND_REAL : KIND_TEXT;
+	switch (kind) {
+	case KIND_INT:
+		return json_integer(sqlite3_column_int64(stmt, column));
+	case KIND_REAL: {
+		double v = sqlite3_column_double(stmt, column);
+		if (field && field->scale >= 0 && field->scale <= 9) {
+			/* Formulas and averages carry float noise: present them at the field's scale. */
+			static const double pow10[] = { 1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9 };
+			double f = pow10[field->scale];
+			double r = v * f;
+			if (r > -9e15 && r < 9e15)
+				v = (double)(int64_t)(r + (r >= 0 ? 0.5 : -0.5)) / f;
+		}
+		return json_real(v);
+	}
+	case KIND_BOOL:
+		return json_boolean(sqlite3_column_int64(stmt, column) != 0);
+	case KIND_JSON: {
+		json_t *v = json_loadb((const char *)sqlite3_column_text(stmt, column),
+		                       (size_t)sqlite3_column_bytes(stmt, column), JSON_DECODE_ANY, NULL);
+		return v ? v : json_null();
+	}
+	case KIND_TEXT:
+	default:
+		if (type == SQLITE_INTEGER || type == SQLITE_FLOAT) {
+			/* e.g. a text formula that computed a number */
+			if (type == SQLITE_INTEGER)
+				return json_integer(sqlite3_column_int64(stmt, column));
+			return json_real(sqlite3_column_double(stmt, column));
+		}
+		return json_stringn((const char *)sqlite3_column_text(stmt, column),
+		                    (size_t)sqlite3_column_bytes(stmt, column));
+	}
+}
+
+static int object_index(const struct store_conn *conn, const struct meta_object *object)
+{
+	return (int)(object - conn->store->meta->objects);
+}
+
+/* --- settings --------------------------------------------------------- */
+
+int store_setting_get(struct store_conn *conn, const char *key, char **out)
+{
+	sqlite3_stmt *stmt;
+	struct crm_ctx scratch;
+	crm_ctx_init(&scratch, NULL, 0, NULL);
+	if (store_prepare(conn, "SELECT value FROM _crm_settings WHERE key = ?1", &stmt, &scratch) != CRM_OK)
+		return CRM_ENOTFOUND;
+	sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
+	int code = CRM_ENOTFOUND;
+	if (step(conn, stmt) == SQLITE_ROW) {
+		*out = xstrdup((const char *)sqlite3_column_text(stmt, 0));
+		code = CRM_OK;
+	}
+	done(conn, stmt);
+	return code;
+}
+
+int store_setting_set(struct store_conn *conn, const char *key, const char *value)
+{
+	sqlite3_stmt *stmt;
+	struct crm_ctx scratch;
+	crm_ctx_init(&scratch, NULL, 0, NULL);
+	if (store_prepare(conn, "INSERT INTO _crm_settings(key, value) VALUES (?1, ?2) "
+	                  "ON CONFLICT(key) DO UPDATE SET value = excluded.value", &stmt, &scratch) != CRM_OK)
+		return CRM_EIO;
+	sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, value, -1, SQLITE_STATIC);
+	int rc = step(conn, stmt);
+	done(conn, stmt);
+	return rc == SQLITE_DONE ? CRM_OK : CRM_EIO;
+}
+
+/* --- records ---------------------------------------------------------- */
+
+int store_field_sql(struct expr_sql *b, const struct meta_field *field, struct strbuf *out,
+                    char *err, size_t errlen)
+{
+	return expr_compile_path(b, field->name, out, NULL, err, errlen);
+}
+
+int store_insert(struct store_conn *conn, const struct meta_object *object, json_t *values,
+                 int64_t *out_id, struct crm_ctx *ctx)
+{
+	/* Every stored column, NULL when absent: one statement per object. */
+	struct strbuf sql = { 0 };
+	strbuf_puts(&sql, "INSERT INTO ");
+	strbuf_ident(&sql, object->name);
+	strbuf_puts(&sql, " (");
+	int n = 0;
+	for (int i = 0; i < object->field_count; i++) {
+		const struct meta_field *f = &object->fields[i];
+		if (!meta_field_stored(f) || strcmp(f->name, "id") == 0)
+			continue;
+		if (n++)
+			strbuf_puts(&sql, ", ");
+		strbuf_ident(&sql, f->name);
+	}
+	strbuf_puts(&sql, ") VALUES (");
+	for (int i = 1; i <= n; i++)
+		strbuf_printf(&sql, i > 1 ? ", ?%d" : "?%d", i);
+	strbuf_puts(&sql, ")");
+	sqlite3_stmt *stmt;
+	int code = store_prepare(conn, sql.data, &stmt, ctx);
+	strbuf_free(&sql);
+	if (code != CRM_OK)
+		return code;
+	int index = 1;
+	for (int i = 0; i < object->field_count; i++) {
+		const struct meta_field *f = &object->fields[i];
+		if (!meta_field_stored(f) || strcmp(f->name, "id") == 0)
+			continue;
+		json_t *v = json_object_get(values, f->name);
+		int rc = v ? bind_json(stmt, index, v) : sqlite3_bind_null(stmt, index);
+		if (rc != SQLITE_OK) {
+			done(conn, stmt);
+			return sql_error(conn, rc, ctx, "bind");
+		}
+		index++;
+	}
+	int rc = step(conn, stmt);
+	done(conn, stmt);
+	if (rc != SQLITE_DONE)
+		return sql_error(conn, rc, ctx, "insert");
+	*out_id = sqlite3_last_insert_rowid(conn->db);
+	return CRM_OK;
+}
+
+int store_update(struct store_conn *conn, const struct meta_object *object, int64_t id,
+                 int64_t expected_version, bool allow_deleted, json_t *changes, struct crm_ctx *ctx)
+{
+	struct strbuf sql = { 0 };
+	strbuf_puts(&sql, "UPDATE ");
+	strbuf_ident(&sql, object->name);
+	strbuf_puts(&sql, " SET \"version\" = \"version\" + 1");
+	const char *key;
+	json_t *value;
+	int n = 0;
+	json_object_foreach(changes, key, value) {
+		strbuf_puts(&sql, ", ");
+		strbuf_ident(&sql, key);
+		strbuf_printf(&sql, " = ?%d", ++n);
+	}
+	strbuf_printf(&sql, " WHERE \"id\" = ?%d", n + 1);
+	if (!allow_deleted)
+		strbuf_puts(&sql, " AND \"deleted_at\" IS NULL");
+	if (expected_version > 0)
+		strbuf_printf(&sql, " AND \"version\" = ?%d", n + 2);
+	sqlite3_stmt *stmt;
+	int code = store_prepare(conn, sql.data, &stmt, ctx);
+	strbuf_free(&sql);
+	if (code != CRM_OK)
+		return code;
+	n = 0;
+	json_object_foreach(changes, key, value)
+		bind_json(stmt, ++n, value);
+	sqlite3_bind_int64(stmt, n + 1, id);
+	if (expected_version > 0)
+		sqlite3_bind_int64(stmt, n + 2, expected_version);
+	int rc = step(conn, stmt);
+	done(conn, stmt);
+	if (rc != SQLITE_DONE)
+		return sql_error(conn, rc, ctx, "update");
+	if (sqlite3_changes(conn->db) == 1)
+		return CRM_OK;
+	/* Nothing changed: tell a missing record from a lost update. */
+	json_t *current = NULL;
+	code = store_get(conn, object, id, allow_deleted, &current, ctx);
+	if (code != CRM_OK)
+		return code;
+	int64_t version = json_integer_value(json_object_get(current, "version"));
+	json_decref(current);
+	return crm_error(ctx, CRM_ECONFLICT, "record %s/%lld was changed by someone else "
+	                 "(version %lld, expected %lld)", object->name, (long long)id,
+	                 (long long)version, (long long)expected_version);
+}
+
+/* Builds (or reuses) the SELECT of every field of object, with joins for formulas. */
+static int select_for(struct store_conn *conn, const struct meta_object *object,
+                      struct select_cache **out, struct crm_ctx *ctx)
+{
+	struct select_cache *c = &conn->selects[object_index(conn, object)];
+	time_t now = time(NULL);
+	/* Formulas may use today()/now(), bound as parameters: refresh them each second. */
+	if (c->sql && (!c->has_formula || c->built_at == now)) {
+		*out = c;
+		return CRM_OK;
+	}
+	select_cache_free(c);
+	struct expr_sql b = { .meta = conn->store->meta, .object = object, .base_alias = "t0", .now = now };
+	struct strbuf sql = { 0 };
+	char err[256];
+	strbuf_puts(&sql, "SELECT ");
+	for (int i = 0; i < object->field_count; i++) {
+		const struct meta_field *f = &object->fields[i];
+		if (i)
+			strbuf_puts(&sql, ", ");
+		if (f->type == FIELD_FORMULA)
+			c->has_formula = true;
+		if (store_field_sql(&b, f, &sql, err, sizeof(err)) != CRM_OK) {
+			strbuf_free(&sql);
+			expr_sql_free(&b);
+			return crm_error(ctx, CRM_EINTERNAL, "field '%s.%s': %s", object->name, f->name, err);
+		}
+	}
+	strbuf_puts(&sql, " FROM ");
+	strbuf_ident(&sql, object->name);
+	strbuf_puts(&sql, " t0");
+	if (b.joins.data)
+		strbuf_puts(&sql, b.joins.data);
+	c->sql = strbuf_detach(&sql);
+	c->bind_count = b.bind_count;
+	c->binds = b.binds;
+	b.binds = NULL;
+	b.bind_count = 0;
+	c->built_at = now;
+	expr_sql_free(&b);
+	*out = c;
+	return CRM_OK;
+}
+
+static json_t *row_record(sqlite3_stmt *stmt, const struct meta_object *object)
+{
+	json_t *record = json_object();
+	for (int i = 0; i < object->field_count; i++)
+		json_object_set_new_nocheck(record, object->fields[i].name,
+		                            store_column_json(stmt, i, &object->fields[i]));
+	return record;
+}
+
+int store_get(struct store_conn *conn, const struct meta_object *object, int64_t id,
+              bool include_deleted, json_t **out, struct crm_ctx *ctx)
+{
+	struct select_cache *c = NULL;
+	int code = select_for(conn, object, &c, ctx);
+	if (code != CRM_OK)
+		return code;
+	char tail[96];
+	snprintf(tail, sizeof(tail), " WHERE t0.\"id\" = ?%d%s", c->bind_count + 1,
+	         include_deleted ? "" : " AND t0.\"deleted_at\" IS NULL");
+	struct strbuf sql = { 0 };
+	strbuf_puts(&sql, c->sql);
+	strbuf_puts(&sql, tail);
+	sqlite3_stmt *stmt;
+	code = store_prepare(conn, sql.data, &stmt, ctx);
+	strbuf_free(&sql);
+	if (code != CRM_OK)
+		return code;
+	bind_all(stmt, c->bind_count, c->binds);
+	sqlite3_bind_int64(stmt, c->bind_count + 1, id);
+	int rc = step(conn, stmt);
+	if (rc == SQLITE_ROW) {
+		*out = row_record(stmt, object);
+		done(conn, stmt);
+		return CRM_OK;
+	}
+	done(conn, stmt);
+	if (rc != SQLITE_DONE)
+		return sql_error(conn, rc, ctx, "get");
+	return crm_error(ctx, CRM_ENOTFOUND, "no %s with id %lld", object->name, (long long)id);
+}
+
+int store_exists(struct store_conn *conn, const struct meta_object *object, int64_t id,
+                 bool *out, struct crm_ctx *ctx)
+{
+	struct strbuf sql = { 0 };
+	strbuf_puts(&sql, "SELECT 1 FROM ");
+	strbuf_ident(&sql, object->name);
+	strbuf_puts(&sql, " WHERE \"id\" = ?1 AND \"deleted_at\" IS NULL");
+	sqlite3_stmt *stmt;
+	int code = store_prepare(conn, sql.data, &stmt, ctx);
+	strbuf_free(&sql);
+	if (code != CRM_OK)
+		return code;
+	sqlite3_bind_int64(stmt, 1, id);
+	int rc = step(conn, stmt);
+	done(conn, stmt);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return sql_error(conn, rc, ctx, "exists");
+	*out = rc == SQLITE_ROW;
+	return CRM_OK;
+}
+
+int store_value_taken(struct store_conn *conn, const struct meta_object *object,
+                      const struct meta_field *field, json_t *value, int64_t except_id,
+                      bool *out, struct crm_ctx *ctx)
+{
+	struct strbuf sql = { 0 };
+	strbuf_puts(&sql, "SELECT 1 FROM ");
+	strbuf_ident(&sql, object->name);
+	strbuf_puts(&sql, " WHERE ");
+	strbuf_ident(&sql, field->name);
+	strbuf_puts(&sql, " = ?1 AND \"id\" <> ?2 AND \"deleted_at\" IS NULL LIMIT 1");
+	sqlite3_stmt *stmt;
+	int code = store_prepare(conn, sql.data, &stmt, ctx);
+	strbuf_free(&sql);
+	if (code != CRM_OK)
+		return code;
+	bind_json(stmt, 1, value);
+	sqlite3_bind_int64(stmt, 2, except_id);
+	int rc = step(conn, stmt);
+	done(conn, stmt);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return sql_error(conn, rc, ctx, "unique check");
+	*out = rc == SQLITE_ROW;
+	return CRM_OK;
+}
+
+int store_children(struct store_conn *conn, const struct meta_object *child,
+                   const struct meta_field *ref, int64_t id, int limit, json_t **out_ids,
+                   struct crm_ctx *ctx)
+{
+	struct strbuf sql = { 0 };
+	strbuf_puts(&sql, "SELECT \"id\" FROM ");
+	strbuf_ident(&sql, child->name);
+	strbuf_puts(&sql, " WHERE ");
+	strbuf_ident(&sql, ref->name);
+	strbuf_puts(&sql, " = ?1 AND \"deleted_at\" IS NULL ORDER BY \"id\" LIMIT ?2");
+	sqlite3_stmt *stmt;
+	int code = store_prepare(conn, sql.data, &stmt, ctx);
+	strbuf_free(&sql);
+	if (code != CRM_OK)
+		return code;
+	sqlite3_bind_int64(stmt, 1, id);
+	sqlite3_bind_int(stmt, 2, limit);
+	json_t *ids = json_array();
+	int rc;
+	while ((rc = step(conn, stmt)) == SQLITE_ROW)
+		json_array_append_new(ids, json_integer(sqlite3_column_int64(stmt, 0)));
+	done(conn, stmt);
+	if (rc != SQLITE_DONE) {
+		json_decref(ids);
+		return sql_error(conn, rc, ctx, "children");
+	}
+	*out_ids = ids;
+	return CRM_OK;
+}
+
+int store_purge(struct store_conn *conn, const struct meta_object *object, int64_t id,
+                struct crm_ctx *ctx)
+{
+	struct strbuf sql = { 0 };
+	strbuf_puts(&sql, "DELETE FROM ");
+	strbuf_ident(&sql, object->name);
+	strbuf_puts(&sql, " WHERE \"id\" = ?1 AND \"deleted_at\" IS NOT NULL");
+	sqlite3_stmt *stmt;
+	int code = store_prepare(conn, sql.data, &stmt, ctx);
+	strbuf_free(&sql);
+	if (code != CRM_OK)
+		return code;
+	sqlite3_bind_int64(stmt, 1, id);
+	int rc = step(conn, stmt);
+	done(conn, stmt);
+	if (rc != SQLITE_DONE)
+		return sql_error(conn, rc, ctx, "purge");
+	if (sqlite3_changes(conn->db) != 1)
+		return crm_error(ctx, CRM_ENOTFOUND, "no deleted %s with id %lld", object->name, (long long)id);
+	return CRM_OK;
+}
+
+/* Appends the SQL aggregate of a rollup over child alias c0 (binds go to b). */
+int store_rollup_sql(struct expr_sql *b, const struct meta_field *rollup, struct strbuf *out,
+                     char *err, size_t errlen)
+{
+	static const char *const fn[] = { "count", "sum", "min", "max", "avg" };
+	if (rollup->rollup_measure == ROLLUP_COUNT) {
+		strbuf_puts(out, "count(*)");
+		return CRM_OK;
+	}
+	/* sum over no rows is NULL in SQL; a CRM shows 0 */
+	bool is_sum = rollup->rollup_measure == ROLLUP_SUM;
+	strbuf_printf(out, "%s%s(", is_sum ? "coalesce(" : "", fn[rollup->rollup_measure]);
+	int code = expr_compile_path(b, rollup->rollup_measure_field, out, NULL, err, errlen);
+	strbuf_puts(out, is_sum ? "), 0)" : ")");
+	return code;
+}
+
+int store_rollup_refresh(struct store_conn *conn, const struct meta_field *rollup,
+                         const struct meta_object *parent, int64_t parent_id, struct crm_ctx *ctx)
+{
+	const struct meta_object *child = rollup->rollup_child;
+	struct expr_sql b = { .meta = conn->store->meta, .object = child, .base_alias = "c0" };
+	struct strbuf sql = { 0 };
+	char err[256];
+	struct expr_value id_value = { .type = EV_INT, .i = parent_id };
+	int id_param = expr_sql_bind(&b, &id_value);
+	strbuf_puts(&sql, "UPDATE ");
+	strbuf_ident(&sql, parent->name);
+	strbuf_puts(&sql, " SET ");
+	strbuf_ident(&sql, rollup->name);
+	strbuf_puts(&sql, " = (SELECT ");
+	int code = store_rollup_sql(&b, rollup, &sql, err, sizeof(err));
+	struct strbuf where = { 0 };
+	if (code == CRM_OK && rollup->rollup_where_expr)
+		code = expr_compile(&b, rollup->rollup_where_expr, &where, err, sizeof(err));
+	if (code != CRM_OK) {
+		strbuf_free(&sql);
+		strbuf_free(&where);
+		expr_sql_free(&b);
+		return crm_error(ctx, CRM_EINTERNAL, "rollup '%s.%s': %s", parent->name, rollup->name, err);
+	}
+	strbuf_puts(&sql, " FROM ");
+	strbuf_ident(&sql, child->name);
+	strbuf_puts(&sql, " c0");
+	if (b.joins.data)
+		strbuf_puts(&sql, b.joins.data);
+	strbuf_puts(&sql, " WHERE c0.");
+	strbuf_ident(&sql, rollup->rollup_child_field->name);
+	strbuf_printf(&sql, " = ?%d AND c0.\"deleted_at\" IS NULL", id_param);
+	if (where.data)
+		strbuf_printf(&sql, " AND (%s)", where.data);
+	strbuf_printf(&sql, ") WHERE \"id\" = ?%d", id_param);
+	strbuf_free(&where);
+	sqlite3_stmt *stmt;
+	code = store_prepare(conn, sql.data, &stmt, ctx);
+	strbuf_free(&sql);
+	if (code == CRM_OK) {
+		bind_all(stmt, b.bind_count, b.binds);
+		int rc = step(conn, stmt);
+		done(conn, stmt);
+		if (rc != SQLITE_DONE)
+			code = sql_error(conn, rc, ctx, "rollup");
+	}
+	expr_sql_free(&b);
+	return code;
+}
+
+int store_next_number(struct store_conn *conn, const struct meta_object *object,
+                      const struct meta_field *field, int64_t *out, struct crm_ctx *ctx)
+{
+	sqlite3_stmt *stmt;
+	int code = store_prepare(conn,
+		"INSERT INTO _crm_sequences(object, field, next) VALUES (?1, ?2, 2) "
+		"ON CONFLICT(object, field) DO UPDATE SET next = next + 1 RETURNING next - 1", &stmt, ctx);
+	if (code != CRM_OK)
+		return code;
+	sqlite3_bind_text(stmt, 1, object->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, field->name, -1, SQLITE_STATIC);
+	int rc = step(conn, stmt);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(stmt, 0);
+	done(conn, stmt);
+	if (rc != SQLITE_ROW)
+		return sql_error(conn, rc, ctx, "sequence");
+	return CRM_OK;
+}
+
+/* --- queries ---------------------------------------------------------- */
+
+/* FROM, joins and WHERE of q (keyset included when with_keyset). */
+static void query_body(struct store_query *q, struct strbuf *sql, bool with_keyset)
+{
+	strbuf_puts(sql, " FROM ");
+	strbuf_ident(sql, q->object->name);
+	strbuf_puts(sql, " t0");
+	if (q->sql->joins.data)
+		strbuf_puts(sql, q->sql->joins.data);
+	strbuf_puts(sql, q->deleted ? " WHERE t0.\"deleted_at\" IS NOT NULL"
+	                            : " WHERE t0.\"deleted_at\" IS NULL");
+	if (q->where)
+		strbuf_printf(sql, " AND (%s)", q->where);
+	if (!with_keyset || !q->after)
+		return;
+	/*
+	 * Keyset: rows strictly after the cursor in ORDER BY k1, k2, ..., id.
+	 * SQLite sorts NULL first ascending and last descending, so "after v"
+	 * is spelled out per direction, and ties use IS (null-safe equality).
+	 */
+	strbuf_puts(sql, " AND (");
+	for (int i = 0; i <= q->sort_count; i++) {
+		if (i)
+			strbuf_puts(sql, " OR ");
+		strbuf_putc(sql, '(');
+		for (int j = 0; j < i; j++) {
+			struct expr_value v = { 0 };
+			json_t *jv = json_array_get(q->after, (size_t)j);
+			store_json_to_value(jv, &v);
+			int p = expr_sql_bind(q->sql, &v);
+			strbuf_printf(sql, "%s IS ?%d AND ", q->sort_sql[j], p);
+		}
+		if (i == q->sort_count) {
+			struct expr_value v = { .type = EV_INT,
+				.i = json_integer_value(json_array_get(q->after, (size_t)q->sort_count)) };
+			strbuf_printf(sql, "t0.\"id\" > ?%d)", expr_sql_bind(q->sql, &v));
+			continue;
+		}
+		json_t *jv = json_array_get(q->after, (size_t)i);
+		const char *key = q->sort_sql[i];
+		if (json_is_null(jv)) {
+			strbuf_printf(sql, q->sort_dir[i] == STORE_ASC ? "%s IS NOT NULL)" : "0)", key);
+		} else {
+			struct expr_value v = { 0 };
+			store_json_to_value(jv, &v);
+			int p = expr_sql_bind(q->sql, &v);
+			if (q->sort_dir[i] == STORE_ASC)
+				strbuf_printf(sql, "%s > ?%d)", key, p);
+			else
+				strbuf_printf(sql, "(%s < ?%d OR %s IS NULL))", key, p, key);
+		}
+	}
+	strbuf_putc(sql, ')');
+}
+
+void store_json_to_value(json_t *json, struct expr_value *out)
+{
+	memset(out, 0, sizeof(*out));
+	switch (json_typeof(json)) {
+	case JSON_INTEGER:
+		out->type = EV_INT;
+		out->i = json_integer_value(json);
+		break;
+	case JSON_REAL:
+		out->type = EV_REAL;
+		out->r = json_real_value(json);
+		break;
+	case JSON_TRUE:
+	case JSON_FALSE:
+		out->type = EV_INT;
+		out->i = json_is_true(json);
+		break;
+	case JSON_STRING:
+		out->type = EV_TEXT;
+		out->s = (char *)json_string_value(json); /* borrowed: expr_sql_bind copies */
+		break;
+	default:
+		out->type = EV_NULL;
+	}
+}
+
+static int prepare_query(struct store_conn *conn, struct store_query *q, struct strbuf *sql,
+                         sqlite3_stmt **out, struct crm_ctx *ctx)
+{
+	int code = store_prepare(conn, sql->data, out, ctx);
+	if (code != CRM_OK)
+		return code;
+	int rc = bind_all(*out, q->sql->bind_count, q->sql->binds);
+	if (rc != SQLITE_OK) {
+		done(conn, *out);
+		return sql_error(conn, rc, ctx, "bind");
+	}
+	return CRM_OK;
+}
+
+int store_select(struct store_conn *conn, struct store_query *q,
+                 int (*row_fn)(void *arg, json_t *record, json_t *keys), void *arg,
+                 struct crm_ctx *ctx)
+{
+	struct strbuf sql = { 0 };
+	strbuf_puts(&sql, "SELECT ");
+	for (int i = 0; i < q->column_count; i++)
+		strbuf_printf(&sql, "%s, ", q->column_sql[i]);
+	for (int i = 0; i < q->sort_count; i++)
+		strbuf_printf(&sql, "%s, ", q->sort_sql[i]);
+	strbuf_puts(&sql, "t0.\"id\"");
+	query_body(q, &sql, true);
+	strbuf_puts(&sql, " ORDER BY ");
+	for (int i = 0; i < q->sort_count; i++)
+		strbuf_printf(&sql, "%s %s, ", q->sort_sql[i], q->sort_dir[i] == STORE_ASC ? "ASC" : "DESC");
+	strbuf_puts(&sql, "t0.\"id\" ASC");
+	if (q->limit > 0)
+		strbuf_printf(&sql, " LIMIT %d", q->limit);
+	sqlite3_stmt *stmt;
+	int code = prepare_query(conn, q, &sql, &stmt, ctx);
+	strbuf_free(&sql);
+	if (code != CRM_OK)
+		return code;
+	int rc;
+	while ((rc = step(conn, stmt)) == SQLITE_ROW) {
+		json_t *record = json_object();
+		for (int i = 0; i < q->column_count; i++)
+			json_object_set_new(record, q->column_names[i],
+			                    store_column_json(stmt, i, q->column_fields[i]));
+		json_t *keys = json_array();
+		for (int i = 0; i <= q->sort_count; i++)
+			json_array_append_new(keys, store_column_json(stmt, q->column_count + i, NULL));
+		int stop = row_fn(arg, record, keys);
+		json_decref(record);
+		json_decref(keys);
+		if (stop) {
+			done(conn, stmt);
+			return stop;
+		}
+		/* A long export is many statements' worth of work: keep the deadline per row batch. */
+		conn->deadline_ns = 0;
+	}
+	done(conn, stmt);
+	if (rc != SQLITE_DONE)
+		return sql_error(conn, rc, ctx, "query");
+	return CRM_OK;
+}
+
+int store_count(struct store_conn *conn, struct store_query *q, int64_t max, int64_t *out,
+                struct crm_ctx *ctx)
+{
+	struct strbuf sql = { 0 };
+	if (max > 0)
+		strbuf_puts(&sql, "SELECT count(*) FROM (SELECT 1");
+	else
+		strbuf_puts(&sql, "SELECT count(*)");
+	query_body(q, &sql, false);
+	if (max > 0)
+		strbuf_printf(&sql, " LIMIT %lld)", (long long)max);
+	sqlite3_stmt *stmt;
+	int code = prepare_query(conn, q, &sql, &stmt, ctx);
+	strbuf_free(&sql);
+	if (code != CRM_OK)
+		return code;
+	int rc = step(conn, stmt);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(stmt, 0);
+	done(conn, stmt);
+	if (rc != SQLITE_ROW)
+		return sql_error(conn, rc, ctx, "count");
+	return CRM_OK;
+}
+
+int store_max_id(struct store_conn *conn, const struct meta_object *object, int64_t *out,
+                 struct crm_ctx *ctx)
+{
+	struct strbuf sql = { 0 };
+	strbuf_puts(&sql, "SELECT coalesce(max(\"id\"), 0) FROM ");
+	strbuf_ident(&sql, object->name);
+	sqlite3_stmt *stmt;
+	int code = store_prepare(conn, sql.data, &stmt, ctx);
+	strbuf_free(&sql);
+	if (code != CRM_OK)
+		return code;
+	int rc = step(conn, stmt);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(stmt, 0);
+	done(conn, stmt);
+	return rc == SQLITE_ROW ? CRM_OK : sql_error(conn, rc, ctx, "max id");
+}
+
+int store_aggregate(struct store_conn *conn, struct store_query *q, int group_count,
+                    const char **group_sql, const char **group_names,
+                    const struct meta_field **group_fields, int measure_count,
+                    const char **measure_sql, const char **measure_names, json_t **out,
+                    struct crm_ctx *ctx)
+{
+	struct strbuf sql = { 0 };
+	strbuf_puts(&sql, "SELECT ");
+	for (int i = 0; i < group_count; i++)
+		strbuf_printf(&sql, "%s, ", group_sql[i]);
+	for (int i = 0; i < measure_count; i++)
+		strbuf_printf(&sql, i ? ", %s" : "%s", measure_sql[i]);
+	query_body(q, &sql, false);
+	if (group_count) {
+		strbuf_puts(&sql, " GROUP BY ");
+		for (int i = 1; i <= group_count; i++)
+			strbuf_printf(&sql, i > 1 ? ", %d" : "%d", i);
+		strbuf_puts(&sql, " ORDER BY ");
+		for (int i = 1; i <= group_count; i++)
+			strbuf_printf(&sql, i > 1 ? ", %d" : "%d", i);
+	}
+	strbuf_puts(&sql, " LIMIT 10000");
+	sqlite3_stmt *stmt;
+	int code = prepare_query(conn, q, &sql, &stmt, ctx);
+	strbuf_free(&sql);
+	if (code != CRM_OK)
+		return code;
+	json_t *rows = json_array();
+	int rc;
+	while ((rc = step(conn, stmt)) == SQLITE_ROW) {
+		json_t *row = json_object();
+		for (int i = 0; i < group_count; i++)
+			json_object_set_new(row, group_names[i], store_column_json(stmt, i, group_fields[i]));
+		for (int i = 0; i < measure_count; i++)
+			json_object_set_new(row, measure_names[i], store_column_json(stmt, group_count + i, NULL));
+		json_array_append_new(rows, row);
+	}
+	done(conn, stmt);
+	if (rc != SQLITE_DONE) {
+		json_decref(rows);
+		return sql_error(conn, rc, ctx, "aggregate");
+	}
+	*out = rows;
+	return CRM_OK;
+}
+
+int store_rows(struct store_conn *conn, const char *sql, const json_t *params,
+               int (*row_fn)(void *arg, json_t *row), void *arg, struct crm_ctx *ctx)
+{
+	sqlite3_stmt *stmt;
+	int rc = sqlite3_prepare_v2(conn->db, sql, -1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return sql_error(conn, rc, ctx, "prepare");
+	size_t i;
+	json_t *p;
+	json_array_foreach(params, i, p)
+		bind_json(stmt, (int)i + 1, p);
+	int code = CRM_OK;
+	while ((rc = step(conn, stmt)) == SQLITE_ROW) {
+		json_t *row = json_array();
+		for (int c = 0; c < sqlite3_column_count(stmt); c++)
+			json_array_append_new(row, store_column_json(stmt, c, NULL));
+		int stop = row_fn ? row_fn(arg, row) : 0;
+		json_decref(row);
+		if (stop) {
+			code = stop;
+			break;
+		}
+	}
+	if (code == CRM_OK && rc != SQLITE_DONE)
+		code = sql_error(conn, rc, ctx, "query");
+	conn->deadline_ns = 0;
+	sqlite3_finalize(stmt);
+	return code;
+}

@@ -1,0 +1,157 @@
+/*
+ * store.h - records in SQLite. The only file that includes sqlite3.h is
+ * store.c; every SQL statement the kernel runs (other than the fragments the
+ * expression compiler produces) is written there, so that a second backend
+ * (PostgreSQL) replaces store.c and schema.c without touching the object API.
+ *
+ * Connections (RELIABILITY.md): exactly one writer connection, guarded by a
+ * mutex, that alone writes and checkpoints; N read-only reader connections
+ * (query_only) handed out one per thread at a time. WAL, synchronous=FULL,
+ * foreign keys, busy timeout, defensive mode, limits, no mmap.
+ *
+ * Values crossing this interface are normalised jansson values (object.c
+ * validated them): strings, integers, reals, booleans, arrays/objects for
+ * multienum/json/geo.
+ */
+#ifndef CRM_STORE_H
+#define CRM_STORE_H
+
+#include <time.h>
+#include "crm.h"
+
+struct meta;
+struct meta_object;
+struct meta_field;
+struct expr_sql;
+struct expr_value;
+
+struct store;
+struct store_conn;
+
+struct store_options {
+	int readers;               /* read-only connections; 0 = 2 */
+	int busy_timeout_ms;       /* 0 = 5000 */
+	int query_time_ms;         /* a statement running longer is interrupted; 0 = 2000 */
+};
+
+int store_open(const char *path, const struct meta *meta, const struct store_options *options,
+               struct store **out, char *err, size_t errlen);
+/* Checkpoints the WAL (TRUNCATE) and closes every connection. */
+void store_close(struct store *store);
+const struct meta *store_meta(const struct store *store);
+
+/* The writer: takes the writer mutex and runs BEGIN IMMEDIATE. */
+int store_begin(struct store *store, struct store_conn **out, struct crm_ctx *ctx);
+/* COMMIT; CRM_OK only when the commit is durable. Releases the writer either way. */
+int store_commit(struct store_conn *conn, struct crm_ctx *ctx);
+void store_rollback(struct store_conn *conn);
+/* A reader for this thread; give it back with store_reader_done. Never NULL. */
+struct store_conn *store_reader(struct store *store);
+void store_reader_done(struct store_conn *conn);
+/* Runs a checkpoint on the writer (RESTART); for the server's periodic job. */
+int store_checkpoint(struct store *store);
+
+/* Key/value settings in the database (_crm_settings). *out owned. */
+int store_setting_get(struct store_conn *conn, const char *key, char **out);
+int store_setting_set(struct store_conn *conn, const char *key, const char *value);
+
+/* --- records ---------------------------------------------------------- */
+
+/* values: field -> normalised value for stored fields (system fields included). */
+int store_insert(struct store_conn *conn, const struct meta_object *object, json_t *values,
+                 int64_t *out_id, struct crm_ctx *ctx);
+/*
+ * Writes changes and bumps version, when the row is live (or deleted, if
+ * allow_deleted) and (expected_version == 0 or version == expected_version).
+ * CRM_ENOTFOUND if absent, CRM_ECONFLICT on a version mismatch.
+ */
+int store_update(struct store_conn *conn, const struct meta_object *object, int64_t id,
+                 int64_t expected_version, bool allow_deleted, json_t *changes, struct crm_ctx *ctx);
+/* Reads a record with formulas; CRM_ENOTFOUND if absent (or deleted, unless include_deleted). */
+int store_get(struct store_conn *conn, const struct meta_object *object, int64_t id,
+              bool include_deleted, json_t **out, struct crm_ctx *ctx);
+/* True if a live record with that id exists. */
+int store_exists(struct store_conn *conn, const struct meta_object *object, int64_t id,
+                 bool *out, struct crm_ctx *ctx);
+/* True if another live record has field = value. */
+int store_value_taken(struct store_conn *conn, const struct meta_object *object,
+                      const struct meta_field *field, json_t *value, int64_t except_id,
+                      bool *out, struct crm_ctx *ctx);
+/* Ids of live records of child whose ref field points to id (at most limit). */
+int store_children(struct store_conn *conn, const struct meta_object *child,
+                   const struct meta_field *ref, int64_t id, int limit, json_t **out_ids,
+                   struct crm_ctx *ctx);
+int store_purge(struct store_conn *conn, const struct meta_object *object, int64_t id,
+                struct crm_ctx *ctx);
+/* Recomputes a rollup field of the parent record parent_id. */
+int store_rollup_refresh(struct store_conn *conn, const struct meta_field *rollup,
+                         const struct meta_object *parent, int64_t parent_id, struct crm_ctx *ctx);
+/* Next value of an autonumber sequence (1, 2, ...). */
+int store_next_number(struct store_conn *conn, const struct meta_object *object,
+                      const struct meta_field *field, int64_t *out, struct crm_ctx *ctx);
+
+/* --- queries ---------------------------------------------------------- */
+
+enum store_sort_dir { STORE_ASC, STORE_DESC };
+
+/* A compiled query: the object API fills it, the store runs it. */
+struct store_query {
+	const struct meta_object *object;
+	struct expr_sql *sql;            /* builder holding joins and binds (borrowed) */
+	const char *where;               /* SQL condition over t0 / joins, or NULL */
+	int column_count;                /* selected columns */
+	const char **column_sql;         /* their SQL */
+	const char **column_names;       /* their output names */
+	const struct meta_field **column_fields; /* their fields, for decoding */
+	int sort_count;
+	const char **sort_sql;           /* sort keys */
+	enum store_sort_dir *sort_dir;
+	json_t *after;                   /* keyset: [v1, ..., vn, id] or NULL */
+	int limit;                       /* 0 = no limit */
+	bool deleted;                    /* recycle bin instead of live records */
+};
+
+/*
+ * Runs q; row_fn receives each record (borrowed) and the values of its sort
+ * keys followed by its id as a JSON array (borrowed), to build a cursor.
+ */
+int store_select(struct store_conn *conn, struct store_query *q,
+                 int (*row_fn)(void *arg, json_t *record, json_t *keys), void *arg,
+                 struct crm_ctx *ctx);
+int store_count(struct store_conn *conn, struct store_query *q, int64_t max, int64_t *out,
+                struct crm_ctx *ctx);
+/* Largest id ever given (a cheap upper estimate of the row count). */
+int store_max_id(struct store_conn *conn, const struct meta_object *object, int64_t *out,
+                 struct crm_ctx *ctx);
+/* group_sql[i] AS group_names[i]; measures: SQL aggregate expressions named measure_names[i]. */
+int store_aggregate(struct store_conn *conn, struct store_query *q, int group_count,
+                    const char **group_sql, const char **group_names,
+                    const struct meta_field **group_fields, int measure_count,
+                    const char **measure_sql, const char **measure_names, json_t **out,
+                    struct crm_ctx *ctx);
+
+/* The SQL expression of a stored or formula field, for select lists (appended to out). */
+int store_field_sql(struct expr_sql *b, const struct meta_field *field, struct strbuf *out,
+                    char *err, size_t errlen);
+
+/* --- schema (schema.c) ------------------------------------------------ */
+
+struct schema_plan;
+/* Diffs meta against the database. *out owned (schema_plan_free). */
+int schema_plan(struct store *store, struct schema_plan **out, struct crm_ctx *ctx);
+/* Prints the plan, one step a line. */
+void schema_plan_print(const struct schema_plan *plan, void *stream);
+int schema_plan_step_count(const struct schema_plan *plan);
+bool schema_plan_destructive(const struct schema_plan *plan);
+/* Applies the plan in one transaction with a journal; destructive steps need allow_destructive. */
+int schema_apply(struct store *store, const struct schema_plan *plan, bool allow_destructive,
+                 struct crm_ctx *ctx);
+void schema_plan_free(struct schema_plan *plan);
+
+/* For schema.c: DDL on the writer inside a transaction. */
+int store_exec(struct store_conn *conn, const char *sql, struct crm_ctx *ctx);
+/* Runs sql (one statement) and calls row_fn with each row as a JSON array of column values. */
+int store_rows(struct store_conn *conn, const char *sql, const json_t *params,
+               int (*row_fn)(void *arg, json_t *row), void *arg, struct crm_ctx *ctx);
+
+#endif

@@ -1,0 +1,298 @@
+"""Shared helpers for the API suites: start and stop a real `crm serve`, talk
+HTTP with the standard library only, and count results.
+
+Every test prints "ok NAME" or "FAIL NAME: why"; the suite ends with the line
+"N passed, N failed" that tests/run.sh adds up.
+"""
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+METADATA = os.environ.get("API_METADATA") or os.path.join(ROOT, "tests", "api", "metadata")
+
+
+def crm_binary():
+    crm = os.environ.get("CRM") or os.path.join(ROOT, "build", "crm")
+    if not os.path.isabs(crm):
+        crm = os.path.join(ROOT, crm)
+    return crm
+
+
+class Server:
+    """A `crm serve` process on a free loopback port with its own database."""
+
+    def __init__(self, workdir, db=None, extra=None, metadata=METADATA, threads=2):
+        self.workdir = workdir
+        self.db = db or os.path.join(workdir, "test.db")
+        self.extra = list(extra or [])
+        self.metadata = metadata
+        self.threads = threads
+        self.proc = None
+        self.port = None
+        self.log_path = os.path.join(workdir, "server.log")
+
+    def start(self, timeout=30):
+        plugins = os.path.join(self.workdir, "plugins")
+        os.makedirs(plugins, exist_ok=True)
+        args = [crm_binary(), "serve", "--db", self.db, "--metadata", self.metadata,
+                "--plugins", plugins, "--port", "0", "--threads", str(self.threads)] + self.extra
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log, cwd=ROOT)
+        deadline = time.time() + timeout
+        line = b""
+        while time.time() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            m = re.search(rb"http://[^ /]+:(\d+)/", line)
+            if m:
+                self.port = int(m.group(1))
+                break
+        if not self.port:
+            self.proc.kill()
+            self.proc.wait()
+            raise RuntimeError("server did not start: %r\n%s" % (line, self.log_tail()))
+        return self
+
+    def log_tail(self, lines=30):
+        try:
+            with open(self.log_path, "rb") as f:
+                return b"\n".join(f.read().splitlines()[-lines:]).decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def rss_kb(self):
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    def stop(self, timeout=20):
+        """SIGTERM; returns the exit code (None if it had to be killed)."""
+        if not self.proc:
+            return None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            code = None
+        self.proc.stdout.close()
+        self.log.close()
+        self.proc = None
+        return code
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.proc.stdout.close()
+        self.log.close()
+        self.proc = None
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self._json = None
+
+    def header(self, name):
+        for k, v in self.headers:
+            if k.lower() == name.lower():
+                return v
+        return None
+
+    @property
+    def json(self):
+        if self._json is None and self.body:
+            self._json = json.loads(self.body.decode("utf-8"))
+        return self._json
+
+    def __repr__(self):
+        return "<%d %s>" % (self.status, self.body[:300])
+
+
+class Client:
+    """One keep-alive connection (http.client), reconnecting when the server closes it."""
+
+    def __init__(self, port, host="127.0.0.1", source=None, timeout=60):
+        self.port = port
+        self.host = host
+        self.source = source
+        self.timeout = timeout
+        self.conn = None
+
+    def _connect(self):
+        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout,
+                                               source_address=(self.source, 0) if self.source else None)
+
+    def request(self, method, path, body=None, headers=None, content_type=None):
+        headers = dict(headers or {})
+        if body is not None and not isinstance(body, (bytes, str)):
+            body = json.dumps(body)
+            content_type = content_type or "application/json"
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        if content_type:
+            headers["Content-Type"] = content_type
+        for attempt in range(2):
+            if self.conn is None:
+                self._connect()
+            try:
+                self.conn.request(method, path, body=body, headers=headers)
+                r = self.conn.getresponse()
+                data = r.read()
+                resp = Response(r.status, r.getheaders(), data)
+                if (resp.header("Connection") or "").lower() == "close":
+                    self.close()
+                return resp
+            except (ConnectionError, http.client.RemoteDisconnected, http.client.BadStatusLine,
+                    BrokenPipeError):
+                self.close()
+                if attempt == 1:
+                    raise
+        raise RuntimeError("unreachable")
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.request("POST", path, body=body, **kw)
+
+    def patch(self, path, body=None, **kw):
+        return self.request("PATCH", path, body=body, **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
+    def close(self):
+        if self.conn:
+            self.conn.close()
+            self.conn = None
+
+
+def raw_exchange(port, data, read_timeout=5.0, source=None, chunks=None, stop_on_response=True):
+    """Sends raw bytes on a fresh socket and returns what came back (bytes)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if source:
+        s.bind((source, 0))
+    s.settimeout(read_timeout)
+    s.connect(("127.0.0.1", port))
+    try:
+        s.sendall(data)
+        for chunk in chunks or []:
+            s.sendall(chunk)
+    except OSError:
+        pass
+    out = b""
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            out += d
+            if stop_on_response and response_complete(out):
+                break
+    except (socket.timeout, ConnectionResetError):
+        pass
+    s.close()
+    return out
+
+
+def response_complete(data):
+    head, sep, body = data.partition(b"\r\n\r\n")
+    if not sep:
+        return False
+    m = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
+    if m:
+        return len(body) >= int(m.group(1))
+    return False
+
+
+def parse_raw(data):
+    """(status, headers dict lower-case, body bytes) of a raw HTTP response."""
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    if not lines or not lines[0].startswith(b"HTTP/"):
+        return None, {}, body
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(b":")
+        headers[k.strip().lower().decode()] = v.strip().decode("latin-1")
+    return status, headers, body
+
+
+class Runner:
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+        self.only = os.environ.get("ONLY")
+
+    def run(self, name, fn, *args):
+        if self.only and self.only not in name:
+            return
+        started = time.time()
+        try:
+            fn(*args)
+            self.passed += 1
+            print("ok %s (%.1fs)" % (name, time.time() - started), flush=True)
+        except Exception as e:  # a failing test must not stop the suite
+            self.failed += 1
+            detail = "".join(traceback.format_exception_only(type(e), e)).strip()
+            print("FAIL %s: %s" % (name, detail), flush=True)
+            tb = traceback.extract_tb(e.__traceback__)
+            for frame in tb[-3:]:
+                print("    at %s:%d %s" % (os.path.basename(frame.filename), frame.lineno, frame.line),
+                      flush=True)
+
+    def finish(self):
+        print("%d passed, %d failed" % (self.passed, self.failed), flush=True)
+        return 0 if self.failed == 0 else 1
+
+
+def check(cond, message="check failed"):
+    if not cond:
+        raise AssertionError(message)
+
+
+def eq(a, b, what=""):
+    if a != b:
+        raise AssertionError("%s: expected %r, got %r" % (what or "value", b, a))
+
+
+def problem(resp, status, what=""):
+    """Asserts resp is a problem+json with the given status and returns its document."""
+    if resp.status != status:
+        raise AssertionError("%s: expected status %d, got %d: %s" % (what, status, resp.status,
+                                                                     resp.body[:400]))
+    ctype = resp.header("Content-Type") if isinstance(resp, Response) else None
+    if ctype is not None:
+        check(ctype.startswith("application/problem+json"), "%s: content type %r" % (what, ctype))
+    doc = json.loads(resp.body.decode("utf-8"))
+    eq(doc.get("status"), status, what + " problem status")
+    check(doc.get("title"), what + ": problem without a title")
+    check(doc.get("type"), what + ": problem without a type")
+    return doc
+
+
+def tempdir(prefix):
+    return tempfile.mkdtemp(prefix=prefix)
+
+
+def cleanup(path):
+    if not os.environ.get("KEEP"):
+        shutil.rmtree(path, ignore_errors=True)

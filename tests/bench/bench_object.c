@@ -1,0 +1,152 @@
+/*
+ * bench_object.c - object API speed beside raw SQLite, on the same database
+ * file in the same run: get by id, and a filtered + sorted page of 50.
+ *
+ *   bench_object DB METADATA_DIR
+ */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "kernel.h"
+#include "object.h"
+
+#define GETS 300000
+#define QUERIES 3000
+
+static const char *const industries[] = { "technology", "manufacturing", "financial_services", "healthcare",
+                                          "retail", "automotive", "energy", "logistics" };
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int compare_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static uint64_t state = 88172645463325252ULL;
+static uint64_t next_random(void)
+{
+	state ^= state << 13;
+	state ^= state >> 7;
+	state ^= state << 17;
+	return state;
+}
+
+/* Reads every column the way a real caller would. */
+static void read_row(sqlite3_stmt *stmt, volatile size_t *sink)
+{
+	int n = sqlite3_column_count(stmt);
+	for (int c = 0; c < n; c++) {
+		switch (sqlite3_column_type(stmt, c)) {
+		case SQLITE_INTEGER: *sink += (size_t)sqlite3_column_int64(stmt, c); break;
+		case SQLITE_FLOAT: *sink += (size_t)sqlite3_column_double(stmt, c); break;
+		case SQLITE_TEXT: *sink += (size_t)sqlite3_column_bytes(stmt, c); break;
+		default: break;
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 3) {
+		fprintf(stderr, "usage: bench_object DB METADATA_DIR\n");
+		return 2;
+	}
+	struct kernel_options options = { .db_path = argv[1], .metadata_dir = argv[2], .plugins_dir = "plugins" };
+	struct crm_kernel *kernel;
+	if (kernel_open(&options, &kernel) != CRM_OK)
+		return 1;
+	struct crm_ctx ctx;
+	crm_ctx_init(&ctx, kernel, 0, "bench");
+	int64_t max_id = 0;
+	object_count(&ctx, "account", NULL, &max_id);
+	if (max_id < 1000) {
+		fprintf(stderr, "bench_object: too few accounts (%lld)\n", (long long)max_id);
+		return 1;
+	}
+	sqlite3 *raw;
+	sqlite3_open_v2(argv[1], &raw, SQLITE_OPEN_READONLY, NULL);
+	volatile size_t sink = 0;
+
+	/* get by id: raw prepared point select */
+	sqlite3_stmt *get;
+	sqlite3_prepare_v2(raw, "SELECT * FROM account WHERE id = ?1 AND deleted_at IS NULL", -1, &get, NULL);
+	state = 42;
+	double t0 = now_s();
+	for (int i = 0; i < GETS; i++) {
+		sqlite3_bind_int64(get, 1, (int64_t)(next_random() % (uint64_t)max_id) + 1);
+		if (sqlite3_step(get) == SQLITE_ROW)
+			read_row(get, &sink);
+		sqlite3_reset(get);
+	}
+	double raw_get = GETS / (now_s() - t0);
+	state = 42;
+	t0 = now_s();
+	for (int i = 0; i < GETS; i++) {
+		json_t *r = NULL;
+		if (object_get(&ctx, "account", (int64_t)(next_random() % (uint64_t)max_id) + 1, false, &r) == CRM_OK) {
+			sink += json_object_size(r);
+			json_decref(r);
+		}
+	}
+	double api_get = GETS / (now_s() - t0);
+
+	/* filtered + sorted page of 50 */
+	double *raw_lat = malloc(QUERIES * sizeof(double)), *api_lat = malloc(QUERIES * sizeof(double));
+	sqlite3_stmt *list;
+	sqlite3_prepare_v2(raw, "SELECT * FROM account WHERE deleted_at IS NULL AND industry = ?1 AND annual_revenue > ?2 "
+	                   "ORDER BY annual_revenue DESC, id LIMIT 51", -1, &list, NULL);
+	double raw_total = 0, api_total = 0;
+	for (int i = 0; i < QUERIES; i++) {
+		const char *industry = industries[i % 8];
+		double min = (double)(i % 10) * 100000;
+		double s = now_s();
+		sqlite3_bind_text(list, 1, industry, -1, SQLITE_STATIC);
+		sqlite3_bind_double(list, 2, min);
+		while (sqlite3_step(list) == SQLITE_ROW)
+			read_row(list, &sink);
+		sqlite3_reset(list);
+		raw_lat[i] = now_s() - s;
+		raw_total += raw_lat[i];
+
+		char filter[160];
+		snprintf(filter, sizeof(filter), "industry = '%s' and annual_revenue > %g", industry, min);
+		struct object_query q = { .filter = filter, .sort = "-annual_revenue", .limit = 50 };
+		s = now_s();
+		json_t *page = NULL;
+		if (object_query(&ctx, "account", &q, &page) != CRM_OK) {
+			fprintf(stderr, "query failed: %s\n", ctx.message);
+			return 1;
+		}
+		sink += json_array_size(json_object_get(page, "records"));
+		json_decref(page);
+		api_lat[i] = now_s() - s;
+		api_total += api_lat[i];
+	}
+	qsort(raw_lat, QUERIES, sizeof(double), compare_double);
+	qsort(api_lat, QUERIES, sizeof(double), compare_double);
+	printf("%-34s %14s %14s %8s\n", "object API (1 thread)", "crm", "raw SQLite", "ratio");
+	printf("%-34s %12.0f/s %12.0f/s %7.0f%%\n", "get by id", api_get, raw_get, 100 * api_get / raw_get);
+	printf("%-34s %12.0f/s %12.0f/s %7.0f%%\n", "filtered+sorted list of 50", QUERIES / api_total,
+	       QUERIES / raw_total, 100 * raw_total / api_total);
+	printf("%-34s %12.3fms %12.3fms\n", "  list p50", api_lat[QUERIES / 2] * 1e3, raw_lat[QUERIES / 2] * 1e3);
+	printf("%-34s %12.3fms %12.3fms\n", "  list p99", api_lat[QUERIES * 99 / 100] * 1e3,
+	       raw_lat[QUERIES * 99 / 100] * 1e3);
+	printf("(%zu)\n", (size_t)(sink & 1));
+	free(raw_lat);
+	free(api_lat);
+	sqlite3_finalize(get);
+	sqlite3_finalize(list);
+	sqlite3_close(raw);
+	crm_ctx_clear(&ctx);
+	kernel_close(kernel);
+	return 0;
+}

@@ -1,0 +1,141 @@
+#!/bin/sh
+# HTTP figures (make bench): wrk on loopback, 2 threads, keep-alive, after a
+# warm-up, against `crm serve` on a database of accounts and, in the same run,
+# against tests/bench/http_floor.c (a bare libmicrohttpd server answering a
+# fixed 200-byte JSON body). Prints one table: route, req/s, p50, p99, ratio
+# to the floor; then the import rate through POST .../import and server RSS.
+#
+#   sh tests/bench/http_bench.sh DB        (DB holds the accounts; it is written to)
+# Environment: CRM (build/crm), BUILD (build), DURATION (10 s per route),
+# WARMUP (3 s), CONNECTIONS (32), METADATA (metadata), IMPORT_ROWS (50000).
+set -e
+db=${1:?usage: http_bench.sh DB}
+CRM=${CRM:-build/crm}
+BUILD=${BUILD:-build}
+DURATION=${DURATION:-10}
+WARMUP=${WARMUP:-3}
+CONNECTIONS=${CONNECTIONS:-32}
+METADATA=${METADATA:-metadata}
+IMPORT_ROWS=${IMPORT_ROWS:-50000}
+WRK=${WRK:-wrk}
+command -v "$WRK" >/dev/null || { echo "wrk not found (apt-get install wrk)"; exit 1; }
+
+work=$(mktemp -d)
+floor_pid=; crm_pid=
+cleanup() {
+	[ -n "$floor_pid" ] && kill "$floor_pid" 2>/dev/null
+	[ -n "$crm_pid" ] && kill "$crm_pid" 2>/dev/null
+	wait 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+floor=$BUILD/bench/http_floor
+if [ ! -x "$floor" ] || [ tests/bench/http_floor.c -nt "$floor" ]; then
+	mkdir -p "$BUILD/bench"
+	${CC:-cc} -std=c11 -O2 -Wall -Wextra -o "$floor" tests/bench/http_floor.c \
+		$(pkg-config --cflags --libs libmicrohttpd)
+fi
+
+# Starts a server in the background, waits for its "http://host:port/" line, sets $port.
+wait_port() {
+	i=0
+	while [ $i -lt 600 ]; do
+		port=$(sed -n 's|.*http://[^ ]*:\([0-9][0-9]*\)/.*|\1|p' "$1" | head -n 1)
+		[ -n "$port" ] && return 0
+		sleep 0.1; i=$((i + 1))
+	done
+	echo "server did not start:"; cat "$1" "$2" 2>/dev/null | tail -n 20; exit 1
+}
+
+"$floor" 0 2 > "$work/floor.out" 2>&1 &
+floor_pid=$!
+wait_port "$work/floor.out"
+floor_port=$port
+
+"$CRM" serve --db "$db" --metadata "$METADATA" --port 0 --threads 2 --quiet \
+	> "$work/crm.out" 2> "$work/crm.err" &
+crm_pid=$!
+wait_port "$work/crm.out" "$work/crm.err"
+crm_port=$port
+base=http://127.0.0.1:$crm_port/api/v1
+
+max_id=$(curl -s "$base/objects/account?sort=-id&limit=1&fields=id" | sed -n 's/.*"id":\([0-9]*\).*/\1/p')
+[ -n "$max_id" ] || { echo "no accounts in $db"; exit 1; }
+
+cat > "$work/get.lua" <<LUA
+math.randomseed(os.time())
+request = function()
+	return wrk.format("GET", "/api/v1/objects/account/" .. math.random(1, $max_id))
+end
+LUA
+cat > "$work/list.lua" <<'LUA'
+local industries = { "technology", "manufacturing", "financial_services", "healthcare",
+                     "retail", "automotive", "energy", "logistics" }
+math.randomseed(os.time())
+request = function()
+	local i = industries[math.random(1, #industries)]
+	return wrk.format("GET", "/api/v1/objects/account?limit=50&filter=industry%20%3D%20%27" .. i .. "%27")
+end
+LUA
+cat > "$work/post.lua" <<'LUA'
+local n = 0
+local thread_id = 0
+local counter = 0
+setup = function(thread)
+	counter = counter + 1
+	thread:set("thread_id", counter)
+end
+request = function()
+	n = n + 1
+	local body = string.format('{"name":"Bench %d-%d","industry":"technology","employees":%d}',
+	                           thread_id, n, n % 5000)
+	return wrk.format("POST", "/api/v1/objects/account", { ["Content-Type"] = "application/json" }, body)
+end
+LUA
+
+# run NAME URL [SCRIPT]: warm-up, then the measured run; appends a table row.
+run() {
+	name=$1; url=$2; script=$3
+	set -- -t2 -c"$CONNECTIONS" --latency
+	[ -n "$script" ] && set -- "$@" -s "$script"
+	"$WRK" "$@" -d"${WARMUP}s" "$url" > /dev/null
+	"$WRK" "$@" -d"${DURATION}s" "$url" > "$work/$name.txt"
+	rps=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$work/$name.txt")
+	p50=$(awk '$1 == "50%" { print $2 }' "$work/$name.txt")
+	p99=$(awk '$1 == "99%" { print $2 }' "$work/$name.txt")
+	non2xx=$(sed -n 's/^ *Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p' "$work/$name.txt")
+	echo "$name $rps $p50 $p99 ${non2xx:-0}" >> "$work/table"
+}
+
+run floor "http://127.0.0.1:$floor_port/"
+run "GET /objects/account/{id}" "$base/objects/account/1" "$work/get.lua"
+run "GET /objects/account?filter&limit=50" "$base/objects/account" "$work/list.lua"
+run "POST /objects/account" "$base/objects/account" "$work/post.lua"
+
+floor_rps=$(awk '$1 == "floor" { print $2 }' "$work/table")
+echo
+printf '%-40s %12s %10s %10s %8s\n' route req/s p50 p99 floor
+awk -v floor="$floor_rps" '{
+	non2xx = $NF; p99 = $(NF - 1); p50 = $(NF - 2); rps = $(NF - 3);
+	name = $1; for (i = 2; i <= NF - 4; i++) name = name " " $i;
+	printf "%-40s %12.0f %10s %10s %7.0f%%%s\n", name, rps, p50, p99, 100 * rps / floor,
+	       non2xx > 0 ? "  (" non2xx " non-2xx!)" : "";
+}' "$work/table"
+
+# Import through the API: one POST of IMPORT_ROWS CSV rows.
+awk -v n="$IMPORT_ROWS" 'BEGIN {
+	print "name,industry,type,annual_revenue,employees,billing_city,billing_country";
+	for (i = 1; i <= n; i++)
+		printf "Imported %07d,retail,customer,%d.50,%d,Leeds,UK\n", i, i * 7 % 100000, i % 5000;
+}' > "$work/import.csv"
+start=$(date +%s.%N)
+created=$(curl -s -H 'Content-Type: text/csv' --data-binary @"$work/import.csv" "$base/objects/account/import" \
+	| sed -n 's/.*"created":\([0-9]*\).*/\1/p')
+end=$(date +%s.%N)
+echo
+echo "$start $end $created" | awk '{ printf "POST /objects/account/import            %12.0f records/s (%d records in %.2f s)\n", $3 / ($2 - $1), $3, $2 - $1 }'
+rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$crm_pid/status")
+hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$crm_pid/status")
+records=$(curl -s "$base/objects/account?count=estimate&limit=1&fields=id" | sed -n 's/.*"total":\([0-9]*\).*/\1/p')
+echo "crm serve RSS: $((rss / 1024)) MiB now, $((hwm / 1024)) MiB peak, with about $records accounts"

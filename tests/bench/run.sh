@@ -1,0 +1,50 @@
+#!/bin/sh
+# make bench: figures beside floors measured in the same run, on this machine.
+#   1. crm import of 1,000,000 accounts (records/s)  vs  raw SQLite inserts of the same rows
+#   2. object API get by id and filtered list         vs  raw prepared statements
+#   3. HTTP (tests/bench/http_bench.sh, if present)   vs  a bare libmicrohttpd server
+set -e
+CRM=${CRM:-build/crm}
+BUILD=${BUILD:-build}
+N=${BENCH_RECORDS:-1000000}
+dir=${BENCH_DIR:-build/bench}
+mkdir -p "$dir"
+csv=$dir/accounts.csv
+if [ ! -s "$csv" ] || [ "$(wc -l < "$csv")" -ne $((N + 1)) ]; then
+	echo "generating $N accounts as CSV..."
+	awk -v n="$N" 'BEGIN {
+		split("technology manufacturing financial_services healthcare retail automotive energy logistics", ind, " ");
+		split("Berlin Munich Paris Lyon London Leeds Shanghai Beijing Austin Boston", city, " ");
+		split("Germany Germany France France UK UK China China USA USA", country, " ");
+		print "name,industry,type,annual_revenue,employees,phone,website,email,billing_city,billing_country,rating";
+		srand(7);
+		for (i = 1; i <= n; i++) {
+			c = int(rand() * 10) + 1;
+			printf "Company %07d %s,%s,%s,%.2f,%d,+49 30 %07d,https://www%d.example.com,info@c%d.example.com,%s,%s,%s\n",
+				i, (i % 3 ? "GmbH" : "Ltd"), ind[int(rand() * 8) + 1], (i % 4 ? "customer" : "prospect"),
+				rand() * 5000000, int(rand() * 5000), i, i, i, city[c], country[c], (i % 3 ? "warm" : "hot");
+		}
+	}' > "$csv"
+fi
+db=$dir/bench.db
+rm -f "$db" "$db-wal" "$db-shm"
+echo
+echo "== import: $N accounts"
+start=$(date +%s.%N)
+"$CRM" import account "$csv" --db "$db" --metadata metadata | tail -n 1
+end=$(date +%s.%N)
+import_rate=$(echo "$start $end $N" | awk '{ printf "%.0f", $3 / ($2 - $1) }')
+# floor: the same rows through one raw prepared INSERT in transactions of 5,000
+floor_db=$dir/floor.db
+rm -f "$floor_db" "$floor_db-wal" "$floor_db-shm"
+floor_rate=$("$BUILD"/bench/bench_floor_import "$floor_db" "$csv")
+echo "crm import          $import_rate records/s"
+echo "raw SQLite inserts  $floor_rate records/s  (ratio $(echo "$import_rate $floor_rate" | awk '{ printf "%.0f%%", 100 * $1 / $2 }'))"
+echo
+echo "== object API on $N accounts"
+"$BUILD"/bench/bench_object "$db" metadata
+if [ -f tests/bench/http_bench.sh ]; then
+	echo
+	echo "== HTTP"
+	CRM="$CRM" BUILD="$BUILD" sh tests/bench/http_bench.sh "$db"
+fi

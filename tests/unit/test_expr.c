@@ -1,0 +1,1617 @@
+/*
+ * test_expr.c - the expression language: parsing and its limits, evaluation
+ * in C, compilation to SQL, and above all the agreement of the two: for
+ * every filter, the rows SQLite selects with the compiled SQL are exactly
+ * the rows expr_eval calls true (test_sql_and_c_select_the_same_rows).
+ *
+ * The metadata is built by hand here so that these tests do not depend on
+ * the YAML loader. sqlite3.h is used only by this test, as the oracle.
+ */
+#include <math.h>
+#include <sqlite3.h>
+#include <time.h>
+#include "expr.h"
+#include "meta.h"
+#include "test.h"
+
+/* ---- hand-built metadata ------------------------------------------------- */
+
+static struct meta_field user_fields[] = {
+	{ .name = "id", .type = FIELD_INT, .system = true },
+	{ .name = "name", .type = FIELD_TEXT },
+	{ .name = "team", .type = FIELD_TEXT },
+};
+
+static struct meta_field account_fields[] = {
+	{ .name = "id", .type = FIELD_INT, .system = true },
+	{ .name = "name", .type = FIELD_TEXT },
+	{ .name = "industry", .type = FIELD_ENUM },
+	{ .name = "annual_revenue", .type = FIELD_MONEY },
+	{ .name = "owner", .type = FIELD_USER, .to = "user" },    /* target left NULL: no user object */
+	{ .name = "parent", .type = FIELD_REF, .to = "account" },
+	{ .name = "is_active", .type = FIELD_BOOL },
+	{ .name = "secret", .type = FIELD_TEXT },
+};
+
+static struct meta_field opportunity_fields[] = {
+	{ .name = "id", .type = FIELD_INT, .system = true },
+	{ .name = "name", .type = FIELD_TEXT },
+	{ .name = "amount", .type = FIELD_MONEY },
+	{ .name = "probability", .type = FIELD_PERCENT },
+	{ .name = "stage", .type = FIELD_ENUM },
+	{ .name = "close_date", .type = FIELD_DATE },
+	{ .name = "account", .type = FIELD_REF, .to = "account" },
+	{ .name = "expected", .type = FIELD_FORMULA, .formula = "amount * probability / 100",
+	  .result_type = FIELD_MONEY },
+	{ .name = "owner", .type = FIELD_USER, .to = "user" },
+	{ .name = "closed", .type = FIELD_BOOL },
+	{ .name = "quantity", .type = FIELD_INT },
+	/* a formula over a formula and a ref path */
+	{ .name = "label", .type = FIELD_FORMULA, .formula = "if(expected > 1000, account.name, name)",
+	  .result_type = FIELD_TEXT },
+	/* reads a field the caller may not read: only the formula field itself is checked */
+	{ .name = "leak", .type = FIELD_FORMULA, .formula = "account.secret", .result_type = FIELD_TEXT },
+};
+
+/* One row of values per object, to test the text forms of numbers and text-number comparison. */
+static struct meta_field sample_fields[] = {
+	{ .name = "id", .type = FIELD_INT, .system = true },
+	{ .name = "x", .type = FIELD_DECIMAL },
+	{ .name = "t", .type = FIELD_TEXT },
+	{ .name = "d", .type = FIELD_DATETIME },
+};
+
+#define COUNT(array) ((int)(sizeof(array) / sizeof((array)[0])))
+
+static struct meta_object objects[] = {
+	{ .name = "user", .field_count = COUNT(user_fields), .fields = user_fields },
+	{ .name = "account", .field_count = COUNT(account_fields), .fields = account_fields },
+	{ .name = "opportunity", .field_count = COUNT(opportunity_fields), .fields = opportunity_fields },
+	{ .name = "sample", .field_count = COUNT(sample_fields), .fields = sample_fields },
+};
+static struct meta test_meta = { .object_count = COUNT(objects), .objects = objects };
+
+#define USER (&objects[0])
+#define ACCOUNT (&objects[1])
+#define OPPORTUNITY (&objects[2])
+#define SAMPLE (&objects[3])
+
+static struct meta_field *field_named(struct meta_object *object, const char *name)
+{
+	for (int i = 0; i < object->field_count; i++) {
+		if (strcmp(object->fields[i].name, name) == 0)
+			return &object->fields[i];
+	}
+	return NULL;
+}
+
+/* Resolves targets and parses formulas once, as the loader would. */
+static void meta_setup(void)
+{
+	static bool done;
+	if (done)
+		return;
+	done = true;
+	field_named(ACCOUNT, "parent")->target = ACCOUNT;
+	field_named(OPPORTUNITY, "account")->target = ACCOUNT;
+	field_named(OPPORTUNITY, "owner")->target = USER;
+	for (int o = 0; o < COUNT(objects); o++) {
+		for (int i = 0; i < objects[o].field_count; i++) {
+			struct meta_field *f = &objects[o].fields[i];
+			char err[256];
+			if (f->formula && expr_parse(f->formula, &f->formula_expr, err, sizeof(err)) != CRM_OK) {
+				fprintf(stderr, "formula %s: %s\n", f->name, err);
+				abort();
+			}
+		}
+	}
+}
+
+/* 2024-05-10T12:34:56Z */
+static time_t fixed_now(void)
+{
+	struct tm tm = { .tm_year = 124, .tm_mon = 4, .tm_mday = 10, .tm_hour = 12, .tm_min = 34, .tm_sec = 56 };
+	return timegm(&tm);
+}
+
+/* ---- evaluating against a small record --------------------------------- */
+
+struct record_field {
+	const char *name;
+	struct expr_value value;
+};
+
+static struct record_field record[] = {
+	{ "t", { .type = EV_BOOL, .i = 1 } },
+	{ "f", { .type = EV_BOOL, .i = 0 } },
+	{ "n", { .type = EV_NULL } },
+	{ "i", { .type = EV_INT, .i = 7 } },
+	{ "r", { .type = EV_REAL, .r = 2.5 } },
+	{ "s", { .type = EV_TEXT, .s = "abc" } },
+	{ "big", { .type = EV_INT, .i = INT64_MAX } },
+	{ "small", { .type = EV_INT, .i = INT64_MIN } },
+	{ "account.industry", { .type = EV_TEXT, .s = "tech" } },
+	{ "d", { .type = EV_TEXT, .s = "2024-05-01" } },
+};
+
+static int record_lookup(void *arg, const char *path, struct expr_value *out)
+{
+	(void)arg;
+	for (int i = 0; i < COUNT(record); i++) {
+		if (strcmp(record[i].name, path) == 0) {
+			*out = record[i].value;
+			return 0;
+		}
+	}
+	return 1;
+}
+
+static int user_field(void *arg, const char *field, struct expr_value *out)
+{
+	(void)arg;
+	if (strcmp(field, "team") == 0) {
+		out->type = EV_TEXT;
+		out->s = "east";
+		return 0;
+	}
+	if (strcmp(field, "id") == 0) {
+		out->type = EV_INT;
+		out->i = 42;
+		return 0;
+	}
+	return 1;
+}
+
+/* A printable form of a value: "null", "true", "int:7", "real:2.5", "text:abc". */
+static void describe(const struct expr_value *v, char *out, size_t size)
+{
+	switch (v->type) {
+	case EV_NULL: snprintf(out, size, "null"); break;
+	case EV_BOOL: snprintf(out, size, "%s", v->i ? "true" : "false"); break;
+	case EV_INT: snprintf(out, size, "int:%" PRId64, v->i); break;
+	case EV_REAL: snprintf(out, size, "real:%.17g", v->r); break;
+	case EV_TEXT: snprintf(out, size, "text:%s", v->s); break;
+	}
+}
+
+/* Parses and evaluates text; returns the described result or "error:<message>". */
+static const char *eval_repr(const char *text)
+{
+	static char results[8][512];
+	static int next;
+	char *out = results[next++ % 8];
+	char err[256];
+	struct expr *e;
+	if (expr_parse(text, &e, err, sizeof(err)) != CRM_OK) {
+		snprintf(out, 512, "error:%s", err);
+		return out;
+	}
+	struct expr_env env = { .lookup = record_lookup, .user_field = user_field, .me = 42, .now = fixed_now() };
+	struct expr_value v;
+	if (expr_eval(e, &env, &v, err, sizeof(err)) != CRM_OK) {
+		snprintf(out, 512, "error:%s", err);
+	} else {
+		describe(&v, out, 512);
+		expr_value_clear(&v);
+	}
+	expr_free(e);
+	return out;
+}
+
+/* The parse error of text, or "" if it parses. */
+static const char *parse_error(const char *text)
+{
+	static char err[8][256];
+	static int next;
+	char *out = err[next++ % 8];
+	struct expr *e;
+	if (expr_parse(text, &e, out, 256) == CRM_OK) {
+		expr_free(e);
+		return "";
+	}
+	return out;
+}
+
+/* ---- compiling ------------------------------------------------------------- */
+
+static bool refuse_secret(void *arg, const struct meta_object *object, const struct meta_field *field)
+{
+	(void)arg;
+	(void)object;
+	return strcmp(field->name, "secret") != 0;
+}
+
+static void builder_init(struct expr_sql *b, const struct meta_object *object)
+{
+	meta_setup();
+	memset(b, 0, sizeof(*b));
+	b->meta = &test_meta;
+	b->object = object;
+	b->base_alias = "t0";
+	b->me = 42;
+	b->now = fixed_now();
+	b->user_field = user_field;
+	b->can_read = refuse_secret;
+}
+
+/* "SQL | joins | bind, bind" for text compiled on opportunity, or "error:<message>". */
+static const char *compile_repr(const char *text)
+{
+	static char results[8][2048];
+	static int next;
+	char *out = results[next++ % 8];
+	char err[256];
+	struct expr *e;
+	if (expr_parse(text, &e, err, sizeof(err)) != CRM_OK) {
+		snprintf(out, 2048, "error:%s", err);
+		return out;
+	}
+	struct expr_sql b;
+	builder_init(&b, OPPORTUNITY);
+	struct strbuf sql = {0};
+	if (expr_compile(&b, e, &sql, err, sizeof(err)) != CRM_OK) {
+		snprintf(out, 2048, "error:%s", err);
+	} else {
+		struct strbuf text_out = {0};
+		strbuf_printf(&text_out, "%s |%s |", sql.data, b.joins.data ? b.joins.data : "");
+		for (int i = 0; i < b.bind_count; i++) {
+			char value[256];
+			describe(&b.binds[i], value, sizeof(value));
+			strbuf_printf(&text_out, "%s %s", i ? "," : "", value);
+		}
+		snprintf(out, 2048, "%s", text_out.data);
+		strbuf_free(&text_out);
+	}
+	strbuf_free(&sql);
+	expr_sql_free(&b);
+	expr_free(e);
+	return out;
+}
+
+/* ---- parsing ----------------------------------------------------------------- */
+
+static void test_every_operator_and_function_parses(void)
+{
+	const char *texts[] = {
+		"a or b", "a and b", "not a", "a = 1", "a != 1", "a <> 1", "a < 1", "a <= 1", "a > 1", "a >= 1",
+		"a like 'x%'", "a not like 'x%'", "a in (1, 2)", "a not in ('x', null, $me, $user.team)",
+		"a is null", "a is not null", "a || 'x'", "a + 1", "a - 1", "a * 2", "a / 2", "a % 2", "-a",
+		"today()", "now()", "days_between(a, b)", "if(a, 1, 2)", "lower(a)", "upper(a)", "len(a)",
+		"coalesce(a, 0)", "$me", "$user.team", "account.industry", "true", "false", "null", "1.5", ".5",
+		"1e3", "2.5E-3", "'it''s'", "'tab\there'", "'ünïcødé 商机'", "x in (-1, -2.5)", "  a\n=\r\n1\t",
+	};
+	for (int i = 0; i < COUNT(texts); i++) {
+		const char *err = parse_error(texts[i]);
+		if (*err)
+			fprintf(stderr, "  %s: %s\n", texts[i], err);
+		ASSERT_STR_EQ(err, "");
+	}
+}
+
+static void test_keywords_and_functions_are_case_insensitive(void)
+{
+	ASSERT_STR_EQ(eval_repr("t AND NOT f OR n IS NULL"), "true");
+	ASSERT_STR_EQ(eval_repr("s LIKE 'A%' And i In (7) aNd n Is Not Null"), "false");
+	ASSERT_STR_EQ(eval_repr("LOWER('AbC') = 'abc' and TRUE and not FALSE"), "true");
+	ASSERT_STR_EQ(eval_repr("NULL"), "null");
+}
+
+static void test_precedence_follows_the_grammar(void)
+{
+	ASSERT_STR_EQ(eval_repr("1 + 2 * 3"), "int:7");
+	ASSERT_STR_EQ(eval_repr("(1 + 2) * 3"), "int:9");
+	ASSERT_STR_EQ(eval_repr("10 - 2 - 3"), "int:5");
+	ASSERT_STR_EQ(eval_repr("100 / 10 / 5"), "int:2");
+	ASSERT_STR_EQ(eval_repr("2 * 7 % 4"), "int:2");
+	ASSERT_STR_EQ(eval_repr("-2 * 3"), "int:-6");
+	ASSERT_STR_EQ(eval_repr("- i + 1"), "int:-6");
+	ASSERT_STR_EQ(eval_repr("1 + 2 || 'x'"), "text:3x");
+	ASSERT_STR_EQ(eval_repr("'a' || 'b' = 'ab'"), "true");
+	/* a or (b and c); not binds tighter than and */
+	ASSERT_STR_EQ(eval_repr("t or f and f"), "true");
+	ASSERT_STR_EQ(eval_repr("(t or f) and f"), "false");
+	ASSERT_STR_EQ(eval_repr("not f and f"), "false");
+	ASSERT_STR_EQ(eval_repr("not i = 7"), "false");
+	ASSERT_STR_EQ(compile_repr("closed or amount > 1 and quantity < 2"),
+		"(t0.\"closed\" OR ((t0.\"amount\" > ?1) AND (t0.\"quantity\" < ?2))) | | int:1, int:2");
+}
+
+static void test_parse_errors_name_the_column(void)
+{
+	ASSERT_STR_EQ(parse_error("name = 'abc"), "column 8: unterminated string near ''abc'");
+	ASSERT_STR_EQ(parse_error("frobnicate(1)"), "column 1: unknown function 'frobnicate'");
+	ASSERT_STR_EQ(parse_error("x = lower(a, b)"), "column 5: function 'lower' takes 1 argument, not 2");
+	ASSERT_STR_EQ(parse_error("if(a, b)"), "column 1: function 'if' takes 3 arguments, not 2");
+	ASSERT_STR_EQ(parse_error("today(1)"), "column 1: function 'today' takes 0 arguments, not 1");
+	ASSERT_STR_EQ(parse_error("amount > 5 abc"), "column 12: expected end of expression near 'abc'");
+	ASSERT_STR_EQ(parse_error("a = 1 = 2"), "column 7: expected end of expression near '='");
+	ASSERT_STR_EQ(parse_error(""), "column 1: expected an expression at end of input");
+	ASSERT_STR_EQ(parse_error("   "), "column 4: expected an expression at end of input");
+	ASSERT_STR_EQ(parse_error("(a = 1"), "column 7: expected ')' at end of input");
+	ASSERT_STR_EQ(parse_error("a in ()"), "column 7: expected a value (a literal, $me or $user.<field>) near ')'");
+	ASSERT_STR_EQ(parse_error("a in (b)"), "column 7: expected a value (a literal, $me or $user.<field>) near 'b'");
+	ASSERT_STR_EQ(parse_error("a is 1"), "column 6: expected 'null' after 'is' near '1'");
+	ASSERT_STR_EQ(parse_error("a not = 1"), "column 7: expected 'like' or 'in' after 'not' near '='");
+	ASSERT_STR_EQ(parse_error("99999999999999999999 > 1"), "column 1: integer out of range near '99999999999999999999'");
+	ASSERT_STR_EQ(parse_error("1e999"), "column 1: number out of range near '1e999'");
+	ASSERT_STR_EQ(parse_error("12abc"), "column 1: invalid number near '12abc'");
+	ASSERT_STR_EQ(parse_error("Amount > 1"), "column 1: invalid name 'Amount': field names are lower case");
+	ASSERT_STR_EQ(parse_error("$who = 1"), "column 1: unknown variable near '$who' (there are $me and $user.<field>)");
+	ASSERT_STR_EQ(parse_error("$user.a.b"), "column 1: expected one lower-case field name after '$user.' near '$user.a.b'");
+	ASSERT_STR_EQ(parse_error("a == 1"), "column 4: expected an expression near '='");
+	ASSERT_STR_EQ(parse_error("a ! b"), "column 3: unexpected character near '!'");
+	/* columns count characters, not bytes */
+	ASSERT_STR_EQ(parse_error("'商机' = x y"), "column 10: expected end of expression near 'y'");
+}
+
+static void test_strings_refuse_control_characters_and_invalid_utf8(void)
+{
+	ASSERT_STR_EQ(parse_error("name = 'a\001b'"), "column 10: control character 0x01 in string");
+	ASSERT_STR_EQ(parse_error("name = 'a\nb'"), "column 10: control character 0x0a in string");
+	ASSERT_STR_EQ(parse_error("name = 'a\x7f'"), "column 10: control character 0x7f in string");
+	ASSERT_STR_EQ(parse_error("name = 'a\xc2\x85'"), "column 10: control character in string");
+	ASSERT_STR_EQ(parse_error("name = 'a\xff'"), "column 10: invalid UTF-8 in string");
+	ASSERT_STR_EQ(parse_error("name = 'a\xc3'"), "column 10: invalid UTF-8 in string");
+	ASSERT_STR_EQ(parse_error("name = '\xc0\xaf'"), "column 9: invalid UTF-8 in string");      /* overlong '/' */
+	ASSERT_STR_EQ(parse_error("name = '\xed\xa0\x80'"), "column 9: invalid UTF-8 in string");  /* surrogate */
+	ASSERT_STR_EQ(parse_error("name = '\xf4\x90\x80\x80'"), "column 9: invalid UTF-8 in string"); /* > U+10FFFF */
+	ASSERT_STR_EQ(parse_error("name = 'a\tb'"), "");
+	/* outside strings only ASCII is allowed; the message never echoes raw bytes */
+	ASSERT_STR_EQ(parse_error("name = \xff"), "column 8: unexpected character near '?'");
+	ASSERT_STR_EQ(eval_repr("'it''s' || ''''"), "text:it's'");
+}
+
+static char *repeat(const char *piece, int count, const char *tail)
+{
+	struct strbuf sb = {0};
+	for (int i = 0; i < count; i++)
+		strbuf_puts(&sb, piece);
+	strbuf_puts(&sb, tail);
+	return strbuf_detach(&sb);
+}
+
+static void test_deep_nesting_is_refused_not_a_crash(void)
+{
+	char *text = repeat("(", 10000, "1");
+	ASSERT_CONTAINS(parse_error(text), "expression nested too deeply: more than 64 levels");
+	free(text);
+	text = repeat("not ", 10000, "t");
+	ASSERT_CONTAINS(parse_error(text), "expression nested too deeply");
+	free(text);
+	text = repeat("- ", 10000, "1");
+	ASSERT_CONTAINS(parse_error(text), "expression nested too deeply");
+	free(text);
+	text = repeat("lower(", 10000, "1");
+	ASSERT_CONTAINS(parse_error(text), "expression nested too deeply");
+	free(text);
+	/* a left-deep chain is nesting too: its evaluation would recurse as deep */
+	text = repeat("1 + ", 100, "1");
+	ASSERT_CONTAINS(parse_error(text), "expression nested too deeply");
+	free(text);
+	text = repeat("(", 30, "1");
+	char *closed = repeat(")", 30, "");
+	struct strbuf sb = {0};
+	strbuf_printf(&sb, "%s%s + 1 = 2", text, closed);
+	ASSERT_STR_EQ(eval_repr(sb.data), "true");
+	strbuf_free(&sb);
+	free(text);
+	free(closed);
+	ASSERT_STR_EQ(eval_repr("- - - - 5"), "int:5");
+	ASSERT_STR_EQ(eval_repr("not not not not t"), "true");
+}
+
+static void test_ten_thousand_or_terms_are_refused(void)
+{
+	char *text = repeat("t or ", 9999, "t");
+	ASSERT_CONTAINS(parse_error(text), "expression too large: more than 2000 terms");
+	free(text);
+	/* or chains are n-ary: a few hundred terms neither nest deeply nor hit a limit */
+	text = repeat("i = 1 or ", 400, "i = 7");
+	ASSERT_STR_EQ(eval_repr(text), "true");
+	free(text);
+}
+
+static void test_in_lists_are_capped_at_500_values(void)
+{
+	char *text = repeat("1, ", 499, "7)");
+	struct strbuf sb = {0};
+	strbuf_printf(&sb, "i in (%s", text);
+	ASSERT_STR_EQ(eval_repr(sb.data), "true");
+	free(text);
+	strbuf_reset(&sb);
+	text = repeat("1, ", 500, "7)");
+	strbuf_printf(&sb, "i in (%s", text);
+	ASSERT_CONTAINS(parse_error(sb.data), "too many values in 'in' list: more than 500");
+	free(text);
+	strbuf_free(&sb);
+}
+
+static void test_overlong_source_and_names_are_refused(void)
+{
+	char *text = repeat(" ", EXPR_MAX_LENGTH, "1");
+	ASSERT_STR_EQ(parse_error(text), "column 1: expression too long: more than 65536 bytes");
+	free(text);
+	text = repeat("a", 64, " = 1");
+	ASSERT_CONTAINS(parse_error(text), "name too long: more than 63 characters");
+	free(text);
+	ASSERT_STR_EQ(parse_error("a.b.c.d.e.f = 1"), "column 1: path too long: more than 4 links near 'a.b.c.d.e.f'");
+	ASSERT_STR_EQ(parse_error("a.b.c.d.e = 1"), "");
+	ASSERT_STR_EQ(parse_error(NULL), "column 1: no expression");
+}
+
+static void collect_path(void *arg, const char *path)
+{
+	struct strbuf *sb = arg;
+	strbuf_printf(sb, "%s;", path);
+}
+
+static void test_each_path_visits_every_field_path(void)
+{
+	struct expr *e;
+	char err[256];
+	ASSERT_EQ(expr_parse("amount > 1 and account.industry in ('x', $user.team) or lower(name) = $me",
+	                     &e, err, sizeof(err)), CRM_OK);
+	struct strbuf sb = {0};
+	expr_each_path(e, collect_path, &sb);
+	ASSERT_STR_EQ(sb.data, "amount;account.industry;name;");
+	strbuf_free(&sb);
+	expr_free(e);
+}
+
+/* ---- evaluation -------------------------------------------------------- */
+
+static void test_three_valued_logic_matches_sql(void)
+{
+	/* and */
+	ASSERT_STR_EQ(eval_repr("t and t"), "true");
+	ASSERT_STR_EQ(eval_repr("t and f"), "false");
+	ASSERT_STR_EQ(eval_repr("t and n"), "null");
+	ASSERT_STR_EQ(eval_repr("f and n"), "false");
+	ASSERT_STR_EQ(eval_repr("n and f"), "false");
+	ASSERT_STR_EQ(eval_repr("n and n"), "null");
+	/* or */
+	ASSERT_STR_EQ(eval_repr("f or f"), "false");
+	ASSERT_STR_EQ(eval_repr("t or n"), "true");
+	ASSERT_STR_EQ(eval_repr("n or t"), "true");
+	ASSERT_STR_EQ(eval_repr("f or n"), "null");
+	ASSERT_STR_EQ(eval_repr("n or n"), "null");
+	/* not */
+	ASSERT_STR_EQ(eval_repr("not t"), "false");
+	ASSERT_STR_EQ(eval_repr("not n"), "null");
+	/* comparisons with null are unknown, is null is not */
+	ASSERT_STR_EQ(eval_repr("n = null"), "null");
+	ASSERT_STR_EQ(eval_repr("i = null"), "null");
+	ASSERT_STR_EQ(eval_repr("i != n"), "null");
+	ASSERT_STR_EQ(eval_repr("n is null"), "true");
+	ASSERT_STR_EQ(eval_repr("i is not null"), "true");
+	ASSERT_STR_EQ(eval_repr("n like '%'"), "null");
+	ASSERT_STR_EQ(eval_repr("i in (1, null)"), "null");
+	ASSERT_STR_EQ(eval_repr("i in (7, null)"), "true");
+	ASSERT_STR_EQ(eval_repr("i not in (1, null)"), "null");
+	ASSERT_STR_EQ(eval_repr("i not in (1, 2)"), "true");
+	ASSERT_STR_EQ(eval_repr("n in (1)"), "null");
+	/* numbers as conditions; text is not a condition */
+	ASSERT_STR_EQ(eval_repr("i and r"), "true");
+	ASSERT_STR_EQ(eval_repr("0 or 0.0"), "false");
+	ASSERT_STR_EQ(eval_repr("s and t"), "error:column 1: expected a condition, not text");
+}
+
+static void test_truthy_is_true_only_for_true_or_nonzero_numbers(void)
+{
+	struct expr_value v = { .type = EV_BOOL, .i = 1 };
+	ASSERT(expr_truthy(&v));
+	v.i = 0;
+	ASSERT(!expr_truthy(&v));
+	v.type = EV_NULL;
+	ASSERT(!expr_truthy(&v));
+	v.type = EV_TEXT;
+	v.s = "true";
+	ASSERT(!expr_truthy(&v));
+	v.type = EV_REAL;
+	v.r = 0.5;
+	ASSERT(expr_truthy(&v));
+}
+
+static void test_comparison_rules(void)
+{
+	ASSERT_STR_EQ(eval_repr("i = 7.0"), "true");
+	ASSERT_STR_EQ(eval_repr("r < 3"), "true");
+	ASSERT_STR_EQ(eval_repr("9007199254740993 > 9007199254740992.0"), "true");  /* exact int/real order */
+	ASSERT_STR_EQ(eval_repr("big > 9.2e18"), "true");
+	ASSERT_STR_EQ(eval_repr("t = 1 and f = 0 and t > f"), "true");
+	ASSERT_STR_EQ(eval_repr("'abc' < 'abd' and 'B' < 'a'"), "true");        /* bytewise */
+	/* text against a number: numeric text compares as a number ... */
+	ASSERT_STR_EQ(eval_repr("'10' > 9"), "true");
+	ASSERT_STR_EQ(eval_repr("' 5.0 ' = 5"), "true");
+	ASSERT_STR_EQ(eval_repr("'1e2' = 100"), "true");
+	/* ... other text sorts after every number */
+	ASSERT_STR_EQ(eval_repr("s > 1000000"), "true");
+	ASSERT_STR_EQ(eval_repr("'5abc' = 5"), "false");
+	ASSERT_STR_EQ(eval_repr("'' > -1"), "true");
+	ASSERT_STR_EQ(eval_repr("s in (1, 'abc')"), "true");
+}
+
+static void test_arithmetic_keeps_integers_and_checks_overflow(void)
+{
+	ASSERT_STR_EQ(eval_repr("i + 1"), "int:8");
+	ASSERT_STR_EQ(eval_repr("i * r"), "real:17.5");
+	ASSERT_STR_EQ(eval_repr("6 / 3"), "int:2");
+	ASSERT_STR_EQ(eval_repr("7 / 2"), "real:3.5");
+	ASSERT_STR_EQ(eval_repr("-7 / 2"), "real:-3.5");
+	ASSERT_STR_EQ(eval_repr("7.0 / 2"), "real:3.5");
+	ASSERT_STR_EQ(eval_repr("7 % 3"), "int:1");
+	ASSERT_STR_EQ(eval_repr("-7 % 3"), "int:-1");
+	ASSERT_STR_EQ(eval_repr("small % -1"), "int:0");
+	ASSERT_STR_EQ(eval_repr("t + t"), "int:2");
+	ASSERT_STR_EQ(eval_repr("n + 1"), "null");
+	ASSERT_STR_EQ(eval_repr("big + 1"), "error:column 5: integer overflow in '+'");
+	ASSERT_STR_EQ(eval_repr("small - 1"), "error:column 7: integer overflow in '-'");
+	ASSERT_STR_EQ(eval_repr("big * 2"), "error:column 5: integer overflow in '*'");
+	ASSERT_STR_EQ(eval_repr("small / -1"), "error:column 7: integer overflow in '/'");
+	ASSERT_STR_EQ(eval_repr("-small"), "error:column 1: integer overflow in '-'");
+	ASSERT_STR_EQ(eval_repr("-9223372036854775807 - 1"), "int:-9223372036854775808");
+	ASSERT_STR_EQ(eval_repr("s + 1"), "error:column 3: operator '+' needs numbers, not text");
+	ASSERT_STR_EQ(eval_repr("-s"), "error:column 1: operator '-' needs numbers, not text");
+	ASSERT_STR_EQ(eval_repr("r % 2"), "error:column 3: operator '%' needs integers");
+}
+
+static void test_division_by_zero_is_null(void)
+{
+	ASSERT_STR_EQ(eval_repr("1 / 0"), "null");
+	ASSERT_STR_EQ(eval_repr("1.5 / 0"), "null");
+	ASSERT_STR_EQ(eval_repr("1 / 0.0"), "null");
+	ASSERT_STR_EQ(eval_repr("7 % 0"), "null");
+	ASSERT_STR_EQ(eval_repr("(1 / 0) is null"), "true");
+}
+
+static void test_like_matches_wildcards_without_case(void)
+{
+	ASSERT_STR_EQ(eval_repr("'Acme Corp' like 'acme%'"), "true");
+	ASSERT_STR_EQ(eval_repr("'Acme Corp' like '%CORP'"), "true");
+	ASSERT_STR_EQ(eval_repr("'Acme' like 'A_me'"), "true");
+	ASSERT_STR_EQ(eval_repr("'Acme' like 'A_e'"), "false");
+	ASSERT_STR_EQ(eval_repr("'Acme' like '%'"), "true");
+	ASSERT_STR_EQ(eval_repr("'' like '%'"), "true");
+	ASSERT_STR_EQ(eval_repr("'' like '_'"), "false");
+	ASSERT_STR_EQ(eval_repr("'abcabc' like '%b_a%c'"), "true");
+	ASSERT_STR_EQ(eval_repr("'商机' like '_机'"), "true");        /* _ is one character, not one byte */
+	ASSERT_STR_EQ(eval_repr("'É' like 'é'"), "false");          /* case folding is ASCII only, as in SQLite */
+	ASSERT_STR_EQ(eval_repr("'Acme' not like 'b%'"), "true");
+	ASSERT_STR_EQ(eval_repr("i like '7'"), "true");
+	ASSERT_STR_EQ(eval_repr("r like '2.5'"), "true");
+}
+
+static void test_pathological_like_pattern_finishes_quickly(void)
+{
+	char *subject = repeat("a", 5000, "");
+	struct strbuf sb = {0};
+	strbuf_printf(&sb, "'%s' like '%%a%%a%%a%%a%%a%%a%%a%%a%%b'", subject);
+	clock_t start = clock();
+	ASSERT_STR_EQ(eval_repr(sb.data), "false");
+	strbuf_reset(&sb);
+	strbuf_printf(&sb, "'%s' like '%%a%%a%%a%%a%%a%%a%%a%%a%%_'", subject);
+	ASSERT_STR_EQ(eval_repr(sb.data), "true");
+	double seconds = (double)(clock() - start) / CLOCKS_PER_SEC;
+	ASSERT(seconds < 0.5);
+	strbuf_free(&sb);
+	free(subject);
+}
+
+static void test_like_pattern_over_1000_characters_is_refused(void)
+{
+	char *pattern = repeat("%", 1001, "");
+	struct strbuf sb = {0};
+	strbuf_printf(&sb, "s like '%s'", pattern);
+	ASSERT_STR_EQ(eval_repr(sb.data), "error:column 3: like pattern too long: more than 1000 characters");
+	strbuf_reset(&sb);
+	strbuf_printf(&sb, "name like '%s'", pattern);
+	ASSERT_STR_EQ(compile_repr(sb.data), "error:column 11: like pattern too long: more than 1000 characters");
+	strbuf_free(&sb);
+	free(pattern);
+}
+
+static void test_days_between_counts_whole_days(void)
+{
+	ASSERT_STR_EQ(eval_repr("days_between('2024-01-01', '2024-03-01')"), "int:60");
+	ASSERT_STR_EQ(eval_repr("days_between('2024-03-01', '2024-01-01')"), "int:-60");
+	ASSERT_STR_EQ(eval_repr("days_between(d, today())"), "int:9");
+	ASSERT_STR_EQ(eval_repr("days_between('2024-01-01T23:00:00Z', '2024-01-02T01:00:00Z')"), "int:0");
+	/* truncated toward zero, like SQLite's CAST(... AS INTEGER) */
+	ASSERT_STR_EQ(eval_repr("days_between('2024-01-02T12:00:00Z', '2024-01-01')"), "int:-1");
+	ASSERT_STR_EQ(eval_repr("days_between('2024-01-01 10:00+02:00', '2024-01-01 08:00Z')"), "int:0");
+	ASSERT_STR_EQ(eval_repr("days_between('nonsense', today())"), "null");
+	ASSERT_STR_EQ(eval_repr("days_between(n, today())"), "null");
+	ASSERT_STR_EQ(eval_repr("today()"), "text:2024-05-10");
+	ASSERT_STR_EQ(eval_repr("now()"), "text:2024-05-10T12:34:56Z");
+	ASSERT_STR_EQ(eval_repr("days_between(now(), today())"), "int:0");
+}
+
+static void test_if_coalesce_and_text_functions(void)
+{
+	ASSERT_STR_EQ(eval_repr("if(i > 5, 'big', 'small')"), "text:big");
+	ASSERT_STR_EQ(eval_repr("if(n, 1, 2)"), "int:2");              /* unknown is not true */
+	ASSERT_STR_EQ(eval_repr("if(t, 1, 1 / 0)"), "int:1");
+	ASSERT_STR_EQ(eval_repr("if(t, 1, big + 1)"), "int:1");         /* the other branch is not evaluated */
+	ASSERT_STR_EQ(eval_repr("coalesce(n, 'x')"), "text:x");
+	ASSERT_STR_EQ(eval_repr("coalesce(i, 'x')"), "int:7");
+	ASSERT_STR_EQ(eval_repr("lower('AbC É')"), "text:abc É");
+	ASSERT_STR_EQ(eval_repr("upper(s)"), "text:ABC");
+	ASSERT_STR_EQ(eval_repr("len('商机')"), "int:2");
+	ASSERT_STR_EQ(eval_repr("len(r)"), "int:3");
+	ASSERT_STR_EQ(eval_repr("len(n)"), "null");
+	ASSERT_STR_EQ(eval_repr("lower(t)"), "text:1");
+}
+
+static void test_concat_writes_numbers_as_sqlite_does(void)
+{
+	ASSERT_STR_EQ(eval_repr("s || '-' || i"), "text:abc-7");
+	ASSERT_STR_EQ(eval_repr("r || ''"), "text:2.5");
+	ASSERT_STR_EQ(eval_repr("100.0 || ''"), "text:100.0");
+	ASSERT_STR_EQ(eval_repr("1e20 || ''"), "text:1.0e+20");
+	ASSERT_STR_EQ(eval_repr("s || n"), "null");
+}
+
+static void test_me_and_user_fields(void)
+{
+	ASSERT_STR_EQ(eval_repr("$me"), "int:42");
+	ASSERT_STR_EQ(eval_repr("$ME = 42"), "true");
+	ASSERT_STR_EQ(eval_repr("$user.team = 'east'"), "true");
+	ASSERT_STR_EQ(eval_repr("$user.id in (1, $me)"), "true");
+	ASSERT_STR_EQ(eval_repr("$user.nope = 1"), "error:column 1: unknown user field '$user.nope'");
+	/* no user_field callback: an error, so that a rule fails closed */
+	struct expr *e;
+	char err[256];
+	ASSERT_EQ(expr_parse("$user.team = 'east'", &e, err, sizeof(err)), CRM_OK);
+	struct expr_env env = { .lookup = record_lookup };
+	struct expr_value v;
+	ASSERT_EQ(expr_eval(e, &env, &v, err, sizeof(err)), CRM_EINVAL);
+	ASSERT_STR_EQ(err, "column 1: $user.team is not available here");
+	expr_free(e);
+}
+
+static void test_failed_lookup_is_not_found(void)
+{
+	ASSERT_STR_EQ(eval_repr("missing = 1"), "error:column 1: cannot read field 'missing'");
+	struct expr *e;
+	char err[256];
+	ASSERT_EQ(expr_parse("missing = 1", &e, err, sizeof(err)), CRM_OK);
+	struct expr_env env = { .lookup = record_lookup };
+	struct expr_value v;
+	ASSERT_EQ(expr_eval(e, &env, &v, err, sizeof(err)), CRM_ENOTFOUND);
+	expr_free(e);
+}
+
+/* ---- compilation ------------------------------------------------------- */
+
+static void test_compile_binds_every_literal(void)
+{
+	ASSERT_STR_EQ(compile_repr("amount > 1000 and stage = 'won'"),
+		"((t0.\"amount\" > ?1) AND (t0.\"stage\" = ?2)) | | int:1000, text:won");
+	ASSERT_STR_EQ(compile_repr("stage in ('won', 'lost') and name not like 'A%'"),
+		"((t0.\"stage\" IN (?1, ?2)) AND (t0.\"name\" NOT LIKE ?3)) | | text:won, text:lost, text:A%");
+	ASSERT_STR_EQ(compile_repr("close_date is not null or amount is null"),
+		"((t0.\"close_date\" IS NOT NULL) OR (t0.\"amount\" IS NULL)) | |");
+	ASSERT_STR_EQ(compile_repr("owner = $me and stage != $user.team"),
+		"((t0.\"owner\" = ?1) AND (t0.\"stage\" <> ?2)) | | int:42, text:east");
+	ASSERT_STR_EQ(compile_repr("closed = true or closed = false or stage = null"),
+		"((t0.\"closed\" = ?1) OR (t0.\"closed\" = ?2) OR (t0.\"stage\" = ?3)) | | int:1, int:0, null");
+	ASSERT_STR_EQ(compile_repr("name || '-' || lower(stage) = upper('x')"),
+		"((t0.\"name\" || ?1 || lower(t0.\"stage\")) = upper(?2)) | | text:-, text:x");
+	ASSERT_STR_EQ(compile_repr("-amount + 2 * quantity % 3 > 1.5"),
+		"(((- t0.\"amount\") + ((?1 * t0.\"quantity\") % ?2)) > ?3) | | int:2, int:3, real:1.5");
+	ASSERT_STR_EQ(compile_repr("if(closed, len(name), coalesce(quantity, 0))"),
+		"(CASE WHEN t0.\"closed\" THEN length(t0.\"name\") ELSE coalesce(t0.\"quantity\", ?1) END) | | int:0");
+	ASSERT_STR_EQ(compile_repr("days_between(close_date, today()) > 30"),
+		"(CAST(julianday(?1) - julianday(t0.\"close_date\") AS INTEGER) > ?2) | | text:2024-05-10, int:30");
+	ASSERT_STR_EQ(compile_repr("now() > close_date"),
+		"(?1 > t0.\"close_date\") | | text:2024-05-10T12:34:56Z");
+	ASSERT_STR_EQ(compile_repr("not closed"), "(NOT t0.\"closed\") | |");
+}
+
+static void test_compile_division_follows_the_c_rules(void)
+{
+	/* int / int: exact quotient as an int, else a real (SQLite's / would truncate) */
+	ASSERT_STR_EQ(compile_repr("quantity / 2"),
+		"(CASE WHEN (t0.\"quantity\" % ?1) = 0 THEN (t0.\"quantity\" / ?1) "
+		"ELSE (CAST(t0.\"quantity\" AS REAL) / ?1) END) | | int:2");
+	ASSERT_STR_EQ(compile_repr("amount / 2"), "(CAST(t0.\"amount\" AS REAL) / ?1) | | int:2");
+	ASSERT_STR_EQ(compile_repr("amount % 2"), "error:column 8: operator '%' needs integers");
+	ASSERT_STR_EQ(compile_repr("name + 1"), "error:column 6: operator '+' needs numbers, not text");
+	ASSERT_STR_EQ(compile_repr("name and closed"), "error:column 1: expected a condition, not text");
+}
+
+static void test_compile_text_meeting_numbers_follows_the_c_rules(void)
+{
+	/* numeric text meeting a number is bound as that number */
+	ASSERT_STR_EQ(compile_repr("amount = '1000'"), "(t0.\"amount\" = ?1) | | int:1000");
+	ASSERT_STR_EQ(compile_repr("quantity in ('4', 5, 'x')"),
+		"(t0.\"quantity\" IN (?1, ?2, ?3)) | | int:4, int:5, text:x");
+	/* otherwise the number side gets NUMERIC affinity, so SQLite converts numeric-looking text */
+	ASSERT_STR_EQ(compile_repr("name = 5"), "(t0.\"name\" = CAST(?1 AS NUMERIC)) | | int:5");
+	ASSERT_STR_EQ(compile_repr("amount < 'abc'"), "(CAST(t0.\"amount\" AS NUMERIC) < ?1) | | text:abc");
+	ASSERT_STR_EQ(compile_repr("name not in ('x', 5)"),
+		"(NOT (t0.\"name\" = ?1 OR t0.\"name\" = CAST(?2 AS NUMERIC))) | | text:x, int:5");
+}
+
+static void test_sql_metacharacters_in_values_only_reach_binds(void)
+{
+	const char *texts[] = {
+		"name = 'x'' OR 1=1 --'",
+		"name = 'Robert''); DROP TABLE account;--'",
+		"name like '%\"; DELETE FROM user; --'",
+		"stage in ('a'' OR ''1''=''1', '\\'' ; --')",
+		"name || '*/ /*' = '?1'",
+	};
+	for (int i = 0; i < COUNT(texts); i++) {
+		const char *repr = compile_repr(texts[i]);
+		ASSERT(strncmp(repr, "error:", 6) != 0);
+		char sql[2048];
+		snprintf(sql, sizeof(sql), "%s", repr);
+		*strstr(sql, " |") = '\0';  /* the SQL alone, without the binds */
+		ASSERT(!strchr(sql, '\''));
+		ASSERT(!strstr(sql, "--"));
+		ASSERT(!strstr(sql, ";"));
+		ASSERT(!strstr(sql, "DROP"));
+		ASSERT(!strstr(sql, "OR 1"));
+		ASSERT(!strstr(sql, "/*"));
+	}
+	ASSERT_STR_EQ(compile_repr("name = 'x'' OR 1=1 --'"), "(t0.\"name\" = ?1) | | text:x' OR 1=1 --");
+}
+
+static void test_hostile_identifiers_are_refused(void)
+{
+	ASSERT_STR_EQ(compile_repr("\"name\" = 1"), "error:column 1: unexpected character near '\"'");
+	ASSERT_STR_EQ(compile_repr("name; drop = 1"), "error:column 5: unexpected character near ';'");
+	ASSERT_STR_EQ(compile_repr("a.b.c.d.e.f = 1"), "error:column 1: path too long: more than 4 links near 'a.b.c.d.e.f'");
+	ASSERT_STR_EQ(compile_repr("account.nope = 1"), "error:unknown field 'nope' on object 'account'");
+	ASSERT_STR_EQ(compile_repr("nope = 1"), "error:unknown field 'nope' on object 'opportunity'");
+	ASSERT_STR_EQ(compile_repr("name.x = 1"),
+		"error:field 'name' on object 'opportunity' is not a reference: 'x' cannot follow it");
+	ASSERT_STR_EQ(compile_repr("account.owner.name = 'x'"),
+		"error:field 'owner' on object 'account' leads to no object: 'name' cannot follow it");
+	ASSERT_STR_EQ(compile_repr("a.b.c.d.e = 1"), "error:unknown field 'a' on object 'opportunity'");
+	ASSERT_STR_EQ(compile_repr("Name = 1"), "error:column 1: invalid name 'Name': field names are lower case");
+
+	/* expr_compile_path checks its own input: sort keys and columns come from the URL */
+	const char *paths[] = { "\"name\"", "name; drop", "a.b.c.d.e.f", "name desc", "", ".name", "name.",
+	                        "account..name", "1name", "Name", "na-me", "name\n" };
+	for (int i = 0; i < COUNT(paths); i++) {
+		struct expr_sql b;
+		builder_init(&b, OPPORTUNITY);
+		struct strbuf out = {0};
+		char err[256];
+		ASSERT_EQ(expr_compile_path(&b, paths[i], &out, NULL, err, sizeof(err)), CRM_EINVAL);
+		ASSERT_CONTAINS(err, "invalid field path");
+		ASSERT(out.len == 0 && b.bind_count == 0 && b.join_count == 0);
+		expr_sql_free(&b);
+		strbuf_free(&out);
+	}
+}
+
+static void test_dotted_paths_join_once_per_prefix(void)
+{
+	ASSERT_STR_EQ(compile_repr("account.industry = 'tech' and account.name like 'A%' and account.parent.name = 'H'"),
+		"((j1.\"industry\" = ?1) AND (j1.\"name\" LIKE ?2) AND (j2.\"name\" = ?3)) |"
+		" LEFT JOIN \"account\" j1 ON j1.\"id\" = t0.\"account\""
+		" LEFT JOIN \"account\" j2 ON j2.\"id\" = j1.\"parent\" | text:tech, text:A%, text:H");
+	/* one builder serves a whole query: compile_path reuses the joins of the filter */
+	struct expr_sql b;
+	builder_init(&b, OPPORTUNITY);
+	struct expr *e;
+	char err[256];
+	ASSERT_EQ(expr_parse("account.parent.industry = 'x'", &e, err, sizeof(err)), CRM_OK);
+	struct strbuf where = {0}, column = {0};
+	ASSERT_EQ(expr_compile(&b, e, &where, err, sizeof(err)), CRM_OK);
+	const struct meta_field *field = NULL;
+	ASSERT_EQ(expr_compile_path(&b, "account.name", &column, &field, err, sizeof(err)), CRM_OK);
+	ASSERT_STR_EQ(column.data, "j1.\"name\"");
+	ASSERT(field == field_named(ACCOUNT, "name"));
+	ASSERT_EQ(b.join_count, 2);
+	ASSERT_STR_EQ(b.join_paths[0], "account");
+	ASSERT_STR_EQ(b.join_paths[1], "account.parent");
+	strbuf_reset(&column);
+	ASSERT_EQ(expr_compile_path(&b, "owner.team", &column, &field, err, sizeof(err)), CRM_OK);
+	ASSERT_STR_EQ(column.data, "j3.\"team\"");
+	ASSERT_CONTAINS(b.joins.data, " LEFT JOIN \"user\" j3 ON j3.\"id\" = t0.\"owner\"");
+	expr_free(e);
+	strbuf_free(&where);
+	strbuf_free(&column);
+	expr_sql_free(&b);
+}
+
+static void test_formula_fields_are_inlined(void)
+{
+	ASSERT_STR_EQ(compile_repr("expected > 500"),
+		"((CAST((t0.\"amount\" * t0.\"probability\") AS REAL) / ?1) > ?2) | | int:100, int:500");
+	/* a formula over a formula and a path, reached through a join */
+	ASSERT_STR_EQ(compile_repr("label = 'x'"),
+		"((CASE WHEN ((CAST((t0.\"amount\" * t0.\"probability\") AS REAL) / ?1) > ?2) THEN j1.\"name\" "
+		"ELSE t0.\"name\" END) = ?3) | LEFT JOIN \"account\" j1 ON j1.\"id\" = t0.\"account\" |"
+		" int:100, int:1000, text:x");
+	struct expr_sql b;
+	builder_init(&b, OPPORTUNITY);
+	struct strbuf out = {0};
+	const struct meta_field *field = NULL;
+	char err[256];
+	ASSERT_EQ(expr_compile_path(&b, "expected", &out, &field, err, sizeof(err)), CRM_OK);
+	ASSERT_STR_EQ(out.data, "(CAST((t0.\"amount\" * t0.\"probability\") AS REAL) / ?1)");
+	ASSERT(field == field_named(OPPORTUNITY, "expected"));
+	strbuf_free(&out);
+	expr_sql_free(&b);
+}
+
+static void test_refused_fields_are_not_readable(void)
+{
+	ASSERT_STR_EQ(compile_repr("account.secret = 'x'"), "error:field 'secret' is not readable");
+	ASSERT_STR_EQ(compile_repr("lower(account.secret) like '%'"), "error:field 'secret' is not readable");
+	/* inside a formula only the formula field itself is checked */
+	ASSERT_STR_EQ(compile_repr("leak = 'x'"),
+		"(j1.\"secret\" = ?1) | LEFT JOIN \"account\" j1 ON j1.\"id\" = t0.\"account\" | text:x");
+
+	struct expr_sql b;
+	builder_init(&b, OPPORTUNITY);
+	struct strbuf out = {0};
+	char err[256];
+	ASSERT_EQ(expr_compile_path(&b, "account.secret", &out, NULL, err, sizeof(err)), CRM_EINVAL);
+	ASSERT_STR_EQ(err, "field 'secret' is not readable");
+	expr_sql_free(&b);
+	strbuf_free(&out);
+}
+
+static const char *refused_field;
+static int can_read_calls;
+
+static bool refuse_named(void *arg, const struct meta_object *object, const struct meta_field *field)
+{
+	(void)arg;
+	(void)object;
+	can_read_calls++;
+	return strcmp(field->name, refused_field) != 0;
+}
+
+static void test_every_hop_of_a_path_is_checked(void)
+{
+	struct expr_sql b;
+	builder_init(&b, OPPORTUNITY);
+	b.can_read = refuse_named;
+	refused_field = "account";
+	struct strbuf out = {0};
+	char err[256];
+	ASSERT_EQ(expr_compile_path(&b, "account.name", &out, NULL, err, sizeof(err)), CRM_EINVAL);
+	ASSERT_STR_EQ(err, "field 'account' is not readable");
+	refused_field = "nothing";
+	can_read_calls = 0;
+	ASSERT_EQ(expr_compile_path(&b, "account.parent.name", &out, NULL, err, sizeof(err)), CRM_OK);
+	ASSERT_EQ(can_read_calls, 3);
+	/* a formula: one call, for the formula field */
+	can_read_calls = 0;
+	ASSERT_EQ(expr_compile_path(&b, "label", &out, NULL, err, sizeof(err)), CRM_OK);
+	ASSERT_EQ(can_read_calls, 1);
+	expr_sql_free(&b);
+	strbuf_free(&out);
+}
+
+static void test_failed_compile_leaves_the_builder_unchanged(void)
+{
+	struct expr_sql b;
+	builder_init(&b, OPPORTUNITY);
+	struct expr *good, *bad;
+	char err[256];
+	ASSERT_EQ(expr_parse("account.name = 'a'", &good, err, sizeof(err)), CRM_OK);
+	ASSERT_EQ(expr_parse("account.parent.name = 'b' and quantity in (1, 2, 3) and nope = 1", &bad, err, sizeof(err)),
+	          CRM_OK);
+	struct strbuf out = {0};
+	ASSERT_EQ(expr_compile(&b, good, &out, err, sizeof(err)), CRM_OK);
+	char *before = xstrdup(out.data);
+	char *joins_before = xstrdup(b.joins.data);
+	ASSERT_EQ(expr_compile(&b, bad, &out, err, sizeof(err)), CRM_EINVAL);
+	ASSERT_STR_EQ(err, "unknown field 'nope' on object 'opportunity'");
+	ASSERT_STR_EQ(out.data, before);
+	ASSERT_STR_EQ(b.joins.data, joins_before);
+	ASSERT_EQ(b.join_count, 1);
+	ASSERT_EQ(b.bind_count, 1);
+	free(before);
+	free(joins_before);
+	strbuf_free(&out);
+	expr_free(good);
+	expr_free(bad);
+	expr_sql_free(&b);
+}
+
+static void test_compile_without_user_fields_is_refused(void)
+{
+	struct expr_sql b;
+	builder_init(&b, OPPORTUNITY);
+	b.user_field = NULL;
+	struct expr *e;
+	char err[256];
+	ASSERT_EQ(expr_parse("stage = $user.team", &e, err, sizeof(err)), CRM_OK);
+	struct strbuf out = {0};
+	ASSERT_EQ(expr_compile(&b, e, &out, err, sizeof(err)), CRM_EINVAL);
+	ASSERT_STR_EQ(err, "$user.team is not available here");
+	expr_free(e);
+	strbuf_free(&out);
+	expr_sql_free(&b);
+}
+
+static void test_today_is_taken_once_per_builder(void)
+{
+	struct expr_sql b;
+	builder_init(&b, OPPORTUNITY);
+	b.now = 0;
+	struct expr *e;
+	char err[256];
+	ASSERT_EQ(expr_parse("now() = now()", &e, err, sizeof(err)), CRM_OK);
+	struct strbuf out = {0};
+	ASSERT_EQ(expr_compile(&b, e, &out, err, sizeof(err)), CRM_OK);
+	ASSERT(b.now != 0);
+	ASSERT_STR_EQ(b.binds[0].s, b.binds[1].s);
+	expr_free(e);
+	strbuf_free(&out);
+	expr_sql_free(&b);
+}
+
+/* ---- SQL and C agree: SQLite as the oracle ---------------------------- */
+
+static void exec_sql(sqlite3 *db, const char *sql)
+{
+	char *message = NULL;
+	if (sqlite3_exec(db, sql, NULL, NULL, &message) != SQLITE_OK) {
+		fprintf(stderr, "sql failed: %s: %s\n", sql, message);
+		abort();
+	}
+}
+
+/* typed: declared types as the store declares them; otherwise no affinity at all */
+static sqlite3 *open_database(bool typed)
+{
+	sqlite3 *db;
+	if (sqlite3_open(":memory:", &db) != SQLITE_OK)
+		abort();
+	for (int o = 0; o < COUNT(objects); o++) {
+		struct strbuf sql = {0};
+		strbuf_puts(&sql, "CREATE TABLE ");
+		strbuf_ident(&sql, objects[o].name);
+		strbuf_puts(&sql, " (\"id\" INTEGER PRIMARY KEY");
+		for (int i = 1; i < objects[o].field_count; i++) {
+			const struct meta_field *f = &objects[o].fields[i];
+			if (f->type == FIELD_FORMULA)
+				continue;
+			strbuf_puts(&sql, ", ");
+			strbuf_ident(&sql, f->name);
+			if (!typed)
+				continue;
+			switch (f->type) {
+			case FIELD_INT: case FIELD_REF: case FIELD_USER: case FIELD_BOOL:
+				strbuf_puts(&sql, " INTEGER");
+				break;
+			case FIELD_DECIMAL: case FIELD_MONEY: case FIELD_PERCENT:
+				strbuf_puts(&sql, " REAL");
+				break;
+			default:
+				strbuf_puts(&sql, " TEXT");
+				break;
+			}
+		}
+		strbuf_puts(&sql, ")");
+		exec_sql(db, sql.data);
+		strbuf_free(&sql);
+	}
+	exec_sql(db,
+		"INSERT INTO user VALUES (1, 'Ann', 'east'), (2, 'Bob', 'west'), (3, 'Cy', NULL);"
+		"INSERT INTO account VALUES"
+		" (1, 'Holding', 'finance', 5000000.0, 1, NULL, 1, 's1'),"
+		" (2, 'Acme', 'tech', 1200000.5, 2, 1, 1, 's2'),"
+		" (3, 'Globex', 'tech', NULL, NULL, 1, 0, NULL),"
+		" (4, 'Initech', NULL, 50000.0, 3, 2, NULL, 's4'),"
+		" (5, 'Umbrella', 'pharma', 0.0, 2, NULL, 1, 's5'),"
+		" (6, 'abc', 'retail', 999.99, 1, 5, 0, 's6'),"
+		" (7, 'Orphan', 'tech', 10.0, 1, 99, 1, 's7');"
+		/* id, name, amount, probability, stage, close_date, account, owner, closed, quantity */
+		"INSERT INTO opportunity VALUES"
+		" (1, 'Acme deal', 1000.0, 50.0, 'won', '2024-03-15', 2, 1, 1, 4),"
+		" (2, 'acme renewal', 250.5, 10.0, 'prospecting', '2024-07-01', 2, 2, 0, 5),"
+		" (3, '5', 5.0, 100.0, 'won', '2023-12-31', 3, 1, 1, 0),"
+		" (4, ' 5', NULL, 20.0, 'lost', NULL, 4, 3, 1, NULL),"
+		" (5, '5.0', 0.0, 0.0, 'negotiation', '2024-06-01T12:00:00Z', 1, 2, 0, -3),"
+		" (6, 'abc', 1000000.0, 75.5, NULL, '2025-01-01', NULL, NULL, NULL, 7),"
+		" (7, 'Big Corp', 50000.0, 33.3, 'qualification', '2024-02-29', 5, 1, 0, 12),"
+		" (8, 'corp small', 49.99, 90.0, 'won', '2024-12-31 23:59', 6, 2, 1, 2),"
+		" (9, NULL, 120.0, NULL, 'proposal', '2024-13-01', 7, 1, 0, 9),"
+		" (10, 'Zeta', -100.0, 50.0, 'lost', '2024-01-01', 2, NULL, 1, 1),"
+		" (11, 'a_c', 300.0, 25.0, 'won', '2024-05-05', 3, 3, NULL, 6),"
+		" (12, 'ABC corp', 1000.0, 100.0, 'negotiation', '2024-08-08', 4, 2, 0, 8),"
+		" (13, 'x', 0.1, 33.33, 'proposal', '2024-09-30 10:30:00', 5, 1, 1, 3),"
+		" (14, '1e1', 10.0, 10.0, 'prospecting', 'garbage', 6, 2, 0, 10),"
+		" (15, 'Éclair', 75.0, 60.0, 'won', '2024-04-01', 2, 1, 1, 4),"
+		" (16, '', 0.0, NULL, 'lost', '', NULL, 3, 0, 0),"
+		" (17, 'Won', 2000.0, 40.0, 'WON', '2024-10-10', 1, 1, 0, 15),"
+		" (18, 'tiny', 1.0, 1.0, 'prospecting', '2024-11-11', 7, 2, 1, -8),"
+		" (19, 'huge', 9e15, 99.9, 'negotiation', '2030-01-01', 5, 3, 0, 100),"
+		" (20, '10', 10.0, 5.0, 'proposal', '2024-03-01', 1, NULL, 0, 20),"
+		" (21, 'abd', 333.0, 33.0, 'qualification', '2024-06-15', 2, 2, 1, 33),"
+		" (22, 'far past', 12.5, 12.5, 'lost', '0001-01-01 00:00:00.5', 3, 1, 0, -1);");
+	return db;
+}
+
+/* The row of object whose id is row_id: the C side of the comparison reads the same data. */
+struct row_context {
+	sqlite3 *db;
+	const struct meta_object *object;
+	int64_t id;
+	char *texts[64];   /* text handed to expr_eval, freed once it returns */
+	int text_count;
+	int failures;      /* formulas that failed to evaluate */
+};
+
+static int row_lookup(void *arg, const char *path, struct expr_value *out);
+
+/* Reads field of the row (object, id) into out; ids that do not exist give null, like LEFT JOIN. */
+static int read_field(struct row_context *ctx, const struct meta_object *object, int64_t id,
+                      const struct meta_field *field, struct expr_value *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->type = EV_NULL;
+	if (field->type == FIELD_FORMULA) {
+		struct row_context inner = { .db = ctx->db, .object = object, .id = id };
+		struct expr_env env = { .lookup = row_lookup, .arg = &inner, .me = 42, .now = fixed_now() };
+		char err[256];
+		struct expr_value v;
+		int rc = expr_eval(field->formula_expr, &env, &v, err, sizeof(err));
+		for (int i = 0; i < inner.text_count; i++)
+			free(inner.texts[i]);
+		if (rc != CRM_OK) {
+			ctx->failures++;
+			return 0;
+		}
+		*out = v;
+		if (v.type == EV_TEXT)
+			ctx->texts[ctx->text_count++] = v.s;
+		return 0;
+	}
+	struct strbuf sql = {0};
+	strbuf_puts(&sql, "SELECT ");
+	strbuf_ident(&sql, field->name);
+	strbuf_puts(&sql, " FROM ");
+	strbuf_ident(&sql, object->name);
+	strbuf_puts(&sql, " WHERE \"id\" = ?");
+	sqlite3_stmt *stmt;
+	if (sqlite3_prepare_v2(ctx->db, sql.data, -1, &stmt, NULL) != SQLITE_OK)
+		abort();
+	strbuf_free(&sql);
+	sqlite3_bind_int64(stmt, 1, id);
+	if (sqlite3_step(stmt) == SQLITE_ROW) {
+		switch (sqlite3_column_type(stmt, 0)) {
+		case SQLITE_INTEGER:
+			out->type = field->type == FIELD_BOOL ? EV_BOOL : EV_INT;
+			out->i = sqlite3_column_int64(stmt, 0);
+			break;
+		case SQLITE_FLOAT:
+			out->type = EV_REAL;
+			out->r = sqlite3_column_double(stmt, 0);
+			break;
+		case SQLITE_TEXT:
+			out->type = EV_TEXT;
+			out->s = xstrdup((const char *)sqlite3_column_text(stmt, 0));
+			ctx->texts[ctx->text_count++] = out->s;
+			break;
+		default:
+			break;
+		}
+	}
+	sqlite3_finalize(stmt);
+	return 0;
+}
+
+static int row_lookup(void *arg, const char *path, struct expr_value *out)
+{
+	struct row_context *ctx = arg;
+	const struct meta_object *object = ctx->object;
+	int64_t id = ctx->id;
+	char *copy = xstrdup(path), *segment = copy;
+	int rc = 0;
+	for (;;) {
+		char *dot = strchr(segment, '.');
+		if (dot)
+			*dot = '\0';
+		const struct meta_field *field = NULL;
+		for (int i = 0; i < object->field_count; i++) {
+			if (strcmp(object->fields[i].name, segment) == 0)
+				field = &object->fields[i];
+		}
+		if (!field) {
+			rc = 1;
+			break;
+		}
+		read_field(ctx, object, id, field, out);
+		if (!dot)
+			break;
+		if (out->type == EV_NULL)  /* a null ref: everything beyond it is null */
+			break;
+		id = out->i;
+		object = field->target;
+		segment = dot + 1;
+	}
+	free(copy);
+	return rc;
+}
+
+/* The compiled SQL of text over object, run as SELECT t0.id, <sql> ... ORDER BY t0.id. */
+static sqlite3_stmt *prepare_compiled(sqlite3 *db, const struct meta_object *object, const char *text,
+                                      bool as_filter, char *err, size_t errlen)
+{
+	struct expr *e;
+	if (expr_parse(text, &e, err, errlen) != CRM_OK)
+		return NULL;
+	struct expr_sql b;
+	builder_init(&b, object);
+	struct strbuf sql = {0}, compiled = {0};
+	sqlite3_stmt *stmt = NULL;
+	if (expr_compile(&b, e, &compiled, err, errlen) == CRM_OK) {
+		strbuf_printf(&sql, "SELECT t0.\"id\", %s FROM ", as_filter ? "1" : compiled.data);
+		strbuf_ident(&sql, object->name);
+		strbuf_printf(&sql, " t0%s", b.joins.data ? b.joins.data : "");
+		if (as_filter)
+			strbuf_printf(&sql, " WHERE %s", compiled.data);
+		strbuf_puts(&sql, " ORDER BY t0.\"id\"");
+		if (sqlite3_prepare_v2(db, sql.data, -1, &stmt, NULL) != SQLITE_OK) {
+			snprintf(err, errlen, "prepare: %s: %s", sqlite3_errmsg(db), sql.data);
+			stmt = NULL;
+		}
+		for (int i = 0; stmt && i < b.bind_count; i++) {
+			const struct expr_value *v = &b.binds[i];
+			switch (v->type) {
+			case EV_INT: case EV_BOOL: sqlite3_bind_int64(stmt, i + 1, v->i); break;
+			case EV_REAL: sqlite3_bind_double(stmt, i + 1, v->r); break;
+			case EV_TEXT: sqlite3_bind_text(stmt, i + 1, v->s, -1, SQLITE_TRANSIENT); break;
+			default: sqlite3_bind_null(stmt, i + 1); break;
+			}
+		}
+	}
+	strbuf_free(&sql);
+	strbuf_free(&compiled);
+	expr_sql_free(&b);
+	expr_free(e);
+	return stmt;
+}
+
+/* expr_eval of text on one row; returns non-zero on an evaluation error. */
+static int eval_row(sqlite3 *db, const struct meta_object *object, const struct expr *e, int64_t id,
+                    struct expr_value *out, char *err, size_t errlen)
+{
+	struct row_context ctx = { .db = db, .object = object, .id = id };
+	struct expr_env env = { .lookup = row_lookup, .user_field = user_field, .arg = &ctx, .me = 42,
+	                        .now = fixed_now() };
+	int rc = expr_eval(e, &env, out, err, errlen);
+	for (int i = 0; i < ctx.text_count; i++)
+		free(ctx.texts[i]);
+	if (rc == CRM_OK && ctx.failures)
+		rc = CRM_EINVAL;
+	return rc;
+}
+
+static int64_t *all_ids(sqlite3 *db, const struct meta_object *object, int *count)
+{
+	struct strbuf sql = {0};
+	strbuf_puts(&sql, "SELECT \"id\" FROM ");
+	strbuf_ident(&sql, object->name);
+	strbuf_puts(&sql, " ORDER BY \"id\"");
+	sqlite3_stmt *stmt;
+	if (sqlite3_prepare_v2(db, sql.data, -1, &stmt, NULL) != SQLITE_OK)
+		abort();
+	strbuf_free(&sql);
+	int64_t *ids = NULL;
+	*count = 0;
+	while (sqlite3_step(stmt) == SQLITE_ROW) {
+		ids = xrealloc(ids, (size_t)(*count + 1) * sizeof(*ids));
+		ids[(*count)++] = sqlite3_column_int64(stmt, 0);
+	}
+	sqlite3_finalize(stmt);
+	return ids;
+}
+
+/*
+ * Checks that the ids SQLite selects with the compiled filter are exactly the
+ * ids for which expr_eval is true. Returns the number of disagreements.
+ */
+static int filter_disagreements(sqlite3 *db, const struct meta_object *object, const char *text)
+{
+	char err[512];
+	sqlite3_stmt *stmt = prepare_compiled(db, object, text, true, err, sizeof(err));
+	if (!stmt) {
+		fprintf(stderr, "  %s: %s\n", text, err);
+		return 1;
+	}
+	struct expr *e;
+	if (expr_parse(text, &e, err, sizeof(err)) != CRM_OK)
+		abort();
+	int count, disagreements = 0, selected = 0;
+	int64_t *ids = all_ids(db, object, &count);
+	int step = sqlite3_step(stmt);
+	for (int i = 0; i < count; i++) {
+		bool in_sql = step == SQLITE_ROW && sqlite3_column_int64(stmt, 0) == ids[i];
+		if (in_sql) {
+			step = sqlite3_step(stmt);
+			selected++;
+		}
+		struct expr_value v;
+		bool in_c = false;
+		if (eval_row(db, object, e, ids[i], &v, err, sizeof(err)) != CRM_OK) {
+			fprintf(stderr, "  %s: row %" PRId64 ": %s\n", text, ids[i], err);
+			disagreements++;
+			continue;
+		}
+		in_c = expr_truthy(&v);
+		expr_value_clear(&v);
+		if (in_c != in_sql) {
+			fprintf(stderr, "  %s: row %" PRId64 ": sql %s, c %s\n", text, ids[i], in_sql ? "selects" : "skips",
+			        in_c ? "true" : "not true");
+			disagreements++;
+		}
+	}
+	if (step != SQLITE_DONE) {
+		fprintf(stderr, "  %s: sql step %d: %s\n", text, step, sqlite3_errmsg(db));
+		disagreements++;
+	}
+	sqlite3_finalize(stmt);
+	expr_free(e);
+	free(ids);
+	return disagreements;
+}
+
+/* Both null, equal numbers (int or real) or equal text. */
+static bool same_value(sqlite3_stmt *stmt, int column, const struct expr_value *v)
+{
+	switch (sqlite3_column_type(stmt, column)) {
+	case SQLITE_NULL:
+		return v->type == EV_NULL;
+	case SQLITE_INTEGER: {
+		int64_t i = sqlite3_column_int64(stmt, column);
+		return (v->type == EV_INT || v->type == EV_BOOL) ? v->i == i : v->type == EV_REAL && v->r == (double)i;
+	}
+	case SQLITE_FLOAT: {
+		double r = sqlite3_column_double(stmt, column);
+		return v->type == EV_REAL ? v->r == r : (v->type == EV_INT && (double)v->i == r);
+	}
+	case SQLITE_TEXT:
+		return v->type == EV_TEXT && strcmp(v->s, (const char *)sqlite3_column_text(stmt, column)) == 0;
+	default:
+		return false;
+	}
+}
+
+/* Checks that the value SQLite computes for text equals expr_eval's, row by row. */
+static int value_disagreements(sqlite3 *db, const struct meta_object *object, const char *text)
+{
+	char err[512];
+	sqlite3_stmt *stmt = prepare_compiled(db, object, text, false, err, sizeof(err));
+	if (!stmt) {
+		fprintf(stderr, "  %s: %s\n", text, err);
+		return 1;
+	}
+	struct expr *e;
+	if (expr_parse(text, &e, err, sizeof(err)) != CRM_OK)
+		abort();
+	int disagreements = 0;
+	while (sqlite3_step(stmt) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(stmt, 0);
+		struct expr_value v;
+		if (eval_row(db, object, e, id, &v, err, sizeof(err)) != CRM_OK) {
+			fprintf(stderr, "  %s: row %" PRId64 ": %s\n", text, id, err);
+			disagreements++;
+			continue;
+		}
+		if (!same_value(stmt, 1, &v)) {
+			char c_value[256];
+			describe(&v, c_value, sizeof(c_value));
+			fprintf(stderr, "  %s: row %" PRId64 ": sql '%s' (type %d), c %s\n", text, id,
+			        sqlite3_column_text(stmt, 1) ? (const char *)sqlite3_column_text(stmt, 1) : "NULL",
+			        sqlite3_column_type(stmt, 1), c_value);
+			disagreements++;
+		}
+		expr_value_clear(&v);
+	}
+	sqlite3_finalize(stmt);
+	expr_free(e);
+	return disagreements;
+}
+
+static const char *const equivalence_filters[] = {
+	"amount > 1000",
+	"amount >= 1000 and stage = 'won'",
+	"stage = 'won' or probability > 50",
+	"not (stage = 'lost')",
+	"stage in ('won', 'negotiation')",
+	"stage not in ('won', 'lost', null)",
+	"stage not in ('won', 'lost')",
+	"amount is null or probability is null",
+	"close_date is not null and close_date < '2024-06-01'",
+	"name like '%corp%'",
+	"name not like 'a_c%'",
+	"name like '_clair'",
+	"account.industry = 'tech'",
+	"account.parent.name = 'Holding'",
+	"account.parent.parent.industry is null",
+	"account.annual_revenue > amount * 10",
+	"expected > 500",
+	"expected is null",
+	"label like 'a%'",
+	"closed",
+	"closed and amount > 100",
+	"not closed",
+	"null or closed",
+	"(amount > 100) = closed",
+	"account.is_active or amount < 50",
+	"quantity / 2 = 2",
+	"quantity / 4 > 1.5",
+	"quantity % 3 = 1",
+	"quantity % 3 = -2",
+	"days_between(close_date, '2024-12-31') > 100",
+	"days_between(close_date, today()) < 0",
+	"if(amount > 1000, 'big', 'small') = 'big'",
+	"coalesce(amount, 0) < 100",
+	"lower(name) = 'acme deal' or upper(stage) like 'W%'",
+	"len(name) > 5",
+	"name || '-' || stage = 'Acme deal-won'",
+	"owner = $me or owner = 1",
+	"owner.team = $user.team",
+	"owner.team in ($user.team, 'west')",
+	"name = 5",
+	"name > 10",
+	"name < 10",
+	"name in (5, 'abc')",
+	"name not in (5, 'x')",
+	"name = '5'",
+	"amount = '1000'",
+	"amount < 'abc'",
+	"amount >= '  1e3 '",
+	"probability * 2 > amount / 100",
+	"-amount < -500",
+	"amount + quantity > 1000",
+	"stage = null",
+	"not (amount > 100 and stage = 'won')",
+	"account.name like '%' || 'o' || '%'",
+	"close_date > '2024'",
+	"name like '5%'",
+	"amount like '1%'",
+	"quantity || '' = '4'",
+	"expected / quantity > 10",
+	"quantity in ('4', 5)",
+	"name in ('5', 5)",
+	"if(closed, quantity, amount) > 10",
+	"coalesce(name, stage) like 'p%'",
+	"amount / 0 is null",
+	"quantity % 0 is null",
+	"-quantity > 5",
+	"$me in (1, 42) and closed",
+	"account.owner = owner",
+	"close_date = today() or close_date < now()",
+};
+
+static void test_sql_and_c_select_the_same_rows(void)
+{
+	meta_setup();
+	for (int typed = 1; typed >= 0; typed--) {
+		sqlite3 *db = open_database(typed);
+		int disagreements = 0;
+		for (int i = 0; i < COUNT(equivalence_filters); i++)
+			disagreements += filter_disagreements(db, OPPORTUNITY, equivalence_filters[i]);
+		sqlite3_close(db);
+		ASSERT_EQ(disagreements, 0);
+	}
+}
+
+static const char *const equivalence_values[] = {
+	"amount * probability / 100",
+	"expected",
+	"label",
+	"quantity / 2",
+	"quantity / 3 * 3",
+	"quantity % 3",
+	"probability / 3",
+	"-quantity",
+	"quantity * 2 + 1",
+	"amount - quantity",
+	"name || '/' || coalesce(stage, '?')",
+	"lower(name) || upper(name)",
+	"len(name)",
+	"len(amount)",
+	"days_between(close_date, '2024-12-31')",
+	"days_between('2024-12-31 18:00', close_date)",
+	"if(closed, amount, -1)",
+	"amount || ''",
+	"probability || ''",
+	"account.annual_revenue / 1000",
+	"account.parent.name || account.name",
+	"coalesce(name, 0)",
+	"closed + 1",
+	"amount > 100",
+	"stage in ('won', null)",
+};
+
+static void test_sql_and_c_compute_the_same_values(void)
+{
+	meta_setup();
+	sqlite3 *db = open_database(true);
+	int disagreements = 0;
+	for (int i = 0; i < COUNT(equivalence_values); i++)
+		disagreements += value_disagreements(db, OPPORTUNITY, equivalence_values[i]);
+	sqlite3_close(db);
+	ASSERT_EQ(disagreements, 0);
+}
+
+/* Many values for x, t and d of the sample table, to compare text forms, numeric text and dates. */
+static sqlite3 *open_samples(bool typed)
+{
+	sqlite3 *db = open_database(typed);
+	static const char *const texts[] = {
+		"5", " 5", "5 ", "+5", "5.", ".5", "-.5", "1e2", "1E2", "1e+2", "1e-2", "5e", "0x10", "", " ", "5abc",
+		"-0", "0005", "1_0", "Inf", "99999999999999999999", "1e999", "\t5\n", "\v5", "5\r", "- 5", "--5",
+		"abc", "ABC", "Zed", "10", "9", "100.0", "1.0e+20", "-9223372036854775808", "9223372036854775807",
+		"9223372036854775808", "0.1", "３", "é",
+	};
+	static const char *const dates[] = {
+		"2024-01-01", "2024-01-02T12:00:00Z", "2024-03-01 10:00", "2024-02-30", "2023-12-31 23:59:59.999",
+		"2024-01-01 10:00:00.0005", "2024-01-01T10:00+05:30", "2024-01-01 10:00 -14:00", "12:30", "24:00",
+		"2460000.5", " 2460000.5 ", "garbage", "", "2024-1-1", "-0001-06-01", "9999-12-31", "2024-01-01Z",
+		"2024-01-01 24:00", "0000-01-01 00:00 +14:00", "2024-01-01 10:00:00.", "2024-01-01  T10:00",
+		"2024-01-01 10:00+15:00", "2024-01-01 10:00:60", "-4713-11-25 12:00", "9999-12-31 23:59:59.9999",
+		"10:00Z", "2024-01-01T10:00:00.123456789Z", "5373484", "1970-01-01T00:00:00Z",
+	};
+	sqlite3_stmt *stmt;
+	if (sqlite3_prepare_v2(db, "INSERT INTO sample (x, t, d) VALUES (?, ?, ?)", -1, &stmt, NULL) != SQLITE_OK)
+		abort();
+	uint64_t seed = 0x9e3779b97f4a7c15u;
+	int rows = COUNT(texts) > COUNT(dates) ? COUNT(texts) : COUNT(dates);
+	rows = rows < 160 ? 160 : rows;
+	for (int i = 0; i < rows; i++) {
+		seed = seed * 6364136223846793005u + 1442695040888963407u;
+		double x;
+		switch (i % 8) {
+		case 0: x = ldexp((double)(seed >> 11), (int)(seed % 120) - 100); break;  /* wide range */
+		case 1: x = (double)(int64_t)(seed >> 40) / 100.0; break;              /* money-like */
+		case 2: x = pow(10.0, (double)(i / 8 % 40) - 20); break;               /* powers of ten */
+		case 3: x = -(double)(seed >> 20) / 7.0; break;
+		case 4: x = (double)(i * 1000); break;
+		case 5: x = 1.0 / (double)(i + 1); break;
+		case 6: x = (double)(seed >> 11) * 1e-3; break;
+		default: x = (i & 16) ? 0.1 * i : -0.0; break;
+		}
+		sqlite3_bind_double(stmt, 1, x);
+		sqlite3_bind_text(stmt, 2, texts[i % COUNT(texts)], -1, SQLITE_STATIC);
+		sqlite3_bind_text(stmt, 3, dates[i % COUNT(dates)], -1, SQLITE_STATIC);
+		if (sqlite3_step(stmt) != SQLITE_DONE)
+			abort();
+		sqlite3_reset(stmt);
+	}
+	sqlite3_finalize(stmt);
+	/* every date against every other one, in the d column of extra rows */
+	exec_sql(db, "CREATE TABLE pairs AS SELECT DISTINCT a.d AS d1, b.d AS d2 FROM sample a, sample b");
+	return db;
+}
+
+static void test_numbers_as_text_match_sqlite(void)
+{
+	meta_setup();
+	sqlite3 *db = open_samples(true);
+	int disagreements = value_disagreements(db, SAMPLE, "x || ''")
+	                    + value_disagreements(db, SAMPLE, "x * 1e10 || ''")
+	                    + value_disagreements(db, SAMPLE, "x / 3 || ''")
+	                    + value_disagreements(db, SAMPLE, "len(x)")
+	                    + value_disagreements(db, SAMPLE, "upper(x)")
+	                    + filter_disagreements(db, SAMPLE, "x like '%e+%'")
+	                    + filter_disagreements(db, SAMPLE, "x like '%.0'");
+	sqlite3_close(db);
+	ASSERT_EQ(disagreements, 0);
+}
+
+static void test_text_against_numbers_matches_sqlite(void)
+{
+	meta_setup();
+	const char *filters[] = {
+		"t = 5", "t < 5", "t > 5", "t >= 10", "t = 0", "t < -1", "t = 0.5", "t = -0.5", "t = 100",
+		"t = 1e20", "t > 9223372036854775806", "t = x", "t < x", "x < t", "t in (5, 100, 'abc')",
+		"t not in (5, 0.1)", "t = 5.0", "t = true", "t like '5%'", "t = '5'", "x = t || ''",
+		"t > 1000000", "lower(t) = 5", "t || '' < 5",
+	};
+	for (int typed = 1; typed >= 0; typed--) {
+		sqlite3 *db = open_samples(typed);
+		int disagreements = 0;
+		for (int i = 0; i < COUNT(filters); i++)
+			disagreements += filter_disagreements(db, SAMPLE, filters[i]);
+		sqlite3_close(db);
+		ASSERT_EQ(disagreements, 0);
+	}
+}
+
+/* Two texts, a and b, for days_between(a, b). */
+static int pair_lookup(void *arg, const char *path, struct expr_value *out)
+{
+	const char *const *pair = arg;
+	out->type = EV_TEXT;
+	out->s = (char *)pair[path[0] == 'b'];
+	return 0;
+}
+
+static void test_days_between_matches_sqlite(void)
+{
+	meta_setup();
+	sqlite3 *db = open_samples(true);
+	int disagreements = value_disagreements(db, SAMPLE, "days_between(d, '2024-06-15T06:00:00Z')")
+	                    + value_disagreements(db, SAMPLE, "days_between('2000-01-01', d)")
+	                    + value_disagreements(db, SAMPLE, "days_between(d, x)")
+	                    + value_disagreements(db, SAMPLE, "days_between(t, d)");
+	/* every pair of sample dates, against SQLite's own julianday() */
+	struct expr *e;
+	char err[256];
+	ASSERT_EQ(expr_parse("days_between(a, b)", &e, err, sizeof(err)), CRM_OK);
+	sqlite3_stmt *stmt;
+	if (sqlite3_prepare_v2(db, "SELECT d1, d2, CAST(julianday(d2) - julianday(d1) AS INTEGER) FROM pairs", -1,
+	                       &stmt, NULL) != SQLITE_OK)
+		abort();
+	int pairs = 0;
+	while (sqlite3_step(stmt) == SQLITE_ROW) {
+		const char *pair[2] = { (const char *)sqlite3_column_text(stmt, 0), (const char *)sqlite3_column_text(stmt, 1) };
+		struct expr_env env = { .lookup = pair_lookup, .arg = pair, .now = fixed_now() };
+		struct expr_value v;
+		ASSERT_EQ(expr_eval(e, &env, &v, err, sizeof(err)), CRM_OK);
+		if (!same_value(stmt, 2, &v)) {
+			char c_value[64];
+			describe(&v, c_value, sizeof(c_value));
+			fprintf(stderr, "  days_between('%s', '%s'): sql %s, c %s\n", pair[0], pair[1],
+			        sqlite3_column_text(stmt, 2) ? (const char *)sqlite3_column_text(stmt, 2) : "NULL", c_value);
+			disagreements++;
+		}
+		pairs++;
+	}
+	sqlite3_finalize(stmt);
+	sqlite3_close(db);
+	expr_free(e);
+	ASSERT(pairs > 800);
+	ASSERT_EQ(disagreements, 0);
+}
+
+static const struct test_case tests[] = {
+	{ "every_operator_and_function_parses", test_every_operator_and_function_parses },
+	{ "keywords_and_functions_are_case_insensitive", test_keywords_and_functions_are_case_insensitive },
+	{ "precedence_follows_the_grammar", test_precedence_follows_the_grammar },
+	{ "parse_errors_name_the_column", test_parse_errors_name_the_column },
+	{ "strings_refuse_control_characters_and_invalid_utf8", test_strings_refuse_control_characters_and_invalid_utf8 },
+	{ "deep_nesting_is_refused_not_a_crash", test_deep_nesting_is_refused_not_a_crash },
+	{ "ten_thousand_or_terms_are_refused", test_ten_thousand_or_terms_are_refused },
+	{ "in_lists_are_capped_at_500_values", test_in_lists_are_capped_at_500_values },
+	{ "overlong_source_and_names_are_refused", test_overlong_source_and_names_are_refused },
+	{ "each_path_visits_every_field_path", test_each_path_visits_every_field_path },
+	{ "three_valued_logic_matches_sql", test_three_valued_logic_matches_sql },
+	{ "truthy_is_true_only_for_true_or_nonzero_numbers", test_truthy_is_true_only_for_true_or_nonzero_numbers },
+	{ "comparison_rules", test_comparison_rules },
+	{ "arithmetic_keeps_integers_and_checks_overflow", test_arithmetic_keeps_integers_and_checks_overflow },
+	{ "division_by_zero_is_null", test_division_by_zero_is_null },
+	{ "like_matches_wildcards_without_case", test_like_matches_wildcards_without_case },
+	{ "pathological_like_pattern_finishes_quickly", test_pathological_like_pattern_finishes_quickly },
+	{ "like_pattern_over_1000_characters_is_refused", test_like_pattern_over_1000_characters_is_refused },
+	{ "days_between_counts_whole_days", test_days_between_counts_whole_days },
+	{ "if_coalesce_and_text_functions", test_if_coalesce_and_text_functions },
+	{ "concat_writes_numbers_as_sqlite_does", test_concat_writes_numbers_as_sqlite_does },
+	{ "me_and_user_fields", test_me_and_user_fields },
+	{ "failed_lookup_is_not_found", test_failed_lookup_is_not_found },
+	{ "compile_binds_every_literal", test_compile_binds_every_literal },
+	{ "compile_division_follows_the_c_rules", test_compile_division_follows_the_c_rules },
+	{ "compile_text_meeting_numbers_follows_the_c_rules", test_compile_text_meeting_numbers_follows_the_c_rules },
+	{ "sql_metacharacters_in_values_only_reach_binds", test_sql_metacharacters_in_values_only_reach_binds },
+	{ "hostile_identifiers_are_refused", test_hostile_identifiers_are_refused },
+	{ "dotted_paths_join_once_per_prefix", test_dotted_paths_join_once_per_prefix },
+	{ "formula_fields_are_inlined", test_formula_fields_are_inlined },
+	{ "refused_fields_are_not_readable", test_refused_fields_are_not_readable },
+	{ "every_hop_of_a_path_is_checked", test_every_hop_of_a_path_is_checked },
+	{ "failed_compile_leaves_the_builder_unchanged", test_failed_compile_leaves_the_builder_unchanged },
+	{ "compile_without_user_fields_is_refused", test_compile_without_user_fields_is_refused },
+	{ "today_is_taken_once_per_builder", test_today_is_taken_once_per_builder },
+	{ "sql_and_c_select_the_same_rows", test_sql_and_c_select_the_same_rows },
+	{ "sql_and_c_compute_the_same_values", test_sql_and_c_compute_the_same_values },
+	{ "numbers_as_text_match_sqlite", test_numbers_as_text_match_sqlite },
+	{ "text_against_numbers_matches_sqlite", test_text_against_numbers_matches_sqlite },
+	{ "days_between_matches_sqlite", test_days_between_matches_sqlite },
+};
+
+TEST_MAIN(tests)

@@ -1,0 +1,911 @@
+/*
+ * test_meta.c - the metadata loader: every field type, system fields, labels,
+ * extensions, and the diagnostics (with their line and column) for the
+ * mistakes an implementer makes, plus a load from a real directory.
+ */
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "test.h"
+#include "meta.h"
+
+/* Loads one in-memory file. */
+static int load_one(const char *name, const char *text, struct meta **out, struct meta_diags *diags)
+{
+	const char *names[] = {name};
+	const char *texts[] = {text};
+	return meta_load_texts(1, names, texts, out, diags);
+}
+
+static int load_two(const char *name1, const char *text1, const char *name2, const char *text2,
+                    struct meta **out, struct meta_diags *diags)
+{
+	const char *names[] = {name1, name2};
+	const char *texts[] = {text1, text2};
+	return meta_load_texts(2, names, texts, out, diags);
+}
+
+static const struct meta_diag *find_diag(const struct meta_diags *diags, const char *needle)
+{
+	for (int i = 0; i < diags->count; i++) {
+		if (strstr(diags->items[i].message, needle))
+			return &diags->items[i];
+	}
+	return NULL;
+}
+
+static int count_diags(const struct meta_diags *diags, const char *needle)
+{
+	int count = 0;
+	for (int i = 0; i < diags->count; i++)
+		count += strstr(diags->items[i].message, needle) != NULL;
+	return count;
+}
+
+/* Asserts a diagnostic containing needle at file:line:column (printing them all if not). */
+#define ASSERT_DIAG(diags, file_, line_, column_, needle) do { \
+	const struct meta_diag *dg_ = find_diag(&(diags), (needle)); \
+	if (!dg_) { \
+		fprintf(stderr, "  %s:%d: no diagnostic contains \"%s\"; got:\n", __FILE__, __LINE__, (needle)); \
+		meta_diags_print(&(diags), stderr); \
+		test_failed_now = 1; return; } \
+	ASSERT_STR_EQ(dg_->file, (file_)); \
+	ASSERT_EQ(dg_->line, (line_)); \
+	ASSERT_EQ(dg_->column, (column_)); \
+} while (0)
+
+#define ASSERT_LOADED(rc, diags) do { if ((rc) != CRM_OK) { \
+	fprintf(stderr, "  %s:%d: load failed:\n", __FILE__, __LINE__); \
+	meta_diags_print(&(diags), stderr); test_failed_now = 1; return; } } while (0)
+
+static const char every_type_yaml[] =
+	"object: account\n"
+	"label: { en: Account, zh: 客户 }\n"
+	"module: sales\n"
+	"description: companies we sell to\n"
+	"fields:\n"
+	"  name: { type: text, required: true, max: 120, search: true }\n"
+	"  notes: { type: textarea }\n"
+	"  email: { type: email, unique: true }\n"
+	"  phone: { type: phone }\n"
+	"  website: { type: url, max_length: 500 }\n"
+	"  employees: { type: int, min: 0, default: 10 }\n"
+	"  rating: { type: decimal }\n"
+	"  revenue: { type: money, min: 0, scale: 4 }\n"
+	"  share: { type: percent, default: 12.5 }\n"
+	"  active: { type: bool, default: true }\n"
+	"  founded: { type: date, default: 2020-01-31 }\n"
+	"  last_call: { type: datetime, readonly: true }\n"
+	"  tier: { type: enum, values: [gold, silver], default: gold }\n"
+	"  tags: { type: multienum, values: [{ value: vip, label: { en: VIP, zh: 贵宾 } }, partner], default: [vip] }\n"
+	"  parent: { type: ref, to: account, on_delete: set_null }\n"
+	"  manager: { type: user }\n"
+	"  extra: { type: json, default: { a: 1 } }\n"
+	"  location: { type: geo }\n"
+	"  code: { type: autonumber, format: \"ACC-{00000}\" }\n"
+	"  score: { type: formula, formula: \"employees * 2\", returns: int }\n"
+	"  expected: { type: money, formula: \"revenue * share / 100\" }\n"
+	"  deals: { type: rollup, of: opportunity.account, measure: sum(amount), where: \"stage = 'won'\" }\n"
+	"  deal_count: { type: rollup, of: opportunity.account, measure: count }\n"
+	"  first_close: { type: rollup, of: opportunity.account, measure: min(close_date) }\n"
+	"rules:\n"
+	"  - { when: \"employees < 0\", message: \"Employees cannot be negative\", field: employees }\n"
+	"indexes: [[name, tier], { fields: [email], unique: true }]\n"
+	"views:\n"
+	"  list: [name, tier]\n"
+	"  kanban: { group_by: tier, limit: 5, ratio: 0.5, flag: false, note: \"10\" }\n"
+	"---\n"
+	"object: opportunity\n"
+	"fields:\n"
+	"  account: { type: ref, to: account, required: true }\n"
+	"  amount: { type: money }\n"
+	"  stage: { type: enum, values: [open, won, lost] }\n"
+	"  close_date: { type: date }\n"
+	"---\n"
+	"workflow: opportunity_stage\n"
+	"object: opportunity\n"
+	"field: stage\n"
+	"---\n"
+	"role: sales_rep\n"
+	"kind: employee\n";
+
+static void test_every_field_type_loads_with_its_attributes(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = load_one("crm.yaml", every_type_yaml, &meta, &diags);
+	ASSERT_LOADED(rc, diags);
+	ASSERT_EQ(diags.count, 0);
+	ASSERT_EQ(meta->object_count, 2);   /* workflow and role documents are skipped */
+	ASSERT_EQ(strlen(meta->version), 64);
+	ASSERT_EQ(meta->language_count, 1);
+	ASSERT_STR_EQ(meta->languages[0], "en");
+
+	const struct meta_object *account = meta_find_object(meta, "account");
+	const struct meta_object *opportunity = meta_find_object(meta, "opportunity");
+	ASSERT(account && opportunity);
+	ASSERT_STR_EQ(account->module, "sales");
+	ASSERT_EQ(account->pos.line, 1);
+	ASSERT_EQ(account->pos.column, 9);
+	ASSERT_EQ(account->field_count, 8 + 24);
+
+	static const struct { const char *name; enum field_type type; } expected[] = {
+		{"name", FIELD_TEXT}, {"notes", FIELD_TEXTAREA}, {"email", FIELD_EMAIL}, {"phone", FIELD_PHONE},
+		{"website", FIELD_URL}, {"employees", FIELD_INT}, {"rating", FIELD_DECIMAL},
+		{"revenue", FIELD_MONEY}, {"share", FIELD_PERCENT}, {"active", FIELD_BOOL},
+		{"founded", FIELD_DATE}, {"last_call", FIELD_DATETIME}, {"tier", FIELD_ENUM},
+		{"tags", FIELD_MULTIENUM}, {"parent", FIELD_REF}, {"manager", FIELD_USER},
+		{"extra", FIELD_JSON}, {"location", FIELD_GEO}, {"code", FIELD_AUTONUMBER},
+		{"score", FIELD_FORMULA}, {"expected", FIELD_FORMULA}, {"deals", FIELD_ROLLUP},
+		{"deal_count", FIELD_ROLLUP}, {"first_close", FIELD_ROLLUP},
+	};
+	bool seen[FIELD_TYPE_COUNT] = {0};
+	for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++) {
+		const struct meta_field *field = &account->fields[8 + i];
+		ASSERT_STR_EQ(field->name, expected[i].name);
+		ASSERT_EQ(field->type, expected[i].type);
+		ASSERT(!field->system);
+		ASSERT_EQ(meta_field_index(account, expected[i].name), 8 + (int)i);
+		seen[field->type] = true;
+	}
+	for (int t = 0; t < FIELD_TYPE_COUNT; t++)
+		ASSERT(seen[t]);
+
+	const struct meta_field *f = meta_find_field(account, "name");
+	ASSERT(f->required && f->search && f->has_max);
+	ASSERT_EQ(f->max_length, 120);
+	ASSERT_EQ(f->pos.line, 6);
+	ASSERT_EQ(f->pos.column, 3);
+	ASSERT_EQ(meta_find_field(account, "notes")->max_length, 32000);
+	ASSERT_EQ(meta_find_field(account, "phone")->max_length, 255);
+	ASSERT_EQ(meta_find_field(account, "website")->max_length, 500);
+	ASSERT(meta_find_field(account, "email")->unique);
+	ASSERT(meta_find_field(account, "last_call")->readonly);
+
+	f = meta_find_field(account, "employees");
+	ASSERT(f->has_min && f->min == 0 && !f->has_max);
+	ASSERT(json_is_integer(f->default_value));
+	ASSERT_EQ(json_integer_value(f->default_value), 10);
+	ASSERT_EQ(meta_field_kind(f), KIND_INT);
+	ASSERT_EQ(meta_find_field(account, "rating")->scale, 6);
+	ASSERT_EQ(meta_find_field(account, "revenue")->scale, 4);
+	f = meta_find_field(account, "share");
+	ASSERT_EQ(f->scale, 2);
+	ASSERT(!f->has_min && !f->has_max);   /* percent has no implicit bounds */
+	ASSERT(json_is_real(f->default_value) && json_real_value(f->default_value) == 12.5);
+	ASSERT_EQ(meta_field_kind(f), KIND_REAL);
+	f = meta_find_field(account, "active");
+	ASSERT(json_is_true(f->default_value));
+	ASSERT_EQ(meta_field_kind(f), KIND_BOOL);
+	ASSERT_STR_EQ(json_string_value(meta_find_field(account, "founded")->default_value), "2020-01-31");
+
+	f = meta_find_field(account, "tier");
+	ASSERT_EQ(f->value_count, 2);
+	ASSERT_STR_EQ(f->values[1], "silver");
+	ASSERT_STR_EQ(json_string_value(f->default_value), "gold");
+	ASSERT_EQ(meta_field_kind(f), KIND_TEXT);
+	f = meta_find_field(account, "tags");
+	ASSERT_EQ(f->value_count, 2);
+	ASSERT_STR_EQ(f->values[0], "vip");
+	ASSERT_STR_EQ(meta_label_text(&f->value_labels[0], "zh", "vip"), "贵宾");
+	ASSERT_EQ(f->value_labels[1].count, 0);
+	ASSERT(json_is_array(f->default_value) && json_array_size(f->default_value) == 1);
+	ASSERT_EQ(meta_field_kind(f), KIND_JSON);
+
+	f = meta_find_field(account, "parent");
+	ASSERT_STR_EQ(f->to, "account");
+	ASSERT(f->target == account);
+	ASSERT_EQ(f->on_delete, ON_DELETE_SET_NULL);
+	f = meta_find_field(account, "manager");
+	ASSERT_STR_EQ(f->to, "user");
+	ASSERT(f->target == NULL);            /* no user object loaded: not an error */
+	ASSERT_EQ(f->on_delete, ON_DELETE_SET_NULL);
+	ASSERT_EQ(meta_find_field(opportunity, "account")->on_delete, ON_DELETE_RESTRICT);
+	ASSERT_EQ(json_integer_value(json_object_get(meta_find_field(account, "extra")->default_value, "a")), 1);
+	ASSERT_EQ(meta_field_kind(meta_find_field(account, "location")), KIND_JSON);
+	ASSERT_STR_EQ(meta_find_field(account, "code")->format, "ACC-{00000}");
+
+	f = meta_find_field(account, "score");
+	ASSERT_EQ(f->result_type, FIELD_INT);
+	ASSERT(f->formula_expr != NULL);
+	ASSERT_EQ(meta_field_kind(f), KIND_INT);
+	ASSERT(!meta_field_stored(f));
+	f = meta_find_field(account, "expected");
+	ASSERT_EQ(f->result_type, FIELD_MONEY);   /* { type: money, formula: ... } */
+	ASSERT_STR_EQ(f->formula, "revenue * share / 100");
+	ASSERT_EQ(f->scale, 2);
+	ASSERT_EQ(meta_field_kind(f), KIND_REAL);
+
+	f = meta_find_field(account, "deals");
+	ASSERT(f->rollup_child == opportunity);
+	ASSERT(f->rollup_child_field == meta_find_field(opportunity, "account"));
+	ASSERT_EQ(f->rollup_measure, ROLLUP_SUM);
+	ASSERT_STR_EQ(f->rollup_measure_field, "amount");
+	ASSERT(f->rollup_where_expr != NULL);
+	ASSERT_EQ(meta_field_kind(f), KIND_REAL);
+	ASSERT(meta_field_stored(f));
+	f = meta_find_field(account, "deal_count");
+	ASSERT_EQ(f->rollup_measure, ROLLUP_COUNT);
+	ASSERT(f->rollup_measure_field == NULL);
+	ASSERT_EQ(meta_field_kind(f), KIND_INT);
+	ASSERT_EQ(meta_field_kind(meta_find_field(account, "first_close")), KIND_TEXT);
+	ASSERT_EQ(opportunity->rollup_parent_count, 3);
+	ASSERT(opportunity->rollup_parents[0] == meta_find_field(account, "deals"));
+
+	ASSERT_EQ(account->rule_count, 1);
+	ASSERT_STR_EQ(account->rules[0].field, "employees");
+	ASSERT_STR_EQ(account->rules[0].message, "Employees cannot be negative");
+	ASSERT(account->rules[0].expr != NULL);
+	ASSERT_EQ(account->index_count, 2);
+	ASSERT_EQ(account->indexes[0].field_count, 2);
+	ASSERT(!account->indexes[0].unique);
+	ASSERT(account->indexes[1].unique);
+	ASSERT_STR_EQ(account->indexes[1].fields[0], "email");
+
+	json_t *kanban = json_object_get(account->views, "kanban");
+	ASSERT(json_is_array(json_object_get(account->views, "list")));
+	ASSERT_EQ(json_integer_value(json_object_get(kanban, "limit")), 5);
+	ASSERT(json_is_real(json_object_get(kanban, "ratio")));
+	ASSERT(json_is_false(json_object_get(kanban, "flag")));
+	ASSERT_STR_EQ(json_string_value(json_object_get(kanban, "note")), "10");
+	ASSERT_STR_EQ(json_string_value(json_object_get(kanban, "group_by")), "tier");
+
+	ASSERT_STR_EQ(meta_type_name(FIELD_MULTIENUM), "multienum");
+	ASSERT_STR_EQ(meta_type_name(FIELD_TYPE_COUNT), "unknown");
+	ASSERT(meta_find_object(meta, "nothing") == NULL);
+	ASSERT(meta_find_field(account, "nothing") == NULL);
+	ASSERT_EQ(meta_field_index(account, "nothing"), -1);
+	meta_free(meta);
+	meta_diags_free(&diags);
+}
+
+static void test_system_fields_come_first_in_order(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = load_one("a.yaml",
+		"object: user\nfields:\n  login: { type: text }\n---\n"
+		"object: note\nfields:\n  body: { type: textarea }\n  author: { type: user }\n", &meta, &diags);
+	ASSERT_LOADED(rc, diags);
+	static const struct { const char *name; enum field_type type; } system[] = {
+		{"id", FIELD_INT}, {"created_at", FIELD_DATETIME}, {"created_by", FIELD_USER},
+		{"updated_at", FIELD_DATETIME}, {"updated_by", FIELD_USER}, {"owner", FIELD_USER},
+		{"version", FIELD_INT}, {"deleted_at", FIELD_DATETIME},
+	};
+	const struct meta_object *user = meta_find_object(meta, "user");
+	const struct meta_object *note = meta_find_object(meta, "note");
+	ASSERT_EQ(note->field_count, 10);
+	for (int i = 0; i < 8; i++) {
+		ASSERT_STR_EQ(note->fields[i].name, system[i].name);
+		ASSERT_EQ(note->fields[i].type, system[i].type);
+		ASSERT(note->fields[i].system);
+	}
+	ASSERT_STR_EQ(note->fields[8].name, "body");
+	ASSERT(!note->fields[8].system);
+	/* User fields, system or not, point at the user object when there is one. */
+	ASSERT(meta_find_field(note, "owner")->target == user);
+	ASSERT(meta_find_field(note, "author")->target == user);
+	ASSERT(meta_find_field(user, "created_by")->target == user);
+	meta_free(meta);
+	meta_diags_free(&diags);
+}
+
+static void test_i18n_label_falls_back_to_en_then_name(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = load_one("a.yaml",
+		"object: lead\nlabel: { en: Lead, zh: 线索 }\nfields:\n  name: { type: text, label: Name }\n"
+		"  source: { type: text }\n", &meta, &diags);
+	ASSERT_LOADED(rc, diags);
+	const struct meta_object *lead = meta_find_object(meta, "lead");
+	ASSERT_EQ(lead->label.count, 2);
+	ASSERT_STR_EQ(meta_label_text(&lead->label, "zh", "lead"), "线索");
+	ASSERT_STR_EQ(meta_label_text(&lead->label, "en", "lead"), "Lead");
+	ASSERT_STR_EQ(meta_label_text(&lead->label, "fr", "lead"), "Lead");
+	ASSERT_STR_EQ(meta_label_text(&lead->label, NULL, "lead"), "Lead");
+	const struct meta_field *name = meta_find_field(lead, "name");
+	ASSERT_STR_EQ(meta_label_text(&name->label, "zh", "name"), "Name");   /* a plain text is en */
+	const struct meta_field *source = meta_find_field(lead, "source");
+	ASSERT_STR_EQ(meta_label_text(&source->label, "zh", "source"), "source");
+	meta_free(meta);
+	meta_diags_free(&diags);
+}
+
+static void test_extend_merges_from_an_earlier_file_name(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	/* a.yaml is loaded first, yet extends contact, defined in b.yaml. */
+	int rc = load_two(
+		"a.yaml",
+		"object: contact\nextend: true\nlabel: Person\nfields:\n  wechat: { type: text }\n"
+		"rules:\n  - { when: \"wechat = ''\", message: empty }\n"
+		"indexes: [[wechat]]\nviews:\n  list: [wechat]\n  card: [name]\n",
+		"b.yaml",
+		"object: contact\nlabel: Contact\nmodule: sales\nfields:\n  name: { type: text }\n"
+		"rules:\n  - { when: \"name = ''\", message: empty }\n"
+		"indexes: [[name]]\nviews:\n  list: [name]\n  form: [name]\n",
+		&meta, &diags);
+	ASSERT_LOADED(rc, diags);
+	ASSERT_EQ(meta->object_count, 1);
+	const struct meta_object *contact = meta_find_object(meta, "contact");
+	ASSERT_EQ(contact->field_count, 10);
+	ASSERT_STR_EQ(contact->fields[8].name, "name");
+	ASSERT_STR_EQ(contact->fields[9].name, "wechat");
+	ASSERT_STR_EQ(contact->fields[9].pos.file, "a.yaml");
+	ASSERT_STR_EQ(contact->pos.file, "b.yaml");
+	ASSERT_STR_EQ(meta_label_text(&contact->label, "en", "contact"), "Person");
+	ASSERT_STR_EQ(contact->module, "sales");
+	ASSERT_EQ(contact->rule_count, 2);
+	ASSERT_EQ(contact->index_count, 2);
+	ASSERT_STR_EQ(json_string_value(json_array_get(json_object_get(contact->views, "list"), 0)), "wechat");
+	ASSERT(json_object_get(contact->views, "form") && json_object_get(contact->views, "card"));
+	ASSERT_EQ(meta->file_count, 2);
+	meta_free(meta);
+	meta_diags_free(&diags);
+}
+
+static void test_object_defined_twice_names_both_places(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = load_two("a.yaml", "object: contact\n", "b.yaml", "# again\nobject: contact\n", &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT(meta == NULL);
+	ASSERT_EQ(diags.error_count, 1);
+	ASSERT_DIAG(diags, "b.yaml", 2, 9, "object 'contact' is already defined at a.yaml:1:9");
+	meta_diags_free(&diags);
+}
+
+static void test_extend_of_unknown_object_is_refused(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = load_one("a.yaml", "object: ghost\nextend: true\nfields:\n  x: { type: int }\n", &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_EQ(diags.error_count, 1);
+	ASSERT_DIAG(diags, "a.yaml", 1, 9, "extend of unknown object 'ghost'");
+	meta_diags_free(&diags);
+}
+
+static void test_unknown_keys_in_object_and_field_are_reported_where_written(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = load_one("c.yaml",
+		"object: contact\n"
+		"colour: blue\n"
+		"fields:\n"
+		"  name: { type: text, size: 3 }\n", &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_EQ(diags.error_count, 2);
+	ASSERT_DIAG(diags, "c.yaml", 2, 1, "unknown key 'colour' in object (expected one of: object, label, module");
+	ASSERT_DIAG(diags, "c.yaml", 4, 23, "unknown key 'size' in field 'name' (expected one of: type, label,");
+	/* The list offered is the keys valid for the type. */
+	ASSERT(!strstr(find_diag(&diags, "'size'")->message, "values"));
+	meta_diags_free(&diags);
+}
+
+static void test_key_not_valid_for_the_type_is_refused(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = load_one("c.yaml",
+		"object: contact\n"
+		"fields:\n"
+		"  name: { type: text, values: [a] }\n"
+		"  age: { type: int, to: user }\n", &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_EQ(diags.error_count, 2);
+	ASSERT_DIAG(diags, "c.yaml", 3, 23, "key 'values' is not valid for a field of type 'text'");
+	ASSERT_DIAG(diags, "c.yaml", 4, 21, "key 'to' is not valid for a field of type 'int'");
+	meta_diags_free(&diags);
+}
+
+static void test_wrong_value_types_say_what_was_expected(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = load_one("c.yaml",
+		"object: contact\n"
+		"fields:\n"
+		"  name: { type: text, required: yes please }\n"
+		"  age: { type: int, max: abc }\n"
+		"  vip: { type: bool, search: \"true\" }\n"
+		"  code: { type: text, max_length: 1.5 }\n", &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_EQ(diags.error_count, 4);
+	ASSERT_DIAG(diags, "c.yaml", 3, 33, "expected a boolean (true or false) for 'required'");
+	ASSERT_DIAG(diags, "c.yaml", 4, 26, "expected a number for 'max'");
+	ASSERT_DIAG(diags, "c.yaml", 5, 30, "expected a boolean (true or false) for 'search'");
+	ASSERT_DIAG(diags, "c.yaml", 6, 35, "expected an integer from 1 to");
+	meta_diags_free(&diags);
+}
+
+static void test_unknown_field_type_lists_the_types(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = load_one("c.yaml", "object: contact\nfields:\n  name: { type: txt }\n  age: { required: true }\n",
+	                  &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_EQ(diags.error_count, 2);
+	ASSERT_DIAG(diags, "c.yaml", 3, 17, "unknown field type 'txt' (expected one of: text, textarea,");
+	ASSERT_CONTAINS(find_diag(&diags, "'txt'")->message, "autonumber, formula, rollup)");
+	ASSERT_DIAG(diags, "c.yaml", 4, 3, "field 'age' has no 'type'");
+	meta_diags_free(&diags);
+}
+
+static void test_enum_without_values_is_refused(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = load_one("c.yaml",
+		"object: contact\nfields:\n  stage: { type: enum }\n  tags: { type: multienum, values: [] }\n",
+		&meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_EQ(diags.error_count, 2);
+	ASSERT_DIAG(diags, "c.yaml", 3, 3, "field 'stage' of type 'enum' needs 'values'");
+	ASSERT_DIAG(diags, "c.yaml", 4, 36, "expected a non-empty list for 'values'");
+	meta_diags_free(&diags);
+}
+
+static void test_duplicate_field_names_are_refused_in_a_document_and_across_extends(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = load_two(
+		"a.yaml", "object: contact\nfields:\n  name: { type: text }\n  name: { type: int }\n",
+		"b.yaml", "object: contact\nextend: true\nfields:\n  name: { type: email }\n", &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_EQ(diags.error_count, 2);
+	/* The first document is refused whole: its duplicate key makes it ambiguous. */
+	ASSERT_DIAG(diags, "a.yaml", 4, 3, "duplicate key 'name' (first at line 3)");
+	meta_diags_free(&diags);
+
+	rc = load_two(
+		"a.yaml", "object: contact\nfields:\n  name: { type: text }\n",
+		"b.yaml", "object: contact\nextend: true\nfields:\n  name: { type: email }\n", &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_EQ(diags.error_count, 1);
+	ASSERT_DIAG(diags, "b.yaml", 4, 3, "duplicate field 'name' in object 'contact' (first at a.yaml:3:3)");
+	meta_diags_free(&diags);
+}
+
+static void test_duplicate_enum_value_is_refused(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = load_one("c.yaml", "object: contact\nfields:\n  stage: { type: enum, values: [new, old, new] }\n",
+	                  &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_EQ(diags.error_count, 1);
+	ASSERT_DIAG(diags, "c.yaml", 3, 43, "duplicate value 'new' (first at line 3)");
+	meta_diags_free(&diags);
+}
+
+static void test_enum_default_must_be_one_of_the_values(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = load_one("c.yaml",
+		"object: contact\nfields:\n"
+		"  stage: { type: enum, values: [new, old], default: gone }\n"
+		"  born: { type: date, default: 2023-02-29 }\n"
+		"  size: { type: int, max: 10, default: 11 }\n", &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_EQ(diags.error_count, 3);
+	ASSERT_DIAG(diags, "c.yaml", 3, 53, "default 'gone' is not one of the values of 'stage'");
+	ASSERT_DIAG(diags, "c.yaml", 4, 32, "expected a date (YYYY-MM-DD)");
+	ASSERT_DIAG(diags, "c.yaml", 5, 40, "default 11 is outside the bounds");
+	meta_diags_free(&diags);
+}
+
+static void test_ref_to_missing_object_is_reported_at_to(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = load_one("c.yaml", "object: contact\nfields:\n  company: { type: ref, to: company }\n",
+	                  &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_EQ(diags.error_count, 1);
+	ASSERT_DIAG(diags, "c.yaml", 3, 29, "unknown object 'company' in ref 'company'");
+	meta_diags_free(&diags);
+}
+
+static void test_rollup_with_bad_of_is_refused(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = load_one("r.yaml",
+		"object: account\n"
+		"fields:\n"
+		"  total: { type: rollup, of: deal.account }\n"
+		"  notes: { type: rollup, of: note.body }\n"
+		"  sizes: { type: rollup, of: note, measure: sum(body) }\n"
+		"  bodies: { type: rollup, of: note.account, measure: sum(body) }\n"
+		"---\n"
+		"object: note\n"
+		"fields:\n"
+		"  body: { type: text }\n"
+		"  account: { type: ref, to: account }\n", &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_EQ(diags.error_count, 4);
+	ASSERT_DIAG(diags, "r.yaml", 3, 30, "unknown object 'deal' in rollup 'total'");
+	ASSERT_DIAG(diags, "r.yaml", 4, 30, "'note.body' is not a ref to object 'account' (in rollup 'notes')");
+	ASSERT_DIAG(diags, "r.yaml", 5, 30, "expected 'object.field' (the child object and its ref to this object) for 'of'");
+	ASSERT_DIAG(diags, "r.yaml", 6, 54, "cannot measure field 'body' of type 'text' in rollup 'bodies'");
+	meta_diags_free(&diags);
+}
+
+static void test_formula_referring_to_unknown_field_is_refused(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = load_one("f.yaml",
+		"object: deal\n"
+		"fields:\n"
+		"  amount: { type: money }\n"
+		"  net: { type: money, formula: \"amount - discount\" }\n"
+		"  via: { type: text, formula: \"amount.name\" }\n", &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_EQ(diags.error_count, 2);
+	ASSERT_DIAG(diags, "f.yaml", 4, 32, "unknown field 'discount' in formula 'net'");
+	ASSERT_DIAG(diags, "f.yaml", 5, 31, "cannot follow 'amount.name': 'amount' is not a ref or user field");
+	meta_diags_free(&diags);
+}
+
+static void test_formula_paths_follow_refs(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = load_one("f.yaml",
+		"object: account\nfields:\n  industry: { type: text }\n"
+		"---\n"
+		"object: deal\nfields:\n  account: { type: ref, to: account }\n"
+		"  sector: { type: text, formula: \"account.industry || '-'\" }\n"
+		"  bad: { type: text, formula: \"account.region\" }\n", &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_EQ(diags.error_count, 1);
+	ASSERT_DIAG(diags, "f.yaml", 9, 31, "unknown field 'region' on object 'account' in path 'account.region'");
+	meta_diags_free(&diags);
+}
+
+static void test_formula_cycle_is_named(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = load_one("f.yaml",
+		"object: deal\n"
+		"fields:\n"
+		"  a: { type: formula, formula: \"b + 1\" }\n"
+		"  b: { type: formula, formula: \"a * 2\" }\n"
+		"  c: { type: formula, formula: \"a + b\" }\n", &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_EQ(diags.error_count, 1);
+	ASSERT_EQ(count_diags(&diags, "formula cycle"), 1);
+	ASSERT_DIAG(diags, "f.yaml", 3, 32, "formula cycle: a -> b -> a");
+	meta_diags_free(&diags);
+}
+
+static void test_invalid_expression_in_rule_is_reported_at_the_expression(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = load_one("r.yaml",
+		"object: deal\n"
+		"fields:\n"
+		"  amount: { type: money }\n"
+		"rules:\n"
+		"  - { when: \"amount >\", message: \"bad\" }\n"
+		"  - { when: \"amount > 1\" }\n", &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_EQ(diags.error_count, 2);
+	ASSERT_DIAG(diags, "r.yaml", 5, 13, "invalid expression: ");
+	ASSERT_DIAG(diags, "r.yaml", 6, 5, "rule needs 'message'");
+	meta_diags_free(&diags);
+}
+
+static void test_every_error_of_a_run_is_reported(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = load_two(
+		"a.yaml",
+		"object: contact\n"
+		"colour: blue\n"
+		"fields:\n"
+		"  name: { type: txt }\n"
+		"  age: { type: int, max: abc }\n"
+		"  boss: { type: ref, to: nobody }\n"
+		"---\n"
+		"object: Bad Name\n",
+		"b.yaml", "object: ghost\nextend: true\n", &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT(meta == NULL);
+	ASSERT_EQ(diags.error_count, 6);
+	ASSERT_EQ(diags.count, 6);
+	ASSERT_DIAG(diags, "a.yaml", 2, 1, "unknown key 'colour'");
+	ASSERT_DIAG(diags, "a.yaml", 4, 17, "unknown field type 'txt'");
+	ASSERT_DIAG(diags, "a.yaml", 5, 26, "expected a number for 'max'");
+	ASSERT_DIAG(diags, "a.yaml", 6, 26, "unknown object 'nobody' in ref 'boss'");
+	ASSERT_DIAG(diags, "a.yaml", 8, 9, "invalid name 'Bad Name' for 'object'");
+	ASSERT_DIAG(diags, "b.yaml", 1, 9, "extend of unknown object 'ghost'");
+
+	char *printed = NULL;
+	size_t printed_size = 0;
+	FILE *stream = open_memstream(&printed, &printed_size);
+	meta_diags_print(&diags, stream);
+	fclose(stream);
+	ASSERT_CONTAINS(printed, "a.yaml:2:1: error: unknown key 'colour' in object");
+	ASSERT_CONTAINS(printed, "\nb.yaml:1:9: error: extend of unknown object 'ghost'");
+	free(printed);
+	meta_diags_free(&diags);
+}
+
+static void test_yaml_syntax_error_has_its_line(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = load_one("s.yaml", "object: contact\nfields:\n  name: { type: text\n  age: x\n", &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_EQ(diags.error_count, 1);
+	ASSERT_DIAG(diags, "s.yaml", 4, 6, "invalid yaml: did not find expected ',' or '}'");
+	meta_diags_free(&diags);
+
+	/* Documents before the broken one are still read (and checked). */
+	rc = load_one("s.yaml", "object: a\ncolour: x\n---\nobject: b\n  bad: indent\n", &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_EQ(diags.error_count, 2);
+	ASSERT_DIAG(diags, "s.yaml", 2, 1, "unknown key 'colour'");
+	ASSERT_DIAG(diags, "s.yaml", 5, 6, "invalid yaml: mapping values are not allowed");
+	meta_diags_free(&diags);
+}
+
+static void test_anchors_aliases_and_tags_are_refused(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = load_one("y.yaml",
+		"object: contact\n"
+		"fields:\n"
+		"  name: &t { type: text }\n"
+		"  other: *t\n"
+		"  third: !!str x\n", &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_EQ(diags.error_count, 3);
+	ASSERT_DIAG(diags, "y.yaml", 3, 9, "anchors (&t) are not supported");
+	ASSERT_DIAG(diags, "y.yaml", 4, 10, "aliases (*t) are not supported");
+	ASSERT_DIAG(diags, "y.yaml", 5, 10, "tags (tag:yaml.org,2002:str) are not supported");
+	meta_diags_free(&diags);
+
+	/* The billion laughs stop at the first alias. */
+	rc = load_one("y.yaml",
+		"a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+		"c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n", &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_DIAG(diags, "y.yaml", 1, 4, "anchors (&a) are not supported");
+	meta_diags_free(&diags);
+}
+
+static void test_system_field_name_cannot_be_used_for_a_field(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = load_one("c.yaml", "object: contact\nfields:\n  name: { type: text }\n  owner: { type: text }\n",
+	                  &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_EQ(diags.error_count, 1);
+	ASSERT_DIAG(diags, "c.yaml", 4, 3, "'owner' is a system field");
+	meta_diags_free(&diags);
+}
+
+static void test_hostile_names_are_refused(void)
+{
+	char long_name[120];
+	memset(long_name, 'a', 100);
+	long_name[100] = '\0';
+	char text[1024];
+	snprintf(text, sizeof(text),
+		"object: contact\n"
+		"fields:\n"
+		"  \"drop table\": { type: text }\n"
+		"  'a\"b': { type: text }\n"
+		"  ../x: { type: text }\n"
+		"  %s: { type: text }\n"
+		"  \"bad\\nname\": { type: text }\n"
+		"  Name: { type: text }\n"
+		"  ok: { type: ref, to: \"../etc\" }\n"
+		"---\n"
+		"object: \"../x\"\n"
+		"---\n"
+		"object: sqlite_master\n"
+		"---\n"
+		"object: \"x\\0y\"\n", long_name);
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = load_one("h.yaml", text, &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_EQ(diags.error_count, 10);
+	ASSERT_DIAG(diags, "h.yaml", 3, 3, "invalid field name 'drop table'");
+	ASSERT_DIAG(diags, "h.yaml", 4, 3, "invalid field name 'a\"b'");
+	ASSERT_DIAG(diags, "h.yaml", 5, 3, "invalid field name '../x'");
+	ASSERT_DIAG(diags, "h.yaml", 6, 3, "invalid field name 'aaaaaaaa");
+	ASSERT_DIAG(diags, "h.yaml", 7, 3, "invalid field name 'bad\\x0aname'");   /* no raw newline in a message */
+	ASSERT_DIAG(diags, "h.yaml", 8, 3, "invalid field name 'Name'");
+	ASSERT_DIAG(diags, "h.yaml", 9, 24, "invalid name '../etc' for 'to'");
+	ASSERT_DIAG(diags, "h.yaml", 11, 9, "invalid name '../x' for 'object'");
+	ASSERT_DIAG(diags, "h.yaml", 13, 9, "reserved: 'sqlite_master'");
+	ASSERT_DIAG(diags, "h.yaml", 15, 9, "NUL characters are not allowed");
+	for (int i = 0; i < diags.count; i++)
+		ASSERT(strchr(diags.items[i].message, '\n') == NULL);
+	meta_diags_free(&diags);
+}
+
+static void test_limits_on_depth_and_size(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	char deep[256] = "object: contact\nviews:\n  v: ";
+	size_t len = strlen(deep);
+	for (int i = 0; i < 40; i++)
+		deep[len++] = '[';
+	for (int i = 0; i < 40; i++)
+		deep[len++] = ']';
+	deep[len++] = '\n';
+	deep[len] = '\0';
+	int rc = load_one("d.yaml", deep, &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_EQ(diags.error_count, 1);
+	ASSERT_DIAG(diags, "d.yaml", 3, 36, "nesting deeper than 32 levels");
+	meta_diags_free(&diags);
+
+	size_t big = 4 * 1024 * 1024 + 1;
+	char *huge = malloc(big + 1);
+	memset(huge, '#', big);
+	huge[big] = '\0';
+	rc = load_one("big.yaml", huge, &meta, &diags);
+	free(huge);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_DIAG(diags, "big.yaml", 1, 1, "file is larger than 4 MiB");
+	meta_diags_free(&diags);
+}
+
+static void test_version_changes_with_the_text(void)
+{
+	struct meta *one = NULL, *two = NULL, *three = NULL;
+	struct meta_diags diags;
+	ASSERT_EQ(load_one("a.yaml", "object: a\n", &one, &diags), CRM_OK);
+	meta_diags_free(&diags);
+	ASSERT_EQ(load_one("a.yaml", "object: a\n", &two, &diags), CRM_OK);
+	meta_diags_free(&diags);
+	ASSERT_EQ(load_one("a.yaml", "object: b\n", &three, &diags), CRM_OK);
+	meta_diags_free(&diags);
+	ASSERT_STR_EQ(one->version, two->version);
+	ASSERT(strcmp(one->version, three->version) != 0);
+	meta_free(one);
+	meta_free(two);
+	meta_free(three);
+}
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *stream = fopen(path, "w");
+	if (!stream) {
+		perror(path);
+		abort();
+	}
+	fputs(text, stream);
+	fclose(stream);
+}
+
+static void test_load_directory_with_plugins_from_disk(void)
+{
+	char root[] = "/tmp/crm_test_meta_XXXXXX";
+	ASSERT(mkdtemp(root) != NULL);
+	char metadata[128], plugins[128], sales[160], objects[192], empty[160], path[512];
+	snprintf(metadata, sizeof(metadata), "%s/metadata", root);
+	snprintf(plugins, sizeof(plugins), "%s/plugins", root);
+	snprintf(sales, sizeof(sales), "%s/sales", plugins);
+	snprintf(objects, sizeof(objects), "%s/objects", sales);
+	snprintf(empty, sizeof(empty), "%s/empty", plugins);   /* a plugin with no objects/ */
+	ASSERT(mkdir(metadata, 0700) == 0 && mkdir(plugins, 0700) == 0 && mkdir(sales, 0700) == 0 &&
+	       mkdir(objects, 0700) == 0 && mkdir(empty, 0700) == 0);
+
+	write_file(metadata, "app.yaml",
+		"app: demo\nindustry: automotive\nlanguages: [en, zh]\n"
+		"plugins:\n  - sales\n  - { name: empty, version: \">=1.0\" }\n"
+		"config:\n  currency: CNY\n  page_size: 50\n");
+	write_file(metadata, "b_contact.yaml", "object: contact\nfields:\n  name: { type: text }\n");
+	write_file(metadata, "a_contact_ext.yaml",
+		"object: contact\nextend: true\nfields:\n  deal_count: { type: rollup, of: deal.contact }\n");
+	write_file(metadata, "notes.txt", "not yaml: [");
+	write_file(objects, "deal.yaml", "object: deal\nfields:\n  contact: { type: ref, to: contact }\n");
+
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = meta_load(metadata, plugins, &meta, &diags);
+	ASSERT_LOADED(rc, diags);
+	ASSERT_STR_EQ(meta->app_name, "demo");
+	ASSERT_STR_EQ(meta->industry, "automotive");
+	ASSERT_EQ(meta->language_count, 2);
+	ASSERT_STR_EQ(meta->languages[1], "zh");
+	ASSERT_EQ(meta->plugin_count, 2);
+	ASSERT_STR_EQ(meta->plugins[1].name, "empty");
+	ASSERT_STR_EQ(meta->plugins[1].version_range, ">=1.0");
+	ASSERT_EQ(json_integer_value(json_object_get(meta->config, "page_size")), 50);
+	ASSERT_EQ(meta->file_count, 4);
+	snprintf(path, sizeof(path), "%s/app.yaml", metadata);
+	ASSERT_STR_EQ(meta->files[0], path);
+	snprintf(path, sizeof(path), "%s/a_contact_ext.yaml", metadata);
+	ASSERT_STR_EQ(meta->files[1], path);
+	snprintf(path, sizeof(path), "%s/deal.yaml", objects);
+	ASSERT_STR_EQ(meta->files[3], path);
+	const struct meta_object *deal = meta_find_object(meta, "deal");
+	ASSERT(deal != NULL);
+	ASSERT_STR_EQ(deal->pos.file, path);
+	const struct meta_object *contact = meta_find_object(meta, "contact");
+	ASSERT(meta_find_field(contact, "deal_count")->rollup_child == deal);
+	ASSERT_EQ(deal->rollup_parent_count, 1);
+	meta_free(meta);
+	meta_diags_free(&diags);
+
+	/* A plugin listed in app.yaml without its folder: reported at its entry. */
+	write_file(metadata, "app.yaml", "app: demo\nplugins:\n  - sales\n  - { name: missing, version: \"1\" }\n");
+	rc = meta_load(metadata, plugins, &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_EQ(diags.error_count, 1);
+	snprintf(path, sizeof(path), "%s/app.yaml", metadata);
+	ASSERT_DIAG(diags, path, 4, 13, "plugin 'missing' not found");
+	meta_diags_free(&diags);
+
+	/* A metadata folder without app.yaml names the file. */
+	snprintf(path, sizeof(path), "%s/app.yaml", metadata);
+	unlink(path);
+	rc = meta_load(metadata, plugins, &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_DIAG(diags, path, 1, 1, "cannot read file: No such file or directory");
+	meta_diags_free(&diags);
+
+	snprintf(path, sizeof(path), "rm -rf '%s'", root);
+	ASSERT_EQ(system(path), 0);
+}
+
+static struct test_case tests[] = {
+	{"every_field_type_loads_with_its_attributes", test_every_field_type_loads_with_its_attributes},
+	{"system_fields_come_first_in_order", test_system_fields_come_first_in_order},
+	{"i18n_label_falls_back_to_en_then_name", test_i18n_label_falls_back_to_en_then_name},
+	{"extend_merges_from_an_earlier_file_name", test_extend_merges_from_an_earlier_file_name},
+	{"object_defined_twice_names_both_places", test_object_defined_twice_names_both_places},
+	{"extend_of_unknown_object_is_refused", test_extend_of_unknown_object_is_refused},
+	{"unknown_keys_in_object_and_field_are_reported_where_written",
+	 test_unknown_keys_in_object_and_field_are_reported_where_written},
+	{"key_not_valid_for_the_type_is_refused", test_key_not_valid_for_the_type_is_refused},
+	{"wrong_value_types_say_what_was_expected", test_wrong_value_types_say_what_was_expected},
+	{"unknown_field_type_lists_the_types", test_unknown_field_type_lists_the_types},
+	{"enum_without_values_is_refused", test_enum_without_values_is_refused},
+	{"duplicate_field_names_are_refused_in_a_document_and_across_extends",
+	 test_duplicate_field_names_are_refused_in_a_document_and_across_extends},
+	{"duplicate_enum_value_is_refused", test_duplicate_enum_value_is_refused},
+	{"enum_default_must_be_one_of_the_values", test_enum_default_must_be_one_of_the_values},
+	{"ref_to_missing_object_is_reported_at_to", test_ref_to_missing_object_is_reported_at_to},
+	{"rollup_with_bad_of_is_refused", test_rollup_with_bad_of_is_refused},
+	{"formula_referring_to_unknown_field_is_refused", test_formula_referring_to_unknown_field_is_refused},
+	{"formula_paths_follow_refs", test_formula_paths_follow_refs},
+	{"formula_cycle_is_named", test_formula_cycle_is_named},
+	{"invalid_expression_in_rule_is_reported_at_the_expression",
+	 test_invalid_expression_in_rule_is_reported_at_the_expression},
+	{"every_error_of_a_run_is_reported", test_every_error_of_a_run_is_reported},
+	{"yaml_syntax_error_has_its_line", test_yaml_syntax_error_has_its_line},
+	{"anchors_aliases_and_tags_are_refused", test_anchors_aliases_and_tags_are_refused},
+	{"system_field_name_cannot_be_used_for_a_field", test_system_field_name_cannot_be_used_for_a_field},
+	{"hostile_names_are_refused", test_hostile_names_are_refused},
+	{"limits_on_depth_and_size", test_limits_on_depth_and_size},
+	{"version_changes_with_the_text", test_version_changes_with_the_text},
+	{"load_directory_with_plugins_from_disk", test_load_directory_with_plugins_from_disk},
+};
+
+TEST_MAIN(tests)
