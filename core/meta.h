@@ -109,6 +109,9 @@ struct meta_object {
 	/* rollups elsewhere that aggregate this object (this is the child) */
 	int rollup_parent_count;
 	const struct meta_field **rollup_parents;
+	/* field name lookup: open addressing, slots hold index + 1 (0 = empty); built after loading */
+	int field_slot_count;
+	int *field_slots;
 };
 
 struct meta_plugin_ref {

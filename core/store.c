@@ -41,6 +41,17 @@ struct select_cache {
 	bool has_formula;
 };
 
+/*
+ * Autonumber sequences on the writer: read once per transaction, counted in
+ * memory, written back just before COMMIT (one statement per transaction,
+ * not per row). A rollback forgets them. There is one writer, so no race.
+ */
+struct sequence {
+	const struct meta_object *object;
+	const struct meta_field *field;
+	int64_t next;
+};
+
 struct store_conn {
 	struct store *store;
 	sqlite3 *db;
@@ -48,12 +59,16 @@ struct store_conn {
 	struct stmt_entry *buckets[STMT_CACHE_BUCKETS];
 	int stmt_count;
 	struct select_cache *selects;   /* one per object */
+	sqlite3_stmt **inserts;         /* one per object: the hottest statement skips the cache lookup */
 	int64_t deadline_ns;            /* progress handler: interrupt after this */
+	struct sequence sequences[32];  /* writer only */
+	int sequence_count;
 	struct store_conn *next_free;
 };
 
 struct store {
 	const struct meta *meta;
+	char **insert_sql;              /* per object: INSERT of every stored column */
 	struct store_options options;
 	struct store_conn *writer;
 	pthread_mutex_t writer_lock;
@@ -70,6 +85,8 @@ static int64_t monotonic_ns(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
+
+static int sequences_flush(struct store_conn *conn, struct crm_ctx *ctx);
 
 /* Aborts a statement that outlives its deadline (RELIABILITY row 19). */
 static int progress_handler(void *arg)
@@ -198,8 +215,9 @@ static int configure(struct store_conn *conn, bool writer, char *err, size_t err
 	const char *pragmas = writer
 		? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
 		  "PRAGMA mmap_size=0; PRAGMA journal_size_limit=67108864; PRAGMA cache_size=-32000;"
-		  "PRAGMA wal_autocheckpoint=0;"
-		: "PRAGMA foreign_keys=ON; PRAGMA mmap_size=0; PRAGMA query_only=ON; PRAGMA cache_size=-16000;";
+		  "PRAGMA wal_autocheckpoint=1000;"
+		: "PRAGMA foreign_keys=ON; PRAGMA mmap_size=0; PRAGMA query_only=ON; PRAGMA cache_size=-16000;"
+		  "PRAGMA wal_autocheckpoint=0;";
 	char *msg = NULL;
 	if (sqlite3_exec(db, pragmas, NULL, NULL, &msg) != SQLITE_OK) {
 		snprintf(err, errlen, "cannot configure database: %s", msg ? msg : "?");
@@ -226,6 +244,7 @@ static int open_conn(struct store *store, const char *path, bool writer, struct 
 		return CRM_EIO;
 	}
 	conn->selects = xcalloc((size_t)store->meta->object_count, sizeof(*conn->selects));
+	conn->inserts = xcalloc((size_t)store->meta->object_count, sizeof(*conn->inserts));
 	return configure(conn, writer, err, errlen);
 }
 
@@ -246,8 +265,34 @@ static void close_conn(struct store_conn *conn, int object_count)
 	for (int i = 0; conn->selects && i < object_count; i++)
 		select_cache_free(&conn->selects[i]);
 	free(conn->selects);
+	for (int i = 0; conn->inserts && i < object_count; i++)
+		sqlite3_finalize(conn->inserts[i]);
+	free(conn->inserts);
 	sqlite3_close(conn->db);
 	conn->db = NULL;
+}
+
+/* Every stored column, NULL when absent: one statement per object. */
+static char *insert_sql_for(const struct meta_object *object)
+{
+	struct strbuf sql = { 0 };
+	strbuf_puts(&sql, "INSERT INTO ");
+	strbuf_ident(&sql, object->name);
+	strbuf_puts(&sql, " (");
+	int n = 0;
+	for (int i = 0; i < object->field_count; i++) {
+		const struct meta_field *f = &object->fields[i];
+		if (!meta_field_stored(f) || strcmp(f->name, "id") == 0)
+			continue;
+		if (n++)
+			strbuf_puts(&sql, ", ");
+		strbuf_ident(&sql, f->name);
+	}
+	strbuf_puts(&sql, ") VALUES (");
+	for (int i = 1; i <= n; i++)
+		strbuf_printf(&sql, i > 1 ? ", ?%d" : "?%d", i);
+	strbuf_puts(&sql, ")");
+	return strbuf_detach(&sql);
 }
 
 int store_open(const char *path, const struct meta *meta, const struct store_options *options,
@@ -263,6 +308,9 @@ int store_open(const char *path, const struct meta *meta, const struct store_opt
 		store->options.busy_timeout_ms = 5000;
 	if (store->options.query_time_ms <= 0)
 		store->options.query_time_ms = 2000;
+	store->insert_sql = xcalloc((size_t)meta->object_count, sizeof(*store->insert_sql));
+	for (int i = 0; i < meta->object_count; i++)
+		store->insert_sql[i] = insert_sql_for(&meta->objects[i]);
 	pthread_mutex_init(&store->writer_lock, NULL);
 	pthread_mutex_init(&store->reader_lock, NULL);
 	pthread_cond_init(&store->reader_free, NULL);
@@ -296,6 +344,9 @@ void store_close(struct store *store)
 		sqlite3_exec(store->writer->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
 		close_conn(store->writer, object_count);
 	}
+	for (int i = 0; store->insert_sql && i < store->meta->object_count; i++)
+		free(store->insert_sql[i]);
+	free(store->insert_sql);
 	free(store->readers);
 	free(store->writer);
 	pthread_mutex_destroy(&store->writer_lock);
@@ -331,13 +382,13 @@ int store_begin(struct store *store, struct store_conn **out, struct crm_ctx *ct
 int store_commit(struct store_conn *conn, struct crm_ctx *ctx)
 {
 	conn->deadline_ns = 0;
-	int rc = sqlite3_exec(conn->db, "COMMIT", NULL, NULL, NULL);
-	int code = CRM_OK;
-	if (rc != SQLITE_OK) {
+	int code = sequences_flush(conn, ctx);
+	int rc = code == CRM_OK ? sqlite3_exec(conn->db, "COMMIT", NULL, NULL, NULL) : SQLITE_ABORT;
+	if (code == CRM_OK && rc != SQLITE_OK) {
 		code = sql_error(conn, rc, ctx, "commit");
-		if (!sqlite3_get_autocommit(conn->db))
-			sqlite3_exec(conn->db, "ROLLBACK", NULL, NULL, NULL);
 	}
+	if (code != CRM_OK && !sqlite3_get_autocommit(conn->db))
+		sqlite3_exec(conn->db, "ROLLBACK", NULL, NULL, NULL);
 	pthread_mutex_unlock(&conn->store->writer_lock);
 	return code;
 }
@@ -345,6 +396,7 @@ int store_commit(struct store_conn *conn, struct crm_ctx *ctx)
 void store_rollback(struct store_conn *conn)
 {
 	conn->deadline_ns = 0;
+	conn->sequence_count = 0;
 	if (!sqlite3_get_autocommit(conn->db))
 		sqlite3_exec(conn->db, "ROLLBACK", NULL, NULL, NULL);
 	pthread_mutex_unlock(&conn->store->writer_lock);
@@ -539,29 +591,15 @@ int store_field_sql(struct expr_sql *b, const struct meta_field *field, struct s
 int store_insert(struct store_conn *conn, const struct meta_object *object, json_t *values,
                  int64_t *out_id, struct crm_ctx *ctx)
 {
-	/* Every stored column, NULL when absent: one statement per object. */
-	struct strbuf sql = { 0 };
-	strbuf_puts(&sql, "INSERT INTO ");
-	strbuf_ident(&sql, object->name);
-	strbuf_puts(&sql, " (");
-	int n = 0;
-	for (int i = 0; i < object->field_count; i++) {
-		const struct meta_field *f = &object->fields[i];
-		if (!meta_field_stored(f) || strcmp(f->name, "id") == 0)
-			continue;
-		if (n++)
-			strbuf_puts(&sql, ", ");
-		strbuf_ident(&sql, f->name);
+	int oi = object_index(conn, object);
+	sqlite3_stmt *stmt = conn->inserts[oi];
+	if (!stmt) {
+		int rc = sqlite3_prepare_v3(conn->db, conn->store->insert_sql[oi], -1, SQLITE_PREPARE_PERSISTENT,
+		                            &stmt, NULL);
+		if (rc != SQLITE_OK)
+			return sql_error(conn, rc, ctx, "prepare");
+		conn->inserts[oi] = stmt;
 	}
-	strbuf_puts(&sql, ") VALUES (");
-	for (int i = 1; i <= n; i++)
-		strbuf_printf(&sql, i > 1 ? ", ?%d" : "?%d", i);
-	strbuf_puts(&sql, ")");
-	sqlite3_stmt *stmt;
-	int code = store_prepare(conn, sql.data, &stmt, ctx);
-	strbuf_free(&sql);
-	if (code != CRM_OK)
-		return code;
 	int index = 1;
 	for (int i = 0; i < object->field_count; i++) {
 		const struct meta_field *f = &object->fields[i];
@@ -885,21 +923,55 @@ int store_rollup_refresh(struct store_conn *conn, const struct meta_field *rollu
 int store_next_number(struct store_conn *conn, const struct meta_object *object,
                       const struct meta_field *field, int64_t *out, struct crm_ctx *ctx)
 {
+	for (int i = 0; i < conn->sequence_count; i++) {
+		struct sequence *seq = &conn->sequences[i];
+		if (seq->field == field) {
+			*out = seq->next++;
+			return CRM_OK;
+		}
+	}
+	if (conn->sequence_count == (int)(sizeof(conn->sequences) / sizeof(conn->sequences[0])))
+		return crm_error(ctx, CRM_ELIMIT, "too many autonumber fields written in one transaction");
 	sqlite3_stmt *stmt;
-	int code = store_prepare(conn,
-		"INSERT INTO _crm_sequences(object, field, next) VALUES (?1, ?2, 2) "
-		"ON CONFLICT(object, field) DO UPDATE SET next = next + 1 RETURNING next - 1", &stmt, ctx);
+	int code = store_prepare(conn, "SELECT next FROM _crm_sequences WHERE object = ?1 AND field = ?2", &stmt, ctx);
 	if (code != CRM_OK)
 		return code;
 	sqlite3_bind_text(stmt, 1, object->name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 2, field->name, -1, SQLITE_STATIC);
 	int rc = step(conn, stmt);
-	if (rc == SQLITE_ROW)
-		*out = sqlite3_column_int64(stmt, 0);
+	int64_t next = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 1;
 	done(conn, stmt);
-	if (rc != SQLITE_ROW)
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return sql_error(conn, rc, ctx, "sequence");
+	struct sequence *seq = &conn->sequences[conn->sequence_count++];
+	seq->object = object;
+	seq->field = field;
+	seq->next = next + 1;
+	*out = next;
 	return CRM_OK;
+}
+
+/* Writes the sequences counted in this transaction back, before COMMIT. */
+static int sequences_flush(struct store_conn *conn, struct crm_ctx *ctx)
+{
+	int code = CRM_OK;
+	for (int i = 0; i < conn->sequence_count && code == CRM_OK; i++) {
+		struct sequence *seq = &conn->sequences[i];
+		sqlite3_stmt *stmt;
+		code = store_prepare(conn, "INSERT INTO _crm_sequences(object, field, next) VALUES (?1, ?2, ?3) "
+		                     "ON CONFLICT(object, field) DO UPDATE SET next = excluded.next", &stmt, ctx);
+		if (code != CRM_OK)
+			break;
+		sqlite3_bind_text(stmt, 1, seq->object->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(stmt, 2, seq->field->name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(stmt, 3, seq->next);
+		int rc = step(conn, stmt);
+		done(conn, stmt);
+		if (rc != SQLITE_DONE)
+			code = sql_error(conn, rc, ctx, "sequence");
+	}
+	conn->sequence_count = 0;
+	return code;
 }
 
 /* --- queries ---------------------------------------------------------- */

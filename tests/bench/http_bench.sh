@@ -21,6 +21,7 @@ WRK=${WRK:-wrk}
 command -v "$WRK" >/dev/null || { echo "wrk not found (apt-get install wrk)"; exit 1; }
 
 work=$(mktemp -d)
+: > "$work/table"
 floor_pid=; crm_pid=
 cleanup() {
 	[ -n "$floor_pid" ] && kill "$floor_pid" 2>/dev/null
@@ -100,11 +101,12 @@ run() {
 	set -- -t2 -c"$CONNECTIONS" --latency
 	[ -n "$script" ] && set -- "$@" -s "$script"
 	"$WRK" "$@" -d"${WARMUP}s" "$url" > /dev/null
-	"$WRK" "$@" -d"${DURATION}s" "$url" > "$work/$name.txt"
-	rps=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$work/$name.txt")
-	p50=$(awk '$1 == "50%" { print $2 }' "$work/$name.txt")
-	p99=$(awk '$1 == "99%" { print $2 }' "$work/$name.txt")
-	non2xx=$(sed -n 's/^ *Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p' "$work/$name.txt")
+	out=$work/run$(wc -l < "$work/table" 2>/dev/null || echo 0).txt
+	"$WRK" "$@" -d"${DURATION}s" "$url" > "$out"
+	rps=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$out")
+	p50=$(awk '$1 == "50%" { print $2 }' "$out")
+	p99=$(awk '$1 == "99%" { print $2 }' "$out")
+	non2xx=$(sed -n 's/^ *Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p' "$out")
 	echo "$name $rps $p50 $p99 ${non2xx:-0}" >> "$work/table"
 }
 
@@ -120,7 +122,7 @@ awk -v floor="$floor_rps" '{
 	non2xx = $NF; p99 = $(NF - 1); p50 = $(NF - 2); rps = $(NF - 3);
 	name = $1; for (i = 2; i <= NF - 4; i++) name = name " " $i;
 	printf "%-40s %12.0f %10s %10s %7.0f%%%s\n", name, rps, p50, p99, 100 * rps / floor,
-	       non2xx > 0 ? "  (" non2xx " non-2xx!)" : "";
+	       (non2xx > 0 ? "  (" non2xx " non-2xx!)" : "");
 }' "$work/table"
 
 # Import through the API: one POST of IMPORT_ROWS CSV rows.

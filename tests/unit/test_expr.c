@@ -733,6 +733,25 @@ static void test_compile_text_meeting_numbers_follows_the_c_rules(void)
 		"(NOT (t0.\"name\" = ?1 OR t0.\"name\" = CAST(?2 AS NUMERIC))) | | text:x, int:5");
 }
 
+static void test_nested_integer_divisions_are_bounded(void)
+{
+	/*
+	 * Each exact-division CASE repeats its operands three times; % makes the
+	 * quotient an int again, so ((q / 2) % 7) / 2 ... grows as 3^n. The SQL
+	 * size cap stops it.
+	 */
+	char *text = repeat("((", 30, "quantity");
+	struct strbuf sb = {0};
+	strbuf_puts(&sb, text);
+	for (int i = 0; i < 30; i++)
+		strbuf_puts(&sb, " / 2) % 7)");
+	clock_t start = clock();
+	ASSERT_STR_EQ(compile_repr(sb.data), "error:expression too large: its SQL is more than 1048576 bytes");
+	ASSERT((double)(clock() - start) / CLOCKS_PER_SEC < 1.0);
+	strbuf_free(&sb);
+	free(text);
+}
+
 static void test_sql_metacharacters_in_values_only_reach_binds(void)
 {
 	const char *texts[] = {
@@ -1598,6 +1617,7 @@ static const struct test_case tests[] = {
 	{ "compile_binds_every_literal", test_compile_binds_every_literal },
 	{ "compile_division_follows_the_c_rules", test_compile_division_follows_the_c_rules },
 	{ "compile_text_meeting_numbers_follows_the_c_rules", test_compile_text_meeting_numbers_follows_the_c_rules },
+	{ "nested_integer_divisions_are_bounded", test_nested_integer_divisions_are_bounded },
 	{ "sql_metacharacters_in_values_only_reach_binds", test_sql_metacharacters_in_values_only_reach_binds },
 	{ "hostile_identifiers_are_refused", test_hostile_identifiers_are_refused },
 	{ "dotted_paths_join_once_per_prefix", test_dotted_paths_join_once_per_prefix },
