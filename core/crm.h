@@ -55,6 +55,7 @@ struct crm_ctx {
 
 	struct store_conn *txn;      /* the writer while a transaction is open (object_begin) */
 	int txn_depth;
+	json_t *async_queue;         /* owned: async after-hooks waiting for the commit (events.c) */
 };
 
 void crm_ctx_init(struct crm_ctx *ctx, struct crm_kernel *kernel, int64_t user_id,

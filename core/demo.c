@@ -705,9 +705,8 @@ static int demo_create(struct demo *demo, enum demo_kind kind, json_t *values, i
 {
 	struct crm_ctx *ctx = demo->ctx;
 	const char *object = kind_objects[kind];
-	json_t *stored = NULL;
 	crm_error_reset(ctx);
-	int code = object_create(ctx, object, values, id ? &stored : NULL);
+	int code = object_create_id(ctx, object, values, id);
 	if (code == CRM_EVALIDATION && demo->set_owner && json_object_get(values, "owner") &&
 	    owner_refused(ctx)) {
 		demo->set_owner = false;
@@ -715,14 +714,11 @@ static int demo_create(struct demo *demo, enum demo_kind kind, json_t *values, i
 			fprintf(demo->log, "demo: the object API refuses owner for this user; records keep the default owner\n");
 		json_object_del(values, "owner");
 		crm_error_reset(ctx);
-		code = object_create(ctx, object, values, id ? &stored : NULL);
+		code = object_create_id(ctx, object, values, id);
 	}
 	json_decref(values);
 	if (code != CRM_OK)
 		return demo_failed(demo, object, code);
-	if (id)
-		*id = json_integer_value(json_object_get(stored, "id"));
-	json_decref(stored);
 	demo->created[kind]++;
 	if (++demo->pending >= DEMO_BATCH) {
 		demo->pending = 0;

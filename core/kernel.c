@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "events.h"
 #include "kernel.h"
 #include "meta.h"
 #include "store.h"
@@ -90,6 +91,7 @@ int kernel_open(const struct kernel_options *options, struct crm_kernel **out)
 		return code;
 	}
 	crm_ctx_clear(&ctx);
+	kernel->events = events_new(kernel->meta);
 	*out = kernel;
 	return CRM_OK;
 }
@@ -99,6 +101,7 @@ void kernel_close(struct crm_kernel *kernel)
 	if (!kernel)
 		return;
 	store_close(kernel->store);
+	events_free(kernel->events);
 	meta_free(kernel->meta);
 	free(kernel);
 }

@@ -10,6 +10,7 @@
 
 struct meta;
 struct store;
+struct events;
 
 struct kernel_options {
 	const char *db_path;         /* default var/crm.db */
@@ -24,6 +25,7 @@ struct kernel_options {
 struct crm_kernel {
 	struct meta *meta;           /* owned, immutable */
 	struct store *store;         /* owned */
+	struct events *events;       /* owned: hooks registered by plugins */
 	unsigned char secret[32];    /* signs cursors; kept in the database */
 	FILE *log;
 };

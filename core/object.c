@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "events.h"
 #include "expr.h"
 #include "kernel.h"
 #include "meta.h"
@@ -30,6 +31,7 @@
 
 void crm_ctx_clear(struct crm_ctx *ctx)
 {
+	events_rolled_back(ctx);
 	if (ctx->txn) {
 		store_rollback(ctx->txn);
 		ctx->txn = NULL;
@@ -47,6 +49,9 @@ static const struct meta *ctx_meta(struct crm_ctx *ctx)
 static int find_object(struct crm_ctx *ctx, const char *name, const struct meta_object **out)
 {
 	crm_error_reset(ctx);
+	if (ctx->depth > MAX_HOOK_DEPTH)
+		return crm_error(ctx, CRM_ELIMIT, "hooks nested deeper than %d calls (a hook that re-triggers itself?)",
+		                 MAX_HOOK_DEPTH);
 	const struct meta_object *o = name ? meta_find_object(ctx_meta(ctx), name) : NULL;
 	if (!o)
 		return crm_error(ctx, CRM_ENOTFOUND, "unknown object '%.64s'", name ? name : "");
@@ -74,11 +79,17 @@ int object_commit(struct crm_ctx *ctx)
 		return CRM_OK;
 	struct store_conn *conn = ctx->txn;
 	ctx->txn = NULL;
-	return store_commit(conn, ctx);
+	int code = store_commit(conn, ctx);
+	if (code == CRM_OK)
+		events_committed(ctx);
+	else
+		events_rolled_back(ctx);
+	return code;
 }
 
 void object_rollback(struct crm_ctx *ctx)
 {
+	events_rolled_back(ctx);
 	if (!ctx->txn)
 		return;
 	store_rollback(ctx->txn);
@@ -712,21 +723,55 @@ static void autonumber_text(const char *format, int64_t n, char *out, size_t len
 	snprintf(out, len, "%.*s%0*lld%s", (int)(open - format), format, width, (long long)n, close + 1);
 }
 
+/* --- hooks ------------------------------------------------------------ */
+
+/* Fires kind's hooks with the depth counted, so a hook that writes cannot recurse forever. */
+static int fire(struct crm_ctx *ctx, enum event_kind kind, const struct meta_object *o, json_t *values,
+                json_t *record)
+{
+	if (!events_has(ctx->kernel->events, o, kind))
+		return CRM_OK;
+	ctx->depth++;
+	int code = events_fire(ctx, kind, o, values, record);
+	ctx->depth--;
+	return code;
+}
+
 /* --- create, get, update ---------------------------------------------- */
 
+static int create(struct crm_ctx *ctx, const char *object, json_t *values, int64_t *out_id, json_t **out);
+
 int object_create(struct crm_ctx *ctx, const char *object, json_t *values, json_t **out)
+{
+	return create(ctx, object, values, NULL, out);
+}
+
+int object_create_id(struct crm_ctx *ctx, const char *object, json_t *values, int64_t *out_id)
+{
+	return create(ctx, object, values, out_id, NULL);
+}
+
+static int create(struct crm_ctx *ctx, const char *object, json_t *values, int64_t *out_id, json_t **out)
 {
 	const struct meta_object *o = NULL;
 	int code = find_object(ctx, object, &o);
 	if (code != CRM_OK)
 		return code;
-	if (ctx->depth > MAX_HOOK_DEPTH)
-		return crm_error(ctx, CRM_ELIMIT, "object API calls nested deeper than %d", MAX_HOOK_DEPTH);
 	bool own;
 	if ((code = write_begin(ctx, &own)) != CRM_OK)
 		return code;
-	json_t *record = NULL;
-	code = normalise_values(ctx, ctx->txn, o, values, true, &record);
+	json_t *record = NULL, *incoming = values;
+	if (events_has(ctx->kernel->events, o, EVENT_BEFORE_CREATE)) {
+		/* a before-hook may change the values: it works on a copy, validated like client input */
+		incoming = json_deep_copy(values);
+		if ((code = fire(ctx, EVENT_BEFORE_CREATE, o, incoming, NULL)) != CRM_OK) {
+			json_decref(incoming);
+			return write_end(ctx, own, code);
+		}
+	}
+	code = normalise_values(ctx, ctx->txn, o, incoming, true, &record);
+	if (incoming != values)
+		json_decref(incoming);
 	if (code != CRM_OK)
 		return write_end(ctx, own, code);
 	char now[32];
@@ -761,14 +806,23 @@ int object_create(struct crm_ctx *ctx, const char *object, json_t *values, json_
 	json_object_set_new(record, "id", json_integer(id));
 	if ((code = refresh_rollups(ctx, o, NULL, record)) != CRM_OK)
 		goto fail;
-	if (out) {
+	if (out || events_has(ctx->kernel->events, o, EVENT_AFTER_CREATE)) {
 		json_t *stored;
 		if ((code = store_get(ctx->txn, o, id, false, &stored, ctx)) != CRM_OK)
 			goto fail;
-		*out = stored;
+		if ((code = fire(ctx, EVENT_AFTER_CREATE, o, NULL, stored)) != CRM_OK) {
+			json_decref(stored);
+			goto fail;
+		}
+		if (out)
+			*out = stored;
+		else
+			json_decref(stored);
 	}
 	json_decref(record);
 	code = write_end(ctx, own, CRM_OK);
+	if (code == CRM_OK && out_id)
+		*out_id = id;
 	if (code != CRM_OK && out) {
 		json_decref(*out);
 		*out = NULL;
@@ -810,7 +864,16 @@ int object_update(struct crm_ctx *ctx, const char *object, int64_t id, int64_t e
 		                 (long long)expected_version);
 		goto done;
 	}
-	if ((code = normalise_values(ctx, ctx->txn, o, changes, false, &normal)) != CRM_OK)
+	json_t *incoming = changes;
+	if (events_has(ctx->kernel->events, o, EVENT_BEFORE_UPDATE)) {
+		incoming = json_deep_copy(changes);
+		code = fire(ctx, EVENT_BEFORE_UPDATE, o, incoming, before);
+	}
+	if (code == CRM_OK)
+		code = normalise_values(ctx, ctx->txn, o, incoming, false, &normal);
+	if (incoming != changes)
+		json_decref(incoming);
+	if (code != CRM_OK)
 		goto done;
 	merged = json_deep_copy(before);
 	json_object_update(merged, normal);
@@ -824,8 +887,15 @@ int object_update(struct crm_ctx *ctx, const char *object, int64_t id, int64_t e
 		goto done;
 	if ((code = refresh_rollups(ctx, o, before, merged)) != CRM_OK)
 		goto done;
-	if (out)
-		code = store_get(ctx->txn, o, id, false, out, ctx);
+	if (out || events_has(ctx->kernel->events, o, EVENT_AFTER_UPDATE)) {
+		json_t *stored = NULL;
+		if ((code = store_get(ctx->txn, o, id, false, &stored, ctx)) == CRM_OK)
+			code = fire(ctx, EVENT_AFTER_UPDATE, o, NULL, stored);
+		if (code == CRM_OK && out)
+			*out = stored;
+		else
+			json_decref(stored);
+	}
 done:
 	json_decref(before);
 	json_decref(normal);
@@ -894,6 +964,8 @@ static int set_deleted(struct crm_ctx *ctx, const struct meta_object *o, int64_t
 			return crm_error(ctx, CRM_ENOTFOUND, "no %s with id %lld", o->name, (long long)id);
 		return crm_error(ctx, CRM_ESTATE, "%s %lld is not in the recycle bin", o->name, (long long)id);
 	}
+	if ((code = fire(ctx, deleted ? EVENT_BEFORE_DELETE : EVENT_BEFORE_RESTORE, o, NULL, before)) != CRM_OK)
+		goto done;
 	if (deleted && (code = delete_children(ctx, o, id, depth)) != CRM_OK)
 		goto done;
 	if (!deleted) {
@@ -931,6 +1003,13 @@ static int set_deleted(struct crm_ctx *ctx, const struct meta_object *o, int64_t
 	json_decref(changes);
 	if (code == CRM_OK)
 		code = refresh_rollups(ctx, o, deleted ? before : NULL, deleted ? NULL : before);
+	enum event_kind after = deleted ? EVENT_AFTER_DELETE : EVENT_AFTER_RESTORE;
+	if (code == CRM_OK && events_has(ctx->kernel->events, o, after)) {
+		json_t *stored = NULL;
+		if ((code = store_get(ctx->txn, o, id, true, &stored, ctx)) == CRM_OK)
+			code = fire(ctx, after, o, NULL, stored);
+		json_decref(stored);
+	}
 done:
 	json_decref(before);
 	return code;

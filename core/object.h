@@ -41,6 +41,8 @@ struct object_query {
 
 /* Creates a record; *out (may be NULL) receives it as stored. */
 int object_create(struct crm_ctx *ctx, const char *object, json_t *values, json_t **out);
+/* Creates a record and returns only its id (cheaper than reading it back). */
+int object_create_id(struct crm_ctx *ctx, const char *object, json_t *values, int64_t *out_id);
 /* Reads one live record (deleted ones too when include_deleted). CRM_ENOTFOUND if absent. */
 int object_get(struct crm_ctx *ctx, const char *object, int64_t id, bool include_deleted, json_t **out);
 /*

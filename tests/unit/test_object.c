@@ -6,6 +6,7 @@
 #include <math.h>
 #include "test.h"
 #include "fixture.h"
+#include "events.h"
 
 static const char *const schema =
 	"object: user\n"
@@ -632,7 +633,97 @@ static void test_unknown_object_is_not_found(void)
 	fixture_close(&fx);
 }
 
+/* --- hooks ---------------------------------------------------------- */
+
+static int async_calls;
+
+static int hook_before_create(void *data, struct crm_ctx *ctx, enum event_kind kind,
+                              const struct meta_object *object, json_t *values, json_t *record)
+{
+	(void)data; (void)kind; (void)object; (void)record;
+	const char *name = json_string_value(json_object_get(values, "name"));
+	if (name && strcmp(name, "refuse me") == 0)
+		return crm_error(ctx, CRM_EVALIDATION, "names like that are not allowed");
+	if (name && strcmp(name, "shout") == 0)
+		json_object_set_new(values, "name", json_string("SHOUT"));
+	return CRM_OK;
+}
+
+static int hook_after_create(void *data, struct crm_ctx *ctx, enum event_kind kind,
+                             const struct meta_object *object, json_t *values, json_t *record)
+{
+	(void)data; (void)kind; (void)object; (void)values;
+	if (strcmp(json_string_value(json_object_get(record, "name")), "fail after") == 0)
+		return crm_error(ctx, CRM_EINVAL, "after-hook failed");
+	return CRM_OK;
+}
+
+/* Updates the record that triggered it: an endless chain, cut at a fixed depth. */
+static int hook_loop(void *data, struct crm_ctx *ctx, enum event_kind kind, const struct meta_object *object,
+                     json_t *values, json_t *record)
+{
+	(void)data; (void)kind; (void)object; (void)values;
+	json_t *changes = json_pack("{s:s}", "body", "again");
+	int code = object_update(ctx, "note", json_integer_value(json_object_get(record, "id")), 0, changes, NULL);
+	json_decref(changes);
+	return code;
+}
+
+static int hook_async(void *data, struct crm_ctx *ctx, enum event_kind kind, const struct meta_object *object,
+                      json_t *values, json_t *record)
+{
+	(void)data; (void)ctx; (void)kind; (void)object; (void)values; (void)record;
+	async_calls++;
+	return CRM_OK;
+}
+
+static void test_hooks_change_refuse_and_roll_back(void)
+{
+	setup();
+	struct events *ev = fx.kernel->events;
+	ASSERT_EQ(events_register(ev, "account", EVENT_BEFORE_CREATE, false, "test", hook_before_create, NULL), CRM_OK);
+	ASSERT_EQ(events_register(ev, "account", EVENT_AFTER_CREATE, false, "test", hook_after_create, NULL), CRM_OK);
+	ASSERT_EQ(events_register(ev, "account", EVENT_AFTER_CREATE, true, "test", hook_async, NULL), CRM_OK);
+	ASSERT_EQ(events_register(ev, "account", EVENT_BEFORE_CREATE, true, "test", hook_async, NULL), CRM_EINVAL);
+	ASSERT_EQ(events_register(ev, "nope", EVENT_BEFORE_CREATE, false, "test", hook_async, NULL), CRM_ENOTFOUND);
+	async_calls = 0;
+	int64_t id = create("account", "{\"name\": \"shout\"}");
+	ASSERT(id > 0);
+	json_t *r = get("account", id);
+	ASSERT_STR_EQ(json_string_value(json_object_get(r, "name")), "SHOUT");
+	json_decref(r);
+	ASSERT_EQ(async_calls, 1);
+	ASSERT_EQ(-create("account", "{\"name\": \"refuse me\"}"), CRM_EVALIDATION);
+	ASSERT_CONTAINS(fx.ctx.message, "not allowed");
+	ASSERT_EQ(-create("account", "{\"name\": \"fail after\"}"), CRM_EINVAL);
+	int64_t count = 0;
+	ASSERT_EQ(object_count(&fx.ctx, "account", NULL, &count), CRM_OK);
+	ASSERT_EQ(count, 1);
+	/* async hooks run only after a commit */
+	ASSERT_EQ(async_calls, 1);
+	fixture_close(&fx);
+}
+
+static void test_hook_that_retriggers_itself_is_stopped(void)
+{
+	setup();
+	ASSERT_EQ(events_register(fx.kernel->events, "note", EVENT_AFTER_UPDATE, false, "test", hook_loop, NULL), CRM_OK);
+	int64_t id = create("note", "{\"body\": \"x\"}");
+	ASSERT(id > 0);
+	json_t *changes = json_pack("{s:s}", "body", "y");
+	ASSERT_EQ(object_update(&fx.ctx, "note", id, 0, changes, NULL), CRM_ELIMIT);
+	json_decref(changes);
+	ASSERT_CONTAINS(fx.ctx.message, "nested deeper");
+	json_t *r = get("note", id);
+	ASSERT_STR_EQ(json_string_value(json_object_get(r, "body")), "x");
+	ASSERT_EQ(json_integer_value(json_object_get(r, "version")), 1);
+	json_decref(r);
+	fixture_close(&fx);
+}
+
 static const struct test_case tests[] = {
+	{ "hooks_change_refuse_and_roll_back", test_hooks_change_refuse_and_roll_back },
+	{ "hook_that_retriggers_itself_is_stopped", test_hook_that_retriggers_itself_is_stopped },
 	{ "every_field_type_accepts_valid_values", test_every_field_type_accepts_valid_values },
 	{ "every_field_type_refuses_invalid_values", test_every_field_type_refuses_invalid_values },
 	{ "all_field_errors_are_reported_at_once", test_all_field_errors_are_reported_at_once },
