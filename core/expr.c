@@ -2162,7 +2162,8 @@ static int join_alias(struct compile_state *cs, const char *key, const char *fro
 static int compile_node(struct compile_state *cs, const struct expr *e, int index, const struct scope *sc,
                         struct strbuf *out, enum sql_type *type);
 
-static bool access_refused(struct compile_state *cs, const struct meta_object *object, const struct meta_field *field)
+static bool access_refused(struct compile_state *cs, const struct meta_object *object,
+                           const struct meta_field *field)
 {
 	return cs->check_access && cs->b->can_read && !cs->b->can_read(cs->b->arg, object, field);
 }
@@ -2454,7 +2455,8 @@ static int compile_arith(struct compile_state *cs, const struct expr *e, const s
 		goto cleanup;
 	}
 	const char *a = parts[0].data, *b = parts[1].data;
-	bool integers = (is_integer_type(types[0]) || types[0] == ST_NULL) && (is_integer_type(types[1]) || types[1] == ST_NULL);
+	bool integers = (is_integer_type(types[0]) || types[0] == ST_NULL)
+	                && (is_integer_type(types[1]) || types[1] == ST_NULL);
 	if (n->op == ARITH_DIV && integers) {
 		/* an int when it divides exactly, else a real; SQLite's / truncates */
 		strbuf_printf(out, "(CASE WHEN (%s %% %s) = 0 THEN (%s / %s) ELSE (CAST(%s AS REAL) / %s) END)",

@@ -648,6 +648,8 @@ static int rule_lookup(void *arg, const char *path, struct expr_value *out)
 static int check_rules(struct crm_ctx *ctx, struct store_conn *conn, const struct meta_object *o,
                        json_t *record)
 {
+	if (o->rule_count == 0)
+		return CRM_OK;
 	struct rule_env env = { ctx, conn, o, record, json_array() };
 	struct expr_env eval = { .lookup = rule_lookup, .arg = &env, .me = ctx->user_id };
 	for (int i = 0; i < o->rule_count; i++) {
