@@ -399,6 +399,16 @@ void schema_plan_print(const struct schema_plan *plan, void *stream)
 		fprintf(f, "schema is up to date (metadata %.12s)\n", plan->version);
 		return;
 	}
+	int tables = 0, indexes = 0;
+	for (int i = 0; i < plan->count; i++) {
+		tables += plan->steps[i].kind == STEP_CREATE_TABLE;
+		indexes += plan->steps[i].kind == STEP_CREATE_INDEX;
+	}
+	if (tables + indexes == plan->count && tables > 0) {
+		/* a new database: the list would only repeat the metadata */
+		fprintf(f, "schema: creating %d objects and %d indexes (metadata %.12s)\n", tables, indexes, plan->version);
+		return;
+	}
 	fprintf(f, "schema plan (%d steps, metadata %.12s):\n", plan->count, plan->version);
 	for (int i = 0; i < plan->count; i++)
 		fprintf(f, "  %s %s\n", plan->steps[i].destructive ? "!" : "+", plan->steps[i].description);
