@@ -38,6 +38,7 @@ enum crm_status {
 
 struct crm_kernel;
 struct store_conn;
+struct access_user;
 
 /*
  * One call context per request (HTTP), command (CLI) or plugin call. It is
@@ -56,6 +57,7 @@ struct crm_ctx {
 	struct store_conn *txn;      /* the writer while a transaction is open (object_begin) */
 	int txn_depth;
 	json_t *async_queue;         /* owned: async after-hooks waiting for the commit (events.c) */
+	struct access_user *access;  /* owned: the caller as access control sees it (access.c) */
 };
 
 void crm_ctx_init(struct crm_ctx *ctx, struct crm_kernel *kernel, int64_t user_id,

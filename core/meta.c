@@ -13,11 +13,14 @@
  * Loading runs in three stages:
  *   1. parse: every object document becomes a staged object (a definition or
  *      an extension), holding next to the model the positions of the values
- *      that the later checks report on;
+ *      that the later checks report on; every role document becomes a role
+ *      whose object and field names wait, with their positions, beside it;
  *   2. merge: extensions are applied to their definitions in load order,
  *      whatever the file order;
  *   3. resolve: refs, user fields, rollups, expression paths, formula cycles,
- *      rule fields and index fields are checked against the whole model.
+ *      rule fields and index fields are checked against the whole model, then
+ *      the roles' objects, fields and access expressions (a role may name an
+ *      object of any file or plugin).
  * Every error of the run is collected; the model is handed out only when
  * there are none.
  */
@@ -124,6 +127,13 @@ static const char *const rule_keys[] = {"when", "message", "field", NULL};
 static const char *const index_keys[] = {"fields", "unique", NULL};
 static const char *const value_keys[] = {"value", "label", NULL};
 static const char *const plugin_keys[] = {"name", "version", NULL};
+static const char *const role_keys[] = {"role", "label", "kind", "admin", "objects", "fields", "description", NULL};
+/* The first ACCESS_OP_COUNT entries are the operations, in enum access_op order. */
+static const char *const role_object_keys[] = {"read", "create", "update", "delete", "change_owner", NULL};
+static const char *const user_kind_names[] = {"employee", "partner", "consumer", NULL};
+static const char *const field_access_names[] = {"write", "read", "hidden", NULL};   /* enum field_access order */
+
+#define LEVEL_WORDS "none, own, team, all, true, false or an expression"
 
 /* ---------------------------------------------------------------- YAML tree */
 
@@ -215,6 +225,18 @@ struct staged_object {
 	struct index_aux *index_aux;  /* parallel to object.indexes */
 };
 
+/*
+ * The names a role refers to, kept until every object is merged: a role may
+ * name an object that a later file or a plugin defines.
+ */
+struct role_aux {
+	char **object_names;          /* owned, parallel to role.objects */
+	struct meta_pos *object_pos;  /* the object's key under `objects:` */
+	char **field_keys;            /* owned "object.field", parallel to role.fields */
+	struct meta_pos *field_pos;   /* the key under `fields:` */
+	int object_count, field_count;
+};
+
 struct loader {
 	struct meta *meta;
 	struct meta_diags *diags;
@@ -223,6 +245,8 @@ struct loader {
 	struct meta_pos *plugin_pos;  /* parallel to meta->plugins */
 	int staged_count, staged_cap;
 	struct staged_object *staged; /* load order; after the merge: definitions only, parallel to meta->objects */
+	int role_cap;
+	struct role_aux *role_aux;    /* parallel to meta->roles */
 	crypto_hash_sha256_state hash;
 	char shown[4][160];           /* ring of buffers for shown() */
 	int shown_next;
@@ -872,6 +896,34 @@ static void staged_free(struct staged_object *so)
 	staged_free_aux(so, so->object.index_count);
 	object_free(&so->object);
 	memset(so, 0, sizeof(*so));
+}
+
+static void role_free(struct meta_role *role)
+{
+	free(role->name);
+	label_free(&role->label);
+	for (int i = 0; i < role->object_count; i++) {
+		for (int op = 0; op < ACCESS_OP_COUNT; op++) {
+			free(role->objects[i].ops[op].text);
+			expr_free(role->objects[i].ops[op].expr);
+		}
+	}
+	free(role->objects);
+	free(role->fields);
+	memset(role, 0, sizeof(*role));
+}
+
+static void role_aux_free(struct role_aux *aux)
+{
+	for (int i = 0; i < aux->object_count; i++)
+		free(aux->object_names[i]);
+	for (int i = 0; i < aux->field_count; i++)
+		free(aux->field_keys[i]);
+	free(aux->object_names);
+	free(aux->object_pos);
+	free(aux->field_keys);
+	free(aux->field_pos);
+	memset(aux, 0, sizeof(*aux));
 }
 
 /* Moves field (and its aux) into the object, or frees it past the field limit. */
@@ -1932,10 +1984,232 @@ static void parse_app(struct loader *ld, const struct ynode *root)
 	}
 }
 
+/* ------------------------------------------------------------------- roles */
+
+static int word_index(const char *word, const char *const *list)
+{
+	for (int i = 0; list[i]; i++) {
+		if (strcmp(word, list[i]) == 0)
+			return i;
+	}
+	return -1;
+}
+
 /*
- * Dispatches one document by its leading key. workflow: and role: documents
- * are accepted and not stored yet (their loaders come with later issues);
- * they are tested first because a workflow also has an `object:` key.
+ * One operation's level: none, own, team, all, a YAML boolean (true: all,
+ * false: none) or else an expression, parsed here and checked against the
+ * object once every object is known.
+ */
+static void parse_access_rule(struct loader *ld, struct meta_access_rule *rule, const char *op,
+                              const struct ynode *node)
+{
+	static const char *const level_words[] = {"none", "own", "team", "all", NULL};   /* enum access_level order */
+	bool boolean;
+	rule->pos = node_pos(ld, node);
+	if (node->kind != YNODE_SCALAR || is_null(node) || strspn(node->text, " \t\r\n") == strlen(node->text)) {
+		error_node(ld, node, "expected " LEVEL_WORDS " for '%s'", op);
+		return;
+	}
+	if (node->plain && parse_bool_text(node->text, &boolean)) {
+		rule->level = boolean ? LEVEL_ALL : LEVEL_NONE;
+		return;
+	}
+	int level = word_index(node->text, level_words);
+	if (level >= 0) {
+		rule->level = (enum access_level)level;
+		return;
+	}
+	char err[256] = "";
+	struct expr *expr = NULL;
+	if (expr_parse(node->text, &expr, err, sizeof(err)) != CRM_OK) {
+		/* A single word that is no expression either ("All") is a mistyped level. */
+		const char *word = node->text + strspn(node->text, " \t\r\n");
+		size_t length = strspn(word, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
+		if (length > 0 && word[length + strspn(word + length, " \t\r\n")] == '\0')
+			error_node(ld, node, "unknown level '%s' for '%s' (expected " LEVEL_WORDS ")", shown(ld, node->text), op);
+		else
+			error_node(ld, node, "invalid expression: %s", err);
+		return;
+	}
+	rule->level = LEVEL_EXPR;
+	rule->text = xstrdup(node->text);
+	rule->expr = expr;
+}
+
+/* `objects:` a map of object names to { read, create, update, delete, change_owner }. */
+static void parse_role_objects(struct loader *ld, struct meta_role *role, struct role_aux *aux,
+                               const struct ynode *node)
+{
+	if (node->kind != YNODE_MAPPING) {
+		error_node(ld, node, "expected a map of object names to rights for 'objects', such as { account: { read: all } }");
+		return;
+	}
+	int count = node->count / 2;
+	if (count == 0)
+		return;
+	role->objects = xcalloc((size_t)count, sizeof(*role->objects));
+	aux->object_names = xcalloc((size_t)count, sizeof(*aux->object_names));
+	aux->object_pos = xcalloc((size_t)count, sizeof(*aux->object_pos));
+	for (int i = 0; i < node->count; i += 2) {
+		const struct ynode *key = node->items[i], *spec = node->items[i + 1];
+		struct meta_role_object *entry = &role->objects[role->object_count++];
+		aux->object_names[aux->object_count] = xstrdup(key->text);
+		aux->object_pos[aux->object_count++] = node_pos(ld, key);
+		if (spec->kind != YNODE_MAPPING) {
+			error_node(ld, spec, "expected a map of rights for object '%s' in role '%s', such as { read: all, update: own }",
+			           shown(ld, key->text), role->name);
+			continue;
+		}
+		char where[160];
+		snprintf(where, sizeof(where), "object '%s' of role '%s'", shown(ld, key->text), role->name);
+		for (int k = 0; k < spec->count; k += 2) {
+			const struct ynode *op_key = spec->items[k], *value = spec->items[k + 1];
+			int op = word_index(op_key->text, role_object_keys);
+			if (op < 0)
+				error_unknown_key(ld, op_key, where, role_object_keys);
+			else if (op == ACCESS_OP_COUNT)
+				get_bool(ld, value, "change_owner", &entry->change_owner);
+			else
+				parse_access_rule(ld, &entry->ops[op], op_key->text, value);
+		}
+	}
+}
+
+/* `fields:` a map of "object.field" to read, hidden or write. */
+static void parse_role_fields(struct loader *ld, struct meta_role *role, struct role_aux *aux,
+                              const struct ynode *node)
+{
+	if (node->kind != YNODE_MAPPING) {
+		error_node(ld, node, "expected a map of 'object.field' to read, hidden or write for 'fields'");
+		return;
+	}
+	int count = node->count / 2;
+	if (count == 0)
+		return;
+	role->fields = xcalloc((size_t)count, sizeof(*role->fields));
+	aux->field_keys = xcalloc((size_t)count, sizeof(*aux->field_keys));
+	aux->field_pos = xcalloc((size_t)count, sizeof(*aux->field_pos));
+	for (int i = 0; i < node->count; i += 2) {
+		const struct ynode *key = node->items[i], *value = node->items[i + 1];
+		const char *dot = strchr(key->text, '.');
+		bool key_ok = dot != NULL;
+		if (key_ok) {
+			char *object = xstrndup(key->text, (size_t)(dot - key->text));
+			key_ok = crm_valid_name(object) && crm_valid_name(dot + 1);
+			free(object);
+		}
+		if (!key_ok) {
+			error_node(ld, key, "expected 'object.field' for a key of 'fields' in role '%s', not '%s'", role->name,
+			           shown(ld, key->text));
+			continue;
+		}
+		int access = value->kind == YNODE_SCALAR ? word_index(value->text, field_access_names) : -1;
+		if (access < 0) {
+			error_node(ld, value, "expected read, hidden or write for '%s' in role '%s'%s%s%s", key->text, role->name,
+			           value->kind == YNODE_SCALAR ? ", not '" : "", value->kind == YNODE_SCALAR ? shown(ld, value->text) : "",
+			           value->kind == YNODE_SCALAR ? "'" : "");
+			continue;
+		}
+		role->fields[role->field_count++].access = (enum field_access)access;
+		aux->field_keys[aux->field_count] = xstrdup(key->text);
+		aux->field_pos[aux->field_count++] = node_pos(ld, key);
+	}
+}
+
+/* Keeps a parsed role; a second role of the same name is refused where it is written. */
+static void stage_role(struct loader *ld, struct meta_role *role, struct role_aux *aux)
+{
+	struct meta *meta = ld->meta;
+	for (int i = 0; i < meta->role_count; i++) {
+		const struct meta_role *other = &meta->roles[i];
+		if (strcmp(other->name, role->name) == 0) {
+			error_at(ld, role->pos, "role '%s' is already defined at %s:%d:%d", role->name, other->pos.file,
+			         other->pos.line, other->pos.column);
+			role_free(role);
+			role_aux_free(aux);
+			return;
+		}
+	}
+	if (meta->role_count == ld->role_cap) {
+		ld->role_cap = ld->role_cap ? ld->role_cap * 2 : 8;
+		meta->roles = xrealloc(meta->roles, (size_t)ld->role_cap * sizeof(*meta->roles));
+		ld->role_aux = xrealloc(ld->role_aux, (size_t)ld->role_cap * sizeof(*ld->role_aux));
+	}
+	meta->roles[meta->role_count] = *role;
+	ld->role_aux[meta->role_count++] = *aux;
+	memset(role, 0, sizeof(*role));
+	memset(aux, 0, sizeof(*aux));
+}
+
+static void parse_role(struct loader *ld, const struct ynode *root)
+{
+	struct meta_role role;
+	struct role_aux aux;
+	memset(&role, 0, sizeof(role));
+	memset(&aux, 0, sizeof(aux));
+	const struct ynode *name_node = map_get(root, "role");
+	const char *name = get_name(ld, name_node, "role");
+	role.name = xstrdup(name ? name : "");
+	role.pos = node_pos(ld, name_node);
+	role.kind = USER_EMPLOYEE;
+
+	const struct ynode *objects_key = NULL, *fields_key = NULL, *kind_node = NULL;
+	for (int i = 0; i < root->count; i += 2) {
+		const struct ynode *key = root->items[i], *value = root->items[i + 1];
+		int kind;
+		if (!strcmp(key->text, "extend")) {
+			error_node(ld, key, "roles cannot be extended: define each role once, in one document");
+		} else if (!in_list(key->text, role_keys)) {
+			error_unknown_key(ld, key, "role", role_keys);
+		} else if (!strcmp(key->text, "label")) {
+			parse_label(ld, value, "label", &role.label);
+		} else if (!strcmp(key->text, "description")) {
+			get_text(ld, value, "description");
+		} else if (!strcmp(key->text, "kind")) {
+			kind_node = value;
+			kind = value->kind == YNODE_SCALAR ? word_index(value->text, user_kind_names) : -1;
+			if (kind < 0)
+				error_node(ld, value, "expected employee, partner or consumer for 'kind'%s%s%s",
+				           value->kind == YNODE_SCALAR ? ", not '" : "",
+				           value->kind == YNODE_SCALAR ? shown(ld, value->text) : "",
+				           value->kind == YNODE_SCALAR ? "'" : "");
+			else
+				role.kind = (enum user_kind)kind;
+		} else if (!strcmp(key->text, "admin")) {
+			get_bool(ld, value, "admin", &role.admin);
+		} else if (!strcmp(key->text, "objects")) {
+			objects_key = key;
+			parse_role_objects(ld, &role, &aux, value);
+		} else if (!strcmp(key->text, "fields")) {
+			fields_key = key;
+			parse_role_fields(ld, &role, &aux, value);
+		}
+	}
+	/* Rights listed beside admin: true would read as limits that do not apply. */
+	if (role.admin) {
+		if (objects_key)
+			error_node(ld, objects_key, "role '%s' is an admin role with every right: 'objects' is not allowed with 'admin: true'",
+			           role.name);
+		if (fields_key)
+			error_node(ld, fields_key, "role '%s' is an admin role with every right: 'fields' is not allowed with 'admin: true'",
+			           role.name);
+		if (role.kind != USER_EMPLOYEE)
+			error_node(ld, kind_node, "an admin role is for employees: role '%s' cannot be 'admin: true' with kind '%s'",
+			           role.name, user_kind_names[role.kind]);
+	}
+	if (!name) {
+		role_free(&role);
+		role_aux_free(&aux);
+		return;
+	}
+	stage_role(ld, &role, &aux);
+}
+
+/*
+ * Dispatches one document by its leading key. workflow: documents are
+ * accepted and not stored yet (their loader comes with a later issue);
+ * workflow and role are tested first because a workflow also has an
+ * `object:` key.
  */
 static void process_document(struct loader *ld, const struct ynode *root, bool app_file)
 {
@@ -1945,9 +2219,11 @@ static void process_document(struct loader *ld, const struct ynode *root, bool a
 		error_node(ld, root, "expected a map: an 'object', 'workflow' or 'role' document");
 		return;
 	}
-	if (map_get(root, "workflow") || map_get(root, "role"))
+	if (map_get(root, "workflow"))
 		return;
-	if (map_get(root, "object"))
+	if (map_get(root, "role"))
+		parse_role(ld, root);
+	else if (map_get(root, "object"))
 		parse_object(ld, root);
 	else if (app_file)
 		parse_app(ld, root);
@@ -2346,6 +2622,134 @@ static void check_object(struct loader *ld, int object_index)
 	}
 }
 
+struct first_path {
+	int count;
+	const char *path;         /* borrowed from the expression */
+};
+
+static void note_path(void *arg, const char *path)
+{
+	struct first_path *first = arg;
+	if (first->count++ == 0)
+		first->path = path;
+}
+
+static bool ascii_equal_ignoring_case(const char *text, const char *word, size_t length)
+{
+	for (size_t i = 0; i < length; i++) {
+		char c = text[i];
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		if (c != word[i])
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Every $user.<field> of an expression must be a field of the user object.
+ * The AST keeps no list of them, so the source is scanned, skipping quoted
+ * texts ('it''s'); expr_parse has already accepted it, so every $user. is
+ * followed by a valid name.
+ */
+static void check_user_fields(struct loader *ld, const struct meta_access_rule *rule, const struct meta_object *user,
+                              const char *context)
+{
+	for (const char *p = rule->text; *p; p++) {
+		if (*p == '\'') {
+			for (p++; *p && !(*p == '\'' && p[1] != '\''); p++) {
+				if (*p == '\'')
+					p++;   /* a doubled quote */
+			}
+			if (!*p)
+				break;
+			continue;
+		}
+		if (*p != '$' || !ascii_equal_ignoring_case(p + 1, "user.", 5))
+			continue;
+		const char *start = p + 6, *end = start;
+		while ((*end >= 'a' && *end <= 'z') || (*end >= 'A' && *end <= 'Z') || (*end >= '0' && *end <= '9') ||
+		       *end == '_')
+			end++;
+		char *name = xstrndup(start, (size_t)(end - start));
+		if (!meta_find_field(user, name))
+			error_at(ld, rule->pos, "unknown field '$user.%s' in %s (the 'user' object has no field '%s')",
+			         shown(ld, name), context, shown(ld, name));
+		free(name);
+		p = end - 1;
+	}
+}
+
+/* True if text is word, give or take surrounding white space. */
+static bool is_only_word(const char *text, const char *word)
+{
+	size_t length = strlen(word);
+	text += strspn(text, " \t\r\n");
+	if (strncmp(text, word, length) != 0)
+		return false;
+	text += length;
+	return text[strspn(text, " \t\r\n")] == '\0';
+}
+
+/*
+ * An access expression is over the records of its object: paths start at
+ * its fields. A single unknown word is most likely a mistyped level.
+ */
+static void check_access_expression(struct loader *ld, const struct meta_role *role, const struct meta_object *object,
+                                    int op, const struct meta_access_rule *rule, const struct meta_object *user)
+{
+	char context[256];
+	snprintf(context, sizeof(context), "'%s' of object '%s' in role '%s'", role_object_keys[op], object->name,
+	         role->name);
+	struct first_path first = {0, NULL};
+	expr_each_path(rule->expr, note_path, &first);
+	if (first.count == 1 && is_only_word(rule->text, first.path) && !meta_find_field(object, first.path)) {
+		error_at(ld, rule->pos, "unknown level '%s' for %s (expected " LEVEL_WORDS " over the fields of '%s')",
+		         shown(ld, first.path), context, object->name);
+		return;
+	}
+	struct path_check pc = {ld, object, rule->pos, context, NULL, 0};
+	expr_each_path(rule->expr, check_path, &pc);
+	if (user)
+		check_user_fields(ld, rule, user, context);
+}
+
+/* Points every role entry at its object and field, and checks the access expressions. */
+static void resolve_roles(struct loader *ld)
+{
+	struct meta *meta = ld->meta;
+	const struct meta_object *user = meta_find_object(meta, "user");
+	for (int r = 0; r < meta->role_count; r++) {
+		struct meta_role *role = &meta->roles[r];
+		const struct role_aux *aux = &ld->role_aux[r];
+		for (int i = 0; i < role->object_count; i++) {
+			struct meta_role_object *entry = &role->objects[i];
+			entry->object = meta_find_object(meta, aux->object_names[i]);
+			if (!entry->object) {
+				error_at(ld, aux->object_pos[i], "unknown object '%s' in role '%s'", shown(ld, aux->object_names[i]),
+				         role->name);
+				continue;
+			}
+			for (int op = 0; op < ACCESS_OP_COUNT; op++) {
+				if (entry->ops[op].expr)
+					check_access_expression(ld, role, entry->object, op, &entry->ops[op], user);
+			}
+		}
+		for (int i = 0; i < role->field_count; i++) {
+			struct meta_role_field *entry = &role->fields[i];
+			const char *key = aux->field_keys[i], *dot = strchr(key, '.');
+			char *object_name = xstrndup(key, (size_t)(dot - key));
+			entry->object = meta_find_object(meta, object_name);
+			if (!entry->object)
+				error_at(ld, aux->field_pos[i], "unknown object '%s' in role '%s'", object_name, role->name);
+			else if (!(entry->field = meta_find_field(entry->object, dot + 1)))
+				error_at(ld, aux->field_pos[i], "unknown field '%s' on object '%s' in role '%s'", dot + 1,
+				         object_name, role->name);
+			free(object_name);
+		}
+	}
+}
+
 static void resolve(struct loader *ld)
 {
 	struct meta *meta = ld->meta;
@@ -2360,6 +2764,7 @@ static void resolve(struct loader *ld)
 	}
 	for (int o = 0; o < meta->object_count; o++)
 		check_object(ld, o);
+	resolve_roles(ld);
 }
 
 /* ------------------------------------------------------------- entry points */
@@ -2419,6 +2824,9 @@ static int loader_finish(struct loader *ld, struct meta **out)
 		staged_free_aux(&ld->staged[i], meta->objects[i].index_count);
 	free(ld->staged);
 	free(ld->plugin_pos);
+	for (int i = 0; i < meta->role_count; i++)
+		role_aux_free(&ld->role_aux[i]);
+	free(ld->role_aux);
 	if (ld->diags->error_count > 0) {
 		meta_free(meta);
 		return CRM_EMETA;
@@ -2616,6 +3024,9 @@ void meta_free(struct meta *meta)
 	for (int i = 0; i < meta->object_count; i++)
 		object_free(&meta->objects[i]);
 	free(meta->objects);
+	for (int i = 0; i < meta->role_count; i++)
+		role_free(&meta->roles[i]);
+	free(meta->roles);
 	json_decref(meta->config);
 	free_names(meta->files, meta->file_count);
 	free(meta);
@@ -2673,6 +3084,24 @@ int meta_field_index(const struct meta_object *object, const char *name)
 			return i;
 	}
 	return -1;
+}
+
+const struct meta_role *meta_find_role(const struct meta *meta, const char *name)
+{
+	for (int i = 0; name && i < meta->role_count; i++) {
+		if (strcmp(meta->roles[i].name, name) == 0)
+			return &meta->roles[i];
+	}
+	return NULL;
+}
+
+const struct meta_role_object *meta_role_object(const struct meta_role *role, const struct meta_object *object)
+{
+	for (int i = 0; role && i < role->object_count; i++) {
+		if (role->objects[i].object == object)
+			return &role->objects[i];
+	}
+	return NULL;
 }
 
 const char *meta_type_name(enum field_type type)

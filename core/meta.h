@@ -114,6 +114,54 @@ struct meta_object {
 	int *field_slots;
 };
 
+/* --- roles (access control) --- */
+
+enum access_op { ACCESS_READ, ACCESS_CREATE, ACCESS_UPDATE, ACCESS_DELETE, ACCESS_OP_COUNT };
+
+/*
+ * What a role may do with the records of an object, per operation:
+ * none, own (owner = the caller), team (the owner is in the caller's team or
+ * among the caller's reports, all the way down), all, or an expression over
+ * the record ($me, $user.<field>, dotted paths). For create, `true` means
+ * all and `false` none.
+ */
+enum access_level { LEVEL_NONE, LEVEL_OWN, LEVEL_TEAM, LEVEL_ALL, LEVEL_EXPR };
+
+struct meta_access_rule {
+	enum access_level level;
+	char *text;                 /* the expression source (LEVEL_EXPR), else NULL */
+	struct expr *expr;          /* owned, parsed (LEVEL_EXPR), else NULL */
+	struct meta_pos pos;
+};
+
+struct meta_role_object {
+	const struct meta_object *object;
+	struct meta_access_rule ops[ACCESS_OP_COUNT];   /* unspecified: none */
+	bool change_owner;          /* may write the owner field (assign records) */
+};
+
+enum field_access { FIELD_ACCESS_WRITE, FIELD_ACCESS_READ, FIELD_ACCESS_HIDDEN };
+
+struct meta_role_field {
+	const struct meta_object *object;
+	const struct meta_field *field;
+	enum field_access access;
+};
+
+enum user_kind { USER_EMPLOYEE, USER_PARTNER, USER_CONSUMER };
+
+struct meta_role {
+	char *name;
+	struct meta_label label;
+	enum user_kind kind;        /* which kind of user the role is for (default employee) */
+	bool admin;                 /* every right on every object and field */
+	int object_count;
+	struct meta_role_object *objects;   /* objects not listed: no access */
+	int field_count;
+	struct meta_role_field *fields;     /* fields not listed: write where the object is writable */
+	struct meta_pos pos;
+};
+
 struct meta_plugin_ref {
 	char *name;
 	char *version_range;      /* may be NULL */
@@ -129,6 +177,8 @@ struct meta {
 	int object_count;
 	struct meta_object *objects;
 	json_t *config;           /* owned: app.yaml `config:` map, may be NULL */
+	int role_count;
+	struct meta_role *roles;  /* from `role:` documents */
 	char version[65];         /* hex SHA-256 of the normalised metadata */
 	int file_count;
 	char **files;             /* owned file names, referenced by meta_pos */
@@ -168,6 +218,10 @@ void meta_diags_print(const struct meta_diags *diags, void *stream);
 const struct meta_object *meta_find_object(const struct meta *meta, const char *name);
 const struct meta_field *meta_find_field(const struct meta_object *object, const char *name);
 int meta_field_index(const struct meta_object *object, const char *name); /* -1 if absent */
+
+const struct meta_role *meta_find_role(const struct meta *meta, const char *name);
+/* The role's rules for object, or NULL (no access unless admin). */
+const struct meta_role_object *meta_role_object(const struct meta_role *role, const struct meta_object *object);
 
 const char *meta_type_name(enum field_type type);
 /* The storage kind of a field (formula: of its result type). */

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "access.h"
+#include "eval.h"
 #include "events.h"
 #include "expr.h"
 #include "kernel.h"
@@ -32,6 +34,8 @@
 void crm_ctx_clear(struct crm_ctx *ctx)
 {
 	events_rolled_back(ctx);
+	access_free(ctx->access);
+	ctx->access = NULL;
 	if (ctx->txn) {
 		store_rollback(ctx->txn);
 		ctx->txn = NULL;
@@ -500,17 +504,36 @@ static json_t *normalise(struct crm_ctx *ctx, struct store_conn *conn, const str
 	}
 }
 
-static bool writable(struct crm_ctx *ctx, const struct meta_field *f, bool creating)
+/* True if the caller may assign records of o to someone else. */
+static bool may_change_owner(struct crm_ctx *ctx, const struct meta_object *o)
 {
+	if (access_is_admin(ctx))
+		return true;
+	const struct meta_role *role = ctx->access ? ctx->access->role : NULL;
+	const struct meta_role_object *ro = role ? meta_role_object(role, o) : NULL;
+	return ro && ro->change_owner;
+}
+
+static bool writable(struct crm_ctx *ctx, const struct meta_object *o, const struct meta_field *f, bool creating)
+{
+	enum field_access access = access_field(ctx, o, f);
+	if (access == FIELD_ACCESS_HIDDEN) {
+		/* as if it did not exist: a refusal must not confirm a hidden field */
+		crm_field_error(ctx, f->name, "unknown", "unknown field '%s' on %s", f->name, o->name);
+		return false;
+	}
 	if (f->system) {
-		/* owner is set by the system (CLI, import, demo) or, later, by roles allowed to */
-		if (strcmp(f->name, "owner") == 0 && ctx->user_id == 0)
+		if (strcmp(f->name, "owner") == 0 && may_change_owner(ctx, o))
 			return true;
 		crm_field_error(ctx, f->name, "readonly", "is a system field");
 		return false;
 	}
 	if (f->type == FIELD_FORMULA || f->type == FIELD_ROLLUP || f->type == FIELD_AUTONUMBER) {
 		crm_field_error(ctx, f->name, "readonly", "is computed and cannot be written");
+		return false;
+	}
+	if (access == FIELD_ACCESS_READ) {
+		crm_field_error(ctx, f->name, "readonly", "your role may read but not change this field");
 		return false;
 	}
 	if (f->readonly && !creating) {
@@ -537,7 +560,7 @@ static int normalise_values(struct crm_ctx *ctx, struct store_conn *conn, const 
 			crm_field_error(ctx, key, "unknown", "unknown field '%.64s' on %s", key, o->name);
 			continue;
 		}
-		if (!writable(ctx, f, creating))
+		if (!writable(ctx, o, f, creating))
 			continue;
 		json_t *v = normalise(ctx, conn, f, value);
 		if (v)
@@ -557,114 +580,19 @@ static int normalise_values(struct crm_ctx *ctx, struct store_conn *conn, const 
 
 /* --- rules ------------------------------------------------------------ */
 
-struct rule_env {
-	struct crm_ctx *ctx;
-	struct store_conn *conn;
-	const struct meta_object *object;
-	json_t *record;
-	json_t *fetched;          /* records fetched for dotted paths, kept until the rule ends */
-};
-
-static int value_from_json(json_t *v, struct expr_value *out)
-{
-	memset(out, 0, sizeof(*out));
-	if (!v)
-		return 0;
-	switch (json_typeof(v)) {
-	case JSON_INTEGER: out->type = EV_INT; out->i = json_integer_value(v); break;
-	case JSON_REAL: out->type = EV_REAL; out->r = json_real_value(v); break;
-	case JSON_TRUE: out->type = EV_BOOL; out->i = 1; break;
-	case JSON_FALSE: out->type = EV_BOOL; out->i = 0; break;
-	case JSON_STRING: out->type = EV_TEXT; out->s = (char *)json_string_value(v); break;
-	default: out->type = EV_NULL; break;
-	}
-	return 0;
-}
-
-static int rule_lookup(void *arg, const char *path, struct expr_value *out)
-{
-	struct rule_env *env = arg;
-	const struct meta_object *o = env->object;
-	json_t *record = env->record;
-	char segment[64];
-	const char *p = path;
-	for (int hop = 0; hop <= EXPR_MAX_PATH; hop++) {
-		const char *dot = strchr(p, '.');
-		size_t len = dot ? (size_t)(dot - p) : strlen(p);
-		if (len >= sizeof(segment))
-			return -1;
-		memcpy(segment, p, len);
-		segment[len] = '\0';
-		const struct meta_field *f = meta_find_field(o, segment);
-		if (!f)
-			return -1;
-		json_t *v = json_object_get(record, segment);
-		if (!dot) {
-			if (f->type == FIELD_FORMULA && f->formula_expr) {
-				/* formulas are computed in SQL for reads; rules see them computed here */
-				struct rule_env inner = { env->ctx, env->conn, o, record, env->fetched };
-				struct expr_env eval = { .lookup = rule_lookup, .arg = &inner, .me = env->ctx->user_id };
-				char err[256];
-				struct expr_value result = { 0 };
-				if (expr_eval(f->formula_expr, &eval, &result, err, sizeof(err)) != CRM_OK)
-					return -1;
-				if (result.type == EV_TEXT) {
-					/* keep the text alive until the rule ends */
-					json_array_append_new(env->fetched, json_string(result.s));
-					const char *kept = json_string_value(json_array_get(env->fetched, json_array_size(env->fetched) - 1));
-					expr_value_clear(&result);
-					out->type = EV_TEXT;
-					out->s = (char *)kept;
-					return 0;
-				}
-				*out = result;
-				return 0;
-			}
-			return value_from_json(v, out);
-		}
-		if (!f->target)
-			return -1;
-		if (!json_is_integer(v)) {
-			out->type = EV_NULL;
-			return 0;
-		}
-		json_t *next = NULL;
-		int code = store_get(env->conn, f->target, json_integer_value(v), true, &next, env->ctx);
-		if (code == CRM_ENOTFOUND) {
-			crm_error_reset(env->ctx);
-			out->type = EV_NULL;
-			return 0;
-		}
-		if (code != CRM_OK)
-			return -1;
-		json_array_append_new(env->fetched, next);
-		record = next;
-		o = f->target;
-		p = dot + 1;
-	}
-	return -1;
-}
-
 static int check_rules(struct crm_ctx *ctx, struct store_conn *conn, const struct meta_object *o,
                        json_t *record)
 {
-	if (o->rule_count == 0)
-		return CRM_OK;
-	struct rule_env env = { ctx, conn, o, record, json_array() };
-	struct expr_env eval = { .lookup = rule_lookup, .arg = &env, .me = ctx->user_id };
 	for (int i = 0; i < o->rule_count; i++) {
 		const struct meta_rule *r = &o->rules[i];
 		struct expr_value result = { 0 };
 		char err[256];
-		if (expr_eval(r->expr, &eval, &result, err, sizeof(err)) != CRM_OK) {
-			json_decref(env.fetched);
+		if (eval_record(ctx, conn, o, r->expr, record, NULL, &result, err, sizeof(err)) != CRM_OK)
 			return crm_error(ctx, CRM_EINTERNAL, "rule '%s' of %s failed: %s", r->when, o->name, err);
-		}
 		if (expr_truthy(&result))
 			crm_field_error(ctx, r->field ? r->field : "", "rule", "%s", r->message);
 		expr_value_clear(&result);
 	}
-	json_decref(env.fetched);
 	return ctx->field_errors ? crm_error(ctx, CRM_EVALIDATION, "invalid %s record", o->name) : CRM_OK;
 }
 
@@ -725,6 +653,85 @@ static void autonumber_text(const char *format, int64_t n, char *out, size_t len
 	snprintf(out, len, "%.*s%0*lld%s", (int)(open - format), format, width, (long long)n, close + 1);
 }
 
+/* --- audit ------------------------------------------------------------ */
+
+/* Bookkeeping fields every write changes: the trail records what people changed. */
+static bool audit_skips(const char *field)
+{
+	static const char *const skipped[] = { "id", "created_at", "created_by", "updated_at", "updated_by",
+	                                       "version", "deleted_at" };
+	for (size_t i = 0; i < sizeof(skipped) / sizeof(skipped[0]); i++)
+		if (strcmp(field, skipped[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Records action on o/id in the write's transaction. after (may be NULL):
+ * the values written; before (may be NULL): the record before. For an
+ * update, changes are { field: [old, new] } and an update that changed
+ * nothing records nothing; a create records { field: value }.
+ */
+static int audit(struct crm_ctx *ctx, const struct meta_object *o, int64_t id, const char *action,
+                 json_t *before, json_t *after)
+{
+	json_t *changes = NULL;
+	if (after && !before) {
+		/*
+		 * A create is recorded without its values, like Salesforce's "Created."
+		 * line: the record holds them, and each later update records old and
+		 * new, so every past value stays recoverable. Writing the values
+		 * again doubled the cost of an import.
+		 */
+		return store_audit(ctx->txn, o->name, id, "create", ctx->user_id, ctx->request_id, NULL, ctx);
+	}
+	if (after) {
+		changes = json_object();
+		const char *key;
+		json_t *value;
+		json_object_foreach(after, key, value) {
+			if (audit_skips(key))
+				continue;
+			json_t *old = json_object_get(before, key);
+			if (old && json_equal(old, value))
+				continue;
+			json_object_set_new(changes, key, json_pack("[OO]", old ? old : json_null(), value));
+		}
+		if (json_object_size(changes) == 0) {
+			json_decref(changes);
+			return CRM_OK;
+		}
+	}
+	int code = store_audit(ctx->txn, o->name, id, action, ctx->user_id, ctx->request_id, changes, ctx);
+	json_decref(changes);
+	return code;
+}
+
+/* --- access to one record --------------------------------------------- */
+
+/*
+ * The record must be readable (else: not found, as if absent) and, for op,
+ * allowed (else: denied with a reason).
+ */
+static int check_record_access(struct crm_ctx *ctx, const struct meta_object *o, json_t *record,
+                               enum access_op op, int64_t id)
+{
+	bool allowed = false;
+	int code = access_check(ctx, o, ACCESS_READ, record, &allowed);
+	if (code != CRM_OK)
+		return code;
+	if (!allowed)
+		return crm_error(ctx, CRM_ENOTFOUND, "no %s with id %lld", o->name, (long long)id);
+	if (op == ACCESS_READ)
+		return CRM_OK;
+	if ((code = access_check(ctx, o, op, record, &allowed)) != CRM_OK)
+		return code;
+	if (!allowed)
+		return crm_error(ctx, CRM_EDENIED, "your role may not %s this %s", op == ACCESS_UPDATE ? "change" : "delete",
+		                 o->name);
+	return CRM_OK;
+}
+
 /* --- hooks ------------------------------------------------------------ */
 
 /* Fires kind's hooks with the depth counted, so a hook that writes cannot recurse forever. */
@@ -759,6 +766,12 @@ static int create(struct crm_ctx *ctx, const char *object, json_t *values, int64
 	int code = find_object(ctx, object, &o);
 	if (code != CRM_OK)
 		return code;
+	if ((code = access_load(ctx)) != CRM_OK)
+		return code;
+	if (!access_allows(ctx, o, ACCESS_READ))
+		return crm_error(ctx, CRM_ENOTFOUND, "unknown object '%.64s'", object);
+	if (!access_allows(ctx, o, ACCESS_CREATE))
+		return crm_error(ctx, CRM_EDENIED, "your role may not create %s records", o->name);
 	bool own;
 	if ((code = write_begin(ctx, &own)) != CRM_OK)
 		return code;
@@ -800,12 +813,21 @@ static int create(struct crm_ctx *ctx, const char *object, json_t *values, int64
 		json_object_set(record, "owner", user);
 	json_decref(user);
 	json_object_set_new(record, "version", json_integer(1));
+	bool allowed = false;
+	if ((code = access_check(ctx, o, ACCESS_CREATE, record, &allowed)) != CRM_OK)
+		goto fail;
+	if (!allowed) {
+		code = crm_error(ctx, CRM_EDENIED, "your role may not create this %s (check its owner and values)", o->name);
+		goto fail;
+	}
 	if ((code = check_record(ctx, ctx->txn, o, record, 0)) != CRM_OK)
 		goto fail;
 	int64_t id;
 	if ((code = store_insert(ctx->txn, o, record, &id, ctx)) != CRM_OK)
 		goto fail;
 	json_object_set_new(record, "id", json_integer(id));
+	if ((code = audit(ctx, o, id, "create", NULL, record)) != CRM_OK)
+		goto fail;
 	if ((code = refresh_rollups(ctx, o, NULL, record)) != CRM_OK)
 		goto fail;
 	if (out || events_has(ctx->kernel->events, o, EVENT_AFTER_CREATE)) {
@@ -816,10 +838,12 @@ static int create(struct crm_ctx *ctx, const char *object, json_t *values, int64
 			json_decref(stored);
 			goto fail;
 		}
-		if (out)
+		if (out) {
+			access_strip(ctx, o, stored);
 			*out = stored;
-		else
+		} else {
 			json_decref(stored);
+		}
 	}
 	json_decref(record);
 	code = write_end(ctx, own, CRM_OK);
@@ -841,10 +865,21 @@ int object_get(struct crm_ctx *ctx, const char *object, int64_t id, bool include
 	int code = find_object(ctx, object, &o);
 	if (code != CRM_OK)
 		return code;
+	if ((code = access_load(ctx)) != CRM_OK)
+		return code;
 	struct store_conn *conn = read_conn(ctx);
-	code = store_get(conn, o, id, include_deleted, out, ctx);
+	json_t *record = NULL;
+	code = store_get(conn, o, id, include_deleted, &record, ctx);
 	read_done(ctx, conn);
-	return code;
+	if (code == CRM_OK)
+		code = check_record_access(ctx, o, record, ACCESS_READ, id);
+	if (code != CRM_OK) {
+		json_decref(record);
+		return code;
+	}
+	access_strip(ctx, o, record);
+	*out = record;
+	return CRM_OK;
 }
 
 int object_update(struct crm_ctx *ctx, const char *object, int64_t id, int64_t expected_version,
@@ -858,7 +893,11 @@ int object_update(struct crm_ctx *ctx, const char *object, int64_t id, int64_t e
 	if ((code = write_begin(ctx, &own)) != CRM_OK)
 		return code;
 	json_t *before = NULL, *normal = NULL, *merged = NULL;
+	if ((code = access_load(ctx)) != CRM_OK)
+		goto done;
 	if ((code = store_get(ctx->txn, o, id, false, &before, ctx)) != CRM_OK)
+		goto done;
+	if ((code = check_record_access(ctx, o, before, ACCESS_UPDATE, id)) != CRM_OK)
 		goto done;
 	if (expected_version > 0 && json_integer_value(json_object_get(before, "version")) != expected_version) {
 		code = crm_error(ctx, CRM_ECONFLICT, "record %s/%lld was changed by someone else (version %lld, expected %lld)",
@@ -887,16 +926,20 @@ int object_update(struct crm_ctx *ctx, const char *object, int64_t id, int64_t e
 	json_object_set_new(normal, "updated_by", ctx->user_id ? json_integer(ctx->user_id) : json_null());
 	if ((code = store_update(ctx->txn, o, id, expected_version, false, normal, ctx)) != CRM_OK)
 		goto done;
+	if ((code = audit(ctx, o, id, "update", before, normal)) != CRM_OK)
+		goto done;
 	if ((code = refresh_rollups(ctx, o, before, merged)) != CRM_OK)
 		goto done;
 	if (out || events_has(ctx->kernel->events, o, EVENT_AFTER_UPDATE)) {
 		json_t *stored = NULL;
 		if ((code = store_get(ctx->txn, o, id, false, &stored, ctx)) == CRM_OK)
 			code = fire(ctx, EVENT_AFTER_UPDATE, o, NULL, stored);
-		if (code == CRM_OK && out)
+		if (code == CRM_OK && out) {
+			access_strip(ctx, o, stored);
 			*out = stored;
-		else
+		} else {
 			json_decref(stored);
+		}
 	}
 done:
 	json_decref(before);
@@ -1004,6 +1047,8 @@ static int set_deleted(struct crm_ctx *ctx, const struct meta_object *o, int64_t
 	code = store_update(ctx->txn, o, id, expected_version, true, changes, ctx);
 	json_decref(changes);
 	if (code == CRM_OK)
+		code = audit(ctx, o, id, deleted ? "delete" : "restore", NULL, NULL);
+	if (code == CRM_OK)
 		code = refresh_rollups(ctx, o, deleted ? before : NULL, deleted ? NULL : before);
 	enum event_kind after = deleted ? EVENT_AFTER_DELETE : EVENT_AFTER_RESTORE;
 	if (code == CRM_OK && events_has(ctx->kernel->events, o, after)) {
@@ -1017,6 +1062,21 @@ done:
 	return code;
 }
 
+/* Delete, restore and purge need the record readable and deletable by the caller. */
+static int entry_access(struct crm_ctx *ctx, const struct meta_object *o, int64_t id, bool deleted)
+{
+	if (ctx->user_id == 0)
+		return CRM_OK;
+	int code = access_load(ctx);
+	json_t *record = NULL;
+	if (code == CRM_OK)
+		code = store_get(ctx->txn, o, id, deleted, &record, ctx);
+	if (code == CRM_OK)
+		code = check_record_access(ctx, o, record, ACCESS_DELETE, id);
+	json_decref(record);
+	return code;
+}
+
 int object_delete(struct crm_ctx *ctx, const char *object, int64_t id, int64_t expected_version)
 {
 	const struct meta_object *o = NULL;
@@ -1026,6 +1086,8 @@ int object_delete(struct crm_ctx *ctx, const char *object, int64_t id, int64_t e
 	bool own;
 	if ((code = write_begin(ctx, &own)) != CRM_OK)
 		return code;
+	if ((code = entry_access(ctx, o, id, false)) != CRM_OK)
+		return write_end(ctx, own, code);
 	return write_end(ctx, own, set_deleted(ctx, o, id, expected_version, true, 0));
 }
 
@@ -1038,6 +1100,8 @@ int object_restore(struct crm_ctx *ctx, const char *object, int64_t id)
 	bool own;
 	if ((code = write_begin(ctx, &own)) != CRM_OK)
 		return code;
+	if ((code = entry_access(ctx, o, id, true)) != CRM_OK)
+		return write_end(ctx, own, code);
 	return write_end(ctx, own, set_deleted(ctx, o, id, 0, false, 0));
 }
 
@@ -1050,7 +1114,12 @@ int object_purge(struct crm_ctx *ctx, const char *object, int64_t id)
 	bool own;
 	if ((code = write_begin(ctx, &own)) != CRM_OK)
 		return code;
-	return write_end(ctx, own, store_purge(ctx->txn, o, id, ctx));
+	if ((code = entry_access(ctx, o, id, true)) != CRM_OK)
+		return write_end(ctx, own, code);
+	code = store_purge(ctx->txn, o, id, ctx);
+	if (code == CRM_OK)
+		code = audit(ctx, o, id, "purge", NULL, NULL);
+	return write_end(ctx, own, code);
 }
 
 /* --- queries ---------------------------------------------------------- */
@@ -1221,7 +1290,7 @@ static int add_search(struct crm_ctx *ctx, struct compiled *c, const struct meta
 	struct strbuf cond = { 0 };
 	for (int i = 0; i < o->field_count; i++) {
 		const struct meta_field *f = &o->fields[i];
-		if (!f->search)
+		if (!f->search || access_field(ctx, o, f) == FIELD_ACCESS_HIDDEN)
 			continue;
 		strbuf_puts(&cond, n++ ? " OR " : "(");
 		strbuf_puts(&cond, "t0.");
@@ -1233,9 +1302,14 @@ static int add_search(struct crm_ctx *ctx, struct compiled *c, const struct meta
 		return crm_error(ctx, CRM_EINVAL, "object '%s' has no searchable fields", o->name);
 	}
 	strbuf_putc(&cond, ')');
-	if (c->where.len)
-		strbuf_puts(&c->where, " AND ");
-	strbuf_puts(&c->where, cond.data);
+	if (c->where.len) {
+		struct strbuf both = { 0 };
+		strbuf_printf(&both, "(%s) AND %s", c->where.data, cond.data);
+		strbuf_free(&c->where);
+		c->where = both;
+	} else {
+		strbuf_puts(&c->where, cond.data);
+	}
 	strbuf_free(&cond);
 	return CRM_OK;
 }
@@ -1253,11 +1327,18 @@ static int compile_query(struct crm_ctx *ctx, const char *object, const struct o
 	int code = find_object(ctx, object, &o);
 	if (code != CRM_OK)
 		return code;
+	if ((code = access_load(ctx)) != CRM_OK)
+		return code;
+	if (!access_allows(ctx, o, ACCESS_READ))
+		return crm_error(ctx, CRM_ENOTFOUND, "unknown object '%.64s'", object);
 	struct compiled *c = xcalloc(1, sizeof(*c));
 	c->b.meta = ctx_meta(ctx);
 	c->b.object = o;
 	c->b.base_alias = "t0";
 	c->b.me = ctx->user_id;
+	/* filters, sorts, columns and groups may only touch fields the caller can read */
+	c->b.can_read = access_can_read;
+	c->b.arg = ctx;
 	c->q.object = o;
 	c->q.sql = &c->b;
 	c->q.deleted = query && query->deleted;
@@ -1273,7 +1354,8 @@ static int compile_query(struct crm_ctx *ctx, const char *object, const struct o
 				code = each_item(ctx, query->fields, add_column_item, c);
 		} else {
 			for (int i = 0; code == CRM_OK && i < o->field_count; i++)
-				code = add_column(ctx, c, o->fields[i].name);
+				if (access_field(ctx, o, &o->fields[i]) != FIELD_ACCESS_HIDDEN)
+					code = add_column(ctx, c, o->fields[i].name);
 		}
 		if (code != CRM_OK)
 			goto fail;
@@ -1294,6 +1376,20 @@ static int compile_query(struct crm_ctx *ctx, const char *object, const struct o
 	}
 	if (query && query->search && *query->search && (code = add_search(ctx, c, o, query->search)) != CRM_OK)
 		goto fail;
+	struct strbuf predicate = { 0 };
+	access_predicate(ctx, o, ACCESS_READ, &c->b, &predicate);
+	if (predicate.len) {
+		if (c->where.len) {
+			/* parenthesise the filter: its ORs must not swallow the predicate */
+			struct strbuf both = { 0 };
+			strbuf_printf(&both, "(%s) AND (%s)", c->where.data, predicate.data);
+			strbuf_free(&c->where);
+			c->where = both;
+		} else {
+			strbuf_puts(&c->where, predicate.data);
+		}
+	}
+	strbuf_free(&predicate);
 	c->q.where = c->where.len ? c->where.data : NULL;
 	if (query && query->sort && *query->sort && (code = each_item(ctx, query->sort, add_sort, c)) != CRM_OK)
 		goto fail;
@@ -1535,6 +1631,38 @@ int object_aggregate(struct crm_ctx *ctx, const char *object, const char *group,
 done:
 	compiled_free(c);
 	return code;
+}
+
+/* --- history ---------------------------------------------------------- */
+
+int object_history(struct crm_ctx *ctx, const char *object, int64_t id, json_t **out)
+{
+	const struct meta_object *o = NULL;
+	int code = find_object(ctx, object, &o);
+	if (code != CRM_OK || (code = access_load(ctx)) != CRM_OK)
+		return code;
+	struct store_conn *conn = read_conn(ctx);
+	json_t *record = NULL, *rows = NULL;
+	code = store_get(conn, o, id, true, &record, ctx);
+	if (code == CRM_OK)
+		code = check_record_access(ctx, o, record, ACCESS_READ, id);
+	if (code == CRM_OK)
+		code = store_history(conn, o->name, id, 10000, &rows, ctx);
+	read_done(ctx, conn);
+	json_decref(record);
+	if (code != CRM_OK)
+		return code;
+	/* field history obeys field access: a hidden field's old values stay hidden */
+	size_t i;
+	json_t *row;
+	json_array_foreach(rows, i, row) {
+		json_t *changes = json_object_get(row, "changes");
+		for (int f = 0; json_is_object(changes) && f < o->field_count; f++)
+			if (access_field(ctx, o, &o->fields[f]) == FIELD_ACCESS_HIDDEN)
+				json_object_del(changes, o->fields[f].name);
+	}
+	*out = rows;
+	return CRM_OK;
 }
 
 /* --- batch ------------------------------------------------------------ */

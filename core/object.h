@@ -81,6 +81,14 @@ int object_aggregate(struct crm_ctx *ctx, const char *object, const char *group,
                      const char *measures, const char *filter, json_t **out);
 
 /*
+ * The field-level audit trail of one record (deleted ones too), oldest
+ * first: [ { "id", "at", "user", "request_id", "action": "create" | "update"
+ * | "delete" | "restore" | "purge", "changes": { field: [old, new] } } ].
+ * Fields the caller may not read are left out.
+ */
+int object_history(struct crm_ctx *ctx, const char *object, int64_t id, json_t **out);
+
+/*
  * Transactions. Calls made between begin and commit share one write
  * transaction (BEGIN IMMEDIATE on the single writer connection). Nested
  * begins are counted. A failed call inside leaves the transaction open:

@@ -48,7 +48,11 @@ static const char *const bootstrap_sql =
 	"CREATE TABLE IF NOT EXISTS _crm_migrations (id INTEGER PRIMARY KEY, applied_at TEXT NOT NULL,"
 	"  metadata_version TEXT NOT NULL, step TEXT NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS _crm_sequences (object TEXT NOT NULL, field TEXT NOT NULL,"
-	"  next INTEGER NOT NULL, PRIMARY KEY (object, field));";
+	"  next INTEGER NOT NULL, PRIMARY KEY (object, field));"
+	/* the audit trail: one row per create, update, delete, restore, purge, transition, login */
+	"CREATE TABLE IF NOT EXISTS _crm_audit (id INTEGER PRIMARY KEY, at TEXT NOT NULL, user_id INTEGER,"
+	"  request_id TEXT, object TEXT NOT NULL, record_id INTEGER, action TEXT NOT NULL, changes TEXT);"
+	"CREATE INDEX IF NOT EXISTS _crm_audit_record ON _crm_audit(object, record_id);";
 
 static struct schema_step *add_step(struct schema_plan *plan, enum step_kind kind,
                                     const char *fmt, ...) __attribute__((format(printf, 3, 4)));

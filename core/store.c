@@ -979,6 +979,117 @@ static int sequences_flush(struct store_conn *conn, struct crm_ctx *ctx)
 	return code;
 }
 
+int store_audit(struct store_conn *conn, const char *object, int64_t record_id, const char *action,
+                int64_t user_id, const char *request_id, json_t *changes, struct crm_ctx *ctx)
+{
+	sqlite3_stmt *stmt;
+	int code = store_prepare(conn, "INSERT INTO _crm_audit(at, user_id, request_id, object, record_id, action, changes)"
+	                         " VALUES (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), ?1, ?2, ?3, ?4, ?5, ?6)", &stmt, ctx);
+	if (code != CRM_OK)
+		return code;
+	if (user_id)
+		sqlite3_bind_int64(stmt, 1, user_id);
+	if (request_id)
+		sqlite3_bind_text(stmt, 2, request_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 3, object, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 4, record_id);
+	sqlite3_bind_text(stmt, 5, action, -1, SQLITE_STATIC);
+	if (changes) {
+		char *text = json_dumps(changes, JSON_COMPACT);
+		if (text)
+			sqlite3_bind_text(stmt, 6, text, -1, free);
+	}
+	int rc = step(conn, stmt);
+	done(conn, stmt);
+	return rc == SQLITE_DONE ? CRM_OK : sql_error(conn, rc, ctx, "audit");
+}
+
+int store_history(struct store_conn *conn, const char *object, int64_t record_id, int limit,
+                  json_t **out, struct crm_ctx *ctx)
+{
+	sqlite3_stmt *stmt;
+	int code = store_prepare(conn, "SELECT id, at, user_id, request_id, action, changes FROM _crm_audit"
+	                         " WHERE object = ?1 AND record_id = ?2 ORDER BY id LIMIT ?3", &stmt, ctx);
+	if (code != CRM_OK)
+		return code;
+	sqlite3_bind_text(stmt, 1, object, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, record_id);
+	sqlite3_bind_int(stmt, 3, limit);
+	json_t *rows = json_array();
+	int rc;
+	while ((rc = step(conn, stmt)) == SQLITE_ROW) {
+		json_t *changes = sqlite3_column_type(stmt, 5) == SQLITE_NULL ? json_null()
+			: json_loads((const char *)sqlite3_column_text(stmt, 5), 0, NULL);
+		json_array_append_new(rows, json_pack("{s:I, s:o, s:o, s:o, s:o, s:o}",
+			"id", (json_int_t)sqlite3_column_int64(stmt, 0),
+			"at", store_column_json(stmt, 1, NULL), "user", store_column_json(stmt, 2, NULL),
+			"request_id", store_column_json(stmt, 3, NULL), "action", store_column_json(stmt, 4, NULL),
+			"changes", changes ? changes : json_null()));
+	}
+	done(conn, stmt);
+	if (rc != SQLITE_DONE) {
+		json_decref(rows);
+		return sql_error(conn, rc, ctx, "history");
+	}
+	*out = rows;
+	return CRM_OK;
+}
+
+static int collect_ids(void *arg, json_t *row)
+{
+	json_array_append(arg, json_array_get(row, 0));
+	return 0;
+}
+
+int store_user_scope(struct store_conn *conn, const struct meta_object *users,
+                     const struct meta_field *team_field, const struct meta_field *manager_field,
+                     int64_t user_id, json_t **out_ids, struct crm_ctx *ctx)
+{
+	struct strbuf sql = { 0 };
+	strbuf_puts(&sql, "WITH RECURSIVE reports(id) AS (SELECT ?1");
+	if (manager_field) {
+		strbuf_puts(&sql, " UNION SELECT u.\"id\" FROM ");
+		strbuf_ident(&sql, users->name);
+		strbuf_puts(&sql, " u JOIN reports r ON u.");
+		strbuf_ident(&sql, manager_field->name);
+		strbuf_puts(&sql, " = r.id WHERE u.\"deleted_at\" IS NULL");
+	}
+	strbuf_puts(&sql, ") SELECT id FROM reports");
+	if (team_field) {
+		strbuf_puts(&sql, " UNION SELECT t.\"id\" FROM ");
+		strbuf_ident(&sql, users->name);
+		strbuf_puts(&sql, " t WHERE t.\"deleted_at\" IS NULL AND t.");
+		strbuf_ident(&sql, team_field->name);
+		strbuf_puts(&sql, " = (SELECT me.");
+		strbuf_ident(&sql, team_field->name);
+		strbuf_puts(&sql, " FROM ");
+		strbuf_ident(&sql, users->name);
+		strbuf_puts(&sql, " me WHERE me.\"id\" = ?1)");
+	}
+	/* a cycle in the manager chain must not loop: UNION drops repeats, LIMIT bounds it */
+	strbuf_puts(&sql, " LIMIT 100000");
+	json_t *ids = json_array();
+	json_t *params = json_pack("[I]", (json_int_t)user_id);
+	int code = store_rows(conn, sql.data, params, collect_ids, ids, ctx);
+	json_decref(params);
+	strbuf_free(&sql);
+	if (code != CRM_OK) {
+		json_decref(ids);
+		return code;
+	}
+	*out_ids = ids;
+	return CRM_OK;
+}
+
+void store_sql_in_ids(struct expr_sql *b, const char *column_sql, json_t *ids, struct strbuf *out)
+{
+	char *text = json_dumps(ids, JSON_COMPACT);
+	struct expr_value v = { .type = EV_TEXT, .s = text ? text : "[]" };
+	int param = expr_sql_bind(b, &v);
+	free(text);
+	strbuf_printf(out, "%s IN (SELECT value FROM json_each(?%d))", column_sql, param);
+}
+
 /* --- queries ---------------------------------------------------------- */
 
 /* FROM, joins and WHERE of q (keyset included when with_keyset). */

@@ -90,6 +90,27 @@ int store_rollup_refresh(struct store_conn *conn, const struct meta_field *rollu
 int store_next_number(struct store_conn *conn, const struct meta_object *object,
                       const struct meta_field *field, int64_t *out, struct crm_ctx *ctx);
 
+/*
+ * The ids of the users whose records a `team` rule shows user_id: the user,
+ * the members of their team (team_field), and their reports all the way
+ * down (manager_field). Fields may be NULL when the user object lacks them.
+ */
+int store_user_scope(struct store_conn *conn, const struct meta_object *users,
+                     const struct meta_field *team_field, const struct meta_field *manager_field,
+                     int64_t user_id, json_t **out_ids, struct crm_ctx *ctx);
+/* Appends "column IN (<the ids>)" with the ids bound as one parameter. */
+void store_sql_in_ids(struct expr_sql *b, const char *column_sql, json_t *ids, struct strbuf *out);
+
+/*
+ * Appends an audit row in the current transaction. changes (may be NULL):
+ * { field: [old, new] }. user_id 0 = the system.
+ */
+int store_audit(struct store_conn *conn, const char *object, int64_t record_id, const char *action,
+                int64_t user_id, const char *request_id, json_t *changes, struct crm_ctx *ctx);
+/* The audit rows of one record, oldest first: [{id, at, user, request_id, action, changes}]. */
+int store_history(struct store_conn *conn, const char *object, int64_t record_id, int limit,
+                  json_t **out, struct crm_ctx *ctx);
+
 /* --- queries ---------------------------------------------------------- */
 
 enum store_sort_dir { STORE_ASC, STORE_DESC };

@@ -1,7 +1,7 @@
 /*
  * test_meta.c - the metadata loader: every field type, system fields, labels,
- * extensions, and the diagnostics (with their line and column) for the
- * mistakes an implementer makes, plus a load from a real directory.
+ * extensions, roles, and the diagnostics (with their line and column) for
+ * the mistakes an implementer makes, plus loads from real directories.
  */
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -116,7 +116,9 @@ static void test_every_field_type_loads_with_its_attributes(void)
 	int rc = load_one("crm.yaml", every_type_yaml, &meta, &diags);
 	ASSERT_LOADED(rc, diags);
 	ASSERT_EQ(diags.count, 0);
-	ASSERT_EQ(meta->object_count, 2);   /* workflow and role documents are skipped */
+	ASSERT_EQ(meta->object_count, 2);   /* workflow documents are skipped */
+	ASSERT_EQ(meta->role_count, 1);
+	ASSERT(meta_find_role(meta, "sales_rep") != NULL);
 	ASSERT_EQ(strlen(meta->version), 64);
 	ASSERT_EQ(meta->language_count, 1);
 	ASSERT_STR_EQ(meta->languages[0], "en");
@@ -874,6 +876,366 @@ static void test_load_directory_with_plugins_from_disk(void)
 	ASSERT_EQ(system(path), 0);
 }
 
+/* ------------------------------------------------------------------- roles */
+
+/* Objects the role tests refer to; roles come in a second file. */
+static const char role_objects_yaml[] =
+	"object: user\n"
+	"fields:\n"
+	"  name: { type: text }\n"
+	"  email: { type: email }\n"
+	"  team: { type: ref, to: team }\n"
+	"---\n"
+	"object: team\n"
+	"fields:\n"
+	"  name: { type: text }\n"
+	"---\n"
+	"object: account\n"
+	"fields:\n"
+	"  name: { type: text }\n"
+	"  region: { type: text }\n"
+	"---\n"
+	"object: opportunity\n"
+	"fields:\n"
+	"  name: { type: text }\n"
+	"  account: { type: ref, to: account }\n"
+	"  discount: { type: percent }\n"
+	"  public: { type: bool }\n";
+
+static int load_roles(const char *roles_yaml, struct meta **out, struct meta_diags *diags)
+{
+	return load_two("objects.yaml", role_objects_yaml, "roles.yaml", roles_yaml, out, diags);
+}
+
+static void test_valid_role_loads_with_levels_expressions_and_field_access(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	/* The role is written before its objects: they are resolved after every file is read. */
+	const char *names[] = {"a_roles.yaml", "b_objects.yaml"};
+	const char *texts[] = {
+		"role: sales_rep\n"
+		"label: { en: Sales Rep, zh: 销售代表 }\n"
+		"description: works own deals\n"
+		"objects:\n"
+		"  opportunity: { read: team, create: true, update: own, delete: none, change_owner: false }\n"
+		"  account: { read: \"owner = $me or region = 'emea'\", update: all }\n"
+		"fields:\n"
+		"  opportunity.discount: read\n"
+		"  account.owner: hidden\n"
+		"  opportunity.name: write\n"
+		"---\n"
+		"role: manager\n"
+		"kind: partner\n"
+		"objects:\n"
+		"  opportunity: { read: \"account.region = $user.email or public\", create: false, delete: all,"
+		" change_owner: true, update: \"owner = $me\" }\n"
+		"  account: {}\n"
+		"---\n"
+		"role: boss\n"
+		"admin: true\n",
+		role_objects_yaml,
+	};
+	int rc = meta_load_texts(2, names, texts, &meta, &diags);
+	ASSERT_LOADED(rc, diags);
+	ASSERT_EQ(diags.count, 0);
+	ASSERT_EQ(meta->role_count, 3);
+
+	const struct meta_role *rep = meta_find_role(meta, "sales_rep");
+	const struct meta_object *opportunity = meta_find_object(meta, "opportunity");
+	const struct meta_object *account = meta_find_object(meta, "account");
+	const struct meta_object *team = meta_find_object(meta, "team");
+	ASSERT(rep && opportunity && account && team);
+	ASSERT(meta_find_role(meta, "nobody") == NULL);
+	ASSERT_STR_EQ(meta_label_text(&rep->label, "zh", rep->name), "销售代表");
+	ASSERT_EQ(rep->kind, USER_EMPLOYEE);
+	ASSERT(!rep->admin);
+	ASSERT_STR_EQ(rep->pos.file, "a_roles.yaml");
+	ASSERT_EQ(rep->pos.line, 1);
+	ASSERT_EQ(rep->pos.column, 7);
+	ASSERT_EQ(rep->object_count, 2);
+
+	const struct meta_role_object *ro = meta_role_object(rep, opportunity);
+	ASSERT(ro != NULL && ro->object == opportunity);
+	ASSERT_EQ(ro->ops[ACCESS_READ].level, LEVEL_TEAM);
+	ASSERT_EQ(ro->ops[ACCESS_CREATE].level, LEVEL_ALL);
+	ASSERT_EQ(ro->ops[ACCESS_UPDATE].level, LEVEL_OWN);
+	ASSERT_EQ(ro->ops[ACCESS_DELETE].level, LEVEL_NONE);
+	ASSERT(ro->ops[ACCESS_READ].text == NULL && ro->ops[ACCESS_READ].expr == NULL);
+	ASSERT(!ro->change_owner);
+	ASSERT(meta_role_object(rep, team) == NULL);   /* not listed: no access */
+
+	ro = meta_role_object(rep, account);
+	ASSERT(ro != NULL);
+	ASSERT_EQ(ro->ops[ACCESS_READ].level, LEVEL_EXPR);
+	ASSERT_STR_EQ(ro->ops[ACCESS_READ].text, "owner = $me or region = 'emea'");
+	ASSERT(ro->ops[ACCESS_READ].expr != NULL);
+	ASSERT_EQ(ro->ops[ACCESS_READ].pos.line, 6);
+	ASSERT_EQ(ro->ops[ACCESS_READ].pos.column, 20);
+	ASSERT_EQ(ro->ops[ACCESS_UPDATE].level, LEVEL_ALL);
+	ASSERT_EQ(ro->ops[ACCESS_CREATE].level, LEVEL_NONE);   /* unspecified */
+	ASSERT_EQ(ro->ops[ACCESS_DELETE].level, LEVEL_NONE);
+
+	ASSERT_EQ(rep->field_count, 3);
+	ASSERT(rep->fields[0].object == opportunity);
+	ASSERT(rep->fields[0].field == meta_find_field(opportunity, "discount"));
+	ASSERT_EQ(rep->fields[0].access, FIELD_ACCESS_READ);
+	ASSERT(rep->fields[1].field == meta_find_field(account, "owner"));   /* system fields may be listed */
+	ASSERT_EQ(rep->fields[1].access, FIELD_ACCESS_HIDDEN);
+	ASSERT_EQ(rep->fields[2].access, FIELD_ACCESS_WRITE);
+
+	const struct meta_role *manager = meta_find_role(meta, "manager");
+	ASSERT(manager != NULL);
+	ASSERT_EQ(manager->kind, USER_PARTNER);
+	ro = meta_role_object(manager, opportunity);
+	ASSERT(ro != NULL);
+	ASSERT_EQ(ro->ops[ACCESS_READ].level, LEVEL_EXPR);   /* a path through a ref, $user.<field> */
+	ASSERT_EQ(ro->ops[ACCESS_CREATE].level, LEVEL_NONE);
+	ASSERT_EQ(ro->ops[ACCESS_DELETE].level, LEVEL_ALL);
+	ASSERT_EQ(ro->ops[ACCESS_UPDATE].level, LEVEL_EXPR);
+	ASSERT(ro->change_owner);
+	ro = meta_role_object(manager, account);   /* listed with no rights */
+	ASSERT(ro != NULL);
+	for (int op = 0; op < ACCESS_OP_COUNT; op++)
+		ASSERT_EQ(ro->ops[op].level, LEVEL_NONE);
+
+	const struct meta_role *boss = meta_find_role(meta, "boss");
+	ASSERT(boss != NULL && boss->admin);
+	ASSERT_EQ(boss->object_count, 0);
+	meta_free(meta);
+	meta_diags_free(&diags);
+}
+
+static void test_unknown_right_in_role_object_lists_the_allowed_keys(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = load_roles(
+		"role: r\n"
+		"objects:\n"
+		"  account: { read: all, write: own, change_owner: maybe }\n"
+		"  opportunity: all\n", &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_EQ(diags.error_count, 3);
+	ASSERT_DIAG(diags, "roles.yaml", 3, 25, "unknown key 'write' in object 'account' of role 'r' "
+	            "(expected one of: read, create, update, delete, change_owner)");
+	ASSERT_DIAG(diags, "roles.yaml", 3, 51, "expected a boolean (true or false) for 'change_owner'");
+	ASSERT_DIAG(diags, "roles.yaml", 4, 16, "expected a map of rights for object 'opportunity' in role 'r'");
+	meta_diags_free(&diags);
+
+	/* Unknown keys of the role itself, and extend. */
+	rc = load_roles("role: r\nobject: account\nextend: true\n", &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_EQ(diags.error_count, 2);
+	ASSERT_DIAG(diags, "roles.yaml", 2, 1, "unknown key 'object' in role (expected one of: role, label, kind, admin, "
+	            "objects, fields, description)");
+	ASSERT_DIAG(diags, "roles.yaml", 3, 1, "roles cannot be extended");
+	meta_diags_free(&diags);
+}
+
+static void test_unknown_level_word_is_read_as_an_expression(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = load_roles(
+		"role: r\n"
+		"objects:\n"
+		"  account: { read: everyone, update: Own }\n"
+		"  opportunity: { read: public, update: \"owner = \", delete: \"\", create: [all] }\n", &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_EQ(diags.error_count, 5);
+	/* A bare word that is no field: most likely a mistyped level. */
+	ASSERT_DIAG(diags, "roles.yaml", 3, 20, "unknown level 'everyone' for 'read' of object 'account' in role 'r' "
+	            "(expected none, own, team, all, true, false or an expression over the fields of 'account')");
+	ASSERT_DIAG(diags, "roles.yaml", 3, 38, "unknown level 'Own' for 'update'");
+	/* public is a bool field of opportunity: a valid expression. */
+	ASSERT_DIAG(diags, "roles.yaml", 4, 40, "invalid expression: column ");
+	ASSERT_DIAG(diags, "roles.yaml", 4, 60, "expected none, own, team, all, true, false or an expression for 'delete'");
+	ASSERT_DIAG(diags, "roles.yaml", 4, 72, "expected none, own, team, all, true, false or an expression for 'create'");
+	meta_diags_free(&diags);
+}
+
+static void test_role_expression_path_to_unknown_field_is_refused(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = load_roles(
+		"role: r\n"
+		"objects:\n"
+		"  account: { read: \"owner = $me or colour = 'red'\" }\n"
+		"  opportunity: { read: \"account.industry = 'x'\", update: \"discount.x = 1\" }\n"
+		"  user: { read: \"email = $user.mail and name != '$user.nothing'\", update: \"team.name = $USER.name\" }\n",
+		&meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_EQ(diags.error_count, 4);
+	ASSERT_DIAG(diags, "roles.yaml", 3, 20, "unknown field 'colour' in 'read' of object 'account' in role 'r'");
+	ASSERT_DIAG(diags, "roles.yaml", 4, 24, "unknown field 'industry' on object 'account' in path 'account.industry' "
+	            "('read' of object 'opportunity' in role 'r')");
+	ASSERT_DIAG(diags, "roles.yaml", 4, 58, "cannot follow 'discount.x': 'discount' is not a ref or user field");
+	/* $user.<field> must be a field of user; a quoted '$user.nothing' is a text. */
+	ASSERT_DIAG(diags, "roles.yaml", 5, 17, "unknown field '$user.mail' in 'read' of object 'user' in role 'r' "
+	            "(the 'user' object has no field 'mail')");
+	ASSERT_EQ(count_diags(&diags, "nothing"), 0);
+	meta_diags_free(&diags);
+}
+
+static void test_role_on_unknown_object_is_refused(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = load_roles(
+		"role: r\n"
+		"objects:\n"
+		"  account: { read: all }\n"
+		"  ghost: { read: \"anything = 1\" }\n", &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_EQ(diags.error_count, 1);   /* the expression of an unknown object is not checked */
+	ASSERT_DIAG(diags, "roles.yaml", 4, 3, "unknown object 'ghost' in role 'r'");
+	meta_diags_free(&diags);
+}
+
+static void test_unknown_field_in_role_fields_is_refused(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = load_roles(
+		"role: r\n"
+		"fields:\n"
+		"  opportunity.margin: read\n"
+		"  ghost.name: hidden\n"
+		"  discount: read\n"
+		"  opportunity.account.name: read\n", &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_EQ(diags.error_count, 4);
+	ASSERT_DIAG(diags, "roles.yaml", 3, 3, "unknown field 'margin' on object 'opportunity' in role 'r'");
+	ASSERT_DIAG(diags, "roles.yaml", 4, 3, "unknown object 'ghost' in role 'r'");
+	ASSERT_DIAG(diags, "roles.yaml", 5, 3, "expected 'object.field' for a key of 'fields' in role 'r', not 'discount'");
+	ASSERT_DIAG(diags, "roles.yaml", 6, 3, "not 'opportunity.account.name'");
+	meta_diags_free(&diags);
+}
+
+static void test_bad_field_access_value_is_refused(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = load_roles(
+		"role: r\n"
+		"fields:\n"
+		"  opportunity.discount: readonly\n"
+		"  opportunity.name: [read]\n", &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_EQ(diags.error_count, 2);
+	ASSERT_DIAG(diags, "roles.yaml", 3, 25, "expected read, hidden or write for 'opportunity.discount' in role 'r', "
+	            "not 'readonly'");
+	ASSERT_DIAG(diags, "roles.yaml", 4, 21, "expected read, hidden or write for 'opportunity.name' in role 'r'");
+	meta_diags_free(&diags);
+}
+
+static void test_role_defined_twice_names_the_first(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	const char *names[] = {"objects.yaml", "a.yaml", "b.yaml"};
+	const char *texts[] = {role_objects_yaml, "role: rep\n---\nrole: Bad Role\n", "# again\nrole: rep\n"};
+	int rc = meta_load_texts(3, names, texts, &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_EQ(diags.error_count, 2);
+	ASSERT_DIAG(diags, "b.yaml", 2, 7, "role 'rep' is already defined at a.yaml:1:7");
+	ASSERT_DIAG(diags, "a.yaml", 3, 7, "invalid name 'Bad Role' for 'role'");
+	meta_diags_free(&diags);
+}
+
+static void test_invalid_role_kind_is_refused(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = load_roles("role: r\nkind: customer\n---\nrole: s\nkind: { a: b }\n", &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_EQ(diags.error_count, 2);
+	ASSERT_DIAG(diags, "roles.yaml", 2, 7, "expected employee, partner or consumer for 'kind', not 'customer'");
+	ASSERT_EQ(diags.count, 2);   /* the map has nothing to quote: the same message without "not" */
+	ASSERT_EQ(diags.items[1].line, 5);
+	ASSERT_EQ(diags.items[1].column, 7);
+	ASSERT_STR_EQ(diags.items[1].message, "expected employee, partner or consumer for 'kind'");
+	meta_diags_free(&diags);
+
+	rc = load_roles("role: r\nkind: consumer\n", &meta, &diags);
+	ASSERT_LOADED(rc, diags);
+	ASSERT_EQ(meta_find_role(meta, "r")->kind, USER_CONSUMER);
+	meta_free(meta);
+	meta_diags_free(&diags);
+}
+
+static void test_admin_role_with_objects_or_fields_is_refused(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = load_roles(
+		"role: root\n"
+		"admin: true\n"
+		"objects:\n"
+		"  account: { read: all }\n"
+		"fields:\n"
+		"  account.name: read\n"
+		"---\n"
+		"role: partner_admin\n"
+		"kind: partner\n"
+		"admin: true\n"
+		"---\n"
+		"role: odd\n"
+		"admin: yes\n", &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_EQ(diags.error_count, 4);
+	ASSERT_DIAG(diags, "roles.yaml", 3, 1, "role 'root' is an admin role with every right: 'objects' is not allowed "
+	            "with 'admin: true'");
+	ASSERT_DIAG(diags, "roles.yaml", 5, 1, "'fields' is not allowed with 'admin: true'");
+	ASSERT_DIAG(diags, "roles.yaml", 9, 7, "an admin role is for employees: role 'partner_admin' cannot be "
+	            "'admin: true' with kind 'partner'");
+	ASSERT_DIAG(diags, "roles.yaml", 13, 8, "expected a boolean (true or false) for 'admin'");
+	meta_diags_free(&diags);
+}
+
+static void test_repository_metadata_loads_with_the_demo_roles(void)
+{
+	/* Tests run from the repository root. */
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = meta_load("metadata", "plugins", &meta, &diags);
+	ASSERT_LOADED(rc, diags);
+	ASSERT_EQ(diags.error_count, 0);
+	ASSERT_EQ(meta->role_count, 7);
+	static const char *const demo_roles[] = {
+		"admin", "sales_manager", "sales_rep", "service_agent", "marketing_user", "partner_user", "consumer",
+	};
+	for (size_t i = 0; i < sizeof(demo_roles) / sizeof(demo_roles[0]); i++) {
+		const struct meta_role *role = meta_find_role(meta, demo_roles[i]);
+		ASSERT(role != NULL);
+		ASSERT(strcmp(meta_label_text(&role->label, "zh", ""), "") != 0);
+		ASSERT(strcmp(meta_label_text(&role->label, "en", ""), "") != 0);
+	}
+	ASSERT(meta_find_role(meta, "admin")->admin);
+	ASSERT_EQ(meta_find_role(meta, "partner_user")->kind, USER_PARTNER);
+	ASSERT_EQ(meta_find_role(meta, "consumer")->kind, USER_CONSUMER);
+
+	const struct meta_role *rep = meta_find_role(meta, "sales_rep");
+	const struct meta_object *lead = meta_find_object(meta, "lead");
+	const struct meta_object *opportunity = meta_find_object(meta, "opportunity");
+	const struct meta_role_object *ro = meta_role_object(rep, lead);
+	ASSERT(ro != NULL);
+	ASSERT_EQ(ro->ops[ACCESS_READ].level, LEVEL_EXPR);
+	ASSERT_STR_EQ(ro->ops[ACCESS_READ].text, "owner = $me or owner = null");
+	ro = meta_role_object(rep, opportunity);
+	ASSERT(ro != NULL);
+	ASSERT_EQ(ro->ops[ACCESS_READ].level, LEVEL_TEAM);
+	ASSERT_EQ(ro->ops[ACCESS_DELETE].level, LEVEL_NONE);
+	ASSERT_EQ(rep->field_count, 1);
+	ASSERT(rep->fields[0].field == meta_find_field(opportunity, "discount"));
+	ASSERT_EQ(rep->fields[0].access, FIELD_ACCESS_READ);
+	ASSERT(meta_role_object(meta_find_role(meta, "consumer"), opportunity) == NULL);
+	meta_free(meta);
+	meta_diags_free(&diags);
+}
+
 static struct test_case tests[] = {
 	{"every_field_type_loads_with_its_attributes", test_every_field_type_loads_with_its_attributes},
 	{"system_fields_come_first_in_order", test_system_fields_come_first_in_order},
@@ -906,6 +1268,18 @@ static struct test_case tests[] = {
 	{"limits_on_depth_and_size", test_limits_on_depth_and_size},
 	{"version_changes_with_the_text", test_version_changes_with_the_text},
 	{"load_directory_with_plugins_from_disk", test_load_directory_with_plugins_from_disk},
+	{"valid_role_loads_with_levels_expressions_and_field_access",
+	 test_valid_role_loads_with_levels_expressions_and_field_access},
+	{"unknown_right_in_role_object_lists_the_allowed_keys", test_unknown_right_in_role_object_lists_the_allowed_keys},
+	{"unknown_level_word_is_read_as_an_expression", test_unknown_level_word_is_read_as_an_expression},
+	{"role_expression_path_to_unknown_field_is_refused", test_role_expression_path_to_unknown_field_is_refused},
+	{"role_on_unknown_object_is_refused", test_role_on_unknown_object_is_refused},
+	{"unknown_field_in_role_fields_is_refused", test_unknown_field_in_role_fields_is_refused},
+	{"bad_field_access_value_is_refused", test_bad_field_access_value_is_refused},
+	{"role_defined_twice_names_the_first", test_role_defined_twice_names_the_first},
+	{"invalid_role_kind_is_refused", test_invalid_role_kind_is_refused},
+	{"admin_role_with_objects_or_fields_is_refused", test_admin_role_with_objects_or_fields_is_refused},
+	{"repository_metadata_loads_with_the_demo_roles", test_repository_metadata_loads_with_the_demo_roles},
 };
 
 TEST_MAIN(tests)

@@ -1,0 +1,253 @@
+/*
+ * access.c - roles turned into SQL predicates and single-record checks
+ * (see access.h). Fail closed: no user, a disabled user, no role, an
+ * unknown $user field or an expression that cannot be compiled all deny.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "access.h"
+#include "eval.h"
+#include "expr.h"
+#include "kernel.h"
+#include "store.h"
+
+void access_free(struct access_user *user)
+{
+	if (!user)
+		return;
+	json_decref(user->record);
+	json_decref(user->scope);
+	free(user);
+}
+
+int access_load(struct crm_ctx *ctx)
+{
+	if (ctx->user_id == 0 || ctx->access)
+		return CRM_OK;
+	const struct meta *meta = ctx->kernel->meta;
+	struct access_user *user = xcalloc(1, sizeof(*user));
+	user->id = ctx->user_id;
+	ctx->access = user;
+	const struct meta_object *users = meta_find_object(meta, "user");
+	if (!users)
+		return CRM_OK; /* no user object: nobody but the system has rights */
+	struct store_conn *conn = ctx->txn ? ctx->txn : store_reader(ctx->kernel->store);
+	json_t *record = NULL;
+	int code = store_get(conn, users, ctx->user_id, false, &record, ctx);
+	if (code == CRM_OK) {
+		user->record = record;
+		json_t *active = json_object_get(record, "active");
+		user->active = !json_is_false(active);
+		user->role = meta_find_role(meta, json_string_value(json_object_get(record, "role")));
+		code = store_user_scope(conn, users, meta_find_field(users, "team"), meta_find_field(users, "manager"),
+		                        ctx->user_id, &user->scope, ctx);
+	} else if (code == CRM_ENOTFOUND) {
+		code = CRM_OK; /* a deleted user: no rights */
+	}
+	if (conn != ctx->txn)
+		store_reader_done(conn);
+	if (code != CRM_OK)
+		return code;
+	crm_error_reset(ctx);
+	return CRM_OK;
+}
+
+bool access_is_admin(struct crm_ctx *ctx)
+{
+	if (ctx->user_id == 0)
+		return true;
+	if (access_load(ctx) != CRM_OK)
+		return false;
+	struct access_user *u = ctx->access;
+	return u->active && u->role && u->role->admin;
+}
+
+/* The rule for op, or NULL when the caller has no rights at all on object. */
+static const struct meta_access_rule *rule_for(struct crm_ctx *ctx, const struct meta_object *object,
+                                               enum access_op op)
+{
+	struct access_user *u = ctx->access;
+	if (!u || !u->active || !u->role)
+		return NULL;
+	const struct meta_role_object *ro = meta_role_object(u->role, object);
+	return ro ? &ro->ops[op] : NULL;
+}
+
+bool access_allows(struct crm_ctx *ctx, const struct meta_object *object, enum access_op op)
+{
+	if (access_is_admin(ctx))
+		return true;
+	const struct meta_access_rule *rule = rule_for(ctx, object, op);
+	return rule && rule->level != LEVEL_NONE;
+}
+
+static int user_field(void *arg, const char *field, struct expr_value *out)
+{
+	struct crm_ctx *ctx = arg;
+	json_t *record = ctx->access ? ctx->access->record : NULL;
+	json_t *v = record ? json_object_get(record, field) : NULL;
+	if (!v)
+		return -1;
+	eval_value_from_json(v, out);
+	if (out->type == EV_TEXT)
+		out->s = xstrdup(out->s); /* the builder takes ownership of $user text */
+	return 0;
+}
+
+int access_predicate(struct crm_ctx *ctx, const struct meta_object *object, enum access_op op,
+                     struct expr_sql *b, struct strbuf *out)
+{
+	if (access_is_admin(ctx))
+		return CRM_OK;
+	const struct meta_access_rule *rule = rule_for(ctx, object, op);
+	if (!rule || rule->level == LEVEL_NONE) {
+		strbuf_puts(out, "0");
+		return CRM_OK;
+	}
+	struct strbuf owner = { 0 };
+	strbuf_printf(&owner, "%s.\"owner\"", b->base_alias);
+	switch (rule->level) {
+	case LEVEL_ALL:
+		break;
+	case LEVEL_OWN: {
+		struct expr_value me = { .type = EV_INT, .i = ctx->user_id };
+		strbuf_printf(out, "%s = ?%d", owner.data, expr_sql_bind(b, &me));
+		break;
+	}
+	case LEVEL_TEAM:
+		store_sql_in_ids(b, owner.data, ctx->access->scope, out);
+		break;
+	case LEVEL_EXPR: {
+		/* the rule may use fields the caller cannot read: it is the role's, not the caller's */
+		bool (*can_read)(void *, const struct meta_object *, const struct meta_field *) = b->can_read;
+		int (*saved_user_field)(void *, const char *, struct expr_value *) = b->user_field;
+		void *saved_arg = b->arg;
+		b->can_read = NULL;
+		b->user_field = user_field;
+		b->arg = ctx;
+		b->me = ctx->user_id;
+		char err[256];
+		struct strbuf sql = { 0 };
+		int code = expr_compile(b, rule->expr, &sql, err, sizeof(err));
+		b->can_read = can_read;
+		b->user_field = saved_user_field;
+		b->arg = saved_arg;
+		/* a rule that cannot be compiled for this user (a missing $user field) denies */
+		strbuf_puts(out, code == CRM_OK ? sql.data : "0");
+		strbuf_free(&sql);
+		break;
+	}
+	default:
+		strbuf_puts(out, "0");
+	}
+	strbuf_free(&owner);
+	return CRM_OK;
+}
+
+static bool in_ids(json_t *ids, json_t *value)
+{
+	if (!json_is_integer(value))
+		return false;
+	size_t i;
+	json_t *id;
+	json_array_foreach(ids, i, id)
+		if (json_integer_value(id) == json_integer_value(value))
+			return true;
+	return false;
+}
+
+int access_check(struct crm_ctx *ctx, const struct meta_object *object, enum access_op op,
+                 json_t *record, bool *allowed)
+{
+	*allowed = false;
+	if (access_is_admin(ctx)) {
+		*allowed = true;
+		return CRM_OK;
+	}
+	const struct meta_access_rule *rule = rule_for(ctx, object, op);
+	if (!rule)
+		return CRM_OK;
+	json_t *owner = json_object_get(record, "owner");
+	switch (rule->level) {
+	case LEVEL_ALL:
+		*allowed = true;
+		break;
+	case LEVEL_OWN:
+		*allowed = json_is_integer(owner) && json_integer_value(owner) == ctx->user_id;
+		break;
+	case LEVEL_TEAM:
+		*allowed = in_ids(ctx->access->scope, owner);
+		break;
+	case LEVEL_EXPR: {
+		struct store_conn *conn = ctx->txn ? ctx->txn : store_reader(ctx->kernel->store);
+		struct expr_value result = { 0 };
+		char err[256];
+		int code = eval_record(ctx, conn, object, rule->expr, record, ctx->access->record, &result,
+		                       err, sizeof(err));
+		if (conn != ctx->txn)
+			store_reader_done(conn);
+		/* an evaluation error (a missing $user field) denies */
+		*allowed = code == CRM_OK && expr_truthy(&result);
+		expr_value_clear(&result);
+		crm_error_reset(ctx);
+		break;
+	}
+	default:
+		break;
+	}
+	return CRM_OK;
+}
+
+enum field_access access_field(struct crm_ctx *ctx, const struct meta_object *object,
+                               const struct meta_field *field)
+{
+	if (access_is_admin(ctx))
+		return FIELD_ACCESS_WRITE;
+	struct access_user *u = ctx->access;
+	if (!u || !u->active || !u->role)
+		return FIELD_ACCESS_HIDDEN;
+	for (int i = 0; i < u->role->field_count; i++) {
+		const struct meta_role_field *rf = &u->role->fields[i];
+		if (rf->field == field && rf->object == object)
+			return rf->access;
+	}
+	if (!access_allows(ctx, object, ACCESS_READ))
+		return FIELD_ACCESS_HIDDEN;
+	if (access_allows(ctx, object, ACCESS_CREATE) || access_allows(ctx, object, ACCESS_UPDATE))
+		return FIELD_ACCESS_WRITE;
+	return FIELD_ACCESS_READ;
+}
+
+bool access_can_read(void *arg, const struct meta_object *object, const struct meta_field *field)
+{
+	return access_field(arg, object, field) != FIELD_ACCESS_HIDDEN;
+}
+
+void access_strip(struct crm_ctx *ctx, const struct meta_object *object, json_t *record)
+{
+	if (access_is_admin(ctx))
+		return;
+	for (int i = 0; i < object->field_count; i++) {
+		const struct meta_field *f = &object->fields[i];
+		if (access_field(ctx, object, f) == FIELD_ACCESS_HIDDEN)
+			json_object_del(record, f->name);
+	}
+}
+
+/* TEMPORARY until meta.c parses roles: weak fallbacks so the tree links. */
+__attribute__((weak)) const struct meta_role *meta_find_role(const struct meta *meta, const char *name)
+{
+	for (int i = 0; name && i < meta->role_count; i++)
+		if (strcmp(meta->roles[i].name, name) == 0)
+			return &meta->roles[i];
+	return NULL;
+}
+
+__attribute__((weak)) const struct meta_role_object *meta_role_object(const struct meta_role *role,
+                                                                      const struct meta_object *object)
+{
+	for (int i = 0; i < role->object_count; i++)
+		if (role->objects[i].object == object)
+			return &role->objects[i];
+	return NULL;
+}
