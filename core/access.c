@@ -206,16 +206,17 @@ enum field_access access_field(struct crm_ctx *ctx, const struct meta_object *ob
 	struct access_user *u = ctx->access;
 	if (!u || !u->active || !u->role)
 		return FIELD_ACCESS_HIDDEN;
-	for (int i = 0; i < u->role->field_count; i++) {
-		const struct meta_role_field *rf = &u->role->fields[i];
-		if (rf->field == field && rf->object == object)
-			return rf->access;
-	}
 	if (!access_allows(ctx, object, ACCESS_READ))
 		return FIELD_ACCESS_HIDDEN;
-	if (access_allows(ctx, object, ACCESS_CREATE) || access_allows(ctx, object, ACCESS_UPDATE))
-		return FIELD_ACCESS_WRITE;
-	return FIELD_ACCESS_READ;
+	enum field_access by_object = access_allows(ctx, object, ACCESS_CREATE) || access_allows(ctx, object, ACCESS_UPDATE)
+		? FIELD_ACCESS_WRITE : FIELD_ACCESS_READ;
+	for (int i = 0; i < u->role->field_count; i++) {
+		const struct meta_role_field *rf = &u->role->fields[i];
+		/* a field entry narrows what the object allows, never widens it */
+		if (rf->field == field && rf->object == object)
+			return rf->access == FIELD_ACCESS_WRITE ? by_object : rf->access;
+	}
+	return by_object;
 }
 
 bool access_can_read(void *arg, const struct meta_object *object, const struct meta_field *field)
@@ -234,20 +235,3 @@ void access_strip(struct crm_ctx *ctx, const struct meta_object *object, json_t 
 	}
 }
 
-/* TEMPORARY until meta.c parses roles: weak fallbacks so the tree links. */
-__attribute__((weak)) const struct meta_role *meta_find_role(const struct meta *meta, const char *name)
-{
-	for (int i = 0; name && i < meta->role_count; i++)
-		if (strcmp(meta->roles[i].name, name) == 0)
-			return &meta->roles[i];
-	return NULL;
-}
-
-__attribute__((weak)) const struct meta_role_object *meta_role_object(const struct meta_role *role,
-                                                                      const struct meta_object *object)
-{
-	for (int i = 0; i < role->object_count; i++)
-		if (role->objects[i].object == object)
-			return &role->objects[i];
-	return NULL;
-}

@@ -1379,6 +1379,18 @@ static int parse_comparison(struct parser *p)
 	int right = parse_concat(p);
 	if (right < 0)
 		return -1;
+	if ((op == CMP_EQ || op == CMP_NE) && p->expr->nodes[right].kind == NODE_LITERAL
+	    && p->expr->nodes[right].value.type == EV_NULL) {
+		/*
+		 * `owner = null` means "has no owner", as in SOQL and DESIGN.md's
+		 * public lead pool; under three-valued logic it would never be true.
+		 * The right literal stays in the node array, unlinked.
+		 */
+		int index = new_node(p, NODE_IS_NULL, column, left);
+		if (index >= 0)
+			p->expr->nodes[index].negated = op == CMP_NE;
+		return index;
+	}
 	link_sibling(p, left, right);
 	int index = new_node(p, NODE_COMPARE, column, left);
 	if (index >= 0)

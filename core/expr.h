@@ -3,7 +3,7 @@
  * rules, workflow guards and access predicates.
  *
  *   or  and  not            boolean, SQL three-valued logic (null is unknown)
- *   = != < <= > >=          comparison (also <> for !=)
+ *   = != < <= > >=          comparison (also <> for !=); `x = null` means `x is null`
  *   in (...)  not in (...)  list of literals
  *   like  not like          % and _ wildcards, case-insensitive for ASCII
  *   is null  is not null

@@ -478,9 +478,10 @@ static void test_three_valued_logic_matches_sql(void)
 	/* not */
 	ASSERT_STR_EQ(eval_repr("not t"), "false");
 	ASSERT_STR_EQ(eval_repr("not n"), "null");
-	/* comparisons with null are unknown, is null is not */
-	ASSERT_STR_EQ(eval_repr("n = null"), "null");
-	ASSERT_STR_EQ(eval_repr("i = null"), "null");
+	/* comparisons with null are unknown, is null is not; `x = null` is read as `x is null` (SOQL) */
+	ASSERT_STR_EQ(eval_repr("n = null"), "true");
+	ASSERT_STR_EQ(eval_repr("i = null"), "false");
+	ASSERT_STR_EQ(eval_repr("i != null"), "true");
 	ASSERT_STR_EQ(eval_repr("i != n"), "null");
 	ASSERT_STR_EQ(eval_repr("n is null"), "true");
 	ASSERT_STR_EQ(eval_repr("i is not null"), "true");
@@ -694,7 +695,7 @@ static void test_compile_binds_every_literal(void)
 	ASSERT_STR_EQ(compile_repr("owner = $me and stage != $user.team"),
 		"((t0.\"owner\" = ?1) AND (t0.\"stage\" <> ?2)) | | int:42, text:east");
 	ASSERT_STR_EQ(compile_repr("closed = true or closed = false or stage = null"),
-		"((t0.\"closed\" = ?1) OR (t0.\"closed\" = ?2) OR (t0.\"stage\" = ?3)) | | int:1, int:0, null");
+		"((t0.\"closed\" = ?1) OR (t0.\"closed\" = ?2) OR (t0.\"stage\" IS NULL)) | | int:1, int:0");
 	ASSERT_STR_EQ(compile_repr("name || '-' || lower(stage) = upper('x')"),
 		"((t0.\"name\" || ?1 || lower(t0.\"stage\")) = upper(?2)) | | text:-, text:x");
 	ASSERT_STR_EQ(compile_repr("-amount + 2 * quantity % 3 > 1.5"),
