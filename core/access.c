@@ -94,6 +94,17 @@ static int user_field(void *arg, const char *field, struct expr_value *out)
 	return 0;
 }
 
+/* Shares widen read and update, never beyond an object the role cannot touch at all. */
+static bool shares_apply(const struct meta_access_rule *rule, enum access_op op)
+{
+	return (op == ACCESS_READ || op == ACCESS_UPDATE) && rule->level != LEVEL_NONE && rule->level != LEVEL_ALL;
+}
+
+static int64_t user_team(struct crm_ctx *ctx)
+{
+	return json_integer_value(json_object_get(ctx->access->record, "team"));
+}
+
 int access_predicate(struct crm_ctx *ctx, const struct meta_object *object, enum access_op op,
                      struct expr_sql *b, struct strbuf *out)
 {
@@ -141,6 +152,15 @@ int access_predicate(struct crm_ctx *ctx, const struct meta_object *object, enum
 		strbuf_puts(out, "0");
 	}
 	strbuf_free(&owner);
+	if (shares_apply(rule, op) && out->len) {
+		/* a record shared with the caller (or their team) is readable, or editable if shared for edit */
+		struct strbuf both = { 0 };
+		strbuf_printf(&both, "(%s) OR ", out->data);
+		store_share_sql(b, object->name, ctx->user_id, user_team(ctx), op == ACCESS_UPDATE, &both);
+		strbuf_reset(out);
+		strbuf_puts(out, both.data);
+		strbuf_free(&both);
+	}
 	return CRM_OK;
 }
 
@@ -194,6 +214,17 @@ int access_check(struct crm_ctx *ctx, const struct meta_object *object, enum acc
 	}
 	default:
 		break;
+	}
+	int64_t id = json_integer_value(json_object_get(record, "id"));
+	if (!*allowed && id && shares_apply(rule, op)) {
+		struct store_conn *conn = ctx->txn ? ctx->txn : store_reader(ctx->kernel->store);
+		int code = store_share_exists(conn, object->name, id, ctx->user_id, user_team(ctx), op == ACCESS_UPDATE,
+		                              allowed, ctx);
+		if (conn != ctx->txn)
+			store_reader_done(conn);
+		if (code != CRM_OK)
+			*allowed = false;
+		return code;
 	}
 	return CRM_OK;
 }

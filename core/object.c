@@ -1665,6 +1665,102 @@ int object_history(struct crm_ctx *ctx, const char *object, int64_t id, json_t *
 	return CRM_OK;
 }
 
+/* --- manual sharing ---------------------------------------------------- */
+
+/* Only the owner (or an admin) shares, and never more than they may do themselves. */
+static int share_allowed(struct crm_ctx *ctx, const struct meta_object *o, int64_t id, bool edit)
+{
+	json_t *record = NULL;
+	int code = store_get(ctx->txn, o, id, false, &record, ctx);
+	if (code == CRM_OK)
+		code = check_record_access(ctx, o, record, edit ? ACCESS_UPDATE : ACCESS_READ, id);
+	if (code == CRM_OK && !access_is_admin(ctx)
+	    && json_integer_value(json_object_get(record, "owner")) != ctx->user_id)
+		code = crm_error(ctx, CRM_EDENIED, "only the owner of this %s or an admin may share it", o->name);
+	json_decref(record);
+	return code;
+}
+
+int object_share(struct crm_ctx *ctx, const char *object, int64_t id, json_t *share, json_t **out)
+{
+	const struct meta_object *o = NULL;
+	int code = find_object(ctx, object, &o);
+	if (code != CRM_OK || (code = access_load(ctx)) != CRM_OK)
+		return code;
+	json_t *user = json_object_get(share, "user"), *team = json_object_get(share, "team");
+	const char *level = json_string_value(json_object_get(share, "access"));
+	if (!json_is_object(share) || (!user == !team) || (user && !json_is_integer(user)) || (team && !json_is_integer(team)))
+		return crm_error(ctx, CRM_EINVAL, "a share names exactly one \"user\" or \"team\" id");
+	if (!level || (strcmp(level, "read") != 0 && strcmp(level, "edit") != 0))
+		return crm_error(ctx, CRM_EINVAL, "\"access\" must be \"read\" or \"edit\"");
+	bool edit = strcmp(level, "edit") == 0;
+	const struct meta_object *target = meta_find_object(ctx_meta(ctx), user ? "user" : "team");
+	bool own;
+	if ((code = write_begin(ctx, &own)) != CRM_OK)
+		return code;
+	if ((code = share_allowed(ctx, o, id, edit)) != CRM_OK)
+		return write_end(ctx, own, code);
+	bool exists = false;
+	if (!target)
+		code = crm_error(ctx, CRM_EINVAL, "this application has no %s object", user ? "user" : "team");
+	else if ((code = store_exists(ctx->txn, target, json_integer_value(user ? user : team), &exists, ctx)) == CRM_OK
+	         && !exists)
+		code = crm_error(ctx, CRM_EINVAL, "no %s with id %lld", target->name,
+		                 (long long)json_integer_value(user ? user : team));
+	int64_t share_id = 0;
+	if (code == CRM_OK)
+		code = store_share_add(ctx->txn, o->name, id, json_integer_value(user), json_integer_value(team), edit,
+		                       ctx->user_id, &share_id, ctx);
+	if (code == CRM_OK) {
+		json_t *changes = json_pack("{s:O?, s:O?, s:s}", "user", user, "team", team, "access", level);
+		code = store_audit(ctx->txn, o->name, id, "share", ctx->user_id, ctx->request_id, changes, ctx);
+		json_decref(changes);
+	}
+	code = write_end(ctx, own, code);
+	if (code == CRM_OK && out)
+		*out = json_pack("{s:I, s:O?, s:O?, s:s}", "id", (json_int_t)share_id, "user", user, "team", team,
+		                 "access", level);
+	return code;
+}
+
+int object_unshare(struct crm_ctx *ctx, const char *object, int64_t id, int64_t share_id)
+{
+	const struct meta_object *o = NULL;
+	int code = find_object(ctx, object, &o);
+	if (code != CRM_OK || (code = access_load(ctx)) != CRM_OK)
+		return code;
+	bool own;
+	if ((code = write_begin(ctx, &own)) != CRM_OK)
+		return code;
+	code = share_allowed(ctx, o, id, false);
+	if (code == CRM_OK)
+		code = store_share_remove(ctx->txn, o->name, id, share_id, ctx);
+	if (code == CRM_OK) {
+		json_t *changes = json_pack("{s:I}", "share", (json_int_t)share_id);
+		code = store_audit(ctx->txn, o->name, id, "unshare", ctx->user_id, ctx->request_id, changes, ctx);
+		json_decref(changes);
+	}
+	return write_end(ctx, own, code);
+}
+
+int object_shares(struct crm_ctx *ctx, const char *object, int64_t id, json_t **out)
+{
+	const struct meta_object *o = NULL;
+	int code = find_object(ctx, object, &o);
+	if (code != CRM_OK || (code = access_load(ctx)) != CRM_OK)
+		return code;
+	struct store_conn *conn = read_conn(ctx);
+	json_t *record = NULL;
+	code = store_get(conn, o, id, false, &record, ctx);
+	if (code == CRM_OK)
+		code = check_record_access(ctx, o, record, ACCESS_READ, id);
+	if (code == CRM_OK)
+		code = store_share_list(conn, o->name, id, out, ctx);
+	read_done(ctx, conn);
+	json_decref(record);
+	return code;
+}
+
 /* --- batch ------------------------------------------------------------ */
 
 static json_t *error_result(struct crm_ctx *ctx, int code)

@@ -89,6 +89,17 @@ int object_aggregate(struct crm_ctx *ctx, const char *object, const char *group,
 int object_history(struct crm_ctx *ctx, const char *object, int64_t id, json_t **out);
 
 /*
+ * Manual sharing: the owner of a record (or an admin) shares it with one
+ * user or one team, {"user": id} or {"team": id}, with "access": "read" or
+ * "edit"; never more than the sharer may do. *out = the share with its id.
+ * Shares widen read/update within what the role allows on the object.
+ */
+int object_share(struct crm_ctx *ctx, const char *object, int64_t id, json_t *share, json_t **out);
+int object_unshare(struct crm_ctx *ctx, const char *object, int64_t id, int64_t share_id);
+/* [{id, user, team, access, created_by, created_at}] for a record the caller can read. */
+int object_shares(struct crm_ctx *ctx, const char *object, int64_t id, json_t **out);
+
+/*
  * Transactions. Calls made between begin and commit share one write
  * transaction (BEGIN IMMEDIATE on the single writer connection). Nested
  * begins are counted. A failed call inside leaves the transaction open:

@@ -52,7 +52,14 @@ static const char *const bootstrap_sql =
 	/* the audit trail: one row per create, update, delete, restore, purge, transition, login */
 	"CREATE TABLE IF NOT EXISTS _crm_audit (id INTEGER PRIMARY KEY, at TEXT NOT NULL, user_id INTEGER,"
 	"  request_id TEXT, object TEXT NOT NULL, record_id INTEGER, action TEXT NOT NULL, changes TEXT);"
-	"CREATE INDEX IF NOT EXISTS _crm_audit_record ON _crm_audit(object, record_id);";
+	"CREATE INDEX IF NOT EXISTS _crm_audit_record ON _crm_audit(object, record_id);"
+	/* manual sharing: one record with one user or one team, read or edit */
+	"CREATE TABLE IF NOT EXISTS _crm_shares (id INTEGER PRIMARY KEY, object TEXT NOT NULL,"
+	"  record_id INTEGER NOT NULL, user_id INTEGER, team_id INTEGER, access TEXT NOT NULL,"
+	"  created_by INTEGER, created_at TEXT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS _crm_shares_record ON _crm_shares(object, record_id);"
+	"CREATE INDEX IF NOT EXISTS _crm_shares_user ON _crm_shares(user_id, object);"
+	"CREATE INDEX IF NOT EXISTS _crm_shares_team ON _crm_shares(team_id, object);";
 
 static struct schema_step *add_step(struct schema_plan *plan, enum step_kind kind,
                                     const char *fmt, ...) __attribute__((format(printf, 3, 4)));

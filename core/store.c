@@ -1035,6 +1035,112 @@ int store_history(struct store_conn *conn, const char *object, int64_t record_id
 	return CRM_OK;
 }
 
+/* --- manual sharing ---------------------------------------------------- */
+
+void store_share_sql(struct expr_sql *b, const char *object, int64_t user_id, int64_t team_id, bool edit,
+                     struct strbuf *out)
+{
+	struct expr_value name = { .type = EV_TEXT, .s = (char *)object };
+	struct expr_value user = { .type = EV_INT, .i = user_id };
+	struct expr_value team = { .type = EV_INT, .i = team_id };
+	int p_object = expr_sql_bind(b, &name), p_user = expr_sql_bind(b, &user), p_team = expr_sql_bind(b, &team);
+	strbuf_printf(out, "%s.\"id\" IN (SELECT record_id FROM _crm_shares WHERE object = ?%d AND "
+	              "(user_id = ?%d OR team_id = ?%d)%s)", b->base_alias, p_object, p_user, p_team,
+	              edit ? " AND access = 'edit'" : "");
+}
+
+int store_share_exists(struct store_conn *conn, const char *object, int64_t id, int64_t user_id,
+                       int64_t team_id, bool edit, bool *out, struct crm_ctx *ctx)
+{
+	sqlite3_stmt *stmt;
+	int code = store_prepare(conn, "SELECT 1 FROM _crm_shares WHERE object = ?1 AND record_id = ?2"
+	                         " AND (user_id = ?3 OR team_id = ?4) AND (?5 = 0 OR access = 'edit') LIMIT 1", &stmt, ctx);
+	if (code != CRM_OK)
+		return code;
+	sqlite3_bind_text(stmt, 1, object, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, id);
+	sqlite3_bind_int64(stmt, 3, user_id);
+	sqlite3_bind_int64(stmt, 4, team_id);
+	sqlite3_bind_int(stmt, 5, edit);
+	int rc = step(conn, stmt);
+	done(conn, stmt);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return sql_error(conn, rc, ctx, "share");
+	*out = rc == SQLITE_ROW;
+	return CRM_OK;
+}
+
+int store_share_add(struct store_conn *conn, const char *object, int64_t id, int64_t user_id, int64_t team_id,
+                    bool edit, int64_t created_by, int64_t *out_id, struct crm_ctx *ctx)
+{
+	sqlite3_stmt *stmt;
+	int code = store_prepare(conn, "INSERT INTO _crm_shares(object, record_id, user_id, team_id, access, created_by,"
+	                         " created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
+	                         &stmt, ctx);
+	if (code != CRM_OK)
+		return code;
+	sqlite3_bind_text(stmt, 1, object, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, id);
+	if (user_id)
+		sqlite3_bind_int64(stmt, 3, user_id);
+	if (team_id)
+		sqlite3_bind_int64(stmt, 4, team_id);
+	sqlite3_bind_text(stmt, 5, edit ? "edit" : "read", -1, SQLITE_STATIC);
+	if (created_by)
+		sqlite3_bind_int64(stmt, 6, created_by);
+	int rc = step(conn, stmt);
+	done(conn, stmt);
+	if (rc != SQLITE_DONE)
+		return sql_error(conn, rc, ctx, "share");
+	*out_id = sqlite3_last_insert_rowid(conn->db);
+	return CRM_OK;
+}
+
+int store_share_remove(struct store_conn *conn, const char *object, int64_t id, int64_t share_id,
+                       struct crm_ctx *ctx)
+{
+	sqlite3_stmt *stmt;
+	int code = store_prepare(conn, "DELETE FROM _crm_shares WHERE id = ?1 AND object = ?2 AND record_id = ?3",
+	                         &stmt, ctx);
+	if (code != CRM_OK)
+		return code;
+	sqlite3_bind_int64(stmt, 1, share_id);
+	sqlite3_bind_text(stmt, 2, object, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, id);
+	int rc = step(conn, stmt);
+	done(conn, stmt);
+	if (rc != SQLITE_DONE)
+		return sql_error(conn, rc, ctx, "unshare");
+	if (sqlite3_changes(conn->db) != 1)
+		return crm_error(ctx, CRM_ENOTFOUND, "no share %lld on this record", (long long)share_id);
+	return CRM_OK;
+}
+
+int store_share_list(struct store_conn *conn, const char *object, int64_t id, json_t **out, struct crm_ctx *ctx)
+{
+	sqlite3_stmt *stmt;
+	int code = store_prepare(conn, "SELECT id, user_id, team_id, access, created_by, created_at FROM _crm_shares"
+	                         " WHERE object = ?1 AND record_id = ?2 ORDER BY id", &stmt, ctx);
+	if (code != CRM_OK)
+		return code;
+	sqlite3_bind_text(stmt, 1, object, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, id);
+	json_t *rows = json_array();
+	int rc;
+	while ((rc = step(conn, stmt)) == SQLITE_ROW)
+		json_array_append_new(rows, json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}",
+			"id", store_column_json(stmt, 0, NULL), "user", store_column_json(stmt, 1, NULL),
+			"team", store_column_json(stmt, 2, NULL), "access", store_column_json(stmt, 3, NULL),
+			"created_by", store_column_json(stmt, 4, NULL), "created_at", store_column_json(stmt, 5, NULL)));
+	done(conn, stmt);
+	if (rc != SQLITE_DONE) {
+		json_decref(rows);
+		return sql_error(conn, rc, ctx, "shares");
+	}
+	*out = rows;
+	return CRM_OK;
+}
+
 static int collect_ids(void *arg, json_t *row)
 {
 	json_array_append(arg, json_array_get(row, 0));

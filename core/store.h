@@ -111,6 +111,22 @@ int store_audit(struct store_conn *conn, const char *object, int64_t record_id, 
 int store_history(struct store_conn *conn, const char *object, int64_t record_id, int limit,
                   json_t **out, struct crm_ctx *ctx);
 
+/* --- manual sharing ---------------------------------------------------- */
+
+/* Appends "t0.id IN (records of object shared with user or team[, for edit])". */
+void store_share_sql(struct expr_sql *b, const char *object, int64_t user_id, int64_t team_id, bool edit,
+                     struct strbuf *out);
+/* True if o/id is shared with user or team (for edit, when edit). */
+int store_share_exists(struct store_conn *conn, const char *object, int64_t id, int64_t user_id,
+                       int64_t team_id, bool edit, bool *out, struct crm_ctx *ctx);
+int store_share_add(struct store_conn *conn, const char *object, int64_t id, int64_t user_id, int64_t team_id,
+                    bool edit, int64_t created_by, int64_t *out_id, struct crm_ctx *ctx);
+/* CRM_ENOTFOUND if no such share on that record. */
+int store_share_remove(struct store_conn *conn, const char *object, int64_t id, int64_t share_id,
+                       struct crm_ctx *ctx);
+/* [{id, user, team, access, created_by, created_at}] */
+int store_share_list(struct store_conn *conn, const char *object, int64_t id, json_t **out, struct crm_ctx *ctx);
+
 /* --- queries ---------------------------------------------------------- */
 
 enum store_sort_dir { STORE_ASC, STORE_DESC };

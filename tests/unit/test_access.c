@@ -356,7 +356,64 @@ static void test_disabled_broken_and_consumer_users(void)
 	fixture_close(&fx);
 }
 
+static void test_manual_sharing(void)
+{
+	setup();
+	int64_t opp = owned("opportunity", "C's deal", rep_c);
+	as(rep_a);
+	ASSERT(!can_get("opportunity", opp));
+	/* only the owner shares; a stranger cannot (and does not learn the record exists) */
+	json_t *share = json_pack("{s:I, s:s}", "user", (json_int_t)rep_a, "access", "read");
+	json_t *out = NULL;
+	ASSERT_EQ(object_share(&fx.ctx, "opportunity", opp, share, &out), CRM_ENOTFOUND);
+	as(rep_c);
+	ASSERT_EQ(object_share(&fx.ctx, "opportunity", opp, share, &out), CRM_OK);
+	int64_t share_id = json_integer_value(json_object_get(out, "id"));
+	json_decref(out);
+	json_decref(share);
+	as(rep_a);
+	ASSERT(can_get("opportunity", opp));
+	ASSERT(listed("opportunity", opp));
+	json_t *v = json_pack("{s:s}", "name", "taken over");
+	ASSERT_EQ(object_update(&fx.ctx, "opportunity", opp, 0, v, NULL), CRM_EDENIED);
+	/* an edit share: the rep's update rule is `own`, shares widen it */
+	as(rep_c);
+	share = json_pack("{s:I, s:s}", "user", (json_int_t)rep_a, "access", "edit");
+	ASSERT_EQ(object_share(&fx.ctx, "opportunity", opp, share, NULL), CRM_OK);
+	json_decref(share);
+	as(rep_a);
+	ASSERT_EQ(object_update(&fx.ctx, "opportunity", opp, 0, v, NULL), CRM_OK);
+	json_decref(v);
+	/* revoking */
+	as(rep_c);
+	json_t *list = NULL;
+	ASSERT_EQ(object_shares(&fx.ctx, "opportunity", opp, &list), CRM_OK);
+	ASSERT_EQ(json_array_size(list), 2);
+	json_decref(list);
+	ASSERT_EQ(object_unshare(&fx.ctx, "opportunity", opp, share_id), CRM_OK);
+	ASSERT_EQ(object_unshare(&fx.ctx, "opportunity", opp, share_id), CRM_ENOTFOUND);
+	/* bad shares */
+	share = json_pack("{s:I, s:I, s:s}", "user", (json_int_t)rep_a, "team", (json_int_t)team1, "access", "read");
+	ASSERT_EQ(object_share(&fx.ctx, "opportunity", opp, share, NULL), CRM_EINVAL);
+	json_decref(share);
+	share = json_pack("{s:I, s:s}", "user", (json_int_t)rep_a, "access", "own");
+	ASSERT_EQ(object_share(&fx.ctx, "opportunity", opp, share, NULL), CRM_EINVAL);
+	json_decref(share);
+	share = json_pack("{s:I, s:s}", "user", (json_int_t)424242, "access", "read");
+	ASSERT_EQ(object_share(&fx.ctx, "opportunity", opp, share, NULL), CRM_EINVAL);
+	json_decref(share);
+	/* a team share */
+	int64_t opp2 = owned("opportunity", "C's second", rep_c);
+	share = json_pack("{s:I, s:s}", "team", (json_int_t)team2, "access", "read");
+	ASSERT_EQ(object_share(&fx.ctx, "opportunity", opp2, share, NULL), CRM_OK);
+	json_decref(share);
+	as(mgr);
+	ASSERT(can_get("opportunity", opp2));
+	fixture_close(&fx);
+}
+
 static const struct test_case tests[] = {
+	{ "manual_sharing", test_manual_sharing },
 	{ "team_and_hierarchy_rules", test_team_and_hierarchy_rules },
 	{ "list_and_single_record_checks_agree", test_list_and_single_record_checks_agree },
 	{ "public_pool_expression", test_public_pool_expression },
