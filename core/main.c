@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include "csv.h"
 #include "demo.h"
+#include "gdpr.h"
 #include "http.h"
 #include "kernel.h"
 #include "meta.h"
@@ -37,6 +38,9 @@ static const char usage[] =
 	"             with their line number and skipped, good rows are loaded\n"
 	"  export OBJECT [--filter EXPR] [--sort KEYS] [--fields LIST]\n"
 	"             write records as CSV to standard output\n"
+	"  gdpr export --contact ID   everything held about a person, as JSON on standard output\n"
+	"  gdpr erase --contact ID    anonymise the person's personal fields (personal: true),\n"
+	"                             keep the business records, scrub the audit trail\n"
 	"  demo [--records N] [--seed S]\n"
 	"             create deterministic demo data: N accounts (default 1000) with\n"
 	"             contacts, opportunities, leads, activities, users and teams\n"
@@ -54,13 +58,14 @@ struct cli {
 	bool dry_run, allow_destructive;
 	const char *filter, *sort, *fields;
 	long records;
+	long contact;
 	unsigned long long seed;
 };
 
 enum {
 	OPT_DB = 256, OPT_METADATA, OPT_PLUGINS, OPT_PORT, OPT_BIND, OPT_THREADS, OPT_MAX_BODY,
 	OPT_NO_IF_MATCH, OPT_QUIET, OPT_DRY_RUN, OPT_ALLOW_DESTRUCTIVE, OPT_FILTER, OPT_SORT,
-	OPT_FIELDS, OPT_RECORDS, OPT_SEED, OPT_HELP, OPT_VERSION,
+	OPT_FIELDS, OPT_RECORDS, OPT_SEED, OPT_HELP, OPT_VERSION, OPT_CONTACT,
 };
 
 static const struct option options[] = {
@@ -80,6 +85,7 @@ static const struct option options[] = {
 	{ "fields", required_argument, NULL, OPT_FIELDS },
 	{ "records", required_argument, NULL, OPT_RECORDS },
 	{ "seed", required_argument, NULL, OPT_SEED },
+	{ "contact", required_argument, NULL, OPT_CONTACT },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -225,6 +231,43 @@ static int cmd_demo(struct cli *cli)
 	return code == CRM_OK ? 0 : 1;
 }
 
+static int cmd_gdpr(struct cli *cli, const char *action)
+{
+	if (strcmp(action, "export") != 0 && strcmp(action, "erase") != 0) {
+		fprintf(stderr, "crm gdpr: expected 'export' or 'erase', not '%s'\n", action);
+		return 2;
+	}
+	if (cli->contact <= 0) {
+		fprintf(stderr, "crm gdpr %s: --contact ID is required\n", action);
+		return 2;
+	}
+	struct crm_kernel *kernel;
+	if (open_kernel(cli, false, &kernel))
+		return 1;
+	struct crm_ctx ctx;
+	crm_ctx_init(&ctx, kernel, 0, NULL);
+	int code;
+	if (strcmp(action, "export") == 0) {
+		json_t *out = NULL;
+		code = gdpr_export(&ctx, "contact", cli->contact, &out);
+		if (code == CRM_OK) {
+			json_dumpf(out, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+			fputc('\n', stdout);
+		}
+		json_decref(out);
+	} else {
+		int fields = 0;
+		code = gdpr_erase(&ctx, "contact", cli->contact, &fields);
+		if (code == CRM_OK)
+			printf("contact %ld: %d personal fields erased, audit trail scrubbed\n", cli->contact, fields);
+	}
+	if (code != CRM_OK)
+		fprintf(stderr, "crm gdpr %s: %s\n", action, ctx.message);
+	crm_ctx_clear(&ctx);
+	kernel_close(kernel);
+	return code == CRM_OK ? 0 : 1;
+}
+
 static int cmd_serve(struct cli *cli)
 {
 	struct crm_kernel *kernel;
@@ -296,6 +339,11 @@ int main(int argc, char **argv)
 				return bad_number("seed", optarg);
 			cli.seed = (unsigned long long)number;
 			break;
+		case OPT_CONTACT:
+			if (!parse_long(optarg, 1, 0x7fffffffffffffffL, &number))
+				return bad_number("contact", optarg);
+			cli.contact = number;
+			break;
 		case 'h':
 		case OPT_HELP:
 			fputs(usage, stdout);
@@ -313,7 +361,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *command = args[0];
-	int want = strcmp(command, "import") == 0 ? 3 : strcmp(command, "export") == 0 ? 2 : 1;
+	int want = strcmp(command, "import") == 0 ? 3
+		: strcmp(command, "export") == 0 || strcmp(command, "gdpr") == 0 ? 2 : 1;
 	if (arg_count != want) {
 		fprintf(stderr, "crm %s: expected %d argument%s (see crm --help)\n", command, want - 1,
 		        want == 2 ? "" : "s");
@@ -331,6 +380,8 @@ int main(int argc, char **argv)
 		return cmd_export(&cli, args[1]);
 	if (strcmp(command, "demo") == 0)
 		return cmd_demo(&cli);
+	if (strcmp(command, "gdpr") == 0)
+		return cmd_gdpr(&cli, args[1]);
 	fprintf(stderr, "crm: unknown command '%s' (see crm --help)\n", command);
 	return 2;
 }

@@ -87,7 +87,7 @@ static const struct {
 enum field_key {
 	FK_TYPE, FK_LABEL, FK_DESCRIPTION, FK_REQUIRED, FK_SEARCH, FK_UNIQUE, FK_READONLY,
 	FK_MIN, FK_MAX, FK_MAX_LENGTH, FK_SCALE, FK_DEFAULT, FK_VALUES, FK_TO, FK_ON_DELETE,
-	FK_FORMULA, FK_RETURNS, FK_OF, FK_MEASURE, FK_WHERE, FK_FORMAT,
+	FK_FORMULA, FK_RETURNS, FK_OF, FK_MEASURE, FK_WHERE, FK_FORMAT, FK_PERSONAL,
 	FK_COUNT
 };
 
@@ -117,6 +117,7 @@ static const struct {
 	[FK_MEASURE] = {"measure", TYPE_BIT(FIELD_ROLLUP)},
 	[FK_WHERE] = {"where", TYPE_BIT(FIELD_ROLLUP)},
 	[FK_FORMAT] = {"format", TYPE_BIT(FIELD_AUTONUMBER)},
+	[FK_PERSONAL] = {"personal", ALL_TYPES & ~COMPUTED_TYPES},
 };
 
 static const char *const object_keys[] = {
@@ -1550,6 +1551,9 @@ static void parse_field(struct loader *ld, struct staged_object *so, const struc
 			break;
 		case FK_SEARCH:
 			get_bool(ld, v, "search", &field.search);
+			break;
+		case FK_PERSONAL:
+			get_bool(ld, v, "personal", &field.personal);
 			break;
 		case FK_UNIQUE:
 			get_bool(ld, v, "unique", &field.unique);

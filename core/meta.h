@@ -50,6 +50,7 @@ struct meta_field {
 	struct meta_pos pos;
 	bool system;           /* id, created_at, ... : not writable, not in YAML */
 	bool required, search, unique, readonly;
+	bool personal;         /* personal data: cleared by `crm gdpr erase` */
 	bool has_min, has_max;
 	double min, max;       /* numbers: value bounds; text: max is the length in characters */
 	int max_length;        /* text types; 0 = default (text 255, textarea 32000) */

@@ -213,7 +213,7 @@ static int configure(struct store_conn *conn, bool writer, char *err, size_t err
 	sqlite3_busy_timeout(db, conn->store->options.busy_timeout_ms);
 	sqlite3_progress_handler(db, 10000, progress_handler, conn);
 	const char *pragmas = writer
-		? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+		? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA secure_delete=FAST;"
 		  "PRAGMA mmap_size=0; PRAGMA journal_size_limit=67108864; PRAGMA cache_size=-32000;"
 		  "PRAGMA wal_autocheckpoint=1000;"
 		: "PRAGMA foreign_keys=ON; PRAGMA mmap_size=0; PRAGMA query_only=ON; PRAGMA cache_size=-16000;"
@@ -427,7 +427,8 @@ void store_reader_done(struct store_conn *conn)
 int store_checkpoint(struct store *store)
 {
 	pthread_mutex_lock(&store->writer_lock);
-	int rc = sqlite3_wal_checkpoint_v2(store->writer->db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+	/* TRUNCATE: like RESTART, and the WAL file is emptied (erased values leave it too) */
+	int rc = sqlite3_wal_checkpoint_v2(store->writer->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 	pthread_mutex_unlock(&store->writer_lock);
 	return rc == SQLITE_OK || rc == SQLITE_BUSY ? CRM_OK : CRM_EIO;
 }
@@ -1002,6 +1003,28 @@ int store_audit(struct store_conn *conn, const char *object, int64_t record_id, 
 	int rc = step(conn, stmt);
 	done(conn, stmt);
 	return rc == SQLITE_DONE ? CRM_OK : sql_error(conn, rc, ctx, "audit");
+}
+
+int store_audit_scrub(struct store_conn *conn, const char *object, int64_t record_id, json_t *paths,
+                      struct crm_ctx *ctx)
+{
+	size_t i;
+	json_t *path;
+	json_array_foreach(paths, i, path) {
+		sqlite3_stmt *stmt;
+		int code = store_prepare(conn, "UPDATE _crm_audit SET changes = json_remove(changes, ?3)"
+		                         " WHERE object = ?1 AND record_id = ?2 AND changes IS NOT NULL", &stmt, ctx);
+		if (code != CRM_OK)
+			return code;
+		sqlite3_bind_text(stmt, 1, object, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(stmt, 2, record_id);
+		sqlite3_bind_text(stmt, 3, json_string_value(path), -1, SQLITE_STATIC);
+		int rc = step(conn, stmt);
+		done(conn, stmt);
+		if (rc != SQLITE_DONE)
+			return sql_error(conn, rc, ctx, "scrub");
+	}
+	return CRM_OK;
 }
 
 int store_history(struct store_conn *conn, const char *object, int64_t record_id, int limit,

@@ -107,6 +107,9 @@ void store_sql_in_ids(struct expr_sql *b, const char *column_sql, json_t *ids, s
  */
 int store_audit(struct store_conn *conn, const char *object, int64_t record_id, const char *action,
                 int64_t user_id, const char *request_id, json_t *changes, struct crm_ctx *ctx);
+/* Removes the JSON paths ("$.email", ...) from every audit row of one record. */
+int store_audit_scrub(struct store_conn *conn, const char *object, int64_t record_id, json_t *paths,
+                      struct crm_ctx *ctx);
 /* The audit rows of one record, oldest first: [{id, at, user, request_id, action, changes}]. */
 int store_history(struct store_conn *conn, const char *object, int64_t record_id, int limit,
                   json_t **out, struct crm_ctx *ctx);
