@@ -1122,6 +1122,44 @@ int object_purge(struct crm_ctx *ctx, const char *object, int64_t id)
 	return write_end(ctx, own, code);
 }
 
+int object_purge_expired(struct crm_ctx *ctx, int days, int64_t *purged, int64_t *kept)
+{
+	if (ctx->user_id != 0)
+		return crm_error(ctx, CRM_EDENIED, "the recycle bin is emptied by the system only");
+	char cutoff[32];
+	time_t t = time(NULL) - (time_t)days * 86400;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(cutoff, sizeof(cutoff), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	*purged = *kept = 0;
+	const struct meta *meta = ctx_meta(ctx);
+	for (int oi = 0; oi < meta->object_count; oi++) {
+		const struct meta_object *o = &meta->objects[oi];
+		json_t *ids = NULL;
+		struct store_conn *conn = read_conn(ctx);
+		int code = store_deleted_before(conn, o, cutoff, 10000, &ids, ctx);
+		read_done(ctx, conn);
+		if (code != CRM_OK)
+			return code;
+		size_t i;
+		json_t *id;
+		json_array_foreach(ids, i, id) {
+			code = object_purge(ctx, o->name, json_integer_value(id));
+			if (code == CRM_OK)
+				(*purged)++;
+			else if (code == CRM_ESTATE)
+				(*kept)++;
+			else {
+				json_decref(ids);
+				return code;
+			}
+		}
+		json_decref(ids);
+	}
+	crm_error_reset(ctx);
+	return CRM_OK;
+}
+
 /* --- queries ---------------------------------------------------------- */
 
 /* Everything a compiled query owns. */

@@ -89,6 +89,13 @@ int object_aggregate(struct crm_ctx *ctx, const char *object, const char *group,
 int object_history(struct crm_ctx *ctx, const char *object, int64_t id, json_t **out);
 
 /*
+ * Purges every record deleted more than days ago (the recycle bin's
+ * retention), in batches, as the system. A record still referenced by
+ * others (restrict) stays and is counted in *kept. For the server's job.
+ */
+int object_purge_expired(struct crm_ctx *ctx, int days, int64_t *purged, int64_t *kept);
+
+/*
  * Manual sharing: the owner of a record (or an admin) shares it with one
  * user or one team, {"user": id} or {"team": id}, with "access": "read" or
  * "edit"; never more than the sharer may do. *out = the share with its id.

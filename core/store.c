@@ -1058,6 +1058,28 @@ int store_history(struct store_conn *conn, const char *object, int64_t record_id
 	return CRM_OK;
 }
 
+static int collect_ids(void *arg, json_t *row);
+
+int store_deleted_before(struct store_conn *conn, const struct meta_object *object, const char *cutoff,
+                         int limit, json_t **out_ids, struct crm_ctx *ctx)
+{
+	struct strbuf sql = { 0 };
+	strbuf_puts(&sql, "SELECT \"id\" FROM ");
+	strbuf_ident(&sql, object->name);
+	strbuf_puts(&sql, " WHERE \"deleted_at\" IS NOT NULL AND \"deleted_at\" < ?1 ORDER BY \"id\" LIMIT ?2");
+	json_t *params = json_pack("[si]", cutoff, limit);
+	json_t *ids = json_array();
+	int code = store_rows(conn, sql.data, params, collect_ids, ids, ctx);
+	json_decref(params);
+	strbuf_free(&sql);
+	if (code != CRM_OK) {
+		json_decref(ids);
+		return code;
+	}
+	*out_ids = ids;
+	return CRM_OK;
+}
+
 /* --- manual sharing ---------------------------------------------------- */
 
 void store_share_sql(struct expr_sql *b, const char *object, int64_t user_id, int64_t team_id, bool edit,

@@ -114,6 +114,10 @@ int store_audit_scrub(struct store_conn *conn, const char *object, int64_t recor
 int store_history(struct store_conn *conn, const char *object, int64_t record_id, int limit,
                   json_t **out, struct crm_ctx *ctx);
 
+/* Ids of records deleted before cutoff ("YYYY-MM-DDTHH:MM:SSZ"), at most limit. */
+int store_deleted_before(struct store_conn *conn, const struct meta_object *object, const char *cutoff,
+                         int limit, json_t **out_ids, struct crm_ctx *ctx);
+
 /* --- manual sharing ---------------------------------------------------- */
 
 /* Appends "t0.id IN (records of object shared with user or team[, for edit])". */

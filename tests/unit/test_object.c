@@ -7,6 +7,8 @@
 #include "test.h"
 #include "fixture.h"
 #include "events.h"
+#include "meta.h"
+#include "store.h"
 
 static const char *const schema =
 	"object: user\n"
@@ -379,6 +381,30 @@ static void test_soft_delete_restore_and_purge(void)
 	fixture_close(&fx);
 }
 
+static void test_recycle_bin_retention_purges_old_deletions(void)
+{
+	setup();
+	int64_t a = create("account", "{\"name\": \"old\"}");
+	int64_t b = create("account", "{\"name\": \"recent\"}");
+	ASSERT_EQ(object_delete(&fx.ctx, "account", a, 0), CRM_OK);
+	ASSERT_EQ(object_delete(&fx.ctx, "account", b, 0), CRM_OK);
+	/* age a's deletion by 40 days through the API's own update path */
+	ASSERT_EQ(object_begin(&fx.ctx), CRM_OK);
+	json_t *aged = json_pack("{s:s}", "deleted_at", "2000-01-01T00:00:00Z");
+	ASSERT_EQ(store_update(fx.ctx.txn, meta_find_object(fx.kernel->meta, "account"), a, 0, true, aged, &fx.ctx), CRM_OK);
+	json_decref(aged);
+	ASSERT_EQ(object_commit(&fx.ctx), CRM_OK);
+	int64_t purged = -1, kept = -1;
+	ASSERT_EQ(object_purge_expired(&fx.ctx, 30, &purged, &kept), CRM_OK);
+	ASSERT_EQ(purged, 1);
+	ASSERT_EQ(kept, 0);
+	json_t *r = NULL;
+	ASSERT_EQ(object_get(&fx.ctx, "account", a, true, &r), CRM_ENOTFOUND);
+	ASSERT_EQ(object_get(&fx.ctx, "account", b, true, &r), CRM_OK);
+	json_decref(r);
+	fixture_close(&fx);
+}
+
 static void test_delete_restrict_and_cascade(void)
 {
 	setup();
@@ -734,6 +760,7 @@ static const struct test_case tests[] = {
 	{ "update_with_stale_version_is_a_lost_update", test_update_with_stale_version_is_a_lost_update },
 	{ "soft_delete_restore_and_purge", test_soft_delete_restore_and_purge },
 	{ "delete_restrict_and_cascade", test_delete_restrict_and_cascade },
+	{ "recycle_bin_retention_purges_old_deletions", test_recycle_bin_retention_purges_old_deletions },
 	{ "keyset_pagination_visits_every_record_once", test_keyset_pagination_visits_every_record_once },
 	{ "query_filter_sort_fields_count", test_query_filter_sort_fields_count },
 	{ "hostile_queries_are_refused", test_hostile_queries_are_refused },
