@@ -39,8 +39,6 @@ int access_load(struct crm_ctx *ctx)
 		json_t *active = json_object_get(record, "active");
 		user->active = !json_is_false(active);
 		user->role = meta_find_role(meta, json_string_value(json_object_get(record, "role")));
-		code = store_user_scope(conn, users, meta_find_field(users, "team"), meta_find_field(users, "manager"),
-		                        ctx->user_id, &user->scope, ctx);
 	} else if (code == CRM_ENOTFOUND) {
 		code = CRM_OK; /* a deleted user: no rights */
 	}
@@ -50,6 +48,27 @@ int access_load(struct crm_ctx *ctx)
 		return code;
 	crm_error_reset(ctx);
 	return CRM_OK;
+}
+
+/*
+ * The owners a `team` rule covers, computed on first use: most requests
+ * (admins, own/all/expression rules) never need the recursive query.
+ * An error leaves an empty scope: deny.
+ */
+static json_t *scope_of(struct crm_ctx *ctx)
+{
+	struct access_user *u = ctx->access;
+	if (u->scope)
+		return u->scope;
+	const struct meta_object *users = meta_find_object(ctx->kernel->meta, "user");
+	struct store_conn *conn = ctx->txn ? ctx->txn : store_reader(ctx->kernel->store);
+	if (store_user_scope(conn, users, meta_find_field(users, "team"), meta_find_field(users, "manager"),
+	                     u->id, &u->scope, ctx) != CRM_OK)
+		u->scope = json_array();
+	if (conn != ctx->txn)
+		store_reader_done(conn);
+	crm_error_reset(ctx);
+	return u->scope;
 }
 
 bool access_is_admin(struct crm_ctx *ctx)
@@ -126,7 +145,7 @@ int access_predicate(struct crm_ctx *ctx, const struct meta_object *object, enum
 		break;
 	}
 	case LEVEL_TEAM:
-		store_sql_in_ids(b, owner.data, ctx->access->scope, out);
+		store_sql_in_ids(b, owner.data, scope_of(ctx), out);
 		break;
 	case LEVEL_EXPR: {
 		/* the rule may use fields the caller cannot read: it is the role's, not the caller's */
@@ -196,7 +215,7 @@ int access_check(struct crm_ctx *ctx, const struct meta_object *object, enum acc
 		*allowed = json_is_integer(owner) && json_integer_value(owner) == ctx->user_id;
 		break;
 	case LEVEL_TEAM:
-		*allowed = in_ids(ctx->access->scope, owner);
+		*allowed = in_ids(scope_of(ctx), owner);
 		break;
 	case LEVEL_EXPR: {
 		struct store_conn *conn = ctx->txn ? ctx->txn : store_reader(ctx->kernel->store);

@@ -54,14 +54,21 @@ floor_pid=$!
 wait_port "$work/floor.out"
 floor_port=$port
 
+# a bench user (the API needs a login); ignored if it exists from an earlier run
+echo "bench-password-1" | "$CRM" user add --login bench --role admin --db "$db" --metadata "$METADATA" \
+	> /dev/null 2>&1 || true
 "$CRM" serve --db "$db" --metadata "$METADATA" --port 0 --threads 2 --quiet \
 	> "$work/crm.out" 2> "$work/crm.err" &
 crm_pid=$!
 wait_port "$work/crm.out" "$work/crm.err"
 crm_port=$port
 base=http://127.0.0.1:$crm_port/api/v1
+token=$(curl -s -H 'Content-Type: application/json' -d '{"login":"bench","password":"bench-password-1"}' \
+	"$base/session" | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
+[ -n "$token" ] || { echo "bench login failed"; exit 1; }
+auth="Authorization: Bearer $token"
 
-max_id=$(curl -s "$base/objects/account?sort=-id&limit=1&fields=id" | sed -n 's/.*"id":\([0-9]*\).*/\1/p')
+max_id=$(curl -s -H "$auth" "$base/objects/account?sort=-id&limit=1&fields=id" | sed -n 's/.*"id":\([0-9]*\).*/\1/p')
 [ -n "$max_id" ] || { echo "no accounts in $db"; exit 1; }
 
 cat > "$work/get.lua" <<LUA
@@ -76,7 +83,7 @@ local industries = { "technology", "manufacturing", "financial_services", "healt
 math.randomseed(os.time())
 request = function()
 	local i = industries[math.random(1, #industries)]
-	return wrk.format("GET", "/api/v1/objects/account?limit=50&filter=industry%20%3D%20%27" .. i .. "%27")
+	return wrk.format("GET", "/api/v1/objects/account?limit=50&sort=-annual_revenue&filter=industry%20%3D%20%27" .. i .. "%27")
 end
 LUA
 cat > "$work/post.lua" <<'LUA'
@@ -99,6 +106,7 @@ LUA
 run() {
 	name=$1; url=$2; script=$3
 	set -- -t2 -c"$CONNECTIONS" --latency
+	[ "$name" != floor ] && set -- "$@" -H "$auth"
 	[ -n "$script" ] && set -- "$@" -s "$script"
 	"$WRK" "$@" -d"${WARMUP}s" "$url" > /dev/null
 	out=$work/run$(wc -l < "$work/table" 2>/dev/null || echo 0).txt
@@ -112,7 +120,7 @@ run() {
 
 run floor "http://127.0.0.1:$floor_port/"
 run "GET /objects/account/{id}" "$base/objects/account/1" "$work/get.lua"
-run "GET /objects/account?filter&limit=50" "$base/objects/account" "$work/list.lua"
+run "GET /objects/account?filter&sort&limit=50" "$base/objects/account" "$work/list.lua"
 run "POST /objects/account" "$base/objects/account" "$work/post.lua"
 
 floor_rps=$(awk '$1 == "floor" { print $2 }' "$work/table")
@@ -132,7 +140,7 @@ awk -v n="$IMPORT_ROWS" 'BEGIN {
 		printf "Imported %07d,retail,customer,%d.50,%d,Leeds,UK\n", i, i * 7 % 100000, i % 5000;
 }' > "$work/import.csv"
 start=$(date +%s.%N)
-created=$(curl -s -H 'Content-Type: text/csv' --data-binary @"$work/import.csv" "$base/objects/account/import" \
+created=$(curl -s -H "$auth" -H 'Content-Type: text/csv' --data-binary @"$work/import.csv" "$base/objects/account/import" \
 	| sed -n 's/.*"created":\([0-9]*\).*/\1/p')
 end=$(date +%s.%N)
 echo
