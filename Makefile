@@ -30,9 +30,15 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=$(BUILD)/fuzz/replay_%)
 CRM      := $(BUILD)/crm
 
-.PHONY: all deps run test unit api fuzz-replay fuzz bench clean
-all: deps $(CRM)
+PLUGIN_DIRS := $(dir $(wildcard plugins/*/Makefile tests/plugins/*/Makefile))
+
+.PHONY: all deps run test unit api fuzz-replay fuzz bench clean plugins
+all: deps $(CRM) plugins
 	@mkdir -p bin && ln -sf ../$(CRM) bin/crm
+
+# C plugins build into their own folders (plugins/<name>/<name>.so), against sdk/ only.
+plugins:
+	@for d in $(PLUGIN_DIRS); do $(MAKE) --no-print-directory -C $$d || exit 1; done
 
 # Installs missing Debian packages when root; otherwise prints the exact command.
 deps: $(BUILD)/.deps
@@ -73,7 +79,7 @@ test: all $(UNIT_BIN) $(FUZZ_BIN)
 fuzz:
 	@$(MAKE) --no-print-directory -f tests/fuzz/fuzz.mk run
 
-BENCH_BIN := $(BUILD)/bench/bench_object $(BUILD)/bench/bench_floor_import
+BENCH_BIN := $(BUILD)/bench/bench_object $(BUILD)/bench/bench_floor_import $(BUILD)/bench/bench_plugin
 $(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libcrm.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libcrm.a $(LDLIBS)
@@ -83,3 +89,4 @@ bench: all $(BENCH_BIN)
 
 clean:
 	rm -rf build bin
+	rm -f plugins/*/*.so

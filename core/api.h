@@ -55,6 +55,10 @@ struct api_request {
 	const char *body;          /* NULL when there is none */
 	size_t body_len;
 	const char *request_id;
+	const char *authorization; /* "Bearer <token>" or NULL */
+	const char *cookie;        /* Cookie header or NULL (the session cookie is crm_session) */
+	const char *csrf;          /* X-CSRF-Token header or NULL */
+	const char *client_ip;     /* the peer's address as text, for login rate limiting; may be NULL */
 };
 
 struct api_stream;  /* a response body produced on demand (CSV export) */
@@ -71,6 +75,8 @@ struct api_response {
 	const char *disposition;   /* static: Content-Disposition or NULL */
 	const char *cache_control; /* static; NULL = "no-store" (records are personal data) */
 	int retry_after;           /* seconds; 0 = no Retry-After */
+	char set_cookie[192];      /* a Set-Cookie header value, or empty */
+	const char *www_authenticate; /* static: the WWW-Authenticate of a 401, or NULL */
 	struct api_stream *stream; /* owned: when set, body is NULL and http.c pulls */
 };
 

@@ -18,12 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "auth.h"
 #include "demo.h"
 #include "object.h"
 
 #define COUNT(array) ((int)(sizeof(array) / sizeof((array)[0])))
 #define DEMO_BATCH 2000          /* records per transaction */
 #define DEMO_EMAIL_DOMAIN "democrm.example"
+#define DEMO_PASSWORD "demo1234"  /* every demo user's: printed at the end of the run */
 
 /* ---- randomness --------------------------------------------------------- */
 
@@ -776,6 +778,39 @@ static int find_existing(struct demo *demo, const char *object, const char *fiel
 	return CRM_OK;
 }
 
+/* Sets the demo password of a demo user (Argon2id: ~0.1 s each). */
+static int demo_password(struct demo *demo, const char *login)
+{
+	crm_error_reset(demo->ctx);
+	int code = auth_set_password(demo->ctx, login, DEMO_PASSWORD);
+	return code == CRM_OK ? CRM_OK : demo_failed(demo, "user", code);
+}
+
+/*
+ * A demo user found from an earlier run: one made before users had roles
+ * (so it could never sign in) gets its role, kind and the demo password.
+ * Any other is left alone: its password may have been changed since.
+ */
+static int demo_sign_in_ready(struct demo *demo, int64_t id, const char *login, const char *role,
+                              const char *kind)
+{
+	json_t *record = NULL;
+	crm_error_reset(demo->ctx);
+	int code = object_get(demo->ctx, "user", id, false, &record);
+	if (code != CRM_OK)
+		return demo_failed(demo, "user", code);
+	bool has_role = json_string_value(json_object_get(record, "role")) != NULL;
+	json_decref(record);
+	if (has_role)
+		return CRM_OK;
+	json_t *changes = json_pack("{s:s, s:s}", "role", role, "kind", kind);
+	code = object_update(demo->ctx, "user", id, 0, changes, NULL);
+	json_decref(changes);
+	if (code != CRM_OK)
+		return demo_failed(demo, "user", code);
+	return demo_password(demo, login);
+}
+
 struct demo_team {
 	const char *name;
 	const char *description;
@@ -797,17 +832,38 @@ struct demo_user {
 	const char *team;          /* NULL = none */
 	const char *manager;       /* login, NULL = none; listed before its reports */
 	bool sales;                /* owns accounts and leads */
+	const char *role;          /* a role of metadata/roles.yaml */
+	const char *kind;          /* employee, partner (consumers: see demo_consumers) */
+	const char *domain;        /* e-mail domain, NULL = DEMO_EMAIL_DOMAIN */
 };
 
 static const struct demo_user demo_users[] = {
-	{ "admin", "Alex Morgan", "CRM Administrator", NULL, NULL, false },
-	{ "sales_manager", "María González", "Head of Sales", "Sales EMEA", "admin", true },
-	{ "sales_rep1", "Tom Becker", "Account Executive", "Sales EMEA", "sales_manager", true },
-	{ "sales_rep2", "Emily Carter", "Account Executive", "Sales Americas", "sales_manager", true },
-	{ "sales_rep3", "Wang Fang", "Key Account Manager", "Sales APAC", "sales_manager", true },
-	{ "service_agent", "Priya Nair", "Customer Success Manager", "Customer Service", "admin", false },
-	{ "marketing_user", "Lucas Martin", "Marketing Manager", "Marketing", "admin", false },
+	{ "admin", "Alex Morgan", "CRM Administrator", NULL, NULL, false, "admin", "employee", NULL },
+	{ "sales_manager", "María González", "Head of Sales", "Sales EMEA", "admin", true, "sales_manager",
+	  "employee", NULL },
+	{ "sales_rep1", "Tom Becker", "Account Executive", "Sales EMEA", "sales_manager", true, "sales_rep",
+	  "employee", NULL },
+	{ "sales_rep2", "Emily Carter", "Account Executive", "Sales Americas", "sales_manager", true, "sales_rep",
+	  "employee", NULL },
+	{ "sales_rep3", "Wang Fang", "Key Account Manager", "Sales APAC", "sales_manager", true, "sales_rep",
+	  "employee", NULL },
+	{ "service_agent", "Priya Nair", "Customer Success Manager", "Customer Service", "admin", false,
+	  "service_agent", "employee", NULL },
+	{ "marketing_user", "Lucas Martin", "Marketing Manager", "Marketing", "admin", false, "marketing_user",
+	  "employee", NULL },
+	{ "partner1", "Jonas Weber", "Partner Account Manager", NULL, NULL, false, "partner_user", "partner",
+	  "weber-systemhaus.example" },
+	{ "partner2", "Chloé Laurent", "Channel Sales Lead", NULL, NULL, false, "partner_user", "partner",
+	  "laurent-integration.example" },
 };
+
+/*
+ * Consumers sign in to the member portal and see the contact whose e-mail
+ * is theirs (role consumer: `email = $user.email`), so they are created
+ * after the contacts and take the name and e-mail of one: consumer<n> is
+ * the first contact (by id) of the n-th account that has one.
+ */
+static const char *const demo_consumers[] = { "consumer1", "consumer2" };
 
 static int create_people(struct demo *demo)
 {
@@ -832,7 +888,10 @@ static int create_people(struct demo *demo)
 		const struct demo_user *user = &demo_users[i];
 		if ((code = find_existing(demo, "user", "login", user->login, &user_ids[i])) != CRM_OK)
 			return code;
-		if (user_ids[i] == 0) {
+		if (user_ids[i] != 0) {
+			if ((code = demo_sign_in_ready(demo, user_ids[i], user->login, user->role, user->kind)) != CRM_OK)
+				return code;
+		} else {
 			char email[160], first[64], last[64];
 			const char *space = strchr(user->name, ' ');
 			snprintf(first, sizeof(first), "%.*s", (int)(space - user->name), user->name);
@@ -841,12 +900,14 @@ static int create_people(struct demo *demo)
 			char first_slug[64], last_slug[64];
 			ascii_slug(person.first, first_slug, sizeof(first_slug), false);
 			ascii_slug(person.last, last_slug, sizeof(last_slug), false);
-			snprintf(email, sizeof(email), "%s.%s@" DEMO_EMAIL_DOMAIN, first_slug, last_slug);
+			snprintf(email, sizeof(email), "%s.%s@%s", first_slug, last_slug,
+			         user->domain ? user->domain : DEMO_EMAIL_DOMAIN);
 			json_t *values = json_object();
 			set_text(values, "login", user->login);
 			set_text(values, "name", user->name);
 			set_text(values, "email", email);
-			set_text(values, "kind", "employee");
+			set_text(values, "kind", user->kind);
+			set_text(values, "role", user->role);
 			json_object_set_new(values, "active", json_true());
 			set_text(values, "title", user->title);
 			char phone[40];
@@ -858,7 +919,8 @@ static int create_people(struct demo *demo)
 			for (int m = 0; user->manager && m < i; m++)
 				if (strcmp(demo_users[m].login, user->manager) == 0)
 					set_int(values, "manager", user_ids[m]);
-			if ((code = demo_create(demo, DK_USER, values, &user_ids[i])) != CRM_OK)
+			if ((code = demo_create(demo, DK_USER, values, &user_ids[i])) != CRM_OK ||
+			    (code = demo_password(demo, user->login)) != CRM_OK)
 				return code;
 		}
 		if (user->sales && demo->sales_user_count < COUNT(demo->sales_users))
@@ -879,6 +941,77 @@ static int create_people(struct demo *demo)
 		}
 	}
 	return CRM_OK;
+}
+
+struct consumer_pick {
+	json_t *contacts;          /* the chosen contacts */
+	int64_t last_account;
+};
+
+static int pick_contact(void *arg, json_t *contact)
+{
+	struct consumer_pick *pick = arg;
+	int64_t account = json_integer_value(json_object_get(contact, "account"));
+	if (account == pick->last_account)
+		return 0;
+	pick->last_account = account;
+	json_array_append(pick->contacts, contact);
+	return (int)json_array_size(pick->contacts) >= COUNT(demo_consumers) ? -1 : 0;   /* -1: enough */
+}
+
+/* The consumer users, unless they exist: see demo_consumers. */
+static int create_consumers(struct demo *demo)
+{
+	struct consumer_pick pick = { json_array(), -1 };
+	struct object_query query = { .filter = "email != null", .fields = "id,first_name,last_name,email,account",
+	                              .sort = "id" };
+	crm_error_reset(demo->ctx);
+	int code = object_query_each(demo->ctx, "contact", &query, pick_contact, &pick);
+	if (code != CRM_OK && code != -1) {
+		json_decref(pick.contacts);
+		return demo_failed(demo, "contact", code);
+	}
+	code = CRM_OK;
+	for (int i = 0; i < COUNT(demo_consumers) && code == CRM_OK; i++) {
+		int64_t id;
+		if ((code = find_existing(demo, "user", "login", demo_consumers[i], &id)) != CRM_OK)
+			break;
+		if (id != 0) {
+			code = demo_sign_in_ready(demo, id, demo_consumers[i], "consumer", "consumer");
+			continue;
+		}
+		json_t *contact = json_array_get(pick.contacts, (size_t)i);
+		char name[200], email[160];
+		if (contact) {
+			snprintf(name, sizeof(name), "%s %s", json_string_value(json_object_get(contact, "first_name")),
+			         json_string_value(json_object_get(contact, "last_name")));
+			snprintf(email, sizeof(email), "%s", json_string_value(json_object_get(contact, "email")));
+		} else {   /* no contacts (a run with no records): a consumer with nothing to see yet */
+			snprintf(name, sizeof(name), "Demo Consumer %d", i + 1);
+			snprintf(email, sizeof(email), "%s@members." DEMO_EMAIL_DOMAIN, demo_consumers[i]);
+		}
+		json_t *values = json_object();
+		set_text(values, "login", demo_consumers[i]);
+		set_text(values, "name", name);
+		set_text(values, "email", email);
+		set_text(values, "kind", "consumer");
+		set_text(values, "role", "consumer");
+		json_object_set_new(values, "active", json_true());
+		if ((code = demo_create(demo, DK_USER, values, NULL)) == CRM_OK)
+			code = demo_password(demo, demo_consumers[i]);
+	}
+	json_decref(pick.contacts);
+	return code;
+}
+
+/* The demo logins, for the end of the run's log. */
+static void print_logins(FILE *log)
+{
+	fprintf(log, "demo: users (every password is %s):\n", DEMO_PASSWORD);
+	for (int i = 0; i < COUNT(demo_users); i++)
+		fprintf(log, "  %-16s %-16s %s\n", demo_users[i].login, demo_users[i].role, demo_users[i].kind);
+	for (int i = 0; i < COUNT(demo_consumers); i++)
+		fprintf(log, "  %-16s %-16s %s\n", demo_consumers[i], "consumer", "consumer");
 }
 
 /* A sales user other than owner (for sales engineers), or owner if there is only one. */
@@ -1313,6 +1446,8 @@ int demo_generate(struct crm_ctx *ctx, int records, uint64_t seed, FILE *log)
 		if (log && (i + 1) % progress_every == 0 && i + 1 < records)
 			fprintf(log, "demo: %d/%d accounts (%.1f s)\n", i + 1, records, seconds_since(&start));
 	}
+	if ((code = create_consumers(&demo)) != CRM_OK)
+		goto fail;
 	if ((code = object_commit(ctx)) != CRM_OK)
 		goto fail;
 	if (log) {
@@ -1327,6 +1462,7 @@ int demo_generate(struct crm_ctx *ctx, int records, uint64_t seed, FILE *log)
 		        demo.created[DK_TEAM], demo.created[DK_USER], demo.created[DK_ACCOUNT],
 		        demo.created[DK_CONTACT], demo.created[DK_OPPORTUNITY], demo.created[DK_ACTIVITY],
 		        demo.created[DK_LEAD], seed);
+		print_logins(log);
 	}
 	free(demo.account_ids);
 	return CRM_OK;

@@ -13,7 +13,9 @@
  * Creates `records` accounts and, per account, 2-4 contacts, 1-3
  * opportunities and 1-3 activities, plus records/2 leads and, unless they
  * exist already (matched by login and by name), the demo teams and users
- * (admin, sales_manager, sales_rep1..3, service_agent, marketing_user).
+ * (employees admin, sales_manager, sales_rep1..3, service_agent, marketing_user;
+ * partner users partner1, partner2; consumers consumer1, consumer2 tied to
+ * demo contacts by email), each with its role and the password demo1234.
  *
  * The same seed gives the same data: a private PRNG, and dates relative to
  * the fixed base date 2026-01-01, never to the clock (created_at and

@@ -378,6 +378,8 @@ static enum MHD_Result send_response(struct MHD_Connection *connection, struct h
 	add_header(response, "Content-Disposition", res->disposition);
 	add_header(response, "Cache-Control", res->cache_control ? res->cache_control : "no-store");
 	add_header(response, "X-Content-Type-Options", "nosniff");
+	add_header(response, "Set-Cookie", res->set_cookie);
+	add_header(response, "WWW-Authenticate", res->www_authenticate);
 	if (res->retry_after > 0) {
 		snprintf(retry, sizeof(retry), "%d", res->retry_after);
 		add_header(response, "Retry-After", retry);
@@ -550,6 +552,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 	}
 	areq.body_len = req->body_len;
 	areq.request_id = req->request_id;
+	areq.authorization = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "Authorization");
+	areq.cookie = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "Cookie");
+	areq.csrf = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "X-CSRF-Token");
+	char ip[64] = "";
+	const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (info && info->client_addr) {
+		const struct sockaddr *sa = info->client_addr;
+		if (sa->sa_family == AF_INET)
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ip, sizeof(ip));
+		else if (sa->sa_family == AF_INET6)
+			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, ip, sizeof(ip));
+	}
+	areq.client_ip = ip[0] ? ip : NULL;
 
 	api_handle(server->api, &areq, &res);
 	/* The body is no longer needed; free it now rather than at completion. */
@@ -697,6 +712,7 @@ int http_serve(struct crm_kernel *kernel, const struct http_options *options)
 			break;
 		}
 		sweep_deadlines(&server);
+		kernel_tick(kernel, time(NULL));
 		if (time(NULL) - last_checkpoint >= HTTP_CHECKPOINT_EVERY) {
 			store_checkpoint(kernel->store);
 			last_checkpoint = time(NULL);

@@ -8,6 +8,8 @@
 #include "events.h"
 #include "kernel.h"
 #include "meta.h"
+#include "object.h"
+#include "plugin.h"
 #include "store.h"
 
 /* The key that signs cursors lives in the database so it survives restarts. */
@@ -92,6 +94,11 @@ int kernel_open(const struct kernel_options *options, struct crm_kernel **out)
 	}
 	crm_ctx_clear(&ctx);
 	kernel->events = events_new(kernel->meta);
+	if ((code = plugins_load(kernel, options->plugins_dir ? options->plugins_dir : "plugins",
+	                         &kernel->plugins)) != CRM_OK) {
+		kernel_close(kernel);
+		return code;
+	}
 	*out = kernel;
 	return CRM_OK;
 }
@@ -102,6 +109,31 @@ void kernel_close(struct crm_kernel *kernel)
 		return;
 	store_close(kernel->store);
 	events_free(kernel->events);
+	plugins_free(kernel->plugins);
 	meta_free(kernel->meta);
 	free(kernel);
+}
+
+/*
+ * Periodic work, called about once a second by the server's main thread
+ * (never by request threads, so a slow job never delays a request): plugin
+ * jobs when due, and the recycle bin's retention, hourly.
+ */
+void kernel_tick(struct crm_kernel *kernel, time_t now)
+{
+	plugin_jobs_tick(kernel, now);
+	if (now - kernel->last_purge < 3600)
+		return;
+	kernel->last_purge = now;
+	json_t *days = json_object_get(kernel->meta->config, "recycle_bin_days");
+	int retention = json_is_integer(days) && json_integer_value(days) > 0 ? (int)json_integer_value(days) : 30;
+	struct crm_ctx ctx;
+	crm_ctx_init(&ctx, kernel, 0, "recycle-bin");
+	int64_t purged = 0, kept = 0;
+	if (object_purge_expired(&ctx, retention, &purged, &kept) != CRM_OK)
+		fprintf(kernel->log, "crm: recycle bin purge failed: %s\n", ctx.message);
+	else if (purged || kept)
+		fprintf(kernel->log, "crm: recycle bin: %lld records purged after %d days, %lld still referenced\n",
+		        (long long)purged, retention, (long long)kept);
+	crm_ctx_clear(&ctx);
 }

@@ -6,11 +6,13 @@
 #define CRM_KERNEL_H
 
 #include <stdio.h>
+#include <time.h>
 #include "crm.h"
 
 struct meta;
 struct store;
 struct events;
+struct plugins;
 
 struct kernel_options {
 	const char *db_path;         /* default var/crm.db */
@@ -26,7 +28,9 @@ struct crm_kernel {
 	struct meta *meta;           /* owned, immutable */
 	struct store *store;         /* owned */
 	struct events *events;       /* owned: hooks registered by plugins */
+	struct plugins *plugins;     /* owned: loaded plugins (plugin.h) */
 	unsigned char secret[32];    /* signs cursors; kept in the database */
+	time_t last_purge;           /* kernel_tick: when the recycle bin was last emptied */
 	FILE *log;
 };
 
@@ -37,5 +41,7 @@ struct crm_kernel {
  */
 int kernel_open(const struct kernel_options *options, struct crm_kernel **out);
 void kernel_close(struct crm_kernel *kernel);
+/* Periodic work (recycle bin retention, plugin jobs); the server calls it about once a second. */
+void kernel_tick(struct crm_kernel *kernel, time_t now);
 
 #endif

@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sodium.h>
 #include <sys/stat.h>
+#include "auth.h"
 #include "csv.h"
 #include "demo.h"
 #include "gdpr.h"
@@ -15,6 +17,7 @@
 #include "kernel.h"
 #include "meta.h"
 #include "object.h"
+#include "plugin.h"
 #include "store.h"
 
 static const char usage[] =
@@ -28,7 +31,10 @@ static const char usage[] =
 	"               --max-body BYTES    request body cap (default 10485760; 413 beyond)\n"
 	"               --no-require-if-match  let PATCH/DELETE without If-Match through\n"
 	"               --quiet             no access log\n"
-	"  check      validate the metadata (and plugins); exit 1 with file:line:column errors\n"
+	"  check      validate the metadata and the enabled plugins; exit 1 with file:line:column errors\n"
+	"  plugins [--stats]   the loaded plugins, versions, what each contributes (--stats: hook timings, jobs)\n"
+	"  plugin new NAME [--lang lua|c]   scaffold plugins/NAME with a test that passes at once\n"
+	"  plugin test NAME    run plugins/NAME/tests/ *.lua against a scratch database\n"
 	"  migrate    diff the metadata against the database and apply additive changes\n"
 	"               --dry-run           print the plan only\n"
 	"               --allow-destructive apply removals, type changes and narrowed enums\n"
@@ -41,6 +47,12 @@ static const char usage[] =
 	"  gdpr export --contact ID   everything held about a person, as JSON on standard output\n"
 	"  gdpr erase --contact ID    anonymise the person's personal fields (personal: true),\n"
 	"                             keep the business records, scrub the audit trail\n"
+	"  user add --login L --role R [--kind employee|partner|consumer] [--team T] [--manager L]\n"
+	"           [--name N] [--email E]   create a user; the password is read from standard input\n"
+	"  user passwd L       set L's password from standard input (ends L's sessions)\n"
+	"  user disable L      disable L (ends L's sessions and API tokens)\n"
+	"  user list           list the users\n"
+	"  token create --user L --name N   an API token for integrations (shown once)\n"
 	"  demo [--records N] [--seed S]\n"
 	"             create deterministic demo data: N accounts (default 1000) with\n"
 	"             contacts, opportunities, leads, activities, users and teams\n"
@@ -59,6 +71,10 @@ struct cli {
 	const char *filter, *sort, *fields;
 	long records;
 	long contact;
+	struct auth_user_spec user;
+	bool stats;
+	const char *lang;
+	const char *token_user, *token_name;
 	unsigned long long seed;
 };
 
@@ -66,6 +82,7 @@ enum {
 	OPT_DB = 256, OPT_METADATA, OPT_PLUGINS, OPT_PORT, OPT_BIND, OPT_THREADS, OPT_MAX_BODY,
 	OPT_NO_IF_MATCH, OPT_QUIET, OPT_DRY_RUN, OPT_ALLOW_DESTRUCTIVE, OPT_FILTER, OPT_SORT,
 	OPT_FIELDS, OPT_RECORDS, OPT_SEED, OPT_HELP, OPT_VERSION, OPT_CONTACT,
+	OPT_STATS, OPT_LANG, OPT_LOGIN, OPT_ROLE, OPT_KIND, OPT_TEAM, OPT_MANAGER, OPT_NAME, OPT_EMAIL, OPT_PARTNER, OPT_USER,
 };
 
 static const struct option options[] = {
@@ -86,6 +103,17 @@ static const struct option options[] = {
 	{ "records", required_argument, NULL, OPT_RECORDS },
 	{ "seed", required_argument, NULL, OPT_SEED },
 	{ "contact", required_argument, NULL, OPT_CONTACT },
+	{ "login", required_argument, NULL, OPT_LOGIN },
+	{ "stats", no_argument, NULL, OPT_STATS },
+	{ "lang", required_argument, NULL, OPT_LANG },
+	{ "role", required_argument, NULL, OPT_ROLE },
+	{ "kind", required_argument, NULL, OPT_KIND },
+	{ "team", required_argument, NULL, OPT_TEAM },
+	{ "manager", required_argument, NULL, OPT_MANAGER },
+	{ "name", required_argument, NULL, OPT_NAME },
+	{ "email", required_argument, NULL, OPT_EMAIL },
+	{ "partner", required_argument, NULL, OPT_PARTNER },
+	{ "user", required_argument, NULL, OPT_USER },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -128,22 +156,28 @@ static int open_kernel(struct cli *cli, bool migrate, struct crm_kernel **out)
 
 static int cmd_check(struct cli *cli)
 {
-	struct meta *meta;
-	struct meta_diags diags = { 0 };
-	int code = meta_load(cli->kernel.metadata_dir, cli->kernel.plugins_dir, &meta, &diags);
-	meta_diags_print(&diags, stderr);
-	meta_diags_free(&diags);
-	if (code != CRM_OK) {
-		fprintf(stderr, "crm check: metadata has errors\n");
+	/* metadata first (every error with file:line:column), then each enabled plugin */
+	return plugin_check(cli->kernel.metadata_dir, cli->kernel.plugins_dir, stderr) == 0 ? 0 : 1;
+}
+
+static int cmd_plugins(struct cli *cli)
+{
+	struct crm_kernel *kernel;
+	if (open_kernel(cli, true, &kernel))
 		return 1;
-	}
-	int fields = 0;
-	for (int i = 0; i < meta->object_count; i++)
-		fields += meta->objects[i].field_count;
-	printf("ok: %d objects, %d fields, %d plugins (metadata %.12s)\n", meta->object_count, fields,
-	       meta->plugin_count, meta->version);
-	meta_free(meta);
-	return 0;
+	int rc = plugin_cli_list(kernel, cli->stats, stdout);
+	kernel_close(kernel);
+	return rc;
+}
+
+static int cmd_plugin(struct cli *cli, const char *action, const char *name)
+{
+	if (strcmp(action, "new") == 0 && name)
+		return plugin_cli_new(cli->kernel.plugins_dir, name, cli->lang ? cli->lang : "lua", stdout);
+	if (strcmp(action, "test") == 0 && name)
+		return plugin_cli_test(cli->kernel.metadata_dir, cli->kernel.plugins_dir, name, stdout);
+	fprintf(stderr, "crm plugin: expected 'new NAME --lang lua|c' or 'test NAME'\n");
+	return 2;
 }
 
 static int cmd_migrate(struct cli *cli)
@@ -268,6 +302,84 @@ static int cmd_gdpr(struct cli *cli, const char *action)
 	return code == CRM_OK ? 0 : 1;
 }
 
+/* A password from standard input: the first line, without its line end. */
+static bool read_password(char *buf, size_t size)
+{
+	if (!fgets(buf, (int)size, stdin))
+		return false;
+	buf[strcspn(buf, "\r\n")] = '\0';
+	return buf[0] != '\0';
+}
+
+static int cmd_user(struct cli *cli, const char *action, const char *login)
+{
+	struct crm_kernel *kernel;
+	if (open_kernel(cli, true, &kernel))
+		return 1;
+	struct crm_ctx ctx;
+	crm_ctx_init(&ctx, kernel, 0, "cli");
+	char password[1100];
+	int code = CRM_OK;
+	if (strcmp(action, "add") == 0) {
+		if (!cli->user.login || !cli->user.role) {
+			fprintf(stderr, "crm user add: --login and --role are required\n");
+			code = CRM_EINVAL;
+		} else {
+			cli->user.password = read_password(password, sizeof(password)) ? password : NULL;
+			int64_t id = 0;
+			code = auth_user_add(&ctx, &cli->user, &id);
+			if (code == CRM_OK)
+				printf("user %s created (id %lld)%s\n", cli->user.login, (long long)id,
+				       cli->user.password ? "" : " without a password: set one with crm user passwd");
+		}
+	} else if (strcmp(action, "passwd") == 0 && login) {
+		if (!read_password(password, sizeof(password)))
+			code = crm_error(&ctx, CRM_EINVAL, "no password on standard input");
+		else if ((code = auth_set_password(&ctx, login, password)) == CRM_OK)
+			printf("password of %s changed; their sessions are ended\n", login);
+	} else if (strcmp(action, "disable") == 0 && login) {
+		if ((code = auth_user_disable(&ctx, login)) == CRM_OK)
+			printf("%s disabled\n", login);
+	} else if (strcmp(action, "list") == 0) {
+		code = auth_user_list(&ctx, stdout);
+	} else {
+		fprintf(stderr, "crm user: expected add, passwd LOGIN, disable LOGIN or list\n");
+		code = CRM_EINVAL;
+	}
+	sodium_memzero(password, sizeof(password));
+	if (code != CRM_OK && ctx.message[0])
+		fprintf(stderr, "crm user %s: %s\n", action, ctx.message);
+	crm_ctx_clear(&ctx);
+	kernel_close(kernel);
+	return code == CRM_OK ? 0 : 1;
+}
+
+static int cmd_token(struct cli *cli, const char *action)
+{
+	if (strcmp(action, "create") != 0 || !cli->token_user || !cli->token_name) {
+		fprintf(stderr, "crm token: expected create --user LOGIN --name NAME\n");
+		return 2;
+	}
+	struct crm_kernel *kernel;
+	if (open_kernel(cli, true, &kernel))
+		return 1;
+	struct crm_ctx ctx;
+	crm_ctx_init(&ctx, kernel, 0, "cli");
+	char *token = NULL;
+	int code = auth_token_create(&ctx, cli->token_user, cli->token_name, &token);
+	if (code == CRM_OK)
+		printf("%s\n", token);
+	else
+		fprintf(stderr, "crm token create: %s\n", ctx.message);
+	if (token) {
+		sodium_memzero(token, strlen(token));
+		free(token);
+	}
+	crm_ctx_clear(&ctx);
+	kernel_close(kernel);
+	return code == CRM_OK ? 0 : 1;
+}
+
 static int cmd_serve(struct cli *cli)
 {
 	struct crm_kernel *kernel;
@@ -344,6 +456,17 @@ int main(int argc, char **argv)
 				return bad_number("contact", optarg);
 			cli.contact = number;
 			break;
+		case OPT_LOGIN: cli.user.login = optarg; break;
+		case OPT_STATS: cli.stats = true; break;
+		case OPT_LANG: cli.lang = optarg; break;
+		case OPT_ROLE: cli.user.role = optarg; break;
+		case OPT_KIND: cli.user.kind = optarg; break;
+		case OPT_TEAM: cli.user.team = optarg; break;
+		case OPT_MANAGER: cli.user.manager = optarg; break;
+		case OPT_NAME: cli.user.name = optarg; cli.token_name = optarg; break;
+		case OPT_EMAIL: cli.user.email = optarg; break;
+		case OPT_PARTNER: cli.user.partner = optarg; break;
+		case OPT_USER: cli.token_user = optarg; break;
 		case 'h':
 		case OPT_HELP:
 			fputs(usage, stdout);
@@ -362,7 +485,21 @@ int main(int argc, char **argv)
 	}
 	const char *command = args[0];
 	int want = strcmp(command, "import") == 0 ? 3
-		: strcmp(command, "export") == 0 || strcmp(command, "gdpr") == 0 ? 2 : 1;
+		: strcmp(command, "export") == 0 || strcmp(command, "gdpr") == 0 || strcmp(command, "token") == 0 ? 2 : 1;
+	if (strcmp(command, "plugin") == 0) {
+		if (arg_count != 3) {
+			fprintf(stderr, "crm plugin: expected 'new NAME --lang lua|c' or 'test NAME'\n");
+			return 2;
+		}
+		return cmd_plugin(&cli, args[1], args[2]);
+	}
+	if (strcmp(command, "user") == 0) {
+		if (arg_count < 2 || arg_count > 3) {
+			fprintf(stderr, "crm user: expected add, passwd LOGIN, disable LOGIN or list (see crm --help)\n");
+			return 2;
+		}
+		return cmd_user(&cli, args[1], arg_count == 3 ? args[2] : NULL);
+	}
 	if (arg_count != want) {
 		fprintf(stderr, "crm %s: expected %d argument%s (see crm --help)\n", command, want - 1,
 		        want == 2 ? "" : "s");
@@ -372,6 +509,8 @@ int main(int argc, char **argv)
 		return cmd_serve(&cli);
 	if (strcmp(command, "check") == 0)
 		return cmd_check(&cli);
+	if (strcmp(command, "plugins") == 0)
+		return cmd_plugins(&cli);
 	if (strcmp(command, "migrate") == 0)
 		return cmd_migrate(&cli);
 	if (strcmp(command, "import") == 0)
@@ -382,6 +521,8 @@ int main(int argc, char **argv)
 		return cmd_demo(&cli);
 	if (strcmp(command, "gdpr") == 0)
 		return cmd_gdpr(&cli, args[1]);
+	if (strcmp(command, "token") == 0)
+		return cmd_token(&cli, args[1]);
 	fprintf(stderr, "crm: unknown command '%s' (see crm --help)\n", command);
 	return 2;
 }

@@ -59,7 +59,28 @@ static const char *const bootstrap_sql =
 	"  created_by INTEGER, created_at TEXT NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS _crm_shares_record ON _crm_shares(object, record_id);"
 	"CREATE INDEX IF NOT EXISTS _crm_shares_user ON _crm_shares(user_id, object);"
-	"CREATE INDEX IF NOT EXISTS _crm_shares_team ON _crm_shares(team_id, object);";
+	"CREATE INDEX IF NOT EXISTS _crm_shares_team ON _crm_shares(team_id, object);"
+	/*
+	 * identity (auth.c, store_auth.c): hashes only, never a password or a
+	 * token in clear; times are Unix seconds. Rows go with their user when
+	 * it is purged (so a reused id inherits nothing).
+	 */
+	"CREATE TABLE IF NOT EXISTS _crm_credentials (user_id INTEGER PRIMARY KEY"
+	"  REFERENCES \"user\"(\"id\") ON DELETE CASCADE, hash TEXT NOT NULL, updated_at INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS _crm_sessions (id INTEGER PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE,"
+	"  user_id INTEGER NOT NULL REFERENCES \"user\"(\"id\") ON DELETE CASCADE, csrf TEXT NOT NULL, ip TEXT,"
+	"  created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS _crm_sessions_user ON _crm_sessions(user_id);"
+	"CREATE INDEX IF NOT EXISTS _crm_sessions_expiry ON _crm_sessions(expires_at);"
+	"CREATE TABLE IF NOT EXISTS _crm_tokens (id INTEGER PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE,"
+	"  user_id INTEGER NOT NULL REFERENCES \"user\"(\"id\") ON DELETE CASCADE, name TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL, created_by INTEGER, UNIQUE (user_id, name));"
+	/* login failures, kept for the rate limit's window: per login and per address */
+	"CREATE TABLE IF NOT EXISTS _crm_login_attempts (id INTEGER PRIMARY KEY, login TEXT NOT NULL, ip TEXT,"
+	"  at INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS _crm_login_attempts_login ON _crm_login_attempts(login, at);"
+	"CREATE INDEX IF NOT EXISTS _crm_login_attempts_ip ON _crm_login_attempts(ip, at);"
+	"CREATE INDEX IF NOT EXISTS _crm_login_attempts_at ON _crm_login_attempts(at);";
 
 static struct schema_step *add_step(struct schema_plan *plan, enum step_kind kind,
                                     const char *fmt, ...) __attribute__((format(printf, 3, 4)));

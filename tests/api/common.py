@@ -28,6 +28,32 @@ def crm_binary():
     return crm
 
 
+ADMIN_LOGIN = "admin"
+ADMIN_PASSWORD = "admin-password-for-tests"
+# Headers every Client sends unless told otherwise: the admin's bearer token once logged in.
+DEFAULT_HEADERS = {}
+
+
+def add_user(db, metadata, login, password, role, workdir):
+    """`crm user add` before the server starts (the password on standard input)."""
+    plugins = os.path.join(workdir, "plugins")
+    os.makedirs(plugins, exist_ok=True)
+    subprocess.run([crm_binary(), "user", "add", "--login", login, "--role", role, "--db", db,
+                    "--metadata", metadata, "--plugins", plugins],
+                   input=(password + "\n").encode(), check=True, cwd=ROOT,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def login(port, login_name=ADMIN_LOGIN, password=ADMIN_PASSWORD):
+    """Logs in; returns the bearer headers."""
+    c = Client(port)
+    r = c.request("POST", "/api/v1/session", body={"login": login_name, "password": password}, auth=False)
+    c.close()
+    if r.status != 201:
+        raise RuntimeError("login as %s failed: %r" % (login_name, r))
+    return {"Authorization": "Bearer " + r.json["token"]}
+
+
 class Server:
     """A `crm serve` process on a free loopback port with its own database."""
 
@@ -41,9 +67,11 @@ class Server:
         self.port = None
         self.log_path = os.path.join(workdir, "server.log")
 
-    def start(self, timeout=30):
+    def start(self, timeout=30, as_admin=True):
         plugins = os.path.join(self.workdir, "plugins")
         os.makedirs(plugins, exist_ok=True)
+        if as_admin and not os.path.exists(self.db):
+            add_user(self.db, self.metadata, ADMIN_LOGIN, ADMIN_PASSWORD, "admin", self.workdir)
         args = [crm_binary(), "serve", "--db", self.db, "--metadata", self.metadata,
                 "--plugins", plugins, "--port", "0", "--threads", str(self.threads)] + self.extra
         self.log = open(self.log_path, "ab")
@@ -62,6 +90,9 @@ class Server:
             self.proc.kill()
             self.proc.wait()
             raise RuntimeError("server did not start: %r\n%s" % (line, self.log_tail()))
+        if as_admin:
+            DEFAULT_HEADERS.clear()
+            DEFAULT_HEADERS.update(login(self.port))
         return self
 
     def log_tail(self, lines=30):
@@ -139,8 +170,8 @@ class Client:
         self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout,
                                                source_address=(self.source, 0) if self.source else None)
 
-    def request(self, method, path, body=None, headers=None, content_type=None):
-        headers = dict(headers or {})
+    def request(self, method, path, body=None, headers=None, content_type=None, auth=True):
+        headers = dict(DEFAULT_HEADERS if auth else {}, **(headers or {}))
         if body is not None and not isinstance(body, (bytes, str)):
             body = json.dumps(body)
             content_type = content_type or "application/json"
@@ -184,8 +215,20 @@ class Client:
             self.conn = None
 
 
+def with_auth(data):
+    """A raw request with the default (bearer) headers added after its request line."""
+    if not DEFAULT_HEADERS or b"\r\nAuthorization:" in data:
+        return data
+    line, sep, rest = data.partition(b"\r\n")
+    if not sep:
+        return data
+    extra = b"".join(b"%s: %s\r\n" % (k.encode(), v.encode()) for k, v in DEFAULT_HEADERS.items())
+    return line + sep + extra + rest
+
+
 def raw_exchange(port, data, read_timeout=5.0, source=None, chunks=None, stop_on_response=True):
-    """Sends raw bytes on a fresh socket and returns what came back (bytes)."""
+    """Sends raw bytes (with the default bearer header) on a fresh socket; returns the answer."""
+    data = with_auth(data)
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     if source:
         s.bind((source, 0))

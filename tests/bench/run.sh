@@ -45,6 +45,9 @@ echo "raw SQLite inserts  $floor_rate records/s  (ratio $(echo "$import_rate $fl
 echo
 echo "== object API on $N accounts"
 "$BUILD"/bench/bench_object "$db" metadata
+echo
+echo "== plugin hooks"
+"$BUILD"/bench/bench_plugin
 if [ -f tests/bench/http_bench.sh ]; then
 	echo
 	echo "== HTTP"

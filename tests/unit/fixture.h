@@ -51,7 +51,7 @@ static void fixture_prepare(struct fixture *fx, const char *yaml)
 static int fixture_open_kernel(struct fixture *fx, bool migrate)
 {
 	struct kernel_options options = { .db_path = fx->db, .metadata_dir = fx->metadata,
-	                                  .plugins_dir = "/nonexistent", .migrate = migrate,
+	                                  .plugins_dir = "plugins", .migrate = migrate,
 	                                  .log = stderr };
 	int code = kernel_open(&options, &fx->kernel);
 	if (code == CRM_OK)

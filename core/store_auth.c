@@ -1,0 +1,324 @@
+/*
+ * store_auth.c - the SQL of identity (see store_auth.h): credentials,
+ * sessions, API tokens and login attempts. Like store.c it includes
+ * sqlite3.h; the rest of the kernel sees only store_auth.h.
+ *
+ * Statements come from store.c's statement cache (store_prepare) and are
+ * reset before returning, so that no reader keeps a snapshot open. Strings
+ * are bound SQLITE_STATIC: they outlive the statement's run.
+ */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include "meta.h"
+#include "store_auth.h"
+#include "store_internal.h"
+
+/* Maps a SQLite result code to ours (the same mapping as store.c's). */
+static int auth_sql_error(sqlite3_stmt *stmt, int rc, struct crm_ctx *ctx, const char *what)
+{
+	const char *msg = sqlite3_errmsg(sqlite3_db_handle(stmt));
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return crm_error(ctx, CRM_EBUSY, "database busy: %s", msg);
+	case SQLITE_FULL:
+		return crm_error(ctx, CRM_EFULL, "database or disk is full");
+	case SQLITE_INTERRUPT:
+		return crm_error(ctx, CRM_ELIMIT, "query took too long and was stopped");
+	case SQLITE_NOMEM:
+		return crm_error(ctx, CRM_ENOMEM, "out of memory in the database");
+	default:
+		return crm_error(ctx, CRM_EIO, "%s: %s", what, msg);
+	}
+}
+
+/* Runs a statement that returns no rows, then resets it. */
+static int run(sqlite3_stmt *stmt, struct crm_ctx *ctx, const char *what)
+{
+	int rc = sqlite3_step(stmt);
+	int code = rc == SQLITE_DONE ? CRM_OK : auth_sql_error(stmt, rc, ctx, what);
+	sqlite3_reset(stmt);
+	return code;
+}
+
+static void bind_text_or_null(sqlite3_stmt *stmt, int index, const char *text)
+{
+	if (text)
+		sqlite3_bind_text(stmt, index, text, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(stmt, index);
+}
+
+/* " AND u.active IS NOT 0" when the user object has an active flag (NULL counts as active, as in access.c). */
+static void active_condition(struct strbuf *sql, const struct meta_object *users, const char *alias)
+{
+	if (meta_find_field(users, "active"))
+		strbuf_printf(sql, " AND %s\"active\" IS NOT 0", alias);
+}
+
+int store_auth_user_by_login(struct store_conn *conn, const struct meta_object *users, const char *login,
+                             int64_t *id, bool *active, struct crm_ctx *ctx)
+{
+	struct strbuf sql = { 0 };
+	strbuf_printf(&sql, "SELECT \"id\", %s FROM ",
+	              meta_find_field(users, "active") ? "\"active\" IS NOT 0" : "1");
+	strbuf_ident(&sql, users->name);
+	strbuf_puts(&sql, " WHERE \"login\" = ?1 AND \"deleted_at\" IS NULL");
+	sqlite3_stmt *stmt;
+	int code = store_prepare(conn, sql.data, &stmt, ctx);
+	strbuf_free(&sql);
+	if (code != CRM_OK)
+		return code;
+	sqlite3_bind_text(stmt, 1, login, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		*id = sqlite3_column_int64(stmt, 0);
+		*active = sqlite3_column_int(stmt, 1) != 0;
+		code = CRM_OK;
+	} else if (rc == SQLITE_DONE) {
+		code = crm_error(ctx, CRM_ENOTFOUND, "no user '%.64s'", login);
+	} else {
+		code = auth_sql_error(stmt, rc, ctx, "user");
+	}
+	sqlite3_reset(stmt);
+	return code;
+}
+
+int store_auth_credential_get(struct store_conn *conn, int64_t user_id, char **out, struct crm_ctx *ctx)
+{
+	sqlite3_stmt *stmt;
+	int code = store_prepare(conn, "SELECT hash FROM _crm_credentials WHERE user_id = ?1", &stmt, ctx);
+	if (code != CRM_OK)
+		return code;
+	sqlite3_bind_int64(stmt, 1, user_id);
+	int rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		*out = xstrdup((const char *)sqlite3_column_text(stmt, 0));
+		code = CRM_OK;
+	} else if (rc == SQLITE_DONE) {
+		code = crm_error(ctx, CRM_ENOTFOUND, "no password set");
+	} else {
+		code = auth_sql_error(stmt, rc, ctx, "credential");
+	}
+	sqlite3_reset(stmt);
+	return code;
+}
+
+int store_auth_credential_set(struct store_conn *conn, int64_t user_id, const char *hash, time_t now,
+                              struct crm_ctx *ctx)
+{
+	sqlite3_stmt *stmt;
+	int code = store_prepare(conn, "INSERT INTO _crm_credentials(user_id, hash, updated_at) VALUES (?1, ?2, ?3)"
+	                         " ON CONFLICT(user_id) DO UPDATE SET hash = excluded.hash,"
+	                         " updated_at = excluded.updated_at", &stmt, ctx);
+	if (code != CRM_OK)
+		return code;
+	sqlite3_bind_int64(stmt, 1, user_id);
+	sqlite3_bind_text(stmt, 2, hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)now);
+	return run(stmt, ctx, "credential");
+}
+
+int store_auth_failure_at(struct store_conn *conn, bool by_ip, const char *key, time_t since, int nth,
+                          time_t *out, struct crm_ctx *ctx)
+{
+	sqlite3_stmt *stmt;
+	int code = store_prepare(conn, by_ip
+		? "SELECT at FROM _crm_login_attempts WHERE ip = ?1 AND at > ?2 ORDER BY at DESC LIMIT 1 OFFSET ?3"
+		: "SELECT at FROM _crm_login_attempts WHERE login = ?1 AND at > ?2 ORDER BY at DESC LIMIT 1 OFFSET ?3",
+		&stmt, ctx);
+	if (code != CRM_OK)
+		return code;
+	sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)since);
+	sqlite3_bind_int(stmt, 3, nth - 1);
+	int rc = sqlite3_step(stmt);
+	time_t at = rc == SQLITE_ROW ? (time_t)sqlite3_column_int64(stmt, 0) : 0;
+	code = rc == SQLITE_ROW || rc == SQLITE_DONE ? CRM_OK : auth_sql_error(stmt, rc, ctx, "login attempts");
+	sqlite3_reset(stmt);
+	if (code == CRM_OK)
+		*out = at;
+	return code;
+}
+
+int store_auth_failure_add(struct store_conn *conn, const char *login, const char *ip, time_t at,
+                           time_t forget_before, struct crm_ctx *ctx)
+{
+	sqlite3_stmt *stmt;
+	int code = store_prepare(conn, "DELETE FROM _crm_login_attempts WHERE at <= ?1", &stmt, ctx);
+	if (code != CRM_OK)
+		return code;
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)forget_before);
+	if ((code = run(stmt, ctx, "login attempts")) != CRM_OK)
+		return code;
+	code = store_prepare(conn, "INSERT INTO _crm_login_attempts(login, ip, at) VALUES (?1, ?2, ?3)", &stmt, ctx);
+	if (code != CRM_OK)
+		return code;
+	sqlite3_bind_text(stmt, 1, login, -1, SQLITE_STATIC);
+	bind_text_or_null(stmt, 2, ip);
+	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)at);
+	return run(stmt, ctx, "login attempts");
+}
+
+int store_auth_failures_clear(struct store_conn *conn, const char *login, struct crm_ctx *ctx)
+{
+	sqlite3_stmt *stmt;
+	int code = store_prepare(conn, "DELETE FROM _crm_login_attempts WHERE login = ?1", &stmt, ctx);
+	if (code != CRM_OK)
+		return code;
+	sqlite3_bind_text(stmt, 1, login, -1, SQLITE_STATIC);
+	return run(stmt, ctx, "login attempts");
+}
+
+int store_auth_session_add(struct store_conn *conn, const char *token_hash, int64_t user_id, const char *csrf,
+                           time_t now, time_t expires_at, const char *ip, struct crm_ctx *ctx)
+{
+	sqlite3_stmt *stmt;
+	int code = store_prepare(conn, "DELETE FROM _crm_sessions WHERE expires_at <= ?1", &stmt, ctx);
+	if (code != CRM_OK)
+		return code;
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)now);
+	if ((code = run(stmt, ctx, "sessions")) != CRM_OK)
+		return code;
+	code = store_prepare(conn, "INSERT INTO _crm_sessions(token_hash, user_id, csrf, ip, created_at, expires_at)"
+	                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &stmt, ctx);
+	if (code != CRM_OK)
+		return code;
+	sqlite3_bind_text(stmt, 1, token_hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, user_id);
+	sqlite3_bind_text(stmt, 3, csrf, -1, SQLITE_STATIC);
+	bind_text_or_null(stmt, 4, ip);
+	sqlite3_bind_int64(stmt, 5, (sqlite3_int64)now);
+	sqlite3_bind_int64(stmt, 6, (sqlite3_int64)expires_at);
+	return run(stmt, ctx, "session");
+}
+
+int store_auth_session_delete(struct store_conn *conn, const char *token_hash, int64_t *user_id,
+                              struct crm_ctx *ctx)
+{
+	sqlite3_stmt *stmt;
+	int code = store_prepare(conn, "DELETE FROM _crm_sessions WHERE token_hash = ?1 RETURNING user_id", &stmt, ctx);
+	if (code != CRM_OK)
+		return code;
+	sqlite3_bind_text(stmt, 1, token_hash, -1, SQLITE_STATIC);
+	int64_t found = 0;
+	int rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		found = sqlite3_column_int64(stmt, 0);
+		rc = sqlite3_step(stmt);   /* runs the DELETE to its end */
+	}
+	code = rc == SQLITE_DONE ? CRM_OK : auth_sql_error(stmt, rc, ctx, "session");
+	sqlite3_reset(stmt);
+	if (code == CRM_OK)
+		*user_id = found;
+	return code;
+}
+
+int store_auth_user_revoke(struct store_conn *conn, int64_t user_id, bool tokens, struct crm_ctx *ctx)
+{
+	sqlite3_stmt *stmt;
+	int code = store_prepare(conn, "DELETE FROM _crm_sessions WHERE user_id = ?1", &stmt, ctx);
+	if (code != CRM_OK)
+		return code;
+	sqlite3_bind_int64(stmt, 1, user_id);
+	if ((code = run(stmt, ctx, "sessions")) != CRM_OK || !tokens)
+		return code;
+	code = store_prepare(conn, "DELETE FROM _crm_tokens WHERE user_id = ?1", &stmt, ctx);
+	if (code != CRM_OK)
+		return code;
+	sqlite3_bind_int64(stmt, 1, user_id);
+	return run(stmt, ctx, "tokens");
+}
+
+int store_auth_sessions_expire_at(struct store_conn *conn, int64_t user_id, time_t expires_at,
+                                  struct crm_ctx *ctx)
+{
+	sqlite3_stmt *stmt;
+	int code = store_prepare(conn, "UPDATE _crm_sessions SET expires_at = min(expires_at, ?2) WHERE user_id = ?1",
+	                         &stmt, ctx);
+	if (code != CRM_OK)
+		return code;
+	sqlite3_bind_int64(stmt, 1, user_id);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)expires_at);
+	return run(stmt, ctx, "sessions");
+}
+
+int store_auth_token_add(struct store_conn *conn, const char *token_hash, int64_t user_id, const char *name,
+                         time_t now, int64_t created_by, struct crm_ctx *ctx)
+{
+	sqlite3_stmt *stmt;
+	int code = store_prepare(conn, "INSERT INTO _crm_tokens(token_hash, user_id, name, created_at, created_by)"
+	                         " VALUES (?1, ?2, ?3, ?4, ?5)", &stmt, ctx);
+	if (code != CRM_OK)
+		return code;
+	sqlite3_bind_text(stmt, 1, token_hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, user_id);
+	sqlite3_bind_text(stmt, 3, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 4, (sqlite3_int64)now);
+	if (created_by)
+		sqlite3_bind_int64(stmt, 5, created_by);
+	else
+		sqlite3_bind_null(stmt, 5);
+	int rc = sqlite3_step(stmt);
+	if (rc == SQLITE_CONSTRAINT_UNIQUE)
+		code = crm_error(ctx, CRM_ECONFLICT, "a token named '%.64s' exists already", name);
+	else
+		code = rc == SQLITE_DONE ? CRM_OK : auth_sql_error(stmt, rc, ctx, "token");
+	sqlite3_reset(stmt);
+	return code;
+}
+
+int store_auth_token_delete(struct store_conn *conn, int64_t user_id, const char *name, struct crm_ctx *ctx)
+{
+	sqlite3_stmt *stmt;
+	int code = store_prepare(conn, "DELETE FROM _crm_tokens WHERE user_id = ?1 AND name = ?2", &stmt, ctx);
+	if (code != CRM_OK)
+		return code;
+	sqlite3_bind_int64(stmt, 1, user_id);
+	sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
+	if ((code = run(stmt, ctx, "token")) != CRM_OK)
+		return code;
+	if (sqlite3_changes(sqlite3_db_handle(stmt)) == 0)
+		return crm_error(ctx, CRM_ENOTFOUND, "no token named '%.64s'", name);
+	return CRM_OK;
+}
+
+int store_auth_resolve(struct store_conn *conn, const struct meta_object *users, const char *token_hash,
+                       time_t now, int64_t *user_id, char *csrf, size_t csrf_size, bool *api_token,
+                       struct crm_ctx *ctx)
+{
+	/* the text depends only on the metadata, so the statement cache keeps one copy */
+	struct strbuf sql = { 0 };
+	strbuf_puts(&sql, "SELECT s.user_id, s.csrf, 0 FROM _crm_sessions s JOIN ");
+	strbuf_ident(&sql, users->name);
+	strbuf_puts(&sql, " u ON u.\"id\" = s.user_id WHERE s.token_hash = ?1 AND s.expires_at > ?2"
+	            " AND u.\"deleted_at\" IS NULL");
+	active_condition(&sql, users, "u.");
+	strbuf_puts(&sql, " UNION ALL SELECT t.user_id, '', 1 FROM _crm_tokens t JOIN ");
+	strbuf_ident(&sql, users->name);
+	strbuf_puts(&sql, " u ON u.\"id\" = t.user_id WHERE t.token_hash = ?1 AND u.\"deleted_at\" IS NULL");
+	active_condition(&sql, users, "u.");
+	strbuf_puts(&sql, " LIMIT 1");
+	sqlite3_stmt *stmt;
+	int code = store_prepare(conn, sql.data, &stmt, ctx);
+	strbuf_free(&sql);
+	if (code != CRM_OK)
+		return code;
+	sqlite3_bind_text(stmt, 1, token_hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)now);
+	int rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		*user_id = sqlite3_column_int64(stmt, 0);
+		if (csrf && csrf_size)
+			snprintf(csrf, csrf_size, "%s", (const char *)sqlite3_column_text(stmt, 1));
+		*api_token = sqlite3_column_int(stmt, 2) != 0;
+		code = CRM_OK;
+	} else if (rc == SQLITE_DONE) {
+		code = crm_error(ctx, CRM_ENOTFOUND, "no such session or token");
+	} else {
+		code = auth_sql_error(stmt, rc, ctx, "session");
+	}
+	sqlite3_reset(stmt);
+	return code;
+}

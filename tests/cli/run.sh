@@ -1,0 +1,126 @@
+#!/bin/sh
+# The `crm` command line against real files: check, migrate, import, export,
+# demo, gdpr, user and token commands, and their failures on bad input.
+# Prints "ok NAME" / "FAIL NAME" per test and "N passed, N failed" last.
+cd "$(dirname "$0")/../.." || exit 1
+CRM=${CRM:-build/crm}
+case $CRM in /*) ;; *) CRM=$PWD/$CRM ;; esac
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+passed=0; failed=0
+ok() { echo "ok   $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
+crm() { "$CRM" --metadata "$work/metadata" --plugins "$work/plugins" "$@"; }
+
+cp -r metadata "$work/metadata"
+cp -r plugins "$work/plugins"
+
+# --- help and version
+if "$CRM" --version | grep -q '^crm [0-9]' && "$CRM" --help | grep -q 'crm migrate\|migrate'; then ok help_and_version
+else fail help_and_version "no version or help text"; fi
+if "$CRM" frobnicate > "$work/out" 2>&1; then fail unknown_command_fails "exit 0"
+elif grep -q "unknown command 'frobnicate'" "$work/out"; then ok unknown_command_fails
+else fail unknown_command_fails "$(cat "$work/out")"; fi
+if "$CRM" demo --records abc > "$work/out" 2>&1; then fail bad_number_option_fails "exit 0"
+elif grep -q "not a valid number" "$work/out"; then ok bad_number_option_fails
+else fail bad_number_option_fails "$(cat "$work/out")"; fi
+
+# --- check
+if crm check > "$work/out" 2>&1 && grep -q '^ok: ' "$work/out"; then ok check_passes_on_the_metadata
+else fail check_passes_on_the_metadata "$(cat "$work/out")"; fi
+cp -r "$work/metadata" "$work/broken"
+printf 'object: gadget\nfields:\n  name: { type: text, requird: true }\n  size: { type: lenght }\n' > "$work/broken/gadget.yaml"
+if "$CRM" check --metadata "$work/broken" --plugins "$work/plugins" > "$work/out" 2>&1; then
+	fail check_fails_with_file_line_column "exit 0"
+elif grep -q 'gadget.yaml:3:[0-9]*: error: .*requird' "$work/out" && grep -q 'gadget.yaml:4:[0-9]*: error: .*lenght' "$work/out"; then
+	ok check_fails_with_file_line_column
+else fail check_fails_with_file_line_column "$(cat "$work/out")"; fi
+
+# --- migrate
+db=$work/m.db
+if crm migrate --dry-run --db "$db" > "$work/out" 2>&1 && grep -q 'schema' "$work/out"; then ok migrate_dry_run_prints_the_plan
+else fail migrate_dry_run_prints_the_plan "$(cat "$work/out")"; fi
+crm migrate --db "$db" > /dev/null 2>&1
+if crm migrate --db "$db" 2>&1 | grep -q 'up to date'; then ok migrate_twice_is_a_no_op
+else fail migrate_twice_is_a_no_op "second migrate not up to date"; fi
+sed -i 's/^  title:.*$//' "$work/metadata/contact.yaml"
+if crm migrate --db "$db" > "$work/out" 2>&1; then fail destructive_migration_is_refused "exit 0"
+elif grep -q 'remove field contact.title' "$work/out"; then ok destructive_migration_is_refused
+else fail destructive_migration_is_refused "$(cat "$work/out")"; fi
+if crm migrate --db "$db" --allow-destructive > "$work/out" 2>&1 && grep -q 'applied' "$work/out"; then ok allow_destructive_applies
+else fail allow_destructive_applies "$(cat "$work/out")"; fi
+rm -rf "$work/metadata"; cp -r metadata "$work/metadata"
+
+# --- import and export
+db=$work/i.db
+cat > "$work/accounts.csv" <<'CSV'
+name,industry,annual_revenue,employees,website
+Good One,technology,1000,10,https://good.example.com
+Bad Enum,not_an_industry,5,1,
+Bad Number,retail,lots,1,
+"Robert'); DROP TABLE account;--",retail,7,2,
+<script>alert(1)</script>,retail,8,3,javascript:alert(1)
+Good Two,energy,2000.5,20,
+CSV
+crm import account "$work/accounts.csv" --db "$db" > "$work/out" 2> "$work/err"
+status=$?
+if [ $status -ne 0 ] && grep -q '6 rows read, 3 created, 3 rejected' "$work/out" \
+   && grep -q '^line 3: industry' "$work/err" && grep -q '^line 4: annual_revenue' "$work/err"; then
+	ok import_loads_good_rows_and_reports_bad_ones_by_line
+else fail import_loads_good_rows_and_reports_bad_ones_by_line "status $status: $(cat "$work/out" "$work/err")"; fi
+if grep -q 'line 6: website' "$work/err"; then ok import_refuses_javascript_urls
+else fail import_refuses_javascript_urls "accepted"; fi
+crm export account --db "$db" --fields name,industry --sort name > "$work/export.csv" 2> "$work/err"
+if [ "$(wc -l < "$work/export.csv")" -eq 4 ] && grep -q "Robert'); DROP TABLE account;--" "$work/export.csv"; then
+	ok export_writes_every_record_verbatim
+else fail export_writes_every_record_verbatim "$(cat "$work/export.csv" "$work/err")"; fi
+crm export account --db "$db" --filter "annual_revenue > 1500" --fields name > "$work/out" 2>&1
+if [ "$(wc -l < "$work/out")" -eq 2 ] && grep -q 'Good Two' "$work/out"; then ok export_filter
+else fail export_filter "$(cat "$work/out")"; fi
+if crm export account --db "$db" --filter "name = 'x' or 1=1; drop table account" > "$work/out" 2>&1; then
+	fail export_bad_filter_fails "exit 0"
+else ok export_bad_filter_fails; fi
+if crm import nosuchobject "$work/accounts.csv" --db "$db" > "$work/out" 2>&1; then fail import_unknown_object_fails "exit 0"
+else ok import_unknown_object_fails; fi
+if crm import account "$work/missing.csv" --db "$db" > "$work/out" 2>&1; then fail import_missing_file_fails "exit 0"
+elif grep -q 'cannot open' "$work/out"; then ok import_missing_file_fails
+else fail import_missing_file_fails "$(cat "$work/out")"; fi
+printf 'name,nope\nx,y\n' > "$work/badheader.csv"
+if crm import account "$work/badheader.csv" --db "$db" > "$work/out" 2>&1; then fail import_unknown_column_fails "exit 0"
+elif grep -q "nope" "$work/out"; then ok import_unknown_column_fails
+else fail import_unknown_column_fails "$(cat "$work/out")"; fi
+
+# --- demo is deterministic
+for n in 1 2; do
+	crm demo --records 40 --seed 7 --db "$work/demo$n.db" > /dev/null 2>&1
+	crm export opportunity --db "$work/demo$n.db" --fields name,amount,stage,close_date --sort id > "$work/demo$n.csv" 2>/dev/null
+done
+if [ -s "$work/demo1.csv" ] && cmp -s "$work/demo1.csv" "$work/demo2.csv"; then ok demo_same_seed_same_data
+else fail demo_same_seed_same_data "exports differ or are empty"; fi
+if [ "$(crm export account --db "$work/demo1.db" --fields name 2>/dev/null | wc -l)" -eq 41 ]; then ok demo_makes_the_asked_number_of_accounts
+else fail demo_makes_the_asked_number_of_accounts "wrong count"; fi
+
+# --- users and tokens
+db=$work/demo1.db
+if echo "a-long-password" | crm user add --login cli_rep --role sales_rep --db "$db" > "$work/out" 2>&1 \
+   && crm user list --db "$db" | grep -q 'cli_rep'; then ok user_add_and_list
+else fail user_add_and_list "$(cat "$work/out")"; fi
+if echo "x" | crm user add --login cli_bad --role no_such_role --db "$db" > "$work/out" 2>&1; then fail user_add_unknown_role_fails "exit 0"
+else ok user_add_unknown_role_fails; fi
+if crm token create --user cli_rep --name ci --db "$db" > "$work/out" 2>&1 && [ "$(wc -c < "$work/out")" -gt 40 ]; then ok token_create
+else fail token_create "$(cat "$work/out")"; fi
+if crm user disable cli_rep --db "$db" > "$work/out" 2>&1 && crm user list --db "$db" | grep 'cli_rep' | grep -q 'no'; then ok user_disable
+else fail user_disable "$(cat "$work/out"; crm user list --db "$db")"; fi
+
+# --- personal data
+line=$(crm export contact --db "$db" --fields id,email --sort id 2>/dev/null | sed -n 2p | tr -d '\r')
+id=${line%%,*}
+email=${line#*,}
+if crm gdpr export --contact "$id" --db "$db" > "$work/out" 2>&1 && grep -q "$email" "$work/out"; then ok gdpr_export
+else fail gdpr_export "$(head -c 500 "$work/out")"; fi
+if crm gdpr erase --contact "$id" --db "$db" > "$work/out" 2>&1 && ! crm gdpr export --contact "$id" --db "$db" | grep -q "$email"; then
+	ok gdpr_erase
+else fail gdpr_erase "$(cat "$work/out")"; fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
