@@ -72,36 +72,6 @@ static int find_users(struct crm_ctx *ctx, const struct meta_object **out)
 	return CRM_OK;
 }
 
-static struct store_conn *read_conn(struct crm_ctx *ctx)
-{
-	return ctx->txn ? ctx->txn : store_reader(ctx->kernel->store);
-}
-
-static void read_done(struct crm_ctx *ctx, struct store_conn *conn)
-{
-	if (conn != ctx->txn)
-		store_reader_done(conn);
-}
-
-/* A write in the caller's transaction, or in one of its own (as object.c does). */
-static int write_begin(struct crm_ctx *ctx, bool *own)
-{
-	*own = ctx->txn == NULL;
-	return object_begin(ctx);
-}
-
-/* Commits when code is CRM_OK; otherwise rolls back our own transaction. Returns the first error. */
-static int write_end(struct crm_ctx *ctx, bool own, int code)
-{
-	if (code == CRM_OK)
-		return object_commit(ctx);
-	if (own)
-		object_rollback(ctx);
-	else
-		ctx->txn_depth--;
-	return code;
-}
-
 static size_t utf8_length(const char *s)
 {
 	size_t n = 0;
@@ -262,9 +232,9 @@ int auth_login(struct crm_ctx *ctx, const char *login, const char *password, con
 
 	/* 1. a locked login or address is refused at once, on a reader */
 	int wait = 0;
-	struct store_conn *conn = read_conn(ctx);
+	struct store_conn *conn = object_read_conn(ctx);
 	code = lockout_wait(ctx, conn, key, ip, now, &wait);
-	read_done(ctx, conn);
+	object_read_done(ctx, conn);
 	if (code != CRM_OK)
 		return code;
 	if (wait > 0)
@@ -272,7 +242,7 @@ int auth_login(struct crm_ctx *ctx, const char *login, const char *password, con
 
 	/* 2. count the attempt as a failure before checking it; read the user */
 	bool own;
-	if ((code = write_begin(ctx, &own)) != CRM_OK)
+	if ((code = object_write_begin(ctx, &own)) != CRM_OK)
 		return code;
 	int64_t user_id = 0;
 	bool active = false;
@@ -292,10 +262,10 @@ int auth_login(struct crm_ctx *ctx, const char *login, const char *password, con
 		}
 	}
 	if (code == CRM_OK && wait > 0) {
-		write_end(ctx, own, CRM_ELIMIT);
+		object_write_end(ctx, own, CRM_ELIMIT);
 		return refuse_locked(ctx, wait, retry_after);
 	}
-	if ((code = write_end(ctx, own, code)) != CRM_OK) {
+	if ((code = object_write_end(ctx, own, code)) != CRM_OK) {
 		free(hash);
 		return code;
 	}
@@ -314,14 +284,14 @@ int auth_login(struct crm_ctx *ctx, const char *login, const char *password, con
 
 	/* 4. record the outcome */
 	if (!ok) {
-		if ((code = write_begin(ctx, &own)) != CRM_OK)
+		if ((code = object_write_begin(ctx, &own)) != CRM_OK)
 			return code;
 		json_t *changes = json_pack("{s:[n,s]}", "login", key);
 		if (ip)
 			json_object_set_new(changes, "ip", json_pack("[n,s]", ip));
 		code = store_audit(ctx->txn, "user", user_id, "login_failed", 0, ctx->request_id, changes, ctx);
 		json_decref(changes);
-		if ((code = write_end(ctx, own, code)) != CRM_OK)
+		if ((code = object_write_end(ctx, own, code)) != CRM_OK)
 			return code;
 		return crm_error(ctx, CRM_EDENIED, "%s", invalid_login);
 	}
@@ -330,7 +300,7 @@ int auth_login(struct crm_ctx *ctx, const char *login, const char *password, con
 	token_new(session.token);
 	token_new(session.csrf);
 	token_hash(session.token, session_hash);
-	if ((code = write_begin(ctx, &own)) != CRM_OK)
+	if ((code = object_write_begin(ctx, &own)) != CRM_OK)
 		return code;
 	code = store_auth_failures_clear(ctx->txn, key, ctx);
 	if (code == CRM_OK)
@@ -343,7 +313,7 @@ int auth_login(struct crm_ctx *ctx, const char *login, const char *password, con
 		code = store_audit(ctx->txn, "user", user_id, "login", user_id, ctx->request_id, changes, ctx);
 		json_decref(changes);
 	}
-	if ((code = write_end(ctx, own, code)) != CRM_OK) {
+	if ((code = object_write_end(ctx, own, code)) != CRM_OK) {
 		sodium_memzero(&session, sizeof(session));
 		return code;
 	}
@@ -364,9 +334,9 @@ int auth_resolve(struct crm_ctx *ctx, const char *token, int64_t *user_id, char 
 	token_hash(token, hash);
 	int64_t id = 0;
 	bool api = false;
-	struct store_conn *conn = read_conn(ctx);
+	struct store_conn *conn = object_read_conn(ctx);
 	code = store_auth_resolve(conn, users, hash, time(NULL), &id, csrf, sizeof(csrf), &api, ctx);
-	read_done(ctx, conn);
+	object_read_done(ctx, conn);
 	if (code == CRM_ENOTFOUND)
 		return crm_error(ctx, CRM_EDENIED, "invalid or expired session");
 	if (code != CRM_OK)
@@ -386,14 +356,14 @@ int auth_logout(struct crm_ctx *ctx, const char *token)
 	char hash[STORE_AUTH_HASH_HEX];
 	token_hash(token, hash);
 	bool own;
-	int code = write_begin(ctx, &own);
+	int code = object_write_begin(ctx, &own);
 	if (code != CRM_OK)
 		return code;
 	int64_t user_id = 0;
 	code = store_auth_session_delete(ctx->txn, hash, &user_id, ctx);
 	if (code == CRM_OK && user_id)
 		code = store_audit(ctx->txn, "user", user_id, "logout", user_id, ctx->request_id, NULL, ctx);
-	return write_end(ctx, own, code);
+	return object_write_end(ctx, own, code);
 }
 
 /*
@@ -420,7 +390,7 @@ int auth_token_create(struct crm_ctx *ctx, const char *login, const char *name, 
 	if (!name || !*name || strlen(name) > AUTH_TOKEN_NAME_MAX || has_control(name))
 		return crm_error(ctx, CRM_EINVAL, "a token name has 1 to %d characters", AUTH_TOKEN_NAME_MAX);
 	bool own;
-	if ((code = write_begin(ctx, &own)) != CRM_OK)
+	if ((code = object_write_begin(ctx, &own)) != CRM_OK)
 		return code;
 	int64_t user_id = 0;
 	bool active = false;
@@ -437,7 +407,7 @@ int auth_token_create(struct crm_ctx *ctx, const char *login, const char *name, 
 		code = store_audit(ctx->txn, "user", user_id, "token_create", ctx->user_id, ctx->request_id, changes, ctx);
 		json_decref(changes);
 	}
-	if ((code = write_end(ctx, own, code)) == CRM_OK)
+	if ((code = object_write_end(ctx, own, code)) == CRM_OK)
 		*out = xstrdup(token);
 	sodium_memzero(token, sizeof(token));
 	return code;
@@ -450,7 +420,7 @@ int auth_token_revoke(struct crm_ctx *ctx, const char *login, const char *name)
 	if (code != CRM_OK)
 		return code;
 	bool own;
-	if ((code = write_begin(ctx, &own)) != CRM_OK)
+	if ((code = object_write_begin(ctx, &own)) != CRM_OK)
 		return code;
 	int64_t user_id = 0;
 	bool active = false;
@@ -462,7 +432,7 @@ int auth_token_revoke(struct crm_ctx *ctx, const char *login, const char *name)
 		code = store_audit(ctx->txn, "user", user_id, "token_revoke", ctx->user_id, ctx->request_id, changes, ctx);
 		json_decref(changes);
 	}
-	return write_end(ctx, own, code);
+	return object_write_end(ctx, own, code);
 }
 
 /* Stores a hash for user_id and ends their sessions, in the open transaction. */
@@ -488,9 +458,9 @@ int auth_set_password(struct crm_ctx *ctx, const char *login, const char *passwo
 	bool active = false;
 	if (ctx->user_id != 0 && !access_is_admin(ctx)) {
 		/* refuse before the expensive hash, so that nobody can make the server hash for others */
-		struct store_conn *conn = read_conn(ctx);
+		struct store_conn *conn = object_read_conn(ctx);
 		code = store_auth_user_by_login(conn, users, login ? login : "", &user_id, &active, ctx);
-		read_done(ctx, conn);
+		object_read_done(ctx, conn);
 		if (code == CRM_ENOTFOUND || (code == CRM_OK && user_id != ctx->user_id))
 			return crm_error(ctx, CRM_EDENIED, "you may not set the password for '%.64s'", login ? login : "");
 		if (code != CRM_OK)
@@ -500,13 +470,13 @@ int auth_set_password(struct crm_ctx *ctx, const char *login, const char *passwo
 	if ((code = password_hash(ctx, password, hash)) != CRM_OK)
 		return code;
 	bool own;
-	if ((code = write_begin(ctx, &own)) != CRM_OK)
+	if ((code = object_write_begin(ctx, &own)) != CRM_OK)
 		return code;
 	code = find_managed_user(ctx, users, login, "set the password", &user_id, &active);
 	if (code == CRM_OK)
 		code = store_password(ctx, user_id, hash);
 	sodium_memzero(hash, sizeof(hash));
-	return write_end(ctx, own, code);
+	return object_write_end(ctx, own, code);
 }
 
 /* --- the CLI's user commands ---------------------------------------------- */
@@ -608,9 +578,9 @@ int auth_user_add(struct crm_ctx *ctx, const struct auth_user_spec *spec, int64_
 	if (spec->manager && *spec->manager) {
 		int64_t manager_id = 0;
 		bool active;
-		struct store_conn *conn = read_conn(ctx);
+		struct store_conn *conn = object_read_conn(ctx);
 		code = store_auth_user_by_login(conn, users, spec->manager, &manager_id, &active, ctx);
-		read_done(ctx, conn);
+		object_read_done(ctx, conn);
 		if (code == CRM_ENOTFOUND)
 			crm_field_error(ctx, "manager", "ref", "no user '%.64s'", spec->manager);
 		else if (code != CRM_OK)
@@ -643,12 +613,12 @@ int auth_user_add(struct crm_ctx *ctx, const struct auth_user_spec *spec, int64_
 	if (spec->password && (code = password_hash(ctx, spec->password, hash)) != CRM_OK)
 		goto cleanup;
 
-	if ((code = write_begin(ctx, &own)) != CRM_OK)
+	if ((code = object_write_begin(ctx, &own)) != CRM_OK)
 		goto cleanup;
 	code = object_create_id(ctx, "user", values, &id);
 	if (code == CRM_OK && spec->password)
 		code = store_password(ctx, id, hash);
-	if ((code = write_end(ctx, own, code)) == CRM_OK)
+	if ((code = object_write_end(ctx, own, code)) == CRM_OK)
 		*out_id = id;
 cleanup:
 	json_decref(values);
@@ -667,7 +637,7 @@ int auth_user_disable(struct crm_ctx *ctx, const char *login)
 	if (!meta_find_field(users, "active"))
 		return crm_error(ctx, CRM_EMETA, "the user object has no active field");
 	bool own;
-	if ((code = write_begin(ctx, &own)) != CRM_OK)
+	if ((code = object_write_begin(ctx, &own)) != CRM_OK)
 		return code;
 	int64_t user_id = 0;
 	bool active = false;
@@ -679,7 +649,7 @@ int auth_user_disable(struct crm_ctx *ctx, const char *login)
 	}
 	if (code == CRM_OK)
 		code = store_auth_user_revoke(ctx->txn, user_id, true, ctx);
-	return explain_fields(ctx, write_end(ctx, own, code));
+	return explain_fields(ctx, object_write_end(ctx, own, code));
 }
 
 static const char *text_of(json_t *record, const char *field)

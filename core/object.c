@@ -1883,3 +1883,25 @@ int object_batch(struct crm_ctx *ctx, json_t *operations, json_t **out)
 	*out = results;
 	return code;
 }
+
+/* --- connections for modules above the object API (auth, gdpr) -------- */
+
+struct store_conn *object_read_conn(struct crm_ctx *ctx)
+{
+	return read_conn(ctx);
+}
+
+void object_read_done(struct crm_ctx *ctx, struct store_conn *conn)
+{
+	read_done(ctx, conn);
+}
+
+int object_write_begin(struct crm_ctx *ctx, bool *own)
+{
+	return write_begin(ctx, own);
+}
+
+int object_write_end(struct crm_ctx *ctx, bool own, int code)
+{
+	return write_end(ctx, own, code);
+}

@@ -117,6 +117,18 @@ int object_commit(struct crm_ctx *ctx);
 void object_rollback(struct crm_ctx *ctx);
 
 /*
+ * For modules built on the object API that also keep tables of their own
+ * (auth): the connection to read with (the open transaction, or a reader
+ * to give back with object_read_done), and a write in the caller's
+ * transaction or one of its own (object_write_end commits when code is
+ * CRM_OK, else rolls back its own transaction; it returns the first error).
+ */
+struct store_conn *object_read_conn(struct crm_ctx *ctx);
+void object_read_done(struct crm_ctx *ctx, struct store_conn *conn);
+int object_write_begin(struct crm_ctx *ctx, bool *own);
+int object_write_end(struct crm_ctx *ctx, bool own, int code);
+
+/*
  * A batch: operations = [ {"op":"create","object":"account","values":{...}},
  * {"op":"update","object":"account","id":3,"version":2,"values":{...}},
  * {"op":"delete","object":"account","id":3}, {"op":"restore",...} ], all in

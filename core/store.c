@@ -101,7 +101,7 @@ static void arm_deadline(struct store_conn *conn)
 }
 
 /* Maps a SQLite result code to ours with a message. */
-static int sql_error(struct store_conn *conn, int rc, struct crm_ctx *ctx, const char *what)
+int store_sql_error(struct store_conn *conn, int rc, struct crm_ctx *ctx, const char *what)
 {
 	const char *msg = conn ? sqlite3_errmsg(conn->db) : sqlite3_errstr(rc);
 	switch (rc & 0xff) {
@@ -169,7 +169,7 @@ int store_prepare(struct store_conn *conn, const char *sql, sqlite3_stmt **out, 
 	sqlite3_stmt *stmt;
 	int rc = sqlite3_prepare_v3(conn->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
 	if (rc != SQLITE_OK)
-		return sql_error(conn, rc, ctx, "prepare");
+		return store_sql_error(conn, rc, ctx, "prepare");
 	struct stmt_entry *e = xmalloc(sizeof(*e));
 	e->sql = xstrdup(sql);
 	e->hash = h;
@@ -183,14 +183,14 @@ int store_prepare(struct store_conn *conn, const char *sql, sqlite3_stmt **out, 
 }
 
 /* Runs a statement to completion (or the first row) with the deadline armed. */
-static int step(struct store_conn *conn, sqlite3_stmt *stmt)
+int store_step(struct store_conn *conn, sqlite3_stmt *stmt)
 {
 	if (!conn->deadline_ns)
 		arm_deadline(conn);
 	return sqlite3_step(stmt);
 }
 
-static void done(struct store_conn *conn, sqlite3_stmt *stmt)
+void store_done(struct store_conn *conn, sqlite3_stmt *stmt)
 {
 	sqlite3_reset(stmt);
 	conn->deadline_ns = 0;
@@ -371,7 +371,7 @@ int store_begin(struct store *store, struct store_conn **out, struct crm_ctx *ct
 	struct store_conn *conn = store->writer;
 	int rc = sqlite3_exec(conn->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
-		int code = sql_error(conn, rc, ctx, "begin");
+		int code = store_sql_error(conn, rc, ctx, "begin");
 		pthread_mutex_unlock(&store->writer_lock);
 		return code;
 	}
@@ -385,7 +385,7 @@ int store_commit(struct store_conn *conn, struct crm_ctx *ctx)
 	int code = sequences_flush(conn, ctx);
 	int rc = code == CRM_OK ? sqlite3_exec(conn->db, "COMMIT", NULL, NULL, NULL) : SQLITE_ABORT;
 	if (code == CRM_OK && rc != SQLITE_OK) {
-		code = sql_error(conn, rc, ctx, "commit");
+		code = store_sql_error(conn, rc, ctx, "commit");
 	}
 	if (code != CRM_OK && !sqlite3_get_autocommit(conn->db))
 		sqlite3_exec(conn->db, "ROLLBACK", NULL, NULL, NULL);
@@ -438,7 +438,7 @@ int store_exec(struct store_conn *conn, const char *sql, struct crm_ctx *ctx)
 	char *msg = NULL;
 	int rc = sqlite3_exec(conn->db, sql, NULL, NULL, &msg);
 	if (rc != SQLITE_OK) {
-		int code = sql_error(conn, rc, ctx, "exec");
+		int code = store_sql_error(conn, rc, ctx, "exec");
 		crm_error(ctx, code, "%s (in: %.200s)", msg ? msg : sqlite3_errmsg(conn->db), sql);
 		sqlite3_free(msg);
 		return code;
@@ -563,11 +563,11 @@ int store_setting_get(struct store_conn *conn, const char *key, char **out)
 		return CRM_ENOTFOUND;
 	sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
 	int code = CRM_ENOTFOUND;
-	if (step(conn, stmt) == SQLITE_ROW) {
+	if (store_step(conn, stmt) == SQLITE_ROW) {
 		*out = xstrdup((const char *)sqlite3_column_text(stmt, 0));
 		code = CRM_OK;
 	}
-	done(conn, stmt);
+	store_done(conn, stmt);
 	return code;
 }
 
@@ -581,8 +581,8 @@ int store_setting_set(struct store_conn *conn, const char *key, const char *valu
 		return CRM_EIO;
 	sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 2, value, -1, SQLITE_STATIC);
-	int rc = step(conn, stmt);
-	done(conn, stmt);
+	int rc = store_step(conn, stmt);
+	store_done(conn, stmt);
 	return rc == SQLITE_DONE ? CRM_OK : CRM_EIO;
 }
 
@@ -603,7 +603,7 @@ int store_insert(struct store_conn *conn, const struct meta_object *object, json
 		int rc = sqlite3_prepare_v3(conn->db, conn->store->insert_sql[oi], -1, SQLITE_PREPARE_PERSISTENT,
 		                            &stmt, NULL);
 		if (rc != SQLITE_OK)
-			return sql_error(conn, rc, ctx, "prepare");
+			return store_sql_error(conn, rc, ctx, "prepare");
 		conn->inserts[oi] = stmt;
 	}
 	int index = 1;
@@ -614,15 +614,15 @@ int store_insert(struct store_conn *conn, const struct meta_object *object, json
 		json_t *v = json_object_get(values, f->name);
 		int rc = v ? bind_json(stmt, index, v) : sqlite3_bind_null(stmt, index);
 		if (rc != SQLITE_OK) {
-			done(conn, stmt);
-			return sql_error(conn, rc, ctx, "bind");
+			store_done(conn, stmt);
+			return store_sql_error(conn, rc, ctx, "bind");
 		}
 		index++;
 	}
-	int rc = step(conn, stmt);
-	done(conn, stmt);
+	int rc = store_step(conn, stmt);
+	store_done(conn, stmt);
 	if (rc != SQLITE_DONE)
-		return sql_error(conn, rc, ctx, "insert");
+		return store_sql_error(conn, rc, ctx, "insert");
 	*out_id = sqlite3_last_insert_rowid(conn->db);
 	return CRM_OK;
 }
@@ -658,10 +658,10 @@ int store_update(struct store_conn *conn, const struct meta_object *object, int6
 	sqlite3_bind_int64(stmt, n + 1, id);
 	if (expected_version > 0)
 		sqlite3_bind_int64(stmt, n + 2, expected_version);
-	int rc = step(conn, stmt);
-	done(conn, stmt);
+	int rc = store_step(conn, stmt);
+	store_done(conn, stmt);
 	if (rc != SQLITE_DONE)
-		return sql_error(conn, rc, ctx, "update");
+		return store_sql_error(conn, rc, ctx, "update");
 	if (sqlite3_changes(conn->db) == 1)
 		return CRM_OK;
 	/* Nothing changed: tell a missing record from a lost update. */
@@ -749,15 +749,15 @@ int store_get(struct store_conn *conn, const struct meta_object *object, int64_t
 		return code;
 	bind_all(stmt, c->bind_count, c->binds);
 	sqlite3_bind_int64(stmt, c->bind_count + 1, id);
-	int rc = step(conn, stmt);
+	int rc = store_step(conn, stmt);
 	if (rc == SQLITE_ROW) {
 		*out = row_record(stmt, object);
-		done(conn, stmt);
+		store_done(conn, stmt);
 		return CRM_OK;
 	}
-	done(conn, stmt);
+	store_done(conn, stmt);
 	if (rc != SQLITE_DONE)
-		return sql_error(conn, rc, ctx, "get");
+		return store_sql_error(conn, rc, ctx, "get");
 	return crm_error(ctx, CRM_ENOTFOUND, "no %s with id %lld", object->name, (long long)id);
 }
 
@@ -774,10 +774,10 @@ int store_exists(struct store_conn *conn, const struct meta_object *object, int6
 	if (code != CRM_OK)
 		return code;
 	sqlite3_bind_int64(stmt, 1, id);
-	int rc = step(conn, stmt);
-	done(conn, stmt);
+	int rc = store_step(conn, stmt);
+	store_done(conn, stmt);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return sql_error(conn, rc, ctx, "exists");
+		return store_sql_error(conn, rc, ctx, "exists");
 	*out = rc == SQLITE_ROW;
 	return CRM_OK;
 }
@@ -799,10 +799,10 @@ int store_value_taken(struct store_conn *conn, const struct meta_object *object,
 		return code;
 	bind_json(stmt, 1, value);
 	sqlite3_bind_int64(stmt, 2, except_id);
-	int rc = step(conn, stmt);
-	done(conn, stmt);
+	int rc = store_step(conn, stmt);
+	store_done(conn, stmt);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return sql_error(conn, rc, ctx, "unique check");
+		return store_sql_error(conn, rc, ctx, "unique check");
 	*out = rc == SQLITE_ROW;
 	return CRM_OK;
 }
@@ -826,12 +826,12 @@ int store_children(struct store_conn *conn, const struct meta_object *child,
 	sqlite3_bind_int(stmt, 2, limit);
 	json_t *ids = json_array();
 	int rc;
-	while ((rc = step(conn, stmt)) == SQLITE_ROW)
+	while ((rc = store_step(conn, stmt)) == SQLITE_ROW)
 		json_array_append_new(ids, json_integer(sqlite3_column_int64(stmt, 0)));
-	done(conn, stmt);
+	store_done(conn, stmt);
 	if (rc != SQLITE_DONE) {
 		json_decref(ids);
-		return sql_error(conn, rc, ctx, "children");
+		return store_sql_error(conn, rc, ctx, "children");
 	}
 	*out_ids = ids;
 	return CRM_OK;
@@ -850,10 +850,10 @@ int store_purge(struct store_conn *conn, const struct meta_object *object, int64
 	if (code != CRM_OK)
 		return code;
 	sqlite3_bind_int64(stmt, 1, id);
-	int rc = step(conn, stmt);
-	done(conn, stmt);
+	int rc = store_step(conn, stmt);
+	store_done(conn, stmt);
 	if (rc != SQLITE_DONE)
-		return sql_error(conn, rc, ctx, "purge");
+		return store_sql_error(conn, rc, ctx, "purge");
 	if (sqlite3_changes(conn->db) != 1)
 		return crm_error(ctx, CRM_ENOTFOUND, "no deleted %s with id %lld", object->name, (long long)id);
 	return CRM_OK;
@@ -917,10 +917,10 @@ int store_rollup_refresh(struct store_conn *conn, const struct meta_field *rollu
 	strbuf_free(&sql);
 	if (code == CRM_OK) {
 		bind_all(stmt, b.bind_count, b.binds);
-		int rc = step(conn, stmt);
-		done(conn, stmt);
+		int rc = store_step(conn, stmt);
+		store_done(conn, stmt);
 		if (rc != SQLITE_DONE)
-			code = sql_error(conn, rc, ctx, "rollup");
+			code = store_sql_error(conn, rc, ctx, "rollup");
 	}
 	expr_sql_free(&b);
 	return code;
@@ -944,11 +944,11 @@ int store_next_number(struct store_conn *conn, const struct meta_object *object,
 		return code;
 	sqlite3_bind_text(stmt, 1, object->name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 2, field->name, -1, SQLITE_STATIC);
-	int rc = step(conn, stmt);
+	int rc = store_step(conn, stmt);
 	int64_t next = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 1;
-	done(conn, stmt);
+	store_done(conn, stmt);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return sql_error(conn, rc, ctx, "sequence");
+		return store_sql_error(conn, rc, ctx, "sequence");
 	struct sequence *seq = &conn->sequences[conn->sequence_count++];
 	seq->object = object;
 	seq->field = field;
@@ -971,10 +971,10 @@ static int sequences_flush(struct store_conn *conn, struct crm_ctx *ctx)
 		sqlite3_bind_text(stmt, 1, seq->object->name, -1, SQLITE_STATIC);
 		sqlite3_bind_text(stmt, 2, seq->field->name, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(stmt, 3, seq->next);
-		int rc = step(conn, stmt);
-		done(conn, stmt);
+		int rc = store_step(conn, stmt);
+		store_done(conn, stmt);
 		if (rc != SQLITE_DONE)
-			code = sql_error(conn, rc, ctx, "sequence");
+			code = store_sql_error(conn, rc, ctx, "sequence");
 	}
 	conn->sequence_count = 0;
 	return code;
@@ -1000,9 +1000,9 @@ int store_audit(struct store_conn *conn, const char *object, int64_t record_id, 
 		if (text)
 			sqlite3_bind_text(stmt, 6, text, -1, free);
 	}
-	int rc = step(conn, stmt);
-	done(conn, stmt);
-	return rc == SQLITE_DONE ? CRM_OK : sql_error(conn, rc, ctx, "audit");
+	int rc = store_step(conn, stmt);
+	store_done(conn, stmt);
+	return rc == SQLITE_DONE ? CRM_OK : store_sql_error(conn, rc, ctx, "audit");
 }
 
 int store_audit_scrub(struct store_conn *conn, const char *object, int64_t record_id, json_t *paths,
@@ -1019,10 +1019,10 @@ int store_audit_scrub(struct store_conn *conn, const char *object, int64_t recor
 		sqlite3_bind_text(stmt, 1, object, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(stmt, 2, record_id);
 		sqlite3_bind_text(stmt, 3, json_string_value(path), -1, SQLITE_STATIC);
-		int rc = step(conn, stmt);
-		done(conn, stmt);
+		int rc = store_step(conn, stmt);
+		store_done(conn, stmt);
 		if (rc != SQLITE_DONE)
-			return sql_error(conn, rc, ctx, "scrub");
+			return store_sql_error(conn, rc, ctx, "scrub");
 	}
 	return CRM_OK;
 }
@@ -1040,7 +1040,7 @@ int store_history(struct store_conn *conn, const char *object, int64_t record_id
 	sqlite3_bind_int(stmt, 3, limit);
 	json_t *rows = json_array();
 	int rc;
-	while ((rc = step(conn, stmt)) == SQLITE_ROW) {
+	while ((rc = store_step(conn, stmt)) == SQLITE_ROW) {
 		json_t *changes = sqlite3_column_type(stmt, 5) == SQLITE_NULL ? json_null()
 			: json_loads((const char *)sqlite3_column_text(stmt, 5), 0, NULL);
 		json_array_append_new(rows, json_pack("{s:I, s:o, s:o, s:o, s:o, s:o}",
@@ -1049,10 +1049,10 @@ int store_history(struct store_conn *conn, const char *object, int64_t record_id
 			"request_id", store_column_json(stmt, 3, NULL), "action", store_column_json(stmt, 4, NULL),
 			"changes", changes ? changes : json_null()));
 	}
-	done(conn, stmt);
+	store_done(conn, stmt);
 	if (rc != SQLITE_DONE) {
 		json_decref(rows);
-		return sql_error(conn, rc, ctx, "history");
+		return store_sql_error(conn, rc, ctx, "history");
 	}
 	*out = rows;
 	return CRM_OK;
@@ -1107,10 +1107,10 @@ int store_share_exists(struct store_conn *conn, const char *object, int64_t id, 
 	sqlite3_bind_int64(stmt, 3, user_id);
 	sqlite3_bind_int64(stmt, 4, team_id);
 	sqlite3_bind_int(stmt, 5, edit);
-	int rc = step(conn, stmt);
-	done(conn, stmt);
+	int rc = store_step(conn, stmt);
+	store_done(conn, stmt);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return sql_error(conn, rc, ctx, "share");
+		return store_sql_error(conn, rc, ctx, "share");
 	*out = rc == SQLITE_ROW;
 	return CRM_OK;
 }
@@ -1133,10 +1133,10 @@ int store_share_add(struct store_conn *conn, const char *object, int64_t id, int
 	sqlite3_bind_text(stmt, 5, edit ? "edit" : "read", -1, SQLITE_STATIC);
 	if (created_by)
 		sqlite3_bind_int64(stmt, 6, created_by);
-	int rc = step(conn, stmt);
-	done(conn, stmt);
+	int rc = store_step(conn, stmt);
+	store_done(conn, stmt);
 	if (rc != SQLITE_DONE)
-		return sql_error(conn, rc, ctx, "share");
+		return store_sql_error(conn, rc, ctx, "share");
 	*out_id = sqlite3_last_insert_rowid(conn->db);
 	return CRM_OK;
 }
@@ -1152,10 +1152,10 @@ int store_share_remove(struct store_conn *conn, const char *object, int64_t id, 
 	sqlite3_bind_int64(stmt, 1, share_id);
 	sqlite3_bind_text(stmt, 2, object, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 3, id);
-	int rc = step(conn, stmt);
-	done(conn, stmt);
+	int rc = store_step(conn, stmt);
+	store_done(conn, stmt);
 	if (rc != SQLITE_DONE)
-		return sql_error(conn, rc, ctx, "unshare");
+		return store_sql_error(conn, rc, ctx, "unshare");
 	if (sqlite3_changes(conn->db) != 1)
 		return crm_error(ctx, CRM_ENOTFOUND, "no share %lld on this record", (long long)share_id);
 	return CRM_OK;
@@ -1172,15 +1172,15 @@ int store_share_list(struct store_conn *conn, const char *object, int64_t id, js
 	sqlite3_bind_int64(stmt, 2, id);
 	json_t *rows = json_array();
 	int rc;
-	while ((rc = step(conn, stmt)) == SQLITE_ROW)
+	while ((rc = store_step(conn, stmt)) == SQLITE_ROW)
 		json_array_append_new(rows, json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}",
 			"id", store_column_json(stmt, 0, NULL), "user", store_column_json(stmt, 1, NULL),
 			"team", store_column_json(stmt, 2, NULL), "access", store_column_json(stmt, 3, NULL),
 			"created_by", store_column_json(stmt, 4, NULL), "created_at", store_column_json(stmt, 5, NULL)));
-	done(conn, stmt);
+	store_done(conn, stmt);
 	if (rc != SQLITE_DONE) {
 		json_decref(rows);
-		return sql_error(conn, rc, ctx, "shares");
+		return store_sql_error(conn, rc, ctx, "shares");
 	}
 	*out = rows;
 	return CRM_OK;
@@ -1331,8 +1331,8 @@ static int prepare_query(struct store_conn *conn, struct store_query *q, struct 
 		return code;
 	int rc = bind_all(*out, q->sql->bind_count, q->sql->binds);
 	if (rc != SQLITE_OK) {
-		done(conn, *out);
-		return sql_error(conn, rc, ctx, "bind");
+		store_done(conn, *out);
+		return store_sql_error(conn, rc, ctx, "bind");
 	}
 	return CRM_OK;
 }
@@ -1361,7 +1361,7 @@ int store_select(struct store_conn *conn, struct store_query *q,
 	if (code != CRM_OK)
 		return code;
 	int rc;
-	while ((rc = step(conn, stmt)) == SQLITE_ROW) {
+	while ((rc = store_step(conn, stmt)) == SQLITE_ROW) {
 		json_t *record = json_object();
 		for (int i = 0; i < q->column_count; i++)
 			json_object_set_new(record, q->column_names[i],
@@ -1373,15 +1373,15 @@ int store_select(struct store_conn *conn, struct store_query *q,
 		json_decref(record);
 		json_decref(keys);
 		if (stop) {
-			done(conn, stmt);
+			store_done(conn, stmt);
 			return stop;
 		}
 		/* A long export is many statements' worth of work: keep the deadline per row batch. */
 		conn->deadline_ns = 0;
 	}
-	done(conn, stmt);
+	store_done(conn, stmt);
 	if (rc != SQLITE_DONE)
-		return sql_error(conn, rc, ctx, "query");
+		return store_sql_error(conn, rc, ctx, "query");
 	return CRM_OK;
 }
 
@@ -1401,12 +1401,12 @@ int store_count(struct store_conn *conn, struct store_query *q, int64_t max, int
 	strbuf_free(&sql);
 	if (code != CRM_OK)
 		return code;
-	int rc = step(conn, stmt);
+	int rc = store_step(conn, stmt);
 	if (rc == SQLITE_ROW)
 		*out = sqlite3_column_int64(stmt, 0);
-	done(conn, stmt);
+	store_done(conn, stmt);
 	if (rc != SQLITE_ROW)
-		return sql_error(conn, rc, ctx, "count");
+		return store_sql_error(conn, rc, ctx, "count");
 	return CRM_OK;
 }
 
@@ -1421,11 +1421,11 @@ int store_max_id(struct store_conn *conn, const struct meta_object *object, int6
 	strbuf_free(&sql);
 	if (code != CRM_OK)
 		return code;
-	int rc = step(conn, stmt);
+	int rc = store_step(conn, stmt);
 	if (rc == SQLITE_ROW)
 		*out = sqlite3_column_int64(stmt, 0);
-	done(conn, stmt);
-	return rc == SQLITE_ROW ? CRM_OK : sql_error(conn, rc, ctx, "max id");
+	store_done(conn, stmt);
+	return rc == SQLITE_ROW ? CRM_OK : store_sql_error(conn, rc, ctx, "max id");
 }
 
 int store_aggregate(struct store_conn *conn, struct store_query *q, int group_count,
@@ -1457,7 +1457,7 @@ int store_aggregate(struct store_conn *conn, struct store_query *q, int group_co
 		return code;
 	json_t *rows = json_array();
 	int rc;
-	while ((rc = step(conn, stmt)) == SQLITE_ROW) {
+	while ((rc = store_step(conn, stmt)) == SQLITE_ROW) {
 		json_t *row = json_object();
 		for (int i = 0; i < group_count; i++)
 			json_object_set_new(row, group_names[i], store_column_json(stmt, i, group_fields[i]));
@@ -1465,10 +1465,10 @@ int store_aggregate(struct store_conn *conn, struct store_query *q, int group_co
 			json_object_set_new(row, measure_names[i], store_column_json(stmt, group_count + i, NULL));
 		json_array_append_new(rows, row);
 	}
-	done(conn, stmt);
+	store_done(conn, stmt);
 	if (rc != SQLITE_DONE) {
 		json_decref(rows);
-		return sql_error(conn, rc, ctx, "aggregate");
+		return store_sql_error(conn, rc, ctx, "aggregate");
 	}
 	*out = rows;
 	return CRM_OK;
@@ -1480,13 +1480,13 @@ int store_rows(struct store_conn *conn, const char *sql, const json_t *params,
 	sqlite3_stmt *stmt;
 	int rc = sqlite3_prepare_v2(conn->db, sql, -1, &stmt, NULL);
 	if (rc != SQLITE_OK)
-		return sql_error(conn, rc, ctx, "prepare");
+		return store_sql_error(conn, rc, ctx, "prepare");
 	size_t i;
 	json_t *p;
 	json_array_foreach(params, i, p)
 		bind_json(stmt, (int)i + 1, p);
 	int code = CRM_OK;
-	while ((rc = step(conn, stmt)) == SQLITE_ROW) {
+	while ((rc = store_step(conn, stmt)) == SQLITE_ROW) {
 		json_t *row = json_array();
 		for (int c = 0; c < sqlite3_column_count(stmt); c++)
 			json_array_append_new(row, store_column_json(stmt, c, NULL));
@@ -1498,7 +1498,7 @@ int store_rows(struct store_conn *conn, const char *sql, const json_t *params,
 		}
 	}
 	if (code == CRM_OK && rc != SQLITE_DONE)
-		code = sql_error(conn, rc, ctx, "query");
+		code = store_sql_error(conn, rc, ctx, "query");
 	conn->deadline_ns = 0;
 	sqlite3_finalize(stmt);
 	return code;

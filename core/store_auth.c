@@ -14,31 +14,12 @@
 #include "store_auth.h"
 #include "store_internal.h"
 
-/* Maps a SQLite result code to ours (the same mapping as store.c's). */
-static int auth_sql_error(sqlite3_stmt *stmt, int rc, struct crm_ctx *ctx, const char *what)
-{
-	const char *msg = sqlite3_errmsg(sqlite3_db_handle(stmt));
-	switch (rc & 0xff) {
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		return crm_error(ctx, CRM_EBUSY, "database busy: %s", msg);
-	case SQLITE_FULL:
-		return crm_error(ctx, CRM_EFULL, "database or disk is full");
-	case SQLITE_INTERRUPT:
-		return crm_error(ctx, CRM_ELIMIT, "query took too long and was stopped");
-	case SQLITE_NOMEM:
-		return crm_error(ctx, CRM_ENOMEM, "out of memory in the database");
-	default:
-		return crm_error(ctx, CRM_EIO, "%s: %s", what, msg);
-	}
-}
-
 /* Runs a statement that returns no rows, then resets it. */
-static int run(sqlite3_stmt *stmt, struct crm_ctx *ctx, const char *what)
+static int run(struct store_conn *conn, sqlite3_stmt *stmt, struct crm_ctx *ctx, const char *what)
 {
-	int rc = sqlite3_step(stmt);
-	int code = rc == SQLITE_DONE ? CRM_OK : auth_sql_error(stmt, rc, ctx, what);
-	sqlite3_reset(stmt);
+	int rc = store_step(conn, stmt);
+	int code = rc == SQLITE_DONE ? CRM_OK : store_sql_error(conn, rc, ctx, what);
+	store_done(conn, stmt);
 	return code;
 }
 
@@ -71,7 +52,7 @@ int store_auth_user_by_login(struct store_conn *conn, const struct meta_object *
 	if (code != CRM_OK)
 		return code;
 	sqlite3_bind_text(stmt, 1, login, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(stmt);
+	int rc = store_step(conn, stmt);
 	if (rc == SQLITE_ROW) {
 		*id = sqlite3_column_int64(stmt, 0);
 		*active = sqlite3_column_int(stmt, 1) != 0;
@@ -79,9 +60,9 @@ int store_auth_user_by_login(struct store_conn *conn, const struct meta_object *
 	} else if (rc == SQLITE_DONE) {
 		code = crm_error(ctx, CRM_ENOTFOUND, "no user '%.64s'", login);
 	} else {
-		code = auth_sql_error(stmt, rc, ctx, "user");
+		code = store_sql_error(conn, rc, ctx, "user");
 	}
-	sqlite3_reset(stmt);
+	store_done(conn, stmt);
 	return code;
 }
 
@@ -92,16 +73,16 @@ int store_auth_credential_get(struct store_conn *conn, int64_t user_id, char **o
 	if (code != CRM_OK)
 		return code;
 	sqlite3_bind_int64(stmt, 1, user_id);
-	int rc = sqlite3_step(stmt);
+	int rc = store_step(conn, stmt);
 	if (rc == SQLITE_ROW) {
 		*out = xstrdup((const char *)sqlite3_column_text(stmt, 0));
 		code = CRM_OK;
 	} else if (rc == SQLITE_DONE) {
 		code = crm_error(ctx, CRM_ENOTFOUND, "no password set");
 	} else {
-		code = auth_sql_error(stmt, rc, ctx, "credential");
+		code = store_sql_error(conn, rc, ctx, "credential");
 	}
-	sqlite3_reset(stmt);
+	store_done(conn, stmt);
 	return code;
 }
 
@@ -117,7 +98,7 @@ int store_auth_credential_set(struct store_conn *conn, int64_t user_id, const ch
 	sqlite3_bind_int64(stmt, 1, user_id);
 	sqlite3_bind_text(stmt, 2, hash, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)now);
-	return run(stmt, ctx, "credential");
+	return run(conn, stmt, ctx, "credential");
 }
 
 int store_auth_failure_at(struct store_conn *conn, bool by_ip, const char *key, time_t since, int nth,
@@ -133,10 +114,10 @@ int store_auth_failure_at(struct store_conn *conn, bool by_ip, const char *key, 
 	sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)since);
 	sqlite3_bind_int(stmt, 3, nth - 1);
-	int rc = sqlite3_step(stmt);
+	int rc = store_step(conn, stmt);
 	time_t at = rc == SQLITE_ROW ? (time_t)sqlite3_column_int64(stmt, 0) : 0;
-	code = rc == SQLITE_ROW || rc == SQLITE_DONE ? CRM_OK : auth_sql_error(stmt, rc, ctx, "login attempts");
-	sqlite3_reset(stmt);
+	code = rc == SQLITE_ROW || rc == SQLITE_DONE ? CRM_OK : store_sql_error(conn, rc, ctx, "login attempts");
+	store_done(conn, stmt);
 	if (code == CRM_OK)
 		*out = at;
 	return code;
@@ -150,7 +131,7 @@ int store_auth_failure_add(struct store_conn *conn, const char *login, const cha
 	if (code != CRM_OK)
 		return code;
 	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)forget_before);
-	if ((code = run(stmt, ctx, "login attempts")) != CRM_OK)
+	if ((code = run(conn, stmt, ctx, "login attempts")) != CRM_OK)
 		return code;
 	code = store_prepare(conn, "INSERT INTO _crm_login_attempts(login, ip, at) VALUES (?1, ?2, ?3)", &stmt, ctx);
 	if (code != CRM_OK)
@@ -158,7 +139,7 @@ int store_auth_failure_add(struct store_conn *conn, const char *login, const cha
 	sqlite3_bind_text(stmt, 1, login, -1, SQLITE_STATIC);
 	bind_text_or_null(stmt, 2, ip);
 	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)at);
-	return run(stmt, ctx, "login attempts");
+	return run(conn, stmt, ctx, "login attempts");
 }
 
 int store_auth_failures_clear(struct store_conn *conn, const char *login, struct crm_ctx *ctx)
@@ -168,7 +149,7 @@ int store_auth_failures_clear(struct store_conn *conn, const char *login, struct
 	if (code != CRM_OK)
 		return code;
 	sqlite3_bind_text(stmt, 1, login, -1, SQLITE_STATIC);
-	return run(stmt, ctx, "login attempts");
+	return run(conn, stmt, ctx, "login attempts");
 }
 
 int store_auth_session_add(struct store_conn *conn, const char *token_hash, int64_t user_id, const char *csrf,
@@ -179,7 +160,7 @@ int store_auth_session_add(struct store_conn *conn, const char *token_hash, int6
 	if (code != CRM_OK)
 		return code;
 	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)now);
-	if ((code = run(stmt, ctx, "sessions")) != CRM_OK)
+	if ((code = run(conn, stmt, ctx, "sessions")) != CRM_OK)
 		return code;
 	code = store_prepare(conn, "INSERT INTO _crm_sessions(token_hash, user_id, csrf, ip, created_at, expires_at)"
 	                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &stmt, ctx);
@@ -191,7 +172,7 @@ int store_auth_session_add(struct store_conn *conn, const char *token_hash, int6
 	bind_text_or_null(stmt, 4, ip);
 	sqlite3_bind_int64(stmt, 5, (sqlite3_int64)now);
 	sqlite3_bind_int64(stmt, 6, (sqlite3_int64)expires_at);
-	return run(stmt, ctx, "session");
+	return run(conn, stmt, ctx, "session");
 }
 
 int store_auth_session_delete(struct store_conn *conn, const char *token_hash, int64_t *user_id,
@@ -203,13 +184,13 @@ int store_auth_session_delete(struct store_conn *conn, const char *token_hash, i
 		return code;
 	sqlite3_bind_text(stmt, 1, token_hash, -1, SQLITE_STATIC);
 	int64_t found = 0;
-	int rc = sqlite3_step(stmt);
+	int rc = store_step(conn, stmt);
 	if (rc == SQLITE_ROW) {
 		found = sqlite3_column_int64(stmt, 0);
-		rc = sqlite3_step(stmt);   /* runs the DELETE to its end */
+		rc = store_step(conn, stmt);   /* runs the DELETE to its end */
 	}
-	code = rc == SQLITE_DONE ? CRM_OK : auth_sql_error(stmt, rc, ctx, "session");
-	sqlite3_reset(stmt);
+	code = rc == SQLITE_DONE ? CRM_OK : store_sql_error(conn, rc, ctx, "session");
+	store_done(conn, stmt);
 	if (code == CRM_OK)
 		*user_id = found;
 	return code;
@@ -222,13 +203,13 @@ int store_auth_user_revoke(struct store_conn *conn, int64_t user_id, bool tokens
 	if (code != CRM_OK)
 		return code;
 	sqlite3_bind_int64(stmt, 1, user_id);
-	if ((code = run(stmt, ctx, "sessions")) != CRM_OK || !tokens)
+	if ((code = run(conn, stmt, ctx, "sessions")) != CRM_OK || !tokens)
 		return code;
 	code = store_prepare(conn, "DELETE FROM _crm_tokens WHERE user_id = ?1", &stmt, ctx);
 	if (code != CRM_OK)
 		return code;
 	sqlite3_bind_int64(stmt, 1, user_id);
-	return run(stmt, ctx, "tokens");
+	return run(conn, stmt, ctx, "tokens");
 }
 
 int store_auth_sessions_expire_at(struct store_conn *conn, int64_t user_id, time_t expires_at,
@@ -241,7 +222,7 @@ int store_auth_sessions_expire_at(struct store_conn *conn, int64_t user_id, time
 		return code;
 	sqlite3_bind_int64(stmt, 1, user_id);
 	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)expires_at);
-	return run(stmt, ctx, "sessions");
+	return run(conn, stmt, ctx, "sessions");
 }
 
 int store_auth_token_add(struct store_conn *conn, const char *token_hash, int64_t user_id, const char *name,
@@ -260,12 +241,12 @@ int store_auth_token_add(struct store_conn *conn, const char *token_hash, int64_
 		sqlite3_bind_int64(stmt, 5, created_by);
 	else
 		sqlite3_bind_null(stmt, 5);
-	int rc = sqlite3_step(stmt);
+	int rc = store_step(conn, stmt);
 	if (rc == SQLITE_CONSTRAINT_UNIQUE)
 		code = crm_error(ctx, CRM_ECONFLICT, "a token named '%.64s' exists already", name);
 	else
-		code = rc == SQLITE_DONE ? CRM_OK : auth_sql_error(stmt, rc, ctx, "token");
-	sqlite3_reset(stmt);
+		code = rc == SQLITE_DONE ? CRM_OK : store_sql_error(conn, rc, ctx, "token");
+	store_done(conn, stmt);
 	return code;
 }
 
@@ -277,7 +258,7 @@ int store_auth_token_delete(struct store_conn *conn, int64_t user_id, const char
 		return code;
 	sqlite3_bind_int64(stmt, 1, user_id);
 	sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
-	if ((code = run(stmt, ctx, "token")) != CRM_OK)
+	if ((code = run(conn, stmt, ctx, "token")) != CRM_OK)
 		return code;
 	if (sqlite3_changes(sqlite3_db_handle(stmt)) == 0)
 		return crm_error(ctx, CRM_ENOTFOUND, "no token named '%.64s'", name);
@@ -307,7 +288,7 @@ int store_auth_resolve(struct store_conn *conn, const struct meta_object *users,
 		return code;
 	sqlite3_bind_text(stmt, 1, token_hash, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)now);
-	int rc = sqlite3_step(stmt);
+	int rc = store_step(conn, stmt);
 	if (rc == SQLITE_ROW) {
 		*user_id = sqlite3_column_int64(stmt, 0);
 		if (csrf && csrf_size)
@@ -317,8 +298,8 @@ int store_auth_resolve(struct store_conn *conn, const struct meta_object *users,
 	} else if (rc == SQLITE_DONE) {
 		code = crm_error(ctx, CRM_ENOTFOUND, "no such session or token");
 	} else {
-		code = auth_sql_error(stmt, rc, ctx, "session");
+		code = store_sql_error(conn, rc, ctx, "session");
 	}
-	sqlite3_reset(stmt);
+	store_done(conn, stmt);
 	return code;
 }

@@ -6,6 +6,12 @@
 #include "store.h"
 
 int store_prepare(struct store_conn *conn, const char *sql, sqlite3_stmt **out, struct crm_ctx *ctx);
+/* sqlite3_step with the statement deadline armed (the progress handler interrupts past it). */
+int store_step(struct store_conn *conn, sqlite3_stmt *stmt);
+/* Resets a statement after use and disarms the deadline. */
+void store_done(struct store_conn *conn, sqlite3_stmt *stmt);
+/* Maps a SQLite result code to a CRM_E* code with a message in ctx. */
+int store_sql_error(struct store_conn *conn, int rc, struct crm_ctx *ctx, const char *what);
 int store_bind_value(sqlite3_stmt *stmt, int index, const struct expr_value *value);
 json_t *store_column_json(sqlite3_stmt *stmt, int column, const struct meta_field *field);
 int store_rollup_sql(struct expr_sql *b, const struct meta_field *rollup, struct strbuf *out,
