@@ -20,6 +20,8 @@
 #include <time.h>
 #include "auth.h"
 #include "demo.h"
+#include "kernel.h"
+#include "meta.h"
 #include "object.h"
 
 #define COUNT(array) ((int)(sizeof(array) / sizeof((array)[0])))
@@ -671,6 +673,7 @@ struct demo {
 	int sales_user_count;
 	int64_t *account_ids;
 	int account_count;
+	int64_t partners[2];       /* the demo's channel partners (0 when the metadata has none) */
 };
 
 static bool owner_refused(const struct crm_ctx *ctx)
@@ -865,12 +868,46 @@ static const struct demo_user demo_users[] = {
  */
 static const char *const demo_consumers[] = { "consumer1", "consumer2" };
 
+static const struct {
+	const char *name, *type, *tier, *region, *website;
+} demo_partners[] = {
+	{ "Weber Systemhaus GmbH", "integrator", "gold", "emea", "https://weber-systemhaus.example" },
+	{ "Laurent Intégration SAS", "reseller", "silver", "emea", "https://laurent-integration.example" },
+};
+
+/* The channel partners partner1 and partner2 work for (if the metadata has a partner object). */
+static int create_partners(struct demo *demo)
+{
+	if (!meta_find_object(demo->ctx->kernel->meta, "partner"))
+		return CRM_OK;
+	for (int i = 0; i < COUNT(demo_partners); i++) {
+		int code = find_existing(demo, "partner", "name", demo_partners[i].name, &demo->partners[i]);
+		if (code != CRM_OK)
+			return code;
+		if (demo->partners[i])
+			continue;
+		json_t *values = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "name", demo_partners[i].name,
+		                           "type", demo_partners[i].type, "tier", demo_partners[i].tier,
+		                           "region", demo_partners[i].region, "website", demo_partners[i].website,
+		                           "certified", 1);
+		crm_error_reset(demo->ctx);
+		code = object_create_id(demo->ctx, "partner", values, &demo->partners[i]);
+		json_decref(values);
+		if (code != CRM_OK)
+			return demo_failed(demo, "partner", code);
+	}
+	return CRM_OK;
+}
+
 static int create_people(struct demo *demo)
 {
 	int64_t team_ids[COUNT(demo_teams)];
 	bool team_created[COUNT(demo_teams)];
 	int64_t user_ids[COUNT(demo_users)];
 	int code;
+
+	if ((code = create_partners(demo)) != CRM_OK)
+		return code;
 
 	for (int i = 0; i < COUNT(demo_teams); i++) {
 		if ((code = find_existing(demo, "team", "name", demo_teams[i].name, &team_ids[i])) != CRM_OK)
@@ -910,6 +947,9 @@ static int create_people(struct demo *demo)
 			set_text(values, "role", user->role);
 			json_object_set_new(values, "active", json_true());
 			set_text(values, "title", user->title);
+			/* partner<n> works for the n-th demo partner */
+			if (strcmp(user->kind, "partner") == 0 && demo->partners[0])
+				set_int(values, "partner", demo->partners[user->login[strlen(user->login) - 1] == '2']);
 			char phone[40];
 			snprintf(phone, sizeof(phone), "+1 415 555 01%02d", 10 + i);
 			set_text(values, "phone", phone);
@@ -1042,6 +1082,7 @@ static const char *const contact_tags[] = {
 struct account_info {
 	int64_t id;
 	int64_t owner;
+	int64_t partner;           /* every 7th account is a partner's, with its opportunities */
 	struct company company;
 	double revenue;
 	int64_t contact_ids[4];
@@ -1058,6 +1099,8 @@ static int create_account(struct demo *demo, struct account_info *account, int i
 	struct company *company = &account->company;
 	random_company(rng, company);
 	account->owner = demo->sales_user_count ? demo->sales_users[index % demo->sales_user_count] : 0;
+	/* deterministic and outside the random stream, so other data stays the same */
+	account->partner = index % 7 == 0 && demo->partners[0] ? demo->partners[(index / 7) % 2] : 0;
 
 	double revenue = exp(15.8 + 1.6 * rng_normal(rng));  /* median ~7M */
 	if (revenue < 150000)
@@ -1105,6 +1148,8 @@ static int create_account(struct demo *demo, struct account_info *account, int i
 		snprintf(text + len, sizeof(text) - (size_t)len, " 中文名称：%s", company->zh_name);
 	set_text(values, "description", text);
 	set_owner(demo, values, account->owner);
+	if (account->partner)
+		set_int(values, "partner", account->partner);
 	int code = demo_create(demo, DK_ACCOUNT, values, &account->id);
 	if (code == CRM_OK)
 		demo->account_ids[demo->account_count++] = account->id;
@@ -1238,6 +1283,8 @@ static int create_opportunities(struct demo *demo, struct account_info *account)
 		set_text(values, "type", types[type]);
 		if (rng_chance(rng, 0.7))
 			set_text(values, "lead_source", PICK(rng, lead_sources));
+		if (account->partner)
+			set_int(values, "partner", account->partner);
 		if (stage < 4)
 			set_text(values, "next_step", PICK(rng, next_steps));
 		if (rng_chance(rng, 0.4)) {

@@ -98,7 +98,10 @@ request = function()
 	n = n + 1
 	local body = string.format('{"name":"Bench %d-%d","industry":"technology","employees":%d}',
 	                           thread_id, n, n % 5000)
-	return wrk.format("POST", "/api/v1/objects/account", { ["Content-Type"] = "application/json" }, body)
+	-- wrk.format uses the headers given instead of wrk.headers (-H): merge them
+	local headers = { ["Content-Type"] = "application/json" }
+	for name, value in pairs(wrk.headers) do headers[name] = value end
+	return wrk.format("POST", "/api/v1/objects/account", headers, body)
 end
 LUA
 
@@ -147,5 +150,5 @@ echo
 echo "$start $end $created" | awk '{ printf "POST /objects/account/import            %12.0f records/s (%d records in %.2f s)\n", $3 / ($2 - $1), $3, $2 - $1 }'
 rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$crm_pid/status")
 hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$crm_pid/status")
-records=$(curl -s "$base/objects/account?count=estimate&limit=1&fields=id" | sed -n 's/.*"total":\([0-9]*\).*/\1/p')
+records=$(curl -s -H "$auth" "$base/objects/account?count=estimate&limit=1&fields=id" | sed -n 's/.*"total":\([0-9]*\).*/\1/p')
 echo "crm serve RSS: $((rss / 1024)) MiB now, $((hwm / 1024)) MiB peak, with about $records accounts"
