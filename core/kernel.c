@@ -11,6 +11,7 @@
 #include "object.h"
 #include "plugin.h"
 #include "store.h"
+#include "workflow.h"
 
 /* The key that signs cursors lives in the database so it survives restarts. */
 static int load_secret(struct crm_kernel *kernel, struct crm_ctx *ctx)
@@ -56,7 +57,8 @@ int kernel_open(const struct kernel_options *options, struct crm_kernel **out)
 		return code;
 	}
 	char err[512];
-	struct store_options store_options = { .readers = options->readers };
+	struct store_options store_options = { .readers = options->readers,
+	                                       .writer_cache_kb = options->bulk ? 256 * 1024 : 0 };
 	const char *path = options->db_path ? options->db_path : "var/crm.db";
 	code = store_open(path, kernel->meta, &store_options, &kernel->store, err, sizeof(err));
 	if (code != CRM_OK) {
@@ -117,11 +119,12 @@ void kernel_close(struct crm_kernel *kernel)
 /*
  * Periodic work, called about once a second by the server's main thread
  * (never by request threads, so a slow job never delays a request): plugin
- * jobs when due, and the recycle bin's retention, hourly.
+ * jobs and workflow timers when due, and the recycle bin's retention, hourly.
  */
 void kernel_tick(struct crm_kernel *kernel, time_t now)
 {
 	plugin_jobs_tick(kernel, now);
+	workflow_timers_tick(kernel, now);
 	if (now - kernel->last_purge < 3600)
 		return;
 	kernel->last_purge = now;

@@ -21,6 +21,7 @@ struct kernel_options {
 	int readers;                 /* read-only connections (one per worker thread); 0 = 2 */
 	bool migrate;                /* apply additive schema changes at open (serve, import, demo) */
 	bool no_schema;              /* leave the schema alone (crm migrate plans it itself) */
+	bool bulk;                   /* a bulk load (import, demo): a large writer page cache */
 	FILE *log;                   /* where diagnostics and plans go; NULL = stderr */
 };
 

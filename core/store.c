@@ -214,11 +214,24 @@ static int configure(struct store_conn *conn, bool writer, char *err, size_t err
 	sqlite3_progress_handler(db, 10000, progress_handler, conn);
 	const char *pragmas = writer
 		? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA secure_delete=FAST;"
-		  "PRAGMA mmap_size=0; PRAGMA journal_size_limit=67108864; PRAGMA cache_size=-32000;"
+		  "PRAGMA mmap_size=0; PRAGMA journal_size_limit=67108864;"
 		  "PRAGMA wal_autocheckpoint=1000;"
-		: "PRAGMA foreign_keys=ON; PRAGMA mmap_size=0; PRAGMA query_only=ON; PRAGMA cache_size=-16000;"
+		: "PRAGMA foreign_keys=ON; PRAGMA mmap_size=0; PRAGMA query_only=ON;"
 		  "PRAGMA wal_autocheckpoint=0;";
 	char *msg = NULL;
+	/*
+	 * Page caches: small for a server (its RSS target is 64 MiB with a
+	 * million records; the OS page cache holds the file anyway), large for a
+	 * bulk import, whose random index inserts otherwise spill and re-read.
+	 */
+	char cache[64];
+	int cache_kb = writer ? conn->store->options.writer_cache_kb : conn->store->options.reader_cache_kb;
+	snprintf(cache, sizeof(cache), "PRAGMA cache_size=-%d;", cache_kb);
+	if (sqlite3_exec(db, cache, NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot configure database: %s", msg ? msg : "?");
+		sqlite3_free(msg);
+		return CRM_EIO;
+	}
 	if (sqlite3_exec(db, pragmas, NULL, NULL, &msg) != SQLITE_OK) {
 		snprintf(err, errlen, "cannot configure database: %s", msg ? msg : "?");
 		sqlite3_free(msg);
@@ -308,6 +321,10 @@ int store_open(const char *path, const struct meta *meta, const struct store_opt
 		store->options.busy_timeout_ms = 5000;
 	if (store->options.query_time_ms <= 0)
 		store->options.query_time_ms = 2000;
+	if (store->options.writer_cache_kb <= 0)
+		store->options.writer_cache_kb = 16 * 1024;
+	if (store->options.reader_cache_kb <= 0)
+		store->options.reader_cache_kb = 8 * 1024;
 	store->insert_sql = xcalloc((size_t)meta->object_count, sizeof(*store->insert_sql));
 	for (int i = 0; i < meta->object_count; i++)
 		store->insert_sql[i] = insert_sql_for(&meta->objects[i]);

@@ -32,6 +32,8 @@ struct store_options {
 	int readers;               /* read-only connections; 0 = 2 */
 	int busy_timeout_ms;       /* 0 = 5000 */
 	int query_time_ms;         /* a statement running longer is interrupted; 0 = 2000 */
+	int writer_cache_kb;       /* the writer's page cache; 0 = 16 MiB (a bulk load wants more) */
+	int reader_cache_kb;       /* each reader's page cache; 0 = 8 MiB (the OS caches the file too) */
 };
 
 int store_open(const char *path, const struct meta *meta, const struct store_options *options,

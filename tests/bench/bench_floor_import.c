@@ -1,7 +1,7 @@
 /*
  * bench_floor_import.c - the floor for `crm import`: the same CSV rows through
  * one raw prepared INSERT into the same table (DB was created by `crm
- * migrate`, so the columns and indexes are identical), 5,000 rows per
+ * migrate`, so the columns and indexes are identical), 50,000 rows per
  * transaction, same pragmas (WAL, synchronous=FULL), with the values the
  * object API adds (timestamps, version, account number). Naive CSV split
  * (the bench file has no quoted commas). Prints records/s.
@@ -19,7 +19,7 @@ int main(int argc, char **argv)
 	sqlite3 *db;
 	sqlite3_open(argv[1], &db);
 	sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
-	             "PRAGMA cache_size=-32000;", NULL, NULL, NULL);
+	             "PRAGMA cache_size=-262144;", NULL, NULL, NULL);
 	sqlite3_stmt *stmt;
 	if (sqlite3_prepare_v2(db, "INSERT INTO account (name, industry, type, annual_revenue, employees, phone, website,"
 	                       " email, billing_city, billing_country, rating, created_at, updated_at, account_number, version)"
@@ -59,7 +59,7 @@ int main(int argc, char **argv)
 		sqlite3_bind_text(stmt, 13, number, -1, SQLITE_TRANSIENT);
 		sqlite3_step(stmt);
 		sqlite3_reset(stmt);
-		if (++rows % 5000 == 0) {
+		if (++rows % 50000 == 0) {
 			sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 			sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 		}
