@@ -10,7 +10,8 @@
 PKGS     := sqlite3 yaml-0.1 lua5.4 libmicrohttpd jansson libsodium
 DEB_PKGS := libsqlite3-dev libyaml-dev liblua5.4-dev libmicrohttpd-dev libjansson-dev libsodium-dev pkg-config python3
 CC       ?= cc
-CFLAGS   := -std=c11 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -Icore
+# Recursively expanded (=), so that pkg-config runs after `deps` has installed the packages.
+CFLAGS    = -std=c11 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -Icore
 LDLIBS    = $(shell pkg-config --libs $(PKGS)) -lpthread -lm -ldl
 BUILD    := build
 
@@ -40,13 +41,18 @@ all: deps $(CRM) plugins
 plugins:
 	@for d in $(PLUGIN_DIRS); do $(MAKE) --no-print-directory -C $$d || exit 1; done
 
-# Installs missing Debian packages when root; otherwise prints the exact command.
-deps: $(BUILD)/.deps
-$(BUILD)/.deps:
-	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+# Installs missing Debian packages ($(1)) when root; otherwise prints the command.
+define ensure_packages
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	  else echo "missing packages; run: sudo apt-get install -y$$missing"; exit 1; fi; fi
+endef
+
+# Installs missing Debian packages when root; otherwise prints the exact command.
+deps: $(BUILD)/.deps
+$(BUILD)/.deps:
+	$(call ensure_packages,$(DEB_PKGS))
 	@mkdir -p $(BUILD) && touch $@
 
 $(BUILD)/core/%.o: core/%.c core/*.h | $(BUILD)/.deps
@@ -71,12 +77,16 @@ run: all
 	@mkdir -p var
 	@if [ ! -f var/demo.db ]; then echo "creating var/demo.db with demo data..."; \
 	  $(CRM) demo --db var/demo.db --records 1000 --seed 42 || exit 1; fi
+	@echo "demo logins (password demo1234): admin, sales_manager, sales_rep1..3, service_agent,"
+	@echo "  marketing_user (employees); partner1, partner2 (partners); consumer1, consumer2 (consumers)"
 	$(CRM) serve --db var/demo.db --port $${PORT:-8080}
 
 test: all $(UNIT_BIN) $(FUZZ_BIN)
 	@CRM=$(CRM) BUILD=$(BUILD) sh tests/run.sh $(UNIT_BIN)
 
-fuzz:
+
+fuzz: deps
+	$(call ensure_packages,clang libclang-rt-14-dev)
 	@$(MAKE) --no-print-directory -f tests/fuzz/fuzz.mk run
 
 BENCH_BIN := $(BUILD)/bench/bench_object $(BUILD)/bench/bench_floor_import $(BUILD)/bench/bench_plugin
@@ -85,6 +95,7 @@ $(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libcrm.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libcrm.a $(LDLIBS)
 
 bench: all $(BENCH_BIN)
+	$(call ensure_packages,wrk curl)
 	@CRM=$(CRM) BUILD=$(BUILD) sh tests/bench/run.sh
 
 clean:
