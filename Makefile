@@ -33,7 +33,7 @@ CRM      := $(BUILD)/crm
 
 PLUGIN_DIRS := $(dir $(wildcard plugins/*/Makefile tests/plugins/*/Makefile))
 
-.PHONY: all deps run test unit api fuzz-replay fuzz bench clean plugins
+.PHONY: all deps run test unit api fuzz-replay fuzz bench clean plugins test-ui
 all: deps $(CRM) plugins
 	@mkdir -p bin && ln -sf ../$(CRM) bin/crm
 
@@ -62,6 +62,14 @@ $(BUILD)/core/%.o: core/%.c core/*.h | $(BUILD)/.deps
 $(BUILD)/libcrm.a: $(CORE_OBJ)
 	ar rcs $@ $^
 
+# The web UI (core/ui/) embedded as byte arrays: build/ui_assets.c, generated, not committed.
+UI_FILES := $(wildcard core/ui/*.html core/ui/*.js core/ui/*.css core/ui/*.svg core/ui/vendor/*)
+$(BUILD)/ui_assets.c: $(UI_FILES) core/ui/embed.py | $(BUILD)/.deps
+	python3 core/ui/embed.py $@ $(UI_FILES)
+$(BUILD)/ui_assets.o: $(BUILD)/ui_assets.c core/ui.h
+	$(CC) $(CFLAGS) -c $< -o $@
+$(BUILD)/libcrm.a: $(BUILD)/ui_assets.o
+
 $(CRM): $(BUILD)/core/main.o $(BUILD)/libcrm.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -85,7 +93,7 @@ test: all $(UNIT_BIN) $(FUZZ_BIN)
 	@CRM=$(CRM) BUILD=$(BUILD) sh tests/run.sh $(UNIT_BIN)
 
 
-fuzz: deps
+fuzz: deps build/ui_assets.c
 	$(call ensure_packages,clang libclang-rt-14-dev)
 	@$(MAKE) --no-print-directory -f tests/fuzz/fuzz.mk run
 

@@ -31,7 +31,7 @@ int access_load(struct crm_ctx *ctx)
 	const struct meta_object *users = meta_find_object(meta, "user");
 	if (!users)
 		return CRM_OK; /* no user object: nobody but the system has rights */
-	struct store_conn *conn = ctx->txn ? ctx->txn : store_reader(ctx->kernel->store);
+	struct store_conn *conn = kernel_reader(ctx);
 	json_t *record = NULL;
 	int code = store_get(conn, users, ctx->user_id, false, &record, ctx);
 	if (code == CRM_OK) {
@@ -42,8 +42,7 @@ int access_load(struct crm_ctx *ctx)
 	} else if (code == CRM_ENOTFOUND) {
 		code = CRM_OK; /* a deleted user: no rights */
 	}
-	if (conn != ctx->txn)
-		store_reader_done(conn);
+	kernel_reader_done(ctx, conn);
 	if (code != CRM_OK)
 		return code;
 	crm_error_reset(ctx);
@@ -61,12 +60,11 @@ static json_t *scope_of(struct crm_ctx *ctx)
 	if (u->scope)
 		return u->scope;
 	const struct meta_object *users = meta_find_object(ctx->kernel->meta, "user");
-	struct store_conn *conn = ctx->txn ? ctx->txn : store_reader(ctx->kernel->store);
+	struct store_conn *conn = kernel_reader(ctx);
 	if (store_user_scope(conn, users, meta_find_field(users, "team"), meta_find_field(users, "manager"),
 	                     u->id, &u->scope, ctx) != CRM_OK)
 		u->scope = json_array();
-	if (conn != ctx->txn)
-		store_reader_done(conn);
+	kernel_reader_done(ctx, conn);
 	crm_error_reset(ctx);
 	return u->scope;
 }
@@ -218,13 +216,12 @@ int access_check(struct crm_ctx *ctx, const struct meta_object *object, enum acc
 		*allowed = in_ids(scope_of(ctx), owner);
 		break;
 	case LEVEL_EXPR: {
-		struct store_conn *conn = ctx->txn ? ctx->txn : store_reader(ctx->kernel->store);
+		struct store_conn *conn = kernel_reader(ctx);
 		struct expr_value result = { 0 };
 		char err[256];
 		int code = eval_record(ctx, conn, object, rule->expr, record, ctx->access->record, &result,
 		                       err, sizeof(err));
-		if (conn != ctx->txn)
-			store_reader_done(conn);
+		kernel_reader_done(ctx, conn);
 		/* an evaluation error (a missing $user field) denies */
 		*allowed = code == CRM_OK && expr_truthy(&result);
 		expr_value_clear(&result);
@@ -236,11 +233,10 @@ int access_check(struct crm_ctx *ctx, const struct meta_object *object, enum acc
 	}
 	int64_t id = json_integer_value(json_object_get(record, "id"));
 	if (!*allowed && id && shares_apply(rule, op)) {
-		struct store_conn *conn = ctx->txn ? ctx->txn : store_reader(ctx->kernel->store);
+		struct store_conn *conn = kernel_reader(ctx);
 		int code = store_share_exists(conn, object->name, id, ctx->user_id, user_team(ctx), op == ACCESS_UPDATE,
 		                              allowed, ctx);
-		if (conn != ctx->txn)
-			store_reader_done(conn);
+		kernel_reader_done(ctx, conn);
 		if (code != CRM_OK)
 			*allowed = false;
 		return code;

@@ -22,6 +22,8 @@
 #include "meta.h"
 #include "object.h"
 #include "plugin.h"
+#include "ui.h"
+#include "workflow.h"
 #include <sodium.h>
 
 #define MAX_SORT_LENGTH    1024
@@ -86,6 +88,7 @@ static const char *title_for(int status)
 	switch (status) {
 	case 304: return "Not Modified";
 	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
@@ -96,6 +99,7 @@ static const char *title_for(int status)
 	case 415: return "Unsupported Media Type";
 	case 422: return "Invalid record";
 	case 428: return "Precondition Required";
+	case 429: return "Too Many Requests";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
 	case 501: return "Not Implemented";
@@ -109,6 +113,7 @@ static const char *type_for_status(int status)
 {
 	switch (status) {
 	case 400: return "bad-request";
+	case 401: return "unauthenticated";
 	case 403: return "denied";
 	case 404: return "not-found";
 	case 405: return "method-not-allowed";
@@ -119,6 +124,7 @@ static const char *type_for_status(int status)
 	case 415: return "unsupported-media-type";
 	case 422: return "validation";
 	case 428: return "precondition-required";
+	case 429: return "too-many-requests";
 	case 431: return "headers-too-large";
 	case 501: return "not-implemented";
 	case 503: return "unavailable";
@@ -1443,6 +1449,10 @@ static void handle_get(struct route_ctx *r)
 		return;
 	}
 	set_etag(r->res, out);
+	/* the transitions the caller may fire now, for the UI's buttons */
+	json_t *transitions = NULL;
+	if (workflow_available(&r->ctx, r->object->name, out, &transitions) == CRM_OK)
+		json_object_set_new(out, "_transitions", transitions);
 	if (if_none_match_hits(r->req->if_none_match, r->res->etag))
 		r->res->status = 304;
 	else
@@ -1823,6 +1833,25 @@ static void handle_meta(struct route_ctx *r)
 			json_array_append(visible, field);
 		}
 		json_object_set_new(item, "fields", visible);
+		/* the workflows on this object: the UI maps a kanban move to the transition that makes it */
+		json_t *flows = json_array();
+		for (int w = 0; w < meta->workflow_count; w++) {
+			const struct meta_workflow *wf = &meta->workflows[w];
+			if (wf->object != o)
+				continue;
+			json_t *transitions = json_array();
+			for (int t = 0; t < wf->transition_count; t++) {
+				const struct meta_transition *tr = &wf->transitions[t];
+				json_t *from = json_array();
+				for (int k = 0; k < tr->from_count; k++)
+					json_array_append_new(from, json_string(tr->from[k]));
+				json_array_append_new(transitions, json_pack("{s:s, s:o, s:b, s:s, s:b}", "name", tr->name,
+					"from", from, "from_any", tr->from_any, "to", tr->to, "approval", tr->approval != NULL));
+			}
+			json_array_append_new(flows, json_pack("{s:s, s:s, s:s, s:o}", "name", wf->name, "field", wf->field->name,
+			                                       "initial", wf->initial, "transitions", transitions));
+		}
+		json_object_set_new(item, "workflows", flows);
 		json_object_set_new(item, "can", json_pack("{s:b, s:b, s:b, s:b}",
 			"read", 1, "create", access_allows(&r->ctx, o, ACCESS_CREATE),
 			"update", access_allows(&r->ctx, o, ACCESS_UPDATE), "delete", access_allows(&r->ctx, o, ACCESS_DELETE)));
@@ -1975,9 +2004,54 @@ static void handle_action(struct route_ctx *r, const char *name)
 	respond_plugin(r, rc, 200, result);
 }
 
-static void handle_not_implemented(struct route_ctx *r, const char *what)
+/*
+ * POST .../objects/{object}/{id}/transitions/{name} with an optional body of
+ * field values (If-Match optional): 200 with {transition, status: "done",
+ * record}, or 202 with status "pending_approval" and the request key.
+ */
+static void handle_transition(struct route_ctx *r, const char *name)
 {
-	problem(r->res, r->req, 501, "%s is not available yet", what);
+	json_t *values = NULL, *out = NULL;
+	int64_t version;
+	bool present;
+	if (!no_params(r, NULL) || !if_match_version(r->req, r->res, &version, &present))
+		return;
+	if (r->req->body_len && !(values = json_body(r->req, r->res, json_types, false)))
+		return;
+	int rc = workflow_fire(&r->ctx, r->object->name, r->id, name, values, version, &out);
+	json_decref(values);
+	if (rc != CRM_OK) {
+		problem_from_ctx(r->api, r->res, r->req, rc, &r->ctx, NULL);
+		return;
+	}
+	bool pending = strcmp(json_string_value(json_object_get(out, "status")), "pending_approval") == 0;
+	respond_json(r->res, pending ? 202 : 200, out);
+	json_decref(out);
+}
+
+/* POST /api/v1/objects/approval/{id}/approve or /reject with {"comment": "..."} (optional). */
+static void handle_decision(struct route_ctx *r, bool approve)
+{
+	json_t *body = NULL, *out = NULL;
+	if (!no_params(r, NULL))
+		return;
+	if (r->req->body_len && !(body = json_body(r->req, r->res, json_types, false)))
+		return;
+	json_t *comment = json_object_get(body, "comment");
+	if (comment && !json_is_string(comment) && !json_is_null(comment)) {
+		json_decref(body);
+		problem(r->res, r->req, 400, "'comment' must be a text");
+		return;
+	}
+	int rc = approve ? workflow_approve(&r->ctx, r->id, json_string_value(comment), &out)
+	                 : workflow_reject(&r->ctx, r->id, json_string_value(comment), &out);
+	json_decref(body);
+	if (rc != CRM_OK) {
+		problem_from_ctx(r->api, r->res, r->req, rc, &r->ctx, NULL);
+		return;
+	}
+	respond_json(r->res, 200, out);
+	json_decref(out);
 }
 
 static void handle_document(struct route_ctx *r, const char *body, size_t len)
@@ -2066,6 +2140,11 @@ static void route(struct route_ctx *r)
 	int count = t->segment_count, method = method_bit(r->req->method);
 
 	if (count < 3 || strcmp(seg[0], "api") != 0 || strcmp(seg[1], "v1") != 0) {
+		if ((method == M_GET || strcmp(r->req->method, "HEAD") == 0) &&
+		    (count == 0 || strcmp(seg[0], "api") != 0)) {
+			ui_serve(r->req->target, r->res);   /* the web UI (ui.c) */
+			return;
+		}
 		problem(r->res, r->req, 404, "no such route; the API lives under " API_PREFIX);
 		return;
 	}
@@ -2170,7 +2249,13 @@ static void route(struct route_ctx *r)
 		}
 		if (count == 5 && strcmp(seg[3], "transitions") == 0) {
 			if (method_allowed(r, M_POST, method))
-				handle_not_implemented(r, "workflow transitions");
+				handle_transition(r, seg[4]);
+			return;
+		}
+		if (count == 4 && strcmp(r->object->name, "approval") == 0 &&
+		    (strcmp(seg[3], "approve") == 0 || strcmp(seg[3], "reject") == 0)) {
+			if (method_allowed(r, M_POST, method))
+				handle_decision(r, strcmp(seg[3], "approve") == 0);
 			return;
 		}
 	}
@@ -2194,6 +2279,9 @@ void api_handle(struct api *api, const struct api_request *req, struct api_respo
 	r.res = res;
 	r.target = &target;
 	crm_ctx_init(&r.ctx, api->kernel, 0, req->request_id);
+	/* a read-only request reads one snapshot: one lock cycle instead of one per statement */
+	if (strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0)
+		kernel_read_begin(&r.ctx);
 	route(&r);
 	crm_ctx_clear(&r.ctx);
 	api_target_free(&target);

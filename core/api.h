@@ -77,6 +77,7 @@ struct api_response {
 	int retry_after;           /* seconds; 0 = no Retry-After */
 	char set_cookie[192];      /* a Set-Cookie header value, or empty */
 	const char *www_authenticate; /* static: the WWW-Authenticate of a 401, or NULL */
+	const char *csp;           /* static: Content-Security-Policy (the web UI's pages), or NULL */
 	struct api_stream *stream; /* owned: when set, body is NULL and http.c pulls */
 };
 

@@ -42,6 +42,20 @@ struct crm_kernel {
  */
 int kernel_open(const struct kernel_options *options, struct crm_kernel **out);
 void kernel_close(struct crm_kernel *kernel);
+/*
+ * The connection a read should use: the open write transaction, else the
+ * reader held for the request, else a reader from the pool (give it back
+ * with kernel_reader_done, which leaves held ones alone).
+ */
+struct store_conn *kernel_reader(struct crm_ctx *ctx);
+void kernel_reader_done(struct crm_ctx *ctx, struct store_conn *conn);
+/*
+ * Holds one reader in one read transaction for the rest of a read-only
+ * request (a GET): one snapshot and one lock cycle instead of one per
+ * statement. kernel_read_end ends it (crm_ctx_clear does too).
+ */
+void kernel_read_begin(struct crm_ctx *ctx);
+void kernel_read_end(struct crm_ctx *ctx);
 /* Periodic work (recycle bin retention, plugin jobs); the server calls it about once a second. */
 void kernel_tick(struct crm_kernel *kernel, time_t now);
 

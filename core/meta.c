@@ -15,12 +15,18 @@
  *      an extension), holding next to the model the positions of the values
  *      that the later checks report on; every role document becomes a role
  *      whose object and field names wait, with their positions, beside it;
+ *      every workflow document becomes a workflow holding names and
+ *      positions (states, fields, roles, actions are checked in stage 3);
  *   2. merge: extensions are applied to their definitions in load order,
  *      whatever the file order;
  *   3. resolve: refs, user fields, rollups, expression paths, formula cycles,
  *      rule fields and index fields are checked against the whole model, then
  *      the roles' objects, fields and access expressions (a role may name an
- *      object of any file or plugin).
+ *      object of any file or plugin), then the workflows: the state field (an
+ *      enum), states, terminal states left by no transition, fields, roles,
+ *      guards, actions (a plugin action's plugin must be enabled in app.yaml;
+ *      whether the plugin defines it is known only once plugins load) and
+ *      states unreachable from the initial one (a warning).
  * Every error of the run is collected; the model is handed out only when
  * there are none.
  */
@@ -2209,11 +2215,576 @@ static void parse_role(struct loader *ld, const struct ynode *root)
 	stage_role(ld, &role, &aux);
 }
 
+/* --------------------------------------------------------------- workflows */
+
+static const char *const workflow_keys[] = {
+	"workflow", "object", "field", "initial", "terminal", "self_approval", "transitions", "timers", "label",
+	"description", NULL,
+};
+static const char *const transition_keys[] = {
+	"name", "from", "to", "require", "when", "roles", "do", "approval", "direct", "label", NULL,
+};
+static const char *const approval_keys[] = { "when", "approvers", "steps", "mode", "self_approval", NULL };
+static const char *const step_keys[] = { "approvers", "mode", NULL };
+static const char *const timer_keys[] = { "name", "when", "every", "untouched_for", "do", NULL };
+static const char *const create_keys[] = { "object", "values", "link", NULL };
+
+#define MAX_WORKFLOW_ITEMS 200
+
+static void free_names(char **names, int count);    /* transitions, timers, actions, steps, approvers */
+
+static void warning_at(struct loader *ld, struct meta_pos pos, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void warning_at(struct loader *ld, struct meta_pos pos, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	add_diag(ld, true, pos.file, pos.line, pos.column, fmt, ap);
+	va_end(ap);
+}
+
+static void action_free(struct meta_workflow_action *action)
+{
+	free(action->plugin_action);
+	json_decref(action->values);
+	free(action->object);
+	free(action->link);
+	free(action->notify);
+	free(action->message);
+}
+
+static void actions_free(struct meta_workflow_action *actions, int count)
+{
+	for (int i = 0; i < count; i++)
+		action_free(&actions[i]);
+	free(actions);
+}
+
+static void approval_free(struct meta_approval *approval)
+{
+	if (!approval)
+		return;
+	free(approval->when);
+	expr_free(approval->when_expr);
+	for (int s = 0; s < approval->step_count; s++) {
+		for (int a = 0; a < approval->steps[s].approver_count; a++)
+			free(approval->steps[s].approvers[a].name);
+		free(approval->steps[s].approvers);
+	}
+	free(approval->steps);
+	free(approval);
+}
+
+static void workflow_free(struct meta_workflow *workflow)
+{
+	free(workflow->name);
+	free(workflow->object_name);
+	free(workflow->field_name);
+	free(workflow->initial);
+	free_names(workflow->terminal, workflow->terminal_count);
+	for (int i = 0; i < workflow->transition_count; i++) {
+		struct meta_transition *t = &workflow->transitions[i];
+		free(t->name);
+		free_names(t->from, t->from_count);
+		free(t->to);
+		free_names(t->require, t->require_count);
+		free(t->when);
+		expr_free(t->when_expr);
+		free_names(t->roles, t->role_count);
+		actions_free(t->actions, t->action_count);
+		approval_free(t->approval);
+	}
+	free(workflow->transitions);
+	for (int i = 0; i < workflow->timer_count; i++) {
+		struct meta_timer *timer = &workflow->timers[i];
+		free(timer->name);
+		free(timer->when);
+		expr_free(timer->when_expr);
+		actions_free(timer->actions, timer->action_count);
+	}
+	free(workflow->timers);
+}
+
+/* A name or a list of names (state names, fields, roles). *out owned; false after an error. */
+static bool parse_name_list(struct loader *ld, const struct ynode *node, const char *key, bool allow_star,
+                            bool *star, char ***out, int *count_out)
+{
+	const struct ynode *single[1] = { node };
+	const struct ynode *const *items = single;
+	int count = 1;
+	if (node->kind == YNODE_SEQUENCE) {
+		items = (const struct ynode *const *)node->items;
+		count = node->count;
+	} else if (node->kind != YNODE_SCALAR) {
+		error_node(ld, node, "expected a name or a list of names for '%s'", key);
+		return false;
+	}
+	if (count > MAX_WORKFLOW_ITEMS) {
+		error_node(ld, node, "more than %d names in '%s'", MAX_WORKFLOW_ITEMS, key);
+		return false;
+	}
+	char **names = count ? xcalloc((size_t)count, sizeof(*names)) : NULL;
+	int kept = 0;
+	bool ok = true;
+	for (int i = 0; i < count; i++) {
+		if (allow_star && items[i]->kind == YNODE_SCALAR && strcmp(items[i]->text, "*") == 0) {
+			*star = true;
+			continue;
+		}
+		const char *name = get_name(ld, items[i], key);
+		if (!name) {
+			ok = false;
+			continue;
+		}
+		names[kept++] = xstrdup(name);
+	}
+	*out = names;
+	*count_out = kept;
+	return ok;
+}
+
+/* "90", "30s", "15m", "1h", "2d" in seconds; false (reported) otherwise. */
+static bool parse_duration(struct loader *ld, const struct ynode *node, const char *key, int64_t *out)
+{
+	const char *text = node->kind == YNODE_SCALAR ? node->text : "";
+	char *end = NULL;
+	errno = 0;
+	long long value = *text >= '0' && *text <= '9' ? strtoll(text, &end, 10) : -1;
+	int64_t unit = 0;
+	if (value > 0 && errno == 0 && end) {
+		if (!*end || !strcmp(end, "s"))
+			unit = 1;
+		else if (!strcmp(end, "m"))
+			unit = 60;
+		else if (!strcmp(end, "h"))
+			unit = 3600;
+		else if (!strcmp(end, "d"))
+			unit = 86400;
+	}
+	if (!unit || value > INT64_C(315360000) / unit) {
+		error_node(ld, node, "expected a duration such as 30s, 15m, 1h or 2d (at most ten years) for '%s'", key);
+		return false;
+	}
+	*out = value * unit;
+	return true;
+}
+
+/* One `do:` item into *action; false (reported) if it is not one. */
+static bool parse_action(struct loader *ld, const struct ynode *node, struct meta_workflow_action *action)
+{
+	memset(action, 0, sizeof(*action));
+	action->pos = node_pos(ld, node);
+	if (node->kind == YNODE_SCALAR) {
+		const char *text = node->text;
+		if (!strcmp(text, "notify_owner") || !strcmp(text, "notify_manager")) {
+			action->kind = WORKFLOW_ACTION_NOTIFY;
+			action->notify = xstrdup(text + strlen("notify_"));
+			return true;
+		}
+		const char *dot = strchr(text, '.');
+		bool ok = dot && dot != text && !strchr(dot + 1, '.');
+		if (ok) {
+			char *plugin = xstrndup(text, (size_t)(dot - text));
+			ok = crm_valid_name(plugin) && crm_valid_name(dot + 1);
+			free(plugin);
+		}
+		if (!ok) {
+			error_node(ld, node, "unknown action '%s' (expected plugin.action, notify_owner, notify_manager "
+			           "or a map with set, create or notify)", shown(ld, text));
+			return false;
+		}
+		action->kind = WORKFLOW_ACTION_PLUGIN;
+		action->plugin_action = xstrdup(text);
+		return true;
+	}
+	if (node->kind != YNODE_MAPPING || node->count == 0) {
+		error_node(ld, node, "expected an action: plugin.action or a map with set, create or notify");
+		return false;
+	}
+	const struct ynode *key = node->items[0], *value = node->items[1];
+	if (!strcmp(key->text, "set")) {
+		if (node->count != 2 || value->kind != YNODE_MAPPING || value->count == 0) {
+			error_node(ld, node, "expected { set: { field: value, ... } }");
+			return false;
+		}
+		action->kind = WORKFLOW_ACTION_SET;
+		action->values = node_to_json(value);
+	} else if (!strcmp(key->text, "create")) {
+		if (node->count != 2 || value->kind != YNODE_MAPPING) {
+			error_node(ld, node, "expected { create: { object: name, values: { ... }, link: field } }");
+			return false;
+		}
+		action->kind = WORKFLOW_ACTION_CREATE;
+		for (int i = 0; i < value->count; i += 2) {
+			const struct ynode *k = value->items[i], *v = value->items[i + 1];
+			const char *name;
+			if (!in_list(k->text, create_keys))
+				error_unknown_key(ld, k, "create", create_keys);
+			else if (!strcmp(k->text, "object") && (name = get_name(ld, v, "object")))
+				action->object = xstrdup(name);
+			else if (!strcmp(k->text, "link") && (name = get_name(ld, v, "link")))
+				action->link = xstrdup(name);
+			else if (!strcmp(k->text, "values")) {
+				if (v->kind != YNODE_MAPPING)
+					error_node(ld, v, "expected a map of field values for 'values'");
+				else
+					action->values = node_to_json(v);
+			}
+		}
+		if (!action->object) {
+			error_node(ld, node, "a create action needs 'object'");
+			return false;
+		}
+		if (!action->values)
+			action->values = json_object();
+	} else if (!strcmp(key->text, "notify")) {
+		action->kind = WORKFLOW_ACTION_NOTIFY;
+		for (int i = 0; i < node->count; i += 2) {
+			const struct ynode *k = node->items[i], *v = node->items[i + 1];
+			const char *text;
+			if (!strcmp(k->text, "notify")) {
+				if (!(text = get_text(ld, v, "notify")))
+					return false;
+				bool ok = !strcmp(text, "owner") || !strcmp(text, "manager") || !strcmp(text, "requester") ||
+				          (!strncmp(text, "user:", 5) && text[5]);
+				if (!ok) {
+					error_node(ld, v, "expected owner, manager, requester or user:<login> for 'notify', not '%s'",
+					           shown(ld, text));
+					return false;
+				}
+				action->notify = xstrdup(text);
+			} else if (!strcmp(k->text, "message")) {
+				if ((text = get_text(ld, v, "message")))
+					action->message = xstrdup(text);
+			} else {
+				static const char *const notify_keys[] = { "notify", "message", NULL };
+				error_unknown_key(ld, k, "notify action", notify_keys);
+			}
+		}
+	} else {
+		error_node(ld, key, "unknown action '%s' (expected set, create or notify)", shown(ld, key->text));
+		return false;
+	}
+	if (action->kind != WORKFLOW_ACTION_NOTIFY && node->count != 2) {
+		error_node(ld, node->items[2], "an action map holds one action; write each in its own list item");
+		return false;
+	}
+	if (action->values && !json_is_object(action->values)) {
+		error_node(ld, value, "values are not valid JSON text");
+		return false;
+	}
+	return true;
+}
+
+static void parse_actions(struct loader *ld, const struct ynode *node, struct meta_workflow_action **out,
+                          int *count_out)
+{
+	if (node->kind != YNODE_SEQUENCE) {
+		error_node(ld, node, "expected a list of actions for 'do'");
+		return;
+	}
+	if (node->count > MAX_WORKFLOW_ITEMS) {
+		error_node(ld, node, "more than %d actions", MAX_WORKFLOW_ITEMS);
+		return;
+	}
+	struct meta_workflow_action *actions = node->count ? xcalloc((size_t)node->count, sizeof(*actions)) : NULL;
+	int count = 0;
+	for (int i = 0; i < node->count; i++) {
+		if (parse_action(ld, node->items[i], &actions[count]))
+			count++;
+		else
+			action_free(&actions[count]);
+	}
+	*out = actions;
+	*count_out = count;
+}
+
+static bool parse_mode(struct loader *ld, const struct ynode *node, bool *all)
+{
+	if (node->kind == YNODE_SCALAR && (!strcmp(node->text, "any") || !strcmp(node->text, "all"))) {
+		*all = !strcmp(node->text, "all");
+		return true;
+	}
+	error_node(ld, node, "expected any or all for 'mode'");
+	return false;
+}
+
+static void parse_approvers(struct loader *ld, const struct ynode *node, struct meta_approval_step *step)
+{
+	if (node->kind != YNODE_SEQUENCE || node->count == 0 || node->count > MAX_WORKFLOW_ITEMS) {
+		error_node(ld, node, "expected a non-empty list of approvers: role:<name>, user:<login> or owner_manager");
+		return;
+	}
+	step->approvers = xcalloc((size_t)node->count, sizeof(*step->approvers));
+	for (int i = 0; i < node->count; i++) {
+		const struct ynode *item = node->items[i];
+		const char *text = item->kind == YNODE_SCALAR ? item->text : "";
+		struct meta_approver *approver = &step->approvers[step->approver_count];
+		if (!strcmp(text, "owner_manager")) {
+			approver->kind = APPROVER_OWNER_MANAGER;
+		} else if (!strncmp(text, "role:", 5) && crm_valid_name(text + 5)) {
+			approver->kind = APPROVER_ROLE;
+			approver->name = xstrdup(text + 5);
+		} else if (!strncmp(text, "user:", 5) && text[5] && strlen(text) < 70) {
+			approver->kind = APPROVER_USER;
+			approver->name = xstrdup(text + 5);
+		} else {
+			error_node(ld, item, "unknown approver '%s' (expected role:<name>, user:<login> or owner_manager)",
+			           shown(ld, text));
+			continue;
+		}
+		step->approver_count++;
+	}
+}
+
+static struct meta_approval *parse_approval(struct loader *ld, const struct ynode *node)
+{
+	if (node->kind != YNODE_MAPPING) {
+		error_node(ld, node, "expected a map for 'approval': { when, approvers, steps, mode }");
+		return NULL;
+	}
+	struct meta_approval *approval = xcalloc(1, sizeof(*approval));
+	approval->pos = node_pos(ld, node);
+	struct meta_approval_step common = { 0, NULL, false };
+	const struct ynode *steps_node = NULL, *approvers_node = NULL;
+	long long repeat = 1;
+	for (int i = 0; i < node->count; i += 2) {
+		const struct ynode *key = node->items[i], *value = node->items[i + 1];
+		if (!in_list(key->text, approval_keys))
+			error_unknown_key(ld, key, "approval", approval_keys);
+		else if (!strcmp(key->text, "when"))
+			parse_expression(ld, value, "when", &approval->when, &approval->when_expr);
+		else if (!strcmp(key->text, "approvers")) {
+			approvers_node = value;
+			parse_approvers(ld, value, &common);
+		} else if (!strcmp(key->text, "mode"))
+			parse_mode(ld, value, &common.all);
+		else if (!strcmp(key->text, "self_approval"))
+			get_bool(ld, value, "self_approval", &approval->self_approval);
+		else if (!strcmp(key->text, "steps"))
+			steps_node = value;
+	}
+	if (steps_node && steps_node->kind == YNODE_SEQUENCE) {
+		if (approvers_node)
+			error_node(ld, approvers_node, "give 'approvers' in each step when 'steps' is a list");
+		if (steps_node->count == 0 || steps_node->count > MAX_WORKFLOW_ITEMS) {
+			error_node(ld, steps_node, "expected from 1 to %d steps", MAX_WORKFLOW_ITEMS);
+		} else {
+			approval->steps = xcalloc((size_t)steps_node->count, sizeof(*approval->steps));
+			for (int s = 0; s < steps_node->count; s++) {
+				const struct ynode *step = steps_node->items[s];
+				struct meta_approval_step *out = &approval->steps[approval->step_count++];
+				if (step->kind != YNODE_MAPPING || !map_get(step, "approvers")) {
+					error_node(ld, step, "expected a step: { approvers: [...], mode: any|all }");
+					continue;
+				}
+				for (int k = 0; k < step->count; k += 2) {
+					const struct ynode *key = step->items[k], *value = step->items[k + 1];
+					if (!in_list(key->text, step_keys))
+						error_unknown_key(ld, key, "approval step", step_keys);
+					else if (!strcmp(key->text, "approvers"))
+						parse_approvers(ld, value, out);
+					else
+						parse_mode(ld, value, &out->all);
+				}
+			}
+		}
+		for (int a = 0; a < common.approver_count; a++)
+			free(common.approvers[a].name);
+		free(common.approvers);
+		return approval;
+	}
+	if (steps_node && !get_int(ld, steps_node, "steps", 1, 10, &repeat))
+		repeat = 1;
+	if (!approvers_node) {
+		error_node(ld, node, "an approval needs 'approvers' (or 'steps' as a list of steps with approvers)");
+		return approval;
+	}
+	approval->steps = xcalloc((size_t)repeat, sizeof(*approval->steps));
+	for (int s = 0; s < repeat; s++) {
+		struct meta_approval_step *out = &approval->steps[approval->step_count++];
+		out->all = common.all;
+		out->approver_count = common.approver_count;
+		out->approvers = common.approver_count ? xcalloc((size_t)common.approver_count, sizeof(*out->approvers)) : NULL;
+		for (int a = 0; a < common.approver_count; a++) {
+			out->approvers[a].kind = common.approvers[a].kind;
+			out->approvers[a].name = common.approvers[a].name ? xstrdup(common.approvers[a].name) : NULL;
+		}
+	}
+	for (int a = 0; a < common.approver_count; a++)
+		free(common.approvers[a].name);
+	free(common.approvers);
+	return approval;
+}
+
+static bool parse_transition(struct loader *ld, const struct ynode *node, struct meta_transition *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->pos = node_pos(ld, node);
+	if (node->kind != YNODE_MAPPING) {
+		error_node(ld, node, "expected a transition: { name, from, to, ... }");
+		return false;
+	}
+	const struct ynode *name_node = map_get(node, "name");
+	if (!name_node || !map_get(node, "from") || !map_get(node, "to")) {
+		error_node(ld, node, "a transition needs 'name', 'from' and 'to'");
+		return false;
+	}
+	const char *name = get_name(ld, name_node, "name");
+	if (!name)
+		return false;
+	t->name = xstrdup(name);
+	t->pos = node_pos(ld, name_node);
+	for (int i = 0; i < node->count; i += 2) {
+		const struct ynode *key = node->items[i], *value = node->items[i + 1];
+		const char *text;
+		if (!in_list(key->text, transition_keys))
+			error_unknown_key(ld, key, "transition", transition_keys);
+		else if (!strcmp(key->text, "from"))
+			parse_name_list(ld, value, "from", true, &t->from_any, &t->from, &t->from_count);
+		else if (!strcmp(key->text, "to") && (text = get_name(ld, value, "to")))
+			t->to = xstrdup(text);
+		else if (!strcmp(key->text, "require"))
+			parse_name_list(ld, value, "require", false, NULL, &t->require, &t->require_count);
+		else if (!strcmp(key->text, "roles"))
+			parse_name_list(ld, value, "roles", false, NULL, &t->roles, &t->role_count);
+		else if (!strcmp(key->text, "when")) {
+			t->when_pos = node_pos(ld, value);
+			parse_expression(ld, value, "when", &t->when, &t->when_expr);
+		} else if (!strcmp(key->text, "do"))
+			parse_actions(ld, value, &t->actions, &t->action_count);
+		else if (!strcmp(key->text, "approval"))
+			t->approval = parse_approval(ld, value);
+		else if (!strcmp(key->text, "direct"))
+			get_bool(ld, value, "direct", &t->direct);
+		else if (!strcmp(key->text, "label"))
+			get_text(ld, value, "label");
+	}
+	if (t->direct && (t->require_count || t->when || t->role_count || t->action_count || t->approval))
+		error_at(ld, t->pos, "transition '%s' is direct: it cannot have require, when, roles, do or approval", t->name);
+	return true;
+}
+
+static bool parse_timer(struct loader *ld, const struct ynode *node, struct meta_timer *timer)
+{
+	memset(timer, 0, sizeof(*timer));
+	timer->pos = node_pos(ld, node);
+	const struct ynode *name_node = node->kind == YNODE_MAPPING ? map_get(node, "name") : NULL;
+	if (!name_node || !map_get(node, "every") || !map_get(node, "do")) {
+		error_node(ld, node, "expected a timer: { name, when, every, do: [...] }");
+		return false;
+	}
+	const char *name = get_name(ld, name_node, "name");
+	if (!name)
+		return false;
+	timer->name = xstrdup(name);
+	for (int i = 0; i < node->count; i += 2) {
+		const struct ynode *key = node->items[i], *value = node->items[i + 1];
+		if (!in_list(key->text, timer_keys))
+			error_unknown_key(ld, key, "timer", timer_keys);
+		else if (!strcmp(key->text, "when")) {
+			timer->when_pos = node_pos(ld, value);
+			parse_expression(ld, value, "when", &timer->when, &timer->when_expr);
+		} else if (!strcmp(key->text, "every"))
+			parse_duration(ld, value, "every", &timer->every);
+		else if (!strcmp(key->text, "untouched_for"))
+			parse_duration(ld, value, "untouched_for", &timer->untouched_for);
+		else if (!strcmp(key->text, "do"))
+			parse_actions(ld, value, &timer->actions, &timer->action_count);
+	}
+	if (!timer->every)
+		timer->every = 3600;
+	return true;
+}
+
+static void parse_workflow(struct loader *ld, const struct ynode *root)
+{
+	struct meta_workflow wf;
+	memset(&wf, 0, sizeof(wf));
+	const struct ynode *name_node = map_get(root, "workflow");
+	const char *name = get_name(ld, name_node, "workflow");
+	wf.pos = node_pos(ld, name_node);
+	bool ok = name != NULL;
+	for (int i = 0; i < root->count; i += 2) {
+		const struct ynode *key = root->items[i], *value = root->items[i + 1];
+		const char *text;
+		if (!in_list(key->text, workflow_keys)) {
+			error_unknown_key(ld, key, "workflow", workflow_keys);
+		} else if (!strcmp(key->text, "object")) {
+			wf.object_pos = node_pos(ld, value);
+			if ((text = get_name(ld, value, "object")))
+				wf.object_name = xstrdup(text);
+		} else if (!strcmp(key->text, "field")) {
+			wf.field_pos = node_pos(ld, value);
+			if ((text = get_name(ld, value, "field")))
+				wf.field_name = xstrdup(text);
+		} else if (!strcmp(key->text, "initial")) {
+			wf.initial_pos = node_pos(ld, value);
+			if ((text = get_name(ld, value, "initial")))
+				wf.initial = xstrdup(text);
+		} else if (!strcmp(key->text, "terminal")) {
+			parse_name_list(ld, value, "terminal", false, NULL, &wf.terminal, &wf.terminal_count);
+		} else if (!strcmp(key->text, "self_approval")) {
+			get_bool(ld, value, "self_approval", &wf.self_approval);
+		} else if (!strcmp(key->text, "label")) {
+			struct meta_label label = { 0, NULL, NULL };
+			parse_label(ld, value, "label", &label);
+			label_free(&label);
+		} else if (!strcmp(key->text, "description")) {
+			get_text(ld, value, "description");
+		} else if (!strcmp(key->text, "transitions")) {
+			if (value->kind != YNODE_SEQUENCE || value->count > MAX_WORKFLOW_ITEMS) {
+				error_node(ld, value, "expected a list of at most %d transitions for 'transitions'", MAX_WORKFLOW_ITEMS);
+				continue;
+			}
+			wf.transitions = value->count ? xcalloc((size_t)value->count, sizeof(*wf.transitions)) : NULL;
+			for (int t = 0; t < value->count; t++) {
+				struct meta_transition *transition = &wf.transitions[wf.transition_count];
+				if (parse_transition(ld, value->items[t], transition))
+					wf.transition_count++;
+				else
+					free(transition->name);
+			}
+		} else if (!strcmp(key->text, "timers")) {
+			if (value->kind != YNODE_SEQUENCE || value->count > MAX_WORKFLOW_ITEMS) {
+				error_node(ld, value, "expected a list of at most %d timers for 'timers'", MAX_WORKFLOW_ITEMS);
+				continue;
+			}
+			wf.timers = value->count ? xcalloc((size_t)value->count, sizeof(*wf.timers)) : NULL;
+			for (int t = 0; t < value->count; t++) {
+				struct meta_timer *timer = &wf.timers[wf.timer_count];
+				if (parse_timer(ld, value->items[t], timer))
+					wf.timer_count++;
+				else
+					free(timer->name);
+			}
+		}
+	}
+	if (ok && (!map_get(root, "object") || !map_get(root, "field"))) {
+		error_node(ld, root, "workflow '%s' needs 'object' and 'field'", name);
+		ok = false;
+	}
+	if (!ok || !wf.object_name || !wf.field_name) {
+		workflow_free(&wf);
+		return;
+	}
+	wf.name = xstrdup(name);
+	struct meta *meta = ld->meta;
+	for (int i = 0; i < meta->workflow_count; i++) {
+		if (!strcmp(meta->workflows[i].name, wf.name)) {
+			error_at(ld, wf.pos, "workflow '%s' is already defined at %s:%d:%d", wf.name, meta->workflows[i].pos.file,
+			         meta->workflows[i].pos.line, meta->workflows[i].pos.column);
+			workflow_free(&wf);
+			return;
+		}
+	}
+	meta->workflows = xrealloc(meta->workflows, (size_t)(meta->workflow_count + 1) * sizeof(*meta->workflows));
+	meta->workflows[meta->workflow_count++] = wf;
+}
+
 /*
- * Dispatches one document by its leading key. workflow: documents are
- * accepted and not stored yet (their loader comes with a later issue);
- * workflow and role are tested first because a workflow also has an
- * `object:` key.
+ * Dispatches one document by its leading key. workflow and role are tested
+ * first because a workflow also has an `object:` key.
  */
 static void process_document(struct loader *ld, const struct ynode *root, bool app_file)
 {
@@ -2224,8 +2795,8 @@ static void process_document(struct loader *ld, const struct ynode *root, bool a
 		return;
 	}
 	if (map_get(root, "workflow"))
-		return;
-	if (map_get(root, "role"))
+		parse_workflow(ld, root);
+	else if (map_get(root, "role"))
 		parse_role(ld, root);
 	else if (map_get(root, "object"))
 		parse_object(ld, root);
@@ -2754,6 +3325,236 @@ static void resolve_roles(struct loader *ld)
 	}
 }
 
+static bool is_state(const struct meta_field *field, const char *state)
+{
+	return in_values(field, state);
+}
+
+/* "$record.x", "$created.o", "$me", "$now", "$today": known references; other texts are literals. */
+static void check_value_reference(struct loader *ld, const struct meta_workflow *wf, json_t *value,
+                                  struct meta_pos pos, const char *context)
+{
+	const char *text = json_string_value(value);
+	if (!text || text[0] != '$')
+		return;
+	if (!strncmp(text, "$record.", 8)) {
+		if (!meta_find_field(wf->object, text + 8))
+			error_at(ld, pos, "unknown field '%s' on object '%s' in '%s' (%s)", shown(ld, text + 8), wf->object->name,
+			         shown(ld, text), context);
+	} else if (!strncmp(text, "$created.", 9)) {
+		if (!meta_find_object(ld->meta, text + 9))
+			error_at(ld, pos, "unknown object '%s' in '%s' (%s)", shown(ld, text + 9), shown(ld, text), context);
+	} else if (strcmp(text, "$me") && strcmp(text, "$now") && strcmp(text, "$today")) {
+		error_at(ld, pos, "unknown reference '%s' (%s; expected $record.<field>, $created.<object>, $me, $now or "
+		         "$today)", shown(ld, text), context);
+	}
+}
+
+static void check_value_fields(struct loader *ld, const struct meta_workflow *wf, const struct meta_object *object,
+                               json_t *values, struct meta_pos pos, const char *context)
+{
+	const char *key;
+	json_t *value;
+	json_object_foreach(values, key, value) {
+		const struct meta_field *field = meta_find_field(object, key);
+		if (!field)
+			error_at(ld, pos, "unknown field '%s' on object '%s' (%s)", shown(ld, key), object->name, context);
+		else if (field->system && strcmp(key, "owner") != 0)
+			error_at(ld, pos, "'%s' is a system field and cannot be set (%s)", key, context);
+		else if (object == wf->object && !strcmp(key, wf->field_name))
+			error_at(ld, pos, "'%s' is the workflow's state field: only a transition's 'to' moves it (%s)", key,
+			         context);
+		check_value_reference(ld, wf, value, pos, context);
+	}
+}
+
+static void check_actions(struct loader *ld, const struct meta_workflow *wf, const struct meta_workflow_action *actions,
+                          int count, const char *context)
+{
+	struct meta *meta = ld->meta;
+	for (int i = 0; i < count; i++) {
+		const struct meta_workflow_action *action = &actions[i];
+		const struct meta_object *target;
+		switch (action->kind) {
+		case WORKFLOW_ACTION_PLUGIN: {
+			const char *dot = strchr(action->plugin_action, '.');
+			bool known = false;
+			for (int p = 0; p < meta->plugin_count; p++)
+				known = known || (strlen(meta->plugins[p].name) == (size_t)(dot - action->plugin_action) &&
+				                  !strncmp(meta->plugins[p].name, action->plugin_action, (size_t)(dot - action->plugin_action)));
+			if (!known)
+				error_at(ld, action->pos, "action '%s' names no enabled plugin (%s; app.yaml 'plugins:' lists the "
+				         "plugins)", shown(ld, action->plugin_action), context);
+			break;
+		}
+		case WORKFLOW_ACTION_SET:
+			check_value_fields(ld, wf, wf->object, action->values, action->pos, context);
+			break;
+		case WORKFLOW_ACTION_CREATE:
+			target = meta_find_object(meta, action->object);
+			if (!target) {
+				error_at(ld, action->pos, "unknown object '%s' in create action (%s)", shown(ld, action->object), context);
+				break;
+			}
+			check_value_fields(ld, wf, target, action->values, action->pos, context);
+			if (action->link) {
+				const struct meta_field *link = meta_find_field(wf->object, action->link);
+				if (!link || link->type != FIELD_REF || link->target != target)
+					error_at(ld, action->pos, "link '%s' must be a ref field of '%s' to '%s' (%s)", shown(ld, action->link),
+					         wf->object->name, target->name, context);
+			}
+			break;
+		case WORKFLOW_ACTION_NOTIFY: {
+			const struct meta_object *notification = meta_find_object(meta, "notification");
+			if (!notification || !meta_find_field(notification, "user") || !meta_find_field(notification, "title"))
+				error_at(ld, action->pos, "notify needs a 'notification' object with 'user' and 'title' fields (%s)",
+				         context);
+			if (!strcmp(action->notify, "manager") && !meta_find_field(meta_find_object(meta, "user"), "manager"))
+				error_at(ld, action->pos, "notify: manager needs a 'manager' field on the 'user' object (%s)", context);
+			break;
+		}
+		}
+	}
+}
+
+static void check_workflow_expression(struct loader *ld, const struct meta_workflow *wf, const struct expr *e,
+                                      struct meta_pos pos, const char *context)
+{
+	if (!e)
+		return;
+	struct path_check pc = {ld, wf->object, pos, context, NULL, 0};
+	expr_each_path(e, check_path, &pc);
+}
+
+/* Marks the states reachable from the initial one; warns about the others. */
+static void check_reachable(struct loader *ld, const struct meta_workflow *wf)
+{
+	const struct meta_field *field = wf->field;
+	if (wf->transition_count == 0)
+		return;   /* a workflow that only fixes the initial state (and maybe runs timers) */
+	bool *reached = xcalloc((size_t)field->value_count, sizeof(*reached));
+	for (int v = 0; v < field->value_count; v++)
+		reached[v] = !strcmp(field->values[v], wf->initial);
+	for (bool changed = true; changed;) {
+		changed = false;
+		for (int t = 0; t < wf->transition_count; t++) {
+			const struct meta_transition *tr = &wf->transitions[t];
+			bool from_reached = false;
+			for (int v = 0; v < field->value_count && !from_reached; v++)
+				from_reached = reached[v] && meta_transition_leaves(wf, tr, field->values[v]);
+			for (int v = 0; from_reached && tr->to && v < field->value_count; v++) {
+				if (!reached[v] && !strcmp(field->values[v], tr->to)) {
+					reached[v] = true;
+					changed = true;
+				}
+			}
+		}
+	}
+	for (int v = 0; v < field->value_count; v++)
+		if (!reached[v])
+			warning_at(ld, wf->field_pos, "state '%s' of workflow '%s' cannot be reached from '%s'", field->values[v],
+			           wf->name, wf->initial);
+	free(reached);
+}
+
+static void resolve_workflow(struct loader *ld, struct meta_workflow *wf, int index)
+{
+	struct meta *meta = ld->meta;
+	char context[200];
+	wf->object = meta_find_object(meta, wf->object_name);
+	if (!wf->object) {
+		error_at(ld, wf->object_pos, "unknown object '%s' in workflow '%s'", shown(ld, wf->object_name), wf->name);
+		return;
+	}
+	wf->field = meta_find_field(wf->object, wf->field_name);
+	if (!wf->field) {
+		error_at(ld, wf->field_pos, "unknown field '%s' on object '%s' in workflow '%s'", shown(ld, wf->field_name),
+		         wf->object->name, wf->name);
+		return;
+	}
+	if (wf->field->type != FIELD_ENUM) {
+		error_at(ld, wf->field_pos, "the state field '%s' of workflow '%s' must be an enum, not %s", wf->field->name,
+		         wf->name, meta_type_name(wf->field->type));
+		wf->field = NULL;
+		return;
+	}
+	for (int i = 0; i < index; i++) {
+		const struct meta_workflow *other = &meta->workflows[i];
+		if (other->field == wf->field)
+			error_at(ld, wf->pos, "field '%s.%s' is already moved by workflow '%s' (%s:%d:%d)", wf->object->name,
+			         wf->field->name, other->name, other->pos.file, other->pos.line, other->pos.column);
+	}
+	const struct meta_field *field = wf->field;
+	if (wf->initial && !is_state(field, wf->initial))
+		error_at(ld, wf->initial_pos, "unknown state '%s' for 'initial' of workflow '%s' (not a value of '%s')",
+		         wf->initial, wf->name, field->name);
+	if (!wf->initial)
+		wf->initial = xstrdup(json_is_string(field->default_value) ? json_string_value(field->default_value)
+		                                                            : field->values[0]);
+	for (int i = 0; i < wf->terminal_count; i++)
+		if (!is_state(field, wf->terminal[i]))
+			error_at(ld, wf->pos, "unknown state '%s' in 'terminal' of workflow '%s'", wf->terminal[i], wf->name);
+	for (int t = 0; t < wf->transition_count; t++) {
+		struct meta_transition *tr = &wf->transitions[t];
+		snprintf(context, sizeof(context), "transition '%s' of workflow '%s'", tr->name, wf->name);
+		for (int o = 0; o < t; o++)
+			if (!strcmp(wf->transitions[o].name, tr->name))
+				error_at(ld, tr->pos, "duplicate transition '%s' in workflow '%s'", tr->name, wf->name);
+		for (int f = 0; f < tr->from_count; f++) {
+			if (!is_state(field, tr->from[f]))
+				error_at(ld, tr->pos, "unknown state '%s' in 'from' of %s", tr->from[f], context);
+			for (int x = 0; x < wf->terminal_count; x++)
+				if (!strcmp(tr->from[f], wf->terminal[x]))
+					error_at(ld, tr->pos, "%s leaves '%s', a terminal state", context, tr->from[f]);
+		}
+		if (!tr->from_any && tr->from_count == 0)
+			error_at(ld, tr->pos, "%s has no 'from' state", context);
+		if (tr->to && !is_state(field, tr->to))
+			error_at(ld, tr->pos, "unknown state '%s' in 'to' of %s", tr->to, context);
+		if (!tr->to)
+			error_at(ld, tr->pos, "%s has no 'to' state", context);
+		for (int r = 0; r < tr->require_count; r++)
+			if (!meta_find_field(wf->object, tr->require[r]))
+				error_at(ld, tr->pos, "unknown field '%s' in 'require' of %s", tr->require[r], context);
+		for (int r = 0; r < tr->role_count; r++)
+			if (!meta_find_role(meta, tr->roles[r]))
+				error_at(ld, tr->pos, "unknown role '%s' in 'roles' of %s", tr->roles[r], context);
+		check_workflow_expression(ld, wf, tr->when_expr, tr->when_pos, context);
+		check_actions(ld, wf, tr->actions, tr->action_count, context);
+		if (tr->approval) {
+			const struct meta_object *approval_object = meta_find_object(meta, "approval");
+			check_workflow_expression(ld, wf, tr->approval->when_expr, tr->approval->pos, context);
+			if (!approval_object || !meta_find_field(approval_object, "approver") ||
+			    !meta_find_field(approval_object, "status"))
+				error_at(ld, tr->approval->pos, "an approval needs an 'approval' object (see metadata/approval.yaml) (%s)",
+				         context);
+			for (int s = 0; s < tr->approval->step_count; s++) {
+				const struct meta_approval_step *step = &tr->approval->steps[s];
+				for (int a = 0; a < step->approver_count; a++)
+					if (step->approvers[a].kind == APPROVER_ROLE && !meta_find_role(meta, step->approvers[a].name))
+						error_at(ld, tr->approval->pos, "unknown role '%s' in the approvers of %s",
+						         step->approvers[a].name, context);
+			}
+		}
+	}
+	for (int t = 0; t < wf->timer_count; t++) {
+		struct meta_timer *timer = &wf->timers[t];
+		snprintf(context, sizeof(context), "timer '%s' of workflow '%s'", timer->name, wf->name);
+		for (int o = 0; o < t; o++)
+			if (!strcmp(wf->timers[o].name, timer->name))
+				error_at(ld, timer->pos, "duplicate timer '%s' in workflow '%s'", timer->name, wf->name);
+		check_workflow_expression(ld, wf, timer->when_expr, timer->when_pos, context);
+		check_actions(ld, wf, timer->actions, timer->action_count, context);
+	}
+	check_reachable(ld, wf);
+}
+
+static void resolve_workflows(struct loader *ld)
+{
+	for (int i = 0; i < ld->meta->workflow_count; i++)
+		resolve_workflow(ld, &ld->meta->workflows[i], i);
+}
+
 static void resolve(struct loader *ld)
 {
 	struct meta *meta = ld->meta;
@@ -2769,6 +3570,7 @@ static void resolve(struct loader *ld)
 	for (int o = 0; o < meta->object_count; o++)
 		check_object(ld, o);
 	resolve_roles(ld);
+	resolve_workflows(ld);
 }
 
 /* ------------------------------------------------------------- entry points */
@@ -3031,6 +3833,9 @@ void meta_free(struct meta *meta)
 	for (int i = 0; i < meta->role_count; i++)
 		role_free(&meta->roles[i]);
 	free(meta->roles);
+	for (int i = 0; i < meta->workflow_count; i++)
+		workflow_free(&meta->workflows[i]);
+	free(meta->workflows);
 	json_decref(meta->config);
 	free_names(meta->files, meta->file_count);
 	free(meta);
@@ -3165,4 +3970,47 @@ const char *meta_label_text(const struct meta_label *label, const char *lang, co
 		}
 	}
 	return fallback;
+}
+
+const struct meta_workflow *meta_find_workflow(const struct meta *meta, const char *name)
+{
+	for (int i = 0; name && i < meta->workflow_count; i++)
+		if (strcmp(meta->workflows[i].name, name) == 0)
+			return &meta->workflows[i];
+	return NULL;
+}
+
+const struct meta_workflow *meta_workflow_for_field(const struct meta *meta, const struct meta_object *object,
+                                                    const char *field)
+{
+	for (int i = 0; i < meta->workflow_count; i++) {
+		const struct meta_workflow *wf = &meta->workflows[i];
+		if (wf->object == object && wf->field && strcmp(wf->field->name, field) == 0)
+			return wf;
+	}
+	return NULL;
+}
+
+const struct meta_transition *meta_find_transition(const struct meta_workflow *workflow, const char *name)
+{
+	for (int i = 0; name && i < workflow->transition_count; i++)
+		if (strcmp(workflow->transitions[i].name, name) == 0)
+			return &workflow->transitions[i];
+	return NULL;
+}
+
+bool meta_transition_leaves(const struct meta_workflow *workflow, const struct meta_transition *transition,
+                            const char *state)
+{
+	if (!state)
+		return false;
+	for (int i = 0; i < transition->from_count; i++)
+		if (strcmp(transition->from[i], state) == 0)
+			return true;
+	if (!transition->from_any)
+		return false;
+	for (int i = 0; i < workflow->terminal_count; i++)
+		if (strcmp(workflow->terminal[i], state) == 0)
+			return false;
+	return true;
 }

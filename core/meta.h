@@ -163,6 +163,119 @@ struct meta_role {
 	struct meta_pos pos;
 };
 
+/* --- workflows (section 4 of DESIGN.md) --- */
+
+/*
+ * What a transition or a timer does, in order. A scalar "plugin.action"
+ * runs a plugin action on the record; `notify_owner` / `notify_manager`
+ * are short for { notify: owner } / { notify: manager }.
+ *   { set: { field: value } }                  values written with the state
+ *   { create: { object: x, values: {...}, link: field } }
+ *                                              creates a record; link (may be
+ *                                              absent) is a ref field of the
+ *                                              record that receives the new id
+ *   { notify: owner | manager | requester | user:<login>, message: "..." }
+ *                                              an in-app notification record
+ * Values may be literals or references: "$record.<field>" (the record as it
+ * will be written), "$created.<object>" (the id of the record an earlier
+ * create of the same list made), "$me" (the acting user), "$now", "$today".
+ */
+enum workflow_action_kind { WORKFLOW_ACTION_PLUGIN, WORKFLOW_ACTION_SET, WORKFLOW_ACTION_CREATE,
+                            WORKFLOW_ACTION_NOTIFY };
+
+struct meta_workflow_action {
+	enum workflow_action_kind kind;
+	char *plugin_action;        /* PLUGIN: "sales.create_order" */
+	json_t *values;             /* owned. SET: { field: value }; CREATE: the new record's values */
+	char *object;               /* CREATE: the object to create */
+	char *link;                 /* CREATE: ref field of the record set to the new id, or NULL */
+	char *notify;               /* NOTIFY: "owner", "manager", "requester" or "user:<login>" */
+	char *message;              /* NOTIFY: the text, or NULL (a default names the transition) */
+	struct meta_pos pos;
+};
+
+enum approver_kind { APPROVER_ROLE, APPROVER_USER, APPROVER_OWNER_MANAGER };
+
+struct meta_approver {
+	enum approver_kind kind;
+	char *name;                 /* the role name or the user's login; NULL for owner_manager */
+};
+
+/* One step of an approval: any one of its approvers, or every one (all). */
+struct meta_approval_step {
+	int approver_count;
+	struct meta_approver *approvers;
+	bool all;
+};
+
+/*
+ * approval: { when: expr, approvers: [role:x | user:login | owner_manager],
+ * steps: N | [ { approvers: [...], mode: any|all } ], mode: any|all,
+ * self_approval: bool }. `steps: N` repeats the approvers N times; each
+ * step needs someone who did not approve an earlier one.
+ */
+struct meta_approval {
+	char *when;                 /* NULL: always */
+	struct expr *when_expr;     /* owned */
+	int step_count;
+	struct meta_approval_step *steps;
+	bool self_approval;
+	struct meta_pos pos;
+};
+
+struct meta_transition {
+	char *name;
+	bool from_any;              /* from: '*' (every state but the terminal ones) */
+	int from_count;
+	char **from;
+	char *to;
+	int require_count;
+	char **require;             /* fields that must be set after the transition's values */
+	char *when;                 /* guard, or NULL */
+	struct expr *when_expr;     /* owned */
+	int role_count;
+	char **roles;               /* who may fire it; none listed: whoever may update the record */
+	bool direct;                /* a plain write of `to` from `from` counts as this transition (for
+	                               code that writes the field, like a plugin's claim); such a
+	                               transition has no require, when, roles, do or approval */
+	int action_count;
+	struct meta_workflow_action *actions;
+	struct meta_approval *approval;   /* owned, or NULL */
+	struct meta_pos pos, when_pos;
+};
+
+/*
+ * timers: [{ name, when: expr, untouched_for: 4h, every: 1h, do: [...] }]:
+ * every `every`, the actions run on each live record for which `when` holds
+ * and (if untouched_for) whose updated_at is older than that.
+ */
+struct meta_timer {
+	char *name;
+	char *when;                 /* may be NULL: every record */
+	struct expr *when_expr;     /* owned */
+	int64_t every;              /* seconds */
+	int64_t untouched_for;      /* seconds, 0 = not a condition */
+	int action_count;
+	struct meta_workflow_action *actions;
+	struct meta_pos pos, when_pos;
+};
+
+struct meta_workflow {
+	char *name;
+	char *object_name, *field_name;
+	const struct meta_object *object;  /* resolved */
+	const struct meta_field *field;    /* resolved: an enum field */
+	char *initial;              /* given or the field's default or its first value */
+	int terminal_count;
+	char **terminal;            /* states no transition leaves */
+	bool self_approval;
+	int transition_count;
+	struct meta_transition *transitions;
+	int timer_count;
+	struct meta_timer *timers;
+	struct meta_pos pos, object_pos, field_pos, initial_pos;
+};
+
 struct meta_plugin_ref {
 	char *name;
 	char *version_range;      /* may be NULL */
@@ -180,6 +293,8 @@ struct meta {
 	json_t *config;           /* owned: app.yaml `config:` map, may be NULL */
 	int role_count;
 	struct meta_role *roles;  /* from `role:` documents */
+	int workflow_count;
+	struct meta_workflow *workflows;   /* from `workflow:` documents */
 	char version[65];         /* hex SHA-256 of the normalised metadata */
 	int file_count;
 	char **files;             /* owned file names, referenced by meta_pos */
@@ -223,6 +338,16 @@ int meta_field_index(const struct meta_object *object, const char *name); /* -1 
 const struct meta_role *meta_find_role(const struct meta *meta, const char *name);
 /* The role's rules for object, or NULL (no access unless admin). */
 const struct meta_role_object *meta_role_object(const struct meta_role *role, const struct meta_object *object);
+
+const struct meta_workflow *meta_find_workflow(const struct meta *meta, const char *name);
+/* The workflow that moves field of object, or NULL (at most one per field). */
+const struct meta_workflow *meta_workflow_for_field(const struct meta *meta, const struct meta_object *object,
+                                                    const char *field);
+/* The transition named name of workflow, or NULL. */
+const struct meta_transition *meta_find_transition(const struct meta_workflow *workflow, const char *name);
+/* True if state is in the transition's from (from: '*' takes every non-terminal state). */
+bool meta_transition_leaves(const struct meta_workflow *workflow, const struct meta_transition *transition,
+                            const char *state);
 
 const char *meta_type_name(enum field_type type);
 /* The storage kind of a field (formula: of its result type). */

@@ -22,6 +22,7 @@
 #include "meta.h"
 #include "object.h"
 #include "store.h"
+#include "workflow.h"
 
 #define MAX_HOOK_DEPTH 8
 #define MAX_SORT_KEYS 8
@@ -33,6 +34,7 @@
 
 void crm_ctx_clear(struct crm_ctx *ctx)
 {
+	kernel_read_end(ctx);
 	events_rolled_back(ctx);
 	access_free(ctx->access);
 	ctx->access = NULL;
@@ -104,13 +106,12 @@ void object_rollback(struct crm_ctx *ctx)
 /* A read connection: the open transaction, or a reader (released by read_done). */
 static struct store_conn *read_conn(struct crm_ctx *ctx)
 {
-	return ctx->txn ? ctx->txn : store_reader(ctx->kernel->store);
+	return kernel_reader(ctx);
 }
 
 static void read_done(struct crm_ctx *ctx, struct store_conn *conn)
 {
-	if (conn != ctx->txn)
-		store_reader_done(conn);
+	kernel_reader_done(ctx, conn);
 }
 
 /* Runs a write in the caller's transaction, or in one of its own. */
@@ -746,6 +747,117 @@ static int fire(struct crm_ctx *ctx, enum event_kind kind, const struct meta_obj
 	return code;
 }
 
+/* --- workflow state fields ------------------------------------------- */
+
+/*
+ * A new record starts in each of its workflows' initial state. A client may
+ * not pick another state; the system (user 0: imports, demo data, the CLI)
+ * may, so that history can be loaded as it was.
+ */
+static int set_initial_states(struct crm_ctx *ctx, const struct meta_object *o, json_t *record)
+{
+	const struct meta *meta = ctx_meta(ctx);
+	for (int i = 0; i < meta->workflow_count; i++) {
+		const struct meta_workflow *wf = &meta->workflows[i];
+		if (wf->object != o || !wf->field)
+			continue;
+		const char *given = json_string_value(json_object_get(record, wf->field->name));
+		if (!given)
+			json_object_set_new(record, wf->field->name, json_string(wf->initial));
+		else if (strcmp(given, wf->initial) != 0 && ctx->user_id != 0)
+			crm_field_error(ctx, wf->field->name, "workflow",
+			                "a new %s starts in '%s' (workflow '%s'); transitions move it on", o->name,
+			                wf->initial, wf->name);
+	}
+	return ctx->field_errors ? crm_error(ctx, CRM_EVALIDATION, "invalid %s record", o->name) : CRM_OK;
+}
+
+/* True if a direct transition of wf leads from one state to the other. */
+static bool direct_move(const struct meta_workflow *wf, const char *from, const char *to)
+{
+	for (int i = 0; i < wf->transition_count; i++) {
+		const struct meta_transition *t = &wf->transitions[i];
+		if (t->direct && to && strcmp(t->to, to) == 0 && meta_transition_leaves(wf, t, from))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Only transitions move a workflow's state field. On a plain update, a
+ * value that changes the state is refused with a field error (code
+ * "workflow") naming the transitions that leave the current state, unless
+ * the caller is the system or a `direct: true` transition covers the move.
+ * On a transition update (workflow_update_state), the state values and
+ * values for readonly fields still empty (a lead's converted_* links) are
+ * taken out of *incoming (replaced by a copy) into *state_values,
+ * normalised, so that field access does not block them: the transition's
+ * roles are the gate.
+ */
+static int check_state_writes(struct crm_ctx *ctx, const struct meta_object *o, json_t *before, json_t **incoming,
+                              bool transition, json_t **state_values)
+{
+	const struct meta *meta = ctx_meta(ctx);
+	*state_values = NULL;
+	if (!json_is_object(*incoming))
+		return CRM_OK;
+	for (int i = 0; i < meta->workflow_count; i++) {
+		const struct meta_workflow *wf = &meta->workflows[i];
+		json_t *value;
+		if (wf->object != o || !wf->field || !(value = json_object_get(*incoming, wf->field->name)))
+			continue;
+		const char *current = json_string_value(json_object_get(before, wf->field->name));
+		if (transition) {
+			json_t *normal = normalise(ctx, ctx->txn, wf->field, value);
+			if (!normal)
+				continue;
+			if (!*state_values)
+				*state_values = json_object();
+			json_object_set_new(*state_values, wf->field->name, normal);
+			continue;
+		}
+		const char *wanted = json_string_value(value);
+		if (ctx->user_id == 0 || (wanted && current && strcmp(wanted, current) == 0) ||
+		    direct_move(wf, current, wanted))
+			continue;
+		struct strbuf names = { 0 };
+		for (int t = 0; t < wf->transition_count; t++)
+			if (meta_transition_leaves(wf, &wf->transitions[t], current))
+				strbuf_printf(&names, "%s%s", names.len ? ", " : "", wf->transitions[t].name);
+		crm_field_error(ctx, wf->field->name, "workflow",
+		                "is moved only by the transitions of workflow '%s'; from '%s': %s", wf->name,
+		                current ? current : "(none)", names.len ? names.data : "none");
+		strbuf_free(&names);
+	}
+	/* a transition may fill a readonly field once (a lead's converted_* links) */
+	for (int f = 0; transition && f < o->field_count; f++) {
+		const struct meta_field *field = &o->fields[f];
+		json_t *value = json_object_get(*incoming, field->name), *old = json_object_get(before, field->name);
+		if (!field->readonly || field->system || !value || (old && !json_is_null(old)))
+			continue;
+		json_t *normal = normalise(ctx, ctx->txn, field, value);
+		if (!normal)
+			continue;
+		if (!*state_values)
+			*state_values = json_object();
+		json_object_set_new(*state_values, field->name, normal);
+	}
+	if (transition && *state_values) {
+		json_t *rest = json_deep_copy(*incoming);
+		const char *key;
+		json_t *value;
+		json_object_foreach(*state_values, key, value)
+			json_object_del(rest, key);
+		*incoming = rest;
+	}
+	if (ctx->field_errors) {
+		json_decref(*state_values);
+		*state_values = NULL;
+		return crm_error(ctx, CRM_EVALIDATION, "invalid %s record", o->name);
+	}
+	return CRM_OK;
+}
+
 /* --- create, get, update ---------------------------------------------- */
 
 static int create(struct crm_ctx *ctx, const char *object, json_t *values, int64_t *out_id, json_t **out);
@@ -789,6 +901,8 @@ static int create(struct crm_ctx *ctx, const char *object, json_t *values, int64
 		json_decref(incoming);
 	if (code != CRM_OK)
 		return write_end(ctx, own, code);
+	if ((code = set_initial_states(ctx, o, record)) != CRM_OK)
+		goto fail;
 	char now[32];
 	now_text(now, sizeof(now));
 	for (int i = 0; i < o->field_count; i++) {
@@ -882,8 +996,28 @@ int object_get(struct crm_ctx *ctx, const char *object, int64_t id, bool include
 	return CRM_OK;
 }
 
+static int update(struct crm_ctx *ctx, const char *object, int64_t id, int64_t expected_version,
+                  json_t *changes, const char *transition, json_t **out);
+
 int object_update(struct crm_ctx *ctx, const char *object, int64_t id, int64_t expected_version,
                   json_t *changes, json_t **out)
+{
+	return update(ctx, object, id, expected_version, changes, NULL, out);
+}
+
+int workflow_update_state(struct crm_ctx *ctx, const char *object, int64_t id, int64_t expected_version,
+                          json_t *changes, const char *transition, json_t **out)
+{
+	return update(ctx, object, id, expected_version, changes, transition ? transition : "", out);
+}
+
+/*
+ * An update; transition non-NULL: a workflow transition's write, which may
+ * move state fields and is audited as "transition" with the transition's
+ * name under "_transition".
+ */
+static int update(struct crm_ctx *ctx, const char *object, int64_t id, int64_t expected_version,
+                  json_t *changes, const char *transition, json_t **out)
 {
 	const struct meta_object *o = NULL;
 	int code = find_object(ctx, object, &o);
@@ -892,7 +1026,7 @@ int object_update(struct crm_ctx *ctx, const char *object, int64_t id, int64_t e
 	bool own;
 	if ((code = write_begin(ctx, &own)) != CRM_OK)
 		return code;
-	json_t *before = NULL, *normal = NULL, *merged = NULL;
+	json_t *before = NULL, *normal = NULL, *merged = NULL, *state_values = NULL;
 	if ((code = access_load(ctx)) != CRM_OK)
 		goto done;
 	if ((code = store_get(ctx->txn, o, id, false, &before, ctx)) != CRM_OK)
@@ -910,12 +1044,19 @@ int object_update(struct crm_ctx *ctx, const char *object, int64_t id, int64_t e
 		incoming = json_deep_copy(changes);
 		code = fire(ctx, EVENT_BEFORE_UPDATE, o, incoming, before);
 	}
+	json_t *hooked = incoming;
+	if (code == CRM_OK)
+		code = check_state_writes(ctx, o, before, &incoming, transition != NULL, &state_values);
 	if (code == CRM_OK)
 		code = normalise_values(ctx, ctx->txn, o, incoming, false, &normal);
-	if (incoming != changes)
+	if (incoming != hooked)
 		json_decref(incoming);
+	if (hooked != changes)
+		json_decref(hooked);
 	if (code != CRM_OK)
 		goto done;
+	if (state_values)
+		json_object_update(normal, state_values);
 	merged = json_deep_copy(before);
 	json_object_update(merged, normal);
 	if ((code = check_record(ctx, ctx->txn, o, merged, id)) != CRM_OK)
@@ -926,7 +1067,9 @@ int object_update(struct crm_ctx *ctx, const char *object, int64_t id, int64_t e
 	json_object_set_new(normal, "updated_by", ctx->user_id ? json_integer(ctx->user_id) : json_null());
 	if ((code = store_update(ctx->txn, o, id, expected_version, false, normal, ctx)) != CRM_OK)
 		goto done;
-	if ((code = audit(ctx, o, id, "update", before, normal)) != CRM_OK)
+	if (transition)
+		json_object_set_new(normal, "_transition", json_string(transition));
+	if ((code = audit(ctx, o, id, transition ? "transition" : "update", before, normal)) != CRM_OK)
 		goto done;
 	if ((code = refresh_rollups(ctx, o, before, merged)) != CRM_OK)
 		goto done;
@@ -945,6 +1088,7 @@ done:
 	json_decref(before);
 	json_decref(normal);
 	json_decref(merged);
+	json_decref(state_values);
 	code = write_end(ctx, own, code);
 	return code;
 }

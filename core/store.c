@@ -441,6 +441,17 @@ void store_reader_done(struct store_conn *conn)
 	pthread_mutex_unlock(&store->reader_lock);
 }
 
+int store_read_begin(struct store_conn *conn)
+{
+	return sqlite3_exec(conn->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK ? CRM_OK : CRM_EIO;
+}
+
+void store_read_end(struct store_conn *conn)
+{
+	if (!sqlite3_get_autocommit(conn->db))
+		sqlite3_exec(conn->db, "COMMIT", NULL, NULL, NULL);
+}
+
 int store_checkpoint(struct store *store)
 {
 	pthread_mutex_lock(&store->writer_lock);

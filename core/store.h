@@ -50,6 +50,9 @@ void store_rollback(struct store_conn *conn);
 /* A reader for this thread; give it back with store_reader_done. Never NULL. */
 struct store_conn *store_reader(struct store *store);
 void store_reader_done(struct store_conn *conn);
+/* An explicit read transaction on a reader (BEGIN ... COMMIT): one snapshot for several statements. */
+int store_read_begin(struct store_conn *conn);
+void store_read_end(struct store_conn *conn);
 /* Runs a checkpoint on the writer (RESTART); for the server's periodic job. */
 int store_checkpoint(struct store *store);
 

@@ -20,7 +20,7 @@ for bin in "$@"; do
 	echo "== $bin"
 	run_part "$bin"
 done
-for suite in tests/cli/run.sh tests/api/*.sh tests/fuzz/replay.sh; do
+for suite in tests/cli/run.sh tests/api/*.sh tests/fuzz/replay.sh tests/ui/run.sh; do
 	[ -f "$suite" ] || continue
 	echo "== $suite"
 	run_part sh "$suite"

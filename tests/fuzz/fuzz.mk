@@ -3,7 +3,8 @@ FUZZ_SECONDS ?= 60
 PKGS    := sqlite3 yaml-0.1 lua5.4 libmicrohttpd jansson libsodium
 FCFLAGS := -std=c11 -g -O1 -D_GNU_SOURCE -Icore -fsanitize=fuzzer,address,undefined $(shell pkg-config --cflags $(PKGS))
 FLIBS   := $(shell pkg-config --libs $(PKGS)) -lpthread -lm -ldl
-SRC     := $(filter-out core/main.c,$(wildcard core/*.c))
+# the web UI's files, embedded by the top Makefile (make fuzz builds it first)
+SRC     := $(filter-out core/main.c,$(wildcard core/*.c)) build/ui_assets.c
 TARGETS := $(patsubst tests/fuzz/fuzz_%.c,build/fuzz/libfuzzer_%,$(wildcard tests/fuzz/fuzz_*.c))
 
 .PHONY: run

@@ -1,0 +1,1011 @@
+// The CRM web UI: built from GET /api/v1/meta alone; nothing here names a CRM object.
+// Plain ES module, no framework, no build step. Every piece of data reaches the page through
+// textContent or createElement (never innerHTML); the server's CSP forbids inline script.
+
+const PAGE = 25;          // list rows per page
+const COLUMN_PAGE = 15;   // kanban cards per column page
+const RELATED = 5;        // rows per related list on a record page (360: 20)
+
+const state = {
+  meta: null,
+  lang: localStorage.getItem('crm.lang') || 'en',
+  csrf: sessionStorage.getItem('crm.csrf'),
+  user: null,
+  names: new Map(),       // "object:id" -> display name
+  navOpen: false,
+};
+
+// ---- chrome strings (the data's labels come from the metadata) ----------------------
+const STRINGS = {
+  en: {
+    login: 'Log in', logout: 'Log out', user: 'Login', password: 'Password', loginFailed: 'Login failed',
+    new: 'New', edit: 'Edit', save: 'Save', cancel: 'Cancel', delete: 'Delete', restore: 'Restore',
+    list: 'List', board: 'Board', dashboard: 'Dashboard', search: 'Search', filter: 'Filter',
+    addCond: 'Add condition', apply: 'Apply', clear: 'Clear', next: 'Next', prev: 'Previous',
+    noRecords: 'No records', details: 'Details', longText: 'Notes', system: 'System', history: 'History',
+    related: 'Related', viewAll: 'View all', recycle: 'Recycle bin', live: 'Live records', more: 'Load more',
+    at: 'When', by: 'Who', action: 'Action', changes: 'Changes', deleted: 'Deleted', c360: '360° view',
+    confirmDelete: 'Move this record to the recycle bin?', saved: 'Saved', moved: 'Moved', refused: 'Refused',
+    moveTo: 'Move to', rows: 'rows', of: 'of about', all: 'All', total: 'Total', by_: 'by', perMonth: 'by month',
+    fixErrors: 'Please correct the highlighted fields', noChart: 'No data', lang: '中文', transitions: 'Actions',
+    menu: 'Menu', value: 'Value', field: 'Field', operator: 'Operator', expression: 'Expression',
+    loading: 'Loading…', notFound: 'Not found', welcome: 'Choose an object on the left.',
+  },
+  zh: {
+    login: '登录', logout: '退出', user: '登录名', password: '密码', loginFailed: '登录失败',
+    new: '新建', edit: '编辑', save: '保存', cancel: '取消', delete: '删除', restore: '恢复',
+    list: '列表', board: '看板', dashboard: '仪表盘', search: '搜索', filter: '筛选',
+    addCond: '添加条件', apply: '应用', clear: '清除', next: '下一页', prev: '上一页',
+    noRecords: '没有记录', details: '详细信息', longText: '备注', system: '系统信息', history: '历史',
+    related: '相关', viewAll: '查看全部', recycle: '回收站', live: '有效记录', more: '加载更多',
+    at: '时间', by: '操作人', action: '操作', changes: '变更', deleted: '已删除', c360: '360° 视图',
+    confirmDelete: '将此记录移入回收站？', saved: '已保存', moved: '已移动', refused: '被拒绝',
+    moveTo: '移动到', rows: '条', of: '约共', all: '全部', total: '合计', by_: '按', perMonth: '按月',
+    fixErrors: '请更正标出的字段', noChart: '无数据', lang: 'English', transitions: '操作',
+    menu: '菜单', value: '值', field: '字段', operator: '运算符', expression: '表达式',
+    loading: '加载中…', notFound: '未找到', welcome: '请从左侧选择对象。',
+  },
+};
+const t = (key) => (STRINGS[state.lang] || STRINGS.en)[key] || STRINGS.en[key] || key;
+
+// ---- DOM helpers: text only, never HTML ---------------------------------------------
+function h(tag, props, ...kids) {
+  const el = document.createElement(tag);
+  applyProps(el, props);
+  append(el, kids);
+  return el;
+}
+const SVGNS = 'http://www.w3.org/2000/svg';
+function s(tag, attrs, ...kids) {
+  const el = document.createElementNS(SVGNS, tag);
+  for (const [k, v] of Object.entries(attrs || {})) if (v != null) el.setAttribute(k, String(v));
+  append(el, kids);
+  return el;
+}
+function applyProps(el, props) {
+  for (const [k, v] of Object.entries(props || {})) {
+    if (v == null || v === false) continue;
+    if (k === 'class') el.className = v;
+    else if (k === 'text') el.textContent = v;
+    else if (k === 'on') for (const [ev, fn] of Object.entries(v)) el.addEventListener(ev, fn);
+    else if (k === 'dataset') Object.assign(el.dataset, v);
+    else if (k === 'value' || k === 'checked' || k === 'disabled' || k === 'selected' || k === 'multiple') el[k] = v;
+    else if (/^on/i.test(k)) throw new Error('event attributes are not allowed');
+    else el.setAttribute(k, v === true ? '' : String(v));
+  }
+}
+function append(el, kids) {
+  for (const kid of kids.flat(Infinity)) {
+    if (kid == null || kid === false) continue;
+    el.append(kid instanceof Node ? kid : document.createTextNode(String(kid)));
+  }
+}
+const clear = (el) => { while (el.firstChild) el.firstChild.remove(); return el; };
+const $ = (sel, root = document) => root.querySelector(sel);
+
+function toast(message, kind = 'info') {
+  const box = $('#toast');
+  const item = h('div', { class: `toast ${kind}`, text: message });
+  box.append(item);
+  setTimeout(() => item.remove(), 5000);
+}
+
+// ---- API --------------------------------------------------------------------------
+class ApiError extends Error {
+  constructor(status, problem) {
+    super(problemText(problem) || `HTTP ${status}`);
+    this.status = status;
+    this.problem = problem || {};
+  }
+}
+function problemText(p) {
+  if (!p) return '';
+  if (Array.isArray(p.errors) && p.errors.length) return p.errors.map((e) => e.message).join('; ');
+  return p.detail || p.title || '';
+}
+async function api(method, path, { body, query, headers } = {}) {
+  const opts = { method, credentials: 'same-origin', headers: { Accept: 'application/json', ...(headers || {}) } };
+  if (body !== undefined) {
+    opts.headers['Content-Type'] = 'application/json';
+    opts.body = JSON.stringify(body);
+  }
+  if (method !== 'GET' && state.csrf) opts.headers['X-CSRF-Token'] = state.csrf;
+  let url = `/api/v1${path}`;
+  if (query) {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v != null && v !== '') q.set(k, v);
+    const text = q.toString();
+    if (text) url += `?${text}`;
+  }
+  const res = await fetch(url, opts);
+  let data = null;
+  if (res.status !== 204 && /json/.test(res.headers.get('content-type') || '')) data = await res.json();
+  if (!res.ok) {
+    if (res.status === 401 && path !== '/session') {
+      state.meta = null;
+      go('#/login');
+    }
+    throw new ApiError(res.status, data);
+  }
+  return { data, etag: res.headers.get('etag') };
+}
+
+// ---- metadata helpers -----------------------------------------------------------------
+const objects = () => (state.meta ? state.meta.objects : []);
+const objectOf = (name) => objects().find((o) => o.name === name);
+const fieldOf = (o, name) => o && o.fields.find((f) => f.name === name);
+function label(l, fallback) {
+  if (l && typeof l === 'object') return l[state.lang] || l.en || fallback;
+  return fallback;
+}
+function prettify(name) {
+  const text = name.replace(/_/g, ' ');
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+const fieldLabel = (f) => {
+  const l = label(f.label, f.name);
+  return l === f.name ? prettify(f.name) : l;
+};
+const objectLabel = (o) => label(o.label, prettify(o.name));
+const enumLabel = (f, v) => {
+  const item = (f.values || []).find((x) => x.value === v);
+  return item ? label(item.label, v) : String(v);
+};
+const computed = (f) => ['formula', 'rollup', 'autonumber'].includes(f.type);
+const editable = (f) => !f.system && !f.readonly && !computed(f) && f.type !== 'geo';
+const isRef = (f) => (f.type === 'ref' || f.type === 'user') && f.to;
+const valueType = (f) => (f.type === 'formula' ? f.returns || 'text' : f.type === 'rollup' ? (/count/.test(f.measure || '') ? 'int' : 'money') : f.type);
+const numeric = (type) => ['int', 'decimal', 'money', 'percent', 'float', 'number'].includes(type);
+
+function titleField(o) {
+  const first = (o.views && o.views.list || [])[0];
+  const f = fieldOf(o, first);
+  if (f && ['text', 'formula', 'autonumber', 'email'].includes(f.type)) return f.name;
+  const text = o.fields.find((x) => !x.system && x.type === 'text');
+  return text ? text.name : 'id';
+}
+function listColumns(o) {
+  const cols = ((o.views && o.views.list) || []).filter((n) => fieldOf(o, n));
+  if (cols.length) return cols;
+  return o.fields.filter((f) => !f.system).slice(0, 6).map((f) => f.name);
+}
+const hasSearch = (o) => o.fields.some((f) => f.search);
+const kanbanOf = (o) => o && o.views && o.views.kanban && fieldOf(o, o.views.kanban.group_by) ? o.views.kanban : null;
+const recordTitle = (o, r) => {
+  const v = r[titleField(o)];
+  return v == null || v === '' ? `#${r.id}` : String(v);
+};
+
+// ---- value formatting --------------------------------------------------------------------
+const locale = () => (state.lang === 'zh' ? 'zh-CN' : 'en-US');
+function formatNumber(v, type) {
+  if (typeof v !== 'number') return String(v);
+  if (type === 'money') return new Intl.NumberFormat(locale(), { minimumFractionDigits: 2, maximumFractionDigits: 2 }).format(v);
+  if (type === 'percent') return `${new Intl.NumberFormat(locale(), { maximumFractionDigits: 2 }).format(v)}%`;
+  return new Intl.NumberFormat(locale(), { maximumFractionDigits: 6 }).format(v);
+}
+function formatValue(f, v) {
+  if (v == null || v === '') return '';
+  const type = valueType(f);
+  if (numeric(type)) return formatNumber(v, type);
+  if (type === 'enum') return enumLabel(f, v);
+  if (type === 'multienum') return (Array.isArray(v) ? v : [v]).map((x) => enumLabel(f, x)).join(', ');
+  if (type === 'bool') return v ? '✓' : '✗';
+  if (type === 'date') return String(v);
+  if (type === 'datetime') {
+    const d = new Date(v);
+    return Number.isNaN(d.getTime()) ? String(v) : d.toLocaleString(locale(), { dateStyle: 'medium', timeStyle: 'short' });
+  }
+  if (isRef(f)) return state.names.get(`${f.to}:${v}`) || `#${v}`;
+  if (typeof v === 'object') return JSON.stringify(v);
+  return String(v);
+}
+// A cell or value node: refs link to the target record, urls and emails to themselves.
+function valueNode(f, v) {
+  if (v == null || v === '') return h('span', { class: 'empty', text: '—' });
+  if (isRef(f) && objectOf(f.to)) return h('a', { href: `#/o/${f.to}/${v}`, text: formatValue(f, v) });
+  if (f.type === 'url' && /^https?:\/\//i.test(String(v))) return h('a', { href: String(v), rel: 'noopener noreferrer', target: '_blank', text: String(v) });
+  if (f.type === 'email') return h('a', { href: `mailto:${v}`, text: String(v) });
+  const text = formatValue(f, v);
+  const el = h('span', { text });
+  if (numeric(valueType(f))) el.className = 'num';
+  return el;
+}
+
+// Fetches the display names of every ref in records (one request per target object).
+async function resolveRefs(o, records, names) {
+  const wanted = new Map();
+  for (const n of names) {
+    const f = fieldOf(o, n);
+    if (!f || !isRef(f) || !objectOf(f.to)) continue;
+    for (const r of records) {
+      const v = r[n];
+      if (v == null || state.names.has(`${f.to}:${v}`)) continue;
+      if (!wanted.has(f.to)) wanted.set(f.to, new Set());
+      wanted.get(f.to).add(v);
+    }
+  }
+  await Promise.all([...wanted].map(async ([target, ids]) => {
+    const to = objectOf(target);
+    const title = titleField(to);
+    const list = [...ids].filter((x) => Number.isInteger(x)).slice(0, 200);
+    if (!list.length) return;
+    try {
+      const { data } = await api('GET', `/objects/${target}`, {
+        query: { filter: `id in (${list.join(',')})`, fields: `id,${title}`, limit: list.length },
+      });
+      for (const r of data.records) state.names.set(`${target}:${r.id}`, recordTitle(to, r));
+    } catch (e) { /* the caller may not read the target: ids stay as #id */ }
+  }));
+}
+
+// ---- routing --------------------------------------------------------------------------------
+function go(hash) {
+  if (location.hash === hash) render();
+  else location.hash = hash;
+}
+function parseHash() {
+  const raw = location.hash.replace(/^#/, '');
+  const [path, query] = raw.split('?');
+  return { parts: path.split('/').filter(Boolean).map(decodeURIComponent), params: new URLSearchParams(query || '') };
+}
+function hashWith(path, params) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params || {})) if (v != null && v !== '') q.set(k, v);
+  const text = q.toString();
+  return `#${path}${text ? `?${text}` : ''}`;
+}
+
+let renderSeq = 0;
+async function render() {
+  const seq = ++renderSeq;
+  const { parts, params } = parseHash();
+  const main = $('#main');
+  if (parts[0] === 'login' || !state.meta) {
+    if (parts[0] !== 'login' && await restoreSession()) return render();
+    if (seq !== renderSeq) return;
+    renderChrome();
+    return viewLogin(main, parts[0] === 'login' ? params.get('next') : location.hash);
+  }
+  renderChrome();
+  clear(main);
+  main.append(h('p', { class: 'loading', text: t('loading') }));
+  const view = h('div', { class: 'view' });
+  try {
+    const [kind, oname, id, sub] = parts;
+    if (!kind || kind === 'dash') await viewDashboard(view);
+    else if (kind === 'o' && objectOf(oname) && !id) await viewList(view, objectOf(oname), params);
+    else if (kind === 'o' && objectOf(oname) && id === 'new') await viewForm(view, objectOf(oname), null, params);
+    else if (kind === 'o' && objectOf(oname) && sub === 'edit') await viewForm(view, objectOf(oname), id, params);
+    else if (kind === 'o' && objectOf(oname)) await viewRecord(view, objectOf(oname), id, false);
+    else if (kind === '360' && objectOf(oname)) await viewRecord(view, objectOf(oname), id, true);
+    else if (kind === 'k' && kanbanOf(objectOf(oname))) await viewKanban(view, objectOf(oname));
+    else view.append(h('h1', { text: t('notFound') }));
+  } catch (e) {
+    if (e.status === 401) return;
+    view.append(h('p', { class: 'error', role: 'alert', text: e.message }));
+  }
+  if (seq !== renderSeq) return;
+  clear(main).append(view);
+  document.title = `${(view.querySelector('h1') || {}).textContent || 'CRM'} · CRM`;
+}
+
+async function restoreSession() {
+  if (!state.csrf) return false;
+  try {
+    const [{ data: who }, { data: meta }] = await Promise.all([api('GET', '/session'), api('GET', '/meta')]);
+    state.user = who.user;
+    state.meta = meta;
+    return true;
+  } catch (e) {
+    return false;
+  }
+}
+
+function renderChrome() {
+  document.documentElement.lang = state.lang === 'zh' ? 'zh-CN' : 'en';
+  const top = clear($('#top'));
+  const nav = clear($('#nav'));
+  const menu = h('button', {
+    class: 'menu', type: 'button', 'aria-controls': 'nav', 'aria-expanded': String(state.navOpen), text: `☰ ${t('menu')}`,
+    on: { click: () => { state.navOpen = !state.navOpen; renderChrome(); } },
+  });
+  top.append(
+    state.meta ? menu : null,
+    h('a', { class: 'brand', href: '#/dash', text: state.meta ? prettify(state.meta.app.name).toUpperCase() : 'CRM' }),
+    h('span', { class: 'spacer' }),
+    h('button', {
+      type: 'button', class: 'lang', 'data-test': 'lang', text: t('lang'),
+      on: { click: () => { state.lang = state.lang === 'zh' ? 'en' : 'zh'; localStorage.setItem('crm.lang', state.lang); render(); } },
+    }),
+    state.user ? h('span', { class: 'who', text: state.user.name || state.user.login }) : null,
+    state.user ? h('button', { type: 'button', class: 'logout', text: t('logout'), on: { click: logout } }) : null,
+  );
+  nav.classList.toggle('open', state.navOpen);
+  if (!state.meta) return;
+  const current = parseHash().parts;
+  const link = (href, text, active) => h('a', { href, text, 'aria-current': active ? 'page' : null });
+  nav.append(h('ul', null, h('li', null, link('#/dash', t('dashboard'), !current[0] || current[0] === 'dash'))));
+  const modules = new Map();
+  for (const o of objects()) {
+    const m = o.module || 'other';
+    if (!modules.has(m)) modules.set(m, []);
+    modules.get(m).push(o);
+  }
+  for (const [m, list] of modules) {
+    nav.append(h('h2', { text: prettify(m) }), h('ul', null, list.map((o) => h('li', null,
+      link(`#/o/${o.name}`, objectLabel(o), current[1] === o.name && current[0] !== 'k'),
+      kanbanOf(o) ? link(`#/k/${o.name}`, t('board'), current[1] === o.name && current[0] === 'k') : null))));
+  }
+  nav.addEventListener('click', (e) => { if (e.target.closest('a') && state.navOpen) { state.navOpen = false; nav.classList.remove('open'); } });
+}
+
+async function logout() {
+  try { await api('DELETE', '/session'); } catch (e) { /* already gone */ }
+  state.meta = null;
+  state.user = null;
+  state.csrf = null;
+  state.names.clear();
+  sessionStorage.removeItem('crm.csrf');
+  go('#/login');
+}
+
+// ---- login ---------------------------------------------------------------------------------
+function viewLogin(main, next) {
+  const err = h('p', { class: 'error', role: 'alert', id: 'login-error' });
+  const user = h('input', { id: 'login', name: 'login', autocomplete: 'username', required: true });
+  const pass = h('input', { id: 'password', name: 'password', type: 'password', autocomplete: 'current-password', required: true });
+  const form = h('form', { class: 'login', novalidate: true, on: { submit: async (e) => {
+    e.preventDefault();
+    err.textContent = '';
+    try {
+      const { data } = await api('POST', '/session', { body: { login: user.value, password: pass.value } });
+      state.csrf = data.csrf;
+      sessionStorage.setItem('crm.csrf', data.csrf);
+      state.user = data.user;
+      state.meta = (await api('GET', '/meta')).data;
+      go(next && !/^#\/?login/.test(next) && next !== '#' ? next : '#/dash');
+    } catch (ex) {
+      err.textContent = `${t('loginFailed')}: ${ex.message}`;
+    }
+  } } },
+  h('h1', { text: t('login') }),
+  h('label', { for: 'login', text: t('user') }), user,
+  h('label', { for: 'password', text: t('password') }), pass,
+  h('button', { type: 'submit', class: 'primary', text: t('login') }), err);
+  clear(main).append(form);
+  user.focus();
+}
+
+// ---- list ------------------------------------------------------------------------------------
+function quote(v) { return `'${String(v).replace(/'/g, "''")}'`; }
+const OPS = ['=', '!=', '>', '>=', '<', '<=', 'contains', 'is null', 'is not null'];
+
+function filterBuilder(o, expression, onApply) {
+  const usable = o.fields.filter((f) => !['json', 'geo', 'textarea'].includes(f.type));
+  const fields = [...usable.filter((f) => !f.system), ...usable.filter((f) => f.system)];
+  const fieldSel = h('select', { 'aria-label': t('field'), 'data-test': 'filter-field' },
+    fields.map((f) => h('option', { value: f.name, text: fieldLabel(f) })));
+  const opSel = h('select', { 'aria-label': t('operator'), 'data-test': 'filter-op' }, OPS.map((op) => h('option', { value: op, text: op })));
+  const valueBox = h('span', { class: 'value-box' });
+  let valueInput;
+  const syncValue = () => {
+    const f = fieldOf(o, fieldSel.value);
+    const type = valueType(f);
+    if (type === 'enum' || type === 'multienum') valueInput = h('select', null, (f.values || []).map((x) => h('option', { value: x.value, text: label(x.label, x.value) })));
+    else if (type === 'bool') valueInput = h('select', null, h('option', { value: 'true', text: '✓' }), h('option', { value: 'false', text: '✗' }));
+    else if (type === 'date') valueInput = h('input', { type: 'date' });
+    else if (numeric(type) || isRef(f)) valueInput = h('input', { type: 'number', step: 'any' });
+    else valueInput = h('input', { type: 'text' });
+    valueInput.setAttribute('aria-label', t('value'));
+    valueInput.dataset.test = 'filter-value';
+    clear(valueBox).append(valueInput);
+  };
+  fieldSel.addEventListener('change', syncValue);
+  syncValue();
+  const exprInput = h('input', { type: 'text', class: 'expr', 'aria-label': t('expression'), 'data-test': 'filter-expr', value: expression || '', spellcheck: 'false' });
+  const condition = () => {
+    const f = fieldOf(o, fieldSel.value);
+    const op = opSel.value;
+    if (op === 'is null' || op === 'is not null') return `${f.name} ${op}`;
+    const raw = valueInput.value;
+    const type = valueType(f);
+    if (op === 'contains') return `${f.name} like ${quote(`%${raw}%`)}`;
+    if ((numeric(type) || isRef(f)) && raw !== '' && !Number.isNaN(Number(raw))) return `${f.name} ${op} ${Number(raw)}`;
+    if (type === 'bool') return `${f.name} ${op} ${raw === 'true' ? 'true' : 'false'}`;
+    return `${f.name} ${op} ${quote(raw)}`;
+  };
+  return h('form', { class: 'filter', role: 'search', 'aria-label': t('filter'), on: { submit: (e) => { e.preventDefault(); onApply(exprInput.value.trim()); } } },
+    h('div', { class: 'builder' }, fieldSel, opSel, valueBox,
+      h('button', { type: 'button', 'data-test': 'filter-add', text: t('addCond'), on: { click: () => {
+        exprInput.value = exprInput.value.trim() ? `${exprInput.value.trim()} and ${condition()}` : condition();
+      } } })),
+    h('div', { class: 'builder' }, exprInput,
+      h('button', { type: 'submit', class: 'primary', 'data-test': 'filter-apply', text: t('apply') }),
+      h('button', { type: 'button', text: t('clear'), on: { click: () => onApply('') } })));
+}
+
+async function viewList(view, o, params) {
+  const cols = listColumns(o);
+  const q = {
+    sort: params.get('sort') || '', filter: params.get('filter') || '', search: params.get('search') || '',
+    deleted: params.get('deleted') === 'true',
+  };
+  const update = (changes) => go(hashWith(`/o/${o.name}`, { ...q, deleted: q.deleted ? 'true' : '', ...changes }));
+  const started = performance.now();
+  const table = h('table', { class: 'records', 'data-test': 'list' });
+  const status = h('p', { class: 'pager-status', 'aria-live': 'polite' });
+  const prev = h('button', { type: 'button', 'data-test': 'prev', text: `‹ ${t('prev')}` });
+  const next = h('button', { type: 'button', 'data-test': 'next', text: `${t('next')} ›` });
+  const cursors = [null];
+  let page = 0;
+  const error = h('p', { class: 'error', role: 'alert' });
+
+  const head = h('tr', null, cols.map((n) => {
+    const f = fieldOf(o, n);
+    const dir = q.sort === n ? 'ascending' : q.sort === `-${n}` ? 'descending' : null;
+    return h('th', { scope: 'col', 'aria-sort': dir },
+      h('button', { type: 'button', class: 'sort', 'data-field': n, text: `${fieldLabel(f)}${dir === 'ascending' ? ' ▲' : dir === 'descending' ? ' ▼' : ''}`,
+        on: { click: () => update({ sort: q.sort === n ? `-${n}` : n }) } }));
+  }), q.deleted ? h('th', { scope: 'col', text: t('action') }) : null);
+  const body = h('tbody');
+  table.append(h('thead', null, head), body);
+
+  async function load() {
+    error.textContent = '';
+    let data;
+    try {
+      ({ data } = await api('GET', `/objects/${o.name}`, { query: {
+        limit: PAGE, sort: q.sort, filter: q.filter, search: q.search, after: cursors[page], count: page === 0 ? 'estimate' : '',
+        deleted: q.deleted ? 'true' : '',
+      } }));
+    } catch (e) {
+      error.textContent = e.message;
+      return;
+    }
+    await resolveRefs(o, data.records, cols);
+    clear(body);
+    if (!data.records.length) body.append(h('tr', null, h('td', { colspan: cols.length + 1, class: 'empty', text: t('noRecords') })));
+    for (const r of data.records) {
+      body.append(h('tr', { dataset: { id: r.id } }, cols.map((n, i) => {
+        const f = fieldOf(o, n);
+        const cell = i === 0 ? h('a', { href: `#/o/${o.name}/${r.id}`, text: formatValue(f, r[n]) || `#${r.id}` }) : valueNode(f, r[n]);
+        return h('td', { 'data-label': fieldLabel(f), class: numeric(valueType(f)) ? 'num' : null }, cell);
+      }), q.deleted ? h('td', null, h('button', { type: 'button', text: t('restore'), on: { click: async () => {
+        try { await api('POST', `/objects/${o.name}/${r.id}/restore`); toast(t('restore')); load(); } catch (e) { error.textContent = e.message; }
+      } } })) : null));
+    }
+    cursors[page + 1] = data.next;
+    if (page === 0 && data.total != null) status.dataset.total = data.total;
+    const from = page * PAGE + (data.records.length ? 1 : 0);
+    status.textContent = `${from}–${page * PAGE + data.records.length}${status.dataset.total ? ` ${t('of')} ${status.dataset.total}` : ''}`;
+    prev.disabled = page === 0;
+    next.disabled = !data.next;
+  }
+  prev.addEventListener('click', () => { if (page > 0) { page--; load(); } });
+  next.addEventListener('click', () => { if (cursors[page + 1]) { page++; load(); } });
+
+  const actions = h('div', { class: 'actions' },
+    o.can && o.can.create && !q.deleted ? h('a', { class: 'button primary', href: `#/o/${o.name}/new`, text: t('new') }) : null,
+    kanbanOf(o) ? h('a', { class: 'button', href: `#/k/${o.name}`, text: t('board') }) : null,
+    h('a', { class: 'button', href: hashWith(`/o/${o.name}`, q.deleted ? {} : { deleted: 'true' }), text: q.deleted ? t('live') : t('recycle') }));
+  const searchForm = hasSearch(o) ? h('form', { class: 'search', role: 'search', on: { submit: (e) => {
+    e.preventDefault();
+    update({ search: e.target.elements.q.value.trim(), after: '' });
+  } } }, h('input', { type: 'search', name: 'q', 'aria-label': t('search'), placeholder: t('search'), value: q.search }),
+  h('button', { type: 'submit', text: t('search') })) : null;
+  view.append(
+    h('div', { class: 'title' }, h('h1', { text: `${objectLabel(o)}${q.deleted ? ` · ${t('recycle')}` : ''}` }), actions),
+    h('div', { class: 'tools' }, searchForm, filterBuilder(o, q.filter, (expr) => update({ filter: expr }))),
+    error, h('div', { class: 'scroll' }, table), h('div', { class: 'pager' }, prev, status, next));
+  await load();
+  requestAnimationFrame(() => {
+    const ms = Math.round(performance.now() - started);
+    document.body.dataset.listPaint = String(ms);
+  });
+}
+
+// ---- record page (and the 360 page: the same, with every related list longer) ---------------
+function relatedSpecs(o) {
+  const out = [];
+  for (const child of objects())
+    for (const f of child.fields)
+      if (f.type === 'ref' && f.to === o.name && !f.system) out.push({ child, field: f });
+  return out;
+}
+
+async function getRecord(o, id) {
+  try {
+    return await api('GET', `/objects/${o.name}/${id}`);
+  } catch (e) {
+    if (e.status !== 404) throw e;
+    return api('GET', `/objects/${o.name}/${id}`, { query: { deleted: 'true' } });
+  }
+}
+
+async function viewRecord(view, o, id, full) {
+  const { data: r, etag } = await getRecord(o, id);
+  const shown = o.fields.map((f) => f.name);
+  const specs = relatedSpecs(o);
+  await resolveRefs(o, [r], shown);
+  const message = h('p', { class: 'error', role: 'alert' });
+  const buttons = h('div', { class: 'actions' });
+  if (r.deleted_at) {
+    buttons.append(h('span', { class: 'badge', text: t('deleted') }));
+    if (o.can && o.can.delete) buttons.append(h('button', { type: 'button', class: 'primary', text: t('restore'), on: { click: async () => {
+      try { await api('POST', `/objects/${o.name}/${id}/restore`); toast(t('restore')); render(); } catch (e) { message.textContent = e.message; }
+    } } }));
+  } else {
+    if (o.can && o.can.update) buttons.append(h('a', { class: 'button primary', href: `#/o/${o.name}/${id}/edit`, text: t('edit') }));
+    if (specs.length && !full) buttons.append(h('a', { class: 'button', href: `#/360/${o.name}/${id}`, text: t('c360') }));
+    if (full) buttons.append(h('a', { class: 'button', href: `#/o/${o.name}/${id}`, text: t('details') }));
+    if (o.can && o.can.delete) buttons.append(h('button', { type: 'button', class: 'danger', text: t('delete'), on: { click: async () => {
+      if (!window.confirm(t('confirmDelete'))) return;
+      try { await api('DELETE', `/objects/${o.name}/${id}`, { headers: { 'If-Match': etag } }); toast(t('deleted')); render(); } catch (e) { message.textContent = e.message; }
+    } } }));
+  }
+  // transitions (the workflow engine adds _transitions to a record; each becomes a button)
+  const transitions = Array.isArray(r._transitions) ? r._transitions : [];
+  const transitionBar = transitions.length ? h('div', { class: 'transitions', role: 'group', 'aria-label': t('transitions') },
+    transitions.map((tr) => {
+      const name = typeof tr === 'string' ? tr : tr.name;
+      return h('button', { type: 'button', 'data-transition': name, text: label(tr.label, prettify(name)), on: { click: async () => {
+        try { await api('POST', `/objects/${o.name}/${id}/transitions/${encodeURIComponent(name)}`, { body: {}, headers: { 'If-Match': etag } }); toast(t('saved')); render(); } catch (e) { message.textContent = e.message; }
+      } } });
+    })) : null;
+
+  const groups = [
+    [t('details'), o.fields.filter((f) => !f.system && f.type !== 'textarea')],
+    [t('longText'), o.fields.filter((f) => !f.system && f.type === 'textarea')],
+    [t('system'), o.fields.filter((f) => f.system && f.name !== 'deleted_at' || (f.name === 'deleted_at' && r.deleted_at))],
+  ];
+  view.append(h('div', { class: 'title' },
+    h('div', null, h('p', { class: 'crumb' }, h('a', { href: `#/o/${o.name}`, text: objectLabel(o) })),
+      h('h1', { 'data-test': 'record-title', text: recordTitle(o, r) })), buttons), message, transitionBar);
+  const grid = h('div', { class: full ? 'record full' : 'record' });
+  for (const [title, fields] of groups) {
+    if (!fields.length) continue;
+    grid.append(h('section', { class: 'group' }, h('h2', { text: title }),
+      h('dl', null, fields.map((f) => [h('dt', { text: fieldLabel(f) }), h('dd', { 'data-field': f.name }, valueNode(f, r[f.name]))]))));
+  }
+  view.append(grid);
+
+  // related lists, fetched in parallel
+  const limit = full ? 20 : RELATED;
+  const sections = await Promise.all(specs.map(async ({ child, field }) => {
+    const cols = listColumns(child).filter((n) => n !== field.name).slice(0, 5);
+    const filter = `${field.name} = ${Number(id)}`;
+    let data;
+    try {
+      ({ data } = await api('GET', `/objects/${child.name}`, { query: { filter, limit, count: 'estimate' } }));
+    } catch (e) {
+      return null;
+    }
+    await resolveRefs(child, data.records, cols);
+    const title = specs.filter((x) => x.child === child).length > 1 ? `${objectLabel(child)} (${fieldLabel(field)})` : objectLabel(child);
+    return h('section', { class: 'related', 'data-related': child.name },
+      h('div', { class: 'title' }, h('h2', { text: `${title} · ${data.total != null ? data.total : data.records.length}` }),
+        h('div', { class: 'actions' },
+          child.can && child.can.create ? h('a', { class: 'button', href: hashWith(`/o/${child.name}/new`, { [field.name]: id }), text: t('new') }) : null,
+          h('a', { class: 'button', href: hashWith(`/o/${child.name}`, { filter }), text: t('viewAll') }))),
+      data.records.length ? h('div', { class: 'scroll' }, h('table', { class: 'records' },
+        h('thead', null, h('tr', null, cols.map((n) => h('th', { scope: 'col', text: fieldLabel(fieldOf(child, n)) })))),
+        h('tbody', null, data.records.map((cr) => h('tr', { dataset: { id: cr.id } }, cols.map((n, i) => {
+          const f = fieldOf(child, n);
+          return h('td', { 'data-label': fieldLabel(f) }, i === 0 ? h('a', { href: `#/o/${child.name}/${cr.id}`, text: formatValue(f, cr[n]) || `#${cr.id}` }) : valueNode(f, cr[n]));
+        })))))) : h('p', { class: 'empty', text: t('noRecords') }));
+  }));
+  if (specs.length) view.append(h('h2', { class: 'section-title', text: t('related') }), ...sections.filter(Boolean));
+
+  // history
+  try {
+    const { data } = await api('GET', `/objects/${o.name}/${id}/history`);
+    const users = data.history.map((x) => x.user).filter((x) => x != null);
+    const userField = fieldOf(o, 'owner') || { name: 'user', type: 'user', to: 'user' };
+    await resolveRefs({ fields: [{ ...userField, name: 'user' }] }, users.map((u) => ({ user: u })), ['user']).catch(() => {});
+    view.append(h('section', { class: 'history' }, h('h2', { text: t('history') }), h('div', { class: 'scroll' }, h('table', { class: 'records' },
+      h('thead', null, h('tr', null, [t('at'), t('by'), t('action'), t('changes')].map((x) => h('th', { scope: 'col', text: x })))),
+      h('tbody', null, data.history.map((x) => h('tr', null,
+        h('td', { text: formatValue({ type: 'datetime' }, x.at) }),
+        h('td', { text: x.user == null ? '—' : state.names.get(`user:${x.user}`) || `#${x.user}` }),
+        h('td', { text: x.action }),
+        h('td', { class: 'changes' }, changesNode(o, x.changes)))))))));
+  } catch (e) { /* no history right */ }
+}
+
+function changesNode(o, changes) {
+  if (!changes || typeof changes !== 'object') return '';
+  return h('ul', null, Object.entries(changes).map(([name, change]) => {
+    const f = fieldOf(o, name) || { name, type: 'text' };
+    const pair = change && typeof change === 'object' && !Array.isArray(change) && ('old' in change || 'new' in change)
+      ? `${formatValue(f, change.old) || '—'} → ${formatValue(f, change.new) || '—'}` : formatValue(f, change);
+    return h('li', null, h('strong', { text: `${fieldLabel(f)}: ` }), pair);
+  }));
+}
+
+// ---- create / edit form --------------------------------------------------------------------------
+function toLocalInput(iso) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '';
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+// A ref picker: a combobox that searches the target object as the user types.
+function refPicker(f, value, id) {
+  const target = objectOf(f.to);
+  let current = value == null ? null : value;
+  const input = h('input', { id, type: 'text', role: 'combobox', autocomplete: 'off', 'aria-autocomplete': 'list', 'aria-expanded': 'false',
+    'aria-controls': `${id}-list`, value: current == null ? '' : state.names.get(`${f.to}:${current}`) || `#${current}` });
+  const listbox = h('ul', { id: `${id}-list`, role: 'listbox', class: 'options', hidden: true });
+  const wrap = h('div', { class: 'picker' }, input, listbox);
+  let timer = null;
+  let seq = 0;
+  const close = () => { listbox.hidden = true; input.setAttribute('aria-expanded', 'false'); };
+  const choose = (rid, name) => {
+    current = rid;
+    input.value = name;
+    close();
+    input.dispatchEvent(new Event('change', { bubbles: true }));
+  };
+  const searchNow = async () => {
+    const my = ++seq;
+    const text = input.value.trim();
+    if (!target) return;
+    const title = titleField(target);
+    const query = { limit: 8, fields: `id,${title}` };
+    if (text && hasSearch(target)) query.search = text;
+    else if (text && title !== 'id') query.filter = `${title} like ${quote(`%${text}%`)}`;
+    let data;
+    try { ({ data } = await api('GET', `/objects/${f.to}`, { query })); } catch (e) { return; }
+    if (my !== seq) return;
+    clear(listbox);
+    for (const r of data.records) {
+      const name = recordTitle(target, r);
+      state.names.set(`${f.to}:${r.id}`, name);
+      listbox.append(h('li', { role: 'option', tabindex: '-1', dataset: { id: r.id }, text: name, on: {
+        mousedown: (e) => { e.preventDefault(); choose(r.id, name); },
+        keydown: (e) => {
+          if (e.key === 'Enter') { e.preventDefault(); choose(r.id, name); input.focus(); }
+          else if (e.key === 'ArrowDown' && e.target.nextSibling) { e.preventDefault(); e.target.nextSibling.focus(); }
+          else if (e.key === 'ArrowUp') { e.preventDefault(); (e.target.previousSibling || input).focus(); }
+          else if (e.key === 'Escape') { close(); input.focus(); }
+        },
+      } }));
+    }
+    listbox.hidden = !data.records.length;
+    input.setAttribute('aria-expanded', String(!listbox.hidden));
+  };
+  input.addEventListener('input', () => {
+    if (!input.value.trim()) current = null;
+    clearTimeout(timer);
+    timer = setTimeout(searchNow, 150);
+  });
+  input.addEventListener('focus', () => { if (!input.value) searchNow(); });
+  input.addEventListener('keydown', (e) => {
+    if (e.key === 'ArrowDown' && listbox.firstChild) { e.preventDefault(); listbox.firstChild.focus(); }
+    if (e.key === 'Escape') close();
+  });
+  wrap.addEventListener('focusout', (e) => { if (!wrap.contains(e.relatedTarget)) setTimeout(close, 100); });
+  wrap.readValue = () => current;
+  return wrap;
+}
+
+function widget(f, value, id) {
+  const type = f.type;
+  let el;
+  if (isRef(f)) return refPicker(f, value, id);
+  if (type === 'enum') {
+    el = h('select', { id }, h('option', { value: '', text: '—' }),
+      (f.values || []).map((x) => h('option', { value: x.value, text: label(x.label, x.value), selected: x.value === value })));
+    el.readValue = () => el.value || null;
+  } else if (type === 'multienum') {
+    const chosen = new Set(Array.isArray(value) ? value : []);
+    el = h('fieldset', { id, class: 'multi' }, (f.values || []).map((x) => h('label', null,
+      h('input', { type: 'checkbox', value: x.value, checked: chosen.has(x.value) }), ` ${label(x.label, x.value)}`)));
+    el.readValue = () => [...el.querySelectorAll('input:checked')].map((c) => c.value);
+  } else if (type === 'bool') {
+    el = h('input', { id, type: 'checkbox', checked: !!value });
+    el.readValue = () => el.checked;
+  } else if (type === 'textarea' || type === 'json') {
+    el = h('textarea', { id, rows: 4, value: value == null ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value) });
+    el.readValue = () => {
+      if (type !== 'json') return el.value === '' ? null : el.value;
+      try { return el.value === '' ? null : JSON.parse(el.value); } catch (e) { return el.value; }
+    };
+  } else if (numeric(type)) {
+    el = h('input', { id, type: 'number', step: type === 'int' ? '1' : 'any', inputmode: 'decimal', value: value == null ? '' : String(value) });
+    el.readValue = () => (el.value === '' ? null : Number(el.value));
+  } else if (type === 'date') {
+    el = h('input', { id, type: 'date', value: value || '' });
+    el.readValue = () => el.value || null;
+  } else if (type === 'datetime') {
+    el = h('input', { id, type: 'datetime-local', value: value ? toLocalInput(value) : '' });
+    el.readValue = () => (el.value ? new Date(el.value).toISOString().replace(/\.\d{3}Z$/, 'Z') : null);
+  } else {
+    const inputType = { email: 'email', phone: 'tel', url: 'url' }[type] || 'text';
+    el = h('input', { id, type: inputType, value: value == null ? '' : String(value), maxlength: f.max_length || null });
+    el.readValue = () => (el.value === '' ? null : el.value);
+  }
+  return el;
+}
+
+async function viewForm(view, o, id, params) {
+  let record = {};
+  let etag = null;
+  if (id) ({ data: record, etag } = await api('GET', `/objects/${o.name}/${id}`));
+  else for (const f of o.fields) {
+    if (params.has(f.name)) record[f.name] = isRef(f) || numeric(f.type) ? Number(params.get(f.name)) : params.get(f.name);
+    else if (f.default !== undefined && editable(f)) record[f.name] = f.default;
+  }
+  const fields = o.fields.filter(editable);
+  await resolveRefs(o, [record], fields.map((f) => f.name));
+  const banner = h('p', { class: 'error', role: 'alert', 'data-test': 'form-error' });
+  const widgets = new Map();
+  const errors = new Map();
+  const form = h('form', { class: 'edit', novalidate: true });
+  for (const f of fields) {
+    const wid = `f-${f.name}`;
+    const w = widget(f, record[f.name], wid);
+    const err = h('span', { class: 'field-error', id: `err-${f.name}`, 'data-error-for': f.name, 'aria-live': 'polite' });
+    const control = w.matches('input,select,textarea') ? w : w.querySelector('input,select,textarea');
+    if (control) control.setAttribute('aria-describedby', err.id);
+    widgets.set(f.name, w);
+    errors.set(f.name, err);
+    form.append(h('div', { class: `field type-${f.type}`, dataset: { field: f.name } },
+      h('label', { for: wid, text: `${fieldLabel(f)}${f.required ? ' *' : ''}` }), w, err));
+  }
+  const save = h('button', { type: 'submit', class: 'primary', 'data-test': 'save', text: t('save') });
+  form.append(h('div', { class: 'actions' }, save,
+    h('a', { class: 'button', href: id ? `#/o/${o.name}/${id}` : `#/o/${o.name}`, text: t('cancel') })));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    banner.textContent = '';
+    for (const [name, err] of errors) {
+      err.textContent = '';
+      const w = widgets.get(name);
+      (w.matches('input,select,textarea') ? w : w.querySelector('input') || w).removeAttribute('aria-invalid');
+    }
+    const body = {};
+    for (const f of fields) {
+      const w = widgets.get(f.name);
+      const v = w.readValue();
+      if (id) {
+        if (JSON.stringify(v ?? null) !== JSON.stringify(record[f.name] ?? null)) body[f.name] = v;
+      } else if (v !== null && !(Array.isArray(v) && !v.length)) body[f.name] = v;
+    }
+    save.disabled = true;
+    try {
+      const res = id
+        ? await api('PATCH', `/objects/${o.name}/${id}`, { body, headers: { 'If-Match': etag } })
+        : await api('POST', `/objects/${o.name}`, { body });
+      toast(t('saved'));
+      go(`#/o/${o.name}/${res.data.id}`);
+    } catch (ex) {
+      const list = (ex.problem && ex.problem.errors) || [];
+      let first = null;
+      const rest = [];
+      for (const fe of list) {
+        const err = fe.field && errors.get(fe.field);
+        if (!err) { rest.push(fe.message); continue; }
+        err.textContent = err.textContent ? `${err.textContent}; ${fe.message}` : fe.message;
+        const w = widgets.get(fe.field);
+        const control = w.matches('input,select,textarea') ? w : w.querySelector('input,select,textarea');
+        if (control) { control.setAttribute('aria-invalid', 'true'); first = first || control; }
+      }
+      banner.textContent = list.length ? [t('fixErrors'), ...rest].join(' — ') : ex.message;
+      if (first) first.focus();
+    } finally {
+      save.disabled = false;
+    }
+  });
+  view.append(h('div', { class: 'title' }, h('div', null,
+    h('p', { class: 'crumb' }, h('a', { href: `#/o/${o.name}`, text: objectLabel(o) })),
+    h('h1', { text: id ? `${t('edit')}: ${recordTitle(o, record)}` : `${t('new')} ${objectLabel(o)}` }))), banner, form);
+}
+
+// The transition that moves rec's field to value: from the record's _transitions (names or
+// {name, to}) and, for bare names, the workflow's definition when /meta carries one. null when
+// none is known: the board then PATCHes the field and the server decides (and says why not).
+function transitionTo(o, gf, rec, value) {
+  const available = Array.isArray(rec._transitions) ? rec._transitions : [];
+  const defs = [];
+  for (const wf of (state.meta && state.meta.workflows) || [])
+    if (wf.object === o.name && (!wf.field || wf.field === gf.name)) defs.push(...(wf.transitions || []));
+  for (const wf of o.workflows || [])
+    if (!wf.field || wf.field === gf.name) defs.push(...(wf.transitions || []));
+  for (const tr of available) {
+    const name = typeof tr === 'string' ? tr : tr && tr.name;
+    const to = typeof tr === 'object' && tr ? tr.to || tr.target : (defs.find((d) => d.name === name) || {}).to;
+    if (name && to === value) return name;
+  }
+  // list records carry no _transitions: take the defined one leaving the card's state for value
+  // (the server still checks roles, required fields and guards, and says why it refuses)
+  const from = rec[gf.name];
+  const def = defs.find((d) => d.to === value && (d.from_any || (d.from || []).includes(from)));
+  return def ? def.name : null;
+}
+
+// ---- kanban --------------------------------------------------------------------------------------
+async function viewKanban(view, o) {
+  const kb = kanbanOf(o);
+  const gf = fieldOf(o, kb.group_by);
+  const sumf = kb.sum ? fieldOf(o, kb.sum) : null;
+  const title = titleField(o);
+  const alert = h('p', { class: 'error', role: 'alert', 'data-test': 'board-alert' });
+  const board = h('div', { class: 'board', 'data-test': 'board' });
+  let totals = new Map();
+  try {
+    const { data } = await api('GET', `/reports/${o.name}`, { query: { group: gf.name, measures: sumf ? `count,sum(${sumf.name})` : 'count' } });
+    totals = new Map(data.rows.map((row) => [row[gf.name], row]));
+  } catch (e) { /* totals are a nicety */ }
+  const columns = new Map();
+
+  const card = (r, column) => {
+    const moveSel = h('select', { 'aria-label': `${t('moveTo')}…`, class: 'move' },
+      h('option', { value: '', text: `${t('moveTo')}…` }),
+      (gf.values || []).filter((x) => x.value !== r[gf.name]).map((x) => h('option', { value: x.value, text: label(x.label, x.value) })));
+    const el = h('li', { class: 'card', draggable: 'true', tabindex: '0', dataset: { id: r.id, value: r[gf.name] } },
+      h('a', { href: `#/o/${o.name}/${r.id}`, text: r[title] == null ? `#${r.id}` : String(r[title]) }),
+      sumf && r[sumf.name] != null ? h('span', { class: 'num', text: formatValue(sumf, r[sumf.name]) }) : null,
+      moveSel);
+    moveSel.addEventListener('change', () => { if (moveSel.value) move(el, columns.get(moveSel.value)); });
+    el.addEventListener('dragstart', (e) => {
+      e.dataTransfer.setData('text/plain', String(r.id));
+      e.dataTransfer.effectAllowed = 'move';
+      board.dataset.dragging = String(r.id);
+      el.classList.add('dragging');
+    });
+    el.addEventListener('dragend', () => el.classList.remove('dragging'));
+    return el;
+  };
+
+  async function move(el, to) {
+    const from = columns.get(el.dataset.value);
+    if (!to || to === from) return;
+    const anchor = el.nextSibling;
+    to.list.prepend(el);
+    el.classList.add('pending');
+    alert.textContent = '';
+    const id = el.dataset.id;
+    try {
+      const { data: rec, etag } = await api('GET', `/objects/${o.name}/${id}`);
+      const tr = transitionTo(o, gf, rec, to.value);
+      if (tr) await api('POST', `/objects/${o.name}/${id}/transitions/${encodeURIComponent(tr)}`, { body: {}, headers: { 'If-Match': etag } });
+      else await api('PATCH', `/objects/${o.name}/${id}`, { body: { [gf.name]: to.value }, headers: { 'If-Match': etag } });
+      el.dataset.value = to.value;
+      el.classList.remove('pending');
+      const sel = el.querySelector('select.move');
+      for (const opt of sel.options) opt.hidden = opt.value === to.value;
+      sel.value = '';
+      toast(`${t('moved')}: ${enumLabel(gf, to.value)}`);
+    } catch (e) {
+      // snap back to where the card was, and say why
+      if (anchor && anchor.parentNode === from.list) from.list.insertBefore(el, anchor);
+      else from.list.append(el);
+      el.classList.remove('pending');
+      el.classList.add('refused');
+      setTimeout(() => el.classList.remove('refused'), 1500);
+      el.querySelector('select.move').value = '';
+      alert.textContent = `${t('refused')}: ${e.message}`;
+    }
+  }
+
+  for (const v of gf.values || []) {
+    const list = h('ul', { class: 'cards', 'aria-label': label(v.label, v.value) });
+    const more = h('button', { type: 'button', class: 'more', text: t('more') });
+    const tot = totals.get(v.value);
+    const col = { value: v.value, list, cursor: null };
+    const section = h('section', { class: 'column', dataset: { value: v.value } },
+      h('h2', null, label(v.label, v.value), h('span', { class: 'count', text: tot ? ` ${tot.count}` : '' }),
+        sumf && tot ? h('span', { class: 'sum', text: formatValue(sumf, tot[`sum_${sumf.name}`]) }) : null),
+      list, more);
+    col.section = section;
+    columns.set(v.value, col);
+    col.load = async () => {
+      more.disabled = true;
+      try {
+        const { data } = await api('GET', `/objects/${o.name}`, { query: { filter: `${gf.name} = ${quote(v.value)}`, limit: COLUMN_PAGE, after: col.cursor, sort: '-updated_at' } });
+        for (const r of data.records) list.append(card(r, col));
+        col.cursor = data.next;
+        more.hidden = !data.next;
+      } catch (e) {
+        alert.textContent = e.message;
+      } finally {
+        more.disabled = false;
+      }
+    };
+    more.addEventListener('click', col.load);
+    section.addEventListener('dragover', (e) => { e.preventDefault(); e.dataTransfer.dropEffect = 'move'; section.classList.add('over'); });
+    section.addEventListener('dragleave', () => section.classList.remove('over'));
+    section.addEventListener('drop', (e) => {
+      e.preventDefault();
+      section.classList.remove('over');
+      const cid = e.dataTransfer.getData('text/plain') || board.dataset.dragging;
+      const el = board.querySelector(`li.card[data-id="${CSS.escape(cid)}"]`);
+      if (el) move(el, col);
+    });
+    board.append(section);
+  }
+  await Promise.all([...columns.values()].map((c) => c.load()));
+  view.append(h('div', { class: 'title' }, h('h1', { text: `${objectLabel(o)} · ${t('board')}` }),
+    h('div', { class: 'actions' }, h('a', { class: 'button', href: `#/o/${o.name}`, text: t('list') }))), alert, board);
+}
+
+// ---- dashboard: derived from the objects that have a kanban view ------------------------------------
+function barChart(title, rows, format) {
+  const W = 560, H = 260, left = 34, bottom = 60, top = 24;
+  const max = Math.max(0, ...rows.map((r) => r.value)) || 1;
+  const bw = (W - left * 2) / Math.max(rows.length, 1);
+  const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': title, class: 'chart' }, s('title', null, title));
+  rows.forEach((r, i) => {
+    const bh = Math.round(((H - bottom - top) * r.value) / max);
+    const x = left + i * bw + bw * 0.15;
+    const y = H - bottom - bh;
+    svg.append(
+      s('rect', { x: x.toFixed(1), y, width: (bw * 0.7).toFixed(1), height: Math.max(bh, 0), class: 'bar' }, s('title', null, `${r.label}: ${format(r.value)}`)),
+      s('text', { x: (x + bw * 0.35).toFixed(1), y: y - 6, 'text-anchor': 'middle', class: 'value' }, format(r.value)),
+      s('text', { x: (x + bw * 0.35).toFixed(1), y: H - bottom + 16, 'text-anchor': 'end', transform: `rotate(-30 ${(x + bw * 0.35).toFixed(1)} ${H - bottom + 16})`, class: 'axis' }, r.label));
+  });
+  svg.append(s('line', { x1: left, x2: W - left, y1: H - bottom, y2: H - bottom, class: 'baseline' }));
+  return svg;
+}
+const shortNumber = (v) => new Intl.NumberFormat(locale(), { notation: 'compact', maximumFractionDigits: 1 }).format(v);
+
+async function viewDashboard(view) {
+  view.append(h('h1', { text: t('dashboard') }));
+  const grid = h('div', { class: 'charts' });
+  view.append(grid);
+  const boards = objects().filter((o) => kanbanOf(o));
+  if (!boards.length) grid.append(h('p', { class: 'empty', text: t('welcome') }));
+  await Promise.all(boards.map(async (o) => {
+    const kb = kanbanOf(o);
+    const gf = fieldOf(o, kb.group_by);
+    const sumf = kb.sum ? fieldOf(o, kb.sum) : null;
+    const measure = sumf ? `sum(${sumf.name})` : 'count';
+    const key = sumf ? `sum_${sumf.name}` : 'count';
+    const card = h('section', { class: 'chart-card', 'data-chart': `${o.name}-${gf.name}` });
+    grid.append(card);
+    try {
+      const { data } = await api('GET', `/reports/${o.name}`, { query: { group: gf.name, measure } });
+      const byValue = new Map(data.rows.map((r) => [r[gf.name], r[key] || 0]));
+      const rows = (gf.values || []).map((v) => ({ label: label(v.label, v.value), value: byValue.get(v.value) || 0 }));
+      const title = `${objectLabel(o)}: ${sumf ? fieldLabel(sumf) : '#'} ${t('by_')} ${fieldLabel(gf)}`;
+      card.append(h('h2', null, h('a', { href: `#/k/${o.name}`, text: title })), barChart(title, rows, shortNumber));
+    } catch (e) {
+      card.append(h('p', { class: 'error', text: e.message }));
+    }
+    // a monthly chart over the object's first date field, filterable by the board's column
+    const datef = o.fields.find((f) => !f.system && f.type === 'date');
+    if (!sumf || !datef) return;
+    const monthly = h('section', { class: 'chart-card', 'data-chart': `${o.name}-${datef.name}-month` });
+    grid.append(monthly);
+    const pick = h('select', { 'aria-label': fieldLabel(gf) }, h('option', { value: '', text: t('all') }),
+      (gf.values || []).map((v) => h('option', { value: v.value, text: label(v.label, v.value) })));
+    const area = h('div');
+    const draw = async () => {
+      clear(area);
+      try {
+        const { data } = await api('GET', `/reports/${o.name}`, { query: { group: datef.name, measure, filter: pick.value ? `${gf.name} = ${quote(pick.value)}` : '' } });
+        const months = new Map();
+        for (const r of data.rows) {
+          const d = r[datef.name];
+          if (!d) continue;
+          const m = String(d).slice(0, 7);
+          months.set(m, (months.get(m) || 0) + (r[key] || 0));
+        }
+        const rows = [...months].sort((a, b) => a[0].localeCompare(b[0])).slice(-12).map(([m, v]) => ({ label: m, value: v }));
+        const title = `${fieldLabel(sumf)} ${t('perMonth')} (${fieldLabel(datef)})`;
+        area.append(rows.length ? barChart(title, rows, shortNumber) : h('p', { class: 'empty', text: t('noChart') }));
+      } catch (e) {
+        area.append(h('p', { class: 'error', text: e.message }));
+      }
+    };
+    pick.addEventListener('change', draw);
+    monthly.append(h('div', { class: 'title' }, h('h2', { text: `${objectLabel(o)}: ${fieldLabel(sumf)} ${t('perMonth')}` }), pick), area);
+    await draw();
+  }));
+}
+
+window.addEventListener('hashchange', render);
+render();

@@ -1,0 +1,29 @@
+#!/bin/sh
+# The web UI's browser tests (DESIGN.md section 7): playwright-core driving Debian's Chromium,
+# headless, against a real `crm serve` on a free port over a fresh `crm demo --records 300`
+# database. Installs what is missing: chromium with apt-get (as root; otherwise prints the
+# command and fails), playwright-core with `npm ci` (never a browser download).
+# Prints "ok NAME" / "FAIL NAME" and "N passed, N failed". Screenshots: tests/ui/screenshots/.
+cd "$(dirname "$0")/../.." || exit 1
+CRM=${CRM:-build/crm}
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+fail() { echo "FAIL ui: $1"; echo "0 passed, 1 failed"; exit 1; }
+
+[ -x "$CRM" ] || fail "$CRM not built (run make)"
+if [ ! -x "$CHROMIUM" ]; then
+	if [ "$(id -u)" = 0 ]; then
+		echo "# installing chromium (apt-get)"
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >/dev/null 2>&1 ||
+			fail "apt-get install chromium failed"
+	else
+		echo "chromium is missing; run: sudo apt-get update && sudo apt-get install -y chromium"
+		fail "no $CHROMIUM"
+	fi
+fi
+command -v node >/dev/null 2>&1 || fail "node is missing (apt-get install -y nodejs npm)"
+if [ ! -d tests/ui/node_modules/playwright-core ]; then
+	echo "# npm ci in tests/ui (playwright-core only)"
+	(cd tests/ui && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || fail "npm ci in tests/ui failed"
+fi
+rm -f tests/ui/screenshots/*.png
+CRM="$CRM" CHROMIUM="$CHROMIUM" exec node tests/ui/ui_test.mjs

@@ -1,0 +1,479 @@
+// Browser tests of the web UI: playwright-core drives Debian's Chromium (headless) against a
+// real `crm serve` over a demo database made for this run. Prints "ok NAME" / "FAIL NAME" and
+// "N passed, N failed". Run by tests/ui/run.sh (which installs what is missing).
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+const CRM = path.resolve(ROOT, process.env.CRM || 'build/crm');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const SHOTS = path.join(ROOT, 'tests/ui/screenshots');
+const RECORDS = process.env.UI_RECORDS || '300';
+const PASSWORD = 'demo1234';
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crm-ui-'));
+const db = path.join(tmp, 'ui.db');
+fs.mkdirSync(SHOTS, { recursive: true });
+
+let passed = 0;
+let failed = 0;
+let server = null;
+let base = '';
+let browser = null;
+
+function log(...args) { console.log(...args); }
+async function test(name, fn, page) {
+  const started = Date.now();
+  try {
+    await fn();
+    passed++;
+    log(`ok ${name} (${Date.now() - started} ms)`);
+  } catch (e) {
+    failed++;
+    log(`FAIL ${name}: ${String(e && e.stack || e).split('\n').slice(0, 3).join(' | ')}`);
+    if (page) await page.screenshot({ path: path.join(SHOTS, `fail-${name.replace(/\W+/g, '_')}.png`) }).catch(() => {});
+  }
+}
+function assert(cond, message) { if (!cond) throw new Error(message); }
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+    s.on('error', reject);
+  });
+}
+async function startServer(metadata) {
+  const port = await freePort();
+  const args = ['serve', '--db', db, '--port', String(port), '--quiet'];
+  if (metadata) args.push('--metadata', metadata);
+  const proc = spawn(CRM, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  proc.stderr.on('data', (d) => { stderr += d; });
+  base = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    if (proc.exitCode != null) throw new Error(`crm serve exited: ${stderr}`);
+    try { if ((await fetch(`${base}/api/v1/openapi.json`)).ok) return proc; } catch (e) { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`crm serve did not start: ${stderr}`);
+}
+async function stopServer() {
+  if (!server) return;
+  const proc = server;
+  server = null;
+  const done = new Promise((r) => proc.on('exit', r));
+  proc.kill('SIGTERM');
+  await Promise.race([done, new Promise((r) => setTimeout(r, 3000))]);
+  if (proc.exitCode == null) proc.kill('SIGKILL');
+}
+
+// The API as a given user, with a bearer token (checks what the UI shows against the server).
+async function apiAs(login) {
+  const res = await fetch(`${base}/api/v1/session`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ login, password: PASSWORD }) });
+  const { token, user } = await res.json();
+  const call = async (method, p, body, headers = {}) => {
+    const r = await fetch(`${base}/api/v1${p}`, { method, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', ...headers }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await r.text();
+    return { status: r.status, etag: r.headers.get('etag'), data: text ? JSON.parse(text) : null };
+  };
+  call.user = user;
+  return call;
+}
+
+async function newPage(viewport = { width: 1280, height: 860 }) {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  page.dialogs = [];
+  page.on('dialog', async (d) => { page.dialogs.push(d.message()); await d.dismiss(); });
+  page.errors = [];
+  page.on('pageerror', (e) => page.errors.push(e.message));
+  page.on('console', (m) => { if (m.type() === 'error') page.errors.push(m.text()); });
+  return page;
+}
+async function login(page, user) {
+  await page.goto(`${base}/#/login`);
+  await page.fill('#login', user);
+  await page.fill('#password', PASSWORD);
+  await page.click('form.login button[type=submit]');
+  await page.waitForSelector('nav#nav a[href="#/dash"]', { state: 'attached' });
+}
+// drop near the top of a column: columns are tall and the board scrolls sideways
+const TOP = { targetPosition: { x: 24, y: 16 } };
+const rowsOf = (page) => page.$$eval('table[data-test=list] tbody tr[data-id]', (trs) => trs.map((tr) => Number(tr.dataset.id)));
+async function waitList(page) {
+  await page.waitForSelector('table[data-test=list] tbody tr');
+  await page.waitForFunction(() => document.body.dataset.listPaint !== undefined);
+}
+async function gotoHash(page, hash) {
+  await page.evaluate((h) => { delete document.body.dataset.listPaint; location.hash = h; }, hash);
+}
+
+async function main() {
+  const made = spawnSync(CRM, ['demo', '--db', db, '--records', RECORDS, '--seed', '7'], { cwd: ROOT, encoding: 'utf8' });
+  if (made.status !== 0) throw new Error(`crm demo failed: ${made.stderr}`);
+  server = await startServer();
+  browser = await chromium.launch({
+    executablePath: CHROMIUM, headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+  });
+  const admin = await apiAs('admin');
+  const rep = await apiAs('sales_rep1');
+  const page = await newPage();
+
+  await test('assets served with a strict CSP', async () => {
+    const res = await fetch(`${base}/`);
+    const csp = res.headers.get('content-security-policy') || '';
+    assert(res.ok && /text\/html/.test(res.headers.get('content-type')), 'index.html');
+    assert(/script-src 'self'/.test(csp) && !/unsafe-inline|unsafe-eval/.test(csp), `CSP: ${csp}`);
+    const js = await fetch(`${base}/ui/app.js`);
+    assert(js.ok && /javascript/.test(js.headers.get('content-type')), 'app.js content type');
+    assert((await fetch(`${base}/ui/missing.js`)).status === 404, 'missing asset is 404');
+    assert((await fetch(`${base}/api/v1/nothing`)).status !== 200, 'the API is not shadowed');
+  });
+
+  await test('log in as sales_rep1', async () => {
+    await login(page, 'sales_rep1');
+    const nav = await page.textContent('nav#nav');
+    assert(/Opportunity/.test(nav) && /Account/.test(nav), `nav: ${nav}`);
+    assert(!/Team Name/.test(nav), 'nav names objects only');
+  }, page);
+
+  await test('opportunities list (first paint logged)', async () => {
+    const started = Date.now();
+    await gotoHash(page, '#/o/opportunity');
+    await waitList(page);
+    const inPage = await page.evaluate(() => document.body.dataset.listPaint);
+    log(`# list page first paint: ${Date.now() - started} ms from navigation, ${inPage} ms in page (${RECORDS} accounts of demo data)`);
+    const heads = await page.$$eval('table[data-test=list] th', (ths) => ths.map((th) => th.textContent));
+    assert(heads.some((x) => /Amount/.test(x)) && heads.some((x) => /Stage/.test(x)), `columns ${heads}`);
+    const cells = await page.$$eval('table[data-test=list] tbody tr:first-child td', (tds) => tds.map((td) => td.textContent));
+    assert(cells.some((c) => /^\d{1,3}(,\d{3})*\.\d\d$/.test(c)), `money formatted: ${cells}`);
+    assert(await page.$('table[data-test=list] tbody td a[href^="#/o/account/"]'), 'account ref is a link');
+    const refText = await page.textContent('table[data-test=list] tbody td a[href^="#/o/account/"]');
+    assert(!/^#\d+$/.test(refText), `ref shows a name: ${refText}`);
+    await page.screenshot({ path: path.join(SHOTS, 'list.png') });
+  }, page);
+
+  await test('sort by clicking a header', async () => {
+    const amounts = async () => (await page.$$eval('table[data-test=list] tbody tr', (trs) => trs.map((tr) => tr.children[2].textContent)))
+      .map((x) => (x === '—' ? null : Number(x.replace(/,/g, ''))));
+    await page.click('th button.sort[data-field=amount]');
+    await page.waitForFunction(() => /sort=amount/.test(location.hash));
+    await waitList(page);
+    let a = (await amounts()).filter((x) => x != null);
+    assert(a.length > 3 && a.every((x, i) => i === 0 || a[i - 1] <= x), `ascending: ${a}`);
+    await page.click('th button.sort[data-field=amount]');
+    await page.waitForFunction(() => /sort=-amount/.test(location.hash));
+    await waitList(page);
+    a = (await amounts()).filter((x) => x != null);
+    assert(a.length > 3 && a.every((x, i) => i === 0 || a[i - 1] >= x), `descending: ${a}`);
+    assert(await page.getAttribute('th[aria-sort]', 'aria-sort') === 'descending', 'aria-sort');
+  }, page);
+
+  await test('filter builder writes the expression language', async () => {
+    await page.selectOption('[data-test=filter-field]', 'amount');
+    await page.selectOption('[data-test=filter-op]', '>');
+    await page.fill('[data-test=filter-value]', '100000');
+    await page.click('[data-test=filter-add]');
+    await page.selectOption('[data-test=filter-field]', 'stage');
+    await page.selectOption('[data-test=filter-op]', '=');
+    await page.selectOption('[data-test=filter-value]', 'won');
+    await page.click('[data-test=filter-add]');
+    const expr = await page.inputValue('[data-test=filter-expr]');
+    assert(expr === "amount > 100000 and stage = 'won'", `expression: ${expr}`);
+    await page.click('[data-test=filter-apply]');
+    await page.waitForFunction(() => /filter=/.test(location.hash));
+    await waitList(page);
+    const ids = await rowsOf(page);
+    const { data } = await rep('GET', `/objects/opportunity?limit=100&filter=${encodeURIComponent(expr)}`);
+    assert(ids.length > 0 && ids.length === Math.min(25, data.records.length), `rows ${ids.length} vs api ${data.records.length}`);
+    const stages = await page.$$eval('table[data-test=list] tbody tr', (trs) => trs.map((tr) => tr.children[3].textContent));
+    assert(stages.every((s) => s === 'Closed Won'), `enum labels: ${stages}`);
+  }, page);
+
+  await test('keyset paging with next/previous', async () => {
+    await gotoHash(page, '#/o/opportunity?sort=name');
+    await waitList(page);
+    const first = await rowsOf(page);
+    assert(first.length === 25, `page 1 has ${first.length}`);
+    await page.click('[data-test=next]');
+    await page.waitForFunction(() => /^26–/.test(document.querySelector('.pager-status').textContent));
+    const second = await rowsOf(page);
+    assert(second.length > 0 && !second.some((id) => first.includes(id)), 'page 2 differs');
+    await page.click('[data-test=prev]');
+    await page.waitForFunction(() => /^1–/.test(document.querySelector('.pager-status').textContent));
+    assert(JSON.stringify(await rowsOf(page)) === JSON.stringify(first), 'back to page 1');
+  }, page);
+
+  await test('full-text search box', async () => {
+    const { data } = await rep('GET', '/objects/opportunity?limit=1&sort=name');
+    const word = data.records[0].name.split(/\s+/)[0];
+    await page.fill('form.search input[name=q]', word);
+    await page.press('form.search input[name=q]', 'Enter');
+    await page.waitForFunction(() => /search=/.test(location.hash));
+    await waitList(page);
+    const names = await page.$$eval('table[data-test=list] tbody tr td:first-child', (tds) => tds.map((td) => td.textContent));
+    assert(names.length > 0 && names.some((n) => n.includes(word)), `search ${word}: ${names.slice(0, 3)}`);
+  }, page);
+
+  let created = null;
+  await test('create with an invalid value: inline error, fix, save', async () => {
+    await gotoHash(page, '#/o/opportunity/new');
+    await page.waitForSelector('form.edit');
+    await page.fill('#f-name', 'UI test deal');
+    await page.fill('#f-account', 'a');
+    await page.waitForSelector('#f-account-list li');
+    await page.click('#f-account-list li >> nth=0');
+    await page.fill('#f-amount', '-5');
+    await page.click('[data-test=save]');
+    await page.waitForFunction(() => document.querySelector('#err-amount').textContent.length > 0);
+    const msg = await page.textContent('#err-amount');
+    assert(/>= 0/.test(msg), `inline error: ${msg}`);
+    assert(await page.getAttribute('#f-amount', 'aria-invalid') === 'true', 'aria-invalid');
+    assert(/#\/o\/opportunity\/new/.test(page.url()), 'still on the form');
+    await page.fill('#f-amount', '1234.5');
+    await page.fill('#f-close_date', '2026-12-24');
+    await page.click('[data-test=save]');
+    await page.waitForFunction(() => /#\/o\/opportunity\/\d+$/.test(location.hash));
+    created = Number(page.url().match(/(\d+)$/)[1]);
+    await page.waitForSelector('[data-test=record-title]');
+    assert(await page.textContent('[data-test=record-title]') === 'UI test deal', 'record title');
+  }, page);
+
+  await test('record page: groups, related lists, history; edit', async () => {
+    await gotoHash(page, `#/o/opportunity/${created}`);
+    await page.waitForSelector('section.history');
+    const amount = await page.textContent('dd[data-field=amount]');
+    assert(amount === '1,234.50', `amount ${amount}`);
+    assert(await page.textContent('dd[data-field=stage]') === 'Prospecting', 'enum label');
+    assert(await page.$('dd[data-field=account] a[href^="#/o/account/"]'), 'account link');
+    assert(await page.$('section.related[data-related=activity]'), 'related activities');
+    assert(/create/.test(await page.textContent('section.history')), 'history shows the create');
+    await page.screenshot({ path: path.join(SHOTS, 'record.png'), fullPage: true });
+    await page.click('a.button[href$="/edit"]');
+    await page.waitForSelector('form.edit');
+    await page.fill('#f-next_step', 'Send the proposal');
+    await page.click('[data-test=save]');
+    await page.waitForFunction(() => /#\/o\/opportunity\/\d+$/.test(location.hash));
+    await page.waitForSelector('section.history');
+    assert(await page.textContent('dd[data-field=next_step]') === 'Send the proposal', 'edited');
+    assert(/Send the proposal/.test(await page.textContent('section.history')), 'history shows the update');
+  }, page);
+
+  await test('record page: fire a transition', async () => {
+    const { data: rec } = await rep('GET', `/objects/opportunity/${created}`);
+    const names = (rec._transitions || []).map((x) => (typeof x === 'string' ? x : x.name));
+    if (!names.length) { log('# no _transitions on the record (no workflow engine): skipped'); return; }
+    await gotoHash(page, `#/o/opportunity/${created}`);
+    await page.waitForSelector('.transitions button[data-transition]');
+    const name = names.includes('qualify') ? 'qualify' : names[0];
+    await page.click(`.transitions button[data-transition="${name}"]`);
+    await page.waitForFunction((v) => document.querySelector('dd[data-field=stage]') && document.querySelector('dd[data-field=stage]').textContent !== v, 'Prospecting');
+    const { data } = await rep('GET', `/objects/opportunity/${created}`);
+    assert(data.version > rec.version && data.stage !== rec.stage, `transition ${name} fired: ${data.stage}`);
+    log(`# fired ${name}: ${rec.stage} -> ${data.stage}`);
+  }, page);
+
+  // Drags: a move the server accepts lands in the new column (and is stored); a move it refuses
+  // snaps back with the server's reason. Which board accepts a plain drag depends on the
+  // workflows: a workflow field moves only by transitions the board can map (see app.js).
+  await test('kanban: drag a card to another column', async () => {
+    const id = (await rep('POST', '/objects/activity', { subject: 'UI drag me', kind: 'task', status: 'open' })).data.id;
+    await gotoHash(page, '#/k/activity');
+    const card = `li.card[data-id="${id}"]`;
+    await page.waitForSelector(`section.column[data-value=open] ${card}`);
+    await page.dragAndDrop(card, 'section.column[data-value=done]', TOP);
+    await page.waitForSelector(`section.column[data-value=done] ${card}`);
+    await page.waitForFunction(() => !document.querySelector('li.card.pending'));
+    const alert = await page.textContent('[data-test=board-alert]');
+    assert(!alert, `refused: ${alert}`);
+    assert(await page.$(`section.column[data-value=done] ${card}`), 'card stays in the new column');
+    const { data } = await rep('GET', `/objects/activity/${id}`);
+    assert(data.status === 'done', `stored status ${data.status}`);
+    // the opportunity board: the created deal, dragged on
+    await gotoHash(page, '#/k/opportunity');
+    const { data: deal } = await rep('GET', `/objects/opportunity/${created}`);
+    const deals = `li.card[data-id="${created}"]`;
+    await page.waitForSelector(`section.column[data-value=${deal.stage}] ${deals}`);
+    await page.screenshot({ path: path.join(SHOTS, 'kanban.png') });
+    const target = deal.stage === 'prospecting' ? 'qualification' : 'proposal';
+    await page.dragAndDrop(deals, `section.column[data-value=${target}]`, TOP);
+    await page.waitForFunction(() => !document.querySelector('li.card.pending'));
+    const after = (await rep('GET', `/objects/opportunity/${created}`)).data.stage;
+    const where = await page.$eval(deals, (el) => el.closest('section').dataset.value);
+    const reason = await page.textContent('[data-test=board-alert]');
+    assert(where === after, `the card shows the stored stage (${where} vs ${after})`);
+    log(`# opportunity drag ${deal.stage} -> ${target}: ${after === target ? 'moved' : `refused: ${reason}`}`);
+  }, page);
+
+  await test('kanban: a refused move snaps back with the reason', async () => {
+    // the server refuses "won" without an amount (a YAML rule; and the workflow's `require`)
+    const acct = (await rep('GET', '/objects/account?limit=1')).data.records[0].id;
+    const { data: bare } = await rep('POST', '/objects/opportunity', { name: 'UI no amount', account: acct });
+    await gotoHash(page, '#/dash');
+    await gotoHash(page, '#/k/opportunity');
+    const card = `li.card[data-id="${bare.id}"]`;
+    await page.waitForSelector(`section.column[data-value=prospecting] ${card}`);
+    await page.dragAndDrop(card, 'section.column[data-value=won]', TOP);
+    await page.waitForFunction(() => document.querySelector('[data-test=board-alert]').textContent.length > 0);
+    const reason = await page.textContent('[data-test=board-alert]');
+    assert(/^Refused: ./.test(reason), `reason: ${reason}`);
+    await page.waitForSelector(`section.column[data-value=prospecting] ${card}`);
+    assert(!(await page.$(`section.column[data-value=won] ${card}`)), 'not left in the won column');
+    const { data } = await rep('GET', `/objects/opportunity/${bare.id}`);
+    assert(data.stage === 'prospecting', 'stage unchanged');
+    log(`# refused drag: ${reason}`);
+    // a teammate's deal (readable, not writable), moved with the keyboard's "Move to" select
+    const other = (await rep('GET', `/objects/opportunity?limit=50&sort=-updated_at&filter=${encodeURIComponent(`owner != ${rep.user.id} and stage = 'prospecting'`)}`)).data.records;
+    const ids = await page.$$eval('section.column[data-value=prospecting] li.card', (cs) => cs.map((c) => Number(c.dataset.id)));
+    const theirs = other.find((r) => ids.includes(r.id));
+    if (theirs) {
+      await page.selectOption(`li.card[data-id="${theirs.id}"] select.move`, 'lost');
+      await page.waitForFunction((id) => /Refused/.test(document.querySelector('[data-test=board-alert]').textContent)
+        && document.querySelector(`section.column[data-value=prospecting] li.card[data-id="${id}"]:not(.pending)`), theirs.id);
+      log(`# refused teammate move (keyboard "Move to"): ${await page.textContent('[data-test=board-alert]')}`);
+    }
+  }, page);
+
+  await test('account 360 page', async () => {
+    const { data } = await rep('GET', `/objects/opportunity/${created}`);
+    await gotoHash(page, `#/360/account/${data.account}`);
+    await page.waitForSelector('section.history');
+    const related = await page.$$eval('section.related', (ss) => ss.map((s) => s.dataset.related));
+    for (const name of ['contact', 'opportunity', 'activity']) assert(related.includes(name), `360 has ${name}: ${related}`);
+    assert(await page.$(`section.related[data-related=opportunity] tr[data-id="${created}"]`), 'the new deal is listed');
+    const counts = await page.$$eval('section.related h2', (hs) => hs.map((x) => x.textContent));
+    log(`# 360 related: ${counts.join('; ')}`);
+    await page.screenshot({ path: path.join(SHOTS, 'account-360.png'), fullPage: true });
+  }, page);
+
+  await test('dashboard draws charts', async () => {
+    await gotoHash(page, '#/dash');
+    await page.waitForSelector('svg.chart rect.bar');
+    const bars = await page.$$eval('section[data-chart=opportunity-stage] svg.chart rect.bar', (rs) => rs.map((r) => Number(r.getAttribute('height'))));
+    assert(bars.length === 6 && bars.some((x) => x > 0), `bars ${bars}`);
+    const monthly = 'section[data-chart=opportunity-close_date-month]';
+    await page.selectOption(`${monthly} select`, 'won');
+    await page.waitForSelector(`${monthly} svg.chart rect.bar`);
+    await page.screenshot({ path: path.join(SHOTS, 'dashboard.png'), fullPage: true });
+  }, page);
+
+  await test('labels switch to zh and back', async () => {
+    await page.click('[data-test=lang]');
+    await page.waitForFunction(() => /商机/.test(document.querySelector('nav#nav').textContent));
+    await gotoHash(page, `#/o/opportunity/${created}`);
+    await page.waitForSelector('section.history');
+    assert(/阶段/.test(await page.textContent('.record')), 'zh field labels');
+    await page.click('[data-test=lang]');
+    await page.waitForFunction(() => /Opportunity/.test(document.querySelector('nav#nav').textContent));
+  }, page);
+
+  await test('stored XSS renders as text, no script runs', async () => {
+    const payload = '<img src=x onerror=alert(1)>';
+    const { data } = await rep('POST', '/objects/opportunity', {
+      name: payload, account: (await rep('GET', '/objects/account?limit=1')).data.records[0].id,
+      next_step: '<script>alert(2)</script>', description: '"><svg onload=alert(3)>',
+    });
+    await gotoHash(page, `#/o/opportunity?search=${encodeURIComponent('img')}`);
+    await waitList(page);
+    await gotoHash(page, `#/o/opportunity/${data.id}`);
+    await page.waitForSelector('section.history');
+    assert(await page.textContent('[data-test=record-title]') === payload, 'title is the literal text');
+    assert(await page.textContent('dd[data-field=next_step]') === '<script>alert(2)</script>', 'text field literal');
+    await gotoHash(page, '#/k/opportunity');
+    await page.waitForSelector(`li.card[data-id="${data.id}"]`);
+    await page.waitForTimeout(300);
+    assert(page.dialogs.length === 0, `dialogs fired: ${page.dialogs}`);
+    assert(!(await page.$('img[src="x"], svg[onload]')), 'no element made from data');
+  }, page);
+
+  await test('phone-sized screen and keyboard', async () => {
+    const phone = await newPage({ width: 390, height: 844 });
+    await login(phone, 'sales_rep1');
+    await phone.evaluate(() => { location.hash = '#/o/opportunity'; });
+    await phone.waitForSelector('table[data-test=list] tbody tr');
+    assert(await phone.isVisible('header#top .menu'), 'menu button on a phone');
+    assert(!(await phone.isVisible('nav#nav')), 'nav folded away');
+    const width = await phone.evaluate(() => document.documentElement.scrollWidth);
+    assert(width <= 400, `no horizontal overflow: ${width}`);
+    await phone.screenshot({ path: path.join(SHOTS, 'phone-list.png') });
+    // keyboard: focus the menu button, open it, reach a link by Tab
+    await phone.focus('header#top .menu');
+    await phone.keyboard.press('Enter');
+    assert(await phone.isVisible('nav#nav'), 'menu opens from the keyboard');
+    await phone.context().close();
+  }, page);
+
+  await test('partner1 sees only the partner\'s records', async () => {
+    const partnerPage = await newPage();
+    await login(partnerPage, 'partner1');
+    const nav = await partnerPage.textContent('nav#nav');
+    assert(!/Activity/.test(nav) && !/Team/.test(nav), `partner nav: ${nav}`);
+    await partnerPage.evaluate(() => { location.hash = '#/o/opportunity'; });
+    await partnerPage.waitForSelector('table[data-test=list] tbody tr');
+    const shown = await rowsOf(partnerPage);
+    const partner = await apiAs('partner1');
+    const mine = (await partner('GET', '/objects/opportunity?limit=500')).data.records;
+    const all = (await admin('GET', '/objects/opportunity?limit=500')).data.records;
+    const who = (await admin('GET', `/objects/user?filter=${encodeURIComponent("login = 'partner1'")}`)).data.records[0];
+    const scope = who.partner != null ? (r) => r.partner === who.partner : (r) => r.owner === who.id;
+    assert(mine.length > 0 && mine.every(scope), 'api scope');
+    assert(shown.length === Math.min(25, mine.length), `rows ${shown.length} vs ${mine.length}`);
+    assert(shown.every((id) => mine.some((r) => r.id === id)), 'only their records');
+    assert(all.length > mine.length, 'admin sees more');
+    log(`# partner1 sees ${mine.length} of ${all.length} opportunities`);
+    await partnerPage.context().close();
+  }, page);
+
+  await test('log out', async () => {
+    await page.click('header#top button.logout');
+    await page.waitForSelector('form.login');
+    const res = await page.evaluate(async () => (await fetch('/api/v1/meta')).status);
+    assert(res === 401, `after logout /meta answers ${res}`);
+  }, page);
+
+  await test('a field added in YAML shows in the form after a restart', async () => {
+    const meta = path.join(tmp, 'metadata');
+    fs.cpSync(path.join(ROOT, 'metadata'), meta, { recursive: true });
+    const file = path.join(meta, 'opportunity.yaml');
+    const text = fs.readFileSync(file, 'utf8').replace(/^fields:\n/m,
+      'fields:\n  ui_test_note: { type: text, label: { en: UI Test Note, zh: 界面测试备注 }, max: 80 }\n');
+    fs.writeFileSync(file, text);
+    await stopServer();
+    const mig = spawnSync(CRM, ['migrate', '--db', db, '--metadata', meta], { cwd: ROOT, encoding: 'utf8' });
+    assert(mig.status === 0, `migrate: ${mig.stderr}`);
+    server = await startServer(meta);
+    const p2 = await newPage();
+    await login(p2, 'sales_rep1');
+    await p2.evaluate(() => { location.hash = '#/o/opportunity/new'; });
+    await p2.waitForSelector('form.edit');
+    assert(await p2.$('#f-ui_test_note'), 'the new field has a widget');
+    assert(/UI Test Note/.test(await p2.textContent('label[for=f-ui_test_note]')), 'with its label');
+    await p2.context().close();
+  }, page);
+
+  const unexpected = page.errors.filter((e) => !/status of 4\d\d/.test(e));
+  await test('no script errors in the page', async () => {
+    assert(unexpected.length === 0, unexpected.join(' | '));
+  });
+}
+
+const started = Date.now();
+try {
+  await main();
+} catch (e) {
+  failed++;
+  log(`FAIL ui setup: ${e && e.stack || e}`);
+} finally {
+  if (browser) await browser.close().catch(() => {});
+  await stopServer();
+  fs.rmSync(tmp, { recursive: true, force: true });
+}
+log(`# ui suite took ${((Date.now() - started) / 1000).toFixed(1)} s; screenshots in tests/ui/screenshots/`);
+log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
