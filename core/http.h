@@ -20,7 +20,8 @@ struct http_options {
 	int per_ip_connections;      /* default 64 */
 	int connection_timeout;      /* seconds of inactivity; default 30 */
 	int request_deadline;        /* absolute seconds per request; default 60 */
-	bool require_if_match;       /* PATCH/DELETE without If-Match -> 428; default true */
+	bool require_if_match;       /* PATCH without If-Match -> 428; default true (DELETE only moves
+	                                to the recycle bin, so it takes If-Match but does not need it) */
 	bool quiet;                  /* no access log */
 };
 

@@ -29,7 +29,11 @@ static const char usage[] =
 	"               --bind ADDR         address to listen on (default 127.0.0.1)\n"
 	"               --threads N         worker threads (default 2)\n"
 	"               --max-body BYTES    request body cap (default 10485760; 413 beyond)\n"
-	"               --no-require-if-match  let PATCH/DELETE without If-Match through\n"
+	"               --no-require-if-match  let PATCH without If-Match through (DELETE never needs it)\n"
+	"               --max-connections N     open connections at most (default 1024)\n"
+	"               --per-ip-connections N  from one address at most (default 64)\n"
+	"               --connection-timeout S  seconds of silence before a connection is closed (default 30)\n"
+	"               --request-deadline S    seconds a request may take in all (default 60)\n"
 	"               --quiet             no access log\n"
 	"  check      validate the metadata and the enabled plugins; exit 1 with file:line:column errors\n"
 	"  plugins [--stats]   the loaded plugins, versions, what each contributes (--stats: hook timings, jobs)\n"
@@ -82,7 +86,7 @@ enum {
 	OPT_DB = 256, OPT_METADATA, OPT_PLUGINS, OPT_PORT, OPT_BIND, OPT_THREADS, OPT_MAX_BODY,
 	OPT_NO_IF_MATCH, OPT_QUIET, OPT_DRY_RUN, OPT_ALLOW_DESTRUCTIVE, OPT_FILTER, OPT_SORT,
 	OPT_FIELDS, OPT_RECORDS, OPT_SEED, OPT_HELP, OPT_VERSION, OPT_CONTACT,
-	OPT_STATS, OPT_LANG, OPT_LOGIN, OPT_ROLE, OPT_KIND, OPT_TEAM, OPT_MANAGER, OPT_NAME, OPT_EMAIL, OPT_PARTNER, OPT_USER,
+	OPT_STATS, OPT_LANG, OPT_MAX_CONNECTIONS, OPT_PER_IP, OPT_CONN_TIMEOUT, OPT_DEADLINE, OPT_LOGIN, OPT_ROLE, OPT_KIND, OPT_TEAM, OPT_MANAGER, OPT_NAME, OPT_EMAIL, OPT_PARTNER, OPT_USER,
 };
 
 static const struct option options[] = {
@@ -105,6 +109,10 @@ static const struct option options[] = {
 	{ "contact", required_argument, NULL, OPT_CONTACT },
 	{ "login", required_argument, NULL, OPT_LOGIN },
 	{ "stats", no_argument, NULL, OPT_STATS },
+	{ "max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS },
+	{ "per-ip-connections", required_argument, NULL, OPT_PER_IP },
+	{ "connection-timeout", required_argument, NULL, OPT_CONN_TIMEOUT },
+	{ "request-deadline", required_argument, NULL, OPT_DEADLINE },
 	{ "lang", required_argument, NULL, OPT_LANG },
 	{ "role", required_argument, NULL, OPT_ROLE },
 	{ "kind", required_argument, NULL, OPT_KIND },
@@ -236,6 +244,8 @@ static int cmd_import(struct cli *cli, const char *object, const char *file)
 		fclose(in);
 	if (code != CRM_OK)
 		fprintf(stderr, "crm import: %s\n", ctx.message);
+	if (stats.created > 0)
+		store_analyze(kernel->store);
 	printf("%lld rows read, %lld created, %lld rejected\n", (long long)stats.rows,
 	       (long long)stats.created, (long long)stats.rejected);
 	crm_ctx_clear(&ctx);
@@ -268,6 +278,8 @@ static int cmd_demo(struct cli *cli)
 	struct crm_ctx ctx;
 	crm_ctx_init(&ctx, kernel, 0, NULL);
 	int code = demo_generate(&ctx, (int)cli->records, cli->seed, stdout);
+	if (code == CRM_OK)
+		store_analyze(kernel->store);
 	if (code != CRM_OK)
 		fprintf(stderr, "crm demo: %s\n", ctx.message);
 	crm_ctx_clear(&ctx);
@@ -468,6 +480,26 @@ int main(int argc, char **argv)
 			break;
 		case OPT_LOGIN: cli.user.login = optarg; break;
 		case OPT_STATS: cli.stats = true; break;
+		case OPT_MAX_CONNECTIONS:
+			if (!parse_long(optarg, 1, 100000, &number))
+				return bad_number("max-connections", optarg);
+			cli.http.max_connections = (int)number;
+			break;
+		case OPT_PER_IP:
+			if (!parse_long(optarg, 1, 100000, &number))
+				return bad_number("per-ip-connections", optarg);
+			cli.http.per_ip_connections = (int)number;
+			break;
+		case OPT_CONN_TIMEOUT:
+			if (!parse_long(optarg, 1, 3600, &number))
+				return bad_number("connection-timeout", optarg);
+			cli.http.connection_timeout = (int)number;
+			break;
+		case OPT_DEADLINE:
+			if (!parse_long(optarg, 1, 3600, &number))
+				return bad_number("request-deadline", optarg);
+			cli.http.request_deadline = (int)number;
+			break;
 		case OPT_LANG: cli.lang = optarg; break;
 		case OPT_ROLE: cli.user.role = optarg; break;
 		case OPT_KIND: cli.user.kind = optarg; break;

@@ -452,6 +452,15 @@ void store_read_end(struct store_conn *conn)
 		sqlite3_exec(conn->db, "COMMIT", NULL, NULL, NULL);
 }
 
+int store_analyze(struct store *store)
+{
+	pthread_mutex_lock(&store->writer_lock);
+	/* analysis_limit: sample about 1,000 rows per index, so this takes milliseconds at any size */
+	int rc = sqlite3_exec(store->writer->db, "PRAGMA analysis_limit=1000; ANALYZE;", NULL, NULL, NULL);
+	pthread_mutex_unlock(&store->writer_lock);
+	return rc == SQLITE_OK ? CRM_OK : CRM_EIO;
+}
+
 int store_checkpoint(struct store *store)
 {
 	pthread_mutex_lock(&store->writer_lock);

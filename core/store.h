@@ -53,6 +53,13 @@ void store_reader_done(struct store_conn *conn);
 /* An explicit read transaction on a reader (BEGIN ... COMMIT): one snapshot for several statements. */
 int store_read_begin(struct store_conn *conn);
 void store_read_end(struct store_conn *conn);
+/*
+ * Refreshes the query planner's statistics (ANALYZE, bounded by
+ * analysis_limit) on the writer: after a bulk load, so that for example
+ * `industry = ?` sorted by id scans the table in id order rather than
+ * sorting a whole industry.
+ */
+int store_analyze(struct store *store);
 /* Runs a checkpoint on the writer (RESTART); for the server's periodic job. */
 int store_checkpoint(struct store *store);
 
