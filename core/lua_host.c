@@ -44,6 +44,7 @@
 #include "events.h"
 #include "kernel.h"
 #include "lua_host.h"
+#include "workflow.h"
 #include "meta.h"
 #include "object.h"
 #include "plugin.h"
@@ -1478,8 +1479,23 @@ static int crm_restore(lua_State *L)
 
 static int crm_transition(lua_State *L)
 {
-	need_ctx(L, "crm.transition");
-	return raise_code(L, CRM_EINVAL, "crm.transition is not available until the workflow engine lands");
+	/* crm.transition(object, id, name [, values [, version]]): fires a workflow transition */
+	struct crm_ctx *ctx = need_ctx(L, "crm.transition");
+	const char *object = luaL_checkstring(L, 1);
+	lua_Integer id = luaL_checkinteger(L, 2);
+	const char *name = luaL_checkstring(L, 3);
+	json_t *values = NULL;
+	if (!lua_isnoneornil(L, 4)) {
+		luaL_checktype(L, 4, LUA_TTABLE);
+		values = check_json_held(L, 4, "crm.transition");
+	}
+	lua_Integer version = luaL_optinteger(L, 5, 0);
+	json_t *record = NULL;
+	int code = workflow_fire(ctx, object, (int64_t)id, name, values, (int64_t)version, &record);
+	if (code != CRM_OK)
+		return raise_failed(L, "crm.transition", code, true);
+	push_held_record(L, record);
+	return 1;
 }
 
 /* crm.error(kind, message [, field]): refuse with an HTTP-visible kind. */
