@@ -46,6 +46,9 @@ echo
 echo "== object API on $N accounts"
 "$BUILD"/bench/bench_object "$db" metadata
 echo
+echo "== workflow transitions"
+"$BUILD"/bench/bench_workflow
+echo
 echo "== plugin hooks"
 "$BUILD"/bench/bench_plugin
 if [ -f tests/bench/http_bench.sh ]; then
