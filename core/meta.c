@@ -3485,6 +3485,8 @@ static void resolve_workflow(struct loader *ld, struct meta_workflow *wf, int in
 			         wf->field->name, other->name, other->pos.file, other->pos.line, other->pos.column);
 	}
 	const struct meta_field *field = wf->field;
+	if (field->value_count == 0)
+		return; /* an enum without values is reported already; there are no states to check */
 	if (wf->initial && !is_state(field, wf->initial))
 		error_at(ld, wf->initial_pos, "unknown state '%s' for 'initial' of workflow '%s' (not a value of '%s')",
 		         wf->initial, wf->name, field->name);
