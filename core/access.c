@@ -244,6 +244,18 @@ int access_check(struct crm_ctx *ctx, const struct meta_object *object, enum acc
 	return CRM_OK;
 }
 
+int access_check_after(struct crm_ctx *ctx, const struct meta_object *object, enum access_op op,
+                       json_t *record, bool *allowed)
+{
+	*allowed = true;
+	if (access_is_admin(ctx))
+		return CRM_OK;
+	const struct meta_access_rule *rule = rule_for(ctx, object, op);
+	if (!rule || rule->level != LEVEL_EXPR)
+		return CRM_OK;
+	return access_check(ctx, object, op, record, allowed);
+}
+
 enum field_access access_field(struct crm_ctx *ctx, const struct meta_object *object,
                                const struct meta_field *field)
 {

@@ -48,6 +48,15 @@ int access_predicate(struct crm_ctx *ctx, const struct meta_object *object, enum
 int access_check(struct crm_ctx *ctx, const struct meta_object *object, enum access_op op,
                  json_t *record, bool *allowed);
 
+/*
+ * After a change: whether the record as it will be stays within the caller's
+ * op rule, when that rule is an expression (`partner = $user.partner`): a
+ * partner may not hand a deal to another partner. own/team rules follow the
+ * owner, whose changes change_owner governs.
+ */
+int access_check_after(struct crm_ctx *ctx, const struct meta_object *object, enum access_op op,
+                       json_t *record, bool *allowed);
+
 /* The caller's access to a field: write, read (read-only) or hidden. */
 enum field_access access_field(struct crm_ctx *ctx, const struct meta_object *object,
                                const struct meta_field *field);

@@ -1286,14 +1286,15 @@ static char *dup_or_null(const char *text)
 }
 
 static void export_csv(struct api *api, const struct api_request *req, struct api_response *res,
-                       const struct meta_object *object, const struct object_query *query)
+                       const struct meta_object *object, const struct object_query *query, int64_t user_id)
 {
 	struct api_stream *s = xcalloc(1, sizeof(*s));
 	int rc;
 
 	snprintf(s->request_id, sizeof(s->request_id), "%s", req->request_id ? req->request_id : "-");
 	snprintf(s->object, sizeof(s->object), "%s", object->name);
-	crm_ctx_init(&s->ctx, api->kernel, 0, s->request_id);
+	/* the export runs after this call returns, as the same caller: same rows, same fields */
+	crm_ctx_init(&s->ctx, api->kernel, user_id, s->request_id);
 	s->meta_object = object;
 	s->log = api->kernel->log ? api->kernel->log : stderr;
 	s->filter = dup_or_null(query->filter);
@@ -1331,12 +1332,14 @@ static void export_csv(struct api *api, const struct api_request *req, struct ap
 				p++;
 		}
 	} else {
-		s->column_count = object->field_count;
 		s->columns = xcalloc((size_t)object->field_count, sizeof(char *));
 		s->column_fields = xcalloc((size_t)object->field_count, sizeof(*s->column_fields));
 		for (int i = 0; i < object->field_count; i++) {
-			s->columns[i] = xstrdup(object->fields[i].name);
-			s->column_fields[i] = &object->fields[i];
+			if (access_field(&s->ctx, object, &object->fields[i]) == FIELD_ACCESS_HIDDEN)
+				continue; /* a hidden field is not even a column name */
+			s->columns[s->column_count] = xstrdup(object->fields[i].name);
+			s->column_fields[s->column_count] = &object->fields[i];
+			s->column_count++;
 		}
 	}
 
@@ -1396,7 +1399,7 @@ static void handle_list(struct route_ctx *r)
 		return;
 	}
 	if (options.csv) {
-		export_csv(r->api, r->req, r->res, r->object, &query);
+		export_csv(r->api, r->req, r->res, r->object, &query, r->ctx.user_id);
 		return;
 	}
 	rc = object_query(&r->ctx, r->object->name, &query, &out);
@@ -1702,14 +1705,14 @@ static bool authenticate(struct route_ctx *r)
 	int64_t user = 0;
 	request_token(r->req, token, sizeof(token), &from_cookie);
 	if (!token[0]) {
-		r->res->www_authenticate = "Bearer";
 		problem(r->res, r->req, 401, "log in first: POST %s/session, then send the token as "
 		        "'Authorization: Bearer <token>'", API_PREFIX);
+		r->res->www_authenticate = "Bearer";
 		return false;
 	}
 	if (auth_resolve(&r->ctx, token, &user, csrf, &api_token) != CRM_OK) {
-		r->res->www_authenticate = "Bearer error=\"invalid_token\"";
 		problem(r->res, r->req, 401, "the session has ended or the token is not valid; log in again");
+		r->res->www_authenticate = "Bearer error=\"invalid_token\"";
 		return false;
 	}
 	if (from_cookie && unsafe_method(r->req->method)) {
@@ -1751,14 +1754,15 @@ static void handle_login(struct route_ctx *r)
 	int rc = auth_login(&r->ctx, login, password, r->req->client_ip, &session, &retry_after);
 	json_decref(body);
 	if (rc == CRM_ELIMIT) {
-		r->res->retry_after = retry_after > 0 ? retry_after : 60;
-		problem(r->res, r->req, 429, "too many failed logins; try again in %d seconds", r->res->retry_after);
+		int wait = retry_after > 0 ? retry_after : 60;
+		problem(r->res, r->req, 429, "too many failed logins; try again in %d seconds", wait);
+		r->res->retry_after = wait; /* after problem(): it starts the response afresh */
 		return;
 	}
 	if (rc != CRM_OK) {
 		if (rc == CRM_EDENIED) {
-			r->res->www_authenticate = "Bearer";
 			problem(r->res, r->req, 401, "invalid login or password");
+			r->res->www_authenticate = "Bearer";
 		} else {
 			problem_from_ctx(r->api, r->res, r->req, rc, &r->ctx, NULL);
 		}

@@ -1059,6 +1059,13 @@ static int update(struct crm_ctx *ctx, const char *object, int64_t id, int64_t e
 		json_object_update(normal, state_values);
 	merged = json_deep_copy(before);
 	json_object_update(merged, normal);
+	bool stays = true;
+	if ((code = access_check_after(ctx, o, ACCESS_UPDATE, merged, &stays)) != CRM_OK)
+		goto done;
+	if (!stays) {
+		code = crm_error(ctx, CRM_EDENIED, "this change would take the %s out of what your role may change", o->name);
+		goto done;
+	}
 	if ((code = check_record(ctx, ctx->txn, o, merged, id)) != CRM_OK)
 		goto done;
 	char now[32];

@@ -531,8 +531,16 @@ int store_bind_value(sqlite3_stmt *stmt, int index, const struct expr_value *val
 	}
 }
 
+/*
+ * Binds the builder's parameters. A statement may use fewer than the builder
+ * holds (a count leaves out the select list and its formulas' literals):
+ * parameters past the statement's highest number are not there to bind.
+ */
 static int bind_all(sqlite3_stmt *stmt, int count, const struct expr_value *values)
 {
+	int present = sqlite3_bind_parameter_count(stmt);
+	if (count > present)
+		count = present;
 	for (int i = 0; i < count; i++) {
 		int rc = store_bind_value(stmt, i + 1, &values[i]);
 		if (rc != SQLITE_OK)

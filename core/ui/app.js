@@ -5,6 +5,10 @@
 const PAGE = 25;          // list rows per page
 const COLUMN_PAGE = 15;   // kanban cards per column page
 const RELATED = 5;        // rows per related list on a record page (360: 20)
+// The workflow engine's own objects (core/workflow.c writes them; metadata/approval.yaml and
+// notification.yaml): the UI adds Approve / Reject to an approval and an inbox on the dashboard.
+const APPROVAL = 'approval';
+const NOTIFICATION = 'notification';
 
 const state = {
   meta: null,
@@ -13,6 +17,7 @@ const state = {
   user: null,
   names: new Map(),       // "object:id" -> display name
   navOpen: false,
+  flash: null,           // a message for the next render of one record page
 };
 
 // ---- chrome strings (the data's labels come from the metadata) ----------------------
@@ -30,6 +35,9 @@ const STRINGS = {
     fixErrors: 'Please correct the highlighted fields', noChart: 'No data', lang: '中文', transitions: 'Actions',
     menu: 'Menu', value: 'Value', field: 'Field', operator: 'Operator', expression: 'Expression',
     loading: 'Loading…', notFound: 'Not found', welcome: 'Choose an object on the left.',
+    pending: 'Waiting for approval', approve: 'Approve', reject: 'Reject', comment: 'Comment',
+    approved: 'Approved', rejected: 'Rejected', myApprovals: 'Waiting for my approval', notifications: 'Notifications',
+    nothing: 'Nothing new', target: 'Record', markRead: 'Mark read',
   },
   zh: {
     login: '登录', logout: '退出', user: '登录名', password: '密码', loginFailed: '登录失败',
@@ -44,6 +52,9 @@ const STRINGS = {
     fixErrors: '请更正标出的字段', noChart: '无数据', lang: 'English', transitions: '操作',
     menu: '菜单', value: '值', field: '字段', operator: '运算符', expression: '表达式',
     loading: '加载中…', notFound: '未找到', welcome: '请从左侧选择对象。',
+    pending: '等待审批', approve: '批准', reject: '驳回', comment: '审批意见',
+    approved: '已批准', rejected: '已驳回', myApprovals: '待我审批', notifications: '通知',
+    nothing: '没有新消息', target: '记录', markRead: '标为已读',
   },
 };
 const t = (key) => (STRINGS[state.lang] || STRINGS.en)[key] || STRINGS.en[key] || key;
@@ -529,6 +540,9 @@ async function viewRecord(view, o, id, full) {
   const specs = relatedSpecs(o);
   await resolveRefs(o, [r], shown);
   const message = h('p', { class: 'error', role: 'alert' });
+  const notice = h('p', { class: 'notice', role: 'status', 'data-test': 'record-notice' });
+  if (state.flash && state.flash.key === `${o.name}:${id}`) notice.textContent = state.flash.text;
+  state.flash = null;
   const buttons = h('div', { class: 'actions' });
   if (r.deleted_at) {
     buttons.append(h('span', { class: 'badge', text: t('deleted') }));
@@ -550,7 +564,14 @@ async function viewRecord(view, o, id, full) {
     transitions.map((tr) => {
       const name = typeof tr === 'string' ? tr : tr.name;
       return h('button', { type: 'button', 'data-transition': name, text: label(tr.label, prettify(name)), on: { click: async () => {
-        try { await api('POST', `/objects/${o.name}/${id}/transitions/${encodeURIComponent(name)}`, { body: {}, headers: { 'If-Match': etag } }); toast(t('saved')); render(); } catch (e) { message.textContent = e.message; }
+        try {
+          const { data } = await api('POST', `/objects/${o.name}/${id}/transitions/${encodeURIComponent(name)}`, { body: {}, headers: { 'If-Match': etag } });
+          if (data && data.status === 'pending_approval') {
+            state.flash = { key: `${o.name}:${id}`, text: `${t('pending')}: ${label(tr.label, prettify(name))}` };
+            toast(t('pending'));
+          } else toast(t('saved'));
+          render();
+        } catch (e) { message.textContent = e.message; }
       } } });
     })) : null;
 
@@ -561,7 +582,8 @@ async function viewRecord(view, o, id, full) {
   ];
   view.append(h('div', { class: 'title' },
     h('div', null, h('p', { class: 'crumb' }, h('a', { href: `#/o/${o.name}`, text: objectLabel(o) })),
-      h('h1', { 'data-test': 'record-title', text: recordTitle(o, r) })), buttons), message, transitionBar);
+      h('h1', { 'data-test': 'record-title', text: recordTitle(o, r) })), buttons), message, notice, transitionBar);
+  if (!r.deleted_at) view.append(await pendingApprovals(o, id), o.name === APPROVAL ? decisionBox(o, r, message) : null);
   const grid = h('div', { class: full ? 'record full' : 'record' });
   for (const [title, fields] of groups) {
     if (!fields.length) continue;
@@ -611,6 +633,53 @@ async function viewRecord(view, o, id, full) {
         h('td', { text: x.action }),
         h('td', { class: 'changes' }, changesNode(o, x.changes)))))))));
   } catch (e) { /* no history right */ }
+}
+
+// The approval requests pending on a record (those the caller may read: approver or requester).
+async function pendingApprovals(o, id) {
+  const ao = objectOf(APPROVAL);
+  if (!ao || o.name === APPROVAL) return null;
+  try {
+    const { data } = await api('GET', `/objects/${APPROVAL}`, {
+      query: { filter: `object_name = ${quote(o.name)} and record_id = ${Number(id)} and status = 'pending'`, limit: 10 },
+    });
+    if (!data.records.length) return null;
+    const approver = fieldOf(ao, 'approver');
+    await resolveRefs(ao, data.records, ['approver']);
+    return h('section', { class: 'approvals', 'data-test': 'pending-approvals' }, h('h2', { text: t('pending') }),
+      h('ul', null, data.records.map((a) => h('li', null,
+        h('a', { href: `#/o/${APPROVAL}/${a.id}`, text: `${prettify(String(a.transition || ''))} · ${a.step}/${a.steps}` }), ' — ',
+        approver ? valueNode(approver, a.approver) : `#${a.approver}`))));
+  } catch (e) {
+    return null;
+  }
+}
+
+// Approve / Reject with a comment on an approval record (POST .../approval/{id}/approve|reject).
+function decisionBox(o, r, message) {
+  const target = objectOf(r.object_name);
+  const link = target && r.record_id != null
+    ? h('p', null, `${t('target')}: `, h('a', { href: `#/o/${r.object_name}/${r.record_id}`, 'data-test': 'approval-target', text: `${objectLabel(target)} #${r.record_id}` }))
+    : null;
+  if (r.status !== 'pending') return link;
+  const comment = h('textarea', { id: 'decision-comment', rows: '2', maxlength: '2000', 'data-test': 'decision-comment' });
+  const decide = (verb) => async () => {
+    for (const b of box.querySelectorAll('button')) b.disabled = true;
+    try {
+      await api('POST', `/objects/${o.name}/${r.id}/${verb}`, { body: { comment: comment.value || null } });
+      toast(t(verb === 'approve' ? 'approved' : 'rejected'));
+      render();
+    } catch (e) {
+      message.textContent = e.message;
+      for (const b of box.querySelectorAll('button')) b.disabled = false;
+    }
+  };
+  const box = h('section', { class: 'decision', 'data-test': 'decision' }, link,
+    h('label', { for: 'decision-comment', text: t('comment') }), comment,
+    h('div', { class: 'actions' },
+      h('button', { type: 'button', class: 'primary', 'data-test': 'approve', text: t('approve'), on: { click: decide('approve') } }),
+      h('button', { type: 'button', class: 'danger', 'data-test': 'reject', text: t('reject'), on: { click: decide('reject') } })));
+  return box;
 }
 
 function changesNode(o, changes) {
@@ -871,8 +940,18 @@ async function viewKanban(view, o) {
     try {
       const { data: rec, etag } = await api('GET', `/objects/${o.name}/${id}`);
       const tr = transitionTo(o, gf, rec, to.value);
-      if (tr) await api('POST', `/objects/${o.name}/${id}/transitions/${encodeURIComponent(tr)}`, { body: {}, headers: { 'If-Match': etag } });
+      let res;
+      if (tr) res = await api('POST', `/objects/${o.name}/${id}/transitions/${encodeURIComponent(tr)}`, { body: {}, headers: { 'If-Match': etag } });
       else await api('PATCH', `/objects/${o.name}/${id}`, { body: { [gf.name]: to.value }, headers: { 'If-Match': etag } });
+      if (res && res.data && res.data.status === 'pending_approval') {
+        // the record stays where it is until the approvers decide
+        if (anchor && anchor.parentNode === from.list) from.list.insertBefore(el, anchor);
+        else from.list.append(el);
+        el.classList.remove('pending');
+        el.querySelector('select.move').value = '';
+        alert.textContent = `${t('pending')}: ${prettify(tr)}`;
+        return;
+      }
       el.dataset.value = to.value;
       el.classList.remove('pending');
       const sel = el.querySelector('select.move');
@@ -932,7 +1011,7 @@ async function viewKanban(view, o) {
     h('div', { class: 'actions' }, h('a', { class: 'button', href: `#/o/${o.name}`, text: t('list') }))), alert, board);
 }
 
-// ---- dashboard: derived from the objects that have a kanban view ------------------------------------
+// ---- dashboard: the charts each object defines under views.charts (YAML), else derived ones -------
 function barChart(title, rows, format) {
   const W = 560, H = 260, left = 34, bottom = 60, top = 24;
   const max = Math.max(0, ...rows.map((r) => r.value)) || 1;
@@ -952,13 +1031,95 @@ function barChart(title, rows, format) {
 }
 const shortNumber = (v) => new Intl.NumberFormat(locale(), { notation: 'compact', maximumFractionDigits: 1 }).format(v);
 
+// A chart defined in YAML: { title, group, measure: count | sum(f) | avg(f)..., filter, by: month |
+// year | day (date groups), type: bar }. One GET /reports/{object}; enum groups keep their value
+// order and labels, refs show the target's names, dates are bucketed by `by`.
+const chartsOf = (o) => (o.views && Array.isArray(o.views.charts) ? o.views.charts.filter((c) => c && fieldOf(o, c.group)) : []);
+const measureKey = (m) => (!m || m === 'count' ? 'count' : m.replace(/^(\w+)\((\w+)\)$/, '$1_$2'));
+async function definedChart(o, c, i) {
+  const gf = fieldOf(o, c.group);
+  const measure = c.measure || 'count';
+  const key = measureKey(measure);
+  const title = label(c.title, `${objectLabel(o)}: ${measure} ${t('by_')} ${fieldLabel(gf)}`);
+  const card = h('section', { class: 'chart-card', dataset: { chart: `${o.name}-${i}`, chartTitle: label(c.title, '') || title } });
+  const list = hashWith(`/o/${o.name}`, { filter: c.filter || '' });
+  card.append(h('h2', null, h('a', { href: kanbanOf(o) && kanbanOf(o).group_by === gf.name && !c.filter ? `#/k/${o.name}` : list, text: title })));
+  try {
+    const { data } = await api('GET', `/reports/${o.name}`, { query: { group: gf.name, measure, filter: c.filter || '' } });
+    let rows;
+    if (valueType(gf) === 'enum') {
+      const byValue = new Map(data.rows.map((r) => [r[gf.name], r[key] || 0]));
+      rows = (gf.values || []).map((v) => ({ label: label(v.label, v.value), value: byValue.get(v.value) || 0 }));
+    } else {
+      const cut = { year: 4, month: 7, day: 10 }[c.by] || 0;
+      const buckets = new Map();
+      for (const r of data.rows) {
+        let k = r[gf.name];
+        if (k == null || k === '') continue;
+        if (cut) k = String(k).slice(0, cut);
+        buckets.set(k, (buckets.get(k) || 0) + (r[key] || 0));
+      }
+      let entries = [...buckets].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+      if (cut) entries = entries.slice(-12);
+      else entries = entries.sort((a, b) => b[1] - a[1]).slice(0, 12);
+      if (isRef(gf)) await resolveRefs(o, entries.map(([k]) => ({ [gf.name]: k })), [gf.name]);
+      rows = entries.map(([k, v]) => ({ label: cut ? String(k) : formatValue(gf, k), value: v }));
+    }
+    card.append(rows.length ? barChart(title, rows, shortNumber) : h('p', { class: 'empty', text: t('noChart') }));
+  } catch (e) {
+    card.append(h('p', { class: 'error', text: e.message }));
+  }
+  return card;
+}
+
+// The caller's queue: approvals waiting for them and unread notifications (when those objects exist).
+async function viewInbox() {
+  const ao = objectOf(APPROVAL);
+  const no = objectOf(NOTIFICATION);
+  if (!ao && !no) return null;
+  const me = state.user && state.user.id;
+  if (me == null) return null;
+  const [approvals, notes] = await Promise.all([
+    ao ? api('GET', `/objects/${APPROVAL}`, { query: { filter: `approver = ${Number(me)} and status = 'pending'`, limit: 10, sort: '-created_at' } }).then((x) => x.data.records, () => []) : [],
+    no ? api('GET', `/objects/${NOTIFICATION}`, { query: { filter: `user = ${Number(me)} and read = false`, limit: 10, sort: '-created_at' } }).then((x) => x.data.records, () => []) : [],
+  ]);
+  const box = h('section', { class: 'inbox', 'data-test': 'inbox' });
+  if (ao) box.append(h('div', { class: 'inbox-part', 'data-test': 'my-approvals' }, h('h2', { text: `${t('myApprovals')} · ${approvals.length}` }),
+    approvals.length ? h('ul', null, approvals.map((a) => h('li', null,
+      h('a', { href: `#/o/${APPROVAL}/${a.id}`, text: `${label((objectOf(a.object_name) || {}).label, a.object_name)} #${a.record_id}: ${prettify(String(a.transition || ''))}` }))))
+      : h('p', { class: 'empty', text: t('nothing') })));
+  if (no) box.append(h('div', { class: 'inbox-part', 'data-test': 'notifications' }, h('h2', { text: `${t('notifications')} · ${notes.length}` }),
+    notes.length ? h('ul', null, notes.map((n) => {
+      const item = h('li', null, objectOf(n.object_name) && n.record_id != null
+        ? h('a', { href: `#/o/${n.object_name}/${n.record_id}`, text: String(n.title) }) : h('span', { text: String(n.title) }));
+      if (no.can && no.can.update) item.append(' ', h('button', { type: 'button', class: 'link', text: t('markRead'), on: { click: async () => {
+        try {
+          const { etag } = await api('GET', `/objects/${NOTIFICATION}/${n.id}`);
+          await api('PATCH', `/objects/${NOTIFICATION}/${n.id}`, { body: { read: true }, headers: { 'If-Match': etag } });
+          item.remove();
+        } catch (e) { toast(e.message, 'error'); }
+      } } }));
+      return item;
+    })) : h('p', { class: 'empty', text: t('nothing') })));
+  return box;
+}
+
 async function viewDashboard(view) {
   view.append(h('h1', { text: t('dashboard') }));
   const grid = h('div', { class: 'charts' });
   view.append(grid);
-  const boards = objects().filter((o) => kanbanOf(o));
-  if (!boards.length) grid.append(h('p', { class: 'empty', text: t('welcome') }));
-  await Promise.all(boards.map(async (o) => {
+  const inbox = await viewInbox();
+  if (inbox) grid.before(inbox);
+  const defined = objects().filter((o) => chartsOf(o).length);
+  const boards = objects().filter((o) => kanbanOf(o) && !chartsOf(o).length);
+  if (!boards.length && !defined.length) grid.append(h('p', { class: 'empty', text: t('welcome') }));
+  // YAML-defined charts first, in metadata order (slots keep the order while requests overlap)
+  const slots = defined.flatMap((o) => chartsOf(o).map((c, i) => {
+    const slot = h('div', { class: 'chart-slot' });
+    grid.append(slot);
+    return definedChart(o, c, i).then((card) => slot.replaceWith(card));
+  }));
+  await Promise.all([...slots, ...boards.map(async (o) => {
     const kb = kanbanOf(o);
     const gf = fieldOf(o, kb.group_by);
     const sumf = kb.sum ? fieldOf(o, kb.sum) : null;
@@ -1004,7 +1165,7 @@ async function viewDashboard(view) {
     pick.addEventListener('change', draw);
     monthly.append(h('div', { class: 'title' }, h('h2', { text: `${objectLabel(o)}: ${fieldLabel(sumf)} ${t('perMonth')}` }), pick), area);
     await draw();
-  }));
+  })]);
 }
 
 window.addEventListener('hashchange', render);

@@ -295,20 +295,33 @@ async function main() {
     assert(await page.$(`section.column[data-value=done] ${card}`), 'card stays in the new column');
     const { data } = await rep('GET', `/objects/activity/${id}`);
     assert(data.status === 'done', `stored status ${data.status}`);
-    // the opportunity board: the created deal, dragged on
+  }, page);
+
+  // The opportunity board's stage is a workflow field: a drag is mapped to the transition
+  // (o.workflows in /meta) leaving the card's stage for the target column.
+  await test('kanban: a permitted workflow move (qualify) moves and persists', async () => {
+    const acct = (await rep('GET', '/objects/account?limit=1')).data.records[0].id;
+    const { data: deal } = await rep('POST', '/objects/opportunity', { name: 'UI qualify me', account: acct, amount: 5000 });
+    assert(deal.stage === 'prospecting' && deal.owner === rep.user.id, `own prospecting deal: ${deal.stage}/${deal.owner}`);
+    const meta = (await rep('GET', '/meta')).data.objects.find((o) => o.name === 'opportunity');
+    const wf = (meta.workflows || []).find((w) => w.field === 'stage');
+    assert(wf && wf.transitions.some((x) => x.name === 'qualify' && x.to === 'qualification'), 'qualify is in /meta workflows');
+    await gotoHash(page, '#/dash');
     await gotoHash(page, '#/k/opportunity');
-    const { data: deal } = await rep('GET', `/objects/opportunity/${created}`);
-    const deals = `li.card[data-id="${created}"]`;
-    await page.waitForSelector(`section.column[data-value=${deal.stage}] ${deals}`);
+    const card = `li.card[data-id="${deal.id}"]`;
+    await page.waitForSelector(`section.column[data-value=prospecting] ${card}`);
     await page.screenshot({ path: path.join(SHOTS, 'kanban.png') });
-    const target = deal.stage === 'prospecting' ? 'qualification' : 'proposal';
-    await page.dragAndDrop(deals, `section.column[data-value=${target}]`, TOP);
-    await page.waitForFunction(() => !document.querySelector('li.card.pending'));
-    const after = (await rep('GET', `/objects/opportunity/${created}`)).data.stage;
-    const where = await page.$eval(deals, (el) => el.closest('section').dataset.value);
-    const reason = await page.textContent('[data-test=board-alert]');
-    assert(where === after, `the card shows the stored stage (${where} vs ${after})`);
-    log(`# opportunity drag ${deal.stage} -> ${target}: ${after === target ? 'moved' : `refused: ${reason}`}`);
+    await page.dragAndDrop(card, 'section.column[data-value=qualification]', TOP);
+    await page.waitForSelector(`section.column[data-value=qualification] ${card}:not(.pending)`);
+    const alert = await page.textContent('[data-test=board-alert]');
+    assert(!alert, `refused: ${alert}`);
+    const { data } = await rep('GET', `/objects/opportunity/${deal.id}`);
+    assert(data.stage === 'qualification', `stored stage ${data.stage}`);
+    const { data: hist } = await rep('GET', `/objects/opportunity/${deal.id}/history`);
+    log(`# qualify by drag; history actions: ${hist.history.map((x) => x.action).join(', ')}`);
+    await page.reload();
+    await page.waitForSelector(`section.column[data-value=qualification] ${card}`);
+    assert(!(await page.$(`section.column[data-value=prospecting] ${card}`)), 'after reload: not in prospecting');
   }, page);
 
   await test('kanban: a refused move snaps back with the reason', async () => {
@@ -323,6 +336,7 @@ async function main() {
     await page.waitForFunction(() => document.querySelector('[data-test=board-alert]').textContent.length > 0);
     const reason = await page.textContent('[data-test=board-alert]');
     assert(/^Refused: ./.test(reason), `reason: ${reason}`);
+    assert(/transition|workflow|amount/i.test(reason), `the reason says why: ${reason}`);
     await page.waitForSelector(`section.column[data-value=prospecting] ${card}`);
     assert(!(await page.$(`section.column[data-value=won] ${card}`)), 'not left in the won column');
     const { data } = await rep('GET', `/objects/opportunity/${bare.id}`);
@@ -340,6 +354,56 @@ async function main() {
     }
   }, page);
 
+  // A transition with `approval:` answers 202 pending_approval: the record page says so and lists
+  // the request; the approver finds it on the dashboard and approves it with a comment.
+  await test('approvals: pending on the record, approve with a comment', async () => {
+    const manager = await apiAs('sales_manager');
+    const acct = (await rep('GET', '/objects/account?limit=1')).data.records[0].id;
+    const { data: deal } = await rep('POST', '/objects/opportunity', { name: 'UI needs approval', account: acct, amount: 90000, close_date: '2026-11-30' });
+    for (const tr of ['qualify', 'propose']) {
+      const r = await rep('POST', `/objects/opportunity/${deal.id}/transitions/${tr}`, {});
+      assert(r.status === 200, `${tr}: ${r.status} ${JSON.stringify(r.data)}`);
+    }
+    const cur = await manager('GET', `/objects/opportunity/${deal.id}`);
+    const patched = await manager('PATCH', `/objects/opportunity/${deal.id}`, { discount: 30 }, { 'If-Match': cur.etag });
+    assert(patched.status === 200, `manager sets the discount: ${patched.status} ${JSON.stringify(patched.data)}`);
+    await gotoHash(page, `#/o/opportunity/${deal.id}`);
+    await page.waitForSelector('.transitions button[data-transition=negotiate]');
+    await page.click('.transitions button[data-transition=negotiate]');
+    await page.waitForFunction(() => /Waiting for approval/.test((document.querySelector('[data-test=record-notice]') || {}).textContent || ''));
+    await page.waitForSelector('[data-test=pending-approvals] li a[href^="#/o/approval/"]');
+    assert(await page.textContent('dd[data-field=stage]') === 'Proposal', 'the stage waits');
+    const { data: pend } = await rep('GET', `/objects/approval?filter=${encodeURIComponent(`record_id = ${deal.id} and status = 'pending'`)}`);
+    assert(pend.records.length === 1, `one pending request: ${pend.records.length}`);
+    const approval = pend.records[0].id;
+    // the approver's side
+    const mp = await newPage();
+    await login(mp, 'sales_manager');
+    await mp.waitForSelector(`[data-test=my-approvals] a[href="#/o/approval/${approval}"]`);
+    await mp.click(`[data-test=my-approvals] a[href="#/o/approval/${approval}"]`);
+    await mp.waitForSelector('[data-test=decision] [data-test=approve]');
+    assert(await mp.getAttribute('[data-test=approval-target]', 'href') === `#/o/opportunity/${deal.id}`, 'links to the deal');
+    await mp.fill('[data-test=decision-comment]', 'OK, 30% for a multi-year deal');
+    await mp.click('[data-test=approve]');
+    await mp.waitForFunction(() => !document.querySelector('[data-test=decision] [data-test=approve]') && /Approved/.test((document.querySelector('dd[data-field=status]') || {}).textContent || ''));
+    assert(await mp.textContent('dd[data-field=comment]') === 'OK, 30% for a multi-year deal', 'comment stored');
+    await mp.screenshot({ path: path.join(SHOTS, 'approval.png'), fullPage: true });
+    await mp.context().close();
+    const { data: after } = await rep('GET', `/objects/opportunity/${deal.id}`);
+    assert(after.stage === 'negotiation', `approved: stage ${after.stage}`);
+    // the requester's notifications (if the engine wrote one) show on their dashboard
+    await gotoHash(page, '#/dash');
+    await page.waitForSelector('[data-test=notifications]');
+    log(`# approval ${approval} approved; rep inbox: ${(await page.textContent('[data-test=notifications]')).slice(0, 120)}`);
+    const unread = await page.$$eval('[data-test=notifications] li', (x) => x.length);
+    if (unread) {
+      await page.click('[data-test=notifications] li button.link');
+      await page.waitForFunction((n) => document.querySelectorAll('[data-test=notifications] li').length === n - 1, unread);
+      const left = (await rep('GET', `/objects/notification?filter=${encodeURIComponent(`user = ${rep.user.id} and read = false`)}`)).data.records.length;
+      assert(left === unread - 1, `marked read on the server: ${left} unread`);
+    }
+  }, page);
+
   await test('account 360 page', async () => {
     const { data } = await rep('GET', `/objects/opportunity/${created}`);
     await gotoHash(page, `#/360/account/${data.account}`);
@@ -352,14 +416,33 @@ async function main() {
     await page.screenshot({ path: path.join(SHOTS, 'account-360.png'), fullPage: true });
   }, page);
 
-  await test('dashboard draws charts', async () => {
+  await test('dashboard draws the charts defined in YAML (views.charts)', async () => {
     await gotoHash(page, '#/dash');
-    await page.waitForSelector('svg.chart rect.bar');
-    const bars = await page.$$eval('section[data-chart=opportunity-stage] svg.chart rect.bar', (rs) => rs.map((r) => Number(r.getAttribute('height'))));
-    assert(bars.length === 6 && bars.some((x) => x > 0), `bars ${bars}`);
-    const monthly = 'section[data-chart=opportunity-close_date-month]';
-    await page.selectOption(`${monthly} select`, 'won');
-    await page.waitForSelector(`${monthly} svg.chart rect.bar`);
+    const meta = (await rep('GET', '/meta')).data;
+    const defined = meta.objects.flatMap((o) => ((o.views && o.views.charts) || []).map((c) => ({ o: o.name, title: c.title.en })));
+    for (const want of ['Pipeline by stage', 'Won revenue by month', 'Open cases by tier'])
+      assert(defined.some((c) => c.title === want), `${want} is in /meta views.charts: ${JSON.stringify(defined)}`);
+    for (const { title } of defined) {
+      const card = `section.chart-card[data-chart-title="${title}"]`;
+      await page.waitForSelector(`${card} svg.chart`);
+      assert((await page.textContent(`${card} h2`)) === title, `${title}: heading`);
+      assert(await page.getAttribute(`${card} svg.chart`, 'aria-label') === title, `${title}: svg label`);
+    }
+    const bars = async (title) => page.$$eval(`section.chart-card[data-chart-title="${title}"] svg.chart rect.bar`, (rs) => rs.map((r) => Number(r.getAttribute('height'))));
+    const stage = await bars('Pipeline by stage');
+    assert(stage.length === 6 && stage.some((x) => x > 0), `pipeline bars ${stage}`);
+    const won = await bars('Won revenue by month');
+    assert(won.length > 0 && won.length <= 12 && won.some((x) => x > 0), `won-by-month bars ${won}`);
+    const labels = await page.$$eval('section.chart-card[data-chart-title="Won revenue by month"] svg.chart text.axis', (ts) => ts.map((x) => x.textContent));
+    assert(labels.every((l) => /^\d{4}-\d\d$/.test(l)), `monthly buckets: ${labels}`);
+    const tiers = await bars('Open cases by tier');
+    assert(tiers.length === 2, `tier bars ${tiers}`);
+    // the won-by-month chart sums what the report API sums for the same filter
+    const { data: rpt } = await rep('GET', `/reports/opportunity?group=close_date&measure=sum(amount)&filter=${encodeURIComponent("stage = 'won'")}`);
+    assert(rpt.rows.length > 0, 'won rows exist');
+    // an object with a board and no views.charts keeps the derived chart
+    assert(await page.$('section.chart-card[data-chart^="activity-"] svg.chart'), 'derived fallback chart for activity');
+    log(`# dashboard: ${defined.length} YAML charts (${defined.map((c) => c.title).join('; ')})`);
     await page.screenshot({ path: path.join(SHOTS, 'dashboard.png'), fullPage: true });
   }, page);
 
