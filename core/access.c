@@ -3,13 +3,108 @@
  * (see access.h). Fail closed: no user, a disabled user, no role, an
  * unknown $user field or an expression that cannot be compiled all deny.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "access.h"
 #include "eval.h"
 #include "expr.h"
 #include "kernel.h"
 #include "store.h"
+
+/*
+ * Who a user is (their record) and whom a `team` rule covers for them cost a
+ * lookup and a recursive query on every request; a short-lived cache in the
+ * kernel keeps them. Any write to a user record in this process empties it
+ * at once (access_users_changed); writes from another process (the CLI) are
+ * seen within ACCESS_CACHE_SECONDS. A disabled user is refused earlier
+ * still: sessions are resolved against the live user row on every request.
+ */
+#define ACCESS_CACHE_SLOTS 1024
+#define ACCESS_CACHE_SECONDS 2
+
+struct access_cache_entry {
+	int64_t user_id;
+	uint64_t generation;
+	time_t at;
+	json_t *record;            /* owned */
+	json_t *scope;             /* owned, NULL until a team rule needed it */
+};
+
+struct access_cache {
+	pthread_mutex_t lock;
+	uint64_t generation;       /* bumped by every change to a user */
+	struct access_cache_entry slots[ACCESS_CACHE_SLOTS];
+};
+
+struct access_cache *access_cache_new(void)
+{
+	struct access_cache *cache = xcalloc(1, sizeof(*cache));
+	pthread_mutex_init(&cache->lock, NULL);
+	return cache;
+}
+
+void access_cache_free(struct access_cache *cache)
+{
+	if (!cache)
+		return;
+	for (int i = 0; i < ACCESS_CACHE_SLOTS; i++) {
+		json_decref(cache->slots[i].record);
+		json_decref(cache->slots[i].scope);
+	}
+	pthread_mutex_destroy(&cache->lock);
+	free(cache);
+}
+
+void access_users_changed(struct access_cache *cache)
+{
+	if (!cache)
+		return;
+	pthread_mutex_lock(&cache->lock);
+	cache->generation++;
+	pthread_mutex_unlock(&cache->lock);
+}
+
+/* A fresh cached copy of what is known about user_id (owned references), or false. */
+static bool cache_get(struct access_cache *cache, int64_t user_id, json_t **record, json_t **scope)
+{
+	if (!cache)
+		return false;
+	bool hit = false;
+	pthread_mutex_lock(&cache->lock);
+	struct access_cache_entry *e = &cache->slots[(uint64_t)user_id % ACCESS_CACHE_SLOTS];
+	if (e->record && e->user_id == user_id && e->generation == cache->generation
+	    && time(NULL) - e->at < ACCESS_CACHE_SECONDS) {
+		*record = json_incref(e->record);
+		if (scope)
+			*scope = e->scope ? json_incref(e->scope) : NULL;
+		hit = true;
+	}
+	pthread_mutex_unlock(&cache->lock);
+	return hit;
+}
+
+/* Keeps record (and scope, if not NULL) for user_id; references are copied. */
+static void cache_put(struct access_cache *cache, int64_t user_id, json_t *record, json_t *scope)
+{
+	if (!cache || !record)
+		return;
+	pthread_mutex_lock(&cache->lock);
+	struct access_cache_entry *e = &cache->slots[(uint64_t)user_id % ACCESS_CACHE_SLOTS];
+	if (e->user_id != user_id || e->generation != cache->generation || e->record != record) {
+		json_decref(e->record);
+		json_decref(e->scope);
+		e->user_id = user_id;
+		e->generation = cache->generation;
+		e->at = time(NULL);
+		e->record = json_incref(record);
+		e->scope = NULL;
+	}
+	if (scope && !e->scope)
+		e->scope = json_incref(scope);
+	pthread_mutex_unlock(&cache->lock);
+}
 
 void access_free(struct access_user *user)
 {
@@ -31,18 +126,24 @@ int access_load(struct crm_ctx *ctx)
 	const struct meta_object *users = meta_find_object(meta, "user");
 	if (!users)
 		return CRM_OK; /* no user object: nobody but the system has rights */
-	struct store_conn *conn = kernel_reader(ctx);
-	json_t *record = NULL;
-	int code = store_get(conn, users, ctx->user_id, false, &record, ctx);
+	json_t *record = NULL, *scope = NULL;
+	int code = CRM_OK;
+	if (!cache_get(ctx->kernel->access_cache, ctx->user_id, &record, &scope)) {
+		struct store_conn *conn = kernel_reader(ctx);
+		code = store_get(conn, users, ctx->user_id, false, &record, ctx);
+		kernel_reader_done(ctx, conn);
+		if (code == CRM_OK)
+			cache_put(ctx->kernel->access_cache, ctx->user_id, record, NULL);
+	}
 	if (code == CRM_OK) {
 		user->record = record;
+		user->scope = scope;
 		json_t *active = json_object_get(record, "active");
 		user->active = !json_is_false(active);
 		user->role = meta_find_role(meta, json_string_value(json_object_get(record, "role")));
 	} else if (code == CRM_ENOTFOUND) {
 		code = CRM_OK; /* a deleted user: no rights */
 	}
-	kernel_reader_done(ctx, conn);
 	if (code != CRM_OK)
 		return code;
 	crm_error_reset(ctx);
@@ -64,6 +165,8 @@ static json_t *scope_of(struct crm_ctx *ctx)
 	if (store_user_scope(conn, users, meta_find_field(users, "team"), meta_find_field(users, "manager"),
 	                     u->id, &u->scope, ctx) != CRM_OK)
 		u->scope = json_array();
+	else
+		cache_put(ctx->kernel->access_cache, u->id, u->record, u->scope);
 	kernel_reader_done(ctx, conn);
 	crm_error_reset(ctx);
 	return u->scope;

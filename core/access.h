@@ -67,6 +67,13 @@ bool access_can_read(void *ctx, const struct meta_object *object, const struct m
 /* Removes the fields the caller may not read from record (in place). */
 void access_strip(struct crm_ctx *ctx, const struct meta_object *object, json_t *record);
 
+/* The kernel's cache of users and team scopes (see access.c). */
+struct access_cache;
+struct access_cache *access_cache_new(void);
+void access_cache_free(struct access_cache *cache);
+/* A user record changed (object.c calls it): forget every cached user. */
+void access_users_changed(struct access_cache *cache);
+
 /* True for the system context and admins. */
 bool access_is_admin(struct crm_ctx *ctx);
 

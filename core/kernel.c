@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "access.h"
 #include "events.h"
 #include "kernel.h"
 #include "meta.h"
@@ -96,6 +97,7 @@ int kernel_open(const struct kernel_options *options, struct crm_kernel **out)
 	}
 	crm_ctx_clear(&ctx);
 	kernel->events = events_new(kernel->meta);
+	kernel->access_cache = access_cache_new();
 	if ((code = plugins_load(kernel, options->plugins_dir ? options->plugins_dir : "plugins",
 	                         &kernel->plugins)) != CRM_OK) {
 		kernel_close(kernel);
@@ -111,6 +113,7 @@ void kernel_close(struct crm_kernel *kernel)
 		return;
 	store_close(kernel->store);
 	events_free(kernel->events);
+	access_cache_free(kernel->access_cache);
 	plugins_free(kernel->plugins);
 	meta_free(kernel->meta);
 	free(kernel);

@@ -13,6 +13,7 @@ struct meta;
 struct store;
 struct events;
 struct plugins;
+struct access_cache;
 
 struct kernel_options {
 	const char *db_path;         /* default var/crm.db */
@@ -30,6 +31,7 @@ struct crm_kernel {
 	struct store *store;         /* owned */
 	struct events *events;       /* owned: hooks registered by plugins */
 	struct plugins *plugins;     /* owned: loaded plugins (plugin.h) */
+	struct access_cache *access_cache; /* owned: users and team scopes, briefly (access.c) */
 	unsigned char secret[32];    /* signs cursors; kept in the database */
 	time_t last_purge;           /* kernel_tick: when the recycle bin was last emptied */
 	FILE *log;

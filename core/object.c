@@ -676,6 +676,9 @@ static bool audit_skips(const char *field)
 static int audit(struct crm_ctx *ctx, const struct meta_object *o, int64_t id, const char *action,
                  json_t *before, json_t *after)
 {
+	/* every write passes here: a changed user (role, team, manager) invalidates cached access */
+	if (strcmp(o->name, "user") == 0)
+		access_users_changed(ctx->kernel->access_cache);
 	json_t *changes = NULL;
 	if (after && !before) {
 		/*

@@ -46,6 +46,9 @@ echo
 echo "== object API on $N accounts"
 "$BUILD"/bench/bench_object "$db" metadata
 echo
+echo "== access control on $N accounts"
+"$BUILD"/bench/bench_access "$db" metadata
+echo
 echo "== workflow transitions"
 "$BUILD"/bench/bench_workflow
 echo

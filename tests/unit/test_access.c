@@ -412,7 +412,31 @@ static void test_manual_sharing(void)
 	fixture_close(&fx);
 }
 
+static void test_user_changes_take_effect_at_once(void)
+{
+	setup();
+	int64_t opp_o = owned("opportunity", "O's deal", outsider);
+	as(rep_c);
+	ASSERT(can_get("opportunity", opp_o));  /* team mates: both in team1 */
+	/* the outsider moves to team2: the cached team scope must not outlive the change */
+	as(0);
+	json_t *v = json_pack("{s:I}", "team", (json_int_t)team2);
+	ASSERT_EQ(object_update(&fx.ctx, "user", outsider, 0, v, NULL), CRM_OK);
+	json_decref(v);
+	as(rep_c);
+	ASSERT(!can_get("opportunity", opp_o));
+	/* a role change too */
+	as(0);
+	v = json_pack("{s:s}", "role", "boss");
+	ASSERT_EQ(object_update(&fx.ctx, "user", rep_c, 0, v, NULL), CRM_OK);
+	json_decref(v);
+	as(rep_c);
+	ASSERT(can_get("opportunity", opp_o));
+	fixture_close(&fx);
+}
+
 static const struct test_case tests[] = {
+	{ "user_changes_take_effect_at_once", test_user_changes_take_effect_at_once },
 	{ "manual_sharing", test_manual_sharing },
 	{ "team_and_hierarchy_rules", test_team_and_hierarchy_rules },
 	{ "list_and_single_record_checks_agree", test_list_and_single_record_checks_agree },
