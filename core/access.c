@@ -208,9 +208,7 @@ static int user_field(void *arg, const char *field, struct expr_value *out)
 	json_t *v = record ? json_object_get(record, field) : NULL;
 	if (!v)
 		return -1;
-	eval_value_from_json(v, out);
-	if (out->type == EV_TEXT)
-		out->s = xstrdup(out->s); /* the builder takes ownership of $user text */
+	eval_value_from_json(v, out); /* text borrowed from the user record: the builder copies it */
 	return 0;
 }
 
