@@ -1105,6 +1105,21 @@ int store_history(struct store_conn *conn, const char *object, int64_t record_id
 
 static int collect_ids(void *arg, json_t *row);
 
+/* Runs sql with params (consumed) and hands back the first column of every row as an id list. */
+static int select_ids(struct store_conn *conn, const char *sql, json_t *params, json_t **out_ids,
+                      struct crm_ctx *ctx)
+{
+	json_t *ids = json_array();
+	int code = store_rows(conn, sql, params, collect_ids, ids, ctx);
+	json_decref(params);
+	if (code != CRM_OK) {
+		json_decref(ids);
+		return code;
+	}
+	*out_ids = ids;
+	return CRM_OK;
+}
+
 int store_deleted_before(struct store_conn *conn, const struct meta_object *object, const char *cutoff,
                          int limit, json_t **out_ids, struct crm_ctx *ctx)
 {
@@ -1112,17 +1127,9 @@ int store_deleted_before(struct store_conn *conn, const struct meta_object *obje
 	strbuf_puts(&sql, "SELECT \"id\" FROM ");
 	strbuf_ident(&sql, object->name);
 	strbuf_puts(&sql, " WHERE \"deleted_at\" IS NOT NULL AND \"deleted_at\" < ?1 ORDER BY \"id\" LIMIT ?2");
-	json_t *params = json_pack("[si]", cutoff, limit);
-	json_t *ids = json_array();
-	int code = store_rows(conn, sql.data, params, collect_ids, ids, ctx);
-	json_decref(params);
+	int code = select_ids(conn, sql.data, json_pack("[si]", cutoff, limit), out_ids, ctx);
 	strbuf_free(&sql);
-	if (code != CRM_OK) {
-		json_decref(ids);
-		return code;
-	}
-	*out_ids = ids;
-	return CRM_OK;
+	return code;
 }
 
 /* --- manual sharing ---------------------------------------------------- */
@@ -1264,17 +1271,9 @@ int store_user_scope(struct store_conn *conn, const struct meta_object *users,
 	}
 	/* a cycle in the manager chain must not loop: UNION drops repeats, LIMIT bounds it */
 	strbuf_puts(&sql, " LIMIT 100000");
-	json_t *ids = json_array();
-	json_t *params = json_pack("[I]", (json_int_t)user_id);
-	int code = store_rows(conn, sql.data, params, collect_ids, ids, ctx);
-	json_decref(params);
+	int code = select_ids(conn, sql.data, json_pack("[I]", (json_int_t)user_id), out_ids, ctx);
 	strbuf_free(&sql);
-	if (code != CRM_OK) {
-		json_decref(ids);
-		return code;
-	}
-	*out_ids = ids;
-	return CRM_OK;
+	return code;
 }
 
 void store_sql_in_ids(struct expr_sql *b, const char *column_sql, json_t *ids, struct strbuf *out)
