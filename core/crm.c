@@ -25,6 +25,8 @@ void crm_error_reset(struct crm_ctx *ctx)
 
 int crm_error(struct crm_ctx *ctx, int code, const char *fmt, ...)
 {
+	if (!ctx)
+		return code; /* a caller that only wants the code */
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(ctx->message, sizeof(ctx->message), fmt, ap);

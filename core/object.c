@@ -17,6 +17,7 @@
 #include "access.h"
 #include "eval.h"
 #include "events.h"
+#include "jsonw.h"
 #include "expr.h"
 #include "kernel.h"
 #include "meta.h"
@@ -1597,35 +1598,50 @@ fail:
 }
 
 struct page {
-	json_t *records;
-	json_t *last_keys;
+	json_t *records;                   /* the records as jansson values, or */
+	struct jsonw *text;                /* ... as JSON text, or */
+	int (*row_fn)(void *arg, json_t *record); /* ... each to row_fn */
+	void *arg;
+	json_t *last_keys;                 /* sort keys of the limit-th record (a cursor) */
 	int limit;
 	int seen;
-	bool more;
-	int (*row_fn)(void *arg, json_t *record);
-	void *arg;
+	bool more;                         /* a record beyond the limit exists */
 };
 
-static int collect_row(void *arg, json_t *record, json_t *keys)
+static int collect_row(void *arg, const struct store_row *row)
 {
 	struct page *p = arg;
-	if (p->seen++ == p->limit) {
+	if (p->seen == p->limit) {
 		p->more = true;
 		return 1;
 	}
-	if (p->row_fn) {
-		int stop = p->row_fn(p->arg, record);
+	if (p->text) {
+		if (p->seen)
+			jsonw_char(p->text, ',');
+		store_row_write(row, p->text);
+	} else {
+		json_t *record = store_row_record(row);
+		int stop = 0;
+		if (p->row_fn)
+			stop = p->row_fn(p->arg, record);
+		else
+			json_array_append(p->records, record);
+		json_decref(record);
 		if (stop)
 			return stop;
-	} else {
-		json_array_append(p->records, record);
 	}
-	json_decref(p->last_keys);
-	p->last_keys = json_incref(keys);
+	if (++p->seen == p->limit)
+		p->last_keys = store_row_keys(row);
 	return 0;
 }
 
-int object_query(struct crm_ctx *ctx, const char *object, const struct object_query *query, json_t **out)
+/*
+ * One page, as a jansson value (*out) or as JSON text appended to text:
+ * {"records": [...], "next": cursor or null, "total": n, "total_estimated": b}
+ * (the totals only when asked for).
+ */
+static int query_page(struct crm_ctx *ctx, const char *object, const struct object_query *query,
+                      json_t **out, struct jsonw *text)
 {
 	int limit = query && query->limit ? query->limit : OBJECT_DEFAULT_LIMIT;
 	if (limit < 1 || limit > OBJECT_MAX_LIMIT)
@@ -1635,55 +1651,86 @@ int object_query(struct crm_ctx *ctx, const char *object, const struct object_qu
 	if (code != CRM_OK)
 		return code;
 	c->q.limit = limit + 1;
-	struct page p = { .records = json_array(), .limit = limit };
+	size_t text_start = text ? text->len : 0;
+	struct page p = { .limit = limit };
+	if (text)
+		jsonw_raw(text, "{\"records\":[", 12);
+	else
+		p.records = json_array();
+	p.text = text;
 	struct store_conn *conn = read_conn(ctx);
 	code = store_select(conn, &c->q, collect_row, &p, ctx);
 	if (code == 1)
 		code = CRM_OK;
-	json_t *result = NULL;
-	if (code == CRM_OK) {
-		result = json_object();
-		json_object_set_new(result, "records", p.records);
-		p.records = NULL;
-		if (p.more && p.last_keys) {
-			char *cursor = cursor_encode(ctx, c->sort_text, p.last_keys);
-			json_object_set_new(result, "next", json_string(cursor));
-			free(cursor);
-		} else {
-			json_object_set_new(result, "next", json_null());
-		}
-	}
+	char *cursor = NULL;
+	if (code == CRM_OK && p.more && p.last_keys)
+		cursor = cursor_encode(ctx, c->sort_text, p.last_keys);
+	int64_t total = -1;
+	bool estimated = false;
 	if (code == CRM_OK && query && query->count != OBJECT_COUNT_NONE) {
 		/* counting starts from scratch: no keyset */
 		json_decref(c->q.after);
 		c->q.after = NULL;
-		int64_t total = 0;
 		if (query->count == OBJECT_COUNT_EXACT) {
 			code = store_count(conn, &c->q, 0, &total, ctx);
-			if (code == CRM_OK)
-				json_object_set_new(result, "total", json_integer(total));
 		} else {
 			/* exact up to 10,000, then the id range as an upper estimate */
 			code = store_count(conn, &c->q, 10001, &total, ctx);
-			bool estimated = total > 10000;
+			estimated = total > 10000;
 			if (code == CRM_OK && estimated)
 				code = store_max_id(conn, c->q.object, &total, ctx);
-			if (code == CRM_OK) {
-				json_object_set_new(result, "total", json_integer(total));
-				json_object_set_new(result, "total_estimated", json_boolean(estimated));
-			}
 		}
 	}
 	read_done(ctx, conn);
-	json_decref(p.records);
 	json_decref(p.last_keys);
 	compiled_free(c);
 	if (code != CRM_OK) {
-		json_decref(result);
+		json_decref(p.records);
+		free(cursor);
+		if (text)
+			text->len = text_start;
 		return code;
 	}
-	*out = result;
+	bool with_total = query && query->count != OBJECT_COUNT_NONE;
+	bool with_estimate = with_total && query->count != OBJECT_COUNT_EXACT;
+	if (text) {
+		jsonw_raw(text, "],\"next\":", 9);
+		if (cursor)
+			jsonw_string(text, cursor, strlen(cursor));
+		else
+			jsonw_raw(text, "null", 4);
+		if (with_total) {
+			jsonw_raw(text, ",\"total\":", 9);
+			jsonw_int(text, total);
+		}
+		if (with_estimate) {
+			jsonw_raw(text, ",\"total_estimated\":", 19);
+			jsonw_raw(text, estimated ? "true" : "false", estimated ? 4 : 5);
+		}
+		jsonw_char(text, '}');
+	} else {
+		json_t *result = json_object();
+		json_object_set_new(result, "records", p.records);
+		json_object_set_new(result, "next", cursor ? json_string(cursor) : json_null());
+		if (with_total)
+			json_object_set_new(result, "total", json_integer(total));
+		if (with_estimate)
+			json_object_set_new(result, "total_estimated", json_boolean(estimated));
+		*out = result;
+	}
+	free(cursor);
 	return CRM_OK;
+}
+
+int object_query(struct crm_ctx *ctx, const char *object, const struct object_query *query, json_t **out)
+{
+	return query_page(ctx, object, query, out, NULL);
+}
+
+int object_query_text(struct crm_ctx *ctx, const char *object, const struct object_query *query,
+                      struct jsonw *out)
+{
+	return query_page(ctx, object, query, NULL, out);
 }
 
 int object_query_each(struct crm_ctx *ctx, const char *object, const struct object_query *query,

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 #include "expr.h"
+#include "jsonw.h"
 #include "meta.h"
 #include "store.h"
 #include "store_internal.h"
@@ -308,9 +309,21 @@ static char *insert_sql_for(const struct meta_object *object)
 	return strbuf_detach(&sql);
 }
 
+/*
+ * Process-wide SQLite settings, before its first use. Memory statistics
+ * take a global mutex on every allocation, which the server's threads then
+ * fight over (futex calls on every request); nothing here reads them.
+ */
+static void sqlite_setup(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int store_open(const char *path, const struct meta *meta, const struct store_options *options,
                struct store **out, char *err, size_t errlen)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, sqlite_setup);
 	struct store *store = xcalloc(1, sizeof(*store));
 	store->meta = meta;
 	if (options)
@@ -382,11 +395,26 @@ const struct meta *store_meta(const struct store *store)
 	return store->meta;
 }
 
+/*
+ * Transaction control through cached statements: sqlite3_exec would parse
+ * "BEGIN" and "COMMIT" on every request (the parser's allocation alone cost
+ * 7% of a list request).
+ */
+static int run_control(struct store_conn *conn, const char *sql)
+{
+	sqlite3_stmt *stmt;
+	if (store_prepare(conn, sql, &stmt, NULL) != CRM_OK)
+		return sqlite3_errcode(conn->db);
+	int rc = sqlite3_step(stmt);
+	sqlite3_reset(stmt);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 int store_begin(struct store *store, struct store_conn **out, struct crm_ctx *ctx)
 {
 	pthread_mutex_lock(&store->writer_lock);
 	struct store_conn *conn = store->writer;
-	int rc = sqlite3_exec(conn->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	int rc = run_control(conn, "BEGIN IMMEDIATE");
 	if (rc != SQLITE_OK) {
 		int code = store_sql_error(conn, rc, ctx, "begin");
 		pthread_mutex_unlock(&store->writer_lock);
@@ -400,12 +428,12 @@ int store_commit(struct store_conn *conn, struct crm_ctx *ctx)
 {
 	conn->deadline_ns = 0;
 	int code = sequences_flush(conn, ctx);
-	int rc = code == CRM_OK ? sqlite3_exec(conn->db, "COMMIT", NULL, NULL, NULL) : SQLITE_ABORT;
+	int rc = code == CRM_OK ? run_control(conn, "COMMIT") : SQLITE_ABORT;
 	if (code == CRM_OK && rc != SQLITE_OK) {
 		code = store_sql_error(conn, rc, ctx, "commit");
 	}
 	if (code != CRM_OK && !sqlite3_get_autocommit(conn->db))
-		sqlite3_exec(conn->db, "ROLLBACK", NULL, NULL, NULL);
+		run_control(conn, "ROLLBACK");
 	pthread_mutex_unlock(&conn->store->writer_lock);
 	return code;
 }
@@ -415,7 +443,7 @@ void store_rollback(struct store_conn *conn)
 	conn->deadline_ns = 0;
 	conn->sequence_count = 0;
 	if (!sqlite3_get_autocommit(conn->db))
-		sqlite3_exec(conn->db, "ROLLBACK", NULL, NULL, NULL);
+		run_control(conn, "ROLLBACK");
 	pthread_mutex_unlock(&conn->store->writer_lock);
 }
 
@@ -443,13 +471,13 @@ void store_reader_done(struct store_conn *conn)
 
 int store_read_begin(struct store_conn *conn)
 {
-	return sqlite3_exec(conn->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK ? CRM_OK : CRM_EIO;
+	return run_control(conn, "BEGIN") == SQLITE_OK ? CRM_OK : CRM_EIO;
 }
 
 void store_read_end(struct store_conn *conn)
 {
 	if (!sqlite3_get_autocommit(conn->db))
-		sqlite3_exec(conn->db, "COMMIT", NULL, NULL, NULL);
+		run_control(conn, "COMMIT");
 }
 
 int store_analyze(struct store *store)
@@ -549,29 +577,37 @@ static int bind_all(sqlite3_stmt *stmt, int count, const struct expr_value *valu
 	return SQLITE_OK;
 }
 
+/* Formulas and averages carry float noise: a real is presented at its field's scale. */
+static double column_real(sqlite3_stmt *stmt, int column, const struct meta_field *field)
+{
+	double v = sqlite3_column_double(stmt, column);
+	if (field && field->scale >= 0 && field->scale <= 9) {
+		static const double pow10[] = { 1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9 };
+		double f = pow10[field->scale];
+		double r = v * f;
+		if (r > -9e15 && r < 9e15)
+			v = (double)(int64_t)(r + (r >= 0 ? 0.5 : -0.5)) / f;
+	}
+	return v;
+}
+
+static enum value_kind column_kind(int type, const struct meta_field *field)
+{
+	return field ? meta_field_kind(field)
+		: type == SQLITE_INTEGER ? KIND_INT : type == SQLITE_FLOAT ? KIND_REAL : KIND_TEXT;
+}
+
 /* A column as the JSON value of field (NULL field: by SQLite type). */
 json_t *store_column_json(sqlite3_stmt *stmt, int column, const struct meta_field *field)
 {
 	int type = sqlite3_column_type(stmt, column);
 	if (type == SQLITE_NULL)
 		return json_null();
-	enum value_kind kind = field ? meta_field_kind(field)
-		: type == SQLITE_INTEGER ? KIND_INT : type == SQLITE_FLOAT ? KIND_REAL : KIND_TEXT;
-	switch (kind) {
+	switch (column_kind(type, field)) {
 	case KIND_INT:
 		return json_integer(sqlite3_column_int64(stmt, column));
-	case KIND_REAL: {
-		double v = sqlite3_column_double(stmt, column);
-		if (field && field->scale >= 0 && field->scale <= 9) {
-			/* Formulas and averages carry float noise: present them at the field's scale. */
-			static const double pow10[] = { 1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9 };
-			double f = pow10[field->scale];
-			double r = v * f;
-			if (r > -9e15 && r < 9e15)
-				v = (double)(int64_t)(r + (r >= 0 ? 0.5 : -0.5)) / f;
-		}
-		return json_real(v);
-	}
+	case KIND_REAL:
+		return json_real(column_real(stmt, column, field));
 	case KIND_BOOL:
 		return json_boolean(sqlite3_column_int64(stmt, column) != 0);
 	case KIND_JSON: {
@@ -589,6 +625,54 @@ json_t *store_column_json(sqlite3_stmt *stmt, int column, const struct meta_fiel
 		}
 		return json_stringn((const char *)sqlite3_column_text(stmt, column),
 		                    (size_t)sqlite3_column_bytes(stmt, column));
+	}
+}
+
+/*
+ * The same value written as JSON text: store_column_json followed by
+ * jsonw_value, without the jansson value in between (the equivalence is
+ * tested in test_store.c).
+ */
+static void column_write(sqlite3_stmt *stmt, int column, const struct meta_field *field, struct jsonw *out)
+{
+	int type = sqlite3_column_type(stmt, column);
+	if (type == SQLITE_NULL) {
+		jsonw_raw(out, "null", 4);
+		return;
+	}
+	switch (column_kind(type, field)) {
+	case KIND_INT:
+		jsonw_int(out, sqlite3_column_int64(stmt, column));
+		return;
+	case KIND_REAL:
+		jsonw_real(out, column_real(stmt, column, field));
+		return;
+	case KIND_BOOL:
+		if (sqlite3_column_int64(stmt, column) != 0)
+			jsonw_raw(out, "true", 4);
+		else
+			jsonw_raw(out, "false", 5);
+		return;
+	case KIND_TEXT:
+		if (type == SQLITE_INTEGER) {
+			jsonw_int(out, sqlite3_column_int64(stmt, column));
+			return;
+		}
+		if (type == SQLITE_FLOAT) {
+			jsonw_real(out, sqlite3_column_double(stmt, column));
+			return;
+		}
+		/* text first, then its length (SQLite's documented order) */
+		const char *text = (const char *)sqlite3_column_text(stmt, column);
+		jsonw_string(out, text, (size_t)sqlite3_column_bytes(stmt, column));
+		return;
+	default: {
+		/* stored JSON (rare): through jansson, which also checks it */
+		json_t *v = store_column_json(stmt, column, field);
+		jsonw_value(out, v);
+		json_decref(v);
+		return;
+	}
 	}
 }
 
@@ -1287,6 +1371,17 @@ void store_sql_in_ids(struct expr_sql *b, const char *column_sql, json_t *ids, s
 
 /* --- queries ---------------------------------------------------------- */
 
+/*
+ * The id breaks ties in the direction of the last sort key, so that an index
+ * on the filter and sort columns (which holds the rowid in the same order)
+ * delivers rows already sorted: "ORDER BY revenue DESC, id ASC" would make
+ * SQLite sort every page with a temporary b-tree.
+ */
+static enum store_sort_dir id_direction(const struct store_query *q)
+{
+	return q->sort_count ? q->sort_dir[q->sort_count - 1] : STORE_ASC;
+}
+
 /* FROM, joins and WHERE of q (keyset included when with_keyset). */
 static void query_body(struct store_query *q, struct strbuf *sql, bool with_keyset)
 {
@@ -1321,7 +1416,8 @@ static void query_body(struct store_query *q, struct strbuf *sql, bool with_keys
 		if (i == q->sort_count) {
 			struct expr_value v = { .type = EV_INT,
 				.i = json_integer_value(json_array_get(q->after, (size_t)q->sort_count)) };
-			strbuf_printf(sql, "t0.\"id\" > ?%d)", expr_sql_bind(q->sql, &v));
+			strbuf_printf(sql, "t0.\"id\" %c ?%d)", id_direction(q) == STORE_ASC ? '>' : '<',
+			              expr_sql_bind(q->sql, &v));
 			continue;
 		}
 		json_t *jv = json_array_get(q->after, (size_t)i);
@@ -1381,8 +1477,42 @@ static int prepare_query(struct store_conn *conn, struct store_query *q, struct 
 	return CRM_OK;
 }
 
+struct store_row {
+	sqlite3_stmt *stmt;
+	const struct store_query *q;
+};
+
+json_t *store_row_record(const struct store_row *row)
+{
+	json_t *record = json_object();
+	for (int i = 0; i < row->q->column_count; i++)
+		json_object_set_new(record, row->q->column_names[i],
+		                    store_column_json(row->stmt, i, row->q->column_fields[i]));
+	return record;
+}
+
+void store_row_write(const struct store_row *row, struct jsonw *out)
+{
+	jsonw_char(out, '{');
+	for (int i = 0; i < row->q->column_count; i++) {
+		if (i)
+			jsonw_char(out, ',');
+		jsonw_key(out, row->q->column_names[i]);
+		column_write(row->stmt, i, row->q->column_fields[i], out);
+	}
+	jsonw_char(out, '}');
+}
+
+json_t *store_row_keys(const struct store_row *row)
+{
+	json_t *keys = json_array();
+	for (int i = 0; i <= row->q->sort_count; i++)
+		json_array_append_new(keys, store_column_json(row->stmt, row->q->column_count + i, NULL));
+	return keys;
+}
+
 int store_select(struct store_conn *conn, struct store_query *q,
-                 int (*row_fn)(void *arg, json_t *record, json_t *keys), void *arg,
+                 int (*row_fn)(void *arg, const struct store_row *row), void *arg,
                  struct crm_ctx *ctx)
 {
 	struct strbuf sql = { 0 };
@@ -1396,7 +1526,7 @@ int store_select(struct store_conn *conn, struct store_query *q,
 	strbuf_puts(&sql, " ORDER BY ");
 	for (int i = 0; i < q->sort_count; i++)
 		strbuf_printf(&sql, "%s %s, ", q->sort_sql[i], q->sort_dir[i] == STORE_ASC ? "ASC" : "DESC");
-	strbuf_puts(&sql, "t0.\"id\" ASC");
+	strbuf_puts(&sql, id_direction(q) == STORE_ASC ? "t0.\"id\" ASC" : "t0.\"id\" DESC");
 	if (q->limit > 0)
 		strbuf_printf(&sql, " LIMIT %d", q->limit);
 	sqlite3_stmt *stmt;
@@ -1405,17 +1535,9 @@ int store_select(struct store_conn *conn, struct store_query *q,
 	if (code != CRM_OK)
 		return code;
 	int rc;
+	struct store_row row = { .stmt = stmt, .q = q };
 	while ((rc = store_step(conn, stmt)) == SQLITE_ROW) {
-		json_t *record = json_object();
-		for (int i = 0; i < q->column_count; i++)
-			json_object_set_new(record, q->column_names[i],
-			                    store_column_json(stmt, i, q->column_fields[i]));
-		json_t *keys = json_array();
-		for (int i = 0; i <= q->sort_count; i++)
-			json_array_append_new(keys, store_column_json(stmt, q->column_count + i, NULL));
-		int stop = row_fn(arg, record, keys);
-		json_decref(record);
-		json_decref(keys);
+		int stop = row_fn(arg, &row);
 		if (stop) {
 			store_done(conn, stmt);
 			return stop;

@@ -151,6 +151,8 @@ int store_share_list(struct store_conn *conn, const char *object, int64_t id, js
 enum store_sort_dir { STORE_ASC, STORE_DESC };
 
 /* A compiled query: the object API fills it, the store runs it. */
+struct jsonw;
+
 struct store_query {
 	const struct meta_object *object;
 	struct expr_sql *sql;            /* builder holding joins and binds (borrowed) */
@@ -168,11 +170,18 @@ struct store_query {
 };
 
 /*
- * Runs q; row_fn receives each record (borrowed) and the values of its sort
- * keys followed by its id as a JSON array (borrowed), to build a cursor.
+ * Runs q; row_fn receives each row, valid during the call, and reads it as
+ * it needs: a jansson record, the record as JSON text (no tree built: the
+ * fast way to a response), or the values of its sort keys followed by its
+ * id (a JSON array, for a cursor). row_fn returns 0 to go on; anything else
+ * stops the query and is returned.
  */
+struct store_row;
+json_t *store_row_record(const struct store_row *row);
+void store_row_write(const struct store_row *row, struct jsonw *out);
+json_t *store_row_keys(const struct store_row *row);
 int store_select(struct store_conn *conn, struct store_query *q,
-                 int (*row_fn)(void *arg, json_t *record, json_t *keys), void *arg,
+                 int (*row_fn)(void *arg, const struct store_row *row), void *arg,
                  struct crm_ctx *ctx);
 int store_count(struct store_conn *conn, struct store_query *q, int64_t max, int64_t *out,
                 struct crm_ctx *ctx);

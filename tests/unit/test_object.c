@@ -7,6 +7,7 @@
 #include "test.h"
 #include "fixture.h"
 #include "events.h"
+#include "jsonw.h"
 #include "meta.h"
 #include "store.h"
 
@@ -154,6 +155,67 @@ static void test_every_field_type_accepts_valid_values(void)
 	ASSERT(json_is_string(json_object_get(r, "created_at")));
 	ASSERT(json_is_null(json_object_get(r, "deleted_at")));
 	json_decref(r);
+	fixture_close(&fx);
+}
+
+/* The page written as text (object_query_text) is the page object_query builds, encoded. */
+static void assert_text_page_matches(const struct object_query *q)
+{
+	json_t *page = NULL;
+	ASSERT_EQ(object_query(&fx.ctx, "thing", q, &page), CRM_OK);
+	struct jsonw expected = { 0 }, text = { 0 };
+	jsonw_value(&expected, page);
+	json_decref(page);
+	ASSERT_EQ(object_query_text(&fx.ctx, "thing", q, &text), CRM_OK);
+	char *want = jsonw_finish(&expected, NULL), *got = jsonw_finish(&text, NULL);
+	if (strcmp(want, got) != 0)
+		fprintf(stderr, "  object_query:      %s\n  object_query_text: %s\n", want, got);
+	ASSERT_STR_EQ(got, want);
+	json_t *parsed = json_loads(got, 0, NULL); /* and it is JSON */
+	ASSERT(parsed != NULL);
+	json_decref(parsed);
+	free(want);
+	free(got);
+}
+
+static void test_text_pages_equal_encoded_pages(void)
+{
+	setup();
+	int64_t account = create("account", "{\"name\": \"Acme\"}");
+	char json[1024];
+	snprintf(json, sizeof(json),
+		"{\"t_text\": \"a\\\"\\\\<\", \"t_textarea\": \"tab\\there\\nnew \\u00e9\\u4e2d \\ud83d\\ude00\","
+		" \"t_int\": 7, \"t_decimal\": -0.1, \"t_money\": 12.345, \"t_percent\": 1e-7, \"t_bool\": false,"
+		" \"t_date\": \"2024-02-29\", \"t_datetime\": \"2024-03-01T10:00:00+02:00\", \"t_enum\": \"b\","
+		" \"t_multi\": [\"x\", \"z\"], \"t_ref\": %lld, \"t_json\": {\"k\": [1, 2.5, null, \"</script>\"]},"
+		" \"t_geo\": {\"lat\": 52.5, \"lng\": 13.4}}", (long long)account);
+	ASSERT(create("thing", json) > 0);
+	ASSERT(create("thing", "{\"t_int\": 0, \"t_bool\": true, \"t_decimal\": 123456789.123456789}") > 0);
+	ASSERT(create("thing", "{}") > 0); /* every optional field null */
+	for (int i = 0; i < 5; i++)
+		ASSERT(create("thing", "{\"t_text\": \"same\", \"t_decimal\": 2.5}") > 0);
+	struct object_query all = { .limit = 100 };
+	assert_text_page_matches(&all);
+	struct object_query paged = { .limit = 3, .sort = "-t_decimal", .count = OBJECT_COUNT_EXACT };
+	assert_text_page_matches(&paged);
+	struct object_query estimated = { .limit = 2, .fields = "t_text,t_ref.name,t_formula",
+	                                  .filter = "t_int is null or t_int >= 0", .count = OBJECT_COUNT_ESTIMATE };
+	assert_text_page_matches(&estimated);
+	/* the second page, through the first page's cursor */
+	json_t *first = NULL;
+	ASSERT_EQ(object_query(&fx.ctx, "thing", &paged, &first), CRM_OK);
+	struct object_query next = paged;
+	next.after = json_string_value(json_object_get(first, "next"));
+	ASSERT(next.after != NULL);
+	assert_text_page_matches(&next);
+	json_decref(first);
+	/* an error appends nothing */
+	struct jsonw text = { 0 };
+	jsonw_raw(&text, "x", 1);
+	struct object_query bad = { .filter = "no_such_field = 1" };
+	ASSERT_EQ(object_query_text(&fx.ctx, "thing", &bad, &text), CRM_EINVAL);
+	ASSERT_EQ(text.len, 1);
+	jsonw_free(&text);
 	fixture_close(&fx);
 }
 
@@ -751,6 +813,7 @@ static const struct test_case tests[] = {
 	{ "hooks_change_refuse_and_roll_back", test_hooks_change_refuse_and_roll_back },
 	{ "hook_that_retriggers_itself_is_stopped", test_hook_that_retriggers_itself_is_stopped },
 	{ "every_field_type_accepts_valid_values", test_every_field_type_accepts_valid_values },
+	{ "text_pages_equal_encoded_pages", test_text_pages_equal_encoded_pages },
 	{ "every_field_type_refuses_invalid_values", test_every_field_type_refuses_invalid_values },
 	{ "all_field_errors_are_reported_at_once", test_all_field_errors_are_reported_at_once },
 	{ "required_fields_and_rules", test_required_fields_and_rules },
