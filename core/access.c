@@ -19,7 +19,9 @@
  * kernel keeps them. Any write to a user record in this process empties it
  * at once (access_users_changed); writes from another process (the CLI) are
  * seen within ACCESS_CACHE_SECONDS. A disabled user is refused earlier
- * still: sessions are resolved against the live user row on every request.
+ * still: sessions are resolved against the live user row (a reader reuses
+ * an answer only while no one, in any process, has committed since:
+ * store_auth_resolve).
  */
 #define ACCESS_CACHE_SLOTS 1024
 #define ACCESS_CACHE_SECONDS 2

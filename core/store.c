@@ -65,6 +65,7 @@ struct store_conn {
 	struct sequence sequences[32];  /* writer only */
 	int sequence_count;
 	struct store_conn *next_free;
+	struct store_auth_memo *auth_memo; /* readers only */
 };
 
 struct store {
@@ -282,6 +283,8 @@ static void close_conn(struct store_conn *conn, int object_count)
 	for (int i = 0; conn->inserts && i < object_count; i++)
 		sqlite3_finalize(conn->inserts[i]);
 	free(conn->inserts);
+	free(conn->auth_memo);
+	conn->auth_memo = NULL;
 	sqlite3_close(conn->db);
 	conn->db = NULL;
 }
@@ -388,6 +391,15 @@ void store_close(struct store *store)
 struct store *store_conn_store(struct store_conn *conn)
 {
 	return conn->store;
+}
+
+struct store_auth_memo *store_conn_auth_memo(struct store_conn *conn)
+{
+	if (conn->writer)
+		return NULL;
+	if (!conn->auth_memo)
+		conn->auth_memo = xcalloc(STORE_AUTH_MEMO_SLOTS, sizeof(*conn->auth_memo));
+	return conn->auth_memo;
 }
 
 const struct meta *store_meta(const struct store *store)

@@ -265,18 +265,67 @@ int store_auth_token_delete(struct store_conn *conn, int64_t user_id, const char
 	return CRM_OK;
 }
 
+/*
+ * Which snapshot a reader connection reads: "PRAGMA data_version" changes
+ * whenever another connection, in this process or another, has committed.
+ * Readers never write, so an unchanged value means an unchanged database.
+ * It also starts the read transaction, which the request's next statements
+ * share.
+ */
+static int data_version(struct store_conn *conn, sqlite3_int64 *out)
+{
+	sqlite3_stmt *stmt;
+	if (store_prepare(conn, "PRAGMA data_version", &stmt, NULL) != CRM_OK)
+		return CRM_EIO;
+	int rc = store_step(conn, stmt);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(stmt, 0);
+	store_done(conn, stmt);
+	return rc == SQLITE_ROW ? CRM_OK : CRM_EIO;
+}
+
+static unsigned memo_slot(const char *token_hash)
+{
+	/* the hash is hex of a keyed BLAKE2b: its first digits are already uniform */
+	unsigned v = 0;
+	for (int i = 0; i < 6; i++)
+		v = v * 16 + (unsigned)(token_hash[i] <= '9' ? token_hash[i] - '0' : token_hash[i] - 'a' + 10);
+	return v % STORE_AUTH_MEMO_SLOTS;
+}
+
 int store_auth_resolve(struct store_conn *conn, const struct meta_object *users, const char *token_hash,
                        time_t now, int64_t *user_id, char *csrf, size_t csrf_size, bool *api_token,
                        struct crm_ctx *ctx)
 {
+	/*
+	 * A reader remembers what each token resolved to in which snapshot: while
+	 * no one has committed since, the answer cannot have changed (logouts,
+	 * revocations, disabled users and password changes are all commits, from
+	 * this process or the CLI), and only a session's expiry is checked again.
+	 * This saves the token query on most requests of a read-mostly load.
+	 */
+	struct store_auth_memo *memo = store_conn_auth_memo(conn);
+	sqlite3_int64 version = 0;
+	struct store_auth_memo *slot = NULL;
+	if (memo && data_version(conn, &version) == CRM_OK && version) {
+		slot = &memo[memo_slot(token_hash)];
+		if (slot->data_version == version && strcmp(slot->token_hash, token_hash) == 0
+		    && (slot->expires_at == 0 || slot->expires_at > (sqlite3_int64)now)) {
+			*user_id = slot->user_id;
+			if (csrf && csrf_size)
+				snprintf(csrf, csrf_size, "%s", slot->csrf);
+			*api_token = slot->api_token != 0;
+			return CRM_OK;
+		}
+	}
 	/* the text depends only on the metadata, so the statement cache keeps one copy */
 	struct strbuf sql = { 0 };
-	strbuf_puts(&sql, "SELECT s.user_id, s.csrf, 0 FROM _crm_sessions s JOIN ");
+	strbuf_puts(&sql, "SELECT s.user_id, s.csrf, 0, s.expires_at FROM _crm_sessions s JOIN ");
 	strbuf_ident(&sql, users->name);
 	strbuf_puts(&sql, " u ON u.\"id\" = s.user_id WHERE s.token_hash = ?1 AND s.expires_at > ?2"
 	            " AND u.\"deleted_at\" IS NULL");
 	active_condition(&sql, users, "u.");
-	strbuf_puts(&sql, " UNION ALL SELECT t.user_id, '', 1 FROM _crm_tokens t JOIN ");
+	strbuf_puts(&sql, " UNION ALL SELECT t.user_id, '', 1, 0 FROM _crm_tokens t JOIN ");
 	strbuf_ident(&sql, users->name);
 	strbuf_puts(&sql, " u ON u.\"id\" = t.user_id WHERE t.token_hash = ?1 AND u.\"deleted_at\" IS NULL");
 	active_condition(&sql, users, "u.");
@@ -290,10 +339,19 @@ int store_auth_resolve(struct store_conn *conn, const struct meta_object *users,
 	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)now);
 	int rc = store_step(conn, stmt);
 	if (rc == SQLITE_ROW) {
+		const char *text = (const char *)sqlite3_column_text(stmt, 1);
 		*user_id = sqlite3_column_int64(stmt, 0);
 		if (csrf && csrf_size)
-			snprintf(csrf, csrf_size, "%s", (const char *)sqlite3_column_text(stmt, 1));
+			snprintf(csrf, csrf_size, "%s", text ? text : "");
 		*api_token = sqlite3_column_int(stmt, 2) != 0;
+		if (slot && strlen(token_hash) < sizeof(slot->token_hash)) {
+			slot->data_version = version;
+			snprintf(slot->token_hash, sizeof(slot->token_hash), "%s", token_hash);
+			slot->user_id = *user_id;
+			slot->expires_at = sqlite3_column_int64(stmt, 3);
+			snprintf(slot->csrf, sizeof(slot->csrf), "%s", text ? text : "");
+			slot->api_token = *api_token;
+		}
 		code = CRM_OK;
 	} else if (rc == SQLITE_DONE) {
 		code = crm_error(ctx, CRM_ENOTFOUND, "no such session or token");

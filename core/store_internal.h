@@ -17,6 +17,21 @@ json_t *store_column_json(sqlite3_stmt *stmt, int column, const struct meta_fiel
 int store_rollup_sql(struct expr_sql *b, const struct meta_field *rollup, struct strbuf *out,
                      char *err, size_t errlen);
 struct store *store_conn_store(struct store_conn *conn);
+
+/*
+ * store_auth.c's memo of resolved tokens, one per reader connection (see
+ * store_auth_resolve); NULL for the writer.
+ */
+#define STORE_AUTH_MEMO_SLOTS 64
+struct store_auth_memo {
+	sqlite3_int64 data_version;     /* the snapshot it was read in; 0 = empty */
+	char token_hash[65];
+	sqlite3_int64 user_id;
+	sqlite3_int64 expires_at;       /* sessions; 0 for API tokens (no expiry) */
+	char csrf[64];
+	int api_token;
+};
+struct store_auth_memo *store_conn_auth_memo(struct store_conn *conn);
 /* Borrowed conversion for binding (text not copied). */
 void store_json_to_value(json_t *json, struct expr_value *out);
 

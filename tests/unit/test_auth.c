@@ -260,6 +260,41 @@ static void test_logout_ends_the_session(void)
 	fixture_close(&fx);
 }
 
+/*
+ * Readers remember resolved tokens per snapshot (store_auth_resolve): a
+ * change committed by another process, like the CLI's, must end the
+ * session at once all the same.
+ */
+static void test_remembered_sessions_follow_other_processes(void)
+{
+	ASSERT(setup(PASSWORD) > 0);
+	struct auth_session first, second;
+	int retry = 0;
+	int64_t user_id = 0;
+	bool api = false;
+	ASSERT_EQ(login("alice", PASSWORD, NULL, &first, &retry), CRM_OK);
+	ASSERT_EQ(login("alice", PASSWORD, NULL, &second, &retry), CRM_OK);
+	for (int i = 0; i < 3; i++) /* the second and third time from memory */
+		ASSERT_EQ(resolve(first.token, &user_id, NULL, &api), CRM_OK);
+	ASSERT_EQ(resolve(second.token, &user_id, NULL, &api), CRM_OK);
+
+	/* another kernel on the same file stands for another process */
+	struct kernel_options options = { .db_path = fx.db, .metadata_dir = fx.metadata,
+	                                  .plugins_dir = "plugins", .log = stderr };
+	struct crm_kernel *other = NULL;
+	ASSERT_EQ(kernel_open(&options, &other), CRM_OK);
+	struct crm_ctx other_ctx;
+	crm_ctx_init(&other_ctx, other, 0, "other");
+	ASSERT_EQ(auth_logout(&other_ctx, first.token), CRM_OK);
+	ASSERT_EQ(resolve(first.token, &user_id, NULL, &api), CRM_EDENIED);
+	ASSERT_EQ(resolve(second.token, &user_id, NULL, &api), CRM_OK);
+	ASSERT_EQ(auth_user_disable(&other_ctx, "alice"), CRM_OK);
+	ASSERT_EQ(resolve(second.token, &user_id, NULL, &api), CRM_EDENIED);
+	crm_ctx_clear(&other_ctx);
+	kernel_close(other);
+	fixture_close(&fx);
+}
+
 static void test_password_change_ends_sessions(void)
 {
 	ASSERT(setup(PASSWORD) > 0);
@@ -596,6 +631,7 @@ static void test_malformed_tokens_are_refused(void)
 
 static const struct test_case tests[] = {
 	{ "login_gives_a_token_that_resolves_to_the_user", test_login_gives_a_token_that_resolves_to_the_user },
+	{ "remembered_sessions_follow_other_processes", test_remembered_sessions_follow_other_processes },
 	{ "wrong_password_and_unknown_login_answer_alike", test_wrong_password_and_unknown_login_answer_alike },
 	{ "ten_failures_lock_the_account_even_for_the_right_password",
 	  test_ten_failures_lock_the_account_even_for_the_right_password },
