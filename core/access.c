@@ -385,6 +385,19 @@ bool access_can_read(void *arg, const struct meta_object *object, const struct m
 	return access_field(arg, object, field) != FIELD_ACCESS_HIDDEN;
 }
 
+bool access_reads_everything(struct crm_ctx *ctx, const struct meta_object *object)
+{
+	if (access_is_admin(ctx))
+		return true;
+	const struct meta_access_rule *rule = rule_for(ctx, object, ACCESS_READ);
+	if (!rule || rule->level != LEVEL_ALL)
+		return false;
+	for (int i = 0; i < object->field_count; i++)
+		if (access_field(ctx, object, &object->fields[i]) == FIELD_ACCESS_HIDDEN)
+			return false;
+	return true;
+}
+
 void access_strip(struct crm_ctx *ctx, const struct meta_object *object, json_t *record)
 {
 	if (access_is_admin(ctx))

@@ -1000,6 +1000,31 @@ int object_get(struct crm_ctx *ctx, const char *object, int64_t id, bool include
 	return CRM_OK;
 }
 
+int object_get_text(struct crm_ctx *ctx, const char *object, int64_t id, bool include_deleted,
+                    struct jsonw *out, int64_t *version)
+{
+	const struct meta_object *o = NULL;
+	int code = find_object(ctx, object, &o);
+	if (code != CRM_OK)
+		return code;
+	if ((code = access_load(ctx)) != CRM_OK)
+		return code;
+	if (access_reads_everything(ctx, o)) {
+		/* no check per record and nothing to strip: the row goes straight to text */
+		struct store_conn *conn = read_conn(ctx);
+		code = store_get_text(conn, o, id, include_deleted, out, version, ctx);
+		read_done(ctx, conn);
+		return code;
+	}
+	json_t *record = NULL;
+	if ((code = object_get(ctx, object, id, include_deleted, &record)) != CRM_OK)
+		return code;
+	*version = json_integer_value(json_object_get(record, "version"));
+	jsonw_value(out, record);
+	json_decref(record);
+	return CRM_OK;
+}
+
 static int update(struct crm_ctx *ctx, const char *object, int64_t id, int64_t expected_version,
                   json_t *changes, const char *transition, json_t **out);
 

@@ -46,6 +46,14 @@ int object_create_id(struct crm_ctx *ctx, const char *object, json_t *values, in
 /* Reads one live record (deleted ones too when include_deleted). CRM_ENOTFOUND if absent. */
 int object_get(struct crm_ctx *ctx, const char *object, int64_t id, bool include_deleted, json_t **out);
 /*
+ * The same record as JSON text appended to out (what the REST GET answers
+ * with), and its version. A caller who may read every record and field of
+ * the object gets the row written straight to text, without a jansson tree.
+ */
+struct jsonw;
+int object_get_text(struct crm_ctx *ctx, const char *object, int64_t id, bool include_deleted,
+                    struct jsonw *out, int64_t *version);
+/*
  * Changes the given fields. expected_version > 0 must equal the stored
  * version, else CRM_ECONFLICT (a lost update); 0 skips the check.
  */
@@ -70,7 +78,6 @@ int object_query(struct crm_ctx *ctx, const char *object, const struct object_qu
  * records a page it is the difference between building 1,500 jansson values
  * and none). On error nothing is appended.
  */
-struct jsonw;
 int object_query_text(struct crm_ctx *ctx, const char *object, const struct object_query *query,
                       struct jsonw *out);
 /*

@@ -36,6 +36,7 @@ struct stmt_entry {
 /* A compiled "SELECT <all fields> FROM obj t0 <joins>" for store_get. */
 struct select_cache {
 	char *sql;               /* up to and including the joins */
+	char *get_sql[2];        /* sql + "WHERE id = ?", live only [0] or deleted too [1] */
 	int bind_count;
 	struct expr_value *binds;
 	time_t built_at;
@@ -266,6 +267,8 @@ static int open_conn(struct store *store, const char *path, bool writer, struct 
 static void select_cache_free(struct select_cache *c)
 {
 	free(c->sql);
+	free(c->get_sql[0]);
+	free(c->get_sql[1]);
 	for (int i = 0; i < c->bind_count; i++)
 		expr_value_clear(&c->binds[i]);
 	free(c->binds);
@@ -870,36 +873,71 @@ static json_t *row_record(sqlite3_stmt *stmt, const struct meta_object *object)
 	return record;
 }
 
-int store_get(struct store_conn *conn, const struct meta_object *object, int64_t id,
-              bool include_deleted, json_t **out, struct crm_ctx *ctx)
+/* The prepared lookup of one record by id, stepped: SQLITE_ROW means found. */
+static int get_row(struct store_conn *conn, const struct meta_object *object, int64_t id,
+                   bool include_deleted, sqlite3_stmt **out, struct crm_ctx *ctx)
 {
 	struct select_cache *c = NULL;
 	int code = select_for(conn, object, &c, ctx);
 	if (code != CRM_OK)
 		return code;
-	char tail[96];
-	snprintf(tail, sizeof(tail), " WHERE t0.\"id\" = ?%d%s", c->bind_count + 1,
-	         include_deleted ? "" : " AND t0.\"deleted_at\" IS NULL");
-	struct strbuf sql = { 0 };
-	strbuf_puts(&sql, c->sql);
-	strbuf_puts(&sql, tail);
+	char **text = &c->get_sql[include_deleted ? 1 : 0];
+	if (!*text) {
+		struct strbuf sql = { 0 };
+		strbuf_printf(&sql, "%s WHERE t0.\"id\" = ?%d%s", c->sql, c->bind_count + 1,
+		              include_deleted ? "" : " AND t0.\"deleted_at\" IS NULL");
+		*text = strbuf_detach(&sql);
+	}
 	sqlite3_stmt *stmt;
-	code = store_prepare(conn, sql.data, &stmt, ctx);
-	strbuf_free(&sql);
+	code = store_prepare(conn, *text, &stmt, ctx);
 	if (code != CRM_OK)
 		return code;
 	bind_all(stmt, c->bind_count, c->binds);
 	sqlite3_bind_int64(stmt, c->bind_count + 1, id);
 	int rc = store_step(conn, stmt);
 	if (rc == SQLITE_ROW) {
-		*out = row_record(stmt, object);
-		store_done(conn, stmt);
+		*out = stmt;
 		return CRM_OK;
 	}
 	store_done(conn, stmt);
 	if (rc != SQLITE_DONE)
 		return store_sql_error(conn, rc, ctx, "get");
 	return crm_error(ctx, CRM_ENOTFOUND, "no %s with id %lld", object->name, (long long)id);
+}
+
+int store_get(struct store_conn *conn, const struct meta_object *object, int64_t id,
+              bool include_deleted, json_t **out, struct crm_ctx *ctx)
+{
+	sqlite3_stmt *stmt;
+	int code = get_row(conn, object, id, include_deleted, &stmt, ctx);
+	if (code != CRM_OK)
+		return code;
+	*out = row_record(stmt, object);
+	store_done(conn, stmt);
+	return CRM_OK;
+}
+
+int store_get_text(struct store_conn *conn, const struct meta_object *object, int64_t id,
+                   bool include_deleted, struct jsonw *out, int64_t *version, struct crm_ctx *ctx)
+{
+	sqlite3_stmt *stmt;
+	int code = get_row(conn, object, id, include_deleted, &stmt, ctx);
+	if (code != CRM_OK)
+		return code;
+	*version = 0;
+	jsonw_char(out, '{');
+	for (int i = 0; i < object->field_count; i++) {
+		const struct meta_field *f = &object->fields[i];
+		if (i)
+			jsonw_char(out, ',');
+		jsonw_key(out, f->name);
+		column_write(stmt, i, f, out);
+		if (strcmp(f->name, "version") == 0)
+			*version = sqlite3_column_int64(stmt, i);
+	}
+	jsonw_char(out, '}');
+	store_done(conn, stmt);
+	return CRM_OK;
 }
 
 int store_exists(struct store_conn *conn, const struct meta_object *object, int64_t id,

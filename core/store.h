@@ -19,6 +19,8 @@
 #include <time.h>
 #include "crm.h"
 
+struct jsonw;
+
 struct meta;
 struct meta_object;
 struct meta_field;
@@ -82,6 +84,9 @@ int store_update(struct store_conn *conn, const struct meta_object *object, int6
 /* Reads a record with formulas; CRM_ENOTFOUND if absent (or deleted, unless include_deleted). */
 int store_get(struct store_conn *conn, const struct meta_object *object, int64_t id,
               bool include_deleted, json_t **out, struct crm_ctx *ctx);
+/* The same record as JSON text appended to out (no jansson tree), and its version. */
+int store_get_text(struct store_conn *conn, const struct meta_object *object, int64_t id,
+                   bool include_deleted, struct jsonw *out, int64_t *version, struct crm_ctx *ctx);
 /* True if a live record with that id exists. */
 int store_exists(struct store_conn *conn, const struct meta_object *object, int64_t id,
                  bool *out, struct crm_ctx *ctx);
@@ -151,8 +156,6 @@ int store_share_list(struct store_conn *conn, const char *object, int64_t id, js
 enum store_sort_dir { STORE_ASC, STORE_DESC };
 
 /* A compiled query: the object API fills it, the store runs it. */
-struct jsonw;
-
 struct store_query {
 	const struct meta_object *object;
 	struct expr_sql *sql;            /* builder holding joins and binds (borrowed) */

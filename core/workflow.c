@@ -520,6 +520,14 @@ int workflow_fire(struct crm_ctx *ctx, const char *object, int64_t id, const cha
 	return CRM_OK;
 }
 
+bool workflow_has_states(const struct meta *meta, const struct meta_object *object)
+{
+	for (int w = 0; w < meta->workflow_count; w++)
+		if (meta->workflows[w].object == object && meta->workflows[w].field)
+			return true;
+	return false;
+}
+
 int workflow_available(struct crm_ctx *ctx, const char *object, json_t *record, json_t **names)
 {
 	const struct meta *meta = ctx->kernel->meta;

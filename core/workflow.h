@@ -59,6 +59,8 @@ int workflow_fire(struct crm_ctx *ctx, const char *object, int64_t id, const cha
  * caller's role, guard true, no approval pending. *names owned (array).
  */
 int workflow_available(struct crm_ctx *ctx, const char *object, json_t *record, json_t **names);
+/* Whether object has a workflow with a state field (else no record has transitions). */
+bool workflow_has_states(const struct meta *meta, const struct meta_object *object);
 
 /*
  * An approver decides one approval record (object `approval`). Only its

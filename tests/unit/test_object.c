@@ -196,6 +196,21 @@ static void test_text_pages_equal_encoded_pages(void)
 		ASSERT(create("thing", "{\"t_text\": \"same\", \"t_decimal\": 2.5}") > 0);
 	struct object_query all = { .limit = 100 };
 	assert_text_page_matches(&all);
+	/* and each record as the REST GET writes it */
+	for (int64_t id = 1; id <= 8; id++) {
+		json_t *record = get("thing", id);
+		ASSERT(record != NULL);
+		struct jsonw expected = { 0 }, text = { 0 };
+		jsonw_value(&expected, record);
+		int64_t version = -1;
+		ASSERT_EQ(object_get_text(&fx.ctx, "thing", id, true, &text, &version), CRM_OK);
+		ASSERT_EQ(version, json_integer_value(json_object_get(record, "version")));
+		char *want = jsonw_finish(&expected, NULL), *got = jsonw_finish(&text, NULL);
+		ASSERT_STR_EQ(got, want);
+		free(want);
+		free(got);
+		json_decref(record);
+	}
 	struct object_query paged = { .limit = 3, .sort = "-t_decimal", .count = OBJECT_COUNT_EXACT };
 	assert_text_page_matches(&paged);
 	struct object_query estimated = { .limit = 2, .fields = "t_text,t_ref.name,t_formula",
