@@ -28,7 +28,7 @@ struct object_query;
 #define CSV_MAX_FIELD   (1024 * 1024)       /* bytes in one field */
 #define CSV_MAX_COLUMNS 1000                /* fields in one record */
 #define CSV_MAX_RECORD  (16 * 1024 * 1024)  /* bytes in one record */
-#define CSV_IMPORT_BATCH 5000               /* rows per transaction */
+#define CSV_IMPORT_BATCH 25000              /* rows per transaction */
 
 /* ---- reader ------------------------------------------------------------ */
 

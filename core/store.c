@@ -1530,6 +1530,8 @@ static int prepare_query(struct store_conn *conn, struct store_query *q, struct 
 struct store_row {
 	sqlite3_stmt *stmt;
 	const struct store_query *q;
+	const char *keys;        /* '"name":' of each column, back to back (made once per query) */
+	const int *key_end;      /* where each column's ends in keys */
 };
 
 json_t *store_row_record(const struct store_row *row)
@@ -1544,10 +1546,12 @@ json_t *store_row_record(const struct store_row *row)
 void store_row_write(const struct store_row *row, struct jsonw *out)
 {
 	jsonw_char(out, '{');
+	int start = 0;
 	for (int i = 0; i < row->q->column_count; i++) {
 		if (i)
 			jsonw_char(out, ',');
-		jsonw_key(out, row->q->column_names[i]);
+		jsonw_raw(out, row->keys + start, (size_t)(row->key_end[i] - start));
+		start = row->key_end[i];
 		column_write(row->stmt, i, row->q->column_fields[i], out);
 	}
 	jsonw_char(out, '}');
@@ -1584,17 +1588,27 @@ int store_select(struct store_conn *conn, struct store_query *q,
 	strbuf_free(&sql);
 	if (code != CRM_OK)
 		return code;
+	struct jsonw keys = { 0 };
+	int *key_end = xcalloc((size_t)q->column_count + 1, sizeof(int));
+	for (int i = 0; i < q->column_count; i++) {
+		jsonw_key(&keys, q->column_names[i]);
+		key_end[i] = (int)keys.len;
+	}
 	int rc;
-	struct store_row row = { .stmt = stmt, .q = q };
+	struct store_row row = { .stmt = stmt, .q = q, .keys = keys.data, .key_end = key_end };
 	while ((rc = store_step(conn, stmt)) == SQLITE_ROW) {
 		int stop = row_fn(arg, &row);
 		if (stop) {
 			store_done(conn, stmt);
+			jsonw_free(&keys);
+			free(key_end);
 			return stop;
 		}
 		/* A long export is many statements' worth of work: keep the deadline per row batch. */
 		conn->deadline_ns = 0;
 	}
+	jsonw_free(&keys);
+	free(key_end);
 	store_done(conn, stmt);
 	if (rc != SQLITE_DONE)
 		return store_sql_error(conn, rc, ctx, "query");
