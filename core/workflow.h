@@ -42,6 +42,8 @@
 #include "crm.h"
 
 struct crm_kernel;
+struct meta;
+struct meta_object;
 
 /*
  * Fires transition name on object/id as ctx's user. values (may be NULL,

@@ -128,9 +128,9 @@ run() {
 # the server. The plain floor (no script) is printed too.
 run "floor" "http://127.0.0.1:$floor_port/"
 route() {
-	name=$1; path=$2; script=$3
-	run "floor:$name" "http://127.0.0.1:$floor_port$path" "$script"
-	run "$name" "http://127.0.0.1:$crm_port$path" "$script"
+	route_name=$1; route_path=$2; route_script=$3
+	run "floor:$route_name" "http://127.0.0.1:$floor_port$route_path" "$route_script"
+	run "$route_name" "http://127.0.0.1:$crm_port$route_path" "$route_script"
 }
 route "GET /objects/account/{id}" /api/v1/objects/account/1 "$work/get.lua"
 route "GET /objects/account?filter&sort&limit=50" /api/v1/objects/account "$work/list.lua"
