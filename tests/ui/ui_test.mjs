@@ -162,11 +162,14 @@ async function main() {
   await test('sort by clicking a header', async () => {
     const amounts = async () => (await page.$$eval('table[data-test=list] tbody tr', (trs) => trs.map((tr) => tr.children[2].textContent)))
       .map((x) => (x === '—' ? null : Number(x.replace(/,/g, ''))));
+    // the previous page's paint mark would let waitList return before the sorted page is drawn
+    await page.evaluate(() => { delete document.body.dataset.listPaint; });
     await page.click('th button.sort[data-field=amount]');
     await page.waitForFunction(() => /sort=amount/.test(location.hash));
     await waitList(page);
     let a = (await amounts()).filter((x) => x != null);
     assert(a.length > 3 && a.every((x, i) => i === 0 || a[i - 1] <= x), `ascending: ${a}`);
+    await page.evaluate(() => { delete document.body.dataset.listPaint; });
     await page.click('th button.sort[data-field=amount]');
     await page.waitForFunction(() => /sort=-amount/.test(location.hash));
     await waitList(page);
@@ -186,6 +189,7 @@ async function main() {
     await page.click('[data-test=filter-add]');
     const expr = await page.inputValue('[data-test=filter-expr]');
     assert(expr === "amount > 100000 and stage = 'won'", `expression: ${expr}`);
+    await page.evaluate(() => { delete document.body.dataset.listPaint; });
     await page.click('[data-test=filter-apply]');
     await page.waitForFunction(() => /filter=/.test(location.hash));
     await waitList(page);
