@@ -23,6 +23,7 @@ struct kernel_options {
 	bool migrate;                /* apply additive schema changes at open (serve, import, demo) */
 	bool no_schema;              /* leave the schema alone (crm migrate plans it itself) */
 	bool bulk;                   /* a bulk load (import, demo): a large writer page cache */
+	bool server;                 /* crm serve: checkpoints on a thread of their own (store.h) */
 	FILE *log;                   /* where diagnostics and plans go; NULL = stderr */
 };
 

@@ -407,6 +407,7 @@ static int cmd_serve(struct cli *cli)
 	struct crm_kernel *kernel;
 	if (cli->http.threads > 0)
 		cli->kernel.readers = cli->http.threads + 1;
+	cli->kernel.server = true;
 	if (open_kernel(cli, true, &kernel))
 		return 1;
 	int code = http_serve(kernel, &cli->http);

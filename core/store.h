@@ -5,9 +5,12 @@
  * (PostgreSQL) replaces store.c and schema.c without touching the object API.
  *
  * Connections (RELIABILITY.md): exactly one writer connection, guarded by a
- * mutex, that alone writes and checkpoints; N read-only reader connections
- * (query_only) handed out one per thread at a time. WAL, synchronous=FULL,
- * foreign keys, busy timeout, defensive mode, limits, no mmap.
+ * mutex, that alone writes; N read-only reader connections (query_only)
+ * handed out one per thread at a time; in a server, one more connection on
+ * a thread of its own that only checkpoints, so that no request pays for
+ * one (elsewhere the writer checkpoints as it commits). WAL,
+ * synchronous=FULL, foreign keys, busy timeout, defensive mode, limits, no
+ * mmap.
  *
  * Values crossing this interface are normalised jansson values (object.c
  * validated them): strings, integers, reals, booleans, arrays/objects for
@@ -36,6 +39,7 @@ struct store_options {
 	int query_time_ms;         /* a statement running longer is interrupted; 0 = 2000 */
 	int writer_cache_kb;       /* the writer's page cache; 0 = 16 MiB (a bulk load wants more) */
 	int reader_cache_kb;       /* each reader's page cache; 0 = 8 MiB (the OS caches the file too) */
+	bool background_checkpoint; /* a server: checkpoints run on a thread of their own (store.c) */
 };
 
 int store_open(const char *path, const struct meta *meta, const struct store_options *options,
