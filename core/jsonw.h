@@ -8,9 +8,10 @@
  * that read back exactly and always with a '.', integers as integers.
  *
  * Measured on a 50-record page of accounts (30 KB): json_dumps 200 us,
- * json_dump_callback into a buffer 230 us, jsonw_value about 40 us, and
- * writing the rows directly with no jansson tree at all about half that
- * again (tests/bench/http_bench.sh).
+ * json_dump_callback into a buffer 230 us, jsonw_value about 40 us. Writing
+ * the rows directly, with no jansson tree at all, took the server's CPU time
+ * for that page over HTTP from about 400 us to about 150 us a request (the
+ * tree's allocations, not the encoding, were the cost).
  */
 #ifndef CRM_JSONW_H
 #define CRM_JSONW_H
