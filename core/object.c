@@ -66,6 +66,13 @@ static int find_object(struct crm_ctx *ctx, const char *name, const struct meta_
 	return CRM_OK;
 }
 
+/* find_object, with the caller's access loaded (every entry point that reads or writes starts here). */
+static int find_for_caller(struct crm_ctx *ctx, const char *name, const struct meta_object **out)
+{
+	int code = find_object(ctx, name, out);
+	return code == CRM_OK ? access_load(ctx) : code;
+}
+
 int object_begin(struct crm_ctx *ctx)
 {
 	if (ctx->txn) {
@@ -879,10 +886,8 @@ int object_create_id(struct crm_ctx *ctx, const char *object, json_t *values, in
 static int create(struct crm_ctx *ctx, const char *object, json_t *values, int64_t *out_id, json_t **out)
 {
 	const struct meta_object *o = NULL;
-	int code = find_object(ctx, object, &o);
+	int code = find_for_caller(ctx, object, &o);
 	if (code != CRM_OK)
-		return code;
-	if ((code = access_load(ctx)) != CRM_OK)
 		return code;
 	if (!access_allows(ctx, o, ACCESS_READ))
 		return crm_error(ctx, CRM_ENOTFOUND, "unknown object '%.64s'", object);
@@ -980,10 +985,8 @@ fail:
 int object_get(struct crm_ctx *ctx, const char *object, int64_t id, bool include_deleted, json_t **out)
 {
 	const struct meta_object *o = NULL;
-	int code = find_object(ctx, object, &o);
+	int code = find_for_caller(ctx, object, &o);
 	if (code != CRM_OK)
-		return code;
-	if ((code = access_load(ctx)) != CRM_OK)
 		return code;
 	struct store_conn *conn = read_conn(ctx);
 	json_t *record = NULL;
@@ -1004,10 +1007,8 @@ int object_get_text(struct crm_ctx *ctx, const char *object, int64_t id, bool in
                     struct jsonw *out, int64_t *version)
 {
 	const struct meta_object *o = NULL;
-	int code = find_object(ctx, object, &o);
+	int code = find_for_caller(ctx, object, &o);
 	if (code != CRM_OK)
-		return code;
-	if ((code = access_load(ctx)) != CRM_OK)
 		return code;
 	if (access_reads_everything(ctx, o)) {
 		/* no check per record and nothing to strip: the row goes straight to text */
@@ -1542,10 +1543,8 @@ static int compile_query(struct crm_ctx *ctx, const char *object, const struct o
                          bool with_columns, struct compiled **out)
 {
 	const struct meta_object *o = NULL;
-	int code = find_object(ctx, object, &o);
+	int code = find_for_caller(ctx, object, &o);
 	if (code != CRM_OK)
-		return code;
-	if ((code = access_load(ctx)) != CRM_OK)
 		return code;
 	if (!access_allows(ctx, o, ACCESS_READ))
 		return crm_error(ctx, CRM_ENOTFOUND, "unknown object '%.64s'", object);
@@ -1902,8 +1901,8 @@ done:
 int object_history(struct crm_ctx *ctx, const char *object, int64_t id, json_t **out)
 {
 	const struct meta_object *o = NULL;
-	int code = find_object(ctx, object, &o);
-	if (code != CRM_OK || (code = access_load(ctx)) != CRM_OK)
+	int code = find_for_caller(ctx, object, &o);
+	if (code != CRM_OK)
 		return code;
 	struct store_conn *conn = read_conn(ctx);
 	json_t *record = NULL, *rows = NULL;
@@ -1948,8 +1947,8 @@ static int share_allowed(struct crm_ctx *ctx, const struct meta_object *o, int64
 int object_share(struct crm_ctx *ctx, const char *object, int64_t id, json_t *share, json_t **out)
 {
 	const struct meta_object *o = NULL;
-	int code = find_object(ctx, object, &o);
-	if (code != CRM_OK || (code = access_load(ctx)) != CRM_OK)
+	int code = find_for_caller(ctx, object, &o);
+	if (code != CRM_OK)
 		return code;
 	json_t *user = json_object_get(share, "user"), *team = json_object_get(share, "team");
 	const char *level = json_string_value(json_object_get(share, "access"));
@@ -1990,8 +1989,8 @@ int object_share(struct crm_ctx *ctx, const char *object, int64_t id, json_t *sh
 int object_unshare(struct crm_ctx *ctx, const char *object, int64_t id, int64_t share_id)
 {
 	const struct meta_object *o = NULL;
-	int code = find_object(ctx, object, &o);
-	if (code != CRM_OK || (code = access_load(ctx)) != CRM_OK)
+	int code = find_for_caller(ctx, object, &o);
+	if (code != CRM_OK)
 		return code;
 	bool own;
 	if ((code = write_begin(ctx, &own)) != CRM_OK)
@@ -2010,8 +2009,8 @@ int object_unshare(struct crm_ctx *ctx, const char *object, int64_t id, int64_t 
 int object_shares(struct crm_ctx *ctx, const char *object, int64_t id, json_t **out)
 {
 	const struct meta_object *o = NULL;
-	int code = find_object(ctx, object, &o);
-	if (code != CRM_OK || (code = access_load(ctx)) != CRM_OK)
+	int code = find_for_caller(ctx, object, &o);
+	if (code != CRM_OK)
 		return code;
 	struct store_conn *conn = read_conn(ctx);
 	json_t *record = NULL;
