@@ -430,6 +430,64 @@ static void test_update_with_stale_version_is_a_lost_update(void)
 	fixture_close(&fx);
 }
 
+static long long file_size(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 ? (long long)st.st_size : 0;
+}
+
+/* Writes n notes of about 1 KB each, 250 to a transaction. */
+static void write_notes(struct crm_ctx *ctx, int n)
+{
+	char body[1025];
+	memset(body, 'x', 1024);
+	body[1024] = '\0';
+	for (int i = 0; i < n; i += 250) {
+		ASSERT_EQ(object_begin(ctx), CRM_OK);
+		for (int j = i; j < n && j < i + 250; j++) {
+			json_t *v = json_pack("{s:s}", "body", body);
+			ASSERT_EQ(object_create_id(ctx, "note", v, NULL), CRM_OK);
+			json_decref(v);
+		}
+		ASSERT_EQ(object_commit(ctx), CRM_OK);
+	}
+}
+
+/*
+ * A server checkpoints on a thread of its own (store.c): the database file
+ * takes the WAL's pages while the writer never checkpoints below 8,000
+ * pages, and past that the writer does, so the WAL stays bounded.
+ */
+static void test_server_checkpoints_in_the_background(void)
+{
+	fixture_prepare(&fx, schema);
+	struct kernel_options options = { .db_path = fx.db, .metadata_dir = fx.metadata, .plugins_dir = "plugins",
+	                                  .migrate = true, .server = true, .log = stderr };
+	ASSERT_EQ(kernel_open(&options, &fx.kernel), CRM_OK);
+	crm_ctx_init(&fx.ctx, fx.kernel, 0, "test");
+	char wal[400];
+	snprintf(wal, sizeof(wal), "%s-wal", fx.db);
+	long long before = file_size(fx.db);
+	write_notes(&fx.ctx, 6000); /* about 1,600 pages: past the 1,000 that wake the thread */
+	long long grown = 0;
+	for (int i = 0; i < 200 && grown < 4 * 1024 * 1024; i++) {
+		usleep(10 * 1000);
+		grown = file_size(fx.db) - before;
+	}
+	if (grown < 4 * 1024 * 1024)
+		fprintf(stderr, "  the database file grew by %lld bytes only\n", grown);
+	ASSERT(grown >= 4 * 1024 * 1024);
+	write_notes(&fx.ctx, 40000); /* about 10,000 pages more */
+	long long wal_size = file_size(wal);
+	if (wal_size > 40LL * 1024 * 1024)
+		fprintf(stderr, "  the WAL is %lld bytes\n", wal_size);
+	ASSERT(wal_size <= 40LL * 1024 * 1024);
+	int64_t count = 0;
+	ASSERT_EQ(object_count(&fx.ctx, "note", NULL, &count), CRM_OK);
+	ASSERT_EQ(count, 46000);
+	fixture_close(&fx);
+}
+
 static void test_soft_delete_restore_and_purge(void)
 {
 	setup();
@@ -829,6 +887,7 @@ static const struct test_case tests[] = {
 	{ "hook_that_retriggers_itself_is_stopped", test_hook_that_retriggers_itself_is_stopped },
 	{ "every_field_type_accepts_valid_values", test_every_field_type_accepts_valid_values },
 	{ "text_pages_equal_encoded_pages", test_text_pages_equal_encoded_pages },
+	{ "server_checkpoints_in_the_background", test_server_checkpoints_in_the_background },
 	{ "every_field_type_refuses_invalid_values", test_every_field_type_refuses_invalid_values },
 	{ "all_field_errors_are_reported_at_once", test_all_field_errors_are_reported_at_once },
 	{ "required_fields_and_rules", test_required_fields_and_rules },
