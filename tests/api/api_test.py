@@ -198,6 +198,9 @@ class Suite:
         check(r.header("X-Request-Id"), "X-Request-Id")
         for k, v in values.items():
             eq(r.json.get(k), v, "read back %s" % k)
+        # the record as written from the row: the created record plus its (empty) transitions
+        eq(r.json.get("_transitions"), [], "no workflow: no transitions")
+        eq({k: v for k, v in r.json.items() if k != "_transitions"}, rec, "get = the created record")
         r2 = self.c.get(loc, headers={"If-None-Match": r.header("ETag")})
         eq(r2.status, 304, "If-None-Match")
 
