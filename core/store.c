@@ -751,7 +751,7 @@ json_t *store_column_json(sqlite3_stmt *stmt, int column, const struct meta_fiel
 /*
  * The same value written as JSON text: store_column_json followed by
  * jsonw_value, without the jansson value in between (the equivalence is
- * tested in test_store.c).
+ * tested in test_object.c).
  */
 static void column_write(sqlite3_stmt *stmt, int column, const struct meta_field *field, struct jsonw *out)
 {
@@ -773,7 +773,7 @@ static void column_write(sqlite3_stmt *stmt, int column, const struct meta_field
 		else
 			jsonw_raw(out, "false", 5);
 		return;
-	case KIND_TEXT:
+	case KIND_TEXT: {
 		if (type == SQLITE_INTEGER) {
 			jsonw_int(out, sqlite3_column_int64(stmt, column));
 			return;
@@ -786,6 +786,7 @@ static void column_write(sqlite3_stmt *stmt, int column, const struct meta_field
 		const char *text = (const char *)sqlite3_column_text(stmt, column);
 		jsonw_string(out, text, (size_t)sqlite3_column_bytes(stmt, column));
 		return;
+	}
 	default: {
 		/* stored JSON (rare): through jansson, which also checks it */
 		json_t *v = store_column_json(stmt, column, field);
