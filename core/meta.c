@@ -3,12 +3,10 @@
  * the objects/ folder of every enabled plugin into the model of meta.h, then
  * checks the model as a whole.
  *
- * YAML is read with libyaml's event API into a small tree of our own (ynode)
- * that keeps the line and column of every node, so each problem is reported
- * at the key or value that causes it. Anchors, aliases and tags are refused
- * and nesting, size and node count are bounded: metadata also comes from
- * plugins, and a loader that a plugin can make explode (billion laughs) is
- * not worth the keystrokes anchors save.
+ * YAML is read by yaml.c into a small tree (ynode) that keeps the line and
+ * column of every node, so each problem is reported at the key or value that
+ * causes it; size, nesting and node count are bounded, since metadata also
+ * comes from plugins.
  *
  * Loading runs in three stages:
  *   1. parse: every object document becomes a staged object (a definition or
@@ -38,9 +36,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sodium.h>
-#include <yaml.h>
 #include "meta.h"
 #include "expr.h"
+#include "yaml.h"
 
 #define MAX_FILE_SIZE   (4 * 1024 * 1024)
 #define MAX_DEPTH       32        /* nested mappings and lists in one document */
@@ -142,68 +140,6 @@ static const char *const field_access_names[] = {"write", "read", "hidden", NULL
 
 #define LEVEL_WORDS "none, own, team, all, true, false or an expression"
 
-/* ---------------------------------------------------------------- YAML tree */
-
-enum ynode_kind { YNODE_SCALAR, YNODE_SEQUENCE, YNODE_MAPPING };
-
-struct ynode {
-	enum ynode_kind kind;
-	int line, column;         /* 1-based */
-	char *text;               /* scalar; NUL characters inside are refused */
-	bool plain;               /* scalar written without quotes: may be a number, bool or null */
-	int count, cap;
-	struct ynode **items;     /* sequence: items; mapping: key, value, key, value, ... */
-};
-
-static struct ynode *ynode_new(enum ynode_kind kind, int line, int column)
-{
-	struct ynode *node = xcalloc(1, sizeof(*node));
-	node->kind = kind;
-	node->line = line;
-	node->column = column;
-	return node;
-}
-
-static void ynode_free(struct ynode *node)
-{
-	if (!node)
-		return;
-	for (int i = 0; i < node->count; i++)
-		ynode_free(node->items[i]);
-	free(node->items);
-	free(node->text);
-	free(node);
-}
-
-static void ynode_append(struct ynode *parent, struct ynode *child)
-{
-	if (parent->count == parent->cap) {
-		parent->cap = parent->cap ? parent->cap * 2 : 8;
-		parent->items = xrealloc(parent->items, (size_t)parent->cap * sizeof(*parent->items));
-	}
-	parent->items[parent->count++] = child;
-}
-
-/* The value for key in a mapping (keys are unique: checked when read). */
-static const struct ynode *map_get(const struct ynode *map, const char *key)
-{
-	if (!map || map->kind != YNODE_MAPPING)
-		return NULL;
-	for (int i = 0; i + 1 < map->count; i += 2) {
-		if (strcmp(map->items[i]->text, key) == 0)
-			return map->items[i + 1];
-	}
-	return NULL;
-}
-
-static bool is_null(const struct ynode *node)
-{
-	if (node->kind != YNODE_SCALAR || !node->plain)
-		return false;
-	const char *t = node->text;
-	return !*t || !strcmp(t, "~") || !strcmp(t, "null") || !strcmp(t, "Null") || !strcmp(t, "NULL");
-}
-
 /* ------------------------------------------------------------------ loader */
 
 /* Positions the resolve stage reports on, kept beside each field. */
@@ -248,6 +184,7 @@ struct loader {
 	struct meta *meta;
 	struct meta_diags *diags;
 	const char *file;             /* being parsed; borrowed from meta->files */
+	bool app_file;                /* file is app.yaml */
 	bool app_seen;
 	struct meta_pos *plugin_pos;  /* parallel to meta->plugins */
 	int staged_count, staged_cap;
@@ -401,61 +338,34 @@ static void find_first_occurrences(int count, const char *const *names, int *fir
 
 /* ------------------------------------------------------------ reading YAML */
 
-enum doc_result { DOC_READY, DOC_SKIPPED, DOC_STREAM_END, DOC_FATAL };
-
-static void offset_to_position(const char *data, size_t length, size_t offset, int *line, int *column)
+/* What yaml.c refused, worded for metadata. */
+static void report_yaml_problem(void *context, const struct yaml_problem *problem)
 {
-	*line = 1;
-	*column = 1;
-	for (size_t i = 0; i < offset && i < length; i++) {
-		if (data[i] == '\n') {
-			(*line)++;
-			*column = 1;
-		} else {
-			(*column)++;
-		}
-	}
-}
-
-static void report_yaml_error(struct loader *ld, const yaml_parser_t *parser, const char *data, size_t length)
-{
-	int line, column;
-	if (parser->error == YAML_READER_ERROR) {
-		/* The reader (encoding) reports an offset, not a mark. */
-		offset_to_position(data, length, parser->problem_offset, &line, &column);
-	} else {
-		line = (int)parser->problem_mark.line + 1;
-		column = (int)parser->problem_mark.column + 1;
-	}
-	const char *problem = parser->problem ? parser->problem : "cannot read the document";
-	if (parser->context)
-		error_at(ld, line_pos(ld, line, column), "invalid yaml: %s (%s at line %d)", problem,
-		         parser->context, (int)parser->context_mark.line + 1);
-	else
-		error_at(ld, line_pos(ld, line, column), "invalid yaml: %s", problem);
-}
-
-/* Refuses anchors and tags on a node; returns false if there was one. */
-static bool check_plain_node(struct loader *ld, int line, int column, const yaml_char_t *anchor,
-                             const yaml_char_t *tag)
-{
-	bool ok = true;
-	if (anchor) {
-		error_at(ld, line_pos(ld, line, column),
-		         "anchors (&%s) are not supported: repeat the value instead", shown(ld, (const char *)anchor));
-		ok = false;
-	}
-	if (tag) {
-		error_at(ld, line_pos(ld, line, column), "tags (%s) are not supported",
-		         shown(ld, (const char *)tag));
-		ok = false;
-	}
-	return ok;
+	struct loader *ld = context;
+	struct meta_pos pos = line_pos(ld, problem->line, problem->column);
+	const char *text = problem->text ? problem->text : "cannot read the document";
+	if (problem->kind == YAML_TOO_MANY_NODES)
+		error_at(ld, pos, "document has more than %d values", MAX_NODES);
+	else if (problem->kind == YAML_TOO_DEEP)
+		error_at(ld, pos, "nesting deeper than %d levels", MAX_DEPTH);
+	else if (problem->kind != YAML_REFUSED_NODE && problem->context)
+		error_at(ld, pos, "invalid yaml: %s (%s at line %d)", text, problem->context, problem->context_line);
+	else if (problem->kind != YAML_REFUSED_NODE)
+		error_at(ld, pos, "invalid yaml: %s", text);
+	if (problem->alias)
+		error_at(ld, pos, "aliases (*%s) are not supported: repeat the value instead", shown(ld, problem->alias));
+	if (problem->anchor)
+		error_at(ld, pos, "anchors (&%s) are not supported: repeat the value instead", shown(ld, problem->anchor));
+	if (problem->tag)
+		error_at(ld, pos, "tags (%s) are not supported", shown(ld, problem->tag));
+	if (problem->nul)
+		error_at(ld, pos, "NUL characters are not allowed");
 }
 
 /* Mapping keys must be texts and unique: later lookups rely on it. */
-static bool check_mapping_keys(struct loader *ld, const struct ynode *map)
+static bool check_mapping_keys(void *context, const struct ynode *map)
 {
+	struct loader *ld = context;
 	int pair_count = map->count / 2;
 	bool ok = true;
 	for (int i = 0; i < pair_count; i++) {
@@ -484,117 +394,15 @@ static bool check_mapping_keys(struct loader *ld, const struct ynode *map)
 	return ok;
 }
 
-/*
- * Reads the next document of the stream into a tree (*out, owned by the
- * caller) when it returns DOC_READY. A document with anchors, aliases, tags
- * or duplicate keys is reported and skipped (DOC_SKIPPED); a syntax error or
- * a size limit ends the file (DOC_FATAL), since libyaml cannot resume.
- */
-static enum doc_result read_document(struct loader *ld, yaml_parser_t *parser, const char *data,
-                                     size_t length, struct ynode **out)
-{
-	struct ynode *stack[MAX_DEPTH];
-	struct ynode *root = NULL;
-	int depth = 0, node_count = 0;
-	bool bad = false, done = false;
-	enum doc_result result = DOC_FATAL;
-
-	*out = NULL;
-	while (!done) {
-		yaml_event_t event;
-		if (!yaml_parser_parse(parser, &event)) {
-			report_yaml_error(ld, parser, data, length);
-			result = DOC_FATAL;
-			break;
-		}
-		int line = (int)event.start_mark.line + 1, column = (int)event.start_mark.column + 1;
-		struct ynode *node = NULL;
-		switch (event.type) {
-		case YAML_STREAM_END_EVENT:
-			result = DOC_STREAM_END;
-			done = true;
-			break;
-		case YAML_DOCUMENT_END_EVENT:
-			result = bad ? DOC_SKIPPED : DOC_READY;
-			done = true;
-			break;
-		case YAML_ALIAS_EVENT:
-			error_at(ld, line_pos(ld, line, column),
-			         "aliases (*%s) are not supported: repeat the value instead",
-			         shown(ld, (const char *)event.data.alias.anchor));
-			bad = true;
-			node = ynode_new(YNODE_SCALAR, line, column);   /* keeps key/value pairs aligned */
-			node->text = xstrdup("");
-			break;
-		case YAML_SCALAR_EVENT:
-			if (!check_plain_node(ld, line, column, event.data.scalar.anchor, event.data.scalar.tag))
-				bad = true;
-			node = ynode_new(YNODE_SCALAR, line, column);
-			node->text = xstrndup((const char *)event.data.scalar.value, event.data.scalar.length);
-			node->plain = event.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-			if (memchr(event.data.scalar.value, '\0', event.data.scalar.length)) {
-				/* "\0" in a quoted text would cut names short behind our back. */
-				error_at(ld, line_pos(ld, line, column), "NUL characters are not allowed");
-				bad = true;
-			}
-			break;
-		case YAML_SEQUENCE_START_EVENT:
-			if (!check_plain_node(ld, line, column, event.data.sequence_start.anchor,
-			                      event.data.sequence_start.tag))
-				bad = true;
-			node = ynode_new(YNODE_SEQUENCE, line, column);
-			break;
-		case YAML_MAPPING_START_EVENT:
-			if (!check_plain_node(ld, line, column, event.data.mapping_start.anchor,
-			                      event.data.mapping_start.tag))
-				bad = true;
-			node = ynode_new(YNODE_MAPPING, line, column);
-			break;
-		case YAML_SEQUENCE_END_EVENT:
-		case YAML_MAPPING_END_EVENT:
-			if (depth > 0) {
-				struct ynode *closed = stack[--depth];
-				if (closed->kind == YNODE_MAPPING && !check_mapping_keys(ld, closed))
-					bad = true;
-			}
-			break;
-		default:
-			break;
-		}
-		yaml_event_delete(&event);
-		if (!node)
-			continue;
-		if (++node_count > MAX_NODES) {
-			error_at(ld, line_pos(ld, line, column), "document has more than %d values", MAX_NODES);
-			ynode_free(node);
-			result = DOC_FATAL;
-			break;
-		}
-		if (depth > 0) {
-			ynode_append(stack[depth - 1], node);
-		} else if (!root) {
-			root = node;
-		} else {
-			ynode_free(node);   /* libyaml gives one root per document; never reached */
-			continue;
-		}
-		if (node->kind != YNODE_SCALAR) {
-			if (depth == MAX_DEPTH) {
-				error_at(ld, line_pos(ld, line, column), "nesting deeper than %d levels", MAX_DEPTH);
-				result = DOC_FATAL;
-				break;
-			}
-			stack[depth++] = node;
-		}
-	}
-	if (result == DOC_READY)
-		*out = root;
-	else
-		ynode_free(root);
-	return result;
-}
-
 /* ------------------------------------------------------- scalar conversion */
+
+static bool is_null(const struct ynode *node)
+{
+	if (node->kind != YNODE_SCALAR || !node->plain)
+		return false;
+	const char *t = node->text;
+	return !*t || !strcmp(t, "~") || !strcmp(t, "null") || !strcmp(t, "Null") || !strcmp(t, "NULL");
+}
 
 static bool is_int_text(const char *t)
 {
@@ -1045,7 +853,7 @@ static void parse_values(struct loader *ld, struct meta_field *field, const stru
 	for (int i = 0; i < count; i++) {
 		const struct ynode *item = node->items[i], *value = item;
 		if (item->kind == YNODE_MAPPING) {
-			value = map_get(item, "value");
+			value = yaml_map_get(item, "value");
 			for (int k = 0; k < item->count; k += 2) {
 				const struct ynode *key = item->items[k];
 				if (!in_list(key->text, value_keys)) {
@@ -1475,7 +1283,7 @@ static void parse_field(struct loader *ld, struct staged_object *so, const struc
 	}
 
 	int errors_before = ld->diags->error_count;
-	const struct ynode *type_node = map_get(spec, "type");
+	const struct ynode *type_node = yaml_map_get(spec, "type");
 	bool type_known = false, shortcut = false;
 	enum field_type declared = FIELD_TEXT;
 	if (!type_node) {
@@ -1493,7 +1301,7 @@ static void parse_field(struct loader *ld, struct staged_object *so, const struc
 		field.type = declared;
 		aux.type_pos = node_pos(ld, type_node);
 		/* { type: money, formula: "..." } is a formula returning money. */
-		if (declared != FIELD_FORMULA && map_get(spec, "formula")) {
+		if (declared != FIELD_FORMULA && yaml_map_get(spec, "formula")) {
 			shortcut = true;
 			field.type = FIELD_FORMULA;
 			field.result_type = declared;
@@ -1715,11 +1523,11 @@ static void parse_rules(struct loader *ld, struct staged_object *so, const struc
 					ok = false;
 			}
 		}
-		if (!map_get(item, "when")) {
+		if (!yaml_map_get(item, "when")) {
 			error_node(ld, item, "rule needs 'when' (an expression that is true when the record is invalid)");
 			ok = false;
 		}
-		if (!map_get(item, "message")) {
+		if (!yaml_map_get(item, "message")) {
 			error_node(ld, item, "rule needs 'message'");
 			ok = false;
 		}
@@ -1750,7 +1558,7 @@ static void parse_index(struct loader *ld, struct staged_object *so, const struc
 				ok = get_bool(ld, item->items[k + 1], "unique", &unique) && ok;
 			}
 		}
-		list = map_get(item, "fields");
+		list = yaml_map_get(item, "fields");
 		if (!list) {
 			error_node(ld, item, "index needs 'fields'");
 			return;
@@ -1829,7 +1637,7 @@ static void parse_object(struct loader *ld, const struct ynode *root)
 {
 	struct staged_object so;
 	memset(&so, 0, sizeof(so));
-	const struct ynode *name_node = map_get(root, "object"), *extend_node = map_get(root, "extend");
+	const struct ynode *name_node = yaml_map_get(root, "object"), *extend_node = yaml_map_get(root, "extend");
 	const char *name = get_name(ld, name_node, "object");
 	if (name && reserved_object_name(name)) {
 		error_node(ld, name_node, "object names starting with '_' or 'sqlite_' are reserved: '%s'", name);
@@ -1931,8 +1739,8 @@ static void parse_plugins(struct loader *ld, const struct ynode *node)
 					ok = false;
 				}
 			}
-			name_node = map_get(item, "name");
-			version_node = map_get(item, "version");
+			name_node = yaml_map_get(item, "name");
+			version_node = yaml_map_get(item, "version");
 			if (!name_node) {
 				error_node(ld, item, "plugin needs 'name'");
 				continue;
@@ -2157,7 +1965,7 @@ static void parse_role(struct loader *ld, const struct ynode *root)
 	struct role_aux aux;
 	memset(&role, 0, sizeof(role));
 	memset(&aux, 0, sizeof(aux));
-	const struct ynode *name_node = map_get(root, "role");
+	const struct ynode *name_node = yaml_map_get(root, "role");
 	const char *name = get_name(ld, name_node, "role");
 	role.name = xstrdup(name ? name : "");
 	role.pos = node_pos(ld, name_node);
@@ -2574,7 +2382,7 @@ static struct meta_approval *parse_approval(struct loader *ld, const struct ynod
 			for (int s = 0; s < steps_node->count; s++) {
 				const struct ynode *step = steps_node->items[s];
 				struct meta_approval_step *out = &approval->steps[approval->step_count++];
-				if (step->kind != YNODE_MAPPING || !map_get(step, "approvers")) {
+				if (step->kind != YNODE_MAPPING || !yaml_map_get(step, "approvers")) {
 					error_node(ld, step, "expected a step: { approvers: [...], mode: any|all }");
 					continue;
 				}
@@ -2625,8 +2433,8 @@ static bool parse_transition(struct loader *ld, const struct ynode *node, struct
 		error_node(ld, node, "expected a transition: { name, from, to, ... }");
 		return false;
 	}
-	const struct ynode *name_node = map_get(node, "name");
-	if (!name_node || !map_get(node, "from") || !map_get(node, "to")) {
+	const struct ynode *name_node = yaml_map_get(node, "name");
+	if (!name_node || !yaml_map_get(node, "from") || !yaml_map_get(node, "to")) {
 		error_node(ld, node, "a transition needs 'name', 'from' and 'to'");
 		return false;
 	}
@@ -2669,8 +2477,8 @@ static bool parse_timer(struct loader *ld, const struct ynode *node, struct meta
 {
 	memset(timer, 0, sizeof(*timer));
 	timer->pos = node_pos(ld, node);
-	const struct ynode *name_node = node->kind == YNODE_MAPPING ? map_get(node, "name") : NULL;
-	if (!name_node || !map_get(node, "every") || !map_get(node, "do")) {
+	const struct ynode *name_node = node->kind == YNODE_MAPPING ? yaml_map_get(node, "name") : NULL;
+	if (!name_node || !yaml_map_get(node, "every") || !yaml_map_get(node, "do")) {
 		error_node(ld, node, "expected a timer: { name, when, every, do: [...] }");
 		return false;
 	}
@@ -2701,7 +2509,7 @@ static void parse_workflow(struct loader *ld, const struct ynode *root)
 {
 	struct meta_workflow wf;
 	memset(&wf, 0, sizeof(wf));
-	const struct ynode *name_node = map_get(root, "workflow");
+	const struct ynode *name_node = yaml_map_get(root, "workflow");
 	const char *name = get_name(ld, name_node, "workflow");
 	wf.pos = node_pos(ld, name_node);
 	bool ok = name != NULL;
@@ -2760,7 +2568,7 @@ static void parse_workflow(struct loader *ld, const struct ynode *root)
 			}
 		}
 	}
-	if (ok && (!map_get(root, "object") || !map_get(root, "field"))) {
+	if (ok && (!yaml_map_get(root, "object") || !yaml_map_get(root, "field"))) {
 		error_node(ld, root, "workflow '%s' needs 'object' and 'field'", name);
 		ok = false;
 	}
@@ -2786,7 +2594,7 @@ static void parse_workflow(struct loader *ld, const struct ynode *root)
  * Dispatches one document by its leading key. workflow and role are tested
  * first because a workflow also has an `object:` key.
  */
-static void process_document(struct loader *ld, const struct ynode *root, bool app_file)
+static void process_document(struct loader *ld, const struct ynode *root)
 {
 	if (is_null(root))
 		return;   /* an empty document, as after a trailing --- */
@@ -2794,16 +2602,23 @@ static void process_document(struct loader *ld, const struct ynode *root, bool a
 		error_node(ld, root, "expected a map: an 'object', 'workflow' or 'role' document");
 		return;
 	}
-	if (map_get(root, "workflow"))
+	if (yaml_map_get(root, "workflow"))
 		parse_workflow(ld, root);
-	else if (map_get(root, "role"))
+	else if (yaml_map_get(root, "role"))
 		parse_role(ld, root);
-	else if (map_get(root, "object"))
+	else if (yaml_map_get(root, "object"))
 		parse_object(ld, root);
-	else if (app_file)
+	else if (ld->app_file)
 		parse_app(ld, root);
 	else
 		error_node(ld, root, "expected an 'object', 'workflow' or 'role' document");
+}
+
+/* Each document yaml.c reads, in order. */
+static void read_document(void *context, struct ynode *root)
+{
+	process_document(context, root);
+	yaml_node_free(root);
 }
 
 /* Parses every document of one file; data need not be NUL-terminated. */
@@ -2826,23 +2641,12 @@ static void load_text(struct loader *ld, const char *name, const char *data, siz
 		error_at(ld, line_pos(ld, 1, 1), "file is larger than 4 MiB");
 		return;
 	}
-	yaml_parser_t parser;
-	if (!yaml_parser_initialize(&parser)) {
-		error_at(ld, line_pos(ld, 1, 1), "cannot start the yaml parser");
-		return;
-	}
-	yaml_parser_set_input_string(&parser, (const unsigned char *)data, length);
-	for (;;) {
-		struct ynode *root = NULL;
-		enum doc_result result = read_document(ld, &parser, data, length, &root);
-		if (result == DOC_READY) {
-			process_document(ld, root, app_file);
-			ynode_free(root);
-		} else if (result != DOC_SKIPPED) {
-			break;
-		}
-	}
-	yaml_parser_delete(&parser);
+	ld->app_file = app_file;
+	struct yaml_reader reader = {
+		.max_depth = MAX_DEPTH, .max_nodes = MAX_NODES, .context = ld,
+		.problem = report_yaml_problem, .mapping_done = check_mapping_keys, .document = read_document,
+	};
+	yaml_read(&reader, data, length);
 }
 
 /* ----------------------------------------------------------------- merging */

@@ -23,17 +23,17 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <yaml.h>
 #include "kernel.h"
 #include "lua_host.h"
 #include "meta.h"
 #include "object.h"
 #include "plugin.h"
+#include "yaml.h"
 #include "../sdk/crm_plugin.h"
 
 #define MANIFEST_MAX_SIZE   (256 * 1024)
-#define YAML_MAX_DEPTH      16
-#define YAML_MAX_NODES      20000
+#define MANIFEST_MAX_DEPTH  16
+#define MANIFEST_MAX_NODES  20000
 #define MAX_PLUGINS         256
 #define MAX_ROUTE_SEGMENTS  8
 #define DEFAULT_INSTRUCTIONS 10000000LL
@@ -45,56 +45,53 @@ _Static_assert(CRM_ABI_VERSION_MAJOR(CRM_ABI_VERSION) == CRM_ABI_MAJOR, "ABI mac
 /* ------------------------------------------------------------ YAML (small) */
 
 /*
- * Manifests are small: a tree with line and column per node, no anchors,
- * aliases or tags, bounded size and depth (a plugin is third-party input).
+ * Manifests are small: yaml.c's trees, with tighter bounds on size, depth and
+ * node count (a plugin is third-party input) and only the first problem told.
  */
-enum ynode_kind { Y_SCALAR, Y_SEQUENCE, Y_MAPPING };
-
-struct ynode {
-	enum ynode_kind kind;
-	int line, column;
-	char *text;
-	bool plain;
-	int count, cap;
-	struct ynode **items;     /* mapping: key, value, key, value ... */
+/* What read_yaml_file collects: the documents and the first problem. */
+struct file_docs {
+	struct ynode **docs;
+	int max_docs, doc_count;
+	int code;
+	char *err;
+	size_t errlen;
 };
 
-static void ynode_free(struct ynode *node)
+static void file_document(void *context, struct ynode *root)
 {
-	if (!node)
+	struct file_docs *file = context;
+	if (file->doc_count < file->max_docs)
+		file->docs[file->doc_count++] = root;
+	else
+		yaml_node_free(root);
+}
+
+/* The first problem, as "line:column: message". */
+static void file_problem(void *context, const struct yaml_problem *problem)
+{
+	struct file_docs *file = context;
+	if (file->code != CRM_OK)
 		return;
-	for (int i = 0; i < node->count; i++)
-		ynode_free(node->items[i]);
-	free(node->items);
-	free(node->text);
-	free(node);
+	char limit[64];
+	const char *message = limit;
+	if (problem->kind == YAML_TOO_MANY_NODES)
+		snprintf(limit, sizeof(limit), "more than %d values", MANIFEST_MAX_NODES);
+	else if (problem->kind == YAML_TOO_DEEP)
+		snprintf(limit, sizeof(limit), "nested deeper than %d levels", MANIFEST_MAX_DEPTH);
+	else if (problem->kind != YAML_REFUSED_NODE)
+		message = problem->text ? problem->text : "invalid YAML";
+	else
+		message = problem->nul ? "NUL characters are not allowed"
+		        : problem->alias ? "aliases are not supported" : "anchors and tags are not supported";
+	file->code = message == limit ? CRM_ELIMIT : CRM_EINVAL;
+	/* libyaml sets no mark for an encoding error: manifests have always said 1:1 there. */
+	bool unmarked = problem->kind == YAML_BAD_CHARACTERS;
+	snprintf(file->err, file->errlen, "%d:%d: %s", unmarked ? 1 : problem->line, unmarked ? 1 : problem->column,
+	         message);
 }
 
-static void ynode_add(struct ynode *parent, struct ynode *child)
-{
-	if (parent->count == parent->cap) {
-		parent->cap = parent->cap ? parent->cap * 2 : 8;
-		parent->items = xrealloc(parent->items, (size_t)parent->cap * sizeof(*parent->items));
-	}
-	parent->items[parent->count++] = child;
-}
-
-static const struct ynode *ymap_get(const struct ynode *map, const char *key, const struct ynode **key_node)
-{
-	if (!map || map->kind != Y_MAPPING)
-		return NULL;
-	for (int i = 0; i + 1 < map->count; i += 2) {
-		if (map->items[i]->kind == Y_SCALAR && strcmp(map->items[i]->text, key) == 0) {
-			if (key_node)
-				*key_node = map->items[i];
-			return map->items[i + 1];
-		}
-	}
-	return NULL;
-}
-
-/* Every document of a file (up to max_docs), or NULL with err "line:column: message". */
-static int yaml_read_file(const char *path, struct ynode **docs, int max_docs, int *doc_count, char *err,
+/* Every document of a file (up to max_docs), or none with err "line:column: message". */
+static int read_yaml_file(const char *path, struct ynode **docs, int max_docs, int *doc_count, char *err,
                           size_t errlen)
 {
 	*doc_count = 0;
@@ -111,133 +108,34 @@ static int yaml_read_file(const char *path, struct ynode **docs, int max_docs, i
 		snprintf(err, errlen, "1:1: larger than %d bytes", MANIFEST_MAX_SIZE);
 		return CRM_ELIMIT;
 	}
-	yaml_parser_t parser;
-	yaml_parser_initialize(&parser);
-	yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
-	struct ynode *stack[YAML_MAX_DEPTH];
-	int depth = 0, nodes = 0, code = CRM_OK;
-	struct ynode *root = NULL;
-	bool done = false;
-	while (!done) {
-		yaml_event_t event;
-		if (!yaml_parser_parse(&parser, &event)) {
-			snprintf(err, errlen, "%d:%d: %s", (int)parser.problem_mark.line + 1,
-			         (int)parser.problem_mark.column + 1, parser.problem ? parser.problem : "invalid YAML");
-			code = CRM_EINVAL;
-			break;
-		}
-		int line = (int)event.start_mark.line + 1, column = (int)event.start_mark.column + 1;
-		struct ynode *node = NULL;
-		const unsigned char *anchor = NULL, *tag = NULL;
-		switch (event.type) {
-		case YAML_STREAM_END_EVENT:
-			done = true;
-			break;
-		case YAML_DOCUMENT_END_EVENT:
-			if (root) {
-				if (*doc_count < max_docs)
-					docs[(*doc_count)++] = root;
-				else
-					ynode_free(root);
-				root = NULL;
-			}
-			break;
-		case YAML_ALIAS_EVENT:
-			snprintf(err, errlen, "%d:%d: aliases are not supported", line, column);
-			code = CRM_EINVAL;
-			break;
-		case YAML_SCALAR_EVENT:
-			anchor = event.data.scalar.anchor;
-			tag = event.data.scalar.tag;
-			node = xcalloc(1, sizeof(*node));
-			node->kind = Y_SCALAR;
-			node->text = xstrndup((const char *)event.data.scalar.value, event.data.scalar.length);
-			node->plain = event.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-			if (memchr(event.data.scalar.value, '\0', event.data.scalar.length)) {
-				snprintf(err, errlen, "%d:%d: NUL characters are not allowed", line, column);
-				code = CRM_EINVAL;
-			}
-			break;
-		case YAML_SEQUENCE_START_EVENT:
-		case YAML_MAPPING_START_EVENT:
-			anchor = event.type == YAML_SEQUENCE_START_EVENT ? event.data.sequence_start.anchor
-			                                                 : event.data.mapping_start.anchor;
-			tag = event.type == YAML_SEQUENCE_START_EVENT ? event.data.sequence_start.tag
-			                                              : event.data.mapping_start.tag;
-			node = xcalloc(1, sizeof(*node));
-			node->kind = event.type == YAML_SEQUENCE_START_EVENT ? Y_SEQUENCE : Y_MAPPING;
-			break;
-		case YAML_SEQUENCE_END_EVENT:
-		case YAML_MAPPING_END_EVENT:
-			if (depth > 0)
-				depth--;
-			break;
-		default:
-			break;
-		}
-		yaml_event_delete(&event);
-		if ((anchor || tag) && code == CRM_OK) {
-			snprintf(err, errlen, "%d:%d: anchors and tags are not supported", line, column);
-			code = CRM_EINVAL;
-		}
-		if (!node) {
-			if (code != CRM_OK)
-				break;
-			continue;
-		}
-		node->line = line;
-		node->column = column;
-		if (code != CRM_OK || ++nodes > YAML_MAX_NODES) {
-			if (code == CRM_OK) {
-				snprintf(err, errlen, "%d:%d: more than %d values", line, column, YAML_MAX_NODES);
-				code = CRM_ELIMIT;
-			}
-			ynode_free(node);
-			break;
-		}
-		if (depth > 0)
-			ynode_add(stack[depth - 1], node);
-		else if (!root)
-			root = node;
-		else
-			ynode_free(node);
-		if (node->kind != Y_SCALAR) {
-			if (depth == YAML_MAX_DEPTH) {
-				snprintf(err, errlen, "%d:%d: nested deeper than %d levels", line, column, YAML_MAX_DEPTH);
-				code = CRM_ELIMIT;
-				break;
-			}
-			stack[depth++] = node;
-		}
-	}
-	if (root && code == CRM_OK && *doc_count < max_docs)
-		docs[(*doc_count)++] = root;
-	else
-		ynode_free(root);
-	yaml_parser_delete(&parser);
+	struct file_docs file = { docs, max_docs, 0, CRM_OK, err, errlen };
+	struct yaml_reader reader = {
+		.max_depth = MANIFEST_MAX_DEPTH, .max_nodes = MANIFEST_MAX_NODES, .nodes_per_text = true,
+		.context = &file, .problem = file_problem, .document = file_document,
+	};
+	yaml_read(&reader, data, len);
 	free(data);
-	if (code != CRM_OK) {
-		for (int i = 0; i < *doc_count; i++)
-			ynode_free(docs[i]);
-		*doc_count = 0;
-	}
-	return code;
+	for (int i = 0; file.code != CRM_OK && i < file.doc_count; i++)
+		yaml_node_free(docs[i]);
+	*doc_count = file.code == CRM_OK ? file.doc_count : 0;
+	return file.code;
 }
 
-static bool yaml_is_null(const struct ynode *node)
+/* A plain empty, ~ or null scalar. */
+static bool is_null(const struct ynode *node)
 {
-	return node->kind == Y_SCALAR && node->plain
+	return node->kind == YNODE_SCALAR && node->plain
 		&& (!node->text[0] || !strcmp(node->text, "~") || !strcmp(node->text, "null"));
 }
 
 /* YAML to JSON: plain scalars that read as numbers, booleans or null become those. */
 static json_t *ynode_json(const struct ynode *node)
 {
-	if (node->kind == Y_SCALAR) {
+	if (node->kind == YNODE_SCALAR) {
 		if (node->plain) {
 			const char *t = node->text;
 			char *end;
-			if (yaml_is_null(node))
+			if (is_null(node))
 				return json_null();
 			if (!strcmp(t, "true"))
 				return json_true();
@@ -254,11 +152,11 @@ static json_t *ynode_json(const struct ynode *node)
 		json_t *s = json_string(node->text);
 		return s ? s : json_string("");
 	}
-	json_t *out = node->kind == Y_MAPPING ? json_object() : json_array();
-	int step = node->kind == Y_MAPPING ? 2 : 1;
+	json_t *out = node->kind == YNODE_MAPPING ? json_object() : json_array();
+	int step = node->kind == YNODE_MAPPING ? 2 : 1;
 	for (int i = 0; i + step - 1 < node->count; i += step) {
 		json_t *item = ynode_json(node->items[i + step - 1]);
-		if (node->kind == Y_MAPPING)
+		if (node->kind == YNODE_MAPPING)
 			json_object_set_new(out, node->items[i]->text ? node->items[i]->text : "", item);
 		else
 			json_array_append_new(out, item);
@@ -1532,7 +1430,7 @@ static const char *const manifest_keys[] = {
 
 static bool is_scalar(const struct ynode *node)
 {
-	return node && node->kind == Y_SCALAR && !yaml_is_null(node);
+	return node && node->kind == YNODE_SCALAR && !is_null(node);
 }
 
 /* A file name inside the plugin folder: no absolute path, no "..", plain characters. */
@@ -1584,12 +1482,12 @@ static struct plugin *read_manifest(struct plugins *plugins, struct loader *ld, 
 	struct ynode *docs[2];
 	int doc_count = 0;
 	char err[512];
-	if (yaml_read_file(plugin->manifest_path, docs, 2, &doc_count, err, sizeof(err)) != CRM_OK) {
+	if (read_yaml_file(plugin->manifest_path, docs, 2, &doc_count, err, sizeof(err)) != CRM_OK) {
 		diag(ld, plugin->manifest_path, 0, 0, "%s", err);
 		return plugin;
 	}
 	const struct ynode *root = doc_count > 0 ? docs[0] : NULL;
-	if (doc_count != 1 || root->kind != Y_MAPPING) {
+	if (doc_count != 1 || root->kind != YNODE_MAPPING) {
 		diag(ld, plugin->manifest_path, root ? root->line : 0, root ? root->column : 0,
 		     "expected one document: a map with name, version and the other manifest keys");
 		goto done;
@@ -1598,23 +1496,24 @@ static struct plugin *read_manifest(struct plugins *plugins, struct loader *ld, 
 		const struct ynode *key = root->items[i];
 		bool known = false;
 		for (int k = 0; manifest_keys[k]; k++)
-			known = known || (key->kind == Y_SCALAR && strcmp(key->text, manifest_keys[k]) == 0);
+			known = known || (key->kind == YNODE_SCALAR && strcmp(key->text, manifest_keys[k]) == 0);
 		if (!known)
 			NODE_DIAG(ld, plugin, key, "unknown key '%s' (expected name, version, description, author, license, "
-			          "requires, lua, library, config, limits, system_access)", key->kind == Y_SCALAR ? key->text : "?");
+			          "requires, lua, library, config, limits, system_access)",
+			          key->kind == YNODE_SCALAR ? key->text : "?");
 		for (int j = 0; j < i; j += 2) {
-			if (key->kind == Y_SCALAR && root->items[j]->kind == Y_SCALAR && !strcmp(key->text, root->items[j]->text))
+			if (key->kind == YNODE_SCALAR && root->items[j]->kind == YNODE_SCALAR
+			    && !strcmp(key->text, root->items[j]->text))
 				NODE_DIAG(ld, plugin, key, "'%s' is given twice", key->text);
 		}
 	}
-	const struct ynode *key_node = NULL;
-	const struct ynode *node = ymap_get(root, "name", &key_node);
+	const struct ynode *node = yaml_map_get(root, "name");
 	if (!is_scalar(node))
 		diag(ld, plugin->manifest_path, node ? node->line : root->line, node ? node->column : root->column,
 		     "'name' is required");
 	else if (strcmp(node->text, name) != 0)
 		NODE_DIAG(ld, plugin, node, "the plugin is named '%s' but its folder is '%s': they must match", node->text, name);
-	node = ymap_get(root, "version", NULL);
+	node = yaml_map_get(root, "version");
 	if (!is_scalar(node))
 		diag(ld, plugin->manifest_path, node ? node->line : root->line, node ? node->column : root->column,
 		     "'version' is required (semantic version like 1.0.0)");
@@ -1622,13 +1521,13 @@ static struct plugin *read_manifest(struct plugins *plugins, struct loader *ld, 
 		NODE_DIAG(ld, plugin, node, "version '%s' is not a semantic version (MAJOR.MINOR.PATCH, like 1.2.0)", node->text);
 	else
 		plugin->version_text = xstrdup(node->text);
-	if ((node = ymap_get(root, "description", NULL))) {
-		if (node->kind != Y_SCALAR)
+	if ((node = yaml_map_get(root, "description"))) {
+		if (node->kind != YNODE_SCALAR)
 			NODE_DIAG(ld, plugin, node, "'description' must be a text");
 		else
 			plugin->description = xstrdup(node->text);
 	}
-	const struct ynode *lua = ymap_get(root, "lua", NULL), *library = ymap_get(root, "library", NULL);
+	const struct ynode *lua = yaml_map_get(root, "lua"), *library = yaml_map_get(root, "library");
 	if (lua && library)
 		NODE_DIAG(ld, plugin, library, "give either 'lua' or 'library', not both");
 	if (lua) {
@@ -1644,13 +1543,13 @@ static struct plugin *read_manifest(struct plugins *plugins, struct loader *ld, 
 		else
 			plugin->library = xstrdup(library->text);
 	}
-	if ((node = ymap_get(root, "requires", NULL)) && !yaml_is_null(node)) {
-		if (node->kind != Y_MAPPING) {
+	if ((node = yaml_map_get(root, "requires")) && !is_null(node)) {
+		if (node->kind != YNODE_MAPPING) {
 			NODE_DIAG(ld, plugin, node, "'requires' must be a map like { kernel: \">=0.1\", base: \"^1.0\" }");
 		} else {
 			for (int i = 0; i + 1 < node->count; i += 2) {
 				const struct ynode *k = node->items[i], *v = node->items[i + 1];
-				if (k->kind != Y_SCALAR || (!crm_valid_name(k->text))) {
+				if (k->kind != YNODE_SCALAR || (!crm_valid_name(k->text))) {
 					NODE_DIAG(ld, plugin, k, "'requires' keys are 'kernel' or plugin names");
 					continue;
 				}
@@ -1669,34 +1568,34 @@ static struct plugin *read_manifest(struct plugins *plugins, struct loader *ld, 
 			}
 		}
 	}
-	if ((node = ymap_get(root, "config", NULL)) && !yaml_is_null(node)) {
-		if (node->kind != Y_MAPPING)
+	if ((node = yaml_map_get(root, "config")) && !is_null(node)) {
+		if (node->kind != YNODE_MAPPING)
 			NODE_DIAG(ld, plugin, node, "'config' must be a map of settings with their defaults");
 		else
 			plugin->defaults = ynode_json(node);
 	}
-	if ((node = ymap_get(root, "limits", NULL)) && !yaml_is_null(node)) {
-		if (node->kind != Y_MAPPING) {
+	if ((node = yaml_map_get(root, "limits")) && !is_null(node)) {
+		if (node->kind != YNODE_MAPPING) {
 			NODE_DIAG(ld, plugin, node, "'limits' must be a map: { instructions: N, memory_mb: N }");
 		} else {
 			for (int i = 0; i + 1 < node->count; i += 2) {
 				const struct ynode *k = node->items[i], *v = node->items[i + 1];
 				long long value;
-				if (k->kind == Y_SCALAR && !strcmp(k->text, "instructions")) {
+				if (k->kind == YNODE_SCALAR && !strcmp(k->text, "instructions")) {
 					if (parse_limit(ld, plugin, v, "instructions", 10000, 10000000000LL, &value))
 						plugin->instructions = value;
-				} else if (k->kind == Y_SCALAR && !strcmp(k->text, "memory_mb")) {
+				} else if (k->kind == YNODE_SCALAR && !strcmp(k->text, "memory_mb")) {
 					if (parse_limit(ld, plugin, v, "memory_mb", 1, 1024, &value))
 						plugin->memory = (size_t)value << 20;
 				} else {
 					NODE_DIAG(ld, plugin, k, "unknown limit '%s' (expected instructions, memory_mb)",
-					          k->kind == Y_SCALAR ? k->text : "?");
+					          k->kind == YNODE_SCALAR ? k->text : "?");
 				}
 			}
 		}
 	}
-	if ((node = ymap_get(root, "system_access", NULL))) {
-		if (node->kind != Y_SCALAR || (strcmp(node->text, "true") && strcmp(node->text, "false")))
+	if ((node = yaml_map_get(root, "system_access"))) {
+		if (node->kind != YNODE_SCALAR || (strcmp(node->text, "true") && strcmp(node->text, "false")))
 			NODE_DIAG(ld, plugin, node, "'system_access' must be true or false");
 		else
 			plugin->system_access = strcmp(node->text, "true") == 0;
@@ -1704,7 +1603,7 @@ static struct plugin *read_manifest(struct plugins *plugins, struct loader *ld, 
 	plugin->parsed = ld->errors == errors_before;
 done:
 	for (int i = 0; i < doc_count; i++)
-		ynode_free(docs[i]);
+		yaml_node_free(docs[i]);
 	return plugin;
 }
 
@@ -1730,18 +1629,18 @@ static void app_positions_read(const struct meta *meta, struct app_positions *ou
 	struct ynode *docs[1];
 	int count = 0;
 	char err[256];
-	if (yaml_read_file(out->file, docs, 1, &count, err, sizeof(err)) == CRM_OK && count == 1)
+	if (read_yaml_file(out->file, docs, 1, &count, err, sizeof(err)) == CRM_OK && count == 1)
 		out->root = docs[0];
 }
 
 static void app_plugin_pos(const struct app_positions *app, const char *name, int *line, int *column)
 {
 	*line = *column = 0;
-	const struct ynode *list = ymap_get(app->root, "plugins", NULL);
-	for (int i = 0; list && list->kind == Y_SEQUENCE && i < list->count; i++) {
+	const struct ynode *list = yaml_map_get(app->root, "plugins");
+	for (int i = 0; list && list->kind == YNODE_SEQUENCE && i < list->count; i++) {
 		const struct ynode *item = list->items[i];
-		const struct ynode *n = item->kind == Y_MAPPING ? ymap_get(item, "name", NULL) : item;
-		if (n && n->kind == Y_SCALAR && strcmp(n->text, name) == 0) {
+		const struct ynode *n = item->kind == YNODE_MAPPING ? yaml_map_get(item, "name") : item;
+		if (n && n->kind == YNODE_SCALAR && strcmp(n->text, name) == 0) {
 			*line = n->line;
 			*column = n->column;
 			return;
@@ -1752,7 +1651,7 @@ static void app_plugin_pos(const struct app_positions *app, const char *name, in
 static void app_positions_free(struct app_positions *app)
 {
 	free(app->file);
-	ynode_free(app->root);
+	yaml_node_free(app->root);
 }
 
 /* Settings: plugin.yaml defaults, overridden key by key by app.yaml config.<plugin>. */
@@ -2252,19 +2151,19 @@ static void describe_objects(const struct plugin *plugin, struct strbuf *sb)
 		struct ynode *docs[64];
 		int doc_count = 0;
 		char err[256];
-		if (yaml_read_file(path.data, docs, 64, &doc_count, err, sizeof(err)) == CRM_OK) {
+		if (read_yaml_file(path.data, docs, 64, &doc_count, err, sizeof(err)) == CRM_OK) {
 			for (int d = 0; d < doc_count; d++) {
 				static const char *const kinds[] = { "object", "workflow", "role", NULL };
 				for (int k = 0; kinds[k]; k++) {
-					const struct ynode *n = ymap_get(docs[d], kinds[k], NULL);
+					const struct ynode *n = yaml_map_get(docs[d], kinds[k]);
 					if (!is_scalar(n))
 						continue;
-					const struct ynode *extend = ymap_get(docs[d], "extend", NULL);
+					const struct ynode *extend = yaml_map_get(docs[d], "extend");
 					strbuf_printf(sb, "%s%s%s%s%s", sb->len ? ", " : "", k ? kinds[k] : "", k ? " " : "", n->text,
 					              extend && is_scalar(extend) && !strcmp(extend->text, "true") ? " (extends)" : "");
 					break;
 				}
-				ynode_free(docs[d]);
+				yaml_node_free(docs[d]);
 			}
 		}
 		strbuf_free(&path);
