@@ -3,7 +3,7 @@
  * the objects/ folder of every enabled plugin into the model of meta.h, then
  * checks the model as a whole.
  *
- * YAML is read by yaml.c into a small tree (ynode) that keeps the line and
+ * YAML is read by ytree.c into a small tree (ynode) that keeps the line and
  * column of every node, so each problem is reported at the key or value that
  * causes it; size, nesting and node count are bounded, since metadata also
  * comes from plugins.
@@ -38,7 +38,7 @@
 #include <sodium.h>
 #include "meta.h"
 #include "expr.h"
-#include "yaml.h"
+#include "ytree.h"
 
 #define MAX_FILE_SIZE   (4 * 1024 * 1024)
 #define MAX_DEPTH       32        /* nested mappings and lists in one document */
@@ -338,19 +338,19 @@ static void find_first_occurrences(int count, const char *const *names, int *fir
 
 /* ------------------------------------------------------------ reading YAML */
 
-/* What yaml.c refused, worded for metadata. */
-static void report_yaml_problem(void *context, const struct yaml_problem *problem)
+/* What ytree.c refused, worded for metadata. */
+static void report_yaml_problem(void *context, const struct ytree_problem *problem)
 {
 	struct loader *ld = context;
 	struct meta_pos pos = line_pos(ld, problem->line, problem->column);
 	const char *text = problem->text ? problem->text : "cannot read the document";
-	if (problem->kind == YAML_TOO_MANY_NODES)
+	if (problem->kind == YTREE_TOO_MANY_NODES)
 		error_at(ld, pos, "document has more than %d values", MAX_NODES);
-	else if (problem->kind == YAML_TOO_DEEP)
+	else if (problem->kind == YTREE_TOO_DEEP)
 		error_at(ld, pos, "nesting deeper than %d levels", MAX_DEPTH);
-	else if (problem->kind != YAML_REFUSED_NODE && problem->context)
+	else if (problem->kind != YTREE_REFUSED_NODE && problem->context)
 		error_at(ld, pos, "invalid yaml: %s (%s at line %d)", text, problem->context, problem->context_line);
-	else if (problem->kind != YAML_REFUSED_NODE)
+	else if (problem->kind != YTREE_REFUSED_NODE)
 		error_at(ld, pos, "invalid yaml: %s", text);
 	if (problem->alias)
 		error_at(ld, pos, "aliases (*%s) are not supported: repeat the value instead", shown(ld, problem->alias));
@@ -853,7 +853,7 @@ static void parse_values(struct loader *ld, struct meta_field *field, const stru
 	for (int i = 0; i < count; i++) {
 		const struct ynode *item = node->items[i], *value = item;
 		if (item->kind == YNODE_MAPPING) {
-			value = yaml_map_get(item, "value");
+			value = ytree_map_get(item, "value");
 			for (int k = 0; k < item->count; k += 2) {
 				const struct ynode *key = item->items[k];
 				if (!in_list(key->text, value_keys)) {
@@ -1283,7 +1283,7 @@ static void parse_field(struct loader *ld, struct staged_object *so, const struc
 	}
 
 	int errors_before = ld->diags->error_count;
-	const struct ynode *type_node = yaml_map_get(spec, "type");
+	const struct ynode *type_node = ytree_map_get(spec, "type");
 	bool type_known = false, shortcut = false;
 	enum field_type declared = FIELD_TEXT;
 	if (!type_node) {
@@ -1301,7 +1301,7 @@ static void parse_field(struct loader *ld, struct staged_object *so, const struc
 		field.type = declared;
 		aux.type_pos = node_pos(ld, type_node);
 		/* { type: money, formula: "..." } is a formula returning money. */
-		if (declared != FIELD_FORMULA && yaml_map_get(spec, "formula")) {
+		if (declared != FIELD_FORMULA && ytree_map_get(spec, "formula")) {
 			shortcut = true;
 			field.type = FIELD_FORMULA;
 			field.result_type = declared;
@@ -1523,11 +1523,11 @@ static void parse_rules(struct loader *ld, struct staged_object *so, const struc
 					ok = false;
 			}
 		}
-		if (!yaml_map_get(item, "when")) {
+		if (!ytree_map_get(item, "when")) {
 			error_node(ld, item, "rule needs 'when' (an expression that is true when the record is invalid)");
 			ok = false;
 		}
-		if (!yaml_map_get(item, "message")) {
+		if (!ytree_map_get(item, "message")) {
 			error_node(ld, item, "rule needs 'message'");
 			ok = false;
 		}
@@ -1558,7 +1558,7 @@ static void parse_index(struct loader *ld, struct staged_object *so, const struc
 				ok = get_bool(ld, item->items[k + 1], "unique", &unique) && ok;
 			}
 		}
-		list = yaml_map_get(item, "fields");
+		list = ytree_map_get(item, "fields");
 		if (!list) {
 			error_node(ld, item, "index needs 'fields'");
 			return;
@@ -1637,7 +1637,7 @@ static void parse_object(struct loader *ld, const struct ynode *root)
 {
 	struct staged_object so;
 	memset(&so, 0, sizeof(so));
-	const struct ynode *name_node = yaml_map_get(root, "object"), *extend_node = yaml_map_get(root, "extend");
+	const struct ynode *name_node = ytree_map_get(root, "object"), *extend_node = ytree_map_get(root, "extend");
 	const char *name = get_name(ld, name_node, "object");
 	if (name && reserved_object_name(name)) {
 		error_node(ld, name_node, "object names starting with '_' or 'sqlite_' are reserved: '%s'", name);
@@ -1739,8 +1739,8 @@ static void parse_plugins(struct loader *ld, const struct ynode *node)
 					ok = false;
 				}
 			}
-			name_node = yaml_map_get(item, "name");
-			version_node = yaml_map_get(item, "version");
+			name_node = ytree_map_get(item, "name");
+			version_node = ytree_map_get(item, "version");
 			if (!name_node) {
 				error_node(ld, item, "plugin needs 'name'");
 				continue;
@@ -1965,7 +1965,7 @@ static void parse_role(struct loader *ld, const struct ynode *root)
 	struct role_aux aux;
 	memset(&role, 0, sizeof(role));
 	memset(&aux, 0, sizeof(aux));
-	const struct ynode *name_node = yaml_map_get(root, "role");
+	const struct ynode *name_node = ytree_map_get(root, "role");
 	const char *name = get_name(ld, name_node, "role");
 	role.name = xstrdup(name ? name : "");
 	role.pos = node_pos(ld, name_node);
@@ -2382,7 +2382,7 @@ static struct meta_approval *parse_approval(struct loader *ld, const struct ynod
 			for (int s = 0; s < steps_node->count; s++) {
 				const struct ynode *step = steps_node->items[s];
 				struct meta_approval_step *out = &approval->steps[approval->step_count++];
-				if (step->kind != YNODE_MAPPING || !yaml_map_get(step, "approvers")) {
+				if (step->kind != YNODE_MAPPING || !ytree_map_get(step, "approvers")) {
 					error_node(ld, step, "expected a step: { approvers: [...], mode: any|all }");
 					continue;
 				}
@@ -2433,8 +2433,8 @@ static bool parse_transition(struct loader *ld, const struct ynode *node, struct
 		error_node(ld, node, "expected a transition: { name, from, to, ... }");
 		return false;
 	}
-	const struct ynode *name_node = yaml_map_get(node, "name");
-	if (!name_node || !yaml_map_get(node, "from") || !yaml_map_get(node, "to")) {
+	const struct ynode *name_node = ytree_map_get(node, "name");
+	if (!name_node || !ytree_map_get(node, "from") || !ytree_map_get(node, "to")) {
 		error_node(ld, node, "a transition needs 'name', 'from' and 'to'");
 		return false;
 	}
@@ -2477,8 +2477,8 @@ static bool parse_timer(struct loader *ld, const struct ynode *node, struct meta
 {
 	memset(timer, 0, sizeof(*timer));
 	timer->pos = node_pos(ld, node);
-	const struct ynode *name_node = node->kind == YNODE_MAPPING ? yaml_map_get(node, "name") : NULL;
-	if (!name_node || !yaml_map_get(node, "every") || !yaml_map_get(node, "do")) {
+	const struct ynode *name_node = node->kind == YNODE_MAPPING ? ytree_map_get(node, "name") : NULL;
+	if (!name_node || !ytree_map_get(node, "every") || !ytree_map_get(node, "do")) {
 		error_node(ld, node, "expected a timer: { name, when, every, do: [...] }");
 		return false;
 	}
@@ -2509,7 +2509,7 @@ static void parse_workflow(struct loader *ld, const struct ynode *root)
 {
 	struct meta_workflow wf;
 	memset(&wf, 0, sizeof(wf));
-	const struct ynode *name_node = yaml_map_get(root, "workflow");
+	const struct ynode *name_node = ytree_map_get(root, "workflow");
 	const char *name = get_name(ld, name_node, "workflow");
 	wf.pos = node_pos(ld, name_node);
 	bool ok = name != NULL;
@@ -2568,7 +2568,7 @@ static void parse_workflow(struct loader *ld, const struct ynode *root)
 			}
 		}
 	}
-	if (ok && (!yaml_map_get(root, "object") || !yaml_map_get(root, "field"))) {
+	if (ok && (!ytree_map_get(root, "object") || !ytree_map_get(root, "field"))) {
 		error_node(ld, root, "workflow '%s' needs 'object' and 'field'", name);
 		ok = false;
 	}
@@ -2602,11 +2602,11 @@ static void process_document(struct loader *ld, const struct ynode *root)
 		error_node(ld, root, "expected a map: an 'object', 'workflow' or 'role' document");
 		return;
 	}
-	if (yaml_map_get(root, "workflow"))
+	if (ytree_map_get(root, "workflow"))
 		parse_workflow(ld, root);
-	else if (yaml_map_get(root, "role"))
+	else if (ytree_map_get(root, "role"))
 		parse_role(ld, root);
-	else if (yaml_map_get(root, "object"))
+	else if (ytree_map_get(root, "object"))
 		parse_object(ld, root);
 	else if (ld->app_file)
 		parse_app(ld, root);
@@ -2614,11 +2614,11 @@ static void process_document(struct loader *ld, const struct ynode *root)
 		error_node(ld, root, "expected an 'object', 'workflow' or 'role' document");
 }
 
-/* Each document yaml.c reads, in order. */
+/* Each document ytree.c reads, in order. */
 static void read_document(void *context, struct ynode *root)
 {
 	process_document(context, root);
-	yaml_node_free(root);
+	ytree_free(root);
 }
 
 /* Parses every document of one file; data need not be NUL-terminated. */
@@ -2642,11 +2642,11 @@ static void load_text(struct loader *ld, const char *name, const char *data, siz
 		return;
 	}
 	ld->app_file = app_file;
-	struct yaml_reader reader = {
+	struct ytree_reader reader = {
 		.max_depth = MAX_DEPTH, .max_nodes = MAX_NODES, .context = ld,
 		.problem = report_yaml_problem, .mapping_done = check_mapping_keys, .document = read_document,
 	};
-	yaml_read(&reader, data, length);
+	ytree_read(&reader, data, length);
 }
 
 /* ----------------------------------------------------------------- merging */

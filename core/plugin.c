@@ -28,7 +28,7 @@
 #include "meta.h"
 #include "object.h"
 #include "plugin.h"
-#include "yaml.h"
+#include "ytree.h"
 #include "../sdk/crm_plugin.h"
 
 #define MANIFEST_MAX_SIZE   (256 * 1024)
@@ -45,7 +45,7 @@ _Static_assert(CRM_ABI_VERSION_MAJOR(CRM_ABI_VERSION) == CRM_ABI_MAJOR, "ABI mac
 /* ------------------------------------------------------------ YAML (small) */
 
 /*
- * Manifests are small: yaml.c's trees, with tighter bounds on size, depth and
+ * Manifests are small: ytree.c's trees, with tighter bounds on size, depth and
  * node count (a plugin is third-party input) and only the first problem told.
  */
 /* What read_yaml_file collects: the documents and the first problem. */
@@ -63,29 +63,29 @@ static void file_document(void *context, struct ynode *root)
 	if (file->doc_count < file->max_docs)
 		file->docs[file->doc_count++] = root;
 	else
-		yaml_node_free(root);
+		ytree_free(root);
 }
 
 /* The first problem, as "line:column: message". */
-static void file_problem(void *context, const struct yaml_problem *problem)
+static void file_problem(void *context, const struct ytree_problem *problem)
 {
 	struct file_docs *file = context;
 	if (file->code != CRM_OK)
 		return;
 	char limit[64];
 	const char *message = limit;
-	if (problem->kind == YAML_TOO_MANY_NODES)
+	if (problem->kind == YTREE_TOO_MANY_NODES)
 		snprintf(limit, sizeof(limit), "more than %d values", MANIFEST_MAX_NODES);
-	else if (problem->kind == YAML_TOO_DEEP)
+	else if (problem->kind == YTREE_TOO_DEEP)
 		snprintf(limit, sizeof(limit), "nested deeper than %d levels", MANIFEST_MAX_DEPTH);
-	else if (problem->kind != YAML_REFUSED_NODE)
+	else if (problem->kind != YTREE_REFUSED_NODE)
 		message = problem->text ? problem->text : "invalid YAML";
 	else
 		message = problem->nul ? "NUL characters are not allowed"
 		        : problem->alias ? "aliases are not supported" : "anchors and tags are not supported";
 	file->code = message == limit ? CRM_ELIMIT : CRM_EINVAL;
 	/* libyaml sets no mark for an encoding error: manifests have always said 1:1 there. */
-	bool unmarked = problem->kind == YAML_BAD_CHARACTERS;
+	bool unmarked = problem->kind == YTREE_BAD_CHARACTERS;
 	snprintf(file->err, file->errlen, "%d:%d: %s", unmarked ? 1 : problem->line, unmarked ? 1 : problem->column,
 	         message);
 }
@@ -109,14 +109,14 @@ static int read_yaml_file(const char *path, struct ynode **docs, int max_docs, i
 		return CRM_ELIMIT;
 	}
 	struct file_docs file = { docs, max_docs, 0, CRM_OK, err, errlen };
-	struct yaml_reader reader = {
+	struct ytree_reader reader = {
 		.max_depth = MANIFEST_MAX_DEPTH, .max_nodes = MANIFEST_MAX_NODES, .nodes_per_text = true,
 		.context = &file, .problem = file_problem, .document = file_document,
 	};
-	yaml_read(&reader, data, len);
+	ytree_read(&reader, data, len);
 	free(data);
 	for (int i = 0; file.code != CRM_OK && i < file.doc_count; i++)
-		yaml_node_free(docs[i]);
+		ytree_free(docs[i]);
 	*doc_count = file.code == CRM_OK ? file.doc_count : 0;
 	return file.code;
 }
@@ -1507,13 +1507,13 @@ static struct plugin *read_manifest(struct plugins *plugins, struct loader *ld, 
 				NODE_DIAG(ld, plugin, key, "'%s' is given twice", key->text);
 		}
 	}
-	const struct ynode *node = yaml_map_get(root, "name");
+	const struct ynode *node = ytree_map_get(root, "name");
 	if (!is_scalar(node))
 		diag(ld, plugin->manifest_path, node ? node->line : root->line, node ? node->column : root->column,
 		     "'name' is required");
 	else if (strcmp(node->text, name) != 0)
 		NODE_DIAG(ld, plugin, node, "the plugin is named '%s' but its folder is '%s': they must match", node->text, name);
-	node = yaml_map_get(root, "version");
+	node = ytree_map_get(root, "version");
 	if (!is_scalar(node))
 		diag(ld, plugin->manifest_path, node ? node->line : root->line, node ? node->column : root->column,
 		     "'version' is required (semantic version like 1.0.0)");
@@ -1521,13 +1521,13 @@ static struct plugin *read_manifest(struct plugins *plugins, struct loader *ld, 
 		NODE_DIAG(ld, plugin, node, "version '%s' is not a semantic version (MAJOR.MINOR.PATCH, like 1.2.0)", node->text);
 	else
 		plugin->version_text = xstrdup(node->text);
-	if ((node = yaml_map_get(root, "description"))) {
+	if ((node = ytree_map_get(root, "description"))) {
 		if (node->kind != YNODE_SCALAR)
 			NODE_DIAG(ld, plugin, node, "'description' must be a text");
 		else
 			plugin->description = xstrdup(node->text);
 	}
-	const struct ynode *lua = yaml_map_get(root, "lua"), *library = yaml_map_get(root, "library");
+	const struct ynode *lua = ytree_map_get(root, "lua"), *library = ytree_map_get(root, "library");
 	if (lua && library)
 		NODE_DIAG(ld, plugin, library, "give either 'lua' or 'library', not both");
 	if (lua) {
@@ -1543,7 +1543,7 @@ static struct plugin *read_manifest(struct plugins *plugins, struct loader *ld, 
 		else
 			plugin->library = xstrdup(library->text);
 	}
-	if ((node = yaml_map_get(root, "requires")) && !is_null(node)) {
+	if ((node = ytree_map_get(root, "requires")) && !is_null(node)) {
 		if (node->kind != YNODE_MAPPING) {
 			NODE_DIAG(ld, plugin, node, "'requires' must be a map like { kernel: \">=0.1\", base: \"^1.0\" }");
 		} else {
@@ -1568,13 +1568,13 @@ static struct plugin *read_manifest(struct plugins *plugins, struct loader *ld, 
 			}
 		}
 	}
-	if ((node = yaml_map_get(root, "config")) && !is_null(node)) {
+	if ((node = ytree_map_get(root, "config")) && !is_null(node)) {
 		if (node->kind != YNODE_MAPPING)
 			NODE_DIAG(ld, plugin, node, "'config' must be a map of settings with their defaults");
 		else
 			plugin->defaults = ynode_json(node);
 	}
-	if ((node = yaml_map_get(root, "limits")) && !is_null(node)) {
+	if ((node = ytree_map_get(root, "limits")) && !is_null(node)) {
 		if (node->kind != YNODE_MAPPING) {
 			NODE_DIAG(ld, plugin, node, "'limits' must be a map: { instructions: N, memory_mb: N }");
 		} else {
@@ -1594,7 +1594,7 @@ static struct plugin *read_manifest(struct plugins *plugins, struct loader *ld, 
 			}
 		}
 	}
-	if ((node = yaml_map_get(root, "system_access"))) {
+	if ((node = ytree_map_get(root, "system_access"))) {
 		if (node->kind != YNODE_SCALAR || (strcmp(node->text, "true") && strcmp(node->text, "false")))
 			NODE_DIAG(ld, plugin, node, "'system_access' must be true or false");
 		else
@@ -1603,7 +1603,7 @@ static struct plugin *read_manifest(struct plugins *plugins, struct loader *ld, 
 	plugin->parsed = ld->errors == errors_before;
 done:
 	for (int i = 0; i < doc_count; i++)
-		yaml_node_free(docs[i]);
+		ytree_free(docs[i]);
 	return plugin;
 }
 
@@ -1636,10 +1636,10 @@ static void app_positions_read(const struct meta *meta, struct app_positions *ou
 static void app_plugin_pos(const struct app_positions *app, const char *name, int *line, int *column)
 {
 	*line = *column = 0;
-	const struct ynode *list = yaml_map_get(app->root, "plugins");
+	const struct ynode *list = ytree_map_get(app->root, "plugins");
 	for (int i = 0; list && list->kind == YNODE_SEQUENCE && i < list->count; i++) {
 		const struct ynode *item = list->items[i];
-		const struct ynode *n = item->kind == YNODE_MAPPING ? yaml_map_get(item, "name") : item;
+		const struct ynode *n = item->kind == YNODE_MAPPING ? ytree_map_get(item, "name") : item;
 		if (n && n->kind == YNODE_SCALAR && strcmp(n->text, name) == 0) {
 			*line = n->line;
 			*column = n->column;
@@ -1651,7 +1651,7 @@ static void app_plugin_pos(const struct app_positions *app, const char *name, in
 static void app_positions_free(struct app_positions *app)
 {
 	free(app->file);
-	yaml_node_free(app->root);
+	ytree_free(app->root);
 }
 
 /* Settings: plugin.yaml defaults, overridden key by key by app.yaml config.<plugin>. */
@@ -2155,15 +2155,15 @@ static void describe_objects(const struct plugin *plugin, struct strbuf *sb)
 			for (int d = 0; d < doc_count; d++) {
 				static const char *const kinds[] = { "object", "workflow", "role", NULL };
 				for (int k = 0; kinds[k]; k++) {
-					const struct ynode *n = yaml_map_get(docs[d], kinds[k]);
+					const struct ynode *n = ytree_map_get(docs[d], kinds[k]);
 					if (!is_scalar(n))
 						continue;
-					const struct ynode *extend = yaml_map_get(docs[d], "extend");
+					const struct ynode *extend = ytree_map_get(docs[d], "extend");
 					strbuf_printf(sb, "%s%s%s%s%s", sb->len ? ", " : "", k ? kinds[k] : "", k ? " " : "", n->text,
 					              extend && is_scalar(extend) && !strcmp(extend->text, "true") ? " (extends)" : "");
 					break;
 				}
-				yaml_node_free(docs[d]);
+				ytree_free(docs[d]);
 			}
 		}
 		strbuf_free(&path);

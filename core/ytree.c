@@ -1,13 +1,13 @@
 /*
- * yaml.c - YAML text into trees of struct ynode (see yaml.h), built from
+ * ytree.c - YAML text into trees of struct ynode (see ytree.h), built from
  * libyaml's events; problems go to the caller's callback as they are met.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "crm.h"
-#define CRM_YAML_LIBYAML          /* yaml.h includes libyaml's header too */
 #include <yaml.h>
+#include "crm.h"
+#include "ytree.h"
 
 static struct ynode *node_new(enum ynode_kind kind, int line, int column)
 {
@@ -27,18 +27,18 @@ static void node_append(struct ynode *parent, struct ynode *child)
 	parent->items[parent->count++] = child;
 }
 
-void yaml_node_free(struct ynode *node)
+void ytree_free(struct ynode *node)
 {
 	if (!node)
 		return;
 	for (int i = 0; i < node->count; i++)
-		yaml_node_free(node->items[i]);
+		ytree_free(node->items[i]);
 	free(node->items);
 	free(node->text);
 	free(node);
 }
 
-const struct ynode *yaml_map_get(const struct ynode *map, const char *key)
+const struct ynode *ytree_map_get(const struct ynode *map, const char *key)
 {
 	if (!map || map->kind != YNODE_MAPPING)
 		return NULL;
@@ -49,17 +49,17 @@ const struct ynode *yaml_map_get(const struct ynode *map, const char *key)
 	return NULL;
 }
 
-static void report(const struct yaml_reader *reader, enum yaml_problem_kind kind, int line, int column)
+static void report(const struct ytree_reader *reader, enum ytree_problem_kind kind, int line, int column)
 {
-	struct yaml_problem problem = { .kind = kind, .line = line, .column = column };
+	struct ytree_problem problem = { .kind = kind, .line = line, .column = column };
 	reader->problem(reader->context, &problem);
 }
 
-static void report_parser_error(const struct yaml_reader *reader, const yaml_parser_t *parser, const char *text,
+static void report_parser_error(const struct ytree_reader *reader, const yaml_parser_t *parser, const char *text,
                                 size_t length)
 {
-	struct yaml_problem problem = {
-		.kind = YAML_BAD_SYNTAX,
+	struct ytree_problem problem = {
+		.kind = YTREE_BAD_SYNTAX,
 		.line = (int)parser->problem_mark.line + 1,
 		.column = (int)parser->problem_mark.column + 1,
 		.text = parser->problem,
@@ -68,7 +68,7 @@ static void report_parser_error(const struct yaml_reader *reader, const yaml_par
 	};
 	if (parser->error == YAML_READER_ERROR) {
 		/* The reader (encoding) reports an offset, not a mark. */
-		problem.kind = YAML_BAD_CHARACTERS;
+		problem.kind = YTREE_BAD_CHARACTERS;
 		problem.line = problem.column = 1;
 		for (size_t i = 0; i < parser->problem_offset && i < length; i++) {
 			problem.line += text[i] == '\n';
@@ -78,7 +78,7 @@ static void report_parser_error(const struct yaml_reader *reader, const yaml_par
 	reader->problem(reader->context, &problem);
 }
 
-void yaml_read(const struct yaml_reader *reader, const char *text, size_t length)
+void ytree_read(const struct ytree_reader *reader, const char *text, size_t length)
 {
 	yaml_parser_t parser;
 	if (!yaml_parser_initialize(&parser)) {
@@ -97,7 +97,7 @@ void yaml_read(const struct yaml_reader *reader, const char *text, size_t length
 			break;
 		}
 		int line = (int)event.start_mark.line + 1, column = (int)event.start_mark.column + 1;
-		struct yaml_problem refused = { .kind = YAML_REFUSED_NODE, .line = line, .column = column };
+		struct ytree_problem refused = { .kind = YTREE_REFUSED_NODE, .line = line, .column = column };
 		struct ynode *node = NULL;
 		switch (event.type) {
 		case YAML_STREAM_END_EVENT:
@@ -107,7 +107,7 @@ void yaml_read(const struct yaml_reader *reader, const char *text, size_t length
 			if (root && !skip_document)
 				reader->document(reader->context, root);
 			else
-				yaml_node_free(root);
+				ytree_free(root);
 			root = NULL;
 			skip_document = false;
 			if (!reader->nodes_per_text)
@@ -157,8 +157,8 @@ void yaml_read(const struct yaml_reader *reader, const char *text, size_t length
 		if (!node)
 			continue;
 		if (++node_count > reader->max_nodes) {
-			report(reader, YAML_TOO_MANY_NODES, line, column);
-			yaml_node_free(node);
+			report(reader, YTREE_TOO_MANY_NODES, line, column);
+			ytree_free(node);
 			break;
 		}
 		if (depth > 0) {
@@ -166,18 +166,18 @@ void yaml_read(const struct yaml_reader *reader, const char *text, size_t length
 		} else if (!root) {
 			root = node;
 		} else {
-			yaml_node_free(node);   /* libyaml gives one root per document; never reached */
+			ytree_free(node);   /* libyaml gives one root per document; never reached */
 			continue;
 		}
 		if (node->kind != YNODE_SCALAR) {
 			if (depth == reader->max_depth) {
-				report(reader, YAML_TOO_DEEP, line, column);
+				report(reader, YTREE_TOO_DEEP, line, column);
 				break;
 			}
 			stack[depth++] = node;
 		}
 	}
-	yaml_node_free(root);
+	ytree_free(root);
 	free(stack);
 	yaml_parser_delete(&parser);
 }
