@@ -1261,44 +1261,41 @@ static void handle_get(struct route_ctx *r)
 		problem(r->res, r->req, 400, "%s", err);
 		return;
 	}
+	struct jsonw text = { 0 };
+	int64_t version = 0;
 	if (!workflow_has_states(r->api->kernel->meta, r->object)) {
 		/* the common case: no transitions to offer, the record goes out as written by the store */
-		struct jsonw text = { 0 };
-		int64_t version = 0;
 		rc = object_get_text(&r->ctx, r->object->name, r->id, deleted, &text, &version);
-		if (rc != CRM_OK) {
-			jsonw_free(&text);
-			problem_from_ctx(r->api, r->res, r->req, rc, &r->ctx, NULL);
-			return;
+		if (rc == CRM_OK) {
+			text.len--; /* the closing brace */
+			jsonw_raw(&text, ",\"_transitions\":[]}", sizeof(",\"_transitions\":[]}") - 1);
 		}
-		snprintf(r->res->etag, sizeof(r->res->etag), "\"%lld\"", (long long)version);
-		if (if_none_match_hits(r->req->if_none_match, r->res->etag)) {
-			jsonw_free(&text);
-			r->res->status = 304;
-			return;
+	} else {
+		rc = object_get(&r->ctx, r->object->name, r->id, deleted, &out);
+		if (rc == CRM_OK) {
+			version = json_integer_value(json_object_get(out, "version"));
+			/* the transitions the caller may fire now, for the UI's buttons */
+			json_t *transitions = NULL;
+			if (workflow_available(&r->ctx, r->object->name, out, &transitions) == CRM_OK)
+				json_object_set_new(out, "_transitions", transitions);
+			jsonw_value(&text, out);
+			json_decref(out);
 		}
-		text.len--; /* the closing brace */
-		jsonw_raw(&text, ",\"_transitions\":[]}", sizeof(",\"_transitions\":[]}") - 1);
-		r->res->status = 200;
-		r->res->content_type = "application/json";
-		r->res->body = jsonw_finish(&text, &r->res->body_len);
-		return;
 	}
-	rc = object_get(&r->ctx, r->object->name, r->id, deleted, &out);
 	if (rc != CRM_OK) {
+		jsonw_free(&text);
 		problem_from_ctx(r->api, r->res, r->req, rc, &r->ctx, NULL);
 		return;
 	}
-	set_etag(r->res, out);
-	/* the transitions the caller may fire now, for the UI's buttons */
-	json_t *transitions = NULL;
-	if (workflow_available(&r->ctx, r->object->name, out, &transitions) == CRM_OK)
-		json_object_set_new(out, "_transitions", transitions);
-	if (if_none_match_hits(r->req->if_none_match, r->res->etag))
+	snprintf(r->res->etag, sizeof(r->res->etag), "\"%lld\"", (long long)version);
+	if (if_none_match_hits(r->req->if_none_match, r->res->etag)) {
+		jsonw_free(&text);
 		r->res->status = 304;
-	else
-		respond_record(r->res, 200, out);
-	json_decref(out);
+		return;
+	}
+	r->res->status = 200;
+	r->res->content_type = "application/json";
+	r->res->body = jsonw_finish(&text, &r->res->body_len);
 }
 
 static void handle_patch(struct route_ctx *r)

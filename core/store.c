@@ -1030,16 +1030,14 @@ int store_get_text(struct store_conn *conn, const struct meta_object *object, in
 	int code = get_row(conn, object, id, include_deleted, &stmt, ctx);
 	if (code != CRM_OK)
 		return code;
-	*version = 0;
+	int version_column = meta_field_index(object, "version"); /* a system field: always there */
+	*version = version_column >= 0 ? sqlite3_column_int64(stmt, version_column) : 0;
 	jsonw_char(out, '{');
 	for (int i = 0; i < object->field_count; i++) {
-		const struct meta_field *f = &object->fields[i];
 		if (i)
 			jsonw_char(out, ',');
-		jsonw_key(out, f->name);
-		column_write(stmt, i, f, out);
-		if (strcmp(f->name, "version") == 0)
-			*version = sqlite3_column_int64(stmt, i);
+		jsonw_key(out, object->fields[i].name);
+		column_write(stmt, i, &object->fields[i], out);
 	}
 	jsonw_char(out, '}');
 	store_done(conn, stmt);
