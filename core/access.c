@@ -148,7 +148,7 @@ int access_load(struct crm_ctx *ctx)
 	}
 	if (code != CRM_OK)
 		return code;
-	crm_error_reset(ctx);
+	crm_error_forget(ctx);
 	return CRM_OK;
 }
 
@@ -170,7 +170,7 @@ static json_t *scope_of(struct crm_ctx *ctx)
 	else
 		cache_put(ctx->kernel->access_cache, u->id, u->record, u->scope);
 	kernel_reader_done(ctx, conn);
-	crm_error_reset(ctx);
+	crm_error_forget(ctx);
 	return u->scope;
 }
 
@@ -253,6 +253,9 @@ int access_predicate(struct crm_ctx *ctx, const struct meta_object *object, enum
 		bool (*can_read)(void *, const struct meta_object *, const struct meta_field *) = b->can_read;
 		int (*saved_user_field)(void *, const char *, struct expr_value *) = b->user_field;
 		void *saved_arg = b->arg;
+		int (*join_rule)(void *, struct expr_sql *, const struct meta_object *, const char *, struct strbuf *) =
+			b->join_rule;
+		b->join_rule = NULL;  /* and its paths reach what the rule names, whoever may read it */
 		b->can_read = NULL;
 		b->user_field = user_field;
 		b->arg = ctx;
@@ -261,6 +264,7 @@ int access_predicate(struct crm_ctx *ctx, const struct meta_object *object, enum
 		struct strbuf sql = { 0 };
 		int code = expr_compile(b, rule->expr, &sql, err, sizeof(err));
 		b->can_read = can_read;
+		b->join_rule = join_rule;
 		b->user_field = saved_user_field;
 		b->arg = saved_arg;
 		/* a rule that cannot be compiled for this user (a missing $user field) denies */
@@ -282,6 +286,20 @@ int access_predicate(struct crm_ctx *ctx, const struct meta_object *object, enum
 		strbuf_free(&both);
 	}
 	return CRM_OK;
+}
+
+int access_join_rule(void *arg, struct expr_sql *b, const struct meta_object *target, const char *alias,
+                     struct strbuf *out)
+{
+	struct crm_ctx *ctx = arg;
+	const struct meta_object *object = b->object;
+	const char *base_alias = b->base_alias;
+	b->object = target;
+	b->base_alias = alias;
+	int code = access_predicate(ctx, target, ACCESS_READ, b, out);
+	b->object = object;
+	b->base_alias = base_alias;
+	return code;
 }
 
 static bool in_ids(json_t *ids, json_t *value)
@@ -328,7 +346,7 @@ int access_check(struct crm_ctx *ctx, const struct meta_object *object, enum acc
 		/* an evaluation error (a missing $user field) denies */
 		*allowed = code == CRM_OK && expr_truthy(&result);
 		expr_value_clear(&result);
-		crm_error_reset(ctx);
+		crm_error_forget(ctx);
 		break;
 	}
 	default:

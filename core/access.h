@@ -44,6 +44,14 @@ bool access_allows(struct crm_ctx *ctx, const struct meta_object *object, enum a
 int access_predicate(struct crm_ctx *ctx, const struct meta_object *object, enum access_op op,
                      struct expr_sql *b, struct strbuf *out);
 
+/*
+ * For expr_sql.join_rule (arg is the ctx): the read predicate of target on
+ * alias, so that a dotted path through a record the caller may not read
+ * reads as null. The rule's own paths join unrestricted (it is the role's).
+ */
+int access_join_rule(void *arg, struct expr_sql *b, const struct meta_object *target, const char *alias,
+                     struct strbuf *out);
+
 /* Whether the caller may op this record (a stored or about-to-be-stored one). */
 int access_check(struct crm_ctx *ctx, const struct meta_object *object, enum access_op op,
                  json_t *record, bool *allowed);

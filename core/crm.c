@@ -23,6 +23,12 @@ void crm_error_reset(struct crm_ctx *ctx)
 	}
 }
 
+void crm_error_forget(struct crm_ctx *ctx)
+{
+	ctx->status = CRM_OK;
+	ctx->message[0] = '\0';
+}
+
 int crm_error(struct crm_ctx *ctx, int code, const char *fmt, ...)
 {
 	if (!ctx)

@@ -71,8 +71,14 @@ int crm_error(struct crm_ctx *ctx, int code, const char *fmt, ...)
 /* Appends a field error (validation); the caller returns CRM_EVALIDATION once all are found. */
 void crm_field_error(struct crm_ctx *ctx, const char *field, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-/* Forgets the last error. */
+/* Forgets the last error and the field errors collected. */
 void crm_error_reset(struct crm_ctx *ctx);
+/*
+ * Forgets an error a lookup has handled (status and message) and keeps the
+ * field errors collected so far: an access or path lookup in the middle of
+ * validating a record must not lose the errors of the fields before it.
+ */
+void crm_error_forget(struct crm_ctx *ctx);
 const char *crm_status_name(int code);
 
 /* Allocation that aborts with a message: for kernel-lifetime memory. */

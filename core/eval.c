@@ -96,7 +96,7 @@ static int lookup(void *arg, const char *path, struct expr_value *out)
 		json_t *next = NULL;
 		int code = store_get(env->conn, f->target, json_integer_value(v), true, &next, env->ctx);
 		if (code == CRM_ENOTFOUND) {
-			crm_error_reset(env->ctx);
+			crm_error_forget(env->ctx);
 			out->type = EV_NULL;
 			return 0;
 		}

@@ -2145,14 +2145,62 @@ static void bind_text(struct compile_state *cs, const char *text, struct strbuf 
 	bind_placeholder(cs, &value, out);
 }
 
-/* Returns the alias of the join for the ref path key, creating it if new. */
+/*
+ * The condition of join_rule for target joined as alias, compiled with the
+ * builder's joins set aside: joins the condition needs (a rule with a path)
+ * go into an EXISTS of their own, since an ON clause may not reach tables
+ * joined after it. Their aliases are numbered past the enclosing ones.
+ */
+static int join_condition(struct compile_state *cs, const struct meta_object *target, const char *alias,
+                          struct strbuf *out)
+{
+	struct expr_sql *b = cs->b;
+	struct strbuf outer_joins = b->joins;
+	int outer_count = b->join_count, outer_base = b->alias_base;
+	char **outer_paths = b->join_paths;
+	b->joins = (struct strbuf){ 0 };
+	b->join_count = 0;
+	b->join_paths = NULL;
+	b->alias_base = outer_base + outer_count;
+	struct strbuf condition = { 0 };
+	int rc = b->join_rule(b->arg, b, target, alias, &condition);
+	if (rc == CRM_OK && condition.len) {
+		if (b->join_count)
+			strbuf_printf(out, " AND EXISTS (SELECT 1 FROM (SELECT 1)%s WHERE %s)", b->joins.data, condition.data);
+		else
+			strbuf_printf(out, " AND (%s)", condition.data);
+	}
+	strbuf_free(&condition);
+	strbuf_free(&b->joins);
+	for (int i = 0; i < b->join_count; i++)
+		free(b->join_paths[i]);
+	free(b->join_paths);
+	b->joins = outer_joins;
+	b->join_count = outer_count;
+	b->join_paths = outer_paths;
+	b->alias_base = outer_base;
+	if (rc != CRM_OK)
+		return compile_error(cs, "the access rule of '%s' cannot be applied to a path", target->name);
+	return CRM_OK;
+}
+
+/*
+ * Returns the alias of the join for the ref path key, creating it if new.
+ * The caller's own paths reach only records the caller may read (join_rule):
+ * an unreadable target joins as null, so that it reads as null and matches no
+ * filter. Paths inlined from formulas join unrestricted, under a key of their
+ * own, so that the two never share a join.
+ */
 static int join_alias(struct compile_state *cs, const char *key, const char *from_alias,
                       const struct meta_field *ref, char alias[16])
 {
 	struct expr_sql *b = cs->b;
+	bool restricted = b->join_rule && cs->check_access;
+	char lookup[EXPR_MAX_PATH * 64 + 8];
+	snprintf(lookup, sizeof(lookup), "%s%s", b->join_rule && !restricted ? "=" : "", key);
 	for (int i = 0; i < b->join_count; i++) {
-		if (strcmp(b->join_paths[i], key) == 0) {
-			snprintf(alias, 16, "j%d", i + 1);
+		if (strcmp(b->join_paths[i], lookup) == 0) {
+			snprintf(alias, 16, "j%d", b->alias_base + i + 1);
 			return CRM_OK;
 		}
 	}
@@ -2161,14 +2209,21 @@ static int join_alias(struct compile_state *cs, const char *key, const char *fro
 	int count = b->join_count;
 	if (count == 0 || (count >= 8 && (count & (count - 1)) == 0))
 		b->join_paths = xrealloc(b->join_paths, (size_t)(count < 8 ? 8 : count * 2) * sizeof(char *));
-	b->join_paths[count] = xstrdup(key);
+	b->join_paths[count] = xstrdup(lookup);
 	b->join_count++;
-	snprintf(alias, 16, "j%d", b->join_count);
-	strbuf_puts(&b->joins, " LEFT JOIN ");
-	strbuf_ident(&b->joins, ref->target->name);
-	strbuf_printf(&b->joins, " %s ON %s.\"id\" = %s.", alias, alias, from_alias);
-	strbuf_ident(&b->joins, ref->name);
-	return CRM_OK;
+	snprintf(alias, 16, "j%d", b->alias_base + b->join_count);
+	struct strbuf condition = { 0 };
+	int rc = restricted ? join_condition(cs, ref->target, alias, &condition) : CRM_OK;
+	if (rc == CRM_OK) {
+		strbuf_puts(&b->joins, " LEFT JOIN ");
+		strbuf_ident(&b->joins, ref->target->name);
+		strbuf_printf(&b->joins, " %s ON %s.\"id\" = %s.", alias, alias, from_alias);
+		strbuf_ident(&b->joins, ref->name);
+		if (condition.len)
+			strbuf_puts(&b->joins, condition.data);
+	}
+	strbuf_free(&condition);
+	return rc;
 }
 
 static int compile_node(struct compile_state *cs, const struct expr *e, int index, const struct scope *sc,

@@ -79,12 +79,23 @@ struct expr_sql {
 	/* field access: return false to refuse a field in this query (NULL = all readable) */
 	bool (*can_read)(void *arg, const struct meta_object *object, const struct meta_field *field);
 	void *arg;
+	/*
+	 * The records a path may reach (NULL: every record). Appends to out the
+	 * condition restricting target, joined as alias, to the records the
+	 * caller may read; nothing when unrestricted. Called once per distinct
+	 * ref prefix of the caller's own paths (not of inlined formulas, which
+	 * are the implementer's and read as the system); joins the condition
+	 * itself needs stay inside it. Returns CRM_OK or an error.
+	 */
+	int (*join_rule)(void *arg, struct expr_sql *b, const struct meta_object *target, const char *alias,
+	                 struct strbuf *out);
 
 	struct strbuf joins;                /* " LEFT JOIN "x" j1 ON j1."id" = t0."y"" ... */
 	int join_count;
 	char **join_paths;                  /* owned: the ref path each alias jN stands for */
 	int bind_count;
 	struct expr_value *binds;           /* owned; binds[k] is parameter ?(k+1) */
+	int alias_base;                     /* internal: jN numbering inside a join_rule condition */
 };
 
 /*

@@ -351,11 +351,42 @@ static bool check_bounds(struct crm_ctx *ctx, const struct meta_field *f, double
 }
 
 /*
+ * Whether the record a ref or user field is set to exists and the caller may
+ * read it (object right and record rule: access_check, the rule the list's
+ * predicate comes from). A record the caller may not read gets the same
+ * answer as one that does not exist, so that a write is no oracle, cannot
+ * read a foreign record through a path, and cannot move its rollups.
+ * The system context (user 0: CLI, demo, system-run workflow actions) and
+ * admins need only existence.
+ */
+static int ref_readable(struct crm_ctx *ctx, struct store_conn *conn, const struct meta_object *target, int64_t id,
+                        bool *out)
+{
+	*out = false;
+	if (access_is_admin(ctx))
+		return store_exists(conn, target, id, out, ctx);
+	if (!access_allows(ctx, target, ACCESS_READ))
+		return CRM_OK;
+	/* existence first: a "not found" from store_get would reset the field errors collected so far */
+	bool exists = false;
+	int code = store_exists(conn, target, id, &exists, ctx);
+	if (code != CRM_OK || !exists)
+		return code;
+	json_t *record = NULL;
+	if ((code = store_get(conn, target, id, false, &record, ctx)) == CRM_OK)
+		code = access_check(ctx, target, ACCESS_READ, record, out);
+	json_decref(record);
+	return code;
+}
+
+/*
  * The stored form of value for field, or NULL after adding a field error.
- * conn (may be NULL) checks that refs exist.
+ * conn (may be NULL) checks that refs name records the caller may read;
+ * before (may be NULL) is the stored record, whose ref values are kept as
+ * they are.
  */
 static json_t *normalise(struct crm_ctx *ctx, struct store_conn *conn, const struct meta_field *f,
-                         json_t *value)
+                         json_t *value, json_t *before)
 {
 	const char *name = f->name;
 	if (json_is_null(value))
@@ -476,9 +507,11 @@ static json_t *normalise(struct crm_ctx *ctx, struct store_conn *conn, const str
 			crm_field_error(ctx, name, "type", "expected the id of a %s record", f->to ? f->to : "user");
 			return NULL;
 		}
-		if (conn && f->target) {
+		/* a value already stored is kept as it is: a shared record may point where its editor cannot see */
+		json_t *old = json_object_get(before, name);
+		if (conn && f->target && !(json_is_integer(old) && json_integer_value(old) == json_integer_value(value))) {
 			bool exists = false;
-			if (store_exists(conn, f->target, json_integer_value(value), &exists, ctx) != CRM_OK)
+			if (ref_readable(ctx, conn, f->target, json_integer_value(value), &exists) != CRM_OK)
 				return NULL;
 			if (!exists) {
 				crm_field_error(ctx, name, "ref", "no %s with id %lld", f->target->name,
@@ -552,9 +585,12 @@ static bool writable(struct crm_ctx *ctx, const struct meta_object *o, const str
 	return true;
 }
 
-/* Normalises every given value into *out (stored form). Collects all field errors. */
+/*
+ * Normalises every given value into *out (stored form). Collects all field
+ * errors. before: the stored record on an update, NULL on a create.
+ */
 static int normalise_values(struct crm_ctx *ctx, struct store_conn *conn, const struct meta_object *o,
-                            json_t *values, bool creating, json_t **out)
+                            json_t *values, json_t *before, json_t **out)
 {
 	if (!json_is_object(values))
 		return crm_error(ctx, CRM_EINVAL, "values must be a JSON object");
@@ -569,9 +605,9 @@ static int normalise_values(struct crm_ctx *ctx, struct store_conn *conn, const 
 			crm_field_error(ctx, key, "unknown", "unknown field '%.64s' on %s", key, o->name);
 			continue;
 		}
-		if (!writable(ctx, o, f, creating))
+		if (!writable(ctx, o, f, before == NULL))
 			continue;
-		json_t *v = normalise(ctx, conn, f, value);
+		json_t *v = normalise(ctx, conn, f, value, before);
 		if (v)
 			json_object_set_new(result, key, v);
 		else if (ctx->status != CRM_OK && ctx->status != CRM_EVALIDATION) {
@@ -819,7 +855,7 @@ static int check_state_writes(struct crm_ctx *ctx, const struct meta_object *o, 
 			continue;
 		const char *current = json_string_value(json_object_get(before, wf->field->name));
 		if (transition) {
-			json_t *normal = normalise(ctx, ctx->txn, wf->field, value);
+			json_t *normal = normalise(ctx, ctx->txn, wf->field, value, before);
 			if (!normal)
 				continue;
 			if (!*state_values)
@@ -846,7 +882,7 @@ static int check_state_writes(struct crm_ctx *ctx, const struct meta_object *o, 
 		json_t *value = json_object_get(*incoming, field->name), *old = json_object_get(before, field->name);
 		if (!field->readonly || field->system || !value || (old && !json_is_null(old)))
 			continue;
-		json_t *normal = normalise(ctx, ctx->txn, field, value);
+		json_t *normal = normalise(ctx, ctx->txn, field, value, before);
 		if (!normal)
 			continue;
 		if (!*state_values)
@@ -905,7 +941,7 @@ static int create(struct crm_ctx *ctx, const char *object, json_t *values, int64
 			return write_end(ctx, own, code);
 		}
 	}
-	code = normalise_values(ctx, ctx->txn, o, incoming, true, &record);
+	code = normalise_values(ctx, ctx->txn, o, incoming, NULL, &record);
 	if (incoming != values)
 		json_decref(incoming);
 	if (code != CRM_OK)
@@ -1078,7 +1114,7 @@ static int update(struct crm_ctx *ctx, const char *object, int64_t id, int64_t e
 	if (code == CRM_OK)
 		code = check_state_writes(ctx, o, before, &incoming, transition != NULL, &state_values);
 	if (code == CRM_OK)
-		code = normalise_values(ctx, ctx->txn, o, incoming, false, &normal);
+		code = normalise_values(ctx, ctx->txn, o, incoming, before, &normal);
 	if (incoming != hooked)
 		json_decref(incoming);
 	if (hooked != changes)
@@ -1555,6 +1591,8 @@ static int compile_query(struct crm_ctx *ctx, const char *object, const struct o
 	c->b.me = ctx->user_id;
 	/* filters, sorts, columns and groups may only touch fields the caller can read */
 	c->b.can_read = access_can_read;
+	/* and a path reaches only records the caller may read (the same rule as the list's predicate) */
+	c->b.join_rule = access_join_rule;
 	c->b.arg = ctx;
 	c->q.object = o;
 	c->q.sql = &c->b;
@@ -1966,7 +2004,7 @@ int object_share(struct crm_ctx *ctx, const char *object, int64_t id, json_t *sh
 	bool exists = false;
 	if (!target)
 		code = crm_error(ctx, CRM_EINVAL, "this application has no %s object", user ? "user" : "team");
-	else if ((code = store_exists(ctx->txn, target, json_integer_value(user ? user : team), &exists, ctx)) == CRM_OK
+	else if ((code = ref_readable(ctx, ctx->txn, target, json_integer_value(user ? user : team), &exists)) == CRM_OK
 	         && !exists)
 		code = crm_error(ctx, CRM_EINVAL, "no %s with id %lld", target->name,
 		                 (long long)json_integer_value(user ? user : team));

@@ -54,6 +54,14 @@ def strip_request_id(body):
     return doc
 
 
+def same_refusal(body_a, id_a, body_b, id_b):
+    """Two refusals read the same once each names its own id: no oracle between them."""
+    a, b = strip_request_id(body_a), strip_request_id(body_b)
+    text_a = json.dumps(a, sort_keys=True).replace("id %d" % id_a, "id N")
+    text_b = json.dumps(b, sort_keys=True).replace("id %d" % id_b, "id N")
+    return text_a == text_b
+
+
 class Suite:
     def __init__(self, server, db):
         self.server = server
@@ -161,7 +169,10 @@ class Suite:
             out = {}
             for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name"):
                 h = hashlib.sha256()
-                for row in sorted(repr(r) for r in con.execute('SELECT * FROM "%s"' % name)):
+                rows = con.execute('SELECT * FROM "%s"' % name)
+                if name == "_crm_settings":  # the server's timers keep their run state here
+                    rows = (r for r in rows if not r[0].startswith("workflow_timer."))
+                for row in sorted(repr(r) for r in rows):
                     h.update(row.encode())
                 out[name] = h.hexdigest()
             return out
@@ -701,7 +712,10 @@ class Suite:
         # partner creating for the other partner
         p2 = self.users["partner2"]["partner"]
         r = self.create("partner1", "opportunity", {"name": "authz p2", "account": acc, "partner": p2})
-        eq(r.status, 403, "partner creates for another partner: %s" % r.body[:200])
+        eq(r.status, 422, "partner creates for another partner: %s" % r.body[:200])
+        missing = self.create("partner1", "opportunity", {"name": "authz p2", "account": acc, "partner": 10 ** 6})
+        eq(same_refusal(r.body, p2, missing.body, 10 ** 6), True,
+           "another partner's id answers as a missing one: %s / %s" % (r.body[:200], missing.body[:200]))
         r = self.create("partner1", "opportunity", {"name": "authz p2", "account": acc})
         eq(r.status, 403, "partner creates without a partner: %s" % r.body[:200])
         r = self.req("partner1", "POST", API + "/batch", {"operations": [
@@ -711,6 +725,167 @@ class Suite:
         check(r.status in (403, 422), "partner batch for another partner: %d" % r.status)
         st, recs = self.list_all("admin", "opportunity", {"filter": "name = 'authz p2'"})
         eq(recs, [], "records of refused partner creates")
+
+    # -- references to records the caller may not read (issue 11) ------------------------------
+    def ref_fields(self):
+        """(object, field, target) for every ref and user field of every object, from admin's /meta."""
+        r = self.get("admin", API + "/meta")
+        eq(r.status, 200, "meta")
+        out = []
+        for o in r.json["objects"]:
+            for f in o["fields"]:
+                if f["type"] in ("ref", "user") and f.get("to"):
+                    out.append((o["name"], f["name"], f["to"]))
+        return out
+
+    def readable(self, login, obj, cache={}):
+        """The ids of obj the caller lists (the list is checked against roles.yaml by read_matrix)."""
+        key = (login, obj)
+        if key not in cache:
+            st, recs = self.list_all(login, obj, {"fields": "id"})
+            cache[key] = {x["id"] for x in recs} if st == 200 else set()
+        return cache[key]
+
+    def all_ids(self, obj):
+        return self.readable("admin", obj)
+
+    def test_reference_paths_matrix(self):
+        """Every hop of a path applies the target's rule, for every ref of every object and every
+        demo user: fields, filter, sort, report group and CSV export read an unreadable target as null."""
+        errors, checked = [], 0
+        for login in DEMO_USERS:
+            for obj, field, target in self.ref_fields():
+                st, rows = self.list_all(login, obj, {"fields": "id,%s" % field})
+                if st != 200:
+                    continue  # the object (or the field) is closed to the caller: other tests cover it
+                may = self.readable(login, target)
+                refs = {x["id"]: x.get(field) for x in rows}
+                want = {i: (v if v in may else None) for i, v in refs.items()}
+                what = "%s %s.%s" % (login, obj, field)
+                path = field + ".id"
+                st, got = self.list_all(login, obj, {"fields": "id,%s" % path})
+                if st != 200:
+                    closed = self.get(login, "%s/objects/%s?limit=1" % (API, target)).status == 404
+                    if not (st == 400 and closed):  # a path into an object closed to the caller is unknown
+                        errors.append("%s: fields=%s answers %s" % (what, path, st))
+                    continue
+                got = {x["id"]: x.get(path) for x in got}
+                if got != want:
+                    bad = sorted(i for i in want if got.get(i) != want[i])
+                    errors.append("%s: fields=%s differs for %d records, e.g. %s" % (what, path, len(bad), bad[:3]))
+                st, hits = self.list_all(login, obj, {"fields": "id", "filter": "%s is not null" % path})
+                if st != 200 or {x["id"] for x in hits} != {i for i, v in want.items() if v is not None}:
+                    errors.append("%s: filter %s is not null: %s" % (what, path, st))
+                r = self.get(login, "%s/objects/%s?%s" % (API, obj, q({"fields": "id," + path, "sort": path,
+                                                                         "limit": "500"})))
+                if r.status != 200 or [x[path] for x in r.json["records"]] != sorted(
+                        [want[x["id"]] for x in r.json["records"]], key=lambda v: (v is not None, v or 0)):
+                    errors.append("%s: sort %s: %d" % (what, path, r.status))
+                r = self.get(login, "%s/reports/%s?%s" % (API, obj, q({"group": path, "measure": "count"})))
+                if r.status != 200:
+                    errors.append("%s: report group %s: %d %s" % (what, path, r.status, r.body[:100]))
+                else:
+                    groups = {g[path]: g["count"] for g in r.json["rows"]}
+                    expect = {}
+                    for v in want.values():
+                        expect[v] = expect.get(v, 0) + 1
+                    if groups != expect:
+                        errors.append("%s: report group %s: %s, expected %s" % (what, path, groups, expect))
+                r = self.get(login, "%s/objects/%s?%s" % (API, obj, q({"format": "csv", "fields": "id," + path})))
+                if r.status != 200:
+                    errors.append("%s: csv %s: %d" % (what, path, r.status))
+                else:
+                    got = {int(x["id"]): (int(x[path]) if x[path] else None)
+                           for x in csv.DictReader(io.StringIO(r.body.decode("utf-8")))}
+                    if got != want:
+                        errors.append("%s: csv %s differs" % (what, path))
+                checked += 1
+        check(checked > 50, "only %d object/field/user combinations could be listed" % checked)
+        check(not errors, "%d deviations in %d combinations:\n      %s" % (
+            len(errors), checked, "\n      ".join(errors[:30])))
+
+    def test_reference_targets_matrix(self):
+        """Setting a ref or user field to a record the caller may not read answers exactly what a
+        missing id answers (create, update, batch), for every ref of every object and every demo
+        user; the refused calls leave the database byte-identical; a readable target is accepted."""
+        errors, compared = [], 0
+        missing = 10 ** 6 + 7
+        before = self.db_digest()
+        accepted = []
+        for login in DEMO_USERS:
+            for obj, field, target in self.ref_fields():
+                may = self.readable(login, target)
+                hidden = sorted(self.all_ids(target) - may)
+                what = "%s %s.%s" % (login, obj, field)
+                mine = sorted(self.readable(login, obj))
+                for other in hidden[:1] + hidden[-1:]:
+                    a = self.create(login, obj, {field: other})
+                    b = self.create(login, obj, {field: missing})
+                    if a.status != b.status or not same_refusal(a.body, other, b.body, missing):
+                        errors.append("%s create: %d %s / missing id: %d %s" % (
+                            what, a.status, a.body[:160], b.status, b.body[:160]))
+                    if a.status < 300:
+                        errors.append("%s create with unreadable %s %d: %d" % (what, target, other, a.status))
+                    # a value the record already holds is kept (the caller reads it there already)
+                    if mine and self.rec(obj, mine[0]).get(field) != other:
+                        a = self.patch(login, obj, mine[0], {field: other})
+                        b = self.patch(login, obj, mine[0], {field: missing})
+                        if a.status != b.status or not same_refusal(a.body, other, b.body, missing):
+                            errors.append("%s update: %d %s / missing id: %d %s" % (
+                                what, a.status, a.body[:160], b.status, b.body[:160]))
+                        if a.status < 300:
+                            errors.append("%s update to unreadable %s %d: %d" % (what, target, other, a.status))
+                    batch = lambda v: self.req(login, "POST", API + "/batch", {"operations": [
+                        {"op": "create", "object": obj, "values": {field: v}}]})
+                    a, b = batch(other), batch(missing)
+                    if a.status != b.status or not same_refusal(a.body, other, b.body, missing):
+                        errors.append("%s batch: %d %s / missing id: %d %s" % (
+                            what, a.status, a.body[:160], b.status, b.body[:160]))
+                    compared += 1
+                if may:
+                    accepted.append((login, obj, field, sorted(may)[0]))
+        check(not errors, "%d deviations in %d comparisons:\n      %s" % (
+            len(errors), compared, "\n      ".join(errors[:30])))
+        self.unchanged_since(before, "writes naming unreadable or missing targets")
+        # a readable target passes the reference check (other fields may still be missing)
+        for login, obj, field, rid in accepted:
+            r = self.create(login, obj, {field: rid})
+            if r.status == 422 and any(e.get("field") == field and e.get("code") == "ref"
+                                       for e in r.json.get("errors", [])):
+                errors.append("%s %s.%s: readable %d refused: %s" % (login, obj, field, rid, r.body[:160]))
+        check(compared > 100, "only %d comparisons" % compared)
+        check(not errors, "%d deviations in %d comparisons:\n      %s" % (
+            len(errors), compared, "\n      ".join(errors[:30])))
+
+    def test_reference_leak_repro(self):
+        """The issue's repro: partner1 pointing a deal at partner2's account; a rep pointing an
+        activity at another team's deal; a rollup on an unreadable parent does not move."""
+        p1 = self.users["partner1"]["partner"]
+        foreign = sorted(self.all_ids("account") - self.readable("partner1", "account"))[0]
+        a = self.create("partner1", "opportunity", {"name": "leak", "account": foreign, "partner": p1})
+        b = self.create("partner1", "opportunity", {"name": "leak", "account": 99999, "partner": p1})
+        eq((a.status, same_refusal(a.body, foreign, b.body, 99999)), (422, True),
+           "partner1 -> account %d: %s / %s" % (foreign, a.body[:200], b.body[:200]))
+        other = sorted(self.all_ids("opportunity") - self.readable("sales_rep1", "opportunity"))[0]
+        before = self.rec("opportunity", other)
+        a = self.create("sales_rep1", "activity", {"subject": "leak", "type": "call", "opportunity": other})
+        b = self.create("sales_rep1", "activity", {"subject": "leak", "type": "call", "opportunity": 99999})
+        eq((a.status, same_refusal(a.body, other, b.body, 99999)), (422, True),
+           "rep -> opportunity %d: %s / %s" % (other, a.body[:200], b.body[:200]))
+        eq(self.rec("opportunity", other), before, "the unreadable deal (and its rollups) after the refusal")
+        # admin points a partner1 deal at partner2's account: partner1 reads the path as null
+        r = self.create("admin", "opportunity", {"name": "leak probe", "account": foreign, "partner": p1})
+        eq(r.status, 201, "admin's probe deal: %s" % r.body[:200])
+        n = r.json["id"]
+        r = self.get("partner1", "%s/objects/opportunity?%s" % (API, q({
+            "filter": "id = %d" % n, "fields": "id,account,account.name,account.partner,account.annual_revenue"})))
+        eq(r.status, 200, "partner1 lists the probe")
+        rec = r.json["records"][0]
+        eq([rec["account.name"], rec["account.partner"], rec["account.annual_revenue"]], [None, None, None],
+           "account 8's fields through the path: %s" % rec)
+        r = self.get("partner1", "%s/objects/opportunity?%s" % (API, q({
+            "filter": "account.name = '%s'" % self.data["account"][foreign]["name"].replace("'", "''")})))
+        eq(r.json["records"], [], "a filter on the unreadable account's name")
 
     def test_delegation_shares(self):
         """RELIABILITY row 11: a rep cannot share a record they may not edit, nor grant more."""
@@ -837,6 +1012,7 @@ def main():
                  "fail_closed_consumer", "service_agent_no_opportunities", "hidden_field",
                  "hidden_ref_path_rule7", "unauthenticated", "refused_calls_byte_identical",
                  "batch_all_or_nothing", "mass_assignment", "delegation_shares", "write_matrix", "audit",
+                 "reference_leak_repro", "reference_paths_matrix", "reference_targets_matrix",
                  "csrf", "tokens", "brute_force_account", "brute_force_address", "unknown_vs_wrong"):
         runner.run("authz " + name, getattr(s, "test_" + name))
     code = server.stop()

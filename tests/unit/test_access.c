@@ -39,6 +39,7 @@ static const char *const schema =
 	"object: lead\n"
 	"fields:\n"
 	"  name: { type: text, required: true }\n"
+	"  opportunity: { type: ref, to: opportunity }\n"
 	"---\n"
 	"role: boss\n"
 	"admin: true\n"
@@ -49,6 +50,7 @@ static const char *const schema =
 	"  opportunity: { read: team, create: true, update: own, delete: none }\n"
 	"  lead: { read: \"owner = $me or owner = null\", update: own, create: true }\n"
 	"  user: { read: all }\n"
+	"  team: { read: all }\n"
 	"fields:\n"
 	"  opportunity.discount: read\n"
 	"  account.secret: hidden\n"
@@ -57,11 +59,14 @@ static const char *const schema =
 	"objects:\n"
 	"  opportunity: { read: team, update: team, create: true, delete: team, change_owner: true }\n"
 	"  account: { read: all }\n"
+	"  user: { read: all }\n"
 	"---\n"
 	"role: consumer\n"
 	"kind: consumer\n"
 	"objects:\n"
 	"  account: { read: \"email = $user.email\", update: \"email = $user.email\" }\n"
+	"  opportunity: { read: \"account.email = $user.email\" }\n"
+	"  lead: { read: all, create: true }\n"
 	"---\n"
 	"role: broken\n"
 	"objects:\n"
@@ -319,7 +324,8 @@ static void test_operation_levels(void)
 	json_decref(v);
 	/* delete: none */
 	ASSERT_EQ(object_delete(&fx.ctx, "opportunity", mine, 0), CRM_EDENIED);
-	/* objects the role does not list: as if they did not exist */
+	/* objects the role does not list: as if they did not exist (the manager's role lists no team) */
+	as(mgr);
 	v = json_pack("{s:s}", "name", "x");
 	ASSERT_EQ(object_create(&fx.ctx, "team", v, NULL), CRM_ENOTFOUND);
 	json_decref(v);
@@ -412,6 +418,81 @@ static void test_manual_sharing(void)
 	fixture_close(&fx);
 }
 
+/* The value of path in the only record a query with filter finds, as the caller ("" for null). */
+static const char *path_value(const char *object, const char *filter, const char *path, char *out, size_t size)
+{
+	char fields[96];
+	snprintf(fields, sizeof(fields), "id,%s", path);
+	struct object_query q = { .filter = filter, .fields = fields };
+	json_t *page = NULL;
+	snprintf(out, size, "%s", "?");
+	if (object_query(&fx.ctx, object, &q, &page) == CRM_OK && json_array_size(json_object_get(page, "records")) == 1) {
+		json_t *v = json_object_get(json_array_get(json_object_get(page, "records"), 0), path);
+		snprintf(out, size, "%s", json_is_string(v) ? json_string_value(v) : "");
+	}
+	json_decref(page);
+	return out;
+}
+
+static void test_paths_and_refs_reach_only_readable_records(void)
+{
+	setup();
+	int64_t opp_a = owned("opportunity", "A's deal", rep_a);
+	int64_t opp_c = owned("opportunity", "C's deal", rep_c);
+	int64_t lead_to_a = sys_create("lead", json_pack("{s:s, s:I}", "name", "to A", "opportunity", (json_int_t)opp_a));
+	int64_t lead_to_c = sys_create("lead", json_pack("{s:s, s:I}", "name", "to C", "opportunity", (json_int_t)opp_c));
+	char value[64], filter[64];
+	/* rep_c reads the public pool's leads and team1's deals: A's deal is another team's */
+	as(rep_c);
+	snprintf(filter, sizeof(filter), "id = %lld", (long long)lead_to_a);
+	ASSERT_STR_EQ(path_value("lead", filter, "opportunity.name", value, sizeof(value)), "");
+	snprintf(filter, sizeof(filter), "id = %lld", (long long)lead_to_c);
+	ASSERT_STR_EQ(path_value("lead", filter, "opportunity.name", value, sizeof(value)), "C's deal");
+	int64_t count = -1;
+	ASSERT_EQ(object_count(&fx.ctx, "lead", "opportunity.name is not null", &count), CRM_OK);
+	ASSERT_EQ(count, 1);
+	ASSERT_EQ(object_count(&fx.ctx, "lead", "opportunity.name = 'A''s deal'", &count), CRM_OK);
+	ASSERT_EQ(count, 0);
+	/* setting a ref to A's deal answers as an id that does not exist, and the other fields' errors stay */
+	json_t *v = json_pack("{s:s, s:I}", "name", "x", "opportunity", (json_int_t)opp_a);
+	ASSERT_EQ(object_create(&fx.ctx, "lead", v, NULL), CRM_EVALIDATION);
+	ASSERT_STR_EQ(first_error_code(&fx.ctx), "ref");
+	char hidden[256], missing[256];
+	snprintf(hidden, sizeof(hidden), "%s", json_string_value(json_object_get(json_array_get(fx.ctx.field_errors, 0),
+	                                                                          "message")));
+	json_decref(v);
+	v = json_pack("{s:s, s:I}", "name", "x", "opportunity", (json_int_t)999999);
+	ASSERT_EQ(object_create(&fx.ctx, "lead", v, NULL), CRM_EVALIDATION);
+	snprintf(missing, sizeof(missing), "%s", json_string_value(json_object_get(json_array_get(fx.ctx.field_errors, 0),
+	                                                                           "message")));
+	json_decref(v);
+	snprintf(value, sizeof(value), "no opportunity with id %lld", (long long)opp_a);
+	ASSERT_STR_EQ(hidden, value);
+	ASSERT_STR_EQ(missing, "no opportunity with id 999999");
+	v = json_pack("{s:s, s:I}", "name", "x", "opportunity", (json_int_t)opp_c);
+	ASSERT_EQ(object_create(&fx.ctx, "lead", v, NULL), CRM_OK);
+	json_decref(v);
+	/* a rule with a path of its own (the consumer's deals are those of their account) */
+	int64_t acct = sys_create("account", json_pack("{s:s, s:s}", "name", "Mine", "email", "e@x.com"));
+	int64_t other = sys_create("account", json_pack("{s:s, s:s}", "name", "Other", "email", "z@x.com"));
+	int64_t opp_mine = sys_create("opportunity", json_pack("{s:s, s:I}", "name", "mine", "account", (json_int_t)acct));
+	int64_t opp_other = sys_create("opportunity", json_pack("{s:s, s:I}", "name", "theirs", "account",
+	                                                        (json_int_t)other));
+	int64_t lead_mine = sys_create("lead", json_pack("{s:s, s:I}", "name", "m", "opportunity", (json_int_t)opp_mine));
+	int64_t lead_other = sys_create("lead", json_pack("{s:s, s:I}", "name", "o", "opportunity",
+	                                                  (json_int_t)opp_other));
+	as(consumer);
+	snprintf(filter, sizeof(filter), "id = %lld", (long long)lead_mine);
+	ASSERT_STR_EQ(path_value("lead", filter, "opportunity.name", value, sizeof(value)), "mine");
+	ASSERT_STR_EQ(path_value("lead", filter, "opportunity.account.name", value, sizeof(value)), "Mine");
+	snprintf(filter, sizeof(filter), "id = %lld", (long long)lead_other);
+	ASSERT_STR_EQ(path_value("lead", filter, "opportunity.name", value, sizeof(value)), "");
+	ASSERT_STR_EQ(path_value("lead", filter, "opportunity.account.name", value, sizeof(value)), "");
+	ASSERT_EQ(object_count(&fx.ctx, "lead", "opportunity.account.email is not null", &count), CRM_OK);
+	ASSERT_EQ(count, 1);
+	fixture_close(&fx);
+}
+
 static void test_user_changes_take_effect_at_once(void)
 {
 	setup();
@@ -438,6 +519,7 @@ static void test_user_changes_take_effect_at_once(void)
 static const struct test_case tests[] = {
 	{ "user_changes_take_effect_at_once", test_user_changes_take_effect_at_once },
 	{ "manual_sharing", test_manual_sharing },
+	{ "paths_and_refs_reach_only_readable_records", test_paths_and_refs_reach_only_readable_records },
 	{ "team_and_hierarchy_rules", test_team_and_hierarchy_rules },
 	{ "list_and_single_record_checks_agree", test_list_and_single_record_checks_agree },
 	{ "public_pool_expression", test_public_pool_expression },
