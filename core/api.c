@@ -1563,10 +1563,12 @@ static bool authenticate(struct route_ctx *r)
 	return true;
 }
 
-static void session_cookie(struct api_response *res, const char *token, int max_age)
+/* Secure only when asked (crm serve --secure-cookies, behind TLS): a browser drops a Secure cookie sent over http. */
+static void session_cookie(struct route_ctx *r, const char *token, int max_age)
 {
-	snprintf(res->set_cookie, sizeof(res->set_cookie), SESSION_COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%d",
-	         token, max_age);
+	snprintf(r->res->set_cookie, sizeof(r->res->set_cookie),
+	         SESSION_COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict%s; Max-Age=%d", token,
+	         r->api->options.secure_cookies ? "; Secure" : "", max_age);
 }
 
 static void handle_login(struct route_ctx *r)
@@ -1609,7 +1611,7 @@ static void handle_login(struct route_ctx *r)
 	json_t *doc = json_pack("{s:s, s:s, s:I, s:o}", "token", session.token, "csrf", session.csrf,
 	                        "expires_in", (json_int_t)(session.expires_at - time(NULL)),
 	                        "user", user ? user : json_null());
-	session_cookie(r->res, session.token, (int)(session.expires_at - time(NULL)));
+	session_cookie(r, session.token, (int)(session.expires_at - time(NULL)));
 	respond_json(r->res, 201, doc);
 	json_decref(doc);
 }
@@ -1620,7 +1622,7 @@ static void handle_logout(struct route_ctx *r)
 	bool from_cookie;
 	request_token(r->req, token, sizeof(token), &from_cookie);
 	auth_logout(&r->ctx, token);
-	session_cookie(r->res, "", 0);
+	session_cookie(r, "", 0);
 	r->res->status = 204;
 }
 

@@ -35,6 +35,7 @@ struct api;  /* opaque: the kernel, options and the cached /meta and /openapi.js
 
 struct api_options {
 	bool require_if_match;     /* PATCH without If-Match -> 428 */
+	bool secure_cookies;       /* the session cookie gets Secure (served behind TLS) */
 	bool log_errors;           /* 5xx details to the kernel log */
 };
 

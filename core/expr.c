@@ -2259,12 +2259,9 @@ static int compile_path(struct compile_state *cs, const char *path, const struct
 			goto cleanup;
 		}
 		const struct meta_field *field = find_field(object, segment, length);
-		if (!field) {
+		/* a field the caller may not read is refused in the words of one that does not exist: no oracle */
+		if (!field || access_refused(cs, object, field)) {
 			rc = compile_error(cs, "unknown field '%.*s' on object '%s'", (int)length, segment, object->name);
-			goto cleanup;
-		}
-		if (access_refused(cs, object, field)) {
-			rc = compile_error(cs, "field '%s' is not readable", field->name);
 			goto cleanup;
 		}
 		if (!dot) {

@@ -382,6 +382,8 @@ static enum MHD_Result send_response(struct MHD_Connection *connection, struct h
 	add_header(response, "Content-Disposition", res->disposition);
 	add_header(response, "Cache-Control", res->cache_control ? res->cache_control : "no-store");
 	add_header(response, "X-Content-Type-Options", "nosniff");
+	/* record URLs carry ids and filters: no page sends them to another site */
+	add_header(response, "Referrer-Policy", "no-referrer");
 	add_header(response, "Set-Cookie", res->set_cookie);
 	add_header(response, "WWW-Authenticate", res->www_authenticate);
 	add_header(response, "Content-Security-Policy", res->csp);
@@ -663,6 +665,7 @@ int http_serve(struct crm_kernel *kernel, const struct http_options *options)
 
 	memset(&api_options, 0, sizeof(api_options));
 	api_options.require_if_match = server.options.require_if_match;
+	api_options.secure_cookies = server.options.secure_cookies;
 	api_options.log_errors = true;
 	server.api = api_new(kernel, &api_options);
 

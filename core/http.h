@@ -22,6 +22,7 @@ struct http_options {
 	int request_deadline;        /* absolute seconds per request; default 60 */
 	bool require_if_match;       /* PATCH without If-Match -> 428; default true (DELETE only moves
 	                                to the recycle bin, so it takes If-Match but does not need it) */
+	bool secure_cookies;         /* the session cookie gets Secure: behind a TLS-terminating proxy */
 	bool quiet;                  /* no access log */
 };
 

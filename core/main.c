@@ -34,6 +34,7 @@ static const char usage[] =
 	"               --per-ip-connections N  from one address at most (default 64)\n"
 	"               --connection-timeout S  seconds of silence before a connection is closed (default 30)\n"
 	"               --request-deadline S    seconds a request may take in all (default 60)\n"
+	"               --secure-cookies    mark the session cookie Secure (serve behind TLS)\n"
 	"               --quiet             no access log\n"
 	"  check      validate the metadata and the enabled plugins; exit 1 with file:line:column errors\n"
 	"  plugins [--stats]   the loaded plugins, versions, what each contributes (--stats: hook timings, jobs)\n"
@@ -84,7 +85,7 @@ struct cli {
 
 enum {
 	OPT_DB = 256, OPT_METADATA, OPT_PLUGINS, OPT_PORT, OPT_BIND, OPT_THREADS, OPT_MAX_BODY,
-	OPT_NO_IF_MATCH, OPT_QUIET, OPT_DRY_RUN, OPT_ALLOW_DESTRUCTIVE, OPT_FILTER, OPT_SORT,
+	OPT_NO_IF_MATCH, OPT_SECURE_COOKIES, OPT_QUIET, OPT_DRY_RUN, OPT_ALLOW_DESTRUCTIVE, OPT_FILTER, OPT_SORT,
 	OPT_FIELDS, OPT_RECORDS, OPT_SEED, OPT_HELP, OPT_VERSION, OPT_CONTACT,
 	OPT_STATS, OPT_LANG, OPT_MAX_CONNECTIONS, OPT_PER_IP, OPT_CONN_TIMEOUT, OPT_DEADLINE, OPT_LOGIN, OPT_ROLE, OPT_KIND, OPT_TEAM, OPT_MANAGER, OPT_NAME, OPT_EMAIL, OPT_PARTNER, OPT_USER,
 };
@@ -98,6 +99,7 @@ static const struct option options[] = {
 	{ "threads", required_argument, NULL, OPT_THREADS },
 	{ "max-body", required_argument, NULL, OPT_MAX_BODY },
 	{ "no-require-if-match", no_argument, NULL, OPT_NO_IF_MATCH },
+	{ "secure-cookies", no_argument, NULL, OPT_SECURE_COOKIES },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 	{ "allow-destructive", no_argument, NULL, OPT_ALLOW_DESTRUCTIVE },
@@ -458,6 +460,7 @@ int main(int argc, char **argv)
 			cli.http.max_body = (size_t)number;
 			break;
 		case OPT_NO_IF_MATCH: cli.http.require_if_match = false; break;
+		case OPT_SECURE_COOKIES: cli.http.secure_cookies = true; break;
 		case OPT_QUIET: cli.http.quiet = true; break;
 		case OPT_DRY_RUN: cli.dry_run = true; break;
 		case OPT_ALLOW_DESTRUCTIVE: cli.allow_destructive = true; break;

@@ -379,6 +379,31 @@ class Suite:
         if r.status == 200:
             check(all(x["id"] != cid for x in r.json["records"]), "search matched a hidden value")
 
+    def test_hidden_field_is_unknown(self):
+        """Filter, sort, fields, group and measure on a hidden field answer byte for byte what a
+        field that does not exist answers (the name aside), directly and through a path."""
+        who, missing = "marketing_user", "no_such_field"
+        cases = []
+        for hidden_path, obj in (("birthdate", "contact"),):
+            for tpl in ({"filter": "%s is null"}, {"filter": "%s > '1900-01-01'"}, {"sort": "%s"},
+                        {"sort": "-%s"}, {"fields": "id,%s"}, {"filter": "%s is null", "format": "csv"},
+                        {"filter": "%s is null", "count": "true"}):
+                cases.append(("objects/" + obj, tpl, hidden_path))
+            for tpl in ({"group": "%s", "measure": "count"}, {"group": "owner", "measure": "max(%s)"},
+                        {"group": "owner", "measure": "count", "filter": "%s is null"}):
+                cases.append(("reports/" + obj, tpl, hidden_path))
+        bad = []
+        for route, tpl, hidden in cases:
+            def call(name):
+                return self.get(who, "%s/%s?%s" % (API, route, q({k: (v % name if "%s" in v else v)
+                                                                  for k, v in tpl.items()})))
+            a, b = call(hidden), call(missing)
+            body_a = json.dumps(strip_request_id(a.body), sort_keys=True).replace(hidden, "NAME")
+            body_b = json.dumps(strip_request_id(b.body), sort_keys=True).replace(missing, "NAME")
+            if a.status != 400 or a.status != b.status or body_a != body_b:
+                bad.append("%s %s: %d %s / %d %s" % (route, tpl, a.status, body_a[:120], b.status, body_b[:120]))
+        check(not bad, "%d differences:\n      %s" % (len(bad), "\n      ".join(bad)))
+
     def test_hidden_ref_path_rule7(self):
         """A hidden field reached through a ref path from an object the caller reads is refused."""
         # Run as a temporary role-less check: marketing_user hides contact.birthdate and reads
@@ -594,6 +619,45 @@ class Suite:
             eq(self.get(bogus, path).status, 401, "bogus token %r" % bogus[:8])
 
     # -- 4. CSRF --------------------------------------------------------------------------------
+    def test_referrer_policy_and_secure_cookie(self):
+        """Every response says Referrer-Policy: no-referrer; the cookie is Secure only with
+        crm serve --secure-cookies (a browser drops a Secure cookie sent over plain http)."""
+        c = Client(self.port)
+        responses = [
+            ("GET /", c.request("GET", "/", auth=False)),
+            ("GET /app.js", c.request("GET", "/app.js", auth=False)),
+            ("GET meta", self.get("sales_rep1", API + "/meta")),
+            ("GET list", self.get("sales_rep1", API + "/objects/account?limit=2")),
+            ("401", c.request("GET", API + "/objects/account", auth=False)),
+            ("404", self.get("sales_rep1", API + "/objects/nothing")),
+            ("400", self.get("sales_rep1", API + "/objects/account?filter=(((")),
+            ("login", self.login("sales_rep1", client=c)),
+            ("failed login", self.login("sales_rep1", password="wrong", client=c)),
+        ]
+        bad = ["%s: %r" % (what, r.header("Referrer-Policy")) for what, r in responses
+               if r.header("Referrer-Policy") != "no-referrer"]
+        check(not bad, "responses without Referrer-Policy: no-referrer: %s" % bad)
+        check("Secure" not in (responses[7][1].header("Set-Cookie") or ""), "Secure without --secure-cookies")
+        work = tempdir("crm-secure-")
+        server = None
+        try:
+            db = os.path.join(work, "s.db")
+            cli(["demo", "--db", db, "--records", "5", "--seed", "1"])
+            os.symlink(PLUGINS_DIR, os.path.join(work, "plugins"))
+            server = Server(work, db=db, metadata=METADATA_DIR, extra=["--secure-cookies"]).start(as_admin=False)
+            c2 = Client(server.port)
+            r = c2.request("POST", API + "/session", body={"login": "sales_rep1", "password": PASSWORD}, auth=False)
+            eq(r.status, 201, "login on the --secure-cookies server")
+            setc = r.header("Set-Cookie") or ""
+            check("; Secure" in setc and "HttpOnly" in setc and "SameSite=Strict" in setc, "cookie: %r" % setc)
+            r = c2.request("DELETE", API + "/session", headers={"Authorization": "Bearer " + r.json["token"]},
+                           auth=False)
+            check("; Secure" in (r.header("Set-Cookie") or ""), "logout cookie: %r" % r.header("Set-Cookie"))
+        finally:
+            if server:
+                server.stop()
+            cleanup(work)
+
     def test_csrf(self):
         c = Client(self.port)
         r = self.login("sales_rep2", client=c)
@@ -1010,7 +1074,7 @@ def main():
     runner.only = _os.environ.get("ONLY")
     for name in ("read_matrix", "get_matrix", "rep_team_scope", "partner_scope", "consumer_scope",
                  "fail_closed_consumer", "service_agent_no_opportunities", "hidden_field",
-                 "hidden_ref_path_rule7", "unauthenticated", "refused_calls_byte_identical",
+                 "hidden_ref_path_rule7", "hidden_field_is_unknown", "referrer_policy_and_secure_cookie", "unauthenticated", "refused_calls_byte_identical",
                  "batch_all_or_nothing", "mass_assignment", "delegation_shares", "write_matrix", "audit",
                  "reference_leak_repro", "reference_paths_matrix", "reference_targets_matrix",
                  "csrf", "tokens", "brute_force_account", "brute_force_address", "unknown_vs_wrong"):
