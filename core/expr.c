@@ -2134,6 +2134,29 @@ int expr_sql_bind(struct expr_sql *b, const struct expr_value *value)
 	return b->bind_count;
 }
 
+/* Records that field's column was emitted without can_read being asked (rules, inlined formulas). */
+static void vouch(struct compile_state *cs, const struct meta_field *field)
+{
+	struct expr_sql *b = cs->b;
+	if (cs->check_access && b->can_read)
+		return;
+	for (int i = 0; i < b->vouched_count; i++)
+		if (b->vouched[i] == field)
+			return;
+	int count = b->vouched_count;
+	if (count == 0 || (count >= 8 && (count & (count - 1)) == 0))
+		b->vouched = xrealloc(b->vouched, (size_t)(count < 8 ? 8 : count * 2) * sizeof(b->vouched[0]));
+	b->vouched[b->vouched_count++] = field;
+}
+
+bool expr_sql_vouched(const struct expr_sql *b, const struct meta_field *field)
+{
+	for (int i = 0; i < b->vouched_count; i++)
+		if (b->vouched[i] == field)
+			return true;
+	return false;
+}
+
 static void bind_placeholder(struct compile_state *cs, const struct expr_value *value, struct strbuf *out)
 {
 	strbuf_printf(out, "?%d", expr_sql_bind(cs->b, value));
@@ -2287,6 +2310,7 @@ static int compile_path(struct compile_state *cs, const char *path, const struct
 				cs->check_access = check_access;
 				goto cleanup;
 			}
+			vouch(cs, field);
 			strbuf_puts(out, alias);
 			strbuf_putc(out, '.');
 			strbuf_ident(out, field->name);
@@ -2306,6 +2330,7 @@ static int compile_path(struct compile_state *cs, const char *path, const struct
 		if (prefix.len)
 			strbuf_putc(&prefix, '.');
 		strbuf_add(&prefix, segment, length);
+		vouch(cs, field);  /* the join reads the ref's column */
 		if ((rc = join_alias(cs, prefix.data, alias, field, aliases[hop % 2])))
 			goto cleanup;
 		alias = aliases[hop % 2];
@@ -2803,4 +2828,7 @@ void expr_sql_free(struct expr_sql *b)
 	free(b->binds);
 	b->binds = NULL;
 	b->bind_count = 0;
+	free(b->vouched);
+	b->vouched = NULL;
+	b->vouched_count = 0;
 }

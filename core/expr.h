@@ -96,6 +96,14 @@ struct expr_sql {
 	int bind_count;
 	struct expr_value *binds;           /* owned; binds[k] is parameter ?(k+1) */
 	int alias_base;                     /* internal: jN numbering inside a join_rule condition */
+	/*
+	 * The fields whose columns this builder emitted without asking can_read:
+	 * those of access rules and of inlined formulas, which are the role's and
+	 * the implementer's, not the caller's. The SQLite authorizer (the access
+	 * backstop) lets a hidden column through only if it is vouched for here.
+	 */
+	int vouched_count;
+	const struct meta_field **vouched;  /* owned array, borrowed fields */
 };
 
 /*
@@ -113,6 +121,8 @@ int expr_compile_path(struct expr_sql *b, const char *path, struct strbuf *out,
                       const struct meta_field **out_field, char *err, size_t errlen);
 /* Adds a parameter and returns its number (1-based). Text is copied. */
 int expr_sql_bind(struct expr_sql *b, const struct expr_value *value);
+/* Whether b emitted field's column without an access check (see vouched). */
+bool expr_sql_vouched(const struct expr_sql *b, const struct meta_field *field);
 void expr_sql_free(struct expr_sql *b);
 
 /*

@@ -48,6 +48,8 @@ int kernel_open(const struct kernel_options *options, struct crm_kernel **out)
 	}
 	struct crm_kernel *kernel = xcalloc(1, sizeof(*kernel));
 	kernel->log = log;
+	const char *fault = getenv("CRM_TEST_FAULT");
+	kernel->fault_hidden_column = fault && strcmp(fault, "hidden_column") == 0;
 	struct meta_diags diags = { 0 };
 	int code = meta_load(options->metadata_dir ? options->metadata_dir : "metadata",
 	                     options->plugins_dir ? options->plugins_dir : "plugins", &kernel->meta, &diags);

@@ -35,6 +35,13 @@ struct crm_kernel {
 	struct access_cache *access_cache; /* owned: users and team scopes, briefly (access.c) */
 	unsigned char secret[32];    /* signs cursors; kept in the database */
 	time_t last_purge;           /* kernel_tick: when the recycle bin was last emptied */
+	/*
+	 * Test-only fault (CRM_TEST_FAULT=hidden_column in the environment): every
+	 * list a caller with hidden fields asks for also selects one of them,
+	 * bypassing the query builder's check, so that tests can prove the SQLite
+	 * authorizer fails such a query closed (500, no data).
+	 */
+	bool fault_hidden_column;
 	FILE *log;
 };
 

@@ -1381,6 +1381,7 @@ int object_purge_expired(struct crm_ctx *ctx, int days, int64_t *purged, int64_t
 
 /* Everything a compiled query owns. */
 struct compiled {
+	struct crm_ctx *ctx;               /* borrowed: the caller, for the access backstop */
 	struct expr_sql b;
 	struct store_query q;
 	struct strbuf where;
@@ -1574,6 +1575,42 @@ static int add_column_item(struct crm_ctx *ctx, struct compiled *c, const char *
 	return add_column(ctx, c, item);
 }
 
+/*
+ * The access backstop's question (store_query.column_allowed): may this
+ * query read table.column? Yes for what is not record data (shares, json_each),
+ * for the system columns the store's own predicates use, for every field the
+ * caller may read, and for the columns the builder emitted on the role's or
+ * the implementer's behalf (access rules, inlined formulas: expr_sql_vouched).
+ * Anything else reached the SQL by a bug.
+ */
+static bool column_allowed(void *arg, const char *table, const char *column)
+{
+	struct compiled *c = arg;
+	const struct meta_object *o = meta_find_object(ctx_meta(c->ctx), table);
+	const struct meta_field *f = o ? meta_find_field(o, column) : NULL;
+	if (!f || strcmp(column, "id") == 0 || strcmp(column, "owner") == 0 || strcmp(column, "deleted_at") == 0)
+		return true;
+	return access_field(c->ctx, o, f) != FIELD_ACCESS_HIDDEN || expr_sql_vouched(&c->b, f);
+}
+
+/* CRM_TEST_FAULT=hidden_column: selects a field the caller may not read, past the builder's check. */
+static void inject_hidden_column(struct crm_ctx *ctx, struct compiled *c, const struct meta_object *o)
+{
+	for (int i = 0; i < o->field_count && c->q.column_count < MAX_FIELDS; i++) {
+		const struct meta_field *f = &o->fields[i];
+		if (f->type == FIELD_FORMULA || access_field(ctx, o, f) != FIELD_ACCESS_HIDDEN)
+			continue;
+		int n = c->q.column_count++;
+		strbuf_puts(&c->columns[n], "t0.");
+		strbuf_ident(&c->columns[n], f->name);
+		c->names[n] = xstrdup(f->name);
+		c->column_sql[n] = c->columns[n].data;
+		c->column_names[n] = c->names[n];
+		c->column_fields[n] = f;
+		return;
+	}
+}
+
 /* Compiles a query (columns only when with_columns). *out owned (compiled_free). */
 static int compile_query(struct crm_ctx *ctx, const char *object, const struct object_query *query,
                          bool with_columns, struct compiled **out)
@@ -1585,6 +1622,7 @@ static int compile_query(struct crm_ctx *ctx, const char *object, const struct o
 	if (!access_allows(ctx, o, ACCESS_READ))
 		return crm_error(ctx, CRM_ENOTFOUND, "unknown object '%.64s'", object);
 	struct compiled *c = xcalloc(1, sizeof(*c));
+	c->ctx = ctx;
 	c->b.meta = ctx_meta(ctx);
 	c->b.object = o;
 	c->b.base_alias = "t0";
@@ -1602,6 +1640,12 @@ static int compile_query(struct crm_ctx *ctx, const char *object, const struct o
 	c->q.column_fields = c->column_fields;
 	c->q.sort_sql = c->sort_sql;
 	c->q.sort_dir = c->sort_dir;
+	if (!access_is_admin(ctx)) {
+		/* the second line of defence: SQLite refuses any column the caller may not read */
+		c->q.column_allowed = column_allowed;
+		c->q.column_arg = c;
+		c->q.access_key = ctx->access && ctx->access->role ? ctx->access->role->name : "";
+	}
 	if (with_columns) {
 		if (query && query->fields && *query->fields) {
 			code = add_column(ctx, c, "id");
@@ -1612,6 +1656,8 @@ static int compile_query(struct crm_ctx *ctx, const char *object, const struct o
 				if (access_field(ctx, o, &o->fields[i]) != FIELD_ACCESS_HIDDEN)
 					code = add_column(ctx, c, o->fields[i].name);
 		}
+		if (code == CRM_OK && ctx->kernel->fault_hidden_column)
+			inject_hidden_column(ctx, c, o);
 		if (code != CRM_OK)
 			goto fail;
 	}

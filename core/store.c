@@ -163,27 +163,88 @@ static void stmt_cache_clear(struct store_conn *conn)
 	conn->stmt_count = 0;
 }
 
-/* A cached prepared statement for sql, reset and unbound, ready to bind. */
-int store_prepare(struct store_conn *conn, const char *sql, sqlite3_stmt **out, struct crm_ctx *ctx)
+/* What the authorizer of one prepare asks and what it refused first. */
+struct authorize_state {
+	const struct store_query *q;
+	char refused[160];
+};
+
+static int authorize(void *arg, int action, const char *a1, const char *a2, const char *db, const char *trigger)
 {
-	uint64_t h = hash_text(sql);
+	struct authorize_state *state = arg;
+	(void)db;
+	(void)trigger;
+	switch (action) {
+	case SQLITE_UPDATE:
+		/* SQLite asks this itself when a query first uses a table-valued function (json_each) */
+		if (a1 && strcmp(a1, "sqlite_master") == 0)
+			return SQLITE_OK;
+		break;
+	case SQLITE_INSERT:
+	case SQLITE_DELETE:
+	case SQLITE_ATTACH:
+	case SQLITE_DETACH:
+	case SQLITE_PRAGMA:
+		break;
+	case SQLITE_READ:
+		if (state->q->column_allowed(state->q->column_arg, a1 ? a1 : "", a2 ? a2 : ""))
+			return SQLITE_OK;
+		if (!state->refused[0])
+			snprintf(state->refused, sizeof(state->refused), "column %s.%s", a1 ? a1 : "?", a2 ? a2 : "?");
+		return SQLITE_DENY;
+	default:
+		return SQLITE_OK;
+	}
+	/* a read query that would write, attach or change a pragma is a bug too */
+	if (!state->refused[0])
+		snprintf(state->refused, sizeof(state->refused), "action %d (%s %s)", action, a1 ? a1 : "", a2 ? a2 : "");
+	return SQLITE_DENY;
+}
+
+/*
+ * A cached prepared statement for sql, reset and unbound, ready to bind.
+ * With q (may be NULL) and its column_allowed, the statement is prepared
+ * under the access backstop and cached under q's access key.
+ */
+static int prepare_cached(struct store_conn *conn, const char *sql, const struct store_query *q, sqlite3_stmt **out,
+                          struct crm_ctx *ctx)
+{
+	bool guarded = q && q->column_allowed;
+	struct strbuf keyed = { 0 };
+	const char *key = sql;
+	if (guarded) {
+		strbuf_printf(&keyed, "-- %s\n%s", q->access_key ? q->access_key : "", sql);
+		key = keyed.data;
+	}
+	uint64_t h = hash_text(key);
 	struct stmt_entry **bucket = &conn->buckets[h % STMT_CACHE_BUCKETS];
 	for (struct stmt_entry *e = *bucket; e; e = e->next) {
-		if (e->hash == h && strcmp(e->sql, sql) == 0) {
+		if (e->hash == h && strcmp(e->sql, key) == 0) {
 			sqlite3_reset(e->stmt);
 			sqlite3_clear_bindings(e->stmt);
 			*out = e->stmt;
+			strbuf_free(&keyed);
 			return CRM_OK;
 		}
 	}
 	if (conn->stmt_count >= STMT_CACHE_MAX)
 		stmt_cache_clear(conn);
 	sqlite3_stmt *stmt;
+	struct authorize_state state = { .q = q };
+	if (guarded)
+		sqlite3_set_authorizer(conn->db, authorize, &state);
 	int rc = sqlite3_prepare_v3(conn->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
-	if (rc != SQLITE_OK)
+	if (guarded)
+		sqlite3_set_authorizer(conn->db, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		strbuf_free(&keyed);
+		if (state.refused[0])
+			return crm_error(ctx, CRM_EINTERNAL, "bug: the access backstop refused a query that reads %s",
+			                 state.refused);
 		return store_sql_error(conn, rc, ctx, "prepare");
+	}
 	struct stmt_entry *e = xmalloc(sizeof(*e));
-	e->sql = xstrdup(sql);
+	e->sql = guarded ? strbuf_detach(&keyed) : xstrdup(sql);
 	e->hash = h;
 	e->stmt = stmt;
 	bucket = &conn->buckets[h % STMT_CACHE_BUCKETS];
@@ -192,6 +253,11 @@ int store_prepare(struct store_conn *conn, const char *sql, sqlite3_stmt **out, 
 	conn->stmt_count++;
 	*out = stmt;
 	return CRM_OK;
+}
+
+int store_prepare(struct store_conn *conn, const char *sql, sqlite3_stmt **out, struct crm_ctx *ctx)
+{
+	return prepare_cached(conn, sql, NULL, out, ctx);
 }
 
 /* Runs a statement to completion (or the first row) with the deadline armed. */
@@ -1634,7 +1700,7 @@ void store_json_to_value(json_t *json, struct expr_value *out)
 static int prepare_query(struct store_conn *conn, struct store_query *q, struct strbuf *sql,
                          sqlite3_stmt **out, struct crm_ctx *ctx)
 {
-	int code = store_prepare(conn, sql->data, out, ctx);
+	int code = prepare_cached(conn, sql->data, q, out, ctx);
 	if (code != CRM_OK)
 		return code;
 	int rc = bind_all(*out, q->sql->bind_count, q->sql->binds);

@@ -174,6 +174,17 @@ struct store_query {
 	json_t *after;                   /* keyset: [v1, ..., vn, id] or NULL */
 	int limit;                       /* 0 = no limit */
 	bool deleted;                    /* recycle bin instead of live records */
+	/*
+	 * The access backstop (NULL: none). The statement is prepared under an
+	 * SQLite authorizer that asks column_allowed about every column it
+	 * reads, and refuses any write, pragma or attach; a refusal fails the
+	 * query with CRM_EINTERNAL ("bug: ...") before a row is read. Statements
+	 * are cached per access_key (the caller's role) and text, since the same
+	 * text may be allowed for one role and refused for another.
+	 */
+	bool (*column_allowed)(void *arg, const char *table, const char *column);
+	void *column_arg;
+	const char *access_key;
 };
 
 /*

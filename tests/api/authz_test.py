@@ -658,6 +658,54 @@ class Suite:
                 server.stop()
             cleanup(work)
 
+    def test_authorizer_backstop_fails_closed(self):
+        """RELIABILITY: the SQLite authorizer. A server started with the test-only fault
+        CRM_TEST_FAULT=hidden_column selects a hidden field past the query builder's check;
+        the authorizer refuses the statement: 500 with no data, logged as a bug. Without the
+        fault the same lists answer 200 (the backstop lets every legitimate query through)."""
+        work = tempdir("crm-backstop-")
+        server = None
+        try:
+            db = os.path.join(work, "b.db")
+            cli(["demo", "--db", db, "--records", "10", "--seed", "3"])
+            os.symlink(PLUGINS_DIR, os.path.join(work, "plugins"))
+            os.environ["CRM_TEST_FAULT"] = "hidden_column"
+            try:
+                server = Server(work, db=db, metadata=METADATA_DIR).start(as_admin=False)
+            finally:
+                del os.environ["CRM_TEST_FAULT"]
+            c = Client(server.port)
+            token = c.request("POST", API + "/session", body={"login": "marketing_user", "password": PASSWORD},
+                              auth=False).json["token"]
+            auth = {"Authorization": "Bearer " + token}
+            admin = {"Authorization": "Bearer " + c.request("POST", API + "/session", body={
+                "login": "admin", "password": PASSWORD}, auth=False).json["token"]}
+            secret = c.request("GET", API + "/objects/contact?fields=id,birthdate&limit=500", headers=admin,
+                               auth=False)
+            eq(secret.status, 200, "admin reads birthdates")
+            values = [x["birthdate"] for x in secret.json["records"] if x.get("birthdate")]
+            check(values, "the demo contacts have birthdates")
+            for path in ("/objects/contact?limit=5", "/objects/contact?format=csv",
+                         "/objects/contact?fields=id,last_name&limit=5"):
+                r = c.request("GET", API + path, headers=auth, auth=False)
+                eq(r.status, 500, "%s with a hidden column injected: %s" % (path, r.body[:200]))
+                check(not any(v.encode() in r.body for v in values), "a birthdate in the refused answer")
+                check(b"birthdate" not in r.body, "the refused answer names the column: %s" % r.body[:200])
+            # a caller who may read the field is not affected (nothing is hidden from admins)
+            eq(c.request("GET", API + "/objects/contact?limit=5", headers=admin, auth=False).status, 200, "admin")
+            # objects without hidden fields list as usual for the same caller
+            eq(c.request("GET", API + "/objects/lead?limit=5", headers=auth, auth=False).status, 200, "lead")
+            server.stop()
+            server = None
+            with open(os.path.join(work, "server.log"), "rb") as f:
+                log = f.read()
+            check(b"bug: the access backstop refused a query that reads column contact.birthdate" in log,
+                  "the refusal is logged as a bug: %s" % log[-600:])
+        finally:
+            if server:
+                server.stop()
+            cleanup(work)
+
     def test_csrf(self):
         c = Client(self.port)
         r = self.login("sales_rep2", client=c)
@@ -1074,7 +1122,7 @@ def main():
     runner.only = _os.environ.get("ONLY")
     for name in ("read_matrix", "get_matrix", "rep_team_scope", "partner_scope", "consumer_scope",
                  "fail_closed_consumer", "service_agent_no_opportunities", "hidden_field",
-                 "hidden_ref_path_rule7", "hidden_field_is_unknown", "referrer_policy_and_secure_cookie", "unauthenticated", "refused_calls_byte_identical",
+                 "hidden_ref_path_rule7", "hidden_field_is_unknown", "referrer_policy_and_secure_cookie", "authorizer_backstop_fails_closed", "unauthenticated", "refused_calls_byte_identical",
                  "batch_all_or_nothing", "mass_assignment", "delegation_shares", "write_matrix", "audit",
                  "reference_leak_repro", "reference_paths_matrix", "reference_targets_matrix",
                  "csrf", "tokens", "brute_force_account", "brute_force_address", "unknown_vs_wrong"):
