@@ -8,6 +8,7 @@
  * SQL, so `../etc`, `%2e%2e` or `account;drop` are simply unknown objects.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,9 +39,16 @@ struct api {
 	struct api_options options;
 	char *meta_body;               /* GET /meta, rendered once */
 	size_t meta_len;
-	char *openapi_body;            /* GET /openapi.json, rendered once */
-	size_t openapi_len;
-	char meta_etag[32];
+	/* GET /openapi.json per role: [role index] or [role_count] for a caller without rights */
+	_Atomic(struct api_document *) *openapi;
+	int openapi_slots;
+};
+
+/* A rendered document and its ETag. */
+struct api_document {
+	size_t len;
+	char etag[32];
+	char body[];
 };
 
 /* ---- the one status table ---------------------------------------------- */
@@ -758,10 +766,10 @@ struct api *api_new(struct crm_kernel *kernel, const struct api_options *options
 	doc = api_meta_json(kernel->meta);
 	api->meta_body = api_dump_json(doc, &api->meta_len);
 	json_decref(doc);
-	doc = api_openapi(kernel->meta);
-	api->openapi_body = api_dump_json(doc, &api->openapi_len);
-	json_decref(doc);
-	snprintf(api->meta_etag, sizeof(api->meta_etag), "\"m%.16s\"", kernel->meta->version);
+	api->openapi_slots = kernel->meta->role_count + 1;
+	api->openapi = xcalloc((size_t)api->openapi_slots, sizeof(*api->openapi));
+	for (int i = 0; i < api->openapi_slots; i++)
+		atomic_init(&api->openapi[i], NULL);
 	return api;
 }
 
@@ -770,7 +778,9 @@ void api_free(struct api *api)
 	if (!api)
 		return;
 	free(api->meta_body);
-	free(api->openapi_body);
+	for (int i = 0; i < api->openapi_slots; i++)
+		free(atomic_load(&api->openapi[i]));
+	free(api->openapi);
 	free(api);
 }
 
@@ -1895,17 +1905,54 @@ static void handle_decision(struct route_ctx *r, bool approve)
 	json_decref(out);
 }
 
-static void handle_document(struct route_ctx *r, const char *body, size_t len)
+/*
+ * GET /openapi.json: the contract as this caller may use the API (openapi.c).
+ * It depends on the caller's role alone, so each role's document is rendered
+ * once, on its first request, and kept (a race renders it twice; one wins).
+ */
+static void handle_openapi(struct route_ctx *r)
 {
 	if (!no_params(r, NULL))
 		return;
-	snprintf(r->res->etag, sizeof(r->res->etag), "%s", r->api->meta_etag);
-	r->res->cache_control = "no-cache";
+	struct api *api = r->api;
+	const struct meta *meta = api->kernel->meta;
+	int rc = access_load(&r->ctx);
+	if (rc != CRM_OK) {
+		problem_from_ctx(api, r->res, r->req, rc, &r->ctx, NULL);
+		return;
+	}
+	const struct access_user *u = r->ctx.access;
+	int slot = meta->role_count;  /* no role, or disabled: the document without rights */
+	if (u && u->active && u->role && u->role >= meta->roles && u->role < meta->roles + meta->role_count)
+		slot = (int)(u->role - meta->roles);
+	struct api_document *d = atomic_load(&api->openapi[slot]);
+	if (!d) {
+		size_t len;
+		json_t *doc = api_openapi(&r->ctx);
+		char *text = api_dump_json(doc, &len);
+		json_decref(doc);
+		d = xmalloc(sizeof(*d) + len + 1);
+		d->len = len;
+		memcpy(d->body, text, len + 1);
+		free(text);
+		unsigned char hash[8];
+		char hex[17];
+		crypto_generichash(hash, sizeof(hash), (const unsigned char *)d->body, d->len, NULL, 0);
+		sodium_bin2hex(hex, sizeof(hex), hash, sizeof(hash));
+		snprintf(d->etag, sizeof(d->etag), "\"o%s\"", hex);
+		struct api_document *expected = NULL;
+		if (!atomic_compare_exchange_strong(&api->openapi[slot], &expected, d)) {
+			free(d);
+			d = expected;
+		}
+	}
+	snprintf(r->res->etag, sizeof(r->res->etag), "%s", d->etag);
+	r->res->cache_control = "private, no-cache";
 	if (if_none_match_hits(r->req->if_none_match, r->res->etag)) {
 		r->res->status = 304;
 		return;
 	}
-	respond_static(r->res, 200, body, len, "application/json");
+	respond_static(r->res, 200, d->body, d->len, "application/json");
 }
 
 /* ---- routing ------------------------------------------------------------- */
@@ -1992,12 +2039,6 @@ static void route(struct route_ctx *r)
 	seg += 2;
 	count -= 2;
 
-	if (count == 1 && strcmp(seg[0], "openapi.json") == 0) {
-		/* public: the contract an integrator reads before holding a token */
-		if (method_allowed(r, M_GET, method))
-			handle_document(r, r->api->openapi_body, r->api->openapi_len);
-		return;
-	}
 	if (count == 1 && strcmp(seg[0], "session") == 0 && method == M_POST) {
 		handle_login(r);
 		return;
@@ -2016,6 +2057,12 @@ static void route(struct route_ctx *r)
 	if (count == 1 && strcmp(seg[0], "meta") == 0) {
 		if (method_allowed(r, M_GET, method))
 			handle_meta(r);
+		return;
+	}
+	if (count == 1 && strcmp(seg[0], "openapi.json") == 0) {
+		/* per caller, like /meta: only what their role may use */
+		if (method_allowed(r, M_GET, method))
+			handle_openapi(r);
 		return;
 	}
 	if (count == 1 && strcmp(seg[0], "batch") == 0) {

@@ -31,7 +31,7 @@ struct meta;
 #define API_MAX_JSON_DEPTH 32      /* nesting of arrays/objects in a JSON body */
 #define API_EXPORT_PAGE 500        /* records fetched per page while streaming CSV */
 
-struct api;  /* opaque: the kernel, options and the cached /meta and /openapi.json */
+struct api;  /* opaque: the kernel, options, the cached /meta and /openapi.json per role */
 
 struct api_options {
 	bool require_if_match;     /* PATCH without If-Match -> 428 */
@@ -41,7 +41,8 @@ struct api_options {
 
 /*
  * Builds the API over kernel (borrowed; must outlive the api), rendering
- * /meta and /openapi.json once (metadata is immutable). Never NULL.
+ * /meta once (metadata is immutable); /openapi.json is rendered the first
+ * time a role asks for it and kept for that role. Never NULL.
  */
 struct api *api_new(struct crm_kernel *kernel, const struct api_options *options);
 void api_free(struct api *api);
@@ -167,7 +168,12 @@ char *api_dump_json(const json_t *json, size_t *len_out);
 
 /* The metadata as JSON for GET /meta (owned). */
 json_t *api_meta_json(const struct meta *meta);
-/* The OpenAPI 3.1 document generated from meta (owned); openapi.c. */
-json_t *api_openapi(const struct meta *meta);
+/*
+ * The OpenAPI 3.1 document as ctx's caller may use the API (owned; openapi.c):
+ * generated from ctx->kernel's metadata and plugins, keeping only the
+ * objects, fields and operations the caller's role allows (access.h). It
+ * depends on the role alone, never on the user.
+ */
+json_t *api_openapi(struct crm_ctx *ctx);
 
 #endif

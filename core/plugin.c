@@ -1934,6 +1934,29 @@ int plugin_route(struct crm_kernel *kernel, struct crm_ctx *ctx, const char *met
 	return crm_error(ctx, CRM_ENOTFOUND, "no plugin route for %.16s %.200s", method, path);
 }
 
+json_t *plugin_endpoints(struct crm_kernel *kernel)
+{
+	struct plugins *plugins = kernel_plugins(kernel);
+	json_t *out = json_array();
+	for (int i = 0; plugins && i < plugins->handler_count; i++) {
+		const struct handler *h = plugins->handlers[i];
+		if (h->kind == PLUGIN_ACTION) {
+			json_array_append_new(out, json_pack("{s:s, s:s, s:s}", "kind", "action", "plugin", h->plugin->name,
+			                                     "name", h->name));
+		} else if (h->kind == PLUGIN_ROUTE) {
+			struct strbuf path = { 0 };
+			for (int s = 0; s < h->segment_count; s++) {
+				strbuf_putc(&path, '/');
+				strbuf_puts(&path, h->segments[s]);
+			}
+			json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s}", "kind", "route", "plugin", h->plugin->name,
+			                                     "method", h->method, "path", path.data ? path.data : "/"));
+			strbuf_free(&path);
+		}
+	}
+	return out;
+}
+
 int plugin_action(struct crm_kernel *kernel, struct crm_ctx *ctx, const char *name, const char *object,
                   int64_t id, json_t *args, json_t **result)
 {

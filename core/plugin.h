@@ -86,6 +86,12 @@ int plugin_action(struct crm_kernel *kernel, struct crm_ctx *ctx, const char *na
 void plugin_jobs_tick(struct crm_kernel *kernel, time_t now);
 /* Runs job name ("plugin.job" or "job") now, as ctx's user, outside the schedule (tests, operators). */
 int plugin_job_run(struct crm_kernel *kernel, struct crm_ctx *ctx, const char *name);
+/*
+ * The actions and routes the loaded plugins registered, in registration order, for the
+ * OpenAPI document: [{"kind": "action", "plugin", "name": "plugin.action"} |
+ * {"kind": "route", "plugin", "method": "GET", "path": "/plugin/x/{param}"}]. Owned.
+ */
+json_t *plugin_endpoints(struct crm_kernel *kernel);
 /* Jobs: [{plugin, job, every, runs, failures, consecutive_failures, last_start, last_end, last_error, next_run}]. Owned. */
 json_t *plugin_jobs_stats(struct crm_kernel *kernel);
 

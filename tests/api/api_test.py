@@ -97,6 +97,8 @@ class Suite:
         eq(r2.status, 304, "If-None-Match on /meta")
 
     def test_openapi(self):
+        # per caller, like /meta: a session is required
+        problem(self.c.get(API + "/openapi.json", auth=False), 401, "openapi.json without a session")
         r = self.c.get(API + "/openapi.json")
         eq(r.status, 200, "status")
         doc = r.json

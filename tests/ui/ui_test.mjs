@@ -56,7 +56,7 @@ async function startServer(metadata) {
   base = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 100; i++) {
     if (proc.exitCode != null) throw new Error(`crm serve exited: ${stderr}`);
-    try { if ((await fetch(`${base}/api/v1/openapi.json`)).ok) return proc; } catch (e) { /* not yet */ }
+    try { if ((await fetch(`${base}/`)).ok) return proc; } catch (e) { /* not yet */ }
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`crm serve did not start: ${stderr}`);
