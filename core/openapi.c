@@ -1001,8 +1001,7 @@ static void prune_schemas(json_t *doc)
 {
 	json_t *schemas = json_object_get(json_object_get(doc, "components"), "schemas");
 	for (bool changed = true; changed;) {
-		size_t len;
-		char *text = api_dump_json(doc, &len);
+		char *text = json_dumps(doc, JSON_COMPACT);
 		const char *name;
 		json_t *value;
 		void *tmp;
