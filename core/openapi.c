@@ -281,28 +281,8 @@ static json_t *transitions_schema(json_t *names)
  * The record as the server sends it: every visible field, required (GET,
  * create, patch, restore always send them all), plus `_transitions` (GET only).
  */
-static json_t *record_schema(struct doc *d, const struct meta_object *object, json_t *transitions)
-{
-	json_t *properties = json_object(), *required = json_array();
-	for (int i = 0; i < object->field_count; i++) {
-		const struct meta_field *field = &object->fields[i];
-		enum field_access fa = access_field(d->ctx, object, field);
-		if (fa == FIELD_ACCESS_HIDDEN)
-			continue;
-		bool read_only = field->system || field->readonly || computed_field(field) ||
-		                 state_field(d->meta, object, field) || fa == FIELD_ACCESS_READ;
-		json_object_set_new(properties, field->name, field_schema(field, read_only, false, false));
-		json_array_append_new(required, json_string(field->name));
-	}
-	json_object_set_new(properties, "_transitions", transitions_schema(transitions));
-	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:b}", "type", "object",
-		"title", meta_label_text(&object->label, "en", object->name),
-		"description", "A record as GET, create, patch and restore send it: every field the caller may read",
-		"properties", properties, "required", required, "additionalProperties", 0);
-}
-
-/* A list record: the fields asked for (`fields=`, dotted paths too) or all of them; id always. */
-static json_t *list_item_schema(struct doc *d, const struct meta_object *object)
+/* The schema of every field the caller may read, by name; their names appended to required (may be NULL). */
+static json_t *readable_properties(struct doc *d, const struct meta_object *object, json_t *required)
 {
 	json_t *properties = json_object();
 	for (int i = 0; i < object->field_count; i++) {
@@ -313,7 +293,27 @@ static json_t *list_item_schema(struct doc *d, const struct meta_object *object)
 		bool read_only = field->system || field->readonly || computed_field(field) ||
 		                 state_field(d->meta, object, field) || fa == FIELD_ACCESS_READ;
 		json_object_set_new(properties, field->name, field_schema(field, read_only, false, false));
+		if (required)
+			json_array_append_new(required, json_string(field->name));
 	}
+	return properties;
+}
+
+static json_t *record_schema(struct doc *d, const struct meta_object *object, json_t *transitions)
+{
+	json_t *required = json_array();
+	json_t *properties = readable_properties(d, object, required);
+	json_object_set_new(properties, "_transitions", transitions_schema(transitions));
+	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:b}", "type", "object",
+		"title", meta_label_text(&object->label, "en", object->name),
+		"description", "A record as GET, create, patch and restore send it: every field the caller may read",
+		"properties", properties, "required", required, "additionalProperties", 0);
+}
+
+/* A list record: the fields asked for (`fields=`, dotted paths too) or all of them; id always. */
+static json_t *list_item_schema(struct doc *d, const struct meta_object *object)
+{
+	json_t *properties = readable_properties(d, object, NULL);
 	return json_pack("{s:s, s:s, s:o, s:{s:{s:s}}, s:[s], s:b}", "type", "object",
 		"description", "A record in a list page: every readable field, or those named in `fields` "
 		"(dotted paths such as account.name appear under their path)",

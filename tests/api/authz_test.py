@@ -7,6 +7,7 @@ against what admin sees. Standard library only.
 Run through tests/api/authz.sh (make test). ONLY=substring runs a subset;
 KEEP=1 keeps the temporary directory (database and server log).
 """
+import contextlib
 import csv
 import hashlib
 import io
@@ -52,6 +53,29 @@ def strip_request_id(body):
         return body
     doc.pop("request_id", None)
     return doc
+
+
+@contextlib.contextmanager
+def side_server(prefix, extra=None, env=None):
+    """A second `crm serve` on a small demo database of its own (extra flags, environment)."""
+    work = tempdir(prefix)
+    server = None
+    saved = dict(os.environ)
+    try:
+        db = os.path.join(work, "side.db")
+        cli(["demo", "--db", db, "--records", "10", "--seed", "3"])
+        os.symlink(PLUGINS_DIR, os.path.join(work, "plugins"))
+        os.environ.update(env or {})
+        server = Server(work, db=db, metadata=METADATA_DIR, extra=extra).start(as_admin=False)
+        os.environ.clear()
+        os.environ.update(saved)
+        yield server
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        if server and server.proc and server.proc.poll() is None:
+            server.stop()
+        cleanup(work)
 
 
 def same_refusal(body_a, id_a, body_b, id_b):
@@ -639,13 +663,7 @@ class Suite:
                if r.header("Referrer-Policy") != "no-referrer"]
         check(not bad, "responses without Referrer-Policy: no-referrer: %s" % bad)
         check("Secure" not in (responses[7][1].header("Set-Cookie") or ""), "Secure without --secure-cookies")
-        work = tempdir("crm-secure-")
-        server = None
-        try:
-            db = os.path.join(work, "s.db")
-            cli(["demo", "--db", db, "--records", "5", "--seed", "1"])
-            os.symlink(PLUGINS_DIR, os.path.join(work, "plugins"))
-            server = Server(work, db=db, metadata=METADATA_DIR, extra=["--secure-cookies"]).start(as_admin=False)
+        with side_server("crm-secure-", extra=["--secure-cookies"]) as server:
             c2 = Client(server.port)
             r = c2.request("POST", API + "/session", body={"login": "sales_rep1", "password": PASSWORD}, auth=False)
             eq(r.status, 201, "login on the --secure-cookies server")
@@ -654,27 +672,13 @@ class Suite:
             r = c2.request("DELETE", API + "/session", headers={"Authorization": "Bearer " + r.json["token"]},
                            auth=False)
             check("; Secure" in (r.header("Set-Cookie") or ""), "logout cookie: %r" % r.header("Set-Cookie"))
-        finally:
-            if server:
-                server.stop()
-            cleanup(work)
 
     def test_authorizer_backstop_fails_closed(self):
         """RELIABILITY: the SQLite authorizer. A server started with the test-only fault
         CRM_TEST_FAULT=hidden_column selects a hidden field past the query builder's check;
         the authorizer refuses the statement: 500 with no data, logged as a bug. Without the
         fault the same lists answer 200 (the backstop lets every legitimate query through)."""
-        work = tempdir("crm-backstop-")
-        server = None
-        try:
-            db = os.path.join(work, "b.db")
-            cli(["demo", "--db", db, "--records", "10", "--seed", "3"])
-            os.symlink(PLUGINS_DIR, os.path.join(work, "plugins"))
-            os.environ["CRM_TEST_FAULT"] = "hidden_column"
-            try:
-                server = Server(work, db=db, metadata=METADATA_DIR).start(as_admin=False)
-            finally:
-                del os.environ["CRM_TEST_FAULT"]
+        with side_server("crm-backstop-", env={"CRM_TEST_FAULT": "hidden_column"}) as server:
             c = Client(server.port)
             token = c.request("POST", API + "/session", body={"login": "marketing_user", "password": PASSWORD},
                               auth=False).json["token"]
@@ -697,15 +701,10 @@ class Suite:
             # objects without hidden fields list as usual for the same caller
             eq(c.request("GET", API + "/objects/lead?limit=5", headers=auth, auth=False).status, 200, "lead")
             server.stop()
-            server = None
-            with open(os.path.join(work, "server.log"), "rb") as f:
+            with open(server.log_path, "rb") as f:
                 log = f.read()
             check(b"bug: the access backstop refused a query that reads column contact.birthdate" in log,
                   "the refusal is logged as a bug: %s" % log[-600:])
-        finally:
-            if server:
-                server.stop()
-            cleanup(work)
 
     def test_csrf(self):
         c = Client(self.port)
