@@ -10,7 +10,7 @@
 #include "access.h"
 #include "eval.h"
 #include "expr.h"
-#include "kernel.h"
+#include "context.h"
 #include "store.h"
 
 /*
@@ -131,9 +131,9 @@ int access_load(struct crm_ctx *ctx)
 	json_t *record = NULL, *scope = NULL;
 	int code = CRM_OK;
 	if (!cache_get(ctx->kernel->access_cache, ctx->user_id, &record, &scope)) {
-		struct store_conn *conn = kernel_reader(ctx);
+		struct store_conn *conn = context_reader(ctx);
 		code = store_get(conn, users, ctx->user_id, false, &record, ctx);
-		kernel_reader_done(ctx, conn);
+		context_reader_done(ctx, conn);
 		if (code == CRM_OK)
 			cache_put(ctx->kernel->access_cache, ctx->user_id, record, NULL);
 	}
@@ -163,13 +163,13 @@ static json_t *scope_of(struct crm_ctx *ctx)
 	if (u->scope)
 		return u->scope;
 	const struct meta_object *users = meta_find_object(ctx->kernel->meta, "user");
-	struct store_conn *conn = kernel_reader(ctx);
+	struct store_conn *conn = context_reader(ctx);
 	if (store_user_scope(conn, users, meta_find_field(users, "team"), meta_find_field(users, "manager"),
 	                     u->id, &u->scope, ctx) != CRM_OK)
 		u->scope = json_array();
 	else
 		cache_put(ctx->kernel->access_cache, u->id, u->record, u->scope);
-	kernel_reader_done(ctx, conn);
+	context_reader_done(ctx, conn);
 	crm_error_forget(ctx);
 	return u->scope;
 }
@@ -337,12 +337,12 @@ int access_check(struct crm_ctx *ctx, const struct meta_object *object, enum acc
 		*allowed = in_ids(scope_of(ctx), owner);
 		break;
 	case LEVEL_EXPR: {
-		struct store_conn *conn = kernel_reader(ctx);
+		struct store_conn *conn = context_reader(ctx);
 		struct expr_value result = { 0 };
 		char err[256];
 		int code = eval_record(ctx, conn, object, rule->expr, record, ctx->access->record, &result,
 		                       err, sizeof(err));
-		kernel_reader_done(ctx, conn);
+		context_reader_done(ctx, conn);
 		/* an evaluation error (a missing $user field) denies */
 		*allowed = code == CRM_OK && expr_truthy(&result);
 		expr_value_clear(&result);
@@ -354,10 +354,10 @@ int access_check(struct crm_ctx *ctx, const struct meta_object *object, enum acc
 	}
 	int64_t id = json_integer_value(json_object_get(record, "id"));
 	if (!*allowed && id && shares_apply(rule, op)) {
-		struct store_conn *conn = kernel_reader(ctx);
+		struct store_conn *conn = context_reader(ctx);
 		int code = store_share_exists(conn, object->name, id, ctx->user_id, user_team(ctx), op == ACCESS_UPDATE,
 		                              allowed, ctx);
-		kernel_reader_done(ctx, conn);
+		context_reader_done(ctx, conn);
 		if (code != CRM_OK)
 			*allowed = false;
 		return code;

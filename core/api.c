@@ -17,12 +17,12 @@
 #include "csv.h"
 #include "jsonw.h"
 #include "expr.h"
-#include "kernel.h"
+#include "context.h"
 #include "access.h"
 #include "auth.h"
 #include "meta.h"
 #include "object.h"
-#include "plugin.h"
+#include "plugin_registry.h"
 #include "ui.h"
 #include "workflow.h"
 #include <sodium.h>
@@ -2169,7 +2169,7 @@ void api_handle(struct api *api, const struct api_request *req, struct api_respo
 	crm_ctx_init(&r.ctx, api->kernel, 0, req->request_id);
 	/* a read-only request reads one snapshot: one lock cycle instead of one per statement */
 	if (strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0)
-		kernel_read_begin(&r.ctx);
+		context_read_begin(&r.ctx);
 	route(&r);
 	crm_ctx_clear(&r.ctx);
 	api_target_free(&target);

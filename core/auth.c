@@ -38,7 +38,7 @@
 #include <string.h>
 #include "access.h"
 #include "auth.h"
-#include "kernel.h"
+#include "context.h"
 #include "meta.h"
 #include "object.h"
 #include "store.h"

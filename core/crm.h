@@ -55,7 +55,7 @@ struct crm_ctx {
 	json_t *field_errors;        /* owned: array of {field, code, message} or NULL */
 
 	struct store_conn *txn;      /* the writer while a transaction is open (object_begin) */
-	struct store_conn *reader;   /* a reader held for a whole read-only request (kernel_read_begin) */
+	struct store_conn *reader;   /* a reader held for a whole read-only request (context_read_begin) */
 	int txn_depth;
 	json_t *async_queue;         /* owned: async after-hooks waiting for the commit (events.c) */
 	struct access_user *access;  /* owned: the caller as access control sees it (access.c) */

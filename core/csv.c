@@ -16,7 +16,7 @@
 #include <string.h>
 #include <strings.h>
 #include "csv.h"
-#include "kernel.h"
+#include "context.h"
 #include "meta.h"
 #include "object.h"
 

@@ -20,7 +20,7 @@
 #include <time.h>
 #include "auth.h"
 #include "demo.h"
-#include "kernel.h"
+#include "context.h"
 #include "meta.h"
 #include "object.h"
 

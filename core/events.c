@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 #include "events.h"
-#include "kernel.h"
+#include "context.h"
 #include "meta.h"
 
 struct hook {
@@ -155,7 +155,7 @@ int events_fire(struct crm_ctx *ctx, enum event_kind kind, const struct meta_obj
 	return CRM_OK;
 }
 
-void events_committed(struct crm_ctx *ctx)
+void events_committed(struct crm_ctx *ctx, void (*clear)(struct crm_ctx *ctx))
 {
 	json_t *queue = ctx->async_queue;
 	if (!queue)
@@ -175,7 +175,7 @@ void events_committed(struct crm_ctx *ctx)
 		if (code != CRM_OK)
 			fprintf(ctx->kernel->log, "crm: async %s hook of plugin '%s' on %s failed: %s\n",
 			        kind_names[h->kind], h->owner ? h->owner : "?", object->name, hook_ctx.message);
-		crm_ctx_clear(&hook_ctx);
+		clear(&hook_ctx);
 	}
 	json_decref(queue);
 }

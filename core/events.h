@@ -68,8 +68,12 @@ bool events_has(const struct events *events, const struct meta_object *object, e
  */
 int events_fire(struct crm_ctx *ctx, enum event_kind kind, const struct meta_object *object,
                 json_t *values, json_t *record);
-/* After a durable COMMIT: runs the queued async hooks (errors are logged). */
-void events_committed(struct crm_ctx *ctx);
+/*
+ * After a durable COMMIT: runs the queued async hooks (errors are logged),
+ * each in a context of its own that clear (the object API's crm_ctx_clear,
+ * handed down so that events need not call up) releases afterwards.
+ */
+void events_committed(struct crm_ctx *ctx, void (*clear)(struct crm_ctx *ctx));
 /* After a ROLLBACK: drops the queued async hooks. */
 void events_rolled_back(struct crm_ctx *ctx);
 

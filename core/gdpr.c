@@ -3,7 +3,7 @@
 #include <string.h>
 #include "access.h"
 #include "gdpr.h"
-#include "kernel.h"
+#include "context.h"
 #include "meta.h"
 #include "object.h"
 #include "store.h"

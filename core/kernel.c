@@ -147,37 +147,28 @@ void kernel_tick(struct crm_kernel *kernel, time_t now)
 	crm_ctx_clear(&ctx);
 }
 
-struct store_conn *kernel_reader(struct crm_ctx *ctx)
+int kernel_plugin_test(const char *metadata_dir, const char *plugins_dir, const char *name, FILE *out)
 {
-	if (ctx->txn)
-		return ctx->txn;
-	if (ctx->reader)
-		return ctx->reader;
-	return store_reader(ctx->kernel->store);
-}
-
-void kernel_reader_done(struct crm_ctx *ctx, struct store_conn *conn)
-{
-	if (conn != ctx->txn && conn != ctx->reader)
-		store_reader_done(conn);
-}
-
-void kernel_read_begin(struct crm_ctx *ctx)
-{
-	if (ctx->reader || ctx->txn)
-		return;
-	struct store_conn *conn = store_reader(ctx->kernel->store);
-	if (store_read_begin(conn) == CRM_OK)
-		ctx->reader = conn;
-	else
-		store_reader_done(conn);
-}
-
-void kernel_read_end(struct crm_ctx *ctx)
-{
-	if (!ctx->reader)
-		return;
-	store_read_end(ctx->reader);
-	store_reader_done(ctx->reader);
-	ctx->reader = NULL;
+	char *scratch = NULL;
+	if (plugin_test_scratch(metadata_dir, plugins_dir, name, &scratch, out) != 0)
+		return 1;
+	struct strbuf metadata = { 0 }, db = { 0 };
+	strbuf_printf(&metadata, "%s/metadata", scratch);
+	strbuf_printf(&db, "%s/test.db", scratch);
+	struct kernel_options options = { .db_path = db.data, .metadata_dir = metadata.data,
+	                                  .plugins_dir = plugins_dir, .migrate = true, .log = out };
+	struct crm_kernel *kernel = NULL;
+	int passed = 0, failed = 0, code = 1;
+	if (kernel_open(&options, &kernel) != CRM_OK) {
+		fprintf(out, "crm plugin test: the kernel did not open with plugin '%s' enabled\n", name);
+	} else {
+		plugin_test_run(kernel, plugins_dir, name, out, &passed, &failed);
+		fprintf(out, "%d passed, %d failed\n", passed, failed);
+		code = failed == 0 && passed > 0 ? 0 : 1;
+		kernel_close(kernel);
+	}
+	strbuf_free(&metadata);
+	strbuf_free(&db);
+	plugin_test_cleanup(scratch);
+	return code;
 }

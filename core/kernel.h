@@ -1,19 +1,15 @@
 /*
- * kernel.h - the kernel object: loaded metadata plus the open store. One per
- * process, passed explicitly (no global mutable state).
+ * kernel.h - the opener: builds the kernel (context.h: loaded metadata, the
+ * open store, events, plugins) and closes it. One per process, passed
+ * explicitly (no global mutable state). It sits on top of the engine: the
+ * command line and the server call it; nothing below does.
  */
 #ifndef CRM_KERNEL_H
 #define CRM_KERNEL_H
 
 #include <stdio.h>
 #include <time.h>
-#include "crm.h"
-
-struct meta;
-struct store;
-struct events;
-struct plugins;
-struct access_cache;
+#include "context.h"
 
 struct kernel_options {
 	const char *db_path;         /* default var/crm.db */
@@ -27,24 +23,6 @@ struct kernel_options {
 	FILE *log;                   /* where diagnostics and plans go; NULL = stderr */
 };
 
-struct crm_kernel {
-	struct meta *meta;           /* owned, immutable */
-	struct store *store;         /* owned */
-	struct events *events;       /* owned: hooks registered by plugins */
-	struct plugins *plugins;     /* owned: loaded plugins (plugin.h) */
-	struct access_cache *access_cache; /* owned: users and team scopes, briefly (access.c) */
-	unsigned char secret[32];    /* signs cursors; kept in the database */
-	time_t last_purge;           /* kernel_tick: when the recycle bin was last emptied */
-	/*
-	 * Test-only fault (CRM_TEST_FAULT=hidden_column in the environment): every
-	 * list a caller with hidden fields asks for also selects one of them,
-	 * bypassing the query builder's check, so that tests can prove the SQLite
-	 * authorizer fails such a query closed (500, no data).
-	 */
-	bool fault_hidden_column;
-	FILE *log;
-};
-
 /*
  * Loads metadata (printing diagnostics to log), opens the database and, if
  * options->migrate, applies additive schema changes (refusing destructive
@@ -53,19 +31,11 @@ struct crm_kernel {
 int kernel_open(const struct kernel_options *options, struct crm_kernel **out);
 void kernel_close(struct crm_kernel *kernel);
 /*
- * The connection a read should use: the open write transaction, else the
- * reader held for the request, else a reader from the pool (give it back
- * with kernel_reader_done, which leaves held ones alone).
+ * `crm plugin test NAME`: runs plugins_dir/NAME/tests/ *.lua against a
+ * scratch database built from metadata_dir with NAME enabled (plugin.h).
+ * Prints "ok"/"FAIL" per test and "N passed, N failed". Returns 0 or 1.
  */
-struct store_conn *kernel_reader(struct crm_ctx *ctx);
-void kernel_reader_done(struct crm_ctx *ctx, struct store_conn *conn);
-/*
- * Holds one reader in one read transaction for the rest of a read-only
- * request (a GET): one snapshot and one lock cycle instead of one per
- * statement. kernel_read_end ends it (crm_ctx_clear does too).
- */
-void kernel_read_begin(struct crm_ctx *ctx);
-void kernel_read_end(struct crm_ctx *ctx);
+int kernel_plugin_test(const char *metadata_dir, const char *plugins_dir, const char *name, FILE *out);
 /* Periodic work (recycle bin retention, plugin jobs); the server calls it about once a second. */
 void kernel_tick(struct crm_kernel *kernel, time_t now);
 

@@ -42,12 +42,12 @@
 #include <lualib.h>
 #include "access.h"
 #include "events.h"
-#include "kernel.h"
+#include "context.h"
 #include "lua_host.h"
 #include "workflow.h"
 #include "meta.h"
 #include "object.h"
-#include "plugin.h"
+#include "plugin_registry.h"
 
 #define COUNT_PERIOD     1000           /* instructions between two count hooks */
 #define MAX_STATES       128            /* Lua states per plugin */

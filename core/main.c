@@ -185,7 +185,7 @@ static int cmd_plugin(struct cli *cli, const char *action, const char *name)
 	if (strcmp(action, "new") == 0 && name)
 		return plugin_cli_new(cli->kernel.plugins_dir, name, cli->lang ? cli->lang : "lua", stdout);
 	if (strcmp(action, "test") == 0 && name)
-		return plugin_cli_test(cli->kernel.metadata_dir, cli->kernel.plugins_dir, name, stdout);
+		return kernel_plugin_test(cli->kernel.metadata_dir, cli->kernel.plugins_dir, name, stdout);
 	fprintf(stderr, "crm plugin: expected 'new NAME --lang lua|c' or 'test NAME'\n");
 	return 2;
 }

@@ -19,11 +19,10 @@
 #include "events.h"
 #include "expr.h"
 #include "jsonw.h"
-#include "kernel.h"
+#include "context.h"
 #include "meta.h"
 #include "object.h"
 #include "store.h"
-#include "workflow.h"
 
 #define MAX_HOOK_DEPTH 8
 #define MAX_SORT_KEYS 8
@@ -35,7 +34,7 @@
 
 void crm_ctx_clear(struct crm_ctx *ctx)
 {
-	kernel_read_end(ctx);
+	context_read_end(ctx);
 	events_rolled_back(ctx);
 	access_free(ctx->access);
 	ctx->access = NULL;
@@ -95,7 +94,7 @@ int object_commit(struct crm_ctx *ctx)
 	ctx->txn = NULL;
 	int code = store_commit(conn, ctx);
 	if (code == CRM_OK)
-		events_committed(ctx);
+		events_committed(ctx, crm_ctx_clear);
 	else
 		events_rolled_back(ctx);
 	return code;
@@ -114,12 +113,12 @@ void object_rollback(struct crm_ctx *ctx)
 /* A read connection: the open transaction, or a reader (released by read_done). */
 static struct store_conn *read_conn(struct crm_ctx *ctx)
 {
-	return kernel_reader(ctx);
+	return context_reader(ctx);
 }
 
 static void read_done(struct crm_ctx *ctx, struct store_conn *conn)
 {
-	kernel_reader_done(ctx, conn);
+	context_reader_done(ctx, conn);
 }
 
 /* Runs a write in the caller's transaction, or in one of its own. */
@@ -835,7 +834,7 @@ static bool direct_move(const struct meta_workflow *wf, const char *from, const 
  * value that changes the state is refused with a field error (code
  * "workflow") naming the transitions that leave the current state, unless
  * the caller is the system or a `direct: true` transition covers the move.
- * On a transition update (workflow_update_state), the state values and
+ * On a transition update (object_update_state), the state values and
  * values for readonly fields still empty (a lead's converted_* links) are
  * taken out of *incoming (replaced by a copy) into *state_values,
  * normalised, so that field access does not block them: the transition's
@@ -1071,7 +1070,7 @@ int object_update(struct crm_ctx *ctx, const char *object, int64_t id, int64_t e
 	return update(ctx, object, id, expected_version, changes, NULL, out);
 }
 
-int workflow_update_state(struct crm_ctx *ctx, const char *object, int64_t id, int64_t expected_version,
+int object_update_state(struct crm_ctx *ctx, const char *object, int64_t id, int64_t expected_version,
                           json_t *changes, const char *transition, json_t **out)
 {
 	return update(ctx, object, id, expected_version, changes, transition ? transition : "", out);

@@ -155,4 +155,12 @@ int object_write_end(struct crm_ctx *ctx, bool own, int code);
  */
 int object_batch(struct crm_ctx *ctx, json_t *operations, json_t **out);
 
+/*
+ * The object API's own door for the workflow engine: an object_update that
+ * may write state fields and readonly fields still empty, audited as action
+ * "transition" with "_transition": name. Only workflow.c calls it.
+ */
+int object_update_state(struct crm_ctx *ctx, const char *object, int64_t id, int64_t expected_version,
+                        json_t *changes, const char *transition, json_t **out);
+
 #endif

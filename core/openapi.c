@@ -29,10 +29,10 @@
 #include <string.h>
 #include "api.h"
 #include "access.h"
-#include "kernel.h"
+#include "context.h"
 #include "meta.h"
 #include "object.h"
-#include "plugin.h"
+#include "plugin_registry.h"
 
 /* Error responses an operation may give (5XX always). */
 enum {

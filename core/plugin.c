@@ -1,7 +1,8 @@
 /*
- * plugin.c - the plugin host (see plugin.h): manifests, versions, order,
- * loading Lua and C plugins, the action/route/job registries, the host table
- * of the C ABI (sdk/crm_plugin.h) and the plugin commands.
+ * plugin.c - the plugin loader (see plugin.h): manifests, versions, order,
+ * loading Lua plugins (lua_host.c) and C plugins (the host table of the C
+ * ABI, sdk/crm_plugin.h), and the plugin commands. What plugins register
+ * lives in plugin_registry.c.
  *
  * A plugin's registrations are staged while its code loads and committed to
  * the kernel (events, handler tables) only when it loaded completely, so a
@@ -23,11 +24,11 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include "kernel.h"
+#include "context.h"
 #include "lua_host.h"
 #include "meta.h"
 #include "object.h"
-#include "plugin.h"
+#include "plugin_internal.h"
 #include "ytree.h"
 #include "../sdk/crm_plugin.h"
 
@@ -35,10 +36,8 @@
 #define MANIFEST_MAX_DEPTH  16
 #define MANIFEST_MAX_NODES  20000
 #define MAX_PLUGINS         256
-#define MAX_ROUTE_SEGMENTS  8
 #define DEFAULT_INSTRUCTIONS 10000000LL
 #define DEFAULT_MEMORY_MB   16
-#define JOB_RETRY_FIRST     30          /* seconds before the first retry of a failed job */
 
 _Static_assert(CRM_ABI_VERSION_MAJOR(CRM_ABI_VERSION) == CRM_ABI_MAJOR, "ABI macros");
 
@@ -424,113 +423,6 @@ int plugin_abi_check(uint32_t host_abi, uint32_t plugin_abi, bool *warning, char
 	return CRM_OK;
 }
 
-/* ------------------------------------------------------------ the registry */
-
-struct pending_hook {
-	char *object;              /* NULL = every object */
-	enum event_kind kind;
-	bool async;
-	event_fn fn;
-	void *data;
-};
-
-struct handler {
-	enum plugin_handler_kind kind;
-	struct plugin *plugin;
-	char *name;                /* action: "plugin.name"; job: name; route: "GET /p/x" */
-	char *method;              /* route */
-	int segment_count;         /* route */
-	char *segments[MAX_ROUTE_SEGMENTS];
-	char *schedule;            /* job */
-	long long interval;        /* job: seconds */
-	plugin_handler_fn fn;
-	void *data;
-	atomic_llong calls, errors, total_us, max_us;
-	/* job state: under plugins->jobs_lock */
-	time_t next_run, last_start, last_end;
-	long long runs, failures;
-	int consecutive_failures;
-	char last_error[256];
-};
-
-struct plugin {
-	struct plugins *owner;
-	char *name, *version_text, *description, *dir, *manifest_path;
-	struct semver version;
-	char *lua_file, *library;
-	json_t *requires;          /* name -> range text */
-	json_t *require_pos;       /* name -> [line, column] */
-	json_t *defaults;          /* plugin.yaml config, or NULL */
-	json_t *config;            /* merged settings (always an object) */
-	char *config_text;         /* config as JSON text, for C plugins */
-	bool system_access;
-	long long instructions;
-	size_t memory;
-	bool parsed;               /* the manifest was read without errors */
-	int mark;                  /* dependency walk: 0 new, 1 on the path, 2 done */
-	bool loading;
-	struct lua_plugin *lua;
-	void *dl;
-	struct crm_plugin *self;
-	int pending_hook_count, pending_hook_cap;
-	struct pending_hook *pending_hooks;
-	int pending_handler_count, pending_handler_cap;
-	struct handler **pending_handlers;
-	json_t *hooks;             /* ["object event", ...] registered, for `crm plugins` */
-	int owned_count, owned_cap;
-	void **owned;              /* adapters of C callbacks, freed with the plugin */
-};
-
-struct plugins {
-	struct crm_kernel *kernel;
-	char *plugins_dir;
-	int count;                 /* loaded, in dependency order */
-	struct plugin **items;
-	int all_count;             /* every manifest read (freed with the set) */
-	struct plugin **all;
-	int handler_count, handler_cap;
-	struct handler **handlers;
-	pthread_mutex_t jobs_lock;
-	atomic_bool ticking;
-	struct crm_host host;
-};
-
-static void *plugin_own(struct plugin *plugin, void *ptr)
-{
-	if (plugin->owned_count == plugin->owned_cap) {
-		plugin->owned_cap = plugin->owned_cap ? plugin->owned_cap * 2 : 8;
-		plugin->owned = xrealloc(plugin->owned, (size_t)plugin->owned_cap * sizeof(*plugin->owned));
-	}
-	plugin->owned[plugin->owned_count++] = ptr;
-	return ptr;
-}
-
-static void handler_free(struct handler *h)
-{
-	if (!h)
-		return;
-	free(h->name);
-	free(h->method);
-	free(h->schedule);
-	for (int i = 0; i < h->segment_count; i++)
-		free(h->segments[i]);
-	free(h);
-}
-
-static void pending_clear(struct plugin *plugin)
-{
-	for (int i = 0; i < plugin->pending_hook_count; i++)
-		free(plugin->pending_hooks[i].object);
-	free(plugin->pending_hooks);
-	plugin->pending_hooks = NULL;
-	plugin->pending_hook_count = plugin->pending_hook_cap = 0;
-	for (int i = 0; i < plugin->pending_handler_count; i++)
-		handler_free(plugin->pending_handlers[i]);
-	free(plugin->pending_handlers);
-	plugin->pending_handlers = NULL;
-	plugin->pending_handler_count = plugin->pending_handler_cap = 0;
-}
-
 static void plugin_unload(struct plugin *plugin)
 {
 	if (plugin->lua) {
@@ -555,7 +447,7 @@ static void plugin_free(struct plugin *plugin)
 	if (!plugin)
 		return;
 	plugin_unload(plugin);
-	pending_clear(plugin);
+	plugin_pending_clear(plugin);
 	free(plugin->owned);
 	free(plugin->name);
 	free(plugin->version_text);
@@ -583,284 +475,13 @@ void plugins_free(struct plugins *plugins)
 	for (int i = 0; i < plugins->all_count; i++)
 		plugin_free(plugins->all[i]);
 	for (int i = 0; i < plugins->handler_count; i++)
-		handler_free(plugins->handlers[i]);
+		plugin_handler_free(plugins->handlers[i]);
 	free(plugins->handlers);
 	free(plugins->items);
 	free(plugins->all);
 	free(plugins->plugins_dir);
 	pthread_mutex_destroy(&plugins->jobs_lock);
 	free(plugins);
-}
-
-const char *plugin_name(const struct plugin *plugin) { return plugin->name; }
-const char *plugin_version(const struct plugin *plugin) { return plugin->version_text; }
-const char *plugin_dir(const struct plugin *plugin) { return plugin->dir; }
-json_t *plugin_config(const struct plugin *plugin) { return plugin->config; }
-bool plugin_system_access(const struct plugin *plugin) { return plugin->system_access; }
-struct crm_kernel *plugin_kernel(const struct plugin *plugin) { return plugin->owner->kernel; }
-long long plugin_instruction_limit(const struct plugin *plugin) { return plugin->instructions; }
-size_t plugin_memory_limit(const struct plugin *plugin) { return plugin->memory; }
-
-void plugin_log(const struct plugin *plugin, const char *level, const char *fmt, ...)
-{
-	FILE *log = plugin->owner->kernel->log ? plugin->owner->kernel->log : stderr;
-	char message[2048];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(message, sizeof(message), fmt, ap);
-	va_end(ap);
-	/* one fprintf per line so that lines from several threads do not interleave */
-	fprintf(log, "plugin %s [%s]: %s\n", plugin->name, level, message);
-}
-
-static const char *const event_list =
-	"before_create, after_create, before_update, after_update, before_delete, after_delete, "
-	"before_restore, after_restore, before_transition, after_transition";
-
-int plugin_add_hook(struct plugin *plugin, const char *object, const char *event, bool async,
-                    event_fn fn, void *data, char *err, size_t errlen)
-{
-	if (!plugin->loading) {
-		snprintf(err, errlen, "hooks can only be registered while the plugin loads");
-		return CRM_ESTATE;
-	}
-	int kind = event ? events_kind_from_name(event) : -1;
-	if (kind < 0) {
-		snprintf(err, errlen, "unknown event '%.64s' (expected one of %s)", event ? event : "", event_list);
-		return CRM_EINVAL;
-	}
-	if (!object || (strcmp(object, "*") != 0 && !meta_find_object(plugin->owner->kernel->meta, object))) {
-		snprintf(err, errlen, "unknown object '%.64s' (no such object in the metadata)", object ? object : "");
-		return CRM_ENOTFOUND;
-	}
-	if (async && kind % 2 == 0) {
-		snprintf(err, errlen, "only after_* hooks can be async (a before-hook decides the write)");
-		return CRM_EINVAL;
-	}
-	if (plugin->pending_hook_count == plugin->pending_hook_cap) {
-		plugin->pending_hook_cap = plugin->pending_hook_cap ? plugin->pending_hook_cap * 2 : 8;
-		plugin->pending_hooks = xrealloc(plugin->pending_hooks,
-		                                 (size_t)plugin->pending_hook_cap * sizeof(*plugin->pending_hooks));
-	}
-	plugin->pending_hooks[plugin->pending_hook_count++] = (struct pending_hook) {
-		.object = strcmp(object, "*") ? xstrdup(object) : NULL, .kind = kind, .async = async,
-		.fn = fn, .data = data,
-	};
-	return CRM_OK;
-}
-
-/* "every 30s", "every 15m", "every 1h", "every 2d" -> seconds, or -1. */
-static long long parse_schedule(const char *schedule)
-{
-	if (!schedule || strncmp(schedule, "every ", 6) != 0)
-		return -1;
-	const char *p = schedule + 6;
-	while (*p == ' ')
-		p++;
-	long long n = 0;
-	if (!parse_number_part(&p, &n) || n <= 0 || n > 1000000)
-		return -1;
-	while (*p == ' ')
-		p++;
-	long long unit;
-	if (!strcmp(p, "s") || !strcmp(p, "sec") || !strcmp(p, "seconds") || !strcmp(p, "second"))
-		unit = 1;
-	else if (!strcmp(p, "m") || !strcmp(p, "min") || !strcmp(p, "minutes") || !strcmp(p, "minute"))
-		unit = 60;
-	else if (!strcmp(p, "h") || !strcmp(p, "hours") || !strcmp(p, "hour"))
-		unit = 3600;
-	else if (!strcmp(p, "d") || !strcmp(p, "days") || !strcmp(p, "day"))
-		unit = 86400;
-	else
-		return -1;
-	return n * unit;
-}
-
-static bool valid_segment(const char *s, size_t len)
-{
-	if (len == 0 || len > 64)
-		return false;
-	if (s[0] == '{')
-		return len > 2 && s[len - 1] == '}';
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
-			return false;
-	}
-	return !(len == 1 && s[0] == '.') && !(len == 2 && s[0] == '.' && s[1] == '.');
-}
-
-static bool same_route(const struct handler *a, const struct handler *b)
-{
-	if (strcmp(a->method, b->method) != 0 || a->segment_count != b->segment_count)
-		return false;
-	for (int i = 0; i < a->segment_count; i++) {
-		bool pa = a->segments[i][0] == '{', pb = b->segments[i][0] == '{';
-		if (pa != pb || (!pa && strcmp(a->segments[i], b->segments[i]) != 0))
-			return false;
-	}
-	return true;
-}
-
-int plugin_add_handler(struct plugin *plugin, enum plugin_handler_kind kind, const char *name_or_method,
-                       const char *path_or_schedule, plugin_handler_fn fn, void *data, char *err, size_t errlen)
-{
-	if (!plugin->loading) {
-		snprintf(err, errlen, "actions, routes and jobs can only be registered while the plugin loads");
-		return CRM_ESTATE;
-	}
-	struct handler *h = xcalloc(1, sizeof(*h));
-	h->kind = kind;
-	h->plugin = plugin;
-	h->fn = fn;
-	h->data = data;
-	const char *arg = name_or_method ? name_or_method : "";
-	if (kind == PLUGIN_ACTION || kind == PLUGIN_JOB) {
-		if (!crm_valid_name(arg)) {
-			snprintf(err, errlen, "%s name '%.64s' is not valid (lower-case letters, digits and _)",
-			         kind == PLUGIN_ACTION ? "action" : "job", arg);
-			goto fail;
-		}
-		struct strbuf sb = { 0 };
-		if (kind == PLUGIN_ACTION)
-			strbuf_printf(&sb, "%s.%s", plugin->name, arg);
-		else
-			strbuf_puts(&sb, arg);
-		h->name = strbuf_detach(&sb);
-		if (kind == PLUGIN_JOB) {
-			h->interval = parse_schedule(path_or_schedule);
-			if (h->interval < 0) {
-				snprintf(err, errlen, "job '%s': schedule '%.64s' is not valid (expected \"every N\" with "
-				         "s, m, h or d, like \"every 15m\")", arg, path_or_schedule ? path_or_schedule : "");
-				goto fail;
-			}
-			h->schedule = xstrdup(path_or_schedule);
-		}
-	} else {
-		static const char *const methods[] = { "GET", "POST", "PUT", "PATCH", "DELETE", NULL };
-		bool known = false;
-		for (int i = 0; methods[i]; i++)
-			known = known || strcmp(methods[i], arg) == 0;
-		if (!known) {
-			snprintf(err, errlen, "route method '%.16s' is not one of GET, POST, PUT, PATCH, DELETE", arg);
-			goto fail;
-		}
-		h->method = xstrdup(arg);
-		const char *path = path_or_schedule ? path_or_schedule : "";
-		if (path[0] != '/' || strlen(path) > 256) {
-			snprintf(err, errlen, "route path '%.64s' must start with /%s/", path, plugin->name);
-			goto fail;
-		}
-		const char *p = path + 1;
-		while (*p) {
-			size_t len = strcspn(p, "/");
-			if (h->segment_count == MAX_ROUTE_SEGMENTS || !valid_segment(p, len)) {
-				snprintf(err, errlen, "route path '%.64s': segments are letters, digits, _ - . or {name}, "
-				         "at most %d", path, MAX_ROUTE_SEGMENTS);
-				goto fail;
-			}
-			h->segments[h->segment_count++] = xstrndup(p, len);
-			p += len;
-			if (*p == '/')
-				p++;
-		}
-		if (h->segment_count == 0 || strcmp(h->segments[0], plugin->name) != 0) {
-			snprintf(err, errlen, "route path '%.64s' must start with /%s/ (routes live under the plugin's name)",
-			         path, plugin->name);
-			goto fail;
-		}
-		struct strbuf sb = { 0 };
-		strbuf_printf(&sb, "%s %s", h->method, path);
-		h->name = strbuf_detach(&sb);
-	}
-	for (int i = 0; i < plugin->pending_handler_count; i++) {
-		struct handler *o = plugin->pending_handlers[i];
-		if (o->kind == kind && (kind == PLUGIN_ROUTE ? same_route(o, h) : strcmp(o->name, h->name) == 0)) {
-			snprintf(err, errlen, "%s '%s' is registered twice",
-			         kind == PLUGIN_ACTION ? "action" : kind == PLUGIN_ROUTE ? "route" : "job", h->name);
-			goto fail;
-		}
-	}
-	if (plugin->pending_handler_count == plugin->pending_handler_cap) {
-		plugin->pending_handler_cap = plugin->pending_handler_cap ? plugin->pending_handler_cap * 2 : 8;
-		plugin->pending_handlers = xrealloc(plugin->pending_handlers,
-		                                    (size_t)plugin->pending_handler_cap * sizeof(*plugin->pending_handlers));
-	}
-	plugin->pending_handlers[plugin->pending_handler_count++] = h;
-	return CRM_OK;
-fail:
-	handler_free(h);
-	return CRM_EINVAL;
-}
-
-/* Moves the staged registrations into the kernel. */
-static int commit_registrations(struct plugin *plugin, char *err, size_t errlen)
-{
-	struct plugins *plugins = plugin->owner;
-	for (int i = 0; i < plugin->pending_handler_count; i++) {
-		struct handler *h = plugin->pending_handlers[i];
-		for (int j = 0; j < plugins->handler_count; j++) {
-			struct handler *o = plugins->handlers[j];
-			if (o->kind == PLUGIN_ROUTE && h->kind == PLUGIN_ROUTE && same_route(o, h)) {
-				snprintf(err, errlen, "route '%s' is already registered by plugin '%s'", h->name, o->plugin->name);
-				return CRM_EINVAL;
-			}
-		}
-	}
-	for (int i = 0; i < plugin->pending_hook_count; i++) {
-		struct pending_hook *ph = &plugin->pending_hooks[i];
-		int code = events_register(plugins->kernel->events, ph->object, ph->kind, ph->async, plugin->name,
-		                           ph->fn, ph->data);
-		if (code != CRM_OK) {
-			snprintf(err, errlen, "cannot register %s on %s: %s", events_kind_name(ph->kind),
-			         ph->object ? ph->object : "*", crm_status_name(code));
-			return code;
-		}
-		char text[160];
-		snprintf(text, sizeof(text), "%s %s%s", ph->object ? ph->object : "*", events_kind_name(ph->kind),
-		         ph->async ? " (async)" : "");
-		json_array_append_new(plugin->hooks, json_string(text));
-	}
-	for (int i = 0; i < plugin->pending_handler_count; i++) {
-		struct handler *h = plugin->pending_handlers[i];
-		if (plugins->handler_count == plugins->handler_cap) {
-			plugins->handler_cap = plugins->handler_cap ? plugins->handler_cap * 2 : 16;
-			plugins->handlers = xrealloc(plugins->handlers, (size_t)plugins->handler_cap * sizeof(*plugins->handlers));
-		}
-		plugins->handlers[plugins->handler_count++] = h;
-		plugin->pending_handlers[i] = NULL;
-	}
-	plugin->pending_handler_count = 0;
-	return CRM_OK;
-}
-
-static int64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-/* Calls a handler, measuring it like events.c measures hooks. */
-static int handler_call(struct handler *h, struct crm_ctx *ctx, json_t *input, json_t **output)
-{
-	*output = NULL;
-	int64_t start = now_us();
-	int code = h->fn(h->data, ctx, input, output);
-	long long spent = now_us() - start;
-	atomic_fetch_add(&h->calls, 1);
-	atomic_fetch_add(&h->total_us, spent);
-	long long max = atomic_load(&h->max_us);
-	while (spent > max && !atomic_compare_exchange_weak(&h->max_us, &max, spent))
-		;
-	if (code != CRM_OK) {
-		atomic_fetch_add(&h->errors, 1);
-		json_decref(*output);
-		*output = NULL;
-		if (!ctx->message[0])
-			crm_error(ctx, code, "%s of plugin '%s' failed", h->name, h->plugin->name);
-	}
-	return code;
 }
 
 /* ------------------------------------------------- the C ABI (host table) */
@@ -1779,9 +1400,9 @@ static int load_code(struct plugin *plugin, struct loader *ld)
 			diag(ld, plugin->manifest_path, 0, 0, "library '%s': %s", plugin->library, err);
 	}
 	plugin->loading = false;
-	if (code == CRM_OK && (code = commit_registrations(plugin, err, sizeof(err))) != CRM_OK)
+	if (code == CRM_OK && (code = plugin_commit_registrations(plugin, err, sizeof(err))) != CRM_OK)
 		diag(ld, plugin->manifest_path, 0, 0, "%s", err);
-	pending_clear(plugin);
+	plugin_pending_clear(plugin);
 	if (code != CRM_OK)
 		plugin_unload(plugin);
 	return code;
@@ -1858,267 +1479,6 @@ int plugins_load(struct crm_kernel *kernel, const char *plugins_dir, struct plug
 	}
 	*out = plugins;
 	return CRM_OK;
-}
-
-/* ------------------------------------------------ routes, actions and jobs */
-
-static struct plugins *kernel_plugins(struct crm_kernel *kernel)
-{
-	return kernel ? kernel->plugins : NULL;
-}
-
-int plugin_route(struct crm_kernel *kernel, struct crm_ctx *ctx, const char *method, const char *path,
-                 json_t *query, json_t *body, int *status, json_t **response)
-{
-	struct plugins *plugins = kernel_plugins(kernel);
-	if (!plugins || !method || !path)
-		return crm_error(ctx, CRM_ENOTFOUND, "no plugin route for %.16s %.200s", method ? method : "", path ? path : "");
-	/* split the path into at most MAX_ROUTE_SEGMENTS segments */
-	char buffer[512];
-	const char *segments[MAX_ROUTE_SEGMENTS];
-	int count = 0;
-	if (strlen(path) >= sizeof(buffer))
-		return crm_error(ctx, CRM_ENOTFOUND, "no plugin route for %.16s %.200s", method, path);
-	memcpy(buffer, path, strlen(path) + 1);
-	char *p = buffer;
-	while (*p) {
-		while (*p == '/')
-			p++;
-		if (!*p)
-			break;
-		if (count == MAX_ROUTE_SEGMENTS)
-			return crm_error(ctx, CRM_ENOTFOUND, "no plugin route for %.16s %.200s", method, path);
-		segments[count++] = p;
-		p += strcspn(p, "/");
-		if (*p)
-			*p++ = '\0';
-	}
-	for (int i = 0; i < plugins->handler_count; i++) {
-		struct handler *h = plugins->handlers[i];
-		if (h->kind != PLUGIN_ROUTE || h->segment_count != count || strcmp(h->method, method) != 0)
-			continue;
-		bool match = true;
-		for (int s = 0; s < count && match; s++)
-			match = h->segments[s][0] == '{' || strcmp(h->segments[s], segments[s]) == 0;
-		if (!match)
-			continue;
-		json_t *params = json_object();
-		for (int s = 0; s < count; s++) {
-			if (h->segments[s][0] == '{') {
-				char name[64];
-				snprintf(name, sizeof(name), "%.*s", (int)strlen(h->segments[s]) - 2, h->segments[s] + 1);
-				json_t *value = json_string(segments[s]);
-				json_object_set_new(params, name, value ? value : json_string(""));
-			}
-		}
-		json_t *input = json_object(), *path_text = json_string(path);
-		json_object_set_new(input, "method", json_string(method));
-		json_object_set_new(input, "path", path_text ? path_text : json_string(""));
-		json_object_set_new(input, "params", params);
-		json_object_set_new(input, "query", query ? json_incref(query) : json_object());
-		json_object_set_new(input, "body", body ? json_incref(body) : json_null());
-		json_object_set_new(input, "user", ctx->user_id ? json_integer(ctx->user_id) : json_null());
-		json_t *output = NULL;
-		crm_error_reset(ctx);
-		int code = handler_call(h, ctx, input, &output);
-		json_decref(input);
-		if (code != CRM_OK)
-			return code;
-		json_t *st = json_object_get(output, "status");
-		*status = json_is_integer(st) ? (int)json_integer_value(st) : 200;
-		json_t *answer = json_object_get(output, "json");
-		*response = answer ? json_incref(answer) : json_null();
-		json_decref(output);
-		return CRM_OK;
-	}
-	return crm_error(ctx, CRM_ENOTFOUND, "no plugin route for %.16s %.200s", method, path);
-}
-
-json_t *plugin_endpoints(struct crm_kernel *kernel)
-{
-	struct plugins *plugins = kernel_plugins(kernel);
-	json_t *out = json_array();
-	for (int i = 0; plugins && i < plugins->handler_count; i++) {
-		const struct handler *h = plugins->handlers[i];
-		if (h->kind == PLUGIN_ACTION) {
-			json_array_append_new(out, json_pack("{s:s, s:s, s:s}", "kind", "action", "plugin", h->plugin->name,
-			                                     "name", h->name));
-		} else if (h->kind == PLUGIN_ROUTE) {
-			struct strbuf path = { 0 };
-			for (int s = 0; s < h->segment_count; s++) {
-				strbuf_putc(&path, '/');
-				strbuf_puts(&path, h->segments[s]);
-			}
-			json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s}", "kind", "route", "plugin", h->plugin->name,
-			                                     "method", h->method, "path", path.data ? path.data : "/"));
-			strbuf_free(&path);
-		}
-	}
-	return out;
-}
-
-int plugin_action(struct crm_kernel *kernel, struct crm_ctx *ctx, const char *name, const char *object,
-                  int64_t id, json_t *args, json_t **result)
-{
-	struct plugins *plugins = kernel_plugins(kernel);
-	struct handler *found = NULL;
-	int matches = 0;
-	for (int i = 0; plugins && name && i < plugins->handler_count; i++) {
-		struct handler *h = plugins->handlers[i];
-		if (h->kind != PLUGIN_ACTION)
-			continue;
-		if (strcmp(h->name, name) == 0) {
-			found = h;
-			matches = 1;
-			break;
-		}
-		const char *dot = strchr(h->name, '.');
-		if (dot && strcmp(dot + 1, name) == 0) {
-			found = h;
-			matches++;
-		}
-	}
-	if (!found)
-		return crm_error(ctx, CRM_ENOTFOUND, "no action '%.100s'", name ? name : "");
-	if (matches > 1)
-		return crm_error(ctx, CRM_EINVAL, "action '%.100s' exists in several plugins: name it as plugin.action", name);
-	/* inside a caller's transaction (a test, later a workflow) a failure is the caller's to roll back */
-	bool nested = ctx->txn != NULL;
-	int code = object_begin(ctx);
-	if (code != CRM_OK)
-		return code;
-	json_t *record = NULL;
-	if (object && (code = object_get(ctx, object, id, false, &record)) != CRM_OK) {
-		if (nested)
-			ctx->txn_depth--;
-		else
-			object_rollback(ctx);
-		return code;
-	}
-	json_t *input = json_pack("{s:s?, s:o, s:o, s:O}", "object", object,
-	                          "id", object ? json_integer(id) : json_null(),
-	                          "record", record ? record : json_null(), "args", args ? args : json_null());
-	json_t *output = NULL;
-	crm_error_reset(ctx);
-	code = handler_call(found, ctx, input, &output);
-	json_decref(input);
-	if (code != CRM_OK) {
-		if (nested)
-			ctx->txn_depth--;
-		else
-			object_rollback(ctx);
-		return code;
-	}
-	if ((code = object_commit(ctx)) != CRM_OK) {
-		json_decref(output);
-		return code;
-	}
-	json_t *answer = json_object_get(output, "json");
-	*result = answer ? json_incref(answer) : json_null();
-	json_decref(output);
-	return CRM_OK;
-}
-
-/* Seconds to wait after the n-th failure in a row: 30 s, doubling, at most the interval. */
-static long long retry_delay(const struct handler *job)
-{
-	long long delay = JOB_RETRY_FIRST;
-	for (int i = 1; i < job->consecutive_failures && delay < job->interval; i++)
-		delay *= 2;
-	return delay < job->interval ? delay : job->interval;
-}
-
-void plugin_jobs_tick(struct crm_kernel *kernel, time_t now)
-{
-	struct plugins *plugins = kernel_plugins(kernel);
-	if (!plugins || atomic_exchange(&plugins->ticking, true))
-		return;
-	for (int i = 0; i < plugins->handler_count; i++) {
-		struct handler *job = plugins->handlers[i];
-		if (job->kind != PLUGIN_JOB)
-			continue;
-		pthread_mutex_lock(&plugins->jobs_lock);
-		bool due = job->next_run <= now;
-		if (due)
-			job->last_start = now;
-		pthread_mutex_unlock(&plugins->jobs_lock);
-		if (!due)
-			continue;
-		char request_id[160];
-		snprintf(request_id, sizeof(request_id), "job:%s.%s", job->plugin->name, job->name);
-		struct crm_ctx ctx;
-		crm_ctx_init(&ctx, kernel, 0, request_id);
-		json_t *input = json_pack("{s:s}", "job", job->name), *output = NULL;
-		int64_t start = now_us();
-		int code = handler_call(job, &ctx, input, &output);
-		long long spent = now_us() - start;
-		json_decref(input);
-		json_decref(output);
-		pthread_mutex_lock(&plugins->jobs_lock);
-		job->runs++;
-		job->last_end = now + (time_t)(spent / 1000000);
-		if (code == CRM_OK) {
-			job->consecutive_failures = 0;
-			job->last_error[0] = '\0';
-			job->next_run = now + (time_t)job->interval;
-		} else {
-			job->failures++;
-			job->consecutive_failures++;
-			snprintf(job->last_error, sizeof(job->last_error), "%.250s", ctx.message);
-			job->next_run = now + (time_t)retry_delay(job);
-		}
-		long long retry = (long long)(job->next_run - now);
-		pthread_mutex_unlock(&plugins->jobs_lock);
-		if (code == CRM_OK)
-			plugin_log(job->plugin, "info", "job %s ran in %lld ms", job->name, spent / 1000);
-		else
-			plugin_log(job->plugin, "error", "job %s failed after %lld ms (%d in a row), retry in %lld s: %s",
-			           job->name, spent / 1000, job->consecutive_failures, retry, ctx.message);
-		crm_ctx_clear(&ctx);
-	}
-	atomic_store(&plugins->ticking, false);
-}
-
-int plugin_job_run(struct crm_kernel *kernel, struct crm_ctx *ctx, const char *name)
-{
-	struct plugins *plugins = kernel_plugins(kernel);
-	for (int i = 0; plugins && name && i < plugins->handler_count; i++) {
-		struct handler *job = plugins->handlers[i];
-		if (job->kind != PLUGIN_JOB)
-			continue;
-		char qualified[200];
-		snprintf(qualified, sizeof(qualified), "%s.%s", job->plugin->name, job->name);
-		if (strcmp(job->name, name) != 0 && strcmp(qualified, name) != 0)
-			continue;
-		json_t *input = json_pack("{s:s}", "job", job->name), *output = NULL;
-		crm_error_reset(ctx);
-		int code = handler_call(job, ctx, input, &output);
-		json_decref(input);
-		json_decref(output);
-		return code;
-	}
-	return crm_error(ctx, CRM_ENOTFOUND, "no job '%.100s'", name ? name : "");
-}
-
-json_t *plugin_jobs_stats(struct crm_kernel *kernel)
-{
-	struct plugins *plugins = kernel_plugins(kernel);
-	json_t *out = json_array();
-	for (int i = 0; plugins && i < plugins->handler_count; i++) {
-		struct handler *job = plugins->handlers[i];
-		if (job->kind != PLUGIN_JOB)
-			continue;
-		pthread_mutex_lock(&plugins->jobs_lock);
-		json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:I, s:I, s:i, s:I, s:I, s:s, s:I, s:I, s:I}",
-			"plugin", job->plugin->name, "job", job->name, "every", job->schedule,
-			"runs", (json_int_t)job->runs, "failures", (json_int_t)job->failures,
-			"consecutive_failures", job->consecutive_failures,
-			"last_start", (json_int_t)job->last_start, "last_end", (json_int_t)job->last_end,
-			"last_error", job->last_error, "next_run", (json_int_t)job->next_run,
-			"total_us", (json_int_t)atomic_load(&job->total_us), "max_us", (json_int_t)atomic_load(&job->max_us)));
-		pthread_mutex_unlock(&plugins->jobs_lock);
-	}
-	return out;
 }
 
 /* ---------------------------------------------------------------- commands */
@@ -2210,7 +1570,7 @@ static void list_handlers(struct plugins *plugins, const struct plugin *plugin, 
 
 int plugin_cli_list(struct crm_kernel *kernel, bool stats, FILE *out)
 {
-	struct plugins *plugins = kernel_plugins(kernel);
+	struct plugins *plugins = kernel ? kernel->plugins : NULL;
 	if (!plugins || plugins->count == 0) {
 		fprintf(out, "no plugins enabled (list them under 'plugins:' in metadata/app.yaml)\n");
 		return 0;
@@ -2575,7 +1935,7 @@ static void yaml_quoted(struct strbuf *sb, const char *text)
 	json_decref(s);
 }
 
-int plugin_cli_test(const char *metadata_dir, const char *plugins_dir, const char *name, FILE *out)
+int plugin_test_scratch(const char *metadata_dir, const char *plugins_dir, const char *name, char **dir, FILE *out)
 {
 	struct meta *meta = NULL;
 	struct meta_diags diags = { 0 };
@@ -2586,10 +1946,11 @@ int plugin_cli_test(const char *metadata_dir, const char *plugins_dir, const cha
 		return 1;
 	}
 	meta_diags_free(&diags);
-	char scratch[] = "/tmp/crm-plugin-test-XXXXXX";
+	char *scratch = xstrdup("/tmp/crm-plugin-test-XXXXXX");
 	if (!mkdtemp(scratch)) {
 		fprintf(out, "crm plugin test: cannot create a scratch folder: %s\n", strerror(errno));
 		meta_free(meta);
+		free(scratch);
 		return 1;
 	}
 	/* scratch metadata: the deployment's files, and an app.yaml that also enables the plugin */
@@ -2647,43 +2008,40 @@ int plugin_cli_test(const char *metadata_dir, const char *plugins_dir, const cha
 		fclose(f);
 	}
 	strbuf_free(&text);
+	strbuf_free(&path);
+	*dir = scratch;
+	return 0;
+}
 
-	int passed = 0, failed = 0, code = 1;
-	struct strbuf metadata = { 0 }, db = { 0 };
-	strbuf_printf(&metadata, "%s/metadata", scratch);
-	strbuf_printf(&db, "%s/test.db", scratch);
-	struct kernel_options options = { .db_path = db.data, .metadata_dir = metadata.data,
-	                                  .plugins_dir = plugins_dir, .migrate = true, .log = out };
-	struct crm_kernel *kernel = NULL;
-	if (kernel_open(&options, &kernel) != CRM_OK) {
-		fprintf(out, "crm plugin test: the kernel did not open with plugin '%s' enabled\n", name);
-		goto done;
-	}
+void plugin_test_run(struct crm_kernel *kernel, const char *plugins_dir, const char *name, FILE *out, int *passed,
+                     int *failed)
+{
 	struct plugin *plugin = NULL;
-	for (int i = 0; i < kernel->plugins->count; i++)
+	for (int i = 0; kernel->plugins && i < kernel->plugins->count; i++)
 		if (strcmp(kernel->plugins->items[i]->name, name) == 0)
 			plugin = kernel->plugins->items[i];
-	strbuf_reset(&path);
+	struct strbuf path = { 0 };
+	char **names;
 	strbuf_printf(&path, "%s/%s/tests", plugins_dir, name);
-	count = plugin ? list_files(path.data, ".lua", &names) : 0;
+	int count = plugin ? list_files(path.data, ".lua", &names) : 0;
 	if (plugin && count == 0)
 		fprintf(out, "crm plugin test: no tests in %s (files *.lua with functions test_*)\n", path.data);
 	for (int i = 0; i < count; i++) {
 		struct strbuf file = { 0 };
 		strbuf_printf(&file, "%s/%s", path.data, names[i]);
 		fprintf(out, "== %s\n", file.data);
-		lua_host_run_tests(plugin, file.data, out, &passed, &failed);
+		lua_host_run_tests(plugin, file.data, out, passed, failed);
 		strbuf_free(&file);
 	}
 	if (count)
 		free_names(names, count);
-	fprintf(out, "%d passed, %d failed\n", passed, failed);
-	code = failed == 0 && passed > 0 ? 0 : 1;
-	kernel_close(kernel);
-done:
-	strbuf_free(&metadata);
-	strbuf_free(&db);
 	strbuf_free(&path);
-	remove_tree(scratch);
-	return code;
+}
+
+void plugin_test_cleanup(char *dir)
+{
+	if (!dir)
+		return;
+	remove_tree(dir);
+	free(dir);
 }

@@ -1,9 +1,9 @@
 /*
- * plugin.h - the plugin host: manifests (plugins/<name>/plugin.yaml),
+ * plugin.h - the plugin loader: manifests (plugins/<name>/plugin.yaml),
  * semantic versions and ranges, dependency order, loading Lua plugins
  * (through lua_host) and C plugins (.so through dlopen and sdk/crm_plugin.h),
- * the registries of actions, routes and jobs, and the `crm plugins`,
- * `crm plugin new`, `crm plugin test` and `crm check` commands.
+ * and the `crm plugins`, `crm plugin new`, `crm plugin test` and `crm check`
+ * commands. What plugins register, and dispatching it, is plugin_registry.h.
  *
  * Registration (hooks, actions, routes, jobs) happens only while a plugin
  * loads; it is staged and takes effect only when the whole plugin loaded, in
@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <time.h>
 #include "crm.h"
-#include "events.h"
+#include "plugin_registry.h"
 
 struct crm_kernel;
 struct meta;
@@ -49,51 +49,20 @@ int plugin_cli_new(const char *plugins_dir, const char *name, const char *lang, 
  */
 int plugin_check(const char *metadata_dir, const char *plugins_dir, FILE *out);
 /*
- * `crm plugin test NAME`: runs plugins_dir/NAME/tests/ *.lua (every global
- * function test_*) against a scratch database built from metadata_dir with
- * NAME enabled; each test runs in a transaction that is rolled back.
- * Prints "ok"/"FAIL" per test and "N passed, N failed". Returns 0 or 1.
+ * `crm plugin test NAME` (kernel_plugin_test, kernel.h, which opens the
+ * kernel between these, so that the loader never calls the opener):
+ * plugin_test_scratch makes a temporary folder *dir (owned: give it to
+ * plugin_test_cleanup) holding metadata/ (the deployment's files and an
+ * app.yaml that also enables NAME); 0, or 1 with a message on out.
+ * plugin_test_run runs plugins_dir/NAME/tests/ *.lua (every global function
+ * test_*) against a kernel opened on dir/metadata, each test in a
+ * transaction that is rolled back, adding to *passed and *failed.
  */
-int plugin_cli_test(const char *metadata_dir, const char *plugins_dir, const char *name, FILE *out);
-
-/* ---- HTTP and the timer thread (the lead wires these) --------------------- */
-
-/*
- * Dispatches a plugin route. path is the part after the plugin mount point
- * (API_PREFIX "/plugins"), e.g. "/sales/forecast"; query (may be NULL) maps
- * parameter names to strings; body (may be NULL) is the parsed JSON body.
- * Returns CRM_ENOTFOUND when no plugin route matches method and path;
- * CRM_OK with *status and *response (owned, may be JSON null) when the
- * handler answered; else the handler's error code with ctx->message.
- * All pointers borrowed.
- */
-int plugin_route(struct crm_kernel *kernel, struct crm_ctx *ctx, const char *method, const char *path,
-                 json_t *query, json_t *body, int *status, json_t **response);
-/*
- * Runs action name ("sales.claim_lead", or "claim_lead" when only one plugin
- * has it) on record object/id (object NULL: none), in one transaction,
- * acting as ctx's user. args may be NULL. CRM_OK and *result (owned), or an
- * error code with ctx->message (CRM_ENOTFOUND: no such action or record).
- */
-int plugin_action(struct crm_kernel *kernel, struct crm_ctx *ctx, const char *name, const char *object,
-                  int64_t id, json_t *args, json_t **result);
-/*
- * Runs every job due at now (the first run is at the first tick), recording
- * start, end and error of each run in memory and in the kernel log. A failed
- * run is retried after 30 s, doubling each time up to the job's interval.
- * Call from one timer thread (a concurrent call returns at once).
- */
-void plugin_jobs_tick(struct crm_kernel *kernel, time_t now);
-/* Runs job name ("plugin.job" or "job") now, as ctx's user, outside the schedule (tests, operators). */
-int plugin_job_run(struct crm_kernel *kernel, struct crm_ctx *ctx, const char *name);
-/*
- * The actions and routes the loaded plugins registered, in registration order, for the
- * OpenAPI document: [{"kind": "action", "plugin", "name": "plugin.action"} |
- * {"kind": "route", "plugin", "method": "GET", "path": "/plugin/x/{param}"}]. Owned.
- */
-json_t *plugin_endpoints(struct crm_kernel *kernel);
-/* Jobs: [{plugin, job, every, runs, failures, consecutive_failures, last_start, last_end, last_error, next_run}]. Owned. */
-json_t *plugin_jobs_stats(struct crm_kernel *kernel);
+int plugin_test_scratch(const char *metadata_dir, const char *plugins_dir, const char *name, char **dir,
+                        FILE *out);
+void plugin_test_run(struct crm_kernel *kernel, const char *plugins_dir, const char *name, FILE *out, int *passed,
+                     int *failed);
+void plugin_test_cleanup(char *dir);
 
 /* ---- versions (pure; tested) ---------------------------------------------- */
 
@@ -117,35 +86,5 @@ int semver_satisfies(const char *range, const struct semver *version, bool *ok, 
  * allowed, *warning set), else CRM_EINVAL with the reason in err.
  */
 int plugin_abi_check(uint32_t host_abi, uint32_t plugin_abi, bool *warning, char *err, size_t errlen);
-
-/* ---- for lua_host.c and the C host table --------------------------------- */
-
-/* An action, route or job handler. input borrowed; *output owned (may be left NULL). */
-typedef int (*plugin_handler_fn)(void *data, struct crm_ctx *ctx, json_t *input, json_t **output);
-
-enum plugin_handler_kind { PLUGIN_ACTION, PLUGIN_ROUTE, PLUGIN_JOB };
-
-const char *plugin_name(const struct plugin *plugin);
-const char *plugin_version(const struct plugin *plugin);
-const char *plugin_dir(const struct plugin *plugin);         /* plugins_dir/<name> */
-json_t *plugin_config(const struct plugin *plugin);          /* borrowed: merged settings object */
-bool plugin_system_access(const struct plugin *plugin);       /* plugin.yaml system_access: true */
-struct crm_kernel *plugin_kernel(const struct plugin *plugin);
-/* Limits for Lua plugins (plugin.yaml `limits:`). */
-long long plugin_instruction_limit(const struct plugin *plugin);
-size_t plugin_memory_limit(const struct plugin *plugin);
-/* A log line tagged with the plugin name; level "debug", "info", "warn" or "error". */
-void plugin_log(const struct plugin *plugin, const char *level, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/*
- * Staged registrations (while loading only; otherwise CRM_ESTATE). Names are
- * copied. On failure err says why, for the plugin author.
- * object may be "*" (every object). event is "before_update" and the like.
- */
-int plugin_add_hook(struct plugin *plugin, const char *object, const char *event, bool async,
-                    event_fn fn, void *data, char *err, size_t errlen);
-int plugin_add_handler(struct plugin *plugin, enum plugin_handler_kind kind, const char *name_or_method,
-                       const char *path_or_schedule, plugin_handler_fn fn, void *data, char *err, size_t errlen);
 
 #endif

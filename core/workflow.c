@@ -13,10 +13,10 @@
 #include "access.h"
 #include "eval.h"
 #include "events.h"
-#include "kernel.h"
+#include "context.h"
 #include "meta.h"
 #include "object.h"
-#include "plugin.h"
+#include "plugin_registry.h"
 #include "store.h"
 #include "workflow.h"
 
@@ -466,7 +466,7 @@ static int fire(struct crm_ctx *ctx, const struct meta_workflow *wf, const struc
 	if ((code = run_actions(&run, t->actions, t->action_count)) != CRM_OK)
 		goto done;
 	json_object_set_new(run.pending, wf->field->name, json_string(t->to));
-	if ((code = workflow_update_state(ctx, o->name, id, 0, run.pending, t->name, NULL)) != CRM_OK)
+	if ((code = object_update_state(ctx, o->name, id, 0, run.pending, t->name, NULL)) != CRM_OK)
 		goto done;
 	if ((code = store_get(ctx->txn, o, id, false, &after, ctx)) != CRM_OK)
 		goto done;

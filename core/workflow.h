@@ -79,13 +79,4 @@ void workflow_timers_tick(struct crm_kernel *kernel, time_t now);
 /* [{workflow, timer, every, runs, failures, consecutive_failures, last_start, last_end, last_touched, last_error, next_run}]. Owned. */
 json_t *workflow_timer_stats(struct crm_kernel *kernel);
 
-/*
- * Implemented in object.c (the object API's own door for the engine): an
- * object_update that may write state fields and readonly fields still
- * empty, audited as action "transition" with "_transition": name. Only
- * workflow.c calls it.
- */
-int workflow_update_state(struct crm_ctx *ctx, const char *object, int64_t id, int64_t expected_version,
-                          json_t *changes, const char *transition, json_t **out);
-
 #endif

@@ -925,8 +925,8 @@ static void test_scaffolded_plugins_build_load_and_pass_their_tests(void)
 	snprintf(cmd, sizeof(cmd), "make -s -C '%s/cgreeter' SDK='%s' >/dev/null", fx.plugins, sdk_dir);
 	ASSERT_EQ(system(cmd), 0);
 	out = open_memstream(&text, &len);
-	ASSERT_EQ(plugin_cli_test(fx.metadata, fx.plugins, "greeter", out), 0);
-	ASSERT_EQ(plugin_cli_test(fx.metadata, fx.plugins, "cgreeter", out), 0);
+	ASSERT_EQ(kernel_plugin_test(fx.metadata, fx.plugins, "greeter", out), 0);
+	ASSERT_EQ(kernel_plugin_test(fx.metadata, fx.plugins, "cgreeter", out), 0);
 	fclose(out);
 	ASSERT_CONTAINS(text, "ok   test_hello_route_answers");
 	ASSERT_CONTAINS(text, "2 passed, 0 failed");
@@ -945,7 +945,7 @@ static void test_example_plugins_pass_their_own_tests(void)
 		char *text = NULL;
 		size_t len = 0;
 		FILE *out = open_memstream(&text, &len);
-		int code = plugin_cli_test("metadata", "plugins", examples[i], out);
+		int code = kernel_plugin_test("metadata", "plugins", examples[i], out);
 		fclose(out);
 		if (code != 0 || getenv("VERBOSE"))
 			fputs(text, stderr);

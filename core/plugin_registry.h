@@ -1,0 +1,95 @@
+/*
+ * plugin_registry.h - what plugins registered and how the engine and the
+ * server reach it: hooks (into events), actions, routes and jobs. The
+ * language hosts (lua_host.c, the C ABI in plugin.c) register here while a
+ * plugin loads; the workflow engine, the REST API and the timer thread
+ * dispatch here. It sits below the hosts and the loader, above the object
+ * API, so that a workflow action can run a plugin action without calling up.
+ *
+ * Registration happens only while a plugin loads; it is staged and takes
+ * effect only when the whole plugin loaded, in dependency order. Afterwards
+ * the registries are read-only, except for their counters and the job
+ * schedule (guarded by a mutex).
+ */
+#ifndef CRM_PLUGIN_REGISTRY_H
+#define CRM_PLUGIN_REGISTRY_H
+
+#include <stdio.h>
+#include <time.h>
+#include "crm.h"
+#include "events.h"
+
+struct crm_kernel;
+struct plugin;
+struct plugins;
+
+/* ---- dispatch: the REST API, the workflow engine and the timer thread ---- */
+
+/*
+ * Dispatches a plugin route. path is the part after the plugin mount point
+ * (API_PREFIX "/plugins"), e.g. "/sales/forecast"; query (may be NULL) maps
+ * parameter names to strings; body (may be NULL) is the parsed JSON body.
+ * Returns CRM_ENOTFOUND when no plugin route matches method and path;
+ * CRM_OK with *status and *response (owned, may be JSON null) when the
+ * handler answered; else the handler's error code with ctx->message.
+ * All pointers borrowed.
+ */
+int plugin_route(struct crm_kernel *kernel, struct crm_ctx *ctx, const char *method, const char *path,
+                 json_t *query, json_t *body, int *status, json_t **response);
+/*
+ * Runs action name ("sales.claim_lead", or "claim_lead" when only one plugin
+ * has it) on record object/id (object NULL: none), in one transaction,
+ * acting as ctx's user. args may be NULL. CRM_OK and *result (owned), or an
+ * error code with ctx->message (CRM_ENOTFOUND: no such action or record).
+ */
+int plugin_action(struct crm_kernel *kernel, struct crm_ctx *ctx, const char *name, const char *object,
+                  int64_t id, json_t *args, json_t **result);
+/*
+ * Runs every job due at now (the first run is at the first tick), recording
+ * start, end and error of each run in memory and in the kernel log. A failed
+ * run is retried after 30 s, doubling each time up to the job's interval.
+ * Call from one timer thread (a concurrent call returns at once).
+ */
+void plugin_jobs_tick(struct crm_kernel *kernel, time_t now);
+/* Runs job name ("plugin.job" or "job") now, as ctx's user, outside the schedule (tests, operators). */
+int plugin_job_run(struct crm_kernel *kernel, struct crm_ctx *ctx, const char *name);
+/*
+ * The actions and routes the loaded plugins registered, in registration order, for the
+ * OpenAPI document: [{"kind": "action", "plugin", "name": "plugin.action"} |
+ * {"kind": "route", "plugin", "method": "GET", "path": "/plugin/x/{param}"}]. Owned.
+ */
+json_t *plugin_endpoints(struct crm_kernel *kernel);
+/* Jobs: [{plugin, job, every, runs, failures, consecutive_failures, last_start, last_end, last_error, next_run}]. Owned. */
+json_t *plugin_jobs_stats(struct crm_kernel *kernel);
+
+/* ---- for lua_host.c and the C host table --------------------------------- */
+
+/* An action, route or job handler. input borrowed; *output owned (may be left NULL). */
+typedef int (*plugin_handler_fn)(void *data, struct crm_ctx *ctx, json_t *input, json_t **output);
+
+enum plugin_handler_kind { PLUGIN_ACTION, PLUGIN_ROUTE, PLUGIN_JOB };
+
+const char *plugin_name(const struct plugin *plugin);
+const char *plugin_version(const struct plugin *plugin);
+const char *plugin_dir(const struct plugin *plugin);         /* plugins_dir/<name> */
+json_t *plugin_config(const struct plugin *plugin);          /* borrowed: merged settings object */
+bool plugin_system_access(const struct plugin *plugin);       /* plugin.yaml system_access: true */
+struct crm_kernel *plugin_kernel(const struct plugin *plugin);
+/* Limits for Lua plugins (plugin.yaml `limits:`). */
+long long plugin_instruction_limit(const struct plugin *plugin);
+size_t plugin_memory_limit(const struct plugin *plugin);
+/* A log line tagged with the plugin name; level "debug", "info", "warn" or "error". */
+void plugin_log(const struct plugin *plugin, const char *level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*
+ * Staged registrations (while loading only; otherwise CRM_ESTATE). Names are
+ * copied. On failure err says why, for the plugin author.
+ * object may be "*" (every object). event is "before_update" and the like.
+ */
+int plugin_add_hook(struct plugin *plugin, const char *object, const char *event, bool async,
+                    event_fn fn, void *data, char *err, size_t errlen);
+int plugin_add_handler(struct plugin *plugin, enum plugin_handler_kind kind, const char *name_or_method,
+                       const char *path_or_schedule, plugin_handler_fn fn, void *data, char *err, size_t errlen);
+
+#endif
