@@ -17,7 +17,7 @@
 #define CRM_ACCESS_H
 
 #include "crm.h"
-#include "meta.h"
+#include "meta_model.h"
 
 struct expr_sql;
 

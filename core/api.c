@@ -20,8 +20,9 @@
 #include "context.h"
 #include "access.h"
 #include "auth.h"
-#include "meta.h"
+#include "meta_model.h"
 #include "object.h"
+#include "openapi.h"
 #include "plugin_registry.h"
 #include "ui.h"
 #include "workflow.h"
@@ -1928,7 +1929,7 @@ static void handle_openapi(struct route_ctx *r)
 	struct api_document *d = atomic_load(&api->openapi[slot]);
 	if (!d) {
 		size_t len;
-		json_t *doc = api_openapi(&r->ctx);
+		json_t *doc = openapi_document(&r->ctx, API_PREFIX);
 		char *text = api_dump_json(doc, &len);
 		json_decref(doc);
 		d = xmalloc(sizeof(*d) + len + 1);
@@ -2021,6 +2022,35 @@ static bool method_allowed(struct route_ctx *r, int allowed, int method)
 	return false;
 }
 
+/* The web UI's asset for target (ui.c), with its strict Content-Security-Policy. */
+static void serve_ui(const char *target, struct api_response *res)
+{
+	const struct ui_asset *asset = ui_route(target);
+	res->csp = UI_CSP;
+	if (!asset) {
+		static const char missing[] = "not found\n";
+		res->status = 404;
+		res->content_type = "text/plain; charset=utf-8";
+		res->body = malloc(sizeof(missing) - 1);
+		if (res->body) {
+			memcpy(res->body, missing, sizeof(missing) - 1);
+			res->body_len = sizeof(missing) - 1;
+		}
+		return;
+	}
+	res->status = 200;
+	res->content_type = ui_content_type(asset->name);
+	/* revalidate each time: a new binary brings new assets under the same names */
+	res->cache_control = "no-cache";
+	res->body = malloc(asset->len ? asset->len : 1);
+	if (!res->body) {
+		res->status = 503;
+		return;
+	}
+	memcpy(res->body, asset->data, asset->len);
+	res->body_len = asset->len;
+}
+
 static void route(struct route_ctx *r)
 {
 	struct api_target *t = r->target;
@@ -2030,7 +2060,7 @@ static void route(struct route_ctx *r)
 	if (count < 3 || strcmp(seg[0], "api") != 0 || strcmp(seg[1], "v1") != 0) {
 		if ((method == M_GET || strcmp(r->req->method, "HEAD") == 0) &&
 		    (count == 0 || strcmp(seg[0], "api") != 0)) {
-			ui_serve(r->req->target, r->res);   /* the web UI (ui.c) */
+			serve_ui(r->req->target, r->res);   /* the web UI (ui.c) */
 			return;
 		}
 		problem(r->res, r->req, 404, "no such route; the API lives under " API_PREFIX);

@@ -168,12 +168,5 @@ char *api_dump_json(const json_t *json, size_t *len_out);
 
 /* The metadata as JSON for GET /meta (owned). */
 json_t *api_meta_json(const struct meta *meta);
-/*
- * The OpenAPI 3.1 document as ctx's caller may use the API (owned; openapi.c):
- * generated from ctx->kernel's metadata and plugins, keeping only the
- * objects, fields and operations the caller's role allows (access.h). It
- * depends on the role alone, never on the user.
- */
-json_t *api_openapi(struct crm_ctx *ctx);
 
 #endif

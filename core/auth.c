@@ -39,7 +39,7 @@
 #include "access.h"
 #include "auth.h"
 #include "context.h"
-#include "meta.h"
+#include "meta_model.h"
 #include "object.h"
 #include "store.h"
 #include "store_auth.h"

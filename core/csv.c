@@ -17,7 +17,7 @@
 #include <strings.h>
 #include "csv.h"
 #include "context.h"
-#include "meta.h"
+#include "meta_model.h"
 #include "object.h"
 
 #define CSV_CHUNK (64 * 1024)

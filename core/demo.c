@@ -21,7 +21,7 @@
 #include "auth.h"
 #include "demo.h"
 #include "context.h"
-#include "meta.h"
+#include "meta_model.h"
 #include "object.h"
 
 #define COUNT(array) ((int)(sizeof(array) / sizeof((array)[0])))

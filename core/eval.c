@@ -1,7 +1,7 @@
 /* eval.c - expressions over one record in C (see eval.h). */
 #include <string.h>
 #include "eval.h"
-#include "meta.h"
+#include "meta_model.h"
 #include "store.h"
 
 struct env {

@@ -10,7 +10,7 @@
 #include <time.h>
 #include "events.h"
 #include "context.h"
-#include "meta.h"
+#include "meta_model.h"
 
 struct hook {
 	const struct meta_object *object;   /* NULL = every object */

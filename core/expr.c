@@ -41,7 +41,7 @@
 #include <string.h>
 #include <time.h>
 #include "expr.h"
-#include "meta.h"
+#include "meta_model.h"
 
 /* ---- the AST ---------------------------------------------------------- */
 

@@ -4,7 +4,7 @@
 #include "access.h"
 #include "gdpr.h"
 #include "context.h"
-#include "meta.h"
+#include "meta_model.h"
 #include "object.h"
 #include "store.h"
 

@@ -45,7 +45,7 @@
 #include "context.h"
 #include "lua_host.h"
 #include "workflow.h"
-#include "meta.h"
+#include "meta_model.h"
 #include "object.h"
 #include "plugin_registry.h"
 

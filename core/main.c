@@ -15,7 +15,7 @@
 #include "gdpr.h"
 #include "http.h"
 #include "kernel.h"
-#include "meta.h"
+#include "meta_model.h"
 #include "object.h"
 #include "plugin.h"
 #include "store.h"

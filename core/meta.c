@@ -52,13 +52,6 @@
 
 #define NAME_RULE "lower-case letters, digits and _, not starting with a digit, at most 63 characters"
 
-static const char *const type_names[FIELD_TYPE_COUNT] = {
-	"text", "textarea", "email", "phone", "url",
-	"int", "decimal", "money", "percent", "bool",
-	"date", "datetime", "enum", "multienum", "ref",
-	"user", "json", "geo", "autonumber", "formula",
-	"rollup",
-};
 
 /* Added first to every object, in this order. */
 static const struct {
@@ -769,7 +762,7 @@ static void staged_add_field(struct loader *ld, struct staged_object *so, struct
 static bool type_from_name(const char *name, enum field_type *out)
 {
 	for (int t = 0; t < FIELD_TYPE_COUNT; t++) {
-		if (strcmp(name, type_names[t]) == 0) {
+		if (strcmp(name, meta_type_name(t)) == 0) {
 			*out = (enum field_type)t;
 			return true;
 		}
@@ -782,7 +775,7 @@ static void list_types(struct strbuf *sb, unsigned mask)
 	bool first = true;
 	for (int t = 0; t < FIELD_TYPE_COUNT; t++) {
 		if (mask & TYPE_BIT(t)) {
-			strbuf_printf(sb, "%s%s", first ? "" : ", ", type_names[t]);
+			strbuf_printf(sb, "%s%s", first ? "" : ", ", meta_type_name(t));
 			first = false;
 		}
 	}
@@ -1187,7 +1180,7 @@ struct field_keys_seen {
 static void finish_field(struct loader *ld, struct meta_field *field, struct field_aux *aux,
                          const struct ynode *key, const struct field_keys_seen *seen)
 {
-	const char *type = type_names[field->type];
+	const char *type = meta_type_name(field->type);
 	int errors_before = ld->diags->error_count;
 
 	switch (field->type) {
@@ -1309,7 +1302,7 @@ static void parse_field(struct loader *ld, struct staged_object *so, const struc
 				struct strbuf list = {0};
 				list_types(&list, RESULT_TYPES);
 				error_node(ld, type_node, "a formula cannot return '%s' (expected one of: %s)",
-				           type_names[declared], list.data);
+				           meta_type_name(declared), list.data);
 				strbuf_free(&list);
 			}
 		}
@@ -1338,14 +1331,14 @@ static void parse_field(struct loader *ld, struct staged_object *so, const struc
 		if (type_known && !(field_keys[fk].types & TYPE_BIT(field.type))) {
 			if (shortcut)
 				error_node(ld, k, "key '%s' is not valid for a formula field (type '%s' with 'formula')",
-				           k->text, type_names[declared]);
+				           k->text, meta_type_name(declared));
 			else
-				error_node(ld, k, "key '%s' is not valid for a field of type '%s'", k->text, type_names[field.type]);
+				error_node(ld, k, "key '%s' is not valid for a field of type '%s'", k->text, meta_type_name(field.type));
 			continue;
 		}
 		if (shortcut && fk == FK_RETURNS) {
 			error_node(ld, k, "key 'returns' is not needed: 'type: %s' with a formula already gives the result type",
-			           type_names[declared]);
+			           meta_type_name(declared));
 			continue;
 		}
 		long long integer;
@@ -2753,14 +2746,6 @@ static void merge_and_assemble(struct loader *ld)
 
 /* --------------------------------------------------------------- resolving */
 
-static int find_object_index(const struct meta *meta, const char *name)
-{
-	for (int i = 0; i < meta->object_count; i++) {
-		if (strcmp(meta->objects[i].name, name) == 0)
-			return i;
-	}
-	return -1;
-}
 
 struct path_check {
 	struct loader *ld;
@@ -2841,7 +2826,7 @@ static void resolve_targets(struct loader *ld)
 			/* A user field without `to:` may live in a kernel without a user object. */
 			bool required = field->type == FIELD_REF || (aux->to_given && strcmp(field->to, "user") != 0);
 			if (!field->target && required && !aux->broken)
-				error_at(ld, aux->to_pos, "unknown object '%s' in %s '%s'", field->to, type_names[field->type],
+				error_at(ld, aux->to_pos, "unknown object '%s' in %s '%s'", field->to, meta_type_name(field->type),
 				         field->name);
 		}
 	}
@@ -2860,7 +2845,7 @@ static void resolve_rollup(struct loader *ld, int object_index, struct meta_fiel
 	const struct meta_object *object = &meta->objects[object_index];
 	const char *dot = strchr(field->rollup_of, '.');
 	char *child_name = xstrndup(field->rollup_of, (size_t)(dot - field->rollup_of));
-	int child_index = find_object_index(meta, child_name);
+	int child_index = meta_object_index(meta, child_name);
 	if (child_index < 0)
 		error_at(ld, aux->of_pos, "unknown object '%s' in rollup '%s'", child_name, field->name);
 	free(child_name);
@@ -2891,7 +2876,7 @@ static void resolve_rollup(struct loader *ld, int object_index, struct meta_fiel
 			         field->rollup_measure_field, child->name, field->name);
 		else if (!measure_type_ok(field->rollup_measure, measured->type))
 			error_at(ld, aux->measure_pos, "cannot measure field '%s' of type '%s' in rollup '%s' (expected %s)",
-			         measured->name, type_names[measured->type], field->name,
+			         measured->name, meta_type_name(measured->type), field->name,
 			         field->rollup_measure == ROLLUP_MIN || field->rollup_measure == ROLLUP_MAX
 			             ? "int, decimal, money, percent, date or datetime"
 			             : "int, decimal, money or percent");
@@ -3390,13 +3375,6 @@ static void loader_init(struct loader *ld, struct meta_diags *diags)
 	crypto_hash_sha256_init(&ld->hash);
 }
 
-static uint32_t name_hash(const char *name)
-{
-	uint32_t h = 2166136261u;
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-		h = (h ^ *p) * 16777619u;
-	return h;
-}
 
 /*
  * The object API looks fields up by name for every value of every record:
@@ -3411,7 +3389,7 @@ static void index_field_names(struct meta_object *object)
 	object->field_slots = xcalloc((size_t)size, sizeof(int));
 	object->field_slot_count = size;
 	for (int i = 0; i < object->field_count; i++) {
-		uint32_t slot = name_hash(object->fields[i].name) & (uint32_t)(size - 1);
+		uint32_t slot = meta_name_hash(object->fields[i].name) & (uint32_t)(size - 1);
 		while (object->field_slots[slot])
 			slot = (slot + 1) & (uint32_t)(size - 1);
 		object->field_slots[slot] = i + 1;
@@ -3668,155 +3646,3 @@ void meta_diags_print(const struct meta_diags *diags, void *stream)
 	}
 }
 
-/* ---------------------------------------------------------------- queries */
-
-const struct meta_object *meta_find_object(const struct meta *meta, const char *name)
-{
-	int index = find_object_index(meta, name);
-	return index < 0 ? NULL : &meta->objects[index];
-}
-
-const struct meta_field *meta_find_field(const struct meta_object *object, const char *name)
-{
-	int index = meta_field_index(object, name);
-	return index < 0 ? NULL : &object->fields[index];
-}
-
-int meta_field_index(const struct meta_object *object, const char *name)
-{
-	if (object->field_slots) {
-		uint32_t mask = (uint32_t)object->field_slot_count - 1;
-		for (uint32_t slot = name_hash(name) & mask;; slot = (slot + 1) & mask) {
-			int index = object->field_slots[slot] - 1;
-			if (index < 0)
-				return -1;
-			if (strcmp(object->fields[index].name, name) == 0)
-				return index;
-		}
-	}
-	for (int i = 0; i < object->field_count; i++) {
-		if (strcmp(object->fields[i].name, name) == 0)
-			return i;
-	}
-	return -1;
-}
-
-const struct meta_role *meta_find_role(const struct meta *meta, const char *name)
-{
-	for (int i = 0; name && i < meta->role_count; i++) {
-		if (strcmp(meta->roles[i].name, name) == 0)
-			return &meta->roles[i];
-	}
-	return NULL;
-}
-
-const struct meta_role_object *meta_role_object(const struct meta_role *role, const struct meta_object *object)
-{
-	for (int i = 0; role && i < role->object_count; i++) {
-		if (role->objects[i].object == object)
-			return &role->objects[i];
-	}
-	return NULL;
-}
-
-const char *meta_type_name(enum field_type type)
-{
-	if ((int)type < 0 || type >= FIELD_TYPE_COUNT)
-		return "unknown";
-	return type_names[type];
-}
-
-static enum value_kind type_kind(enum field_type type)
-{
-	switch (type) {
-	case FIELD_INT: case FIELD_REF: case FIELD_USER:
-		return KIND_INT;
-	case FIELD_DECIMAL: case FIELD_MONEY: case FIELD_PERCENT:
-		return KIND_REAL;
-	case FIELD_BOOL:
-		return KIND_BOOL;
-	case FIELD_MULTIENUM: case FIELD_JSON: case FIELD_GEO:
-		return KIND_JSON;
-	default:
-		return KIND_TEXT;
-	}
-}
-
-enum value_kind meta_field_kind(const struct meta_field *field)
-{
-	if (field->type == FIELD_FORMULA)
-		return type_kind(field->result_type);
-	if (field->type == FIELD_ROLLUP) {
-		if (field->rollup_measure == ROLLUP_COUNT)
-			return KIND_INT;
-		/* min/max of a date is a date, stored as text like the dates it comes from. */
-		if ((field->rollup_measure == ROLLUP_MIN || field->rollup_measure == ROLLUP_MAX) &&
-		    field->rollup_child && field->rollup_measure_field) {
-			const struct meta_field *measured = meta_find_field(field->rollup_child, field->rollup_measure_field);
-			if (measured && (measured->type == FIELD_DATE || measured->type == FIELD_DATETIME))
-				return KIND_TEXT;
-		}
-		return KIND_REAL;
-	}
-	return type_kind(field->type);
-}
-
-bool meta_field_stored(const struct meta_field *field)
-{
-	return field->type != FIELD_FORMULA;
-}
-
-const char *meta_label_text(const struct meta_label *label, const char *lang, const char *fallback)
-{
-	for (int pass = 0; pass < 2; pass++) {
-		const char *want = pass == 0 ? lang : "en";
-		for (int i = 0; want && i < label->count; i++) {
-			if (strcmp(label->lang[i], want) == 0)
-				return label->text[i];
-		}
-	}
-	return fallback;
-}
-
-const struct meta_workflow *meta_find_workflow(const struct meta *meta, const char *name)
-{
-	for (int i = 0; name && i < meta->workflow_count; i++)
-		if (strcmp(meta->workflows[i].name, name) == 0)
-			return &meta->workflows[i];
-	return NULL;
-}
-
-const struct meta_workflow *meta_workflow_for_field(const struct meta *meta, const struct meta_object *object,
-                                                    const char *field)
-{
-	for (int i = 0; i < meta->workflow_count; i++) {
-		const struct meta_workflow *wf = &meta->workflows[i];
-		if (wf->object == object && wf->field && strcmp(wf->field->name, field) == 0)
-			return wf;
-	}
-	return NULL;
-}
-
-const struct meta_transition *meta_find_transition(const struct meta_workflow *workflow, const char *name)
-{
-	for (int i = 0; name && i < workflow->transition_count; i++)
-		if (strcmp(workflow->transitions[i].name, name) == 0)
-			return &workflow->transitions[i];
-	return NULL;
-}
-
-bool meta_transition_leaves(const struct meta_workflow *workflow, const struct meta_transition *transition,
-                            const char *state)
-{
-	if (!state)
-		return false;
-	for (int i = 0; i < transition->from_count; i++)
-		if (strcmp(transition->from[i], state) == 0)
-			return true;
-	if (!transition->from_any)
-		return false;
-	for (int i = 0; i < workflow->terminal_count; i++)
-		if (strcmp(workflow->terminal[i], state) == 0)
-			return false;
-	return true;
-}

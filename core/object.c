@@ -20,7 +20,7 @@
 #include "expr.h"
 #include "jsonw.h"
 #include "context.h"
-#include "meta.h"
+#include "meta_model.h"
 #include "object.h"
 #include "store.h"
 

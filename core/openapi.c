@@ -27,10 +27,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "api.h"
+#include "openapi.h"
 #include "access.h"
 #include "context.h"
-#include "meta.h"
+#include "meta_model.h"
 #include "object.h"
 #include "plugin_registry.h"
 
@@ -1018,7 +1018,7 @@ static void prune_schemas(json_t *doc)
 	}
 }
 
-json_t *api_openapi(struct crm_ctx *ctx)
+json_t *openapi_document(struct crm_ctx *ctx, const char *prefix)
 {
 	const struct meta *meta = ctx->kernel->meta;
 	json_t *doc = json_object();
@@ -1037,7 +1037,7 @@ json_t *api_openapi(struct crm_ctx *ctx)
 		"`Authorization: Bearer <token>` (or the session cookie plus X-CSRF-Token on writes). "
 		"Errors are application/problem+json (RFC 9457)."));
 	json_object_set_new(doc, "jsonSchemaDialect", json_string("https://spec.openapis.org/oas/3.1/dialect/base"));
-	json_object_set_new(doc, "servers", json_pack("[{s:s}]", "url", API_PREFIX));
+	json_object_set_new(doc, "servers", json_pack("[{s:s}]", "url", prefix));
 	json_object_set_new(doc, "security", security_read());
 
 	add_shared_schemas(&d);

@@ -17,6 +17,7 @@
 #include <time.h>
 #include "crm.h"
 #include "plugin_registry.h"
+#include "semver.h"
 
 struct crm_kernel;
 struct meta;
@@ -64,22 +65,8 @@ void plugin_test_run(struct crm_kernel *kernel, const char *plugins_dir, const c
                      int *failed);
 void plugin_test_cleanup(char *dir);
 
-/* ---- versions (pure; tested) ---------------------------------------------- */
+/* ---- the C ABI's version (pure; tested) ---------------------------------- */
 
-struct semver {
-	long long major, minor, patch;
-	char prerelease[64];         /* "" for a release */
-};
-
-/* Parses "1.2.3" or "1.2.3-rc.1" (build metadata "+..." ignored). CRM_OK or CRM_EINVAL. */
-int semver_parse(const char *text, struct semver *out);
-int semver_compare(const struct semver *a, const struct semver *b);
-/*
- * True if version satisfies range: comparators >=, >, <=, <, =, ^, ~ or a
- * bare (possibly partial) version, "*", separated by spaces or commas (all
- * must hold). CRM_OK and *ok, or CRM_EINVAL with err for a malformed range.
- */
-int semver_satisfies(const char *range, const struct semver *version, bool *ok, char *err, size_t errlen);
 /*
  * Whether a kernel offering host_abi can load a plugin built against
  * plugin_abi ((major << 16) | minor): CRM_OK (same major; a newer minor is

@@ -14,9 +14,9 @@
 #include <string.h>
 #include <time.h>
 #include "context.h"
-#include "meta.h"
+#include "meta_model.h"
 #include "object.h"
-#include "plugin_internal.h"
+#include "plugin_registry_internal.h"
 #include "plugin_registry.h"
 
 #define JOB_RETRY_FIRST     30          /* seconds before the first retry of a failed job */

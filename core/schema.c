@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 #include "expr.h"
-#include "meta.h"
+#include "meta_model.h"
 #include "store.h"
 #include "store_internal.h"
 

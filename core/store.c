@@ -19,7 +19,7 @@
 #include <time.h>
 #include "expr.h"
 #include "jsonw.h"
-#include "meta.h"
+#include "meta_model.h"
 #include "store.h"
 #include "store_internal.h"
 

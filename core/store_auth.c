@@ -10,7 +10,7 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
-#include "meta.h"
+#include "meta_model.h"
 #include "store_auth.h"
 #include "store_internal.h"
 

@@ -5,7 +5,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include "api.h"
 
 const struct ui_asset *ui_find(const char *name)
 {
@@ -32,41 +31,15 @@ const char *ui_content_type(const char *name)
 	return "application/octet-stream";
 }
 
-void ui_serve(const char *target, struct api_response *res)
+const struct ui_asset *ui_route(const char *target)
 {
 	char path[256];
 	size_t len = strcspn(target, "?#");
-	const struct ui_asset *asset;
-
 	if (len >= sizeof(path))
 		len = sizeof(path) - 1;
 	memcpy(path, target, len);
 	path[len] = '\0';
 	if (strncmp(path, "/ui/", 4) == 0)
-		asset = ui_find(path + 4);   /* names are flat: "vendor/x.js" only if embedded so */
-	else
-		asset = ui_find("index.html");
-	res->csp = UI_CSP;
-	if (!asset) {
-		static const char missing[] = "not found\n";
-		res->status = 404;
-		res->content_type = "text/plain; charset=utf-8";
-		res->body = malloc(sizeof(missing) - 1);
-		if (res->body) {
-			memcpy(res->body, missing, sizeof(missing) - 1);
-			res->body_len = sizeof(missing) - 1;
-		}
-		return;
-	}
-	res->status = 200;
-	res->content_type = ui_content_type(asset->name);
-	/* revalidate each time: a new binary brings new assets under the same names */
-	res->cache_control = "no-cache";
-	res->body = malloc(asset->len ? asset->len : 1);
-	if (!res->body) {
-		res->status = 503;
-		return;
-	}
-	memcpy(res->body, asset->data, asset->len);
-	res->body_len = asset->len;
+		return ui_find(path + 4);   /* names are flat: "vendor/x.js" only if embedded so */
+	return ui_find("index.html");
 }

@@ -15,8 +15,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-struct api_response;
-
 struct ui_asset {
 	const char *name;            /* "index.html", "app.js", ... */
 	const unsigned char *data;
@@ -35,9 +33,10 @@ const struct ui_asset *ui_find(const char *name);
 /* The Content-Type for a file name, by its extension (static string). */
 const char *ui_content_type(const char *name);
 /*
- * Answers a GET or HEAD for path (the request target, query ignored) outside
- * the API: fills res (status, body copy, content type, CSP). Never fails.
+ * The asset a GET or HEAD for target (the request target, query ignored)
+ * outside the API answers with: "/ui/<name>" is that asset (NULL if there is
+ * none), anything else index.html. The server (api.c) sends it with UI_CSP.
  */
-void ui_serve(const char *target, struct api_response *res);
+const struct ui_asset *ui_route(const char *target);
 
 #endif

@@ -14,7 +14,7 @@
 #include "eval.h"
 #include "events.h"
 #include "context.h"
-#include "meta.h"
+#include "meta_model.h"
 #include "object.h"
 #include "plugin_registry.h"
 #include "store.h"

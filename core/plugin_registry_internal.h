@@ -1,16 +1,17 @@
 /*
- * plugin_internal.h - what the plugin loader (plugin.c) and the registry
+ * plugin_registry_internal.h - what the plugin loader (plugin.c) and the registry
  * (plugin_registry.c) share: the structures of a loaded plugin, its staged
  * registrations and the handler tables. Not a public header: the hosts and
  * the engine see plugin_registry.h, the command line plugin.h.
  */
-#ifndef CRM_PLUGIN_INTERNAL_H
-#define CRM_PLUGIN_INTERNAL_H
+#ifndef CRM_PLUGIN_REGISTRY_INTERNAL_H
+#define CRM_PLUGIN_REGISTRY_INTERNAL_H
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
-#include "plugin.h"
+#include "plugin_registry.h"
+#include "semver.h"
 #include "../sdk/crm_plugin.h"
 
 #define MAX_ROUTE_SEGMENTS  8

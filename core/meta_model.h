@@ -1,0 +1,334 @@
+/*
+ * meta_model.h - the metadata model: objects, fields, rules, indexes, views,
+ * roles, workflows and labels, as the loader (meta.h) builds them from YAML,
+ * and the lookups in it. Immutable once loaded; shared read-only by all
+ * threads. The expression language compiles against these types without
+ * depending on the loader, which parses expressions.
+ */
+#ifndef CRM_META_MODEL_H
+#define CRM_META_MODEL_H
+
+#include <stdint.h>
+#include "crm.h"
+
+struct expr;
+
+enum field_type {
+	FIELD_TEXT, FIELD_TEXTAREA, FIELD_EMAIL, FIELD_PHONE, FIELD_URL,
+	FIELD_INT, FIELD_DECIMAL, FIELD_MONEY, FIELD_PERCENT, FIELD_BOOL,
+	FIELD_DATE, FIELD_DATETIME, FIELD_ENUM, FIELD_MULTIENUM, FIELD_REF,
+	FIELD_USER, FIELD_JSON, FIELD_GEO, FIELD_AUTONUMBER, FIELD_FORMULA,
+	FIELD_ROLLUP,
+	FIELD_TYPE_COUNT
+};
+
+/* How a value of a type is stored and compared. */
+enum value_kind { KIND_TEXT, KIND_INT, KIND_REAL, KIND_BOOL, KIND_JSON };
+
+enum on_delete { ON_DELETE_RESTRICT, ON_DELETE_SET_NULL, ON_DELETE_CASCADE };
+
+enum rollup_measure { ROLLUP_COUNT, ROLLUP_SUM, ROLLUP_MIN, ROLLUP_MAX, ROLLUP_AVG };
+
+/* A source position, for messages. file is borrowed from the meta's file table. */
+struct meta_pos {
+	const char *file;
+	int line, column;
+};
+
+/* An i18n text: { en: ..., zh: ... } or a plain string (stored under "en"). */
+struct meta_label {
+	int count;
+	char **lang;   /* owned */
+	char **text;   /* owned */
+};
+
+struct meta_object;
+
+struct meta_field {
+	char *name;
+	enum field_type type;
+	struct meta_label label;
+	struct meta_pos pos;
+	bool system;           /* id, created_at, ... : not writable, not in YAML */
+	bool required, search, unique, readonly;
+	bool personal;         /* personal data: cleared by `crm gdpr erase` */
+	bool has_min, has_max;
+	double min, max;       /* numbers: value bounds; text: max is the length in characters */
+	int max_length;        /* text types; 0 = default (text 255, textarea 32000) */
+	int scale;             /* decimal places for decimal/money/percent (money 2, percent 2, decimal 6) */
+	json_t *default_value; /* owned; NULL = none */
+	/* enum, multienum */
+	int value_count;
+	char **values;         /* owned */
+	struct meta_label *value_labels; /* owned, value_count entries (may be empty labels) */
+	/* ref, user */
+	char *to;                        /* target object name (user: "user") */
+	const struct meta_object *target;/* resolved after loading */
+	enum on_delete on_delete;
+	/* formula: an expression over this object's fields and ref paths */
+	char *formula;                   /* source text */
+	struct expr *formula_expr;       /* owned, parsed */
+	enum field_type result_type;     /* formula: `returns:` (default decimal) */
+	/* rollup: measure over the child records whose `child_field` points here */
+	char *rollup_of;                 /* "opportunity.account" */
+	const struct meta_object *rollup_child;
+	const struct meta_field *rollup_child_field; /* the ref on the child */
+	enum rollup_measure rollup_measure;
+	char *rollup_measure_field;      /* NULL for count */
+	char *rollup_where;              /* source text or NULL */
+	struct expr *rollup_where_expr;  /* owned or NULL */
+	/* autonumber */
+	char *format;                    /* "CASE-{00000}" */
+};
+
+struct meta_rule {
+	char *when;               /* expression: true means the record is invalid */
+	struct expr *expr;        /* owned */
+	char *message;
+	char *field;              /* optional: the field the error is reported on */
+	struct meta_pos pos;
+};
+
+struct meta_index {
+	int field_count;
+	char **fields;            /* owned */
+	bool unique;
+	struct meta_pos pos;
+};
+
+struct meta_object {
+	char *name;
+	struct meta_label label;
+	char *module;             /* navigation group, may be NULL */
+	struct meta_pos pos;
+	int field_count;          /* system fields first, then YAML order */
+	struct meta_field *fields;
+	int rule_count;
+	struct meta_rule *rules;
+	int index_count;
+	struct meta_index *indexes;
+	json_t *views;            /* owned: { list: [...], kanban: {...}, ... } as written */
+	/* rollups elsewhere that aggregate this object (this is the child) */
+	int rollup_parent_count;
+	const struct meta_field **rollup_parents;
+	/* field name lookup: open addressing, slots hold index + 1 (0 = empty); built after loading */
+	int field_slot_count;
+	int *field_slots;
+};
+
+/* --- roles (access control) --- */
+
+enum access_op { ACCESS_READ, ACCESS_CREATE, ACCESS_UPDATE, ACCESS_DELETE, ACCESS_OP_COUNT };
+
+/*
+ * What a role may do with the records of an object, per operation:
+ * none, own (owner = the caller), team (the owner is in the caller's team or
+ * among the caller's reports, all the way down), all, or an expression over
+ * the record ($me, $user.<field>, dotted paths). For create, `true` means
+ * all and `false` none.
+ */
+enum access_level { LEVEL_NONE, LEVEL_OWN, LEVEL_TEAM, LEVEL_ALL, LEVEL_EXPR };
+
+struct meta_access_rule {
+	enum access_level level;
+	char *text;                 /* the expression source (LEVEL_EXPR), else NULL */
+	struct expr *expr;          /* owned, parsed (LEVEL_EXPR), else NULL */
+	struct meta_pos pos;
+};
+
+struct meta_role_object {
+	const struct meta_object *object;
+	struct meta_access_rule ops[ACCESS_OP_COUNT];   /* unspecified: none */
+	bool change_owner;          /* may write the owner field (assign records) */
+};
+
+enum field_access { FIELD_ACCESS_WRITE, FIELD_ACCESS_READ, FIELD_ACCESS_HIDDEN };
+
+struct meta_role_field {
+	const struct meta_object *object;
+	const struct meta_field *field;
+	enum field_access access;
+};
+
+enum user_kind { USER_EMPLOYEE, USER_PARTNER, USER_CONSUMER };
+
+struct meta_role {
+	char *name;
+	struct meta_label label;
+	enum user_kind kind;        /* which kind of user the role is for (default employee) */
+	bool admin;                 /* every right on every object and field */
+	int object_count;
+	struct meta_role_object *objects;   /* objects not listed: no access */
+	int field_count;
+	struct meta_role_field *fields;     /* fields not listed: write where the object is writable */
+	struct meta_pos pos;
+};
+
+/* --- workflows (section 4 of DESIGN.md) --- */
+
+/*
+ * What a transition or a timer does, in order. A scalar "plugin.action"
+ * runs a plugin action on the record; `notify_owner` / `notify_manager`
+ * are short for { notify: owner } / { notify: manager }.
+ *   { set: { field: value } }                  values written with the state
+ *   { create: { object: x, values: {...}, link: field } }
+ *                                              creates a record; link (may be
+ *                                              absent) is a ref field of the
+ *                                              record that receives the new id
+ *   { notify: owner | manager | requester | user:<login>, message: "..." }
+ *                                              an in-app notification record
+ * Values may be literals or references: "$record.<field>" (the record as it
+ * will be written), "$created.<object>" (the id of the record an earlier
+ * create of the same list made), "$me" (the acting user), "$now", "$today".
+ */
+enum workflow_action_kind { WORKFLOW_ACTION_PLUGIN, WORKFLOW_ACTION_SET, WORKFLOW_ACTION_CREATE,
+                            WORKFLOW_ACTION_NOTIFY };
+
+struct meta_workflow_action {
+	enum workflow_action_kind kind;
+	char *plugin_action;        /* PLUGIN: "sales.create_order" */
+	json_t *values;             /* owned. SET: { field: value }; CREATE: the new record's values */
+	char *object;               /* CREATE: the object to create */
+	char *link;                 /* CREATE: ref field of the record set to the new id, or NULL */
+	char *notify;               /* NOTIFY: "owner", "manager", "requester" or "user:<login>" */
+	char *message;              /* NOTIFY: the text, or NULL (a default names the transition) */
+	struct meta_pos pos;
+};
+
+enum approver_kind { APPROVER_ROLE, APPROVER_USER, APPROVER_OWNER_MANAGER };
+
+struct meta_approver {
+	enum approver_kind kind;
+	char *name;                 /* the role name or the user's login; NULL for owner_manager */
+};
+
+/* One step of an approval: any one of its approvers, or every one (all). */
+struct meta_approval_step {
+	int approver_count;
+	struct meta_approver *approvers;
+	bool all;
+};
+
+/*
+ * approval: { when: expr, approvers: [role:x | user:login | owner_manager],
+ * steps: N | [ { approvers: [...], mode: any|all } ], mode: any|all,
+ * self_approval: bool }. `steps: N` repeats the approvers N times; each
+ * step needs someone who did not approve an earlier one.
+ */
+struct meta_approval {
+	char *when;                 /* NULL: always */
+	struct expr *when_expr;     /* owned */
+	int step_count;
+	struct meta_approval_step *steps;
+	bool self_approval;
+	struct meta_pos pos;
+};
+
+struct meta_transition {
+	char *name;
+	bool from_any;              /* from: '*' (every state but the terminal ones) */
+	int from_count;
+	char **from;
+	char *to;
+	int require_count;
+	char **require;             /* fields that must be set after the transition's values */
+	char *when;                 /* guard, or NULL */
+	struct expr *when_expr;     /* owned */
+	int role_count;
+	char **roles;               /* who may fire it; none listed: whoever may update the record */
+	bool direct;                /* a plain write of `to` from `from` counts as this transition (for
+	                               code that writes the field, like a plugin's claim); such a
+	                               transition has no require, when, roles, do or approval */
+	int action_count;
+	struct meta_workflow_action *actions;
+	struct meta_approval *approval;   /* owned, or NULL */
+	struct meta_pos pos, when_pos;
+};
+
+/*
+ * timers: [{ name, when: expr, untouched_for: 4h, every: 1h, do: [...] }]:
+ * every `every`, the actions run on each live record for which `when` holds
+ * and (if untouched_for) whose updated_at is older than that.
+ */
+struct meta_timer {
+	char *name;
+	char *when;                 /* may be NULL: every record */
+	struct expr *when_expr;     /* owned */
+	int64_t every;              /* seconds */
+	int64_t untouched_for;      /* seconds, 0 = not a condition */
+	int action_count;
+	struct meta_workflow_action *actions;
+	struct meta_pos pos, when_pos;
+};
+
+struct meta_workflow {
+	char *name;
+	char *object_name, *field_name;
+	const struct meta_object *object;  /* resolved */
+	const struct meta_field *field;    /* resolved: an enum field */
+	char *initial;              /* given or the field's default or its first value */
+	int terminal_count;
+	char **terminal;            /* states no transition leaves */
+	bool self_approval;
+	int transition_count;
+	struct meta_transition *transitions;
+	int timer_count;
+	struct meta_timer *timers;
+	struct meta_pos pos, object_pos, field_pos, initial_pos;
+};
+
+struct meta_plugin_ref {
+	char *name;
+	char *version_range;      /* may be NULL */
+};
+
+struct meta {
+	char *app_name;
+	char *industry;
+	char **languages;         /* from app.yaml `languages:`; default [en] */
+	int language_count;
+	int plugin_count;
+	struct meta_plugin_ref *plugins;
+	int object_count;
+	struct meta_object *objects;
+	json_t *config;           /* owned: app.yaml `config:` map, may be NULL */
+	int role_count;
+	struct meta_role *roles;  /* from `role:` documents */
+	int workflow_count;
+	struct meta_workflow *workflows;   /* from `workflow:` documents */
+	char version[65];         /* hex SHA-256 of the normalised metadata */
+	int file_count;
+	char **files;             /* owned file names, referenced by meta_pos */
+};
+
+/* The index of object name in meta->objects, or -1. */
+int meta_object_index(const struct meta *meta, const char *name);
+/* FNV-1a of a name: the field lookup table's hash (the loader fills the table). */
+uint32_t meta_name_hash(const char *name);
+const struct meta_object *meta_find_object(const struct meta *meta, const char *name);
+const struct meta_field *meta_find_field(const struct meta_object *object, const char *name);
+int meta_field_index(const struct meta_object *object, const char *name); /* -1 if absent */
+
+const struct meta_role *meta_find_role(const struct meta *meta, const char *name);
+/* The role's rules for object, or NULL (no access unless admin). */
+const struct meta_role_object *meta_role_object(const struct meta_role *role, const struct meta_object *object);
+
+const struct meta_workflow *meta_find_workflow(const struct meta *meta, const char *name);
+/* The workflow that moves field of object, or NULL (at most one per field). */
+const struct meta_workflow *meta_workflow_for_field(const struct meta *meta, const struct meta_object *object,
+                                                    const char *field);
+/* The transition named name of workflow, or NULL. */
+const struct meta_transition *meta_find_transition(const struct meta_workflow *workflow, const char *name);
+/* True if state is in the transition's from (from: '*' takes every non-terminal state). */
+bool meta_transition_leaves(const struct meta_workflow *workflow, const struct meta_transition *transition,
+                            const char *state);
+
+const char *meta_type_name(enum field_type type);
+/* The storage kind of a field (formula: of its result type). */
+enum value_kind meta_field_kind(const struct meta_field *field);
+/* True for fields that live in a column of the object's table (not formula). */
+bool meta_field_stored(const struct meta_field *field);
+/* Label in lang, falling back to en, then to the name. Borrowed. */
+const char *meta_label_text(const struct meta_label *label, const char *lang, const char *fallback);
+
+#endif
