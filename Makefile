@@ -11,7 +11,10 @@ PKGS     := sqlite3 yaml-0.1 lua5.4 libmicrohttpd jansson libsodium
 DEB_PKGS := libsqlite3-dev libyaml-dev liblua5.4-dev libmicrohttpd-dev libjansson-dev libsodium-dev pkg-config python3
 CC       ?= cc
 # Recursively expanded (=), so that pkg-config runs after `deps` has installed the packages.
-CFLAGS    = -std=c11 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -Icore
+# core/ is one folder per layer, bottom up; every layer's headers are on the include path.
+CORE_DIRS := base lang store engine hosts kernel server cli
+CORE_INC  := $(addprefix -Icore/,$(CORE_DIRS))
+CFLAGS    = -std=c11 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE $(CORE_INC)
 LDLIBS    = $(shell pkg-config --libs $(PKGS)) -lpthread -lm -ldl
 BUILD    := build
 
@@ -23,7 +26,8 @@ endif
 
 CFLAGS   += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 
-CORE_SRC := $(filter-out core/main.c,$(wildcard core/*.c))
+CORE_SRC := $(filter-out core/cli/main.c,$(wildcard $(CORE_DIRS:%=core/%/*.c)))
+CORE_HDR := $(wildcard $(CORE_DIRS:%=core/%/*.h))
 CORE_OBJ := $(CORE_SRC:core/%.c=$(BUILD)/core/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -55,22 +59,23 @@ $(BUILD)/.deps:
 	$(call ensure_packages,$(DEB_PKGS))
 	@mkdir -p $(BUILD) && touch $@
 
-$(BUILD)/core/%.o: core/%.c core/*.h | $(BUILD)/.deps
+$(BUILD)/core/%.o: core/%.c $(CORE_HDR) | $(BUILD)/.deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/libcrm.a: $(CORE_OBJ)
 	ar rcs $@ $^
 
-# The web UI (core/ui/) embedded as byte arrays: build/ui_assets.c, generated, not committed.
-UI_FILES := $(wildcard core/ui/*.html core/ui/*.js core/ui/*.css core/ui/*.svg core/ui/vendor/*)
-$(BUILD)/ui_assets.c: $(UI_FILES) core/ui/embed.py | $(BUILD)/.deps
-	python3 core/ui/embed.py $@ $(UI_FILES)
-$(BUILD)/ui_assets.o: $(BUILD)/ui_assets.c core/ui.h
+# The web UI (core/server/ui/) embedded as byte arrays: build/ui_assets.c, generated, not committed.
+UI_DIR   := core/server/ui
+UI_FILES := $(wildcard $(UI_DIR)/*.html $(UI_DIR)/*.js $(UI_DIR)/*.css $(UI_DIR)/*.svg $(UI_DIR)/vendor/*)
+$(BUILD)/ui_assets.c: $(UI_FILES) $(UI_DIR)/embed.py | $(BUILD)/.deps
+	python3 $(UI_DIR)/embed.py $@ $(UI_FILES)
+$(BUILD)/ui_assets.o: $(BUILD)/ui_assets.c core/server/ui.h
 	$(CC) $(CFLAGS) -c $< -o $@
 $(BUILD)/libcrm.a: $(BUILD)/ui_assets.o
 
-$(CRM): $(BUILD)/core/main.o $(BUILD)/libcrm.a
+$(CRM): $(BUILD)/core/cli/main.o $(BUILD)/libcrm.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h $(BUILD)/libcrm.a

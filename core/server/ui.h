@@ -1,7 +1,7 @@
 /*
  * ui.h - the web UI's static files (DESIGN.md section 7), embedded into the
- * binary at build time: the Makefile turns core/ui/{*.html,*.js,*.css,*.svg}
- * into build/ui_assets.c (core/ui/embed.py), so `crm serve` needs no files
+ * binary at build time: the Makefile turns core/server/ui/{*.html,*.js,*.css,*.svg}
+ * into build/ui_assets.c (core/server/ui/embed.py), so `crm serve` needs no files
  * beside it and nothing from the network at run time.
  *
  * Every GET outside /api/v1 comes here: "/ui/<name>" is that asset (404 if

@@ -12,7 +12,7 @@
 #include <time.h>
 #include "plugin_registry.h"
 #include "semver.h"
-#include "../sdk/crm_plugin.h"
+#include "../../sdk/crm_plugin.h"
 
 #define MAX_ROUTE_SEGMENTS  8
 

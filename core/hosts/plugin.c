@@ -30,7 +30,7 @@
 #include "object.h"
 #include "plugin_registry_internal.h"
 #include "ytree.h"
-#include "../sdk/crm_plugin.h"
+#include "../../sdk/crm_plugin.h"
 
 #define MANIFEST_MAX_SIZE   (256 * 1024)
 #define MANIFEST_MAX_DEPTH  16
