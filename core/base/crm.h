@@ -59,6 +59,7 @@ struct crm_ctx {
 	int txn_depth;
 	json_t *async_queue;         /* owned: async after-hooks waiting for the commit (events.c) */
 	struct access_user *access;  /* owned: the caller as access control sees it (access.c) */
+	int64_t on_behalf_of;        /* a workflow action run `as: system` (user 0) for this user: audited so */
 };
 
 void crm_ctx_init(struct crm_ctx *ctx, struct crm_kernel *kernel, int64_t user_id,

@@ -1037,6 +1037,10 @@ static int create_consumers(struct demo *demo)
 		set_text(values, "kind", "consumer");
 		set_text(values, "role", "consumer");
 		json_object_set_new(values, "active", json_true());
+		/* tied to their contact by reference where the user object has one (contact = $user.contact) */
+		const struct meta_object *users = meta_find_object(demo->ctx->kernel->meta, "user");
+		if (contact && users && meta_find_field(users, "contact"))
+			json_object_set(values, "contact", json_object_get(contact, "id"));
 		if ((code = demo_create(demo, DK_USER, values, NULL)) == CRM_OK)
 			code = demo_password(demo, demo_consumers[i]);
 	}

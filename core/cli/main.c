@@ -15,6 +15,7 @@
 #include "gdpr.h"
 #include "http.h"
 #include "kernel.h"
+#include "meta_docs.h"
 #include "meta_model.h"
 #include "object.h"
 #include "plugin.h"
@@ -37,6 +38,8 @@ static const char usage[] =
 	"               --secure-cookies    mark the session cookie Secure (serve behind TLS)\n"
 	"               --quiet             no access log\n"
 	"  check      validate the metadata and the enabled plugins; exit 1 with file:line:column errors\n"
+	"  docs metadata   the metadata reference (every document kind and key) as Markdown on standard output\n"
+	"                  (crm docs metadata > docs/metadata.md regenerates the committed copy)\n"
 	"  plugins [--stats]   the loaded plugins, versions, what each contributes (--stats: hook timings, jobs)\n"
 	"  plugin new NAME [--lang lua|c]   scaffold plugins/NAME with a test that passes at once\n"
 	"  plugin test NAME    run plugins/NAME/tests/ *.lua against a scratch database\n"
@@ -168,6 +171,19 @@ static int cmd_check(struct cli *cli)
 {
 	/* metadata first (every error with file:line:column), then each enabled plugin */
 	return plugin_check(cli->kernel.metadata_dir, cli->kernel.plugins_dir, stderr) == 0 ? 0 : 1;
+}
+
+/* `crm docs metadata`: the reference, from the same key tables `crm check` uses. */
+static int cmd_docs(const char *what)
+{
+	if (strcmp(what, "metadata") != 0) {
+		fprintf(stderr, "crm docs: expected 'metadata', not '%s'\n", what);
+		return 2;
+	}
+	int count;
+	const struct meta_key_table *manifest = plugin_key_tables(&count);
+	meta_docs_write(stdout, manifest, count);
+	return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
 }
 
 static int cmd_plugins(struct cli *cli)
@@ -531,7 +547,8 @@ int main(int argc, char **argv)
 	}
 	const char *command = args[0];
 	int want = strcmp(command, "import") == 0 ? 3
-		: strcmp(command, "export") == 0 || strcmp(command, "gdpr") == 0 || strcmp(command, "token") == 0 ? 2 : 1;
+		: strcmp(command, "export") == 0 || strcmp(command, "gdpr") == 0 || strcmp(command, "token") == 0
+		  || strcmp(command, "docs") == 0 ? 2 : 1;
 	if (strcmp(command, "plugin") == 0) {
 		if (arg_count != 3) {
 			fprintf(stderr, "crm plugin: expected 'new NAME --lang lua|c' or 'test NAME'\n");
@@ -555,6 +572,8 @@ int main(int argc, char **argv)
 		return cmd_serve(&cli);
 	if (strcmp(command, "check") == 0)
 		return cmd_check(&cli);
+	if (strcmp(command, "docs") == 0)
+		return cmd_docs(args[1]);
 	if (strcmp(command, "plugins") == 0)
 		return cmd_plugins(&cli);
 	if (strcmp(command, "migrate") == 0)

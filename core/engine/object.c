@@ -147,6 +147,35 @@ static void now_text(char *out, size_t len)
 	strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/*
+ * The value of a default worked out at creation (meta_model.h: $me,
+ * $user.<field>, today(), now()); now is the creation time as text. The
+ * system context has no user: $me and $user.<field> give null.
+ */
+static json_t *dynamic_default(struct crm_ctx *ctx, const struct meta_field *f, const char *now)
+{
+	switch (f->default_kind) {
+	case DEFAULT_ME:
+		return ctx->user_id ? json_integer(ctx->user_id) : json_null();
+	case DEFAULT_USER_FIELD: {
+		json_t *user = ctx->user_id && access_load(ctx) == CRM_OK && ctx->access ? ctx->access->record : NULL;
+		json_t *value = json_object_get(user, f->default_user_field);
+		return value ? json_deep_copy(value) : json_null();
+	}
+	case DEFAULT_TODAY:
+		if (f->type == FIELD_DATETIME) {
+			char midnight[32];
+			snprintf(midnight, sizeof(midnight), "%.10sT00:00:00Z", now);
+			return json_string(midnight);
+		}
+		return json_stringn(now, 10);
+	case DEFAULT_NOW:
+		return f->type == FIELD_DATE ? json_stringn(now, 10) : json_string(now);
+	default:
+		return json_null();
+	}
+}
+
 /* --- value normalisation ---------------------------------------------- */
 
 static size_t utf8_length(const char *s)
@@ -730,7 +759,10 @@ static int audit(struct crm_ctx *ctx, const struct meta_object *o, int64_t id, c
 		 * new, so every past value stays recoverable. Writing the values
 		 * again doubled the cost of an import.
 		 */
-		return store_audit(ctx->txn, o->name, id, "create", ctx->user_id, ctx->request_id, NULL, ctx);
+		json_t *behalf = ctx->on_behalf_of ? json_pack("{s:I}", "_on_behalf_of", (json_int_t)ctx->on_behalf_of) : NULL;
+		int code = store_audit(ctx->txn, o->name, id, "create", ctx->user_id, ctx->request_id, behalf, ctx);
+		json_decref(behalf);
+		return code;
 	}
 	if (after) {
 		changes = json_object();
@@ -748,6 +780,11 @@ static int audit(struct crm_ctx *ctx, const struct meta_object *o, int64_t id, c
 			json_decref(changes);
 			return CRM_OK;
 		}
+	}
+	if (ctx->on_behalf_of) {
+		if (!changes)
+			changes = json_object();
+		json_object_set_new(changes, "_on_behalf_of", json_integer(ctx->on_behalf_of));
 	}
 	int code = store_audit(ctx->txn, o->name, id, action, ctx->user_id, ctx->request_id, changes, ctx);
 	json_decref(changes);
@@ -953,6 +990,11 @@ static int create(struct crm_ctx *ctx, const char *object, json_t *values, int64
 		const struct meta_field *f = &o->fields[i];
 		if (f->default_value && !json_object_get(record, f->name))
 			json_object_set(record, f->name, f->default_value);
+		else if (f->default_kind != DEFAULT_VALUE && !json_object_get(record, f->name))
+			json_object_set_new(record, f->name, dynamic_default(ctx, f, now));
+		/* a rollup over no children yet: count and sum are 0, min, max and avg null */
+		if (f->type == FIELD_ROLLUP && (f->rollup_measure == ROLLUP_COUNT || f->rollup_measure == ROLLUP_SUM))
+			json_object_set_new(record, f->name, f->rollup_measure == ROLLUP_COUNT ? json_integer(0) : json_real(0));
 		if (f->type == FIELD_AUTONUMBER) {
 			int64_t n;
 			if ((code = store_next_number(ctx->txn, o, f, &n, ctx)) != CRM_OK)

@@ -141,21 +141,32 @@ static int64_t user_by_login(struct crm_ctx *ctx, const char *login)
 	return id;
 }
 
-static int64_t manager_of(struct crm_ctx *ctx, int64_t user_id)
+/* A ref field (manager, team) of user user_id, read as the system; 0 if none. */
+static int64_t user_ref(struct crm_ctx *ctx, int64_t user_id, const char *field)
 {
 	const struct meta_object *users = meta_find_object(ctx->kernel->meta, "user");
-	if (!user_id || !users || !meta_find_field(users, "manager"))
+	if (!user_id || !users || !meta_find_field(users, field))
 		return 0;
 	struct store_conn *conn = ctx->txn ? ctx->txn : store_reader(ctx->kernel->store);
 	json_t *user = NULL;
-	int64_t manager = 0;
+	int64_t value = 0;
 	if (store_get(conn, users, user_id, false, &user, ctx) == CRM_OK)
-		manager = json_integer_value(json_object_get(user, "manager"));
+		value = json_integer_value(json_object_get(user, field));
 	if (conn != ctx->txn)
 		store_reader_done(conn);
 	json_decref(user);
-	crm_error_reset(ctx);
-	return manager;
+	crm_error_forget(ctx);
+	return value;
+}
+
+static int64_t manager_of(struct crm_ctx *ctx, int64_t user_id)
+{
+	return user_ref(ctx, user_id, "manager");
+}
+
+static int64_t team_of(struct crm_ctx *ctx, int64_t user_id)
+{
+	return user_ref(ctx, user_id, "team");
 }
 
 /* ---- notifications ------------------------------------------------------- */
@@ -189,6 +200,7 @@ struct run {
 	json_t *record;             /* the record with the given values applied (borrowed) */
 	json_t *pending;            /* owned: values written with the new state */
 	json_t *created;            /* owned: object name -> id of records created by earlier actions */
+	json_t *owners;             /* owned while the actions run: [{object, id, owner}] to assign after them */
 	int64_t requester;          /* who asked (notify: requester) */
 	time_t now;
 };
@@ -248,13 +260,44 @@ static int64_t notify_target(struct run *run, const char *who)
 	return 0;
 }
 
-static int run_action(struct run *run, const struct meta_workflow_action *action)
+/*
+ * Why the last call failed, in one piece: its message, and the first field
+ * error's when the message only says the record was invalid. Copied out of
+ * ctx, so that a new error may be written from it.
+ */
+static void failure_reason(struct crm_ctx *ctx, char *out, size_t size)
+{
+	json_t *first = json_array_get(ctx->field_errors, 0);
+	const char *field = json_string_value(json_object_get(first, "field"));
+	const char *message = json_string_value(json_object_get(first, "message"));
+	if (message && field && *field)
+		snprintf(out, size, "%s: %s", field, message);
+	else if (message)
+		snprintf(out, size, "%s", message);
+	else
+		snprintf(out, size, "%s", ctx->message[0] ? ctx->message : crm_status_name(ctx->status));
+}
+
+/* Who owns a record a create action made (action->owner), or 0 to leave the creator. */
+static int64_t created_owner(struct run *run, const struct meta_workflow_action *action, int64_t caller)
+{
+	const char *who = action->owner ? action->owner : "record";
+	if (strcmp(who, "caller") == 0)
+		return caller;
+	const char *field = strcmp(who, "record") == 0 ? "owner" : who;
+	json_t *v = json_object_get(run->pending, field);
+	if (!v)
+		v = json_object_get(run->record, field);
+	return json_is_integer(v) ? json_integer_value(v) : 0;
+}
+
+static int run_action_as(struct run *run, const struct meta_workflow_action *action, int64_t caller)
 {
 	struct crm_ctx *ctx = run->ctx;
 	json_t *values, *result = NULL;
 	int64_t new_id = 0;
 	int code = CRM_OK;
-	char title[300];
+	char title[300], reason[600];
 	switch (action->kind) {
 	case WORKFLOW_ACTION_SET:
 		values = resolve_values(run, action->values);
@@ -265,9 +308,15 @@ static int run_action(struct run *run, const struct meta_workflow_action *action
 		values = resolve_values(run, action->values);
 		code = object_create_id(ctx, action->object, values, &new_id);
 		json_decref(values);
-		if (code != CRM_OK)
-			return crm_error(ctx, code, "%s: creating the %s failed: %s", run->what, action->object, ctx->message);
+		if (code != CRM_OK) {
+			failure_reason(ctx, reason, sizeof(reason));
+			return crm_error(ctx, code, "%s: creating the %s failed: %s", run->what, action->object, reason);
+		}
 		json_object_set_new(run->created, action->object, json_integer(new_id));
+		int64_t owner = created_owner(run, action, caller);
+		if (owner)
+			json_array_append_new(run->owners, json_pack("{s:s, s:I, s:I}", "object", action->object, "id",
+			                                             (json_int_t)new_id, "owner", (json_int_t)owner));
 		if (action->link)
 			json_object_set_new(run->pending, action->link, json_integer(new_id));
 		return CRM_OK;
@@ -282,21 +331,76 @@ static int run_action(struct run *run, const struct meta_workflow_action *action
 		code = plugin_action(ctx->kernel, ctx, action->plugin_action, run->object->name, run->id, values, &result);
 		json_decref(values);
 		json_decref(result);
-		if (code != CRM_OK)
-			return crm_error(ctx, code, "%s: action '%s' failed: %s", run->what, action->plugin_action, ctx->message);
+		if (code != CRM_OK) {
+			failure_reason(ctx, reason, sizeof(reason));
+			return crm_error(ctx, code, "%s: action '%s' failed: %s", run->what, action->plugin_action, reason);
+		}
 		return CRM_OK;
 	}
 	return CRM_OK;
 }
 
+static int run_action(struct run *run, const struct meta_workflow_action *action)
+{
+	struct crm_ctx *ctx = run->ctx;
+	int64_t caller = ctx->user_id;
+	/* as: system: every right for this action, audited on behalf of the caller */
+	bool system = action->as_system && caller;
+	if (system) {
+		ctx->user_id = 0;
+		ctx->on_behalf_of = caller;
+	}
+	int code = run_action_as(run, action, caller);
+	if (system) {
+		ctx->user_id = caller;
+		ctx->on_behalf_of = 0;
+	}
+	return code;
+}
+
+/*
+ * Runs the actions in order, then gives each record a create action made its
+ * owner (the record's owner by default): the engine assigns it, as the
+ * system on behalf of the caller, once every action ran, so that later
+ * actions still reach what earlier ones created.
+ */
 static int run_actions(struct run *run, const struct meta_workflow_action *actions, int count)
 {
-	for (int i = 0; i < count; i++) {
-		int code = run_action(run, &actions[i]);
+	struct crm_ctx *ctx = run->ctx;
+	int code = CRM_OK;
+	run->owners = json_array();
+	for (int i = 0; i < count && code == CRM_OK; i++)
+		code = run_action(run, &actions[i]);
+	int64_t caller = ctx->user_id;
+	size_t k;
+	json_t *item;
+	json_array_foreach(run->owners, k, item) {
 		if (code != CRM_OK)
-			return code;
+			break;
+		const char *object = json_string_value(json_object_get(item, "object"));
+		int64_t id = json_integer_value(json_object_get(item, "id"));
+		int64_t owner = json_integer_value(json_object_get(item, "owner"));
+		json_t *record = NULL;
+		ctx->user_id = 0;
+		ctx->on_behalf_of = caller;
+		if ((code = object_get(ctx, object, id, false, &record)) == CRM_OK
+		    && json_integer_value(json_object_get(record, "owner")) != owner) {
+			json_t *values = json_pack("{s:I}", "owner", (json_int_t)owner);
+			code = object_update(ctx, object, id, 0, values, NULL);
+			json_decref(values);
+		}
+		json_decref(record);
+		ctx->user_id = caller;
+		ctx->on_behalf_of = 0;
+		if (code != CRM_OK) {
+			char reason[600];
+			failure_reason(ctx, reason, sizeof(reason));
+			code = crm_error(ctx, code, "%s: giving the new %s to its owner failed: %s", run->what, object, reason);
+		}
 	}
-	return CRM_OK;
+	json_decref(run->owners);
+	run->owners = NULL;
+	return code;
 }
 
 /* ---- firing -------------------------------------------------------------- */
@@ -427,8 +531,15 @@ static int fire(struct crm_ctx *ctx, const struct meta_workflow *wf, const struc
 	if (t->when_expr && (code = condition_holds(ctx, o, t->when_expr, t->when, merged, &holds)) != CRM_OK)
 		goto done;
 	if (!holds) {
-		crm_field_error(ctx, "", "guard", "the condition of transition '%s' does not hold: %s", t->name, t->when);
-		code = crm_error(ctx, CRM_EVALIDATION, "transition '%s' is not allowed now: %s", t->name, t->when);
+		/* the implementer's message if there is one; the end user never reads the raw expression */
+		const char *why = meta_label_text(&t->message, "en", NULL);
+		if (why) {
+			crm_field_error(ctx, "", "guard", "%s", why);
+			code = crm_error(ctx, CRM_EVALIDATION, "transition '%s' is not allowed now: %s", t->name, why);
+		} else {
+			crm_field_error(ctx, "", "guard", "the conditions of transition '%s' are not met", t->name);
+			code = crm_error(ctx, CRM_EVALIDATION, "transition '%s' is not allowed now", t->name);
+		}
 		goto done;
 	}
 	if (t->approval && !privileged) {
@@ -587,20 +698,53 @@ static void add_user(json_t *ids, int64_t id)
 	json_array_append_new(ids, json_integer(id));
 }
 
-/* The users who may approve step of t's approval on record, as an array of ids (owned). */
-static json_t *step_approvers(struct crm_ctx *ctx, const struct meta_approval_step *step, json_t *record)
+/* The user a field:<path> approver names on record (0: none), read as the system. */
+static int64_t user_at_path(struct crm_ctx *ctx, const struct meta_object *object, const char *path, json_t *record)
+{
+	struct expr *e = NULL;
+	char err[256];
+	int64_t id = 0;
+	if (expr_parse(path, &e, err, sizeof(err)) != CRM_OK)
+		return 0;
+	struct store_conn *conn = context_reader(ctx);
+	struct expr_value value = { 0 };
+	if (eval_record(ctx, conn, object, e, record, NULL, &value, err, sizeof(err)) == CRM_OK && value.type == EV_INT)
+		id = value.i;
+	context_reader_done(ctx, conn);
+	expr_value_clear(&value);
+	expr_free(e);
+	crm_error_forget(ctx);
+	return id;
+}
+
+/*
+ * The users who may approve step of t's approval on record (of object), as
+ * an array of ids (owned); requester fired the transition.
+ */
+static json_t *step_approvers(struct crm_ctx *ctx, const struct meta_object *object,
+                              const struct meta_approval_step *step, json_t *record, int64_t requester)
 {
 	json_t *ids = json_array();
 	const struct meta_object *users = meta_find_object(ctx->kernel->meta, "user");
 	for (int a = 0; users && a < step->approver_count; a++) {
 		const struct meta_approver *approver = &step->approvers[a];
+		int64_t owner = json_integer_value(json_object_get(record, "owner"));
 		if (approver->kind == APPROVER_OWNER_MANAGER) {
-			add_user(ids, manager_of(ctx, json_integer_value(json_object_get(record, "owner"))));
+			add_user(ids, manager_of(ctx, owner));
+		} else if (approver->kind == APPROVER_REQUESTER_MANAGER) {
+			add_user(ids, manager_of(ctx, requester));
 		} else if (approver->kind == APPROVER_USER) {
 			add_user(ids, user_by_login(ctx, approver->name));
+		} else if (approver->kind == APPROVER_FIELD) {
+			add_user(ids, user_at_path(ctx, object, approver->name, record));
 		} else {
 			struct strbuf filter = { 0 };
 			strbuf_printf(&filter, "role = '%s'", approver->name);   /* a valid name: no quotes */
+			if (approver->kind == APPROVER_ROLE_IN_OWNER_TEAM) {
+				int64_t team = team_of(ctx, owner);
+				/* an owner without a team has no team mates to approve */
+				strbuf_printf(&filter, team ? " and team = %lld" : " and id = 0", (long long)team);
+			}
 			if (meta_find_field(users, "active"))
 				strbuf_puts(&filter, " and (active is null or active = true)");
 			json_t *records = system_query(ctx, "user", filter.data, MAX_APPROVERS);
@@ -632,7 +776,7 @@ static int open_step(struct crm_ctx *ctx, const struct meta_workflow *wf, const 
 {
 	const struct meta_approval *approval = t->approval;
 	const struct meta_approval_step *s = &approval->steps[step];
-	json_t *ids = step_approvers(ctx, s, record);
+	json_t *ids = step_approvers(ctx, wf->object, s, record, requester);
 	json_t *earlier = step > 0 ? request_records(ctx, request, "status = 'approved'") : json_array();
 	bool self = approval->self_approval || wf->self_approval;
 	json_t *kept = json_array();
@@ -918,8 +1062,9 @@ static int timer_run(struct crm_kernel *kernel, const struct meta_workflow *wf, 
 			break;
 		code = store_get(ctx.txn, wf->object, json_integer_value(id), false, &record, &ctx);
 		if (code == CRM_OK) {
-			run = (struct run){ &ctx, wf->object, wf, what, json_integer_value(id), record, json_object(),
-			                    json_object(), 0, now };
+			run = (struct run){ .ctx = &ctx, .object = wf->object, .workflow = wf, .what = what,
+			                    .id = json_integer_value(id), .record = record, .pending = json_object(),
+			                    .created = json_object(), .now = now };
 			code = run_actions(&run, timer->actions, timer->action_count);
 			if (code == CRM_OK && json_object_size(run.pending) > 0)
 				code = object_update(&ctx, wf->object->name, run.id, 0, run.pending, NULL);

@@ -819,6 +819,36 @@ static const char *const manifest_keys[] = {
 	"name", "version", "description", "author", "license", "requires", "lua", "library", "config",
 	"limits", "system_access", NULL,
 };
+static const char *const limit_keys[] = { "instructions", "memory_mb", NULL };
+
+/* For the reference (meta_docs.h): each list names its section of docs/metadata.md. */
+static const struct meta_key_table manifest_key_tables[] = {
+	{ "plugin-manifest", manifest_keys },
+	{ "plugin-limits", limit_keys },
+};
+
+const struct meta_key_table *plugin_key_tables(int *count)
+{
+	*count = (int)(sizeof(manifest_key_tables) / sizeof(manifest_key_tables[0]));
+	return manifest_key_tables;
+}
+
+/* "a, b, c (see docs/metadata.md#section)": the keys an unknown-key message lists. */
+static void expected_keys(struct strbuf *sb, const char *section, const char *const *keys)
+{
+	for (int k = 0; keys[k]; k++)
+		strbuf_printf(sb, "%s%s", k ? ", " : "", keys[k]);
+	strbuf_printf(sb, ") (see docs/metadata.md#%s", section);
+}
+
+static bool in_keys(const struct ynode *key, const char *const *keys)
+{
+	for (int k = 0; keys[k]; k++) {
+		if (key->kind == YNODE_SCALAR && strcmp(key->text, keys[k]) == 0)
+			return true;
+	}
+	return false;
+}
 
 static bool is_scalar(const struct ynode *node)
 {
@@ -886,13 +916,13 @@ static struct plugin *read_manifest(struct plugins *plugins, struct loader *ld, 
 	}
 	for (int i = 0; i + 1 < root->count; i += 2) {
 		const struct ynode *key = root->items[i];
-		bool known = false;
-		for (int k = 0; manifest_keys[k]; k++)
-			known = known || (key->kind == YNODE_SCALAR && strcmp(key->text, manifest_keys[k]) == 0);
-		if (!known)
-			NODE_DIAG(ld, plugin, key, "unknown key '%s' (expected name, version, description, author, license, "
-			          "requires, lua, library, config, limits, system_access)",
-			          key->kind == YNODE_SCALAR ? key->text : "?");
+		if (!in_keys(key, manifest_keys)) {
+			struct strbuf expected = { 0 };
+			expected_keys(&expected, "plugin-manifest", manifest_keys);
+			NODE_DIAG(ld, plugin, key, "unknown key '%s' (expected %s)", key->kind == YNODE_SCALAR ? key->text : "?",
+			          expected.data);
+			strbuf_free(&expected);
+		}
 		for (int j = 0; j < i; j += 2) {
 			if (key->kind == YNODE_SCALAR && root->items[j]->kind == YNODE_SCALAR
 			    && !strcmp(key->text, root->items[j]->text))
@@ -973,15 +1003,18 @@ static struct plugin *read_manifest(struct plugins *plugins, struct loader *ld, 
 			for (int i = 0; i + 1 < node->count; i += 2) {
 				const struct ynode *k = node->items[i], *v = node->items[i + 1];
 				long long value;
-				if (k->kind == YNODE_SCALAR && !strcmp(k->text, "instructions")) {
+				if (!in_keys(k, limit_keys)) {
+					struct strbuf expected = { 0 };
+					expected_keys(&expected, "plugin-limits", limit_keys);
+					NODE_DIAG(ld, plugin, k, "unknown limit '%s' (expected %s)", k->kind == YNODE_SCALAR ? k->text : "?",
+					          expected.data);
+					strbuf_free(&expected);
+				} else if (!strcmp(k->text, "instructions")) {
 					if (parse_limit(ld, plugin, v, "instructions", 10000, 10000000000LL, &value))
 						plugin->instructions = value;
-				} else if (k->kind == YNODE_SCALAR && !strcmp(k->text, "memory_mb")) {
+				} else if (!strcmp(k->text, "memory_mb")) {
 					if (parse_limit(ld, plugin, v, "memory_mb", 1, 1024, &value))
 						plugin->memory = (size_t)value << 20;
-				} else {
-					NODE_DIAG(ld, plugin, k, "unknown limit '%s' (expected instructions, memory_mb)",
-					          k->kind == YNODE_SCALAR ? k->text : "?");
 				}
 			}
 		}

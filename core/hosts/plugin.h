@@ -65,6 +65,14 @@ void plugin_test_run(struct crm_kernel *kernel, const char *plugins_dir, const c
                      int *failed);
 void plugin_test_cleanup(char *dir);
 
+/*
+ * The keys read_manifest accepts in plugin.yaml and under its `limits:`, as
+ * key tables for the reference (meta_docs.h, which sits below this layer and
+ * takes them as an argument). Static; *count is set.
+ */
+struct meta_key_table;
+const struct meta_key_table *plugin_key_tables(int *count);
+
 /* ---- the C ABI's version (pure; tested) ---------------------------------- */
 
 /*

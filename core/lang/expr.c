@@ -109,6 +109,15 @@ static const struct function {
 	{ "coalesce", FN_COALESCE, 2 },
 };
 
+const char *expr_function(int index, int *arity)
+{
+	if (index < 0 || (size_t)index >= sizeof(functions) / sizeof(functions[0]))
+		return NULL;
+	if (arity)
+		*arity = functions[index].arity;
+	return functions[index].name;
+}
+
 /* ---- small helpers shared by all parts -------------------------------- */
 
 /* Locale-independent character classes: the language is ASCII outside strings. */

@@ -145,4 +145,7 @@ int expr_eval(const struct expr *e, const struct expr_env *env, struct expr_valu
 bool expr_truthy(const struct expr_value *value);
 void expr_value_clear(struct expr_value *value);
 
+/* The functions of the language, for the reference: the index-th's name and *arity, or NULL past the last. */
+const char *expr_function(int index, int *arity);
+
 #endif

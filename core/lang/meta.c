@@ -103,8 +103,7 @@ static const struct {
 	[FK_MAX] = {"max", NUMBER_TYPES | TEXT_TYPES},
 	[FK_MAX_LENGTH] = {"max_length", TEXT_TYPES},
 	[FK_SCALE] = {"scale", SCALED_TYPES | TYPE_BIT(FIELD_FORMULA)},
-	[FK_DEFAULT] = {"default", ALL_TYPES & ~(COMPUTED_TYPES | TYPE_BIT(FIELD_REF) | TYPE_BIT(FIELD_USER) |
-	                                          TYPE_BIT(FIELD_GEO) | TYPE_BIT(FIELD_AUTONUMBER))},
+	[FK_DEFAULT] = {"default", ALL_TYPES & ~(COMPUTED_TYPES | TYPE_BIT(FIELD_GEO) | TYPE_BIT(FIELD_AUTONUMBER))},
 	[FK_VALUES] = {"values", TYPE_BIT(FIELD_ENUM) | TYPE_BIT(FIELD_MULTIENUM)},
 	[FK_TO] = {"to", TYPE_BIT(FIELD_REF) | TYPE_BIT(FIELD_USER)},
 	[FK_ON_DELETE] = {"on_delete", TYPE_BIT(FIELD_REF) | TYPE_BIT(FIELD_USER)},
@@ -278,13 +277,16 @@ static void join_words(struct strbuf *sb, const char *const *words)
 		strbuf_printf(sb, "%s%s", i ? ", " : "", words[i]);
 }
 
+static const char *key_section(const char *const *allowed);   /* beside the workflow key tables */
+
+/* Names the allowed keys and the section of docs/metadata.md that documents them. */
 static void error_unknown_key(struct loader *ld, const struct ynode *key, const char *where,
                               const char *const *allowed)
 {
 	struct strbuf list = {0};
 	join_words(&list, allowed);
-	error_node(ld, key, "unknown key '%s' in %s (expected one of: %s)", shown(ld, key->text), where,
-	           list.data);
+	error_node(ld, key, "unknown key '%s' in %s (expected one of: %s) (see docs/metadata.md#%s)",
+	           shown(ld, key->text), where, list.data, key_section(allowed));
 	strbuf_free(&list);
 }
 
@@ -634,6 +636,7 @@ static void field_free(struct meta_field *field)
 	free(field->name);
 	label_free(&field->label);
 	json_decref(field->default_value);
+	free(field->default_user_field);
 	for (int i = 0; i < field->value_count; i++) {
 		free(field->values[i]);
 		label_free(&field->value_labels[i]);
@@ -1075,6 +1078,44 @@ static bool check_bounds(struct loader *ld, const struct meta_field *field, cons
 }
 
 /* Checks the default against the field's settings and stores it with its JSON type. */
+/*
+ * A default worked out when a record is created: $me (the creating user),
+ * $user.<field> (a field of the creating user's record), today(), now().
+ * Returns false when node is none of these (a literal default).
+ */
+static bool parse_dynamic_default(struct loader *ld, struct meta_field *field, const struct ynode *node)
+{
+	if (node->kind != YNODE_SCALAR || !node->plain)
+		return false;
+	const char *text = node->text;
+	enum field_type type = field->type;
+	bool dated = type == FIELD_DATE || type == FIELD_DATETIME || (TYPE_BIT(type) & TEXT_TYPES);
+	if (strcmp(text, "$me") == 0) {
+		if (type != FIELD_USER && !(type == FIELD_REF && field->to && strcmp(field->to, "user") == 0))
+			error_node(ld, node, "default '$me' needs a user field ('%s' is %s)", field->name, meta_type_name(type));
+		field->default_kind = DEFAULT_ME;
+	} else if (strcmp(text, "today()") == 0) {
+		if (!dated)
+			error_node(ld, node, "default 'today()' needs a date, datetime or text field ('%s' is %s)", field->name,
+			           meta_type_name(type));
+		field->default_kind = DEFAULT_TODAY;
+	} else if (strcmp(text, "now()") == 0) {
+		if (!dated)
+			error_node(ld, node, "default 'now()' needs a date, datetime or text field ('%s' is %s)", field->name,
+			           meta_type_name(type));
+		field->default_kind = DEFAULT_NOW;
+	} else if (strncmp(text, "$user.", 6) == 0) {
+		if (!crm_valid_name(text + 6))
+			error_node(ld, node, "'%s' is not a field of the user: expected $user.<field>", shown(ld, text));
+		field->default_kind = DEFAULT_USER_FIELD;
+		free(field->default_user_field);
+		field->default_user_field = xstrdup(text + 6);   /* checked against the user object in check_defaults */
+	} else {
+		return false;
+	}
+	return true;
+}
+
 static void parse_default(struct loader *ld, struct meta_field *field, const struct ynode *node)
 {
 	json_t *value = NULL;
@@ -1083,9 +1124,13 @@ static void parse_default(struct loader *ld, struct meta_field *field, const str
 	bool boolean;
 	size_t chars;
 
-	if (is_null(node))
+	if (is_null(node) || parse_dynamic_default(ld, field, node))
 		return;
 	switch (field->type) {
+	case FIELD_REF: case FIELD_USER:
+		error_node(ld, node, "a %s field takes '$me' or '$user.<field>' as default, not a fixed id",
+		           meta_type_name(field->type));
+		break;
 	case FIELD_TEXT: case FIELD_TEXTAREA: case FIELD_EMAIL: case FIELD_PHONE: case FIELD_URL:
 		if (node->kind != YNODE_SCALAR) {
 			error_node(ld, node, "expected a text for 'default'");
@@ -2023,12 +2068,50 @@ static const char *const workflow_keys[] = {
 	"description", NULL,
 };
 static const char *const transition_keys[] = {
-	"name", "from", "to", "require", "when", "roles", "do", "approval", "direct", "label", NULL,
+	"name", "from", "to", "require", "when", "message", "roles", "do", "approval", "direct", "label", NULL,
 };
 static const char *const approval_keys[] = { "when", "approvers", "steps", "mode", "self_approval", NULL };
 static const char *const step_keys[] = { "approvers", "mode", NULL };
 static const char *const timer_keys[] = { "name", "when", "every", "untouched_for", "do", NULL };
-static const char *const create_keys[] = { "object", "values", "link", NULL };
+static const char *const create_keys[] = { "object", "values", "link", "owner", NULL };
+/* Beside the action's own key in an action map: whose rights it runs with. */
+static const char *const action_keys[] = { "set", "create", "notify", "as", NULL };
+static const char *const notify_keys[] = { "notify", "message", NULL };
+
+/*
+ * Every list above, named by the section of docs/metadata.md that documents
+ * it: meta_key_tables hands them to the reference (core/lang/meta_docs.c),
+ * whose test fails when a key here has no entry there. A new list of keys
+ * goes here too.
+ */
+static const struct meta_key_table key_tables[] = {
+	{ "app", app_keys },
+	{ "app-plugin", plugin_keys },
+	{ "object", object_keys },
+	{ "enum-value", value_keys },
+	{ "rule", rule_keys },
+	{ "index", index_keys },
+	{ "role", role_keys },
+	{ "role-object", role_object_keys },
+	{ "workflow", workflow_keys },
+	{ "transition", transition_keys },
+	{ "approval", approval_keys },
+	{ "approval-step", step_keys },
+	{ "timer", timer_keys },
+	{ "actions", action_keys },
+	{ "create-action", create_keys },
+	{ "notify-action", notify_keys },
+};
+
+/* The section for an unknown-key message: a field's list is built from field_keys ("type" first). */
+static const char *key_section(const char *const *allowed)
+{
+	for (size_t i = 0; i < sizeof(key_tables) / sizeof(key_tables[0]); i++) {
+		if (key_tables[i].keys == allowed)
+			return key_tables[i].kind;
+	}
+	return allowed[0] == field_keys[FK_TYPE].name ? "field" : "contents";
+}
 
 #define MAX_WORKFLOW_ITEMS 200
 
@@ -2052,6 +2135,7 @@ static void action_free(struct meta_workflow_action *action)
 	free(action->link);
 	free(action->notify);
 	free(action->message);
+	free(action->owner);
 }
 
 static void actions_free(struct meta_workflow_action *actions, int count)
@@ -2091,6 +2175,8 @@ static void workflow_free(struct meta_workflow *workflow)
 		free_names(t->require, t->require_count);
 		free(t->when);
 		expr_free(t->when_expr);
+		label_free(&t->message);
+		label_free(&t->label);
 		free_names(t->roles, t->role_count);
 		actions_free(t->actions, t->action_count);
 		approval_free(t->approval);
@@ -2202,17 +2288,34 @@ static bool parse_action(struct loader *ld, const struct ynode *node, struct met
 		error_node(ld, node, "expected an action: plugin.action or a map with set, create or notify");
 		return false;
 	}
-	const struct ynode *key = node->items[0], *value = node->items[1];
+	/* as: caller (the default: the caller's rights) or as: system, beside the action's key */
+	int pairs = node->count / 2, first = 0;
+	const struct ynode *as_node = ytree_map_get(node, "as");
+	if (as_node) {
+		const char *as = get_text(ld, as_node, "as");
+		if (as && strcmp(as, "system") == 0)
+			action->as_system = true;
+		else if (as && strcmp(as, "caller") != 0)
+			error_node(ld, as_node, "expected caller or system for 'as', not '%s'", shown(ld, as));
+		pairs--;
+		if (strcmp(node->items[0]->text, "as") == 0)
+			first = 2;
+	}
+	if (pairs == 0) {
+		error_node(ld, node, "'as' needs an action beside it: set, create or notify");
+		return false;
+	}
+	const struct ynode *key = node->items[first], *value = node->items[first + 1];
 	if (!strcmp(key->text, "set")) {
-		if (node->count != 2 || value->kind != YNODE_MAPPING || value->count == 0) {
+		if (pairs != 1 || value->kind != YNODE_MAPPING || value->count == 0) {
 			error_node(ld, node, "expected { set: { field: value, ... } }");
 			return false;
 		}
 		action->kind = WORKFLOW_ACTION_SET;
 		action->values = node_to_json(value);
 	} else if (!strcmp(key->text, "create")) {
-		if (node->count != 2 || value->kind != YNODE_MAPPING) {
-			error_node(ld, node, "expected { create: { object: name, values: { ... }, link: field } }");
+		if (pairs != 1 || value->kind != YNODE_MAPPING) {
+			error_node(ld, node, "expected { create: { object: name, values: { ... }, link: field, owner: record } }");
 			return false;
 		}
 		action->kind = WORKFLOW_ACTION_CREATE;
@@ -2225,6 +2328,8 @@ static bool parse_action(struct loader *ld, const struct ynode *node, struct met
 				action->object = xstrdup(name);
 			else if (!strcmp(k->text, "link") && (name = get_name(ld, v, "link")))
 				action->link = xstrdup(name);
+			else if (!strcmp(k->text, "owner") && (name = get_name(ld, v, "owner")))
+				action->owner = xstrdup(name);   /* record, caller or a user field: resolve_workflow checks */
 			else if (!strcmp(k->text, "values")) {
 				if (v->kind != YNODE_MAPPING)
 					error_node(ld, v, "expected a map of field values for 'values'");
@@ -2257,17 +2362,23 @@ static bool parse_action(struct loader *ld, const struct ynode *node, struct met
 			} else if (!strcmp(k->text, "message")) {
 				if ((text = get_text(ld, v, "message")))
 					action->message = xstrdup(text);
+			} else if (!strcmp(k->text, "as")) {
+				continue;   /* read above */
 			} else {
-				static const char *const notify_keys[] = { "notify", "message", NULL };
 				error_unknown_key(ld, k, "notify action", notify_keys);
 			}
 		}
 	} else {
-		error_node(ld, key, "unknown action '%s' (expected set, create or notify)", shown(ld, key->text));
+		error_unknown_key(ld, key, "action", action_keys);
 		return false;
 	}
-	if (action->kind != WORKFLOW_ACTION_NOTIFY && node->count != 2) {
-		error_node(ld, node->items[2], "an action map holds one action; write each in its own list item");
+	if (action->kind != WORKFLOW_ACTION_NOTIFY && pairs != 1) {
+		for (int i = 0; i < node->count; i += 2)
+			if (i != first && strcmp(node->items[i]->text, "as") != 0) {
+				error_node(ld, node->items[i], "an action map holds one action (and 'as'); write each in its own "
+				           "list item");
+				break;
+			}
 		return false;
 	}
 	if (action->values && !json_is_object(action->values)) {
@@ -2310,10 +2421,13 @@ static bool parse_mode(struct loader *ld, const struct ynode *node, bool *all)
 	return false;
 }
 
+#define APPROVER_FORMS "role:<name>, role:<name> in team of owner, user:<login>, owner_manager, " \
+                       "requester_manager or field:<user field path>"
+
 static void parse_approvers(struct loader *ld, const struct ynode *node, struct meta_approval_step *step)
 {
 	if (node->kind != YNODE_SEQUENCE || node->count == 0 || node->count > MAX_WORKFLOW_ITEMS) {
-		error_node(ld, node, "expected a non-empty list of approvers: role:<name>, user:<login> or owner_manager");
+		error_node(ld, node, "expected a non-empty list of approvers: " APPROVER_FORMS);
 		return;
 	}
 	step->approvers = xcalloc((size_t)node->count, sizeof(*step->approvers));
@@ -2321,17 +2435,31 @@ static void parse_approvers(struct loader *ld, const struct ynode *node, struct 
 		const struct ynode *item = node->items[i];
 		const char *text = item->kind == YNODE_SCALAR ? item->text : "";
 		struct meta_approver *approver = &step->approvers[step->approver_count];
+		static const char in_team[] = " in team of owner";
+		size_t length = strlen(text), tail = sizeof(in_team) - 1;
 		if (!strcmp(text, "owner_manager")) {
 			approver->kind = APPROVER_OWNER_MANAGER;
+		} else if (!strcmp(text, "requester_manager")) {
+			approver->kind = APPROVER_REQUESTER_MANAGER;
+		} else if (!strncmp(text, "role:", 5) && length > 5 + tail && !strcmp(text + length - tail, in_team)) {
+			approver->kind = APPROVER_ROLE_IN_OWNER_TEAM;
+			approver->name = xstrndup(text + 5, length - 5 - tail);
+			if (!crm_valid_name(approver->name)) {
+				error_node(ld, item, "'%s' is not a role name", shown(ld, approver->name));
+				free(approver->name);
+				continue;
+			}
 		} else if (!strncmp(text, "role:", 5) && crm_valid_name(text + 5)) {
 			approver->kind = APPROVER_ROLE;
 			approver->name = xstrdup(text + 5);
 		} else if (!strncmp(text, "user:", 5) && text[5] && strlen(text) < 70) {
 			approver->kind = APPROVER_USER;
 			approver->name = xstrdup(text + 5);
+		} else if (!strncmp(text, "field:", 6) && text[6] && strlen(text) < 200) {
+			approver->kind = APPROVER_FIELD;
+			approver->name = xstrdup(text + 6);   /* a user field by path: resolve_workflow checks each hop */
 		} else {
-			error_node(ld, item, "unknown approver '%s' (expected role:<name>, user:<login> or owner_manager)",
-			           shown(ld, text));
+			error_node(ld, item, "unknown approver '%s' (expected " APPROVER_FORMS ")", shown(ld, text));
 			continue;
 		}
 		step->approver_count++;
@@ -2459,10 +2587,15 @@ static bool parse_transition(struct loader *ld, const struct ynode *node, struct
 		else if (!strcmp(key->text, "direct"))
 			get_bool(ld, value, "direct", &t->direct);
 		else if (!strcmp(key->text, "label"))
-			get_text(ld, value, "label");
+			parse_label(ld, value, "label", &t->label);
+		else if (!strcmp(key->text, "message"))
+			parse_label(ld, value, "message", &t->message);
 	}
 	if (t->direct && (t->require_count || t->when || t->role_count || t->action_count || t->approval))
 		error_at(ld, t->pos, "transition '%s' is direct: it cannot have require, when, roles, do or approval", t->name);
+	if (t->message.count && !t->when)
+		error_at(ld, t->pos, "transition '%s' has a 'message' but no 'when': the message is what a failed 'when' says",
+		         t->name);
 	return true;
 }
 
@@ -3192,6 +3325,12 @@ static void check_actions(struct loader *ld, const struct meta_workflow *wf, con
 					error_at(ld, action->pos, "link '%s' must be a ref field of '%s' to '%s' (%s)", shown(ld, action->link),
 					         wf->object->name, target->name, context);
 			}
+			if (action->owner && strcmp(action->owner, "record") != 0 && strcmp(action->owner, "caller") != 0) {
+				const struct meta_field *owner = meta_find_field(wf->object, action->owner);
+				if (!owner || owner->type != FIELD_USER)
+					error_at(ld, action->pos, "owner '%s' must be record, caller or a user field of '%s' (%s)",
+					         shown(ld, action->owner), wf->object->name, context);
+			}
 			break;
 		case WORKFLOW_ACTION_NOTIFY: {
 			const struct meta_object *notification = meta_find_object(meta, "notification");
@@ -3244,6 +3383,35 @@ static void check_reachable(struct loader *ld, const struct meta_workflow *wf)
 			warning_at(ld, wf->field_pos, "state '%s' of workflow '%s' cannot be reached from '%s'", field->values[v],
 			           wf->name, wf->initial);
 	free(reached);
+}
+
+/* A path of refs from object ending at a user field (an approver field:<path>). */
+static void check_user_path(struct loader *ld, const struct meta_object *object, const char *path,
+                            struct meta_pos pos, const char *context)
+{
+	char *copy = xstrdup(path);
+	const struct meta_object *at = object;
+	char *save = NULL;
+	for (char *part = strtok_r(copy, ".", &save); part; part = strtok_r(NULL, ".", &save)) {
+		const struct meta_field *field = at ? meta_find_field(at, part) : NULL;
+		bool last = save == NULL || *save == '\0';
+		if (!field) {
+			error_at(ld, pos, "approver field:%s: '%s' has no field '%s' (%s)", shown(ld, path),
+			         at ? at->name : "?", shown(ld, part), context);
+			break;
+		}
+		bool user = field->type == FIELD_USER || (field->type == FIELD_REF && field->target
+		                                           && strcmp(field->target->name, "user") == 0);
+		if (last && !user)
+			error_at(ld, pos, "approver field:%s: '%s' is %s, not a user field (%s)", shown(ld, path), field->name,
+			         meta_type_name(field->type), context);
+		if (!last && field->type != FIELD_REF && field->type != FIELD_USER) {
+			error_at(ld, pos, "approver field:%s: '%s' is not a reference (%s)", shown(ld, path), field->name, context);
+			break;
+		}
+		at = field->target;
+	}
+	free(copy);
 }
 
 static void resolve_workflow(struct loader *ld, struct meta_workflow *wf, int index)
@@ -3321,10 +3489,15 @@ static void resolve_workflow(struct loader *ld, struct meta_workflow *wf, int in
 				         context);
 			for (int s = 0; s < tr->approval->step_count; s++) {
 				const struct meta_approval_step *step = &tr->approval->steps[s];
-				for (int a = 0; a < step->approver_count; a++)
-					if (step->approvers[a].kind == APPROVER_ROLE && !meta_find_role(meta, step->approvers[a].name))
+				for (int a = 0; a < step->approver_count; a++) {
+					const struct meta_approver *approver = &step->approvers[a];
+					if ((approver->kind == APPROVER_ROLE || approver->kind == APPROVER_ROLE_IN_OWNER_TEAM)
+					    && !meta_find_role(meta, approver->name))
 						error_at(ld, tr->approval->pos, "unknown role '%s' in the approvers of %s",
-						         step->approvers[a].name, context);
+						         approver->name, context);
+					if (approver->kind == APPROVER_FIELD)
+						check_user_path(ld, wf->object, approver->name, tr->approval->pos, context);
+				}
 			}
 		}
 	}
@@ -3346,10 +3519,34 @@ static void resolve_workflows(struct loader *ld)
 		resolve_workflow(ld, &ld->meta->workflows[i], i);
 }
 
+/* $user.<field> defaults name a field of the user object, of a type the field can hold. */
+static void check_defaults(struct loader *ld)
+{
+	struct meta *meta = ld->meta;
+	const struct meta_object *user = meta_find_object(meta, "user");
+	for (int o = 0; o < meta->object_count; o++) {
+		for (int f = 0; f < meta->objects[o].field_count; f++) {
+			const struct meta_field *field = &meta->objects[o].fields[f];
+			if (field->default_kind != DEFAULT_USER_FIELD)
+				continue;
+			const struct meta_field *source = user ? meta_find_field(user, field->default_user_field) : NULL;
+			if (!source)
+				error_at(ld, field->pos, "default of '%s.%s': the 'user' object has no field '%s'",
+				         meta->objects[o].name, field->name, shown(ld, field->default_user_field));
+			else if (meta_field_kind(source) != meta_field_kind(field)
+			         || ((field->type == FIELD_REF || field->type == FIELD_USER) && source->target != field->target))
+				error_at(ld, field->pos, "default of '%s.%s': $user.%s is %s, '%s' is %s", meta->objects[o].name,
+				         field->name, source->name, meta_type_name(source->type), field->name,
+				         meta_type_name(field->type));
+		}
+	}
+}
+
 static void resolve(struct loader *ld)
 {
 	struct meta *meta = ld->meta;
 	resolve_targets(ld);
+	check_defaults(ld);
 	for (int o = 0; o < meta->object_count; o++) {
 		for (int f = 0; f < meta->objects[o].field_count; f++) {
 			struct meta_field *field = &meta->objects[o].fields[f];
@@ -3644,5 +3841,38 @@ void meta_diags_print(const struct meta_diags *diags, void *stream)
 		fprintf(stream, "%s:%d:%d: %s: %s\n", d->file, d->line, d->column, d->warning ? "warning" : "error",
 		        d->message);
 	}
+}
+
+/* ------------------------------------------- the key tables, for the reference */
+
+const struct meta_key_table *meta_key_tables(int *count)
+{
+	*count = (int)(sizeof(key_tables) / sizeof(key_tables[0]));
+	return key_tables;
+}
+
+int meta_field_key_count(void)
+{
+	return FK_COUNT;
+}
+
+const char *meta_field_key_name(int key)
+{
+	return key >= 0 && key < FK_COUNT ? field_keys[key].name : NULL;
+}
+
+bool meta_field_key_valid(int key, enum field_type type)
+{
+	return key >= 0 && key < FK_COUNT && (int)type >= 0 && type < FIELD_TYPE_COUNT &&
+	       (field_keys[key].types & TYPE_BIT(type));
+}
+
+const char *meta_system_field(int index, enum field_type *type)
+{
+	if (index < 0 || index >= SYSTEM_FIELD_COUNT)
+		return NULL;
+	if (type)
+		*type = system_fields[index].type;
+	return system_fields[index].name;
 }
 

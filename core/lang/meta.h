@@ -40,4 +40,25 @@ void meta_diags_free(struct meta_diags *diags);
 /* Prints every diagnostic as "file:line:column: error: message" to stream (a FILE *). */
 void meta_diags_print(const struct meta_diags *diags, void *stream);
 
+/*
+ * The keys the loader accepts, for the reference (meta_docs.h) and its drift
+ * test. Each table is one kind of map ("workflow", "transition", ...: also
+ * the section of docs/metadata.md that an unknown-key error points to) with
+ * the very NULL-terminated list the loader checks keys against. Static;
+ * *count is set to the number of tables. Field keys, valid per field type,
+ * are read with the meta_field_key_* functions instead.
+ */
+struct meta_key_table {
+	const char *kind;
+	const char *const *keys;
+};
+const struct meta_key_table *meta_key_tables(int *count);
+/* The field keys: index 0 .. meta_field_key_count() - 1, in the loader's order. */
+int meta_field_key_count(void);
+const char *meta_field_key_name(int key);
+/* True if a field of type may carry key (the loader refuses it otherwise). */
+bool meta_field_key_valid(int key, enum field_type type);
+/* The system fields every object gets, in order: the name of the index-th, or NULL past the last. */
+const char *meta_system_field(int index, enum field_type *type);
+
 #endif

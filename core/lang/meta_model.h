@@ -57,6 +57,12 @@ struct meta_field {
 	int max_length;        /* text types; 0 = default (text 255, textarea 32000) */
 	int scale;             /* decimal places for decimal/money/percent (money 2, percent 2, decimal 6) */
 	json_t *default_value; /* owned; NULL = none */
+	/*
+	 * default: $me, $user.<field>, today() or now(): worked out when a record
+	 * is created, from the caller and the clock (DEFAULT_VALUE: default_value)
+	 */
+	enum field_default { DEFAULT_VALUE, DEFAULT_ME, DEFAULT_USER_FIELD, DEFAULT_TODAY, DEFAULT_NOW } default_kind;
+	char *default_user_field;        /* owned: DEFAULT_USER_FIELD's field of the user object */
 	/* enum, multienum */
 	int value_count;
 	char **values;         /* owned */
@@ -192,14 +198,31 @@ struct meta_workflow_action {
 	char *link;                 /* CREATE: ref field of the record set to the new id, or NULL */
 	char *notify;               /* NOTIFY: "owner", "manager", "requester" or "user:<login>" */
 	char *message;              /* NOTIFY: the text, or NULL (a default names the transition) */
+	/*
+	 * CREATE: who owns the new record: "record" (the record's owner, the
+	 * default), "caller", or a user field of the record. The engine assigns
+	 * it after the actions ran, whoever the caller is.
+	 */
+	char *owner;
+	bool as_system;             /* as: system: the action runs with every right, audited on behalf of the caller */
 	struct meta_pos pos;
 };
 
-enum approver_kind { APPROVER_ROLE, APPROVER_USER, APPROVER_OWNER_MANAGER };
+/*
+ * role:R (every active user of role R), user:<login>, owner_manager (the
+ * record owner's manager), requester_manager (the manager of who fired the
+ * transition), role:R in team of owner (users of role R in the owner's
+ * team), field:<path> (the user a user field names, through refs:
+ * field:partner.channel_manager).
+ */
+enum approver_kind {
+	APPROVER_ROLE, APPROVER_USER, APPROVER_OWNER_MANAGER, APPROVER_REQUESTER_MANAGER, APPROVER_ROLE_IN_OWNER_TEAM,
+	APPROVER_FIELD,
+};
 
 struct meta_approver {
 	enum approver_kind kind;
-	char *name;                 /* the role name or the user's login; NULL for owner_manager */
+	char *name;                 /* the role name, the user's login or the field path; NULL for the managers */
 };
 
 /* One step of an approval: any one of its approvers, or every one (all). */
@@ -234,6 +257,8 @@ struct meta_transition {
 	char **require;             /* fields that must be set after the transition's values */
 	char *when;                 /* guard, or NULL */
 	struct expr *when_expr;     /* owned */
+	struct meta_label message;  /* what the end user reads when the guard does not hold (may be empty) */
+	struct meta_label label;    /* the button's text (may be empty: the name) */
 	int role_count;
 	char **roles;               /* who may fire it; none listed: whoever may update the record */
 	bool direct;                /* a plain write of `to` from `from` counts as this transition (for

@@ -684,6 +684,14 @@ static json_t *field_json(const struct meta_field *field)
 		json_object_set_new(out, "scale", json_integer(field->scale));
 	if (field->default_value)
 		json_object_set(out, "default", field->default_value);
+	static const char *const computed_defaults[] = { NULL, "$me", NULL, "today()", "now()" };
+	if (field->default_kind == DEFAULT_USER_FIELD) {
+		char text[80];
+		snprintf(text, sizeof(text), "$user.%s", field->default_user_field);
+		json_object_set_new(out, "default_expr", json_string(text));
+	} else if (field->default_kind != DEFAULT_VALUE) {
+		json_object_set_new(out, "default_expr", json_string(computed_defaults[field->default_kind]));
+	}
 	if (field->value_count > 0) {
 		json_t *values = json_array();
 		for (int i = 0; i < field->value_count; i++)
@@ -1697,8 +1705,12 @@ static void handle_meta(struct route_ctx *r)
 				json_t *from = json_array();
 				for (int k = 0; k < tr->from_count; k++)
 					json_array_append_new(from, json_string(tr->from[k]));
-				json_array_append_new(transitions, json_pack("{s:s, s:o, s:b, s:s, s:b}", "name", tr->name,
-					"from", from, "from_any", tr->from_any, "to", tr->to, "approval", tr->approval != NULL));
+				json_t *item = json_pack("{s:s, s:o, s:b, s:s, s:b, s:o}", "name", tr->name, "from", from,
+					"from_any", tr->from_any, "to", tr->to, "approval", tr->approval != NULL,
+					"label", label_json(&tr->label, tr->name));
+				if (tr->message.count)
+					json_object_set_new(item, "message", label_json(&tr->message, ""));
+				json_array_append_new(transitions, item);
 			}
 			json_array_append_new(flows, json_pack("{s:s, s:s, s:s, s:o}", "name", wf->name, "field", wf->field->name,
 			                                       "initial", wf->initial, "transitions", transitions));

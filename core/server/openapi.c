@@ -391,12 +391,17 @@ static void add_meta_schemas(struct doc *d)
 		"to", "type", "string", "on_delete", "type", "string", "enum", "restrict", "set_null", "cascade",
 		"formula", "type", "string", "returns", "type", "string", "rollup", "type", "object",
 		"format", "type", "string");
+	/* $me, $user.<field>, today() or now(): a default the server works out at creation */
+	json_object_set_new(json_object_get(field, "properties"), "default_expr", json_pack("{s:s}", "type", "string"));
 	json_object_set_new(d->schemas, "MetaField", field);
 
 	json_t *transition = json_pack("{s:s, s:[s,s,s,s,s], s:{s:{s:s}, s:{s:s, s:{s:s}}, s:{s:s}, s:{s:s}, s:{s:s}}}",
 		"type", "object", "required", "name", "from", "from_any", "to", "approval", "properties",
 		"name", "type", "string", "from", "type", "array", "items", "type", "string", "from_any", "type", "boolean",
 		"to", "type", "string", "approval", "type", "boolean");
+	/* the button's label, and what a failed guard tells the user (meta_label: text or {en, zh}) */
+	json_object_set_new(json_object_get(transition, "properties"), "label", label_schema());
+	json_object_set_new(json_object_get(transition, "properties"), "message", label_schema());
 	json_t *object = json_pack("{s:s, s:[s,s,s,s,s,s,s,s], s:{s:{s:s}, s:o, s:{s:[s,s]}, s:{s:s, s:o},"
 	                           " s:{s:s, s:{s:s, s:[s], s:{s:{s:s}, s:{s:s}}}}, s:{s:s},"
 	                           " s:{s:s, s:{s:s, s:[s,s,s,s], s:{s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s, s:o}}}},"

@@ -384,6 +384,8 @@ static void test_unknown_keys_in_object_and_field_are_reported_where_written(voi
 	ASSERT_EQ(diags.error_count, 2);
 	ASSERT_DIAG(diags, "c.yaml", 2, 1, "unknown key 'colour' in object (expected one of: object, label, module");
 	ASSERT_DIAG(diags, "c.yaml", 4, 23, "unknown key 'size' in field 'name' (expected one of: type, label,");
+	ASSERT_DIAG(diags, "c.yaml", 2, 1, ") (see docs/metadata.md#object)");
+	ASSERT_DIAG(diags, "c.yaml", 4, 23, ") (see docs/metadata.md#field)");
 	/* The list offered is the keys valid for the type. */
 	ASSERT(!strstr(find_diag(&diags, "'size'")->message, "values"));
 	meta_diags_free(&diags);

@@ -307,10 +307,14 @@ static void test_manifest_dependency_cycle_is_refused(void)
 static void test_manifest_bad_semver_and_unknown_keys_are_refused(void)
 {
 	pfx_prepare("plugins: [a]\n");
-	pfx_write("plugins/a/plugin.yaml", "name: a\nversion: \"1.0\"\nlibary: a\nrequires: { kernel: \">=x.1\" }\n");
+	pfx_write("plugins/a/plugin.yaml", "name: a\nversion: \"1.0\"\nlibary: a\nrequires: { kernel: \">=x.1\" }\n"
+	          "limits: { memory: 8 }\n");
 	ASSERT_EQ(pfx_open(), CRM_EMETA);
 	ASSERT_CONTAINS(pfx_log(), "plugins/a/plugin.yaml:2:10: error: version '1.0' is not a semantic version");
 	ASSERT_CONTAINS(pfx_log(), "plugins/a/plugin.yaml:3:1: error: unknown key 'libary'");
+	ASSERT_CONTAINS(pfx_log(), ") (see docs/metadata.md#plugin-manifest)");
+	ASSERT_CONTAINS(pfx_log(), "plugins/a/plugin.yaml:5:11: error: unknown limit 'memory' (expected instructions, "
+	                "memory_mb) (see docs/metadata.md#plugin-limits)");
 	ASSERT_CONTAINS(pfx_log(), "requires.kernel: version range '>=x.1'");
 	pfx_close();
 	/* a folder name and a manifest name that differ */

@@ -57,6 +57,10 @@ static const char *const schema =
 	"object: case\n"
 	"fields:\n"
 	"  subject: { type: text, required: true }\n"
+	"  opened_by: { type: user, default: $me }\n"
+	"  opened_on: { type: date, default: today() }\n"
+	"  opened_at: { type: datetime, default: now() }\n"
+	"  team: { type: ref, to: team, default: $user.team }\n"
 	"  status: { type: enum, values: [new, open, closed] }\n"
 	"  tier: { type: enum, default: l1, values: [l1, l2] }\n"
 	"---\n"
@@ -120,6 +124,7 @@ static const char *const schema =
 	"    from: proposal\n"
 	"    to: negotiation\n"
 	"    when: \"amount > 0\"\n"
+	"    message: { en: \"Give the deal an amount first\", zh: \"请先填写金额\" }\n"
 	"    approval:\n"
 	"      when: \"discount > 20\"\n"
 	"      steps: [ { approvers: [owner_manager] }, { approvers: [\"role:director\"] } ]\n"
@@ -131,6 +136,17 @@ static const char *const schema =
 	"      - { set: { probability: 100 } }\n"
 	"      - { create: { object: account, values: { name: \"$record.name\" } } }\n"
 	"      - { create: { object: contact, values: { first_name: nobody } } }\n"
+	"  - name: award\n"
+	"    from: negotiation\n"
+	"    to: won\n"
+	"    when: \"amount > 50\"\n"
+	"    do:\n"
+	"      - { create: { object: case, values: { subject: \"$record.name\", tier: l2 }, owner: record }, as: system }\n"
+	"  - name: qualify_reviewed\n"
+	"    from: prospecting\n"
+	"    to: qualification\n"
+	"    approval:\n"
+	"      approvers: [requester_manager, \"role:director in team of owner\", \"field:account.owner\"]\n"
 	"  - { name: lose, from: '*', to: lost }\n"
 	"---\n"
 	"workflow: lead_flow\n"
@@ -194,10 +210,13 @@ static void setup(void)
 		fprintf(stderr, "fixture failed\n");
 		exit(1);
 	}
-	boss = sys_create("user", json_pack("{s:s, s:s}", "login", "boss", "role", "boss"));
+	int64_t team = sys_create("team", json_pack("{s:s}", "name", "East"));
+	boss = sys_create("user", json_pack("{s:s, s:s, s:I}", "login", "boss", "role", "boss", "team", (json_int_t)team));
 	mgr = sys_create("user", json_pack("{s:s, s:s}", "login", "mgr", "role", "manager"));
-	director = sys_create("user", json_pack("{s:s, s:s}", "login", "dir", "role", "director"));
-	rep = sys_create("user", json_pack("{s:s, s:s, s:I}", "login", "rep", "role", "rep", "manager", (json_int_t)mgr));
+	director = sys_create("user", json_pack("{s:s, s:s, s:I}", "login", "dir", "role", "director", "team",
+	                                        (json_int_t)team));
+	rep = sys_create("user", json_pack("{s:s, s:s, s:I, s:I}", "login", "rep", "role", "rep", "manager", (json_int_t)mgr,
+	                                   "team", (json_int_t)team));
 	rep2 = sys_create("user", json_pack("{s:s, s:s, s:I}", "login", "rep2", "role", "rep", "manager", (json_int_t)mgr));
 }
 
@@ -305,7 +324,16 @@ static void test_failing_guard_is_refused(void)
 	as(rep);
 	ASSERT_EQ(fire(id, "negotiate", NULL), CRM_EVALIDATION);
 	ASSERT_STR_EQ(first_error_code(&fx.ctx), "guard");
-	ASSERT_CONTAINS(fx.ctx.message, "amount > 0");
+	/* the implementer's message, never the raw expression */
+	ASSERT_CONTAINS(fx.ctx.message, "Give the deal an amount first");
+	ASSERT(!strstr(fx.ctx.message, "amount > 0"));
+	ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(fx.ctx.field_errors, 0), "message")),
+	              "Give the deal an amount first");
+	/* without a message: the transition is named, the expression is not */
+	int64_t small = opportunity(rep, "negotiation", 10, 0);
+	ASSERT_EQ(fire(small, "award", NULL), CRM_EVALIDATION);
+	ASSERT_CONTAINS(fx.ctx.message, "award");
+	ASSERT(!strstr(fx.ctx.message, "amount > 50"));
 	ASSERT_STR_EQ(field_of("opportunity", id, "stage"), "proposal");
 	ASSERT_EQ(fire(id, "negotiate", json_pack("{s:i}", "amount", 10)), CRM_OK);
 	ASSERT_STR_EQ(field_of("opportunity", id, "stage"), "negotiation");
@@ -358,9 +386,10 @@ static void test_direct_write_of_the_state_field_is_refused(void)
 	/* the UI's buttons */
 	json_t *names = NULL;
 	ASSERT_EQ(workflow_available(&fx.ctx, "opportunity", created, &names), CRM_OK);
-	ASSERT_EQ(json_array_size(names), 2);
+	ASSERT_EQ(json_array_size(names), 3);
 	ASSERT_STR_EQ(json_string_value(json_array_get(names, 0)), "qualify");
-	ASSERT_STR_EQ(json_string_value(json_array_get(names, 1)), "lose");
+	ASSERT_STR_EQ(json_string_value(json_array_get(names, 1)), "qualify_reviewed");
+	ASSERT_STR_EQ(json_string_value(json_array_get(names, 2)), "lose");
 	json_decref(names);
 	json_decref(created);
 	/* a direct: true transition covers a plain write (the sales plugin's claim) */
@@ -382,10 +411,65 @@ static void test_action_failure_rolls_everything_back(void)
 	int64_t accounts = count("account", NULL);
 	as(rep);
 	ASSERT_EQ(fire(id, "doom", NULL), CRM_EVALIDATION);
-	ASSERT_CONTAINS(fx.ctx.message, "contact");
+	/* the action and the reason, once */
+	ASSERT_STR_EQ(fx.ctx.message, "transition 'doom': creating the contact failed: last_name: is required");
 	ASSERT_STR_EQ(field_of("opportunity", id, "stage"), "negotiation");
 	ASSERT_STR_EQ(field_of("opportunity", id, "probability"), "10");
 	ASSERT_EQ(count("account", NULL), accounts);
+}
+
+static void test_system_action_creates_for_the_records_owner(void)
+{
+	int64_t id = opportunity(rep, "negotiation", 100, 0);
+	/* a rep may not create cases; the action runs as the system on the rep's behalf */
+	as(rep);
+	json_t *v = json_pack("{s:s}", "subject", "by hand");
+	ASSERT(object_create_id(&fx.ctx, "case", v, NULL) != CRM_OK);
+	json_decref(v);
+	int64_t before = count("case", NULL);
+	as(rep);
+	ASSERT_EQ(fire(id, "award", NULL), CRM_OK);
+	ASSERT_EQ(count("case", NULL), before + 1);
+	as(0);
+	json_t *page = NULL;
+	struct object_query q = { .sort = "-id", .limit = 1 };
+	ASSERT_EQ(object_query(&fx.ctx, "case", &q, &page), CRM_OK);
+	json_t *made = json_array_get(json_object_get(page, "records"), 0);
+	ASSERT_EQ(json_integer_value(json_object_get(made, "owner")), rep);       /* the opportunity's owner */
+	ASSERT_EQ(json_integer_value(json_object_get(made, "opened_by")), 0);    /* $me of the system: null */
+	int64_t case_id = json_integer_value(json_object_get(made, "id"));
+	json_decref(page);
+	json_t *history = NULL;
+	ASSERT_EQ(object_history(&fx.ctx, "case", case_id, &history), CRM_OK);
+	json_t *created = json_array_get(history, 0);
+	ASSERT_EQ(json_integer_value(json_object_get(json_object_get(created, "changes"), "_on_behalf_of")), rep);
+	json_decref(history);
+	/* a guarded system action still checks the guard */
+	as(rep);
+	int64_t small = opportunity(rep, "negotiation", 10, 0);
+	ASSERT_EQ(fire(small, "award", NULL), CRM_EVALIDATION);
+}
+
+static void test_defaults_from_the_caller_and_the_clock(void)
+{
+	as(boss);
+	json_t *r = NULL;
+	/* tier l2: out of the way of the escalation timer's test */
+	json_t *v = json_pack("{s:s, s:s}", "subject", "mine", "tier", "l2");
+	ASSERT_EQ(object_create(&fx.ctx, "case", v, &r), CRM_OK);
+	json_decref(v);
+	ASSERT_EQ(json_integer_value(json_object_get(r, "opened_by")), boss);
+	ASSERT(json_integer_value(json_object_get(r, "team")) > 0);                  /* the caller's team */
+	const char *on = json_string_value(json_object_get(r, "opened_on"));
+	const char *at = json_string_value(json_object_get(r, "opened_at"));
+	ASSERT(on && strlen(on) == 10 && at && strlen(at) == 20 && strncmp(on, at, 10) == 0);
+	json_decref(r);
+	/* a value given wins over the default */
+	v = json_pack("{s:s, s:s, s:s}", "subject", "dated", "opened_on", "2020-01-02", "tier", "l2");
+	ASSERT_EQ(object_create(&fx.ctx, "case", v, &r), CRM_OK);
+	json_decref(v);
+	ASSERT_STR_EQ(json_string_value(json_object_get(r, "opened_on")), "2020-01-02");
+	json_decref(r);
 }
 
 /* ---- lead conversion ---- */
@@ -459,6 +543,26 @@ static int decide(int64_t user, int64_t approval, bool approve, const char *comm
 	                   : workflow_reject(&fx.ctx, approval, comment, &out);
 	json_decref(out);
 	return code;
+}
+
+static void test_approvers_by_requester_team_and_field(void)
+{
+	int64_t account = sys_create("account", json_pack("{s:s, s:I}", "name", "Initech", "owner", (json_int_t)rep2));
+	int64_t id = opportunity(rep, "prospecting", 100, 0);
+	as(0);
+	json_t *v = json_pack("{s:I}", "account", (json_int_t)account);
+	ASSERT_EQ(object_update(&fx.ctx, "opportunity", id, 0, v, NULL), CRM_OK);
+	json_decref(v);
+	as(rep);
+	json_t *out = NULL;
+	ASSERT_EQ(workflow_fire(&fx.ctx, "opportunity", id, "qualify_reviewed", NULL, 0, &out), CRM_OK);
+	ASSERT_STR_EQ(json_string_value(json_object_get(out, "status")), "pending_approval");
+	json_decref(out);
+	ASSERT(pending_for(mgr, id) > 0);        /* requester_manager: the rep's manager */
+	ASSERT(pending_for(director, id) > 0);   /* role:director in team of owner: the rep's team */
+	ASSERT(pending_for(rep2, id) > 0);       /* field:account.owner */
+	ASSERT_EQ(pending_for(boss, id), 0);
+	ASSERT_EQ(pending_for(rep, id), 0);
 }
 
 static void test_two_step_approval_fires_the_transition(void)
@@ -652,12 +756,15 @@ static const struct test_case tests[] = {
 	{ "missing_required_field_is_refused_and_values_can_supply_it",
 	  test_missing_required_field_is_refused_and_values_can_supply_it },
 	{ "failing_guard_is_refused", test_failing_guard_is_refused },
+	{ "system_action_creates_for_the_records_owner", test_system_action_creates_for_the_records_owner },
+	{ "defaults_from_the_caller_and_the_clock", test_defaults_from_the_caller_and_the_clock },
 	{ "wrong_role_is_refused_and_the_right_one_fires_with_actions",
 	  test_wrong_role_is_refused_and_the_right_one_fires_with_actions },
 	{ "direct_write_of_the_state_field_is_refused", test_direct_write_of_the_state_field_is_refused },
 	{ "action_failure_rolls_everything_back", test_action_failure_rolls_everything_back },
 	{ "lead_conversion_creates_three_records_atomically", test_lead_conversion_creates_three_records_atomically },
 	{ "two_step_approval_fires_the_transition", test_two_step_approval_fires_the_transition },
+	{ "approvers_by_requester_team_and_field", test_approvers_by_requester_team_and_field },
 	{ "rejection_returns_the_record_and_notifies_the_requester",
 	  test_rejection_returns_the_record_and_notifies_the_requester },
 	{ "timer_fires_on_records_past_their_deadline", test_timer_fires_on_records_past_their_deadline },

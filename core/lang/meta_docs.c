@@ -1,0 +1,1147 @@
+/*
+ * meta_docs.c - the words of the metadata reference (docs/metadata.md) and
+ * the writer that puts them beside the loaders' key tables.
+ *
+ * The keys themselves are never listed here as the truth: the writer walks
+ * the loader's tables (meta_key_tables, meta_field_key_*, the plugin
+ * manifest's tables handed in by the layer above) and looks each key up in
+ * key_docs. meta_docs_check fails when a loader accepts a key that has no
+ * entry here, or an entry names a key no loader accepts; tests run it, and
+ * compare `crm docs metadata` with the committed docs/metadata.md.
+ *
+ * To document a new key: add one key_docs row { kind, key, type, allowed
+ * values, default, what it does, example } in its section's block (kind is
+ * the table's name in meta_key_tables: "transition", "field", ...), then
+ * run `crm docs metadata > docs/metadata.md`.
+ */
+#include <stdarg.h>
+#include <string.h>
+#include "expr.h"
+#include "meta_docs.h"
+
+/* One key of one kind of map. fallback: the default ("required" if it must be given); NULL: none. */
+struct key_doc {
+	const char *kind;
+	const char *key;
+	const char *type;
+	const char *values;    /* allowed values; NULL: any of the type */
+	const char *fallback;
+	const char *text;
+	const char *example;   /* YAML */
+};
+
+/* One section of the reference: a kind of document or map, or a generated table. */
+struct section_doc {
+	const char *kind;      /* the anchor; a key table's kind where there is one */
+	const char *title;
+	const char *intro;     /* Markdown */
+	const char *example;   /* a complete YAML example, or NULL */
+	void (*generated)(FILE *out);   /* a table made from the loader's own lists, or NULL */
+};
+
+#define NAME_WORDS "lower-case letters, digits and `_`, not starting with a digit, at most 63 characters"
+#define LABEL_TYPE "text, or a map of language codes to texts"
+
+static const struct key_doc key_docs[] = {
+	/* ---- app.yaml */
+	{ "app", "app", "text", NULL, "crm",
+	  "The application's name, shown by `GET /api/v1/meta`.", "app: crm" },
+	{ "app", "industry", "text", NULL, NULL,
+	  "The industry pack the deployment is for (`generic`, `automotive`, ...), shown by `GET /api/v1/meta`.",
+	  "industry: automotive" },
+	{ "app", "languages", "list of language codes",
+	  "codes of letters, digits, `_` and `-`, starting with a letter, at most 16 characters, each once", "[en]",
+	  "The languages labels are written in; the UI offers a switch between them.", "languages: [en, zh]" },
+	{ "app", "plugins", "list of plugin names or [plugin entries](#app-plugin)", "folders under `plugins/`, each once",
+	  NULL,
+	  "The plugins to enable. Their `objects/*.yaml` load after `metadata/`, in this order; their manifests and "
+	  "code are checked and loaded in dependency order.",
+	  "plugins: [sales, { name: vin, version: \"^1.0\" }]" },
+	{ "app", "config", "map of plugin names to maps of settings", "settings the plugin's manifest declares", "{}",
+	  "Overrides plugin settings key by key, over the defaults of each manifest's `config:`. A setting the "
+	  "manifest does not declare is an error.",
+	  "config: { sales: { claim_limit: 30 } }" },
+
+	/* ---- a plugin entry of app.yaml */
+	{ "app-plugin", "name", "name", NAME_WORDS, "required",
+	  "The plugin: the folder `plugins/<name>/` with its `plugin.yaml`.", "name: vin" },
+	{ "app-plugin", "version", "version range",
+	  "`>=1.2`, `>1.2`, `<=2`, `<2.0.0`, `=1.2.3`, `1.2`, `^1.2`, `~1.2`, `*`; several separated by spaces or "
+	  "commas must all hold", "any version",
+	  "The manifest's `version` must satisfy the range, or `crm check` and the server refuse to start.",
+	  "version: \"^1.0\"" },
+
+	/* ---- object */
+	{ "object", "object", "name", NAME_WORDS "; not starting with `_` or `sqlite_`", "required",
+	  "The object's name: its table, its API path (`/api/v1/objects/<name>`), what refs, roles and workflows "
+	  "name. Defined once; other documents add to it with `extend: true`.",
+	  "object: vehicle" },
+	{ "object", "label", LABEL_TYPE, NULL, "the name",
+	  "What people read. In an extension it replaces the base's label.", "label: { en: Vehicle, zh: 车辆 }" },
+	{ "object", "module", "name", NAME_WORDS, NULL,
+	  "The navigation group the UI lists the object under. In an extension it replaces the base's module.",
+	  "module: sales" },
+	{ "object", "extend", "boolean", "true, false", "false",
+	  "true: this document adds fields, rules, indexes and views to the object of that name defined (without "
+	  "`extend`) in another file or plugin, whatever the load order. Views are merged key by key; a field name "
+	  "the object has already is an error.",
+	  "extend: true" },
+	{ "object", "fields", "map of field names to [field settings](#field)",
+	  "names: " NAME_WORDS "; not a [system field](#system-fields); at most 2,000 fields", NULL,
+	  "The object's fields, in this order after the system fields.",
+	  "fields: { vin: { type: text, required: true } }" },
+	{ "object", "rules", "list of [rules](#rule)", NULL, NULL,
+	  "Validation rules, checked on every create and update.",
+	  "rules: [{ when: \"price < 0\", message: \"A price cannot be negative\", field: price }]" },
+	{ "object", "indexes", "list of [indexes](#index)", NULL, NULL,
+	  "Database indexes beyond those every object gets (refs, `owner`, unique fields).",
+	  "indexes: [[model, price]]" },
+	{ "object", "views", "map ([views](#views))", NULL, NULL,
+	  "How the UI shows the object: list columns, a kanban board, dashboard charts. Passed to "
+	  "`GET /api/v1/meta` as written.",
+	  "views: { list: [vin, model, owner] }" },
+	{ "object", "description", "text", NULL, NULL,
+	  "For people reading the metadata; not stored.", "description: \"A vehicle a customer owns\"" },
+
+	/* ---- field (which types take a key comes from the loader's table) */
+	{ "field", "type", "[field type](#field-types)", "one of the [field types](#field-types)", "required",
+	  "The field's type. Any type but `formula` given together with `formula:` makes a formula returning that "
+	  "type (`{ type: money, formula: \"...\" }`); the keys it takes are then a formula's.",
+	  "type: money" },
+	{ "field", "label", LABEL_TYPE, NULL, "the field name",
+	  "What people read in forms, lists and error messages.", "label: { en: Price, zh: 价格 }" },
+	{ "field", "description", "text", NULL, NULL,
+	  "For people reading the metadata; not stored.", "description: \"List price before discount\"" },
+	{ "field", "required", "boolean", "true, false", "false",
+	  "A value must be given on create and cannot be cleared (null, or an empty text, is refused: 422 "
+	  "`required`).",
+	  "required: true" },
+	{ "field", "search", "boolean", "true, false", "false",
+	  "The field takes part in a list's full-text search (`?search=` matches the records where a searchable "
+	  "field contains the text).",
+	  "search: true" },
+	{ "field", "unique", "boolean", "true, false", "false",
+	  "No two live records hold the same value (a unique index; the recycle bin and nulls do not count).",
+	  "unique: true" },
+	{ "field", "readonly", "boolean", "true, false", "false",
+	  "Set on create only: an update that changes it is refused. A workflow action may still fill it while "
+	  "it is empty.",
+	  "readonly: true" },
+	{ "field", "min", "number", "for texts a whole number", NULL,
+	  "Numbers: the smallest value allowed. Texts: the fewest characters.", "min: 0" },
+	{ "field", "max", "number", "for texts a whole number from 1 to 10,000,000", NULL,
+	  "Numbers: the largest value allowed. Texts: the most characters, as `max_length` (give one of the two).",
+	  "max: 100" },
+	{ "field", "max_length", "integer", "1 to 10,000,000", "255 (textarea 32,000)",
+	  "Texts: the most characters (not bytes).", "max_length: 17" },
+	{ "field", "scale", "integer", "0 to 15", "decimal 6, money 2, percent 2",
+	  "Decimal places kept; values are rounded to them. On a formula only with a decimal, money or percent "
+	  "result.",
+	  "scale: 4" },
+	{ "field", "default", "a value of the field's type, or `$me`, `$user.<field>`, `today()`, `now()`",
+	  "text: a text within `max_length`; int, decimal, money, percent: a number within `min`/`max`; bool: "
+	  "true or false; date: `YYYY-MM-DD`; datetime: `YYYY-MM-DDTHH:MM[:SS]`, optionally `Z` or `+HH:MM`; enum: "
+	  "one of `values`; multienum: a list of them; json: any YAML; ref and user: `$me` or `$user.<field>` only",
+	  NULL,
+	  "The value a create that does not give the field gets. `$me` (user fields and refs to `user`) is the "
+	  "creating user, `$user.<field>` a field of the same kind of the creating user's record, `today()` and "
+	  "`now()` (date, datetime and text fields) the date or time of the create.",
+	  "default: prospecting" },
+	{ "field", "values", "list of texts or [enum values](#enum-value)",
+	  "texts of 1 to 64 characters without control characters, each once", "required for enum and multienum",
+	  "The values the field may hold, in display order (select lists, kanban columns, chart bars).",
+	  "values: [sedan, suv, van]" },
+	{ "field", "to", "object name", "any object of the metadata or an enabled plugin", "ref: required; user: `user`",
+	  "The object a ref points to.", "to: account" },
+	{ "field", "on_delete", "text", "restrict, set_null, cascade", "ref: restrict; user: set_null",
+	  "What deleting the target does to the records that point at it. restrict: the delete is refused while "
+	  "live records point at it; cascade: they go to the recycle bin with it (and come back with it); "
+	  "set_null: the ref is cleared when the target is purged from the recycle bin. A required field cannot "
+	  "use set_null.",
+	  "on_delete: cascade" },
+	{ "field", "formula", "[expression](#expressions)", "over the record's fields and ref paths",
+	  "required for formula",
+	  "Computed on every read, not stored: it cannot be written, required or indexed. A formula may use "
+	  "other formulas, but not in a cycle.",
+	  "formula: \"price * (100 - discount) / 100\"" },
+	{ "field", "returns", "field type", "text, int, decimal, money, percent, bool, date, datetime", "decimal",
+	  "A `type: formula` field's result type. With the shortcut (`type: money` and `formula:`) the type is the "
+	  "result and `returns` is refused.",
+	  "returns: money" },
+	{ "field", "of", "text", "`child_object.ref_field`: a ref (or user field) of the child to this object",
+	  "required for rollup",
+	  "The child records a rollup aggregates: those whose ref points at this record. Recomputed in the "
+	  "transaction of every child create, update, move, delete and restore.",
+	  "of: opportunity.account" },
+	{ "field", "measure", "text",
+	  "count, sum(f), avg(f) of a number field f of the child, min(f), max(f) of a number, date or datetime field",
+	  "count",
+	  "What the rollup computes over the children. avg keeps 6 decimal places, sum, min and max the measured "
+	  "field's.",
+	  "measure: sum(amount)" },
+	{ "field", "where", "[expression](#expressions)", "over the child's fields", "every child",
+	  "Only the children for which it holds count.", "where: \"stage = 'won'\"" },
+	{ "field", "format", "text",
+	  "one `{0...}` placeholder of 1 to 18 zeros and no other braces; at most 255 characters",
+	  "required for autonumber",
+	  "The autonumber's text: the next number, padded with zeros to the placeholder's width.",
+	  "format: \"CASE-{00000}\"" },
+	{ "field", "personal", "boolean", "true, false", "false",
+	  "Personal data: `crm gdpr erase` clears it and scrubs it from the audit trail, keeping the record.",
+	  "personal: true" },
+
+	/* ---- an enum value */
+	{ "enum-value", "value", "text", "1 to 64 characters without control characters; each once", "required",
+	  "The value stored and sent by the API.", "value: won" },
+	{ "enum-value", "label", LABEL_TYPE, NULL, "the value",
+	  "What people read for the value.", "label: { en: Closed Won, zh: 赢单 }" },
+
+	/* ---- a rule */
+	{ "rule", "when", "[expression](#expressions)", "over the record's fields and ref paths", "required",
+	  "True when the record is invalid: the create or update is refused with 422.",
+	  "when: \"model = 'van' and price is null\"" },
+	{ "rule", "message", "text", NULL, "required",
+	  "The error the client receives.", "message: \"A van needs a price\"" },
+	{ "rule", "field", "field name", "a field of the object", NULL,
+	  "The field the error is reported on (`errors[].field`); without it the error is the record's.",
+	  "field: price" },
+
+	/* ---- an index in the map form */
+	{ "index", "fields", "list of field names", "stored fields of the object (not formulas), each once",
+	  "required",
+	  "The indexed fields, in order: the filter fields first, then the sort field.",
+	  "fields: [account, name]" },
+	{ "index", "unique", "boolean", "true, false", "false",
+	  "No two live records hold the same values in these fields.", "unique: true" },
+
+	/* ---- views: passed through, not checked by the loader */
+	{ "views", "list", "list of field names", "fields of the object", "the first six non-system fields",
+	  "The columns of the list, in order; the first, if a text, email, formula or autonumber, is the "
+	  "record's title.",
+	  "list: [name, account, amount, stage, owner]" },
+	{ "views", "kanban", "map: `group_by` (an enum field), `sum` (a number field)", NULL, "no board",
+	  "A board with a column per value of `group_by`; dragging a card sets the field (through a workflow "
+	  "transition when a workflow moves the field). `sum` totals a column.",
+	  "kanban: { group_by: stage, sum: amount }" },
+	{ "views", "charts", "list of charts",
+	  "each `{ title, group, measure, filter, by, type: bar }`: `title` a label, `group` a field, `measure` "
+	  "count, sum(f), avg(f), min(f) or max(f), `filter` an expression, `by` year, month or day for date groups",
+	  "charts derived from the board",
+	  "Dashboard bar charts, one report (`GET /api/v1/reports/<object>`) each.",
+	  "charts: [{ title: { en: Pipeline by stage }, group: stage, measure: sum(amount), type: bar }]" },
+
+	/* ---- role */
+	{ "role", "role", "name", NAME_WORDS, "required",
+	  "The role's name, given to users (`crm user add --role`). Defined once; roles cannot be extended.",
+	  "role: sales_rep" },
+	{ "role", "label", LABEL_TYPE, NULL, "the name", "What people read.", "label: { en: Sales Rep, zh: 销售代表 }" },
+	{ "role", "kind", "text", "employee, partner, consumer", "employee",
+	  "The kind of user the role is for.", "kind: partner" },
+	{ "role", "admin", "boolean", "true, false", "false",
+	  "Every right on every object and field. Only for employees, and without `objects` or `fields`.",
+	  "admin: true" },
+	{ "role", "objects", "map of object names to [rights](#role-object)", "objects of the metadata or plugins",
+	  NULL,
+	  "What the role may do with each object's records. An object not listed is closed to the role.",
+	  "objects: { account: { read: all, update: own } }" },
+	{ "role", "fields", "map of `object.field` to a text", "read, hidden, write", "write",
+	  "Per field: `read` (may not change it), `hidden` (as if it did not exist: filters, sorts and reports on "
+	  "it are refused like an unknown field), `write`. A field not listed is writable where its record is.",
+	  "fields: { opportunity.discount: read }" },
+	{ "role", "description", "text", NULL, NULL,
+	  "For people reading the metadata; not stored.", "description: \"Works their own accounts\"" },
+
+	/* ---- the rights of a role on one object */
+	{ "role-object", "read", "level", "none, own, team, all, true (all), false (none) or an expression", "none",
+	  "Which records the role may read. own: the caller owns it; team: its owner is in the caller's team or "
+	  "among the caller's reports, all the way down; an [expression](#expressions) over the record, with `$me` "
+	  "and `$user.<field>`. A record the role may not read answers 404.",
+	  "read: \"owner = $me or owner = null\"" },
+	{ "role-object", "create", "level", "none, own, team, all, true (all), false (none) or an expression", "none",
+	  "Which records the role may create (an expression is checked on the new record).", "create: true" },
+	{ "role-object", "update", "level", "none, own, team, all, true (all), false (none) or an expression", "none",
+	  "Which records the role may change (and fire transitions on).", "update: own" },
+	{ "role-object", "delete", "level", "none, own, team, all, true (all), false (none) or an expression", "none",
+	  "Which records the role may delete (to the recycle bin), restore and purge.", "delete: team" },
+	{ "role-object", "change_owner", "boolean", "true, false", "false",
+	  "The role may write the `owner` field (assign records).", "change_owner: true" },
+
+	/* ---- workflow */
+	{ "workflow", "workflow", "name", NAME_WORDS "; each workflow once", "required",
+	  "The workflow's name.", "workflow: opportunity_stage" },
+	{ "workflow", "object", "object name", "an object of the metadata or plugins", "required",
+	  "The object whose records move.", "object: opportunity" },
+	{ "workflow", "field", "field name", "an enum field of the object, moved by no other workflow", "required",
+	  "The state field: its values are the states. Only transitions change it.", "field: stage" },
+	{ "workflow", "initial", "state", "a value of the state field",
+	  "the field's default, else its first value",
+	  "The state new records start in; states that no transition reaches from it are warned about.",
+	  "initial: prospecting" },
+	{ "workflow", "terminal", "state or list of states", "values of the state field", NULL,
+	  "States no transition leaves (`from: '*'` skips them; naming one in `from` is an error).",
+	  "terminal: [won, lost]" },
+	{ "workflow", "self_approval", "boolean", "true, false", "false",
+	  "For every approval of the workflow: the requester may approve their own request.",
+	  "self_approval: true" },
+	{ "workflow", "transitions", "list of [transitions](#transition)", "at most 200", NULL,
+	  "The moves between states.", "transitions: [{ name: qualify, from: prospecting, to: qualification }]" },
+	{ "workflow", "timers", "list of [timers](#timer)", "at most 200", NULL,
+	  "Actions run on a schedule over the records in some state.",
+	  "timers: [{ name: escalate, when: \"status = 'open'\", untouched_for: 4h, every: 5m, do: [notify_manager] }]" },
+	{ "workflow", "label", LABEL_TYPE, NULL, "the name", "What people read; checked, not stored.",
+	  "label: { en: Sales pipeline }" },
+	{ "workflow", "description", "text", NULL, NULL,
+	  "For people reading the metadata; not stored.", "description: \"The sales pipeline\"" },
+
+	/* ---- transition */
+	{ "transition", "name", "name", NAME_WORDS "; each once in the workflow", "required",
+	  "The transition: `POST /api/v1/objects/<object>/<id>/transitions/<name>` fires it.", "name: qualify" },
+	{ "transition", "from", "state, list of states, or `'*'`",
+	  "values of the state field, not terminal; `'*'` (quoted) is every non-terminal state", "required",
+	  "The states the transition leaves.", "from: [new, working]" },
+	{ "transition", "to", "state", "a value of the state field", "required",
+	  "The state it leads to.", "to: qualification" },
+	{ "transition", "require", "field name or list of field names", "fields of the object", NULL,
+	  "Fields that must hold a value (not null, not an empty text) once the transition's submitted values are "
+	  "applied; each missing one is a 422 field error.",
+	  "require: [amount, close_date]" },
+	{ "transition", "when", "[expression](#expressions)", "over the record with the submitted values", NULL,
+	  "A guard: the transition fires only if it holds (else 422).", "when: \"amount > 0\"" },
+	{ "transition", "message", LABEL_TYPE, "only with `when`",
+	  "`the conditions of transition '<name>' are not met`",
+	  "What the end user reads when `when` does not hold.",
+	  "message: { en: Add an amount first, zh: 请先填写金额 }" },
+	{ "transition", "roles", "role name or list of role names", "roles of the metadata",
+	  "whoever may update the record",
+	  "Only these roles (and admins) may fire it; they still need the update right on the record.",
+	  "roles: [sales_manager]" },
+	{ "transition", "do", "list of [actions](#actions)", "at most 200", NULL,
+	  "What firing does, in order, in the same transaction as the state change.",
+	  "do: [{ set: { probability: 100 } }, notify_manager]" },
+	{ "transition", "approval", "map ([approval](#approval))", NULL, "no approval",
+	  "Firing opens an approval request instead (202 `pending_approval`); the transition fires when the last "
+	  "step is approved.",
+	  "approval: { approvers: [\"role:sales_manager\"] }" },
+	{ "transition", "direct", "boolean", "true, false", "false",
+	  "A plain write of `to` over a `from` state (by a plugin, say) counts as this transition. A direct "
+	  "transition has no require, when, roles, do or approval.",
+	  "direct: true" },
+	{ "transition", "label", LABEL_TYPE, NULL, "the name", "The transition button's text.",
+	  "label: { en: Qualify, zh: 确认需求 }" },
+
+	/* ---- approval */
+	{ "approval", "when", "[expression](#expressions)", "over the record with the submitted values", "always",
+	  "The approval is needed only when it holds; otherwise the transition fires at once.",
+	  "when: \"discount > 20\"" },
+	{ "approval", "approvers", "list of approvers",
+	  "`role:<name>`, `role:<name> in team of owner`, `user:<login>`, `owner_manager`, `requester_manager`, "
+	  "`field:<path>` (quote them)",
+	  "required unless `steps` is a list",
+	  "Who decides each step: every active user with the role; those of the role in the record owner's team; "
+	  "one user; the record owner's manager; the manager of whoever fired the transition; the user a user "
+	  "field names, through refs (`field:partner.channel_manager`, checked at load).",
+	  "approvers: [\"role:sales_manager in team of owner\", requester_manager]" },
+	{ "approval", "steps", "integer, or list of [approval steps](#approval-step)",
+	  "1 to 10, or 1 to 200 steps", "1",
+	  "A number repeats `approvers` that many times; a list gives each step its own approvers (then `approvers` "
+	  "is refused). Nobody approves two steps of one request.",
+	  "steps: 2" },
+	{ "approval", "mode", "text", "any, all", "any",
+	  "any: one approver's approval completes a step; all: every approver must approve. One rejection rejects "
+	  "the request.",
+	  "mode: all" },
+	{ "approval", "self_approval", "boolean", "true, false", "false",
+	  "The requester may approve their own request (else they are left out of the approvers).",
+	  "self_approval: true" },
+
+	/* ---- approval step */
+	{ "approval-step", "approvers", "list of approvers",
+	  "as the approval's `approvers`", "required", "Who decides this step.", "approvers: [\"user:cfo\"]" },
+	{ "approval-step", "mode", "text", "any, all", "any", "As the approval's `mode`, for this step.", "mode: all" },
+
+	/* ---- timer */
+	{ "timer", "name", "name", NAME_WORDS "; each once in the workflow", "required",
+	  "The timer's name, as the server log reports its runs (`timer <workflow>.<name>`).", "name: stale_proposal" },
+	{ "timer", "when", "[expression](#expressions)", "over the record's fields", "every live record",
+	  "The records the actions run on.", "when: \"stage = 'proposal'\"" },
+	{ "timer", "every", "duration", "`90` (seconds), `30s`, `15m`, `1h`, `2d`; at most ten years", "required",
+	  "How often the timer runs (a failed run is retried sooner, backing off from 30 s).", "every: 1d" },
+	{ "timer", "untouched_for", "duration", "`30s`, `15m`, `1h`, `2d`; at most ten years", NULL,
+	  "Only records not updated for this long (`updated_at`).", "untouched_for: 30d" },
+	{ "timer", "do", "list of [actions](#actions)", "at most 200", "required",
+	  "What runs on each matching record, as the system, one transaction per record. A `set` here cannot move "
+	  "the state field.",
+	  "do: [{ notify: owner, message: \"This proposal has not moved for 30 days\" }]" },
+
+	/* ---- actions: the keys of an action map (the text forms are in the section's intro) */
+	{ "actions", "set", "map of field names to values",
+	  "fields of the record, not system fields (but `owner`), not the state field", NULL,
+	  "Values written with the state change: literals or references (`$record.<field>`, `$me`, `$now`, "
+	  "`$today`, `$created.<object>`).",
+	  "- set: { probability: 100, close_date: $today }" },
+	{ "actions", "create", "map ([create action](#create-action))", NULL, NULL,
+	  "Creates a record of another object.", "- create: { object: activity, values: { subject: Follow up, opportunity: $record.id } }" },
+	{ "actions", "notify", "text ([notify action](#notify-action))", "owner, manager, requester, `user:<login>`",
+	  NULL, "An in-app notification; `message` goes beside it in the same map.",
+	  "- { notify: owner, message: \"Deal won\" }" },
+	{ "actions", "as", "text", "caller, system", "caller",
+	  "Beside `set`, `create` or `notify` in the same map: whose rights the action runs with. system: every "
+	  "right, audited on behalf of the caller.",
+	  "- { create: { object: activity, values: { subject: Check credit } }, as: system }" },
+
+	/* ---- create action */
+	{ "create-action", "object", "object name", "an object of the metadata or plugins", "required",
+	  "The object of the new record.", "object: contact" },
+	{ "create-action", "values", "map of field names to values", "fields of that object, not system fields "
+	  "(but `owner`)", "{}",
+	  "The new record's values: literals or `$record.<field>`, `$created.<object>` (the id of the record an "
+	  "earlier create of the same list made), `$me`, `$now`, `$today`.",
+	  "values: { account: $created.account, last_name: $record.last_name }" },
+	{ "create-action", "link", "field name", "a ref field of the workflow's object to that object", NULL,
+	  "Set to the new record's id, with the state change.", "link: converted_contact" },
+	{ "create-action", "owner", "text", "record, caller, or a user field of the workflow's object", "record",
+	  "Who owns the new record: the record's owner, the caller, or the user the field names. Assigned after "
+	  "the actions ran, whatever the caller's rights.",
+	  "owner: sales_engineer" },
+
+	/* ---- notify action */
+	{ "notify-action", "notify", "text", "owner, manager (the owner's manager), requester, `user:<login>`",
+	  "required",
+	  "Who gets an in-app notification (a `notification` record with `user` and `title` fields).",
+	  "notify: owner" },
+	{ "notify-action", "message", "text", NULL, "`<object> #<id>: transition '<name>'` (a timer: `timer '<name>'`)",
+	  "The notification's title.", "message: \"This proposal has not moved for 30 days\"" },
+
+	/* ---- plugin.yaml (the hosts layer's tables) */
+	{ "plugin-manifest", "name", "name", NAME_WORDS "; the plugin's folder name", "required",
+	  "The plugin's name.", "name: discounts" },
+	{ "plugin-manifest", "version", "semantic version", "MAJOR.MINOR.PATCH", "required",
+	  "The plugin's version, matched against the ranges of app.yaml and other plugins' `requires`.",
+	  "version: 1.2.0" },
+	{ "plugin-manifest", "description", "text", NULL, NULL, "Shown by `crm plugins`.",
+	  "description: \"Discount approval rules\"" },
+	{ "plugin-manifest", "author", "text", NULL, NULL, "For people; not read.", "author: \"Acme CRM team\"" },
+	{ "plugin-manifest", "license", "text", NULL, NULL, "For people; not read.", "license: MIT" },
+	{ "plugin-manifest", "requires", "map of `kernel` or plugin names to version ranges",
+	  "ranges as in [plugin entries](#app-plugin)", NULL,
+	  "Every range must hold, and every plugin named must be enabled, or the kernel refuses to start; plugins "
+	  "load after those they require (a cycle is an error).",
+	  "requires: { kernel: \">=0.1\", sales: \"^1.0\" }" },
+	{ "plugin-manifest", "lua", "file name", "a `.lua` file inside the plugin folder", NULL,
+	  "The plugin's Lua code (sandboxed). Give `lua` or `library`, not both; neither: objects only.",
+	  "lua: discounts.lua" },
+	{ "plugin-manifest", "library", "name", NAME_WORDS, NULL,
+	  "A C plugin: the folder holds NAME.c, built into NAME.so (`make -C plugins/<name>`).",
+	  "library: discounts" },
+	{ "plugin-manifest", "config", "map", NULL, "{}",
+	  "The plugin's settings and their defaults (`crm.config` in Lua); app.yaml `config.<plugin>` overrides "
+	  "them.",
+	  "config: { max_discount: 50 }" },
+	{ "plugin-manifest", "limits", "map ([limits](#plugin-limits))", NULL, NULL,
+	  "Lua only: what one call may use.", "limits: { instructions: 10000000, memory_mb: 16 }" },
+	{ "plugin-manifest", "system_access", "boolean", "true, false", "false",
+	  "`crm.as_system` may act as the system user (no access rules); shown by `crm plugins`.",
+	  "system_access: true" },
+
+	/* ---- plugin.yaml limits */
+	{ "plugin-limits", "instructions", "integer", "10,000 to 10,000,000,000", "10,000,000",
+	  "Lua instructions per call (a hook, an action, a route, a job).", "instructions: 50000000" },
+	{ "plugin-limits", "memory_mb", "integer", "1 to 1,024", "16",
+	  "Memory of the plugin's Lua state, in MiB.", "memory_mb: 32" },
+};
+
+#define KEY_DOC_COUNT ((int)(sizeof(key_docs) / sizeof(key_docs[0])))
+
+/* What a value of each field type is, in enum field_type order of names. */
+static const struct {
+	const char *type;
+	const char *text;
+} type_docs[] = {
+	{ "text", "One line of text, at most `max_length` characters (255)." },
+	{ "textarea", "Text with line breaks, at most `max_length` characters (32,000)." },
+	{ "email", "An email address (checked)." },
+	{ "phone", "A phone number (checked)." },
+	{ "url", "An http or https URL (checked)." },
+	{ "int", "A whole number." },
+	{ "decimal", "A number, rounded to `scale` places (6)." },
+	{ "money", "An amount, rounded to `scale` places (2)." },
+	{ "percent", "A percentage as a number (`15` is 15%), rounded to `scale` places (2)." },
+	{ "bool", "true or false." },
+	{ "date", "A date, `YYYY-MM-DD`." },
+	{ "datetime", "A date and time, stored in UTC as `YYYY-MM-DDTHH:MM:SSZ`." },
+	{ "enum", "One of `values`." },
+	{ "multienum", "A list of `values`, each once." },
+	{ "ref", "The id of a record of `to` that the caller may read." },
+	{ "user", "The id of a user (a ref to `user`)." },
+	{ "json", "Any JSON value, at most 64 KiB." },
+	{ "geo", "A point, `{ \"lat\": -90..90, \"lng\": -180..180 }`." },
+	{ "autonumber", "A text numbered on create from `format` (\"CASE-00042\"); not writable." },
+	{ "formula", "Computed from `formula` on every read; `returns` gives its type." },
+	{ "rollup", "A count, sum, average, minimum or maximum over child records (`of`, `measure`, `where`); "
+	            "stored, recomputed as the children change." },
+};
+
+static const struct {
+	const char *name;
+	const char *text;
+} system_field_docs[] = {
+	{ "id", "The record's id, given on create." },
+	{ "created_at", "When the record was created (UTC)." },
+	{ "created_by", "Who created it." },
+	{ "updated_at", "When it last changed (timers' `untouched_for` reads it)." },
+	{ "updated_by", "Who changed it last." },
+	{ "owner", "Who owns it: the creator unless given; roles' `own` and `team` levels read it; writable with "
+	           "`change_owner`." },
+	{ "version", "1 on create, one more on every update: `If-Match` and conflicts use it." },
+	{ "deleted_at", "Set while the record is in the recycle bin (purged after 30 days)." },
+};
+
+static const struct {
+	const char *name;
+	const char *text;
+} function_docs[] = {
+	{ "today", "Today's date in UTC, as `YYYY-MM-DD`." },
+	{ "now", "The current time in UTC, as `YYYY-MM-DDTHH:MM:SSZ`." },
+	{ "days_between", "Whole days from the first date to the second (negative if it is earlier)." },
+	{ "if", "The second argument if the condition (the first) is true, else the third." },
+	{ "lower", "The text in lower case (ASCII letters)." },
+	{ "upper", "The text in upper case (ASCII letters)." },
+	{ "len", "The number of characters of the text." },
+	{ "coalesce", "The first argument unless it is null, else the second." },
+};
+
+#define COUNT_OF(array) ((int)(sizeof(array) / sizeof((array)[0])))
+
+/* ------------------------------------------------------------ generated parts */
+
+static void put_cell(FILE *out, const char *text)
+{
+	for (const char *p = text ? text : ""; *p; p++) {
+		if (*p == '|')
+			fputs("\\|", out);
+		else if (*p == '\n')
+			fputc(' ', out);
+		else
+			fputc(*p, out);
+	}
+}
+
+static void put_code_cell(FILE *out, const char *text)
+{
+	if (!text || !*text)
+		return;
+	fputc('`', out);
+	put_cell(out, text);
+	fputc('`', out);
+}
+
+static bool valid_for_all(int key)
+{
+	for (int t = 0; t < FIELD_TYPE_COUNT; t++) {
+		if (!meta_field_key_valid(key, (enum field_type)t))
+			return false;
+	}
+	return true;
+}
+
+/* "all", "all but formula, rollup" or "ref, user": the field types a key is valid for. */
+static void put_field_types(FILE *out, int key)
+{
+	int valid = 0;
+	for (int t = 0; t < FIELD_TYPE_COUNT; t++)
+		valid += meta_field_key_valid(key, (enum field_type)t);
+	if (valid == FIELD_TYPE_COUNT) {
+		fputs("all", out);
+		return;
+	}
+	bool but = valid > FIELD_TYPE_COUNT / 2, first = true;
+	if (but)
+		fputs("all but ", out);
+	for (int t = 0; t < FIELD_TYPE_COUNT; t++) {
+		if (meta_field_key_valid(key, (enum field_type)t) != but) {
+			fprintf(out, "%s%s", first ? "" : ", ", meta_type_name((enum field_type)t));
+			first = false;
+		}
+	}
+}
+
+static const struct key_doc *find_key_doc(const char *kind, const char *key)
+{
+	for (int i = 0; i < KEY_DOC_COUNT; i++) {
+		if (!strcmp(key_docs[i].kind, kind) && !strcmp(key_docs[i].key, key))
+			return &key_docs[i];
+	}
+	return NULL;
+}
+
+static void put_key_row(FILE *out, const char *kind, const char *key, int field_key)
+{
+	const struct key_doc *doc = find_key_doc(kind, key);
+	fputs("| ", out);
+	put_code_cell(out, key);
+	if (field_key >= 0) {
+		fputs(" | ", out);
+		put_field_types(out, field_key);
+	}
+	fputs(" | ", out);
+	put_cell(out, doc ? doc->type : "(undocumented)");
+	fputs(" | ", out);
+	put_cell(out, doc ? doc->values : NULL);
+	fputs(" | ", out);
+	put_cell(out, doc && doc->fallback ? doc->fallback : "none");
+	fputs(" | ", out);
+	put_cell(out, doc ? doc->text : NULL);
+	fputs(" | ", out);
+	put_code_cell(out, doc ? doc->example : NULL);
+	fputs(" |\n", out);
+}
+
+static void put_key_header(FILE *out, bool field)
+{
+	fprintf(out, "| key |%s type | allowed values | default | what it does | example |\n", field ? " field types |" : "");
+	fprintf(out, "|---|%s---|---|---|---|---|\n", field ? "---|" : "");
+}
+
+/* The field types and the keys each takes beyond those every type takes, from the loader's masks. */
+static void write_field_types(FILE *out)
+{
+	fputs("Every type takes", out);
+	bool first = true;
+	for (int k = 0; k < meta_field_key_count(); k++) {
+		if (valid_for_all(k)) {
+			fprintf(out, "%s `%s`", first ? "" : ",", meta_field_key_name(k));
+			first = false;
+		}
+	}
+	fputs(". The other keys, by type:\n\n| type | a value is | other keys it takes |\n|---|---|---|\n", out);
+	for (int t = 0; t < FIELD_TYPE_COUNT; t++) {
+		const char *name = meta_type_name((enum field_type)t), *text = "(undocumented)";
+		for (int i = 0; i < COUNT_OF(type_docs); i++) {
+			if (!strcmp(type_docs[i].type, name))
+				text = type_docs[i].text;
+		}
+		fprintf(out, "| `%s` | ", name);
+		put_cell(out, text);
+		fputs(" | ", out);
+		first = true;
+		for (int k = 0; k < meta_field_key_count(); k++) {
+			if (!valid_for_all(k) && meta_field_key_valid(k, (enum field_type)t)) {
+				fprintf(out, "%s`%s`", first ? "" : ", ", meta_field_key_name(k));
+				first = false;
+			}
+		}
+		fputs(" |\n", out);
+	}
+}
+
+static void write_system_fields(FILE *out)
+{
+	fputs("| field | type | what it holds |\n|---|---|---|\n", out);
+	enum field_type type;
+	const char *name;
+	for (int i = 0; (name = meta_system_field(i, &type)); i++) {
+		const char *text = "(undocumented)";
+		for (int d = 0; d < COUNT_OF(system_field_docs); d++) {
+			if (!strcmp(system_field_docs[d].name, name))
+				text = system_field_docs[d].text;
+		}
+		fprintf(out, "| `%s` | %s | ", name, meta_type_name(type));
+		put_cell(out, text);
+		fputs(" |\n", out);
+	}
+}
+
+static void write_functions(FILE *out)
+{
+	static const char *const argument_names[] = { "a", "b", "c", "d" };
+	fputs("| function | gives |\n|---|---|\n", out);
+	int arity;
+	const char *name;
+	for (int i = 0; (name = expr_function(i, &arity)); i++) {
+		const char *text = "(undocumented)";
+		for (int d = 0; d < COUNT_OF(function_docs); d++) {
+			if (!strcmp(function_docs[d].name, name))
+				text = function_docs[d].text;
+		}
+		fprintf(out, "| `%s(", name);
+		for (int a = 0; a < arity && a < COUNT_OF(argument_names); a++)
+			fprintf(out, "%s%s", a ? ", " : "", argument_names[a]);
+		fputs(")` | ", out);
+		put_cell(out, text);
+		fputs(" |\n", out);
+	}
+}
+
+/* ------------------------------------------------------------------ sections */
+
+static const struct section_doc sections[] = {
+	{ "files", "Files and documents",
+	  "The kernel reads, in this order: `metadata/app.yaml` (the [app settings](#app)), every other "
+	  "`metadata/*.yaml` in name order, then `plugins/<name>/objects/*.yaml` of each plugin app.yaml enables, "
+	  "in app.yaml's order. Each plugin also has a [manifest](#plugin-manifest), `plugins/<name>/plugin.yaml`.\n\n"
+	  "A file holds one or more documents separated by `---`. A document is a map whose leading key says what it "
+	  "is: `workflow:` a [workflow](#workflow), `role:` a [role](#role), `object:` an [object](#object); "
+	  "app.yaml holds the app settings. Names (objects, fields, roles, workflows, states, transitions) are "
+	  NAME_WORDS ". Labels are a text (English) or a map of language codes to texts.\n\n"
+	  "YAML is read strictly: keys must be texts and unique in their map; anchors, aliases and tags are refused "
+	  "(quote `'*'`); a file is at most 4 MiB, nested at most 32 levels, with at most 200,000 values a "
+	  "document. Unknown keys are errors.\n\n"
+	  "`crm check` loads everything and prints every problem as `file:line:column: error: message`; an "
+	  "unknown key's message lists the keys allowed there and the section of this page that documents them. "
+	  "Then restart: `crm serve` applies additive schema changes at start, `crm migrate --dry-run` shows the "
+	  "plan first.",
+	  NULL, NULL },
+	{ "app", "app.yaml: the deployment",
+	  "The document of `metadata/app.yaml` (given once): which application, industry, languages and plugins, "
+	  "and the plugins' settings.",
+	  "app: crm\n"
+	  "industry: automotive\n"
+	  "languages: [en, zh]\n"
+	  "plugins: [sales, { name: vin, version: \"^1.0\" }]\n"
+	  "config:\n"
+	  "  sales: { claim_limit: 30 }\n",
+	  NULL },
+	{ "app-plugin", "Plugin entry (app.yaml `plugins:`)",
+	  "An item of app.yaml's `plugins:` list: a plugin name, or a map that also constrains its version.",
+	  "plugins:\n"
+	  "  - sales\n"
+	  "  - { name: vin, version: \">=1.0 <2\" }\n",
+	  NULL },
+	{ "object", "Object",
+	  "A kind of record: one table, one API path, one set of fields. Every object also has the "
+	  "[system fields](#system-fields). A document with `extend: true` adds to an object defined elsewhere "
+	  "(an industry pack customising a base object).",
+	  "object: vehicle\n"
+	  "label: { en: Vehicle, zh: 车辆 }\n"
+	  "module: sales\n"
+	  "description: \"A vehicle a customer owns\"\n"
+	  "fields:\n"
+	  "  vin:      { type: text, required: true, unique: true, max_length: 17, search: true }\n"
+	  "  account:  { type: ref, to: account, on_delete: restrict }\n"
+	  "  model:    { type: enum, values: [sedan, suv, van] }\n"
+	  "  price:    { type: money, min: 0 }\n"
+	  "  discount: { type: percent, max: 100, default: 0 }\n"
+	  "  net:      { type: money, formula: \"price * (100 - discount) / 100\" }\n"
+	  "rules:\n"
+	  "  - { when: \"model = 'van' and price is null\", message: \"A van needs a price\", field: price }\n"
+	  "indexes: [[model, price]]\n"
+	  "views:\n"
+	  "  list: [vin, account, model, price, owner]\n"
+	  "---\n"
+	  "# another file or a plugin: add to the base account\n"
+	  "object: account\n"
+	  "extend: true\n"
+	  "fields:\n"
+	  "  fleet_size: { type: int, min: 0 }\n"
+	  "  vehicle_count: { type: rollup, of: vehicle.account, measure: count }\n",
+	  NULL },
+	{ "field", "Field",
+	  "A value of `fields:`: the settings of one field. Which keys a field takes depends on its type (the "
+	  "column *field types*, from the loader's own table); another key is an error naming the type.",
+	  "fields:\n"
+	  "  name:       { type: text, label: { en: Name, zh: 名称 }, required: true, max: 120, search: true }\n"
+	  "  email:      { type: email, unique: true, personal: true }\n"
+	  "  account:    { type: ref, to: account, on_delete: cascade }\n"
+	  "  manager:    { type: user, default: $me }\n"
+	  "  stage:      { type: enum, values: [open, won, lost], default: open }\n"
+	  "  tags:       { type: multienum, values: [hot, partner], default: [hot] }\n"
+	  "  amount:     { type: money, min: 0 }\n"
+	  "  rate:       { type: decimal, scale: 4 }\n"
+	  "  close_date: { type: date, default: today() }\n"
+	  "  number:     { type: autonumber, format: \"DEAL-{00000}\" }\n"
+	  "  age_days:   { type: formula, formula: \"days_between(created_at, today())\", returns: int }\n"
+	  "  won_total:  { type: rollup, of: opportunity.account, measure: sum(amount), where: \"stage = 'won'\" }\n",
+	  NULL },
+	{ "field-types", "Field types",
+	  "The values of a field's `type`, and the keys each takes (from the loader's table):",
+	  NULL, write_field_types },
+	{ "enum-value", "Enum value",
+	  "An item of an enum or multienum field's `values:`: a text, or a map giving the value a label.",
+	  "values:\n"
+	  "  - prospecting\n"
+	  "  - { value: won,  label: { en: Closed Won, zh: 赢单 } }\n"
+	  "  - { value: lost, label: Closed Lost }\n",
+	  NULL },
+	{ "rule", "Rule",
+	  "An item of an object's `rules:`: a condition under which a record is invalid. Every rule is checked on "
+	  "create and update; each failing one is an error in the 422 answer.",
+	  "rules:\n"
+	  "  - { when: \"stage = 'won' and amount is null\", message: \"A won opportunity needs an amount\", field: amount }\n"
+	  "  - when: \"close_date < created_at\"\n"
+	  "    message: \"The close date is before the opportunity was created\"\n",
+	  NULL },
+	{ "index", "Index",
+	  "An item of an object's `indexes:`: a list of field names, or a map with `fields` and `unique`. Refs, "
+	  "`owner` and unique fields are indexed anyway. Declare an index for each list your users filter and "
+	  "sort: the filter fields followed by the sort field.",
+	  "indexes:\n"
+	  "  - [stage, close_date]\n"
+	  "  - { fields: [account, name], unique: true }\n",
+	  NULL },
+	{ "views", "Views",
+	  "An object's `views:` map, for the web UI. The loader keeps it as written (it must be a map) and "
+	  "`GET /api/v1/meta` passes it on; the UI reads these keys and ignores others.",
+	  "views:\n"
+	  "  list:   [name, account, amount, stage, close_date, owner]\n"
+	  "  kanban: { group_by: stage, sum: amount }\n"
+	  "  charts:\n"
+	  "    - { title: { en: Pipeline by stage }, group: stage, measure: sum(amount), type: bar }\n"
+	  "    - { title: Won by month, group: close_date, measure: sum(amount), filter: \"stage = 'won'\", by: month, type: bar }\n",
+	  NULL },
+	{ "system-fields", "System fields",
+	  "Every object has these fields, before its own; a field of the same name is an error. They are set by "
+	  "the kernel (only `owner` can be written).",
+	  NULL, write_system_fields },
+	{ "expressions", "Expressions",
+	  "One language for formulas, rules, rollup `where`, access levels, transition and approval `when`, timer "
+	  "`when` and API filters. It compiles to parameterised SQL and evaluates in C with the same results.\n\n"
+	  "- `and`, `or`, `not` (null is unknown, as in SQL)\n"
+	  "- `=`, `!=` (or `<>`), `<`, `<=`, `>`, `>=`; `x = null` means `x is null`\n"
+	  "- `in ('a', 'b')`, `not in (...)`: lists of literals\n"
+	  "- `like`, `not like`: `%` and `_` wildcards, ASCII case-insensitive\n"
+	  "- `is null`, `is not null`\n"
+	  "- `+ - * / %` (`/` of two integers is exact or a decimal; by zero gives null), unary `-`, `||` joins texts\n"
+	  "- literals: `'text'` (double a quote inside: `'it''s'`), `12`, `3.5`, `true`, `false`, `null`\n"
+	  "- fields by name, and dotted paths through ref and user fields (`account.industry`, at most 4 hops)\n"
+	  "- `$me` (the acting user's id), `$user.<field>` (a field of the acting user's record)\n\n"
+	  "Functions:",
+	  "when: \"stage = 'won' and (amount is null or days_between(close_date, today()) > 30)\"\n",
+	  write_functions },
+	{ "role", "Role",
+	  "A document: what the users given this role may read, create, change and delete, object by object and "
+	  "field by field. Enforced in the object API for every list, count, report, export and record.",
+	  "role: sales_rep\n"
+	  "label: { en: Sales Rep, zh: 销售代表 }\n"
+	  "kind: employee\n"
+	  "description: \"Works their own accounts, leads and deals; sees the team's pipeline\"\n"
+	  "objects:\n"
+	  "  account:     { read: all, update: own }\n"
+	  "  lead:        { read: \"owner = $me or owner = null\", create: true, update: own }\n"
+	  "  opportunity: { read: team, create: true, update: own, delete: none }\n"
+	  "  user:        { read: all }\n"
+	  "fields:\n"
+	  "  opportunity.discount: read\n",
+	  NULL },
+	{ "role-object", "Role object entry",
+	  "A value of a role's `objects:`: the role's rights on one object's records. Each right is a level: "
+	  "`none`, `own`, `team`, `all`, `true` (all), `false` (none), or an expression over the record.",
+	  "objects:\n"
+	  "  partner:     { read: \"id = $user.partner\" }\n"
+	  "  opportunity: { read: \"partner = $user.partner\", create: \"partner = $user.partner\", update: own }\n"
+	  "  lead:        { read: all, create: true, update: team, delete: team, change_owner: true }\n",
+	  NULL },
+	{ "workflow", "Workflow",
+	  "A document: a state machine on an enum field of an object. Only its transitions change the field "
+	  "(`POST .../transitions/<name>`; a record's `_transitions` lists those the caller may fire now); its "
+	  "timers act on records over time.",
+	  "workflow: opportunity_stage\n"
+	  "object: opportunity\n"
+	  "field: stage\n"
+	  "initial: prospecting\n"
+	  "terminal: [won, lost]\n"
+	  "transitions:\n"
+	  "  - { name: qualify, from: prospecting, to: qualification }\n"
+	  "  - { name: propose, from: qualification, to: proposal, require: [amount, close_date] }\n"
+	  "  - name: negotiate\n"
+	  "    from: proposal\n"
+	  "    to: negotiation\n"
+	  "    approval: { when: \"discount > 20\", approvers: [\"role:sales_manager\"] }\n"
+	  "  - { name: win, from: negotiation, to: won, do: [{ set: { probability: 100 } }, notify_manager] }\n"
+	  "  - { name: lose, from: '*', to: lost }\n"
+	  "timers:\n"
+	  "  - { name: stale_proposal, when: \"stage = 'proposal'\", untouched_for: 30d, every: 1d,\n"
+	  "      do: [{ notify: owner, message: \"This proposal has not moved for 30 days\" }] }\n",
+	  NULL },
+	{ "transition", "Transition",
+	  "An item of a workflow's `transitions:`. Firing checks, in order: the caller may update the record, its "
+	  "state is in `from`, no approval is pending on it, the caller's role is in `roles`, `require`, `when`; then "
+	  "`approval` (which defers the rest), `before_transition` hooks, the actions, the state change and "
+	  "`after_transition` hooks run, in one transaction.",
+	  "transitions:\n"
+	  "  - name: win\n"
+	  "    label: { en: Mark won, zh: 赢单 }\n"
+	  "    from: [negotiation, proposal]\n"
+	  "    to: won\n"
+	  "    require: [amount]\n"
+	  "    when: \"amount > 0\"\n"
+	  "    message: \"A won deal needs a positive amount\"\n"
+	  "    roles: [sales_rep, sales_manager]\n"
+	  "    do: [{ set: { probability: 100 } }, notify_manager]\n",
+	  NULL },
+	{ "approval", "Approval",
+	  "A transition's `approval:`. Firing it creates one `approval` record per approver of the first step "
+	  "(the metadata needs an `approval` object with `approver` and `status` fields: metadata/approval.yaml) and "
+	  "answers 202; approvers decide with `POST /api/v1/objects/approval/<id>/approve` or `/reject`. When the "
+	  "last step is approved the transition fires, with the values submitted at the request.",
+	  "approval:\n"
+	  "  when: \"discount > 20\"\n"
+	  "  steps:\n"
+	  "    - { approvers: [owner_manager] }\n"
+	  "    - { approvers: [\"role:sales_manager\", \"user:cfo\"], mode: all }\n",
+	  NULL },
+	{ "approval-step", "Approval step",
+	  "An item of an approval's `steps:` when it is a list.",
+	  "steps:\n"
+	  "  - { approvers: [owner_manager] }\n"
+	  "  - { approvers: [\"role:sales_manager\", \"user:cfo\"], mode: all }\n",
+	  NULL },
+	{ "timer", "Timer",
+	  "An item of a workflow's `timers:`. While `crm serve` runs, every `every` it runs its actions on each "
+	  "live record of the workflow's object for which `when` holds and (with `untouched_for`) that has not "
+	  "changed for that long.",
+	  "timers:\n"
+	  "  - name: escalate\n"
+	  "    when: \"status in ('new', 'open') and tier = 'l1'\"\n"
+	  "    untouched_for: 4h\n"
+	  "    every: 5m\n"
+	  "    do: [{ set: { tier: l2 } }, notify_manager]\n",
+	  NULL },
+	{ "actions", "Actions",
+	  "An item of a transition's or a timer's `do:` list. They run in order, in the firing's transaction. An "
+	  "item is a text or a map.\n\n"
+	  "- `plugin.action` (a text with one dot): runs the action a plugin enabled in app.yaml registers "
+	  "(`crm.action` in Lua, `host->action` in C) on the record.\n"
+	  "- `notify_owner`, `notify_manager`: short for `{ notify: owner }` and `{ notify: manager }`.\n"
+	  "- a map holding one action, `set`, `create` or `notify`, and optionally `as` (the table below).\n\n"
+	  "Values may be literals or references: `$record.<field>` (the record as it will be written), `$me` (the "
+	  "caller), `$now`, `$today`, and `$created.<object>` (the id of the record an earlier `create` of the same "
+	  "list made). The keys of an action map:",
+	  "# a transition of the lead workflow\n"
+	  "do:\n"
+	  "  - { set: { rating: hot } }\n"
+	  "  - create: { object: activity, values: { subject: \"Call the lead\", lead: $record.id } }\n"
+	  "  - { notify: \"user:sales_manager\", message: \"A lead was qualified\" }\n"
+	  "  - notify_owner\n"
+	  "  - sales.claim\n",
+	  NULL },
+	{ "create-action", "Create action",
+	  "The map of a `create:` action: a new record of another object, created in the same transaction with "
+	  "the caller's rights (the system's with `as: system` beside it).",
+	  "do:\n"
+	  "  - create: { object: account, values: { name: $record.company }, link: converted_account }\n"
+	  "  - create:\n"
+	  "      object: contact\n"
+	  "      values: { account: $created.account, last_name: $record.last_name, email: $record.email }\n"
+	  "      link: converted_contact\n",
+	  NULL },
+	{ "notify-action", "Notify action",
+	  "A `do:` item whose first key is `notify:`: an in-app notification (the metadata needs a `notification` "
+	  "object with `user` and `title` fields; `manager` needs a `manager` field on `user`).",
+	  "do:\n"
+	  "  - { notify: owner, message: \"This proposal has not moved for 30 days\" }\n"
+	  "  - { notify: \"user:admin\" }\n",
+	  NULL },
+	{ "plugin-manifest", "Plugin manifest (plugin.yaml)",
+	  "`plugins/<name>/plugin.yaml`: one document describing the plugin. sdk/README.md walks through writing "
+	  "one.",
+	  "name: discounts\n"
+	  "version: 1.2.0\n"
+	  "description: \"Discount approval rules\"\n"
+	  "author: \"Acme CRM team\"\n"
+	  "license: MIT\n"
+	  "requires: { kernel: \">=0.1\", sales: \"^1.0\" }\n"
+	  "lua: discounts.lua\n"
+	  "config:\n"
+	  "  max_discount: 50\n"
+	  "limits: { instructions: 10000000, memory_mb: 16 }\n"
+	  "system_access: false\n",
+	  NULL },
+	{ "plugin-limits", "Plugin limits (plugin.yaml `limits:`)",
+	  "What one call into a Lua plugin may use; past it the call fails.",
+	  "limits:\n"
+	  "  instructions: 50000000\n"
+	  "  memory_mb: 32\n",
+	  NULL },
+};
+
+/* The loader's (or a caller's) key table of kind, or NULL. */
+static const struct meta_key_table *find_table(const char *kind, const struct meta_key_table *extra,
+                                               int extra_count)
+{
+	int count;
+	const struct meta_key_table *tables = meta_key_tables(&count);
+	for (int i = 0; i < count; i++) {
+		if (!strcmp(tables[i].kind, kind))
+			return &tables[i];
+	}
+	for (int i = 0; i < extra_count; i++) {
+		if (!strcmp(extra[i].kind, kind))
+			return &extra[i];
+	}
+	return NULL;
+}
+
+static void write_section(FILE *out, const struct section_doc *s, const struct meta_key_table *extra,
+                          int extra_count)
+{
+	fprintf(out, "<a id=\"%s\"></a>\n\n## %s\n\n%s\n\n", s->kind, s->title, s->intro);
+	if (s->generated) {
+		s->generated(out);
+		fputc('\n', out);
+	}
+	const struct meta_key_table *table = find_table(s->kind, extra, extra_count);
+	if (!strcmp(s->kind, "field")) {
+		put_key_header(out, true);
+		for (int k = 0; k < meta_field_key_count(); k++)
+			put_key_row(out, "field", meta_field_key_name(k), k);
+		fputc('\n', out);
+	} else if (table) {
+		put_key_header(out, false);
+		for (int k = 0; table->keys[k]; k++)
+			put_key_row(out, s->kind, table->keys[k], -1);
+		fputc('\n', out);
+	} else {
+		/* a kind no loader checks (views, actions): its entries as written */
+		bool any = false;
+		for (int i = 0; i < KEY_DOC_COUNT; i++) {
+			if (strcmp(key_docs[i].kind, s->kind) != 0)
+				continue;
+			if (!any)
+				put_key_header(out, false);
+			any = true;
+			put_key_row(out, s->kind, key_docs[i].key, -1);
+		}
+		if (any)
+			fputc('\n', out);
+	}
+	if (s->example)
+		fprintf(out, "```yaml\n%s```\n\n", s->example);
+}
+
+void meta_docs_write(FILE *out, const struct meta_key_table *extra, int extra_count)
+{
+	fputs("# Metadata reference\n\n"
+	      "<!-- Generated by `crm docs metadata` from the loaders' key tables (core/lang/meta.c, "
+	      "core/hosts/plugin.c) and the words in core/lang/meta_docs.c; `make test` fails when this file "
+	      "differs. Edit those, then run `crm docs metadata > docs/metadata.md`. -->\n\n"
+	      "Everything an implementer writes in YAML: each kind of document and map, each key the loader "
+	      "accepts there with its type, allowed values, default and an example. An implementer can write a "
+	      "pack from this page alone; `crm check` says where a file departs from it.\n\n"
+	      "<a id=\"contents\"></a>\n\n", out);
+	for (int i = 0; i < COUNT_OF(sections); i++)
+		fprintf(out, "- [%s](#%s)\n", sections[i].title, sections[i].kind);
+	fputc('\n', out);
+	for (int i = 0; i < COUNT_OF(sections); i++)
+		write_section(out, &sections[i], extra, extra_count);
+}
+
+/* ------------------------------------------------------------------- checking */
+
+struct problems {
+	char *err;
+	size_t errlen, used;
+	int count;
+};
+
+static void problem(struct problems *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void problem(struct problems *p, const char *fmt, ...)
+{
+	char text[300];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (p->errlen > 0 && p->used < p->errlen - 1) {
+		int n = snprintf(p->err + p->used, p->errlen - p->used, "%s%s", p->count ? "; " : "", text);
+		if (n > 0)
+			p->used += (size_t)n < p->errlen - p->used ? (size_t)n : p->errlen - p->used - 1;
+	}
+	p->count++;
+}
+
+static const struct section_doc *find_section(const char *kind)
+{
+	for (int i = 0; i < COUNT_OF(sections); i++) {
+		if (!strcmp(sections[i].kind, kind))
+			return &sections[i];
+	}
+	return NULL;
+}
+
+static bool accepted(const char *kind, const char *key, const struct meta_key_table *table)
+{
+	if (!strcmp(kind, "field")) {
+		for (int k = 0; k < meta_field_key_count(); k++) {
+			if (!strcmp(meta_field_key_name(k), key))
+				return true;
+		}
+		return false;
+	}
+	for (int k = 0; table->keys[k]; k++) {
+		if (!strcmp(table->keys[k], key))
+			return true;
+	}
+	return false;
+}
+
+static void check_table(struct problems *p, const struct meta_key_table *table)
+{
+	if (!find_section(table->kind))
+		problem(p, "key table '%s' has no section in core/lang/meta_docs.c", table->kind);
+	for (int k = 0; table->keys[k]; k++) {
+		if (!find_key_doc(table->kind, table->keys[k]))
+			problem(p, "key '%s' of '%s' has no entry in core/lang/meta_docs.c", table->keys[k], table->kind);
+	}
+}
+
+int meta_docs_check(const struct meta_key_table *extra, int extra_count, char *err, size_t errlen)
+{
+	struct problems p = { err, errlen, 0, 0 };
+	if (errlen > 0)
+		err[0] = '\0';
+	int count;
+	const struct meta_key_table *tables = meta_key_tables(&count);
+	for (int i = 0; i < count; i++)
+		check_table(&p, &tables[i]);
+	for (int i = 0; i < extra_count; i++)
+		check_table(&p, &extra[i]);
+	for (int k = 0; k < meta_field_key_count(); k++) {
+		if (!find_key_doc("field", meta_field_key_name(k)))
+			problem(&p, "key '%s' of '%s' has no entry in core/lang/meta_docs.c", meta_field_key_name(k), "field");
+	}
+	/* Every entry names a key the loader accepts, in a section that exists. */
+	for (int i = 0; i < KEY_DOC_COUNT; i++) {
+		const struct key_doc *doc = &key_docs[i];
+		const struct meta_key_table *table = find_table(doc->kind, extra, extra_count);
+		if (!find_section(doc->kind))
+			problem(&p, "entry for key '%s' names '%s', which has no section", doc->key, doc->kind);
+		else if ((table || !strcmp(doc->kind, "field")) && !accepted(doc->kind, doc->key, table))
+			problem(&p, "entry for key '%s' of '%s': the loader accepts no such key", doc->key, doc->kind);
+		if (find_key_doc(doc->kind, doc->key) != doc)
+			problem(&p, "key '%s' of '%s' is documented twice", doc->key, doc->kind);
+		if (!doc->type || !doc->text || !doc->example)
+			problem(&p, "entry for key '%s' of '%s' needs a type, a text and an example", doc->key, doc->kind);
+	}
+	/* The lists the generated tables come from. */
+	for (int t = 0; t < FIELD_TYPE_COUNT; t++) {
+		bool found = false;
+		for (int i = 0; i < COUNT_OF(type_docs); i++)
+			found = found || !strcmp(type_docs[i].type, meta_type_name((enum field_type)t));
+		if (!found)
+			problem(&p, "field type '%s' has no entry in core/lang/meta_docs.c", meta_type_name((enum field_type)t));
+	}
+	if (COUNT_OF(type_docs) != FIELD_TYPE_COUNT)
+		problem(&p, "type_docs lists a field type the loader does not have");
+	int system_count = 0;
+	const char *name;
+	for (; (name = meta_system_field(system_count, NULL)); system_count++) {
+		bool found = false;
+		for (int i = 0; i < COUNT_OF(system_field_docs); i++)
+			found = found || !strcmp(system_field_docs[i].name, name);
+		if (!found)
+			problem(&p, "system field '%s' has no entry in core/lang/meta_docs.c", name);
+	}
+	if (COUNT_OF(system_field_docs) != system_count)
+		problem(&p, "system_field_docs lists a field that is not a system field");
+	int function_count = 0;
+	for (; (name = expr_function(function_count, NULL)); function_count++) {
+		bool found = false;
+		for (int i = 0; i < COUNT_OF(function_docs); i++)
+			found = found || !strcmp(function_docs[i].name, name);
+		if (!found)
+			problem(&p, "function '%s' has no entry in core/lang/meta_docs.c", name);
+	}
+	if (COUNT_OF(function_docs) != function_count)
+		problem(&p, "function_docs lists a function the expression language does not have");
+	return p.count;
+}
