@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "crm.h"
 
 void crm_ctx_init(struct crm_ctx *ctx, struct crm_kernel *kernel, int64_t user_id,
@@ -205,4 +206,31 @@ bool crm_valid_name(const char *name)
 			return false;
 	}
 	return len <= 63;
+}
+
+bool crm_path_find(const char *search_path, const char *name, struct strbuf *out)
+{
+	const char *p = search_path ? search_path : "";
+	struct strbuf first = { 0 };
+	for (;;) {
+		size_t length = strcspn(p, ":");
+		if (length > 0) {
+			strbuf_reset(out);
+			strbuf_printf(out, "%.*s/%s", (int)length, p, name);
+			struct stat st;
+			if (stat(out->data, &st) == 0 && S_ISDIR(st.st_mode)) {
+				strbuf_free(&first);
+				return true;
+			}
+			if (!first.len)
+				strbuf_puts(&first, out->data);
+		}
+		if (p[length] == '\0')
+			break;
+		p += length + 1;
+	}
+	strbuf_reset(out);
+	strbuf_puts(out, first.len ? first.data : name);
+	strbuf_free(&first);
+	return false;
 }

@@ -108,6 +108,13 @@ char *strbuf_detach(struct strbuf *sb);
 
 /* True if name is a safe identifier: [a-z_][a-z0-9_]{0,62}. */
 bool crm_valid_name(const char *name);
+/*
+ * Finds folder name in a search path of folders separated by ':' (like
+ * PATH: "plugins:/opt/crm/plugins"): true and "<folder>/<name>" in out for
+ * the first that has it; else false and the first folder's "<folder>/<name>"
+ * (for messages). out is reset first.
+ */
+bool crm_path_find(const char *search_path, const char *name, struct strbuf *out);
 
 #include "banned.h"
 #endif

@@ -16,7 +16,7 @@
 #include "http.h"
 #include "kernel.h"
 #include "meta_docs.h"
-#include "meta_model.h"
+#include "meta.h"
 #include "object.h"
 #include "plugin.h"
 #include "store.h"
@@ -38,6 +38,7 @@ static const char usage[] =
 	"               --secure-cookies    mark the session cookie Secure (serve behind TLS)\n"
 	"               --quiet             no access log\n"
 	"  check      validate the metadata and the enabled plugins; exit 1 with file:line:column errors\n"
+	"               --i18n LANG        also list every label people read that has no LANG text\n"
 	"  docs metadata   the metadata reference (every document kind and key) as Markdown on standard output\n"
 	"                  (crm docs metadata > docs/metadata.md regenerates the committed copy)\n"
 	"  plugins [--stats]   the loaded plugins, versions, what each contributes (--stats: hook timings, jobs)\n"
@@ -68,7 +69,7 @@ static const char usage[] =
 	"Global options (before or after the command):\n"
 	"  --db PATH          database file (default var/crm.db)\n"
 	"  --metadata DIR     metadata directory (default metadata)\n"
-	"  --plugins DIR      plugins directory (default plugins)\n"
+	"  --plugins DIR[:DIR...]  plugin folders, searched in order (default plugins)\n"
 	"  --help             this text\n"
 	"  --version          print the version\n";
 
@@ -82,6 +83,7 @@ struct cli {
 	struct auth_user_spec user;
 	bool stats;
 	const char *lang;
+	const char *i18n;            /* crm check --i18n LANG */
 	const char *token_user, *token_name;
 	unsigned long long seed;
 };
@@ -90,7 +92,7 @@ enum {
 	OPT_DB = 256, OPT_METADATA, OPT_PLUGINS, OPT_PORT, OPT_BIND, OPT_THREADS, OPT_MAX_BODY,
 	OPT_NO_IF_MATCH, OPT_SECURE_COOKIES, OPT_QUIET, OPT_DRY_RUN, OPT_ALLOW_DESTRUCTIVE, OPT_FILTER, OPT_SORT,
 	OPT_FIELDS, OPT_RECORDS, OPT_SEED, OPT_HELP, OPT_VERSION, OPT_CONTACT,
-	OPT_STATS, OPT_LANG, OPT_MAX_CONNECTIONS, OPT_PER_IP, OPT_CONN_TIMEOUT, OPT_DEADLINE, OPT_LOGIN, OPT_ROLE, OPT_KIND, OPT_TEAM, OPT_MANAGER, OPT_NAME, OPT_EMAIL, OPT_PARTNER, OPT_USER,
+	OPT_STATS, OPT_LANG, OPT_I18N, OPT_MAX_CONNECTIONS, OPT_PER_IP, OPT_CONN_TIMEOUT, OPT_DEADLINE, OPT_LOGIN, OPT_ROLE, OPT_KIND, OPT_TEAM, OPT_MANAGER, OPT_NAME, OPT_EMAIL, OPT_PARTNER, OPT_USER,
 };
 
 static const struct option options[] = {
@@ -114,6 +116,7 @@ static const struct option options[] = {
 	{ "contact", required_argument, NULL, OPT_CONTACT },
 	{ "login", required_argument, NULL, OPT_LOGIN },
 	{ "stats", no_argument, NULL, OPT_STATS },
+	{ "i18n", required_argument, NULL, OPT_I18N },
 	{ "max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS },
 	{ "per-ip-connections", required_argument, NULL, OPT_PER_IP },
 	{ "connection-timeout", required_argument, NULL, OPT_CONN_TIMEOUT },
@@ -170,7 +173,21 @@ static int open_kernel(struct cli *cli, bool migrate, struct crm_kernel **out)
 static int cmd_check(struct cli *cli)
 {
 	/* metadata first (every error with file:line:column), then each enabled plugin */
-	return plugin_check(cli->kernel.metadata_dir, cli->kernel.plugins_dir, stderr) == 0 ? 0 : 1;
+	if (plugin_check(cli->kernel.metadata_dir, cli->kernel.plugins_dir, stderr) != 0)
+		return 1;
+	if (!cli->i18n)
+		return 0;
+	/* --i18n zh: every label a person reads that has no zh text; exit 1 if any */
+	struct meta *meta = NULL;
+	struct meta_diags diags = { 0 };
+	int code = meta_load(cli->kernel.metadata_dir, cli->kernel.plugins_dir, &meta, &diags);
+	meta_diags_free(&diags);
+	if (code != CRM_OK)
+		return 1;
+	int missing = meta_i18n_missing(meta, cli->i18n, stderr);
+	fprintf(stderr, "%d label%s without a '%s' text\n", missing, missing == 1 ? "" : "s", cli->i18n);
+	meta_free(meta);
+	return missing ? 1 : 0;
 }
 
 /* `crm docs metadata`: the reference, from the same key tables `crm check` uses. */
@@ -500,6 +517,7 @@ int main(int argc, char **argv)
 			break;
 		case OPT_LOGIN: cli.user.login = optarg; break;
 		case OPT_STATS: cli.stats = true; break;
+		case OPT_I18N: cli.i18n = optarg; break;
 		case OPT_MAX_CONNECTIONS:
 			if (!parse_long(optarg, 1, 100000, &number))
 				return bad_number("max-connections", optarg);

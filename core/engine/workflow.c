@@ -34,14 +34,18 @@ static void time_text(time_t when, char *out, size_t len)
 
 /* The caller's identity, saved while the engine acts as the system. */
 struct saved_caller {
-	int64_t user_id;
+	int64_t user_id, on_behalf_of;
 	struct access_user *access;
 };
 
+/* Acts as the system from now on; what it writes is audited on behalf of the caller. */
 static void become_system(struct crm_ctx *ctx, struct saved_caller *saved)
 {
 	saved->user_id = ctx->user_id;
+	saved->on_behalf_of = ctx->on_behalf_of;
 	saved->access = ctx->access;
+	if (ctx->user_id)
+		ctx->on_behalf_of = ctx->user_id;
 	ctx->user_id = 0;
 	ctx->access = NULL;
 }
@@ -51,6 +55,7 @@ static void become_caller(struct crm_ctx *ctx, struct saved_caller *saved)
 	access_free(ctx->access);
 	ctx->access = saved->access;
 	ctx->user_id = saved->user_id;
+	ctx->on_behalf_of = saved->on_behalf_of;
 }
 
 /* Ends the engine's transaction: commit on success, else roll back (or leave it to an outer caller). */
@@ -343,18 +348,14 @@ static int run_action_as(struct run *run, const struct meta_workflow_action *act
 static int run_action(struct run *run, const struct meta_workflow_action *action)
 {
 	struct crm_ctx *ctx = run->ctx;
-	int64_t caller = ctx->user_id;
+	int64_t caller = ctx->user_id ? ctx->user_id : ctx->on_behalf_of;
 	/* as: system: every right for this action, audited on behalf of the caller */
-	bool system = action->as_system && caller;
-	if (system) {
-		ctx->user_id = 0;
-		ctx->on_behalf_of = caller;
-	}
+	struct saved_caller saved = { 0 };
+	if (action->as_system)
+		become_system(ctx, &saved);
 	int code = run_action_as(run, action, caller);
-	if (system) {
-		ctx->user_id = caller;
-		ctx->on_behalf_of = 0;
-	}
+	if (action->as_system)
+		become_caller(ctx, &saved);
 	return code;
 }
 
@@ -371,7 +372,6 @@ static int run_actions(struct run *run, const struct meta_workflow_action *actio
 	run->owners = json_array();
 	for (int i = 0; i < count && code == CRM_OK; i++)
 		code = run_action(run, &actions[i]);
-	int64_t caller = ctx->user_id;
 	size_t k;
 	json_t *item;
 	json_array_foreach(run->owners, k, item) {
@@ -381,8 +381,8 @@ static int run_actions(struct run *run, const struct meta_workflow_action *actio
 		int64_t id = json_integer_value(json_object_get(item, "id"));
 		int64_t owner = json_integer_value(json_object_get(item, "owner"));
 		json_t *record = NULL;
-		ctx->user_id = 0;
-		ctx->on_behalf_of = caller;
+		struct saved_caller saved;
+		become_system(ctx, &saved);
 		if ((code = object_get(ctx, object, id, false, &record)) == CRM_OK
 		    && json_integer_value(json_object_get(record, "owner")) != owner) {
 			json_t *values = json_pack("{s:I}", "owner", (json_int_t)owner);
@@ -390,8 +390,7 @@ static int run_actions(struct run *run, const struct meta_workflow_action *actio
 			json_decref(values);
 		}
 		json_decref(record);
-		ctx->user_id = caller;
-		ctx->on_behalf_of = 0;
+		become_caller(ctx, &saved);
 		if (code != CRM_OK) {
 			char reason[600];
 			failure_reason(ctx, reason, sizeof(reason));

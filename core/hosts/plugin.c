@@ -895,7 +895,7 @@ static struct plugin *read_manifest(struct plugins *plugins, struct loader *ld, 
 	plugin->instructions = DEFAULT_INSTRUCTIONS;
 	plugin->memory = (size_t)DEFAULT_MEMORY_MB << 20;
 	struct strbuf sb = { 0 };
-	strbuf_printf(&sb, "%s/%s", plugins->plugins_dir, name);
+	crm_path_find(plugins->plugins_dir, name, &sb);   /* a search path: the first folder that has it */
 	plugin->dir = strbuf_detach(&sb);
 	strbuf_printf(&sb, "%s/plugin.yaml", plugin->dir);
 	plugin->manifest_path = strbuf_detach(&sb);
@@ -1660,6 +1660,9 @@ int plugin_cli_new(const char *plugins_dir, const char *name, const char *lang, 
 		return 1;
 	}
 	struct strbuf dir = { 0 }, sub = { 0 }, sdk = { 0 };
+	/* a new plugin goes into the first folder of the search path */
+	char *first = xstrndup(plugins_dir, strcspn(plugins_dir, ":"));
+	plugins_dir = first;
 	strbuf_printf(&dir, "%s/%s", plugins_dir, name);
 	int code = 1;
 	mkdir(plugins_dir, 0755);
@@ -1704,6 +1707,7 @@ done:
 	strbuf_free(&dir);
 	strbuf_free(&sub);
 	strbuf_free(&sdk);
+	free(first);
 	return code;
 }
 
@@ -1826,7 +1830,8 @@ void plugin_test_run(struct crm_kernel *kernel, const char *plugins_dir, const c
 			plugin = kernel->plugins->items[i];
 	struct strbuf path = { 0 };
 	char **names;
-	strbuf_printf(&path, "%s/%s/tests", plugins_dir, name);
+	crm_path_find(plugins_dir, name, &path);
+	strbuf_puts(&path, "/tests");
 	int count = plugin ? list_files(path.data, ".lua", &names) : 0;
 	if (plugin && count == 0)
 		fprintf(out, "crm plugin test: no tests in %s (files *.lua with functions test_*)\n", path.data);

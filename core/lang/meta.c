@@ -57,15 +57,16 @@
 static const struct {
 	const char *name;
 	enum field_type type;
+	const char *en, *zh;         /* their labels: people read system fields too */
 } system_fields[] = {
-	{"id", FIELD_INT},
-	{"created_at", FIELD_DATETIME},
-	{"created_by", FIELD_USER},
-	{"updated_at", FIELD_DATETIME},
-	{"updated_by", FIELD_USER},
-	{"owner", FIELD_USER},
-	{"version", FIELD_INT},
-	{"deleted_at", FIELD_DATETIME},
+	{"id", FIELD_INT, "ID", "编号"},
+	{"created_at", FIELD_DATETIME, "Created", "创建时间"},
+	{"created_by", FIELD_USER, "Created by", "创建人"},
+	{"updated_at", FIELD_DATETIME, "Last modified", "最后修改时间"},
+	{"updated_by", FIELD_USER, "Last modified by", "最后修改人"},
+	{"owner", FIELD_USER, "Owner", "负责人"},
+	{"version", FIELD_INT, "Version", "版本"},
+	{"deleted_at", FIELD_DATETIME, "Deleted", "删除时间"},
 };
 #define SYSTEM_FIELD_COUNT ((int)(sizeof(system_fields) / sizeof(system_fields[0])))
 
@@ -117,8 +118,9 @@ static const struct {
 };
 
 static const char *const object_keys[] = {
-	"object", "label", "module", "extend", "fields", "rules", "indexes", "views", "description", NULL,
+	"object", "label", "label_plural", "module", "extend", "fields", "rules", "indexes", "views", "description", NULL,
 };
+static const char *const module_keys[] = {"name", "label", NULL};
 static const char *const app_keys[] = {"app", "industry", "languages", "plugins", "config", NULL};
 static const char *const rule_keys[] = {"when", "message", "field", NULL};
 static const char *const index_keys[] = {"fields", "unique", NULL};
@@ -659,6 +661,7 @@ static void rule_free(struct meta_rule *rule)
 	free(rule->when);
 	expr_free(rule->expr);
 	free(rule->message);
+	label_free(&rule->message_label);
 	free(rule->field);
 }
 
@@ -673,7 +676,9 @@ static void object_free(struct meta_object *object)
 {
 	free(object->name);
 	label_free(&object->label);
+	label_free(&object->label_plural);
 	free(object->module);
+	label_free(&object->module_label);
 	for (int i = 0; i < object->field_count; i++)
 		field_free(&object->fields[i]);
 	free(object->fields);
@@ -1510,6 +1515,8 @@ static void add_system_fields(struct loader *ld, struct staged_object *so)
 		memset(&aux, 0, sizeof(aux));
 		field.name = xstrdup(system_fields[i].name);
 		field.type = system_fields[i].type;
+		label_add(&field.label, "en", system_fields[i].en);
+		label_add(&field.label, "zh", system_fields[i].zh);
 		field.pos = so->object.pos;
 		field.system = true;
 		field.readonly = true;
@@ -1549,8 +1556,11 @@ static void parse_rules(struct loader *ld, struct staged_object *so, const struc
 				aux.when_pos = node_pos(ld, value);
 				ok = parse_expression(ld, value, "when", &rule.when, &rule.expr) && ok;
 			} else if (!strcmp(key->text, "message")) {
-				if ((text = get_text(ld, value, "message")))
-					rule.message = xstrdup(text);
+				/* text or { en, zh }: the server answers in en (or the first language given) */
+				if (parse_label(ld, value, "message", &rule.message_label) && rule.message_label.count) {
+					const char *en = meta_label_text(&rule.message_label, "en", rule.message_label.text[0]);
+					rule.message = xstrdup(en);
+				}
 				else
 					ok = false;
 			} else {
@@ -1695,8 +1705,21 @@ static void parse_object(struct loader *ld, const struct ynode *root)
 			error_unknown_key(ld, key, "object", object_keys);
 		} else if (!strcmp(key->text, "label")) {
 			parse_label(ld, value, "label", &so.object.label);
+		} else if (!strcmp(key->text, "label_plural")) {
+			parse_label(ld, value, "label_plural", &so.object.label_plural);
 		} else if (!strcmp(key->text, "module")) {
-			if ((text = get_name(ld, value, "module")))
+			/* a name, or { name, label: text or { en, zh } } */
+			const struct ynode *name = value->kind == YNODE_MAPPING ? ytree_map_get(value, "name") : value;
+			for (int k = 0; value->kind == YNODE_MAPPING && k < value->count; k += 2) {
+				const struct ynode *mk = value->items[k];
+				if (!in_list(mk->text, module_keys))
+					error_unknown_key(ld, mk, "module", module_keys);
+				else if (!strcmp(mk->text, "label"))
+					parse_label(ld, value->items[k + 1], "label", &so.object.module_label);
+			}
+			if (!name)
+				error_node(ld, value, "expected a module name, or { name: sales, label: { en: Sales, zh: 销售 } }");
+			else if ((text = get_name(ld, name, "module")))
 				so.object.module = xstrdup(text);
 		} else if (!strcmp(key->text, "description")) {
 			get_text(ld, value, "description");
@@ -2088,6 +2111,7 @@ static const struct meta_key_table key_tables[] = {
 	{ "app", app_keys },
 	{ "app-plugin", plugin_keys },
 	{ "object", object_keys },
+	{ "module", module_keys },
 	{ "enum-value", value_keys },
 	{ "rule", rule_keys },
 	{ "index", index_keys },
@@ -2794,10 +2818,18 @@ static void merge_extension(struct loader *ld, struct staged_object *base, struc
 		to->label = from->label;
 		memset(&from->label, 0, sizeof(from->label));
 	}
+	if (from->label_plural.count > 0) {
+		label_free(&to->label_plural);
+		to->label_plural = from->label_plural;
+		memset(&from->label_plural, 0, sizeof(from->label_plural));
+	}
 	if (from->module) {
 		free(to->module);
 		to->module = from->module;
 		from->module = NULL;
+		label_free(&to->module_label);
+		to->module_label = from->module_label;
+		memset(&from->module_label, 0, sizeof(from->module_label));
 	}
 	for (int i = 0; i < from->field_count; i++) {
 		struct meta_field *field = &from->fields[i];
@@ -3062,6 +3094,48 @@ static void visit_formula(struct cycle_search *cs, int index)
 }
 
 /* Formula, rule and index checks for one object: everything its fields can reach is resolved by now. */
+/*
+ * views.kanban.card: { title, subtitle, fields: [up to three] }: what a
+ * board's card shows. Each names a field of the object.
+ */
+static void check_kanban_card(struct loader *ld, const struct meta_object *object)
+{
+	json_t *card = json_object_get(json_object_get(object->views, "kanban"), "card");
+	if (!card)
+		return;
+	if (!json_is_object(card)) {
+		error_at(ld, object->pos, "views.kanban.card of '%s': expected { title, subtitle, fields: [...] }",
+		         object->name);
+		return;
+	}
+	const char *key;
+	json_t *value;
+	json_object_foreach(card, key, value) {
+		bool list = strcmp(key, "fields") == 0;
+		if (!list && strcmp(key, "title") != 0 && strcmp(key, "subtitle") != 0) {
+			error_at(ld, object->pos, "views.kanban.card of '%s': unknown key '%s' (expected title, subtitle, "
+			         "fields; see docs/metadata.md#object)", object->name, shown(ld, key));
+			continue;
+		}
+		if (list && (!json_is_array(value) || json_array_size(value) > 3)) {
+			error_at(ld, object->pos, "views.kanban.card of '%s': 'fields' is a list of at most three fields",
+			         object->name);
+			continue;
+		}
+		size_t i;
+		json_t *item;
+		json_t *names = list ? value : json_pack("[O]", value);
+		json_array_foreach(names, i, item) {
+			const char *name = json_string_value(item);
+			if (!name || !meta_find_field(object, name))
+				error_at(ld, object->pos, "views.kanban.card of '%s': unknown field '%s' in '%s'", object->name,
+				         name ? shown(ld, name) : "(not a name)", key);
+		}
+		if (!list)
+			json_decref(names);
+	}
+}
+
 static void check_object(struct loader *ld, int object_index)
 {
 	const struct meta_object *object = &ld->meta->objects[object_index];
@@ -3555,8 +3629,10 @@ static void resolve(struct loader *ld)
 				resolve_rollup(ld, o, field, aux);
 		}
 	}
-	for (int o = 0; o < meta->object_count; o++)
+	for (int o = 0; o < meta->object_count; o++) {
 		check_object(ld, o);
+		check_kanban_card(ld, &meta->objects[o]);
+	}
 	resolve_roles(ld);
 	resolve_workflows(ld);
 }
@@ -3756,10 +3832,10 @@ int meta_load(const char *metadata_dir, const char *plugins_dir, struct meta **o
 			error_at(&ld, ld.plugin_pos[i], "plugin '%s' is enabled but no plugins folder was given", name);
 			continue;
 		}
-		strbuf_reset(&path);
-		strbuf_printf(&path, "%s/%s", plugins_dir, name);
-		if (stat(path.data, &st) != 0 || !S_ISDIR(st.st_mode)) {
-			error_at(&ld, ld.plugin_pos[i], "plugin '%s' not found: no folder '%s'", name, shown(&ld, path.data));
+		/* plugins_dir is a search path: "plugins:/opt/crm/plugins", the first folder that has the plugin */
+		if (!crm_path_find(plugins_dir, name, &path) || stat(path.data, &st) != 0 || !S_ISDIR(st.st_mode)) {
+			error_at(&ld, ld.plugin_pos[i], "plugin '%s' not found: no folder '%s' (searched %s)", name,
+			         shown(&ld, path.data), shown(&ld, plugins_dir));
 			continue;
 		}
 		strbuf_puts(&path, "/objects");

@@ -78,9 +78,18 @@ static const struct key_doc key_docs[] = {
 	  "object: vehicle" },
 	{ "object", "label", LABEL_TYPE, NULL, "the name",
 	  "What people read. In an extension it replaces the base's label.", "label: { en: Vehicle, zh: 车辆 }" },
-	{ "object", "module", "name", NAME_WORDS, NULL,
-	  "The navigation group the UI lists the object under. In an extension it replaces the base's module.",
-	  "module: sales" },
+	{ "object", "label_plural", LABEL_TYPE, NULL, "the label",
+	  "The plural people read in navigation and list titles (\"Opportunities\", 商机).",
+	  "label_plural: { en: Vehicles, zh: 车辆 }" },
+	{ "object", "module", "name, or a [module](#module) map", NAME_WORDS, NULL,
+	  "The navigation group the UI lists the object under, by name or with its label. In an extension it "
+	  "replaces the base's module.",
+	  "module: { name: sales, label: { en: Sales, zh: 销售 } }" },
+	{ "module", "name", "name", NAME_WORDS, "required", "The group's name: objects with the same name are listed "
+	  "together.", "name: realestate" },
+	{ "module", "label", LABEL_TYPE, NULL, "the name, prettified",
+	  "The group's heading in the navigation; one object of the group giving it is enough.",
+	  "label: { en: Real estate, zh: 房产 }" },
 	{ "object", "extend", "boolean", "true, false", "false",
 	  "true: this document adds fields, rules, indexes and views to the object of that name defined (without "
 	  "`extend`) in another file or plugin, whatever the load order. Views are merged key by key; a field name "
@@ -200,8 +209,9 @@ static const struct key_doc key_docs[] = {
 	{ "rule", "when", "[expression](#expressions)", "over the record's fields and ref paths", "required",
 	  "True when the record is invalid: the create or update is refused with 422.",
 	  "when: \"model = 'van' and price is null\"" },
-	{ "rule", "message", "text", NULL, "required",
-	  "The error the client receives.", "message: \"A van needs a price\"" },
+	{ "rule", "message", LABEL_TYPE, NULL, "required",
+	  "The error the client receives (the en text, or the first given); `GET /api/v1/meta` lists every "
+	  "language under `message_label` for the UI.", "message: { en: \"A van needs a price\", zh: \"厢式车需要价格\" }" },
 	{ "rule", "field", "field name", "a field of the object", NULL,
 	  "The field the error is reported on (`errors[].field`); without it the error is the record's.",
 	  "field: price" },
@@ -219,10 +229,11 @@ static const struct key_doc key_docs[] = {
 	  "The columns of the list, in order; the first, if a text, email, formula or autonumber, is the "
 	  "record's title.",
 	  "list: [name, account, amount, stage, owner]" },
-	{ "views", "kanban", "map: `group_by` (an enum field), `sum` (a number field)", NULL, "no board",
-	  "A board with a column per value of `group_by`; dragging a card sets the field (through a workflow "
-	  "transition when a workflow moves the field). `sum` totals a column.",
-	  "kanban: { group_by: stage, sum: amount }" },
+	{ "views", "kanban", "map: `group_by` (an enum field), `sum` (a number field), `card`", NULL, "no board",
+	  "A board with a column per value of `group_by`; moving a card fires the workflow transition that makes "
+	  "the move. `card: { title, subtitle, fields: [up to three] }` chooses what a card shows (default: the "
+	  "list's first text field and `sum`); `crm check` checks that each names a field.",
+	  "kanban: { group_by: stage, sum: amount, card: { title: name, subtitle: account, fields: [amount, close_date] } }" },
 	{ "views", "charts", "list of charts",
 	  "each `{ title, group, measure, filter, by, type: bar }`: `title` a label, `group` a field, `measure` "
 	  "count, sum(f), avg(f), min(f) or max(f), `filter` an expression, `by` year, month or day for date groups",
@@ -923,6 +934,10 @@ static const struct section_doc sections[] = {
 	  "      object: contact\n"
 	  "      values: { account: $created.account, last_name: $record.last_name, email: $record.email }\n"
 	  "      link: converted_contact\n",
+	  NULL },
+	{ "module", "Module",
+	  "The `module:` of an object, written as a map to give the navigation group a label in every language.",
+	  "module: { name: realestate, label: { en: Real estate, zh: 房产 } }\n",
 	  NULL },
 	{ "notify-action", "Notify action",
 	  "A `do:` item whose first key is `notify:`: an in-app notification (the metadata needs a `notification` "

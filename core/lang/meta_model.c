@@ -4,6 +4,7 @@
  * loader (meta.c) builds the model; everything else only reads it.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include "meta_model.h"
 
@@ -181,4 +182,86 @@ bool meta_transition_leaves(const struct meta_workflow *workflow, const struct m
 		if (strcmp(workflow->terminal[i], state) == 0)
 			return false;
 	return true;
+}
+
+static bool has_lang(const struct meta_label *label, const char *lang)
+{
+	for (int i = 0; i < label->count; i++)
+		if (strcmp(label->lang[i], lang) == 0)
+			return true;
+	return false;
+}
+
+/* One missing text: what (object 'x', field 'x.y', ...) and which label. */
+static int missing(FILE *out, struct meta_pos pos, const char *lang, const char *what, const char *which)
+{
+	fprintf(out, "%s:%d:%d: warning: %s has no %s %s\n", pos.file ? pos.file : "?", pos.line, pos.column, what,
+	        lang, which);
+	return 1;
+}
+
+int meta_i18n_missing(const struct meta *meta, const char *lang, void *stream)
+{
+	FILE *out = stream;
+	int count = 0;
+	char what[200];
+	for (int o = 0; o < meta->object_count; o++) {
+		const struct meta_object *object = &meta->objects[o];
+		snprintf(what, sizeof(what), "object '%s'", object->name);
+		if (!has_lang(&object->label, lang))
+			count += missing(out, object->pos, lang, what, "label");
+		if (!has_lang(&object->label_plural, lang))
+			count += missing(out, object->pos, lang, what, "label_plural");
+		if (object->module && !has_lang(&object->module_label, lang)) {
+			/* a module needs its label once: on any of its objects */
+			bool elsewhere = false;
+			for (int k = 0; k < meta->object_count && !elsewhere; k++)
+				elsewhere = meta->objects[k].module && strcmp(meta->objects[k].module, object->module) == 0
+				            && has_lang(&meta->objects[k].module_label, lang);
+			bool first = true;
+			for (int k = 0; k < o && first; k++)
+				first = !meta->objects[k].module || strcmp(meta->objects[k].module, object->module) != 0;
+			if (!elsewhere && first) {
+				snprintf(what, sizeof(what), "module '%s'", object->module);
+				count += missing(out, object->pos, lang, what, "label (module: { name, label })");
+			}
+		}
+		for (int r = 0; r < object->rule_count; r++) {
+			snprintf(what, sizeof(what), "a rule of object '%s'", object->name);
+			if (!has_lang(&object->rules[r].message_label, lang))
+				count += missing(out, object->rules[r].pos, lang, what, "message");
+		}
+		for (int f = 0; f < object->field_count; f++) {
+			const struct meta_field *field = &object->fields[f];
+			if (field->system)
+				continue;   /* the UI's own catalogue names system fields */
+			snprintf(what, sizeof(what), "field '%s.%s'", object->name, field->name);
+			if (!has_lang(&field->label, lang))
+				count += missing(out, field->pos, lang, what, "label");
+			for (int v = 0; v < field->value_count; v++) {
+				if (has_lang(&field->value_labels[v], lang))
+					continue;
+				snprintf(what, sizeof(what), "value '%s' of field '%s.%s'", field->values[v], object->name,
+				         field->name);
+				count += missing(out, field->pos, lang, what, "label");
+			}
+		}
+	}
+	for (int w = 0; w < meta->workflow_count; w++) {
+		const struct meta_workflow *wf = &meta->workflows[w];
+		for (int t = 0; t < wf->transition_count; t++) {
+			const struct meta_transition *tr = &wf->transitions[t];
+			snprintf(what, sizeof(what), "transition '%s' of workflow '%s'", tr->name, wf->name);
+			if (!has_lang(&tr->label, lang))
+				count += missing(out, tr->pos, lang, what, "label");
+			if (tr->message.count && !has_lang(&tr->message, lang))
+				count += missing(out, tr->pos, lang, what, "message");
+		}
+	}
+	for (int r = 0; r < meta->role_count; r++) {
+		snprintf(what, sizeof(what), "role '%s'", meta->roles[r].name);
+		if (!has_lang(&meta->roles[r].label, lang))
+			count += missing(out, meta->roles[r].pos, lang, what, "label");
+	}
+	return count;
 }

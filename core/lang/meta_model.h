@@ -90,7 +90,8 @@ struct meta_field {
 struct meta_rule {
 	char *when;               /* expression: true means the record is invalid */
 	struct expr *expr;        /* owned */
-	char *message;
+	char *message;            /* the server's text: message_label's en (or first) text */
+	struct meta_label message_label;   /* message: text or { en, zh } */
 	char *field;              /* optional: the field the error is reported on */
 	struct meta_pos pos;
 };
@@ -105,7 +106,9 @@ struct meta_index {
 struct meta_object {
 	char *name;
 	struct meta_label label;
+	struct meta_label label_plural; /* "Opportunities": navigation and list titles (may be empty: label) */
 	char *module;             /* navigation group, may be NULL */
+	struct meta_label module_label; /* module: { name, label }: how people read the group (may be empty) */
 	struct meta_pos pos;
 	int field_count;          /* system fields first, then YAML order */
 	struct meta_field *fields;
@@ -355,5 +358,13 @@ enum value_kind meta_field_kind(const struct meta_field *field);
 bool meta_field_stored(const struct meta_field *field);
 /* Label in lang, falling back to en, then to the name. Borrowed. */
 const char *meta_label_text(const struct meta_label *label, const char *lang, const char *fallback);
+
+/*
+ * Writes to out (a FILE *), as "file:line:column: warning: ...", every label
+ * a person reads that has no text in lang: objects (singular and plural),
+ * modules, fields, enum values, transition labels and guard messages, roles.
+ * Returns how many.
+ */
+int meta_i18n_missing(const struct meta *meta, const char *lang, void *out);
 
 #endif

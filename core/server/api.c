@@ -744,12 +744,18 @@ json_t *api_meta_json(const struct meta *meta)
 		json_object_set_new(o, "name", json_string(object->name));
 		json_object_set_new(o, "label", label_json(&object->label, object->name));
 		json_object_set_new(o, "module", object->module ? json_string(object->module) : json_null());
+		if (object->label_plural.count)
+			json_object_set_new(o, "label_plural", label_json(&object->label_plural, object->name));
+		if (object->module_label.count)
+			json_object_set_new(o, "module_label", label_json(&object->module_label, object->module));
 		for (int k = 0; k < object->field_count; k++)
 			json_array_append_new(fields, field_json(&object->fields[k]));
 		json_object_set_new(o, "fields", fields);
 		for (int k = 0; k < object->rule_count; k++) {
 			json_t *rule = json_object();
 			json_object_set_new(rule, "message", json_string(object->rules[k].message ? object->rules[k].message : ""));
+			if (object->rules[k].message_label.count > 1)   /* the message in every language it has */
+				json_object_set_new(rule, "message_label", label_json(&object->rules[k].message_label, ""));
 			if (object->rules[k].field)
 				json_object_set_new(rule, "field", json_string(object->rules[k].field));
 			json_array_append_new(rules, rule);
@@ -1590,6 +1596,32 @@ static void session_cookie(struct route_ctx *r, const char *token, int max_age)
 	         r->api->options.secure_cookies ? "; Secure" : "", max_age);
 }
 
+/*
+ * The caller's own user: the record as their role reads it, else (a partner
+ * or consumer role that reads no users) who they are: id, login, name,
+ * e-mail, kind, role and the records they are tied to. Never NULL (JSON null
+ * for a user that is gone).
+ */
+static json_t *own_user(struct route_ctx *r)
+{
+	json_t *user = NULL;
+	if (object_get(&r->ctx, "user", r->ctx.user_id, false, &user) == CRM_OK)
+		return user;
+	crm_error_reset(&r->ctx);
+	if (access_load(&r->ctx) != CRM_OK || !r->ctx.access || !r->ctx.access->record)
+		return json_null();
+	static const char *const identity[] = {
+		"id", "login", "name", "email", "kind", "role", "team", "partner", "contact", NULL,
+	};
+	json_t *me = json_object();
+	for (int i = 0; identity[i]; i++) {
+		json_t *v = json_object_get(r->ctx.access->record, identity[i]);
+		if (v)
+			json_object_set(me, identity[i], v);
+	}
+	return me;
+}
+
 static void handle_login(struct route_ctx *r)
 {
 	static const char *const types[] = { "application/json", NULL };
@@ -1625,11 +1657,9 @@ static void handle_login(struct route_ctx *r)
 		return;
 	}
 	r->ctx.user_id = session.user_id;
-	json_t *user = NULL;
-	object_get(&r->ctx, "user", session.user_id, false, &user);
+	json_t *user = own_user(r);
 	json_t *doc = json_pack("{s:s, s:s, s:I, s:o}", "token", session.token, "csrf", session.csrf,
-	                        "expires_in", (json_int_t)(session.expires_at - time(NULL)),
-	                        "user", user ? user : json_null());
+	                        "expires_in", (json_int_t)(session.expires_at - time(NULL)), "user", user);
 	session_cookie(r, session.token, (int)(session.expires_at - time(NULL)));
 	respond_json(r->res, 201, doc);
 	json_decref(doc);
@@ -1647,10 +1677,10 @@ static void handle_logout(struct route_ctx *r)
 
 static void handle_whoami(struct route_ctx *r)
 {
-	json_t *user = NULL;
-	int rc = object_get(&r->ctx, "user", r->ctx.user_id, false, &user);
-	if (rc != CRM_OK) {
-		problem_from_ctx(r->api, r->res, r->req, rc, &r->ctx, NULL);
+	json_t *user = own_user(r);
+	if (json_is_null(user)) {
+		json_decref(user);
+		problem(r->res, r->req, 401, "no such user");
 		return;
 	}
 	const struct meta_role *role = r->ctx.access ? r->ctx.access->role : NULL;

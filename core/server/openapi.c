@@ -418,6 +418,11 @@ static void add_meta_schemas(struct doc *d)
 		"transitions", "type", "array", "items", transition,
 		"can", "type", "object", "required", "read", "create", "update", "delete", "properties",
 		"read", "type", "boolean", "create", "type", "boolean", "update", "type", "boolean", "delete", "type", "boolean");
+	json_object_set_new(json_object_get(object, "properties"), "module_label", label_schema());
+	json_object_set_new(json_object_get(object, "properties"), "label_plural", label_schema());
+	json_t *rule_properties = json_object_get(json_object_get(json_object_get(json_object_get(object, "properties"),
+	                                                                          "rules"), "items"), "properties");
+	json_object_set_new(rule_properties, "message_label", label_schema());
 	json_object_set_new(d->schemas, "MetaObject", object);
 
 	json_t *meta = json_pack("{s:s, s:[s,s,s], s:{s:{s:s, s:[s,s,s,s], s:{s:{s:s}, s:{s:s}, s:{s:s, s:{s:s}},"
@@ -850,13 +855,13 @@ static void add_global_paths(struct doc *d)
 		"login", "type", "string", "maxLength", 200, "password", "type", "string", "maxLength", 1024,
 		"additionalProperties", 0));
 	json_t *user = json_pack("{s:[s,s], s:s, s:{s:{s:s}, s:{s:s}}, s:b}", "type", "object", "null",
-		"description", "The user's record as they may read it (null when their role may not read users)",
+		"description", "The user's record as they may read it; a role that reads no users gets who they are (id, login, name, email, kind, role, team, partner, contact)",
 		"properties", "id", "type", "integer", "login", "type", "string", "additionalProperties", 1);
 	json_object_set_new(d->schemas, "Session", json_pack("{s:s, s:[s,s,s,s], s:{s:{s:s}, s:{s:s}, s:{s:s}, s:o}, s:b}",
 		"type", "object", "required", "token", "csrf", "expires_in", "user", "properties",
 		"token", "type", "string", "csrf", "type", "string", "expires_in", "type", "integer", "user", user,
 		"additionalProperties", 0));
-	/* the caller's own user record, as they read it (a role that may not read users gets a 404) */
+	/* the caller's own user record as they read it; a role that reads no users gets who they are */
 	user = json_object_get(d->schemas, "User") ? ref_to("User")
 	     : json_pack("{s:s, s:s, s:[s], s:{s:{s:s}, s:{s:s}}, s:b}", "type", "object",
 		"description", "The caller's user record", "required", "id",

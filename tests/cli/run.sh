@@ -127,6 +127,11 @@ else fail token_create "$(cat "$work/out")"; fi
 if crm user disable cli_rep --db "$db" > "$work/out" 2>&1 && crm user list --db "$db" | grep 'cli_rep' | grep -q 'no'; then ok user_disable
 else fail user_disable "$(cat "$work/out"; crm user list --db "$db")"; fi
 
+# --plugins is a search path: the first folder that has a plugin wins
+if crm check --plugins "$work/empty-plugins:plugins" > "$work/out" 2>&1 && grep -q "plugin sales" "$work/out"; then
+	ok plugins_search_path
+else fail plugins_search_path "$(cat "$work/out")"; fi
+
 # --- personal data
 # the last contact with an e-mail: the first ones are the demo consumers' own (their user records,
 # which hold the same e-mail and are exported as related data, are accounts, not erased with a contact)

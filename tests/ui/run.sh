@@ -20,6 +20,16 @@ if [ ! -x "$CHROMIUM" ]; then
 		fail "no $CHROMIUM"
 	fi
 fi
+# zh screenshots need CJK glyphs (without a font Chromium draws boxes)
+if ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then
+	if [ "$(id -u)" = 0 ]; then
+		echo "# installing fonts-noto-cjk (apt-get)"
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk; } >/dev/null 2>&1 ||
+			echo "# fonts-noto-cjk could not be installed: zh screenshots will show boxes"
+	else
+		echo "# fonts-noto-cjk is missing (sudo apt-get install -y fonts-noto-cjk): zh screenshots will show boxes"
+	fi
+fi
 command -v node >/dev/null 2>&1 || fail "node is missing (apt-get install -y nodejs npm)"
 if [ ! -d tests/ui/node_modules/playwright-core ]; then
 	echo "# npm ci in tests/ui (playwright-core only)"

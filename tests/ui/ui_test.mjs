@@ -139,7 +139,8 @@ async function main() {
   await test('log in as sales_rep1', async () => {
     await login(page, 'sales_rep1');
     const nav = await page.textContent('nav#nav');
-    assert(/Opportunity/.test(nav) && /Account/.test(nav), `nav: ${nav}`);
+    // navigation reads the plural labels (label_plural) and the module labels
+    assert(/Opportunities/.test(nav) && /Accounts/.test(nav) && /Sales/.test(nav), `nav: ${nav}`);
     assert(!/Team Name/.test(nav), 'nav names objects only');
   }, page);
 
@@ -457,7 +458,7 @@ async function main() {
     await page.waitForSelector('section.history');
     assert(/阶段/.test(await page.textContent('.record')), 'zh field labels');
     await page.click('[data-test=lang]');
-    await page.waitForFunction(() => /Opportunity/.test(document.querySelector('nav#nav').textContent));
+    await page.waitForFunction(() => /Opportunities/.test(document.querySelector('nav#nav').textContent));
   }, page);
 
   await test('stored XSS renders as text, no script runs', async () => {
@@ -515,6 +516,60 @@ async function main() {
     assert(all.length > mine.length, 'admin sees more');
     log(`# partner1 sees ${mine.length} of ${all.length} opportunities`);
     await partnerPage.context().close();
+  }, page);
+
+  // Every page as every kind of user: no "null" or "undefined" printed, a Log out button.
+  await test('no null or undefined on any page, and a log out, for every kind of user', async () => {
+    for (const who of ['sales_rep1', 'partner1', 'consumer1']) {
+      const p = await newPage();
+      await login(p, who);
+      const hashes = ['#/dash', ...(await p.$$eval('nav#nav a', (as) => as.map((a) => a.getAttribute('href'))))];
+      for (const hash of [...new Set(hashes)]) {
+        await p.evaluate((h) => { location.hash = h; }, hash);
+        await p.waitForTimeout(150);
+        const text = await p.textContent('body');
+        assert(!/\bnull\b|\bundefined\b/.test(text), `${who} ${hash} shows null/undefined: ${text.slice(0, 200)}`);
+      }
+      // a record page too
+      const first = await p.$('table[data-test=list] tbody tr[data-id] a');
+      if (first) {
+        await first.click();
+        await p.waitForSelector('[data-test=record-title]');
+        const text = await p.textContent('body');
+        assert(!/\bnull\b|\bundefined\b/.test(text), `${who} record page shows null/undefined`);
+      }
+      assert(await p.isVisible('header#top button.logout'), `${who} has a Log out button`);
+      assert(p.errors.filter((e) => !/status of 4\d\d/.test(e)).length === 0, `${who}: ${p.errors.join(' | ')}`);
+      await p.context().close();
+    }
+  }, page);
+
+  // zh: navigation, a board and a record page read the metadata's zh labels (modules, plurals,
+  // transition buttons, kanban card fields); screenshots for the README.
+  await test('zh: navigation, board and record page in Chinese from the metadata', async () => {
+    const zh = await newPage();
+    await login(zh, 'sales_rep1');
+    await zh.click('[data-test=lang]');
+    await zh.waitForFunction(() => /商机/.test(document.querySelector('nav#nav').textContent));
+    const nav = await zh.textContent('nav#nav');
+    for (const word of ['销售', '商机', '客户', '市场营销']) assert(nav.includes(word), `nav lacks ${word}: ${nav}`);
+    for (const word of ['SALES', 'Sales', 'Opportunities', 'MARKETING']) assert(!nav.includes(word), `nav shows ${word}`);
+    await zh.screenshot({ path: path.join(SHOTS, 'zh-nav.png') });
+    await zh.evaluate(() => { location.hash = '#/k/opportunity'; });
+    await zh.waitForSelector('li.card');
+    const board = await zh.textContent('[data-test=board]');
+    assert(/金额/.test(board), `the card's fields read their zh labels: ${board.slice(0, 200)}`);
+    await zh.screenshot({ path: path.join(SHOTS, 'zh-board.png') });
+    const rep = await apiAs('sales_rep1');
+    const deal = (await rep('GET', `/objects/opportunity?filter=${encodeURIComponent("stage = 'prospecting'")}&limit=1`)).data.records[0];
+    if (deal) {
+      await zh.evaluate((id) => { location.hash = `#/o/opportunity/${id}`; }, deal.id);
+      await zh.waitForSelector('[data-test=record-title]');
+      const buttons = await zh.$$eval('[data-transition]', (bs) => bs.map((b) => b.textContent));
+      assert(buttons.includes('确认需求') && !buttons.includes('Qualify'), `transition buttons: ${buttons}`);
+      await zh.screenshot({ path: path.join(SHOTS, 'zh-record.png'), fullPage: true });
+    }
+    await zh.context().close();
   }, page);
 
   await test('log out', async () => {

@@ -382,7 +382,7 @@ static void test_unknown_keys_in_object_and_field_are_reported_where_written(voi
 		"  name: { type: text, size: 3 }\n", &meta, &diags);
 	ASSERT_EQ(rc, CRM_EMETA);
 	ASSERT_EQ(diags.error_count, 2);
-	ASSERT_DIAG(diags, "c.yaml", 2, 1, "unknown key 'colour' in object (expected one of: object, label, module");
+	ASSERT_DIAG(diags, "c.yaml", 2, 1, "unknown key 'colour' in object (expected one of: object, label, label_plural, module");
 	ASSERT_DIAG(diags, "c.yaml", 4, 23, "unknown key 'size' in field 'name' (expected one of: type, label,");
 	ASSERT_DIAG(diags, "c.yaml", 2, 1, ") (see docs/metadata.md#object)");
 	ASSERT_DIAG(diags, "c.yaml", 4, 23, ") (see docs/metadata.md#field)");

@@ -158,6 +158,17 @@ const fieldLabel = (f) => {
   return l === f.name ? prettify(f.name) : l;
 };
 const objectLabel = (o) => label(o.label, prettify(o.name));
+// navigation and list titles read the plural (label_plural), else the label
+const objectPlural = (o) => label(o.label_plural, objectLabel(o));
+// a transition as metadata names it: its label and its guard's message, in the current language
+const transitionOf = (o, name) => (o.workflows || []).flatMap((w) => w.transitions || []).find((x) => x.name === name);
+const transitionLabel = (o, name) => { const tr = transitionOf(o, name); return label(tr && tr.label, prettify(name)); };
+// a refused transition: the guard's message in this language when the server says the guard failed
+function transitionError(o, name, e) {
+  const guard = e.problem && Array.isArray(e.problem.errors) && e.problem.errors.some((x) => x.code === 'guard');
+  const tr = transitionOf(o, name);
+  return guard && tr && tr.message ? label(tr.message, e.message) : e.message;
+}
 const enumLabel = (f, v) => {
   const item = (f.values || []).find((x) => x.value === v);
   return item ? label(item.label, v) : String(v);
@@ -321,7 +332,8 @@ function renderChrome() {
     class: 'menu', type: 'button', 'aria-controls': 'nav', 'aria-expanded': String(state.navOpen), text: `☰ ${t('menu')}`,
     on: { click: () => { state.navOpen = !state.navOpen; renderChrome(); } },
   });
-  top.append(
+  // append() (not Element.append) everywhere: a null kid is skipped, never printed as "null"
+  append(top, [
     state.meta ? menu : null,
     h('a', { class: 'brand', href: '#/dash', text: state.meta ? prettify(state.meta.app.name).toUpperCase() : 'CRM' }),
     h('span', { class: 'spacer' }),
@@ -331,7 +343,7 @@ function renderChrome() {
     }),
     state.user ? h('span', { class: 'who', text: state.user.name || state.user.login }) : null,
     state.user ? h('button', { type: 'button', class: 'logout', text: t('logout'), on: { click: logout } }) : null,
-  );
+  ]);
   nav.classList.toggle('open', state.navOpen);
   if (!state.meta) return;
   const current = parseHash().parts;
@@ -343,9 +355,14 @@ function renderChrome() {
     if (!modules.has(m)) modules.set(m, []);
     modules.get(m).push(o);
   }
+  // a module's heading: the label one of its objects gives it (module: { name, label }), else its name
+  const moduleLabel = (m, list) => {
+    const labelled = list.find((o) => o.module_label);
+    return labelled ? label(labelled.module_label, prettify(m)) : prettify(m);
+  };
   for (const [m, list] of modules) {
-    nav.append(h('h2', { text: prettify(m) }), h('ul', null, list.map((o) => h('li', null,
-      link(`#/o/${o.name}`, objectLabel(o), current[1] === o.name && current[0] !== 'k'),
+    nav.append(h('h2', { text: moduleLabel(m, list) }), h('ul', null, list.map((o) => h('li', null,
+      link(`#/o/${o.name}`, objectPlural(o), current[1] === o.name && current[0] !== 'k'),
       kanbanOf(o) ? link(`#/k/${o.name}`, t('board'), current[1] === o.name && current[0] === 'k') : null))));
   }
   nav.addEventListener('click', (e) => { if (e.target.closest('a') && state.navOpen) { state.navOpen = false; nav.classList.remove('open'); } });
@@ -506,7 +523,7 @@ async function viewList(view, o, params) {
   } } }, h('input', { type: 'search', name: 'q', 'aria-label': t('search'), placeholder: t('search'), value: q.search }),
   h('button', { type: 'submit', text: t('search') })) : null;
   view.append(
-    h('div', { class: 'title' }, h('h1', { text: `${objectLabel(o)}${q.deleted ? ` · ${t('recycle')}` : ''}` }), actions),
+    h('div', { class: 'title' }, h('h1', { text: `${objectPlural(o)}${q.deleted ? ` · ${t('recycle')}` : ''}` }), actions),
     h('div', { class: 'tools' }, searchForm, filterBuilder(o, q.filter, (expr) => update({ filter: expr }))),
     error, h('div', { class: 'scroll' }, table), h('div', { class: 'pager' }, prev, status, next));
   await load();
@@ -563,15 +580,15 @@ async function viewRecord(view, o, id, full) {
   const transitionBar = transitions.length ? h('div', { class: 'transitions', role: 'group', 'aria-label': t('transitions') },
     transitions.map((tr) => {
       const name = typeof tr === 'string' ? tr : tr.name;
-      return h('button', { type: 'button', 'data-transition': name, text: label(tr.label, prettify(name)), on: { click: async () => {
+      return h('button', { type: 'button', 'data-transition': name, text: transitionLabel(o, name), on: { click: async () => {
         try {
           const { data } = await api('POST', `/objects/${o.name}/${id}/transitions/${encodeURIComponent(name)}`, { body: {}, headers: { 'If-Match': etag } });
           if (data && data.status === 'pending_approval') {
-            state.flash = { key: `${o.name}:${id}`, text: `${t('pending')}: ${label(tr.label, prettify(name))}` };
+            state.flash = { key: `${o.name}:${id}`, text: `${t('pending')}: ${transitionLabel(o, name)}` };
             toast(t('pending'));
           } else toast(t('saved'));
           render();
-        } catch (e) { message.textContent = e.message; }
+        } catch (e) { message.textContent = transitionError(o, name, e); }
       } } });
     })) : null;
 
@@ -580,10 +597,10 @@ async function viewRecord(view, o, id, full) {
     [t('longText'), o.fields.filter((f) => !f.system && f.type === 'textarea')],
     [t('system'), o.fields.filter((f) => f.system && f.name !== 'deleted_at' || (f.name === 'deleted_at' && r.deleted_at))],
   ];
-  view.append(h('div', { class: 'title' },
+  append(view, [h('div', { class: 'title' },
     h('div', null, h('p', { class: 'crumb' }, h('a', { href: `#/o/${o.name}`, text: objectLabel(o) })),
-      h('h1', { 'data-test': 'record-title', text: recordTitle(o, r) })), buttons), message, notice, transitionBar);
-  if (!r.deleted_at) view.append(await pendingApprovals(o, id), o.name === APPROVAL ? decisionBox(o, r, message) : null);
+      h('h1', { 'data-test': 'record-title', text: recordTitle(o, r) })), buttons), message, notice, transitionBar]);
+  if (!r.deleted_at) append(view, [await pendingApprovals(o, id), o.name === APPROVAL ? decisionBox(o, r, message) : null]);
   const grid = h('div', { class: full ? 'record full' : 'record' });
   for (const [title, fields] of groups) {
     if (!fields.length) continue;
@@ -855,9 +872,12 @@ async function viewForm(view, o, id, params) {
       let first = null;
       const rest = [];
       for (const fe of list) {
+        // a rule's message in this language (metadata rules carry message_label)
+        const rule = fe.code === 'rule' && (o.rules || []).find((x) => x.message === fe.message && x.message_label);
+        const text = rule ? label(rule.message_label, fe.message) : fe.message;
         const err = fe.field && errors.get(fe.field);
-        if (!err) { rest.push(fe.message); continue; }
-        err.textContent = err.textContent ? `${err.textContent}; ${fe.message}` : fe.message;
+        if (!err) { rest.push(text); continue; }
+        err.textContent = err.textContent ? `${err.textContent}; ${text}` : text;
         const w = widgets.get(fe.field);
         const control = w.matches('input,select,textarea') ? w : w.querySelector('input,select,textarea');
         if (control) { control.setAttribute('aria-invalid', 'true'); first = first || control; }
@@ -900,7 +920,8 @@ async function viewKanban(view, o) {
   const kb = kanbanOf(o);
   const gf = fieldOf(o, kb.group_by);
   const sumf = kb.sum ? fieldOf(o, kb.sum) : null;
-  const title = titleField(o);
+  const cardSpec = kb.card || {};
+  const cardTitle = cardSpec.title && fieldOf(o, cardSpec.title) ? cardSpec.title : titleField(o);
   const alert = h('p', { class: 'error', role: 'alert', 'data-test': 'board-alert' });
   const board = h('div', { class: 'board', 'data-test': 'board' });
   let totals = new Map();
@@ -914,9 +935,19 @@ async function viewKanban(view, o) {
     const moveSel = h('select', { 'aria-label': `${t('moveTo')}…`, class: 'move' },
       h('option', { value: '', text: `${t('moveTo')}…` }),
       (gf.values || []).filter((x) => x.value !== r[gf.name]).map((x) => h('option', { value: x.value, text: label(x.label, x.value) })));
+    // views.kanban.card: { title, subtitle, fields } (checked by crm check); else the title and the sum
+    const shown = (name) => { const f = fieldOf(o, name); return f && r[name] != null ? formatValue(f, r[name]) : null; };
+    const subtitle = cardSpec.subtitle ? shown(cardSpec.subtitle) : null;
+    const lines = (cardSpec.fields || []).map((name) => {
+      const f = fieldOf(o, name);
+      const value = shown(name);
+      return f && value != null ? h('span', { class: 'card-field', text: `${fieldLabel(f)}: ${value}` }) : null;
+    });
     const el = h('li', { class: 'card', draggable: 'true', tabindex: '0', dataset: { id: r.id, value: r[gf.name] } },
-      h('a', { href: `#/o/${o.name}/${r.id}`, text: r[title] == null ? `#${r.id}` : String(r[title]) }),
-      sumf && r[sumf.name] != null ? h('span', { class: 'num', text: formatValue(sumf, r[sumf.name]) }) : null,
+      h('a', { href: `#/o/${o.name}/${r.id}`, text: r[cardTitle] == null ? `#${r.id}` : String(shown(cardTitle) ?? r[cardTitle]) }),
+      subtitle != null ? h('span', { class: 'card-subtitle', text: subtitle }) : null,
+      ...lines,
+      !cardSpec.fields && sumf && r[sumf.name] != null ? h('span', { class: 'num', text: formatValue(sumf, r[sumf.name]) }) : null,
       moveSel);
     moveSel.addEventListener('change', () => { if (moveSel.value) move(el, columns.get(moveSel.value)); });
     el.addEventListener('dragstart', (e) => {
@@ -949,7 +980,7 @@ async function viewKanban(view, o) {
         else from.list.append(el);
         el.classList.remove('pending');
         el.querySelector('select.move').value = '';
-        alert.textContent = `${t('pending')}: ${prettify(tr)}`;
+        alert.textContent = `${t('pending')}: ${transitionLabel(o, tr)}`;
         return;
       }
       el.dataset.value = to.value;
@@ -985,6 +1016,8 @@ async function viewKanban(view, o) {
       more.disabled = true;
       try {
         const { data } = await api('GET', `/objects/${o.name}`, { query: { filter: `${gf.name} = ${quote(v.value)}`, limit: COLUMN_PAGE, after: col.cursor, sort: '-updated_at' } });
+        // the names of the refs a card shows (its subtitle and fields)
+        await resolveRefs(o, data.records, [cardSpec.title, cardSpec.subtitle, ...(cardSpec.fields || [])].filter(Boolean));
         for (const r of data.records) list.append(card(r, col));
         col.cursor = data.next;
         more.hidden = !data.next;
