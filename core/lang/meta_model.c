@@ -226,6 +226,16 @@ int meta_i18n_missing(const struct meta *meta, const char *lang, void *stream)
 				count += missing(out, object->pos, lang, what, "label (module: { name, label })");
 			}
 		}
+		/* views.charts[].title: a text or { en, zh } (drawn by the UI, passed through /meta) */
+		size_t c;
+		json_t *chart;
+		json_array_foreach(json_object_get(object->views, "charts"), c, chart) {
+			json_t *title = json_object_get(chart, "title");
+			if (title && !(json_is_object(title) && json_object_get(title, lang))) {
+				snprintf(what, sizeof(what), "chart %zu of object '%s'", c + 1, object->name);
+				count += missing(out, object->pos, lang, what, "title");
+			}
+		}
 		for (int r = 0; r < object->rule_count; r++) {
 			snprintf(what, sizeof(what), "a rule of object '%s'", object->name);
 			if (!has_lang(&object->rules[r].message_label, lang))

@@ -362,7 +362,8 @@ const char *meta_label_text(const struct meta_label *label, const char *lang, co
 /*
  * Writes to out (a FILE *), as "file:line:column: warning: ...", every label
  * a person reads that has no text in lang: objects (singular and plural),
- * modules, fields, enum values, transition labels and guard messages, roles.
+ * modules, fields, enum values, rule messages, chart titles, transition
+ * labels and guard messages, roles.
  * Returns how many.
  */
 int meta_i18n_missing(const struct meta *meta, const char *lang, void *out);

@@ -132,6 +132,15 @@ if crm check --plugins "$work/empty-plugins:plugins" > "$work/out" 2>&1 && grep 
 	ok plugins_search_path
 else fail plugins_search_path "$(cat "$work/out")"; fi
 
+# crm check --i18n zh: the base metadata is translated; a label without zh is named by file:line
+if crm check --i18n zh > "$work/out" 2>&1 && grep -q "0 labels without a 'zh' text" "$work/out"; then ok i18n_base_is_complete
+else fail i18n_base_is_complete "$(tail -5 "$work/out")"; fi
+sed -i 's/^label: { en: Account, zh: 客户 }$/label: Account/' "$work/metadata/account.yaml"
+if crm check --i18n zh > "$work/out" 2>&1; then fail i18n_missing_is_listed "exit 0"
+elif grep -q "account.yaml:[0-9]*:[0-9]*: warning: object 'account' has no zh label" "$work/out"; then ok i18n_missing_is_listed
+else fail i18n_missing_is_listed "$(tail -5 "$work/out")"; fi
+sed -i 's/^label: Account$/label: { en: Account, zh: 客户 }/' "$work/metadata/account.yaml"
+
 # --- personal data
 # the last contact with an e-mail: the first ones are the demo consumers' own (their user records,
 # which hold the same e-mail and are exported as related data, are accounts, not erased with a contact)
