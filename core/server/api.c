@@ -1210,6 +1210,8 @@ struct route_ctx {
 	struct crm_ctx ctx;
 	const struct meta_object *object;
 	int64_t id;
+	bool from_cookie;           /* authenticated by the session cookie (a browser) */
+	char csrf[64];              /* that session's CSRF token */
 };
 
 static bool no_params(struct route_ctx *r, const char *const *allowed)
@@ -1585,6 +1587,8 @@ static bool authenticate(struct route_ctx *r)
 	}
 	crm_error_reset(&r->ctx);
 	r->ctx.user_id = user;
+	r->from_cookie = from_cookie;
+	snprintf(r->csrf, sizeof(r->csrf), "%s", csrf);
 	return true;
 }
 
@@ -1686,6 +1690,12 @@ static void handle_whoami(struct route_ctx *r)
 	const struct meta_role *role = r->ctx.access ? r->ctx.access->role : NULL;
 	json_t *doc = json_pack("{s:o, s:s?, s:b}", "user", user, "role", role ? role->name : NULL,
 	                        "admin", access_is_admin(&r->ctx));
+	/*
+	 * A browser tab that holds the cookie but not the CSRF token (a second tab, a reload)
+	 * gets it here: only this origin's script can read the answer to a GET.
+	 */
+	if (r->from_cookie && r->csrf[0])
+		json_object_set_new(doc, "csrf", json_string(r->csrf));
 	respond_json(r->res, 200, doc);
 	json_decref(doc);
 }

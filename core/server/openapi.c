@@ -866,9 +866,11 @@ static void add_global_paths(struct doc *d)
 	     : json_pack("{s:s, s:s, s:[s], s:{s:{s:s}, s:{s:s}}, s:b}", "type", "object",
 		"description", "The caller's user record", "required", "id",
 		"properties", "id", "type", "integer", "login", "type", "string", "additionalProperties", 1);
-	json_object_set_new(d->schemas, "Whoami", json_pack("{s:s, s:[s,s], s:{s:o, s:{s:s}, s:{s:s}}, s:b}",
+	json_object_set_new(d->schemas, "Whoami", json_pack("{s:s, s:[s,s], s:{s:o, s:{s:s}, s:{s:s}, s:{s:s, s:s}}, s:b}",
 		"type", "object", "required", "user", "admin", "properties",
-		"user", user, "role", "type", "string", "admin", "type", "boolean", "additionalProperties", 0));
+		"user", user, "role", "type", "string", "admin", "type", "boolean",
+		"csrf", "type", "string", "description", "The session's CSRF token, when the session cookie authenticated the request",
+		"additionalProperties", 0));
 	json_t *login_responses = json_pack("{s:{s:s, s:{s:{s:s, s:{s:s}}}, s:o}}", "201", "description",
 		"Logged in: a bearer token, the CSRF token for cookie writes, and the session cookie",
 		"headers", "Set-Cookie", "description", "crm_session (HttpOnly, SameSite=Strict)", "schema", "type", "string",

@@ -1007,6 +1007,27 @@ class Suite:
             "filter": "account.name = '%s'" % self.data["account"][foreign]["name"].replace("'", "''")})))
         eq(r.json["records"], [], "a filter on the unreadable account's name")
 
+    def test_rep_converts_own_lead(self):
+        """Issue 13 item 2: a sales rep converts their own lead; the account (which reps may not
+        create by hand) is made as the system on their behalf; all three records are theirs."""
+        rep = "sales_rep1"
+        st, leads = self.list_all(rep, "lead", {"filter": "owner = $me and status in ('new', 'working')",
+                                                "fields": "id"})
+        eq(st, 200, "the rep's open leads")
+        check(leads, "the rep owns an open lead in the demo")
+        lid = leads[0]["id"]
+        r = self.req(rep, "POST", "%s/objects/lead/%d/transitions/convert" % (API, lid), {})
+        eq(r.status, 200, "convert: %s" % r.body[:300])
+        lead = self.rec("lead", lid)
+        eq(lead["status"], "qualified", "the lead after conversion")
+        for field, obj in (("converted_account", "account"), ("converted_contact", "contact"),
+                           ("converted_opportunity", "opportunity")):
+            made = self.rec(obj, lead[field])
+            eq(made["owner"], self.uid(rep), "%s owner" % obj)
+        # a rep still may not create an account by hand
+        r = self.create(rep, "account", {"name": "by hand"})
+        eq(r.status, 403, "rep creates an account: %s" % r.body[:200])
+
     def test_delegation_shares(self):
         """RELIABILITY row 11: a rep cannot share a record they may not edit, nor grant more."""
         rep = "sales_rep1"
@@ -1132,7 +1153,7 @@ def main():
                  "fail_closed_consumer", "service_agent_no_opportunities", "hidden_field",
                  "hidden_ref_path_rule7", "hidden_field_is_unknown", "referrer_policy_and_secure_cookie", "authorizer_backstop_fails_closed", "unauthenticated", "refused_calls_byte_identical",
                  "batch_all_or_nothing", "mass_assignment", "delegation_shares", "write_matrix", "audit",
-                 "reference_leak_repro", "reference_paths_matrix", "reference_targets_matrix",
+                 "reference_leak_repro", "reference_paths_matrix", "reference_targets_matrix", "rep_converts_own_lead",
                  "csrf", "tokens", "brute_force_account", "brute_force_address", "unknown_vs_wrong"):
         runner.run("authz " + name, getattr(s, "test_" + name))
     code = server.stop()

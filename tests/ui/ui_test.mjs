@@ -518,6 +518,30 @@ async function main() {
     await partnerPage.context().close();
   }, page);
 
+  // Issue 13 item 4: tabs of one browser share one session (the cookie and the CSRF token).
+  await test('a second tab shares the session, and a login there keeps the first tab writing', async () => {
+    const first = await newPage();
+    await login(first, 'sales_rep1');
+    const second = await first.context().newPage();
+    await second.goto(`${base}/#/dash`);
+    await second.waitForSelector('nav#nav a[href="#/dash"]', { state: 'attached' });
+    assert(!(await second.$('form.login')), 'the second tab shows the app, not the login page');
+    // log in again in the second tab (a new session), then write from the first
+    await second.goto(`${base}/#/login`);
+    await second.fill('#login', 'sales_rep1');
+    await second.fill('#password', PASSWORD);
+    await second.click('form.login button[type=submit]');
+    await second.waitForSelector('nav#nav a[href="#/dash"]', { state: 'attached' });
+    const status = await first.evaluate(async () => {
+      const csrf = localStorage.getItem('crm.csrf');
+      const r = await fetch('/api/v1/objects/activity', { method: 'POST', credentials: 'same-origin',
+        headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf }, body: JSON.stringify({ subject: 'from the first tab' }) });
+      return r.status;
+    });
+    assert(status === 201, `a write from the first tab after a login in the second: ${status}`);
+    await first.context().close();
+  }, page);
+
   // Every page as every kind of user: no "null" or "undefined" printed, a Log out button.
   await test('no null or undefined on any page, and a log out, for every kind of user', async () => {
     for (const who of ['sales_rep1', 'partner1', 'consumer1']) {

@@ -13,7 +13,7 @@ const NOTIFICATION = 'notification';
 const state = {
   meta: null,
   lang: localStorage.getItem('crm.lang') || 'en',
-  csrf: sessionStorage.getItem('crm.csrf'),
+  csrf: localStorage.getItem('crm.csrf'),   // shared by every tab of this browser, like the cookie
   user: null,
   names: new Map(),       // "object:id" -> display name
   navOpen: false,
@@ -120,6 +120,8 @@ async function api(method, path, { body, query, headers } = {}) {
     opts.headers['Content-Type'] = 'application/json';
     opts.body = JSON.stringify(body);
   }
+  // read at each write: a login in another tab replaces the session (and its token) for every tab
+  state.csrf = localStorage.getItem('crm.csrf') || state.csrf;
   if (method !== 'GET' && state.csrf) opts.headers['X-CSRF-Token'] = state.csrf;
   let url = `/api/v1${path}`;
   if (query) {
@@ -313,11 +315,15 @@ async function render() {
 }
 
 async function restoreSession() {
-  if (!state.csrf) return false;
+  // the cookie is shared by every tab: a new tab (or a reload) picks the session up from it
   try {
     const [{ data: who }, { data: meta }] = await Promise.all([api('GET', '/session'), api('GET', '/meta')]);
     state.user = who.user;
     state.meta = meta;
+    if (who.csrf) {
+      state.csrf = who.csrf;
+      localStorage.setItem('crm.csrf', who.csrf);
+    }
     return true;
   } catch (e) {
     return false;
@@ -374,7 +380,7 @@ async function logout() {
   state.user = null;
   state.csrf = null;
   state.names.clear();
-  sessionStorage.removeItem('crm.csrf');
+  localStorage.removeItem('crm.csrf');
   go('#/login');
 }
 
@@ -389,7 +395,7 @@ function viewLogin(main, next) {
     try {
       const { data } = await api('POST', '/session', { body: { login: user.value, password: pass.value } });
       state.csrf = data.csrf;
-      sessionStorage.setItem('crm.csrf', data.csrf);
+      localStorage.setItem('crm.csrf', data.csrf);
       state.user = data.user;
       state.meta = (await api('GET', '/meta')).data;
       go(next && !/^#\/?login/.test(next) && next !== '#' ? next : '#/dash');
