@@ -57,10 +57,12 @@ static const struct key_doc key_docs[] = {
 	  "The plugins to enable. Their `objects/*.yaml` load after `metadata/`, in this order; their manifests and "
 	  "code are checked and loaded in dependency order.",
 	  "plugins: [sales, { name: vin, version: \"^1.0\" }]" },
-	{ "app", "config", "map of plugin names to maps of settings", "settings the plugin's manifest declares", "{}",
+	{ "app", "config", "map of plugin names to maps of settings, and kernel settings",
+	  "settings the plugin's manifest declares; `currency` (an ISO 4217 code), `recycle_bin_days`", "{}",
 	  "Overrides plugin settings key by key, over the defaults of each manifest's `config:`. A setting the "
-	  "manifest does not declare is an error.",
-	  "config: { sales: { claim_limit: 30 } }" },
+	  "manifest does not declare is an error. `currency: EUR` makes the UI show money fields in that "
+	  "currency; `recycle_bin_days` (default 30) is how long deleted records stay restorable.",
+	  "config: { currency: EUR, sales: { claim_limit: 30 } }" },
 
 	/* ---- a plugin entry of app.yaml */
 	{ "app-plugin", "name", "name", NAME_WORDS, "required",

@@ -736,6 +736,11 @@ json_t *api_meta_json(const struct meta *meta)
 	json_object_set_new(app, "languages", languages);
 	json_object_set_new(app, "version", json_string(meta->version));
 	json_object_set_new(app, "kernel", json_string(CRM_VERSION));
+	/* the one setting the UI reads: the ISO 4217 code money fields show (config: { currency: EUR }) */
+	const char *currency = json_string_value(json_object_get(meta->config, "currency"));
+	if (currency && strlen(currency) == 3 && currency[0] >= 'A' && currency[0] <= 'Z' && currency[1] >= 'A'
+	    && currency[1] <= 'Z' && currency[2] >= 'A' && currency[2] <= 'Z')
+		json_object_set_new(app, "currency", json_string(currency));
 	json_object_set_new(doc, "app", app);
 
 	for (int i = 0; i < meta->object_count; i++) {

@@ -153,7 +153,8 @@ async function main() {
     const heads = await page.$$eval('table[data-test=list] th', (ths) => ths.map((th) => th.textContent));
     assert(heads.some((x) => /Amount/.test(x)) && heads.some((x) => /Stage/.test(x)), `columns ${heads}`);
     const cells = await page.$$eval('table[data-test=list] tbody tr:first-child td', (tds) => tds.map((td) => td.textContent));
-    assert(cells.some((c) => /^\d{1,3}(,\d{3})*\.\d\d$/.test(c)), `money formatted: ${cells}`);
+    // the demo's app.yaml sets config.currency: EUR
+    assert(cells.some((c) => /^€\d{1,3}(,\d{3})*\.\d\d$/.test(c)), `money formatted: ${cells}`);
     assert(await page.$('table[data-test=list] tbody td a[href^="#/o/account/"]'), 'account ref is a link');
     const refText = await page.textContent('table[data-test=list] tbody td a[href^="#/o/account/"]');
     assert(!/^#\d+$/.test(refText), `ref shows a name: ${refText}`);
@@ -162,7 +163,7 @@ async function main() {
 
   await test('sort by clicking a header', async () => {
     const amounts = async () => (await page.$$eval('table[data-test=list] tbody tr', (trs) => trs.map((tr) => tr.children[2].textContent)))
-      .map((x) => (x === '—' ? null : Number(x.replace(/,/g, ''))));
+      .map((x) => (x === '—' ? null : Number(x.replace(/[^0-9.-]/g, ''))));
     // the previous page's paint mark would let waitList return before the sorted page is drawn
     await page.evaluate(() => { delete document.body.dataset.listPaint; });
     await page.click('th button.sort[data-field=amount]');
@@ -254,7 +255,7 @@ async function main() {
     await gotoHash(page, `#/o/opportunity/${created}`);
     await page.waitForSelector('section.history');
     const amount = await page.textContent('dd[data-field=amount]');
-    assert(amount === '1,234.50', `amount ${amount}`);
+    assert(amount === '€1,234.50', `amount ${amount}`);
     assert(await page.textContent('dd[data-field=stage]') === 'Prospecting', 'enum label');
     assert(await page.$('dd[data-field=account] a[href^="#/o/account/"]'), 'account link');
     assert(await page.$('section.related[data-related=activity]'), 'related activities');
@@ -527,11 +528,14 @@ async function main() {
     await second.waitForSelector('nav#nav a[href="#/dash"]', { state: 'attached' });
     assert(!(await second.$('form.login')), 'the second tab shows the app, not the login page');
     // log in again in the second tab (a new session), then write from the first
+    const before = await second.evaluate(() => localStorage.getItem('crm.csrf'));
     await second.goto(`${base}/#/login`);
+    await second.waitForSelector('form.login');
     await second.fill('#login', 'sales_rep1');
     await second.fill('#password', PASSWORD);
     await second.click('form.login button[type=submit]');
-    await second.waitForSelector('nav#nav a[href="#/dash"]', { state: 'attached' });
+    // the new session is in place once the login stored its token and left the login page
+    await second.waitForFunction((old) => localStorage.getItem('crm.csrf') !== old && !document.querySelector('form.login'), before);
     const status = await first.evaluate(async () => {
       const csrf = localStorage.getItem('crm.csrf');
       const r = await fetch('/api/v1/objects/activity', { method: 'POST', credentials: 'same-origin',

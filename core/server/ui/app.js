@@ -178,7 +178,16 @@ const enumLabel = (f, v) => {
 const computed = (f) => ['formula', 'rollup', 'autonumber'].includes(f.type);
 const editable = (f) => !f.system && !f.readonly && !computed(f) && f.type !== 'geo';
 const isRef = (f) => (f.type === 'ref' || f.type === 'user') && f.to;
-const valueType = (f) => (f.type === 'formula' ? f.returns || 'text' : f.type === 'rollup' ? (/count/.test(f.measure || '') ? 'int' : 'money') : f.type);
+// How a value reads: a formula by what it returns; a rollup by its measure (count: an integer) and
+// the field it measures (a sum of money is money, the latest of dates a date)
+function rollupType(f) {
+  const r = f.rollup || {};
+  if ((r.measure || f.measure || 'count') === 'count') return 'int';
+  const child = r.of ? objectOf(r.of.split('.')[0]) : null;
+  const measured = child && r.field ? fieldOf(child, r.field) : null;
+  return measured ? valueType(measured) : 'decimal';
+}
+const valueType = (f) => (f.type === 'formula' ? f.returns || 'text' : f.type === 'rollup' ? rollupType(f) : f.type);
 const numeric = (type) => ['int', 'decimal', 'money', 'percent', 'float', 'number'].includes(type);
 
 function titleField(o) {
@@ -204,13 +213,20 @@ const recordTitle = (o, r) => {
 const locale = () => (state.lang === 'zh' ? 'zh-CN' : 'en-US');
 function formatNumber(v, type) {
   if (typeof v !== 'number') return String(v);
-  if (type === 'money') return new Intl.NumberFormat(locale(), { minimumFractionDigits: 2, maximumFractionDigits: 2 }).format(v);
+  if (type === 'money') {
+    // app.yaml config: { currency: EUR } shows the currency; without it, a plain amount
+    const currency = state.meta && state.meta.app && state.meta.app.currency;
+    const options = currency ? { style: 'currency', currency } : { minimumFractionDigits: 2, maximumFractionDigits: 2 };
+    try { return new Intl.NumberFormat(locale(), options).format(v); } catch (e) { return new Intl.NumberFormat(locale(), { minimumFractionDigits: 2 }).format(v); }
+  }
   if (type === 'percent') return `${new Intl.NumberFormat(locale(), { maximumFractionDigits: 2 }).format(v)}%`;
   return new Intl.NumberFormat(locale(), { maximumFractionDigits: 6 }).format(v);
 }
 function formatValue(f, v) {
   if (v == null || v === '') return '';
+  if (f.name === 'id') return String(v);   // an id is a name, not a quantity: no "1,003"
   const type = valueType(f);
+  if (type === 'geo' && typeof v === 'object') return `${Number(v.lat).toFixed(5)}, ${Number(v.lng).toFixed(5)}`;
   if (numeric(type)) return formatNumber(v, type);
   if (type === 'enum') return enumLabel(f, v);
   if (type === 'multienum') return (Array.isArray(v) ? v : [v]).map((x) => enumLabel(f, x)).join(', ');
