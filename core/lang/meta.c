@@ -126,7 +126,8 @@ static const char *const rule_keys[] = {"when", "message", "field", NULL};
 static const char *const index_keys[] = {"fields", "unique", NULL};
 static const char *const value_keys[] = {"value", "label", NULL};
 static const char *const plugin_keys[] = {"name", "version", NULL};
-static const char *const role_keys[] = {"role", "label", "kind", "admin", "objects", "fields", "description", NULL};
+static const char *const role_keys[] = {"role", "label", "kind", "admin", "objects", "fields", "navigation", "description",
+                                        NULL};
 /* The first ACCESS_OP_COUNT entries are the operations, in enum access_op order. */
 static const char *const role_object_keys[] = {"read", "create", "update", "delete", "change_owner", NULL};
 static const char *const user_kind_names[] = {"employee", "partner", "consumer", NULL};
@@ -718,6 +719,9 @@ static void role_free(struct meta_role *role)
 {
 	free(role->name);
 	label_free(&role->label);
+	for (int i = 0; i < role->navigation_count; i++)
+		free(role->navigation[i]);
+	free(role->navigation);
 	for (int i = 0; i < role->object_count; i++) {
 		for (int op = 0; op < ACCESS_OP_COUNT; op++) {
 			free(role->objects[i].ops[op].text);
@@ -2020,6 +2024,9 @@ static void stage_role(struct loader *ld, struct meta_role *role, struct role_au
 	memset(aux, 0, sizeof(*aux));
 }
 
+static bool parse_name_list(struct loader *ld, const struct ynode *node, const char *key, bool allow_star,
+                            bool *star, char ***out, int *count_out);
+
 static void parse_role(struct loader *ld, const struct ynode *root)
 {
 	struct meta_role role;
@@ -2056,6 +2063,8 @@ static void parse_role(struct loader *ld, const struct ynode *root)
 				role.kind = (enum user_kind)kind;
 		} else if (!strcmp(key->text, "admin")) {
 			get_bool(ld, value, "admin", &role.admin);
+		} else if (!strcmp(key->text, "navigation")) {
+			parse_name_list(ld, value, "navigation", false, NULL, &role.navigation, &role.navigation_count);
 		} else if (!strcmp(key->text, "objects")) {
 			objects_key = key;
 			parse_role_objects(ld, &role, &aux, value);
@@ -3293,6 +3302,15 @@ static void resolve_roles(struct loader *ld)
 	for (int r = 0; r < meta->role_count; r++) {
 		struct meta_role *role = &meta->roles[r];
 		const struct role_aux *aux = &ld->role_aux[r];
+		/* navigation names modules (an object's `module:`) or objects */
+		for (int i = 0; i < role->navigation_count; i++) {
+			bool known = meta_find_object(meta, role->navigation[i]) != NULL;
+			for (int o = 0; o < meta->object_count && !known; o++)
+				known = meta->objects[o].module && strcmp(meta->objects[o].module, role->navigation[i]) == 0;
+			if (!known)
+				error_at(ld, role->pos, "navigation of role '%s': '%s' is neither a module nor an object", role->name,
+				         shown(ld, role->navigation[i]));
+		}
 		for (int i = 0; i < role->object_count; i++) {
 			struct meta_role_object *entry = &role->objects[i];
 			entry->object = meta_find_object(meta, aux->object_names[i]);

@@ -156,7 +156,12 @@ static const struct key_doc key_docs[] = {
 	  NULL,
 	  "The value a create that does not give the field gets. `$me` (user fields and refs to `user`) is the "
 	  "creating user, `$user.<field>` a field of the same kind of the creating user's record, `today()` and "
-	  "`now()` (date, datetime and text fields) the date or time of the create.",
+	  "`now()` (date, datetime and text fields) the date or time of the create. A field added to an object "
+	  "that already has records (`crm migrate`, `crm serve`) gives them its literal default too: a new bool "
+	  "with `default: false` reads false on the old records, not null (no row is rewritten). `$me`, "
+	  "`$user.<field>`, `today()` and `now()` are not worked out for records that exist (they have no "
+	  "creating user or time of create to take them from), nor is the default of a `unique` field: on those "
+	  "the field reads null until set.",
 	  "default: prospecting" },
 	{ "field", "values", "list of texts or [enum values](#enum-value)",
 	  "texts of 1 to 64 characters without control characters, each once", "required for enum and multienum",
@@ -253,6 +258,9 @@ static const struct key_doc key_docs[] = {
 	{ "role", "admin", "boolean", "true, false", "false",
 	  "Every right on every object and field. Only for employees, and without `objects` or `fields`.",
 	  "admin: true" },
+	{ "role", "navigation", "list of names", "modules (an object's `module`) and object names", "every object the role reads",
+	  "What the role works with: the UI's navigation lists only these, in this order. Objects left out stay reachable "
+	  "(links, related lists, the API); rights are unchanged.", "navigation: [sales, marketing, approval]" },
 	{ "role", "objects", "map of object names to [rights](#role-object)", "objects of the metadata or plugins",
 	  NULL,
 	  "What the role may do with each object's records. An object not listed is closed to the role.",

@@ -170,6 +170,9 @@ struct meta_role {
 	struct meta_role_object *objects;   /* objects not listed: no access */
 	int field_count;
 	struct meta_role_field *fields;     /* fields not listed: write where the object is writable */
+	/* navigation: the modules and objects the UI lists for this role, in order (none: every readable object) */
+	int navigation_count;
+	char **navigation;
 	struct meta_pos pos;
 };
 

@@ -1351,16 +1351,35 @@ static void handle_patch(struct route_ctx *r)
 	if (rc != CRM_OK) {
 		json_t *extra = NULL;
 		if (rc == CRM_ECONFLICT) {
-			/* Tell the client what it lost against, so it can re-read. */
-			json_t *current = NULL;
+			/*
+			 * Tell the client what it lost against, so it can show the new values beside
+			 * the user's edits and re-read: the record as it is now, who changed it last
+			 * and when (their name if the caller may read users).
+			 */
+			json_t *current = NULL, *who = NULL;
 			crm_error_reset(&r->ctx);
 			extra = json_object();
+			char by[200] = "someone else", at[40] = "";
 			if (object_get(&r->ctx, r->object->name, r->id, false, &current) == CRM_OK) {
 				json_object_set(extra, "current_version", json_object_get(current, "version"));
+				json_object_set(extra, "changed_by", json_object_get(current, "updated_by"));
+				json_object_set(extra, "changed_at", json_object_get(current, "updated_at"));
+				json_object_set(extra, "current", current);
+				const char *updated = json_string_value(json_object_get(current, "updated_at"));
+				snprintf(at, sizeof(at), "%s", updated ? updated : "");
+				int64_t user = json_integer_value(json_object_get(current, "updated_by"));
+				if (user && object_get(&r->ctx, "user", user, false, &who) == CRM_OK) {
+					const char *name = json_string_value(json_object_get(who, "name"));
+					if (name)
+						snprintf(by, sizeof(by), "%s", name);
+					json_object_set_new(extra, "changed_by_name", json_string(by));
+				}
+				json_decref(who);
 				json_decref(current);
 			}
-			crm_error(&r->ctx, CRM_ECONFLICT, "the record was changed by someone else "
-			          "(If-Match %s no longer matches)", r->req->if_match);
+			crm_error_reset(&r->ctx);
+			crm_error(&r->ctx, CRM_ECONFLICT, "%s changed this record%s%s after you opened it; reload to see "
+			          "their changes", by, at[0] ? " at " : "", at);
 		}
 		problem_from_ctx(r->api, r->res, r->req, rc, &r->ctx, extra);
 		return;
@@ -1768,8 +1787,16 @@ static void handle_meta(struct route_ctx *r)
 	}
 	json_object_set_new(doc, "objects", kept);
 	const struct meta_role *role = r->ctx.access ? r->ctx.access->role : NULL;
-	json_object_set_new(doc, "caller", json_pack("{s:I, s:s?, s:b}", "user", (json_int_t)r->ctx.user_id,
-	                                             "role", role ? role->name : NULL, "admin", access_is_admin(&r->ctx)));
+	json_t *caller = json_pack("{s:I, s:s?, s:b}", "user", (json_int_t)r->ctx.user_id,
+	                           "role", role ? role->name : NULL, "admin", access_is_admin(&r->ctx));
+	if (role && role->navigation_count) {
+		/* what this role works with, in order: the UI's navigation lists only these */
+		json_t *navigation = json_array();
+		for (int i = 0; i < role->navigation_count; i++)
+			json_array_append_new(navigation, json_string(role->navigation[i]));
+		json_object_set_new(caller, "navigation", navigation);
+	}
+	json_object_set_new(doc, "caller", caller);
 	r->res->cache_control = "private, no-cache";
 	respond_json(r->res, 200, doc);
 	json_decref(doc);

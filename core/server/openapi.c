@@ -434,6 +434,9 @@ static void add_meta_schemas(struct doc *d)
 		"objects", "type", "array", "items", ref_to("MetaObject"),
 		"caller", "type", "object", "required", "user", "admin", "properties",
 		"user", "type", "integer", "role", "type", "string", "admin", "type", "boolean");
+	json_object_set_new(json_object_get(json_object_get(json_object_get(meta, "properties"), "caller"), "properties"),
+	                    "navigation", json_pack("{s:s, s:{s:s}, s:s}", "type", "array", "items", "type", "string",
+	                                            "description", "The modules and objects the caller's role works with"));
 	/* app.yaml config: { currency: EUR }: the currency money fields show */
 	json_object_set_new(json_object_get(json_object_get(json_object_get(meta, "properties"), "app"), "properties"),
 	                    "currency", json_pack("{s:s, s:s}", "type", "string", "pattern", "^[A-Z]{3}$"));

@@ -141,6 +141,8 @@ async function main() {
     const nav = await page.textContent('nav#nav');
     // navigation reads the plural labels (label_plural) and the module labels
     assert(/Opportunities/.test(nav) && /Accounts/.test(nav) && /Sales/.test(nav), `nav: ${nav}`);
+    // the rep's role navigation: what a rep works with, no Administration module
+    assert(!/Administration/.test(nav) && !/Users/.test(nav) && !/Teams/.test(nav), `a rep's nav shows admin objects: ${nav}`);
     assert(!/Team Name/.test(nav), 'nav names objects only');
   }, page);
 
@@ -517,6 +519,53 @@ async function main() {
     assert(all.length > mine.length, 'admin sees more');
     log(`# partner1 sees ${mine.length} of ${all.length} opportunities`);
     await partnerPage.context().close();
+  }, page);
+
+  // Issue 13 item 5: a conflict names who changed the record and when, and offers their values
+  // beside the user's edits.
+  await test('a conflict says who changed the record and keeps the user\'s edits', async () => {
+    const rep1 = await apiAs('sales_rep1');
+    const acct = (await rep1('GET', '/objects/account?limit=1')).data.records[0].id;
+    const { data: deal } = await rep1('POST', '/objects/opportunity', { name: 'UI conflict', account: acct, next_step: 'first' });
+    const p = await newPage();
+    await login(p, 'sales_rep1');
+    await p.evaluate((id) => { location.hash = `#/o/opportunity/${id}/edit`; }, deal.id);
+    await p.waitForSelector('form.edit');
+    // meanwhile the same record is saved elsewhere
+    const { etag } = await rep1('GET', `/objects/opportunity/${deal.id}`);
+    await rep1('PATCH', `/objects/opportunity/${deal.id}`, { next_step: 'theirs' }, { 'If-Match': etag });
+    await p.fill('#f-next_step', 'mine');
+    await p.click('[data-test=save]');
+    await p.waitForSelector('[data-test=reload-keep]');
+    const banner = await p.textContent('[data-test=form-error]');
+    assert(/changed this record at/.test(banner) && !/If-Match/.test(banner), `banner: ${banner}`);
+    await p.click('[data-test=reload-keep]');
+    assert(await p.inputValue('#f-next_step') === 'mine', 'the user\'s edit stays');
+    assert(/theirs/.test(await p.textContent('[data-error-for=next_step]')), 'their value shows beside it');
+    await p.click('[data-test=save]');
+    await p.waitForSelector('[data-test=record-title]');
+    assert((await rep1('GET', `/objects/opportunity/${deal.id}`)).data.next_step === 'mine', 'saved over theirs, knowingly');
+    await p.context().close();
+  }, page);
+
+  // Issue 13 item 6: what the browser cannot read is an error on its field, never dropped.
+  await test('an unreadable date is an inline error, and nothing is saved', async () => {
+    const rep1 = await apiAs('sales_rep1');
+    const acct = (await rep1('GET', '/objects/account?limit=1')).data.records[0].id;
+    const { data: deal } = await rep1('POST', '/objects/opportunity', { name: 'UI bad date', account: acct, close_date: '2027-01-15' });
+    const p = await newPage();
+    await login(p, 'sales_rep1');
+    await p.evaluate((id) => { location.hash = `#/o/opportunity/${id}/edit`; }, deal.id);
+    await p.waitForSelector('form.edit');
+    await p.click('#f-close_date');
+    await p.keyboard.press('Backspace');   // clears the focused part: the date is now incomplete
+    const bad = await p.$eval('#f-close_date', (el) => el.validity.badInput);
+    assert(bad, 'the date input reads as incomplete');
+    await p.click('[data-test=save]');
+    await p.waitForFunction(() => /./.test(document.querySelector('[data-error-for=close_date]').textContent));
+    assert(await p.getAttribute('#f-close_date', 'aria-invalid') === 'true', 'marked invalid');
+    assert((await rep1('GET', `/objects/opportunity/${deal.id}`)).data.close_date === '2027-01-15', 'nothing saved');
+    await p.context().close();
   }, page);
 
   // Issue 13 item 4: tabs of one browser share one session (the cookie and the CSRF token).

@@ -1030,7 +1030,7 @@ static void test_unknown_right_in_role_object_lists_the_allowed_keys(void)
 	ASSERT_EQ(rc, CRM_EMETA);
 	ASSERT_EQ(diags.error_count, 2);
 	ASSERT_DIAG(diags, "roles.yaml", 2, 1, "unknown key 'object' in role (expected one of: role, label, kind, admin, "
-	            "objects, fields, description)");
+	            "objects, fields, navigation, description)");
 	ASSERT_DIAG(diags, "roles.yaml", 3, 1, "roles cannot be extended");
 	meta_diags_free(&diags);
 }

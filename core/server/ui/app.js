@@ -33,6 +33,8 @@ const STRINGS = {
     confirmDelete: 'Move this record to the recycle bin?', saved: 'Saved', moved: 'Moved', refused: 'Refused',
     moveTo: 'Move to', rows: 'rows', of: 'of about', all: 'All', total: 'Total', by_: 'by', perMonth: 'by month',
     fixErrors: 'Please correct the highlighted fields', noChart: 'No data', lang: '中文', transitions: 'Actions',
+    conflict: '{who} changed this record at {when}, after you opened it.', reloadKeep: 'Load their changes (yours stay in the form)',
+    someone: 'Someone else', nowValue: 'Now saved', invalidInput: 'Not a valid value',
     menu: 'Menu', value: 'Value', field: 'Field', operator: 'Operator', expression: 'Expression',
     loading: 'Loading…', notFound: 'Not found', welcome: 'Choose an object on the left.',
     pending: 'Waiting for approval', approve: 'Approve', reject: 'Reject', comment: 'Comment',
@@ -50,6 +52,8 @@ const STRINGS = {
     confirmDelete: '将此记录移入回收站？', saved: '已保存', moved: '已移动', refused: '被拒绝',
     moveTo: '移动到', rows: '条', of: '约共', all: '全部', total: '合计', by_: '按', perMonth: '按月',
     fixErrors: '请更正标出的字段', noChart: '无数据', lang: 'English', transitions: '操作',
+    conflict: '{who} 在 {when} 修改了此记录（在您打开之后）。', reloadKeep: '载入对方的修改（您的输入保留在表单中）',
+    someone: '其他人', nowValue: '当前已保存', invalidInput: '不是有效的值',
     menu: '菜单', value: '值', field: '字段', operator: '运算符', expression: '表达式',
     loading: '加载中…', notFound: '未找到', welcome: '请从左侧选择对象。',
     pending: '等待审批', approve: '批准', reject: '驳回', comment: '审批意见',
@@ -372,7 +376,11 @@ function renderChrome() {
   const link = (href, text, active) => h('a', { href, text, 'aria-current': active ? 'page' : null });
   nav.append(h('ul', null, h('li', null, link('#/dash', t('dashboard'), !current[0] || current[0] === 'dash'))));
   const modules = new Map();
-  for (const o of objects()) {
+  // a role's navigation (metadata `navigation:`) lists what the person works with, in its order
+  const wanted = state.meta.caller && state.meta.caller.navigation;
+  const listed = (o) => !wanted || wanted.includes(o.name) || wanted.includes(o.module);
+  const rank = (o) => (wanted ? Math.min(...[o.name, o.module].map((x) => { const i = wanted.indexOf(x); return i < 0 ? 1e9 : i; })) : 0);
+  for (const o of objects().filter(listed).sort((a, b) => rank(a) - rank(b))) {
     const m = o.module || 'other';
     if (!modules.has(m)) modules.set(m, []);
     modules.get(m).push(o);
@@ -874,6 +882,24 @@ async function viewForm(view, o, id, params) {
       const w = widgets.get(name);
       (w.matches('input,select,textarea') ? w : w.querySelector('input') || w).removeAttribute('aria-invalid');
     }
+    // a value the browser could not read (a date typed as 13/45/20255, text in a number) is
+    // shown as an error on its field and never dropped silently or sent changed
+    const unreadable = fields.filter((f) => {
+      const w = widgets.get(f.name);
+      const c = w.matches('input') ? w : w.querySelector('input');
+      return c && c.validity && c.validity.badInput;
+    });
+    if (unreadable.length) {
+      for (const f of unreadable) {
+        errors.get(f.name).textContent = t('invalidInput');
+        const w = widgets.get(f.name);
+        (w.matches('input') ? w : w.querySelector('input')).setAttribute('aria-invalid', 'true');
+      }
+      banner.textContent = t('fixErrors');
+      const w = widgets.get(unreadable[0].name);
+      (w.matches('input') ? w : w.querySelector('input')).focus();
+      return;
+    }
     const body = {};
     for (const f of fields) {
       const w = widgets.get(f.name);
@@ -903,6 +929,26 @@ async function viewForm(view, o, id, params) {
         const w = widgets.get(fe.field);
         const control = w.matches('input,select,textarea') ? w : w.querySelector('input,select,textarea');
         if (control) { control.setAttribute('aria-invalid', 'true'); first = first || control; }
+      }
+      if (ex.status === 412 && ex.problem && ex.problem.current) {
+        // someone saved first: say who and when, and offer their values beside the user's edits
+        const p = ex.problem;
+        const when = p.changed_at ? formatValue({ type: 'datetime', name: 'changed_at' }, p.changed_at) : '';
+        clear(banner).append(document.createTextNode(
+          t('conflict').replace('{who}', p.changed_by_name || t('someone')).replace('{when}', when)), ' ',
+          h('button', { type: 'button', 'data-test': 'reload-keep', text: t('reloadKeep'), on: { click: () => {
+            record = p.current;
+            etag = `"${p.current_version}"`;
+            for (const f of fields) {
+              const err = errors.get(f.name);
+              const mine = widgets.get(f.name).readValue();
+              if (JSON.stringify(p.current[f.name] ?? null) !== JSON.stringify(mine ?? null)) {
+                err.textContent = `${t('nowValue')}: ${formatValue(f, p.current[f.name]) || '—'}`;
+              }
+            }
+            banner.textContent = '';
+          } } }));
+        return;
       }
       banner.textContent = list.length ? [t('fixErrors'), ...rest].join(' — ') : ex.message;
       if (first) first.focus();
