@@ -656,9 +656,11 @@ static void person_email(struct rng *rng, struct person person, const char *doma
 
 /* ---- the run ------------------------------------------------------------ */
 
-enum demo_kind { DK_TEAM, DK_USER, DK_ACCOUNT, DK_CONTACT, DK_OPPORTUNITY, DK_ACTIVITY, DK_LEAD, DK_COUNT };
+enum demo_kind {
+	DK_TEAM, DK_USER, DK_ACCOUNT, DK_CONTACT, DK_OPPORTUNITY, DK_ACTIVITY, DK_LEAD, DK_CASE, DK_VEHICLE, DK_COUNT
+};
 static const char *const kind_objects[DK_COUNT] = {
-	"team", "user", "account", "contact", "opportunity", "activity", "lead",
+	"team", "user", "account", "contact", "opportunity", "activity", "lead", "case", "vehicle",
 };
 
 struct demo {
@@ -671,9 +673,20 @@ struct demo {
 	int64_t created[DK_COUNT];
 	int64_t sales_users[4];    /* sales_manager, sales_rep1..3: owners, round-robin */
 	int sales_user_count;
+	int open_leads[4];         /* open (new, working) leads each holds: kept under the sales plugin's claim limit */
 	int64_t *account_ids;
 	int account_count;
 	int64_t partners[2];       /* the demo's channel partners (0 when the metadata has none) */
+	/*
+	 * Cases and vehicles draw from a stream of their own, so that adding
+	 * them left every other record of a seed as it was.
+	 */
+	struct rng extra_rng;
+	int64_t service_agent;     /* works most cases (0 if the run found no such user) */
+	int64_t admin;
+	const struct meta_object *cases;     /* NULL when the metadata has no case object */
+	const struct meta_object *vehicles;  /* NULL unless the vin plugin (or another) brings vehicle */
+	int case_count, vehicle_count;       /* created so far */
 };
 
 static bool owner_refused(const struct crm_ctx *ctx)
@@ -963,6 +976,10 @@ static int create_people(struct demo *demo)
 			    (code = demo_password(demo, user->login)) != CRM_OK)
 				return code;
 		}
+		if (strcmp(user->role, "service_agent") == 0 && !demo->service_agent)
+			demo->service_agent = user_ids[i];
+		else if (strcmp(user->login, "admin") == 0)
+			demo->admin = user_ids[i];
 		if (user->sales && demo->sales_user_count < COUNT(demo->sales_users))
 			demo->sales_users[demo->sales_user_count++] = user_ids[i];
 	}
@@ -1408,6 +1425,8 @@ static const char *const lead_notes[] = {
 	"Evaluating three vendors, decision next quarter", "Needs integration with their ERP",
 };
 
+#define DEMO_OPEN_LEADS 15
+
 static int create_lead(struct demo *demo, int index)
 {
 	struct rng *rng = &demo->rng;
@@ -1444,10 +1463,320 @@ static int create_lead(struct demo *demo, int index)
 		set_real(values, "estimated_value", round(exp(10.0 + 1.0 * rng_normal(rng)) / 100.0) * 100.0);
 	if (rng_chance(rng, 0.3))
 		set_text(values, "note", PICK(rng, lead_notes));
-	/* New leads are often still in the public pool (no owner). */
-	if (demo->sales_user_count && !(status == 0 && rng_chance(rng, 0.4)))
-		set_owner(demo, values, demo->sales_users[index % demo->sales_user_count]);
+	/*
+	 * New leads are often still in the public pool (no owner). A salesperson holds at most
+	 * DEMO_OPEN_LEADS open leads, under the sales plugin's claim_limit (20), so that every demo
+	 * rep can claim from the pool; the rest of the open leads wait there.
+	 */
+	if (demo->sales_user_count && !(status == 0 && rng_chance(rng, 0.4))) {
+		int slot = index % demo->sales_user_count;
+		bool open = status == 0 || status == 1;
+		if (open && demo->open_leads[slot] >= DEMO_OPEN_LEADS) {
+			set_text(values, "status", "new");
+		} else {
+			set_owner(demo, values, demo->sales_users[slot]);
+			demo->open_leads[slot] += open;
+		}
+	}
 	return demo_create(demo, DK_LEAD, values, NULL);
+}
+
+/* ---- cases and vehicles (their own random stream: demo->extra_rng) ------ */
+
+enum case_kind { CASE_PRODUCT, CASE_BILLING, CASE_OUTAGE, CASE_HOWTO, CASE_KIND_COUNT };
+
+struct case_template {
+	enum case_kind kind;
+	const char *subject;
+	const char *description;
+	const char *resolution;    /* for resolved and closed cases */
+};
+
+static const struct case_template english_cases[] = {
+	{ CASE_PRODUCT, "Report export times out for large date ranges",
+	  "Exporting the pipeline report for the full fiscal year stops after about 30 seconds with a timeout. "
+	  "Exports of a single quarter work. Finance needs the full-year file for the board pack on Friday.",
+	  "Large exports now run as a background job and arrive as a download link by e-mail. The customer "
+	  "exported the full fiscal year (about 80,000 rows) successfully." },
+	{ CASE_PRODUCT, "Duplicate contacts created by the Outlook add-in",
+	  "Since the add-in update last week, every e-mail we log creates a new contact, even when the address "
+	  "already exists. We now have hundreds of duplicates.",
+	  "The add-in compared e-mail addresses case-sensitively. Fixed in add-in 4.2.1; 312 duplicates merged "
+	  "with the customer's approval." },
+	{ CASE_PRODUCT, "Dashboard charts stay empty after the upgrade",
+	  "After this weekend's upgrade the sales dashboard shows empty charts for every user. The list views "
+	  "still show the data.",
+	  "Browsers kept the previous version's scripts in their cache. A forced reload brought the charts back; "
+	  "the customer's IT cleared the caches through their device policy." },
+	{ CASE_PRODUCT, "Mobile app crashes when attaching a photo",
+	  "Field staff report that the Android app closes as soon as they attach a photo to a visit report. It "
+	  "started with the last app update.",
+	  "A camera permission change in Android 14 caused the crash. Fixed in app version 3.8.2; the customer "
+	  "confirmed after updating." },
+	{ CASE_PRODUCT, "Search does not find accounts with accented names",
+	  "Searching for \"Societe Generale\" does not find \"Société Générale\"; users have to guess the exact "
+	  "spelling of a name.",
+	  "Accent-insensitive search enabled for account names; both spellings now find the account." },
+	{ CASE_BILLING, "Invoice lists more seats than we have",
+	  "Our latest invoice charges for 120 seats, but we reduced the subscription to 95 seats at the renewal. "
+	  "Please correct the invoice before our next payment run.",
+	  "Seat count corrected to 95 in the billing system; a credit note for 25 seats was issued and the "
+	  "corrected invoice sent to accounts payable." },
+	{ CASE_BILLING, "Charged twice for the annual renewal",
+	  "Our credit card was charged twice for the annual renewal on the same day. Please refund the duplicate "
+	  "payment.",
+	  "The payment provider retried after a timeout and both charges went through. The duplicate was "
+	  "refunded; it shows on the card within 5 to 10 business days." },
+	{ CASE_BILLING, "VAT number missing on our invoices",
+	  "Our invoices do not show our VAT registration number, so finance cannot reclaim the input tax. Please "
+	  "reissue this year's invoices with the VAT number.",
+	  "VAT number added to the billing profile; this year's invoices were reissued to the billing contact." },
+	{ CASE_BILLING, "Please update our billing contact and address",
+	  "Our finance team has moved to a new office. Please send invoices to the new accounts payable mailbox "
+	  "and update the billing address.",
+	  "Billing contact and address updated; the next invoice goes to the new mailbox, as confirmed with the "
+	  "customer." },
+	{ CASE_OUTAGE, "Users cannot log in since this morning",
+	  "Since about 8:30 none of our users can sign in; the login page says the session has expired. Our "
+	  "sales team cannot work.",
+	  "An expired certificate on the single sign-on connection broke the logins. The certificate was renewed "
+	  "and sign-in restored at 10:05; certificate expiry is now monitored." },
+	{ CASE_OUTAGE, "API returns 503 errors intermittently",
+	  "Since yesterday evening our ERP integration gets HTTP 503 on about one API call in ten. Orders are "
+	  "piling up in the retry queue.",
+	  "A faulty node in the load balancer pool answered 503. It was taken out of rotation and the "
+	  "integration's retry queue drained within an hour." },
+	{ CASE_OUTAGE, "E-mail notifications delayed by several hours",
+	  "Approval notifications arrive two to three hours late, so discounts wait far too long for sign-off.",
+	  "The outbound mail queue backed up after an incident at the mail provider. The queue was flushed; "
+	  "notifications arrive within a minute again." },
+	{ CASE_OUTAGE, "Order sync with SAP has stopped",
+	  "No orders from SAP have arrived in the CRM since last night. The interface log shows authentication "
+	  "errors.",
+	  "The customer's IT had changed the interface user's password. With the new credentials the sync "
+	  "resumed and the missed orders were replayed." },
+	{ CASE_HOWTO, "How do we set up single sign-on with Azure AD?",
+	  "Our security policy requires every SaaS tool to sign in through Azure AD. Which settings do we need "
+	  "on both sides?",
+	  "Sent the SAML set-up guide and walked the customer's IT through the configuration in a call; single "
+	  "sign-on is live for all users." },
+	{ CASE_HOWTO, "How to import contacts from a spreadsheet",
+	  "We have about 2,000 contacts from a trade fair in Excel. How can we import them and link them to the "
+	  "existing accounts?",
+	  "Explained the CSV import: save as CSV (UTF-8), match accounts by name, review the report of rejected "
+	  "rows. 1,964 contacts imported; 36 rows had no e-mail address." },
+	{ CASE_HOWTO, "Can partners see only their own deals?",
+	  "We want our resellers to sign in and see the opportunities they registered, and nothing else. Is "
+	  "that possible?",
+	  "Yes: users with the partner role see only their partner's accounts, deals and leads. Set up two "
+	  "partner users with the customer as a test." },
+	{ CASE_HOWTO, "Training for new sales team members",
+	  "Five new account executives start next month. Can you run an onboarding session on pipeline "
+	  "management and the mobile app?",
+	  "Held a two-hour remote training for the five new account executives; the recording and slides were "
+	  "shared afterwards." },
+	{ CASE_HOWTO, "How to add a stage to the sales pipeline",
+	  "We would like a \"Technical validation\" stage between qualification and proposal. Can we add it "
+	  "ourselves?",
+	  "Pipeline stages are set by the administrator in the metadata; walked the customer's admin through "
+	  "adding the stage and moving the open deals." },
+};
+
+/* For customers in mainland China (accounts with a Chinese name). */
+static const struct case_template chinese_cases[] = {
+	{ CASE_PRODUCT, "大数据量报表导出超时",
+	  "导出全年销售管道报表时，约30秒后提示超时，按季度导出正常。财务周五前需要全年数据用于董事会材料。",
+	  "大批量导出已改为后台任务，完成后以邮件发送下载链接。客户已成功导出全年约8万行数据。" },
+	{ CASE_PRODUCT, "移动端上传拜访照片失败",
+	  "销售在手机App中上传拜访照片时一直转圈，最后提示上传失败，Wi-Fi和4G网络下都一样。",
+	  "安卓新版本的权限变更导致上传失败，已在3.8.2版本修复，客户更新后确认正常。" },
+	{ CASE_PRODUCT, "按客户简称搜索不到客户",
+	  "按客户简称搜索时找不到对应客户，必须输入完整的公司名称才能找到，影响销售效率。",
+	  "已为客户名称开启分词搜索，简称和全称都能检索到客户。" },
+	{ CASE_BILLING, "发票席位数量有误",
+	  "本期发票按120个席位收费，但续约时我们已调整为95个席位，请在付款前更正发票。",
+	  "计费系统中的席位数已更正为95个，已开具红字发票并重新开具增值税专用发票。" },
+	{ CASE_BILLING, "申请开具增值税专用发票",
+	  "我司需要增值税专用发票用于进项抵扣，请按新的开票信息重新开具本年度发票。",
+	  "已更新开票信息并重新开具本年度增值税专用发票，快递单号已发给财务联系人。" },
+	{ CASE_OUTAGE, "今天上午起无法登录系统",
+	  "从今天上午9点左右开始，所有用户登录时都提示会话已过期，销售团队无法跟进客户。",
+	  "单点登录证书过期导致登录失败，已于10:05更换证书并恢复服务，并增加了证书到期监控。" },
+	{ CASE_OUTAGE, "企业微信消息通知延迟",
+	  "商机审批的企业微信通知经常延迟两三个小时才收到，折扣审批因此被耽误。",
+	  "消息推送队列积压导致延迟，已扩容推送服务，通知恢复到一分钟内送达。" },
+	{ CASE_OUTAGE, "与ERP的订单同步中断",
+	  "自昨晚起，金蝶ERP中的新订单没有同步到CRM，接口日志显示认证失败。",
+	  "客户IT更换了接口账号的密码，更新凭据后同步恢复，遗漏的订单已补传。" },
+	{ CASE_HOWTO, "如何批量导入联系人",
+	  "我们有约两千条展会收集的联系人在Excel中，请问如何批量导入并关联到已有客户？",
+	  "已发送导入模板和操作说明：另存为UTF-8编码的CSV，按客户名称匹配后导入。客户已成功导入1964条联系人。" },
+	{ CASE_HOWTO, "申请新员工系统培训",
+	  "下个月有五名新销售入职，希望安排一次关于商机管理和移动端使用的培训。",
+	  "已为五名新员工完成两小时远程培训，培训录像和课件已发送给客户。" },
+	{ CASE_HOWTO, "如何配置单点登录",
+	  "集团IT要求所有系统接入统一身份认证，请提供单点登录（SAML）的配置说明。",
+	  "已提供SAML配置文档，并协助客户IT完成联调，单点登录已上线。" },
+};
+
+/* Per kind: priority weights (low, normal, high) and the share of cases at tier L2. */
+static const int case_priority_weights[CASE_KIND_COUNT][3] = {
+	[CASE_PRODUCT] = { 15, 55, 30 }, [CASE_BILLING] = { 30, 60, 10 },
+	[CASE_OUTAGE] = { 0, 25, 75 }, [CASE_HOWTO] = { 55, 40, 5 },
+};
+static const double case_l2_share[CASE_KIND_COUNT] = {
+	[CASE_PRODUCT] = 0.3, [CASE_BILLING] = 0.1, [CASE_OUTAGE] = 0.6, [CASE_HOWTO] = 0.05,
+};
+
+static const char *const case_states[] = { "new", "open", "resolved", "closed" };
+
+/* Only the fields the object has (the demo runs over other metadata too). */
+static void set_if_field(const struct meta_object *object, json_t *values, const char *key, const char *text)
+{
+	if (meta_find_field(object, key))
+		set_text(values, key, text);
+}
+
+/*
+ * One support case for account, opened within the past year (more of them
+ * recently, as support queues go). Its state comes from its age: recent
+ * cases are new or open, older ones mostly resolved or closed; the system
+ * sets the state directly, as it does the stages of the demo's deals
+ * (history as it was, not replayed through transitions). The first four
+ * cases of a run take each state once, so that every board column has a
+ * card. Most cases are the service agent's; billing questions often go to
+ * the account's owner, set-up questions to the administrator.
+ */
+static int create_case(struct demo *demo, const struct account_info *account)
+{
+	struct rng *rng = &demo->extra_rng;
+	const struct meta_object *object = demo->cases;
+	bool chinese = account->company.zh_name[0] && account->company.city->zh && rng_chance(rng, 0.85);
+	const struct case_template *template = chinese ? &PICK(rng, chinese_cases) : &PICK(rng, english_cases);
+	int age, state;   /* days before the base date; index into case_states */
+	if (demo->case_count < COUNT(case_states)) {
+		static const int first_ages[][2] = { { 0, 1 }, { 2, 9 }, { 5, 20 }, { 30, 200 } };
+		state = demo->case_count;
+		age = rng_int(rng, first_ages[state][0], first_ages[state][1]);
+	} else {
+		static const int days[] = { 55, 40, 5, 0 }, weeks[] = { 5, 45, 35, 15 }, months[] = { 0, 12, 28, 60 },
+		                 older[] = { 0, 2, 10, 88 };
+		double u = rng_unit(rng);
+		age = (int)(u * u * 365.0);
+		state = rng_weighted(rng, age < 3 ? days : age < 30 ? weeks : age < 90 ? months : older, COUNT(case_states));
+	}
+	int priority = rng_weighted(rng, case_priority_weights[template->kind], 3);
+	bool l2 = rng_chance(rng, state == 0 ? case_l2_share[template->kind] / 2 : case_l2_share[template->kind]);
+	int64_t owner = demo->service_agent;
+	if (template->kind == CASE_BILLING && rng_chance(rng, 0.5))
+		owner = account->owner;
+	else if (rng_chance(rng, template->kind == CASE_HOWTO ? 0.25 : 0.1) && demo->admin)
+		owner = demo->admin;
+	int contact = account->contact_count ? rng_int(rng, 0, account->contact_count - 1) : -1;
+	static const char *const channels[] = { "by phone", "by e-mail", "through the customer portal", "in the chat" };
+	static const char *const zh_channels[] = { "电话", "邮件", "客户门户", "企业微信" };
+	int channel = rng_int(rng, 0, COUNT(channels) - 1);
+	char text[1024], when[32];
+	static const char *const priorities[] = { "low", "normal", "high" };
+
+	json_t *values = json_object();
+	set_text(values, "subject", template->subject);
+	if (chinese)
+		snprintf(text, sizeof(text), "%s\n\n报告渠道：%s", template->description, zh_channels[channel]);
+	else if (contact >= 0)
+		snprintf(text, sizeof(text), "%s\n\nReported by %s %s.", template->description,
+		         account->contact_names[contact], channels[channel]);
+	else
+		snprintf(text, sizeof(text), "%s\n\nReported %s.", template->description, channels[channel]);
+	set_if_field(object, values, "description", text);
+	set_if_field(object, values, "status", case_states[state]);
+	set_if_field(object, values, "priority", priorities[priority]);
+	set_if_field(object, values, "tier", l2 ? "l2" : "l1");
+	if (state >= 2)
+		set_if_field(object, values, "resolution", template->resolution);
+	format_datetime(when, sizeof(when), demo->base_day - age, rng_int(rng, 6, 19), rng_int(rng, 0, 59));
+	set_if_field(object, values, "opened_at", when);
+	if (meta_find_field(object, "account"))
+		set_int(values, "account", account->id);
+	if (contact >= 0 && meta_find_field(object, "contact"))
+		set_int(values, "contact", account->contact_ids[contact]);
+	set_owner(demo, values, owner ? owner : account->owner);
+	int code = demo_create(demo, DK_CASE, values, NULL);
+	if (code == CRM_OK)
+		demo->case_count++;
+	return code;
+}
+
+struct vehicle_model {
+	const char *make, *model;
+	const char *wmi;           /* world manufacturer identifier: VIN positions 1-3 */
+	const char *vds;           /* positions 4-8; position 7 a letter: model years from 2010 */
+	bool china;                /* for accounts in China */
+};
+
+static const struct vehicle_model vehicle_models[] = {
+	{ "Toyota", "Corolla", "JTD", "BR3EE", false }, { "Toyota", "Hilux", "MR0", "HA3CD", false },
+	{ "Ford", "Transit", "1FT", "BR1CG", false }, { "Ford", "F-150", "1FT", "EW1EP", false },
+	{ "Volkswagen", "Golf", "WVW", "ZZZAU", false }, { "Volkswagen", "Crafter", "WV1", "ZZZSY", false },
+	{ "Mercedes-Benz", "Sprinter", "W1V", "907HB", false }, { "BMW", "320d", "WBA", "5R1CA", false },
+	{ "Tesla", "Model 3", "5YJ", "3E1EA", false }, { "Volvo", "XC90", "YV4", "A22PK", false },
+	{ "Honda", "Civic", "2HG", "FC2F5", false }, { "Hyundai", "Ioniq 5", "KM8", "KN4AE", false },
+	{ "Nissan", "Leaf", "1N4", "AZ1CP", false }, { "Scania", "R 450", "YS2", "R4XB2", false },
+	{ "BYD", "Han EV", "LGX", "CE4CB", true }, { "Geely", "Xingyue L", "L6T", "772EZ", true },
+	{ "FAW-Volkswagen", "Sagitar", "LFV", "2A2BU", true }, { "Buick", "GL8", "LSG", "UA8ML", true },
+	{ "NIO", "ES6", "LJ1", "EFAUB", true },
+};
+
+/* ISO 3779 check digit (position 9) of a 17-character VIN, as plugins/vin checks it. */
+static char vin_check_digit(const char *vin)
+{
+	static const char letters[] = "ABCDEFGHJKLMNPRSTUVWXYZ";
+	static const int letter_values[] = { 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 7, 9, 2, 3, 4, 5, 6, 7, 8, 9 };
+	static const int weights[17] = { 8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2 };
+	int sum = 0;
+	for (int i = 0; i < 17; i++) {
+		const char *letter = strchr(letters, vin[i]);
+		int value = vin[i] >= '0' && vin[i] <= '9' ? vin[i] - '0' : letter ? letter_values[letter - letters] : 0;
+		sum += value * weights[i];
+	}
+	return sum % 11 == 10 ? 'X' : (char)('0' + sum % 11);
+}
+
+/*
+ * A company car or fleet vehicle of account: a real make's manufacturer
+ * code, model year 2016-2025, a serial unique in the run and a valid check
+ * digit (the vin plugin refuses any other and fills model_year from the
+ * VIN). A VIN an earlier run already created is skipped.
+ */
+static int create_vehicle(struct demo *demo, const struct account_info *account)
+{
+	struct rng *rng = &demo->extra_rng;
+	bool china = account->company.zh_name[0] != '\0';
+	const struct vehicle_model *model;
+	do
+		model = &PICK(rng, vehicle_models);
+	while (model->china != china && rng_chance(rng, 0.9));
+	static const char year_codes[] = "ABCDEFGHJKLMNPRSTVWXY";   /* 2010 .. 2030 */
+	static const char plants[] = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789";
+	int year = rng_int(rng, 2016, 2025);
+	char vin[18];
+	snprintf(vin, sizeof(vin), "%s%s0%c%c%06d", model->wmi, model->vds, year_codes[year - 2010],
+	         plants[rng_int(rng, 0, (int)sizeof(plants) - 2)],
+	         (demo->vehicle_count * 19 + rng_int(rng, 0, 18)) % 1000000);
+	vin[8] = vin_check_digit(vin);
+	demo->vehicle_count++;
+	int64_t existing;
+	int code = find_existing(demo, "vehicle", "vin", vin, &existing);
+	if (code != CRM_OK || existing)
+		return code;
+	json_t *values = json_object();
+	set_text(values, "vin", vin);
+	set_if_field(demo->vehicles, values, "make", model->make);
+	set_if_field(demo->vehicles, values, "model", model->model);
+	if (meta_find_field(demo->vehicles, "account"))
+		set_int(values, "account", account->id);
+	set_owner(demo, values, account->owner);
+	return demo_create(demo, DK_VEHICLE, values, NULL);
 }
 
 static double seconds_since(const struct timespec *start)
@@ -1468,10 +1797,21 @@ int demo_generate(struct crm_ctx *ctx, int records, uint64_t seed, FILE *log)
 		.base_day = days_from_civil(2026, 1, 1),
 		.set_owner = true,
 		.account_ids = xmalloc(sizeof(int64_t) * (size_t)(records > 0 ? records : 1)),
+		.extra_rng = { seed ^ 0xCA5E5A11D0C0FFEEULL },
+		.cases = meta_find_object(ctx->kernel->meta, "case"),
+		.vehicles = meta_find_object(ctx->kernel->meta, "vehicle"),
 	};
+	if (demo.cases && !meta_find_field(demo.cases, "subject"))
+		demo.cases = NULL;
+	if (demo.vehicles && !meta_find_field(demo.vehicles, "vin"))
+		demo.vehicles = NULL;
 	struct timespec start;
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	int leads_done = 0, leads_total = records / 2;
+	/* about one case per 5 accounts (at least 20) and one vehicle per 20 (at least 5), spread evenly */
+	int cases_total = demo.cases && records > 0 ? (records / 5 > 20 ? records / 5 : 20) : 0;
+	int vehicles_total = demo.vehicles && records > 0 ? (records / 20 > 5 ? (records / 20 < 5000 ? records / 20 : 5000) : 5) : 0;
+	int vehicles_done = 0;
 	int progress_every = records >= 10 ? records / 10 : 1;
 	struct account_info account;
 
@@ -1488,6 +1828,17 @@ int demo_generate(struct crm_ctx *ctx, int records, uint64_t seed, FILE *log)
 		    (code = create_opportunities(&demo, &account)) != CRM_OK ||
 		    (code = create_activities(&demo, &account)) != CRM_OK)
 			goto fail;
+		while (demo.case_count < cases_total && (int64_t)demo.case_count * records < (int64_t)(i + 1) * cases_total)
+			if ((code = create_case(&demo, &account)) != CRM_OK)
+				goto fail;
+		/* vehicles fall due evenly and go to the next automotive or logistics fleet (or, now and then, any account) */
+		while (vehicles_done < vehicles_total && (int64_t)vehicles_done * records < (int64_t)(i + 1) * vehicles_total &&
+		       (account.company.industry == IND_AUTOMOTIVE || account.company.industry == IND_LOGISTICS ||
+		        rng_chance(&demo.extra_rng, 0.2) || i == records - 1)) {
+			if ((code = create_vehicle(&demo, &account)) != CRM_OK)
+				goto fail;
+			vehicles_done++;
+		}
 		/* leads interleaved, so that progress is even */
 		while (leads_done < leads_total && (int64_t)leads_done * records < (int64_t)(i + 1) * leads_total) {
 			if ((code = create_lead(&demo, leads_done)) != CRM_OK)
@@ -1508,11 +1859,12 @@ int demo_generate(struct crm_ctx *ctx, int records, uint64_t seed, FILE *log)
 			total += demo.created[k];
 		fprintf(log, "demo: created %" PRId64 " records in %.2f s (%.0f records/s): "
 		        "%" PRId64 " teams, %" PRId64 " users, %" PRId64 " accounts, %" PRId64 " contacts, "
-		        "%" PRId64 " opportunities, %" PRId64 " activities, %" PRId64 " leads (seed %" PRIu64 ")\n",
+		        "%" PRId64 " opportunities, %" PRId64 " activities, %" PRId64 " leads, %" PRId64 " cases, "
+		        "%" PRId64 " vehicles (seed %" PRIu64 ")\n",
 		        total, seconds, seconds > 0 ? (double)total / seconds : 0.0,
 		        demo.created[DK_TEAM], demo.created[DK_USER], demo.created[DK_ACCOUNT],
 		        demo.created[DK_CONTACT], demo.created[DK_OPPORTUNITY], demo.created[DK_ACTIVITY],
-		        demo.created[DK_LEAD], seed);
+		        demo.created[DK_LEAD], demo.created[DK_CASE], demo.created[DK_VEHICLE], seed);
 		print_logins(log);
 	}
 	free(demo.account_ids);

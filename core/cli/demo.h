@@ -1,7 +1,7 @@
 /*
  * demo.h - deterministic, realistic demo data, created through the object
- * API: teams, users, accounts with their contacts, opportunities and
- * activities, and leads.
+ * API: teams, users, accounts with their contacts, opportunities,
+ * activities, support cases and vehicles, and leads.
  */
 #ifndef CRM_DEMO_H
 #define CRM_DEMO_H
@@ -11,7 +11,11 @@
 
 /*
  * Creates `records` accounts and, per account, 2-4 contacts, 1-3
- * opportunities and 1-3 activities, plus records/2 leads and, unless they
+ * opportunities and 1-3 activities, plus records/2 leads, records/5 support
+ * cases (at least 20; every state, opened over the year before the base
+ * date, mostly the service agent's, in Chinese for some Chinese customers),
+ * records/20 vehicles with valid VINs (at least 5; where the metadata has a
+ * vehicle object, i.e. the vin plugin is enabled) and, unless they
  * exist already (matched by login and by name), the demo teams and users
  * (employees admin, sales_manager, sales_rep1..3, service_agent, marketing_user;
  * partner users partner1, partner2; consumers consumer1, consumer2 tied to

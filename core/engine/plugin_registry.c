@@ -13,7 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "access.h"
 #include "context.h"
+#include "eval.h"
+#include "expr.h"
 #include "meta_model.h"
 #include "object.h"
 #include "plugin_registry_internal.h"
@@ -40,6 +43,9 @@ void plugin_handler_free(struct handler *h)
 	free(h->name);
 	free(h->method);
 	free(h->schedule);
+	json_decref(h->label);
+	json_decref(h->confirm);
+	expr_free(h->when);
 	for (int i = 0; i < h->segment_count; i++)
 		free(h->segments[i]);
 	free(h);
@@ -266,9 +272,52 @@ fail:
 }
 
 /* Moves the staged registrations into the kernel. */
+/*
+ * plugin.yaml `actions:` declares how an action the code registers shows as a
+ * button: on which object's records, its label, when it applies, what to
+ * confirm. A declaration without a registered action is an error.
+ */
+static int attach_action_decls(struct plugin *plugin, char *err, size_t errlen)
+{
+	const char *name;
+	json_t *decl;
+	json_object_foreach(plugin->action_decls, name, decl) {
+		char full[200];
+		snprintf(full, sizeof(full), "%s.%s", plugin->name, name);
+		struct handler *h = NULL;
+		for (int i = 0; i < plugin->pending_handler_count && !h; i++)
+			if (plugin->pending_handlers[i]->kind == PLUGIN_ACTION && !strcmp(plugin->pending_handlers[i]->name, full))
+				h = plugin->pending_handlers[i];
+		int line = (int)json_integer_value(json_object_get(decl, "line"));
+		if (!h) {
+			snprintf(err, errlen, "plugin.yaml:%d: action '%s' is declared but the code registers no action '%s'",
+			         line, name, name);
+			return CRM_EINVAL;
+		}
+		const char *object = json_string_value(json_object_get(decl, "object"));
+		h->object = object ? meta_find_object(plugin->owner->kernel->meta, object) : NULL;
+		if (!h->object) {
+			snprintf(err, errlen, "plugin.yaml:%d: action '%s': unknown object '%s'", line, name, object ? object : "");
+			return CRM_EINVAL;
+		}
+		const char *when = json_string_value(json_object_get(decl, "when"));
+		char why[200];
+		if (when && expr_parse(when, &h->when, why, sizeof(why)) != CRM_OK) {
+			snprintf(err, errlen, "plugin.yaml:%d: action '%s': when: %s", line, name, why);
+			return CRM_EINVAL;
+		}
+		h->label = json_incref(json_object_get(decl, "label"));
+		h->confirm = json_incref(json_object_get(decl, "confirm"));
+	}
+	return CRM_OK;
+}
+
 int plugin_commit_registrations(struct plugin *plugin, char *err, size_t errlen)
 {
 	struct plugins *plugins = plugin->owner;
+	int declared = attach_action_decls(plugin, err, errlen);
+	if (declared != CRM_OK)
+		return declared;
 	for (int i = 0; i < plugin->pending_handler_count; i++) {
 		struct handler *h = plugin->pending_handlers[i];
 		for (int j = 0; j < plugins->handler_count; j++) {
@@ -596,3 +645,59 @@ json_t *plugin_jobs_stats(struct crm_kernel *kernel)
 	return out;
 }
 
+json_t *plugin_object_actions(struct crm_kernel *kernel, const struct meta_object *object)
+{
+	struct plugins *plugins = kernel ? kernel->plugins : NULL;
+	json_t *out = json_array();
+	for (int i = 0; plugins && i < plugins->handler_count; i++) {
+		const struct handler *h = plugins->handlers[i];
+		if (h->kind != PLUGIN_ACTION || h->object != object)
+			continue;
+		json_t *item = json_pack("{s:s}", "name", h->name);
+		if (h->label)
+			json_object_set(item, "label", h->label);
+		if (h->confirm)
+			json_object_set(item, "confirm", h->confirm);
+		json_array_append_new(out, item);
+	}
+	return out;
+}
+
+json_t *plugin_record_actions(struct crm_kernel *kernel, struct crm_ctx *ctx, const struct meta_object *object,
+                              json_t *record)
+{
+	struct plugins *plugins = kernel ? kernel->plugins : NULL;
+	json_t *out = NULL;
+	for (int i = 0; plugins && i < plugins->handler_count; i++) {
+		const struct handler *h = plugins->handlers[i];
+		if (h->kind != PLUGIN_ACTION || h->object != object)
+			continue;
+		if (!out)
+			out = json_array();
+		bool holds = true;
+		if (h->when) {
+			/* the caller's view of the record; an expression that cannot be evaluated hides the button */
+			struct store_conn *conn = context_reader(ctx);
+			struct expr_value value = { 0 };
+			char err[200];
+			json_t *user = ctx->access ? ctx->access->record : NULL;
+			holds = eval_record(ctx, conn, object, h->when, record, user, &value, err, sizeof(err)) == CRM_OK
+			        && expr_truthy(&value);
+			expr_value_clear(&value);
+			context_reader_done(ctx, conn);
+			crm_error_forget(ctx);
+		}
+		if (holds)
+			json_array_append_new(out, json_string(h->name));
+	}
+	return out;
+}
+
+bool plugin_object_has_actions(struct crm_kernel *kernel, const struct meta_object *object)
+{
+	struct plugins *plugins = kernel ? kernel->plugins : NULL;
+	for (int i = 0; plugins && i < plugins->handler_count; i++)
+		if (plugins->handlers[i]->kind == PLUGIN_ACTION && plugins->handlers[i]->object == object)
+			return true;
+	return false;
+}

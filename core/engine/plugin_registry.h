@@ -20,6 +20,7 @@
 #include "events.h"
 
 struct crm_kernel;
+struct meta_object;
 struct plugin;
 struct plugins;
 
@@ -91,5 +92,20 @@ int plugin_add_hook(struct plugin *plugin, const char *object, const char *event
                     event_fn fn, void *data, char *err, size_t errlen);
 int plugin_add_handler(struct plugin *plugin, enum plugin_handler_kind kind, const char *name_or_method,
                        const char *path_or_schedule, plugin_handler_fn fn, void *data, char *err, size_t errlen);
+
+/*
+ * Actions declared in plugin.yaml `actions:` for object's records, for GET
+ * /meta: [{name: "sales.claim", label, confirm}] (owned; [] when none).
+ */
+json_t *plugin_object_actions(struct crm_kernel *kernel, const struct meta_object *object);
+/* Whether object has any declared action (cheap: for the GET fast path). */
+bool plugin_object_has_actions(struct crm_kernel *kernel, const struct meta_object *object);
+/*
+ * The declared actions of object whose `when` holds on record for ctx's
+ * caller: ["sales.claim"] (owned), or NULL when object has no declared
+ * action (the record answer then carries no `_actions`).
+ */
+json_t *plugin_record_actions(struct crm_kernel *kernel, struct crm_ctx *ctx, const struct meta_object *object,
+                              json_t *record);
 
 #endif

@@ -35,6 +35,10 @@ struct handler {
 	long long interval;        /* job: seconds */
 	plugin_handler_fn fn;
 	void *data;
+	/* action declared in plugin.yaml `actions:` (a button on the object's records), else all NULL */
+	const struct meta_object *object;
+	json_t *label, *confirm;   /* owned: text or { en, zh } */
+	struct expr *when;         /* owned: the button shows on a record for which it holds; NULL: always */
 	atomic_llong calls, errors, total_us, max_us;
 	/* job state: under plugins->jobs_lock */
 	time_t next_run, last_start, last_end;
@@ -45,6 +49,7 @@ struct handler {
 
 struct plugin {
 	struct plugins *owner;
+	json_t *action_decls;      /* plugin.yaml actions: { name: { object, label, when, confirm, line, column } } */
 	char *name, *version_text, *description, *dir, *manifest_path;
 	struct semver version;
 	char *lua_file, *library;

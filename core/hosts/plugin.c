@@ -231,6 +231,7 @@ static void plugin_free(struct plugin *plugin)
 	json_decref(plugin->requires);
 	json_decref(plugin->require_pos);
 	json_decref(plugin->defaults);
+	json_decref(plugin->action_decls);
 	json_decref(plugin->config);
 	json_decref(plugin->hooks);
 	free(plugin);
@@ -817,14 +818,17 @@ static void diag(struct loader *ld, const char *file, int line, int column, cons
 
 static const char *const manifest_keys[] = {
 	"name", "version", "description", "author", "license", "requires", "lua", "library", "config",
-	"limits", "system_access", NULL,
+	"limits", "system_access", "actions", NULL,
 };
 static const char *const limit_keys[] = { "instructions", "memory_mb", NULL };
+/* actions: { claim: { object: lead, label: {...}, when: "owner = null", confirm: {...} } } */
+static const char *const action_decl_keys[] = { "object", "label", "when", "confirm", NULL };
 
 /* For the reference (meta_docs.h): each list names its section of docs/metadata.md. */
 static const struct meta_key_table manifest_key_tables[] = {
 	{ "plugin-manifest", manifest_keys },
 	{ "plugin-limits", limit_keys },
+	{ "plugin-action", action_decl_keys },
 };
 
 const struct meta_key_table *plugin_key_tables(int *count)
@@ -1016,6 +1020,39 @@ static struct plugin *read_manifest(struct plugins *plugins, struct loader *ld, 
 					if (parse_limit(ld, plugin, v, "memory_mb", 1, 1024, &value))
 						plugin->memory = (size_t)value << 20;
 				}
+			}
+		}
+	}
+	if ((node = ytree_map_get(root, "actions")) && !is_null(node)) {
+		/* how the code's actions show as buttons; plugin_commit_registrations attaches them */
+		if (node->kind != YNODE_MAPPING) {
+			NODE_DIAG(ld, plugin, node, "'actions' must be a map: { claim: { object: lead, label: ..., when: ... } }");
+		} else {
+			plugin->action_decls = json_object();
+			for (int i = 0; i + 1 < node->count; i += 2) {
+				const struct ynode *k = node->items[i], *v = node->items[i + 1];
+				if (k->kind != YNODE_SCALAR || !crm_valid_name(k->text) || v->kind != YNODE_MAPPING) {
+					NODE_DIAG(ld, plugin, k, "an action declaration is name: { object, label, when, confirm }");
+					continue;
+				}
+				json_t *decl = json_pack("{s:i, s:i}", "line", k->line, "column", k->column);
+				for (int j = 0; j + 1 < v->count; j += 2) {
+					const struct ynode *dk = v->items[j], *dv = v->items[j + 1];
+					if (!in_keys(dk, action_decl_keys)) {
+						struct strbuf expected = { 0 };
+						expected_keys(&expected, "plugin-action", action_decl_keys);
+						NODE_DIAG(ld, plugin, dk, "unknown key '%s' in action '%s' (expected %s)",
+						          dk->kind == YNODE_SCALAR ? dk->text : "?", k->text, expected.data);
+						strbuf_free(&expected);
+					} else if ((!strcmp(dk->text, "object") || !strcmp(dk->text, "when")) && dv->kind != YNODE_SCALAR) {
+						NODE_DIAG(ld, plugin, dv, "'%s' of action '%s' must be a text", dk->text, k->text);
+					} else {
+						json_object_set_new(decl, dk->text, ynode_json(dv));
+					}
+				}
+				if (!json_object_get(decl, "object"))
+					NODE_DIAG(ld, plugin, k, "action '%s' needs 'object': the object whose records show it", k->text);
+				json_object_set_new(plugin->action_decls, k->text, decl);
 			}
 		}
 	}

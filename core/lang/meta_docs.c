@@ -463,6 +463,20 @@ static const struct key_doc key_docs[] = {
 	{ "plugin-manifest", "system_access", "boolean", "true, false", "false",
 	  "`crm.as_system` may act as the system user (no access rules); shown by `crm plugins`.",
 	  "system_access: true" },
+	{ "plugin-manifest", "actions", "map of action names to [action declarations](#plugin-action)", NULL, "none",
+	  "How actions the code registers (`crm.action`) show as buttons on records. Declaring an action the code "
+	  "does not register is an error.",
+	  "actions: { claim: { object: lead, label: { en: Claim, zh: 领取 }, when: \"owner = null\" } }" },
+	{ "plugin-action", "object", "object name", "an object of the metadata", "required",
+	  "The object whose record pages show the button; the action runs on that record.", "object: lead" },
+	{ "plugin-action", "label", LABEL_TYPE, NULL, "the action's name", "The button's text.",
+	  "label: { en: Claim, zh: 领取 }" },
+	{ "plugin-action", "when", "expression", "over the record's fields, `$me`, `$user.<field>`", "always",
+	  "The button shows on a record for which it holds, for the person looking at it (`GET` of a record lists "
+	  "them under `_actions`). It decides nothing: the action checks again when it runs.",
+	  "when: \"owner = null and status = 'new'\"" },
+	{ "plugin-action", "confirm", LABEL_TYPE, NULL, "none", "A question the UI asks before it runs the action.",
+	  "confirm: { en: \"Take this lead?\", zh: \"领取这条线索？\" }" },
 
 	/* ---- plugin.yaml limits */
 	{ "plugin-limits", "instructions", "integer", "10,000 to 10,000,000,000", "10,000,000",
@@ -970,6 +984,18 @@ static const struct section_doc sections[] = {
 	  "  max_discount: 50\n"
 	  "limits: { instructions: 10000000, memory_mb: 16 }\n"
 	  "system_access: false\n",
+	  NULL },
+	{ "plugin-action", "Plugin action declaration (plugin.yaml `actions:`)",
+	  "A button for an action the plugin's code registers: on which object's records, its label, when it "
+	  "applies and what to confirm. `GET /api/v1/meta` lists an object's declared actions under `actions`; "
+	  "`GET` of a record names those whose `when` holds under `_actions`; the UI runs one with "
+	  "`POST /api/v1/objects/{object}/{id}/actions/{plugin.action}`.",
+	  "actions:\n"
+	  "  claim:\n"
+	  "    object: lead\n"
+	  "    label: { en: Claim, zh: 领取 }\n"
+	  "    when: \"owner = null and status in ('new', 'working')\"\n"
+	  "    confirm: { en: \"Take this lead from the pool?\", zh: \"从公海领取这条线索？\" }\n",
 	  NULL },
 	{ "plugin-limits", "Plugin limits (plugin.yaml `limits:`)",
 	  "What one call into a Lua plugin may use; past it the call fails.",

@@ -1295,7 +1295,9 @@ static void handle_get(struct route_ctx *r)
 	}
 	struct jsonw text = { 0 };
 	int64_t version = 0;
-	if (!workflow_has_states(r->api->kernel->meta, r->object)) {
+	/* plugin actions to offer on this object's records need the record as a tree (their `when`) */
+	bool buttons = plugin_object_has_actions(r->api->kernel, r->object);
+	if (!workflow_has_states(r->api->kernel->meta, r->object) && !buttons) {
 		/* the common case: no transitions to offer, the record goes out as written by the store */
 		rc = object_get_text(&r->ctx, r->object->name, r->id, deleted, &text, &version);
 		if (rc == CRM_OK) {
@@ -1310,6 +1312,13 @@ static void handle_get(struct route_ctx *r)
 			json_t *transitions = NULL;
 			if (workflow_available(&r->ctx, r->object->name, out, &transitions) == CRM_OK)
 				json_object_set_new(out, "_transitions", transitions);
+			else
+				json_object_set_new(out, "_transitions", json_array());
+			crm_error_reset(&r->ctx);
+			/* and the plugin actions declared for it whose `when` holds (plugin.yaml actions:) */
+			json_t *actions = plugin_record_actions(r->api->kernel, &r->ctx, r->object, out);
+			if (actions)
+				json_object_set_new(out, "_actions", actions);
 			jsonw_value(&text, out);
 			json_decref(out);
 		}
@@ -1780,6 +1789,12 @@ static void handle_meta(struct route_ctx *r)
 			                                       "initial", wf->initial, "transitions", transitions));
 		}
 		json_object_set_new(item, "workflows", flows);
+		/* the buttons plugins declare for its records (plugin.yaml actions:) */
+		json_t *actions = plugin_object_actions(r->api->kernel, o);
+		if (json_array_size(actions))
+			json_object_set_new(item, "actions", actions);
+		else
+			json_decref(actions);
 		json_object_set_new(item, "can", json_pack("{s:b, s:b, s:b, s:b}",
 			"read", 1, "create", access_allows(&r->ctx, o, ACCESS_CREATE),
 			"update", access_allows(&r->ctx, o, ACCESS_UPDATE), "delete", access_allows(&r->ctx, o, ACCESS_DELETE)));

@@ -304,6 +304,10 @@ static json_t *record_schema(struct doc *d, const struct meta_object *object, js
 	json_t *required = json_array();
 	json_t *properties = readable_properties(d, object, required);
 	json_object_set_new(properties, "_transitions", transitions_schema(transitions));
+	/* the plugin actions (plugin.yaml actions:) whose `when` holds for the caller, on objects that have any */
+	json_object_set_new(properties, "_actions", json_pack("{s:s, s:{s:s}, s:s, s:b}", "type", "array", "items", "type",
+		"string", "description", "Declared plugin actions that apply to this record now (plugin.action names)",
+		"readOnly", 1));
 	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:b}", "type", "object",
 		"title", meta_label_text(&object->label, "en", object->name),
 		"description", "A record as GET, create, patch and restore send it: every field the caller may read",
@@ -420,6 +424,9 @@ static void add_meta_schemas(struct doc *d)
 		"read", "type", "boolean", "create", "type", "boolean", "update", "type", "boolean", "delete", "type", "boolean");
 	json_object_set_new(json_object_get(object, "properties"), "module_label", label_schema());
 	json_object_set_new(json_object_get(object, "properties"), "label_plural", label_schema());
+	json_object_set_new(json_object_get(object, "properties"), "actions", json_pack("{s:s, s:{s:s, s:[s], s:{s:{s:s}, s:o, s:o}}}",
+		"type", "array", "items", "type", "object", "required", "name", "properties", "name", "type", "string",
+		"label", label_schema(), "confirm", label_schema()));
 	json_t *rule_properties = json_object_get(json_object_get(json_object_get(json_object_get(object, "properties"),
 	                                                                          "rules"), "items"), "properties");
 	json_object_set_new(rule_properties, "message_label", label_schema());

@@ -8,6 +8,7 @@
  * changed type, a narrowed enum) are refused unless allowed, and even then
  * the old data is copied into a _crm_backup_* table first.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,6 +135,63 @@ static void column_def(struct strbuf *sb, const struct meta_field *f)
 		strbuf_ident(sb, f->target->name);
 		strbuf_printf(sb, "(\"id\") ON DELETE %s", actions[f->on_delete]);
 	}
+}
+
+/*
+ * " DEFAULT <value>" for a column added to a table that may have rows, so that
+ * existing records read the field's literal default (a new bool field with
+ * `default: false` reads false, not null), as if created with it. SQLite keeps
+ * the value in the schema: no row is rewritten. Inserts never use it (every
+ * insert binds every column), so a later change of the default in the
+ * metadata needs no schema step. DDL takes no bound parameters: the value is
+ * written as an SQL literal in the form store.c's bind_json binds it (bool
+ * 0/1, numbers, text and the JSON text of multienum and json quoted by
+ * SQLite's %Q). Left null: dynamic defaults ($me, $user.<field>, today(),
+ * now()), which name the creating user or the time of the create, and an
+ * existing record has neither; and unique fields, where one value on every
+ * existing row would break the uniqueness.
+ */
+static void column_default(struct strbuf *sb, const struct meta_field *f)
+{
+	const json_t *value = f->default_value;
+	if (!value || f->default_kind != DEFAULT_VALUE || f->unique)
+		return;
+	char *text = NULL;
+	switch (json_typeof(value)) {
+	case JSON_TRUE:
+	case JSON_FALSE:
+		strbuf_printf(sb, " DEFAULT %d", json_is_true(value) ? 1 : 0);
+		return;
+	case JSON_INTEGER:
+		strbuf_printf(sb, " DEFAULT %" JSON_INTEGER_FORMAT, json_integer_value(value));
+		return;
+	case JSON_REAL: {
+		double real = json_real_value(value);
+		char number[40];
+		if (!isfinite(real))
+			return;
+		snprintf(number, sizeof(number), "%.17g", real);
+		strbuf_printf(sb, " DEFAULT %s%s", number, strpbrk(number, ".e") ? "" : ".0");
+		return;
+	}
+	case JSON_STRING:
+		if (strlen(json_string_value(value)) != json_string_length(value))
+			return;   /* an embedded NUL: not expressible as a literal */
+		text = sqlite3_mprintf("%Q", json_string_value(value));
+		break;
+	case JSON_ARRAY:
+	case JSON_OBJECT: {
+		char *json = json_dumps(value, JSON_COMPACT | JSON_ENSURE_ASCII);
+		text = json ? sqlite3_mprintf("%Q", json) : NULL;
+		free(json);
+		break;
+	}
+	default:
+		return;
+	}
+	if (text)
+		strbuf_printf(sb, " DEFAULT %s", text);
+	sqlite3_free(text);
 }
 
 /* The type signature remembered per field: changes to it are type changes. */
@@ -322,6 +380,17 @@ int schema_plan(struct store *store, struct schema_plan **out, struct crm_ctx *c
 					strbuf_ident(&sql, o->name);
 					strbuf_puts(&sql, " ADD COLUMN ");
 					column_def(&sql, f);
+					size_t plain = sql.len;
+					column_default(&sql, f);
+					if (sql.len > plain) {   /* say so in the plan: existing records change */
+						char *value = json_dumps(f->default_value, JSON_ENCODE_ANY | JSON_COMPACT);
+						free(s->description);
+						struct strbuf text = { 0 };
+						strbuf_printf(&text, "add field %s.%s (%s; existing records get %s)", o->name, f->name,
+						              meta_type_name(f->type), value ? value : "its default");
+						s->description = strbuf_detach(&text);
+						free(value);
+					}
 					s->sql = strbuf_detach(&sql);
 				}
 				if (f->type == FIELD_ROLLUP) {

@@ -568,6 +568,30 @@ async function main() {
     await p.context().close();
   }, page);
 
+  // Issue 13 item 3: plugin actions declared in plugin.yaml are buttons (claim from the pool,
+  // release back to it), shown when their `when` holds, with a confirmation.
+  await test('claim and release a pool lead with the plugin\'s buttons', async () => {
+    const rep1 = await apiAs('sales_rep1');
+    const pool = (await rep1('GET', `/objects/lead?filter=${encodeURIComponent("owner = null and status in ('new', 'working')")}&limit=1`)).data.records[0];
+    assert(pool, 'the demo has pool leads');
+    const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    const p = await context.newPage();
+    const asked = [];
+    p.on('dialog', async (d) => { asked.push(d.message()); await d.accept(); });   // the confirmation
+    await login(p, 'sales_rep1');
+    await p.evaluate((id) => { location.hash = `#/o/lead/${id}`; }, pool.id);
+    await p.waitForSelector('[data-action="sales.claim"]');
+    assert(!(await p.$('[data-action="sales.release"]')), 'release shows only on my leads');
+    await p.click('[data-action="sales.claim"]');
+    await p.waitForSelector('[data-action="sales.release"]');
+    assert((await rep1('GET', `/objects/lead/${pool.id}`)).data.owner === rep1.user.id, 'claimed: the rep owns it');
+    await p.click('[data-action="sales.release"]');
+    await p.waitForSelector('[data-action="sales.claim"]');
+    assert((await rep1('GET', `/objects/lead/${pool.id}`)).data.owner == null, 'released: back in the pool');
+    assert(asked.length === 2 && /pool/.test(asked[0]), `confirmations: ${asked}`);
+    await context.close();
+  }, page);
+
   // Issue 13 item 4: tabs of one browser share one session (the cookie and the CSRF token).
   await test('a second tab shares the session, and a login there keeps the first tab writing', async () => {
     const first = await newPage();

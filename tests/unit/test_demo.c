@@ -15,7 +15,7 @@ __attribute__((unused)) static const void *const unused_fixture_helpers[] = {
 };
 
 static const char *const demo_objects[] = { "team", "user", "account", "contact", "opportunity",
-                                            "activity", "lead" };
+                                            "activity", "lead", "case", "vehicle" };
 
 static int open_base(struct fixture *fx)
 {
@@ -164,6 +164,28 @@ static void test_demo_has_the_promised_shape(void)
 	ASSERT_EQ(count_of(ctx, "opportunity", "close_date < '2024-12-31' or close_date > '2026-07-03'"), 0);
 	/* rollups follow the opportunities */
 	ASSERT_EQ(count_of(ctx, "account", "opportunity_count < 1 or opportunity_count > 3"), 0);
+	/* cases: one per 5 accounts, every state, a year of history, resolved ones say how */
+	ASSERT_EQ(count_of(ctx, "case", NULL), records / 5);
+	ASSERT(count_of(ctx, "case", "status = 'new'") > 0);
+	ASSERT(count_of(ctx, "case", "status = 'open'") > 0);
+	ASSERT(count_of(ctx, "case", "status = 'resolved'") > 0);
+	ASSERT(count_of(ctx, "case", "status = 'closed'") > 0);
+	ASSERT(count_of(ctx, "case", "tier = 'l2'") > 0);
+	ASSERT_EQ(count_of(ctx, "case", "status in ('resolved', 'closed') and resolution is null"), 0);
+	ASSERT_EQ(count_of(ctx, "case", "status in ('new', 'open') and resolution is not null"), 0);
+	ASSERT_EQ(count_of(ctx, "case", "account is null or contact is null or contact.account != account"), 0);
+	ASSERT_EQ(count_of(ctx, "case", "opened_at < '2025-01-01' or opened_at > '2026-01-02'"), 0);
+	ASSERT(count_of(ctx, "case", "opened_at < '2025-07-01'") > 0);
+	ASSERT(count_of(ctx, "case", "owner.login = 'service_agent'") > records / 10);
+	ASSERT(count_of(ctx, "case", "owner.login != 'service_agent'") > 0);
+	ASSERT(count_of(ctx, "case", "subject like '%发票%' or subject like '%登录%' or subject like '%如何%' "
+	                             "or subject like '%导出%' or subject like '%同步%' or subject like '%培训%' "
+	                             "or subject like '%通知%' or subject like '%搜索%' or subject like '%上传%'") > 0);
+	/* vehicles (the vin plugin): valid VINs, so the plugin took them and decoded the model year */
+	if (meta_find_object(ctx->kernel->meta, "vehicle")) {
+		ASSERT_EQ(count_of(ctx, "vehicle", NULL), records / 20);
+		ASSERT_EQ(count_of(ctx, "vehicle", "model_year is null or account is null or len(vin) != 17"), 0);
+	}
 	/* the team managers were filled in after the users */
 	ASSERT_EQ(count_of(ctx, "team", "manager is null"), 0);
 	ASSERT_EQ(count_of(ctx, "user", "login = 'sales_rep1' and manager.login = 'sales_manager'"), 1);

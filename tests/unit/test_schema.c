@@ -105,6 +105,85 @@ static void test_additive_change_is_applied_and_data_kept(void)
 	fixture_close(&fx);
 }
 
+/*
+ * A field added with a literal default: the records that exist read the
+ * default (false, 7, not null) as if created with it; a dynamic default
+ * (today()) and a unique field stay null on them.
+ */
+static void test_new_field_default_fills_existing_records(void)
+{
+	ASSERT_EQ(fixture_open(&fx, v1), CRM_OK);
+	seed();
+	seed();
+	ASSERT_EQ(object_delete(&fx.ctx, "account", 2, 0), CRM_OK);   /* the recycle bin too */
+	fixture_close_kernel(&fx);
+	fixture_write(&fx, "objects.yaml",
+		"object: account\n"
+		"fields:\n"
+		"  name: { type: text, required: true }\n"
+		"  tier: { type: enum, values: [gold, silver, bronze] }\n"
+		"  score: { type: int }\n"
+		"  active: { type: bool, default: false }\n"
+		"  level: { type: int, default: 7 }\n"
+		"  rate: { type: decimal, default: 2.5 }\n"
+		"  note: { type: text, default: \"it's new\" }\n"
+		"  tags: { type: multienum, values: [a, b], default: [b] }\n"
+		"  since: { type: date, default: today() }\n"
+		"  code: { type: text, unique: true, default: X1 }\n");
+	/* the plan says what existing records get */
+	struct kernel_options options = { .db_path = fx.db, .metadata_dir = fx.metadata, .plugins_dir = "/none",
+	                                  .no_schema = true };
+	ASSERT_EQ(kernel_open(&options, &fx.kernel), CRM_OK);
+	crm_ctx_init(&fx.ctx, fx.kernel, 0, NULL);
+	struct schema_plan *plan = NULL;
+	ASSERT_EQ(schema_plan(fx.kernel->store, &plan, &fx.ctx), CRM_OK);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	schema_plan_print(plan, out);
+	fclose(out);
+	ASSERT_CONTAINS(text, "add field account.active (bool; existing records get false)");
+	ASSERT_CONTAINS(text, "add field account.level (int; existing records get 7)");
+	ASSERT_CONTAINS(text, "add field account.since (date)\n");
+	free(text);
+	schema_plan_free(plan);
+	fixture_close_kernel(&fx);
+
+	ASSERT_EQ(fixture_open_kernel(&fx, true), CRM_OK);
+	json_t *r = NULL;
+	ASSERT_EQ(object_get(&fx.ctx, "account", 1, false, &r), CRM_OK);
+	ASSERT(json_is_false(json_object_get(r, "active")));
+	ASSERT_EQ(json_integer_value(json_object_get(r, "level")), 7);
+	ASSERT(json_is_integer(json_object_get(r, "level")));
+	ASSERT(json_real_value(json_object_get(r, "rate")) == 2.5);
+	ASSERT_STR_EQ(json_string_value(json_object_get(r, "note")), "it's new");
+	ASSERT_STR_EQ(json_string_value(json_array_get(json_object_get(r, "tags"), 0)), "b");
+	ASSERT(json_is_null(json_object_get(r, "since")));   /* no creation date to work today() out from */
+	ASSERT(json_is_null(json_object_get(r, "code")));    /* X1 on every record would not be unique */
+	json_decref(r);
+	ASSERT_EQ(object_restore(&fx.ctx, "account", 2), CRM_OK);
+	ASSERT_EQ(object_get(&fx.ctx, "account", 2, false, &r), CRM_OK);
+	ASSERT(json_is_false(json_object_get(r, "active")));
+	ASSERT_EQ(json_integer_value(json_object_get(r, "level")), 7);
+	json_decref(r);
+	/* filters see the value too, and a new record gets the defaults from the metadata */
+	int64_t count = -1;
+	ASSERT_EQ(object_count(&fx.ctx, "account", "active = false and level = 7", &count), CRM_OK);
+	ASSERT_EQ(count, 2);
+	json_t *v = json_pack("{s:s, s:b}", "name", "Beta", "active", 1);
+	int64_t id = 0;
+	ASSERT_EQ(object_create_id(&fx.ctx, "account", v, &id), CRM_OK);
+	json_decref(v);
+	ASSERT_EQ(object_get(&fx.ctx, "account", id, false, &r), CRM_OK);
+	ASSERT(json_is_true(json_object_get(r, "active")));
+	ASSERT_EQ(json_integer_value(json_object_get(r, "level")), 7);
+	ASSERT(json_is_string(json_object_get(r, "since")));
+	json_decref(r);
+	fixture_close_kernel(&fx);
+	ASSERT_EQ(sql_int(fx.db, "SELECT count(*) FROM account WHERE active = 0 AND level = 7 AND rate = 2.5"), 2);
+	fixture_close(&fx);
+}
+
 static void test_removed_field_is_refused_then_backed_up(void)
 {
 	ASSERT_EQ(fixture_open(&fx, v1), CRM_OK);
@@ -188,6 +267,7 @@ static void test_removed_object_keeps_its_table(void)
 static const struct test_case tests[] = {
 	{ "new_database_gets_tables_indexes_and_version", test_new_database_gets_tables_indexes_and_version },
 	{ "additive_change_is_applied_and_data_kept", test_additive_change_is_applied_and_data_kept },
+	{ "new_field_default_fills_existing_records", test_new_field_default_fills_existing_records },
 	{ "removed_field_is_refused_then_backed_up", test_removed_field_is_refused_then_backed_up },
 	{ "type_change_and_narrowed_enum_are_destructive", test_type_change_and_narrowed_enum_are_destructive },
 	{ "removed_object_keeps_its_table", test_removed_object_keeps_its_table },

@@ -34,7 +34,7 @@ const STRINGS = {
     moveTo: 'Move to', rows: 'rows', of: 'of about', all: 'All', total: 'Total', by_: 'by', perMonth: 'by month',
     fixErrors: 'Please correct the highlighted fields', noChart: 'No data', lang: '中文', transitions: 'Actions',
     conflict: '{who} changed this record at {when}, after you opened it.', reloadKeep: 'Load their changes (yours stay in the form)',
-    someone: 'Someone else', nowValue: 'Now saved', invalidInput: 'Not a valid value',
+    someone: 'Someone else', nowValue: 'Now saved', invalidInput: 'Not a valid value', actions: 'Plugin actions',
     menu: 'Menu', value: 'Value', field: 'Field', operator: 'Operator', expression: 'Expression',
     loading: 'Loading…', notFound: 'Not found', welcome: 'Choose an object on the left.',
     pending: 'Waiting for approval', approve: 'Approve', reject: 'Reject', comment: 'Comment',
@@ -53,7 +53,7 @@ const STRINGS = {
     moveTo: '移动到', rows: '条', of: '约共', all: '全部', total: '合计', by_: '按', perMonth: '按月',
     fixErrors: '请更正标出的字段', noChart: '无数据', lang: 'English', transitions: '操作',
     conflict: '{who} 在 {when} 修改了此记录（在您打开之后）。', reloadKeep: '载入对方的修改（您的输入保留在表单中）',
-    someone: '其他人', nowValue: '当前已保存', invalidInput: '不是有效的值',
+    someone: '其他人', nowValue: '当前已保存', invalidInput: '不是有效的值', actions: '插件操作',
     menu: '菜单', value: '值', field: '字段', operator: '运算符', expression: '表达式',
     loading: '加载中…', notFound: '未找到', welcome: '请从左侧选择对象。',
     pending: '等待审批', approve: '批准', reject: '驳回', comment: '审批意见',
@@ -622,6 +622,21 @@ async function viewRecord(view, o, id, full) {
       } } });
     })) : null;
 
+  // plugin actions declared for this object (plugin.yaml actions:) whose `when` holds: buttons too
+  const actionDecl = (name) => (o.actions || []).find((a) => a.name === name) || { name };
+  const actions = Array.isArray(r._actions) ? r._actions : [];
+  const actionBar = actions.length ? h('div', { class: 'transitions plugin-actions', role: 'group', 'aria-label': t('actions') },
+    actions.map((name) => {
+      const decl = actionDecl(name);
+      return h('button', { type: 'button', 'data-action': name, text: label(decl.label, prettify(name.split('.').pop())), on: { click: async () => {
+        if (decl.confirm && !window.confirm(label(decl.confirm, ''))) return;
+        try {
+          await api('POST', `/objects/${o.name}/${id}/actions/${encodeURIComponent(name)}`, { body: {} });
+          toast(t('saved'));
+          render();
+        } catch (e) { message.textContent = e.message; }
+      } } });
+    })) : null;
   const groups = [
     [t('details'), o.fields.filter((f) => !f.system && f.type !== 'textarea')],
     [t('longText'), o.fields.filter((f) => !f.system && f.type === 'textarea')],
@@ -629,7 +644,7 @@ async function viewRecord(view, o, id, full) {
   ];
   append(view, [h('div', { class: 'title' },
     h('div', null, h('p', { class: 'crumb' }, h('a', { href: `#/o/${o.name}`, text: objectLabel(o) })),
-      h('h1', { 'data-test': 'record-title', text: recordTitle(o, r) })), buttons), message, notice, transitionBar]);
+      h('h1', { 'data-test': 'record-title', text: recordTitle(o, r) })), buttons), message, notice, transitionBar, actionBar]);
   if (!r.deleted_at) append(view, [await pendingApprovals(o, id), o.name === APPROVAL ? decisionBox(o, r, message) : null]);
   const grid = h('div', { class: full ? 'record full' : 'record' });
   for (const [title, fields] of groups) {
