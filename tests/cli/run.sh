@@ -141,6 +141,15 @@ elif grep -q "account.yaml:[0-9]*:[0-9]*: warning: object 'account' has no zh la
 else fail i18n_missing_is_listed "$(tail -5 "$work/out")"; fi
 sed -i 's/^label: Account$/label: { en: Account, zh: 客户 }/' "$work/metadata/account.yaml"
 
+# a plugin action declared in plugin.yaml that the code does not register is refused by crm check
+cp "$work/plugins/sales/plugin.yaml" "$work/sales-plugin.yaml.orig"
+printf '  ghost: { object: lead, label: Ghost }\n' >> "$work/plugins/sales/plugin.yaml"
+if crm check > "$work/out" 2>&1; then fail plugin_action_declared_but_not_registered "exit 0"
+elif grep -q "action 'ghost' is declared but the code registers no action 'ghost'" "$work/out"; then
+	ok plugin_action_declared_but_not_registered
+else fail plugin_action_declared_but_not_registered "$(tail -3 "$work/out")"; fi
+cp "$work/sales-plugin.yaml.orig" "$work/plugins/sales/plugin.yaml"
+
 # --- personal data
 # the last contact with an e-mail: the first ones are the demo consumers' own (their user records,
 # which hold the same e-mail and are exported as related data, are accounts, not erased with a contact)
