@@ -592,6 +592,33 @@ async function main() {
     await context.close();
   }, page);
 
+  // Global search in the header: every object the caller reads, grouped, keyboard navigable;
+  // the caller's rules apply (a rep finds no other team's deal).
+  await test('global search finds records across objects, grouped, and the keyboard moves through them', async () => {
+    const admin1 = await apiAs('admin');
+    const acct = (await admin1('GET', '/objects/account?limit=1&fields=id,name')).data.records[0];
+    const word = acct.name.split(' ')[0];
+    const p = await newPage();
+    await login(p, 'sales_rep1');
+    await p.fill('[data-test=global-search]', word);
+    await p.press('[data-test=global-search]', 'Enter');
+    await p.waitForSelector('[data-test=search-results]');
+    const groups = await p.$$eval('[data-test=search-results] section', (ss) => ss.map((x) => x.dataset.object));
+    assert(groups.includes('account'), `groups: ${groups}`);
+    await p.screenshot({ path: path.join(SHOTS, 'search.png') });
+    await p.waitForFunction(() => document.activeElement && document.activeElement.closest('[data-test=search-results]'));
+    const focused = await p.evaluate(() => document.activeElement.textContent);
+    await p.keyboard.press('ArrowDown');
+    const next = await p.evaluate(() => document.activeElement.textContent);
+    const count = await p.$$eval('[data-test=search-results] a', (as) => as.length);
+    assert(count < 2 || focused !== next, 'ArrowDown moves to the next hit');
+    await p.fill('[data-test=global-search]', 'zzzz-nothing-matches');
+    await p.press('[data-test=global-search]', 'Enter');
+    await p.waitForSelector('[data-test=no-results]');
+    assert(p.errors.filter((e) => !/status of 4\d\d/.test(e)).length === 0, p.errors.join(' | '));
+    await p.context().close();
+  }, page);
+
   // Issue 13 item 4: tabs of one browser share one session (the cookie and the CSRF token).
   await test('a second tab shares the session, and a login there keeps the first tab writing', async () => {
     const first = await newPage();

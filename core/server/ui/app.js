@@ -35,6 +35,7 @@ const STRINGS = {
     fixErrors: 'Please correct the highlighted fields', noChart: 'No data', lang: '中文', transitions: 'Actions',
     conflict: '{who} changed this record at {when}, after you opened it.', reloadKeep: 'Load their changes (yours stay in the form)',
     someone: 'Someone else', nowValue: 'Now saved', invalidInput: 'Not a valid value', actions: 'Plugin actions',
+    searchAll: 'Search everything', results: 'Results for', noResults: 'Nothing found', searchHint: 'Type at least two characters',
     menu: 'Menu', value: 'Value', field: 'Field', operator: 'Operator', expression: 'Expression',
     loading: 'Loading…', notFound: 'Not found', welcome: 'Choose an object on the left.',
     pending: 'Waiting for approval', approve: 'Approve', reject: 'Reject', comment: 'Comment',
@@ -54,6 +55,7 @@ const STRINGS = {
     fixErrors: '请更正标出的字段', noChart: '无数据', lang: 'English', transitions: '操作',
     conflict: '{who} 在 {when} 修改了此记录（在您打开之后）。', reloadKeep: '载入对方的修改（您的输入保留在表单中）',
     someone: '其他人', nowValue: '当前已保存', invalidInput: '不是有效的值', actions: '插件操作',
+    searchAll: '全局搜索', results: '搜索结果：', noResults: '没有找到', searchHint: '请至少输入两个字符',
     menu: '菜单', value: '值', field: '字段', operator: '运算符', expression: '表达式',
     loading: '加载中…', notFound: '未找到', welcome: '请从左侧选择对象。',
     pending: '等待审批', approve: '批准', reject: '驳回', comment: '审批意见',
@@ -324,6 +326,7 @@ async function render() {
     else if (kind === 'o' && objectOf(oname)) await viewRecord(view, objectOf(oname), id, false);
     else if (kind === '360' && objectOf(oname)) await viewRecord(view, objectOf(oname), id, true);
     else if (kind === 'k' && kanbanOf(objectOf(oname))) await viewKanban(view, objectOf(oname));
+    else if (kind === 'search') await viewSearch(view, params.get('q') || '');
     else view.append(h('h1', { text: t('notFound') }));
   } catch (e) {
     if (e.status === 401) return;
@@ -362,6 +365,12 @@ function renderChrome() {
   append(top, [
     state.meta ? menu : null,
     h('a', { class: 'brand', href: '#/dash', text: state.meta ? prettify(state.meta.app.name).toUpperCase() : 'CRM' }),
+    // global search: every object the caller reads that has `search: true` fields
+    state.meta ? h('form', { class: 'global-search', role: 'search', on: { submit: (e) => {
+      e.preventDefault();
+      go(hashWith('/search', { q: e.target.elements.q.value.trim() }));
+    } } }, h('input', { type: 'search', name: 'q', 'data-test': 'global-search', 'aria-label': t('searchAll'),
+      placeholder: t('searchAll'), value: parseHash().parts[0] === 'search' ? parseHash().params.get('q') || '' : '' })) : null,
     h('span', { class: 'spacer' }),
     h('button', {
       type: 'button', class: 'lang', 'data-test': 'lang', text: t('lang'),
@@ -1218,6 +1227,38 @@ async function viewInbox() {
       return item;
     })) : h('p', { class: 'empty', text: t('nothing') })));
   return box;
+}
+
+// ---- global search --------------------------------------------------------------------------
+// Every readable object with `search: true` fields, asked in parallel (the per-object `search`
+// of the list API, which applies the caller's rules and hides what they may not read), five
+// hits each, grouped by object. Up and Down move between the hits.
+async function viewSearch(view, q) {
+  view.append(h('h1', { text: q ? `${t('results')} “${q}”` : t('searchAll') }));
+  if (q.length < 2) { view.append(h('p', { class: 'empty', text: t('searchHint') })); return; }
+  const searchable = objects().filter((o) => o.fields.some((f) => f.search));
+  const groups = await Promise.all(searchable.map(async (o) => {
+    try {
+      const { data } = await api('GET', `/objects/${o.name}`, { query: { search: q, limit: 5, fields: `id,${titleField(o)}` } });
+      return { o, records: data.records };
+    } catch (e) { return { o, records: [] }; }
+  }));
+  const found = groups.filter((g) => g.records.length);
+  if (!found.length) { view.append(h('p', { class: 'empty', 'data-test': 'no-results', text: t('noResults') })); return; }
+  const box = h('div', { class: 'search-results', 'data-test': 'search-results' }, found.map(({ o, records }) =>
+    h('section', { class: 'group', dataset: { object: o.name } }, h('h2', { text: objectPlural(o) }),
+      h('ul', null, records.map((r) => h('li', null, h('a', { href: `#/o/${o.name}/${r.id}`, text: recordTitle(o, r) })))))));
+  box.addEventListener('keydown', (e) => {
+    if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') return;
+    const links = [...box.querySelectorAll('a')];
+    const i = links.indexOf(document.activeElement);
+    const next = links[Math.max(0, Math.min(links.length - 1, i + (e.key === 'ArrowDown' ? 1 : -1)))];
+    if (next) { e.preventDefault(); next.focus(); }
+  });
+  view.append(box);
+  // the view is attached to the page after this returns: focus the first hit then
+  const first = box.querySelector('a');
+  if (first) requestAnimationFrame(() => first.focus());
 }
 
 async function viewDashboard(view) {
