@@ -3145,6 +3145,55 @@ static void check_kanban_card(struct loader *ld, const struct meta_object *objec
 	}
 }
 
+/*
+ * views.home: [{ title, filter, sort, fields, limit }]: the sections of each
+ * person's home page that list this object's records. The filter is an
+ * expression over the object (with $me, today()); sort and fields name fields.
+ */
+static void check_home_sections(struct loader *ld, const struct meta_object *object)
+{
+	json_t *home = json_object_get(object->views, "home");
+	if (!home)
+		return;
+	if (!json_is_array(home)) {
+		error_at(ld, object->pos, "views.home of '%s': expected a list of sections { title, filter, sort, fields, "
+		         "limit } (see docs/metadata.md#views)", object->name);
+		return;
+	}
+	size_t i;
+	json_t *section;
+	json_array_foreach(home, i, section) {
+		const char *key;
+		json_t *value;
+		json_object_foreach(section, key, value) {
+			if (strcmp(key, "title") && strcmp(key, "filter") && strcmp(key, "sort") && strcmp(key, "fields")
+			    && strcmp(key, "limit"))
+				error_at(ld, object->pos, "views.home[%zu] of '%s': unknown key '%s' (expected title, filter, sort, "
+				         "fields, limit)", i, object->name, shown(ld, key));
+		}
+		const char *filter = json_string_value(json_object_get(section, "filter"));
+		if (filter) {
+			struct expr *e = NULL;
+			char err[256];
+			if (expr_parse(filter, &e, err, sizeof(err)) != CRM_OK)
+				error_at(ld, object->pos, "views.home[%zu] of '%s': filter: %s", i, object->name, err);
+			expr_free(e);
+		}
+		const char *sort = json_string_value(json_object_get(section, "sort"));
+		if (sort && !meta_find_field(object, sort[0] == '-' ? sort + 1 : sort))
+			error_at(ld, object->pos, "views.home[%zu] of '%s': sort: unknown field '%s'", i, object->name, shown(ld, sort));
+		json_t *limit = json_object_get(section, "limit");
+		if (limit && (!json_is_integer(limit) || json_integer_value(limit) < 1 || json_integer_value(limit) > 50))
+			error_at(ld, object->pos, "views.home[%zu] of '%s': limit is 1 to 50", i, object->name);
+		size_t k;
+		json_t *name;
+		json_array_foreach(json_object_get(section, "fields"), k, name)
+			if (!json_is_string(name) || !meta_find_field(object, json_string_value(name)))
+				error_at(ld, object->pos, "views.home[%zu] of '%s': fields: unknown field '%s'", i, object->name,
+				         json_is_string(name) ? shown(ld, json_string_value(name)) : "(not a name)");
+	}
+}
+
 static void check_object(struct loader *ld, int object_index)
 {
 	const struct meta_object *object = &ld->meta->objects[object_index];
@@ -3650,6 +3699,7 @@ static void resolve(struct loader *ld)
 	for (int o = 0; o < meta->object_count; o++) {
 		check_object(ld, o);
 		check_kanban_card(ld, &meta->objects[o]);
+		check_home_sections(ld, &meta->objects[o]);
 	}
 	resolve_roles(ld);
 	resolve_workflows(ld);

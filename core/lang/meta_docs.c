@@ -241,6 +241,11 @@ static const struct key_doc key_docs[] = {
 	  "the move. `card: { title, subtitle, fields: [up to three] }` chooses what a card shows (default: the "
 	  "list's first text field and `sum`); `crm check` checks that each names a field.",
 	  "kanban: { group_by: stage, sum: amount, card: { title: name, subtitle: account, fields: [amount, close_date] } }" },
+	{ "views", "home", "list of sections", "each `{ title, filter, sort, fields, limit }`", "none",
+	  "Sections of each person's home page that list this object's records: `filter` an expression (with `$me`, "
+	  "`today()`, `now()`), `sort` a field (`-` first for descending), `fields` the columns, `limit` 1 to 50 "
+	  "(default 10). The caller's access rules apply as in any list; `crm check` checks each part.",
+	  "home: [{ title: { en: My tasks due, zh: 我的待办 }, filter: \"owner = $me and status = 'open'\", sort: due_at }]" },
 	{ "views", "charts", "list of charts",
 	  "each `{ title, group, measure, filter, by, type: bar }`: `title` a label, `group` a field, `measure` "
 	  "count, sum(f), avg(f), min(f) or max(f), `filter` an expression, `by` year, month or day for date groups",

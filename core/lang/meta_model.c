@@ -236,6 +236,13 @@ int meta_i18n_missing(const struct meta *meta, const char *lang, void *stream)
 				count += missing(out, object->pos, lang, what, "title");
 			}
 		}
+		json_array_foreach(json_object_get(object->views, "home"), c, chart) {
+			json_t *title = json_object_get(chart, "title");
+			if (title && !(json_is_object(title) && json_object_get(title, lang))) {
+				snprintf(what, sizeof(what), "home section %zu of object '%s'", c + 1, object->name);
+				count += missing(out, object->pos, lang, what, "title");
+			}
+		}
 		for (int r = 0; r < object->rule_count; r++) {
 			snprintf(what, sizeof(what), "a rule of object '%s'", object->name);
 			if (!has_lang(&object->rules[r].message_label, lang))

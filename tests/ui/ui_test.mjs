@@ -592,6 +592,33 @@ async function main() {
     await context.close();
   }, page);
 
+  // Home per person (views.home in the metadata): open tasks, deals closing soon, approvals
+  // waiting, under the caller's rules; and the records viewed last.
+  await test('home: my tasks, my deals closing soon, approvals waiting, recently viewed', async () => {
+    const rep1 = await apiAs('sales_rep1');
+    const p = await newPage();
+    await login(p, 'sales_rep1');
+    await p.evaluate(() => { location.hash = '#/home'; });
+    await p.waitForSelector('[data-test=home] [data-home^="activity-"]');
+    const titles = await p.$$eval('[data-test=home] section h2', (hs) => hs.map((x) => x.textContent));
+    assert(titles.includes('My open tasks') && titles.some((x) => /closing/.test(x)), `sections: ${titles}`);
+    assert(await p.$('[data-test=inbox] [data-test=my-approvals]'), 'approvals waiting for me head the page');
+    const mine = (await rep1('GET', `/objects/activity?filter=${encodeURIComponent("owner = $me and status = 'open'")}&limit=10&sort=due_at`)).data.records;
+    const rows = await p.$$eval('[data-home^="activity-"] tbody tr', (trs) => trs.length);
+    assert(rows === mine.length, `tasks ${rows}, the API's ${mine.length}`);
+    // a record viewed shows under "recently viewed"
+    const deal = (await rep1('GET', '/objects/opportunity?limit=1&fields=id,name')).data.records[0];
+    await p.evaluate((id) => { location.hash = `#/o/opportunity/${id}`; }, deal.id);
+    await p.waitForSelector('[data-test=record-title]');
+    await p.evaluate(() => { location.hash = '#/home'; });
+    await p.waitForSelector('[data-test=recent] a');
+    assert((await p.textContent('[data-test=recent]')).includes(deal.name), 'recently viewed');
+    const text = await p.textContent('body');
+    assert(!/\bnull\b|\bundefined\b/.test(text), 'no null on home');
+    await p.screenshot({ path: path.join(SHOTS, 'home.png'), fullPage: true });
+    await p.context().close();
+  }, page);
+
   // Global search in the header: every object the caller reads, grouped, keyboard navigable;
   // the caller's rules apply (a rep finds no other team's deal).
   await test('global search finds records across objects, grouped, and the keyboard moves through them', async () => {

@@ -36,6 +36,7 @@ const STRINGS = {
     conflict: '{who} changed this record at {when}, after you opened it.', reloadKeep: 'Load their changes (yours stay in the form)',
     someone: 'Someone else', nowValue: 'Now saved', invalidInput: 'Not a valid value', actions: 'Plugin actions',
     searchAll: 'Search everything', results: 'Results for', noResults: 'Nothing found', searchHint: 'Type at least two characters',
+    home: 'Home', nothingHere: 'Nothing here', recent: 'Recently viewed',
     menu: 'Menu', value: 'Value', field: 'Field', operator: 'Operator', expression: 'Expression',
     loading: 'Loading…', notFound: 'Not found', welcome: 'Choose an object on the left.',
     pending: 'Waiting for approval', approve: 'Approve', reject: 'Reject', comment: 'Comment',
@@ -56,6 +57,7 @@ const STRINGS = {
     conflict: '{who} 在 {when} 修改了此记录（在您打开之后）。', reloadKeep: '载入对方的修改（您的输入保留在表单中）',
     someone: '其他人', nowValue: '当前已保存', invalidInput: '不是有效的值', actions: '插件操作',
     searchAll: '全局搜索', results: '搜索结果：', noResults: '没有找到', searchHint: '请至少输入两个字符',
+    home: '首页', nothingHere: '暂无', recent: '最近查看',
     menu: '菜单', value: '值', field: '字段', operator: '运算符', expression: '表达式',
     loading: '加载中…', notFound: '未找到', welcome: '请从左侧选择对象。',
     pending: '等待审批', approve: '批准', reject: '驳回', comment: '审批意见',
@@ -319,7 +321,8 @@ async function render() {
   const view = h('div', { class: 'view' });
   try {
     const [kind, oname, id, sub] = parts;
-    if (!kind || kind === 'dash') await viewDashboard(view);
+    if (!kind || kind === 'home') await viewHome(view);
+    else if (kind === 'dash') await viewDashboard(view);
     else if (kind === 'o' && objectOf(oname) && !id) await viewList(view, objectOf(oname), params);
     else if (kind === 'o' && objectOf(oname) && id === 'new') await viewForm(view, objectOf(oname), null, params);
     else if (kind === 'o' && objectOf(oname) && sub === 'edit') await viewForm(view, objectOf(oname), id, params);
@@ -364,7 +367,7 @@ function renderChrome() {
   // append() (not Element.append) everywhere: a null kid is skipped, never printed as "null"
   append(top, [
     state.meta ? menu : null,
-    h('a', { class: 'brand', href: '#/dash', text: state.meta ? prettify(state.meta.app.name).toUpperCase() : 'CRM' }),
+    h('a', { class: 'brand', href: '#/home', text: state.meta ? prettify(state.meta.app.name).toUpperCase() : 'CRM' }),
     // global search: every object the caller reads that has `search: true` fields
     state.meta ? h('form', { class: 'global-search', role: 'search', on: { submit: (e) => {
       e.preventDefault();
@@ -383,7 +386,8 @@ function renderChrome() {
   if (!state.meta) return;
   const current = parseHash().parts;
   const link = (href, text, active) => h('a', { href, text, 'aria-current': active ? 'page' : null });
-  nav.append(h('ul', null, h('li', null, link('#/dash', t('dashboard'), !current[0] || current[0] === 'dash'))));
+  nav.append(h('ul', null, h('li', null, link('#/home', t('home'), !current[0] || current[0] === 'home')),
+    h('li', null, link('#/dash', t('dashboard'), current[0] === 'dash'))));
   const modules = new Map();
   // a role's navigation (metadata `navigation:`) lists what the person works with, in its order
   const wanted = state.meta.caller && state.meta.caller.navigation;
@@ -431,7 +435,7 @@ function viewLogin(main, next) {
       localStorage.setItem('crm.csrf', data.csrf);
       state.user = data.user;
       state.meta = (await api('GET', '/meta')).data;
-      go(next && !/^#\/?login/.test(next) && next !== '#' ? next : '#/dash');
+      go(next && !/^#\/?login/.test(next) && next !== '#' ? next : '#/home');
     } catch (ex) {
       err.textContent = `${t('loginFailed')}: ${ex.message}`;
     }
@@ -592,6 +596,7 @@ async function getRecord(o, id) {
 
 async function viewRecord(view, o, id, full) {
   const { data: r, etag } = await getRecord(o, id);
+  rememberRecord(o, r);   // for the home page's "recently viewed"
   const shown = o.fields.map((f) => f.name);
   const specs = relatedSpecs(o);
   await resolveRefs(o, [r], shown);
@@ -1227,6 +1232,46 @@ async function viewInbox() {
       return item;
     })) : h('p', { class: 'empty', text: t('nothing') })));
   return box;
+}
+
+// ---- home ---------------------------------------------------------------------------------------
+// Each person's home page: the sections objects declare in `views.home` (their open tasks, deals
+// closing soon, approvals waiting for them...), each a short list under the caller's rules, and
+// the records they viewed last (kept in this browser).
+const RECENT = 'crm.recent';
+function rememberRecord(o, r) {
+  const list = JSON.parse(localStorage.getItem(RECENT) || '[]').filter((x) => !(x.o === o.name && x.id === r.id));
+  list.unshift({ o: o.name, id: r.id, title: recordTitle(o, r) });
+  localStorage.setItem(RECENT, JSON.stringify(list.slice(0, 8)));
+}
+async function viewHome(view) {
+  view.append(h('h1', { text: state.user && state.user.name ? `${t('home')} · ${state.user.name}` : t('home') }));
+  // the queue first: approvals waiting for me and unread notifications
+  const inbox = await viewInbox();
+  if (inbox) view.append(inbox);
+  const grid = h('div', { class: 'home', 'data-test': 'home' });
+  view.append(grid);
+  const sections = objects().flatMap((o) => (Array.isArray(o.views && o.views.home) ? o.views.home : []).map((spec) => ({ o, spec })));
+  await Promise.all(sections.map(async ({ o, spec }, i) => {
+    const fields = (spec.fields || listColumns(o)).filter((n) => fieldOf(o, n));
+    const card = h('section', { class: 'home-card', dataset: { home: `${o.name}-${i}` } },
+      h('h2', null, h('a', { href: hashWith(`/o/${o.name}`, { filter: spec.filter || '', sort: spec.sort || '' }), text: label(spec.title, objectPlural(o)) })));
+    grid.append(card);
+    try {
+      const { data } = await api('GET', `/objects/${o.name}`, { query: { filter: spec.filter, sort: spec.sort, limit: spec.limit || 10, fields: ['id', ...fields].join(',') } });
+      await resolveRefs(o, data.records, fields);
+      if (!data.records.length) { card.append(h('p', { class: 'empty', text: t('nothingHere') })); return; }
+      card.append(h('table', { class: 'records compact' },
+        h('tbody', null, data.records.map((r) => h('tr', null, fields.map((n, k) => h('td', null,
+          k === 0 ? h('a', { href: `#/o/${o.name}/${r.id}`, text: formatValue(fieldOf(o, n), r[n]) || `#${r.id}` }) : valueNode(fieldOf(o, n), r[n]))))))));
+    } catch (e) {
+      card.append(h('p', { class: 'empty', text: e.message }));
+    }
+  }));
+  const recent = JSON.parse(localStorage.getItem(RECENT) || '[]').filter((x) => objectOf(x.o));
+  grid.append(h('section', { class: 'home-card', 'data-test': 'recent' }, h('h2', { text: t('recent') }),
+    recent.length ? h('ul', null, recent.map((x) => h('li', null, h('a', { href: `#/o/${x.o}/${x.id}`, text: `${objectLabel(objectOf(x.o))}: ${x.title}` }))))
+      : h('p', { class: 'empty', text: t('nothingHere') })));
 }
 
 // ---- global search --------------------------------------------------------------------------
