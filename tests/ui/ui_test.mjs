@@ -619,6 +619,38 @@ async function main() {
     await p.context().close();
   }, page);
 
+  // Saved views (issue 13): a rep saves the list's filter and sort under a name, shares another
+  // with their role; a rep of the same role sees the shared one, a manager does not see either.
+  await test('saved views: save, choose, share with the role', async () => {
+    const p = await newPage();
+    await login(p, 'sales_rep1');
+    await p.evaluate(() => { location.hash = `#/o/opportunity?filter=${encodeURIComponent("amount > 50000")}&sort=-amount`; });
+    await waitList(p);
+    await p.fill('[data-test=view-name]', 'UI big deals');
+    await p.click('[data-test=save-view]');
+    await p.waitForFunction(() => [...document.querySelectorAll('[data-test=saved-views] option')].some((x) => x.textContent === 'UI big deals'));
+    await p.evaluate(() => { location.hash = `#/o/opportunity?sort=close_date`; });
+    await waitList(p);
+    await p.fill('[data-test=view-name]', 'UI closing first');
+    await p.check('#share-view');
+    await p.click('[data-test=save-view]');
+    await p.waitForFunction(() => [...document.querySelectorAll('[data-test=saved-views] option')].some((x) => /UI closing first/.test(x.textContent)));
+    // choosing a view applies its filter and sort
+    await gotoHash(p, '#/o/opportunity');
+    await waitList(p);
+    const big = await p.$$eval('[data-test=saved-views] option', (os) => os.find((x) => x.textContent === 'UI big deals').value);
+    await p.evaluate(() => { delete document.body.dataset.listPaint; });
+    await p.selectOption('[data-test=saved-views]', big);
+    await p.waitForFunction(() => /sort=-amount/.test(location.hash) && /amount/.test(decodeURIComponent(location.hash)));
+    await p.context().close();
+    const rep2 = await apiAs('sales_rep2');
+    const seen2 = (await rep2('GET', `/objects/saved_view?filter=${encodeURIComponent("object_name = 'opportunity'")}`)).data.records.map((v) => v.name);
+    assert(seen2.includes('UI closing first') && !seen2.includes('UI big deals'), `rep2 sees ${seen2}`);
+    const mgr = await apiAs('sales_manager');
+    const seenM = (await mgr('GET', `/objects/saved_view?filter=${encodeURIComponent("object_name = 'opportunity'")}`)).data.records.map((v) => v.name);
+    assert(!seenM.includes('UI closing first') && !seenM.includes('UI big deals'), `the manager sees ${seenM}`);
+  }, page);
+
   // Global search in the header: every object the caller reads, grouped, keyboard navigable;
   // the caller's rules apply (a rep finds no other team's deal).
   await test('global search finds records across objects, grouped, and the keyboard moves through them', async () => {

@@ -37,6 +37,7 @@ const STRINGS = {
     someone: 'Someone else', nowValue: 'Now saved', invalidInput: 'Not a valid value', actions: 'Plugin actions',
     searchAll: 'Search everything', results: 'Results for', noResults: 'Nothing found', searchHint: 'Type at least two characters',
     home: 'Home', nothingHere: 'Nothing here', recent: 'Recently viewed',
+    views: 'Saved views', allRecords: 'All records', saveView: 'Save view', viewName: 'View name', shareRole: 'Share with my role',
     menu: 'Menu', value: 'Value', field: 'Field', operator: 'Operator', expression: 'Expression',
     loading: 'Loading…', notFound: 'Not found', welcome: 'Choose an object on the left.',
     pending: 'Waiting for approval', approve: 'Approve', reject: 'Reject', comment: 'Comment',
@@ -58,6 +59,7 @@ const STRINGS = {
     someone: '其他人', nowValue: '当前已保存', invalidInput: '不是有效的值', actions: '插件操作',
     searchAll: '全局搜索', results: '搜索结果：', noResults: '没有找到', searchHint: '请至少输入两个字符',
     home: '首页', nothingHere: '暂无', recent: '最近查看',
+    views: '已保存视图', allRecords: '全部记录', saveView: '保存视图', viewName: '视图名称', shareRole: '共享给我的角色',
     menu: '菜单', value: '值', field: '字段', operator: '运算符', expression: '表达式',
     loading: '加载中…', notFound: '未找到', welcome: '请从左侧选择对象。',
     pending: '等待审批', approve: '批准', reject: '驳回', comment: '审批意见',
@@ -567,6 +569,7 @@ async function viewList(view, o, params) {
   h('button', { type: 'submit', text: t('search') })) : null;
   view.append(
     h('div', { class: 'title' }, h('h1', { text: `${objectPlural(o)}${q.deleted ? ` · ${t('recycle')}` : ''}` }), actions),
+    q.deleted ? null : await savedViews(o, q, update),
     h('div', { class: 'tools' }, searchForm, filterBuilder(o, q.filter, (expr) => update({ filter: expr }))),
     error, h('div', { class: 'scroll' }, table), h('div', { class: 'pager' }, prev, status, next));
   await load();
@@ -1231,6 +1234,46 @@ async function viewInbox() {
       } } }));
       return item;
     })) : h('p', { class: 'empty', text: t('nothing') })));
+  return box;
+}
+
+// ---- saved views ---------------------------------------------------------------------------------
+// The list's filter and sort under a name, kept as records of the metadata's `saved_view` object
+// (owned by the person; `role` shares one with everyone of that role: the role's read rule
+// decides who sees it). Without that object (or the right to read it) there is nothing to show.
+const SAVED_VIEW = 'saved_view';
+async function savedViews(o, q, update) {
+  const sv = objectOf(SAVED_VIEW);
+  if (!sv) return null;
+  let views = [];
+  try {
+    views = (await api('GET', `/objects/${SAVED_VIEW}`, { query: { filter: `object_name = ${quote(o.name)}`, sort: 'name', limit: 50 } })).data.records;
+  } catch (e) { return null; }
+  const current = views.find((v) => (v.filter || '') === q.filter && (v.sort || '') === q.sort);
+  const select = h('select', { 'aria-label': t('views'), 'data-test': 'saved-views' },
+    h('option', { value: '', text: t('allRecords') }),
+    views.map((v) => h('option', { value: String(v.id), selected: current && current.id === v.id, text: v.role ? `${v.name} (${v.role})` : v.name })));
+  select.addEventListener('change', () => {
+    const v = views.find((x) => String(x.id) === select.value);
+    update({ filter: v ? v.filter || '' : '', sort: v ? v.sort || '' : '', search: '' });
+  });
+  const box = h('div', { class: 'saved-views' }, h('label', { text: t('views') }), select);
+  if (sv.can && sv.can.create && (q.filter || q.sort)) {
+    const name = h('input', { 'aria-label': t('viewName'), placeholder: t('viewName'), 'data-test': 'view-name', maxlength: '80' });
+    const share = h('input', { type: 'checkbox', id: 'share-view' });
+    const form = h('form', { class: 'save-view', on: { submit: async (e) => {
+      e.preventDefault();
+      if (!name.value.trim()) { name.focus(); return; }
+      try {
+        await api('POST', `/objects/${SAVED_VIEW}`, { body: { name: name.value.trim(), object_name: o.name, filter: q.filter || null,
+          sort: q.sort || null, role: share.checked && state.meta.caller ? state.meta.caller.role : null } });
+        toast(t('saved'));
+        update({});
+      } catch (ex) { toast(ex.message, 'error'); }
+    } } }, name, share, h('label', { for: 'share-view', text: t('shareRole') }),
+    h('button', { type: 'submit', 'data-test': 'save-view', text: t('saveView') }));
+    box.append(form);
+  }
   return box;
 }
 
