@@ -651,6 +651,30 @@ async function main() {
     assert(!seenM.includes('UI closing first') && !seenM.includes('UI big deals'), `the manager sees ${seenM}`);
   }, page);
 
+  // A record's stage path (the workflow field's states, the current one marked) and the list's
+  // CSV export of the current view.
+  await test('stage path on a record, and the list exports its current view as CSV', async () => {
+    const rep1 = await apiAs('sales_rep1');
+    const deal = (await rep1('GET', `/objects/opportunity?filter=${encodeURIComponent("stage = 'proposal'")}&limit=1`)).data.records[0];
+    assert(deal, 'a deal in proposal');
+    const p = await newPage();
+    await login(p, 'sales_rep1');
+    await p.evaluate((id) => { location.hash = `#/o/opportunity/${id}`; }, deal.id);
+    await p.waitForSelector('[data-test=stage-path-stage]');
+    const steps = await p.$$eval('[data-test=stage-path-stage] li', (ls) => ls.map((l) => `${l.className}:${l.textContent}`));
+    assert(steps.includes('current:Proposal') && steps[0].startsWith('done:'), `steps: ${steps}`);
+    await p.screenshot({ path: path.join(SHOTS, 'stage-path.png') });
+    await p.evaluate(() => { location.hash = `#/o/opportunity?filter=${encodeURIComponent("stage = 'proposal'")}&sort=-amount`; });
+    await waitList(p);
+    const href = await p.getAttribute('[data-test=export]', 'href');
+    assert(/format=csv/.test(href) && /sort=-amount/.test(href), `export link: ${href}`);
+    const csv = await p.evaluate(async (u) => (await fetch(u, { credentials: 'same-origin' })).text(), href);
+    const lines = csv.trim().split('\n');
+    const mine = (await rep1('GET', `/objects/opportunity?filter=${encodeURIComponent("stage = 'proposal'")}&limit=500`)).data.records;
+    assert(lines.length - 1 === mine.length, `csv rows ${lines.length - 1}, the API's ${mine.length}`);
+    await p.context().close();
+  }, page);
+
   // Global search in the header: every object the caller reads, grouped, keyboard navigable;
   // the caller's rules apply (a rep finds no other team's deal).
   await test('global search finds records across objects, grouped, and the keyboard moves through them', async () => {

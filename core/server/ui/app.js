@@ -38,6 +38,7 @@ const STRINGS = {
     searchAll: 'Search everything', results: 'Results for', noResults: 'Nothing found', searchHint: 'Type at least two characters',
     home: 'Home', nothingHere: 'Nothing here', recent: 'Recently viewed',
     views: 'Saved views', allRecords: 'All records', saveView: 'Save view', viewName: 'View name', shareRole: 'Share with my role',
+    stagePath: 'Stages', exportCsv: 'Export CSV',
     menu: 'Menu', value: 'Value', field: 'Field', operator: 'Operator', expression: 'Expression',
     loading: 'Loading…', notFound: 'Not found', welcome: 'Choose an object on the left.',
     pending: 'Waiting for approval', approve: 'Approve', reject: 'Reject', comment: 'Comment',
@@ -60,6 +61,7 @@ const STRINGS = {
     searchAll: '全局搜索', results: '搜索结果：', noResults: '没有找到', searchHint: '请至少输入两个字符',
     home: '首页', nothingHere: '暂无', recent: '最近查看',
     views: '已保存视图', allRecords: '全部记录', saveView: '保存视图', viewName: '视图名称', shareRole: '共享给我的角色',
+    stagePath: '阶段', exportCsv: '导出 CSV',
     menu: '菜单', value: '值', field: '字段', operator: '运算符', expression: '表达式',
     loading: '加载中…', notFound: '未找到', welcome: '请从左侧选择对象。',
     pending: '等待审批', approve: '批准', reject: '驳回', comment: '审批意见',
@@ -561,6 +563,9 @@ async function viewList(view, o, params) {
   const actions = h('div', { class: 'actions' },
     o.can && o.can.create && !q.deleted ? h('a', { class: 'button primary', href: `#/o/${o.name}/new`, text: t('new') }) : null,
     kanbanOf(o) ? h('a', { class: 'button', href: `#/k/${o.name}`, text: t('board') }) : null,
+    // the current view as CSV (the same filter, sort and search; the server streams it under the caller's rules)
+    q.deleted ? null : h('a', { class: 'button', 'data-test': 'export', download: `${o.name}.csv`, text: t('exportCsv'),
+      href: `/api/v1/objects/${o.name}?${new URLSearchParams(Object.entries({ format: 'csv', filter: q.filter, sort: q.sort, search: q.search }).filter(([, v]) => v)).toString()}` }),
     h('a', { class: 'button', href: hashWith(`/o/${o.name}`, q.deleted ? {} : { deleted: 'true' }), text: q.deleted ? t('live') : t('recycle') }));
   const searchForm = hasSearch(o) ? h('form', { class: 'search', role: 'search', on: { submit: (e) => {
     e.preventDefault();
@@ -624,6 +629,15 @@ async function viewRecord(view, o, id, full) {
   }
   // transitions (the workflow engine adds _transitions to a record; each becomes a button)
   const transitions = Array.isArray(r._transitions) ? r._transitions : [];
+  // the stage path: a workflow field's states in order (its enum values), done / current / ahead
+  const stagePaths = (o.workflows || []).map((w) => {
+    const f = fieldOf(o, w.field);
+    if (!f || !Array.isArray(f.values)) return null;
+    const at = f.values.findIndex((v) => v.value === r[w.field]);
+    return h('ol', { class: 'stage-path', 'aria-label': `${t('stagePath')}: ${fieldLabel(f)}`, 'data-test': `stage-path-${w.field}` },
+      f.values.map((v, i) => h('li', { class: i < at ? 'done' : i === at ? 'current' : 'ahead', 'aria-current': i === at ? 'step' : null,
+        text: label(v.label, v.value) })));
+  }).filter(Boolean);
   const transitionBar = transitions.length ? h('div', { class: 'transitions', role: 'group', 'aria-label': t('transitions') },
     transitions.map((tr) => {
       const name = typeof tr === 'string' ? tr : tr.name;
@@ -661,7 +675,7 @@ async function viewRecord(view, o, id, full) {
   ];
   append(view, [h('div', { class: 'title' },
     h('div', null, h('p', { class: 'crumb' }, h('a', { href: `#/o/${o.name}`, text: objectLabel(o) })),
-      h('h1', { 'data-test': 'record-title', text: recordTitle(o, r) })), buttons), message, notice, transitionBar, actionBar]);
+      h('h1', { 'data-test': 'record-title', text: recordTitle(o, r) })), buttons), ...stagePaths, message, notice, transitionBar, actionBar]);
   if (!r.deleted_at) append(view, [await pendingApprovals(o, id), o.name === APPROVAL ? decisionBox(o, r, message) : null]);
   const grid = h('div', { class: full ? 'record full' : 'record' });
   for (const [title, fields] of groups) {
