@@ -164,7 +164,7 @@ async function main() {
   }, page);
 
   await test('sort by clicking a header', async () => {
-    const amounts = async () => (await page.$$eval('table[data-test=list] tbody tr', (trs) => trs.map((tr) => tr.children[2].textContent)))
+    const amounts = async () => (await page.$$eval('table[data-test=list] tbody tr', (trs) => trs.map((tr) => tr.querySelector('td[data-label="Amount"]').textContent)))
       .map((x) => (x === '—' ? null : Number(x.replace(/[^0-9.-]/g, ''))));
     // the previous page's paint mark would let waitList return before the sorted page is drawn
     await page.evaluate(() => { delete document.body.dataset.listPaint; });
@@ -200,7 +200,7 @@ async function main() {
     const ids = await rowsOf(page);
     const { data } = await rep('GET', `/objects/opportunity?limit=100&filter=${encodeURIComponent(expr)}`);
     assert(ids.length > 0 && ids.length === Math.min(25, data.records.length), `rows ${ids.length} vs api ${data.records.length}`);
-    const stages = await page.$$eval('table[data-test=list] tbody tr', (trs) => trs.map((tr) => tr.children[3].textContent));
+    const stages = await page.$$eval('table[data-test=list] tbody tr', (trs) => trs.map((tr) => tr.querySelector('td[data-label="Stage"]').textContent));
     assert(stages.every((s) => s === 'Closed Won'), `enum labels: ${stages}`);
   }, page);
 
@@ -225,7 +225,7 @@ async function main() {
     await page.press('form.search input[name=q]', 'Enter');
     await page.waitForFunction(() => /search=/.test(location.hash));
     await waitList(page);
-    const names = await page.$$eval('table[data-test=list] tbody tr td:first-child', (tds) => tds.map((td) => td.textContent));
+    const names = await page.$$eval('table[data-test=list] tbody tr td:not(.select)', (tds) => tds.filter((td) => !td.previousElementSibling || td.previousElementSibling.classList.contains('select')).map((td) => td.textContent));
     assert(names.length > 0 && names.some((n) => n.includes(word)), `search ${word}: ${names.slice(0, 3)}`);
   }, page);
 
@@ -649,6 +649,26 @@ async function main() {
     const mgr = await apiAs('sales_manager');
     const seenM = (await mgr('GET', `/objects/saved_view?filter=${encodeURIComponent("object_name = 'opportunity'")}`)).data.records.map((v) => v.name);
     assert(!seenM.includes('UI closing first') && !seenM.includes('UI big deals'), `the manager sees ${seenM}`);
+  }, page);
+
+  // Bulk actions: select rows, change their owner in one batch (all or nothing).
+  await test('bulk: select rows and change their owner in one batch', async () => {
+    const mgr = await apiAs('sales_manager');
+    const acct = (await mgr('GET', '/objects/account?limit=1')).data.records[0].id;
+    const made = [];
+    for (const name of ['UI bulk 1', 'UI bulk 2']) made.push((await mgr('POST', '/objects/opportunity', { name, account: acct })).data.id);
+    const rep3 = (await mgr('GET', `/objects/user?filter=${encodeURIComponent("login = 'sales_rep3'")}`)).data.records[0];
+    const p = await newPage();
+    await login(p, 'sales_manager');
+    await p.evaluate(() => { location.hash = `#/o/opportunity?filter=${encodeURIComponent("name like 'UI bulk%'")}`; });
+    await waitList(p);
+    for (const id of made) await p.check(`tr[data-id="${id}"] td.select input`);
+    assert(/2/.test(await p.textContent('[data-test=bulk-count]')), 'two selected');
+    await p.waitForFunction(() => document.querySelectorAll('[data-test=bulk-owner] option').length > 1);
+    await p.selectOption('[data-test=bulk-owner]', String(rep3.id));
+    await p.waitForFunction(() => document.querySelector('[data-test=bulk]').hidden);
+    for (const id of made) assert((await mgr('GET', `/objects/opportunity/${id}`)).data.owner === rep3.id, `owner of ${id}`);
+    await p.context().close();
   }, page);
 
   // A record's stage path (the workflow field's states, the current one marked) and the list's

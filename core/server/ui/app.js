@@ -38,7 +38,8 @@ const STRINGS = {
     searchAll: 'Search everything', results: 'Results for', noResults: 'Nothing found', searchHint: 'Type at least two characters',
     home: 'Home', nothingHere: 'Nothing here', recent: 'Recently viewed',
     views: 'Saved views', allRecords: 'All records', saveView: 'Save view', viewName: 'View name', shareRole: 'Share with my role',
-    stagePath: 'Stages', exportCsv: 'Export CSV',
+    stagePath: 'Stages', exportCsv: 'Export CSV', selected: 'selected', changeOwner: 'Change owner to…',
+    deleteSelected: 'Delete selected', selectRow: 'Select', confirmDelete: 'Delete the selected records?',
     menu: 'Menu', value: 'Value', field: 'Field', operator: 'Operator', expression: 'Expression',
     loading: 'Loading…', notFound: 'Not found', welcome: 'Choose an object on the left.',
     pending: 'Waiting for approval', approve: 'Approve', reject: 'Reject', comment: 'Comment',
@@ -61,7 +62,8 @@ const STRINGS = {
     searchAll: '全局搜索', results: '搜索结果：', noResults: '没有找到', searchHint: '请至少输入两个字符',
     home: '首页', nothingHere: '暂无', recent: '最近查看',
     views: '已保存视图', allRecords: '全部记录', saveView: '保存视图', viewName: '视图名称', shareRole: '共享给我的角色',
-    stagePath: '阶段', exportCsv: '导出 CSV',
+    stagePath: '阶段', exportCsv: '导出 CSV', selected: '已选', changeOwner: '更改负责人为…',
+    deleteSelected: '删除所选', selectRow: '选择', confirmDelete: '删除所选记录？',
     menu: '菜单', value: '值', field: '字段', operator: '运算符', expression: '表达式',
     loading: '加载中…', notFound: '未找到', welcome: '请从左侧选择对象。',
     pending: '等待审批', approve: '批准', reject: '驳回', comment: '审批意见',
@@ -516,7 +518,30 @@ async function viewList(view, o, params) {
   let page = 0;
   const error = h('p', { class: 'error', role: 'alert' });
 
-  const head = h('tr', null, cols.map((n) => {
+  // bulk actions on the rows a person selects: change owner, delete; one batch, all or nothing
+  const picked = new Set();
+  const bulkCount = h('span', { class: 'bulk-count', 'data-test': 'bulk-count' });
+  const ownerPick = h('select', { 'aria-label': t('changeOwner'), 'data-test': 'bulk-owner' }, h('option', { value: '', text: t('changeOwner') }));
+  const bulkDelete = h('button', { type: 'button', 'data-test': 'bulk-delete', text: t('deleteSelected') });
+  const bulk = h('div', { class: 'bulk', hidden: true, role: 'group', 'data-test': 'bulk' }, bulkCount,
+    o.can && o.can.update ? ownerPick : null, o.can && o.can.delete ? bulkDelete : null);
+  const refreshBulk = () => { bulk.hidden = picked.size === 0; bulkCount.textContent = `${picked.size} ${t('selected')}`; };
+  async function runBulk(op, values) {
+    try {
+      await api('POST', '/batch', { body: { operations: [...picked].map((id) => ({ op, object: o.name, id: Number(id), ...(values ? { values } : {}) })) } });
+      toast(t('saved'));
+      picked.clear();
+      refreshBulk();
+      load();
+    } catch (e) { error.textContent = e.message; }
+  }
+  ownerPick.addEventListener('change', () => { if (ownerPick.value) runBulk('update', { owner: Number(ownerPick.value) }); ownerPick.value = ''; });
+  bulkDelete.addEventListener('click', () => { if (window.confirm(t('confirmDelete'))) runBulk('delete'); });
+  if (objectOf('user') && o.can && o.can.update) {
+    api('GET', '/objects/user', { query: { fields: `id,${titleField(objectOf('user'))}`, limit: 200, sort: titleField(objectOf('user')) } })
+      .then(({ data }) => { for (const u of data.records) ownerPick.append(h('option', { value: String(u.id), text: recordTitle(objectOf('user'), u) })); }, () => {});
+  }
+  const head = h('tr', null, q.deleted ? null : h('th', { scope: 'col', class: 'select' }, h('span', { class: 'visually-hidden', text: t('selectRow') })), cols.map((n) => {
     const f = fieldOf(o, n);
     const dir = q.sort === n ? 'ascending' : q.sort === `-${n}` ? 'descending' : null;
     return h('th', { scope: 'col', 'aria-sort': dir },
@@ -542,7 +567,9 @@ async function viewList(view, o, params) {
     clear(body);
     if (!data.records.length) body.append(h('tr', null, h('td', { colspan: cols.length + 1, class: 'empty', text: t('noRecords') })));
     for (const r of data.records) {
-      body.append(h('tr', { dataset: { id: r.id } }, cols.map((n, i) => {
+      const box = q.deleted ? null : h('input', { type: 'checkbox', 'aria-label': `${t('selectRow')} ${recordTitle(o, r)}`, checked: picked.has(String(r.id)),
+        on: { change: (e) => { if (e.target.checked) picked.add(String(r.id)); else picked.delete(String(r.id)); refreshBulk(); } } });
+      body.append(h('tr', { dataset: { id: r.id } }, box ? h('td', { class: 'select' }, box) : null, cols.map((n, i) => {
         const f = fieldOf(o, n);
         const cell = i === 0 ? h('a', { href: `#/o/${o.name}/${r.id}`, text: formatValue(f, r[n]) || `#${r.id}` }) : valueNode(f, r[n]);
         return h('td', { 'data-label': fieldLabel(f), class: numeric(valueType(f)) ? 'num' : null }, cell);
@@ -576,7 +603,7 @@ async function viewList(view, o, params) {
     h('div', { class: 'title' }, h('h1', { text: `${objectPlural(o)}${q.deleted ? ` · ${t('recycle')}` : ''}` }), actions),
     q.deleted ? null : await savedViews(o, q, update),
     h('div', { class: 'tools' }, searchForm, filterBuilder(o, q.filter, (expr) => update({ filter: expr }))),
-    error, h('div', { class: 'scroll' }, table), h('div', { class: 'pager' }, prev, status, next));
+    error, bulk, h('div', { class: 'scroll' }, table), h('div', { class: 'pager' }, prev, status, next));
   await load();
   requestAnimationFrame(() => {
     const ms = Math.round(performance.now() - started);
