@@ -31,8 +31,8 @@ if ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then
 	fi
 fi
 command -v node >/dev/null 2>&1 || fail "node is missing (apt-get install -y nodejs npm)"
-if [ ! -d tests/ui/node_modules/playwright-core ]; then
-	echo "# npm ci in tests/ui (playwright-core only)"
+if [ ! -d tests/ui/node_modules/playwright-core ] || [ ! -d tests/ui/node_modules/axe-core ]; then
+	echo "# npm ci in tests/ui (playwright-core and axe-core, pinned in package-lock.json)"
 	(cd tests/ui && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || fail "npm ci in tests/ui failed"
 fi
 rm -f tests/ui/screenshots/*.png

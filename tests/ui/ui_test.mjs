@@ -651,6 +651,32 @@ async function main() {
     assert(!seenM.includes('UI closing first') && !seenM.includes('UI big deals'), `the manager sees ${seenM}`);
   }, page);
 
+  // Accessibility: axe-core on the main pages; no serious or critical violation. (The context
+  // bypasses the CSP only so that the test can inject axe; the app's own pages never need it.)
+  await test('accessibility: axe-core finds no serious violation on the main pages', async () => {
+    const axeSource = fs.readFileSync(path.join(ROOT, 'tests/ui/node_modules/axe-core/axe.min.js'), 'utf8');
+    const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, bypassCSP: true });
+    const p = await context.newPage();
+    await login(p, 'sales_rep1');
+    const rep1 = await apiAs('sales_rep1');
+    const deal = (await rep1('GET', '/objects/opportunity?limit=1')).data.records[0];
+    const pages = ['#/home', '#/o/opportunity', `#/o/opportunity/${deal.id}`, `#/o/opportunity/${deal.id}/edit`, '#/k/opportunity', '#/dash'];
+    const found = [];
+    for (const hash of pages) {
+      await p.evaluate((h) => { location.hash = h; }, hash);
+      await p.waitForTimeout(400);
+      await p.evaluate(axeSource);
+      const result = await p.evaluate(async () => {
+        const r = await window.axe.run(document, { resultTypes: ['violations'] });
+        return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+          .map((v) => `${v.id} (${v.nodes.length}): ${v.nodes[0].target.join(' ')}`);
+      });
+      for (const v of result) found.push(`${hash} ${v}`);
+    }
+    await context.close();
+    assert(found.length === 0, `serious violations:\n  ${found.join('\n  ')}`);
+  }, page);
+
   // Bulk actions: select rows, change their owner in one batch (all or nothing).
   await test('bulk: select rows and change their owner in one batch', async () => {
     const mgr = await apiAs('sales_manager');
