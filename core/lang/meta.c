@@ -3194,6 +3194,36 @@ static void check_home_sections(struct loader *ld, const struct meta_object *obj
 	}
 }
 
+/*
+ * views.composer: { object, ref, fields }: a quick form on this object's
+ * record pages that creates a child record (a call, a task, a note) linked
+ * through ref, a ref field of the child to this object.
+ */
+static void check_composer(struct loader *ld, const struct meta *meta, const struct meta_object *object)
+{
+	json_t *composer = json_object_get(object->views, "composer");
+	if (!composer)
+		return;
+	const char *child_name = json_string_value(json_object_get(composer, "object"));
+	const char *ref_name = json_string_value(json_object_get(composer, "ref"));
+	const struct meta_object *child = child_name ? meta_find_object(meta, child_name) : NULL;
+	const struct meta_field *ref = child && ref_name ? meta_find_field(child, ref_name) : NULL;
+	if (!child) {
+		error_at(ld, object->pos, "views.composer of '%s': 'object' must name an object (see docs/metadata.md#views)",
+		         object->name);
+		return;
+	}
+	if (!ref || ref->type != FIELD_REF || ref->target != object)
+		error_at(ld, object->pos, "views.composer of '%s': 'ref' must be a ref field of '%s' to '%s'", object->name,
+		         child->name, object->name);
+	size_t i;
+	json_t *name;
+	json_array_foreach(json_object_get(composer, "fields"), i, name)
+		if (!json_is_string(name) || !meta_find_field(child, json_string_value(name)))
+			error_at(ld, object->pos, "views.composer of '%s': unknown field '%s' of '%s'", object->name,
+			         json_is_string(name) ? shown(ld, json_string_value(name)) : "(not a name)", child->name);
+}
+
 static void check_object(struct loader *ld, int object_index)
 {
 	const struct meta_object *object = &ld->meta->objects[object_index];
@@ -3700,6 +3730,7 @@ static void resolve(struct loader *ld)
 		check_object(ld, o);
 		check_kanban_card(ld, &meta->objects[o]);
 		check_home_sections(ld, &meta->objects[o]);
+		check_composer(ld, meta, &meta->objects[o]);
 	}
 	resolve_roles(ld);
 	resolve_workflows(ld);

@@ -246,6 +246,11 @@ static const struct key_doc key_docs[] = {
 	  "`today()`, `now()`), `sort` a field (`-` first for descending), `fields` the columns, `limit` 1 to 50 "
 	  "(default 10). The caller's access rules apply as in any list; `crm check` checks each part.",
 	  "home: [{ title: { en: My tasks due, zh: 我的待办 }, filter: \"owner = $me and status = 'open'\", sort: due_at }]" },
+	{ "views", "composer", "map: `object`, `ref`, `fields`", "a child object, its ref field to this object, its fields", "none",
+	  "A quick form on this object's record pages that creates a child record linked to it (log a call, add a "
+	  "task or a note): the child `object`, its `ref` field to this object, the `fields` to fill. `crm check` "
+	  "checks each part.",
+	  "composer: { object: activity, ref: opportunity, fields: [kind, subject, due_at] }" },
 	{ "views", "charts", "list of charts",
 	  "each `{ title, group, measure, filter, by, type: bar }`: `title` a label, `group` a field, `measure` "
 	  "count, sum(f), avg(f), min(f) or max(f), `filter` an expression, `by` year, month or day for date groups",

@@ -677,6 +677,24 @@ async function main() {
     assert(found.length === 0, `serious violations:\n  ${found.join('\n  ')}`);
   }, page);
 
+  // The composer (views.composer): log a call on a deal from its page; the related list shows it.
+  await test('composer: log a call on a deal from its page', async () => {
+    const rep1 = await apiAs('sales_rep1');
+    const acct = (await rep1('GET', '/objects/account?limit=1')).data.records[0].id;
+    const { data: deal } = await rep1('POST', '/objects/opportunity', { name: 'UI composer deal', account: acct });
+    const p = await newPage();
+    await login(p, 'sales_rep1');
+    await p.evaluate((id) => { location.hash = `#/o/opportunity/${id}`; }, deal.id);
+    await p.waitForSelector('[data-test=composer]');
+    await p.selectOption('#c-kind', 'call');
+    await p.fill('#c-subject', 'UI logged call');
+    await p.click('[data-test=composer-add]');
+    await p.waitForFunction(() => /UI logged call/.test(document.body.textContent));
+    const acts = (await rep1('GET', `/objects/activity?filter=${encodeURIComponent(`opportunity = ${deal.id}`)}`)).data.records;
+    assert(acts.length === 1 && acts[0].kind === 'call' && acts[0].subject === 'UI logged call', `activities: ${JSON.stringify(acts)}`);
+    await p.context().close();
+  }, page);
+
   // Bulk actions: select rows, change their owner in one batch (all or nothing).
   await test('bulk: select rows and change their owner in one batch', async () => {
     const mgr = await apiAs('sales_manager');

@@ -40,6 +40,7 @@ const STRINGS = {
     views: 'Saved views', allRecords: 'All records', saveView: 'Save view', viewName: 'View name', shareRole: 'Share with my role',
     stagePath: 'Stages', exportCsv: 'Export CSV', selected: 'selected', changeOwner: 'Change owner to…',
     deleteSelected: 'Delete selected', selectRow: 'Select', confirmDelete: 'Delete the selected records?',
+    composer: 'Log', add: 'Add',
     menu: 'Menu', value: 'Value', field: 'Field', operator: 'Operator', expression: 'Expression',
     loading: 'Loading…', notFound: 'Not found', welcome: 'Choose an object on the left.',
     pending: 'Waiting for approval', approve: 'Approve', reject: 'Reject', comment: 'Comment',
@@ -64,6 +65,7 @@ const STRINGS = {
     views: '已保存视图', allRecords: '全部记录', saveView: '保存视图', viewName: '视图名称', shareRole: '共享给我的角色',
     stagePath: '阶段', exportCsv: '导出 CSV', selected: '已选', changeOwner: '更改负责人为…',
     deleteSelected: '删除所选', selectRow: '选择', confirmDelete: '删除所选记录？',
+    composer: '记录', add: '添加',
     menu: '菜单', value: '值', field: '字段', operator: '运算符', expression: '表达式',
     loading: '加载中…', notFound: '未找到', welcome: '请从左侧选择对象。',
     pending: '等待审批', approve: '批准', reject: '驳回', comment: '审批意见',
@@ -737,6 +739,8 @@ async function viewRecord(view, o, id, full) {
           return h('td', { 'data-label': fieldLabel(f) }, i === 0 ? h('a', { href: `#/o/${child.name}/${cr.id}`, text: formatValue(f, cr[n]) || `#${cr.id}` }) : valueNode(f, cr[n]));
         })))))) : h('p', { class: 'empty', text: t('noRecords') }));
   }));
+  const composer = r.deleted_at ? null : composerFor(o, id);
+  if (composer) view.append(composer);
   if (specs.length) view.append(h('h2', { class: 'section-title', text: t('related') }), ...sections.filter(Boolean));
 
   // history
@@ -1276,6 +1280,34 @@ async function viewInbox() {
       return item;
     })) : h('p', { class: 'empty', text: t('nothing') })));
   return box;
+}
+
+// ---- composer ------------------------------------------------------------------------------------
+// views.composer: { object, ref, fields }: a quick form on a record's page that creates a child
+// linked to it (log a call, add a task or a note); the related list shows it at once.
+function composerFor(o, id) {
+  const spec = o.views && o.views.composer;
+  const child = spec && objectOf(spec.object);
+  if (!child || !(child.can && child.can.create) || !fieldOf(child, spec.ref)) return null;
+  const fields = (spec.fields || []).map((n) => fieldOf(child, n)).filter((f) => f && editable(f));
+  const widgets = new Map(fields.map((f) => [f.name, widget(f, f.default !== undefined ? f.default : null, `c-${f.name}`)]));
+  const err = h('p', { class: 'error', role: 'alert' });
+  const form = h('form', { class: 'composer', 'data-test': 'composer', on: { submit: async (e) => {
+    e.preventDefault();
+    err.textContent = '';
+    const body = { [spec.ref]: Number(id) };
+    for (const [name, w] of widgets) { const v = w.readValue(); if (v !== null && v !== '') body[name] = v; }
+    try {
+      await api('POST', `/objects/${child.name}`, { body });
+      toast(t('saved'));
+      render();
+    } catch (ex) { err.textContent = ex.message; }
+  } } },
+  h('h2', { text: `${t('composer')}: ${objectLabel(child)}` }),
+  h('div', { class: 'composer-fields' }, fields.map((f) => h('div', { class: 'field' },
+    h('label', { for: `c-${f.name}`, text: fieldLabel(f) }), widgets.get(f.name)))),
+  h('button', { type: 'submit', class: 'primary', 'data-test': 'composer-add', text: t('add') }), err);
+  return form;
 }
 
 // ---- saved views ---------------------------------------------------------------------------------
