@@ -677,6 +677,35 @@ async function main() {
     assert(found.length === 0, `serious violations:\n  ${found.join('\n  ')}`);
   }, page);
 
+  // The column chooser: a person picks the list's columns; kept per object in their browser.
+  await test('column chooser: add and remove list columns, then back to the default', async () => {
+    const p = await newPage();
+    await login(p, 'sales_rep1');
+    await p.evaluate(() => { location.hash = '#/o/opportunity'; });
+    await waitList(p);
+    const heads = async () => p.$$eval('table[data-test=list] th', (ths) => ths.map((x) => x.textContent.trim()).filter(Boolean));
+    assert((await heads()).includes('Owner') && !(await heads()).includes('Probability'), `default: ${await heads()}`);
+    await p.click('[data-test=columns] summary');
+    await p.evaluate(() => { delete document.body.dataset.listPaint; });
+    await p.check('[data-test=columns] input[value=probability]');
+    await waitList(p);
+    await p.click('[data-test=columns] summary');
+    await p.evaluate(() => { delete document.body.dataset.listPaint; });
+    await p.uncheck('[data-test=columns] input[value=owner]');
+    await waitList(p);
+    const chosen = await heads();
+    assert(chosen.includes('Probability') && !chosen.includes('Owner'), `chosen: ${chosen}`);
+    await p.reload();
+    await waitList(p);
+    assert((await heads()).includes('Probability'), 'kept across a reload');
+    await p.click('[data-test=columns] summary');
+    await p.evaluate(() => { delete document.body.dataset.listPaint; });
+    await p.click('[data-test=columns] button');
+    await waitList(p);
+    assert((await heads()).includes('Owner') && !(await heads()).includes('Probability'), 'back to the default');
+    await p.context().close();
+  }, page);
+
   // The composer (views.composer): log a call on a deal from its page; the related list shows it.
   await test('composer: log a call on a deal from its page', async () => {
     const rep1 = await apiAs('sales_rep1');

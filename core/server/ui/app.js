@@ -40,7 +40,7 @@ const STRINGS = {
     views: 'Saved views', allRecords: 'All records', saveView: 'Save view', viewName: 'View name', shareRole: 'Share with my role',
     stagePath: 'Stages', exportCsv: 'Export CSV', selected: 'selected', changeOwner: 'Change owner to…',
     deleteSelected: 'Delete selected', selectRow: 'Select', confirmDelete: 'Delete the selected records?',
-    composer: 'Log', add: 'Add',
+    composer: 'Log', add: 'Add', columns: 'Columns', resetColumns: 'Default columns',
     menu: 'Menu', value: 'Value', field: 'Field', operator: 'Operator', expression: 'Expression',
     loading: 'Loading…', notFound: 'Not found', welcome: 'Choose an object on the left.',
     pending: 'Waiting for approval', approve: 'Approve', reject: 'Reject', comment: 'Comment',
@@ -65,7 +65,7 @@ const STRINGS = {
     views: '已保存视图', allRecords: '全部记录', saveView: '保存视图', viewName: '视图名称', shareRole: '共享给我的角色',
     stagePath: '阶段', exportCsv: '导出 CSV', selected: '已选', changeOwner: '更改负责人为…',
     deleteSelected: '删除所选', selectRow: '选择', confirmDelete: '删除所选记录？',
-    composer: '记录', add: '添加',
+    composer: '记录', add: '添加', columns: '列', resetColumns: '默认列',
     menu: '菜单', value: '值', field: '字段', operator: '运算符', expression: '表达式',
     loading: '加载中…', notFound: '未找到', welcome: '请从左侧选择对象。',
     pending: '等待审批', approve: '批准', reject: '驳回', comment: '审批意见',
@@ -217,6 +217,13 @@ function listColumns(o) {
   const cols = ((o.views && o.views.list) || []).filter((n) => fieldOf(o, n));
   if (cols.length) return cols;
   return o.fields.filter((f) => !f.system).slice(0, 6).map((f) => f.name);
+}
+// The list's columns as this person chose them (the column chooser, kept in this browser), else the view's.
+const COLUMNS = (o) => `crm.columns.${o.name}`;
+function chosenColumns(o) {
+  const saved = JSON.parse(localStorage.getItem(COLUMNS(o)) || 'null');
+  const cols = Array.isArray(saved) ? saved.filter((n) => fieldOf(o, n)) : [];
+  return cols.length ? cols : listColumns(o);
 }
 const hasSearch = (o) => o.fields.some((f) => f.search);
 const kanbanOf = (o) => o && o.views && o.views.kanban && fieldOf(o, o.views.kanban.group_by) ? o.views.kanban : null;
@@ -505,7 +512,7 @@ function filterBuilder(o, expression, onApply) {
 }
 
 async function viewList(view, o, params) {
-  const cols = listColumns(o);
+  const cols = chosenColumns(o);
   const q = {
     sort: params.get('sort') || '', filter: params.get('filter') || '', search: params.get('search') || '',
     deleted: params.get('deleted') === 'true',
@@ -601,8 +608,19 @@ async function viewList(view, o, params) {
     update({ search: e.target.elements.q.value.trim(), after: '' });
   } } }, h('input', { type: 'search', name: 'q', 'aria-label': t('search'), placeholder: t('search'), value: q.search }),
   h('button', { type: 'submit', text: t('search') })) : null;
+  // the column chooser: every field the caller reads, checked ones shown, kept per object in this browser
+  const chooser = h('details', { class: 'columns', 'data-test': 'columns' }, h('summary', { text: t('columns') }),
+    h('div', { class: 'column-list' }, o.fields.filter((f) => f.name !== 'deleted_at').map((f) => h('label', null,
+      h('input', { type: 'checkbox', value: f.name, checked: cols.includes(f.name), on: { change: () => {
+        const picked = [...chooser.querySelectorAll('input:checked')].map((x) => x.value);
+        const ordered = [...cols.filter((n) => picked.includes(n)), ...picked.filter((n) => !cols.includes(n))];
+        localStorage.setItem(COLUMNS(o), JSON.stringify(ordered));
+        render();
+      } } }), ` ${fieldLabel(f)}`))),
+    h('button', { type: 'button', text: t('resetColumns'), on: { click: () => { localStorage.removeItem(COLUMNS(o)); render(); } } }));
   view.append(
     h('div', { class: 'title' }, h('h1', { text: `${objectPlural(o)}${q.deleted ? ` · ${t('recycle')}` : ''}` }), actions),
+    chooser,
     q.deleted ? null : await savedViews(o, q, update),
     h('div', { class: 'tools' }, searchForm, filterBuilder(o, q.filter, (expr) => update({ filter: expr }))),
     error, bulk, h('div', { class: 'scroll' }, table), h('div', { class: 'pager' }, prev, status, next));
