@@ -395,13 +395,13 @@ static int ref_readable(struct crm_ctx *ctx, struct store_conn *conn, const stru
 		return store_exists(conn, target, id, out, ctx);
 	if (!access_allows(ctx, target, ACCESS_READ))
 		return CRM_OK;
-	/* existence first: a "not found" from store_get would reset the field errors collected so far */
-	bool exists = false;
-	int code = store_exists(conn, target, id, &exists, ctx);
-	if (code != CRM_OK || !exists)
-		return code;
 	json_t *record = NULL;
-	if ((code = store_get(conn, target, id, false, &record, ctx)) == CRM_OK)
+	int code = store_get(conn, target, id, false, &record, ctx);
+	if (code == CRM_ENOTFOUND) {
+		crm_error_forget(ctx);   /* a missing id is an answer here; the field errors so far stay */
+		return CRM_OK;
+	}
+	if (code == CRM_OK)
 		code = access_check(ctx, target, ACCESS_READ, record, out);
 	json_decref(record);
 	return code;

@@ -1238,6 +1238,38 @@ static void test_repository_metadata_loads_with_the_demo_roles(void)
 	meta_diags_free(&diags);
 }
 
+/* The checked parts of views (kanban card, home, composer) and dynamic defaults refuse bad input by file:line. */
+static void test_bad_views_and_defaults_are_refused_where_written(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = load_one("v.yaml",
+		"object: deal\n"
+		"fields:\n"
+		"  name: { type: text }\n"
+		"  amount: { type: money, default: $me }\n"
+		"  owner_ref: { type: user, default: 7 }\n"
+		"  region: { type: text, default: $user.no_such_field }\n"
+		"views:\n"
+		"  kanban: { group_by: name, card: { title: nope, fields: [a, b, c, d] } }\n"
+		"  home: [{ title: x, filter: \"amount >\", sort: nope, limit: 500, colour: red }]\n"
+		"  composer: { object: nothing, ref: deal }\n",
+		&meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT(meta == NULL);
+	ASSERT_DIAG(diags, "v.yaml", 4, 35, "default '$me' needs a user field");
+	ASSERT_DIAG(diags, "v.yaml", 5, 37, "takes '$me' or '$user.<field>' as default, not a fixed id");
+	ASSERT(find_diag(&diags, "views.kanban.card of 'deal': unknown field 'nope'"));
+	ASSERT(find_diag(&diags, "'fields' is a list of at most three fields"));
+	ASSERT(find_diag(&diags, "views.home[0] of 'deal': filter:"));
+	ASSERT(find_diag(&diags, "views.home[0] of 'deal': sort: unknown field 'nope'"));
+	ASSERT(find_diag(&diags, "views.home[0] of 'deal': limit is 1 to 50"));
+	ASSERT(find_diag(&diags, "views.home[0] of 'deal': unknown key 'colour'"));
+	ASSERT(find_diag(&diags, "views.composer of 'deal': 'object' must name an object"));
+	meta_diags_free(&diags);
+}
+
+
 static struct test_case tests[] = {
 	{"every_field_type_loads_with_its_attributes", test_every_field_type_loads_with_its_attributes},
 	{"system_fields_come_first_in_order", test_system_fields_come_first_in_order},
@@ -1282,6 +1314,7 @@ static struct test_case tests[] = {
 	{"invalid_role_kind_is_refused", test_invalid_role_kind_is_refused},
 	{"admin_role_with_objects_or_fields_is_refused", test_admin_role_with_objects_or_fields_is_refused},
 	{"repository_metadata_loads_with_the_demo_roles", test_repository_metadata_loads_with_the_demo_roles},
+	{"bad_views_and_defaults_are_refused_where_written", test_bad_views_and_defaults_are_refused_where_written},
 };
 
 TEST_MAIN(tests)
