@@ -24,7 +24,9 @@
  *      enum), states, terminal states left by no transition, fields, roles,
  *      guards, actions (a plugin action's plugin must be enabled in app.yaml;
  *      whether the plugin defines it is known only once plugins load) and
- *      states unreachable from the initial one (a warning).
+ *      states unreachable from the initial one (a warning);
+ *   4. type: once the model has no error, every expression is typed over its
+ *      object (expr_check), as the SQL compiler will type it.
  * Every error of the run is collected; the model is handed out only when
  * there are none.
  */
@@ -3946,6 +3948,68 @@ static void check_defaults(struct loader *ld)
 	}
 }
 
+/* Types one expression over object (expr_check); a refusal is reported at pos. */
+static void check_expression_types(struct loader *ld, struct expr *e, const struct meta_object *object,
+                                   struct meta_pos pos)
+{
+	char err[256];
+	if (e && object && expr_check(e, ld->meta, object, err, sizeof(err)) != CRM_OK)
+		error_at(ld, pos, "invalid expression: %s", err);
+}
+
+/*
+ * Stage 4, once the model resolved without an error (formulas are inlined
+ * as they are typed, so their paths and cycles must be sound): every
+ * expression is typed over its object as the SQL compiler types it, so that
+ * `close_date * 2` or `today() + 'x'` is refused here rather than by every
+ * query or create that meets it.
+ */
+static void check_types(struct loader *ld)
+{
+	struct meta *meta = ld->meta;
+	for (int o = 0; o < meta->object_count; o++) {
+		struct meta_object *object = &meta->objects[o];
+		const struct staged_object *so = &ld->staged[o];
+		for (int f = 0; f < object->field_count; f++) {
+			struct meta_field *field = &object->fields[f];
+			check_expression_types(ld, field->formula_expr, object, so->field_aux[f].formula_pos);
+			check_expression_types(ld, field->rollup_where_expr, field->rollup_child, so->field_aux[f].where_pos);
+		}
+		for (int r = 0; r < object->rule_count; r++)
+			check_expression_types(ld, object->rules[r].expr, object, so->rule_aux[r].when_pos);
+		size_t i;
+		json_t *section;
+		json_array_foreach(json_object_get(object->views, "home"), i, section) {
+			const char *filter = json_string_value(json_object_get(section, "filter"));
+			struct expr *e = NULL;
+			char err[256];
+			if (filter && expr_parse(filter, &e, err, sizeof(err)) == CRM_OK
+			    && expr_check(e, meta, object, err, sizeof(err)) != CRM_OK)
+				error_at(ld, object->pos, "views.home[%zu] of '%s': filter: %s", i, object->name, err);
+			expr_free(e);
+		}
+	}
+	for (int r = 0; r < meta->role_count; r++) {
+		struct meta_role *role = &meta->roles[r];
+		for (int i = 0; i < role->object_count; i++) {
+			for (int op = 0; op < ACCESS_OP_COUNT; op++)
+				check_expression_types(ld, role->objects[i].ops[op].expr, role->objects[i].object,
+				                       role->objects[i].ops[op].pos);
+		}
+	}
+	for (int w = 0; w < meta->workflow_count; w++) {
+		struct meta_workflow *wf = &meta->workflows[w];
+		for (int t = 0; t < wf->transition_count; t++) {
+			struct meta_transition *tr = &wf->transitions[t];
+			check_expression_types(ld, tr->when_expr, wf->object, tr->when_pos);
+			if (tr->approval)
+				check_expression_types(ld, tr->approval->when_expr, wf->object, tr->approval->pos);
+		}
+		for (int t = 0; t < wf->timer_count; t++)
+			check_expression_types(ld, wf->timers[t].when_expr, wf->object, wf->timers[t].when_pos);
+	}
+}
+
 static void resolve(struct loader *ld)
 {
 	struct meta *meta = ld->meta;
@@ -3975,6 +4039,8 @@ static void resolve(struct loader *ld)
 	}
 	resolve_roles(ld);
 	resolve_workflows(ld);
+	if (ld->diags->error_count == 0)
+		check_types(ld);
 }
 
 /* ------------------------------------------------------------- entry points */

@@ -552,18 +552,41 @@ static const struct {
 	{ "deleted_at", "Set while the record is in the recycle bin (purged after 30 days)." },
 };
 
+/* arguments: as the reference writes them, one name per argument ("..." for more of the same). */
 static const struct {
 	const char *name;
+	const char *arguments;
 	const char *text;
 } function_docs[] = {
-	{ "today", "Today's date in UTC, as `YYYY-MM-DD`." },
-	{ "now", "The current time in UTC, as `YYYY-MM-DDTHH:MM:SSZ`." },
-	{ "days_between", "Whole days from the first date to the second (negative if it is earlier)." },
-	{ "if", "The second argument if the condition (the first) is true, else the third." },
-	{ "lower", "The text in lower case (ASCII letters)." },
-	{ "upper", "The text in upper case (ASCII letters)." },
-	{ "len", "The number of characters of the text." },
-	{ "coalesce", "The first argument unless it is null, else the second." },
+	{ "today", "", "Today's date in UTC, as `YYYY-MM-DD`." },
+	{ "now", "", "The current time in UTC, as `YYYY-MM-DDTHH:MM:SSZ`." },
+	{ "days_between", "a, b", "Whole days from the first date to the second (negative if it is earlier)." },
+	{ "if", "a, b, c", "The second argument if the condition (the first) is true, else the third." },
+	{ "lower", "a", "The text in lower case (ASCII letters)." },
+	{ "upper", "a", "The text in upper case (ASCII letters)." },
+	{ "len", "a", "The number of characters of the text." },
+	{ "coalesce", "a, b", "The first argument unless it is null, else the second." },
+	{ "round", "x, n", "x rounded to n decimals (n a whole number from 0 to 9, written as is), half away from zero, "
+	                   "on the decimal x reads as: `round(2.675, 2)` is 2.68, `round(-0.5, 0)` is -1. An integer "
+	                   "stays as it is." },
+	{ "abs", "x", "The number without its sign." },
+	{ "min", "a, b", "The smaller of two numbers, or the earlier of two dates or datetimes (compared as text, so a "
+	                 "date comes before any datetime of its day); null if either is null." },
+	{ "max", "a, b", "The larger of two numbers, or the later of two dates or datetimes; null if either is null." },
+	{ "add_days", "d, n", "The date n days after d (before it if n is negative); a datetime gives its UTC date. "
+	                      "`d + n` and `d - n` on a date do the same." },
+	{ "add_months", "d, n", "The date n months after d, on the same day or, if that month is shorter, on its last "
+	                        "day: `add_months('2024-01-31', 1)` is 2024-02-29." },
+	{ "year", "d", "The year of the date, an int." },
+	{ "month", "d", "The month of the date, an int from 1 to 12." },
+	{ "date_trunc", "unit, d", "The first day of d's month, quarter or year: unit is `'month'`, `'quarter'` or "
+	                           "`'year'`, written as is." },
+	{ "hours_between", "a, b", "Hours from the first datetime to the second, to the millisecond (1.5 is an hour and "
+	                           "a half; negative if it is earlier)." },
+	{ "substr", "s, start, length", "length characters of s from character start (the first is 1; a negative "
+	                                "start counts from the end), as SQL's substr." },
+	{ "concat", "a, b, ...", "The texts of 1 to 16 values joined; a null counts as empty text (`||` gives null "
+	                         "instead)." },
 };
 
 #define COUNT_OF(array) ((int)(sizeof(array) / sizeof((array)[0])))
@@ -709,20 +732,17 @@ static void write_system_fields(FILE *out)
 
 static void write_functions(FILE *out)
 {
-	static const char *const argument_names[] = { "a", "b", "c", "d" };
 	fputs("| function | gives |\n|---|---|\n", out);
-	int arity;
 	const char *name;
-	for (int i = 0; (name = expr_function(i, &arity)); i++) {
-		const char *text = "(undocumented)";
+	for (int i = 0; (name = expr_function(i, NULL)); i++) {
+		const char *text = "(undocumented)", *arguments = "";
 		for (int d = 0; d < COUNT_OF(function_docs); d++) {
-			if (!strcmp(function_docs[d].name, name))
+			if (!strcmp(function_docs[d].name, name)) {
 				text = function_docs[d].text;
+				arguments = function_docs[d].arguments;
+			}
 		}
-		fprintf(out, "| `%s(", name);
-		for (int a = 0; a < arity && a < COUNT_OF(argument_names); a++)
-			fprintf(out, "%s%s", a ? ", " : "", argument_names[a]);
-		fputs(")` | ", out);
+		fprintf(out, "| `%s(%s)` | ", name, arguments);
 		put_cell(out, text);
 		fputs(" |\n", out);
 	}
@@ -856,12 +876,18 @@ static const struct section_doc sections[] = {
 	  "- `in ('a', 'b')`, `not in (...)`: lists of literals\n"
 	  "- `like`, `not like`: `%` and `_` wildcards, ASCII case-insensitive\n"
 	  "- `is null`, `is not null`\n"
-	  "- `+ - * / %` (`/` of two integers is exact or a decimal; by zero gives null), unary `-`, `||` joins texts\n"
+	  "- `+ - * / %` (`/` of two integers is exact or a decimal; by zero gives null), unary `-`, `||` joins texts "
+	  "(null if any is null)\n"
+	  "- dates: `date + n` and `date - n` move a date by n whole days (a fraction is dropped), `date - date` is the "
+	  "whole days between them (as `days_between`); a datetime takes no arithmetic (use `add_days`, `days_between`, "
+	  "`hours_between`), and `date * 2`, `date + 'x'` or `date + date` are refused when the metadata loads\n"
 	  "- literals: `'text'` (double a quote inside: `'it''s'`), `12`, `3.5`, `true`, `false`, `null`\n"
 	  "- fields by name, and dotted paths through ref and user fields (`account.industry`, at most 4 hops)\n"
 	  "- `$me` (the acting user's id), `$user.<field>` (a field of the acting user's record)\n\n"
-	  "Functions:",
-	  "when: \"stage = 'won' and (amount is null or days_between(close_date, today()) > 30)\"\n",
+	  "Functions (a function of null gives null, unless it says otherwise):",
+	  "when: \"stage = 'won' and (amount is null or days_between(close_date, today()) > 30)\"\n"
+	  "formula: \"concat(first_name, ' ', last_name)\"\n"
+	  "formula: \"if(close_date < today() + 30, round(amount * probability / 100, 2), 0)\"\n",
 	  write_functions },
 	{ "role", "Role",
 	  "A document: what the users given this role may read, create, change and delete, object by object and "
@@ -1205,11 +1231,22 @@ int meta_docs_check(const struct meta_key_table *extra, int extra_count, char *e
 	}
 	if (COUNT_OF(system_field_docs) != system_count)
 		problem(&p, "system_field_docs lists a field that is not a system field");
-	int function_count = 0;
-	for (; (name = expr_function(function_count, NULL)); function_count++) {
+	int function_count = 0, arity;
+	for (; (name = expr_function(function_count, &arity)); function_count++) {
 		bool found = false;
-		for (int i = 0; i < COUNT_OF(function_docs); i++)
-			found = found || !strcmp(function_docs[i].name, name);
+		for (int i = 0; i < COUNT_OF(function_docs); i++) {
+			if (strcmp(function_docs[i].name, name))
+				continue;
+			found = true;
+			/* the names written must be as many as the arguments: commas + 1, "..." for more */
+			const char *arguments = function_docs[i].arguments;
+			int written = *arguments ? 1 : 0;
+			for (const char *c = arguments; *c; c++)
+				written += *c == ',';
+			bool variadic = strstr(arguments, "...") != NULL;
+			if (variadic != (arity < 0) || (!variadic && written != arity))
+				problem(&p, "function '%s': its arguments in core/lang/meta_docs.c are not its %d", name, arity);
+		}
 		if (!found)
 			problem(&p, "function '%s' has no entry in core/lang/meta_docs.c", name);
 	}

@@ -686,6 +686,48 @@ static void test_invalid_expression_in_rule_is_reported_at_the_expression(void)
 	meta_diags_free(&diags);
 }
 
+/*
+ * Gap C3b: an expression every query or create would refuse (date * 2, a
+ * datetime in arithmetic, a text where a function needs a number) is refused
+ * when the metadata loads, at the expression, with the column inside it.
+ */
+static void test_type_errors_in_expressions_are_refused_at_load(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = load_one("t.yaml",
+		"object: deal\n"
+		"fields:\n"
+		"  close_date: { type: date }\n"
+		"  amount: { type: money }\n"
+		"  stage: { type: enum, values: [open, won, lost] }\n"
+		"  due: { type: date, formula: \"today() + 'x'\" }\n"
+		"  twice: { type: formula, formula: \"close_date * 2\", returns: int }\n"
+		"  later: { type: formula, formula: \"updated_at + 1\", returns: datetime }\n"
+		"  sum: { type: formula, formula: \"close_date + close_date\", returns: date }\n"
+		"  ok: { type: date, formula: \"today() + 30\" }\n"
+		"  ok_too: { type: int, formula: \"ok - close_date\" }\n"
+		"rules:\n"
+		"  - { when: \"round(stage, 2) > 1\", message: \"bad\" }\n"
+		"  - { when: \"year(amount) = 2024\", message: \"bad\" }\n"
+		"  - { when: \"close_date - today() > 3650 and add_months(close_date, 1) > ok\", message: \"far\" }\n"
+		"---\n"
+		"role: rep\n"
+		"objects:\n"
+		"  deal: { read: \"min(amount, stage) > 1\" }\n", &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_DIAG(diags, "t.yaml", 6, 31, "invalid expression: column 9: operator '+' needs a number of days beside a "
+	            "date, not text");
+	ASSERT_DIAG(diags, "t.yaml", 7, 36, "invalid expression: column 12: operator '*' cannot take a date");
+	ASSERT_DIAG(diags, "t.yaml", 8, 36, "invalid expression: column 12: operator '+' cannot take a datetime");
+	ASSERT_DIAG(diags, "t.yaml", 9, 34, "invalid expression: column 12: operator '+' cannot add two dates");
+	ASSERT_DIAG(diags, "t.yaml", 13, 13, "invalid expression: column 7: function 'round' needs a number, not text");
+	ASSERT_DIAG(diags, "t.yaml", 14, 13, "invalid expression: column 6: function 'year' needs a date, not a number");
+	ASSERT_DIAG(diags, "t.yaml", 19, 17, "invalid expression: column 1: function 'min' compares a number with text");
+	ASSERT_EQ(diags.error_count, 7);
+	meta_diags_free(&diags);
+}
+
 static void test_every_error_of_a_run_is_reported(void)
 {
 	struct meta *meta = NULL;
@@ -1416,6 +1458,7 @@ static void test_bad_views_and_defaults_are_refused_where_written(void)
 
 
 static struct test_case tests[] = {
+	{ "type_errors_in_expressions_are_refused_at_load", test_type_errors_in_expressions_are_refused_at_load },
 	{"every_field_type_loads_with_its_attributes", test_every_field_type_loads_with_its_attributes},
 	{"system_fields_come_first_in_order", test_system_fields_come_first_in_order},
 	{"i18n_label_falls_back_to_en_then_name", test_i18n_label_falls_back_to_en_then_name},
