@@ -3087,7 +3087,7 @@ static void merge_transition_actions(struct loader *ld, struct meta_workflow *wf
 	struct meta_workflow *from = &ext->workflow;
 	for (int i = 0; i < from->transition_count; i++) {
 		struct meta_transition *t = &from->transitions[i];
-		if (!ext->extends[i] || t->action_count == 0)
+		if (!ext->extends[i])
 			continue;
 		struct meta_transition *target = find_transition(wf, t->name);
 		if (!target) {
@@ -3095,6 +3095,8 @@ static void merge_transition_actions(struct loader *ld, struct meta_workflow *wf
 			         "a new transition, with 'from' and 'to')", t->name, wf->name);
 			continue;
 		}
+		if (t->action_count == 0)
+			continue;
 		if (target->direct) {
 			error_at(ld, t->pos, "transition '%s' (%s:%d:%d) is direct: it cannot have do", t->name, target->pos.file,
 			         target->pos.line, target->pos.column);
