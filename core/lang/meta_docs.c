@@ -95,7 +95,8 @@ static const struct key_doc key_docs[] = {
 	{ "object", "extend", "boolean", "true, false", "false",
 	  "true: this document adds fields, rules, indexes and views to the object of that name defined (without "
 	  "`extend`) in another file or plugin, whatever the load order. Views are merged key by key; a field name "
-	  "the object has already is an error.",
+	  "the object has already is an error, unless the field says `extend: true` to add values to an enum "
+	  "(a state for a workflow, say).",
 	  "extend: true" },
 	{ "object", "fields", "map of field names to [field settings](#field)",
 	  "names: " NAME_WORDS "; not a [system field](#system-fields); at most 2,000 fields", NULL,
@@ -210,6 +211,11 @@ static const struct key_doc key_docs[] = {
 	{ "field", "personal", "boolean", "true, false", "false",
 	  "Personal data: `crm gdpr erase` clears it and scrubs it from the audit trail, keeping the record.",
 	  "personal: true" },
+	{ "field", "extend", "boolean", "true, false; only in an object document with `extend: true`", "false",
+	  "true: the field is defined elsewhere and this entry adds `values` to it (the only other key it takes), "
+	  "after its own values, in load order; a value it has already is an error. Its type comes from the "
+	  "definition.",
+	  "status: { extend: true, values: [{ value: waiting_customer, label: { en: Waiting for the customer } }] }" },
 
 	/* ---- an enum value */
 	{ "enum-value", "value", "text", "1 to 64 characters without control characters; each once", "required",
@@ -311,6 +317,13 @@ static const struct key_doc key_docs[] = {
 	/* ---- workflow */
 	{ "workflow", "workflow", "name", NAME_WORDS "; each workflow once", "required",
 	  "The workflow's name.", "workflow: opportunity_stage" },
+	{ "workflow", "extend", "boolean", "true, false", "false",
+	  "true: this document adds to the workflow of that name defined (without `extend`) in another file or "
+	  "plugin, whatever the load order: `transitions` (new names, or `extend: true` ones adding actions to a "
+	  "transition), `timers` (new names) and `terminal` states. It may not give `object`, `field`, `initial` or "
+	  "`self_approval`. The merged workflow is checked as a whole; a new state must first be added to the state "
+	  "field's values (a field with `extend: true` in an object extension).",
+	  "extend: true" },
 	{ "workflow", "object", "object name", "an object of the metadata or plugins", "required",
 	  "The object whose records move.", "object: opportunity" },
 	{ "workflow", "field", "field name", "an enum field of the object, moved by no other workflow", "required",
@@ -338,6 +351,10 @@ static const struct key_doc key_docs[] = {
 	/* ---- transition */
 	{ "transition", "name", "name", NAME_WORDS "; each once in the workflow", "required",
 	  "The transition: `POST /api/v1/objects/<object>/<id>/transitions/<name>` fires it.", "name: qualify" },
+	{ "transition", "extend", "boolean", "true, false; only in a workflow document with `extend: true`", "false",
+	  "true: the transition `name` is defined elsewhere and this entry appends its `do` actions (the only other "
+	  "key it takes) to that transition's, in load order. A `direct` transition takes none.",
+	  "- { name: win, extend: true, do: [lead2cash.create_order] }" },
 	{ "transition", "from", "state, list of states, or `'*'`",
 	  "values of the state field, not terminal; `'*'` (quoted) is every non-terminal state", "required",
 	  "The states the transition leaves.", "from: [new, working]" },
@@ -412,7 +429,7 @@ static const struct key_doc key_docs[] = {
 	  "Only records not updated for this long (`updated_at`).", "untouched_for: 30d" },
 	{ "timer", "do", "list of [actions](#actions)", "at most 200", "required",
 	  "What runs on each matching record, as the system, one transaction per record. A `set` here cannot move "
-	  "the state field.",
+	  "the state field; `{ transition: <name> }` fires a transition of the workflow, which does.",
 	  "do: [{ notify: owner, message: \"This proposal has not moved for 30 days\" }]" },
 
 	/* ---- actions: the keys of an action map (the text forms are in the section's intro) */
@@ -426,6 +443,14 @@ static const struct key_doc key_docs[] = {
 	{ "actions", "notify", "text ([notify action](#notify-action))", "owner, manager, requester, `user:<login>`",
 	  NULL, "An in-app notification; `message` goes beside it in the same map.",
 	  "- { notify: owner, message: \"Deal won\" }" },
+	{ "actions", "transition", "name", "a transition of the timer's workflow, without `approval` (a `direct` one too)",
+	  NULL,
+	  "Timers only: fires the transition on the record as the system, as a call to it would (its `require` and "
+	  "`when`, `before_transition` and `after_transition` hooks, its own actions, the audit), with the values "
+	  "earlier `set` actions of the list gathered. A record the transition may not leave now (its state, a "
+	  "pending approval, `require`, `when`) is skipped and rolled back: the run records how many "
+	  "(`last_skipped`) and why for the first (`last_skip`), and is not a failure.",
+	  "- { transition: expire }" },
 	{ "actions", "as", "text", "caller, system", "caller",
 	  "Beside `set`, `create` or `notify` in the same map: whose rights the action runs with. system: every "
 	  "right, audited on behalf of the caller.",
@@ -809,7 +834,8 @@ static const struct section_doc sections[] = {
 	  "extend: true\n"
 	  "fields:\n"
 	  "  fleet_size: { type: int, min: 0 }\n"
-	  "  vehicle_count: { type: rollup, of: vehicle.account, measure: count }\n",
+	  "  vehicle_count: { type: rollup, of: vehicle.account, measure: count }\n"
+	  "  industry: { extend: true, values: [{ value: automotive, label: { en: Automotive, zh: 汽车 } }] }\n",
 	  NULL },
 	{ "field", "Field",
 	  "A value of `fields:`: the settings of one field. Which keys a field takes depends on its type (the "
@@ -915,7 +941,8 @@ static const struct section_doc sections[] = {
 	{ "workflow", "Workflow",
 	  "A document: a state machine on an enum field of an object. Only its transitions change the field "
 	  "(`POST .../transitions/<name>`; a record's `_transitions` lists those the caller may fire now); its "
-	  "timers act on records over time.",
+	  "timers act on records over time. A document with `extend: true` adds transitions, actions, timers and "
+	  "terminal states to a workflow defined elsewhere (a plugin adding a step to a base workflow).",
 	  "workflow: opportunity_stage\n"
 	  "object: opportunity\n"
 	  "field: stage\n"
@@ -932,7 +959,23 @@ static const struct section_doc sections[] = {
 	  "  - { name: lose, from: '*', to: lost }\n"
 	  "timers:\n"
 	  "  - { name: stale_proposal, when: \"stage = 'proposal'\", untouched_for: 30d, every: 1d,\n"
-	  "      do: [{ notify: owner, message: \"This proposal has not moved for 30 days\" }] }\n",
+	  "      do: [{ notify: owner, message: \"This proposal has not moved for 30 days\" }] }\n"
+	  "---\n"
+	  "# another file or a plugin: a state, transitions, actions and a timer added to the workflow above\n"
+	  "object: opportunity\n"
+	  "extend: true\n"
+	  "fields:\n"
+	  "  stage: { extend: true, values: [stalled] }\n"
+	  "---\n"
+	  "workflow: opportunity_stage\n"
+	  "extend: true\n"
+	  "transitions:\n"
+	  "  - { name: stall, from: [proposal, negotiation], to: stalled }\n"
+	  "  - { name: revive, from: stalled, to: negotiation }\n"
+	  "  - { name: win, extend: true, do: [lead2cash.create_order] }\n"
+	  "timers:\n"
+	  "  - { name: stall_quiet_deals, when: \"stage in ('proposal', 'negotiation')\", untouched_for: 60d, every: 1d,\n"
+	  "      do: [{ transition: stall }] }\n",
 	  NULL },
 	{ "transition", "Transition",
 	  "An item of a workflow's `transitions:`. Firing checks, in order: the caller may update the record, its "
@@ -970,13 +1013,16 @@ static const struct section_doc sections[] = {
 	{ "timer", "Timer",
 	  "An item of a workflow's `timers:`. While `crm serve` runs, every `every` it runs its actions on each "
 	  "live record of the workflow's object for which `when` holds and (with `untouched_for`) that has not "
-	  "changed for that long.",
+	  "changed for that long. `{ transition: <name> }` among the actions moves the record through a transition "
+	  "of the workflow; write `when` so that it matches only states the transition leaves (a record it may not "
+	  "leave is skipped, and the run says so).",
 	  "timers:\n"
 	  "  - name: escalate\n"
 	  "    when: \"status in ('new', 'open') and tier = 'l1'\"\n"
 	  "    untouched_for: 4h\n"
 	  "    every: 5m\n"
-	  "    do: [{ set: { tier: l2 } }, notify_manager]\n",
+	  "    do: [{ set: { tier: l2 } }, notify_manager]\n"
+	  "  - { name: auto_close, when: \"status = 'resolved'\", untouched_for: 7d, every: 1h, do: [{ transition: close }] }\n",
 	  NULL },
 	{ "actions", "Actions",
 	  "An item of a transition's or a timer's `do:` list. They run in order, in the firing's transaction. An "
@@ -984,7 +1030,8 @@ static const struct section_doc sections[] = {
 	  "- `plugin.action` (a text with one dot): runs the action a plugin enabled in app.yaml registers "
 	  "(`crm.action` in Lua, `host->action` in C) on the record.\n"
 	  "- `notify_owner`, `notify_manager`: short for `{ notify: owner }` and `{ notify: manager }`.\n"
-	  "- a map holding one action, `set`, `create` or `notify`, and optionally `as` (the table below).\n\n"
+	  "- a map holding one action, `set`, `create`, `notify` or (in a timer) `transition`, and optionally `as` "
+	  "(the table below).\n\n"
 	  "Values may be literals or references: `$record.<field>` (the record as it will be written), `$me` (the "
 	  "caller), `$now`, `$today`, and `$created.<object>` (the id of the record an earlier `create` of the same "
 	  "list made). The keys of an action map:",
