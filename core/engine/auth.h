@@ -43,6 +43,8 @@ struct auth_session {
  * made with weaker parameters. out->token and out->csrf are secrets for the
  * client: the database keeps only the token's hash.
  */
+/* How many Argon2id verifications ran (real or dummy): every login attempt costs exactly one. */
+long long auth_hash_runs(void);
 int auth_login(struct crm_ctx *ctx, const char *login, const char *password, const char *ip,
                struct auth_session *out, int *retry_after);
 /*

@@ -2022,8 +2022,31 @@ int object_aggregate(struct crm_ctx *ctx, const char *object, const char *group,
 		const struct meta_field *f;
 		char err[256];
 		strbuf_printf(&measure_sql[m], "%s(", fns[fn]);
-		if (expr_compile_path(&c->b, open + 1, &measure_sql[m], &f, err, sizeof(err)) != CRM_OK) {
+		struct strbuf amount = { 0 };
+		if (expr_compile_path(&c->b, open + 1, &amount, &f, err, sizeof(err)) != CRM_OK) {
+			strbuf_free(&amount);
 			code = crm_error(ctx, CRM_EINVAL, "measure: %s", err);
+			measure_count++;
+			break;
+		}
+		if (fn < 4 && store_converts(ctx_meta(ctx), f)) {
+			/* money in several currencies is measured in the company's (docs/metadata.md: currency) */
+			struct strbuf currency = { 0 }, path = { 0 };
+			const char *dot = strrchr(open + 1, '.');
+			if (f->currency_field) {
+				strbuf_printf(&path, "%.*s%s", dot ? (int)(dot + 1 - (open + 1)) : 0, open + 1, f->currency_field->name);
+				if (expr_compile_path(&c->b, path.data, &currency, NULL, err, sizeof(err)) != CRM_OK)
+					code = crm_error(ctx, CRM_EINVAL, "measure: %s", err);
+			}
+			if (code == CRM_OK)
+				store_convert_sql(&c->b, f, amount.data, f->currency_field ? currency.data : NULL, &measure_sql[m]);
+			strbuf_free(&currency);
+			strbuf_free(&path);
+		} else {
+			strbuf_puts(&measure_sql[m], amount.data);
+		}
+		strbuf_free(&amount);
+		if (code != CRM_OK) {
 			measure_count++;
 			break;
 		}

@@ -2729,11 +2729,8 @@ int expr_sql_bind(struct expr_sql *b, const struct expr_value *value)
 }
 
 /* Records that field's column was emitted without can_read being asked (rules, inlined formulas). */
-static void vouch(struct compile_state *cs, const struct meta_field *field)
+void expr_sql_vouch(struct expr_sql *b, const struct meta_field *field)
 {
-	struct expr_sql *b = cs->b;
-	if (cs->check_access && b->can_read)
-		return;
 	for (int i = 0; i < b->vouched_count; i++)
 		if (b->vouched[i] == field)
 			return;
@@ -2741,6 +2738,14 @@ static void vouch(struct compile_state *cs, const struct meta_field *field)
 	if (count == 0 || (count >= 8 && (count & (count - 1)) == 0))
 		b->vouched = xrealloc(b->vouched, (size_t)(count < 8 ? 8 : count * 2) * sizeof(b->vouched[0]));
 	b->vouched[b->vouched_count++] = field;
+}
+
+static void vouch(struct compile_state *cs, const struct meta_field *field)
+{
+	struct expr_sql *b = cs->b;
+	if (cs->check_access && b->can_read)
+		return;
+	expr_sql_vouch(b, field);
 }
 
 bool expr_sql_vouched(const struct expr_sql *b, const struct meta_field *field)

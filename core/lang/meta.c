@@ -93,7 +93,7 @@ static const struct {
 enum field_key {
 	FK_TYPE, FK_LABEL, FK_DESCRIPTION, FK_REQUIRED, FK_SEARCH, FK_UNIQUE, FK_READONLY,
 	FK_MIN, FK_MAX, FK_MAX_LENGTH, FK_SCALE, FK_DEFAULT, FK_VALUES, FK_TO, FK_ON_DELETE,
-	FK_FORMULA, FK_RETURNS, FK_OF, FK_MEASURE, FK_WHERE, FK_FORMAT, FK_PERSONAL, FK_EXTEND,
+	FK_FORMULA, FK_RETURNS, FK_OF, FK_MEASURE, FK_WHERE, FK_FORMAT, FK_PERSONAL, FK_EXTEND, FK_CURRENCY,
 	FK_COUNT
 };
 
@@ -125,6 +125,8 @@ static const struct {
 	[FK_PERSONAL] = {"personal", ALL_TYPES & ~COMPUTED_TYPES},
 	/* in an object extension, with `values` alone: adds values to an enum defined elsewhere (parse_field_extension) */
 	[FK_EXTEND] = {"extend", TYPE_BIT(FIELD_ENUM) | TYPE_BIT(FIELD_MULTIENUM)},
+	/* money: a fixed ISO 4217 code, or the text or enum field of the record that holds one */
+	[FK_CURRENCY] = {"currency", TYPE_BIT(FIELD_MONEY) | TYPE_BIT(FIELD_FORMULA) | TYPE_BIT(FIELD_ROLLUP)},
 };
 
 static const char *const object_keys[] = {
@@ -149,7 +151,7 @@ static const char *const field_access_names[] = {"write", "read", "hidden", NULL
 
 /* Positions the resolve stage reports on, kept beside each field. */
 struct field_aux {
-	struct meta_pos type_pos, to_pos, formula_pos, of_pos, measure_pos, where_pos;
+	struct meta_pos type_pos, to_pos, formula_pos, of_pos, measure_pos, where_pos, currency_pos;
 	bool to_given;
 	bool broken;              /* already reported: later checks do not pile on */
 	bool extends;             /* `extend: true`: values to add to the field of that name (merge_values) */
@@ -677,6 +679,7 @@ static void field_free(struct meta_field *field)
 	free(field->rollup_where);
 	expr_free(field->rollup_where_expr);
 	free(field->format);
+	free(field->currency);
 	memset(field, 0, sizeof(*field));
 }
 
@@ -1489,6 +1492,11 @@ static void parse_field(struct loader *ld, struct staged_object *so, const struc
 			break;
 		case FK_PERSONAL:
 			get_bool(ld, v, "personal", &field.personal);
+			break;
+		case FK_CURRENCY:
+			aux.currency_pos = node_pos(ld, v);
+			if ((text = get_text(ld, v, "currency")))
+				field.currency = xstrdup(text);
 			break;
 		case FK_UNIQUE:
 			get_bool(ld, v, "unique", &field.unique);
@@ -3796,6 +3804,47 @@ static void check_composer(struct loader *ld, const struct meta *meta, const str
 			         json_is_string(name) ? shown(ld, json_string_value(name)) : "(not a name)", child->name);
 }
 
+bool meta_currency_code(const char *text)
+{
+	return text && strlen(text) == 3 && text[0] >= 'A' && text[0] <= 'Z' && text[1] >= 'A' && text[1] <= 'Z'
+	       && text[2] >= 'A' && text[2] <= 'Z';
+}
+
+/*
+ * currency: on a money field (or a money formula): "EUR" fixes it; a field
+ * name makes each record say its own, which reports and rollups convert into
+ * the company currency (app.yaml config.currency) at the exchange_rate
+ * object's rate valid that day.
+ */
+static void check_currency(struct loader *ld, const struct meta_object *object, struct meta_field *field,
+                           const struct field_aux *aux)
+{
+	if (!field->currency)
+		return;
+	const struct meta_field *measured = field->type == FIELD_ROLLUP && field->rollup_child && field->rollup_measure_field
+		? meta_find_field(field->rollup_child, field->rollup_measure_field) : NULL;
+	if ((field->type == FIELD_FORMULA && field->result_type != FIELD_MONEY)
+	    || (field->type == FIELD_ROLLUP && (!measured || (measured->type != FIELD_MONEY
+	        && !(measured->type == FIELD_FORMULA && measured->result_type == FIELD_MONEY))))) {
+		error_at(ld, aux->currency_pos, "'currency' of field '%s' needs a money value", field->name);
+		return;
+	}
+	if (meta_currency_code(field->currency))
+		return;
+	const struct meta_field *holder = meta_find_field(object, field->currency);
+	if (!holder || (holder->type != FIELD_TEXT && holder->type != FIELD_ENUM)) {
+		error_at(ld, aux->currency_pos, "'currency' of field '%s' must be an ISO 4217 code such as EUR or a text or "
+		         "enum field of '%s' holding one, not '%s'", field->name, object->name, shown(ld, field->currency));
+		return;
+	}
+	field->currency_field = holder;
+	const struct meta_object *rates = meta_find_object(ld->meta, "exchange_rate");
+	if (!rates || !meta_find_field(rates, "currency") || !meta_find_field(rates, "rate")
+	    || !meta_find_field(rates, "valid_from"))
+		error_at(ld, aux->currency_pos, "field '%s' takes its currency from '%s': converting needs the exchange_rate "
+		         "object (currency, rate, valid_from; see metadata/exchange_rate.yaml)", field->name, holder->name);
+}
+
 static void check_object(struct loader *ld, int object_index)
 {
 	const struct meta_object *object = &ld->meta->objects[object_index];
@@ -3829,6 +3878,8 @@ static void check_object(struct loader *ld, int object_index)
 	free(deps);
 	free(dep_counts);
 
+	for (int f = 0; f < count; f++)
+		check_currency(ld, object, &object->fields[f], &so->field_aux[f]);
 	for (int r = 0; r < object->rule_count; r++) {
 		const struct meta_rule *rule = &object->rules[r];
 		if (rule->expr) {

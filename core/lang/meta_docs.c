@@ -208,6 +208,14 @@ static const struct key_doc key_docs[] = {
 	  "required for autonumber",
 	  "The autonumber's text: the next number, padded with zeros to the placeholder's width.",
 	  "format: \"CASE-{00000}\"" },
+	{ "field", "currency", "text", "an ISO 4217 code (three capital letters) or the name of a text or enum field of "
+	  "the object", "the company currency (app.yaml `config.currency`)",
+	  "The currency of a money field, money formula or rollup of money. A field name lets each record carry its own (a quote in "
+	  "USD): the UI shows the code beside the amount, and reports (`GET /api/v1/reports`) and rollups that sum "
+	  "it convert each amount into the company currency at the `exchange_rate` record valid that day (the latest "
+	  "`valid_from` on or before it; rate = company currency per unit), rounded to the cent before adding up. An "
+	  "amount whose currency has no rate counts as null (left out). A rollup keeps the figure of its last refresh.",
+	  "currency: currency" },
 	{ "field", "personal", "boolean", "true, false", "false",
 	  "Personal data: `crm gdpr erase` clears it and scrubs it from the audit trail, keeping the record.",
 	  "personal: true" },

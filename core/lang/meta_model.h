@@ -88,6 +88,9 @@ struct meta_field {
 	 * formula): when one of the child's rollups moves, this one is refreshed too
 	 */
 	bool rollup_reads_rollup;
+	/* money: `currency:` a fixed code ("EUR") or the name of the field holding each record's (currency_field) */
+	char *currency;                  /* owned or NULL */
+	const struct meta_field *currency_field; /* resolved: a text or enum field of the same object, or NULL */
 	/* autonumber */
 	char *format;                    /* "CASE-{00000}" */
 };
@@ -355,6 +358,8 @@ const struct meta_field *meta_find_field(const struct meta_object *object, const
 int meta_field_index(const struct meta_object *object, const char *name); /* -1 if absent */
 
 const struct meta_role *meta_find_role(const struct meta *meta, const char *name);
+/* An ISO 4217-shaped code: three capital letters. */
+bool meta_currency_code(const char *text);
 /* The role's rules for object, or NULL (no access unless admin). */
 const struct meta_role_object *meta_role_object(const struct meta_role *role, const struct meta_object *object);
 

@@ -682,6 +682,11 @@ static json_t *field_json(const struct meta_field *field)
 		json_object_set_new(out, "max_length", json_integer(field->max_length));
 	if (field->type == FIELD_DECIMAL || field->type == FIELD_MONEY || field->type == FIELD_PERCENT)
 		json_object_set_new(out, "scale", json_integer(field->scale));
+	/* "EUR", or {"field": "currency"}: the record's own (the UI shows the code beside the amount) */
+	if (field->currency && field->currency_field)
+		json_object_set_new(out, "currency", json_pack("{s:s}", "field", field->currency_field->name));
+	else if (field->currency)
+		json_object_set_new(out, "currency", json_string(field->currency));
 	if (field->default_value)
 		json_object_set(out, "default", field->default_value);
 	static const char *const computed_defaults[] = { NULL, "$me", NULL, "today()", "now()" };

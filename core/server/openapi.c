@@ -397,6 +397,11 @@ static void add_meta_schemas(struct doc *d)
 		"format", "type", "string");
 	/* $me, $user.<field>, today() or now(): a default the server works out at creation */
 	json_object_set_new(json_object_get(field, "properties"), "default_expr", json_pack("{s:s}", "type", "string"));
+	/* money: a fixed ISO 4217 code, or {field}: the record's field that holds it */
+	json_object_set_new(json_object_get(field, "properties"), "currency",
+	                    json_pack("{s:[{s:s, s:s}, {s:s, s:[s], s:{s:{s:s}}}]}", "oneOf", "type", "string", "pattern",
+	                              "^[A-Z]{3}$", "type", "object", "required", "field", "properties", "field", "type",
+	                              "string"));
 	json_object_set_new(d->schemas, "MetaField", field);
 
 	json_t *transition = json_pack("{s:s, s:[s,s,s,s,s], s:{s:{s:s}, s:{s:s, s:{s:s}}, s:{s:s}, s:{s:s}, s:{s:s}}}",

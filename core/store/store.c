@@ -1302,6 +1302,49 @@ int store_purge(struct store_conn *conn, const struct meta_object *object, int64
 	return CRM_OK;
 }
 
+bool store_converts(const struct meta *meta, const struct meta_field *money)
+{
+	const char *company = json_string_value(json_object_get(meta->config, "currency"));
+	if (!money || !money->currency || !meta_currency_code(company))
+		return false;
+	return money->currency_field || strcmp(money->currency, company) != 0;
+}
+
+/*
+ * amount (SQL over the record that holds money) in the company currency:
+ * times the rate of the exchange_rate record valid today for the record's
+ * currency (1 for the company currency), at the cent. currency_sql: the SQL
+ * of money's currency field beside amount (NULL for a fixed code).
+ */
+void store_convert_sql(struct expr_sql *b, const struct meta_field *money, const char *amount_sql,
+                       const char *currency_sql, struct strbuf *out)
+{
+	const char *company = json_string_value(json_object_get(b->meta->config, "currency"));
+	char today[16];
+	time_t now = b->now ? b->now : time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(today, sizeof(today), "%Y-%m-%d", &tm);
+	struct expr_value company_value = { .type = EV_TEXT, .s = (char *)company };
+	struct expr_value today_value = { .type = EV_TEXT, .s = today };
+	struct expr_value fixed = { .type = EV_TEXT, .s = money->currency };
+	int company_param = expr_sql_bind(b, &company_value), today_param = expr_sql_bind(b, &today_value);
+	/* the rates are the kernel's reference data, read for whoever asks (the backstop must let them) */
+	const struct meta_object *rates = meta_find_object(b->meta, "exchange_rate");
+	for (int i = 0; rates && i < rates->field_count; i++)
+		expr_sql_vouch(b, &rates->fields[i]);
+	struct strbuf code = { 0 };
+	if (currency_sql)
+		strbuf_printf(&code, "(%s)", currency_sql);
+	else
+		strbuf_printf(&code, "?%d", expr_sql_bind(b, &fixed));
+	strbuf_printf(out, "crm_round((%s) * CASE WHEN %s IS NULL OR %s = ?%d THEN 1 ELSE (SELECT r.\"rate\" FROM "
+	              "\"exchange_rate\" r WHERE r.\"currency\" = %s AND r.\"valid_from\" <= ?%d AND r.\"deleted_at\" "
+	              "IS NULL ORDER BY r.\"valid_from\" DESC LIMIT 1) END, 2)", amount_sql, code.data, code.data,
+	              company_param, code.data, today_param);
+	strbuf_free(&code);
+}
+
 /* Appends the SQL aggregate of a rollup over child alias c0 (binds go to b). */
 int store_rollup_sql(struct expr_sql *b, const struct meta_field *rollup, struct strbuf *out,
                      char *err, size_t errlen)
@@ -1314,7 +1357,21 @@ int store_rollup_sql(struct expr_sql *b, const struct meta_field *rollup, struct
 	/* sum over no rows is NULL in SQL; a CRM shows 0 */
 	bool is_sum = rollup->rollup_measure == ROLLUP_SUM;
 	strbuf_printf(out, "%s%s(", is_sum ? "coalesce(" : "", fn[rollup->rollup_measure]);
-	int code = expr_compile_path(b, rollup->rollup_measure_field, out, NULL, err, errlen);
+	const struct meta_field *measured = NULL;
+	struct strbuf amount = { 0 };
+	int code = expr_compile_path(b, rollup->rollup_measure_field, &amount, &measured, err, errlen);
+	if (code == CRM_OK && store_converts(b->meta, measured)) {
+		/* children in several currencies add up in the company's */
+		struct strbuf currency = { 0 };
+		if (measured->currency_field)
+			code = expr_compile_path(b, measured->currency_field->name, &currency, NULL, err, errlen);
+		if (code == CRM_OK)
+			store_convert_sql(b, measured, amount.data, measured->currency_field ? currency.data : NULL, out);
+		strbuf_free(&currency);
+	} else if (amount.data) {
+		strbuf_puts(out, amount.data);
+	}
+	strbuf_free(&amount);
 	strbuf_puts(out, is_sum ? "), 0)" : ")");
 	return code;
 }

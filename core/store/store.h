@@ -107,6 +107,11 @@ int store_children(struct store_conn *conn, const struct meta_object *child,
                    struct crm_ctx *ctx);
 int store_purge(struct store_conn *conn, const struct meta_object *object, int64_t id,
                 struct crm_ctx *ctx);
+/* Whether sums of money are converted into the company currency (money has `currency:`, app.yaml a currency). */
+bool store_converts(const struct meta *meta, const struct meta_field *money);
+/* Appends amount_sql in the company currency at today's exchange_rate (store.c); binds go to b. */
+void store_convert_sql(struct expr_sql *b, const struct meta_field *money, const char *amount_sql,
+                       const char *currency_sql, struct strbuf *out);
 /* Recomputes a rollup field of the parent record parent_id. */
 int store_rollup_refresh(struct store_conn *conn, const struct meta_field *rollup,
                          const struct meta_object *parent, int64_t parent_id, struct crm_ctx *ctx);

@@ -44,6 +44,13 @@ end
 crm.job("demo", "manual", function()
   if crm.count("product") > 0 then return end   -- run once per database
   math.randomseed(42)
+  -- company currency per unit (the company's own currency, in app.yaml, has none)
+  local rates = { USD = 0.92, GBP = 1.17, CNY = 0.128, JPY = 0.0061 }
+  for code, value in pairs(rates) do
+    if crm.count("exchange_rate", "currency = '" .. code .. "'") == 0 then
+      crm.create("exchange_rate", { currency = code, rate = value, valid_from = "2026-01-01" })
+    end
+  end
   local products = {}
   for _, p in ipairs(PRODUCTS) do
     local product = crm.create("product", { code = p[1], name = p[2], family = p[3], kind = p[4],
@@ -51,6 +58,8 @@ crm.job("demo", "manual", function()
     products[#products + 1] = product
     crm.create("price_book_entry", { product = product.id, price_book = "standard", unit_price = p[5],
       valid_from = "2026-01-01" })
+    crm.create("price_book_entry", { product = product.id, price_book = "standard", currency = "USD",
+      unit_price = round2(p[5] / rates.USD), valid_from = "2026-01-01" })
     for book, factor in pairs(BOOKS) do
       crm.create("price_book_entry", { product = product.id, price_book = book,
         unit_price = round2(p[5] * factor), valid_from = "2026-01-01" })
@@ -73,7 +82,7 @@ crm.job("demo", "manual", function()
     local target = plan[1]
     local header = (target == "discount_review") and 0 or pick({ 0, 0, 5, 10 })
     local quote = crm.create("quote", { name = deal.name, opportunity = deal.id, account = deal.account,
-      partner = deal.partner, owner = deal.owner, discount = header,
+      partner = deal.partner, owner = deal.owner, discount = header, currency = i % 5 == 0 and "USD" or "EUR",
       valid_until = target == "expired" and day_offset(-3) or day_offset(30 + i) })
     for n = 1, math.random(2, 5) do
       local product = pick(products)

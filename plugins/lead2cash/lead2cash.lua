@@ -7,14 +7,23 @@ local forecasts = require("forecast")
 
 local LINE_LIMIT = 1000   -- lines copied from one quote (the batch limit of the API)
 
--- The price of product in price_book on day (the entry valid that day, the latest start wins).
-local function book_price(product, price_book, day)
+-- The price of product in price_book and currency on day (the entry valid that day, the latest start wins).
+local function book_price(product, price_book, currency, day)
   local rows = crm.query("price_book_entry", {
-    filter = string.format("product = %d and price_book = '%s' and valid_from <= '%s' "
-      .. "and (valid_to is null or valid_to >= '%s')", product, price_book, day, day),
+    filter = string.format("product = %d and price_book = '%s' and currency = '%s' and valid_from <= '%s' "
+      .. "and (valid_to is null or valid_to >= '%s')", product, price_book, currency, day, day),
     sort = "-valid_from", limit = 1, fields = "unit_price" })
   return rows[1] and rows[1].unit_price
 end
+
+-- Company currency per unit of currency today (exchange_rate); 1 for the company's own, which has no rate.
+local function rate(currency)
+  local rows = crm.query("exchange_rate", { filter = string.format("currency = '%s' and valid_from <= today()",
+    currency or ""), sort = "-valid_from", limit = 1, fields = "rate" })
+  return rows[1] and rows[1].rate or 1
+end
+
+local function cents(x) return math.floor(x * 100 + 0.5) / 100 end
 
 -- A line as it will be: the incoming values over the stored line (crm.null clears).
 local function merged(new, old)
@@ -35,10 +44,12 @@ local function price_line(parent_object, parent_field)
     if not parent then return end
     local product_changed = old and new.product and new.product ~= old.product
     if line.product and (line.unit_price == nil or (product_changed and new.unit_price == nil)) then
-      local price = book_price(line.product, parent.price_book or "standard", crm.date())
+      local currency = parent.currency or "EUR"
+      local price = book_price(line.product, parent.price_book or "standard", currency, crm.date())
       if price == nil then
+        -- the list price is in the company currency
         local product = crm.get("product", line.product)
-        price = product and product.list_price
+        price = product and product.list_price and cents(product.list_price / rate(currency))
       end
       if price == nil then
         error({ field = "unit_price", message = "no price for this product in price book '"
@@ -69,7 +80,7 @@ crm.action("create_order", function(quote)
     local order = crm.create("sales_order", {
       account = quote.account, quote = quote.id, opportunity = quote.opportunity, partner = quote.partner,
       channel = quote.partner and "partner" or "direct", discount = quote.discount,
-      tax_rate = quote.tax_rate, owner = quote.owner })
+      tax_rate = quote.tax_rate, currency = quote.currency, owner = quote.owner })
     local lines = crm.query("quote_line", { filter = "quote = " .. quote.id, sort = "sort_order,id",
       limit = LINE_LIMIT })
     for _, line in ipairs(lines) do
@@ -78,7 +89,9 @@ crm.action("create_order", function(quote)
     end
     local deal = crm.get("opportunity", quote.opportunity)
     if deal and deal.stage ~= "won" and deal.stage ~= "lost" then
-      crm.update("opportunity", deal.id, { amount = quote.net_total, forecast_category = "closed" })
+      -- deals are in the company currency
+      crm.update("opportunity", deal.id, { amount = cents(quote.net_total * rate(quote.currency)),
+        forecast_category = "closed" })
       if deal.stage == "negotiation" then crm.transition("opportunity", deal.id, "win") end
     end
     return crm.get("sales_order", order.id)
@@ -92,7 +105,7 @@ crm.action("create_contract", function(order)
     local existing = crm.query("contract", { filter = "order = " .. order.id, limit = 1, fields = "id" })
     if existing[1] then return existing[1] end
     return crm.create("contract", { account = order.account, order = order.id, starts_on = crm.date(),
-      term_months = 12, value = order.grand_total, owner = order.owner })
+      term_months = 12, value = order.grand_total, currency = order.currency, owner = order.owner })
   end)
 end)
 
@@ -104,7 +117,7 @@ crm.action("create_renewal", function(contract)
     local account = crm.get("account", contract.account)
     local deal = crm.create("opportunity", {
       name = string.format("Renewal %s: %s", contract.number, account and account.name or ""),
-      account = contract.account, amount = contract.value, close_date = contract.ends_on,
+      account = contract.account, amount = cents(contract.value * rate(contract.currency)), close_date = contract.ends_on,
       type = "renewal", owner = contract.owner, forecast_category = "best_case" })
     crm.update("contract", contract.id, { renewal_opportunity = deal.id })
     return deal.id

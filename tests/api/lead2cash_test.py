@@ -239,6 +239,30 @@ class Story:
                                                             "opportunity": accounts["partner1"][1], "partner": p2})
         check(r.status in (403, 422), "no quote in another partner's name: %d" % r.status)
 
+    def test_currency_and_200_lines_exact(self):
+        """A GBP quote prices from the list in GBP, reports convert it at the rate; 200 lines add up to the cent."""
+        rate = self.first("admin", "exchange_rate", "filter=currency%20%3D%20'GBP'&sort=-valid_from&limit=1")
+        check(rate, "the demo has a GBP rate")
+        gbp = rate[0]["rate"]
+        q = self.new_quote(currency="GBP")
+        line = self.created("sales_rep1", "quote_line", {"quote": q["id"], "product": self.ids["A-100"], "quantity": 1})
+        eq(cents(line["unit_price"]), cents(1000 / gbp), "the EUR list price in GBP (no GBP price book entry)")
+        q = self.get("sales_rep1", "quote", q["id"])
+        r = self.req("sales_manager", "GET", "/reports/quote?measure=sum(grand_total)&filter=id%%20%%3D%%20%d" % q["id"])
+        eq(r.status, 200, "report: %s" % r.body[:200])
+        eq(cents(r.json["rows"][0]["sum_grand_total"]), cents(Decimal(str(q["grand_total"])) * Decimal(str(gbp))),
+           "the report sums in the company currency")
+        # 200 lines of 0.10: binary floats would drift; the totals stay exact
+        q2 = self.new_quote()
+        ops = [{"op": "create", "object": "quote_line",
+                "values": {"quote": q2["id"], "product": self.ids["B-200"], "quantity": 1, "unit_price": 0.1}}
+               for _ in range(200)]
+        r = self.req("sales_rep1", "POST", "/batch", {"operations": ops})
+        eq(r.status, 200, "batch of 200 lines: %s" % r.body[:200])
+        q2 = self.get("sales_rep1", "quote", q2["id"])
+        eq((q2["line_count"], q2["subtotal"], q2["tax"], q2["grand_total"]), (200, 20, 2.6, 22.6),
+           "200 x 0.10 = 20.00, tax 2.60, total 22.60")
+
     def test_bad_input(self):
         """Wrong types, negative quantities, an unknown product, a hostile name: 4xx, nothing half-written."""
         q = self.new_quote()
@@ -325,7 +349,7 @@ def main():
             runner.only = os.environ.get("ONLY")
             for name in ("story1_totals_exact", "story2_discount_approval_and_accept",
                          "story3_confirm_makes_the_contract", "story4_payments_settle",
-                         "story6_partner_sees_partner_prices_and_quotes", "bad_input",
+                         "story6_partner_sees_partner_prices_and_quotes", "currency_and_200_lines_exact", "bad_input",
                          "property_totals_equal_recomputation"):
                 runner.run("lead2cash " + name, getattr(story, "test_" + name))
     except Exception as e:

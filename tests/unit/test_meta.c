@@ -806,6 +806,61 @@ static void test_rollup_of_unstorable_formula_or_a_loop_is_refused(void)
 	meta_diags_free(&diags);
 }
 
+/* currency: a code, or a text/enum field of the record (then exchange_rate must exist); only on money. */
+static void test_currency_key_is_checked(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = load_one("cur.yaml",
+		"object: quote\n"
+		"fields:\n"
+		"  code: { type: enum, values: [EUR, USD] }\n"
+		"  total: { type: money, currency: code }\n"
+		"  fixed: { type: money, currency: USD }\n"
+		"  bad: { type: money, currency: usd }\n"
+		"  count: { type: int, currency: EUR }\n"
+		"  ratio: { type: decimal, formula: \"total / 2\", currency: code }\n"
+		"---\n"
+		"object: exchange_rate\n"
+		"fields:\n"
+		"  currency: { type: text }\n"
+		"  rate: { type: decimal }\n"
+		"  valid_from: { type: date }\n", &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_EQ(diags.error_count, 3);
+	ASSERT_DIAG(diags, "cur.yaml", 6, 33, "'currency' of field 'bad' must be an ISO 4217 code such as EUR or a text or "
+	            "enum field of 'quote' holding one, not 'usd'");
+	ASSERT_DIAG(diags, "cur.yaml", 7, 23, "key 'currency' is not valid for a field of type 'int'");
+	ASSERT_DIAG(diags, "cur.yaml", 8, 59, "'currency' of field 'ratio' needs a money value");
+	meta_diags_free(&diags);
+
+	rc = load_one("cur.yaml",
+		"object: quote\n"
+		"fields:\n"
+		"  code: { type: text }\n"
+		"  total: { type: money, currency: code }\n", &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_DIAG(diags, "cur.yaml", 4, 35, "converting needs the exchange_rate object");
+	meta_diags_free(&diags);
+
+	rc = load_one("cur.yaml",
+		"object: quote\n"
+		"fields:\n"
+		"  code: { type: text }\n"
+		"  total: { type: money, currency: code }\n"
+		"---\n"
+		"object: exchange_rate\n"
+		"fields:\n"
+		"  currency: { type: text }\n"
+		"  rate: { type: decimal }\n"
+		"  valid_from: { type: date }\n", &meta, &diags);
+	ASSERT_EQ(rc, CRM_OK);
+	const struct meta_object *quote = meta_find_object(meta, "quote");
+	ASSERT(meta_find_field(quote, "total")->currency_field == meta_find_field(quote, "code"));
+	meta_free(meta);
+	meta_diags_free(&diags);
+}
+
 static void test_formula_referring_to_unknown_field_is_refused(void)
 {
 	struct meta *meta = NULL;
@@ -1669,6 +1724,7 @@ static struct test_case tests[] = {
 	{"enum_default_must_be_one_of_the_values", test_enum_default_must_be_one_of_the_values},
 	{"ref_to_missing_object_is_reported_at_to", test_ref_to_missing_object_is_reported_at_to},
 	{"rollup_with_bad_of_is_refused", test_rollup_with_bad_of_is_refused},
+	{"currency_key_is_checked", test_currency_key_is_checked},
 	{"rollups_chain_through_formulas_and_rollups", test_rollups_chain_through_formulas_and_rollups},
 	{"rollup_of_unstorable_formula_or_a_loop_is_refused", test_rollup_of_unstorable_formula_or_a_loop_is_refused},
 	{"formula_referring_to_unknown_field_is_refused", test_formula_referring_to_unknown_field_is_refused},
