@@ -20,6 +20,7 @@
 #include <time.h>
 #include "auth.h"
 #include "demo.h"
+#include "plugin_registry.h"
 #include "context.h"
 #include "meta_model.h"
 #include "object.h"
@@ -863,6 +864,9 @@ static const struct demo_user demo_users[] = {
 	  "employee", NULL },
 	{ "sales_rep3", "Wang Fang", "Key Account Manager", "Sales APAC", "sales_manager", true, "sales_rep",
 	  "employee", NULL },
+	/* roles a package brings (lead2cash): created only where the metadata has the role */
+	{ "sales_director", "Daniel Schmidt", "VP Sales", NULL, "admin", false, "sales_director", "employee", NULL },
+	{ "finance", "Mei Chen", "Accounts Receivable Lead", NULL, "admin", false, "finance", "employee", NULL },
 	{ "service_agent", "Priya Nair", "Customer Success Manager", "Customer Service", "admin", false,
 	  "service_agent", "employee", NULL },
 	{ "marketing_user", "Lucas Martin", "Marketing Manager", "Marketing", "admin", false, "marketing_user",
@@ -936,6 +940,9 @@ static int create_people(struct demo *demo)
 	}
 	for (int i = 0; i < COUNT(demo_users); i++) {
 		const struct demo_user *user = &demo_users[i];
+		user_ids[i] = 0;
+		if (!meta_find_role(demo->ctx->kernel->meta, user->role))
+			continue;
 		if ((code = find_existing(demo, "user", "login", user->login, &user_ids[i])) != CRM_OK)
 			return code;
 		if (user_ids[i] != 0) {
@@ -1066,11 +1073,12 @@ static int create_consumers(struct demo *demo)
 }
 
 /* The demo logins, for the end of the run's log. */
-static void print_logins(FILE *log)
+static void print_logins(FILE *log, const struct meta *meta)
 {
 	fprintf(log, "demo: users (every password is %s):\n", DEMO_PASSWORD);
 	for (int i = 0; i < COUNT(demo_users); i++)
-		fprintf(log, "  %-16s %-16s %s\n", demo_users[i].login, demo_users[i].role, demo_users[i].kind);
+		if (meta_find_role(meta, demo_users[i].role))
+			fprintf(log, "  %-16s %-16s %s\n", demo_users[i].login, demo_users[i].role, demo_users[i].kind);
 	for (int i = 0; i < COUNT(demo_consumers); i++)
 		fprintf(log, "  %-16s %-16s %s\n", demo_consumers[i], "consumer", "consumer");
 }
@@ -1852,6 +1860,14 @@ int demo_generate(struct crm_ctx *ctx, int records, uint64_t seed, FILE *log)
 		goto fail;
 	if ((code = object_commit(ctx)) != CRM_OK)
 		goto fail;
+	/* the packages' own demo data (their manual `demo` jobs), over the base records just made */
+	crm_error_reset(ctx);
+	if ((code = plugin_demo_run(ctx->kernel, ctx, log)) != CRM_OK) {
+		free(demo.account_ids);
+		if (log)
+			fprintf(log, "demo: a plugin's demo stopped: %s\n", ctx->message);
+		return code;
+	}
 	if (log) {
 		double seconds = seconds_since(&start);
 		int64_t total = 0;
@@ -1865,7 +1881,7 @@ int demo_generate(struct crm_ctx *ctx, int records, uint64_t seed, FILE *log)
 		        demo.created[DK_TEAM], demo.created[DK_USER], demo.created[DK_ACCOUNT],
 		        demo.created[DK_CONTACT], demo.created[DK_OPPORTUNITY], demo.created[DK_ACTIVITY],
 		        demo.created[DK_LEAD], demo.created[DK_CASE], demo.created[DK_VEHICLE], seed);
-		print_logins(log);
+		print_logins(log, ctx->kernel->meta);
 	}
 	free(demo.account_ids);
 	return CRM_OK;

@@ -693,25 +693,67 @@ static int check_record(struct crm_ctx *ctx, struct store_conn *conn, const stru
 
 /* --- derived data ----------------------------------------------------- */
 
+/*
+ * Rollups on parent record id moved: the rollups above it that read them
+ * (a quote's subtotal feeds its grand total, which an account sums) are
+ * refreshed next, climbing one ref at a time. The loader refuses loops of
+ * such rollups, so the climb ends at the top of the object graph.
+ */
+static int climb_rollups(struct crm_ctx *ctx, const struct meta_object *object, int64_t id)
+{
+	for (int i = 0; i < object->rollup_parent_count; i++) {
+		const struct meta_field *up = object->rollup_parents[i];
+		if (!up->rollup_reads_rollup)
+			continue;
+		int64_t parent_id;
+		int code = store_ref_value(ctx->txn, object, up->rollup_child_field, id, &parent_id, ctx);
+		if (code == CRM_OK && parent_id)
+			code = store_rollup_refresh(ctx->txn, up, up->rollup_child_field->target, parent_id, ctx);
+		if (code == CRM_OK && parent_id)
+			code = climb_rollups(ctx, up->rollup_child_field->target, parent_id);
+		if (code != CRM_OK)
+			return code;
+	}
+	return CRM_OK;
+}
+
+/*
+ * A child was written (before/after: its old and new values, NULL for none):
+ * every rollup over it is recomputed for the parents it left and joined, in
+ * the caller's transaction, then the rollups that read those.
+ */
 static int refresh_rollups(struct crm_ctx *ctx, const struct meta_object *child, json_t *before,
                            json_t *after)
 {
-	for (int i = 0; i < child->rollup_parent_count; i++) {
+	if (!child->rollup_parent_count)
+		return CRM_OK;
+	/* each parent record climbs once, whatever the number of its rollups over this child */
+	struct moved { const struct meta_object *object; int64_t id; } *moved =
+		xcalloc((size_t)child->rollup_parent_count * 2, sizeof(*moved));
+	int moved_count = 0, code = CRM_OK;
+	for (int i = 0; i < child->rollup_parent_count && code == CRM_OK; i++) {
 		const struct meta_field *rollup = child->rollup_parents[i];
 		const struct meta_field *ref = rollup->rollup_child_field;
 		json_t *ids[2] = { before ? json_object_get(before, ref->name) : NULL,
 		                   after ? json_object_get(after, ref->name) : NULL };
-		for (int k = 0; k < 2; k++) {
+		for (int k = 0; k < 2 && code == CRM_OK; k++) {
 			if (!json_is_integer(ids[k]))
 				continue;
 			if (k == 1 && json_equal(ids[0], ids[1]))
 				continue;
-			int code = store_rollup_refresh(ctx->txn, rollup, ref->target, json_integer_value(ids[k]), ctx);
-			if (code != CRM_OK)
-				return code;
+			int64_t id = json_integer_value(ids[k]);
+			code = store_rollup_refresh(ctx->txn, rollup, ref->target, id, ctx);
+			int m = 0;
+			while (m < moved_count && !(moved[m].object == ref->target && moved[m].id == id))
+				m++;
+			if (m == moved_count)
+				moved[moved_count++] = (struct moved){ ref->target, id };
 		}
 	}
-	return CRM_OK;
+	for (int m = 0; m < moved_count && code == CRM_OK; m++)
+		code = climb_rollups(ctx, moved[m].object, moved[m].id);
+	free(moved);
+	return code;
 }
 
 static void autonumber_text(const char *format, int64_t n, char *out, size_t len)

@@ -123,8 +123,14 @@ int plugin_add_hook(struct plugin *plugin, const char *object, const char *event
 }
 
 /* "every 30s", "every 15m", "every 1h", "every 2d" -> seconds, or -1. */
+/*
+ * "every 15m" -> 900 seconds; "manual" -> 0: never on a clock, only when
+ * asked (`crm demo` runs each plugin's manual job named demo). -1: invalid.
+ */
 static long long parse_schedule(const char *schedule)
 {
+	if (schedule && strcmp(schedule, "manual") == 0)
+		return 0;
 	if (!schedule || strncmp(schedule, "every ", 6) != 0)
 		return -1;
 	const char *p = schedule + 6;
@@ -209,7 +215,8 @@ int plugin_add_handler(struct plugin *plugin, enum plugin_handler_kind kind, con
 			h->interval = parse_schedule(path_or_schedule);
 			if (h->interval < 0) {
 				snprintf(err, errlen, "job '%s': schedule '%.64s' is not valid (expected \"every N\" with "
-				         "s, m, h or d, like \"every 15m\")", arg, path_or_schedule ? path_or_schedule : "");
+				         "s, m, h or d, like \"every 15m\", or \"manual\")", arg,
+				         path_or_schedule ? path_or_schedule : "");
 				goto fail;
 			}
 			h->schedule = xstrdup(path_or_schedule);
@@ -559,7 +566,7 @@ void plugin_jobs_tick(struct crm_kernel *kernel, time_t now)
 		return;
 	for (int i = 0; i < plugins->handler_count; i++) {
 		struct handler *job = plugins->handlers[i];
-		if (job->kind != PLUGIN_JOB)
+		if (job->kind != PLUGIN_JOB || job->interval == 0)   /* manual: never on a clock */
 			continue;
 		pthread_mutex_lock(&plugins->jobs_lock);
 		bool due = job->next_run <= now;
@@ -622,6 +629,24 @@ int plugin_job_run(struct crm_kernel *kernel, struct crm_ctx *ctx, const char *n
 		return code;
 	}
 	return crm_error(ctx, CRM_ENOTFOUND, "no job '%.100s'", name ? name : "");
+}
+
+int plugin_demo_run(struct crm_kernel *kernel, struct crm_ctx *ctx, FILE *log)
+{
+	struct plugins *plugins = kernel_plugins(kernel);
+	for (int i = 0; plugins && i < plugins->handler_count; i++) {
+		struct handler *job = plugins->handlers[i];
+		if (job->kind != PLUGIN_JOB || job->interval != 0 || strcmp(job->name, "demo") != 0)
+			continue;
+		char qualified[200];
+		snprintf(qualified, sizeof(qualified), "%s.%s", job->plugin->name, job->name);
+		if (log)
+			fprintf(log, "demo: plugin %s...\n", job->plugin->name);
+		int code = plugin_job_run(kernel, ctx, qualified);
+		if (code != CRM_OK)
+			return code;
+	}
+	return CRM_OK;
 }
 
 json_t *plugin_jobs_stats(struct crm_kernel *kernel)

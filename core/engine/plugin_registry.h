@@ -54,6 +54,8 @@ int plugin_action(struct crm_kernel *kernel, struct crm_ctx *ctx, const char *na
 void plugin_jobs_tick(struct crm_kernel *kernel, time_t now);
 /* Runs job name ("plugin.job" or "job") now, as ctx's user, outside the schedule (tests, operators). */
 int plugin_job_run(struct crm_kernel *kernel, struct crm_ctx *ctx, const char *name);
+/* Runs every plugin's manual job named demo (crm.job("demo", "manual", fn)), in load order: demo data. */
+int plugin_demo_run(struct crm_kernel *kernel, struct crm_ctx *ctx, FILE *log);
 /*
  * The actions and routes the loaded plugins registered, in registration order, for the
  * OpenAPI document: [{"kind": "action", "plugin", "name": "plugin.action"} |

@@ -1317,8 +1317,9 @@ static int sb_require(lua_State *L)
 		lua_pop(L, 1);
 		lua_pushboolean(L, 1);
 	}
+	/* stack: name, crm.loaded, source, result */
 	lua_pushvalue(L, -1);
-	lua_setfield(L, -5, name);   /* crm.loaded[name] */
+	lua_setfield(L, -4, name);   /* crm.loaded[name] */
 	return 1;
 }
 

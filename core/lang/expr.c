@@ -1485,6 +1485,17 @@ void expr_each_path(const struct expr *e, void (*fn)(void *arg, const char *path
 	}
 }
 
+bool expr_reads_context(const struct expr *e)
+{
+	for (int i = 0; i < e->node_count; i++) {
+		const struct node *n = &e->nodes[i];
+		if (n->kind == NODE_ME || n->kind == NODE_USER_FIELD
+		    || (n->kind == NODE_CALL && (n->op == FN_TODAY || n->op == FN_NOW)))
+			return true;
+	}
+	return false;
+}
+
 /* ---- evaluation in C ----------------------------------------------------- */
 
 struct eval_state {

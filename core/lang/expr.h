@@ -60,6 +60,8 @@ void expr_free(struct expr *e);
 
 /* Calls fn for every identifier path in e ("amount", "account.industry"), $-names excluded. */
 void expr_each_path(const struct expr *e, void (*fn)(void *arg, const char *path), void *arg);
+/* True when the value depends on who asks or when: today(), now(), $me, $user (not storable). */
+bool expr_reads_context(const struct expr *e);
 
 /*
  * SQL builder. One builder serves a whole query, so that the select list,

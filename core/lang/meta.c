@@ -126,10 +126,8 @@ static const char *const rule_keys[] = {"when", "message", "field", NULL};
 static const char *const index_keys[] = {"fields", "unique", NULL};
 static const char *const value_keys[] = {"value", "label", NULL};
 static const char *const plugin_keys[] = {"name", "version", NULL};
-/* views.lines, the one views key whose map the loader checks key by key (docs/metadata.md#lines-view) */
-static const char *const lines_keys[] = {"object", "ref", "fields", "order", NULL};
-static const char *const role_keys[] = {"role", "label", "kind", "admin", "objects", "fields", "navigation", "description",
-                                        NULL};
+static const char *const role_keys[] = {"role", "extend", "label", "kind", "admin", "objects", "fields", "navigation",
+                                        "description", NULL};
 /* The first ACCESS_OP_COUNT entries are the operations, in enum access_op order. */
 static const char *const role_object_keys[] = {"read", "create", "update", "delete", "change_owner", NULL};
 static const char *const user_kind_names[] = {"employee", "partner", "consumer", NULL};
@@ -204,6 +202,10 @@ struct loader {
 	struct staged_object *staged; /* load order; after the merge: definitions only, parallel to meta->objects */
 	int role_cap;
 	struct role_aux *role_aux;    /* parallel to meta->roles */
+	/* `role: x, extend: true` documents, merged into their roles once every file is read */
+	int role_ext_count, role_ext_cap;
+	struct meta_role *role_ext;
+	struct role_aux *role_ext_aux;
 	crypto_hash_sha256_state hash;
 	char shown[4][160];           /* ring of buffers for shown() */
 	int shown_next;
@@ -1703,6 +1705,9 @@ static void stage_object(struct loader *ld, struct staged_object *so)
 	memset(so, 0, sizeof(*so));
 }
 
+/* views.lines, the one views key whose map the loader checks key by key (docs/metadata.md#lines-view) */
+static const char *const lines_keys[] = {"object", "ref", "fields", "order", NULL};
+
 /*
  * views.lines: { object, ref, fields, order }: child records edited as a grid
  * on this object's record page. The shape is checked here, where each part's
@@ -2109,15 +2114,18 @@ static void parse_role(struct loader *ld, const struct ynode *root)
 	role.pos = node_pos(ld, name_node);
 	role.kind = USER_EMPLOYEE;
 
-	const struct ynode *objects_key = NULL, *fields_key = NULL, *kind_node = NULL;
+	const struct ynode *objects_key = NULL, *fields_key = NULL, *kind_node = NULL, *admin_node = NULL,
+		*label_node = NULL;
+	bool extend = false;
 	for (int i = 0; i < root->count; i += 2) {
 		const struct ynode *key = root->items[i], *value = root->items[i + 1];
 		int kind;
 		if (!strcmp(key->text, "extend")) {
-			error_node(ld, key, "roles cannot be extended: define each role once, in one document");
+			get_bool(ld, value, "extend", &extend);
 		} else if (!in_list(key->text, role_keys)) {
 			error_unknown_key(ld, key, "role", role_keys);
 		} else if (!strcmp(key->text, "label")) {
+			label_node = key;
 			parse_label(ld, value, "label", &role.label);
 		} else if (!strcmp(key->text, "description")) {
 			get_text(ld, value, "description");
@@ -2132,6 +2140,7 @@ static void parse_role(struct loader *ld, const struct ynode *root)
 			else
 				role.kind = (enum user_kind)kind;
 		} else if (!strcmp(key->text, "admin")) {
+			admin_node = key;
 			get_bool(ld, value, "admin", &role.admin);
 		} else if (!strcmp(key->text, "navigation")) {
 			parse_name_list(ld, value, "navigation", false, NULL, &role.navigation, &role.navigation_count);
@@ -2160,7 +2169,106 @@ static void parse_role(struct loader *ld, const struct ynode *root)
 		role_aux_free(&aux);
 		return;
 	}
+	if (extend) {
+		/* an extension adds rights; who the role is for is the defining document's to say */
+		const struct ynode *fixed = kind_node ? kind_node : admin_node ? admin_node : label_node;
+		if (fixed)
+			error_node(ld, fixed, "role '%s' is extended here: kind, admin and label belong to the document that "
+			           "defines it", role.name);
+		if (ld->role_ext_count == ld->role_ext_cap) {
+			ld->role_ext_cap = ld->role_ext_cap ? ld->role_ext_cap * 2 : 4;
+			ld->role_ext = xrealloc(ld->role_ext, (size_t)ld->role_ext_cap * sizeof(*ld->role_ext));
+			ld->role_ext_aux = xrealloc(ld->role_ext_aux, (size_t)ld->role_ext_cap * sizeof(*ld->role_ext_aux));
+		}
+		ld->role_ext[ld->role_ext_count] = role;
+		ld->role_ext_aux[ld->role_ext_count++] = aux;
+		return;
+	}
 	stage_role(ld, &role, &aux);
+}
+
+/*
+ * `role: sales_rep, extend: true` (a plugin's document) adds objects, fields
+ * and navigation entries to a role defined elsewhere: a package grants its
+ * own objects to the roles of the base without editing metadata/. It may not
+ * restate an object or field the role already lists: two documents deciding
+ * the same right would leave a reader unsure which one holds.
+ */
+static void merge_role_extensions(struct loader *ld)
+{
+	struct meta *meta = ld->meta;
+	for (int e = 0; e < ld->role_ext_count; e++) {
+		struct meta_role *ext = &ld->role_ext[e];
+		struct role_aux *ext_aux = &ld->role_ext_aux[e];
+		struct meta_role *role = NULL;
+		struct role_aux *aux = NULL;
+		for (int r = 0; r < meta->role_count && !role; r++) {
+			if (strcmp(meta->roles[r].name, ext->name) == 0) {
+				role = &meta->roles[r];
+				aux = &ld->role_aux[r];
+			}
+		}
+		if (!role)
+			error_at(ld, ext->pos, "role '%s' is extended but defined nowhere (define it with 'role: %s' in "
+			         "metadata/ or a plugin)", ext->name, ext->name);
+		else if (role->admin)
+			error_at(ld, ext->pos, "role '%s' is an admin role with every right: there is nothing to extend",
+			         ext->name);
+		if (!role || role->admin) {
+			role_free(ext);
+			role_aux_free(ext_aux);
+			continue;
+		}
+		role->objects = xrealloc(role->objects, (size_t)(role->object_count + ext->object_count) * sizeof(*role->objects));
+		aux->object_names = xrealloc(aux->object_names, (size_t)(aux->object_count + ext->object_count) * sizeof(char *));
+		aux->object_pos = xrealloc(aux->object_pos, (size_t)(aux->object_count + ext->object_count) * sizeof(struct meta_pos));
+		for (int i = 0; i < ext->object_count; i++) {
+			int known = 0;
+			while (known < aux->object_count && strcmp(aux->object_names[known], ext_aux->object_names[i]) != 0)
+				known++;
+			if (known < aux->object_count) {
+				error_at(ld, ext_aux->object_pos[i], "role '%s' already lists object '%s' at %s:%d:%d", ext->name,
+				         shown(ld, ext_aux->object_names[i]), aux->object_pos[known].file,
+				         aux->object_pos[known].line, aux->object_pos[known].column);
+				continue;
+			}
+			role->objects[role->object_count++] = ext->objects[i];
+			memset(&ext->objects[i], 0, sizeof(ext->objects[i]));
+			aux->object_names[aux->object_count] = ext_aux->object_names[i];
+			ext_aux->object_names[i] = NULL;
+			aux->object_pos[aux->object_count++] = ext_aux->object_pos[i];
+		}
+		role->fields = xrealloc(role->fields, (size_t)(role->field_count + ext->field_count) * sizeof(*role->fields));
+		aux->field_keys = xrealloc(aux->field_keys, (size_t)(aux->field_count + ext->field_count) * sizeof(char *));
+		aux->field_pos = xrealloc(aux->field_pos, (size_t)(aux->field_count + ext->field_count) * sizeof(struct meta_pos));
+		for (int i = 0; i < ext->field_count; i++) {
+			int known = 0;
+			while (known < aux->field_count && strcmp(aux->field_keys[known], ext_aux->field_keys[i]) != 0)
+				known++;
+			if (known < aux->field_count) {
+				error_at(ld, ext_aux->field_pos[i], "role '%s' already lists field '%s' at %s:%d:%d", ext->name,
+				         shown(ld, ext_aux->field_keys[i]), aux->field_pos[known].file, aux->field_pos[known].line,
+				         aux->field_pos[known].column);
+				continue;
+			}
+			role->fields[role->field_count++] = ext->fields[i];
+			aux->field_keys[aux->field_count] = ext_aux->field_keys[i];
+			ext_aux->field_keys[i] = NULL;
+			aux->field_pos[aux->field_count++] = ext_aux->field_pos[i];
+		}
+		for (int i = 0; i < ext->navigation_count; i++) {
+			role->navigation = xrealloc(role->navigation, (size_t)(role->navigation_count + 1) * sizeof(char *));
+			role->navigation[role->navigation_count++] = ext->navigation[i];
+			ext->navigation[i] = NULL;
+		}
+		role_free(ext);
+		role_aux_free(ext_aux);
+	}
+	free(ld->role_ext);
+	free(ld->role_ext_aux);
+	ld->role_ext = NULL;
+	ld->role_ext_aux = NULL;
+	ld->role_ext_count = 0;
 }
 
 /* --------------------------------------------------------------- workflows */
@@ -3115,18 +3223,98 @@ static void resolve_rollup(struct loader *ld, int object_index, struct meta_fiel
 	child->rollup_parents = xrealloc(child->rollup_parents,
 	                                 (size_t)(child->rollup_parent_count + 1) * sizeof(*child->rollup_parents));
 	child->rollup_parents[child->rollup_parent_count++] = field;
+}
 
+/*
+ * What a rollup can measure is a value the child stores or derives from
+ * itself alone: a stored number (or date for min/max), a rollup of the
+ * child's own children, or a formula over such fields. A formula that reads
+ * another record, the clock or the caller would leave the stored total stale
+ * the moment that record, the day or the reader changed, so it is refused.
+ */
+struct measure_walk {
+	const struct meta_object *child;
+	const char *why;          /* first reason the value cannot be stored, or NULL */
+	char detail[160];
+	bool reads_rollup;
+	int depth;
+};
+
+static void walk_measured(struct measure_walk *w, const struct meta_field *f);
+
+static void walk_measured_path(void *arg, const char *path)
+{
+	struct measure_walk *w = arg;
+	if (w->why)
+		return;
+	if (strchr(path, '.')) {
+		w->why = "reads another record through";
+		snprintf(w->detail, sizeof(w->detail), "'%s'", path);
+		return;
+	}
+	const struct meta_field *f = meta_find_field(w->child, path);
+	if (f)
+		walk_measured(w, f);
+}
+
+static void walk_measured(struct measure_walk *w, const struct meta_field *f)
+{
+	if (f->type == FIELD_ROLLUP) {
+		w->reads_rollup = true;
+		return;
+	}
+	if (f->type != FIELD_FORMULA || !f->formula_expr || w->why)
+		return;
+	if (w->depth >= EXPR_MAX_FORMULA_DEPTH) {
+		w->why = "nests formulas too deeply at";
+		snprintf(w->detail, sizeof(w->detail), "formula '%s'", f->name);
+	} else if (expr_reads_context(f->formula_expr)) {
+		w->why = "depends on the day or the reader (today(), now(), $me, $user) in";
+		snprintf(w->detail, sizeof(w->detail), "formula '%s'", f->name);
+	} else {
+		w->depth++;
+		expr_each_path(f->formula_expr, walk_measured_path, w);
+		w->depth--;
+	}
+}
+
+/* The type of a field's value, for measuring it: a formula's result, a rollup's (count: int). */
+static enum field_type measured_type(const struct meta_field *f, int depth)
+{
+	if (f->type == FIELD_FORMULA)
+		return f->result_type;
+	if (f->type != FIELD_ROLLUP)
+		return f->type;
+	if (f->rollup_measure == ROLLUP_COUNT)
+		return FIELD_INT;
+	if (f->rollup_measure == ROLLUP_AVG || !f->rollup_child || !f->rollup_measure_field || depth > 8)
+		return FIELD_DECIMAL;
+	const struct meta_field *measured = meta_find_field(f->rollup_child, f->rollup_measure_field);
+	return measured ? measured_type(measured, depth + 1) : FIELD_DECIMAL;
+}
+
+/* Second pass: every rollup knows its child by now, so a measure may be a rollup in turn. */
+static void check_rollup_measure(struct loader *ld, struct meta_field *field, const struct field_aux *aux)
+{
+	const struct meta_object *child = field->rollup_child;
+	struct measure_walk w = { .child = child };
 	if (field->rollup_measure_field) {
 		const struct meta_field *measured = meta_find_field(child, field->rollup_measure_field);
+		enum field_type type = measured ? measured_type(measured, 0) : FIELD_TEXT;
+		if (measured)
+			walk_measured(&w, measured);
 		if (!measured)
 			error_at(ld, aux->measure_pos, "unknown field '%s' on object '%s' in measure of rollup '%s'",
 			         field->rollup_measure_field, child->name, field->name);
-		else if (!measure_type_ok(field->rollup_measure, measured->type))
+		else if (!measure_type_ok(field->rollup_measure, type))
 			error_at(ld, aux->measure_pos, "cannot measure field '%s' of type '%s' in rollup '%s' (expected %s)",
-			         measured->name, meta_type_name(measured->type), field->name,
+			         measured->name, meta_type_name(type), field->name,
 			         field->rollup_measure == ROLLUP_MIN || field->rollup_measure == ROLLUP_MAX
 			             ? "int, decimal, money, percent, date or datetime"
 			             : "int, decimal, money or percent");
+		else if (w.why)
+			error_at(ld, aux->measure_pos, "rollup '%s' cannot measure '%s': it %s %s, so the stored total "
+			         "would go stale", field->name, measured->name, w.why, w.detail);
 		else if (field->rollup_measure == ROLLUP_AVG)
 			field->scale = 6;
 		else
@@ -3137,7 +3325,52 @@ static void resolve_rollup(struct loader *ld, int object_index, struct meta_fiel
 		snprintf(context, sizeof(context), "where of rollup '%s'", field->name);
 		struct path_check pc = {ld, child, aux->where_pos, context, NULL, 0};
 		expr_each_path(field->rollup_where_expr, check_path, &pc);
+		w.why = NULL;
+		expr_each_path(field->rollup_where_expr, walk_measured_path, &w);
 	}
+	field->rollup_reads_rollup = w.reads_rollup;
+}
+
+/*
+ * A rollup that reads a rollup is refreshed after it: object.c climbs the
+ * refs. A loop of such rollups (account.total over its sub-accounts' totals)
+ * would climb forever on a cyclic hierarchy, so it is refused here.
+ */
+static bool rollup_climb_cycle(struct loader *ld, const struct meta_object *object, char *state, struct strbuf *path)
+{
+	int index = (int)(object - ld->meta->objects);
+	if (state[index] == 1)
+		return true;
+	if (state[index] == 2)
+		return false;
+	state[index] = 1;
+	for (int i = 0; i < object->rollup_parent_count; i++) {
+		const struct meta_field *up = object->rollup_parents[i];
+		if (!up->rollup_reads_rollup)
+			continue;
+		const struct meta_object *parent = up->rollup_child_field->target;
+		if (rollup_climb_cycle(ld, parent, state, path)) {
+			strbuf_printf(path, "%s%s.%s", path->len ? " <- " : "", parent->name, up->name);
+			return true;
+		}
+	}
+	state[index] = 2;
+	return false;
+}
+
+static void check_rollup_cycles(struct loader *ld)
+{
+	char *state = xcalloc((size_t)ld->meta->object_count, 1);
+	for (int o = 0; o < ld->meta->object_count; o++) {
+		struct strbuf path = {0};
+		bool loop = rollup_climb_cycle(ld, &ld->meta->objects[o], state, &path);
+		if (loop)
+			error_at(ld, ld->meta->objects[o].pos, "rollups that measure rollups form a loop: %s", path.data);
+		strbuf_free(&path);
+		if (loop)
+			break;
+	}
+	free(state);
 }
 
 struct cycle_search {
@@ -3508,6 +3741,7 @@ static void resolve_roles(struct loader *ld)
 {
 	struct meta *meta = ld->meta;
 	const struct meta_object *user = meta_find_object(meta, "user");
+	merge_role_extensions(ld);
 	for (int r = 0; r < meta->role_count; r++) {
 		struct meta_role *role = &meta->roles[r];
 		const struct role_aux *aux = &ld->role_aux[r];
@@ -3857,6 +4091,14 @@ static void resolve(struct loader *ld)
 		}
 	}
 	for (int o = 0; o < meta->object_count; o++) {
+		for (int f = 0; f < meta->objects[o].field_count; f++) {
+			struct meta_field *field = &meta->objects[o].fields[f];
+			if (field->type == FIELD_ROLLUP && field->rollup_child)
+				check_rollup_measure(ld, field, &ld->staged[o].field_aux[f]);
+		}
+	}
+	check_rollup_cycles(ld);
+	for (int o = 0; o < meta->object_count; o++) {
 		check_object(ld, o);
 		check_kanban_card(ld, &meta->objects[o]);
 		check_home_sections(ld, &meta->objects[o]);
@@ -3920,6 +4162,12 @@ static int loader_finish(struct loader *ld, struct meta **out)
 	for (int i = 0; i < meta->role_count; i++)
 		role_aux_free(&ld->role_aux[i]);
 	free(ld->role_aux);
+	for (int i = 0; i < ld->role_ext_count; i++) {   /* not merged: loading stopped before roles */
+		role_free(&ld->role_ext[i]);
+		role_aux_free(&ld->role_ext_aux[i]);
+	}
+	free(ld->role_ext);
+	free(ld->role_ext_aux);
 	if (ld->diags->error_count > 0) {
 		meta_free(meta);
 		return CRM_EMETA;

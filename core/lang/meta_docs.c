@@ -187,13 +187,18 @@ static const struct key_doc key_docs[] = {
 	{ "field", "of", "text", "`child_object.ref_field`: a ref (or user field) of the child to this object",
 	  "required for rollup",
 	  "The child records a rollup aggregates: those whose ref points at this record. Recomputed in the "
-	  "transaction of every child create, update, move, delete and restore.",
+	  "transaction of every child create, update, move, delete and restore; a rollup that measures a rollup "
+	  "(itself or through a formula) is recomputed after it, up the refs, so line totals, a quote's subtotal, "
+	  "its grand total and an account's sum of quotes move together. Loops of such rollups are refused.",
 	  "of: opportunity.account" },
 	{ "field", "measure", "text",
-	  "count, sum(f), avg(f) of a number field f of the child, min(f), max(f) of a number, date or datetime field",
+	  "count, sum(f), avg(f) of a number field f of the child, min(f), max(f) of a number, date or datetime field; "
+	  "f may be a stored field, a rollup of the child or a formula over the child's own fields",
 	  "count",
 	  "What the rollup computes over the children. avg keeps 6 decimal places, sum, min and max the measured "
-	  "field's.",
+	  "field's. A formula that reads another record (`account.x`), the day (`today()`, `now()`) or the reader "
+	  "(`$me`, `$user`) cannot be measured: the stored total would go stale when they change. A money, decimal "
+	  "or percent formula counts at its scale (each line's cents, as shown).",
 	  "measure: sum(amount)" },
 	{ "field", "where", "[expression](#expressions)", "over the child's fields", "every child",
 	  "Only the children for which it holds count.", "where: \"stage = 'won'\"" },
@@ -281,8 +286,14 @@ static const struct key_doc key_docs[] = {
 
 	/* ---- role */
 	{ "role", "role", "name", NAME_WORDS, "required",
-	  "The role's name, given to users (`crm user add --role`). Defined once; roles cannot be extended.",
+	  "The role's name, given to users (`crm user add --role`). Defined once; other documents (a plugin's) add "
+	  "objects, fields and navigation entries to it with `extend: true`.",
 	  "role: sales_rep" },
+	{ "role", "extend", "boolean", "true, false", "false",
+	  "This document adds to a role defined elsewhere (metadata/ or another plugin), whatever the load order: "
+	  "its `objects`, `fields` and `navigation` are appended. It may not restate an object or field the role "
+	  "already lists, nor set `kind`, `admin` or `label`.",
+	  "extend: true" },
 	{ "role", "label", LABEL_TYPE, NULL, "the name", "What people read.", "label: { en: Sales Rep, zh: 销售代表 }" },
 	{ "role", "kind", "text", "employee, partner, consumer", "employee",
 	  "The kind of user the role is for.", "kind: partner" },

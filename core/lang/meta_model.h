@@ -83,6 +83,11 @@ struct meta_field {
 	char *rollup_measure_field;      /* NULL for count */
 	char *rollup_where;              /* source text or NULL */
 	struct expr *rollup_where_expr;  /* owned or NULL */
+	/*
+	 * the measure or where reads a rollup of the child (itself or through a
+	 * formula): when one of the child's rollups moves, this one is refreshed too
+	 */
+	bool rollup_reads_rollup;
 	/* autonumber */
 	char *format;                    /* "CASE-{00000}" */
 };

@@ -1110,6 +1110,29 @@ int store_get_text(struct store_conn *conn, const struct meta_object *object, in
 	return CRM_OK;
 }
 
+int store_ref_value(struct store_conn *conn, const struct meta_object *object, const struct meta_field *ref,
+                    int64_t id, int64_t *out, struct crm_ctx *ctx)
+{
+	struct strbuf sql = { 0 };
+	strbuf_puts(&sql, "SELECT ");
+	strbuf_ident(&sql, ref->name);
+	strbuf_puts(&sql, " FROM ");
+	strbuf_ident(&sql, object->name);
+	strbuf_puts(&sql, " WHERE \"id\" = ?1");
+	sqlite3_stmt *stmt;
+	int code = store_prepare(conn, sql.data, &stmt, ctx);
+	strbuf_free(&sql);
+	if (code != CRM_OK)
+		return code;
+	sqlite3_bind_int64(stmt, 1, id);
+	int rc = store_step(conn, stmt);
+	*out = rc == SQLITE_ROW && sqlite3_column_type(stmt, 0) == SQLITE_INTEGER ? sqlite3_column_int64(stmt, 0) : 0;
+	store_done(conn, stmt);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_sql_error(conn, rc, ctx, "ref");
+	return CRM_OK;
+}
+
 int store_exists(struct store_conn *conn, const struct meta_object *object, int64_t id,
                  bool *out, struct crm_ctx *ctx)
 {

@@ -91,6 +91,9 @@ int store_get(struct store_conn *conn, const struct meta_object *object, int64_t
 /* The same record as JSON text appended to out (no jansson tree), and its version. */
 int store_get_text(struct store_conn *conn, const struct meta_object *object, int64_t id,
                    bool include_deleted, struct jsonw *out, int64_t *version, struct crm_ctx *ctx);
+/* The id a ref field of record id holds (deleted records too), 0 when empty or no such record. */
+int store_ref_value(struct store_conn *conn, const struct meta_object *object, const struct meta_field *ref,
+                    int64_t id, int64_t *out, struct crm_ctx *ctx);
 /* True if a live record with that id exists. */
 int store_exists(struct store_conn *conn, const struct meta_object *object, int64_t id,
                  bool *out, struct crm_ctx *ctx);

@@ -57,8 +57,9 @@ def login(port, login_name=ADMIN_LOGIN, password=ADMIN_PASSWORD):
 class Server:
     """A `crm serve` process on a free loopback port with its own database."""
 
-    def __init__(self, workdir, db=None, extra=None, metadata=METADATA, threads=2):
+    def __init__(self, workdir, db=None, extra=None, metadata=METADATA, threads=2, plugins=None):
         self.workdir = workdir
+        self.plugins = plugins
         self.db = db or os.path.join(workdir, "test.db")
         self.extra = list(extra or [])
         self.metadata = metadata
@@ -68,7 +69,7 @@ class Server:
         self.log_path = os.path.join(workdir, "server.log")
 
     def start(self, timeout=30, as_admin=True):
-        plugins = os.path.join(self.workdir, "plugins")
+        plugins = self.plugins or os.path.join(self.workdir, "plugins")
         os.makedirs(plugins, exist_ok=True)
         if as_admin and not os.path.exists(self.db):
             add_user(self.db, self.metadata, ADMIN_LOGIN, ADMIN_PASSWORD, "admin", self.workdir)

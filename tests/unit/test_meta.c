@@ -543,6 +543,81 @@ static void test_rollup_with_bad_of_is_refused(void)
 	meta_diags_free(&diags);
 }
 
+/* line_total (formula) -> subtotal (rollup) -> grand (formula) -> account's sum: each link is refreshed after the one below. */
+static void test_rollups_chain_through_formulas_and_rollups(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = load_one("chain.yaml",
+		"object: account\n"
+		"fields:\n"
+		"  quoted: { type: rollup, of: quote.account, measure: sum(grand) }\n"
+		"  lines: { type: rollup, of: quote.account, measure: sum(line_count) }\n"
+		"  names: { type: rollup, of: quote.account, measure: count }\n"
+		"---\n"
+		"object: quote\n"
+		"fields:\n"
+		"  account: { type: ref, to: account }\n"
+		"  name: { type: text }\n"
+		"  subtotal: { type: rollup, of: line.quote, measure: sum(total) }\n"
+		"  line_count: { type: rollup, of: line.quote, measure: count }\n"
+		"  grand: { type: money, formula: \"subtotal * 1.13\" }\n"
+		"---\n"
+		"object: line\n"
+		"fields:\n"
+		"  quote: { type: ref, to: quote }\n"
+		"  qty: { type: decimal }\n"
+		"  price: { type: money }\n"
+		"  total: { type: money, formula: \"qty * price\" }\n", &meta, &diags);
+	if (rc != CRM_OK)
+		meta_diags_print(&diags, stderr);
+	ASSERT_EQ(rc, CRM_OK);
+	const struct meta_object *account = meta_find_object(meta, "account"), *quote = meta_find_object(meta, "quote");
+	ASSERT(meta_find_field(account, "quoted")->rollup_reads_rollup);
+	ASSERT(meta_find_field(account, "lines")->rollup_reads_rollup);
+	ASSERT(!meta_find_field(account, "names")->rollup_reads_rollup);
+	ASSERT(!meta_find_field(quote, "subtotal")->rollup_reads_rollup);
+	ASSERT_EQ(meta_find_field(quote, "subtotal")->scale, 2);
+	meta_free(meta);
+	meta_diags_free(&diags);
+}
+
+/* A measured formula that reads another record, the day or the reader would leave the total stale. */
+static void test_rollup_of_unstorable_formula_or_a_loop_is_refused(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = load_one("stale.yaml",
+		"object: account\n"
+		"fields:\n"
+		"  name: { type: text }\n"
+		"  parent: { type: ref, to: account }\n"
+		"  rate: { type: decimal }\n"
+		"  a: { type: rollup, of: deal.account, measure: sum(converted) }\n"
+		"  b: { type: rollup, of: deal.account, measure: sum(age) }\n"
+		"  c: { type: rollup, of: deal.account, measure: sum(mine) }\n"
+		"  d: { type: rollup, of: deal.account, measure: sum(title) }\n"
+		"  tree: { type: rollup, of: account.parent, measure: sum(tree) }\n"
+		"---\n"
+		"object: deal\n"
+		"fields:\n"
+		"  account: { type: ref, to: account }\n"
+		"  amount: { type: money }\n"
+		"  converted: { type: money, formula: \"amount * account.rate\" }\n"
+		"  age: { type: int, formula: \"days_between(created_at, today())\" }\n"
+		"  mine: { type: int, formula: \"if(owner = $me, 1, 0)\" }\n"
+		"  title: { type: text, formula: \"lower(account.name)\" }\n", &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_EQ(diags.error_count, 5);
+	ASSERT_DIAG(diags, "stale.yaml", 6, 49, "rollup 'a' cannot measure 'converted': it reads another record through "
+	            "'account.rate'");
+	ASSERT_DIAG(diags, "stale.yaml", 7, 49, "rollup 'b' cannot measure 'age': it depends on the day or the reader");
+	ASSERT_DIAG(diags, "stale.yaml", 8, 49, "rollup 'c' cannot measure 'mine'");
+	ASSERT_DIAG(diags, "stale.yaml", 9, 49, "cannot measure field 'title' of type 'text' in rollup 'd'");
+	ASSERT_DIAG(diags, "stale.yaml", 1, 9, "rollups that measure rollups form a loop: account.tree");
+	meta_diags_free(&diags);
+}
+
 static void test_formula_referring_to_unknown_field_is_refused(void)
 {
 	struct meta *meta = NULL;
@@ -1029,9 +1104,9 @@ static void test_unknown_right_in_role_object_lists_the_allowed_keys(void)
 	rc = load_roles("role: r\nobject: account\nextend: true\n", &meta, &diags);
 	ASSERT_EQ(rc, CRM_EMETA);
 	ASSERT_EQ(diags.error_count, 2);
-	ASSERT_DIAG(diags, "roles.yaml", 2, 1, "unknown key 'object' in role (expected one of: role, label, kind, admin, "
-	            "objects, fields, navigation, description)");
-	ASSERT_DIAG(diags, "roles.yaml", 3, 1, "roles cannot be extended");
+	ASSERT_DIAG(diags, "roles.yaml", 2, 1, "unknown key 'object' in role (expected one of: role, extend, label, kind, "
+	            "admin, objects, fields, navigation, description)");
+	ASSERT_DIAG(diags, "roles.yaml", 1, 7, "role 'r' is extended but defined nowhere");
 	meta_diags_free(&diags);
 }
 
@@ -1144,6 +1219,76 @@ static void test_role_defined_twice_names_the_first(void)
 	ASSERT_EQ(diags.error_count, 2);
 	ASSERT_DIAG(diags, "b.yaml", 2, 7, "role 'rep' is already defined at a.yaml:1:7");
 	ASSERT_DIAG(diags, "a.yaml", 3, 7, "invalid name 'Bad Role' for 'role'");
+	meta_diags_free(&diags);
+}
+
+/* A plugin's `role: x, extend: true` adds objects, fields and navigation; it may not restate or redefine. */
+static void test_role_extension_adds_rights_and_is_checked(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	/* the extension is read first: roles merge once every file is read */
+	const char *names[] = {"a_ext.yaml", "b_objects.yaml", "c_roles.yaml"};
+	const char *texts[] = {
+		"role: sales_rep\n"
+		"extend: true\n"
+		"navigation: [team]\n"
+		"objects:\n"
+		"  team: { read: all }\n"
+		"fields:\n"
+		"  account.owner: read\n",
+		role_objects_yaml,
+		"role: sales_rep\n"
+		"navigation: [account]\n"
+		"objects:\n"
+		"  account: { read: all }\n",
+	};
+	int rc = meta_load_texts(3, names, texts, &meta, &diags);
+	if (rc != CRM_OK)
+		meta_diags_print(&diags, stderr);
+	ASSERT_EQ(rc, CRM_OK);
+	const struct meta_role *rep = meta_find_role(meta, "sales_rep");
+	ASSERT_EQ(rep->object_count, 2);
+	ASSERT(rep->objects[1].object == meta_find_object(meta, "team"));
+	ASSERT_EQ(rep->objects[1].ops[ACCESS_READ].level, LEVEL_ALL);
+	ASSERT_EQ(rep->field_count, 1);
+	ASSERT_EQ(rep->fields[0].access, FIELD_ACCESS_READ);
+	ASSERT_EQ(rep->navigation_count, 2);
+	ASSERT_STR_EQ(rep->navigation[1], "team");
+	meta_free(meta);
+	meta_diags_free(&diags);
+
+	const char *bad_names[] = {"objects.yaml", "roles.yaml", "ext.yaml"};
+	const char *bad_texts[] = {
+		role_objects_yaml,
+		"role: sales_rep\n"
+		"objects:\n"
+		"  account: { read: all }\n"
+		"---\n"
+		"role: boss\n"
+		"admin: true\n",
+		"role: sales_rep\n"
+		"extend: true\n"
+		"kind: partner\n"
+		"objects:\n"
+		"  account: { read: own }\n"
+		"---\n"
+		"role: ghost\n"
+		"extend: true\n"
+		"objects: { team: { read: all } }\n"
+		"---\n"
+		"role: boss\n"
+		"extend: true\n"
+		"objects: { team: { read: all } }\n",
+	};
+	rc = meta_load_texts(3, bad_names, bad_texts, &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_EQ(diags.error_count, 4);
+	ASSERT_DIAG(diags, "ext.yaml", 3, 7, "role 'sales_rep' is extended here: kind, admin and label belong to the "
+	            "document that defines it");
+	ASSERT_DIAG(diags, "ext.yaml", 5, 3, "role 'sales_rep' already lists object 'account' at roles.yaml:3:3");
+	ASSERT_DIAG(diags, "ext.yaml", 7, 7, "role 'ghost' is extended but defined nowhere");
+	ASSERT_DIAG(diags, "ext.yaml", 11, 7, "role 'boss' is an admin role with every right");
 	meta_diags_free(&diags);
 }
 
@@ -1380,6 +1525,8 @@ static struct test_case tests[] = {
 	{"enum_default_must_be_one_of_the_values", test_enum_default_must_be_one_of_the_values},
 	{"ref_to_missing_object_is_reported_at_to", test_ref_to_missing_object_is_reported_at_to},
 	{"rollup_with_bad_of_is_refused", test_rollup_with_bad_of_is_refused},
+	{"rollups_chain_through_formulas_and_rollups", test_rollups_chain_through_formulas_and_rollups},
+	{"rollup_of_unstorable_formula_or_a_loop_is_refused", test_rollup_of_unstorable_formula_or_a_loop_is_refused},
 	{"formula_referring_to_unknown_field_is_refused", test_formula_referring_to_unknown_field_is_refused},
 	{"formula_paths_follow_refs", test_formula_paths_follow_refs},
 	{"formula_cycle_is_named", test_formula_cycle_is_named},
@@ -1403,6 +1550,7 @@ static struct test_case tests[] = {
 	{"bad_field_access_value_is_refused", test_bad_field_access_value_is_refused},
 	{"role_defined_twice_names_the_first", test_role_defined_twice_names_the_first},
 	{"invalid_role_kind_is_refused", test_invalid_role_kind_is_refused},
+	{"role_extension_adds_rights_and_is_checked", test_role_extension_adds_rights_and_is_checked},
 	{"admin_role_with_objects_or_fields_is_refused", test_admin_role_with_objects_or_fields_is_refused},
 	{"repository_metadata_loads_with_the_demo_roles", test_repository_metadata_loads_with_the_demo_roles},
 	{"bad_views_and_defaults_are_refused_where_written", test_bad_views_and_defaults_are_refused_where_written},
