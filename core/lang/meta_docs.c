@@ -874,9 +874,9 @@ static const struct section_doc sections[] = {
 	  "apply as anywhere: a role that may not create, change or delete lines sees them as text.",
 	  "object: quote\n"
 	  "fields:\n"
-	  "  name:       { type: text, required: true }\n"
-	  "  line_count: { type: rollup, of: quote_line.quote, measure: count }\n"
-	  "  units:      { type: rollup, of: quote_line.quote, measure: sum(quantity) }\n"
+	  "  name:        { type: text, required: true }\n"
+	  "  subtotal:    { type: rollup, of: quote_line.quote, measure: sum(line_total) }\n"
+	  "  grand_total: { type: money, formula: \"subtotal * 1.13\" }\n"
 	  "views:\n"
 	  "  lines: { object: quote_line, ref: quote, fields: [product, quantity, unit_price, discount, line_total], order: sort_order }\n"
 	  "---\n"

@@ -1070,7 +1070,7 @@ async function main() {
     const { data: quote } = await rep('POST', '/objects/quote', { name: 'UI grid quote' });
     assert(quote.id, `quote: ${JSON.stringify(quote)}`);
     const axeSource = fs.readFileSync(path.join(ROOT, 'tests/ui/node_modules/axe-core/axe.min.js'), 'utf8');
-    await lineGridScenario({ rep, quote: quote.id, products, total: 'units', axeSource });
+    await lineGridScenario({ rep, quote: quote.id, products, total: 'subtotal', axeSource });
   }, page);
 
   const unexpected = page.errors.filter((e) => !/status of 4\d\d/.test(e));
