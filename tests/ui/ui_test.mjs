@@ -115,7 +115,8 @@ async function gotoHash(page, hash) {
 // The line grid (views.lines) on a quote's page, as a sales rep: add three lines, a bad quantity is
 // an error in its cell and nothing is saved, fix it and save (one batch), the totals on the page
 // follow, move a line (button and keyboard), remove one, and the unsaved-change question.
-// `total` is a rollup of the quote over its lines that the page shows.
+// `total` is a rollup of the quote over its lines that the page shows; `other` another user who may
+// change the lines (for the conflict).
 const cellOf = (row, field) => `[data-test=lines-grid] tbody tr:nth-child(${row}) td[data-field=${field}]`;
 async function pickProduct(p, row, name) {
   await p.fill(`${cellOf(row, 'product')} input[role=combobox]`, name);
@@ -129,7 +130,7 @@ async function linesOfQuote(rep, quote) {
   const { data } = await rep('GET', `/objects/quote_line?sort=sort_order,id&filter=${encodeURIComponent(`quote = ${quote}`)}`);
   return data.records;
 }
-async function lineGridScenario({ rep, quote, products, total, axeSource }) {
+async function lineGridScenario({ rep, other, quote, products, total, axeSource }) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, bypassCSP: true });
   const p = await context.newPage();
   p.dialogs = [];
@@ -189,6 +190,23 @@ async function lineGridScenario({ rep, quote, products, total, axeSource }) {
   assert(moneyOf(await p.textContent(`[data-test=lines-totals] [data-total=${total}]`)) === saved[total], 'the totals under the grid too');
   assert(/\d/.test(await p.textContent(cellOf(1, 'line_total'))), 'the formula shows its value after the save');
   await p.screenshot({ path: path.join(SHOTS, 'lines.png'), fullPage: true });
+
+  // someone else changes line 1 meanwhile: the save is refused as a whole, the banner says who; their
+  // values load into the cells this user left alone, this user's edit stays, and the next save holds
+  const first = lines[0];
+  const theirs = await other('PATCH', `/objects/quote_line/${first.id}`, { quantity: 7, discount: 5 }, { 'If-Match': `"${first.version}"` });
+  assert(theirs.status === 200, `the other user's change: ${theirs.status} ${JSON.stringify(theirs.data)}`);
+  await p.fill(`${cellOf(1, 'unit_price')} input`, '110');
+  await p.click('[data-test=lines-save]');
+  await p.waitForSelector('[data-test=lines-reload-keep]');
+  assert(/Line 1|line 1/.test(await p.textContent('[data-test=lines-error]')), 'the conflict names the line');
+  await p.click('[data-test=lines-reload-keep]');
+  assert(await p.inputValue(`${cellOf(1, 'quantity')} input`) === '7', 'their quantity in the cell this user left alone');
+  assert(await p.inputValue(`${cellOf(1, 'unit_price')} input`) === '110', 'this user\'s price stays');
+  await p.click('[data-test=lines-save]');
+  await p.waitForFunction(() => /saved/i.test(document.querySelector('[data-test=lines-status]').textContent));
+  const merged = (await linesOfQuote(rep, quote))[0];
+  assert(merged.quantity === 7 && merged.discount === 5 && merged.unit_price === 110, `merged: ${JSON.stringify(merged)}`);
 
   // reorder: the third line up with its button, then to the top with Alt+ArrowUp from its quantity
   await p.click(`[data-test=lines-grid] tbody tr:nth-child(3) [data-test=line-up]`);
@@ -1070,7 +1088,7 @@ async function main() {
     const { data: quote } = await rep('POST', '/objects/quote', { name: 'UI grid quote' });
     assert(quote.id, `quote: ${JSON.stringify(quote)}`);
     const axeSource = fs.readFileSync(path.join(ROOT, 'tests/ui/node_modules/axe-core/axe.min.js'), 'utf8');
-    await lineGridScenario({ rep, quote: quote.id, products, total: 'subtotal', axeSource });
+    await lineGridScenario({ rep, other: admin1, quote: quote.id, products, total: 'subtotal', axeSource });
   }, page);
 
   const unexpected = page.errors.filter((e) => !/status of 4\d\d/.test(e));

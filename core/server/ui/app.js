@@ -1507,6 +1507,18 @@ async function linesGrid(o, parent, spec, reread) {
   }
   const lineName = (row) => fill(t('lineN'), { n: rows.indexOf(row) + 1 });
 
+  // a cell's input: the form's widget for the field, labelled by its column, described by its error
+  function cellWidget(row, f, value) {
+    const w = widget(f, value, `ln-${row.key}-${f.name}`);
+    const control = controlOf(w);
+    control.setAttribute('aria-label', fieldLabel(f));
+    control.setAttribute('aria-describedby', row.errors.get(f.name).id);
+    if (f.required) control.setAttribute('aria-required', 'true');
+    if (w.matches('textarea')) w.rows = 1;
+    row.widgets.set(f.name, w);
+    return w;
+  }
+
   function makeRow(record, isNew, loadedAt) {
     const key = `l${++seq}`;
     const row = { key, isNew, record, base: {}, removed: false, loadedAt, widgets: new Map(), errors: new Map(), texts: new Map() };
@@ -1521,15 +1533,8 @@ async function linesGrid(o, parent, spec, reread) {
       let content;
       if (writable(f, row)) {
         const start = isNew ? (f.default !== undefined ? f.default : null) : record[f.name];
-        row.base[f.name] = isNew ? start : record[f.name];
-        const w = widget(f, start, `ln-${key}-${f.name}`);
-        const control = controlOf(w);
-        control.setAttribute('aria-label', fieldLabel(f));
-        control.setAttribute('aria-describedby', err.id);
-        if (f.required) control.setAttribute('aria-required', 'true');
-        if (w.matches('textarea')) w.rows = 1;
-        row.widgets.set(f.name, w);
-        content = w;
+        row.base[f.name] = start;
+        content = cellWidget(row, f, start);
       } else {
         content = h('span', { class: 'cell-text' }, valueNode(f, record[f.name]));
         row.texts.set(f.name, content);
@@ -1592,6 +1597,11 @@ async function linesGrid(o, parent, spec, reread) {
     if (target) target.focus();
   }
 
+  // a line marked for removal keeps its values, struck through and not editable
+  const lockInputs = (row) => {
+    for (const w of row.widgets.values()) for (const c of [w, ...w.querySelectorAll('input,select,textarea')]) if (c.matches('input,select,textarea')) c.disabled = row.removed;
+  };
+
   function toggleRemove(row) {
     if (row.isNew) {
       const at = rows.indexOf(row);
@@ -1604,7 +1614,7 @@ async function linesGrid(o, parent, spec, reread) {
     }
     row.removed = !row.removed;
     clearErrors(row);
-    for (const w of row.widgets.values()) for (const c of [w, ...w.querySelectorAll('input,select,textarea')]) if (c.matches('input,select,textarea')) c.disabled = row.removed;
+    lockInputs(row);
     refresh();
     row.remove.focus();
   }
@@ -1644,17 +1654,20 @@ async function linesGrid(o, parent, spec, reread) {
     clear(banner).append(document.createTextNode(`${t('notSaved')}${t('colon')}${fill(t('lineConflict'), {
       who: state.names.get(`user:${current.updated_by}`) || t('someone'), n: rows.indexOf(row) + 1, when })}`), ' ',
     h('button', { type: 'button', 'data-test': 'lines-reload-keep', text: t('reloadKeepLines'), on: { click: () => {
-      const mine = new Map([...row.widgets].map(([name, w]) => [name, w.readValue()]));
-      row.record = current;
-      for (const name of row.widgets.keys()) row.base[name] = current[name];
       clearErrors(row);
       for (const f of columns) {
         const text = row.texts.get(f.name);
+        const w = row.widgets.get(f.name);
         if (text) clear(text).append(valueNode(f, current[f.name]));
-        else if (mine.has(f.name) && !sameValue(mine.get(f.name), current[f.name])) {
-          cellError(row, f.name, `${t('nowValue')}: ${formatValue(f, current[f.name]) || '—'}`, false);
-        }
+        if (!w) continue;
+        const mine = w.readValue();
+        // a cell the user did not touch takes their value; an edited one stays, with theirs beside it
+        if (sameValue(mine, row.base[f.name])) w.replaceWith(cellWidget(row, f, current[f.name]));
+        else if (!sameValue(mine, current[f.name])) cellError(row, f.name, `${t('nowValue')}: ${formatValue(f, current[f.name]) || '—'}`, false);
+        row.base[f.name] = current[f.name];
       }
+      row.record = current;
+      lockInputs(row);
       banner.textContent = '';
       refresh();
     } } }));
