@@ -120,10 +120,8 @@ async function gotoHash(page, hash) {
 const cellOf = (row, field) => `[data-test=lines-grid] tbody tr:nth-child(${row}) td[data-field=${field}]`;
 async function pickProduct(p, row, name) {
   await p.fill(`${cellOf(row, 'product')} input[role=combobox]`, name);
-  // the list as filtered by what was typed (the first one, on focus, lists every product)
-  await p.waitForFunction((sel) => { const os = [...document.querySelectorAll(sel)]; return os.length === 1; },
-    `${cellOf(row, 'product')} li[role=option]`);
-  await p.click(`${cellOf(row, 'product')} li[role=option]`);
+  await p.click(`${cellOf(row, 'product')} li[role=option]:text-is(${JSON.stringify(name)})`);
+  assert(await p.inputValue(`${cellOf(row, 'product')} input[role=combobox]`) === name, `picked ${name}`);
 }
 const moneyOf = (text) => Number(String(text).replace(/[^0-9.-]/g, ''));
 async function linesOfQuote(rep, quote) {
