@@ -118,10 +118,11 @@ async function gotoHash(page, hash) {
 // `total` is a rollup of the quote over its lines that the page shows; `other` another user who may
 // change the lines (for the conflict).
 const cellOf = (row, field) => `[data-test=lines-grid] tbody tr:nth-child(${row}) td[data-field=${field}]`;
-async function pickProduct(p, row, name) {
-  await p.fill(`${cellOf(row, 'product')} input[role=combobox]`, name);
-  await p.click(`${cellOf(row, 'product')} li[role=option]:text-is(${JSON.stringify(name)})`);
-  assert(await p.inputValue(`${cellOf(row, 'product')} input[role=combobox]`) === name, `picked ${name}`);
+// product: { id, name (typed), title (what the picker shows: the product's title field) }
+async function pickProduct(p, row, product) {
+  await p.fill(`${cellOf(row, 'product')} input[role=combobox]`, product.name);
+  await p.click(`${cellOf(row, 'product')} li[role=option]:text-is(${JSON.stringify(product.title)})`);
+  assert(await p.inputValue(`${cellOf(row, 'product')} input[role=combobox]`) === product.title, `picked ${product.title}`);
 }
 const moneyOf = (text) => Number(String(text).replace(/[^0-9.-]/g, ''));
 async function linesOfQuote(rep, quote) {
@@ -145,7 +146,7 @@ async function lineGridScenario({ rep, other, quote, products, total, axeSource 
   for (let i = 1; i <= 3; i++) {
     await p.click('[data-test=lines-add]');
     assert(await p.evaluate(() => document.activeElement.getAttribute('aria-label')) === 'Product', 'the new line\'s first input has the focus');
-    await pickProduct(p, i, products[i - 1].name);
+    await pickProduct(p, i, products[i - 1]);
     await p.fill(`${cellOf(i, 'quantity')} input`, String(i));
     await p.fill(`${cellOf(i, 'unit_price')} input`, String(100 * i));
   }
@@ -166,7 +167,7 @@ async function lineGridScenario({ rep, other, quote, products, total, axeSource 
   assert((await p.$$(`[data-test=lines-grid] [aria-invalid=true]`)).length === 1, 'only that cell is marked');
   assert((await linesOfQuote(rep, quote)).length === 0, 'nothing saved');
   const kept = await p.$$eval('[data-test=lines-grid] tbody td[data-field=product] input', (is) => is.map((x) => x.value));
-  assert(kept.join('|') === products.map((x) => x.name).join('|'), `the edits stay: ${kept}`);
+  assert(kept.join('|') === products.map((x) => x.title).join('|'), `the edits stay: ${kept}`);
   await p.evaluate(axeSource);
   const serious = await p.evaluate(async () => (await window.axe.run(document, { resultTypes: ['violations'] })).violations
     .filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes[0].target.join(' ')}`));
@@ -1081,7 +1082,7 @@ async function main() {
     const admin1 = await apiAs('admin');
     const products = [];
     for (const [name, price] of [['UI Widget', 100], ['UI Gadget', 250], ['UI Service', 80]])
-      products.push((await admin1('POST', '/objects/product', { name, list_price: price })).data);
+      products.push({ ...(await admin1('POST', '/objects/product', { name, list_price: price })).data, title: name });
     const rep = await apiAs('sales_rep1');
     const { data: quote } = await rep('POST', '/objects/quote', { name: 'UI grid quote' });
     assert(quote.id, `quote: ${JSON.stringify(quote)}`);

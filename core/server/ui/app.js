@@ -1437,10 +1437,10 @@ async function linesGrid(o, parent, spec, reread) {
   const totalsBox = h('dl', { class: 'lines-totals', 'data-test': 'lines-totals' });
   const section = h('section', { class: 'lines', 'data-lines': child.name, 'data-test': 'lines', 'aria-labelledby': titleId },
     h('div', { class: 'title' }, heading, movable ? h('p', { class: 'hint', text: t('moveHint') }) : null),
-    banner, table, empty,
-    h('div', { class: 'lines-footer' },
-      h('div', { class: 'actions' }, can.create ? addButton : null), totalsBox,
-      editing ? h('div', { class: 'actions' }, status, discardButton, saveButton) : null));
+    banner, table, empty, totalsBox,
+    editing ? h('div', { class: 'lines-footer' },
+      h('div', { class: 'actions' }, can.create ? addButton : null),
+      h('div', { class: 'actions' }, status, discardButton, saveButton)) : null);
 
   let rows = [];       // in the order shown: { key, isNew, record, base, removed, loadedAt, tr, widgets, errors, texts, ... }
   let seq = 0;
