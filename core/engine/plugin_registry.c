@@ -309,7 +309,9 @@ static int attach_action_decls(struct plugin *plugin, char *err, size_t errlen)
 		}
 		const char *when = json_string_value(json_object_get(decl, "when"));
 		char why[200];
-		if (when && expr_parse(when, &h->when, why, sizeof(why)) != CRM_OK) {
+		/* typed as the loader types metadata expressions: the evaluator needs it for date arithmetic */
+		if (when && (expr_parse(when, &h->when, why, sizeof(why)) != CRM_OK
+		             || expr_check(h->when, plugin->owner->kernel->meta, h->object, why, sizeof(why)) != CRM_OK)) {
 			snprintf(err, errlen, "plugin.yaml:%d: action '%s': when: %s", line, name, why);
 			return CRM_EINVAL;
 		}

@@ -208,6 +208,9 @@ struct run {
 	json_t *owners;             /* owned while the actions run: [{object, id, owner}] to assign after them */
 	int64_t requester;          /* who asked (notify: requester) */
 	time_t now;
+	/* timers: a transition action that may not fire on this record now (the record is skipped), and why */
+	const char *skipped;        /* the transition's name (the model's), or NULL */
+	char skip_reason[600];
 };
 
 /* A value of an action: a literal, or $record.<field>, $created.<object>, $me, $now, $today. New reference. */
@@ -296,6 +299,45 @@ static int64_t created_owner(struct run *run, const struct meta_workflow_action 
 	return json_is_integer(v) ? json_integer_value(v) : 0;
 }
 
+static int fire(struct crm_ctx *ctx, const struct meta_workflow *wf, const struct meta_transition *t, int64_t id,
+                json_t *values, int64_t expected_version, bool privileged, int64_t requester, json_t **out,
+                char request_out[33], bool *refused);
+
+/*
+ * A timer's { transition: name }: fires the transition of the timer's
+ * workflow on the record inside the timer's transaction for it, as the
+ * system, as workflow_fire would (its checks, hooks, actions and audit);
+ * the values earlier `set` actions gathered go with it. If the record's
+ * state, a pending approval, `require` or `when` stops it, the record is
+ * skipped: run->skipped says why, and the timer rolls the record back.
+ */
+static int fire_from_timer(struct run *run, const struct meta_workflow_action *action)
+{
+	struct crm_ctx *ctx = run->ctx;
+	const struct meta_transition *t = meta_find_transition(run->workflow, action->transition);
+	if (!t)
+		return crm_error(ctx, CRM_EINTERNAL, "%s: no transition '%s'", run->what, action->transition);
+	json_t *after = NULL;
+	char request[33] = "";
+	bool refused = false;
+	crm_error_reset(ctx);
+	int code = fire(ctx, run->workflow, t, run->id, json_object_size(run->pending) ? run->pending : NULL, 0, false, 0,
+	                &after, request, &refused);
+	if (code != CRM_OK) {
+		failure_reason(ctx, run->skip_reason, sizeof(run->skip_reason));
+		if (refused) {
+			run->skipped = t->name;
+			return code;
+		}
+		return crm_error(ctx, code, "%s: transition '%s' failed: %s", run->what, t->name, run->skip_reason);
+	}
+	/* what later actions read ($record.<field>, the owner to notify) is the record as the transition left it */
+	json_object_clear(run->pending);
+	json_object_update(run->record, after);
+	json_decref(after);
+	return CRM_OK;
+}
+
 static int run_action_as(struct run *run, const struct meta_workflow_action *action, int64_t caller)
 {
 	struct crm_ctx *ctx = run->ctx;
@@ -341,6 +383,8 @@ static int run_action_as(struct run *run, const struct meta_workflow_action *act
 			return crm_error(ctx, code, "%s: action '%s' failed: %s", run->what, action->plugin_action, reason);
 		}
 		return CRM_OK;
+	case WORKFLOW_ACTION_TRANSITION:
+		return fire_from_timer(run, action);
 	}
 	return CRM_OK;
 }
@@ -458,12 +502,16 @@ static int open_step(struct crm_ctx *ctx, const struct meta_workflow *wf, const 
 /*
  * The body of a firing, inside the caller's transaction. privileged: the
  * final approval fires as the system (roles, pending approvals and the
- * approval itself are behind it). *out: the record as written.
+ * approval itself are behind it). *out: the record as written. *refused
+ * (may be NULL) is set when the transition may not fire on the record now
+ * (its state, a pending approval, the role, `require` or `when`), as
+ * opposed to a failure of what firing does.
  */
 static int fire(struct crm_ctx *ctx, const struct meta_workflow *wf, const struct meta_transition *t, int64_t id,
                 json_t *values, int64_t expected_version, bool privileged, int64_t requester, json_t **out,
-                char request_out[33])
+                char request_out[33], bool *refused)
 {
+	bool not_now = false;
 	const struct meta_object *o = wf->object;
 	json_t *record = NULL, *merged = NULL, *after = NULL;
 	struct run run = { 0 };
@@ -493,14 +541,17 @@ static int fire(struct crm_ctx *ctx, const struct meta_workflow *wf, const struc
 		code = crm_error(ctx, CRM_ESTATE, "transition '%s' cannot fire from state '%s' (it leaves %s)", t->name,
 		                 state ? state : "(none)", t->from_any ? "every non-terminal state" : from.data);
 		strbuf_free(&from);
+		not_now = true;
 		goto done;
 	}
 	if (!privileged && approval_pending(ctx, o->name, id)) {
 		code = crm_error(ctx, CRM_ESTATE, "this %s is waiting for an approval; no transition fires until it is decided",
 		                 o->name);
+		not_now = true;
 		goto done;
 	}
 	if (!privileged && !role_may_fire(ctx, t)) {
+		not_now = true;
 		struct strbuf roles = { 0 };
 		for (int i = 0; i < t->role_count; i++)
 			strbuf_printf(&roles, "%s%s", i ? ", " : "", t->roles[i]);
@@ -525,6 +576,7 @@ static int fire(struct crm_ctx *ctx, const struct meta_workflow *wf, const struc
 			crm_field_error(ctx, t->require[i], "required", "is required by transition '%s'", t->name);
 	if (ctx->field_errors) {
 		code = crm_error(ctx, CRM_EVALIDATION, "transition '%s' needs more fields", t->name);
+		not_now = true;
 		goto done;
 	}
 	if (t->when_expr && (code = condition_holds(ctx, o, t->when_expr, t->when, merged, &holds)) != CRM_OK)
@@ -539,6 +591,7 @@ static int fire(struct crm_ctx *ctx, const struct meta_workflow *wf, const struc
 			crm_field_error(ctx, "", "guard", "the conditions of transition '%s' are not met", t->name);
 			code = crm_error(ctx, CRM_EVALIDATION, "transition '%s' is not allowed now", t->name);
 		}
+		not_now = true;
 		goto done;
 	}
 	if (t->approval && !privileged) {
@@ -590,6 +643,8 @@ static int fire(struct crm_ctx *ctx, const struct meta_workflow *wf, const struc
 	*out = after;
 	after = NULL;
 done:
+	if (refused)
+		*refused = not_now;
 	json_decref(record);
 	json_decref(merged);
 	json_decref(after);
@@ -616,7 +671,7 @@ int workflow_fire(struct crm_ctx *ctx, const char *object, int64_t id, const cha
 		return code;
 	json_t *record = NULL;
 	char request[33] = "";
-	code = fire(ctx, wf, t, id, values, expected_version, false, ctx->user_id, &record, request);
+	code = fire(ctx, wf, t, id, values, expected_version, false, ctx->user_id, &record, request, NULL);
 	code = finish(ctx, own, code);
 	if (code != CRM_OK) {
 		json_decref(record);
@@ -945,7 +1000,8 @@ static int decide(struct crm_ctx *ctx, int64_t approval_id, const char *comment,
 	struct saved_caller saved;
 	char unused[33] = "";
 	become_system(ctx, &saved);
-	code = fire(ctx, wf, t, record_id, json_is_object(values) ? values : NULL, 0, true, requester, &fired, unused);
+	code = fire(ctx, wf, t, record_id, json_is_object(values) ? values : NULL, 0, true, requester, &fired, unused,
+	            NULL);
 	become_caller(ctx, &saved);
 	transitioned = code == CRM_OK;
 	if (code == CRM_OK) {
@@ -1023,9 +1079,14 @@ static int collect_id(void *arg, json_t *record)
 	return 0;
 }
 
-/* One run of a timer at now: the actions on each matching record, each in its own transaction. */
+/*
+ * One run of a timer at now: the actions on each matching record, each in
+ * its own transaction. *touched: the records done; *skipped: those a
+ * transition action may not move now (skip: why, for the first of them).
+ */
 static int timer_run(struct crm_kernel *kernel, const struct meta_workflow *wf, const struct meta_timer *timer,
-                     time_t now, int64_t *touched, char *error, size_t errlen)
+                     time_t now, int64_t *touched, int64_t *skipped, char *skip, size_t skiplen, char *error,
+                     size_t errlen)
 {
 	struct crm_ctx ctx;
 	char request_id[160], cutoff[32];
@@ -1044,6 +1105,7 @@ static int timer_run(struct crm_kernel *kernel, const struct meta_workflow *wf, 
 	strbuf_free(&filter);
 	int first_error = CRM_OK;
 	*touched = 0;
+	*skipped = 0;
 	if (code != CRM_OK) {
 		snprintf(error, errlen, "%s", ctx.message);
 		first_error = code;
@@ -1074,6 +1136,11 @@ static int timer_run(struct crm_kernel *kernel, const struct meta_workflow *wf, 
 			object_rollback(&ctx);
 		if (code == CRM_OK) {
 			(*touched)++;
+		} else if (run.skipped) {
+			if ((*skipped)++ == 0)
+				snprintf(skip, skiplen, "%s #%lld: transition '%s' does not fire: %s", wf->object->name,
+				         (long long)run.id, run.skipped, run.skip_reason);
+			crm_error_reset(&ctx);
 		} else if (first_error == CRM_OK) {
 			first_error = code;
 			json_t *field_error = json_array_get(ctx.field_errors, 0);
@@ -1109,9 +1176,10 @@ void workflow_timers_tick(struct crm_kernel *kernel, time_t now)
 				json_decref(state);
 				continue;
 			}
-			int64_t touched = 0;
+			int64_t touched = 0, skipped = 0;
+			char skip[800] = "";
 			time_t started = time(NULL);
-			int code = timer_run(kernel, wf, timer, now, &touched, error, sizeof(error));
+			int code = timer_run(kernel, wf, timer, now, &touched, &skipped, skip, sizeof(skip), error, sizeof(error));
 			time_text(now, start, sizeof(start));
 			time_text(now + (time(NULL) - started), end, sizeof(end));
 			int64_t runs = json_integer_value(json_object_get(state, "runs")) + 1;
@@ -1133,9 +1201,13 @@ void workflow_timers_tick(struct crm_kernel *kernel, time_t now)
 				if (touched)
 					fprintf(kernel->log, "crm: timer %s.%s: %lld records\n", wf->name, timer->name, (long long)touched);
 			}
-			json_t *fresh = json_pack("{s:I, s:I, s:I, s:s, s:s, s:I, s:s?, s:I}", "runs", (json_int_t)runs,
+			if (skipped)
+				fprintf(kernel->log, "crm: timer %s.%s skipped %lld records (the first: %s)\n", wf->name, timer->name,
+				        (long long)skipped, skip);
+			json_t *fresh = json_pack("{s:I, s:I, s:I, s:s, s:s, s:I, s:I, s:s?, s:s?, s:I}", "runs", (json_int_t)runs,
 			                          "failures", (json_int_t)failures, "consecutive_failures", (json_int_t)consecutive,
 			                          "last_start", start, "last_end", end, "last_touched", (json_int_t)touched,
+			                          "last_skipped", (json_int_t)skipped, "last_skip", skipped ? skip : NULL,
 			                          "last_error", code != CRM_OK ? error : NULL, "next_run",
 			                          (json_int_t)(now + delay));
 			timer_save(kernel, key, fresh);

@@ -30,10 +30,16 @@
  *    rejection cancels the request and notifies the requester;
  *  - timers: every `every`, each live record matching `when` (compiled to
  *    SQL) and untouched for `untouched_for` gets the timer's actions, one
- *    transaction per record. Runs are recorded in the database settings
- *    (_crm_settings "workflow_timer.<workflow>.<timer>": runs, failures,
- *    last start/end/touched/error, next run) and the kernel log. A failed
- *    run is retried after 30 s, doubling up to `every`.
+ *    transaction per record. A `{ transition: name }` action fires that
+ *    transition of the workflow as the system, as workflow_fire does (the
+ *    checks from the state on, hooks, actions, audit), with the values the
+ *    timer's earlier `set` actions gathered; a record the transition may
+ *    not leave now (state, pending approval, require, guard) is skipped:
+ *    rolled back, counted and its reason kept, which is no failure. Runs
+ *    are recorded in the database settings (_crm_settings
+ *    "workflow_timer.<workflow>.<timer>": runs, failures, last
+ *    start/end/touched/skipped/skip/error, next run) and the kernel log. A
+ *    failed run is retried after 30 s, doubling up to `every`.
  */
 #ifndef CRM_WORKFLOW_H
 #define CRM_WORKFLOW_H
@@ -76,7 +82,10 @@ int workflow_reject(struct crm_ctx *ctx, int64_t approval_id, const char *commen
 
 /* Runs every workflow timer due at now (the server calls it from kernel_tick; tests pass now). */
 void workflow_timers_tick(struct crm_kernel *kernel, time_t now);
-/* [{workflow, timer, every, runs, failures, consecutive_failures, last_start, last_end, last_touched, last_error, next_run}]. Owned. */
+/*
+ * [{workflow, timer, every, runs, failures, consecutive_failures, last_start, last_end, last_touched,
+ * last_skipped, last_skip (the first skipped record and why), last_error, next_run}]. Owned.
+ */
 json_t *workflow_timer_stats(struct crm_kernel *kernel);
 
 #endif

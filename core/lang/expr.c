@@ -28,6 +28,25 @@
  *     it: 42, 100.0, 1.0e+20.
  *   - days_between(a, b) is julianday(b) - julianday(a) truncated toward
  *     zero, with SQLite's date parser ported below.
+ *   - dates are ISO text; the compiler tells a date from a text by the field
+ *     types (date fields, today(), add_days() ...), the evaluator by what
+ *     expr_check recorded. date + n (or n + date) is the date n whole days
+ *     later (a fractional n truncated toward zero), date - n earlier, date -
+ *     date the whole days between (days_between(b, a)). A date is read as
+ *     julianday() reads it (so '2024-02-30' is 2024-03-01, a datetime its
+ *     UTC date) and written as date() writes it. A datetime takes no
+ *     arithmetic (add_days, days_between and hours_between do what it would
+ *     mean), and nothing else about a date is: date * 2, date + 'x', date +
+ *     date are refused when compiled.
+ *   - functions of null give null, except coalesce, if, and concat, which
+ *     reads a null as empty text (unlike ||, so that a missing middle name
+ *     does not blank a whole name).
+ *   - round(x, n) rounds half away from zero on the decimal x reads as
+ *     (2.675 is 2.68 although the double is a hair below) and min(a, b),
+ *     max(a, b) order as SQLite's scalar min and max (numbers before text,
+ *     text bytewise: dates and datetimes by time). round and add_months
+ *     are C functions registered with SQLite (expr_sql_function), so both
+ *     sides run the same code; everything else compiles to SQLite's own.
  *
  * Limits (EXPR_MAX_*) bound source length, node count, nesting depth, path
  * length and the size of the SQL produced, so no input can exhaust the stack
@@ -67,6 +86,17 @@ enum compare_op { CMP_EQ, CMP_NE, CMP_LT, CMP_LE, CMP_GT, CMP_GE };
 enum arith_op { ARITH_ADD, ARITH_SUB, ARITH_MUL, ARITH_DIV, ARITH_MOD };
 enum function_id {
 	FN_TODAY, FN_NOW, FN_DAYS_BETWEEN, FN_IF, FN_LOWER, FN_UPPER, FN_LEN, FN_COALESCE,
+	FN_ROUND, FN_ABS, FN_MIN, FN_MAX, FN_ADD_DAYS, FN_ADD_MONTHS, FN_YEAR, FN_MONTH, FN_DATE_TRUNC,
+	FN_HOURS_BETWEEN, FN_SUBSTR, FN_CONCAT,
+};
+
+/* What expr_check found an arithmetic node to be: expr_eval follows it. */
+enum date_arith {
+	DATE_ARITH_NONE,   /* numbers (or unchecked) */
+	DATE_PLUS_DAYS,    /* date + n */
+	DAYS_PLUS_DATE,    /* n + date */
+	DATE_MINUS_DAYS,   /* date - n */
+	DATE_MINUS_DATE,   /* date - date: days */
 };
 
 /*
@@ -81,6 +111,7 @@ struct node {
 	int first_child;         /* -1 if none */
 	int next_sibling;        /* -1 if none */
 	int height;              /* 1 for a leaf: bounded by EXPR_MAX_DEPTH */
+	enum date_arith date_arith; /* NODE_ARITH: set by expr_check */
 	struct expr_value value; /* NODE_LITERAL; text owned */
 	char *name;              /* NODE_PATH, NODE_USER_FIELD; owned */
 };
@@ -97,7 +128,7 @@ static const char *const arith_name[] = { "+", "-", "*", "/", "%" };
 static const struct function {
 	const char *name;
 	enum function_id id;
-	int arity;
+	int arity;           /* -1: 1 to EXPR_MAX_CONCAT */
 } functions[] = {
 	{ "today", FN_TODAY, 0 },
 	{ "now", FN_NOW, 0 },
@@ -107,7 +138,22 @@ static const struct function {
 	{ "upper", FN_UPPER, 1 },
 	{ "len", FN_LEN, 1 },
 	{ "coalesce", FN_COALESCE, 2 },
+	{ "round", FN_ROUND, 2 },
+	{ "abs", FN_ABS, 1 },
+	{ "min", FN_MIN, 2 },
+	{ "max", FN_MAX, 2 },
+	{ "add_days", FN_ADD_DAYS, 2 },
+	{ "add_months", FN_ADD_MONTHS, 2 },
+	{ "year", FN_YEAR, 1 },
+	{ "month", FN_MONTH, 1 },
+	{ "date_trunc", FN_DATE_TRUNC, 2 },
+	{ "hours_between", FN_HOURS_BETWEEN, 2 },
+	{ "substr", FN_SUBSTR, 3 },
+	{ "concat", FN_CONCAT, -1 },
 };
+
+/* date_trunc's units, in the order of their SQL in compile_call. */
+static const char *const date_units[] = { "month", "quarter", "year" };
 
 const char *expr_function(int index, int *arity)
 {
@@ -549,8 +595,9 @@ static bool number_to_julian_ms(double r, int64_t *out)
 
 /*
  * The julian day (in ms) of a value as SQLite's julianday() reads it: a date
- * or date-time text, a time alone (on 2000-01-01), 'now', or a number that
- * is a julian day. False (null) for anything else.
+ * or date-time text, a time alone (on 2000-01-01), 'now' (the time now; with
+ * now 0 'now' is no date), or a number that is a julian day. False (null)
+ * for anything else.
  */
 static bool value_to_julian_ms(const struct expr_value *value, time_t now, int64_t *out)
 {
@@ -569,7 +616,7 @@ static bool value_to_julian_ms(const struct expr_value *value, time_t now, int64
 		memset(&dt, 0, sizeof(dt));
 		if (parse_time(value->s, &dt))
 			return datetime_to_julian_ms(&dt, out);
-		if (equal_ignoring_case(value->s, strlen(value->s), "now")) {
+		if (now && equal_ignoring_case(value->s, strlen(value->s), "now")) {
 			*out = (int64_t)now * 1000 + INT64_C(210866760000000);
 			return true;
 		}
@@ -579,6 +626,58 @@ static bool value_to_julian_ms(const struct expr_value *value, time_t now, int64
 	default:
 		return false;
 	}
+}
+
+/* SQLite's validJulianDay: 0 (-4713-11-24 12:00) to 9999-12-31 23:59:59.999. */
+static bool valid_julian_ms(int64_t ms)
+{
+	return ms >= 0 && ms <= INT64_C(464269060799999);
+}
+
+/* SQLite's computeYMD (Meeus): the proleptic Gregorian date of a valid julian day. */
+static void julian_ms_to_date(int64_t ms, int *year, int *month, int *day)
+{
+	int z = (int)((ms + 43200000) / 86400000);
+	int a = (int)((z - 1867216.25) / 36524.25);
+	a = z + 1 + a - (a / 4);
+	int b = a + 1524;
+	int c = (int)((b - 122.1) / 365.25);
+	int d = (36525 * (c & 32767)) / 100;
+	int e = (int)((b - d) / 30.6001);
+	int x1 = (int)(30.6001 * e);
+	*day = b - d - x1;
+	*month = e < 14 ? e - 1 : e - 13;
+	*year = *month > 2 ? c - 4716 : c - 4715;
+}
+
+/* A date as SQLite's date() writes it: YYYY-MM-DD, a year before 0 as -YYYY. */
+static void format_date(int year, int month, int day, char out[40])
+{
+	snprintf(out, 40, "%s%04d-%02d-%02d", year < 0 ? "-" : "", year < 0 ? -year : year, month, day);
+}
+
+/* date(r) for a julian day number r (julianday(d) + n): false (null) out of range. */
+static bool julian_number_to_date(double r, char out[40])
+{
+	int64_t ms;
+	if (!number_to_julian_ms(r, &ms) || !valid_julian_ms(ms))
+		return false;
+	int year, month, day;
+	julian_ms_to_date(ms, &year, &month, &day);
+	format_date(year, month, day, out);
+	return true;
+}
+
+/* A number as SQLite's CAST(x AS INTEGER) makes it: a real truncated toward zero, saturating. */
+static int64_t integer_of(const struct expr_value *value)
+{
+	if (value->type != EV_REAL)
+		return value->i;
+	if (value->r <= -9223372036854775808.0)
+		return INT64_MIN;
+	if (value->r >= 9223372036854775807.0)
+		return INT64_MAX;
+	return (int64_t)value->r;
 }
 
 static void format_today(time_t now, char out[32])
@@ -1061,6 +1160,43 @@ static bool is_numeric_literal(struct parser *p, int index)
 	return n->kind == NODE_LITERAL && (n->value.type == EV_INT || n->value.type == EV_REAL);
 }
 
+static int date_unit(const char *text)
+{
+	for (int i = 0; i < (int)(sizeof(date_units) / sizeof(date_units[0])); i++) {
+		if (strcmp(text, date_units[i]) == 0)
+			return i;
+	}
+	return -1;
+}
+
+/*
+ * The arguments that must be literals, checked as the call is parsed:
+ * round's places (0 to 9, so that the SQL never varies with a value) and
+ * date_trunc's unit (which picks the SQL).
+ */
+static bool literal_arguments_valid(struct parser *p, enum function_id id, int first)
+{
+	const struct node *nodes = p->expr->nodes;
+	if (id == FN_ROUND) {
+		const struct node *places = &nodes[nodes[first].next_sibling];
+		if (places->kind != NODE_LITERAL || places->value.type != EV_INT || places->value.i < 0
+		    || places->value.i > 9) {
+			parse_error(p, places->column, "function 'round' takes its places as a whole number from 0 to 9, "
+			            "as in round(amount, 2)");
+			return false;
+		}
+	}
+	if (id == FN_DATE_TRUNC) {
+		const struct node *unit = &nodes[first];
+		if (unit->kind != NODE_LITERAL || unit->value.type != EV_TEXT || date_unit(unit->value.s) < 0) {
+			parse_error(p, unit->column, "function 'date_trunc' takes 'month', 'quarter' or 'year' first, "
+			            "as in date_trunc('month', close_date)");
+			return false;
+		}
+	}
+	return true;
+}
+
 static int parse_call(struct parser *p)
 {
 	struct token *t = &p->token;
@@ -1107,11 +1243,17 @@ static int parse_call(struct parser *p)
 			break;
 		}
 	}
-	if (count != fn->arity) {
+	if (fn->arity < 0 && (count < 1 || count > EXPR_MAX_CONCAT)) {
+		parse_error(p, column, "function '%s' takes 1 to %d arguments, not %d", fn->name, EXPR_MAX_CONCAT, count);
+		return -1;
+	}
+	if (fn->arity >= 0 && count != fn->arity) {
 		parse_error(p, column, "function '%s' takes %d argument%s, not %d", fn->name, fn->arity,
 		            fn->arity == 1 ? "" : "s", count);
 		return -1;
 	}
+	if (!literal_arguments_valid(p, fn->id, first))
+		return -1;
 	int index = new_node(p, NODE_CALL, column, first);
 	if (index >= 0)
 		p->expr->nodes[index].op = fn->id;
@@ -1553,6 +1695,152 @@ static void set_text(struct expr_value *out, char *owned)
 	out->s = owned;
 }
 
+static void set_null(struct expr_value *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->type = EV_NULL;
+}
+
+/* ---- the functions SQLite runs as registered C (expr_sql_function) -------- */
+
+/*
+ * x rounded to places decimals, half away from zero, on the decimal that x
+ * reads as: the shortest of 15, 16 or 17 significant digits that reads back
+ * as x (15 nearly always: what SQLite and the API write). So 2.675 rounds to
+ * 2.68 and 1.005 to 1.01, as a person reading those numbers expects,
+ * although neither double is exact and both lie a hair below the half.
+ */
+static double round_decimal(double x, int places)
+{
+	static const double powers_of_ten[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9 };
+	if (!(fabs(x) < 4503599627370496.0))  /* 2^52 and over (and infinity): no fraction to round */
+		return x;
+	/*
+	 * The quick way, when it cannot differ from the decimal one: that decimal
+	 * D reads back as x, so |D - x| is at most half an ulp of x, and D * 10^n
+	 * lies within 2^-52 * scaled of scaled. Unless scaled is that near a
+	 * half (2.675 is), both round to the same integer, and the integer over
+	 * an exact power of ten is what strtod would give: the nearest double.
+	 */
+	double scaled = fabs(x) * powers_of_ten[places];
+	if (scaled < 4503599627370496.0) {
+		double whole = floor(scaled);
+		if (fabs(scaled - whole - 0.5) > scaled * 0x1p-50 + 0x1p-60) {
+			whole = floor(scaled + 0.5);
+			return whole == 0.0 ? 0.0 : copysign(whole / powers_of_ten[places], x);
+		}
+	}
+	char text[40];
+	int precision = 15;
+	for (; precision < 17; precision++) {
+		snprintf(text, sizeof(text), "%.*e", precision - 1, x);
+		if (strtod(text, NULL) == x)
+			break;
+	}
+	if (precision == 17)
+		snprintf(text, sizeof(text), "%.*e", precision - 1, x);
+	/* text is "[-]d.ddd...e[+-]xx": digits[0..precision-1] times 10^(exponent - k) each */
+	const char *p = text;
+	bool negative = *p == '-';
+	if (negative)
+		p++;
+	char digits[20];
+	int count = 0;
+	for (; *p && *p != 'e'; p++) {
+		if (is_digit(*p))
+			digits[count++] = *p;
+	}
+	int exponent = *p == 'e' ? (int)strtol(p + 1, NULL, 10) : 0;
+	int kept = exponent + places + 1;   /* digits at or above the 10^-places place */
+	if (kept >= count)
+		return x;
+	int64_t whole = 0;                  /* the kept digits as an integer: x * 10^places, truncated */
+	for (int i = 0; i < kept; i++)
+		whole = whole * 10 + (digits[i] - '0');
+	if (kept >= 0 && digits[kept] >= '5')
+		whole++;
+	if (whole == 0)
+		return 0.0;
+	snprintf(text, sizeof(text), "%s%" PRId64 "e-%d", negative ? "-" : "", whole, places);
+	return strtod(text, NULL);
+}
+
+static int function_round(const struct expr_value *arguments, struct expr_value *out, char *err, size_t errlen)
+{
+	const struct expr_value *x = &arguments[0], *places = &arguments[1];
+	set_null(out);
+	if (x->type == EV_TEXT || places->type == EV_TEXT) {
+		set_error(err, errlen, "function 'round' needs a number, not text");
+		return CRM_EINVAL;
+	}
+	if (x->type == EV_NULL || places->type == EV_NULL)
+		return CRM_OK;
+	if (x->type != EV_REAL) {  /* an integer has nothing to round */
+		set_int(out, x->i);
+		return CRM_OK;
+	}
+	int64_t count = integer_of(places);
+	set_real(out, round_decimal(x->r, count < 0 ? 0 : count > 9 ? 9 : (int)count));
+	return CRM_OK;
+}
+
+static bool leap_year(int year)
+{
+	return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+}
+
+/*
+ * The date months after the date of value (a datetime's UTC date), on the
+ * same day of the month, or the month's last day when it is shorter
+ * (2024-01-31 + 1 month is 2024-02-29). Null when a value is not a date or
+ * the result falls outside SQLite's years (-4713 to 9999).
+ */
+static int function_add_months(const struct expr_value *arguments, struct expr_value *out, char *err,
+                               size_t errlen)
+{
+	static const int month_days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	const struct expr_value *date = &arguments[0], *months = &arguments[1];
+	set_null(out);
+	if (months->type == EV_TEXT) {
+		set_error(err, errlen, "function 'add_months' needs a number of months, not text");
+		return CRM_EINVAL;
+	}
+	int64_t ms;
+	/* 'now' is no date here: the SQL function has no time of the query to read it as */
+	if (months->type == EV_NULL || !value_to_julian_ms(date, 0, &ms))
+		return CRM_OK;
+	int year, month, day;
+	julian_ms_to_date(ms, &year, &month, &day);
+	int64_t total;  /* months since January of year 0 */
+	if (__builtin_add_overflow((int64_t)year * 12 + (month - 1), integer_of(months), &total)
+	    || total < -4713 * 12 || total > 9999 * 12 + 11)
+		return CRM_OK;
+	struct datetime dt = { .has_date = true };
+	dt.year = (int)(total >= 0 ? total / 12 : -((-total + 11) / 12));
+	dt.month = (int)(total - (int64_t)dt.year * 12) + 1;
+	int last = dt.month == 2 && leap_year(dt.year) ? 29 : month_days[dt.month - 1];
+	dt.day = day < last ? day : last;
+	if (!datetime_to_julian_ms(&dt, &ms))  /* before -4713-11-24 */
+		return CRM_OK;
+	char text[40];
+	format_date(dt.year, dt.month, dt.day, text);
+	set_text(out, xstrdup(text));
+	return CRM_OK;
+}
+
+static const struct expr_sql_function sql_functions[] = {
+	{ "crm_round", 2, function_round },
+	{ "crm_add_months", 2, function_add_months },
+};
+enum { SQL_ROUND, SQL_ADD_MONTHS };
+
+const struct expr_sql_function *expr_sql_function(int index)
+{
+	if (index < 0 || (size_t)index >= sizeof(sql_functions) / sizeof(sql_functions[0]))
+		return NULL;
+	return &sql_functions[index];
+}
+
 /* A condition: -1 unknown (null), 0 false, 1 true. Text is not a condition. */
 static int eval_condition(struct eval_state *st, int index, int *truth)
 {
@@ -1811,6 +2099,40 @@ overflow:
 	return eval_error(st, n, CRM_EINVAL, "integer overflow in '%s'", arith_name[n->op]);
 }
 
+/* date(julianday(date) + days): the date days later, or null (out is set). */
+static void date_plus_days(const struct expr_value *date, double days, time_t now, struct expr_value *out)
+{
+	int64_t ms;
+	char text[40];
+	set_null(out);
+	if (value_to_julian_ms(date, now, &ms) && julian_number_to_date((double)ms / 86400000.0 + days, text))
+		set_text(out, xstrdup(text));
+}
+
+/* Date arithmetic, as expr_check found it (see the file comment); out is set. */
+static int eval_date_arith(struct eval_state *st, const struct node *n, const struct expr_value *a,
+                           const struct expr_value *b, struct expr_value *out)
+{
+	set_null(out);
+	if (a->type == EV_NULL || b->type == EV_NULL)
+		return CRM_OK;
+	if (n->date_arith == DATE_MINUS_DATE) {
+		int64_t from, to;
+		if (value_to_julian_ms(b, st->now, &from) && value_to_julian_ms(a, st->now, &to))
+			set_int(out, (int64_t)(to / 86400000.0 - from / 86400000.0));  /* days_between(b, a) */
+		return CRM_OK;
+	}
+	const struct expr_value *date = n->date_arith == DAYS_PLUS_DATE ? b : a;
+	const struct expr_value *days = n->date_arith == DAYS_PLUS_DATE ? a : b;
+	if (days->type == EV_TEXT)
+		return eval_error(st, n, CRM_EINVAL, "operator '%s' needs a number of days beside a date, not text",
+		                  arith_name[n->op]);
+	/* julianday(d) - n, as SQLite adds: in doubles */
+	double whole_days = (double)integer_of(days);
+	date_plus_days(date, n->date_arith == DATE_MINUS_DAYS ? -whole_days : whole_days, st->now, out);
+	return CRM_OK;
+}
+
 static int eval_arith(struct eval_state *st, const struct node *n, struct expr_value *out)
 {
 	struct expr_value a, b;
@@ -1822,7 +2144,9 @@ static int eval_arith(struct eval_state *st, const struct node *n, struct expr_v
 		expr_value_clear(&a);
 		return rc;
 	}
-	if (a.type == EV_TEXT || b.type == EV_TEXT) {
+	if (n->date_arith != DATE_ARITH_NONE) {
+		rc = eval_date_arith(st, n, &a, &b, out);
+	} else if (a.type == EV_TEXT || b.type == EV_TEXT) {
 		rc = eval_error(st, n, CRM_EINVAL, "operator '%s' needs numbers, not text", arith_name[n->op]);
 	} else if (a.type == EV_NULL || b.type == EV_NULL) {
 		expr_value_clear(out);
@@ -1849,13 +2173,119 @@ static int eval_arith(struct eval_state *st, const struct node *n, struct expr_v
 	return rc;
 }
 
+/* Evaluates count arguments from first into arguments; on failure none is left set. */
+static int eval_arguments(struct eval_state *st, int first, struct expr_value *arguments, int count)
+{
+	int child = first;
+	for (int i = 0; i < count; i++, child = st->e->nodes[child].next_sibling) {
+		int rc = eval_node(st, child, &arguments[i]);
+		if (rc) {
+			while (i-- > 0)
+				expr_value_clear(&arguments[i]);
+			return rc;
+		}
+	}
+	return CRM_OK;
+}
+
+static void clear_arguments(struct expr_value *arguments, int count)
+{
+	for (int i = 0; i < count; i++)
+		expr_value_clear(&arguments[i]);
+}
+
+/*
+ * SQLite's scalar min/max order: numbers by value before any text, text
+ * bytewise. Unlike comparisons, no text is read as a number, as SQLite
+ * gives function arguments no affinity.
+ */
+static int compare_stored(const struct expr_value *a, const struct expr_value *b)
+{
+	bool a_number = is_number(a), b_number = is_number(b);
+	if (a_number && b_number)
+		return compare_numbers(a, b);
+	if (a_number != b_number)
+		return a_number ? -1 : 1;
+	int c = strcmp(a->s, b->s);
+	return c < 0 ? -1 : c > 0;
+}
+
+/* sqlite3_value_int: the number as an int64 (CAST), then its low 32 bits as a signed int. */
+static int64_t sqlite_int(const struct expr_value *value)
+{
+	uint32_t low = (uint32_t)(uint64_t)integer_of(value);
+	return low >= UINT32_C(0x80000000) ? (int64_t)low - INT64_C(0x100000000) : (int64_t)low;
+}
+
+/* SQLite's substr(text, start, length) on characters, its rules for 0 and negative numbers included. */
+static char *substring(const char *text, int64_t start, int64_t length)
+{
+	const unsigned char *z = (const unsigned char *)text, *end;
+	bool negative_length = false;
+	int64_t characters = start < 0 ? utf8_length(text) : 0;
+	if (length < 0) {
+		length = -length;
+		negative_length = true;
+	}
+	if (start < 0) {
+		start += characters;
+		if (start < 0) {
+			length += start;
+			if (length < 0)
+				length = 0;
+			start = 0;
+		}
+	} else if (start > 0) {
+		start--;
+	} else if (length > 0) {
+		length--;
+	}
+	if (negative_length) {
+		start -= length;
+		if (start < 0) {
+			length += start;
+			start = 0;
+		}
+	}
+	for (; *z && start; start--) {
+		if (*z++ >= 0xc0) {
+			while ((*z & 0xc0) == 0x80)
+				z++;
+		}
+	}
+	for (end = z; *end && length; length--) {
+		if (*end++ >= 0xc0) {
+			while ((*end & 0xc0) == 0x80)
+				end++;
+		}
+	}
+	return xstrndup((const char *)z, (size_t)(end - z));
+}
+
+static const char *function_name(int id)
+{
+	for (size_t k = 0; k < sizeof(functions) / sizeof(functions[0]); k++) {
+		if ((int)functions[k].id == id)
+			return functions[k].name;
+	}
+	return "?";
+}
+
+/* Text where a function needs a number: an error, as in arithmetic. */
+static int text_argument(struct eval_state *st, const struct node *n, const char *needs)
+{
+	return eval_error(st, n, CRM_EINVAL, "function '%s' needs %s, not text", function_name(n->op), needs);
+}
+
 static int eval_call(struct eval_state *st, const struct node *n, struct expr_value *out)
 {
 	const struct node *nodes = st->e->nodes;
 	int first = n->first_child, second = first >= 0 ? nodes[first].next_sibling : -1;
-	struct expr_value a, b;
-	char buffer[32];
+	struct expr_value arguments[3], a;
+	char buffer[40];
 	int rc;
+	int64_t from, to;
+	set_null(out);
 	switch ((enum function_id)n->op) {
 	case FN_TODAY:
 		format_today(st->now, buffer);
@@ -1865,21 +2295,24 @@ static int eval_call(struct eval_state *st, const struct node *n, struct expr_va
 		format_now(st->now, buffer);
 		set_text(out, xstrdup(buffer));
 		return CRM_OK;
-	case FN_DAYS_BETWEEN: {
-		if ((rc = eval_node(st, first, &a)))
+	case FN_DAYS_BETWEEN:
+	case FN_HOURS_BETWEEN:
+		if ((rc = eval_arguments(st, first, arguments, 2)))
 			return rc;
-		if ((rc = eval_node(st, second, &b))) {
-			expr_value_clear(&a);
-			return rc;
+		if (value_to_julian_ms(&arguments[0], st->now, &from) && value_to_julian_ms(&arguments[1], st->now, &to)) {
+			double days = to / 86400000.0 - from / 86400000.0;  /* julianday(b) - julianday(a) */
+			if (n->op == FN_DAYS_BETWEEN) {
+				set_int(out, (int64_t)days);  /* SQLite's CAST truncates */
+			} else {
+				/* to the millisecond as SQLite's round(x) does it, then hours */
+				double ms = days * 86400000.0;
+				if (ms >= -4503599627370496.0 && ms <= 4503599627370496.0)
+					ms = (double)(int64_t)(ms + (ms < 0 ? -0.5 : 0.5));
+				set_real(out, ms / 3600000.0);
+			}
 		}
-		int64_t from, to;
-		expr_value_clear(out);
-		if (value_to_julian_ms(&a, st->now, &from) && value_to_julian_ms(&b, st->now, &to))
-			set_int(out, (int64_t)(to / 86400000.0 - from / 86400000.0));  /* SQLite's CAST truncates */
-		expr_value_clear(&a);
-		expr_value_clear(&b);
+		clear_arguments(arguments, 2);
 		return CRM_OK;
-	}
 	case FN_IF: {
 		int truth;
 		if ((rc = eval_condition(st, first, &truth)))
@@ -1892,12 +2325,112 @@ static int eval_call(struct eval_state *st, const struct node *n, struct expr_va
 		if (out->type != EV_NULL)
 			return CRM_OK;
 		return eval_node(st, second, out);
+	case FN_ROUND:
+	case FN_ADD_MONTHS: {
+		const struct expr_sql_function *fn = &sql_functions[n->op == FN_ROUND ? SQL_ROUND : SQL_ADD_MONTHS];
+		char message[200];
+		if ((rc = eval_arguments(st, first, arguments, 2)))
+			return rc;
+		rc = fn->call(arguments, out, message, sizeof(message));
+		clear_arguments(arguments, 2);
+		return rc ? eval_error(st, n, rc, "%s", message) : CRM_OK;
+	}
+	case FN_ABS:
+		if ((rc = eval_node(st, first, &a)))
+			return rc;
+		if (a.type == EV_TEXT) {
+			expr_value_clear(&a);
+			return text_argument(st, n, "a number");
+		}
+		if (a.type == EV_REAL)
+			set_real(out, a.r < 0 ? -a.r : a.r);  /* as SQLite: -0.0 stays */
+		else if (a.type != EV_NULL && a.i == INT64_MIN)
+			return eval_error(st, n, CRM_EINVAL, "integer overflow in 'abs'");
+		else if (a.type != EV_NULL)
+			set_int(out, a.i < 0 ? -a.i : a.i);
+		return CRM_OK;
+	case FN_MIN:
+	case FN_MAX:
+		if ((rc = eval_arguments(st, first, arguments, 2)))
+			return rc;
+		if (arguments[0].type != EV_NULL && arguments[1].type != EV_NULL) {
+			int c = compare_stored(&arguments[0], &arguments[1]);
+			/* SQLite keeps the later of equals for min, the earlier for max (1 against 1.0) */
+			bool later = n->op == FN_MIN ? c >= 0 : c < 0;
+			*out = arguments[later];
+			set_null(&arguments[later]);
+		}
+		clear_arguments(arguments, 2);
+		return CRM_OK;
+	case FN_ADD_DAYS:
+		if ((rc = eval_arguments(st, first, arguments, 2)))
+			return rc;
+		if (arguments[1].type == EV_TEXT)
+			rc = text_argument(st, n, "a number of days");
+		else if (arguments[1].type != EV_NULL)
+			date_plus_days(&arguments[0], (double)integer_of(&arguments[1]), st->now, out);
+		clear_arguments(arguments, 2);
+		return rc;
+	case FN_YEAR:
+	case FN_MONTH:
+	case FN_DATE_TRUNC: {
+		const char *unit = n->op == FN_DATE_TRUNC ? nodes[first].value.s : NULL;
+		if ((rc = eval_node(st, n->op == FN_DATE_TRUNC ? second : first, &a)))
+			return rc;
+		bool is_date = value_to_julian_ms(&a, st->now, &from);
+		expr_value_clear(&a);
+		if (!is_date)
+			return CRM_OK;
+		struct datetime dt = { .has_date = true, .day = 1 };
+		julian_ms_to_date(from, &dt.year, &dt.month, &dt.day);
+		if (n->op != FN_DATE_TRUNC) {
+			set_int(out, n->op == FN_YEAR ? dt.year : dt.month);
+			return CRM_OK;
+		}
+		dt.day = 1;
+		if (date_unit(unit) == 1)
+			dt.month = (dt.month - 1) / 3 * 3 + 1;
+		else if (date_unit(unit) == 2)
+			dt.month = 1;
+		if (datetime_to_julian_ms(&dt, &to)) {  /* -4713-11-01 is before the first julian day */
+			format_date(dt.year, dt.month, dt.day, buffer);
+			set_text(out, xstrdup(buffer));
+		}
+		return CRM_OK;
+	}
+	case FN_SUBSTR:
+		if ((rc = eval_arguments(st, first, arguments, 3)))
+			return rc;
+		if (arguments[1].type == EV_TEXT || arguments[2].type == EV_TEXT) {
+			rc = text_argument(st, n, "numbers for its start and length");
+		} else if (arguments[0].type != EV_NULL && arguments[1].type != EV_NULL && arguments[2].type != EV_NULL) {
+			char *text = value_to_text(&arguments[0]);
+			set_text(out, substring(text, sqlite_int(&arguments[1]), sqlite_int(&arguments[2])));
+			free(text);
+		}
+		clear_arguments(arguments, 3);
+		return rc;
+	case FN_CONCAT: {
+		struct strbuf result = {0};
+		for (int child = first; child >= 0; child = nodes[child].next_sibling) {
+			if ((rc = eval_node(st, child, &a))) {
+				strbuf_free(&result);
+				return rc;
+			}
+			char *text = value_to_text(&a);  /* NULL for null: empty */
+			expr_value_clear(&a);
+			if (text)
+				strbuf_puts(&result, text);
+			free(text);
+		}
+		set_text(out, strbuf_detach(&result));
+		return CRM_OK;
+	}
 	default: {  /* lower, upper, len: of the text form */
 		if ((rc = eval_node(st, first, &a)))
 			return rc;
 		char *text = value_to_text(&a);
 		expr_value_clear(&a);
-		expr_value_clear(out);
 		if (!text)
 			return CRM_OK;
 		if (n->op == FN_LEN) {
@@ -2029,11 +2562,33 @@ enum sql_type {
 	ST_REAL,
 	ST_NUMBER,   /* int or real, not known which */
 	ST_BOOL,
+	ST_DATE,     /* text, YYYY-MM-DD: a date field, today(), add_days() ... */
+	ST_DATETIME, /* text, YYYY-MM-DDTHH:MM:SSZ: a datetime field, now() */
 };
 
 static bool is_numeric_type(enum sql_type type)
 {
 	return type == ST_INT || type == ST_REAL || type == ST_NUMBER || type == ST_BOOL;
+}
+
+/* Text, a date or a datetime: all text to SQLite. */
+static bool is_text_type(enum sql_type type)
+{
+	return type == ST_TEXT || type == ST_DATE || type == ST_DATETIME;
+}
+
+/* For messages: "a number", "text", "a date" ... */
+static const char *type_words(enum sql_type type)
+{
+	switch (type) {
+	case ST_TEXT: return "text";
+	case ST_DATE: return "a date";
+	case ST_DATETIME: return "a datetime";
+	case ST_NULL: return "null";
+	case ST_UNKNOWN: return "a value of mixed type";
+	case ST_BOOL: return "a bool";
+	default: return "a number";
+	}
 }
 
 static bool is_integer_type(enum sql_type type)
@@ -2060,6 +2615,8 @@ static enum sql_type merge_types(enum sql_type a, enum sql_type b)
 		return b;
 	if (is_numeric_type(a) && is_numeric_type(b))
 		return ST_NUMBER;
+	if (is_text_type(a) && is_text_type(b))  /* a date or a text: no longer known to be a date */
+		return ST_TEXT;
 	return ST_UNKNOWN;
 }
 
@@ -2078,6 +2635,7 @@ struct compile_state {
 	size_t start;        /* ... and its length when this compile began: for the size limit */
 	int formula_depth;
 	bool check_access;   /* off inside inlined formulas: the formula field was checked */
+	struct expr *typed;  /* expr_check: the expression whose arithmetic nodes learn their kind */
 };
 
 static int compile_error(struct compile_state *cs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -2120,12 +2678,16 @@ static enum sql_type field_type_of(enum field_type type)
 	case FIELD_FORMULA:
 	case FIELD_ROLLUP:
 		return ST_UNKNOWN;
+	case FIELD_DATE:
+		return ST_DATE;
+	case FIELD_DATETIME:
+		return ST_DATETIME;
 	default:
-		return ST_TEXT;  /* text types, dates (ISO text), enums, json, geo, autonumber */
+		return ST_TEXT;  /* text types, enums, json, geo, autonumber */
 	}
 }
 
-/* As the store keeps rollups (meta_field_kind): count an int, min/max of dates text, else real. */
+/* As the store keeps rollups (meta_field_kind): count an int, min/max of dates a date (text), else real. */
 static enum sql_type rollup_type(const struct meta_field *field)
 {
 	if (field->rollup_measure == ROLLUP_COUNT)
@@ -2135,7 +2697,7 @@ static enum sql_type rollup_type(const struct meta_field *field)
 		const struct meta_field *measured = find_field(field->rollup_child, field->rollup_measure_field,
 		                                               strlen(field->rollup_measure_field));
 		if (measured && (measured->type == FIELD_DATE || measured->type == FIELD_DATETIME))
-			return ST_TEXT;
+			return field_type_of(measured->type);
 	}
 	return ST_REAL;
 }
@@ -2462,9 +3024,9 @@ static int compile_compare(struct compile_state *cs, const struct expr *e, const
 		operand_finish(cs, &left, right.type);
 		operand_finish(cs, &right, left.type);
 		strbuf_putc(out, '(');
-		put_operand(out, &left, right.type == ST_TEXT && is_numeric_type(left.type));
+		put_operand(out, &left, is_text_type(right.type) && is_numeric_type(left.type));
 		strbuf_printf(out, " %s ", compare_sql[n->op]);
-		put_operand(out, &right, left.type == ST_TEXT && is_numeric_type(right.type));
+		put_operand(out, &right, is_text_type(left.type) && is_numeric_type(right.type));
 		strbuf_putc(out, ')');
 	}
 	operand_free(&left);
@@ -2498,7 +3060,7 @@ static int compile_in(struct compile_state *cs, const struct expr *e, const stru
 	}
 	if (rc == CRM_OK) {
 		operand_finish(cs, &left, item_type);
-		bool expand = left.type == ST_TEXT && has_number;
+		bool expand = is_text_type(left.type) && has_number;
 		strbuf_puts(out, n->negated ? (expand ? "(NOT (" : "(") : "(");
 		if (!expand) {
 			put_operand(out, &left, false);
@@ -2542,9 +3104,56 @@ static int compile_children(struct compile_state *cs, const struct expr *e, cons
 
 static int check_condition(struct compile_state *cs, const struct node *n, enum sql_type type)
 {
-	if (type == ST_TEXT)
-		return compile_error(cs, "column %d: expected a condition, not text", n->column);
+	if (is_text_type(type))
+		return compile_error(cs, "column %d: expected a condition, not %s", n->column, type_words(type));
 	return CRM_OK;
+}
+
+/*
+ * Whether the arithmetic n of left and right is date arithmetic (the file
+ * comment), into *kind; refuses a date or datetime in any other arithmetic.
+ */
+static int date_arith_kind(struct compile_state *cs, const struct node *n, enum sql_type left, enum sql_type right,
+                           enum date_arith *kind)
+{
+	const char *op = arith_name[n->op];
+	*kind = DATE_ARITH_NONE;
+	if (left == ST_DATETIME || right == ST_DATETIME)
+		return compile_error(cs, "column %d: operator '%s' cannot take a datetime (add_days gives a date n days "
+		                     "later; days_between and hours_between the time between two)", n->column, op);
+	bool left_date = left == ST_DATE, right_date = right == ST_DATE;
+	if (!left_date && !right_date)
+		return CRM_OK;
+	bool left_days = is_numeric_type(left) || left == ST_NULL, right_days = is_numeric_type(right) || right == ST_NULL;
+	if (n->op == ARITH_ADD && left_date && right_days)
+		*kind = DATE_PLUS_DAYS;
+	else if (n->op == ARITH_ADD && left_days && right_date)
+		*kind = DAYS_PLUS_DATE;
+	else if (n->op == ARITH_SUB && left_date && right_days)
+		*kind = DATE_MINUS_DAYS;
+	else if (n->op == ARITH_SUB && (left_date || left == ST_NULL) && right_date)
+		*kind = DATE_MINUS_DATE;
+	if (*kind != DATE_ARITH_NONE)
+		return CRM_OK;
+	if (n->op != ARITH_ADD && n->op != ARITH_SUB)
+		return compile_error(cs, "column %d: operator '%s' cannot take a date (a date only adds or subtracts days: "
+		                     "date + 30, date - 30, date - date)", n->column, op);
+	if (left_date && right_date)
+		return compile_error(cs, "column %d: operator '+' cannot add two dates (date - date gives the days "
+		                     "between them)", n->column);
+	if (right_date && left_days)
+		return compile_error(cs, "column %d: operator '-' cannot subtract a date from a number", n->column);
+	return compile_error(cs, "column %d: operator '%s' needs a number of days beside a date, not %s", n->column, op,
+	                     type_words(left_date ? right : left));
+}
+
+/* A whole number of days for date arithmetic: SQLite's CAST where it may be a real. */
+static void put_days(struct strbuf *out, const char *sql, enum sql_type type)
+{
+	if (is_integer_type(type) || type == ST_NULL)
+		strbuf_puts(out, sql);
+	else
+		strbuf_printf(out, "CAST(%s AS INTEGER)", sql);
 }
 
 static int compile_arith(struct compile_state *cs, const struct expr *e, const struct node *n,
@@ -2552,9 +3161,32 @@ static int compile_arith(struct compile_state *cs, const struct expr *e, const s
 {
 	struct strbuf parts[2] = { {0}, {0} };
 	enum sql_type types[2];
+	enum date_arith kind;
 	int rc = compile_children(cs, e, n, sc, parts, types, 2);
-	if (rc)
+	if (rc || (rc = date_arith_kind(cs, n, types[0], types[1], &kind)))
 		goto cleanup;
+	if (cs->typed == e)
+		cs->typed->nodes[n - e->nodes].date_arith = kind;
+	const char *a = parts[0].data, *b = parts[1].data;
+	switch (kind) {
+	case DATE_PLUS_DAYS:
+	case DAYS_PLUS_DATE:
+	case DATE_MINUS_DAYS: {
+		/* date(number) reads a julian day: plain SQL, no date text built */
+		bool date_first = kind != DAYS_PLUS_DATE;
+		strbuf_printf(out, "date(julianday(%s) %s ", date_first ? a : b, kind == DATE_MINUS_DAYS ? "-" : "+");
+		put_days(out, date_first ? b : a, types[date_first ? 1 : 0]);
+		strbuf_putc(out, ')');
+		*type = ST_DATE;
+		goto cleanup;
+	}
+	case DATE_MINUS_DATE:
+		strbuf_printf(out, "CAST(julianday(%s) - julianday(%s) AS INTEGER)", a, b);
+		*type = ST_INT;
+		goto cleanup;
+	case DATE_ARITH_NONE:
+		break;
+	}
 	if (types[0] == ST_TEXT || types[1] == ST_TEXT) {
 		rc = compile_error(cs, "column %d: operator '%s' needs numbers, not text", n->column, arith_name[n->op]);
 		goto cleanup;
@@ -2563,7 +3195,6 @@ static int compile_arith(struct compile_state *cs, const struct expr *e, const s
 		rc = compile_error(cs, "column %d: operator '%%' needs integers", n->column);
 		goto cleanup;
 	}
-	const char *a = parts[0].data, *b = parts[1].data;
 	bool integers = (is_integer_type(types[0]) || types[0] == ST_NULL)
 	                && (is_integer_type(types[1]) || types[1] == ST_NULL);
 	if (n->op == ARITH_DIV && integers) {
@@ -2589,11 +3220,52 @@ cleanup:
 	return rc;
 }
 
+/* An argument of a known type that the function cannot take: refused at the argument. */
+static int check_argument(struct compile_state *cs, const struct node *n, const struct node *argument,
+                          enum sql_type type, bool number)
+{
+	if (number && is_text_type(type))
+		return compile_error(cs, "column %d: function '%s' needs a number, not %s", argument->column,
+		                     function_name(n->op), type_words(type));
+	if (!number && is_numeric_type(type))
+		return compile_error(cs, "column %d: function '%s' needs a date, not %s", argument->column,
+		                     function_name(n->op), type_words(type));
+	return CRM_OK;
+}
+
+/* The type of abs(x), round(x, n): x's, a bool being the number 0 or 1. */
+static enum sql_type number_result(enum sql_type type)
+{
+	return type == ST_BOOL ? ST_INT : is_numeric_type(type) || type == ST_NULL ? type : ST_NUMBER;
+}
+
+/* concat(a, b, ...): each argument's text, null as empty; always text, even of one number. */
+static int compile_concat(struct compile_state *cs, const struct expr *e, const struct node *n,
+                          const struct scope *sc, struct strbuf *out)
+{
+	strbuf_putc(out, '(');
+	for (int child = n->first_child; child >= 0; child = e->nodes[child].next_sibling) {
+		enum sql_type type;
+		strbuf_puts(out, child == n->first_child ? "coalesce(" : " || coalesce(");
+		int rc = compile_node(cs, e, child, sc, out, &type);
+		if (rc)
+			return rc;
+		strbuf_puts(out, ", '')");
+	}
+	if (e->nodes[n->first_child].next_sibling < 0)
+		strbuf_puts(out, " || ''");
+	strbuf_putc(out, ')');
+	return CRM_OK;
+}
+
 static int compile_call(struct compile_state *cs, const struct expr *e, const struct node *n,
                         const struct scope *sc, struct strbuf *out, enum sql_type *type)
 {
 	struct strbuf parts[3] = { {0}, {0}, {0} };
 	enum sql_type types[3];
+	const struct node *first = n->first_child >= 0 ? &e->nodes[n->first_child] : NULL;
+	const struct node *second = first && first->next_sibling >= 0 ? &e->nodes[first->next_sibling] : NULL;
+	const struct node *third = second && second->next_sibling >= 0 ? &e->nodes[second->next_sibling] : NULL;
 	char buffer[32];
 	int rc = CRM_OK;
 	if (!cs->b->now)  /* once per builder, so that a whole query agrees on the time */
@@ -2603,7 +3275,7 @@ static int compile_call(struct compile_state *cs, const struct expr *e, const st
 	case FN_NOW:
 		(n->op == FN_TODAY ? format_today : format_now)(cs->b->now, buffer);
 		bind_text(cs, buffer, out);
-		*type = ST_TEXT;
+		*type = n->op == FN_TODAY ? ST_DATE : ST_DATETIME;
 		break;
 	case FN_DAYS_BETWEEN:
 		if ((rc = compile_children(cs, e, n, sc, parts, types, 2)))
@@ -2614,7 +3286,7 @@ static int compile_call(struct compile_state *cs, const struct expr *e, const st
 	case FN_IF:
 		if ((rc = compile_children(cs, e, n, sc, parts, types, 3)))
 			break;
-		if ((rc = check_condition(cs, &e->nodes[n->first_child], types[0])))
+		if ((rc = check_condition(cs, first, types[0])))
 			break;
 		strbuf_printf(out, "(CASE WHEN %s THEN %s ELSE %s END)", parts[0].data, parts[1].data, parts[2].data);
 		*type = merge_types(types[1], types[2]);
@@ -2624,6 +3296,100 @@ static int compile_call(struct compile_state *cs, const struct expr *e, const st
 			break;
 		strbuf_printf(out, "coalesce(%s, %s)", parts[0].data, parts[1].data);
 		*type = merge_types(types[0], types[1]);
+		break;
+	case FN_ROUND:
+		if ((rc = compile_children(cs, e, n, sc, parts, types, 2)) || (rc = check_argument(cs, n, first, types[0], true)))
+			break;
+		strbuf_printf(out, "%s(%s, %s)", sql_functions[SQL_ROUND].name, parts[0].data, parts[1].data);
+		*type = number_result(types[0]);
+		break;
+	case FN_ABS:
+		if ((rc = compile_children(cs, e, n, sc, parts, types, 1)) || (rc = check_argument(cs, n, first, types[0], true)))
+			break;
+		strbuf_printf(out, "abs(%s)", parts[0].data);
+		*type = number_result(types[0]);
+		break;
+	case FN_MIN:
+	case FN_MAX:
+		if ((rc = compile_children(cs, e, n, sc, parts, types, 2)))
+			break;
+		if ((is_numeric_type(types[0]) && is_text_type(types[1])) || (is_text_type(types[0]) && is_numeric_type(types[1]))) {
+			rc = compile_error(cs, "column %d: function '%s' compares %s with %s: give it two numbers, or two dates "
+			                   "or texts", n->column, function_name(n->op), type_words(types[0]), type_words(types[1]));
+			break;
+		}
+		/* SQLite's scalar min/max: null if either is null, as the evaluator */
+		strbuf_printf(out, "%s(%s, %s)", n->op == FN_MIN ? "min" : "max", parts[0].data, parts[1].data);
+		*type = merge_types(types[0], types[1]);
+		break;
+	case FN_ADD_DAYS:
+	case FN_ADD_MONTHS:
+		if ((rc = compile_children(cs, e, n, sc, parts, types, 2)) || (rc = check_argument(cs, n, first, types[0], false))
+		    || (rc = check_argument(cs, n, second, types[1], true)))
+			break;
+		if (n->op == FN_ADD_DAYS) {
+			strbuf_printf(out, "date(julianday(%s) + ", parts[0].data);
+			put_days(out, parts[1].data, types[1]);
+			strbuf_putc(out, ')');
+		} else {
+			/*
+			 * SQLite's date(d, '+1 month') does not clamp (2024-01-31 becomes
+			 * 2024-03-02); the clamping SQL (start of month, add, compare with
+			 * the month's last day) repeats d three times and builds modifier
+			 * text per row. One registered C call is simpler and faster, and
+			 * is the evaluator's own code.
+			 */
+			strbuf_printf(out, "%s(%s, %s)", sql_functions[SQL_ADD_MONTHS].name, parts[0].data, parts[1].data);
+		}
+		*type = ST_DATE;
+		break;
+	case FN_YEAR:
+	case FN_MONTH:
+		if ((rc = compile_children(cs, e, n, sc, parts, types, 1)) || (rc = check_argument(cs, n, first, types[0], false)))
+			break;
+		/* julianday() first, so that '2024-02-30' is March everywhere, as the evaluator reads it */
+		strbuf_printf(out, "CAST(strftime('%s', julianday(%s)) AS INTEGER)", n->op == FN_YEAR ? "%Y" : "%m",
+		              parts[0].data);
+		*type = ST_INT;
+		break;
+	case FN_DATE_TRUNC:
+		/* the unit is a literal the parser checked: it picks the SQL, bound as nothing */
+		if ((rc = compile_node(cs, e, first->next_sibling, sc, &parts[1], &types[1]))
+		    || (rc = check_argument(cs, n, second, types[1], false)))
+			break;
+		switch (date_unit(first->value.s)) {
+		case 0:
+			strbuf_printf(out, "date(julianday(%s), 'start of month')", parts[1].data);
+			break;
+		case 1:
+			strbuf_printf(out, "date(julianday(%s), 'start of year', '+' || ((CAST(strftime('%%m', julianday(%s)) "
+			              "AS INTEGER) - 1) / 3 * 3) || ' months')", parts[1].data, parts[1].data);
+			break;
+		default:
+			strbuf_printf(out, "date(julianday(%s), 'start of year')", parts[1].data);
+			break;
+		}
+		*type = ST_DATE;
+		break;
+	case FN_HOURS_BETWEEN:
+		if ((rc = compile_children(cs, e, n, sc, parts, types, 2)) || (rc = check_argument(cs, n, first, types[0], false))
+		    || (rc = check_argument(cs, n, second, types[1], false)))
+			break;
+		/* to the millisecond (julianday's doubles are a hair off it), then hours */
+		strbuf_printf(out, "(round((julianday(%s) - julianday(%s)) * 86400000.0) / 3600000.0)", parts[1].data,
+		              parts[0].data);
+		*type = ST_REAL;
+		break;
+	case FN_SUBSTR:
+		if ((rc = compile_children(cs, e, n, sc, parts, types, 3)) || (rc = check_argument(cs, n, second, types[1], true))
+		    || (rc = check_argument(cs, n, third, types[2], true)))
+			break;
+		strbuf_printf(out, "substr(%s, %s, %s)", parts[0].data, parts[1].data, parts[2].data);
+		*type = ST_TEXT;
+		break;
+	case FN_CONCAT:
+		rc = compile_concat(cs, e, n, sc, out);
+		*type = ST_TEXT;
 		break;
 	default:
 		if ((rc = compile_children(cs, e, n, sc, parts, types, 1)))
@@ -2735,8 +3501,8 @@ static int compile_node(struct compile_state *cs, const struct expr *e, int inde
 		strbuf_puts(out, "(- ");
 		rc = compile_node(cs, e, n->first_child, sc, out, &child_type);
 		strbuf_putc(out, ')');
-		if (rc == CRM_OK && child_type == ST_TEXT)
-			rc = compile_error(cs, "column %d: operator '-' needs numbers, not text", n->column);
+		if (rc == CRM_OK && is_text_type(child_type))
+			rc = compile_error(cs, "column %d: operator '-' needs numbers, not %s", n->column, type_words(child_type));
 		*type = child_type == ST_BOOL ? ST_INT : child_type;
 		break;
 	case NODE_CALL:
@@ -2833,6 +3599,50 @@ int expr_compile_path(struct expr_sql *b, const char *path, struct strbuf *out,
 	if (out_field)
 		*out_field = field;
 	return CRM_OK;
+}
+
+/*
+ * $user.<field> for expr_check: a value of the type the field's value will
+ * have when a query binds it (a date is plain text there), or null.
+ */
+static int typed_user_field(void *arg, const char *name, struct expr_value *out)
+{
+	const struct meta *meta = arg;
+	set_null(out);
+	for (int o = 0; meta && o < meta->object_count; o++) {
+		const struct meta_object *user = &meta->objects[o];
+		const struct meta_field *field = strcmp(user->name, "user") ? NULL : find_field(user, name, strlen(name));
+		switch (field ? field_type_of(field->type) : ST_NULL) {
+		case ST_INT: set_int(out, 0); break;
+		case ST_REAL: set_real(out, 0.0); break;
+		case ST_BOOL: set_bool(out, false); break;
+		case ST_TEXT: case ST_DATE: case ST_DATETIME: set_text(out, (char *)""); break;  /* borrowed */
+		default: break;
+		}
+	}
+	return 0;
+}
+
+int expr_check(struct expr *e, const struct meta *meta, const struct meta_object *object, char *err, size_t errlen)
+{
+	set_error(err, errlen, "%s", "");
+	for (int i = 0; i < e->node_count; i++)
+		e->nodes[i].date_arith = DATE_ARITH_NONE;
+	struct expr_sql b = {
+		.meta = meta, .object = object, .base_alias = "t0", .now = 1, .user_field = typed_user_field,
+		.arg = (void *)meta,
+	};
+	struct strbuf sql = { 0 };
+	struct compile_state cs = compile_state(&b, &sql, err, errlen);
+	cs.typed = e;
+	struct scope sc = { .object = object, .alias = "t0", .prefix = "" };
+	enum sql_type type;
+	int rc = compile_node(&cs, e, e->root, &sc, &sql, &type);
+	for (int i = 0; rc != CRM_OK && i < e->node_count; i++)
+		e->nodes[i].date_arith = DATE_ARITH_NONE;  /* refused: evaluated, if ever, as unchecked */
+	strbuf_free(&sql);
+	expr_sql_free(&b);
+	return rc;
 }
 
 void expr_sql_free(struct expr_sql *b)

@@ -7,10 +7,13 @@
  *   in (...)  not in (...)  list of literals
  *   like  not like          % and _ wildcards, case-insensitive for ASCII
  *   is null  is not null
- *   + - * / %               arithmetic, unary minus
+ *   + - * / %               arithmetic, unary minus; date + int, date - int,
+ *                           date - date (days)
  *   ||                      string concatenation
  *   today() now() days_between(a, b) if(c, a, b) lower(s) upper(s) len(s)
- *   coalesce(a, b)
+ *   coalesce(a, b) round(x, n) abs(x) min(a, b) max(a, b) add_days(d, n)
+ *   add_months(d, n) year(d) month(d) date_trunc('month', d)
+ *   hours_between(a, b) substr(s, start, length) concat(a, b, ...)
  *   'text' (quote doubled to escape), 12, 3.5, true, false, null
  *   name, account.industry  fields and dotted paths through ref/user fields
  *   $me, $user.<field>      the acting user
@@ -39,6 +42,7 @@ struct meta_field;
 #define EXPR_MAX_FORMULA_DEPTH 8        /* formulas inlined inside formulas */
 #define EXPR_MAX_JOINS         32       /* distinct ref paths (LEFT JOINs) per builder */
 #define EXPR_MAX_SQL           (1 << 20) /* bytes of SQL one expr_compile may produce */
+#define EXPR_MAX_CONCAT        16       /* arguments of concat() */
 
 enum expr_value_type { EV_NULL, EV_INT, EV_REAL, EV_TEXT, EV_BOOL };
 
@@ -140,14 +144,53 @@ struct expr_env {
 	time_t now;                         /* 0 = time(NULL) */
 };
 
-/* Evaluates e. out's text, if any, is owned by the caller: expr_value_clear it. */
+/*
+ * The type checker: types e over object (of meta) as expr_compile types it,
+ * with field types, formulas inlined and $user.<field> typed from meta's
+ * 'user' object, but no access rules. Refuses, with "column N: message" in
+ * err, what every query would refuse (text or a date where a number is
+ * needed, `date * 2`, `date + date`, a datetime in arithmetic, min of a
+ * number and a text, ...), so that the loader can report it at load time
+ * rather than each query or create failing. It also records in e where the
+ * arithmetic is date arithmetic, which expr_eval needs (values alone do not
+ * tell a date from a text): the loader checks every expression it loads.
+ * Call it once, before e is shared between threads. Returns CRM_OK or
+ * CRM_EINVAL.
+ */
+int expr_check(struct expr *e, const struct meta *meta, const struct meta_object *object, char *err, size_t errlen);
+
+/*
+ * Evaluates e. out's text, if any, is owned by the caller: expr_value_clear it.
+ * `date + int` and the other date arithmetic need e to have passed expr_check;
+ * unchecked, text in arithmetic is an error as before.
+ */
 int expr_eval(const struct expr *e, const struct expr_env *env, struct expr_value *out,
               char *err, size_t errlen);
 /* True only for a true boolean or a non-zero number: null and text are false. */
 bool expr_truthy(const struct expr_value *value);
 void expr_value_clear(struct expr_value *value);
 
-/* The functions of the language, for the reference: the index-th's name and *arity, or NULL past the last. */
+/*
+ * The functions of the language, for the reference: the index-th's name and
+ * *arity (-1: 1 to EXPR_MAX_CONCAT arguments), or NULL past the last.
+ */
 const char *expr_function(int index, int *arity);
+
+/*
+ * The SQL functions that expr_compile's output may call, which every
+ * connection running it must register (store.c does, on each connection it
+ * opens): where SQLite has no function that agrees with the evaluator to the
+ * last bit (round half away from zero on the decimal a number reads as;
+ * add_months clamping to the month's end), the SQL and the evaluator call
+ * this same C. call reads arity values (text borrowed) and fills out (text
+ * owned by the caller), or returns CRM_EINVAL with err set. The index-th, or
+ * NULL past the last.
+ */
+struct expr_sql_function {
+	const char *name;     /* "crm_round" */
+	int arity;
+	int (*call)(const struct expr_value *arguments, struct expr_value *out, char *err, size_t errlen);
+};
+const struct expr_sql_function *expr_sql_function(int index);
 
 #endif

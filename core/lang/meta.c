@@ -14,17 +14,25 @@
  *      that the later checks report on; every role document becomes a role
  *      whose object and field names wait, with their positions, beside it;
  *      every workflow document becomes a workflow holding names and
- *      positions (states, fields, roles, actions are checked in stage 3);
+ *      positions (states, fields, roles, actions are checked in stage 3),
+ *      or, with `extend: true`, an extension of one waiting beside them;
  *   2. merge: extensions are applied to their definitions in load order,
- *      whatever the file order;
+ *      whatever the file order: objects (fields, rules, indexes, views),
+ *      then the values fields with `extend: true` add to enums, then
+ *      workflows (terminal states, transitions, timers, then the actions
+ *      appended to transitions);
  *   3. resolve: refs, user fields, rollups, expression paths, formula cycles,
  *      rule fields and index fields are checked against the whole model, then
  *      the roles' objects, fields and access expressions (a role may name an
  *      object of any file or plugin), then the workflows: the state field (an
  *      enum), states, terminal states left by no transition, fields, roles,
  *      guards, actions (a plugin action's plugin must be enabled in app.yaml;
- *      whether the plugin defines it is known only once plugins load) and
- *      states unreachable from the initial one (a warning).
+ *      whether the plugin defines it is known only once plugins load; a
+ *      timer's transition must be one of its workflow's) and states
+ *      unreachable from the initial one (a warning), each workflow as
+ *      merged;
+ *   4. type: once the model has no error, every expression is typed over its
+ *      object (expr_check), as the SQL compiler will type it.
  * Every error of the run is collected; the model is handed out only when
  * there are none.
  */
@@ -85,7 +93,7 @@ static const struct {
 enum field_key {
 	FK_TYPE, FK_LABEL, FK_DESCRIPTION, FK_REQUIRED, FK_SEARCH, FK_UNIQUE, FK_READONLY,
 	FK_MIN, FK_MAX, FK_MAX_LENGTH, FK_SCALE, FK_DEFAULT, FK_VALUES, FK_TO, FK_ON_DELETE,
-	FK_FORMULA, FK_RETURNS, FK_OF, FK_MEASURE, FK_WHERE, FK_FORMAT, FK_PERSONAL,
+	FK_FORMULA, FK_RETURNS, FK_OF, FK_MEASURE, FK_WHERE, FK_FORMAT, FK_PERSONAL, FK_EXTEND,
 	FK_COUNT
 };
 
@@ -115,6 +123,8 @@ static const struct {
 	[FK_WHERE] = {"where", TYPE_BIT(FIELD_ROLLUP)},
 	[FK_FORMAT] = {"format", TYPE_BIT(FIELD_AUTONUMBER)},
 	[FK_PERSONAL] = {"personal", ALL_TYPES & ~COMPUTED_TYPES},
+	/* in an object extension, with `values` alone: adds values to an enum defined elsewhere (parse_field_extension) */
+	[FK_EXTEND] = {"extend", TYPE_BIT(FIELD_ENUM) | TYPE_BIT(FIELD_MULTIENUM)},
 };
 
 static const char *const object_keys[] = {
@@ -142,6 +152,7 @@ struct field_aux {
 	struct meta_pos type_pos, to_pos, formula_pos, of_pos, measure_pos, where_pos;
 	bool to_given;
 	bool broken;              /* already reported: later checks do not pile on */
+	bool extends;             /* `extend: true`: values to add to the field of that name (merge_values) */
 };
 
 struct rule_aux {
@@ -191,6 +202,12 @@ struct role_aux {
 	int object_count, field_count;
 };
 
+/* A `workflow: name, extend: true` document, kept until every file is read (merge_workflows). */
+struct workflow_extension {
+	struct meta_workflow workflow;   /* name, pos, and what it adds: terminal states, transitions, timers */
+	bool *extends;                   /* parallel to workflow.transitions: appends its `do` to the transition of that name */
+};
+
 struct loader {
 	struct meta *meta;
 	struct meta_diags *diags;
@@ -206,6 +223,8 @@ struct loader {
 	int role_ext_count, role_ext_cap;
 	struct meta_role *role_ext;
 	struct role_aux *role_ext_aux;
+	int workflow_extension_count;
+	struct workflow_extension *workflow_extensions;   /* load order */
 	crypto_hash_sha256_state hash;
 	char shown[4][160];           /* ring of buffers for shown() */
 	int shown_next;
@@ -1324,6 +1343,49 @@ static void finish_field(struct loader *ld, struct meta_field *field, struct fie
 		aux->broken = true;
 }
 
+/*
+ * `status: { extend: true, values: [waiting_customer] }` in an object
+ * extension: values to append to the enum or multienum field of that name,
+ * defined elsewhere (a plugin adding a state to a base workflow). Staged as
+ * a field marked `extends`; merge_values applies it once every field is in.
+ */
+static void parse_field_extension(struct loader *ld, struct staged_object *so, const struct ynode *key,
+                                  const struct ynode *spec)
+{
+	struct meta_field field;
+	struct field_aux aux;
+	memset(&field, 0, sizeof(field));
+	memset(&aux, 0, sizeof(aux));
+	field.name = xstrdup(key->text);
+	field.pos = node_pos(ld, key);
+	field.type = FIELD_ENUM;   /* a placeholder: the values take the extended field's type */
+	aux.extends = true;
+	bool values = false;
+	for (int i = 0; i < spec->count; i += 2) {
+		const struct ynode *k = spec->items[i], *v = spec->items[i + 1];
+		if (!strcmp(k->text, "values")) {
+			values = true;
+			parse_values(ld, &field, v);
+		} else if (strcmp(k->text, "extend") != 0) {
+			error_node(ld, k, "field '%s' extends a field defined elsewhere: it takes only 'values' (the enum values "
+			           "to add), not '%s'", field.name, shown(ld, k->text));
+		}
+	}
+	if (!values)
+		error_node(ld, key, "field '%s' extends a field defined elsewhere: give the enum 'values' to add", field.name);
+	if (!so->extend) {
+		error_node(ld, key, "field '%s' has 'extend: true', but object '%s' is not an extension: add 'extend: true' "
+		           "to the object document", field.name, so->object.name);
+		field_free(&field);
+		return;
+	}
+	if (field.value_count == 0) {
+		field_free(&field);
+		return;
+	}
+	staged_add_field(ld, so, &field, &aux);
+}
+
 static void parse_field(struct loader *ld, struct staged_object *so, const struct ynode *key,
                         const struct ynode *spec)
 {
@@ -1338,6 +1400,14 @@ static void parse_field(struct loader *ld, struct staged_object *so, const struc
 	}
 	if (is_system_field(key->text)) {
 		error_node(ld, key, "'%s' is a system field: every object has it already", key->text);
+		return;
+	}
+	const struct ynode *extend_node = spec->kind == YNODE_MAPPING ? ytree_map_get(spec, "extend") : NULL;
+	bool extend = false;
+	if (extend_node && !get_bool(ld, extend_node, "extend", &extend))
+		return;   /* reported: whether it defines or extends the field is unknown */
+	if (extend) {
+		parse_field_extension(ld, so, key, spec);
 		return;
 	}
 	field.name = xstrdup(key->text);
@@ -1510,6 +1580,8 @@ static void parse_field(struct loader *ld, struct staged_object *so, const struc
 			seen.format = true;
 			parse_format(ld, &field, v);
 			break;
+		case FK_EXTEND:
+			break;   /* extend: false (true went to parse_field_extension) */
 		case FK_COUNT:
 			break;
 		}
@@ -2274,18 +2346,20 @@ static void merge_role_extensions(struct loader *ld)
 /* --------------------------------------------------------------- workflows */
 
 static const char *const workflow_keys[] = {
-	"workflow", "object", "field", "initial", "terminal", "self_approval", "transitions", "timers", "label",
+	"workflow", "extend", "object", "field", "initial", "terminal", "self_approval", "transitions", "timers", "label",
 	"description", NULL,
 };
+/* What only the document that defines a workflow may say (an extension keeps these). */
+static const char *const workflow_defining_keys[] = { "object", "field", "initial", "self_approval", NULL };
 static const char *const transition_keys[] = {
-	"name", "from", "to", "require", "when", "message", "roles", "do", "approval", "direct", "label", NULL,
+	"name", "extend", "from", "to", "require", "when", "message", "roles", "do", "approval", "direct", "label", NULL,
 };
 static const char *const approval_keys[] = { "when", "approvers", "steps", "mode", "self_approval", NULL };
 static const char *const step_keys[] = { "approvers", "mode", NULL };
 static const char *const timer_keys[] = { "name", "when", "every", "untouched_for", "do", NULL };
 static const char *const create_keys[] = { "object", "values", "link", "owner", NULL };
 /* Beside the action's own key in an action map: whose rights it runs with. */
-static const char *const action_keys[] = { "set", "create", "notify", "as", NULL };
+static const char *const action_keys[] = { "set", "create", "notify", "transition", "as", NULL };
 static const char *const notify_keys[] = { "notify", "message", NULL };
 
 /*
@@ -2348,6 +2422,7 @@ static void action_free(struct meta_workflow_action *action)
 	free(action->notify);
 	free(action->message);
 	free(action->owner);
+	free(action->transition);
 }
 
 static void actions_free(struct meta_workflow_action *actions, int count)
@@ -2372,6 +2447,31 @@ static void approval_free(struct meta_approval *approval)
 	free(approval);
 }
 
+static void transition_free(struct meta_transition *t)
+{
+	free(t->name);
+	free_names(t->from, t->from_count);
+	free(t->to);
+	free_names(t->require, t->require_count);
+	free(t->when);
+	expr_free(t->when_expr);
+	label_free(&t->message);
+	label_free(&t->label);
+	free_names(t->roles, t->role_count);
+	actions_free(t->actions, t->action_count);
+	approval_free(t->approval);
+	memset(t, 0, sizeof(*t));
+}
+
+static void timer_free(struct meta_timer *timer)
+{
+	free(timer->name);
+	free(timer->when);
+	expr_free(timer->when_expr);
+	actions_free(timer->actions, timer->action_count);
+	memset(timer, 0, sizeof(*timer));
+}
+
 static void workflow_free(struct meta_workflow *workflow)
 {
 	free(workflow->name);
@@ -2379,28 +2479,11 @@ static void workflow_free(struct meta_workflow *workflow)
 	free(workflow->field_name);
 	free(workflow->initial);
 	free_names(workflow->terminal, workflow->terminal_count);
-	for (int i = 0; i < workflow->transition_count; i++) {
-		struct meta_transition *t = &workflow->transitions[i];
-		free(t->name);
-		free_names(t->from, t->from_count);
-		free(t->to);
-		free_names(t->require, t->require_count);
-		free(t->when);
-		expr_free(t->when_expr);
-		label_free(&t->message);
-		label_free(&t->label);
-		free_names(t->roles, t->role_count);
-		actions_free(t->actions, t->action_count);
-		approval_free(t->approval);
-	}
+	for (int i = 0; i < workflow->transition_count; i++)
+		transition_free(&workflow->transitions[i]);
 	free(workflow->transitions);
-	for (int i = 0; i < workflow->timer_count; i++) {
-		struct meta_timer *timer = &workflow->timers[i];
-		free(timer->name);
-		free(timer->when);
-		expr_free(timer->when_expr);
-		actions_free(timer->actions, timer->action_count);
-	}
+	for (int i = 0; i < workflow->timer_count; i++)
+		timer_free(&workflow->timers[i]);
 	free(workflow->timers);
 }
 
@@ -2489,7 +2572,7 @@ static bool parse_action(struct loader *ld, const struct ynode *node, struct met
 		}
 		if (!ok) {
 			error_node(ld, node, "unknown action '%s' (expected plugin.action, notify_owner, notify_manager "
-			           "or a map with set, create or notify)", shown(ld, text));
+			           "or a map with set, create, notify or transition)", shown(ld, text));
 			return false;
 		}
 		action->kind = WORKFLOW_ACTION_PLUGIN;
@@ -2497,7 +2580,7 @@ static bool parse_action(struct loader *ld, const struct ynode *node, struct met
 		return true;
 	}
 	if (node->kind != YNODE_MAPPING || node->count == 0) {
-		error_node(ld, node, "expected an action: plugin.action or a map with set, create or notify");
+		error_node(ld, node, "expected an action: plugin.action or a map with set, create, notify or transition");
 		return false;
 	}
 	/* as: caller (the default: the caller's rights) or as: system, beside the action's key */
@@ -2514,7 +2597,7 @@ static bool parse_action(struct loader *ld, const struct ynode *node, struct met
 			first = 2;
 	}
 	if (pairs == 0) {
-		error_node(ld, node, "'as' needs an action beside it: set, create or notify");
+		error_node(ld, node, "'as' needs an action beside it: set, create, notify or transition");
 		return false;
 	}
 	const struct ynode *key = node->items[first], *value = node->items[first + 1];
@@ -2555,6 +2638,13 @@ static bool parse_action(struct loader *ld, const struct ynode *node, struct met
 		}
 		if (!action->values)
 			action->values = json_object();
+	} else if (!strcmp(key->text, "transition")) {
+		/* a timer's: which transition of its workflow it fires (resolve_workflow checks the name) */
+		const char *name = get_name(ld, value, "transition");
+		if (!name)
+			return false;
+		action->kind = WORKFLOW_ACTION_TRANSITION;
+		action->transition = xstrdup(name);
 	} else if (!strcmp(key->text, "notify")) {
 		action->kind = WORKFLOW_ACTION_NOTIFY;
 		for (int i = 0; i < node->count; i += 2) {
@@ -2758,14 +2848,54 @@ static struct meta_approval *parse_approval(struct loader *ld, const struct ynod
 	return approval;
 }
 
-static bool parse_transition(struct loader *ld, const struct ynode *node, struct meta_transition *t)
+/*
+ * `{ name: win, extend: true, do: [...] }` in a workflow extension: actions
+ * to append to the transition of that name, defined elsewhere
+ * (merge_workflows). Nothing else about a transition can be changed.
+ */
+static bool parse_transition_extension(struct loader *ld, const struct ynode *node, struct meta_transition *t)
+{
+	const struct ynode *name_node = ytree_map_get(node, "name");
+	if (!name_node) {
+		error_node(ld, node, "a transition with 'extend: true' needs the 'name' of the transition it adds to");
+		return false;
+	}
+	const char *name = get_name(ld, name_node, "name");
+	if (!name)
+		return false;
+	t->name = xstrdup(name);
+	t->pos = node_pos(ld, name_node);
+	bool actions = false;
+	for (int i = 0; i < node->count; i += 2) {
+		const struct ynode *key = node->items[i], *value = node->items[i + 1];
+		if (!in_list(key->text, transition_keys)) {
+			error_unknown_key(ld, key, "transition", transition_keys);
+		} else if (!strcmp(key->text, "do")) {
+			actions = true;
+			parse_actions(ld, value, &t->actions, &t->action_count);
+		} else if (strcmp(key->text, "name") != 0 && strcmp(key->text, "extend") != 0) {
+			error_node(ld, key, "transition '%s' extends one defined elsewhere: it takes only 'do' (the actions to "
+			           "add), not '%s'", name, key->text);
+		}
+	}
+	if (!actions)
+		error_at(ld, t->pos, "transition '%s' extends one defined elsewhere: give the 'do' actions to add", name);
+	return true;
+}
+
+/* One item of `transitions:`; *extends: it has `extend: true` (parse_transition_extension). */
+static bool parse_transition(struct loader *ld, const struct ynode *node, struct meta_transition *t, bool *extends)
 {
 	memset(t, 0, sizeof(*t));
+	*extends = false;
 	t->pos = node_pos(ld, node);
 	if (node->kind != YNODE_MAPPING) {
 		error_node(ld, node, "expected a transition: { name, from, to, ... }");
 		return false;
 	}
+	const struct ynode *extend_node = ytree_map_get(node, "extend");
+	if (extend_node && get_bool(ld, extend_node, "extend", extends) && *extends)
+		return parse_transition_extension(ld, node, t);
 	const struct ynode *name_node = ytree_map_get(node, "name");
 	if (!name_node || !ytree_map_get(node, "from") || !ytree_map_get(node, "to")) {
 		error_node(ld, node, "a transition needs 'name', 'from' and 'to'");
@@ -2843,19 +2973,36 @@ static bool parse_timer(struct loader *ld, const struct ynode *node, struct meta
 	return true;
 }
 
+/* Keeps a workflow extension for merge_workflows; takes wf and extends. */
+static void stage_workflow_extension(struct loader *ld, struct meta_workflow *wf, bool *extends)
+{
+	ld->workflow_extensions = xrealloc(ld->workflow_extensions, (size_t)(ld->workflow_extension_count + 1) *
+	                                   sizeof(*ld->workflow_extensions));
+	struct workflow_extension *ext = &ld->workflow_extensions[ld->workflow_extension_count++];
+	ext->workflow = *wf;
+	ext->extends = extends;
+	memset(wf, 0, sizeof(*wf));
+}
+
 static void parse_workflow(struct loader *ld, const struct ynode *root)
 {
 	struct meta_workflow wf;
 	memset(&wf, 0, sizeof(wf));
-	const struct ynode *name_node = ytree_map_get(root, "workflow");
+	const struct ynode *name_node = ytree_map_get(root, "workflow"), *extend_node = ytree_map_get(root, "extend");
 	const char *name = get_name(ld, name_node, "workflow");
 	wf.pos = node_pos(ld, name_node);
-	bool ok = name != NULL;
+	bool ok = name != NULL, extend = false;
+	bool *extends = NULL;   /* parallel to wf.transitions */
+	if (extend_node)
+		get_bool(ld, extend_node, "extend", &extend);
 	for (int i = 0; i < root->count; i += 2) {
 		const struct ynode *key = root->items[i], *value = root->items[i + 1];
 		const char *text;
 		if (!in_list(key->text, workflow_keys)) {
 			error_unknown_key(ld, key, "workflow", workflow_keys);
+		} else if (extend && in_list(key->text, workflow_defining_keys)) {
+			error_node(ld, key, "an extension of workflow '%s' cannot set '%s' (only the document that defines the "
+			           "workflow does)", name ? name : "", key->text);
 		} else if (!strcmp(key->text, "object")) {
 			wf.object_pos = node_pos(ld, value);
 			if ((text = get_name(ld, value, "object")))
@@ -2884,12 +3031,20 @@ static void parse_workflow(struct loader *ld, const struct ynode *root)
 				continue;
 			}
 			wf.transitions = value->count ? xcalloc((size_t)value->count, sizeof(*wf.transitions)) : NULL;
+			extends = value->count ? xcalloc((size_t)value->count, sizeof(*extends)) : NULL;
 			for (int t = 0; t < value->count; t++) {
 				struct meta_transition *transition = &wf.transitions[wf.transition_count];
-				if (parse_transition(ld, value->items[t], transition))
-					wf.transition_count++;
-				else
-					free(transition->name);
+				bool extends_one = false;
+				if (!parse_transition(ld, value->items[t], transition, &extends_one)) {
+					transition_free(transition);
+				} else if (extends_one && !extend) {
+					error_at(ld, transition->pos, "transition '%s' has 'extend: true', but workflow '%s' is not an "
+					         "extension: add 'extend: true' to the workflow document", transition->name,
+					         name ? name : "");
+					transition_free(transition);
+				} else {
+					extends[wf.transition_count++] = extends_one;
+				}
 			}
 		} else if (!strcmp(key->text, "timers")) {
 			if (value->kind != YNODE_SEQUENCE || value->count > MAX_WORKFLOW_ITEMS) {
@@ -2906,6 +3061,17 @@ static void parse_workflow(struct loader *ld, const struct ynode *root)
 			}
 		}
 	}
+	if (extend) {
+		if (ok) {
+			wf.name = xstrdup(name);
+			stage_workflow_extension(ld, &wf, extends);
+		} else {
+			workflow_free(&wf);
+			free(extends);
+		}
+		return;
+	}
+	free(extends);
 	if (ok && (!ytree_map_get(root, "object") || !ytree_map_get(root, "field"))) {
 		error_node(ld, root, "workflow '%s' needs 'object' and 'field'", name);
 		ok = false;
@@ -2926,6 +3092,129 @@ static void parse_workflow(struct loader *ld, const struct ynode *root)
 	}
 	meta->workflows = xrealloc(meta->workflows, (size_t)(meta->workflow_count + 1) * sizeof(*meta->workflows));
 	meta->workflows[meta->workflow_count++] = wf;
+}
+
+static struct meta_workflow *find_workflow(struct meta *meta, const char *name)
+{
+	for (int i = 0; i < meta->workflow_count; i++)
+		if (!strcmp(meta->workflows[i].name, name))
+			return &meta->workflows[i];
+	return NULL;
+}
+
+static struct meta_transition *find_transition(struct meta_workflow *wf, const char *name)
+{
+	for (int i = 0; i < wf->transition_count; i++)
+		if (!strcmp(wf->transitions[i].name, name))
+			return &wf->transitions[i];
+	return NULL;
+}
+
+/* Moves ext's terminal states, new transitions and timers into wf; a name wf has already is refused. */
+static void merge_workflow_additions(struct loader *ld, struct meta_workflow *wf, struct workflow_extension *ext)
+{
+	struct meta_workflow *from = &ext->workflow;
+	for (int i = 0; i < from->terminal_count; i++) {
+		bool known = false;
+		for (int k = 0; k < wf->terminal_count && !known; k++)
+			known = !strcmp(wf->terminal[k], from->terminal[i]);
+		if (known)
+			continue;
+		wf->terminal = xrealloc(wf->terminal, (size_t)(wf->terminal_count + 1) * sizeof(*wf->terminal));
+		wf->terminal[wf->terminal_count++] = from->terminal[i];
+		from->terminal[i] = NULL;
+	}
+	for (int i = 0; i < from->transition_count; i++) {
+		struct meta_transition *t = &from->transitions[i];
+		if (ext->extends[i])
+			continue;
+		const struct meta_transition *existing = find_transition(wf, t->name);
+		if (existing) {
+			error_at(ld, t->pos, "transition '%s' is already defined at %s:%d:%d (add 'extend: true' to add actions "
+			         "to it)", t->name, existing->pos.file, existing->pos.line, existing->pos.column);
+			continue;
+		}
+		wf->transitions = xrealloc(wf->transitions, (size_t)(wf->transition_count + 1) * sizeof(*wf->transitions));
+		wf->transitions[wf->transition_count++] = *t;
+		memset(t, 0, sizeof(*t));
+	}
+	for (int i = 0; i < from->timer_count; i++) {
+		struct meta_timer *timer = &from->timers[i];
+		const struct meta_timer *existing = NULL;
+		for (int k = 0; k < wf->timer_count && !existing; k++)
+			if (!strcmp(wf->timers[k].name, timer->name))
+				existing = &wf->timers[k];
+		if (existing) {
+			error_at(ld, timer->pos, "timer '%s' is already defined at %s:%d:%d", timer->name, existing->pos.file,
+			         existing->pos.line, existing->pos.column);
+			continue;
+		}
+		wf->timers = xrealloc(wf->timers, (size_t)(wf->timer_count + 1) * sizeof(*wf->timers));
+		wf->timers[wf->timer_count++] = *timer;
+		memset(timer, 0, sizeof(*timer));
+	}
+}
+
+/* Appends the actions of ext's `extend: true` transitions to the transitions of wf they name. */
+static void merge_transition_actions(struct loader *ld, struct meta_workflow *wf, struct workflow_extension *ext)
+{
+	struct meta_workflow *from = &ext->workflow;
+	for (int i = 0; i < from->transition_count; i++) {
+		struct meta_transition *t = &from->transitions[i];
+		if (!ext->extends[i])
+			continue;
+		struct meta_transition *target = find_transition(wf, t->name);
+		if (!target) {
+			error_at(ld, t->pos, "no transition '%s' in workflow '%s' to extend (without 'extend: true' it would be "
+			         "a new transition, with 'from' and 'to')", t->name, wf->name);
+			continue;
+		}
+		if (t->action_count == 0)
+			continue;
+		if (target->direct) {
+			error_at(ld, t->pos, "transition '%s' (%s:%d:%d) is direct: it cannot have do", t->name, target->pos.file,
+			         target->pos.line, target->pos.column);
+			continue;
+		}
+		int total = target->action_count + t->action_count;
+		target->actions = xrealloc(target->actions, (size_t)total * sizeof(*target->actions));
+		memcpy(target->actions + target->action_count, t->actions, (size_t)t->action_count * sizeof(*t->actions));
+		target->action_count = total;
+		free(t->actions);
+		t->actions = NULL;
+		t->action_count = 0;
+	}
+}
+
+/*
+ * Applies every `workflow: name, extend: true` document to the workflow it
+ * names, whatever the file order: first what each adds (terminal states,
+ * transitions, timers, in load order), then the actions each appends to a
+ * transition, which may be one another extension added. resolve_workflows
+ * then checks each workflow as a whole.
+ */
+static void merge_workflows(struct loader *ld)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		for (int e = 0; e < ld->workflow_extension_count; e++) {
+			struct workflow_extension *ext = &ld->workflow_extensions[e];
+			struct meta_workflow *wf = find_workflow(ld->meta, ext->workflow.name);
+			if (!wf && pass == 0)
+				error_at(ld, ext->workflow.pos, "extend of unknown workflow '%s' (it is defined nowhere without "
+				         "'extend: true')", ext->workflow.name);
+			else if (wf && pass == 0)
+				merge_workflow_additions(ld, wf, ext);
+			else if (wf)
+				merge_transition_actions(ld, wf, ext);
+		}
+	}
+	for (int e = 0; e < ld->workflow_extension_count; e++) {
+		workflow_free(&ld->workflow_extensions[e].workflow);
+		free(ld->workflow_extensions[e].extends);
+	}
+	free(ld->workflow_extensions);
+	ld->workflow_extensions = NULL;
+	ld->workflow_extension_count = 0;
 }
 
 /*
@@ -3019,8 +3308,14 @@ static void merge_extension(struct loader *ld, struct staged_object *base, struc
 		to->module_label = from->module_label;
 		memset(&from->module_label, 0, sizeof(from->module_label));
 	}
+	int value_extensions = 0;   /* kept at the front of from->fields for merge_values */
 	for (int i = 0; i < from->field_count; i++) {
 		struct meta_field *field = &from->fields[i];
+		if (ext->field_aux[i].extends) {
+			from->fields[value_extensions] = *field;
+			ext->field_aux[value_extensions++] = ext->field_aux[i];
+			continue;
+		}
 		const struct meta_field *existing = meta_find_field(to, field->name);
 		if (existing) {
 			if (existing->system)
@@ -3033,7 +3328,7 @@ static void merge_extension(struct loader *ld, struct staged_object *base, struc
 		}
 		staged_add_field(ld, base, field, &ext->field_aux[i]);
 	}
-	from->field_count = 0;
+	from->field_count = value_extensions;
 
 	int rule_total = to->rule_count + from->rule_count;
 	to->rules = xrealloc(to->rules, (size_t)rule_total * sizeof(*to->rules));
@@ -3064,9 +3359,48 @@ static void merge_extension(struct loader *ld, struct staged_object *base, struc
 }
 
 /*
- * Applies every extension to its definition in load order, then moves the
- * definitions into meta->objects; ld->staged keeps their positions, index
- * for index.
+ * Appends the values of ext's field extensions (what merge_extension left in
+ * its fields) to the enum and multienum fields of base, then frees them.
+ */
+static void merge_values(struct loader *ld, struct staged_object *base, struct staged_object *ext)
+{
+	struct meta_object *to = &base->object, *from = &ext->object;
+	for (int i = 0; i < from->field_count; i++) {
+		struct meta_field *field = &from->fields[i];
+		int index = meta_field_index(to, field->name);
+		struct meta_field *target = index < 0 ? NULL : &to->fields[index];
+		if (!target) {
+			error_at(ld, field->pos, "field '%s' to extend is not a field of object '%s' (an extension adds values "
+			         "to a field defined without 'extend')", field->name, to->name);
+		} else if (target->type != FIELD_ENUM && target->type != FIELD_MULTIENUM) {
+			error_at(ld, field->pos, "only an enum or multienum field takes more values: '%s.%s' is %s", to->name,
+			         target->name, meta_type_name(target->type));
+		} else if (!base->field_aux[index].broken) {
+			int total = target->value_count + field->value_count;
+			target->values = xrealloc(target->values, (size_t)total * sizeof(*target->values));
+			target->value_labels = xrealloc(target->value_labels, (size_t)total * sizeof(*target->value_labels));
+			for (int v = 0; v < field->value_count; v++) {
+				if (in_values(target, field->values[v])) {
+					error_at(ld, field->pos, "'%s' is already a value of '%s.%s' (%s:%d:%d)", shown(ld, field->values[v]),
+					         to->name, target->name, target->pos.file, target->pos.line, target->pos.column);
+					continue;
+				}
+				target->values[target->value_count] = field->values[v];
+				target->value_labels[target->value_count++] = field->value_labels[v];
+				field->values[v] = NULL;
+				memset(&field->value_labels[v], 0, sizeof(field->value_labels[v]));
+			}
+		}
+		field_free(field);
+	}
+	from->field_count = 0;
+}
+
+/*
+ * Applies every extension to its definition in load order (first fields,
+ * rules, indexes and views, then enum values, so that values may go to a
+ * field another extension adds), then moves the definitions into
+ * meta->objects; ld->staged keeps their positions, index for index.
  */
 static void merge_and_assemble(struct loader *ld)
 {
@@ -3081,6 +3415,12 @@ static void merge_and_assemble(struct loader *ld)
 			         so->object.name);
 		else
 			merge_extension(ld, &ld->staged[base], so);
+	}
+	for (int i = 0; i < ld->staged_count; i++) {
+		struct staged_object *so = &ld->staged[i];
+		int base = so->extend && so->object.field_count > 0 ? find_staged_definition(ld, so->object.name) : -1;
+		if (base >= 0)
+			merge_values(ld, &ld->staged[base], so);
 	}
 	for (int i = 0; i < ld->staged_count; i++) {
 		if (ld->staged[i].extend)
@@ -3825,14 +4165,42 @@ static void check_value_fields(struct loader *ld, const struct meta_workflow *wf
 	}
 }
 
+/*
+ * A timer's { transition: name }: a transition of the same workflow, one
+ * that fires without an approval (nobody would be the requester).
+ */
+static void check_timer_transition(struct loader *ld, const struct meta_workflow *wf,
+                                   const struct meta_workflow_action *action, bool in_timer, const char *context)
+{
+	if (!in_timer) {
+		error_at(ld, action->pos, "only a timer's 'do' fires a transition: a transition's 'do' cannot fire another "
+		         "(%s)", context);
+		return;
+	}
+	const struct meta_transition *t = meta_find_transition(wf, action->transition);
+	if (!t) {
+		struct strbuf names = { 0 };
+		for (int i = 0; i < wf->transition_count; i++)
+			strbuf_printf(&names, "%s%s", i ? ", " : "", wf->transitions[i].name);
+		error_at(ld, action->pos, "unknown transition '%s' in workflow '%s' (%s; its transitions: %s)",
+		         shown(ld, action->transition), wf->name, context, names.len ? names.data : "none");
+		strbuf_free(&names);
+	} else if (t->approval) {
+		error_at(ld, action->pos, "transition '%s' needs an approval: a timer cannot fire it (%s)", t->name, context);
+	}
+}
+
 static void check_actions(struct loader *ld, const struct meta_workflow *wf, const struct meta_workflow_action *actions,
-                          int count, const char *context)
+                          int count, bool in_timer, const char *context)
 {
 	struct meta *meta = ld->meta;
 	for (int i = 0; i < count; i++) {
 		const struct meta_workflow_action *action = &actions[i];
 		const struct meta_object *target;
 		switch (action->kind) {
+		case WORKFLOW_ACTION_TRANSITION:
+			check_timer_transition(ld, wf, action, in_timer, context);
+			break;
 		case WORKFLOW_ACTION_PLUGIN: {
 			const char *dot = strchr(action->plugin_action, '.');
 			bool known = false;
@@ -4014,7 +4382,7 @@ static void resolve_workflow(struct loader *ld, struct meta_workflow *wf, int in
 			if (!meta_find_role(meta, tr->roles[r]))
 				error_at(ld, tr->pos, "unknown role '%s' in 'roles' of %s", tr->roles[r], context);
 		check_workflow_expression(ld, wf, tr->when_expr, tr->when_pos, context);
-		check_actions(ld, wf, tr->actions, tr->action_count, context);
+		check_actions(ld, wf, tr->actions, tr->action_count, false, context);
 		if (tr->approval) {
 			const struct meta_object *approval_object = meta_find_object(meta, "approval");
 			check_workflow_expression(ld, wf, tr->approval->when_expr, tr->approval->pos, context);
@@ -4043,7 +4411,7 @@ static void resolve_workflow(struct loader *ld, struct meta_workflow *wf, int in
 			if (!strcmp(wf->timers[o].name, timer->name))
 				error_at(ld, timer->pos, "duplicate timer '%s' in workflow '%s'", timer->name, wf->name);
 		check_workflow_expression(ld, wf, timer->when_expr, timer->when_pos, context);
-		check_actions(ld, wf, timer->actions, timer->action_count, context);
+		check_actions(ld, wf, timer->actions, timer->action_count, true, context);
 	}
 	check_reachable(ld, wf);
 }
@@ -4077,6 +4445,68 @@ static void check_defaults(struct loader *ld)
 	}
 }
 
+/* Types one expression over object (expr_check); a refusal is reported at pos. */
+static void check_expression_types(struct loader *ld, struct expr *e, const struct meta_object *object,
+                                   struct meta_pos pos)
+{
+	char err[256];
+	if (e && object && expr_check(e, ld->meta, object, err, sizeof(err)) != CRM_OK)
+		error_at(ld, pos, "invalid expression: %s", err);
+}
+
+/*
+ * Stage 4, once the model resolved without an error (formulas are inlined
+ * as they are typed, so their paths and cycles must be sound): every
+ * expression is typed over its object as the SQL compiler types it, so that
+ * `close_date * 2` or `today() + 'x'` is refused here rather than by every
+ * query or create that meets it.
+ */
+static void check_types(struct loader *ld)
+{
+	struct meta *meta = ld->meta;
+	for (int o = 0; o < meta->object_count; o++) {
+		struct meta_object *object = &meta->objects[o];
+		const struct staged_object *so = &ld->staged[o];
+		for (int f = 0; f < object->field_count; f++) {
+			struct meta_field *field = &object->fields[f];
+			check_expression_types(ld, field->formula_expr, object, so->field_aux[f].formula_pos);
+			check_expression_types(ld, field->rollup_where_expr, field->rollup_child, so->field_aux[f].where_pos);
+		}
+		for (int r = 0; r < object->rule_count; r++)
+			check_expression_types(ld, object->rules[r].expr, object, so->rule_aux[r].when_pos);
+		size_t i;
+		json_t *section;
+		json_array_foreach(json_object_get(object->views, "home"), i, section) {
+			const char *filter = json_string_value(json_object_get(section, "filter"));
+			struct expr *e = NULL;
+			char err[256];
+			if (filter && expr_parse(filter, &e, err, sizeof(err)) == CRM_OK
+			    && expr_check(e, meta, object, err, sizeof(err)) != CRM_OK)
+				error_at(ld, object->pos, "views.home[%zu] of '%s': filter: %s", i, object->name, err);
+			expr_free(e);
+		}
+	}
+	for (int r = 0; r < meta->role_count; r++) {
+		struct meta_role *role = &meta->roles[r];
+		for (int i = 0; i < role->object_count; i++) {
+			for (int op = 0; op < ACCESS_OP_COUNT; op++)
+				check_expression_types(ld, role->objects[i].ops[op].expr, role->objects[i].object,
+				                       role->objects[i].ops[op].pos);
+		}
+	}
+	for (int w = 0; w < meta->workflow_count; w++) {
+		struct meta_workflow *wf = &meta->workflows[w];
+		for (int t = 0; t < wf->transition_count; t++) {
+			struct meta_transition *tr = &wf->transitions[t];
+			check_expression_types(ld, tr->when_expr, wf->object, tr->when_pos);
+			if (tr->approval)
+				check_expression_types(ld, tr->approval->when_expr, wf->object, tr->approval->pos);
+		}
+		for (int t = 0; t < wf->timer_count; t++)
+			check_expression_types(ld, wf->timers[t].when_expr, wf->object, wf->timers[t].when_pos);
+	}
+}
+
 static void resolve(struct loader *ld)
 {
 	struct meta *meta = ld->meta;
@@ -4107,6 +4537,8 @@ static void resolve(struct loader *ld)
 	}
 	resolve_roles(ld);
 	resolve_workflows(ld);
+	if (ld->diags->error_count == 0)
+		check_types(ld);
 }
 
 /* ------------------------------------------------------------- entry points */
@@ -4146,6 +4578,7 @@ static int loader_finish(struct loader *ld, struct meta **out)
 {
 	struct meta *meta = ld->meta;
 	merge_and_assemble(ld);
+	merge_workflows(ld);
 	resolve(ld);
 	if (meta->language_count == 0) {
 		meta->languages = xmalloc(sizeof(*meta->languages));

@@ -95,7 +95,8 @@ static const struct key_doc key_docs[] = {
 	{ "object", "extend", "boolean", "true, false", "false",
 	  "true: this document adds fields, rules, indexes and views to the object of that name defined (without "
 	  "`extend`) in another file or plugin, whatever the load order. Views are merged key by key; a field name "
-	  "the object has already is an error.",
+	  "the object has already is an error, unless the field says `extend: true` to add values to an enum "
+	  "(a state for a workflow, say).",
 	  "extend: true" },
 	{ "object", "fields", "map of field names to [field settings](#field)",
 	  "names: " NAME_WORDS "; not a [system field](#system-fields); at most 2,000 fields", NULL,
@@ -210,6 +211,11 @@ static const struct key_doc key_docs[] = {
 	{ "field", "personal", "boolean", "true, false", "false",
 	  "Personal data: `crm gdpr erase` clears it and scrubs it from the audit trail, keeping the record.",
 	  "personal: true" },
+	{ "field", "extend", "boolean", "true, false; only in an object document with `extend: true`", "false",
+	  "true: the field is defined elsewhere and this entry adds `values` to it (the only other key it takes), "
+	  "after its own values, in load order; a value it has already is an error. Its type comes from the "
+	  "definition.",
+	  "status: { extend: true, values: [{ value: waiting_customer, label: { en: Waiting for the customer } }] }" },
 
 	/* ---- an enum value */
 	{ "enum-value", "value", "text", "1 to 64 characters without control characters; each once", "required",
@@ -332,6 +338,13 @@ static const struct key_doc key_docs[] = {
 	/* ---- workflow */
 	{ "workflow", "workflow", "name", NAME_WORDS "; each workflow once", "required",
 	  "The workflow's name.", "workflow: opportunity_stage" },
+	{ "workflow", "extend", "boolean", "true, false", "false",
+	  "true: this document adds to the workflow of that name defined (without `extend`) in another file or "
+	  "plugin, whatever the load order: `transitions` (new names, or `extend: true` ones adding actions to a "
+	  "transition), `timers` (new names) and `terminal` states. It may not give `object`, `field`, `initial` or "
+	  "`self_approval`. The merged workflow is checked as a whole; a new state must first be added to the state "
+	  "field's values (a field with `extend: true` in an object extension).",
+	  "extend: true" },
 	{ "workflow", "object", "object name", "an object of the metadata or plugins", "required",
 	  "The object whose records move.", "object: opportunity" },
 	{ "workflow", "field", "field name", "an enum field of the object, moved by no other workflow", "required",
@@ -359,6 +372,10 @@ static const struct key_doc key_docs[] = {
 	/* ---- transition */
 	{ "transition", "name", "name", NAME_WORDS "; each once in the workflow", "required",
 	  "The transition: `POST /api/v1/objects/<object>/<id>/transitions/<name>` fires it.", "name: qualify" },
+	{ "transition", "extend", "boolean", "true, false; only in a workflow document with `extend: true`", "false",
+	  "true: the transition `name` is defined elsewhere and this entry appends its `do` actions (the only other "
+	  "key it takes) to that transition's, in load order. A `direct` transition takes none.",
+	  "- { name: win, extend: true, do: [lead2cash.create_order] }" },
 	{ "transition", "from", "state, list of states, or `'*'`",
 	  "values of the state field, not terminal; `'*'` (quoted) is every non-terminal state", "required",
 	  "The states the transition leaves.", "from: [new, working]" },
@@ -433,7 +450,7 @@ static const struct key_doc key_docs[] = {
 	  "Only records not updated for this long (`updated_at`).", "untouched_for: 30d" },
 	{ "timer", "do", "list of [actions](#actions)", "at most 200", "required",
 	  "What runs on each matching record, as the system, one transaction per record. A `set` here cannot move "
-	  "the state field.",
+	  "the state field; `{ transition: <name> }` fires a transition of the workflow, which does.",
 	  "do: [{ notify: owner, message: \"This proposal has not moved for 30 days\" }]" },
 
 	/* ---- actions: the keys of an action map (the text forms are in the section's intro) */
@@ -447,6 +464,14 @@ static const struct key_doc key_docs[] = {
 	{ "actions", "notify", "text ([notify action](#notify-action))", "owner, manager, requester, `user:<login>`",
 	  NULL, "An in-app notification; `message` goes beside it in the same map.",
 	  "- { notify: owner, message: \"Deal won\" }" },
+	{ "actions", "transition", "name", "a transition of the timer's workflow, without `approval` (a `direct` one too)",
+	  NULL,
+	  "Timers only: fires the transition on the record as the system, as a call to it would (its `require` and "
+	  "`when`, `before_transition` and `after_transition` hooks, its own actions, the audit), with the values "
+	  "earlier `set` actions of the list gathered. A record the transition may not leave now (its state, a "
+	  "pending approval, `require`, `when`) is skipped and rolled back: the run records how many "
+	  "(`last_skipped`) and why for the first (`last_skip`), and is not a failure.",
+	  "- { transition: expire }" },
 	{ "actions", "as", "text", "caller, system", "caller",
 	  "Beside `set`, `create` or `notify` in the same map: whose rights the action runs with. system: every "
 	  "right, audited on behalf of the caller.",
@@ -573,18 +598,41 @@ static const struct {
 	{ "deleted_at", "Set while the record is in the recycle bin (purged after 30 days)." },
 };
 
+/* arguments: as the reference writes them, one name per argument ("..." for more of the same). */
 static const struct {
 	const char *name;
+	const char *arguments;
 	const char *text;
 } function_docs[] = {
-	{ "today", "Today's date in UTC, as `YYYY-MM-DD`." },
-	{ "now", "The current time in UTC, as `YYYY-MM-DDTHH:MM:SSZ`." },
-	{ "days_between", "Whole days from the first date to the second (negative if it is earlier)." },
-	{ "if", "The second argument if the condition (the first) is true, else the third." },
-	{ "lower", "The text in lower case (ASCII letters)." },
-	{ "upper", "The text in upper case (ASCII letters)." },
-	{ "len", "The number of characters of the text." },
-	{ "coalesce", "The first argument unless it is null, else the second." },
+	{ "today", "", "Today's date in UTC, as `YYYY-MM-DD`." },
+	{ "now", "", "The current time in UTC, as `YYYY-MM-DDTHH:MM:SSZ`." },
+	{ "days_between", "a, b", "Whole days from the first date to the second (negative if it is earlier)." },
+	{ "if", "a, b, c", "The second argument if the condition (the first) is true, else the third." },
+	{ "lower", "a", "The text in lower case (ASCII letters)." },
+	{ "upper", "a", "The text in upper case (ASCII letters)." },
+	{ "len", "a", "The number of characters of the text." },
+	{ "coalesce", "a, b", "The first argument unless it is null, else the second." },
+	{ "round", "x, n", "x rounded to n decimals (n a whole number from 0 to 9, written as is), half away from zero, "
+	                   "on the decimal x reads as: `round(2.675, 2)` is 2.68, `round(-0.5, 0)` is -1. An integer "
+	                   "stays as it is." },
+	{ "abs", "x", "The number without its sign." },
+	{ "min", "a, b", "The smaller of two numbers, or the earlier of two dates or datetimes (compared as text, so a "
+	                 "date comes before any datetime of its day); null if either is null." },
+	{ "max", "a, b", "The larger of two numbers, or the later of two dates or datetimes; null if either is null." },
+	{ "add_days", "d, n", "The date n days after d (before it if n is negative); a datetime gives its UTC date. "
+	                      "`d + n` and `d - n` on a date do the same." },
+	{ "add_months", "d, n", "The date n months after d, on the same day or, if that month is shorter, on its last "
+	                        "day: `add_months('2024-01-31', 1)` is 2024-02-29." },
+	{ "year", "d", "The year of the date, an int." },
+	{ "month", "d", "The month of the date, an int from 1 to 12." },
+	{ "date_trunc", "unit, d", "The first day of d's month, quarter or year: unit is `'month'`, `'quarter'` or "
+	                           "`'year'`, written as is." },
+	{ "hours_between", "a, b", "Hours from the first datetime to the second, to the millisecond (1.5 is an hour and "
+	                           "a half; negative if it is earlier)." },
+	{ "substr", "s, start, length", "length characters of s from character start (the first is 1; a negative "
+	                                "start counts from the end), as SQL's substr." },
+	{ "concat", "a, b, ...", "The texts of 1 to 16 values joined; a null counts as empty text (`||` gives null "
+	                         "instead)." },
 };
 
 #define COUNT_OF(array) ((int)(sizeof(array) / sizeof((array)[0])))
@@ -730,20 +778,17 @@ static void write_system_fields(FILE *out)
 
 static void write_functions(FILE *out)
 {
-	static const char *const argument_names[] = { "a", "b", "c", "d" };
 	fputs("| function | gives |\n|---|---|\n", out);
-	int arity;
 	const char *name;
-	for (int i = 0; (name = expr_function(i, &arity)); i++) {
-		const char *text = "(undocumented)";
+	for (int i = 0; (name = expr_function(i, NULL)); i++) {
+		const char *text = "(undocumented)", *arguments = "";
 		for (int d = 0; d < COUNT_OF(function_docs); d++) {
-			if (!strcmp(function_docs[d].name, name))
+			if (!strcmp(function_docs[d].name, name)) {
 				text = function_docs[d].text;
+				arguments = function_docs[d].arguments;
+			}
 		}
-		fprintf(out, "| `%s(", name);
-		for (int a = 0; a < arity && a < COUNT_OF(argument_names); a++)
-			fprintf(out, "%s%s", a ? ", " : "", argument_names[a]);
-		fputs(")` | ", out);
+		fprintf(out, "| `%s(%s)` | ", name, arguments);
 		put_cell(out, text);
 		fputs(" |\n", out);
 	}
@@ -810,7 +855,8 @@ static const struct section_doc sections[] = {
 	  "extend: true\n"
 	  "fields:\n"
 	  "  fleet_size: { type: int, min: 0 }\n"
-	  "  vehicle_count: { type: rollup, of: vehicle.account, measure: count }\n",
+	  "  vehicle_count: { type: rollup, of: vehicle.account, measure: count }\n"
+	  "  industry: { extend: true, values: [{ value: automotive, label: { en: Automotive, zh: 汽车 } }] }\n",
 	  NULL },
 	{ "field", "Field",
 	  "A value of `fields:`: the settings of one field. Which keys a field takes depends on its type (the "
@@ -902,12 +948,18 @@ static const struct section_doc sections[] = {
 	  "- `in ('a', 'b')`, `not in (...)`: lists of literals\n"
 	  "- `like`, `not like`: `%` and `_` wildcards, ASCII case-insensitive\n"
 	  "- `is null`, `is not null`\n"
-	  "- `+ - * / %` (`/` of two integers is exact or a decimal; by zero gives null), unary `-`, `||` joins texts\n"
+	  "- `+ - * / %` (`/` of two integers is exact or a decimal; by zero gives null), unary `-`, `||` joins texts "
+	  "(null if any is null)\n"
+	  "- dates: `date + n` and `date - n` move a date by n whole days (a fraction is dropped), `date - date` is the "
+	  "whole days between them (as `days_between`); a datetime takes no arithmetic (use `add_days`, `days_between`, "
+	  "`hours_between`), and `date * 2`, `date + 'x'` or `date + date` are refused when the metadata loads\n"
 	  "- literals: `'text'` (double a quote inside: `'it''s'`), `12`, `3.5`, `true`, `false`, `null`\n"
 	  "- fields by name, and dotted paths through ref and user fields (`account.industry`, at most 4 hops)\n"
 	  "- `$me` (the acting user's id), `$user.<field>` (a field of the acting user's record)\n\n"
-	  "Functions:",
-	  "when: \"stage = 'won' and (amount is null or days_between(close_date, today()) > 30)\"\n",
+	  "Functions (a function of null gives null, unless it says otherwise):",
+	  "when: \"stage = 'won' and (amount is null or days_between(close_date, today()) > 30)\"\n"
+	  "formula: \"concat(first_name, ' ', last_name)\"\n"
+	  "formula: \"if(close_date < today() + 30, round(amount * probability / 100, 2), 0)\"\n",
 	  write_functions },
 	{ "role", "Role",
 	  "A document: what the users given this role may read, create, change and delete, object by object and "
@@ -935,7 +987,8 @@ static const struct section_doc sections[] = {
 	{ "workflow", "Workflow",
 	  "A document: a state machine on an enum field of an object. Only its transitions change the field "
 	  "(`POST .../transitions/<name>`; a record's `_transitions` lists those the caller may fire now); its "
-	  "timers act on records over time.",
+	  "timers act on records over time. A document with `extend: true` adds transitions, actions, timers and "
+	  "terminal states to a workflow defined elsewhere (a plugin adding a step to a base workflow).",
 	  "workflow: opportunity_stage\n"
 	  "object: opportunity\n"
 	  "field: stage\n"
@@ -952,7 +1005,23 @@ static const struct section_doc sections[] = {
 	  "  - { name: lose, from: '*', to: lost }\n"
 	  "timers:\n"
 	  "  - { name: stale_proposal, when: \"stage = 'proposal'\", untouched_for: 30d, every: 1d,\n"
-	  "      do: [{ notify: owner, message: \"This proposal has not moved for 30 days\" }] }\n",
+	  "      do: [{ notify: owner, message: \"This proposal has not moved for 30 days\" }] }\n"
+	  "---\n"
+	  "# another file or a plugin: a state, transitions, actions and a timer added to the workflow above\n"
+	  "object: opportunity\n"
+	  "extend: true\n"
+	  "fields:\n"
+	  "  stage: { extend: true, values: [stalled] }\n"
+	  "---\n"
+	  "workflow: opportunity_stage\n"
+	  "extend: true\n"
+	  "transitions:\n"
+	  "  - { name: stall, from: [proposal, negotiation], to: stalled }\n"
+	  "  - { name: revive, from: stalled, to: negotiation }\n"
+	  "  - { name: win, extend: true, do: [lead2cash.create_order] }\n"
+	  "timers:\n"
+	  "  - { name: stall_quiet_deals, when: \"stage in ('proposal', 'negotiation')\", untouched_for: 60d, every: 1d,\n"
+	  "      do: [{ transition: stall }] }\n",
 	  NULL },
 	{ "transition", "Transition",
 	  "An item of a workflow's `transitions:`. Firing checks, in order: the caller may update the record, its "
@@ -990,13 +1059,16 @@ static const struct section_doc sections[] = {
 	{ "timer", "Timer",
 	  "An item of a workflow's `timers:`. While `crm serve` runs, every `every` it runs its actions on each "
 	  "live record of the workflow's object for which `when` holds and (with `untouched_for`) that has not "
-	  "changed for that long.",
+	  "changed for that long. `{ transition: <name> }` among the actions moves the record through a transition "
+	  "of the workflow; write `when` so that it matches only states the transition leaves (a record it may not "
+	  "leave is skipped, and the run says so).",
 	  "timers:\n"
 	  "  - name: escalate\n"
 	  "    when: \"status in ('new', 'open') and tier = 'l1'\"\n"
 	  "    untouched_for: 4h\n"
 	  "    every: 5m\n"
-	  "    do: [{ set: { tier: l2 } }, notify_manager]\n",
+	  "    do: [{ set: { tier: l2 } }, notify_manager]\n"
+	  "  - { name: auto_close, when: \"status = 'resolved'\", untouched_for: 7d, every: 1h, do: [{ transition: close }] }\n",
 	  NULL },
 	{ "actions", "Actions",
 	  "An item of a transition's or a timer's `do:` list. They run in order, in the firing's transaction. An "
@@ -1004,7 +1076,8 @@ static const struct section_doc sections[] = {
 	  "- `plugin.action` (a text with one dot): runs the action a plugin enabled in app.yaml registers "
 	  "(`crm.action` in Lua, `host->action` in C) on the record.\n"
 	  "- `notify_owner`, `notify_manager`: short for `{ notify: owner }` and `{ notify: manager }`.\n"
-	  "- a map holding one action, `set`, `create` or `notify`, and optionally `as` (the table below).\n\n"
+	  "- a map holding one action, `set`, `create`, `notify` or (in a timer) `transition`, and optionally `as` "
+	  "(the table below).\n\n"
 	  "Values may be literals or references: `$record.<field>` (the record as it will be written), `$me` (the "
 	  "caller), `$now`, `$today`, and `$created.<object>` (the id of the record an earlier `create` of the same "
 	  "list made). The keys of an action map:",
@@ -1251,11 +1324,22 @@ int meta_docs_check(const struct meta_key_table *extra, int extra_count, char *e
 	}
 	if (COUNT_OF(system_field_docs) != system_count)
 		problem(&p, "system_field_docs lists a field that is not a system field");
-	int function_count = 0;
-	for (; (name = expr_function(function_count, NULL)); function_count++) {
+	int function_count = 0, arity;
+	for (; (name = expr_function(function_count, &arity)); function_count++) {
 		bool found = false;
-		for (int i = 0; i < COUNT_OF(function_docs); i++)
-			found = found || !strcmp(function_docs[i].name, name);
+		for (int i = 0; i < COUNT_OF(function_docs); i++) {
+			if (strcmp(function_docs[i].name, name))
+				continue;
+			found = true;
+			/* the names written must be as many as the arguments: commas + 1, "..." for more */
+			const char *arguments = function_docs[i].arguments;
+			int written = *arguments ? 1 : 0;
+			for (const char *c = arguments; *c; c++)
+				written += *c == ',';
+			bool variadic = strstr(arguments, "...") != NULL;
+			if (variadic != (arity < 0) || (!variadic && written != arity))
+				problem(&p, "function '%s': its arguments in core/lang/meta_docs.c are not its %d", name, arity);
+		}
 		if (!found)
 			problem(&p, "function '%s' has no entry in core/lang/meta_docs.c", name);
 	}

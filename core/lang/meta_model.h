@@ -194,12 +194,15 @@ struct meta_role {
  *                                              record that receives the new id
  *   { notify: owner | manager | requester | user:<login>, message: "..." }
  *                                              an in-app notification record
+ *   { transition: name }                       timers only: fires the named
+ *                                              transition of the same workflow
+ *                                              on the record, as the system
  * Values may be literals or references: "$record.<field>" (the record as it
  * will be written), "$created.<object>" (the id of the record an earlier
  * create of the same list made), "$me" (the acting user), "$now", "$today".
  */
 enum workflow_action_kind { WORKFLOW_ACTION_PLUGIN, WORKFLOW_ACTION_SET, WORKFLOW_ACTION_CREATE,
-                            WORKFLOW_ACTION_NOTIFY };
+                            WORKFLOW_ACTION_NOTIFY, WORKFLOW_ACTION_TRANSITION };
 
 struct meta_workflow_action {
 	enum workflow_action_kind kind;
@@ -209,6 +212,7 @@ struct meta_workflow_action {
 	char *link;                 /* CREATE: ref field of the record set to the new id, or NULL */
 	char *notify;               /* NOTIFY: "owner", "manager", "requester" or "user:<login>" */
 	char *message;              /* NOTIFY: the text, or NULL (a default names the transition) */
+	char *transition;           /* TRANSITION: the name of a transition of the timer's workflow */
 	/*
 	 * CREATE: who owns the new record: "record" (the record's owner, the
 	 * default), "caller", or a user field of the record. The engine assigns
@@ -297,6 +301,11 @@ struct meta_timer {
 	struct meta_pos pos, when_pos;
 };
 
+/*
+ * A workflow as its document defines it, with the transitions, timers,
+ * terminal states and transition actions of every `extend: true` document
+ * of the same name merged in (in load order).
+ */
 struct meta_workflow {
 	char *name;
 	char *object_name, *field_name;

@@ -10,6 +10,7 @@
  * a statement running past its deadline, and a statement cache keyed by the
  * SQL text.
  */
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -274,10 +275,80 @@ void store_done(struct store_conn *conn, sqlite3_stmt *stmt)
 	conn->deadline_ns = 0;
 }
 
+/* Calls the expr_sql_function in the user data with the arguments as expression values. */
+static void call_sql_function(sqlite3_context *context, int count, sqlite3_value **values)
+{
+	const struct expr_sql_function *fn = sqlite3_user_data(context);
+	struct expr_value arguments[4], result;
+	char err[200];
+	for (int i = 0; i < count && i < 4; i++) {
+		memset(&arguments[i], 0, sizeof(arguments[i]));
+		switch (sqlite3_value_type(values[i])) {
+		case SQLITE_INTEGER:
+			arguments[i].type = EV_INT;
+			arguments[i].i = sqlite3_value_int64(values[i]);
+			break;
+		case SQLITE_FLOAT:
+			arguments[i].type = EV_REAL;
+			arguments[i].r = sqlite3_value_double(values[i]);
+			break;
+		case SQLITE_NULL:
+			arguments[i].type = EV_NULL;
+			break;
+		default:  /* text, and a blob read as text */
+			arguments[i].type = EV_TEXT;
+			arguments[i].s = (char *)sqlite3_value_text(values[i]);
+			if (!arguments[i].s) {
+				sqlite3_result_error_nomem(context);
+				return;
+			}
+			break;
+		}
+	}
+	if (fn->call(arguments, &result, err, sizeof(err)) != CRM_OK) {
+		sqlite3_result_error(context, err, -1);
+		return;
+	}
+	switch (result.type) {
+	case EV_INT:
+	case EV_BOOL:
+		sqlite3_result_int64(context, result.i);
+		break;
+	case EV_REAL:
+		sqlite3_result_double(context, result.r);
+		break;
+	case EV_TEXT:
+		sqlite3_result_text(context, result.s, -1, SQLITE_TRANSIENT);
+		break;
+	default:
+		sqlite3_result_null(context);
+		break;
+	}
+	expr_value_clear(&result);
+}
+
+int store_register_functions(sqlite3 *db)
+{
+	const struct expr_sql_function *fn;
+	for (int i = 0; (fn = expr_sql_function(i)); i++) {
+		assert(fn->arity <= 4);
+		int rc = sqlite3_create_function_v2(db, fn->name, fn->arity,
+		                                    SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, (void *)fn,
+		                                    call_sql_function, NULL, NULL, NULL);
+		if (rc != SQLITE_OK)
+			return rc;
+	}
+	return SQLITE_OK;
+}
+
 static int configure(struct store_conn *conn, bool writer, char *err, size_t errlen)
 {
 	sqlite3 *db = conn->db;
 	int on = 1;
+	if (store_register_functions(db) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot register SQL functions: %s", sqlite3_errmsg(db));
+		return CRM_EIO;
+	}
 	sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, &on);
 	sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, &on);
 	sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, &on);

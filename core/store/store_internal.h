@@ -1,4 +1,8 @@
-/* store_internal.h - what store.c shares with schema.c (both SQLite). Not for other modules. */
+/*
+ * store_internal.h - what store.c shares with schema.c (both SQLite). Not for
+ * other modules (test_expr.c, which checks compiled SQL against SQLite, uses
+ * store_register_functions).
+ */
 #ifndef CRM_STORE_INTERNAL_H
 #define CRM_STORE_INTERNAL_H
 
@@ -17,6 +21,12 @@ json_t *store_column_json(sqlite3_stmt *stmt, int column, const struct meta_fiel
 int store_rollup_sql(struct expr_sql *b, const struct meta_field *rollup, struct strbuf *out,
                      char *err, size_t errlen);
 struct store *store_conn_store(struct store_conn *conn);
+/*
+ * Registers on db the SQL functions that compiled expressions call
+ * (expr_sql_function: crm_round, crm_add_months); every connection that
+ * runs expression SQL needs them. Returns an SQLite result code.
+ */
+int store_register_functions(sqlite3 *db);
 
 /*
  * store_auth.c's memo of resolved tokens, one per reader connection (see

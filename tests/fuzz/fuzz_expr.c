@@ -1,8 +1,9 @@
 /*
  * fuzz_expr.c - libFuzzer target for the expression language: any bytes are
- * parsed; what parses is evaluated against a lookup that answers null, an
- * int, a real, a text or "not found" depending on the path, and compiled
- * against a small hand-built object with refs, a user field and a formula.
+ * parsed; what parses is typed by the checker (which marks date arithmetic
+ * for the evaluator), evaluated against a lookup that answers null, an int,
+ * a real, a text or "not found" depending on the path, and compiled against
+ * a small hand-built object with refs, a user field and a formula.
  * The bytes are also tried as a sort-key path. Nothing may crash, leak or
  * hit undefined behaviour.
  */
@@ -26,6 +27,7 @@ static struct meta_field account_fields[] = {
 	  .result_type = FIELD_MONEY },
 	{ .name = "label", .type = FIELD_FORMULA, .formula = "if(total > 10, parent.name || '!', lower(name))",
 	  .result_type = FIELD_TEXT },
+	{ .name = "due", .type = FIELD_FORMULA, .formula = "close_date + quantity", .result_type = FIELD_DATE },
 };
 static struct meta_object account = {
 	.name = "account", .field_count = sizeof(account_fields) / sizeof(account_fields[0]), .fields = account_fields,
@@ -43,6 +45,11 @@ static void setup(void)
 	for (int i = 0; i < account.field_count; i++) {
 		struct meta_field *f = &account_fields[i];
 		if (f->formula && expr_parse(f->formula, &f->formula_expr, err, sizeof(err)) != CRM_OK)
+			abort();
+	}
+	for (int i = 0; i < account.field_count; i++) {
+		struct meta_field *f = &account_fields[i];
+		if (f->formula_expr && expr_check(f->formula_expr, &meta, &account, err, sizeof(err)) != CRM_OK)
 			abort();
 	}
 }
@@ -117,6 +124,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct expr *e = NULL;
 	if (expr_parse(text, &e, err, sizeof(err)) == CRM_OK) {
 		expr_each_path(e, ignore_path, NULL);
+		expr_check(e, &meta, &account, err, sizeof(err));
 		struct expr_env env = { .lookup = lookup, .user_field = user_field, .me = 7, .now = 1700000000 };
 		struct expr_value value;
 		if (expr_eval(e, &env, &value, err, sizeof(err)) == CRM_OK) {

@@ -12,6 +12,7 @@
 #include <time.h>
 #include "expr.h"
 #include "meta.h"
+#include "store_internal.h"   /* store_register_functions: the SQL functions compiled SQL calls */
 #include "test.h"
 
 /* ---- hand-built metadata ------------------------------------------------- */
@@ -51,6 +52,8 @@ static struct meta_field opportunity_fields[] = {
 	  .result_type = FIELD_TEXT },
 	/* reads a field the caller may not read: only the formula field itself is checked */
 	{ .name = "leak", .type = FIELD_FORMULA, .formula = "account.secret", .result_type = FIELD_TEXT },
+	/* date arithmetic in a formula, inlined in SQL, evaluated in C as expr_check typed it */
+	{ .name = "follow_up", .type = FIELD_FORMULA, .formula = "close_date + 14", .result_type = FIELD_DATE },
 };
 
 /* One row of values per object, to test the text forms of numbers and text-number comparison. */
@@ -59,6 +62,31 @@ static struct meta_field sample_fields[] = {
 	{ .name = "x", .type = FIELD_DECIMAL },
 	{ .name = "t", .type = FIELD_TEXT },
 	{ .name = "d", .type = FIELD_DATETIME },
+	{ .name = "day", .type = FIELD_DATE },     /* the same texts as d, typed as a date */
+	{ .name = "k", .type = FIELD_INT },        /* days or months to add: small, negative, huge */
+};
+
+/* Every sample date against every other one, typed as dates. */
+static struct meta_field pair_fields[] = {
+	{ .name = "id", .type = FIELD_INT, .system = true },
+	{ .name = "a", .type = FIELD_DATE },
+	{ .name = "b", .type = FIELD_DATE },
+};
+
+/* The fields of record[] below, typed, so that expr_check can type what typed_repr evaluates. */
+static struct meta_field record_fields[] = {
+	{ .name = "id", .type = FIELD_INT, .system = true },
+	{ .name = "t", .type = FIELD_BOOL },
+	{ .name = "f", .type = FIELD_BOOL },
+	{ .name = "n", .type = FIELD_INT },
+	{ .name = "i", .type = FIELD_INT },
+	{ .name = "r", .type = FIELD_DECIMAL },
+	{ .name = "s", .type = FIELD_TEXT },
+	{ .name = "big", .type = FIELD_INT },
+	{ .name = "small", .type = FIELD_INT },
+	{ .name = "d", .type = FIELD_DATE },
+	{ .name = "at", .type = FIELD_DATETIME },
+	{ .name = "u", .type = FIELD_TEXT },
 };
 
 #define COUNT(array) ((int)(sizeof(array) / sizeof((array)[0])))
@@ -68,6 +96,8 @@ static struct meta_object objects[] = {
 	{ .name = "account", .field_count = COUNT(account_fields), .fields = account_fields },
 	{ .name = "opportunity", .field_count = COUNT(opportunity_fields), .fields = opportunity_fields },
 	{ .name = "sample", .field_count = COUNT(sample_fields), .fields = sample_fields },
+	{ .name = "pair", .field_count = COUNT(pair_fields), .fields = pair_fields },
+	{ .name = "rec", .field_count = COUNT(record_fields), .fields = record_fields },
 };
 static struct meta test_meta = { .object_count = COUNT(objects), .objects = objects };
 
@@ -75,6 +105,8 @@ static struct meta test_meta = { .object_count = COUNT(objects), .objects = obje
 #define ACCOUNT (&objects[1])
 #define OPPORTUNITY (&objects[2])
 #define SAMPLE (&objects[3])
+#define PAIR (&objects[4])
+#define RECORD (&objects[5])
 
 static struct meta_field *field_named(struct meta_object *object, const char *name)
 {
@@ -100,6 +132,16 @@ static void meta_setup(void)
 			struct meta_field *f = &objects[o].fields[i];
 			char err[256];
 			if (f->formula && expr_parse(f->formula, &f->formula_expr, err, sizeof(err)) != CRM_OK) {
+				fprintf(stderr, "formula %s: %s\n", f->name, err);
+				abort();
+			}
+		}
+	}
+	for (int o = 0; o < COUNT(objects); o++) {
+		for (int i = 0; i < objects[o].field_count; i++) {
+			struct meta_field *f = &objects[o].fields[i];
+			char err[256];
+			if (f->formula_expr && expr_check(f->formula_expr, &test_meta, &objects[o], err, sizeof(err)) != CRM_OK) {
 				fprintf(stderr, "formula %s: %s\n", f->name, err);
 				abort();
 			}
@@ -132,6 +174,8 @@ static struct record_field record[] = {
 	{ "small", { .type = EV_INT, .i = INT64_MIN } },
 	{ "account.industry", { .type = EV_TEXT, .s = "tech" } },
 	{ "d", { .type = EV_TEXT, .s = "2024-05-01" } },
+	{ "at", { .type = EV_TEXT, .s = "2024-05-01T10:30:00Z" } },
+	{ "u", { .type = EV_TEXT, .s = "héllo wörld" } },
 };
 
 static int record_lookup(void *arg, const char *path, struct expr_value *out)
@@ -184,6 +228,36 @@ static const char *eval_repr(const char *text)
 	struct expr *e;
 	if (expr_parse(text, &e, err, sizeof(err)) != CRM_OK) {
 		snprintf(out, 512, "error:%s", err);
+		return out;
+	}
+	struct expr_env env = { .lookup = record_lookup, .user_field = user_field, .me = 42, .now = fixed_now() };
+	struct expr_value v;
+	if (expr_eval(e, &env, &v, err, sizeof(err)) != CRM_OK) {
+		snprintf(out, 512, "error:%s", err);
+	} else {
+		describe(&v, out, 512);
+		expr_value_clear(&v);
+	}
+	expr_free(e);
+	return out;
+}
+
+/* As eval_repr, once expr_check has typed text over the fields of record[] (the RECORD object). */
+static const char *typed_repr(const char *text)
+{
+	static char results[8][512];
+	static int next;
+	char *out = results[next++ % 8];
+	char err[256];
+	struct expr *e;
+	meta_setup();
+	if (expr_parse(text, &e, err, sizeof(err)) != CRM_OK) {
+		snprintf(out, 512, "error:%s", err);
+		return out;
+	}
+	if (expr_check(e, &test_meta, RECORD, err, sizeof(err)) != CRM_OK) {
+		snprintf(out, 512, "error:%s", err);
+		expr_free(e);
 		return out;
 	}
 	struct expr_env env = { .lookup = record_lookup, .user_field = user_field, .me = 42, .now = fixed_now() };
@@ -652,6 +726,332 @@ static void test_concat_writes_numbers_as_sqlite_does(void)
 	ASSERT_STR_EQ(eval_repr("s || n"), "null");
 }
 
+static void test_date_arithmetic_moves_by_whole_days(void)
+{
+	ASSERT_STR_EQ(typed_repr("d + 30"), "text:2024-05-31");
+	ASSERT_STR_EQ(typed_repr("30 + d"), "text:2024-05-31");
+	ASSERT_STR_EQ(typed_repr("d - 1"), "text:2024-04-30");
+	ASSERT_STR_EQ(typed_repr("d + 365"), "text:2025-05-01");
+	ASSERT_STR_EQ(typed_repr("d + r"), "text:2024-05-03");       /* 2.5 days: truncated toward zero */
+	ASSERT_STR_EQ(typed_repr("d - r"), "text:2024-04-29");
+	ASSERT_STR_EQ(typed_repr("d - -r"), "text:2024-05-03");
+	ASSERT_STR_EQ(typed_repr("d + n"), "null");
+	ASSERT_STR_EQ(typed_repr("d + null"), "null");
+	ASSERT_STR_EQ(typed_repr("d + big"), "null");                 /* past 9999-12-31 */
+	ASSERT_STR_EQ(typed_repr("today() + 30"), "text:2024-06-09");
+	ASSERT_STR_EQ(typed_repr("today() - d"), "int:9");            /* days_between(d, today()) */
+	ASSERT_STR_EQ(typed_repr("d - today()"), "int:-9");
+	ASSERT_STR_EQ(typed_repr("today() - 9 = d"), "true");
+	ASSERT_STR_EQ(typed_repr("d + 30 < today() + 30"), "true");
+	ASSERT_STR_EQ(typed_repr("(d + 1) - d"), "int:1");
+	ASSERT_STR_EQ(typed_repr("'2024-02-28' < coalesce(d, today()) - 60"), "true");
+	ASSERT_STR_EQ(typed_repr("if(t, d, today()) + 1"), "text:2024-05-02");
+	/* expr_check is what tells the evaluator that d is a date: unchecked, d is text */
+	ASSERT_STR_EQ(eval_repr("d + 1"), "error:column 3: operator '+' needs numbers, not text");
+	/* and in SQL */
+	ASSERT_STR_EQ(compile_repr("close_date + 30"), "date(julianday(t0.\"close_date\") + ?1) | | int:30");
+	ASSERT_STR_EQ(compile_repr("close_date - probability"),
+		"date(julianday(t0.\"close_date\") - CAST(t0.\"probability\" AS INTEGER)) | |");
+	ASSERT_STR_EQ(compile_repr("today() - close_date"),
+		"CAST(julianday(?1) - julianday(t0.\"close_date\") AS INTEGER) | | text:2024-05-10");
+}
+
+static void test_date_arithmetic_type_errors_name_the_column(void)
+{
+	ASSERT_STR_EQ(compile_repr("close_date * 2"), "error:column 12: operator '*' cannot take a date (a date only adds "
+	              "or subtracts days: date + 30, date - 30, date - date)");
+	ASSERT_STR_EQ(compile_repr("close_date / 2 > 1"), "error:column 12: operator '/' cannot take a date (a date only "
+	              "adds or subtracts days: date + 30, date - 30, date - date)");
+	ASSERT_STR_EQ(compile_repr("close_date + 'x'"),
+	              "error:column 12: operator '+' needs a number of days beside a date, not text");
+	ASSERT_STR_EQ(compile_repr("close_date - '2024-01-01'"),
+	              "error:column 12: operator '-' needs a number of days beside a date, not text");
+	ASSERT_STR_EQ(compile_repr("close_date + name"),
+	              "error:column 12: operator '+' needs a number of days beside a date, not text");
+	ASSERT_STR_EQ(compile_repr("close_date + close_date"),
+	              "error:column 12: operator '+' cannot add two dates (date - date gives the days between them)");
+	ASSERT_STR_EQ(compile_repr("1 - close_date"), "error:column 3: operator '-' cannot subtract a date from a number");
+	ASSERT_STR_EQ(compile_repr("now() + 1"), "error:column 7: operator '+' cannot take a datetime (add_days gives a "
+	              "date n days later; days_between and hours_between the time between two)");
+	ASSERT_STR_EQ(compile_repr("close_date - now()"), "error:column 12: operator '-' cannot take a datetime (add_days "
+	              "gives a date n days later; days_between and hours_between the time between two)");
+	ASSERT_STR_EQ(compile_repr("-close_date"), "error:column 1: operator '-' needs numbers, not a date");
+	ASSERT_STR_EQ(compile_repr("close_date and closed"), "error:column 1: expected a condition, not a date");
+	ASSERT_STR_EQ(compile_repr("amount > 1 and (close_date % 7) = 0"), "error:column 28: operator '%' cannot take a "
+	              "date (a date only adds or subtracts days: date + 30, date - 30, date - date)");
+	/* the loader's checker says the same, with the column */
+	ASSERT_STR_EQ(typed_repr("at - 1"), "error:column 4: operator '-' cannot take a datetime (add_days gives a date "
+	              "n days later; days_between and hours_between the time between two)");
+	ASSERT_STR_EQ(typed_repr("i * (d + 1)"), "error:column 3: operator '*' cannot take a date (a date only adds or "
+	              "subtracts days: date + 30, date - 30, date - date)");
+}
+
+static void test_function_type_errors_name_the_column(void)
+{
+	/* literals the parser checks */
+	const char *places = "function 'round' takes its places as a whole number from 0 to 9, as in round(amount, 2)";
+	char expected[256];
+	snprintf(expected, sizeof(expected), "column 15: %s", places);
+	ASSERT_STR_EQ(parse_error("round(amount, 10)"), expected);
+	snprintf(expected, sizeof(expected), "column 16: %s", places);  /* -1 is one literal, at its digits */
+	ASSERT_STR_EQ(parse_error("round(amount, -1)"), expected);
+	snprintf(expected, sizeof(expected), "column 15: %s", places);
+	ASSERT_STR_EQ(parse_error("round(amount, 2.0)"), expected);
+	ASSERT_STR_EQ(parse_error("round(amount, quantity)"), expected);
+	ASSERT_STR_EQ(parse_error("round(amount)"), "column 1: function 'round' takes 2 arguments, not 1");
+	ASSERT_STR_EQ(parse_error("date_trunc('week', close_date)"), "column 12: function 'date_trunc' takes 'month', "
+	              "'quarter' or 'year' first, as in date_trunc('month', close_date)");
+	ASSERT_STR_EQ(parse_error("x = date_trunc(stage, close_date)"), "column 16: function 'date_trunc' takes 'month', "
+	              "'quarter' or 'year' first, as in date_trunc('month', close_date)");
+	ASSERT_STR_EQ(parse_error("concat()"), "column 1: function 'concat' takes 1 to 16 arguments, not 0");
+	ASSERT_STR_EQ(parse_error("concat(a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q)"),
+	              "column 1: function 'concat' takes 1 to 16 arguments, not 17");
+	ASSERT_STR_EQ(parse_error("concat(a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p)"), "");
+	ASSERT_STR_EQ(parse_error("substr(name, 1)"), "column 1: function 'substr' takes 3 arguments, not 2");
+	/* types the compiler checks, at the argument */
+	ASSERT_STR_EQ(compile_repr("round(name, 2)"), "error:column 7: function 'round' needs a number, not text");
+	ASSERT_STR_EQ(compile_repr("abs(close_date)"), "error:column 5: function 'abs' needs a number, not a date");
+	ASSERT_STR_EQ(compile_repr("add_days(amount, 1)"), "error:column 10: function 'add_days' needs a date, not a number");
+	ASSERT_STR_EQ(compile_repr("add_days(close_date, 'x')"),
+	              "error:column 22: function 'add_days' needs a number, not text");
+	ASSERT_STR_EQ(compile_repr("add_months(close_date, close_date)"),
+	              "error:column 24: function 'add_months' needs a number, not a date");
+	ASSERT_STR_EQ(compile_repr("year(quantity) = 2024"), "error:column 6: function 'year' needs a date, not a number");
+	ASSERT_STR_EQ(compile_repr("month(closed)"), "error:column 7: function 'month' needs a date, not a bool");
+	ASSERT_STR_EQ(compile_repr("date_trunc('month', 5)"),
+	              "error:column 21: function 'date_trunc' needs a date, not a number");
+	ASSERT_STR_EQ(compile_repr("hours_between(close_date, 1)"),
+	              "error:column 27: function 'hours_between' needs a date, not a number");
+	ASSERT_STR_EQ(compile_repr("min(amount, name)"), "error:column 1: function 'min' compares a number with text: "
+	              "give it two numbers, or two dates or texts");
+	ASSERT_STR_EQ(compile_repr("max(close_date, 0)"), "error:column 1: function 'max' compares a date with a number: "
+	              "give it two numbers, or two dates or texts");
+	ASSERT_STR_EQ(compile_repr("substr(name, 'a', 1)"), "error:column 14: function 'substr' needs a number, not text");
+	ASSERT_STR_EQ(compile_repr("substr(name, 1, close_date)"),
+	              "error:column 17: function 'substr' needs a number, not a date");
+	/* results are typed: a date from add_months, a number from year() */
+	ASSERT_STR_EQ(compile_repr("add_months(close_date, 1) * 2"), "error:column 27: operator '*' cannot take a date "
+	              "(a date only adds or subtracts days: date + 30, date - 30, date - date)");
+	ASSERT_STR_EQ(compile_repr("year(close_date) + 1 > 2024 and date_trunc('year', close_date) + 1 > today()"),
+	              "(((CAST(strftime('%Y', julianday(t0.\"close_date\")) AS INTEGER) + ?1) > ?2) AND "
+	              "(date(julianday(date(julianday(t0.\"close_date\"), 'start of year')) + ?3) > ?4)) | | int:1, "
+	              "int:2024, int:1, text:2024-05-10");
+}
+
+static void test_round_is_half_away_from_zero_on_the_decimal(void)
+{
+	static const char *const trues[] = {
+		"round(2.675, 2) = 2.68", "round(1.005, 2) = 1.01", "round(-1.005, 2) = -1.01", "round(0.285, 2) = 0.29",
+		"round(-0.5, 0) = -1", "round(0.5, 0) = 1", "round(-2.5, 0) = -3", "round(2.5, 0) = 3",
+		"round(0.49999999999999994, 0) = 0", "round(0.1 + 0.2, 2) = 0.3", "round(0.1 + 0.2, 9) = 0.3",
+		"round(4503599627370495.5, 0) = 4503599627370496", "round(1e300, 2) = 1e300", "round(-1e300, 0) = -1e300",
+		"round(123.456, 0) = 123", "round(-123.456, 1) = -123.5", "round(0.0004, 3) = 0", "round(0.0005, 3) = 0.001",
+		"round(9.995, 2) = 10", "round(99.5, 0) = 100", "round(1.23456789012345, 9) = 1.23456789",
+		"round(5e-324, 9) = 0", "round(0.000000000499, 9) = 0", "round(0.0000000005, 9) = 0.000000001",
+		"round(1234567.891, 9) = 1234567.891",
+	};
+	for (int i = 0; i < COUNT(trues); i++) {
+		const char *got = eval_repr(trues[i]);
+		if (strcmp(got, "true") != 0)
+			fprintf(stderr, "  %s: %s\n", trues[i], got);
+		ASSERT_STR_EQ(got, "true");
+	}
+	ASSERT_STR_EQ(eval_repr("round(i, 2)"), "int:7");          /* an integer has nothing to round */
+	ASSERT_STR_EQ(eval_repr("round(t, 0)"), "int:1");
+	ASSERT_STR_EQ(eval_repr("round(r, 0)"), "real:3");
+	ASSERT_STR_EQ(eval_repr("round(-0.4, 0)"), "real:0");      /* no negative zero */
+	ASSERT_STR_EQ(eval_repr("round(n, 2)"), "null");
+	ASSERT_STR_EQ(eval_repr("round(s, 2)"), "error:column 1: function 'round' needs a number, not text");
+	ASSERT_STR_EQ(compile_repr("round(amount, 2)"), "crm_round(t0.\"amount\", ?1) | | int:2");
+}
+
+/* round half away from zero done on the text of the shortest decimal that reads back as x: the definition. */
+static double decimal_round(double x, int places)
+{
+	char text[64];
+	for (int precision = 1; precision <= 17; precision++) {
+		snprintf(text, sizeof(text), "%.*e", precision - 1, fabs(x));
+		if (strtod(text, NULL) == fabs(x))
+			break;
+	}
+	/* the digits as a fixed-point text with places decimals and one more: "000267" "5" */
+	char digits[32];
+	int count = 0;
+	for (const char *c = text; *c && *c != 'e'; c++)
+		if (*c >= '0' && *c <= '9')
+			digits[count++] = *c;
+	long exponent = strtol(strchr(text, 'e') + 1, NULL, 10);
+	char fixed[128];
+	int length = 0;
+	/* value = digits * 10^(exponent - count + 1); write it with 30 leading zero places for room */
+	long first_place = exponent;       /* the power of ten of digits[0] */
+	for (long place = 30; place >= -places - 1; place--) {
+		long index = first_place - place;
+		fixed[length++] = index >= 0 && index < count ? digits[index] : '0';
+	}
+	fixed[length] = '\0';
+	bool up = fixed[length - 1] >= '5';
+	fixed[--length] = '\0';
+	for (int i = length - 1; up && i >= 0; i--) {  /* add one, carrying */
+		if (fixed[i] == '9') {
+			fixed[i] = '0';
+		} else {
+			fixed[i]++;
+			up = false;
+		}
+	}
+	char back[160];
+	snprintf(back, sizeof(back), "%se-%d", fixed, places);
+	double result = strtod(back, NULL);
+	return result == 0.0 ? 0.0 : copysign(result, x);
+}
+
+static void test_round_agrees_with_rounding_the_decimal_text(void)
+{
+	const struct expr_sql_function *round = expr_sql_function(0);
+	ASSERT_STR_EQ(round->name, "crm_round");
+	uint64_t seed = 12345;
+	int checked = 0, wrong = 0;
+	for (int i = 0; i < 150000; i++) {
+		seed = seed * 6364136223846793005u + 1442695040888963407u;
+		int places = (int)(seed >> 60) % 10;
+		double x;
+		switch (i % 5) {
+		case 0: x = ldexp((double)(seed >> 11), (int)(seed % 80) - 80); break;             /* any magnitude */
+		case 1: x = ((double)(int64_t)(seed >> 24) + 0.5) / pow(10.0, places + 1 + (int)(seed % 3)); break;  /* halves */
+		case 2: x = (double)(int64_t)(seed >> 30) / pow(10.0, (int)(seed % 12)); break;  /* decimals */
+		case 3: x = nextafter(((double)(int64_t)(seed >> 34) + 0.5) / pow(10.0, places), (seed & 1) ? 1e300 : -1e300); break;
+		default: x = (double)(int64_t)(seed >> 8) / 1e3; break;                          /* large money */
+		}
+		if (seed & 2)
+			x = -x;
+		if (!(fabs(x) < 4503599627370496.0))
+			continue;
+		struct expr_value arguments[2] = { { .type = EV_REAL, .r = x }, { .type = EV_INT, .i = places } }, out;
+		char err[64];
+		ASSERT_EQ(round->call(arguments, &out, err, sizeof(err)), CRM_OK);
+		double expected = decimal_round(x, places);
+		if (out.type != EV_REAL || out.r != expected) {
+			if (wrong++ < 5)
+				fprintf(stderr, "  round(%.17g, %d): %.17g, expected %.17g\n", x, places, out.r, expected);
+		}
+		checked++;
+	}
+	ASSERT(checked > 120000);
+	ASSERT_EQ(wrong, 0);
+}
+
+static void test_abs_min_max_substr_concat(void)
+{
+	ASSERT_STR_EQ(eval_repr("abs(-i)"), "int:7");
+	ASSERT_STR_EQ(eval_repr("abs(-r)"), "real:2.5");
+	ASSERT_STR_EQ(eval_repr("abs(t)"), "int:1");
+	ASSERT_STR_EQ(eval_repr("abs(n)"), "null");
+	ASSERT_STR_EQ(eval_repr("abs(small)"), "error:column 1: integer overflow in 'abs'");
+	ASSERT_STR_EQ(eval_repr("abs(s)"), "error:column 1: function 'abs' needs a number, not text");
+	/* min and max: null if either is null, as SQLite's scalar min and max */
+	ASSERT_STR_EQ(eval_repr("min(i, r)"), "real:2.5");
+	ASSERT_STR_EQ(eval_repr("max(i, r)"), "int:7");
+	ASSERT_STR_EQ(eval_repr("min(i, n)"), "null");
+	ASSERT_STR_EQ(eval_repr("max(n, i)"), "null");
+	ASSERT_STR_EQ(eval_repr("min(s, 'abd')"), "text:abc");
+	ASSERT_STR_EQ(eval_repr("max('2024-05-01', '2024-05-01T10:30:00Z')"), "text:2024-05-01T10:30:00Z");
+	ASSERT_STR_EQ(eval_repr("min(1, 1.0)"), "real:1");         /* SQLite keeps the later of equals for min */
+	ASSERT_STR_EQ(eval_repr("max(1, 1.0)"), "int:1");          /* and the earlier for max */
+	ASSERT_STR_EQ(eval_repr("min(5, 'abc')"), "int:5");        /* numbers before text, no conversion */
+	ASSERT_STR_EQ(eval_repr("max(9, '10')"), "text:10");
+	ASSERT_STR_EQ(typed_repr("max(d, at)"), "text:2024-05-01T10:30:00Z");
+	ASSERT_STR_EQ(typed_repr("min(d, today() - 30)"), "text:2024-04-10");
+	/* substr: characters, 1-based, SQLite's rules for 0 and negative numbers */
+	ASSERT_STR_EQ(eval_repr("substr(u, 2, 4)"), "text:éllo");
+	ASSERT_STR_EQ(eval_repr("substr(u, -5, 3)"), "text:wör");
+	ASSERT_STR_EQ(eval_repr("substr(u, 0, 2)"), "text:h");
+	ASSERT_STR_EQ(eval_repr("substr('商机管理', 2, 2)"), "text:机管");
+	ASSERT_STR_EQ(eval_repr("substr('a😀b', 2, 1)"), "text:😀");
+	ASSERT_STR_EQ(eval_repr("substr(s, 3, -2)"), "text:ab");
+	ASSERT_STR_EQ(eval_repr("substr(s, -10, 9)"), "text:ab");
+	ASSERT_STR_EQ(eval_repr("substr(s, -10, 7)"), "text:");
+	ASSERT_STR_EQ(eval_repr("substr(s, 10, 2)"), "text:");
+	ASSERT_STR_EQ(eval_repr("substr(s, 2, r)"), "text:bc");
+	ASSERT_STR_EQ(eval_repr("substr(r, 1, 2)"), "text:2.");
+	ASSERT_STR_EQ(eval_repr("substr(s, 4294967298, 1)"), "text:b");  /* SQLite reads a 32-bit int */
+	ASSERT_STR_EQ(eval_repr("substr(n, 1, 2)"), "null");
+	ASSERT_STR_EQ(eval_repr("substr(s, n, 2)"), "null");
+	ASSERT_STR_EQ(eval_repr("substr(s, 1, n)"), "null");
+	/* concat: a null is empty text, unlike || */
+	ASSERT_STR_EQ(eval_repr("concat(s, n, i)"), "text:abc7");
+	ASSERT_STR_EQ(eval_repr("s || n || i"), "null");
+	ASSERT_STR_EQ(eval_repr("concat(n)"), "text:");
+	ASSERT_STR_EQ(eval_repr("concat(r)"), "text:2.5");
+	ASSERT_STR_EQ(eval_repr("concat(t, ' ', f, ' ', 1e20)"), "text:1 0 1.0e+20");
+	ASSERT_STR_EQ(compile_repr("concat(name)"), "(coalesce(t0.\"name\", '') || '') | |");
+	ASSERT_STR_EQ(compile_repr("concat(name, quantity)"),
+	              "(coalesce(t0.\"name\", '') || coalesce(t0.\"quantity\", '')) | |");
+}
+
+static void test_date_functions(void)
+{
+	ASSERT_STR_EQ(typed_repr("add_days(d, 30)"), "text:2024-05-31");
+	ASSERT_STR_EQ(typed_repr("add_days(at, -1)"), "text:2024-04-30");   /* a datetime gives a date */
+	ASSERT_STR_EQ(typed_repr("add_days(d, n)"), "null");
+	ASSERT_STR_EQ(typed_repr("add_days('nonsense', 1)"), "null");
+	ASSERT_STR_EQ(typed_repr("add_days('2024-02-28', 1)"), "text:2024-02-29");
+	ASSERT_STR_EQ(typed_repr("add_days('2023-02-28', 1)"), "text:2023-03-01");
+	/* add_months clamps to the month's end */
+	static const char *const months[][2] = {
+		{ "add_months('2024-01-31', 1)", "text:2024-02-29" },
+		{ "add_months('2023-01-31', 1)", "text:2023-02-28" },
+		{ "add_months('2024-02-29', 12)", "text:2025-02-28" },
+		{ "add_months('2024-02-29', 48)", "text:2028-02-29" },
+		{ "add_months('2024-03-31', -1)", "text:2024-02-29" },
+		{ "add_months('2024-05-31', -3)", "text:2024-02-29" },
+		{ "add_months('2024-05-31', 1)", "text:2024-06-30" },
+		{ "add_months('2024-01-15', -13)", "text:2022-12-15" },
+		{ "add_months('2000-02-29', 1200)", "text:2100-02-28" },
+		{ "add_months('1900-01-31', 1)", "text:1900-02-28" },
+		{ "add_months('2024-12-31', 2)", "text:2025-02-28" },
+		{ "add_months('0000-03-31', -1)", "text:0000-02-29" },
+		{ "add_months('0000-01-15', -1)", "text:-0001-12-15" },
+		{ "add_months('9999-12-31', 1)", "null" },
+		{ "add_months('-4713-11-30', 0)", "text:-4713-11-30" },
+		{ "add_months('-4713-12-01', -1)", "null" },                  /* before the first julian day */
+		{ "add_months('2024-05-31T23:30:00Z', 1)", "text:2024-06-30" },
+		{ "add_months('2024-08-31T00:30:00+02:00', 1)", "text:2024-09-30" },  /* UTC: August 30 */
+		{ "add_months(d, 2.9)", "text:2024-07-01" },                   /* whole months, truncated */
+		{ "add_months(d, n)", "null" },
+		{ "add_months(d, big)", "null" },
+		{ "add_months(d, small)", "null" },
+		{ "add_months('now', 1)", "null" },
+		{ "year(d)", "int:2024" },
+		{ "month(at)", "int:5" },
+		{ "year('-0001-06-01')", "int:-1" },
+		{ "month('2024-02-30')", "int:3" },                          /* read as julianday() reads it */
+		{ "year('garbage')", "null" },
+		{ "month(add_days(d, n))", "null" },
+		{ "date_trunc('month', '2024-05-17')", "text:2024-05-01" },
+		{ "date_trunc('quarter', '2024-05-17')", "text:2024-04-01" },
+		{ "date_trunc('quarter', '2024-12-31')", "text:2024-10-01" },
+		{ "date_trunc('quarter', '2024-03-31')", "text:2024-01-01" },
+		{ "date_trunc('quarter', '2024-08-31T00:30:00+02:00')", "text:2024-07-01" },
+		{ "date_trunc('year', at)", "text:2024-01-01" },
+		{ "date_trunc('month', '-4713-11-30')", "null" },
+		{ "date_trunc('year', null)", "null" },
+		{ "hours_between('2024-01-01T10:00:00Z', '2024-01-01T11:30:00Z')", "real:1.5" },
+		{ "hours_between('2024-01-01T11:30:00Z', '2024-01-01T10:00:00Z')", "real:-1.5" },
+		{ "hours_between('2024-01-01', '2024-01-02')", "real:24" },
+		{ "hours_between('2024-01-01T10:00:00+02:00', '2024-01-01T10:00:00Z')", "real:2" },
+		{ "hours_between(at, d)", "real:-10.5" },
+		{ "hours_between('2024-01-01T00:00:00.001Z', '2024-01-01T00:00:00.002Z')", "real:2.7777777777777776e-07" },
+		{ "hours_between(d, add_days(d, n))", "null" },
+	};
+	for (int i = 0; i < COUNT(months); i++) {
+		const char *got = typed_repr(months[i][0]);
+		if (strcmp(got, months[i][1]) != 0)
+			fprintf(stderr, "  %s: %s, expected %s\n", months[i][0], got, months[i][1]);
+		ASSERT_STR_EQ(got, months[i][1]);
+	}
+}
+
 static void test_me_and_user_fields(void)
 {
 	ASSERT_STR_EQ(eval_repr("$me"), "int:42");
@@ -988,7 +1388,7 @@ static void exec_sql(sqlite3 *db, const char *sql)
 static sqlite3 *open_database(bool typed)
 {
 	sqlite3 *db;
-	if (sqlite3_open(":memory:", &db) != SQLITE_OK)
+	if (sqlite3_open(":memory:", &db) != SQLITE_OK || store_register_functions(db) != SQLITE_OK)
 		abort();
 	for (int o = 0; o < COUNT(objects); o++) {
 		struct strbuf sql = {0};
@@ -1245,7 +1645,7 @@ static int filter_disagreements(sqlite3 *db, const struct meta_object *object, c
 		return 1;
 	}
 	struct expr *e;
-	if (expr_parse(text, &e, err, sizeof(err)) != CRM_OK)
+	if (expr_parse(text, &e, err, sizeof(err)) != CRM_OK || expr_check(e, &test_meta, object, err, sizeof(err)) != CRM_OK)
 		abort();
 	int count, disagreements = 0, selected = 0;
 	int64_t *ids = all_ids(db, object, &count);
@@ -1312,7 +1712,7 @@ static int value_disagreements(sqlite3 *db, const struct meta_object *object, co
 		return 1;
 	}
 	struct expr *e;
-	if (expr_parse(text, &e, err, sizeof(err)) != CRM_OK)
+	if (expr_parse(text, &e, err, sizeof(err)) != CRM_OK || expr_check(e, &test_meta, object, err, sizeof(err)) != CRM_OK)
 		abort();
 	int disagreements = 0;
 	while (sqlite3_step(stmt) == SQLITE_ROW) {
@@ -1408,6 +1808,23 @@ static const char *const equivalence_filters[] = {
 	"$me in (1, 42) and closed",
 	"account.owner = owner",
 	"close_date = today() or close_date < now()",
+	/* date arithmetic and the functions of gap C3 */
+	"close_date + 30 > '2024-06-01'",
+	"close_date - 7 < today()",
+	"close_date - today() > 100",
+	"today() - close_date > 30",
+	"follow_up < '2024-04-01'",
+	"add_months(close_date, 1) > '2024-03-30'",
+	"year(close_date) = 2024 and month(close_date) in (2, 3)",
+	"date_trunc('quarter', close_date) = '2024-04-01'",
+	"round(amount, 0) = 1000",
+	"round(probability, 1) > 33.3",
+	"abs(quantity) > 5",
+	"min(amount, 500) = 500",
+	"max(close_date, '2024-06-01') = close_date",
+	"substr(name, 1, 1) = 'a'",
+	"concat(name, stage) like '%won'",
+	"hours_between(close_date, '2024-06-01T12:00:00Z') > 24",
 };
 
 static void test_sql_and_c_select_the_same_rows(void)
@@ -1449,6 +1866,79 @@ static const char *const equivalence_values[] = {
 	"closed + 1",
 	"amount > 100",
 	"stage in ('won', null)",
+	/* date arithmetic: a whole number of days, a real one truncated, null */
+	"close_date + 30",
+	"30 + close_date",
+	"close_date - 1",
+	"close_date - quantity",
+	"close_date + probability",
+	"close_date + null",
+	"close_date - close_date",
+	"today() - close_date",
+	"close_date - today()",
+	"follow_up",
+	"follow_up - close_date",
+	"add_days(close_date, -45)",
+	"add_days(close_date, quantity)",
+	"add_days(close_date, amount)",
+	"add_days(null, 1)",
+	"add_days(now(), 1)",
+	"add_months(close_date, 1)",
+	"add_months(close_date, -13)",
+	"add_months(close_date, quantity)",
+	"add_months(today(), null)",
+	"year(close_date)",
+	"month(close_date)",
+	"date_trunc('month', close_date)",
+	"date_trunc('quarter', close_date)",
+	"date_trunc('year', close_date)",
+	"hours_between(close_date, now())",
+	"hours_between('2024-01-01T00:00:00Z', close_date)",
+	/* numbers */
+	"round(amount, 2)",
+	"round(probability, 1)",
+	"round(amount * probability / 100, 2)",
+	"round(quantity, 3)",
+	"round(-amount, 0)",
+	"round(expected, 9)",
+	"round(2.675, 2)",
+	"round(1.005, 2)",
+	"round(-0.5, 0)",
+	"round(0.285, 2)",
+	"round(-2.5, 0)",
+	"round(4503599627370495.5, 0)",
+	"round(1e300, 2)",
+	"round(null, 2)",
+	"abs(amount)",
+	"abs(quantity)",
+	"abs(-probability)",
+	"abs(null)",
+	"min(amount, probability)",
+	"max(amount, quantity)",
+	"min(quantity, 4)",
+	"max(quantity, 4.0)",
+	"min(1, 1.0)",
+	"max(1, 1.0)",
+	"max(close_date, today())",
+	"min(name, stage)",
+	"min(amount, null)",
+	"max(null, name)",
+	/* text */
+	"substr(name, 2, 3)",
+	"substr(name, -3, 2)",
+	"substr(name, 0, 2)",
+	"substr(name, 2, -1)",
+	"substr(name, quantity, 2)",
+	"substr(name, 1, quantity)",
+	"substr(amount, 1, 3)",
+	"substr(null, 1, 2)",
+	"substr(name, null, 2)",
+	"concat(name, ' ', stage)",
+	"concat(amount)",
+	"concat(quantity)",
+	"concat(null, quantity, closed, probability)",
+	"concat(name)",
+	"concat(null)",
 };
 
 static void test_sql_and_c_compute_the_same_values(void)
@@ -1470,7 +1960,7 @@ static sqlite3 *open_samples(bool typed)
 		"5", " 5", "5 ", "+5", "5.", ".5", "-.5", "1e2", "1E2", "1e+2", "1e-2", "5e", "0x10", "", " ", "5abc",
 		"-0", "0005", "1_0", "Inf", "99999999999999999999", "1e999", "\t5\n", "\v5", "5\r", "- 5", "--5",
 		"abc", "ABC", "Zed", "10", "9", "100.0", "1.0e+20", "-9223372036854775808", "9223372036854775807",
-		"9223372036854775808", "0.1", "３", "é",
+		"9223372036854775808", "0.1", "３", "é", "héllo wörld", "商机管理系统", "a😀b", "Ünïcødé",
 	};
 	static const char *const dates[] = {
 		"2024-01-01", "2024-01-02T12:00:00Z", "2024-03-01 10:00", "2024-02-30", "2023-12-31 23:59:59.999",
@@ -1479,6 +1969,10 @@ static sqlite3 *open_samples(bool typed)
 		"2024-01-01 24:00", "0000-01-01 00:00 +14:00", "2024-01-01 10:00:00.", "2024-01-01  T10:00",
 		"2024-01-01 10:00+15:00", "2024-01-01 10:00:60", "-4713-11-25 12:00", "9999-12-31 23:59:59.9999",
 		"10:00Z", "2024-01-01T10:00:00.123456789Z", "5373484", "1970-01-01T00:00:00Z",
+		/* month ends and leap years, for add_months, date_trunc and date arithmetic */
+		"2024-01-31", "2023-01-31", "2024-02-29", "2023-02-28", "2000-02-29", "1900-02-28", "2100-03-31",
+		"2024-03-31", "2024-05-31T23:30:00Z", "2024-08-31T00:30:00+02:00", "2024-12-31", "0000-01-01",
+		"-4713-11-24 12:00", "-4713-11-30", "9999-12-01", "1582-10-10",
 	};
 	sqlite3_stmt *stmt;
 	if (sqlite3_prepare_v2(db, "INSERT INTO sample (x, t, d) VALUES (?, ?, ?)", -1, &stmt, NULL) != SQLITE_OK)
@@ -1509,6 +2003,12 @@ static sqlite3 *open_samples(bool typed)
 	sqlite3_finalize(stmt);
 	/* every date against every other one, in the d column of extra rows */
 	exec_sql(db, "CREATE TABLE pairs AS SELECT DISTINCT a.d AS d1, b.d AS d2 FROM sample a, sample b");
+	exec_sql(db, "INSERT INTO pair (a, b) SELECT d1, d2 FROM pairs");
+	/* day: d typed as a date; k: days or months, small, negative, 32-bit and 64-bit extremes, null */
+	exec_sql(db, "UPDATE sample SET day = d, k = CASE WHEN id % 11 = 0 THEN NULL ELSE CASE id % 10"
+	             " WHEN 0 THEN 1 WHEN 1 THEN -1 WHEN 2 THEN 30 WHEN 3 THEN -365 WHEN 4 THEN 12 WHEN 5 THEN -13"
+	             " WHEN 6 THEN 0 WHEN 7 THEN 4294967298 WHEN 8 THEN 9223372036854775807"
+	             " ELSE -9223372036854775808 END END");
 	return db;
 }
 
@@ -1593,6 +2093,44 @@ static void test_days_between_matches_sqlite(void)
 	ASSERT_EQ(disagreements, 0);
 }
 
+/* The functions of gap C3 and date arithmetic over every sample value and every pair of sample dates. */
+static void test_new_functions_match_sqlite_on_many_values(void)
+{
+	static const char *const sample_values[] = {
+		"day + k", "day - k", "k + day", "day - 30", "day + x", "day - x", "day - day",
+		"add_days(day, k)", "add_days(d, k)", "add_days(d, x)", "add_days(t, 1)",
+		"add_months(day, k)", "add_months(d, 1)", "add_months(day, -1)", "add_months(d, x)", "add_months(d, 24)",
+		"year(d)", "month(d)", "year(day)", "month(t)",
+		"date_trunc('month', d)", "date_trunc('quarter', d)", "date_trunc('year', day)", "date_trunc('quarter', t)",
+		"hours_between(d, '2024-06-15T06:00:00Z')", "hours_between(day, d)", "hours_between(t, d)",
+		"round(x, 0)", "round(x, 1)", "round(x, 2)", "round(x, 5)", "round(x, 9)", "round(-x, 1)", "round(x / 7, 3)",
+		"round(k, 2)", "abs(x)", "abs(-x)", "min(x, 0.5)", "max(x, -x)", "min(k, x)", "max(k, 0)",
+		"min(t, d)", "max(d, day)", "min(day, today())",
+		"substr(t, 2, 2)", "substr(t, -2, 5)", "substr(t, 0, 3)", "substr(t, k, 2)", "substr(t, 1, k)",
+		"substr(t, x, 2)", "substr(x, 2, 3)", "substr(d, 6, -2)",
+		"concat(t, x, k, d)", "concat(k)", "concat(x)",
+	};
+	static const char *const sample_filters[] = {
+		"day + k > d", "add_months(day, 1) > day", "date_trunc('month', d) = day", "round(x, 2) > 0.5",
+		"substr(t, 1, 1) = '5'", "year(day) = 2024 and month(day) = 2",
+	};
+	static const char *const pair_values[] = {
+		"a - b", "b - a", "hours_between(a, b)", "min(a, b)", "max(a, b)", "a - b = days_between(b, a)",
+		"add_months(a, 1) - b",
+	};
+	meta_setup();
+	sqlite3 *db = open_samples(true);
+	int disagreements = 0;
+	for (int i = 0; i < COUNT(sample_values); i++)
+		disagreements += value_disagreements(db, SAMPLE, sample_values[i]);
+	for (int i = 0; i < COUNT(sample_filters); i++)
+		disagreements += filter_disagreements(db, SAMPLE, sample_filters[i]);
+	for (int i = 0; i < COUNT(pair_values); i++)
+		disagreements += value_disagreements(db, PAIR, pair_values[i]);
+	sqlite3_close(db);
+	ASSERT_EQ(disagreements, 0);
+}
+
 static const struct test_case tests[] = {
 	{ "every_operator_and_function_parses", test_every_operator_and_function_parses },
 	{ "keywords_and_functions_are_case_insensitive", test_keywords_and_functions_are_case_insensitive },
@@ -1635,6 +2173,14 @@ static const struct test_case tests[] = {
 	{ "numbers_as_text_match_sqlite", test_numbers_as_text_match_sqlite },
 	{ "text_against_numbers_matches_sqlite", test_text_against_numbers_matches_sqlite },
 	{ "days_between_matches_sqlite", test_days_between_matches_sqlite },
+	{ "date_arithmetic_moves_by_whole_days", test_date_arithmetic_moves_by_whole_days },
+	{ "date_arithmetic_type_errors_name_the_column", test_date_arithmetic_type_errors_name_the_column },
+	{ "function_type_errors_name_the_column", test_function_type_errors_name_the_column },
+	{ "round_is_half_away_from_zero_on_the_decimal", test_round_is_half_away_from_zero_on_the_decimal },
+	{ "round_agrees_with_rounding_the_decimal_text", test_round_agrees_with_rounding_the_decimal_text },
+	{ "abs_min_max_substr_concat", test_abs_min_max_substr_concat },
+	{ "date_functions", test_date_functions },
+	{ "new_functions_match_sqlite_on_many_values", test_new_functions_match_sqlite_on_many_values },
 };
 
 TEST_MAIN(tests)

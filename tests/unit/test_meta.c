@@ -371,6 +371,194 @@ static void test_extend_of_unknown_object_is_refused(void)
 	meta_diags_free(&diags);
 }
 
+static int load_three(const char *const names[3], const char *const texts[3], struct meta **out,
+                      struct meta_diags *diags)
+{
+	return meta_load_texts(3, names, texts, out, diags);
+}
+
+/* The base of the workflow extension tests: a deal moved by the pipeline workflow. */
+static const char pipeline_yaml[] =
+	"object: deal\n"
+	"fields:\n"
+	"  stage: { type: enum, values: [open, won, lost] }\n"
+	"  kind: { type: text }\n"
+	"---\n"
+	"workflow: pipeline\n"
+	"object: deal\n"
+	"field: stage\n"
+	"initial: open\n"
+	"terminal: [won]\n"
+	"transitions:\n"
+	"  - { name: win, from: open, to: won, do: [{ set: { kind: small } }] }\n"
+	"  - { name: lose, from: open, to: lost }\n"
+	"  - { name: reopen, from: lost, to: open, direct: true }\n";
+
+static void test_workflow_extensions_merge_whatever_the_file_order(void)
+{
+	/* a.yaml extends a transition b.yaml adds to the workflow c.yaml defines: all loaded before their base */
+	static const char *const names[3] = { "a.yaml", "b.yaml", "c.yaml" };
+	static const char *const texts[3] = {
+		"workflow: pipeline\n"
+		"extend: true\n"
+		"transitions:\n"
+		"  - { name: stall, extend: true, do: [{ set: { kind: quiet } }] }\n",
+		"object: deal\n"
+		"extend: true\n"
+		"fields:\n"
+		"  stage: { extend: true, values: [{ value: stalled, label: { en: Stalled, zh: 停滞 } }, dead] }\n"
+		"---\n"
+		"workflow: pipeline\n"
+		"extend: true\n"
+		"terminal: [dead]\n"
+		"description: \"The quiet deals\"\n"
+		"transitions:\n"
+		"  - { name: stall, from: open, to: stalled }\n"
+		"  - { name: bury, from: [stalled, lost], to: dead, direct: true }\n"
+		"  - { name: win, extend: true, do: [{ set: { kind: big } }] }\n"
+		"timers:\n"
+		"  - { name: stall_quiet, when: \"stage = 'open'\", untouched_for: 60d, every: 1d, do: [{ transition: stall }] }\n"
+		"  - { name: bury_stalled, when: \"stage = 'stalled'\", every: 1d, do: [{ transition: bury }] }\n",
+		pipeline_yaml,
+	};
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = load_three(names, texts, &meta, &diags);
+	ASSERT_LOADED(rc, diags);
+	ASSERT_EQ(diags.count, 0);
+	const struct meta_field *stage = meta_find_field(meta_find_object(meta, "deal"), "stage");
+	ASSERT_EQ(stage->value_count, 5);
+	ASSERT_STR_EQ(stage->values[3], "stalled");
+	ASSERT_STR_EQ(meta_label_text(&stage->value_labels[3], "zh", "stalled"), "停滞");
+	ASSERT_STR_EQ(stage->values[4], "dead");
+	const struct meta_workflow *wf = meta_find_workflow(meta, "pipeline");
+	ASSERT_EQ(wf->transition_count, 5);
+	ASSERT_STR_EQ(wf->pos.file, "c.yaml");
+	ASSERT_EQ(wf->terminal_count, 2);
+	const struct meta_transition *win = meta_find_transition(wf, "win");
+	ASSERT_EQ(win->action_count, 2);   /* its own, then the extension's */
+	ASSERT_STR_EQ(json_string_value(json_object_get(win->actions[1].values, "kind")), "big");
+	const struct meta_transition *stall = meta_find_transition(wf, "stall");
+	ASSERT_STR_EQ(stall->pos.file, "b.yaml");
+	ASSERT_EQ(stall->action_count, 1);
+	ASSERT_STR_EQ(stall->actions[0].pos.file, "a.yaml");
+	ASSERT(meta_find_transition(wf, "bury")->direct);
+	ASSERT_EQ(wf->timer_count, 2);
+	ASSERT_EQ(wf->timers[0].actions[0].kind, WORKFLOW_ACTION_TRANSITION);
+	ASSERT_STR_EQ(wf->timers[0].actions[0].transition, "stall");
+	meta_free(meta);
+	meta_diags_free(&diags);
+}
+
+static void test_bad_workflow_extensions_are_refused_where_written(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = load_two("a.yaml",
+		"workflow: ghost\n"
+		"extend: true\n"
+		"---\n"
+		"workflow: pipeline\n"
+		"extend: true\n"
+		"object: deal\n"
+		"initial: won\n"
+		"transitions:\n"
+		"  - { name: win, from: open, to: lost }\n"
+		"  - { name: nope, extend: true, do: [] }\n"
+		"  - { name: lose, extend: true, to: won, do: [{ transition: win }] }\n"
+		"  - { name: reopen, extend: true, do: [{ set: { kind: x } }] }\n"
+		"  - { name: stall, from: open, to: stalled }\n"
+		"timers:\n"
+		"  - { name: t1, every: 1d, do: [{ transition: nothing }] }\n"
+		"  - { name: t2, every: 1d, do: [{ transition: reopen }] }\n"
+		"  - { name: t2, every: 2d, do: [{ transition: lose }] }\n",
+		"b.yaml", pipeline_yaml, &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT(meta == NULL);
+	ASSERT_DIAG(diags, "a.yaml", 1, 11, "extend of unknown workflow 'ghost' (it is defined nowhere without 'extend: true')");
+	ASSERT_DIAG(diags, "a.yaml", 6, 1, "an extension of workflow 'pipeline' cannot set 'object'");
+	ASSERT_DIAG(diags, "a.yaml", 7, 1, "an extension of workflow 'pipeline' cannot set 'initial'");
+	ASSERT_DIAG(diags, "a.yaml", 9, 13, "transition 'win' is already defined at b.yaml:12:13 (add 'extend: true'");
+	ASSERT_DIAG(diags, "a.yaml", 10, 13, "no transition 'nope' in workflow 'pipeline' to extend");
+	ASSERT_DIAG(diags, "a.yaml", 11, 33, "transition 'lose' extends one defined elsewhere: it takes only 'do'");
+	ASSERT_DIAG(diags, "a.yaml", 11, 47, "a transition's 'do' cannot fire another (transition 'lose'");
+	ASSERT_DIAG(diags, "a.yaml", 12, 13, "transition 'reopen' (b.yaml:14:13) is direct: it cannot have do");
+	/* the merged workflow is checked as a whole: the extension's transition, in the extension's file */
+	ASSERT_DIAG(diags, "a.yaml", 13, 13, "unknown state 'stalled' in 'to' of transition 'stall'");
+	ASSERT_DIAG(diags, "a.yaml", 15, 33, "unknown transition 'nothing' in workflow 'pipeline' (timer 't1' of workflow "
+	            "'pipeline'; its transitions: win, lose, reopen, stall)");
+	ASSERT_DIAG(diags, "a.yaml", 17, 5, "timer 't2' is already defined at a.yaml:16:5");
+	ASSERT_EQ(diags.error_count, 11);
+	meta_diags_free(&diags);
+
+	/* extend: true on a transition of a workflow that is no extension */
+	rc = load_one("a.yaml",
+		"object: deal\n"
+		"fields:\n"
+		"  stage: { type: enum, values: [open, won] }\n"
+		"---\n"
+		"workflow: pipeline\n"
+		"object: deal\n"
+		"field: stage\n"
+		"transitions:\n"
+		"  - { name: win, extend: true, do: [{ set: { stage: won } }] }\n", &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_DIAG(diags, "a.yaml", 9, 13, "transition 'win' has 'extend: true', but workflow 'pipeline' is not an extension");
+	meta_diags_free(&diags);
+}
+
+static void test_bad_enum_value_extensions_are_refused_where_written(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = load_two("a.yaml",
+		"object: deal\n"
+		"extend: true\n"
+		"fields:\n"
+		"  kind: { extend: true, values: [x] }\n"
+		"  ghost: { extend: true, values: [x] }\n"
+		"  stage: { extend: true, values: [won, dead], label: Stage }\n"
+		"  lost: { extend: true }\n"
+		"---\n"
+		"object: other\n"
+		"fields:\n"
+		"  stage: { extend: true, values: [a] }\n",
+		"b.yaml", pipeline_yaml, &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_DIAG(diags, "a.yaml", 4, 3, "only an enum or multienum field takes more values: 'deal.kind' is text");
+	ASSERT_DIAG(diags, "a.yaml", 5, 3, "field 'ghost' to extend is not a field of object 'deal'");
+	ASSERT_DIAG(diags, "a.yaml", 6, 47, "field 'stage' extends a field defined elsewhere: it takes only 'values'");
+	ASSERT_DIAG(diags, "a.yaml", 6, 3, "'won' is already a value of 'deal.stage' (b.yaml:3:3)");
+	ASSERT_DIAG(diags, "a.yaml", 7, 3, "field 'lost' extends a field defined elsewhere: give the enum 'values' to add");
+	ASSERT_DIAG(diags, "a.yaml", 11, 3, "field 'stage' has 'extend: true', but object 'other' is not an extension");
+	ASSERT_EQ(diags.error_count, 6);
+	meta_diags_free(&diags);
+}
+
+static void test_timer_transition_must_name_one_without_approval(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = load_two("a.yaml",
+		"object: approval\n"
+		"fields:\n"
+		"  approver: { type: user }\n"
+		"  status: { type: text }\n"
+		"---\n"
+		"workflow: pipeline\n"
+		"extend: true\n"
+		"transitions:\n"
+		"  - { name: bless, from: lost, to: won, approval: { approvers: [\"user:boss\"] } }\n"
+		"timers:\n"
+		"  - { name: t1, every: 1d, do: [{ transition: bless }] }\n"
+		"  - { name: t2, every: 1d, do: [{ set: { kind: x } }, { transition: reopen }, { transition: win }] }\n",
+		"b.yaml", pipeline_yaml, &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_DIAG(diags, "a.yaml", 11, 33, "transition 'bless' needs an approval: a timer cannot fire it");
+	ASSERT_EQ(diags.error_count, 1);   /* a direct transition, and one with actions, are fine */
+	meta_diags_free(&diags);
+}
+
 static void test_unknown_keys_in_object_and_field_are_reported_where_written(void)
 {
 	struct meta *meta = NULL;
@@ -683,6 +871,48 @@ static void test_invalid_expression_in_rule_is_reported_at_the_expression(void)
 	ASSERT_EQ(diags.error_count, 2);
 	ASSERT_DIAG(diags, "r.yaml", 5, 13, "invalid expression: ");
 	ASSERT_DIAG(diags, "r.yaml", 6, 5, "rule needs 'message'");
+	meta_diags_free(&diags);
+}
+
+/*
+ * Gap C3b: an expression every query or create would refuse (date * 2, a
+ * datetime in arithmetic, a text where a function needs a number) is refused
+ * when the metadata loads, at the expression, with the column inside it.
+ */
+static void test_type_errors_in_expressions_are_refused_at_load(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = load_one("t.yaml",
+		"object: deal\n"
+		"fields:\n"
+		"  close_date: { type: date }\n"
+		"  amount: { type: money }\n"
+		"  stage: { type: enum, values: [open, won, lost] }\n"
+		"  due: { type: date, formula: \"today() + 'x'\" }\n"
+		"  twice: { type: formula, formula: \"close_date * 2\", returns: int }\n"
+		"  later: { type: formula, formula: \"updated_at + 1\", returns: datetime }\n"
+		"  sum: { type: formula, formula: \"close_date + close_date\", returns: date }\n"
+		"  ok: { type: date, formula: \"today() + 30\" }\n"
+		"  ok_too: { type: int, formula: \"ok - close_date\" }\n"
+		"rules:\n"
+		"  - { when: \"round(stage, 2) > 1\", message: \"bad\" }\n"
+		"  - { when: \"year(amount) = 2024\", message: \"bad\" }\n"
+		"  - { when: \"close_date - today() > 3650 and add_months(close_date, 1) > ok\", message: \"far\" }\n"
+		"---\n"
+		"role: rep\n"
+		"objects:\n"
+		"  deal: { read: \"min(amount, stage) > 1\" }\n", &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_DIAG(diags, "t.yaml", 6, 31, "invalid expression: column 9: operator '+' needs a number of days beside a "
+	            "date, not text");
+	ASSERT_DIAG(diags, "t.yaml", 7, 36, "invalid expression: column 12: operator '*' cannot take a date");
+	ASSERT_DIAG(diags, "t.yaml", 8, 36, "invalid expression: column 12: operator '+' cannot take a datetime");
+	ASSERT_DIAG(diags, "t.yaml", 9, 34, "invalid expression: column 12: operator '+' cannot add two dates");
+	ASSERT_DIAG(diags, "t.yaml", 13, 13, "invalid expression: column 7: function 'round' needs a number, not text");
+	ASSERT_DIAG(diags, "t.yaml", 14, 13, "invalid expression: column 6: function 'year' needs a date, not a number");
+	ASSERT_DIAG(diags, "t.yaml", 19, 17, "invalid expression: column 1: function 'min' compares a number with text");
+	ASSERT_EQ(diags.error_count, 7);
 	meta_diags_free(&diags);
 }
 
@@ -1507,12 +1737,17 @@ static void test_bad_lines_view_is_refused_where_written(void)
 }
 
 static struct test_case tests[] = {
+	{ "type_errors_in_expressions_are_refused_at_load", test_type_errors_in_expressions_are_refused_at_load },
 	{"every_field_type_loads_with_its_attributes", test_every_field_type_loads_with_its_attributes},
 	{"system_fields_come_first_in_order", test_system_fields_come_first_in_order},
 	{"i18n_label_falls_back_to_en_then_name", test_i18n_label_falls_back_to_en_then_name},
 	{"extend_merges_from_an_earlier_file_name", test_extend_merges_from_an_earlier_file_name},
 	{"object_defined_twice_names_both_places", test_object_defined_twice_names_both_places},
 	{"extend_of_unknown_object_is_refused", test_extend_of_unknown_object_is_refused},
+	{"workflow_extensions_merge_whatever_the_file_order", test_workflow_extensions_merge_whatever_the_file_order},
+	{"bad_workflow_extensions_are_refused_where_written", test_bad_workflow_extensions_are_refused_where_written},
+	{"bad_enum_value_extensions_are_refused_where_written", test_bad_enum_value_extensions_are_refused_where_written},
+	{"timer_transition_must_name_one_without_approval", test_timer_transition_must_name_one_without_approval},
 	{"unknown_keys_in_object_and_field_are_reported_where_written",
 	 test_unknown_keys_in_object_and_field_are_reported_where_written},
 	{"key_not_valid_for_the_type_is_refused", test_key_not_valid_for_the_type_is_refused},

@@ -347,6 +347,60 @@ static void test_defaults_formula_and_autonumber(void)
 	fixture_close(&fx);
 }
 
+/*
+ * Gap C3b: `today() + 30` in a date formula, date arithmetic in rules, and
+ * the new functions, through create (rules in C), read (formulas in SQL) and
+ * a list filter. Before, every create of such an object failed with a 500.
+ */
+static void test_date_arithmetic_in_formulas_rules_and_filters(void)
+{
+	if (fixture_open(&fx,
+		"object: task\n"
+		"fields:\n"
+		"  name: { type: text, required: true }\n"
+		"  due: { type: date }\n"
+		"  amount: { type: money, scale: 4 }\n"
+		"  follow_up: { type: date, formula: \"due + 30\" }\n"
+		"  reminder: { type: date, formula: \"today() + 30\" }\n"
+		"  next_month: { type: date, formula: \"add_months(due, 1)\" }\n"
+		"  quarter: { type: date, formula: \"date_trunc('quarter', due)\" }\n"
+		"  label: { type: text, formula: \"concat(name, ' ', round(amount, 2), ' ', substr(name, 1, 2))\" }\n"
+		"rules:\n"
+		"  - { when: \"due - today() > 3650\", message: \"Due more than ten years ahead\" }\n"
+		"  - { when: \"due + 1 < '2000-01-01'\", message: \"Too old\" }\n") != CRM_OK) {
+		fprintf(stderr, "fixture failed to open\n");
+		exit(1);
+	}
+	int64_t id = create("task", "{\"name\": \"été\", \"due\": \"2024-01-31\", \"amount\": 2.675}");
+	ASSERT(id > 0);
+	json_t *r = get("task", id);
+	ASSERT_STR_EQ(json_string_value(json_object_get(r, "follow_up")), "2024-03-01");
+	ASSERT_STR_EQ(json_string_value(json_object_get(r, "next_month")), "2024-02-29");
+	ASSERT_STR_EQ(json_string_value(json_object_get(r, "quarter")), "2024-01-01");
+	ASSERT_STR_EQ(json_string_value(json_object_get(r, "label")), "été 2.68 ét");
+	char expected[32];
+	time_t later = time(NULL) + 30 * 86400;
+	strftime(expected, sizeof(expected), "%Y-%m-%d", gmtime(&later));
+	ASSERT_STR_EQ(json_string_value(json_object_get(r, "reminder")), expected);
+	json_decref(r);
+	/* the rules, evaluated in C, see dates as dates */
+	ASSERT_EQ(-create("task", "{\"name\": \"far\", \"due\": \"2099-01-01\"}"), CRM_EVALIDATION);
+	ASSERT_CONTAINS(json_string_value(json_object_get(json_array_get(fx.ctx.field_errors, 0), "message")),
+	                "ten years");
+	ASSERT_EQ(-create("task", "{\"name\": \"old\", \"due\": \"1999-12-30\"}"), CRM_EVALIDATION);
+	ASSERT(create("task", "{\"name\": \"none\"}") > 0);
+	/* and a list filter with them compiles to SQL */
+	struct object_query q = { .filter = "follow_up < '2024-04-01' and due - 1 = '2024-01-30'", .count = OBJECT_COUNT_EXACT };
+	json_t *page = NULL;
+	ASSERT_EQ(object_query(&fx.ctx, "task", &q, &page), CRM_OK);
+	ASSERT_EQ(json_integer_value(json_object_get(page, "total")), 1);
+	json_decref(page);
+	struct object_query bad = { .filter = "due * 2 > 1" };
+	ASSERT_EQ(object_query(&fx.ctx, "task", &bad, &page), CRM_EINVAL);
+	ASSERT_CONTAINS(fx.ctx.message, "operator '*' cannot take a date");
+	fixture_close(&fx);
+}
+
 static double account_total(int64_t id)
 {
 	json_t *r = get("account", id);
@@ -883,6 +937,7 @@ static void test_hook_that_retriggers_itself_is_stopped(void)
 }
 
 static const struct test_case tests[] = {
+	{ "date_arithmetic_in_formulas_rules_and_filters", test_date_arithmetic_in_formulas_rules_and_filters },
 	{ "hooks_change_refuse_and_roll_back", test_hooks_change_refuse_and_roll_back },
 	{ "hook_that_retriggers_itself_is_stopped", test_hook_that_retriggers_itself_is_stopped },
 	{ "every_field_type_accepts_valid_values", test_every_field_type_accepts_valid_values },

@@ -3,7 +3,8 @@
  * directory: manifests and their refusals, load order, Lua hooks that change
  * or refuse writes, rollback, async hooks, hook loops, the sandbox's limits
  * and escapes, the crm.* API, a C plugin built as a .so, routes, actions,
- * jobs with backoff, scaffolded plugins and the example plugins' own tests.
+ * jobs with backoff, a workflow extended by a plugin whose timer fires a
+ * transition, scaffolded plugins and the example plugins' own tests.
  */
 #include <limits.h>
 #include <math.h>
@@ -16,6 +17,7 @@
 #include "kernel.h"
 #include "object.h"
 #include "plugin.h"
+#include "workflow.h"
 #include "../../sdk/crm_plugin.h"
 
 static const char *const schema =
@@ -884,6 +886,69 @@ static void test_jobs_run_on_tick_and_a_failing_job_is_retried_with_backoff(void
 	pfx_close();
 }
 
+/* A plugin adds a state, transitions and a timer to a base workflow; the timer's transition runs hooks and actions. */
+static void test_plugin_extends_a_workflow_whose_timer_fires_a_transition_with_hooks(void)
+{
+	pfx_prepare("plugins: [p]\n");
+	pfx_write("metadata/ticket.yaml",
+		"object: ticket\n"
+		"fields:\n"
+		"  subject: { type: text }\n"
+		"  status: { type: enum, values: [open, closed] }\n"
+		"---\n"
+		"workflow: ticket_flow\n"
+		"object: ticket\n"
+		"field: status\n"
+		"initial: open\n"
+		"transitions:\n"
+		"  - { name: close, from: open, to: closed }\n");
+	pfx_write("plugins/p/objects/ticket.yaml",
+		"object: ticket\n"
+		"extend: true\n"
+		"fields:\n"
+		"  status: { extend: true, values: [snoozed] }\n"
+		"---\n"
+		"workflow: ticket_flow\n"
+		"extend: true\n"
+		"transitions:\n"
+		"  - { name: snooze, from: open, to: snoozed }\n"
+		"  - { name: wake, from: snoozed, to: open, do: [p.note] }\n"
+		"  - { name: close, extend: true, do: [p.note] }\n"
+		"timers:\n"
+		"  - { name: wake_up, when: \"status = 'snoozed'\", every: 1h, do: [{ transition: wake }] }\n");
+	pfx_lua_plugin("p", "",
+		"crm.on('ticket', 'after_transition', function(new, old, ctx)\n"
+		"  crm.create('log_entry', { text = 'after ' .. new.status })\n"
+		"end)\n"
+		"crm.action('note', function(ticket, ctx, args)\n"
+		"  crm.create('log_entry', { text = 'note ' .. ticket.status })\n"
+		"end)\n");
+	ASSERT_EQ(pfx_open(), CRM_OK);
+	int64_t id = create("ticket", "{\"subject\": \"printer\"}");
+	ASSERT(id > 0);
+	json_t *out = NULL;
+	ASSERT_EQ(workflow_fire(&fx.ctx, "ticket", id, "snooze", NULL, 0, &out), CRM_OK);
+	json_decref(out);
+	ASSERT_EQ(count("log_entry"), 1);   /* after snoozed */
+	workflow_timers_tick(fx.kernel, time(NULL));
+	json_t *ticket = get("ticket", id);
+	ASSERT_STR_EQ(json_string_value(json_object_get(ticket, "status")), "open");
+	json_decref(ticket);
+	/* the transition's action (on the record before the move), then the after_transition hook */
+	ASSERT_EQ(count("log_entry"), 3);
+	struct object_query query = { .filter = "text = 'note snoozed' or text = 'after open'" };
+	json_t *page = NULL;
+	ASSERT_EQ(object_query(&fx.ctx, "log_entry", &query, &page), CRM_OK);
+	ASSERT_EQ(json_array_size(json_object_get(page, "records")), 2);
+	json_decref(page);
+	/* the base's transition runs the plugin's appended action too */
+	ASSERT_EQ(workflow_fire(&fx.ctx, "ticket", id, "close", NULL, 0, &out), CRM_OK);
+	json_decref(out);
+	ASSERT_EQ(count("log_entry"), 5);
+	ASSERT_CONTAINS(pfx_log(), "timer ticket_flow.wake_up: 1 records");
+	pfx_close();
+}
+
 /* --- commands ---------------------------------------------------------------- */
 
 static void test_check_validates_plugins(void)
@@ -988,6 +1053,8 @@ static const struct test_case tests[] = {
 	{ "routes_dispatch_through_plugin_route", test_routes_dispatch_through_plugin_route },
 	{ "jobs_run_on_tick_and_a_failing_job_is_retried_with_backoff",
 	  test_jobs_run_on_tick_and_a_failing_job_is_retried_with_backoff },
+	{ "plugin_extends_a_workflow_whose_timer_fires_a_transition_with_hooks",
+	  test_plugin_extends_a_workflow_whose_timer_fires_a_transition_with_hooks },
 	{ "check_validates_plugins", test_check_validates_plugins },
 	{ "scaffolded_plugins_build_load_and_pass_their_tests", test_scaffolded_plugins_build_load_and_pass_their_tests },
 	{ "example_plugins_pass_their_own_tests", test_example_plugins_pass_their_own_tests },

@@ -1,7 +1,8 @@
 /*
  * test_workflow.c - the workflow engine: every transition rule, the refusal
  * of direct state writes, rollback of failed actions, lead conversion,
- * multi-step approvals, and timers driven by a clock the test passes in.
+ * multi-step approvals, timers driven by a clock the test passes in, a
+ * workflow extended from another file, and timers firing transitions.
  */
 #include "test.h"
 #include "fixture.h"
@@ -179,6 +180,30 @@ static const char *const schema =
 	"      untouched_for: 4h, every: 5m, do: [{ set: { tier: l2 } }] }\n"
 	"  - { name: broken, when: \"subject = 'poison'\", every: 10m, do: [{ set: { tier: l9 } }] }\n";
 
+/*
+ * Extensions, written before the documents they extend: two states added to
+ * case.status, and transitions, an action and timers added to case_flow.
+ * (test_meta.c loads extensions from other files in every order.)
+ */
+static const char *const extensions =
+	"object: case\n"
+	"extend: true\n"
+	"fields:\n"
+	"  status: { extend: true, values: [waiting, expired] }\n"
+	"---\n"
+	"workflow: case_flow\n"
+	"extend: true\n"
+	"terminal: [expired]\n"
+	"transitions:\n"
+	"  - { name: wait, from: open, to: waiting, when: \"subject not like '%urgent%'\",\n"
+	"      message: \"An urgent case cannot wait\" }\n"
+	"  - { name: expire, from: waiting, to: expired, direct: true }\n"
+	"  - { name: open, extend: true, do: [{ set: { tier: l2 } }] }\n"
+	"timers:\n"
+	"  - { name: give_up, when: \"status = 'waiting'\", every: 1h,\n"
+	"      do: [{ set: { tier: l1 } }, { transition: expire }, notify_owner] }\n"
+	"  - { name: park, when: \"status = 'open' and subject like 'park%'\", every: 1h, do: [{ transition: wait }] }\n";
+
 static struct fixture fx;
 static int64_t boss, mgr, rep, rep2, director;
 
@@ -206,7 +231,12 @@ static void as(int64_t user)
 
 static void setup(void)
 {
-	if (fixture_open(&fx, schema) != CRM_OK) {
+	size_t length = strlen(extensions) + strlen("---\n") + strlen(schema) + 1;
+	char *text = malloc(length);
+	snprintf(text, length, "%s---\n%s", extensions, schema);
+	int code = fixture_open(&fx, text);
+	free(text);
+	if (code != CRM_OK) {
 		fprintf(stderr, "fixture failed\n");
 		exit(1);
 	}
@@ -701,6 +731,93 @@ static void test_failing_timer_is_retried_with_backoff_without_blocking_requests
 	json_decref(stats);
 }
 
+/* ---- a workflow extended from another file; timers firing transitions ---- */
+
+static void test_extension_adds_states_transitions_and_actions_that_work(void)
+{
+	int64_t id = sys_create("case", json_pack("{s:s, s:I}", "subject", "extended", "owner", (json_int_t)rep));
+	as(0);
+	json_t *out = NULL;
+	/* the base's transition, with the action the extension appended */
+	ASSERT_EQ(workflow_fire(&fx.ctx, "case", id, "open", NULL, 0, &out), CRM_OK);
+	json_decref(out);
+	ASSERT_STR_EQ(field_of("case", id, "tier"), "l2");
+	/* the extension's transition into the extension's state */
+	ASSERT_EQ(workflow_fire(&fx.ctx, "case", id, "wait", NULL, 0, &out), CRM_OK);
+	json_decref(out);
+	ASSERT_STR_EQ(field_of("case", id, "status"), "waiting");
+	/* its direct transition covers a plain write; the added terminal state is left by nothing */
+	as(boss);
+	json_t *changes = json_pack("{s:s}", "status", "expired");
+	ASSERT_EQ(object_update(&fx.ctx, "case", id, 0, changes, NULL), CRM_OK);
+	json_decref(changes);
+	ASSERT_STR_EQ(field_of("case", id, "status"), "expired");
+	ASSERT_EQ(workflow_fire(&fx.ctx, "case", id, "close", NULL, 0, &out), CRM_ESTATE);
+	/* its guard and message */
+	int64_t urgent = sys_create("case", json_pack("{s:s, s:s}", "subject", "urgent: down", "status", "open"));
+	as(0);
+	ASSERT_EQ(workflow_fire(&fx.ctx, "case", urgent, "wait", NULL, 0, &out), CRM_EVALIDATION);
+	ASSERT_CONTAINS(fx.ctx.message, "An urgent case cannot wait");
+}
+
+static void test_timer_fires_a_named_transition_once_and_skips_a_guarded_record(void)
+{
+	int64_t parked = sys_create("case", json_pack("{s:s, s:I}", "subject", "park me", "owner", (json_int_t)rep));
+	int64_t urgent = sys_create("case", json_pack("{s:s, s:I}", "subject", "park: urgent", "owner", (json_int_t)rep));
+	as(0);
+	json_t *out = NULL;
+	ASSERT_EQ(workflow_fire(&fx.ctx, "case", parked, "open", NULL, 0, &out), CRM_OK);
+	json_decref(out);
+	ASSERT_EQ(workflow_fire(&fx.ctx, "case", urgent, "open", NULL, 0, &out), CRM_OK);
+	json_decref(out);
+	int64_t notes = count("notification", NULL);
+	time_t base = time(NULL) + 10 * 86400;   /* past the runs of the tests before */
+
+	/* park fires wait on both; the guard holds for one, the other is skipped, and the run says why */
+	workflow_timers_tick(fx.kernel, base);
+	ASSERT_STR_EQ(field_of("case", parked, "status"), "waiting");
+	ASSERT_STR_EQ(field_of("case", urgent, "status"), "open");
+	json_t *stats = timer_stats("park");
+	ASSERT_EQ(json_integer_value(json_object_get(stats, "last_touched")), 1);
+	ASSERT_EQ(json_integer_value(json_object_get(stats, "last_skipped")), 1);
+	char expected[200];
+	snprintf(expected, sizeof(expected), "case #%lld: transition 'wait' does not fire: An urgent case cannot wait",
+	         (long long)urgent);
+	ASSERT_STR_EQ(json_string_value(json_object_get(stats, "last_skip")), expected);
+	ASSERT_EQ(json_integer_value(json_object_get(stats, "consecutive_failures")), 0);   /* a skip is no failure */
+	ASSERT(!json_string_value(json_object_get(stats, "last_error")));
+	ASSERT_EQ(json_integer_value(json_object_get(stats, "next_run")), base + 3600);
+	json_decref(stats);
+
+	/* give_up fires the direct transition expire, with the value its set gathered, then notifies */
+	workflow_timers_tick(fx.kernel, base + 3600);
+	ASSERT_STR_EQ(field_of("case", parked, "status"), "expired");
+	ASSERT_STR_EQ(field_of("case", parked, "tier"), "l1");
+	ASSERT_EQ(count("notification", NULL), notes + 1);
+	stats = timer_stats("give_up");
+	ASSERT_EQ(json_integer_value(json_object_get(stats, "last_touched")), 1);
+	ASSERT_EQ(json_integer_value(json_object_get(stats, "last_skipped")), 0);
+	json_decref(stats);
+	json_t *history = NULL;
+	ASSERT_EQ(object_history(&fx.ctx, "case", parked, &history), CRM_OK);
+	json_t *last = json_array_get(history, json_array_size(history) - 1);
+	ASSERT_STR_EQ(json_string_value(json_object_get(last, "action")), "transition");
+	json_t *changes = json_object_get(last, "changes");
+	ASSERT_STR_EQ(json_string_value(json_array_get(json_object_get(changes, "_transition"), 1)), "expire");
+	ASSERT_STR_EQ(json_string_value(json_array_get(json_object_get(changes, "tier"), 1)), "l1");
+	json_decref(history);
+
+	/* once, not twice: the next run finds nothing to move */
+	workflow_timers_tick(fx.kernel, base + 7200);
+	stats = timer_stats("give_up");
+	ASSERT(json_integer_value(json_object_get(stats, "runs")) > 1);
+	ASSERT_EQ(json_integer_value(json_object_get(stats, "last_touched")), 0);
+	json_decref(stats);
+	ASSERT_EQ(count("notification", NULL), notes + 1);
+	ASSERT_STR_EQ(field_of("case", parked, "status"), "expired");
+	ASSERT_STR_EQ(field_of("case", urgent, "status"), "open");
+}
+
 /* ---- loader ---- */
 
 static void test_loader_reports_workflow_mistakes_with_positions(void)
@@ -770,6 +887,10 @@ static const struct test_case tests[] = {
 	{ "timer_fires_on_records_past_their_deadline", test_timer_fires_on_records_past_their_deadline },
 	{ "failing_timer_is_retried_with_backoff_without_blocking_requests",
 	  test_failing_timer_is_retried_with_backoff_without_blocking_requests },
+	{ "extension_adds_states_transitions_and_actions_that_work",
+	  test_extension_adds_states_transitions_and_actions_that_work },
+	{ "timer_fires_a_named_transition_once_and_skips_a_guarded_record",
+	  test_timer_fires_a_named_transition_once_and_skips_a_guarded_record },
 	{ "loader_reports_workflow_mistakes_with_positions", test_loader_reports_workflow_mistakes_with_positions },
 	{ "teardown", test_teardown },
 };
