@@ -81,8 +81,13 @@ static int lookup(void *arg, const char *path, struct expr_value *out)
 		if (!f)
 			return -1;
 		if (!dot) {
-			if (f->type == FIELD_FORMULA && f->formula_expr)
-				return computed(env, o, record, f->formula_expr, out);
+			if (f->type == FIELD_FORMULA && f->formula_expr) {
+				int rc = computed(env, o, record, f->formula_expr, out);
+				/* at the field's scale, as the SQL compiler inlines it (expr.c: crm_round) */
+				if (rc == 0 && expr_formula_scaled(f) && out->type == EV_REAL)
+					out->r = expr_round(out->r, f->scale);
+				return rc;
+			}
 			eval_value_from_json(json_object_get(record, segment), out);
 			return 0;
 		}

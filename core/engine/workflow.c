@@ -1084,14 +1084,21 @@ static int collect_id(void *arg, json_t *record)
  * its own transaction. *touched: the records done; *skipped: those a
  * transition action may not move now (skip: why, for the first of them).
  */
-static int timer_run(struct crm_kernel *kernel, const struct meta_workflow *wf, const struct meta_timer *timer,
-                     time_t now, int64_t *touched, int64_t *skipped, char *skip, size_t skiplen, char *error,
-                     size_t errlen)
+/*
+ * One run of a timer. outer NULL: the server's way, each record in a
+ * transaction of its own as the system. outer given (crm.test.timer): inside
+ * the caller's transaction, so that a test sees what it wrote; the first
+ * record that fails ends the run.
+ */
+static int timer_run(struct crm_kernel *kernel, struct crm_ctx *outer, const struct meta_workflow *wf,
+                     const struct meta_timer *timer, time_t now, int64_t *touched, int64_t *skipped, char *skip,
+                     size_t skiplen, char *error, size_t errlen)
 {
-	struct crm_ctx ctx;
+	struct crm_ctx own, *c = outer ? outer : &own;
 	char request_id[160], cutoff[32];
 	snprintf(request_id, sizeof(request_id), "timer:%s.%s", wf->name, timer->name);
-	crm_ctx_init(&ctx, kernel, 0, request_id);
+	if (!outer)
+		crm_ctx_init(&own, kernel, 0, request_id);
 	struct strbuf filter = { 0 };
 	if (timer->when)
 		strbuf_printf(&filter, "(%s)", timer->when);
@@ -1101,13 +1108,13 @@ static int timer_run(struct crm_kernel *kernel, const struct meta_workflow *wf, 
 	}
 	struct object_query query = { .filter = filter.len ? filter.data : NULL, .sort = "id" };
 	json_t *ids = json_array();
-	int code = object_query_each(&ctx, wf->object->name, &query, collect_id, ids);
+	int code = object_query_each(c, wf->object->name, &query, collect_id, ids);
 	strbuf_free(&filter);
 	int first_error = CRM_OK;
 	*touched = 0;
 	*skipped = 0;
 	if (code != CRM_OK) {
-		snprintf(error, errlen, "%s", ctx.message);
+		snprintf(error, errlen, "%s", c->message);
 		first_error = code;
 	}
 	size_t i;
@@ -1119,33 +1126,35 @@ static int timer_run(struct crm_kernel *kernel, const struct meta_workflow *wf, 
 			break;
 		json_t *record = NULL;
 		struct run run = { 0 };
-		if ((code = object_begin(&ctx)) != CRM_OK)
+		if ((code = object_begin(c)) != CRM_OK)
 			break;
-		code = store_get(ctx.txn, wf->object, json_integer_value(id), false, &record, &ctx);
+		code = store_get(c->txn, wf->object, json_integer_value(id), false, &record, c);
 		if (code == CRM_OK) {
-			run = (struct run){ .ctx = &ctx, .object = wf->object, .workflow = wf, .what = what,
+			run = (struct run){ .ctx = c, .object = wf->object, .workflow = wf, .what = what,
 			                    .id = json_integer_value(id), .record = record, .pending = json_object(),
 			                    .created = json_object(), .now = now };
 			code = run_actions(&run, timer->actions, timer->action_count);
 			if (code == CRM_OK && json_object_size(run.pending) > 0)
-				code = object_update(&ctx, wf->object->name, run.id, 0, run.pending, NULL);
+				code = object_update(c, wf->object->name, run.id, 0, run.pending, NULL);
 		}
 		if (code == CRM_OK)
-			code = object_commit(&ctx);
+			code = object_commit(c);
+		else if (outer)
+			c->txn_depth--;   /* the caller's transaction: it decides (a test rolls it back) */
 		else
-			object_rollback(&ctx);
+			object_rollback(c);
 		if (code == CRM_OK) {
 			(*touched)++;
 		} else if (run.skipped) {
 			if ((*skipped)++ == 0)
 				snprintf(skip, skiplen, "%s #%lld: transition '%s' does not fire: %s", wf->object->name,
 				         (long long)run.id, run.skipped, run.skip_reason);
-			crm_error_reset(&ctx);
+			crm_error_reset(c);
 		} else if (first_error == CRM_OK) {
 			first_error = code;
-			json_t *field_error = json_array_get(ctx.field_errors, 0);
+			json_t *field_error = json_array_get(c->field_errors, 0);
 			snprintf(error, errlen, "%s #%lld: %s%s%s%s%s%s", wf->object->name, (long long)json_integer_value(id),
-			         ctx.message, field_error ? " (" : "",
+			         c->message, field_error ? " (" : "",
 			         field_error ? json_string_value(json_object_get(field_error, "field")) : "",
 			         field_error ? ": " : "",
 			         field_error ? json_string_value(json_object_get(field_error, "message")) : "",
@@ -1157,8 +1166,29 @@ static int timer_run(struct crm_kernel *kernel, const struct meta_workflow *wf, 
 		json_decref(run.created);
 	}
 	json_decref(ids);
-	crm_ctx_clear(&ctx);
+	if (!outer)
+		crm_ctx_clear(&own);
 	return first_error;
+}
+
+int workflow_timer_run(struct crm_ctx *ctx, const char *workflow, const char *timer, time_t now, int64_t *touched)
+{
+	const struct meta *meta = ctx->kernel->meta;
+	for (int w = 0; w < meta->workflow_count; w++) {
+		const struct meta_workflow *wf = &meta->workflows[w];
+		if (!wf->object || strcmp(wf->name, workflow) != 0)
+			continue;
+		for (int t = 0; t < wf->timer_count; t++) {
+			if (strcmp(wf->timers[t].name, timer) != 0)
+				continue;
+			int64_t skipped = 0;
+			char skip[300] = "", error[600] = "";
+			int code = timer_run(ctx->kernel, ctx, wf, &wf->timers[t], now, touched, &skipped, skip, sizeof(skip),
+			                     error, sizeof(error));
+			return code == CRM_OK ? CRM_OK : crm_error(ctx, code, "timer %s.%s: %s", workflow, timer, error);
+		}
+	}
+	return crm_error(ctx, CRM_ENOTFOUND, "no timer '%.64s' in a workflow '%.64s'", timer, workflow);
 }
 
 void workflow_timers_tick(struct crm_kernel *kernel, time_t now)
@@ -1179,7 +1209,8 @@ void workflow_timers_tick(struct crm_kernel *kernel, time_t now)
 			int64_t touched = 0, skipped = 0;
 			char skip[800] = "";
 			time_t started = time(NULL);
-			int code = timer_run(kernel, wf, timer, now, &touched, &skipped, skip, sizeof(skip), error, sizeof(error));
+			int code = timer_run(kernel, NULL, wf, timer, now, &touched, &skipped, skip, sizeof(skip), error,
+			                     sizeof(error));
 			time_text(now, start, sizeof(start));
 			time_text(now + (time(NULL) - started), end, sizeof(end));
 			int64_t runs = json_integer_value(json_object_get(state, "runs")) + 1;

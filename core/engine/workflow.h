@@ -80,6 +80,11 @@ bool workflow_has_states(const struct meta *meta, const struct meta_object *obje
 int workflow_approve(struct crm_ctx *ctx, int64_t approval_id, const char *comment, json_t **out);
 int workflow_reject(struct crm_ctx *ctx, int64_t approval_id, const char *comment, json_t **out);
 
+/*
+ * Runs one timer once at now, due or not, leaving its schedule alone (crm.test.timer in
+ * plugin tests); *touched = records acted on. CRM_ENOTFOUND for an unknown workflow or timer.
+ */
+int workflow_timer_run(struct crm_ctx *ctx, const char *workflow, const char *timer, time_t now, int64_t *touched);
 /* Runs every workflow timer due at now (the server calls it from kernel_tick; tests pass now). */
 void workflow_timers_tick(struct crm_kernel *kernel, time_t now);
 /*

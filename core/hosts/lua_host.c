@@ -1743,6 +1743,18 @@ static int test_job(lua_State *L)
 	return 0;
 }
 
+/* crm.test.timer(workflow, timer) -> records acted on: one run of a workflow timer now, due or not */
+static int test_timer(lua_State *L)
+{
+	struct crm_ctx *ctx = need_ctx(L, "crm.test.timer");
+	int64_t touched = 0;
+	int code = workflow_timer_run(ctx, luaL_checkstring(L, 1), luaL_checkstring(L, 2), time(NULL), &touched);
+	if (code != CRM_OK)
+		return raise_failed(L, "crm.test.timer", code, false);
+	lua_pushinteger(L, (lua_Integer)touched);
+	return 1;
+}
+
 /* crm.test.as_user(user_id, fn, ...): runs fn with data calls acting as that user */
 static int test_as_user(lua_State *L)
 {
@@ -1892,7 +1904,7 @@ static int build_sandbox(lua_State *L)
 	lua_setfield(L, -2, "plugin");
 	if (vm->test) {
 		static const luaL_Reg test[] = {
-			{ "route", test_route }, { "action", test_action }, { "job", test_job }, { "as_user", test_as_user },
+			{ "route", test_route }, { "action", test_action }, { "job", test_job }, { "timer", test_timer }, { "as_user", test_as_user },
 			{ NULL, NULL },
 		};
 		lua_newtable(L);

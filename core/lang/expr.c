@@ -1765,6 +1765,18 @@ static double round_decimal(double x, int places)
 	return strtod(text, NULL);
 }
 
+double expr_round(double x, int places)
+{
+	return round_decimal(x, places < 0 ? 0 : places > 9 ? 9 : places);
+}
+
+bool expr_formula_scaled(const struct meta_field *field)
+{
+	return field->type == FIELD_FORMULA && field->scale >= 0 && field->scale <= 9
+	       && (field->result_type == FIELD_MONEY || field->result_type == FIELD_DECIMAL
+	           || field->result_type == FIELD_PERCENT);
+}
+
 static int function_round(const struct expr_value *arguments, struct expr_value *out, char *err, size_t errlen)
 {
 	const struct expr_value *x = &arguments[0], *places = &arguments[1];
@@ -2885,11 +2897,21 @@ static int compile_path(struct compile_state *cs, const char *path, const struct
 				}
 				struct scope inner = { .object = object, .alias = alias, .prefix = prefix.data ? prefix.data : "" };
 				bool check_access = cs->check_access;
+				/*
+				 * A money, decimal or percent formula is its value at the field's
+				 * scale wherever it is used (eval.c rounds alike), so that what a
+				 * line shows is what its quote adds up: each line's cents.
+				 */
+				bool scaled = expr_formula_scaled(field);
+				if (scaled)
+					strbuf_puts(out, "crm_round(");
 				cs->formula_depth++;
 				cs->check_access = false;
 				rc = compile_node(cs, field->formula_expr, field->formula_expr->root, &inner, out, type);
 				cs->formula_depth--;
 				cs->check_access = check_access;
+				if (scaled)
+					strbuf_printf(out, ", %d)", field->scale);
 				goto cleanup;
 			}
 			vouch(cs, field);

@@ -64,6 +64,10 @@ void expr_free(struct expr *e);
 
 /* Calls fn for every identifier path in e ("amount", "account.industry"), $-names excluded. */
 void expr_each_path(const struct expr *e, void (*fn)(void *arg, const char *path), void *arg);
+/* x rounded to places (0..9) half away from zero on the decimal x reads as: round() of the language. */
+double expr_round(double x, int places);
+/* A money, decimal or percent formula: its value is rounded to its scale wherever it is used. */
+bool expr_formula_scaled(const struct meta_field *field);
 /* True when the value depends on who asks or when: today(), now(), $me, $user (not storable). */
 bool expr_reads_context(const struct expr *e);
 

@@ -27,8 +27,11 @@ from common import (ROOT, Client, Runner, Server, check, cleanup, eq, problem,  
 API = "/api/v1"
 PASSWORD = "demo1234"
 DEMO_USERS = ["admin", "sales_manager", "sales_rep1", "sales_rep2", "sales_rep3", "service_agent",
-              "marketing_user", "partner1", "partner2", "consumer1", "consumer2"]
-OBJECTS = ["account", "contact", "lead", "opportunity", "activity"]
+              "marketing_user", "partner1", "partner2", "consumer1", "consumer2", "sales_director", "finance"]
+# the lead2cash package's objects (plugins/lead2cash/objects/roles.yaml)
+L2C = ["product", "price_book_entry", "quote", "quote_line", "sales_order", "order_line", "payment", "contract",
+       "account_plan", "contact_role", "presales_request", "forecast"]
+OBJECTS = ["account", "contact", "lead", "opportunity", "activity"] + L2C
 METADATA_DIR = os.path.join(ROOT, "metadata")
 PLUGINS_DIR = os.path.join(ROOT, "plugins")
 
@@ -155,16 +158,25 @@ class Suite:
         role = me["role"]
         recs = self.data[obj].values()
         every = {r["id"] for r in recs}
-        if role == "admin":
+        if role in ("admin", "sales_director"):
             return every
+        team = self.team_of(login)
         if role == "sales_manager":
-            return every
-        if role == "sales_rep":
-            if obj in ("account", "contact"):
+            return {r["id"] for r in recs if r["owner"] in team} if obj == "forecast" else every
+        if role == "finance":
+            if obj in ("account", "contact", "opportunity", "product", "price_book_entry", "quote", "quote_line",
+                       "sales_order", "order_line", "payment", "contract"):
                 return every
+            return None
+        if role == "sales_rep":
+            if obj in ("account", "contact", "product", "price_book_entry"):
+                return every
+            if obj == "forecast":
+                return {r["id"] for r in recs if r["owner"] == me["id"]}
+            if obj == "payment":
+                return {r["id"] for r in recs if self.data["sales_order"][r["order"]]["owner"] == me["id"]}
             if obj == "lead":
                 return {r["id"] for r in recs if r["owner"] in (me["id"], None)}
-            team = self.team_of(login)
             return {r["id"] for r in recs if r["owner"] in team}
         if role == "service_agent":
             if obj in ("account", "contact"):
@@ -175,9 +187,18 @@ class Suite:
         if role == "marketing_user":
             return every if obj in ("lead", "account", "contact", "opportunity") else None
         if role == "partner_user":
-            if obj in ("account", "opportunity", "lead"):
-                p = me.get("partner")
+            p = me.get("partner")
+            if obj in ("account", "opportunity", "lead", "quote", "sales_order"):
                 return {r["id"] for r in recs if p is not None and r.get("partner") == p}
+            if obj == "quote_line":
+                return {r["id"] for r in recs if p is not None and self.data["quote"][r["quote"]].get("partner") == p}
+            if obj == "order_line":
+                return {r["id"] for r in recs
+                        if p is not None and self.data["sales_order"][r["order"]].get("partner") == p}
+            if obj == "product":
+                return {r["id"] for r in recs if r["active"]}
+            if obj == "price_book_entry":
+                return {r["id"] for r in recs if r["price_book"] in ("partner_gold", "partner_silver")}
             return None
         if role == "consumer":
             if obj == "contact":

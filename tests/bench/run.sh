@@ -54,6 +54,9 @@ echo "== workflow transitions"
 echo
 echo "== plugin hooks"
 "$BUILD"/bench/bench_plugin
+echo
+echo "== lead to cash (plugins/lead2cash)"
+"$BUILD"/bench/bench_quote metadata plugins
 if [ -f tests/bench/http_bench.sh ]; then
 	echo
 	echo "== HTTP"

@@ -281,7 +281,8 @@ async function exercise(role, session) {
       const rv = requestValidator(role, base, 'post');
       if (!rv(values)) problems.push(`our create body for ${o} does not match ${o}Create: ${ajv.errorsText(rv.errors)}`);
       const r = note(base, 'post', await call('POST', base, { token, body: values }));
-      if (r.status === 201) created = r.json;
+      // the role's own new record is the parent its later objects' refs name (a quote's lines, a deal's roles)
+      if (r.status === 201) { created = r.json; ids[o] = created.id; }
       else problems.push(`create ${o} as ${role}: ${r.status} ${r.text.slice(0, 300)}`);
       note(base, 'post', await call('POST', base, { token, body: { nosuch_field: 1 } }));
       note(base, 'post', await call('POST', base, { token, body: '{"broken', contentType: 'application/json' }));
@@ -422,7 +423,7 @@ async function approvals(admin, manager) {
       await call('POST', `/objects/opportunity/${opp.id}/transitions/negotiate`, { token: admin }));
   }
   const pending = note('sales_manager', '/objects/approval', 'get', await call('GET',
-    `/objects/approval?filter=${encodeURIComponent("status = 'pending'")}&sort=id`, { token: manager }));
+    `/objects/approval?filter=${encodeURIComponent("status = 'pending' and object_name = 'opportunity'")}&sort=id`, { token: manager }));
   assert(pending.status === 200 && pending.json.records.length >= 2, `pending approvals: ${pending.text.slice(0, 200)}`);
   const [a, b] = pending.json.records;
   const yes = note('sales_manager', '/objects/approval/{id}/approve', 'post',

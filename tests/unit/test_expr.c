@@ -43,7 +43,7 @@ static struct meta_field opportunity_fields[] = {
 	{ .name = "close_date", .type = FIELD_DATE },
 	{ .name = "account", .type = FIELD_REF, .to = "account" },
 	{ .name = "expected", .type = FIELD_FORMULA, .formula = "amount * probability / 100",
-	  .result_type = FIELD_MONEY },
+	  .result_type = FIELD_MONEY, .scale = 2 },
 	{ .name = "owner", .type = FIELD_USER, .to = "user" },
 	{ .name = "closed", .type = FIELD_BOOL },
 	{ .name = "quantity", .type = FIELD_INT },
@@ -1241,11 +1241,12 @@ static void test_dotted_paths_join_once_per_prefix(void)
 
 static void test_formula_fields_are_inlined(void)
 {
+	/* a money formula is used at its scale (2) */
 	ASSERT_STR_EQ(compile_repr("expected > 500"),
-		"((CAST((t0.\"amount\" * t0.\"probability\") AS REAL) / ?1) > ?2) | | int:100, int:500");
+		"(crm_round((CAST((t0.\"amount\" * t0.\"probability\") AS REAL) / ?1), 2) > ?2) | | int:100, int:500");
 	/* a formula over a formula and a path, reached through a join */
 	ASSERT_STR_EQ(compile_repr("label = 'x'"),
-		"((CASE WHEN ((CAST((t0.\"amount\" * t0.\"probability\") AS REAL) / ?1) > ?2) THEN j1.\"name\" "
+		"((CASE WHEN (crm_round((CAST((t0.\"amount\" * t0.\"probability\") AS REAL) / ?1), 2) > ?2) THEN j1.\"name\" "
 		"ELSE t0.\"name\" END) = ?3) | LEFT JOIN \"account\" j1 ON j1.\"id\" = t0.\"account\" |"
 		" int:100, int:1000, text:x");
 	struct expr_sql b;
@@ -1254,7 +1255,7 @@ static void test_formula_fields_are_inlined(void)
 	const struct meta_field *field = NULL;
 	char err[256];
 	ASSERT_EQ(expr_compile_path(&b, "expected", &out, &field, err, sizeof(err)), CRM_OK);
-	ASSERT_STR_EQ(out.data, "(CAST((t0.\"amount\" * t0.\"probability\") AS REAL) / ?1)");
+	ASSERT_STR_EQ(out.data, "crm_round((CAST((t0.\"amount\" * t0.\"probability\") AS REAL) / ?1), 2)");
 	ASSERT(field == field_named(OPPORTUNITY, "expected"));
 	strbuf_free(&out);
 	expr_sql_free(&b);
@@ -1486,6 +1487,8 @@ static int read_field(struct row_context *ctx, const struct meta_object *object,
 			ctx->failures++;
 			return 0;
 		}
+		if (v.type == EV_REAL && expr_formula_scaled(field))
+			v.r = expr_round(v.r, field->scale);   /* as eval.c: a scaled formula at its scale */
 		*out = v;
 		if (v.type == EV_TEXT)
 			ctx->texts[ctx->text_count++] = v.s;
