@@ -88,7 +88,7 @@ async function newPage(viewport = { width: 1280, height: 860 }) {
   const context = await browser.newContext({ viewport });
   const page = await context.newPage();
   page.dialogs = [];
-  page.on('dialog', async (d) => { page.dialogs.push(d.message()); await (page.acceptDialogs ? d.accept() : d.dismiss()); });
+  page.on('dialog', async (d) => { page.dialogs.push(d.message()); await d.dismiss(); });
   page.errors = [];
   page.on('pageerror', (e) => page.errors.push(e.message));
   page.on('console', (m) => { if (m.type() === 'error') page.errors.push(m.text()); });
