@@ -165,6 +165,21 @@ struct index_aux {
 	struct meta_pos *field_pos;   /* owned, one per index field */
 };
 
+/* A grid of line items is a row of inputs: more columns than this do not fit a page. */
+#define LINES_MAX_FIELDS 12
+
+/*
+ * Where views.lines was written, part by part: its names are checked once
+ * every object is loaded (check_lines_view), and each error points at the
+ * name it is about.
+ */
+struct lines_aux {
+	bool present;                 /* written, with a valid shape: check_lines_view looks at it */
+	struct meta_pos at;           /* the `lines` key */
+	struct meta_pos object_pos, ref_pos, order_pos;
+	struct meta_pos field_pos[LINES_MAX_FIELDS];   /* parallel to views.lines.fields */
+};
+
 /* An object document, before extensions are merged into definitions. */
 struct staged_object {
 	struct meta_object object;
@@ -174,6 +189,7 @@ struct staged_object {
 	struct field_aux *field_aux;  /* parallel to object.fields */
 	struct rule_aux *rule_aux;    /* parallel to object.rules */
 	struct index_aux *index_aux;  /* parallel to object.indexes */
+	struct lines_aux lines;       /* views.lines, from the last document that wrote it */
 };
 
 /*
@@ -1769,6 +1785,58 @@ static void stage_object(struct loader *ld, struct staged_object *so)
 	memset(so, 0, sizeof(*so));
 }
 
+/* views.lines, the one views key whose map the loader checks key by key (docs/metadata.md#lines-view) */
+static const char *const lines_keys[] = {"object", "ref", "fields", "order", NULL};
+
+/*
+ * views.lines: { object, ref, fields, order }: child records edited as a grid
+ * on this object's record page. The shape is checked here, where each part's
+ * position is known; what the names point to is checked by check_lines_view.
+ */
+static void parse_lines_view(struct loader *ld, const char *object_name, struct lines_aux *aux,
+                             const struct ynode *key, const struct ynode *node)
+{
+	memset(aux, 0, sizeof(*aux));
+	aux->at = node_pos(ld, key);
+	if (node->kind != YNODE_MAPPING) {
+		error_node(ld, node, "views.lines of '%s': expected { object, ref, fields, order } (see "
+		           "docs/metadata.md#lines-view)", object_name);
+		return;
+	}
+	bool valid = true, has_fields = false;
+	for (int i = 0; i < node->count; i += 2) {
+		const struct ynode *part = node->items[i], *value = node->items[i + 1];
+		if (!in_list(part->text, lines_keys)) {
+			error_unknown_key(ld, part, "views.lines", lines_keys);
+			valid = false;
+		} else if (!strcmp(part->text, "fields")) {
+			has_fields = true;
+			if (value->kind != YNODE_SEQUENCE || value->count == 0 || value->count > LINES_MAX_FIELDS) {
+				error_node(ld, value, "views.lines of '%s': 'fields' is a list of 1 to %d field names", object_name,
+				           LINES_MAX_FIELDS);
+				valid = false;
+				continue;
+			}
+			for (int f = 0; f < value->count; f++) {
+				valid = get_name(ld, value->items[f], "fields") && valid;
+				aux->field_pos[f] = node_pos(ld, value->items[f]);
+			}
+		} else {
+			valid = get_name(ld, value, part->text) && valid;
+			struct meta_pos *pos = !strcmp(part->text, "object") ? &aux->object_pos
+			                     : !strcmp(part->text, "ref") ? &aux->ref_pos : &aux->order_pos;
+			*pos = node_pos(ld, value);
+		}
+	}
+	const char *missing = !aux->object_pos.line ? "object" : !aux->ref_pos.line ? "ref" : !has_fields ? "fields" : NULL;
+	if (missing) {
+		error_at(ld, aux->at, "views.lines of '%s': '%s' is required (see docs/metadata.md#lines-view)", object_name,
+		         missing);
+		valid = false;
+	}
+	aux->present = valid;
+}
+
 static void parse_object(struct loader *ld, const struct ynode *root)
 {
 	struct staged_object so;
@@ -1835,6 +1903,9 @@ static void parse_object(struct loader *ld, const struct ynode *root)
 			so.object.views = node_to_json(value);
 			if (!so.object.views)
 				error_node(ld, value, "views are not valid JSON text");
+			for (int v = 0; v < value->count; v += 2)
+				if (!strcmp(value->items[v]->text, "lines"))
+					parse_lines_view(ld, so.object.name, &so.lines, value->items[v], value->items[v + 1]);
 		}
 	}
 	if (!name) {
@@ -2323,6 +2394,7 @@ static const struct meta_key_table key_tables[] = {
 	{ "actions", action_keys },
 	{ "create-action", create_keys },
 	{ "notify-action", notify_keys },
+	{ "lines-view", lines_keys },
 };
 
 /* The section for an unknown-key message: a field's list is built from field_keys ("type" first). */
@@ -3290,6 +3362,8 @@ static void merge_extension(struct loader *ld, struct staged_object *base, struc
 		else
 			json_incref(to->views = from->views);
 	}
+	if (json_object_get(from->views, "lines"))
+		base->lines = ext->lines;
 }
 
 /*
@@ -3843,6 +3917,63 @@ static void check_currency(struct loader *ld, const struct meta_object *object, 
 	    || !meta_find_field(rates, "valid_from"))
 		error_at(ld, aux->currency_pos, "field '%s' takes its currency from '%s': converting needs the exchange_rate "
 		         "object (currency, rate, valid_from; see metadata/exchange_rate.yaml)", field->name, holder->name);
+}
+
+/*
+ * views.lines, once every object is known: the child object, its ref field to
+ * this object (which the grid sets, so not among the columns), the columns
+ * (fields of the child, each once) and the optional order, an int field of
+ * the child the grid writes to keep the order the user gives the lines.
+ */
+static void check_lines_view(struct loader *ld, const struct meta *meta, const struct meta_object *object,
+                             const struct lines_aux *aux)
+{
+	if (!aux->present)
+		return;
+	json_t *lines = json_object_get(object->views, "lines");
+	const char *child_name = json_string_value(json_object_get(lines, "object"));
+	const char *ref_name = json_string_value(json_object_get(lines, "ref"));
+	const char *order_name = json_string_value(json_object_get(lines, "order"));
+	const struct meta_object *child = meta_find_object(meta, child_name);
+	if (!child) {
+		error_at(ld, aux->object_pos, "views.lines of '%s': no object '%s' (see docs/metadata.md#lines-view)",
+		         object->name, shown(ld, child_name));
+		return;
+	}
+	const struct meta_field *ref = meta_find_field(child, ref_name);
+	if (!ref)
+		error_at(ld, aux->ref_pos, "views.lines of '%s': 'ref' must be a ref field of '%s' to '%s' ('%s' has no "
+		         "field '%s')", object->name, child->name, object->name, child->name, shown(ld, ref_name));
+	else if (ref->type != FIELD_REF)
+		error_at(ld, aux->ref_pos, "views.lines of '%s': 'ref' must be a ref field of '%s' to '%s' (%s.%s is %s)",
+		         object->name, child->name, object->name, child->name, ref->name, meta_type_name(ref->type));
+	else if (ref->target != object)
+		error_at(ld, aux->ref_pos, "views.lines of '%s': 'ref' must be a ref field of '%s' to '%s' (%s.%s refers "
+		         "to '%s')", object->name, child->name, object->name, child->name, ref->name,
+		         ref->target ? ref->target->name : ref->to);
+	bool ref_ok = ref && ref->type == FIELD_REF && ref->target == object;
+	size_t i;
+	json_t *item;
+	json_array_foreach(json_object_get(lines, "fields"), i, item) {
+		const char *name = json_string_value(item);
+		if (!meta_find_field(child, name))
+			error_at(ld, aux->field_pos[i], "views.lines of '%s': '%s' has no field '%s'", object->name, child->name,
+			         shown(ld, name));
+		else if (ref_ok && !strcmp(name, ref->name))
+			error_at(ld, aux->field_pos[i], "views.lines of '%s': '%s' is the ref to '%s', which the grid sets; "
+			         "it is not a column", object->name, name, object->name);
+		for (size_t k = 0; k < i; k++)
+			if (!strcmp(name, json_string_value(json_array_get(json_object_get(lines, "fields"), k))))
+				error_at(ld, aux->field_pos[i], "views.lines of '%s': field '%s' is listed twice", object->name,
+				         shown(ld, name));
+	}
+	if (order_name) {
+		const struct meta_field *order = meta_find_field(child, order_name);
+		if (!order || order->type != FIELD_INT || order->system || order->readonly)
+			error_at(ld, aux->order_pos, "views.lines of '%s': 'order' must be a writable int field of '%s' "
+			         "('%s' %s)", object->name, child->name, shown(ld, order_name),
+			         !order ? "does not exist" : order->type != FIELD_INT ? "is not an int" : "cannot be written");
+	}
 }
 
 static void check_object(struct loader *ld, int object_index)
@@ -4453,6 +4584,7 @@ static void resolve(struct loader *ld)
 		check_kanban_card(ld, &meta->objects[o]);
 		check_home_sections(ld, &meta->objects[o]);
 		check_composer(ld, meta, &meta->objects[o]);
+		check_lines_view(ld, meta, &meta->objects[o], &ld->staged[o].lines);
 	}
 	resolve_roles(ld);
 	resolve_workflows(ld);

@@ -270,12 +270,33 @@ static const struct key_doc key_docs[] = {
 	  "task or a note): the child `object`, its `ref` field to this object, the `fields` to fill. `crm check` "
 	  "checks each part.",
 	  "composer: { object: activity, ref: opportunity, fields: [kind, subject, due_at] }" },
+	{ "views", "lines", "map ([line items](#lines-view))", "`{ object, ref, fields, order }`", "none",
+	  "Child records edited as a grid on this object's record page (the lines of a quote or an order): one row "
+	  "per child, added, changed, reordered and removed together and saved in one transaction. `crm check` "
+	  "checks each part.",
+	  "lines: { object: quote_line, ref: quote, fields: [product, quantity, unit_price], order: sort_order }" },
 	{ "views", "charts", "list of charts",
 	  "each `{ title, group, measure, filter, by, type: bar }`: `title` a label, `group` a field, `measure` "
 	  "count, sum(f), avg(f), min(f) or max(f), `filter` an expression, `by` year, month or day for date groups",
 	  "charts derived from the board",
 	  "Dashboard bar charts, one report (`GET /api/v1/reports/<object>`) each.",
 	  "charts: [{ title: { en: Pipeline by stage }, group: stage, measure: sum(amount), type: bar }]" },
+
+	/* ---- views.lines */
+	{ "lines-view", "object", "name", "an object", "required",
+	  "The child object, one record a line.", "object: quote_line" },
+	{ "lines-view", "ref", "name", "a ref field of the child to this object", "required",
+	  "The child's field that links a line to the record; the grid sets it on the lines it adds.",
+	  "ref: quote" },
+	{ "lines-view", "fields", "list of field names", "1 to 12 fields of the child, each once, not `ref`", "required",
+	  "The grid's columns, in order. Each is edited with the form's widget for its type (a ref with its "
+	  "picker); formula, rollup, read-only and system fields, and those the caller may only read, are shown as "
+	  "text.",
+	  "fields: [product, quantity, unit_price, discount, line_total]" },
+	{ "lines-view", "order", "name", "a writable int field of the child", "the order lines were added",
+	  "Keeps the order the user gives the lines: the grid lists them by this field, offers move up and down, "
+	  "and writes 1, 2, 3... into it when it saves.",
+	  "order: sort_order" },
 
 	/* ---- role */
 	{ "role", "role", "name", NAME_WORDS, "required",
@@ -897,6 +918,31 @@ static const struct section_doc sections[] = {
 	  "  charts:\n"
 	  "    - { title: { en: Pipeline by stage }, group: stage, measure: sum(amount), type: bar }\n"
 	  "    - { title: Won by month, group: close_date, measure: sum(amount), filter: \"stage = 'won'\", by: month, type: bar }\n",
+	  NULL },
+	{ "lines-view", "Line items (views.lines)",
+	  "`views: { lines: ... }` on an object: its child records edited inside its record page as a grid, one row "
+	  "a line, one input a field. The user adds, changes, moves and removes lines, then saves them all at "
+	  "once: the creates, updates (with each line's version) and deletes go in one `POST /api/v1/batch`, one "
+	  "transaction, so a refused line saves nothing and its errors show in its cells. The record is read again "
+	  "afterwards: rollups over the lines show their new values. The caller's rights on the child object "
+	  "apply as anywhere: a role that may not create, change or delete lines sees them as text.",
+	  "object: quote\n"
+	  "fields:\n"
+	  "  name:        { type: text, required: true }\n"
+	  "  subtotal:    { type: rollup, of: quote_line.quote, measure: sum(line_total) }\n"
+	  "  grand_total: { type: money, formula: \"subtotal * 1.13\" }\n"
+	  "views:\n"
+	  "  lines: { object: quote_line, ref: quote, fields: [product, quantity, unit_price, discount, line_total], order: sort_order }\n"
+	  "---\n"
+	  "object: quote_line\n"
+	  "fields:\n"
+	  "  quote:      { type: ref, to: quote, required: true, on_delete: cascade }\n"
+	  "  product:    { type: ref, to: product, required: true }\n"
+	  "  quantity:   { type: decimal, min: 0.01, default: 1 }\n"
+	  "  unit_price: { type: money, min: 0 }\n"
+	  "  discount:   { type: percent, min: 0, max: 100, default: 0 }\n"
+	  "  line_total: { type: money, formula: \"quantity * unit_price * (100 - discount) / 100\" }\n"
+	  "  sort_order: { type: int }\n",
 	  NULL },
 	{ "system-fields", "System fields",
 	  "Every object has these fields, before its own; a field of the same name is an error. They are set by "

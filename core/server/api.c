@@ -1739,6 +1739,41 @@ static void handle_whoami(struct route_ctx *r)
 }
 
 /*
+ * views.lines as this caller may use it: gone when they may not read the
+ * child object, else only the columns they may see (a hidden field is an
+ * unknown field), and no order field they may not see. The views are shared
+ * with the kernel's metadata: a changed copy replaces them in item.
+ */
+static void caller_lines_view(struct route_ctx *r, const struct meta *meta, json_t *item)
+{
+	json_t *views = json_object_get(item, "views");
+	json_t *lines = json_object_get(views, "lines");
+	if (!lines)
+		return;
+	views = json_deep_copy(views);
+	lines = json_object_get(views, "lines");
+	const char *child_name = json_string_value(json_object_get(lines, "object"));
+	const char *order_name = json_string_value(json_object_get(lines, "order"));
+	const struct meta_object *child = child_name ? meta_find_object(meta, child_name) : NULL;
+	if (!child || !access_allows(&r->ctx, child, ACCESS_READ)) {
+		json_object_del(views, "lines");
+	} else {
+		json_t *fields = json_object_get(lines, "fields"), *shown = json_array(), *name;
+		size_t i;
+		json_array_foreach(fields, i, name) {
+			const struct meta_field *f = json_is_string(name) ? meta_find_field(child, json_string_value(name)) : NULL;
+			if (f && access_field(&r->ctx, child, f) != FIELD_ACCESS_HIDDEN)
+				json_array_append(shown, name);
+		}
+		json_object_set_new(lines, "fields", shown);
+		const struct meta_field *order = order_name ? meta_find_field(child, order_name) : NULL;
+		if (order && access_field(&r->ctx, child, order) == FIELD_ACCESS_HIDDEN)
+			json_object_del(lines, "order");
+	}
+	json_object_set_new(item, "views", views);
+}
+
+/*
  * GET /meta for this caller: only the objects they may read, only the fields
  * they may see, each field marked readonly where they may not write it, and
  * per object what they may do. The UI is built from this alone.
@@ -1771,6 +1806,7 @@ static void handle_meta(struct route_ctx *r)
 			json_array_append(visible, field);
 		}
 		json_object_set_new(item, "fields", visible);
+		caller_lines_view(r, meta, item);
 		/* the workflows on this object: the UI maps a kanban move to the transition that makes it */
 		json_t *flows = json_array();
 		for (int w = 0; w < meta->workflow_count; w++) {

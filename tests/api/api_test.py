@@ -18,8 +18,8 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (Client, Runner, Server, check, cleanup, eq, parse_raw, problem, with_auth,  # noqa: E402
-                    raw_exchange, tempdir)
+from common import (Client, Runner, Server, add_user, check, cleanup, eq, login, parse_raw, problem,  # noqa: E402
+                    with_auth, raw_exchange, tempdir)
 
 API = "/api/v1"
 ALL_TYPES = {"text", "textarea", "email", "phone", "url", "int", "decimal", "money", "percent",
@@ -95,6 +95,30 @@ class Suite:
         check(etag, "meta has an ETag")
         r2 = self.c.get(API + "/meta", headers={"If-None-Match": etag})
         eq(r2.status, 304, "If-None-Match on /meta")
+
+    def test_meta_lines_per_caller(self):
+        """views.lines reaches each caller as they may use it: no grid of an object they cannot read,
+        no column or order field hidden from them."""
+        lines = {o["name"]: o for o in self.c.get(API + "/meta").json["objects"]}["company"]["views"]["lines"]
+        eq(lines, {"object": "thing", "ref": "company", "fields": ["title", "quantity", "amount", "total"],
+                   "order": "seq"}, "admin's views.lines")
+        work = self.server.workdir
+        for login_name, role in (("lines_reader", "reader"), ("lines_auditor", "auditor")):
+            add_user(self.server.db, self.server.metadata, login_name, "password-" + login_name, role, work)
+        as_reader = login(self.server.port, "lines_reader", "password-lines_reader")
+        objects = {o["name"]: o for o in self.c.get(API + "/meta", headers=as_reader).json["objects"]}
+        check("thing" not in objects, "the reader reads no things")
+        views = objects["company"]["views"]
+        check("lines" not in views, "a caller who cannot read things gets no grid: %r" % views)
+        eq(views["list"], ["name", "city", "thing_count"], "the other views stay")
+        as_auditor = login(self.server.port, "lines_auditor", "password-lines_auditor")
+        objects = {o["name"]: o for o in self.c.get(API + "/meta", headers=as_auditor).json["objects"]}
+        eq(objects["company"]["views"]["lines"],
+           {"object": "thing", "ref": "company", "fields": ["title", "quantity", "total"]},
+           "hidden fields are neither columns nor the order")
+        # the shared metadata is untouched: admin still sees the whole view
+        again = {o["name"]: o for o in self.c.get(API + "/meta").json["objects"]}["company"]["views"]["lines"]
+        eq(again["fields"], ["title", "quantity", "amount", "total"], "admin's view after the others")
 
     def test_openapi(self):
         # per caller, like /meta: a session is required
@@ -1077,6 +1101,7 @@ def main():
     try:
         tests = [
             ("meta", suite.test_meta),
+            ("meta_lines_view_per_caller", suite.test_meta_lines_per_caller),
             ("openapi_document", suite.test_openapi),
             ("crud_round_trip_every_field_type", suite.test_crud_every_type),
             ("validation_errors_are_422_with_field_errors", suite.test_validation),

@@ -112,6 +112,153 @@ async function gotoHash(page, hash) {
   await page.evaluate((h) => { delete document.body.dataset.listPaint; location.hash = h; }, hash);
 }
 
+// The line grid (views.lines) on a quote's page, as a sales rep: add three lines, a bad quantity is
+// an error in its cell and nothing is saved, fix it and save (one batch), the totals on the page
+// follow, move a line (button and keyboard), remove one, and the unsaved-change question.
+// `total` is a rollup of the quote over its lines that the page shows; `other` another user who may
+// change the lines (for the conflict).
+const cellOf = (row, field) => `[data-test=lines-grid] tbody tr:nth-child(${row}) td[data-field=${field}]`;
+// product: { id, name (typed), title (what the picker shows: the product's title field) }
+async function pickProduct(p, row, product) {
+  await p.fill(`${cellOf(row, 'product')} input[role=combobox]`, product.name);
+  await p.click(`${cellOf(row, 'product')} li[role=option]:text-is(${JSON.stringify(product.title)})`);
+  assert(await p.inputValue(`${cellOf(row, 'product')} input[role=combobox]`) === product.title, `picked ${product.title}`);
+}
+const moneyOf = (text) => Number(String(text).replace(/[^0-9.-]/g, ''));
+async function linesOfQuote(rep, quote) {
+  const { data } = await rep('GET', `/objects/quote_line?sort=sort_order,id&filter=${encodeURIComponent(`quote = ${quote}`)}`);
+  return data.records;
+}
+async function lineGridScenario({ rep, other, quote, products, total, axeSource }) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, bypassCSP: true });
+  const p = await context.newPage();
+  p.dialogs = [];
+  p.on('dialog', async (d) => { p.dialogs.push(d.message()); await d.dismiss(); });
+  p.errors = [];
+  p.on('pageerror', (e) => p.errors.push(e.message));
+  await login(p, 'sales_rep1');
+  await p.evaluate((id) => { location.hash = `#/o/quote/${id}`; }, quote);
+  await p.waitForSelector('[data-test=lines]');
+  assert(await p.$$eval('[data-test=lines-grid] tbody tr', (trs) => trs.length) === 0, 'a new quote has no lines');
+  const totalBefore = moneyOf(await p.textContent(`dd[data-field=${total}]`));
+
+  // three lines, each with a product from the picker (the form's ref picker), a quantity and a price
+  for (let i = 1; i <= 3; i++) {
+    await p.click('[data-test=lines-add]');
+    assert(await p.evaluate(() => document.activeElement.getAttribute('aria-label')) === 'Product', 'the new line\'s first input has the focus');
+    await pickProduct(p, i, products[i - 1]);
+    await p.fill(`${cellOf(i, 'quantity')} input`, String(i));
+    await p.fill(`${cellOf(i, 'unit_price')} input`, String(100 * i));
+  }
+  for (const field of ['product', 'quantity', 'unit_price', 'discount'])
+    assert(await p.getAttribute(`${cellOf(1, field)} input`, 'aria-label'), `the ${field} input has a label`);
+  assert(await p.$(`${cellOf(1, 'line_total')} input`) == null, 'a formula is text, not an input');
+
+  // a bad quantity: the batch is refused, the error is in its cell, nothing is saved, the edits stay
+  await p.fill(`${cellOf(2, 'quantity')} input`, '-1');
+  await p.click('[data-test=lines-save]');
+  await p.waitForSelector(`${cellOf(2, 'quantity')} input[aria-invalid=true]`);
+  const message = await p.textContent(`${cellOf(2, 'quantity')} .field-error`);
+  assert(/0/.test(message), `the quantity's cell says why: ${message}`);
+  const described = await p.getAttribute(`${cellOf(2, 'quantity')} input`, 'aria-describedby');
+  assert(described && (await p.textContent(`#${described}`)) === message, 'the input is described by its error');
+  assert(await p.evaluate(() => document.activeElement.closest('td').dataset.field) === 'quantity', 'the focus is on the bad cell');
+  assert(/2/.test(await p.textContent('[data-test=lines-error]')), 'the banner names the line');
+  assert((await p.$$(`[data-test=lines-grid] [aria-invalid=true]`)).length === 1, 'only that cell is marked');
+  assert((await linesOfQuote(rep, quote)).length === 0, 'nothing saved');
+  const kept = await p.$$eval('[data-test=lines-grid] tbody td[data-field=product] input', (is) => is.map((x) => x.value));
+  assert(kept.join('|') === products.map((x) => x.title).join('|'), `the edits stay: ${kept}`);
+  await p.evaluate(axeSource);
+  const serious = await p.evaluate(async () => (await window.axe.run(document, { resultTypes: ['violations'] })).violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes[0].target.join(' ')}`));
+  assert(serious.length === 0, `axe on the grid: ${serious.join('; ')}`);
+  await p.screenshot({ path: path.join(SHOTS, 'lines-error.png'), fullPage: true });
+
+  // fixed: one save, three lines in order, the quote's totals on the page follow
+  await p.fill(`${cellOf(2, 'quantity')} input`, '2');
+  await p.click('[data-test=lines-save]');
+  await p.waitForFunction(() => /saved/i.test(document.querySelector('[data-test=lines-status]').textContent));
+  let lines = await linesOfQuote(rep, quote);
+  assert(lines.map((l) => l.product).join() === products.map((x) => x.id).join(), `saved in order: ${JSON.stringify(lines)}`);
+  assert(lines.map((l) => l.quantity).join() === '1,2,3', `quantities: ${lines.map((l) => l.quantity)}`);
+  assert(!(await p.$('[data-test=lines-grid] [aria-invalid=true]')), 'no error left');
+  const { data: saved } = await rep('GET', `/objects/quote/${quote}`);
+  await p.waitForFunction(([sel, want]) => Number(document.querySelector(sel).textContent.replace(/[^0-9.-]/g, '')) === want,
+    [`dd[data-field=${total}]`, saved[total]]);
+  assert(saved[total] !== totalBefore, `the total changed: ${totalBefore} -> ${saved[total]}`);
+  assert(moneyOf(await p.textContent(`[data-test=lines-totals] [data-total=${total}]`)) === saved[total], 'the totals under the grid too');
+  assert(/\d/.test(await p.textContent(cellOf(1, 'line_total'))), 'the formula shows its value after the save');
+  await p.screenshot({ path: path.join(SHOTS, 'lines.png'), fullPage: true });
+
+  // someone else changes line 1 meanwhile: the save is refused as a whole, the banner says who; their
+  // values load into the cells this user left alone, this user's edit stays, and the next save holds
+  const first = lines[0];
+  const theirs = await other('PATCH', `/objects/quote_line/${first.id}`, { quantity: 7, discount: 5 }, { 'If-Match': `"${first.version}"` });
+  assert(theirs.status === 200, `the other user's change: ${theirs.status} ${JSON.stringify(theirs.data)}`);
+  await p.fill(`${cellOf(1, 'unit_price')} input`, '110');
+  await p.click('[data-test=lines-save]');
+  await p.waitForSelector('[data-test=lines-reload-keep]');
+  assert(/Line 1|line 1/.test(await p.textContent('[data-test=lines-error]')), 'the conflict names the line');
+  await p.click('[data-test=lines-reload-keep]');
+  assert(await p.inputValue(`${cellOf(1, 'quantity')} input`) === '7', 'their quantity in the cell this user left alone');
+  assert(await p.inputValue(`${cellOf(1, 'unit_price')} input`) === '110', 'this user\'s price stays');
+  await p.click('[data-test=lines-save]');
+  await p.waitForFunction(() => /saved/i.test(document.querySelector('[data-test=lines-status]').textContent));
+  const merged = (await linesOfQuote(rep, quote))[0];
+  assert(merged.quantity === 7 && merged.discount === 5 && merged.unit_price === 110, `merged: ${JSON.stringify(merged)}`);
+
+  // reorder: the third line up with its button, then to the top with Alt+ArrowUp from its quantity
+  await p.click(`[data-test=lines-grid] tbody tr:nth-child(3) [data-test=line-up]`);
+  assert(/Move up: Line 2/.test(await p.evaluate(() => document.activeElement.getAttribute('aria-label'))), 'the focus moved with the line');
+  await p.focus(`${cellOf(2, 'quantity')} input`);
+  await p.keyboard.press('Alt+ArrowUp');
+  assert(await p.evaluate(() => document.activeElement.closest('tr') === document.querySelector('[data-test=lines-grid] tbody tr')), 'the keyboard moved it to the top');
+  // leaving with the move unsaved asks first; dismissed, the page and its edits stay
+  await p.click('nav#nav a[href="#/home"]');
+  await p.waitForTimeout(200);
+  assert(p.dialogs.some((d) => /not saved/.test(d)), `asked before leaving: ${p.dialogs}`);
+  assert(await p.evaluate((id) => location.hash === `#/o/quote/${id}`, quote), 'still on the quote');
+  await p.click('[data-test=lines-save]');
+  await p.waitForFunction(() => /saved/i.test(document.querySelector('[data-test=lines-status]').textContent));
+  lines = await linesOfQuote(rep, quote);
+  assert(lines.map((l) => l.product).join() === [products[2], products[0], products[1]].map((x) => x.id).join(), `moved: ${lines.map((l) => l.product)}`);
+
+  // remove the first line (marked, then saved), the totals follow again
+  await p.click('[data-test=lines-grid] tbody tr:nth-child(1) [data-test=line-remove]');
+  assert(/Keep line/.test(await p.getAttribute('[data-test=lines-grid] tbody tr:nth-child(1) [data-test=line-remove]', 'aria-label')), 'undo offered');
+  await p.click('[data-test=lines-save]');
+  await p.waitForFunction(() => document.querySelectorAll('[data-test=lines-grid] tbody tr').length === 2);
+  lines = await linesOfQuote(rep, quote);
+  assert(lines.map((l) => l.product).join() === [products[0], products[1]].map((x) => x.id).join(), `after the removal: ${lines.map((l) => l.product)}`);
+  const { data: after } = await rep('GET', `/objects/quote/${quote}`);
+  await p.waitForFunction(([sel, want]) => Number(document.querySelector(sel).textContent.replace(/[^0-9.-]/g, '')) === want,
+    [`dd[data-field=${total}]`, after[total]]);
+  assert(p.errors.length === 0, p.errors.join(' | '));
+  await context.close();
+
+  // zh and a phone: the same grid, labelled in Chinese, a card per line
+  for (const [lang, viewport, shot] of [['zh', { width: 1280, height: 860 }, 'zh-lines.png'], ['en', { width: 390, height: 844 }, 'phone-lines.png'],
+    ['zh', { width: 390, height: 844 }, 'zh-phone-lines.png']]) {
+    const q = await newPage(viewport);
+    await login(q, 'sales_rep1');
+    if (lang === 'zh') await q.click('[data-test=lang]');
+    await q.evaluate((id) => { location.hash = `#/o/quote/${id}`; }, quote);
+    await q.waitForSelector('[data-test=lines-grid] tbody tr');
+    await q.click('[data-test=lines-add]');
+    await q.fill(`${cellOf(3, 'quantity')} input`, '-1');
+    await q.click('[data-test=lines-save]');
+    await q.waitForSelector(`${cellOf(3, 'quantity')} input[aria-invalid=true]`);
+    const text = await q.textContent('[data-test=lines]');
+    if (lang === 'zh') assert(/添加明细行/.test(text) && /保存明细行/.test(text) && /数量/.test(text), `zh grid: ${text.slice(0, 200)}`);
+    if (viewport.width < 400) {
+      const width = await q.evaluate(() => document.documentElement.scrollWidth);
+      assert(width <= viewport.width + 10, `no horizontal overflow on a phone: ${width}`);
+    }
+    await q.screenshot({ path: path.join(SHOTS, shot), fullPage: true });
+    await q.context().close();
+  }
+}
+
 async function main() {
   const made = spawnSync(CRM, ['demo', '--db', db, '--records', RECORDS, '--seed', '7'], { cwd: ROOT, encoding: 'utf8' });
   if (made.status !== 0) throw new Error(`crm demo failed: ${made.stderr}`);
@@ -134,6 +281,19 @@ async function main() {
     assert(js.ok && /javascript/.test(js.headers.get('content-type')), 'app.js content type');
     assert((await fetch(`${base}/ui/missing.js`)).status === 404, 'missing asset is 404');
     assert((await fetch(`${base}/api/v1/nothing`)).status !== 200, 'the API is not shadowed');
+  });
+
+  // The UI's own strings (STRINGS in app.js): every key in English has its Chinese, and back.
+  await test('every UI string has en and zh', async () => {
+    const source = fs.readFileSync(path.join(ROOT, 'core/server/ui/app.js'), 'utf8');
+    const table = source.slice(source.indexOf('const STRINGS = {'), source.indexOf('const t = (key)'));
+    const keys = (lang) => new Set([...table.slice(table.indexOf(`  ${lang}: {`)).split('\n  },')[0]
+      .matchAll(/(\w+): ['`]/g)].map((m) => m[1]));
+    const en = keys('en');
+    const zh = keys('zh');
+    assert(en.size > 100, `read ${en.size} English strings`);
+    const missing = [...en].filter((k) => !zh.has(k)).concat([...zh].filter((k) => !en.has(k)));
+    assert(missing.length === 0, `strings in one language only: ${missing.join(', ')}`);
   });
 
   await test('log in as sales_rep1', async () => {
@@ -846,6 +1006,29 @@ async function main() {
       assert(p.errors.filter((e) => !/status of 4\d\d/.test(e)).length === 0, `${who}: ${p.errors.join(' | ')}`);
       await p.context().close();
     }
+  }, page);
+
+  // The quote's lines (lead2cash: views.lines over quote_line) edited in the grid on its page.
+  await test('line grid: a quote\'s lines added, refused in a cell, saved in one batch, moved, removed', async () => {
+    const rep = await apiAs('sales_rep1');
+    const admin1 = await apiAs('admin');
+    const { data: meta } = await rep('GET', '/meta');
+    const quoteMeta = meta.objects.find((o) => o.name === 'quote');
+    assert(quoteMeta && quoteMeta.views.lines && quoteMeta.views.lines.object === 'quote_line', 'quote has views.lines');
+    const filter = `owner = ${rep.user.id} and stage not in ('won', 'lost')`;
+    const deal = (await rep('GET', `/objects/opportunity?limit=1&filter=${encodeURIComponent(filter)}`)).data.records[0];
+    const { data: quote, status } = await rep('POST', '/objects/quote', { name: 'UI grid quote', opportunity: deal.id, account: deal.account });
+    assert(status === 201, `quote: ${status} ${JSON.stringify(quote)}`);
+    // the picker shows a product by its title field (the first of its list view, the code)
+    const shown = meta.objects.find((o) => o.name === 'product').views.list[0];
+    const products = [];
+    for (const code of ['GW-100', 'SP-200', 'CAM-4K']) {
+      const product = (await rep('GET', `/objects/product?filter=${encodeURIComponent(`code = '${code}'`)}`)).data.records[0];
+      assert(product, `demo product ${code}`);
+      products.push({ ...product, title: product[shown] });
+    }
+    const axeSource = fs.readFileSync(path.join(ROOT, 'tests/ui/node_modules/axe-core/axe.min.js'), 'utf8');
+    await lineGridScenario({ rep, other: admin1, quote: quote.id, products, total: 'subtotal', axeSource });
   }, page);
 
   // zh: navigation, a board and a record page read the metadata's zh labels (modules, plurals,

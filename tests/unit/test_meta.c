@@ -1699,6 +1699,97 @@ static void test_bad_views_and_defaults_are_refused_where_written(void)
 	meta_diags_free(&diags);
 }
 
+/* views.lines: each name is checked against the objects, and each error points at the name it is about. */
+static void test_bad_lines_view_is_refused_where_written(void)
+{
+	static const char parent[] =
+		"object: quote\n"
+		"fields:\n"
+		"  name: { type: text }\n"
+		"views:\n"
+		"  lines: { object: quote_line, ref: name, fields: [product, nope, product, quote], order: discount }\n"
+		"---\n"
+		"object: order\n"
+		"views:\n"
+		"  lines: { object: nothing, ref: order, fields: [a] }\n"
+		"---\n"
+		"object: invoice\n"
+		"views:\n"
+		"  lines: { object: quote_line, fields: [], colour: red }\n"
+		"---\n"
+		"object: receipt\n"
+		"views:\n"
+		"  lines: [quote_line]\n";
+	static const char child[] =
+		"object: quote_line\n"
+		"fields:\n"
+		"  quote: { type: ref, to: quote }\n"
+		"  product: { type: text }\n"
+		"  discount: { type: percent }\n";
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = load_two("quote.yaml", parent, "quote_line.yaml", child, &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT(meta == NULL);
+	ASSERT_DIAG(diags, "quote.yaml", 5, 37,
+	            "views.lines of 'quote': 'ref' must be a ref field of 'quote_line' to 'quote' ('quote_line' has no field 'name')");
+	ASSERT_DIAG(diags, "quote.yaml", 5, 61, "views.lines of 'quote': 'quote_line' has no field 'nope'");
+	ASSERT_DIAG(diags, "quote.yaml", 5, 67, "views.lines of 'quote': field 'product' is listed twice");
+	ASSERT_DIAG(diags, "quote.yaml", 5, 91,
+	            "views.lines of 'quote': 'order' must be a writable int field of 'quote_line' ('discount' is not an int)");
+	ASSERT_DIAG(diags, "quote.yaml", 9, 20, "views.lines of 'order': no object 'nothing'");
+	ASSERT_DIAG(diags, "quote.yaml", 13, 40, "views.lines of 'invoice': 'fields' is a list of 1 to 12 field names");
+	ASSERT_DIAG(diags, "quote.yaml", 13, 44, "unknown key 'colour' in views.lines");
+	ASSERT_DIAG(diags, "quote.yaml", 13, 3, "views.lines of 'invoice': 'ref' is required");
+	ASSERT_DIAG(diags, "quote.yaml", 17, 10, "views.lines of 'receipt': expected { object, ref, fields, order }");
+	meta_diags_free(&diags);
+
+	/* the ref is not a column; a valid view loads and reaches the views as written */
+	static const char listed_ref[] =
+		"object: quote\n"
+		"views:\n"
+		"  lines: { object: quote_line, ref: quote, fields: [quote, product] }\n";
+	rc = load_two("quote.yaml", listed_ref, "quote_line.yaml", child, &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_DIAG(diags, "quote.yaml", 3, 53, "'quote' is the ref to 'quote', which the grid sets");
+	meta_diags_free(&diags);
+	static const char good[] =
+		"object: quote\n"
+		"views:\n"
+		"  lines: { object: quote_line, ref: quote, fields: [product, discount], order: position }\n";
+	static const char good_child[] =
+		"object: quote_line\n"
+		"fields:\n"
+		"  quote: { type: ref, to: quote }\n"
+		"  product: { type: text }\n"
+		"  discount: { type: percent }\n"
+		"  position: { type: int }\n";
+	rc = load_two("quote.yaml", good, "quote_line.yaml", good_child, &meta, &diags);
+	ASSERT_LOADED(rc, diags);
+	json_t *lines = json_object_get(meta_find_object(meta, "quote")->views, "lines");
+	ASSERT_STR_EQ(json_string_value(json_object_get(lines, "order")), "position");
+	ASSERT_EQ(json_array_size(json_object_get(lines, "fields")), 2);
+	meta_free(meta);
+	meta_diags_free(&diags);
+
+	/* declared by an extension (a pack adding lines to a base object): errors point into the extension */
+	static const char extension[] =
+		"object: quote\n"
+		"extend: true\n"
+		"views:\n"
+		"  lines: { object: quote_line, ref: quote, fields: [product], order: quote }\n";
+	static const char base[] =
+		"object: quote\n"
+		"---\n"
+		"object: quote_line\n"
+		"fields:\n"
+		"  quote: { type: ref, to: quote }\n"
+		"  product: { type: text }\n";
+	rc = load_two("quote.yaml", base, "quote_x.yaml", extension, &meta, &diags);
+	ASSERT(rc == CRM_EMETA);
+	ASSERT_DIAG(diags, "quote_x.yaml", 4, 70, "'order' must be a writable int field of 'quote_line' ('quote' is not an int)");
+	meta_diags_free(&diags);
+}
 
 static struct test_case tests[] = {
 	{ "type_errors_in_expressions_are_refused_at_load", test_type_errors_in_expressions_are_refused_at_load },
@@ -1754,6 +1845,7 @@ static struct test_case tests[] = {
 	{"admin_role_with_objects_or_fields_is_refused", test_admin_role_with_objects_or_fields_is_refused},
 	{"repository_metadata_loads_with_the_demo_roles", test_repository_metadata_loads_with_the_demo_roles},
 	{"bad_views_and_defaults_are_refused_where_written", test_bad_views_and_defaults_are_refused_where_written},
+	{"bad_lines_view_is_refused_where_written", test_bad_lines_view_is_refused_where_written},
 };
 
 TEST_MAIN(tests)

@@ -18,6 +18,7 @@ const state = {
   names: new Map(),       // "object:id" -> display name
   navOpen: false,
   flash: null,           // a message for the next render of one record page
+  guards: new Set(),     // () => true while the page holds unsaved edits (the line grid): asked before leaving
 };
 
 // ---- chrome strings (the data's labels come from the metadata) ----------------------
@@ -46,6 +47,14 @@ const STRINGS = {
     pending: 'Waiting for approval', approve: 'Approve', reject: 'Reject', comment: 'Comment',
     approved: 'Approved', rejected: 'Rejected', myApprovals: 'Waiting for my approval', notifications: 'Notifications',
     nothing: 'Nothing new', target: 'Record', markRead: 'Mark read',
+    addLine: 'Add line', saveLines: 'Save lines', discardLines: 'Discard changes', removeLine: 'Remove line',
+    undoRemove: 'Keep line', moveUp: 'Move up', moveDown: 'Move down', lineN: 'Line {n}', lineNo: 'No.',
+    lineActions: 'Line actions', lineNew: 'new', lineChanged: 'changed', lineRemoved: 'to be removed',
+    noLines: 'No lines yet', unsaved: 'Unsaved changes', noChanges: 'No changes to save', linesSaved: 'Lines saved',
+    notSaved: 'Nothing was saved', movedTo: 'Line moved to position {n}', moveHint: 'Alt+↑ and Alt+↓ move the line you are in.',
+    unsavedLeave: 'Your changes to the lines are not saved. Leave and lose them?',
+    lineConflict: '{who} changed line {n} at {when}, after you opened it.', reloadKeepLines: 'Load their changes (yours stay in the grid)',
+    colon: ': ',
   },
   zh: {
     login: '登录', logout: '退出', user: '登录名', password: '密码', loginFailed: '登录失败',
@@ -71,6 +80,14 @@ const STRINGS = {
     pending: '等待审批', approve: '批准', reject: '驳回', comment: '审批意见',
     approved: '已批准', rejected: '已驳回', myApprovals: '待我审批', notifications: '通知',
     nothing: '没有新消息', target: '记录', markRead: '标为已读',
+    addLine: '添加明细行', saveLines: '保存明细行', discardLines: '放弃修改', removeLine: '删除此行',
+    undoRemove: '保留此行', moveUp: '上移', moveDown: '下移', lineN: '第 {n} 行', lineNo: '序号',
+    lineActions: '行操作', lineNew: '新增', lineChanged: '已修改', lineRemoved: '待删除',
+    noLines: '暂无明细行', unsaved: '有未保存的修改', noChanges: '没有需要保存的修改', linesSaved: '明细行已保存',
+    notSaved: '未保存任何修改', movedTo: '已移到第 {n} 行', moveHint: 'Alt+↑ 和 Alt+↓ 可移动当前所在的行。',
+    unsavedLeave: '明细行的修改尚未保存。确定离开并放弃这些修改吗？',
+    lineConflict: '{who} 在 {when} 修改了第 {n} 行（在您打开之后）。', reloadKeepLines: '载入对方的修改（您的输入保留在表格中）',
+    colon: '：',
   },
 };
 const t = (key) => (STRINGS[state.lang] || STRINGS.en)[key] || STRINGS.en[key] || key;
@@ -319,8 +336,22 @@ function hashWith(path, params) {
   return `#${path}${text ? `?${text}` : ''}`;
 }
 
+// Unsaved edits (the line grid's) are asked about before the page is replaced: a link, Back, the
+// language switch, a re-render after an action, logging out, closing the tab.
+const unsavedEdits = () => [...state.guards].some((dirty) => dirty());
+const mayLeave = () => !unsavedEdits() || window.confirm(t('unsavedLeave'));
+window.addEventListener('beforeunload', (e) => { if (unsavedEdits()) { e.preventDefault(); e.returnValue = ''; } });
+
 let renderSeq = 0;
+let shownHash = location.hash;
 async function render() {
+  if (state.meta && !mayLeave()) {
+    // stay, edits and all: put the address back (replaceState fires no hashchange)
+    if (location.hash !== shownHash) history.replaceState(null, '', shownHash || '#/home');
+    return;
+  }
+  state.guards.clear();
+  shownHash = location.hash;
   const seq = ++renderSeq;
   const { parts, params } = parseHash();
   const main = $('#main');
@@ -427,6 +458,8 @@ function renderChrome() {
 }
 
 async function logout() {
+  if (!mayLeave()) return;
+  state.guards.clear();
   try { await api('DELETE', '/session'); } catch (e) { /* already gone */ }
   state.meta = null;
   state.user = null;
@@ -653,7 +686,9 @@ async function viewRecord(view, o, id, full) {
   const { data: r, etag } = await getRecord(o, id);
   rememberRecord(o, r);   // for the home page's "recently viewed"
   const shown = o.fields.map((f) => f.name);
-  const specs = relatedSpecs(o);
+  const lines = linesOf(o);
+  // the lines' object is edited in the grid: not listed again among the related lists
+  const specs = relatedSpecs(o).filter(({ child, field }) => !(lines && child === lines.child && field.name === lines.ref));
   await resolveRefs(o, [r], shown);
   const message = h('p', { class: 'error', role: 'alert' });
   const notice = h('p', { class: 'notice', role: 'status', 'data-test': 'record-notice' });
@@ -731,6 +766,21 @@ async function viewRecord(view, o, id, full) {
       h('dl', null, fields.map((f) => [h('dt', { text: fieldLabel(f) }), h('dd', { 'data-field': f.name }, valueNode(f, r[f.name]))]))));
   }
   view.append(grid);
+  if (lines) {
+    // after the lines are saved: the record again, in place (its rollups over the lines changed)
+    const reread = async () => {
+      const { data: fresh } = await getRecord(o, id);
+      if (fresh.version !== r.version) { render(); return fresh; }   // changed otherwise too: every button's version
+      await resolveRefs(o, [fresh], shown);
+      for (const f of o.fields) {
+        const dd = grid.querySelector(`dd[data-field="${CSS.escape(f.name)}"]`);
+        if (dd) clear(dd).append(valueNode(f, fresh[f.name]));
+      }
+      Object.assign(r, fresh);
+      return fresh;
+    };
+    view.append(await linesGrid(o, r, lines, reread));
+  }
 
   // related lists, fetched in parallel
   const limit = full ? 20 : RELATED;
@@ -854,6 +904,9 @@ function refPicker(f, value, id) {
   let seq = 0;
   const close = () => { listbox.hidden = true; input.setAttribute('aria-expanded', 'false'); };
   const choose = (rid, name) => {
+    // a search still waiting for its timer or its answer must not reopen the list
+    clearTimeout(timer);
+    seq++;
     current = rid;
     input.value = name;
     close();
@@ -1326,6 +1379,396 @@ function composerFor(o, id) {
     h('label', { for: `c-${f.name}`, text: fieldLabel(f) }), widgets.get(f.name)))),
   h('button', { type: 'submit', class: 'primary', 'data-test': 'composer-add', text: t('add') }), err);
   return form;
+}
+
+// ---- line items (views.lines) -----------------------------------------------------------------------
+// views.lines: { object, ref, fields, order }: a record's child lines (a quote's) edited as a grid on
+// its page, one row a line, one input a field (the form's widgets). Added, changed, moved and removed
+// lines stay in the page until Save sends them all in one POST /batch: one transaction, so a refused
+// line saves nothing, its errors show in its cells and every edit stays. Then the lines and the record
+// (its rollups) are read again.
+function linesOf(o) {
+  const spec = o && o.views && o.views.lines;
+  const child = spec && objectOf(spec.object);
+  return child && fieldOf(child, spec.ref) ? { ...spec, child } : null;
+}
+const sameValue = (a, b) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+const controlOf = (w) => (w.matches('input,select,textarea,fieldset') ? w : w.querySelector('input,select,textarea'));
+const fill = (text, values) => text.replace(/\{(\w+)\}/g, (m, k) => (k in values ? String(values[k]) : m));
+
+async function linesGrid(o, parent, spec, reread) {
+  const { child } = spec;
+  const columns = (spec.fields || []).map((n) => fieldOf(child, n)).filter(Boolean);
+  const order = spec.order && fieldOf(child, spec.order) ? spec.order : null;
+  const live = !parent.deleted_at;
+  const can = { create: live && !!(child.can && child.can.create), update: live && !!(child.can && child.can.update),
+    delete: live && !!(child.can && child.can.delete) };
+  const editing = can.create || can.update || can.delete;
+  const movable = !!order && can.update;
+  const writable = (f, row) => editable(f) && f.name !== order && (row.isNew ? can.create : can.update);
+  // the totals under the grid (read again after a save): the record's sums over these lines and the
+  // formulas that read them, one through another (a subtotal, its tax, the grand total)
+  const summed = new Set(o.fields.filter((f) => f.type === 'rollup' && f.rollup && f.rollup.of === `${child.name}.${spec.ref}`
+    && f.rollup.measure === 'sum').map((f) => f.name));
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const f of o.fields) {
+      if (f.type !== 'formula' || summed.has(f.name) || !f.formula) continue;
+      if ([...summed].some((n) => new RegExp(`\\b${n}\\b`).test(f.formula))) { summed.add(f.name); grew = true; }
+    }
+  }
+  const totals = o.fields.filter((f) => summed.has(f.name));
+
+  const titleId = `lines-${child.name}`;
+  const heading = h('h2', { id: titleId });
+  const banner = h('div', { class: 'error', role: 'alert', 'data-test': 'lines-error' });
+  const status = h('p', { class: 'lines-status', role: 'status', 'data-test': 'lines-status' });
+  const body = h('tbody');
+  const empty = h('p', { class: 'empty', text: t('noLines') });
+  const table = h('table', { class: 'lines-grid', 'aria-labelledby': titleId, 'data-test': 'lines-grid' },
+    h('thead', null, h('tr', null, h('th', { scope: 'col', class: 'line-no', text: t('lineNo') }),
+      columns.map((f) => h('th', { scope: 'col', class: numeric(valueType(f)) ? 'num' : null,
+        text: `${fieldLabel(f)}${f.required && editable(f) ? ' *' : ''}` })),
+      editing ? h('th', { scope: 'col', class: 'row-actions' }, h('span', { class: 'visually-hidden', text: t('lineActions') })) : null)),
+    body);
+  const addButton = h('button', { type: 'button', 'data-test': 'lines-add', text: `+ ${t('addLine')}` });
+  const saveButton = h('button', { type: 'button', class: 'primary', 'data-test': 'lines-save', text: t('saveLines') });
+  const discardButton = h('button', { type: 'button', 'data-test': 'lines-discard', text: t('discardLines') });
+  const totalsBox = h('dl', { class: 'lines-totals', 'data-test': 'lines-totals' });
+  const section = h('section', { class: 'lines', 'data-lines': child.name, 'data-test': 'lines', 'aria-labelledby': titleId },
+    h('div', { class: 'title' }, heading, movable ? h('p', { class: 'hint', text: t('moveHint') }) : null),
+    banner, table, empty, totalsBox,
+    editing ? h('div', { class: 'lines-footer' },
+      h('div', { class: 'actions' }, can.create ? addButton : null),
+      h('div', { class: 'actions' }, status, discardButton, saveButton)) : null);
+
+  let rows = [];       // in the order shown: { key, isNew, record, base, removed, loadedAt, tr, widgets, errors, texts, ... }
+  let seq = 0;
+  let saving = false;
+
+  function showTotals(record) {
+    clear(totalsBox);
+    for (const f of totals) totalsBox.append(h('div', null, h('dt', { text: fieldLabel(f) }),
+      h('dd', { 'data-total': f.name }, valueNode(f, record[f.name]))));
+  }
+
+  // a line's values that differ from those saved (a new line: from its defaults)
+  function changes(row) {
+    const out = {};
+    for (const [name, w] of row.widgets) {
+      const v = w.readValue();
+      if (!sameValue(v, row.base[name])) out[name] = v;
+    }
+    return out;
+  }
+  const touched = (row) => Object.keys(changes(row)).length > 0;
+  // the lines that will exist after a save, in order (a new line nobody typed in is not saved)
+  const kept = () => rows.filter((r) => !r.removed && (!r.isNew || touched(r)));
+  // the order values to write: 1, 2, 3... once the user moved lines (or put a new one before saved ones),
+  // else the saved lines keep theirs and new ones follow the last; only values that change are sent
+  function orderPlan() {
+    const plan = new Map();
+    if (!order) return plan;
+    const lines = kept();
+    let last = -1, sawNew = false, moved = false;
+    for (const r of lines) {
+      if (r.isNew) sawNew = true;
+      else if (sawNew || r.loadedAt < last) moved = true;
+      else last = r.loadedAt;
+    }
+    if (moved) lines.forEach((r, i) => plan.set(r, i + 1));
+    else {
+      let top = Math.max(0, ...lines.filter((r) => !r.isNew).map((r) => Number(r.record[order]) || 0));
+      for (const r of lines) if (r.isNew) plan.set(r, ++top);
+    }
+    for (const [r, v] of plan) if (!r.isNew && r.record[order] === v) plan.delete(r);
+    return plan;
+  }
+  const dirty = () => !saving && (rows.some((r) => (r.removed && !r.isNew) || (!r.removed && touched(r))) || orderPlan().size > 0);
+
+  function clearErrors(row) {
+    row.tr.classList.remove('invalid');
+    for (const [name, err] of row.errors) {
+      err.textContent = '';
+      const w = row.widgets.get(name);
+      if (w) controlOf(w).removeAttribute('aria-invalid');
+    }
+  }
+  function cellError(row, name, text, invalid = true) {
+    const err = row.errors.get(name);
+    if (!err) return null;
+    err.textContent = err.textContent ? `${err.textContent}; ${text}` : text;
+    const w = row.widgets.get(name);
+    if (!invalid || !w) return null;
+    row.tr.classList.add('invalid');
+    const control = controlOf(w);
+    control.setAttribute('aria-invalid', 'true');
+    return control;
+  }
+  const lineName = (row) => fill(t('lineN'), { n: rows.indexOf(row) + 1 });
+
+  // a cell's input: the form's widget for the field, labelled by its column, described by its error
+  function cellWidget(row, f, value) {
+    const w = widget(f, value, `ln-${row.key}-${f.name}`);
+    const control = controlOf(w);
+    control.setAttribute('aria-label', fieldLabel(f));
+    control.setAttribute('aria-describedby', row.errors.get(f.name).id);
+    if (f.required) control.setAttribute('aria-required', 'true');
+    if (w.matches('textarea')) w.rows = 1;
+    row.widgets.set(f.name, w);
+    return w;
+  }
+
+  function makeRow(record, isNew, loadedAt) {
+    const key = `l${++seq}`;
+    const row = { key, isNew, record, base: {}, removed: false, loadedAt, widgets: new Map(), errors: new Map(), texts: new Map() };
+    const tr = h('tr', { dataset: { line: key, id: record.id } });
+    row.tr = tr;
+    row.number = h('span', { class: 'line-number' });
+    row.state = h('span', { class: 'line-state' });
+    tr.append(h('td', { class: 'line-no', 'data-label': t('lineNo') }, row.number, row.state));
+    for (const f of columns) {
+      const err = h('span', { class: 'field-error', id: `lerr-${key}-${f.name}`, 'aria-live': 'polite' });
+      row.errors.set(f.name, err);
+      let content;
+      if (writable(f, row)) {
+        const start = isNew ? (f.default !== undefined ? f.default : null) : record[f.name];
+        row.base[f.name] = start;
+        content = cellWidget(row, f, start);
+      } else {
+        content = h('span', { class: 'cell-text' }, valueNode(f, record[f.name]));
+        row.texts.set(f.name, content);
+      }
+      tr.append(h('td', { 'data-label': fieldLabel(f), dataset: { field: f.name }, class: numeric(valueType(f)) ? 'num' : null },
+        h('div', { class: 'cell' }, content, err)));
+    }
+    if (editing) {
+      row.up = movable ? h('button', { type: 'button', class: 'icon', 'data-test': 'line-up', text: '↑', on: { click: () => move(row, -1, row.up) } }) : null;
+      row.down = movable ? h('button', { type: 'button', class: 'icon', 'data-test': 'line-down', text: '↓', on: { click: () => move(row, 1, row.down) } }) : null;
+      row.remove = (isNew ? can.create : can.delete)
+        ? h('button', { type: 'button', class: 'icon danger', 'data-test': 'line-remove', text: '✕', on: { click: () => toggleRemove(row) } }) : null;
+      tr.append(h('td', { class: 'row-actions' }, h('div', { class: 'row-buttons', role: 'group' }, row.up, row.down, row.remove)));
+    }
+    return row;
+  }
+
+  // the numbers, the per-line state, which buttons apply, and whether there is anything to save
+  function refresh() {
+    rows.forEach((row, i) => {
+      const name = fill(t('lineN'), { n: i + 1 });
+      row.number.textContent = String(i + 1);
+      const changed = !row.isNew && !row.removed && touched(row);
+      const stateKey = row.removed ? 'lineRemoved' : row.isNew ? 'lineNew' : changed ? 'lineChanged' : null;
+      row.state.textContent = stateKey ? t(stateKey) : '';
+      row.tr.classList.toggle('new', row.isNew);
+      row.tr.classList.toggle('changed', changed);
+      row.tr.classList.toggle('removed', row.removed);
+      row.tr.querySelector('.row-buttons')?.setAttribute('aria-label', `${t('lineActions')}: ${name}`);
+      if (row.up) { row.up.disabled = i === 0; row.up.setAttribute('aria-label', `${t('moveUp')}: ${name}`); row.up.title = t('moveUp'); }
+      if (row.down) { row.down.disabled = i === rows.length - 1; row.down.setAttribute('aria-label', `${t('moveDown')}: ${name}`); row.down.title = t('moveDown'); }
+      if (row.remove) {
+        const label = row.removed ? t('undoRemove') : t('removeLine');
+        row.remove.textContent = row.removed ? '↺' : '✕';
+        row.remove.setAttribute('aria-label', `${label}: ${name}`);
+        row.remove.title = label;
+      }
+    });
+    const live = rows.filter((r) => !r.removed).length;
+    heading.textContent = `${objectPlural(child)} · ${live}`;
+    empty.hidden = rows.length > 0;
+    table.hidden = rows.length === 0;
+    const unsaved = dirty();
+    saveButton.disabled = saving;
+    discardButton.disabled = saving || !unsaved;
+    if (!saving) status.textContent = unsaved ? t('unsaved') : '';
+  }
+
+  function move(row, step, keepFocus) {
+    const from = rows.indexOf(row);
+    const to = from + step;
+    if (to < 0 || to >= rows.length) return;
+    rows.splice(from, 1);
+    rows.splice(to, 0, row);
+    body.insertBefore(row.tr, step < 0 ? rows[to + 1].tr : rows[to - 1].tr.nextSibling);
+    refresh();
+    status.textContent = fill(t('movedTo'), { n: to + 1 });
+    // moving the row took the focus with it: give it back (the other arrow when this one is now disabled)
+    const target = keepFocus && keepFocus.disabled ? (step < 0 ? row.down : row.up) : keepFocus;
+    if (target) target.focus();
+  }
+
+  // a line marked for removal keeps its values, struck through and not editable
+  const lockInputs = (row) => {
+    for (const w of row.widgets.values()) for (const c of [w, ...w.querySelectorAll('input,select,textarea')]) if (c.matches('input,select,textarea')) c.disabled = row.removed;
+  };
+
+  function toggleRemove(row) {
+    if (row.isNew) {
+      const at = rows.indexOf(row);
+      rows.splice(at, 1);
+      row.tr.remove();
+      refresh();
+      const next = rows[Math.min(at, rows.length - 1)];
+      (next ? next.remove || next.tr.querySelector('input,select,button') : addButton).focus();
+      return;
+    }
+    row.removed = !row.removed;
+    clearErrors(row);
+    lockInputs(row);
+    refresh();
+    row.remove.focus();
+  }
+
+  function addLine() {
+    const row = makeRow({}, true, Infinity);
+    rows.push(row);
+    body.append(row.tr);
+    refresh();
+    const first = row.tr.querySelector('input,select,textarea');
+    if (first) first.focus();
+  }
+
+  async function load() {
+    const records = [];
+    let after = null;
+    do {
+      const { data } = await api('GET', `/objects/${child.name}`, { query: {
+        filter: `${spec.ref} = ${Number(parent.id)}`, sort: order ? `${order},id` : 'id', limit: 500, after } });
+      records.push(...data.records);
+      after = data.next;
+    } while (after && records.length < 1000);
+    await resolveRefs(child, records, columns.map((f) => f.name));
+    rows = records.map((record, i) => makeRow(record, false, i));
+    clear(body).append(...rows.map((r) => r.tr));
+    banner.textContent = '';
+    refresh();
+  }
+
+  // a line someone else saved after this page read it: say who and when, offer their values beside the user's
+  async function conflict(row) {
+    let current = null;
+    try { ({ data: current } = await api('GET', `/objects/${child.name}/${row.record.id}`)); } catch (e) { return false; }
+    const who = { fields: [{ name: 'updated_by', type: 'user', to: 'user' }] };
+    await resolveRefs(who, [current], ['updated_by']).catch(() => {});
+    const when = formatValue({ type: 'datetime', name: 'updated_at' }, current.updated_at);
+    clear(banner).append(document.createTextNode(`${t('notSaved')}${t('colon')}${fill(t('lineConflict'), {
+      who: state.names.get(`user:${current.updated_by}`) || t('someone'), n: rows.indexOf(row) + 1, when })}`), ' ',
+    h('button', { type: 'button', 'data-test': 'lines-reload-keep', text: t('reloadKeepLines'), on: { click: () => {
+      clearErrors(row);
+      for (const f of columns) {
+        const text = row.texts.get(f.name);
+        const w = row.widgets.get(f.name);
+        if (text) clear(text).append(valueNode(f, current[f.name]));
+        if (!w) continue;
+        const mine = w.readValue();
+        // a cell the user did not touch takes their value; an edited one stays, with theirs beside it
+        if (sameValue(mine, row.base[f.name])) w.replaceWith(cellWidget(row, f, current[f.name]));
+        else if (!sameValue(mine, current[f.name])) cellError(row, f.name, `${t('nowValue')}: ${formatValue(f, current[f.name]) || '—'}`, false);
+        row.base[f.name] = current[f.name];
+      }
+      row.record = current;
+      lockInputs(row);
+      banner.textContent = '';
+      refresh();
+    } } }));
+    return true;
+  }
+
+  // the server's answer to a refused batch: the failing operation's field errors in their cells
+  async function refused(e, owners) {
+    const p = e.problem || {};
+    const row = Number.isInteger(p.failed) ? owners[p.failed] : null;
+    const result = row && Array.isArray(p.results) ? p.results[p.failed] : null;
+    if (row && e.status === 412 && !row.isNew && await conflict(row)) return;
+    const list = (result && Array.isArray(result.errors) ? result.errors : p.errors) || [];
+    const rest = [];
+    let first = null;
+    for (const fe of list) {
+      // a rule's message in this language (metadata rules carry message_label)
+      const rule = fe.code === 'rule' && (child.rules || []).find((x) => x.message === fe.message && x.message_label);
+      const text = rule ? label(rule.message_label, fe.message) : fe.message;
+      const control = row && fe.field && row.widgets.has(fe.field) ? cellError(row, fe.field, text) : null;
+      if (control) first = first || control;
+      else rest.push(fe.field && fieldOf(child, fe.field) ? `${fieldLabel(fieldOf(child, fe.field))}${t('colon')}${text}` : text);
+    }
+    if (!list.length) rest.push(result && result.message ? result.message : e.message);
+    if (row) row.tr.classList.add('invalid');
+    banner.textContent = [`${t('notSaved')}${row ? ` — ${lineName(row)}` : ''}`, list.length && first ? t('fixErrors') : null, ...rest]
+      .filter(Boolean).join(t('colon'));
+    if (first) first.focus();
+  }
+
+  async function save() {
+    banner.textContent = '';
+    for (const row of rows) clearErrors(row);
+    // a value the browser could not read (text in a number) is an error in its cell, never sent changed
+    let first = null;
+    for (const row of rows) {
+      if (row.removed) continue;
+      for (const [name, w] of row.widgets) {
+        const c = controlOf(w);
+        if (c && c.validity && c.validity.badInput) first = first || cellError(row, name, t('invalidInput'));
+      }
+    }
+    if (first) { banner.textContent = `${t('notSaved')}${t('colon')}${t('fixErrors')}`; first.focus(); return; }
+    const operations = [];
+    const owners = [];   // the line each operation is for: errors come back by operation index
+    for (const row of rows) if (row.removed && !row.isNew) {
+      operations.push({ op: 'delete', object: child.name, id: row.record.id, version: row.record.version });
+      owners.push(row);
+    }
+    const plan = orderPlan();
+    for (const row of kept()) {
+      const values = changes(row);
+      if (plan.has(row)) values[order] = plan.get(row);
+      if (row.isNew) {
+        // a new line sends what it holds (its defaults too), linked to this record
+        for (const [name, w] of row.widgets) { const v = w.readValue(); if (v !== null && !(Array.isArray(v) && !v.length)) values[name] = v; }
+        operations.push({ op: 'create', object: child.name, values: { ...values, [spec.ref]: Number(parent.id) } });
+      } else if (Object.keys(values).length) {
+        operations.push({ op: 'update', object: child.name, id: row.record.id, version: row.record.version, values });
+      } else continue;
+      owners.push(row);
+    }
+    if (!operations.length) { status.textContent = t('noChanges'); return; }
+    saving = true;
+    refresh();
+    status.textContent = t('loading');
+    try {
+      await api('POST', '/batch', { body: { operations } });
+    } catch (e) {
+      saving = false;
+      refresh();
+      await refused(e, owners);
+      return;
+    }
+    saving = false;
+    try {
+      await load();
+      showTotals(await reread());
+    } catch (e) { banner.textContent = e.message; }
+    status.textContent = t('linesSaved');
+    toast(t('linesSaved'));
+  }
+
+  addButton.addEventListener('click', addLine);
+  saveButton.addEventListener('click', save);
+  discardButton.addEventListener('click', () => load().catch((e) => { banner.textContent = e.message; }));
+  body.addEventListener('input', refresh);
+  body.addEventListener('change', refresh);
+  // Alt+Up / Alt+Down move the line the focus is in (before a picker's own arrow keys)
+  body.addEventListener('keydown', (e) => {
+    if (!movable || !e.altKey || (e.key !== 'ArrowUp' && e.key !== 'ArrowDown')) return;
+    const row = rows.find((r) => r.tr.contains(e.target));
+    if (!row) return;
+    e.preventDefault();
+    e.stopPropagation();
+    move(row, e.key === 'ArrowUp' ? -1 : 1, e.target);
+  }, true);
+  state.guards.add(() => section.isConnected && dirty());
+  showTotals(parent);
+  await load();
+  return section;
 }
 
 // ---- saved views ---------------------------------------------------------------------------------
