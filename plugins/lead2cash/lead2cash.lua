@@ -90,8 +90,7 @@ crm.action("create_order", function(quote)
     local deal = crm.get("opportunity", quote.opportunity)
     if deal and deal.stage ~= "won" and deal.stage ~= "lost" then
       -- deals are in the company currency
-      crm.update("opportunity", deal.id, { amount = cents(quote.net_total * rate(quote.currency)),
-        forecast_category = "closed" })
+      crm.update("opportunity", deal.id, { amount = cents(quote.net_total * rate(quote.currency)) })
       if deal.stage == "negotiation" then crm.transition("opportunity", deal.id, "win") end
     end
     return crm.get("sales_order", order.id)

@@ -168,6 +168,7 @@ class Story:
         deal = self.get("sales_rep1", "opportunity", self.ids["deal"])
         eq(deal["amount"], 5175, "the deal takes the quote's net total")
         eq(deal["stage"], "won", "the deal is won")
+        eq(deal["forecast_category"], "closed", "won: closed in forecasts (lead2cash extends the win transition)")
         eq(deal["accepted_total"], 5175, "accepted quotes on the deal (a rollup of a formula of a rollup)")
         r = self.patch("sales_rep1", "quote_line", self.ids["lines"]["A-100"], {"quantity": 3}, status=422)
         check("Only a draft quote" in r.body.decode(), "the rule's message: %s" % r.body[:300])
