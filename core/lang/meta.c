@@ -2364,7 +2364,7 @@ static const char *const transition_keys[] = {
 };
 static const char *const approval_keys[] = { "when", "approvers", "steps", "mode", "self_approval", NULL };
 static const char *const step_keys[] = { "approvers", "mode", NULL };
-static const char *const timer_keys[] = { "name", "when", "every", "untouched_for", "do", NULL };
+static const char *const timer_keys[] = { "name", "when", "every", "at", "cron", "untouched_for", "do", NULL };
 static const char *const create_keys[] = { "object", "values", "link", "owner", NULL };
 /* Beside the action's own key in an action map: whose rights it runs with. */
 static const char *const action_keys[] = { "set", "create", "notify", "transition", "as", NULL };
@@ -2954,10 +2954,14 @@ static bool parse_timer(struct loader *ld, const struct ynode *node, struct meta
 	memset(timer, 0, sizeof(*timer));
 	timer->pos = node_pos(ld, node);
 	const struct ynode *name_node = node->kind == YNODE_MAPPING ? ytree_map_get(node, "name") : NULL;
-	if (!name_node || !ytree_map_get(node, "every") || !ytree_map_get(node, "do")) {
-		error_node(ld, node, "expected a timer: { name, when, every, do: [...] }");
+	int schedules = (ytree_map_get(node, "every") != NULL) + (ytree_map_get(node, "at") != NULL)
+	              + (ytree_map_get(node, "cron") != NULL);
+	if (!name_node || schedules == 0 || !ytree_map_get(node, "do")) {
+		error_node(ld, node, "expected a timer: { name, when, every (or at, or cron), do: [...] }");
 		return false;
 	}
+	if (schedules > 1)
+		error_node(ld, node, "a timer runs by one of every, at or cron, not several");
 	const char *name = get_name(ld, name_node, "name");
 	if (!name)
 		return false;
@@ -2969,8 +2973,18 @@ static bool parse_timer(struct loader *ld, const struct ynode *node, struct meta
 		else if (!strcmp(key->text, "when")) {
 			timer->when_pos = node_pos(ld, value);
 			parse_expression(ld, value, "when", &timer->when, &timer->when_expr);
-		} else if (!strcmp(key->text, "every"))
+		} else if (!strcmp(key->text, "every")) {
 			parse_duration(ld, value, "every", &timer->every);
+		} else if (!strcmp(key->text, "at") || !strcmp(key->text, "cron")) {
+			char why[200];
+			const char *text = get_text(ld, value, key->text);
+			bool ok = text && (!strcmp(key->text, "at") ? cron_parse_at(text, &timer->cron, why, sizeof(why))
+			                                             : cron_parse_fields(text, &timer->cron, why, sizeof(why)));
+			if (text && !ok)
+				error_node(ld, value, "%s", why);
+			timer->timed = ok;
+			timer->every = 86400;
+		}
 		else if (!strcmp(key->text, "untouched_for"))
 			parse_duration(ld, value, "untouched_for", &timer->untouched_for);
 		else if (!strcmp(key->text, "do"))

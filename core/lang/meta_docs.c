@@ -452,8 +452,17 @@ static const struct key_doc key_docs[] = {
 	  "The timer's name, as the server log reports its runs (`timer <workflow>.<name>`).", "name: stale_proposal" },
 	{ "timer", "when", "[expression](#expressions)", "over the record's fields", "every live record",
 	  "The records the actions run on.", "when: \"stage = 'proposal'\"" },
-	{ "timer", "every", "duration", "`90` (seconds), `30s`, `15m`, `1h`, `2d`; at most ten years", "required",
+	{ "timer", "every", "duration", "`90` (seconds), `30s`, `15m`, `1h`, `2d`; at most ten years",
+	  "required, unless `at` or `cron`",
 	  "How often the timer runs (a failed run is retried sooner, backing off from 30 s).", "every: 1d" },
+	{ "timer", "at", "text", "a time of day `HH:MM` (UTC)", NULL,
+	  "Runs once a day at that time instead of `every`. The next slot is kept in the database: a slot missed "
+	  "while the server was down runs once at the next start, never twice.", "at: \"00:05\"" },
+	{ "timer", "cron", "text", "five fields `minute hour day-of-month month day-of-week` (UTC): a star, numbers, "
+	  "ranges `a-b`, steps `/n`, lists `a,b`; day-of-week 0-7 (0 and 7 Sunday)", NULL,
+	  "Runs at the times the cron expression names instead of `every`, once per slot across restarts. When "
+	  "both day fields are restricted, a day matching either runs (as cron does).",
+	  "cron: \"5 0 1 * *\"" },
 	{ "timer", "untouched_for", "duration", "`30s`, `15m`, `1h`, `2d`; at most ten years", NULL,
 	  "Only records not updated for this long (`updated_at`).", "untouched_for: 30d" },
 	{ "timer", "do", "list of [actions](#actions)", "at most 200", "required",

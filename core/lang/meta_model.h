@@ -8,6 +8,7 @@
 #ifndef CRM_META_MODEL_H
 #define CRM_META_MODEL_H
 
+#include "cron.h"
 #include <stdint.h>
 #include "crm.h"
 
@@ -297,7 +298,10 @@ struct meta_timer {
 	char *name;
 	char *when;                 /* may be NULL: every record */
 	struct expr *when_expr;     /* owned */
-	int64_t every;              /* seconds */
+	int64_t every;              /* seconds (with at/cron: the cap of the retry delay) */
+	/* `at: "00:05"` or `cron: "5 0 1 * *"` (UTC) instead of every: runs at those times, once per slot */
+	bool timed;
+	struct cron cron;
 	int64_t untouched_for;      /* seconds, 0 = not a condition */
 	int action_count;
 	struct meta_workflow_action *actions;
