@@ -673,6 +673,17 @@ function relatedSpecs(o) {
   return out;
 }
 
+// A child made from its parent's page starts linked to the parent, and holding the parent's other refs
+// that it has too (the same name and target): a quote made from a deal takes the deal's account.
+function childDefaults(o, r, child, field) {
+  const out = { [field.name]: r.id };
+  for (const f of child.fields) {
+    const theirs = fieldOf(o, f.name);
+    if (f !== field && isRef(f) && editable(f) && theirs && isRef(theirs) && theirs.to === f.to && r[f.name] != null) out[f.name] = r[f.name];
+  }
+  return out;
+}
+
 async function getRecord(o, id) {
   try {
     return await api('GET', `/objects/${o.name}/${id}`);
@@ -710,7 +721,6 @@ async function viewRecord(view, o, id, full) {
     } } }));
   }
   // transitions (the workflow engine adds _transitions to a record; each becomes a button)
-  const transitions = Array.isArray(r._transitions) ? r._transitions : [];
   // the stage path: a workflow field's states in order (its enum values), done / current / ahead
   const stagePaths = (o.workflows || []).map((w) => {
     const f = fieldOf(o, w.field);
@@ -720,8 +730,15 @@ async function viewRecord(view, o, id, full) {
       f.values.map((v, i) => h('li', { class: i < at ? 'done' : i === at ? 'current' : 'ahead', 'aria-current': i === at ? 'step' : null,
         text: label(v.label, v.value) })));
   }).filter(Boolean);
-  const transitionBar = transitions.length ? h('div', { class: 'transitions', role: 'group', 'aria-label': t('transitions') },
-    transitions.map((tr) => {
+  // the transition and plugin action buttons, refilled when the record is read again in place (saved
+  // lines change what a guard sees: a quote's Submit needs a line)
+  const transitionBar = h('div', { class: 'transitions', role: 'group', 'aria-label': t('transitions') });
+  const actionBar = h('div', { class: 'transitions plugin-actions', role: 'group', 'aria-label': t('actions') });
+  // plugin actions declared for this object (plugin.yaml actions:) whose `when` holds: buttons too
+  const actionDecl = (name) => (o.actions || []).find((a) => a.name === name) || { name };
+  const fillBars = (rec) => {
+    const transitions = Array.isArray(rec._transitions) ? rec._transitions : [];
+    clear(transitionBar).append(...transitions.map((tr) => {
       const name = typeof tr === 'string' ? tr : tr.name;
       return h('button', { type: 'button', 'data-transition': name, text: transitionLabel(o, name), on: { click: async () => {
         try {
@@ -733,13 +750,10 @@ async function viewRecord(view, o, id, full) {
           render();
         } catch (e) { message.textContent = transitionError(o, name, e); }
       } } });
-    })) : null;
-
-  // plugin actions declared for this object (plugin.yaml actions:) whose `when` holds: buttons too
-  const actionDecl = (name) => (o.actions || []).find((a) => a.name === name) || { name };
-  const actions = Array.isArray(r._actions) ? r._actions : [];
-  const actionBar = actions.length ? h('div', { class: 'transitions plugin-actions', role: 'group', 'aria-label': t('actions') },
-    actions.map((name) => {
+    }));
+    transitionBar.hidden = !transitions.length;
+    const actions = Array.isArray(rec._actions) ? rec._actions : [];
+    clear(actionBar).append(...actions.map((name) => {
       const decl = actionDecl(name);
       return h('button', { type: 'button', 'data-action': name, text: label(decl.label, prettify(name.split('.').pop())), on: { click: async () => {
         if (decl.confirm && !window.confirm(label(decl.confirm, ''))) return;
@@ -749,7 +763,10 @@ async function viewRecord(view, o, id, full) {
           render();
         } catch (e) { message.textContent = e.message; }
       } } });
-    })) : null;
+    }));
+    actionBar.hidden = !actions.length;
+  };
+  fillBars(r);
   const groups = [
     [t('details'), o.fields.filter((f) => !f.system && f.type !== 'textarea')],
     [t('longText'), o.fields.filter((f) => !f.system && f.type === 'textarea')],
@@ -777,6 +794,7 @@ async function viewRecord(view, o, id, full) {
         if (dd) clear(dd).append(valueNode(f, fresh[f.name]));
       }
       Object.assign(r, fresh);
+      fillBars(fresh);
       return fresh;
     };
     view.append(await linesGrid(o, r, lines, reread));
@@ -798,7 +816,7 @@ async function viewRecord(view, o, id, full) {
     return h('section', { class: 'related', 'data-related': child.name },
       h('div', { class: 'title' }, h('h2', { text: `${title} · ${data.total != null ? data.total : data.records.length}` }),
         h('div', { class: 'actions' },
-          child.can && child.can.create ? h('a', { class: 'button', href: hashWith(`/o/${child.name}/new`, { [field.name]: id }), text: t('new') }) : null,
+          child.can && child.can.create ? h('a', { class: 'button', 'data-test': 'related-new', href: hashWith(`/o/${child.name}/new`, childDefaults(o, r, child, field)), text: t('new') }) : null,
           h('a', { class: 'button', href: hashWith(`/o/${child.name}`, { filter }), text: t('viewAll') }))),
       data.records.length ? h('div', { class: 'scroll' }, h('table', { class: 'records' },
         h('thead', null, h('tr', null, cols.map((n) => h('th', { scope: 'col', text: fieldLabel(fieldOf(child, n)) })))),
@@ -822,8 +840,8 @@ async function viewRecord(view, o, id, full) {
       h('tbody', null, data.history.map((x) => h('tr', null,
         h('td', { text: formatValue({ type: 'datetime' }, x.at) }),
         h('td', { text: x.user == null ? '—' : state.names.get(`user:${x.user}`) || `#${x.user}` }),
-        h('td', { text: x.action }),
-        h('td', { class: 'changes' }, changesNode(o, x.changes)))))))));
+        h('td', { text: transitionOfChange(x.changes) ? transitionLabel(o, transitionOfChange(x.changes)) : x.action }),
+        h('td', { class: 'changes' }, changesNode(o, x.changes, r)))))))));
   } catch (e) { /* no history right */ }
 }
 
@@ -874,13 +892,18 @@ function decisionBox(o, r, message) {
   return box;
 }
 
-function changesNode(o, changes) {
+// An audit entry's changes: { field: [old, new] } for an update or a transition ({ old, new } read
+// too); a transition's name (_transition) is shown as the action. record: the record as it is now
+// (money reads its currency there).
+const transitionOfChange = (changes) => (changes && Array.isArray(changes._transition) ? changes._transition[1] : null);
+function changesNode(o, changes, record) {
   if (!changes || typeof changes !== 'object') return '';
-  return h('ul', null, Object.entries(changes).map(([name, change]) => {
+  return h('ul', null, Object.entries(changes).filter(([name]) => name !== '_transition').map(([name, change]) => {
     const f = fieldOf(o, name) || { name, type: 'text' };
-    const pair = change && typeof change === 'object' && !Array.isArray(change) && ('old' in change || 'new' in change)
-      ? `${formatValue(f, change.old) || '—'} → ${formatValue(f, change.new) || '—'}` : formatValue(f, change);
-    return h('li', null, h('strong', { text: `${fieldLabel(f)}: ` }), pair);
+    const pair = Array.isArray(change) && change.length === 2 ? change
+      : change && typeof change === 'object' && ('old' in change || 'new' in change) ? [change.old, change.new] : null;
+    const text = pair ? `${formatValue(f, pair[0], record) || '—'} → ${formatValue(f, pair[1], record) || '—'}` : formatValue(f, change, record);
+    return h('li', null, h('strong', { text: `${fieldLabel(f)}: ` }), text);
   }));
 }
 
