@@ -1296,6 +1296,75 @@ async function main() {
     await leadToCash({ axeSource });
   }, page);
 
+  // Money with its currency (GET /meta gives a money field's `currency`: a fixed code, or the record's
+  // own field holding one; app.currency is the company's): a USD quote reads US$ on its page, its
+  // lines (which have no currency of their own) and totals too, an EUR one €, in en and zh; the
+  // report measures (a board's column sums, the dashboard's bars) are converted: the company's €.
+  await test('money shows its currency: a USD quote in US$, an EUR one in €, reports in the company currency', async () => {
+    const rep1 = await apiAs('sales_rep1');
+    const { data: meta } = await rep1('GET', '/meta');
+    const grandTotal = meta.objects.find((o) => o.name === 'quote').fields.find((f) => f.name === 'grand_total');
+    assert(meta.app.currency === 'EUR' && grandTotal.currency && grandTotal.currency.field === 'currency', `/meta: ${meta.app.currency} ${JSON.stringify(grandTotal.currency)}`);
+    const first = async (object, filter) => (await rep1('GET', `/objects/${object}?limit=1&sort=id&filter=${encodeURIComponent(filter)}`)).data.records[0];
+    const usd = await first('quote', "currency = 'USD' and line_count > 0");
+    const eur = await first('quote', "currency = 'EUR' and line_count > 0");
+    const usdOrder = await first('sales_order', "currency = 'USD'");
+    assert(usd && eur && usdOrder, 'the demo has USD and EUR quotes and a USD order');
+    const p = await newPage();
+    await login(p, 'sales_rep1');
+    const open = async (object, id) => {
+      await p.evaluate(([o, i]) => { location.hash = `#/o/${o}/${i}`; }, [object, id]);
+      await p.waitForFunction((i) => (document.querySelector('dd[data-field=id]') || {}).textContent === String(i)
+        && document.querySelector('[data-test=lines-grid] tbody tr'), id);
+    };
+    const texts = (selector) => p.$$eval(selector, (els) => els.map((e) => e.textContent));
+    for (const lang of ['en', 'zh']) {
+      if (lang === 'zh') {
+        await p.click('[data-test=lang]');
+        await p.waitForFunction(() => /商机/.test(document.querySelector('nav#nav').textContent));
+      }
+      await open('quote', usd.id);
+      await shownMoney(p, 'dd[data-field=grand_total]', usd.grand_total, `${lang}: the USD quote's grand total`, 'US$');
+      await shownMoney(p, '[data-test=lines-totals] [data-total=grand_total]', usd.grand_total, `${lang}: under its grid`, 'US$');
+      const lineTotals = await texts('[data-test=lines-grid] td[data-field=line_total] .cell-text');
+      assert(lineTotals.length === usd.line_count && lineTotals.every((x) => x.includes('US$')), `${lang}: its lines in US$: ${lineTotals}`);
+      await p.screenshot({ path: path.join(SHOTS, `${lang === 'zh' ? 'zh-' : ''}quote-usd.png`), fullPage: true });
+      await open('quote', eur.id);
+      await shownMoney(p, 'dd[data-field=grand_total]', eur.grand_total, `${lang}: the EUR quote's grand total`, '€');
+      const eurTexts = [await p.textContent('dd[data-field=grand_total]'), ...await texts('[data-test=lines-grid] td[data-field=line_total] .cell-text')];
+      assert(eurTexts.every((x) => x.includes('€') && !x.includes('$')), `${lang}: the EUR quote in €: ${eurTexts}`);
+    }
+    await p.click('[data-test=lang]');
+    await p.waitForFunction(() => /Opportunities/.test(document.querySelector('nav#nav').textContent));
+    // an order's lines too (read-only for the rep), and the quotes list row by row
+    await open('sales_order', usdOrder.id);
+    const orderLines = await texts('[data-test=lines-grid] td[data-field=unit_price] .cell-text');
+    assert(orderLines.length > 0 && orderLines.every((x) => x.includes('US$')), `the USD order's lines: ${orderLines}`);
+    await shownMoney(p, 'dd[data-field=balance]', usdOrder.balance, "the USD order's balance", 'US$');
+    await gotoHash(p, `#/o/quote?filter=${encodeURIComponent("currency in ('USD', 'EUR')")}`);
+    await waitList(p);
+    const rows = await p.$$eval('table[data-test=list] tbody tr[data-id]', (trs) => trs.map((tr) => tr.querySelector('td[data-label="Grand Total"]').textContent));
+    const { data: listed } = await rep1('GET', `/objects/quote?limit=25&filter=${encodeURIComponent("currency in ('USD', 'EUR')")}&fields=id,currency,grand_total`);
+    assert(rows.length === listed.records.length, `rows: ${rows.length}`);
+    listed.records.forEach((r, i) => assert(rows[i] === '—' ? r.grand_total == null : rows[i].includes(r.currency === 'USD' ? 'US$' : '€')
+      && cents(moneyOf(rows[i])) === cents(r.grand_total), `list row ${r.id} (${r.currency}): ${rows[i]}`));
+    // the board's column sums: the report converts every quote into the company currency
+    await gotoHash(p, '#/k/quote');
+    await p.waitForSelector('section.column[data-value=accepted] .sum');
+    const { data: report } = await rep1('GET', '/reports/quote?group=status&measures=count,sum(grand_total)');
+    for (const row of report.rows)
+      await shownMoney(p, `section.column[data-value=${row.status}] .sum`, row.sum_grand_total, `the ${row.status} column's sum`, '€');
+    // the dashboard: money bars in €, the average discount in %
+    await gotoHash(p, '#/dash');
+    await p.waitForSelector('section.chart-card[data-chart-title="Quotes by status"] svg text.value');
+    const bars = await texts('section.chart-card[data-chart-title="Quotes by status"] svg text.value');
+    assert(bars.length && bars.every((x) => /^€/.test(x)), `quotes by status: ${bars}`);
+    const discounts = await texts('section.chart-card[data-chart-title="Average header discount by rep"] svg text.value');
+    assert(discounts.length && discounts.every((x) => /%$/.test(x)), `average discount: ${discounts}`);
+    assert(p.errors.length === 0, p.errors.join(' | '));
+    await p.context().close();
+  }, page);
+
   // zh: navigation, a board and a record page read the metadata's zh labels (modules, plurals,
   // transition buttons, kanban card fields); screenshots for the README.
   await test('zh: navigation, board and record page in Chinese from the metadata', async () => {

@@ -251,23 +251,58 @@ const recordTitle = (o, r) => {
 
 // ---- value formatting --------------------------------------------------------------------
 const locale = () => (state.lang === 'zh' ? 'zh-CN' : 'en-US');
-function formatNumber(v, type) {
+// Money in English uses world English (en-001): the same digits as en-US, but a dollar or a yen
+// that says whose (US$, CN¥, JP¥) where en-US prints a bare $ or ¥ beside the euros
+const moneyLocale = () => (state.lang === 'zh' ? 'zh-CN' : 'en-001');
+const appCurrency = () => (state.meta && state.meta.app && state.meta.app.currency) || null;
+const currencyCode = (code) => (typeof code === 'string' && /^[A-Z]{3}$/.test(code) ? code : null);
+// The ISO 4217 code of an amount of money field f in record (GET /meta gives a field's `currency`
+// as a fixed code, or { field } naming the record's own field that holds one); else the company's
+// (app.currency). Report measures are converted into the company currency: they pass no record.
+function currencyOf(f, record) {
+  const spec = f && f.currency;
+  if (typeof spec === 'string') return currencyCode(spec) || appCurrency();
+  if (spec && spec.field && record) return currencyCode(record[spec.field]) || appCurrency();
+  return appCurrency();
+}
+// f as its amounts read beside a parent record: a line's or a child's money with no currency of its
+// own is in its parent's (a quote's lines, an order's payments add up into the parent's totals)
+function inCurrencyOf(f, parentObject, parent) {
+  if (!parent || f.currency || valueType(f) !== 'money') return f;
+  const held = parentObject.fields.find((x) => x.currency && valueType(x) === 'money');
+  return held ? { ...f, currency: currencyOf(held, parent) } : f;
+}
+function formatMoney(v, currency, compact) {
+  const options = currency ? { style: 'currency', currency } : { minimumFractionDigits: 2, maximumFractionDigits: 2 };
+  if (compact) Object.assign(options, { notation: 'compact', minimumFractionDigits: 0, maximumFractionDigits: 1 });
+  try { return new Intl.NumberFormat(moneyLocale(), options).format(v); } catch (e) { return new Intl.NumberFormat(locale(), { minimumFractionDigits: 2 }).format(v); }
+}
+function formatNumber(v, type, currency) {
   if (typeof v !== 'number') return String(v);
-  if (type === 'money') {
-    // app.yaml config: { currency: EUR } shows the currency; without it, a plain amount
-    const currency = state.meta && state.meta.app && state.meta.app.currency;
-    const options = currency ? { style: 'currency', currency } : { minimumFractionDigits: 2, maximumFractionDigits: 2 };
-    try { return new Intl.NumberFormat(locale(), options).format(v); } catch (e) { return new Intl.NumberFormat(locale(), { minimumFractionDigits: 2 }).format(v); }
-  }
+  if (type === 'money') return formatMoney(v, currency);
   if (type === 'percent') return `${new Intl.NumberFormat(locale(), { maximumFractionDigits: 2 }).format(v)}%`;
   return new Intl.NumberFormat(locale(), { maximumFractionDigits: 6 }).format(v);
 }
-function formatValue(f, v) {
+// A report measure (GET /reports, a kanban column's sum, a chart's bar): money there is converted
+// into the company currency. f: the measured field (null for a count); compact: 1.2M, for charts.
+function formatMeasure(f, v, compact) {
+  if (typeof v !== 'number') return v == null ? '' : String(v);
+  const type = f ? valueType(f) : 'int';
+  if (type === 'money') return formatMoney(v, appCurrency(), compact);
+  const number = compact ? new Intl.NumberFormat(locale(), { notation: 'compact', maximumFractionDigits: 1 }).format(v)
+    : formatNumber(v, type === 'percent' ? 'decimal' : type);
+  return type === 'percent' ? `${number}%` : number;
+}
+// the fields holding the currency of the money among names (to ask for them beside it)
+const currencyFields = (o, names) => names.map((n) => fieldOf(o, n))
+  .filter((f) => f && f.currency && f.currency.field && fieldOf(o, f.currency.field)).map((f) => f.currency.field);
+// record: the record v belongs to (money reads its currency field there)
+function formatValue(f, v, record) {
   if (v == null || v === '') return '';
   if (f.name === 'id') return String(v);   // an id is a name, not a quantity: no "1,003"
   const type = valueType(f);
   if (type === 'geo' && typeof v === 'object') return `${Number(v.lat).toFixed(5)}, ${Number(v.lng).toFixed(5)}`;
-  if (numeric(type)) return formatNumber(v, type);
+  if (numeric(type)) return formatNumber(v, type, type === 'money' ? currencyOf(f, record) : null);
   if (type === 'enum') return enumLabel(f, v);
   if (type === 'multienum') return (Array.isArray(v) ? v : [v]).map((x) => enumLabel(f, x)).join(', ');
   if (type === 'bool') return v ? '✓' : '✗';
@@ -281,12 +316,12 @@ function formatValue(f, v) {
   return String(v);
 }
 // A cell or value node: refs link to the target record, urls and emails to themselves.
-function valueNode(f, v) {
+function valueNode(f, v, record) {
   if (v == null || v === '') return h('span', { class: 'empty', text: '—' });
   if (isRef(f) && objectOf(f.to)) return h('a', { href: `#/o/${f.to}/${v}`, text: formatValue(f, v) });
   if (f.type === 'url' && /^https?:\/\//i.test(String(v))) return h('a', { href: String(v), rel: 'noopener noreferrer', target: '_blank', text: String(v) });
   if (f.type === 'email') return h('a', { href: `mailto:${v}`, text: String(v) });
-  const text = formatValue(f, v);
+  const text = formatValue(f, v, record);
   const el = h('span', { text });
   if (numeric(valueType(f))) el.className = 'num';
   return el;
@@ -613,7 +648,7 @@ async function viewList(view, o, params) {
         on: { change: (e) => { if (e.target.checked) picked.add(String(r.id)); else picked.delete(String(r.id)); refreshBulk(); } } });
       body.append(h('tr', { dataset: { id: r.id } }, box ? h('td', { class: 'select' }, box) : null, cols.map((n, i) => {
         const f = fieldOf(o, n);
-        const cell = i === 0 ? h('a', { href: `#/o/${o.name}/${r.id}`, text: formatValue(f, r[n]) || `#${r.id}` }) : valueNode(f, r[n]);
+        const cell = i === 0 ? h('a', { href: `#/o/${o.name}/${r.id}`, text: formatValue(f, r[n], r) || `#${r.id}` }) : valueNode(f, r[n], r);
         return h('td', { 'data-label': fieldLabel(f), class: numeric(valueType(f)) ? 'num' : null }, cell);
       }), q.deleted ? h('td', null, h('button', { type: 'button', text: t('restore'), on: { click: async () => {
         try { await api('POST', `/objects/${o.name}/${r.id}/restore`); toast(t('restore')); load(); } catch (e) { error.textContent = e.message; }
@@ -780,7 +815,7 @@ async function viewRecord(view, o, id, full) {
   for (const [title, fields] of groups) {
     if (!fields.length) continue;
     grid.append(h('section', { class: 'group' }, h('h2', { text: title }),
-      h('dl', null, fields.map((f) => [h('dt', { text: fieldLabel(f) }), h('dd', { 'data-field': f.name }, valueNode(f, r[f.name]))]))));
+      h('dl', null, fields.map((f) => [h('dt', { text: fieldLabel(f) }), h('dd', { 'data-field': f.name }, valueNode(f, r[f.name], r))]))));
   }
   view.append(grid);
   if (lines) {
@@ -791,7 +826,7 @@ async function viewRecord(view, o, id, full) {
       await resolveRefs(o, [fresh], shown);
       for (const f of o.fields) {
         const dd = grid.querySelector(`dd[data-field="${CSS.escape(f.name)}"]`);
-        if (dd) clear(dd).append(valueNode(f, fresh[f.name]));
+        if (dd) clear(dd).append(valueNode(f, fresh[f.name], fresh));
       }
       Object.assign(r, fresh);
       fillBars(fresh);
@@ -821,8 +856,9 @@ async function viewRecord(view, o, id, full) {
       data.records.length ? h('div', { class: 'scroll' }, h('table', { class: 'records' },
         h('thead', null, h('tr', null, cols.map((n) => h('th', { scope: 'col', text: fieldLabel(fieldOf(child, n)) })))),
         h('tbody', null, data.records.map((cr) => h('tr', { dataset: { id: cr.id } }, cols.map((n, i) => {
-          const f = fieldOf(child, n);
-          return h('td', { 'data-label': fieldLabel(f) }, i === 0 ? h('a', { href: `#/o/${child.name}/${cr.id}`, text: formatValue(f, cr[n]) || `#${cr.id}` }) : valueNode(f, cr[n]));
+          const f = inCurrencyOf(fieldOf(child, n), o, r);
+          return h('td', { 'data-label': fieldLabel(f), class: numeric(valueType(f)) ? 'num' : null },
+            i === 0 ? h('a', { href: `#/o/${child.name}/${cr.id}`, text: formatValue(f, cr[n], cr) || `#${cr.id}` }) : valueNode(f, cr[n], cr));
         })))))) : h('p', { class: 'empty', text: t('noRecords') }));
   }));
   const composer = r.deleted_at ? null : composerFor(o, id);
@@ -1114,7 +1150,7 @@ async function viewForm(view, o, id, params) {
               const err = errors.get(f.name);
               const mine = widgets.get(f.name).readValue();
               if (JSON.stringify(p.current[f.name] ?? null) !== JSON.stringify(mine ?? null)) {
-                err.textContent = `${t('nowValue')}: ${formatValue(f, p.current[f.name]) || '—'}`;
+                err.textContent = `${t('nowValue')}: ${formatValue(f, p.current[f.name], p.current) || '—'}`;
               }
             }
             banner.textContent = '';
@@ -1175,7 +1211,7 @@ async function viewKanban(view, o) {
       h('option', { value: '', text: `${t('moveTo')}…` }),
       (gf.values || []).filter((x) => x.value !== r[gf.name]).map((x) => h('option', { value: x.value, text: label(x.label, x.value) })));
     // views.kanban.card: { title, subtitle, fields } (checked by crm check); else the title and the sum
-    const shown = (name) => { const f = fieldOf(o, name); return f && r[name] != null ? formatValue(f, r[name]) : null; };
+    const shown = (name) => { const f = fieldOf(o, name); return f && r[name] != null ? formatValue(f, r[name], r) : null; };
     const subtitle = cardSpec.subtitle ? shown(cardSpec.subtitle) : null;
     const lines = (cardSpec.fields || []).map((name) => {
       const f = fieldOf(o, name);
@@ -1186,7 +1222,7 @@ async function viewKanban(view, o) {
       h('a', { href: `#/o/${o.name}/${r.id}`, text: r[cardTitle] == null ? `#${r.id}` : String(shown(cardTitle) ?? r[cardTitle]) }),
       subtitle != null ? h('span', { class: 'card-subtitle', text: subtitle }) : null,
       ...lines,
-      !cardSpec.fields && sumf && r[sumf.name] != null ? h('span', { class: 'num', text: formatValue(sumf, r[sumf.name]) }) : null,
+      !cardSpec.fields && sumf && r[sumf.name] != null ? h('span', { class: 'num', text: formatValue(sumf, r[sumf.name], r) }) : null,
       moveSel);
     moveSel.addEventListener('change', () => { if (moveSel.value) move(el, columns.get(moveSel.value)); });
     el.addEventListener('dragstart', (e) => {
@@ -1247,7 +1283,7 @@ async function viewKanban(view, o) {
     const col = { value: v.value, list, cursor: null };
     const section = h('section', { class: 'column', dataset: { value: v.value } },
       h('h2', null, label(v.label, v.value), h('span', { class: 'count', text: tot ? ` ${tot.count}` : '' }),
-        sumf && tot ? h('span', { class: 'sum', text: formatValue(sumf, tot[`sum_${sumf.name}`]) }) : null),
+        sumf && tot ? h('span', { class: 'sum', text: formatMeasure(sumf, tot[`sum_${sumf.name}`]) }) : null),
       list, more);
     col.section = section;
     columns.set(v.value, col);
@@ -1301,7 +1337,6 @@ function barChart(title, rows, format) {
   svg.append(s('line', { x1: left, x2: W - left, y1: H - bottom, y2: H - bottom, class: 'baseline' }));
   return svg;
 }
-const shortNumber = (v) => new Intl.NumberFormat(locale(), { notation: 'compact', maximumFractionDigits: 1 }).format(v);
 
 // A chart defined in YAML: { title, group, measure: count | sum(f) | avg(f)..., filter, by: month |
 // year | day (date groups), type: bar }. One GET /reports/{object}; enum groups keep their value
@@ -1337,7 +1372,8 @@ async function definedChart(o, c, i) {
       if (isRef(gf)) await resolveRefs(o, entries.map(([k]) => ({ [gf.name]: k })), [gf.name]);
       rows = entries.map(([k, v]) => ({ label: cut ? String(k) : formatValue(gf, k), value: v }));
     }
-    card.append(rows.length ? barChart(title, rows, shortNumber) : h('p', { class: 'empty', text: t('noChart') }));
+    const measured = /^\w+\((\w+)\)$/.test(measure) ? fieldOf(o, measure.replace(/^\w+\((\w+)\)$/, '$1')) : null;
+    card.append(rows.length ? barChart(title, rows, (v) => formatMeasure(measured, v, true)) : h('p', { class: 'empty', text: t('noChart') }));
   } catch (e) {
     card.append(h('p', { class: 'error', text: e.message }));
   }
@@ -1421,7 +1457,8 @@ const fill = (text, values) => text.replace(/\{(\w+)\}/g, (m, k) => (k in values
 
 async function linesGrid(o, parent, spec, reread) {
   const { child } = spec;
-  const columns = (spec.fields || []).map((n) => fieldOf(child, n)).filter(Boolean);
+  // a line's money reads in the parent's currency when it has none of its own
+  const columns = (spec.fields || []).map((n) => fieldOf(child, n)).filter(Boolean).map((f) => inCurrencyOf(f, o, parent));
   const order = spec.order && fieldOf(child, spec.order) ? spec.order : null;
   const live = !parent.deleted_at;
   const can = { create: live && !!(child.can && child.can.create), update: live && !!(child.can && child.can.update),
@@ -1450,8 +1487,9 @@ async function linesGrid(o, parent, spec, reread) {
   const empty = h('p', { class: 'empty', text: t('noLines') });
   const table = h('table', { class: 'lines-grid', 'aria-labelledby': titleId, 'data-test': 'lines-grid' },
     h('thead', null, h('tr', null, h('th', { scope: 'col', class: 'line-no', text: t('lineNo') }),
+      // an amount typed into a cell is in the currency the header names (the parent's)
       columns.map((f) => h('th', { scope: 'col', class: numeric(valueType(f)) ? 'num' : null,
-        text: `${fieldLabel(f)}${f.required && editable(f) ? ' *' : ''}` })),
+        text: `${fieldLabel(f)}${editable(f) && valueType(f) === 'money' && currencyOf(f, parent) ? ` (${currencyOf(f, parent)})` : ''}${f.required && editable(f) ? ' *' : ''}` })),
       editing ? h('th', { scope: 'col', class: 'row-actions' }, h('span', { class: 'visually-hidden', text: t('lineActions') })) : null)),
     body);
   const addButton = h('button', { type: 'button', 'data-test': 'lines-add', text: `+ ${t('addLine')}` });
@@ -1472,7 +1510,7 @@ async function linesGrid(o, parent, spec, reread) {
   function showTotals(record) {
     clear(totalsBox);
     for (const f of totals) totalsBox.append(h('div', null, h('dt', { text: fieldLabel(f) }),
-      h('dd', { 'data-total': f.name }, valueNode(f, record[f.name]))));
+      h('dd', { 'data-total': f.name }, valueNode(f, record[f.name], record))));
   }
 
   // a line's values that differ from those saved (a new line: from its defaults)
@@ -1559,7 +1597,7 @@ async function linesGrid(o, parent, spec, reread) {
         row.base[f.name] = start;
         content = cellWidget(row, f, start);
       } else {
-        content = h('span', { class: 'cell-text' }, valueNode(f, record[f.name]));
+        content = h('span', { class: 'cell-text' }, valueNode(f, record[f.name], record));
         row.texts.set(f.name, content);
       }
       tr.append(h('td', { 'data-label': fieldLabel(f), dataset: { field: f.name }, class: numeric(valueType(f)) ? 'num' : null },
@@ -1681,12 +1719,12 @@ async function linesGrid(o, parent, spec, reread) {
       for (const f of columns) {
         const text = row.texts.get(f.name);
         const w = row.widgets.get(f.name);
-        if (text) clear(text).append(valueNode(f, current[f.name]));
+        if (text) clear(text).append(valueNode(f, current[f.name], current));
         if (!w) continue;
         const mine = w.readValue();
         // a cell the user did not touch takes their value; an edited one stays, with theirs beside it
         if (sameValue(mine, row.base[f.name])) w.replaceWith(cellWidget(row, f, current[f.name]));
-        else if (!sameValue(mine, current[f.name])) cellError(row, f.name, `${t('nowValue')}: ${formatValue(f, current[f.name]) || '—'}`, false);
+        else if (!sameValue(mine, current[f.name])) cellError(row, f.name, `${t('nowValue')}: ${formatValue(f, current[f.name], current) || '—'}`, false);
         row.base[f.name] = current[f.name];
       }
       row.record = current;
@@ -1858,12 +1896,13 @@ async function viewHome(view) {
       h('h2', null, h('a', { href: hashWith(`/o/${o.name}`, { filter: spec.filter || '', sort: spec.sort || '' }), text: label(spec.title, objectPlural(o)) })));
     grid.append(card);
     try {
-      const { data } = await api('GET', `/objects/${o.name}`, { query: { filter: spec.filter, sort: spec.sort, limit: spec.limit || 10, fields: ['id', ...fields].join(',') } });
+      const { data } = await api('GET', `/objects/${o.name}`, { query: { filter: spec.filter, sort: spec.sort, limit: spec.limit || 10,
+        fields: [...new Set(['id', ...fields, ...currencyFields(o, fields)])].join(',') } });
       await resolveRefs(o, data.records, fields);
       if (!data.records.length) { card.append(h('p', { class: 'empty', text: t('nothingHere') })); return; }
       card.append(h('table', { class: 'records compact' },
         h('tbody', null, data.records.map((r) => h('tr', null, fields.map((n, k) => h('td', null,
-          k === 0 ? h('a', { href: `#/o/${o.name}/${r.id}`, text: formatValue(fieldOf(o, n), r[n]) || `#${r.id}` }) : valueNode(fieldOf(o, n), r[n]))))))));
+          k === 0 ? h('a', { href: `#/o/${o.name}/${r.id}`, text: formatValue(fieldOf(o, n), r[n], r) || `#${r.id}` }) : valueNode(fieldOf(o, n), r[n], r))))))));
     } catch (e) {
       card.append(h('p', { class: 'empty', text: e.message }));
     }
@@ -1934,7 +1973,7 @@ async function viewDashboard(view) {
       const byValue = new Map(data.rows.map((r) => [r[gf.name], r[key] || 0]));
       const rows = (gf.values || []).map((v) => ({ label: label(v.label, v.value), value: byValue.get(v.value) || 0 }));
       const title = `${objectLabel(o)}: ${sumf ? fieldLabel(sumf) : '#'} ${t('by_')} ${fieldLabel(gf)}`;
-      card.append(h('h2', null, h('a', { href: `#/k/${o.name}`, text: title })), barChart(title, rows, shortNumber));
+      card.append(h('h2', null, h('a', { href: `#/k/${o.name}`, text: title })), barChart(title, rows, (v) => formatMeasure(sumf, v, true)));
     } catch (e) {
       card.append(h('p', { class: 'error', text: e.message }));
     }
@@ -1959,7 +1998,7 @@ async function viewDashboard(view) {
         }
         const rows = [...months].sort((a, b) => a[0].localeCompare(b[0])).slice(-12).map(([m, v]) => ({ label: m, value: v }));
         const title = `${fieldLabel(sumf)} ${t('perMonth')} (${fieldLabel(datef)})`;
-        area.append(rows.length ? barChart(title, rows, shortNumber) : h('p', { class: 'empty', text: t('noChart') }));
+        area.append(rows.length ? barChart(title, rows, (v) => formatMeasure(sumf, v, true)) : h('p', { class: 'empty', text: t('noChart') }));
       } catch (e) {
         area.append(h('p', { class: 'error', text: e.message }));
       }
