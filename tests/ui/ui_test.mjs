@@ -680,7 +680,7 @@ async function main() {
     assert(await page.textContent('dd[data-field=stage]') === 'Prospecting', 'enum label');
     assert(await page.$('dd[data-field=account] a[href^="#/o/account/"]'), 'account link');
     assert(await page.$('section.related[data-related=activity]'), 'related activities');
-    assert(/create/.test(await page.textContent('section.history')), 'history shows the create');
+    assert(/Created/.test(await page.textContent('section.history')), 'history shows the create');
     await page.screenshot({ path: path.join(SHOTS, 'record.png'), fullPage: true });
     await page.click('a.button[href$="/edit"]');
     await page.waitForSelector('form.edit');
@@ -1363,6 +1363,83 @@ async function main() {
     assert(discounts.length && discounts.every((x) => /%$/.test(x)), `average discount: ${discounts}`);
     assert(p.errors.length === 0, p.errors.join(' | '));
     await p.context().close();
+  }, page);
+
+  // Quote to Cash for the README (core/server/ui/screenshots/ keeps the chosen ones): a quote with its
+  // grid and stage path, the Sales Orders list, a forecast and the module's dashboard (#/dash/lead2cash,
+  // reached from the dashboard's module chooser); en and zh, desktop and phone; axe-core on each page
+  // in en on a desktop and in zh on a phone; nothing scrolls sideways on a phone.
+  await test('quote to cash in en and zh, desktop and phone: a quote, the orders, a forecast, the module dashboard', async () => {
+    const rep1 = await apiAs('sales_rep1');
+    const { data: meta } = await rep1('GET', '/meta');
+    const filter = "owner = $me and status in ('approved', 'presented') and line_count >= 3";
+    const quote = (await rep1('GET', `/objects/quote?limit=1&sort=id&filter=${encodeURIComponent(filter)}`)).data.records[0];
+    assert(quote, 'a quote of the rep\'s half way along its path');
+    const axeSource = fs.readFileSync(path.join(ROOT, 'tests/ui/node_modules/axe-core/axe.min.js'), 'utf8');
+    // the demo's forecasts are for this quarter, and its deals close in the first half of 2026: the rep
+    // makes one for the second quarter of 2026 from the Forecasts list, and recalculates it
+    const p = await newPage(undefined, { bypassCSP: true });
+    await login(p, 'sales_rep1');
+    await p.click('nav#nav a[href="#/o/forecast"]');
+    await waitList(p);
+    await p.click('.title a.button.primary');
+    await p.waitForSelector('form.edit #f-period_start');
+    await p.selectOption('#f-period', 'quarter');
+    await p.fill('#f-period_start', '2026-04-01');
+    await p.click('[data-test=save]');
+    await p.waitForFunction(() => /#\/o\/forecast\/\d+$/.test(location.hash));
+    const forecast = Number(p.url().match(/(\d+)$/)[1]);
+    await p.click('button[data-action="lead2cash.recalculate"]');
+    await p.waitForFunction(() => !/^—?$/.test((document.querySelector('dd[data-field=calculated_at]') || {}).textContent || ''));
+    const { data: figures } = await rep1('GET', `/objects/forecast/${forecast}`);
+    assert(figures.deal_count > 0, `the rep's deals closing in Q2 2026: ${JSON.stringify(figures)}`);
+    await shownMoney(p, 'dd[data-field=pipeline]', figures.pipeline, "the forecast's pipeline");
+    await shownMoney(p, 'dd[data-field=forecast_total]', figures.forecast_total, "the forecast's total");
+    // the dashboard's module chooser: Quote to Cash's charts alone
+    await p.click('nav#nav a[href="#/dash"]');
+    await p.waitForSelector('[data-test=dash-modules] a[href="#/dash/lead2cash"]');
+    await p.click('[data-test=dash-modules] a[href="#/dash/lead2cash"]');
+    const mine = meta.objects.filter((o) => o.module === 'lead2cash').flatMap((o) => ((o.views && o.views.charts) || []).map((c) => c.title.en));
+    await p.waitForFunction((n) => document.querySelectorAll('section.chart-card svg.chart').length === n, mine.length);
+    const shown = await p.$$eval('section.chart-card', (cs) => cs.map((c) => c.dataset.chartTitle));
+    assert(JSON.stringify(shown.sort()) === JSON.stringify([...mine].sort()), `the module's charts: ${shown}`);
+    assert(await p.textContent('h1') === 'Dashboard · Quote to Cash', `title: ${await p.textContent('h1')}`);
+    assert(await p.getAttribute('[data-test=dash-modules] a[aria-current=page]', 'href') === '#/dash/lead2cash', 'the chooser marks the module');
+    assert(!(await p.$('[data-test=inbox]')), 'a module\'s dashboard is its charts');
+    await p.context().close();
+
+    const pages = [
+      { name: 'quote', hash: `#/o/quote/${quote.id}`, ready: '[data-test=lines-grid] tbody tr', full: true },
+      { name: 'orders', hash: '#/o/sales_order', ready: 'table[data-test=list] tbody tr[data-id]', full: false },
+      { name: 'forecast', hash: `#/o/forecast/${forecast}`, ready: 'section.history', full: true },
+      { name: 'q2c-dashboard', hash: '#/dash/lead2cash', ready: `section.chart-card:nth-of-type(${mine.length}) svg.chart`, full: true },
+    ];
+    for (const [lang, viewport, prefix] of [['en', { width: 1280, height: 860 }, ''], ['zh', { width: 1280, height: 860 }, 'zh-'],
+      ['en', { width: 390, height: 844 }, 'phone-'], ['zh', { width: 390, height: 844 }, 'zh-phone-']]) {
+      const q = await newPage(viewport, { bypassCSP: true });
+      await login(q, 'sales_rep1');
+      if (lang === 'zh') {
+        await q.click('[data-test=lang]');
+        await q.waitForFunction(() => document.documentElement.lang === 'zh-CN');
+      }
+      for (const { name, hash, ready, full } of pages) {
+        await q.evaluate((h) => { location.hash = h; }, hash);
+        await q.waitForSelector(ready);
+        await q.waitForFunction(() => !document.querySelector('p.loading'));
+        if (lang === 'zh') {
+          const text = await q.textContent('#main');
+          assert(!/Quote|Sales Order|Forecast|Dashboard|Subtotal/.test(text), `${name} in zh shows English: ${text.slice(0, 300)}`);
+        }
+        if (viewport.width < 400) {
+          const width = await q.evaluate(() => document.documentElement.scrollWidth);
+          assert(width <= viewport.width + 10, `${prefix}${name}: no sideways scrolling on a phone: ${width}`);
+        }
+        if (prefix === '' || prefix === 'zh-phone-') await assertAxe(q, axeSource, `${prefix}${name}`);
+        await q.screenshot({ path: path.join(SHOTS, `${prefix}${name}.png`), fullPage: full });
+      }
+      assert(q.errors.length === 0, `${prefix}: ${q.errors.join(' | ')}`);
+      await q.context().close();
+    }
   }, page);
 
   // zh: navigation, a board and a record page read the metadata's zh labels (modules, plurals,

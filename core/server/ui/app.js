@@ -39,7 +39,8 @@ const STRINGS = {
     searchAll: 'Search everything', results: 'Results for', noResults: 'Nothing found', searchHint: 'Type at least two characters',
     home: 'Home', nothingHere: 'Nothing here', recent: 'Recently viewed',
     views: 'Saved views', allRecords: 'All records', saveView: 'Save view', viewName: 'View name', shareRole: 'Share with my role',
-    stagePath: 'Stages', exportCsv: 'Export CSV', selected: 'selected', changeOwner: 'Change owner to…',
+    auditCreate: 'Created', auditUpdate: 'Updated', auditRestore: 'Restored',
+    stagePath: 'Stages', dashboards: 'Dashboards', allModules: 'All modules', exportCsv: 'Export CSV', selected: 'selected', changeOwner: 'Change owner to…',
     deleteSelected: 'Delete selected', selectRow: 'Select', confirmDelete: 'Delete the selected records?',
     composer: 'Log', add: 'Add', columns: 'Columns', resetColumns: 'Default columns',
     menu: 'Menu', value: 'Value', field: 'Field', operator: 'Operator', expression: 'Expression',
@@ -72,7 +73,8 @@ const STRINGS = {
     searchAll: '全局搜索', results: '搜索结果：', noResults: '没有找到', searchHint: '请至少输入两个字符',
     home: '首页', nothingHere: '暂无', recent: '最近查看',
     views: '已保存视图', allRecords: '全部记录', saveView: '保存视图', viewName: '视图名称', shareRole: '共享给我的角色',
-    stagePath: '阶段', exportCsv: '导出 CSV', selected: '已选', changeOwner: '更改负责人为…',
+    auditCreate: '创建', auditUpdate: '修改', auditRestore: '已恢复',
+    stagePath: '阶段', dashboards: '仪表盘', allModules: '全部模块', exportCsv: '导出 CSV', selected: '已选', changeOwner: '更改负责人为…',
     deleteSelected: '删除所选', selectRow: '选择', confirmDelete: '删除所选记录？',
     composer: '记录', add: '添加', columns: '列', resetColumns: '默认列',
     menu: '菜单', value: '值', field: '字段', operator: '运算符', expression: '表达式',
@@ -193,6 +195,12 @@ const fieldLabel = (f) => {
   return l === f.name ? prettify(f.name) : l;
 };
 const objectLabel = (o) => label(o.label, prettify(o.name));
+// a module's heading: the label one of its objects gives it (module: { name, label }), else its name
+const moduleOf = (o) => o.module || 'other';
+function moduleLabel(m) {
+  const labelled = objects().find((o) => moduleOf(o) === m && o.module_label);
+  return labelled ? label(labelled.module_label, prettify(m)) : prettify(m);
+}
 // navigation and list titles read the plural (label_plural), else the label
 const objectPlural = (o) => label(o.label_plural, objectLabel(o));
 // a transition as metadata names it: its label and its guard's message, in the current language
@@ -248,6 +256,13 @@ const recordTitle = (o, r) => {
   const v = r[titleField(o)];
   return v == null || v === '' ? `#${r.id}` : String(v);
 };
+// A record page's heading: its title, or for an object with no text to name it by (a forecast, a
+// quote line) its first list columns as they read ("Tom Becker · Quarter · 2026-04-01")
+function recordHeading(o, r) {
+  if (titleField(o) !== 'id') return recordTitle(o, r);
+  const parts = listColumns(o).slice(0, 3).map((n) => formatValue(fieldOf(o, n), r[n], r)).filter(Boolean);
+  return parts.length ? parts.join(' · ') : recordTitle(o, r);
+}
 
 // ---- value formatting --------------------------------------------------------------------
 const locale = () => (state.lang === 'zh' ? 'zh-CN' : 'en-US');
@@ -314,6 +329,13 @@ function formatValue(f, v, record) {
   if (isRef(f)) return state.names.get(`${f.to}:${v}`) || `#${v}`;
   if (typeof v === 'object') return JSON.stringify(v);
   return String(v);
+}
+// A list cell's class: amounts right-aligned; short values (amounts, dates, states, numbers) on one
+// line, so that a narrow column wraps the names beside them and not "2026-|12-07" or "已确|认"
+function cellClass(f) {
+  const type = valueType(f);
+  if (numeric(type)) return 'num nowrap';
+  return ['date', 'datetime', 'enum', 'autonumber'].includes(type) ? 'nowrap' : null;
 }
 // A cell or value node: refs link to the target record, urls and emails to themselves.
 function valueNode(f, v, record) {
@@ -403,7 +425,7 @@ async function render() {
   try {
     const [kind, oname, id, sub] = parts;
     if (!kind || kind === 'home') await viewHome(view);
-    else if (kind === 'dash') await viewDashboard(view);
+    else if (kind === 'dash') await viewDashboard(view, oname);
     else if (kind === 'o' && objectOf(oname) && !id) await viewList(view, objectOf(oname), params);
     else if (kind === 'o' && objectOf(oname) && id === 'new') await viewForm(view, objectOf(oname), null, params);
     else if (kind === 'o' && objectOf(oname) && sub === 'edit') await viewForm(view, objectOf(oname), id, params);
@@ -475,17 +497,12 @@ function renderChrome() {
   const listed = (o) => !wanted || wanted.includes(o.name) || wanted.includes(o.module);
   const rank = (o) => (wanted ? Math.min(...[o.name, o.module].map((x) => { const i = wanted.indexOf(x); return i < 0 ? 1e9 : i; })) : 0);
   for (const o of objects().filter(listed).sort((a, b) => rank(a) - rank(b))) {
-    const m = o.module || 'other';
+    const m = moduleOf(o);
     if (!modules.has(m)) modules.set(m, []);
     modules.get(m).push(o);
   }
-  // a module's heading: the label one of its objects gives it (module: { name, label }), else its name
-  const moduleLabel = (m, list) => {
-    const labelled = list.find((o) => o.module_label);
-    return labelled ? label(labelled.module_label, prettify(m)) : prettify(m);
-  };
   for (const [m, list] of modules) {
-    nav.append(h('h2', { text: moduleLabel(m, list) }), h('ul', null, list.map((o) => h('li', null,
+    nav.append(h('h2', { text: moduleLabel(m) }), h('ul', null, list.map((o) => h('li', null,
       link(`#/o/${o.name}`, objectPlural(o), current[1] === o.name && current[0] !== 'k'),
       kanbanOf(o) ? link(`#/k/${o.name}`, t('board'), current[1] === o.name && current[0] === 'k') : null))));
   }
@@ -649,7 +666,7 @@ async function viewList(view, o, params) {
       body.append(h('tr', { dataset: { id: r.id } }, box ? h('td', { class: 'select' }, box) : null, cols.map((n, i) => {
         const f = fieldOf(o, n);
         const cell = i === 0 ? h('a', { href: `#/o/${o.name}/${r.id}`, text: formatValue(f, r[n], r) || `#${r.id}` }) : valueNode(f, r[n], r);
-        return h('td', { 'data-label': fieldLabel(f), class: numeric(valueType(f)) ? 'num' : null }, cell);
+        return h('td', { 'data-label': fieldLabel(f), class: cellClass(f) }, cell);
       }), q.deleted ? h('td', null, h('button', { type: 'button', text: t('restore'), on: { click: async () => {
         try { await api('POST', `/objects/${o.name}/${r.id}/restore`); toast(t('restore')); load(); } catch (e) { error.textContent = e.message; }
       } } })) : null));
@@ -730,12 +747,12 @@ async function getRecord(o, id) {
 
 async function viewRecord(view, o, id, full) {
   const { data: r, etag } = await getRecord(o, id);
-  rememberRecord(o, r);   // for the home page's "recently viewed"
   const shown = o.fields.map((f) => f.name);
   const lines = linesOf(o);
   // the lines' object is edited in the grid: not listed again among the related lists
   const specs = relatedSpecs(o).filter(({ child, field }) => !(lines && child === lines.child && field.name === lines.ref));
   await resolveRefs(o, [r], shown);
+  rememberRecord(o, r);   // for the home page's "recently viewed" (by the names just read)
   const message = h('p', { class: 'error', role: 'alert' });
   const notice = h('p', { class: 'notice', role: 'status', 'data-test': 'record-notice' });
   if (state.flash && state.flash.key === `${o.name}:${id}`) notice.textContent = state.flash.text;
@@ -809,7 +826,7 @@ async function viewRecord(view, o, id, full) {
   ];
   append(view, [h('div', { class: 'title' },
     h('div', null, h('p', { class: 'crumb' }, h('a', { href: `#/o/${o.name}`, text: objectLabel(o) })),
-      h('h1', { 'data-test': 'record-title', text: recordTitle(o, r) })), buttons), ...stagePaths, message, notice, transitionBar, actionBar]);
+      h('h1', { 'data-test': 'record-title', text: recordHeading(o, r) })), buttons), ...stagePaths, message, notice, transitionBar, actionBar]);
   if (!r.deleted_at) append(view, [await pendingApprovals(o, id), o.name === APPROVAL ? decisionBox(o, r, message) : null]);
   const grid = h('div', { class: full ? 'record full' : 'record' });
   for (const [title, fields] of groups) {
@@ -857,7 +874,7 @@ async function viewRecord(view, o, id, full) {
         h('thead', null, h('tr', null, cols.map((n) => h('th', { scope: 'col', text: fieldLabel(fieldOf(child, n)) })))),
         h('tbody', null, data.records.map((cr) => h('tr', { dataset: { id: cr.id } }, cols.map((n, i) => {
           const f = inCurrencyOf(fieldOf(child, n), o, r);
-          return h('td', { 'data-label': fieldLabel(f), class: numeric(valueType(f)) ? 'num' : null },
+          return h('td', { 'data-label': fieldLabel(f), class: cellClass(f) },
             i === 0 ? h('a', { href: `#/o/${child.name}/${cr.id}`, text: formatValue(f, cr[n], cr) || `#${cr.id}` }) : valueNode(f, cr[n], cr));
         })))))) : h('p', { class: 'empty', text: t('noRecords') }));
   }));
@@ -874,10 +891,10 @@ async function viewRecord(view, o, id, full) {
     view.append(h('section', { class: 'history' }, h('h2', { text: t('history') }), h('div', { class: 'scroll' }, h('table', { class: 'records' },
       h('thead', null, h('tr', null, [t('at'), t('by'), t('action'), t('changes')].map((x) => h('th', { scope: 'col', text: x })))),
       h('tbody', null, data.history.map((x) => h('tr', null,
-        h('td', { text: formatValue({ type: 'datetime' }, x.at) }),
-        h('td', { text: x.user == null ? '—' : state.names.get(`user:${x.user}`) || `#${x.user}` }),
-        h('td', { text: transitionOfChange(x.changes) ? transitionLabel(o, transitionOfChange(x.changes)) : x.action }),
-        h('td', { class: 'changes' }, changesNode(o, x.changes, r)))))))));
+        h('td', { 'data-label': t('at'), text: formatValue({ type: 'datetime' }, x.at) }),
+        h('td', { 'data-label': t('by'), text: x.user == null ? '—' : state.names.get(`user:${x.user}`) || `#${x.user}` }),
+        h('td', { 'data-label': t('action'), text: auditAction(o, x) }),
+        h('td', { 'data-label': t('changes'), class: 'changes' }, changesNode(o, x.changes, r)))))))));
   } catch (e) { /* no history right */ }
 }
 
@@ -932,6 +949,9 @@ function decisionBox(o, r, message) {
 // too); a transition's name (_transition) is shown as the action. record: the record as it is now
 // (money reads its currency there).
 const transitionOfChange = (changes) => (changes && Array.isArray(changes._transition) ? changes._transition[1] : null);
+const AUDIT_ACTIONS = { create: 'auditCreate', update: 'auditUpdate', delete: 'deleted', restore: 'auditRestore' };
+const auditAction = (o, x) => (transitionOfChange(x.changes) ? transitionLabel(o, transitionOfChange(x.changes))
+  : AUDIT_ACTIONS[x.action] ? t(AUDIT_ACTIONS[x.action]) : x.action);
 function changesNode(o, changes, record) {
   if (!changes || typeof changes !== 'object') return '';
   return h('ul', null, Object.entries(changes).filter(([name]) => name !== '_transition').map(([name, change]) => {
@@ -1320,8 +1340,20 @@ async function viewKanban(view, o) {
 }
 
 // ---- dashboard: the charts each object defines under views.charts (YAML), else derived ones -------
+// An axis label short enough to stay inside the chart when slanted (a CJK character is two units
+// wide); the bar's tooltip keeps the whole label
+function axisLabel(text, units = 15) {
+  let used = 0;
+  let out = '';
+  for (const ch of String(text)) {
+    used += /[\u2E80-\uFFEF]/.test(ch) ? 2 : 1;
+    if (used > units) return `${out.trimEnd()}…`;
+    out += ch;
+  }
+  return out;
+}
 function barChart(title, rows, format) {
-  const W = 560, H = 260, left = 34, bottom = 60, top = 24;
+  const W = 560, H = 272, left = 34, bottom = 72, top = 24;   // room below for a slanted 15-unit label
   const max = Math.max(0, ...rows.map((r) => r.value)) || 1;
   const bw = (W - left * 2) / Math.max(rows.length, 1);
   const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': title, class: 'chart' }, s('title', null, title));
@@ -1331,8 +1363,8 @@ function barChart(title, rows, format) {
     const y = H - bottom - bh;
     svg.append(
       s('rect', { x: x.toFixed(1), y, width: (bw * 0.7).toFixed(1), height: Math.max(bh, 0), class: 'bar' }, s('title', null, `${r.label}: ${format(r.value)}`)),
-      s('text', { x: (x + bw * 0.35).toFixed(1), y: y - 6, 'text-anchor': 'middle', class: 'value' }, format(r.value)),
-      s('text', { x: (x + bw * 0.35).toFixed(1), y: H - bottom + 16, 'text-anchor': 'end', transform: `rotate(-30 ${(x + bw * 0.35).toFixed(1)} ${H - bottom + 16})`, class: 'axis' }, r.label));
+      s('text', { x: (x + bw * 0.35).toFixed(1), y: y - 6, 'text-anchor': 'middle', class: bw < 50 ? 'value narrow' : 'value' }, format(r.value)),
+      s('text', { x: (x + bw * 0.35).toFixed(1), y: H - bottom + 16, 'text-anchor': 'end', transform: `rotate(-30 ${(x + bw * 0.35).toFixed(1)} ${H - bottom + 16})`, class: 'axis' }, axisLabel(r.label)));
   });
   svg.append(s('line', { x1: left, x2: W - left, y1: H - bottom, y2: H - bottom, class: 'baseline' }));
   return svg;
@@ -1879,7 +1911,7 @@ async function savedViews(o, q, update) {
 const RECENT = 'crm.recent';
 function rememberRecord(o, r) {
   const list = JSON.parse(localStorage.getItem(RECENT) || '[]').filter((x) => !(x.o === o.name && x.id === r.id));
-  list.unshift({ o: o.name, id: r.id, title: recordTitle(o, r) });
+  list.unshift({ o: o.name, id: r.id, title: recordHeading(o, r) });
   localStorage.setItem(RECENT, JSON.stringify(list.slice(0, 8)));
 }
 async function viewHome(view) {
@@ -1945,14 +1977,22 @@ async function viewSearch(view, q) {
   if (first) requestAnimationFrame(() => first.focus());
 }
 
-async function viewDashboard(view) {
-  view.append(h('h1', { text: t('dashboard') }));
+// #/dash: every chart and the caller's inbox; #/dash/<module>: one module's charts (Quote to Cash's)
+async function viewDashboard(view, module) {
+  const charted = objects().filter((o) => chartsOf(o).length || kanbanOf(o));
+  const modules = [...new Set(charted.map(moduleOf))];
+  const inModule = (o) => !module || moduleOf(o) === module;
+  const link = (m) => h('a', { href: m ? `#/dash/${encodeURIComponent(m)}` : '#/dash', 'aria-current': (m || null) === (module || null) ? 'page' : null,
+    text: m ? moduleLabel(m) : t('allModules') });
+  append(view, [h('h1', { text: module ? `${t('dashboard')} · ${moduleLabel(module)}` : t('dashboard') }),
+    modules.length > 1 ? h('nav', { class: 'dash-modules', 'aria-label': t('dashboards'), 'data-test': 'dash-modules' },
+      h('ul', null, [null, ...modules].map((m) => h('li', null, link(m))))) : null]);
   const grid = h('div', { class: 'charts' });
   view.append(grid);
-  const inbox = await viewInbox();
+  const inbox = module ? null : await viewInbox();
   if (inbox) grid.before(inbox);
-  const defined = objects().filter((o) => chartsOf(o).length);
-  const boards = objects().filter((o) => kanbanOf(o) && !chartsOf(o).length);
+  const defined = objects().filter((o) => inModule(o) && chartsOf(o).length);
+  const boards = objects().filter((o) => inModule(o) && kanbanOf(o) && !chartsOf(o).length);
   if (!boards.length && !defined.length) grid.append(h('p', { class: 'empty', text: t('welcome') }));
   // YAML-defined charts first, in metadata order (slots keep the order while requests overlap)
   const slots = defined.flatMap((o) => chartsOf(o).map((c, i) => {
