@@ -641,6 +641,8 @@ async function main() {
     const { data } = await rep('GET', '/objects/opportunity?limit=1&sort=name');
     const word = data.records[0].name.split(/\s+/)[0];
     await page.fill('form.search input[name=q]', word);
+    // the list repaints for the search: wait for that paint, not the one before it
+    await page.evaluate(() => { delete document.body.dataset.listPaint; });
     await page.press('form.search input[name=q]', 'Enter');
     await page.waitForFunction(() => /search=/.test(location.hash));
     await waitList(page);
