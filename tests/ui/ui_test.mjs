@@ -875,6 +875,120 @@ async function main() {
     await page.screenshot({ path: path.join(SHOTS, 'dashboard.png'), fullPage: true });
   }, page);
 
+  // KPI tiles (GET /api/v1/kpis): the dashboard's tiles grouped by category, each figure as the API
+  // gives it; the scope switch asks again with its scope; the home page's row; zh; a phone.
+  await test('kpi tiles: dashboard and home, figures as the API gives them, the scope switch, zh, phone', async () => {
+    const day = '2026-05-10';
+    const rep1 = await apiAs('sales_rep1');
+    const { data: meta } = await rep1('GET', '/meta');
+    const money = new Set();
+    for (const o of meta.objects) for (const f of o.fields) if (f.type === 'money') money.add(`${o.name}.${f.name}`);
+    const expect = (k) => {
+      if (typeof k.actual !== 'number') return '—';
+      const m = /^\w+\((\w+)\)$/.exec(k.measure);
+      return m ? (money.has(`${k.object}.${m[1]}`) ? cents(k.actual) / 100 : Math.round(k.actual * 100) / 100) : k.actual;
+    };
+    const tilesOf = (p, sel) => p.$$eval(`${sel} .kpi-tile`, (ts) => ts.map((x) => ({ name: x.dataset.kpi,
+      actual: x.querySelector('[data-test=kpi-actual]').textContent, label: x.querySelector('h3').textContent,
+      period: x.querySelector('[data-test=kpi-period]').textContent,
+      attainment: (x.querySelector('[data-test=kpi-attainment]') || {}).textContent || null,
+      category: (x.closest('[data-category]') || { dataset: {} }).dataset.category })));
+    const sameFigures = (shown, api, who) => {
+      assert(shown.length === api.kpis.length && shown.length > 0, `${who}: ${shown.length} tiles for ${api.kpis.length} kpis`);
+      for (const k of api.kpis) {
+        const tile = shown.find((x) => x.name === k.name);
+        assert(tile, `${who}: no tile for ${k.name}`);
+        const want = expect(k);
+        const got = want === '—' ? tile.actual : moneyOf(tile.actual);
+        assert(got === want, `${who}: ${k.name} shows ${tile.actual}, the API says ${k.actual}`);
+        if (tile.category) assert(tile.category === k.category, `${who}: ${k.name} under ${tile.category}`);
+        if (typeof k.attainment === 'number') assert(moneyOf(tile.attainment.split('%')[0]) === k.attainment, `${who}: ${k.name} attainment ${tile.attainment} vs ${k.attainment}`);
+      }
+    };
+    const p = await newPage();
+    const asked = [];
+    p.on('request', (r) => { if (/\/api\/v1\/kpis\?/.test(r.url())) asked.push(new URL(r.url()).searchParams.get('scope')); });
+    await login(p, 'sales_rep1');
+    // the home page: the rep's own figures in a row
+    await p.waitForSelector('[data-test=kpis-home] .kpi-tile');
+    sameFigures(await tilesOf(p, '[data-test=kpis-home]'), (await rep1('GET', '/kpis?scope=me')).data, 'rep1 home');
+    await p.evaluate((d) => { location.hash = `#/dash?day=${d}`; }, day);
+    await p.waitForSelector('[data-test=kpis] .kpi-tile');
+    const mine = (await rep1('GET', `/kpis?day=${day}&scope=me`)).data;
+    const shown = await tilesOf(p, '[data-test=kpis]');
+    sameFigures(shown, mine, 'rep1 me');
+    assert(shown.find((x) => x.name === 'won_revenue').period === 'Q2 2026', `period: ${shown.find((x) => x.name === 'won_revenue').period}`);
+    assert(shown.find((x) => x.name === 'new_opportunities').period === '2026-05', 'a month');
+    const heads = await p.$$eval('[data-test=kpis] .kpi-category', (xs) => xs.map((x) => x.textContent));
+    assert(JSON.stringify(heads) === JSON.stringify(['Operating efficiency', 'Business value']), `categories: ${heads}`);
+    const won = mine.kpis.find((k) => k.name === 'won_revenue');
+    const trend = await p.textContent('[data-kpi=won_revenue] [data-test=kpi-trend]');
+    assert(/vs Q1 2026/.test(trend) && (won.actual >= won.previous ? /▲|＝/ : /▼/).test(trend), `trend: ${trend} (${won.actual} against ${won.previous})`);
+    assert(await p.$eval('[data-kpi=won_revenue] [data-test=kpi-trend]', (x, up) => x.classList.contains(up ? 'better' : 'worse'), won.actual > won.previous), 'the trend colour follows the direction');
+    // the scope switch asks for the team's figures
+    asked.length = 0;
+    await p.click('[data-test=kpi-scope] button[data-scope=team]');
+    await p.waitForFunction(() => document.querySelector('[data-test=kpis]').dataset.scope === 'team');
+    assert(asked.includes('team'), `asked: ${asked}`);
+    assert(await p.getAttribute('[data-test=kpi-scope] button[data-scope=team]', 'aria-pressed') === 'true', 'the team button is pressed');
+    sameFigures(await tilesOf(p, '[data-test=kpis]'), (await rep1('GET', `/kpis?day=${day}&scope=team`)).data, 'rep1 team');
+    await p.click('[data-test=kpi-scope] button[data-scope=me]');
+    await p.waitForFunction(() => document.querySelector('[data-test=kpis]').dataset.scope === 'me');
+    assert(p.errors.length === 0, p.errors.join(' | '));
+    await p.context().close();
+    // the manager: tiles on home and the dashboard, everyone's figures
+    const mgr = await apiAs('sales_manager');
+    const m = await newPage();
+    await login(m, 'sales_manager');
+    await m.waitForSelector('[data-test=kpis-home] .kpi-tile');
+    sameFigures(await tilesOf(m, '[data-test=kpis-home]'), (await mgr('GET', '/kpis?scope=me')).data, 'manager home');
+    await m.evaluate((d) => { location.hash = `#/dash?day=${d}`; }, day);
+    await m.waitForSelector('[data-test=kpis] .kpi-tile');
+    await m.click('[data-test=kpi-scope] button[data-scope=all]');
+    await m.waitForFunction(() => document.querySelector('[data-test=kpis]').dataset.scope === 'all');
+    sameFigures(await tilesOf(m, '[data-test=kpis]'), (await mgr('GET', `/kpis?day=${day}&scope=all`)).data, 'manager all');
+    assert(m.errors.length === 0, m.errors.join(' | '));
+    await m.context().close();
+    // en and zh, desktop and phone: screenshots, axe-core, no sideways scrolling on a phone
+    const axeSource = fs.readFileSync(path.join(ROOT, 'tests/ui/node_modules/axe-core/axe.min.js'), 'utf8');
+    for (const [lang, viewport, prefix] of [['en', { width: 1280, height: 860 }, ''], ['zh', { width: 1280, height: 860 }, 'zh-'],
+      ['en', { width: 390, height: 844 }, 'phone-'], ['zh', { width: 390, height: 844 }, 'zh-phone-']]) {
+      const q = await newPage(viewport, { bypassCSP: true });
+      await login(q, 'sales_rep1');
+      if (lang === 'zh') {
+        await q.click('[data-test=lang]');
+        await q.waitForFunction(() => document.documentElement.lang === 'zh-CN');
+      }
+      await q.evaluate((d) => { location.hash = `#/dash?day=${d}`; }, day);
+      await q.waitForSelector('[data-test=kpis] .kpi-tile');
+      await q.click('[data-test=kpi-scope] button[data-scope=team]');
+      await q.waitForFunction(() => document.querySelector('[data-test=kpis]').dataset.scope === 'team');
+      if (lang === 'zh') {
+        const tiles = await tilesOf(q, '[data-test=kpis]');
+        const heads = await q.$$eval('[data-test=kpis] .kpi-category', (xs) => xs.map((x) => x.textContent));
+        assert(JSON.stringify(heads) === JSON.stringify(['运营效率', '业务价值']), `zh categories: ${heads}`);
+        const wonZh = tiles.find((x) => x.name === 'won_revenue');
+        assert(wonZh.label === '赢单金额' && wonZh.period === '2026年第2季度', `zh tile: ${JSON.stringify(wonZh)}`);
+        assert(await q.textContent('[data-test=kpi-scope] button[data-scope=team]') === '我的团队', 'zh scope');
+        const text = await q.textContent('[data-test=kpis]');
+        assert(!/Won|Deals|target|Target|Operating/.test(text), `English in zh: ${text.slice(0, 300)}`);
+      }
+      if (viewport.width < 400) {
+        const width = await q.evaluate(() => document.documentElement.scrollWidth);
+        assert(width <= viewport.width + 10, `${prefix}kpis: no sideways scrolling on a phone: ${width}`);
+      }
+      await q.waitForFunction(() => !document.querySelector('p.loading'));
+      await assertAxe(q, axeSource, `${prefix}kpis`);
+      await (await q.$('[data-test=kpis]')).screenshot({ path: path.join(SHOTS, `${prefix}kpis.png`) });
+      await q.evaluate(() => { location.hash = '#/home'; });
+      await q.waitForSelector('[data-test=kpis-home] .kpi-tile');
+      await assertAxe(q, axeSource, `${prefix}home kpis`);
+      await q.screenshot({ path: path.join(SHOTS, `${prefix}home-kpis.png`) });
+      assert(q.errors.length === 0, `${prefix}: ${q.errors.join(' | ')}`);
+      await q.context().close();
+    }
+  }, page);
+
   await test('labels switch to zh and back', async () => {
     await page.click('[data-test=lang]');
     await page.waitForFunction(() => /商机/.test(document.querySelector('nav#nav').textContent));

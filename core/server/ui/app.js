@@ -55,6 +55,10 @@ const STRINGS = {
     notSaved: 'Nothing was saved', movedTo: 'Line moved to position {n}', moveHint: 'Alt+↑ and Alt+↓ move the line you are in.',
     unsavedLeave: 'Your changes to the lines are not saved. Leave and lose them?',
     lineConflict: '{who} changed line {n} at {when}, after you opened it.', reloadKeepLines: 'Load their changes (yours stay in the grid)',
+    kpis: 'Key figures', kpiScope: 'Whose figures', scopeMe: 'Me', scopeTeam: 'My team', scopeAll: 'Everyone', kpiDay: 'As of',
+    operating: 'Operating efficiency', business_value: 'Business value', targetOf: 'Target', attainment: 'of target',
+    noTarget: 'No target', vsPrevious: 'vs', noKpis: 'No key figures', quarterOf: 'Q{q} {y}', yearOf: '{y}', monthOf: '{y}-{m}',
+    better: 'better', worse: 'worse', unchanged: 'unchanged',
     colon: ': ',
   },
   zh: {
@@ -89,6 +93,10 @@ const STRINGS = {
     notSaved: '未保存任何修改', movedTo: '已移到第 {n} 行', moveHint: 'Alt+↑ 和 Alt+↓ 可移动当前所在的行。',
     unsavedLeave: '明细行的修改尚未保存。确定离开并放弃这些修改吗？',
     lineConflict: '{who} 在 {when} 修改了第 {n} 行（在您打开之后）。', reloadKeepLines: '载入对方的修改（您的输入保留在表格中）',
+    kpis: '关键指标', kpiScope: '指标范围', scopeMe: '我', scopeTeam: '我的团队', scopeAll: '所有人', kpiDay: '截至',
+    operating: '运营效率', business_value: '业务价值', targetOf: '目标', attainment: '目标达成',
+    noTarget: '无目标', vsPrevious: '对比', noKpis: '暂无关键指标', quarterOf: '{y}年第{q}季度', yearOf: '{y}年', monthOf: '{y}年{m}月',
+    better: '变好', worse: '变差', unchanged: '持平',
     colon: '：',
   },
 };
@@ -425,7 +433,7 @@ async function render() {
   try {
     const [kind, oname, id, sub] = parts;
     if (!kind || kind === 'home') await viewHome(view);
-    else if (kind === 'dash') await viewDashboard(view, oname);
+    else if (kind === 'dash') await viewDashboard(view, oname, params);
     else if (kind === 'o' && objectOf(oname) && !id) await viewList(view, objectOf(oname), params);
     else if (kind === 'o' && objectOf(oname) && id === 'new') await viewForm(view, objectOf(oname), null, params);
     else if (kind === 'o' && objectOf(oname) && sub === 'edit') await viewForm(view, objectOf(oname), id, params);
@@ -1917,8 +1925,9 @@ function rememberRecord(o, r) {
 async function viewHome(view) {
   view.append(h('h1', { text: state.user && state.user.name ? `${t('home')} · ${state.user.name}` : t('home') }));
   // the queue first: approvals waiting for me and unread notifications
-  const inbox = await viewInbox();
+  const [inbox, kpis] = await Promise.all([viewInbox(), kpiSection({ compact: true })]);
   if (inbox) view.append(inbox);
+  if (kpis) view.append(kpis);
   const grid = h('div', { class: 'home', 'data-test': 'home' });
   view.append(grid);
   const sections = objects().flatMap((o) => (Array.isArray(o.views && o.views.home) ? o.views.home : []).map((spec) => ({ o, spec })));
@@ -1977,8 +1986,115 @@ async function viewSearch(view, q) {
   if (first) requestAnimationFrame(() => first.focus());
 }
 
+// ---- KPI tiles ------------------------------------------------------------------------------------
+// GET /api/v1/kpis?day=&scope=me|team|all (metadata `kpi:` documents): a tile per key figure with its
+// period, target and attainment bar, and the change against the previous period. The dashboard
+// groups them by category with a scope switch; the home page shows the caller's own in one row.
+const KPI_SCOPE = 'crm.kpiScope';
+const KPI_SCOPES = ['me', 'team', 'all'];
+const KPI_CATEGORIES = ['operating', 'business_value'];
+// the measured field of a kpi (sum(amount) -> amount), null for a count
+function kpiField(k) {
+  const o = objectOf(k.object);
+  const m = /^\w+\((\w+)\)$/.exec(k.measure || '');
+  return o && m ? fieldOf(o, m[1]) || null : null;
+}
+// a kpi's figure: money in the company currency, a percent field's as a percent, a count whole
+function kpiFigure(k, v) {
+  if (typeof v !== 'number') return '—';
+  const f = kpiField(k);
+  const type = f ? valueType(f) : 'int';
+  if (type === 'money') return formatMoney(v, appCurrency());
+  const digits = f ? 2 : 0;
+  const number = new Intl.NumberFormat(locale(), { maximumFractionDigits: digits }).format(v);
+  return type === 'percent' ? `${number}%` : number;
+}
+// "Q4 2026", "2026-12", "2026" (zh: 2026年第4季度, 2026年12月, 2026年) from a period's first day
+function periodName(period, start) {
+  const [y, m] = String(start || '').split('-');
+  if (!y) return '';
+  if (period === 'quarter') return fill(t('quarterOf'), { q: Math.floor((Number(m) - 1) / 3) + 1, y });
+  if (period === 'year') return fill(t('yearOf'), { y });
+  return fill(t('monthOf'), { y, m });
+}
+function kpiTile(k, compact) {
+  const figure = h('p', { class: 'kpi-figure', 'data-test': 'kpi-actual', dataset: { value: k.actual == null ? '' : String(k.actual) }, text: kpiFigure(k, k.actual) });
+  const tile = h('section', { class: compact ? 'kpi-tile compact' : 'kpi-tile', 'data-kpi': k.name, 'aria-labelledby': `kpi-${k.name}-${compact ? 'c' : 'd'}` },
+    h('h3', { id: `kpi-${k.name}-${compact ? 'c' : 'd'}` }, label(k.label, prettify(k.name))),
+    h('p', { class: 'kpi-period', 'data-test': 'kpi-period', text: periodName(k.period, k.start) }), figure);
+  if (typeof k.target === 'number') {
+    // the bar runs to 125% of the target; the line marks 100%
+    const att = typeof k.attainment === 'number' ? k.attainment : null;
+    const width = att == null ? 0 : Math.max(0, Math.min(att, 125)) / 1.25;
+    tile.append(h('div', { class: att != null && att >= 100 ? 'kpi-bar met' : 'kpi-bar', 'aria-hidden': 'true' },
+      h('span', { class: 'kpi-fill', dataset: { width: width.toFixed(1) } }), h('span', { class: 'kpi-target-line' })),
+    h('p', { class: 'kpi-target', 'data-test': 'kpi-target' },
+      // no attainment (the server gives none while the figure is 0 or missing): the target alone
+      att == null ? h('span') : h('span', { 'data-test': 'kpi-attainment', text: `${new Intl.NumberFormat(locale(), { maximumFractionDigits: 1 }).format(att)}% ${t('attainment')}` }),
+      h('span', { class: 'kpi-goal', text: `${t('targetOf')}${t('colon')}${kpiFigure(k, k.target)}` })));
+  } else if (!compact) tile.append(h('p', { class: 'kpi-target empty', text: t('noTarget') }));
+  if (typeof k.actual === 'number' && typeof k.previous === 'number') {
+    const change = k.actual - k.previous;
+    const better = change === 0 ? null : (change > 0) === (k.direction !== 'down');
+    const previous = periodName(k.period, k.previous_start);
+    tile.append(h('p', { class: `kpi-trend ${better == null ? 'same' : better ? 'better' : 'worse'}`, 'data-test': 'kpi-trend' },
+      h('span', { 'aria-hidden': 'true', text: change > 0 ? '▲ ' : change < 0 ? '▼ ' : '＝ ' }),
+      h('span', { class: 'visually-hidden', text: `${t(better == null ? 'unchanged' : better ? 'better' : 'worse')}: ` }),
+      `${change === 0 ? '' : change > 0 ? '+' : '−'}${change === 0 ? '' : kpiFigure(k, Math.abs(change))} ${t('vsPrevious')} ${previous} (${kpiFigure(k, k.previous)})`));
+  }
+  return tile;
+}
+// The bars' widths are set after the tiles are built: the CSP allows no style attribute in the markup
+function sizeBars(root) {
+  for (const fill of root.querySelectorAll('.kpi-fill')) fill.style.width = `${fill.dataset.width}%`;
+}
+// the tiles of the kpis of `module` (all when null) as `scope` sees them on `day`
+async function kpiSection({ module, compact, day }) {
+  const box = h('section', { class: compact ? 'kpis compact' : 'kpis', 'data-test': compact ? 'kpis-home' : 'kpis', 'aria-labelledby': compact ? 'kpis-home-title' : 'kpis-title' });
+  let scope = compact ? 'me' : localStorage.getItem(KPI_SCOPE) || 'me';
+  if (!KPI_SCOPES.includes(scope)) scope = 'me';
+  const area = h('div', { class: 'kpi-area', 'aria-live': 'polite' });
+  const switcher = compact ? null : h('div', { class: 'kpi-scope', role: 'group', 'aria-label': t('kpiScope'), 'data-test': 'kpi-scope' });
+  const draw = async () => {
+    let data;
+    try {
+      ({ data } = await api('GET', '/kpis', { query: { scope, day } }));
+    } catch (e) {
+      clear(area).append(h('p', { class: 'error', text: e.message }));
+      return false;
+    }
+    const kpis = data.kpis.filter((k) => !module || (objectOf(k.object) && moduleOf(objectOf(k.object)) === module));
+    clear(area);
+    box.dataset.scope = data.scope;
+    if (!kpis.length) { area.append(h('p', { class: 'empty', text: t('noKpis') })); return kpis.length > 0; }
+    if (compact) area.append(h('div', { class: 'kpi-row' }, kpis.map((k) => kpiTile(k, true))));
+    else for (const category of KPI_CATEGORIES) {
+      const mine = kpis.filter((k) => (k.category || 'operating') === category);
+      if (!mine.length) continue;
+      area.append(h('div', { class: 'kpi-group', 'data-category': category },
+        h('h3', { class: 'kpi-category', text: t(category) }), h('div', { class: 'kpi-row' }, mine.map((k) => kpiTile(k, false)))));
+    }
+    sizeBars(area);
+    return true;
+  };
+  if (switcher) {
+    const buttons = KPI_SCOPES.map((x) => h('button', { type: 'button', 'data-scope': x, 'aria-pressed': String(x === scope),
+      text: t({ me: 'scopeMe', team: 'scopeTeam', all: 'scopeAll' }[x]), on: { click: async () => {
+        scope = x;
+        localStorage.setItem(KPI_SCOPE, x);
+        for (const b of buttons) b.setAttribute('aria-pressed', String(b.dataset.scope === x));
+        await draw();
+      } } }));
+    switcher.append(...buttons);
+  }
+  box.append(h('div', { class: 'title' }, h('h2', { id: compact ? 'kpis-home-title' : 'kpis-title' },
+    compact ? h('a', { href: '#/dash', text: t('kpis') }) : t('kpis')), switcher), area);
+  const any = await draw();
+  return compact && !any ? null : box;
+}
+
 // #/dash: every chart and the caller's inbox; #/dash/<module>: one module's charts (Quote to Cash's)
-async function viewDashboard(view, module) {
+async function viewDashboard(view, module, params) {
   const charted = objects().filter((o) => chartsOf(o).length || kanbanOf(o));
   const modules = [...new Set(charted.map(moduleOf))];
   const inModule = (o) => !module || moduleOf(o) === module;
@@ -1989,7 +2105,9 @@ async function viewDashboard(view, module) {
       h('ul', null, [null, ...modules].map((m) => h('li', null, link(m))))) : null]);
   const grid = h('div', { class: 'charts' });
   view.append(grid);
-  const inbox = module ? null : await viewInbox();
+  // the key figures first (?day= looks at another period), then the inbox and the charts
+  const [kpis, inbox] = await Promise.all([kpiSection({ module, day: params && params.get('day') }), module ? null : viewInbox()]);
+  if (kpis) grid.before(kpis);
   if (inbox) grid.before(inbox);
   const defined = objects().filter((o) => inModule(o) && chartsOf(o).length);
   const boards = objects().filter((o) => inModule(o) && kanbanOf(o) && !chartsOf(o).length);
