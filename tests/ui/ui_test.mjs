@@ -1279,6 +1279,67 @@ async function main() {
     await p.context().close();
   }, page);
 
+  // Bulk "Update a field": a rep sets next_step, then close_date, on three of their deals in one batch
+  // each (every update with its record's version); a refused value (a probability of 150) changes
+  // nothing and names the row and the reason.
+  await test('bulk: update a field on the selected rows in one batch; a refused value changes nothing', async () => {
+    const rep1 = await apiAs('sales_rep1');
+    const acct = (await rep1('GET', '/objects/account?limit=1')).data.records[0].id;
+    const made = [];
+    for (const name of ['UI bulkfield 1', 'UI bulkfield 2', 'UI bulkfield 3'])
+      made.push((await rep1('POST', '/objects/opportunity', { name, account: acct, probability: 20 })).data.id);
+    const p = await newPage();
+    const batches = [];
+    p.on('request', (r) => { if (r.method() === 'POST' && /\/api\/v1\/batch$/.test(r.url())) batches.push(JSON.parse(r.postData())); });
+    await login(p, 'sales_rep1');
+    const select = async () => {
+      await p.evaluate(() => { location.hash = '#/home'; });
+      await p.waitForSelector('[data-test=home]');
+      await p.evaluate(() => { delete document.body.dataset.listPaint; location.hash = `#/o/opportunity?filter=${encodeURIComponent("name like 'UI bulkfield%'")}&sort=name`; });
+      await waitList(p);
+      for (const id of made) await p.check(`tr[data-id="${id}"] td.select input`);
+      await p.click('[data-test=bulk-update] summary');
+    };
+    const setField = async (field, fillIt) => {
+      await p.selectOption('[data-test=bulk-field]', field);
+      await p.waitForSelector('#bulk-input');
+      await fillIt();
+      await p.click('[data-test=bulk-apply]');
+    };
+    await select();
+    await setField('next_step', () => p.fill('#bulk-input', 'Send the proposal'));
+    await p.waitForFunction(() => document.querySelector('[data-test=bulk]').hidden);
+    for (const id of made) assert((await rep1('GET', `/objects/opportunity/${id}`)).data.next_step === 'Send the proposal', `next_step of ${id}`);
+    assert(batches.length === 1 && batches[0].operations.length === 3 && batches[0].operations.every((x) => x.op === 'update' && x.version === 1
+      && x.values.next_step === 'Send the proposal'), `one batch with each version: ${JSON.stringify(batches)}`);
+    await select();
+    await setField('close_date', () => p.fill('#bulk-input', '2027-01-15'));
+    await p.waitForFunction(() => document.querySelector('[data-test=bulk]').hidden);
+    const versions = new Map();
+    for (const id of made) {
+      const { data } = await rep1('GET', `/objects/opportunity/${id}`);
+      assert(data.close_date === '2027-01-15' && data.version === 3, `close_date of ${id}: ${data.close_date} v${data.version}`);
+      versions.set(id, data.version);
+    }
+    await p.waitForFunction((id) => document.querySelector(`tr[data-id="${id}"]`).textContent.includes('2027-01-15'), made[0]);
+    // refused: nothing changes, the row and the reason are shown
+    await select();
+    await setField('probability', () => p.fill('#bulk-input', '150'));
+    await p.waitForFunction(() => (document.querySelector('[data-test=bulk-error]') || {}).textContent);
+    const said = await p.textContent('[data-test=bulk-error]');
+    assert(/Nothing was saved/.test(said) && /UI bulkfield 1/.test(said) && /Probability/.test(said), `the error: ${said}`);
+    assert(await p.$(`tr.invalid[data-id="${made[0]}"]`), 'the refused row is marked');
+    assert(await p.getAttribute('#bulk-input', 'aria-invalid') === 'true', 'the value is marked');
+    for (const id of made) {
+      const { data } = await rep1('GET', `/objects/opportunity/${id}`);
+      assert(data.probability === 20 && data.version === versions.get(id), `${id} unchanged: ${data.probability} v${data.version}`);
+    }
+    assert(!(await p.$eval('[data-test=bulk]', (x) => x.hidden)), 'the selection stays');
+    await p.screenshot({ path: path.join(SHOTS, 'bulk-field-error.png') });
+    assert(p.errors.filter((e) => !/status of 4\d\d/.test(e)).length === 0, p.errors.join(' | '));
+    await p.context().close();
+  }, page);
+
   // A record's stage path (the workflow field's states, the current one marked) and the list's
   // CSV export of the current view.
   await test('stage path on a record, and the list exports its current view as CSV', async () => {

@@ -42,6 +42,7 @@ const STRINGS = {
     auditCreate: 'Created', auditUpdate: 'Updated', auditRestore: 'Restored',
     stagePath: 'Stages', dashboards: 'Dashboards', allModules: 'All modules', exportCsv: 'Export CSV', selected: 'selected', changeOwner: 'Change owner to…',
     deleteSelected: 'Delete selected', selectRow: 'Select', confirmDelete: 'Delete the selected records?',
+    updateField: 'Update a field…', bulkActions: 'Selected rows',
     composer: 'Log', add: 'Add', columns: 'Columns', resetColumns: 'Default columns',
     menu: 'Menu', value: 'Value', field: 'Field', operator: 'Operator', expression: 'Expression',
     loading: 'Loading…', notFound: 'Not found', welcome: 'Choose an object on the left.',
@@ -80,6 +81,7 @@ const STRINGS = {
     auditCreate: '创建', auditUpdate: '修改', auditRestore: '已恢复',
     stagePath: '阶段', dashboards: '仪表盘', allModules: '全部模块', exportCsv: '导出 CSV', selected: '已选', changeOwner: '更改负责人为…',
     deleteSelected: '删除所选', selectRow: '选择', confirmDelete: '删除所选记录？',
+    updateField: '批量修改字段…', bulkActions: '所选行',
     composer: '记录', add: '添加', columns: '列', resetColumns: '默认列',
     menu: '菜单', value: '值', field: '字段', operator: '运算符', expression: '表达式',
     loading: '加载中…', notFound: '未找到', welcome: '请从左侧选择对象。',
@@ -625,9 +627,20 @@ async function viewList(view, o, params) {
   const bulkCount = h('span', { class: 'bulk-count', 'data-test': 'bulk-count' });
   const ownerPick = h('select', { 'aria-label': t('changeOwner'), 'data-test': 'bulk-owner' }, h('option', { value: '', text: t('changeOwner') }));
   const bulkDelete = h('button', { type: 'button', 'data-test': 'bulk-delete', text: t('deleteSelected') });
-  const bulk = h('div', { class: 'bulk', hidden: true, role: 'group', 'data-test': 'bulk' }, bulkCount,
-    o.can && o.can.update ? ownerPick : null, o.can && o.can.delete ? bulkDelete : null);
-  const refreshBulk = () => { bulk.hidden = picked.size === 0; bulkCount.textContent = `${picked.size} ${t('selected')}`; };
+  const seen = new Map();   // id -> the record as the list read it (its version for a bulk update, its title)
+  const fieldForm = o.can && o.can.update ? bulkFieldForm(o, () => picked, seen, (ids) => {
+    picked.clear();
+    refreshBulk();
+    load();
+    return ids;
+  }) : null;
+  const bulk = h('div', { class: 'bulk', hidden: true, role: 'group', 'aria-label': t('bulkActions'), 'data-test': 'bulk' }, bulkCount,
+    o.can && o.can.update ? ownerPick : null, o.can && o.can.delete ? bulkDelete : null, fieldForm);
+  const refreshBulk = () => {
+    bulk.hidden = picked.size === 0;
+    bulkCount.textContent = `${picked.size} ${t('selected')}`;
+    if (fieldForm && !picked.size) fieldForm.reset();
+  };
   async function runBulk(op, values) {
     try {
       await api('POST', '/batch', { body: { operations: [...picked].map((id) => ({ op, object: o.name, id: Number(id), ...(values ? { values } : {}) })) } });
@@ -669,6 +682,7 @@ async function viewList(view, o, params) {
     clear(body);
     if (!data.records.length) body.append(h('tr', null, h('td', { colspan: cols.length + 1, class: 'empty', text: t('noRecords') })));
     for (const r of data.records) {
+      seen.set(String(r.id), r);
       const box = q.deleted ? null : h('input', { type: 'checkbox', 'aria-label': `${t('selectRow')} ${recordTitle(o, r)}`, checked: picked.has(String(r.id)),
         on: { change: (e) => { if (e.target.checked) picked.add(String(r.id)); else picked.delete(String(r.id)); refreshBulk(); } } });
       body.append(h('tr', { dataset: { id: r.id } }, box ? h('td', { class: 'select' }, box) : null, cols.map((n, i) => {
@@ -722,6 +736,83 @@ async function viewList(view, o, params) {
     const ms = Math.round(performance.now() - started);
     document.body.dataset.listPaint = String(ms);
   });
+}
+
+// "Update a field" on a list's selected rows: a writable field, a value in the form's widget for its
+// type, applied in ONE POST /batch of updates, each with the version the list read (all or nothing:
+// a refused row is named with the server's reason, its row marked, and nothing is changed).
+// pickedOf: () => the selected ids; seen: id -> record as listed; done(ids) after a save.
+function bulkFieldForm(o, pickedOf, seen, done) {
+  const fields = o.fields.filter((f) => editable(f) && !['json', 'textarea', 'multienum'].includes(f.type));
+  const fieldSel = h('select', { id: 'bulk-field', 'data-test': 'bulk-field' }, h('option', { value: '', text: '—' }),
+    fields.map((f) => h('option', { value: f.name, text: fieldLabel(f) })));
+  const valueBox = h('span', { class: 'value-box', 'data-test': 'bulk-value' });
+  const err = h('p', { class: 'error', role: 'alert', 'data-test': 'bulk-error' });
+  const apply = h('button', { type: 'submit', class: 'primary', 'data-test': 'bulk-apply', text: t('apply'), disabled: true });
+  let input = null;
+  const marked = () => document.querySelectorAll('table[data-test=list] tr.invalid');
+  const unmark = () => { for (const tr of marked()) tr.classList.remove('invalid'); };
+  fieldSel.addEventListener('change', () => {
+    const f = fieldOf(o, fieldSel.value);
+    clear(valueBox);
+    err.textContent = '';
+    input = f ? widget(f, null, 'bulk-input') : null;
+    if (input) {
+      const control = controlOf(input);
+      control.setAttribute('aria-label', `${t('value')}: ${fieldLabel(f)}`);
+      control.setAttribute('aria-describedby', 'bulk-error-text');
+      valueBox.append(input);
+    }
+    apply.disabled = !input;
+  });
+  err.id = 'bulk-error-text';
+  const details = h('details', { class: 'bulk-field', 'data-test': 'bulk-update' }, h('summary', { text: t('updateField') }));
+  const form = h('form', { class: 'bulk-field-form', novalidate: true, on: { submit: async (e) => {
+    e.preventDefault();
+    const f = fieldOf(o, fieldSel.value);
+    if (!f || !input) return;
+    err.textContent = '';
+    unmark();
+    const control = controlOf(input);
+    if (control && control.validity && control.validity.badInput) {
+      err.textContent = t('invalidInput');
+      control.setAttribute('aria-invalid', 'true');
+      control.focus();
+      return;
+    }
+    if (control) control.removeAttribute('aria-invalid');
+    const value = input.readValue();
+    const ids = [...pickedOf()];
+    // a selected row from another page (or read before a save elsewhere): its version first
+    for (const id of ids) if (!seen.has(id)) {
+      try { seen.set(id, (await api('GET', `/objects/${o.name}/${id}`)).data); } catch (ex) { err.textContent = ex.message; return; }
+    }
+    const operations = ids.map((id) => ({ op: 'update', object: o.name, id: Number(id), version: seen.get(id).version, values: { [f.name]: value } }));
+    apply.disabled = true;
+    try {
+      await api('POST', '/batch', { body: { operations } });
+    } catch (ex) {
+      const p = ex.problem || {};
+      const at = Number.isInteger(p.failed) ? ids[p.failed] : null;
+      const result = at != null && Array.isArray(p.results) ? p.results[p.failed] : null;
+      const list = (result && Array.isArray(result.errors) ? result.errors : p.errors) || [];
+      const reasons = list.length ? list.map((x) => (x.field && fieldOf(o, x.field) ? `${fieldLabel(fieldOf(o, x.field))}${t('colon')}${x.message}` : x.message))
+        : [result && result.message ? result.message : ex.message];
+      const row = at != null ? document.querySelector(`table[data-test=list] tr[data-id="${CSS.escape(at)}"]`) : null;
+      if (row) row.classList.add('invalid');
+      err.textContent = [t('notSaved'), at != null ? `${recordTitle(o, seen.get(at) || { id: at })}${t('colon')}${reasons.join('; ')}` : reasons.join('; ')].join(' — ');
+      if (control) { control.setAttribute('aria-invalid', 'true'); control.focus(); }
+      apply.disabled = false;
+      return;
+    }
+    apply.disabled = false;
+    toast(`${t('saved')}: ${fieldLabel(f)} · ${ids.length}`);
+    details.open = false;
+    done(ids);
+  } } }, h('label', { for: 'bulk-field', text: t('field') }), fieldSel, valueBox, apply, err);
+  details.append(form);
+  details.reset = () => { fieldSel.value = ''; fieldSel.dispatchEvent(new Event('change')); details.open = false; unmark(); };
+  return details;
 }
 
 // ---- record page (and the 360 page: the same, with every related list longer) ---------------
