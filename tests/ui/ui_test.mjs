@@ -1259,6 +1259,52 @@ async function main() {
     await p.context().close();
   }, page);
 
+  // The timeline on a record page (views.composer): the deal's activities and its changes in one
+  // list, newest first, each marked by kind with who and when; the composer adds to it.
+  await test('timeline: activities and changes in one list, newest first; the composer adds to it', async () => {
+    const rep1 = await apiAs('sales_rep1');
+    const acct = (await rep1('GET', '/objects/account?limit=1')).data.records[0].id;
+    const { data: deal } = await rep1('POST', '/objects/opportunity', { name: 'UI timeline deal', account: acct });
+    await rep1('POST', '/objects/activity', { kind: 'task', subject: 'UI old task', opportunity: deal.id, account: acct, due_at: '2020-01-01T09:00:00Z' });
+    await rep1('POST', '/objects/activity', { kind: 'call', subject: 'UI first call', opportunity: deal.id, account: acct });
+    const { etag } = await rep1('GET', `/objects/opportunity/${deal.id}`);
+    await rep1('PATCH', `/objects/opportunity/${deal.id}`, { next_step: 'UI timeline step' }, { 'If-Match': etag });
+    const p = await newPage();
+    await login(p, 'sales_rep1');
+    await p.evaluate((id) => { location.hash = `#/o/opportunity/${id}`; }, deal.id);
+    await p.waitForSelector('[data-test=timeline] li.tl-item');
+    const entries = () => p.$$eval('[data-test=timeline] li.tl-item', (ls) => ls.map((l) => ({ kind: l.dataset.kind, label: l.querySelector('.tl-kind').textContent,
+      at: l.querySelector('time').getAttribute('datetime'), text: l.querySelector('.tl-main').textContent })));
+    const ordered = (list) => list.every((e, i) => i === 0 || String(list[i - 1].at) >= String(e.at));
+    let list = await entries();
+    assert(ordered(list), `newest first: ${JSON.stringify(list.map((e) => e.at))}`);
+    const kinds = list.map((e) => e.kind);
+    assert(kinds.filter((k) => k === 'change').length === 2 && kinds.includes('call') && kinds[kinds.length - 1] === 'task', `kinds: ${kinds}`);
+    assert(list.every((e) => /Tom Becker/.test(e.text)), `who: ${list.map((e) => e.text)}`);
+    assert(list.some((e) => e.kind === 'change' && /Next Step/.test(e.text) && /UI timeline step/.test(e.text)), 'the update with its change');
+    assert(list.some((e) => e.kind === 'change' && /Created/.test(e.text)), 'the create');
+    const changes = list.filter((e) => e.kind === 'change');
+    assert(/Updated/.test(changes[0].text) && /Created/.test(changes[1].text), `the update above the create: ${changes.map((e) => e.text)}`);
+    assert(list.find((e) => e.kind === 'call').label === 'Call' && list.find((e) => e.kind === 'change').label === 'Change', 'kind labels');
+    // the composer adds a note: at the top
+    await p.selectOption('#c-kind', 'note');
+    await p.fill('#c-subject', 'UI timeline note');
+    await p.click('[data-test=composer-add]');
+    await p.waitForFunction(() => /UI timeline note/.test((document.querySelector('[data-test=timeline] li.tl-item') || {}).textContent || ''));
+    list = await entries();
+    assert(list.length === 5 && list[0].kind === 'note' && ordered(list), `after the composer: ${JSON.stringify(list.map((e) => [e.kind, e.at]))}`);
+    await (await p.$('[data-test=timeline]')).screenshot({ path: path.join(SHOTS, 'timeline.png') });
+    // zh: the kinds from the metadata's labels, a change as 变更
+    await p.click('[data-test=lang]');
+    await p.waitForFunction(() => document.documentElement.lang === 'zh-CN' && document.querySelector('[data-test=timeline] li.tl-item'));
+    const zh = await entries();
+    assert(zh[0].label === '备注' && zh.some((e) => e.label === '电话') && zh.some((e) => e.label === '变更'), `zh: ${zh.map((e) => e.label)}`);
+    assert(/时间线/.test(await p.textContent('[data-test=timeline] h2')), 'zh heading');
+    await p.click('[data-test=lang]');
+    assert(p.errors.length === 0, p.errors.join(' | '));
+    await p.context().close();
+  }, page);
+
   // Bulk actions: select rows, change their owner in one batch (all or nothing).
   await test('bulk: select rows and change their owner in one batch', async () => {
     const mgr = await apiAs('sales_manager');

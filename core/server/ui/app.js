@@ -42,7 +42,7 @@ const STRINGS = {
     auditCreate: 'Created', auditUpdate: 'Updated', auditRestore: 'Restored',
     stagePath: 'Stages', dashboards: 'Dashboards', allModules: 'All modules', exportCsv: 'Export CSV', selected: 'selected', changeOwner: 'Change owner to…',
     deleteSelected: 'Delete selected', selectRow: 'Select', confirmDelete: 'Delete the selected records?',
-    updateField: 'Update a field…', bulkActions: 'Selected rows',
+    updateField: 'Update a field…', bulkActions: 'Selected rows', timeline: 'Timeline', change: 'Change',
     composer: 'Log', add: 'Add', columns: 'Columns', resetColumns: 'Default columns',
     menu: 'Menu', value: 'Value', field: 'Field', operator: 'Operator', expression: 'Expression',
     loading: 'Loading…', notFound: 'Not found', welcome: 'Choose an object on the left.',
@@ -81,7 +81,7 @@ const STRINGS = {
     auditCreate: '创建', auditUpdate: '修改', auditRestore: '已恢复',
     stagePath: '阶段', dashboards: '仪表盘', allModules: '全部模块', exportCsv: '导出 CSV', selected: '已选', changeOwner: '更改负责人为…',
     deleteSelected: '删除所选', selectRow: '选择', confirmDelete: '删除所选记录？',
-    updateField: '批量修改字段…', bulkActions: '所选行',
+    updateField: '批量修改字段…', bulkActions: '所选行', timeline: '时间线', change: '变更',
     composer: '记录', add: '添加', columns: '列', resetColumns: '默认列',
     menu: '菜单', value: '值', field: '字段', operator: '运算符', expression: '表达式',
     loading: '加载中…', notFound: '未找到', welcome: '请从左侧选择对象。',
@@ -981,20 +981,68 @@ async function viewRecord(view, o, id, full) {
   if (composer) view.append(composer);
   if (specs.length) view.append(h('h2', { class: 'section-title', text: t('related') }), ...sections.filter(Boolean));
 
-  // history
+  // history: with a composer (views.composer), one timeline of its records (calls, tasks, notes) and
+  // the record's changes, newest first; else the history table
+  let history = [];
   try {
-    const { data } = await api('GET', `/objects/${o.name}/${id}/history`);
-    const users = data.history.map((x) => x.user).filter((x) => x != null);
-    const userField = fieldOf(o, 'owner') || { name: 'user', type: 'user', to: 'user' };
-    await resolveRefs({ fields: [{ ...userField, name: 'user' }] }, users.map((u) => ({ user: u })), ['user']).catch(() => {});
-    view.append(h('section', { class: 'history' }, h('h2', { text: t('history') }), h('div', { class: 'scroll' }, h('table', { class: 'records' },
-      h('thead', null, h('tr', null, [t('at'), t('by'), t('action'), t('changes')].map((x) => h('th', { scope: 'col', text: x })))),
-      h('tbody', null, data.history.map((x) => h('tr', null,
-        h('td', { 'data-label': t('at'), text: formatValue({ type: 'datetime' }, x.at) }),
-        h('td', { 'data-label': t('by'), text: x.user == null ? '—' : state.names.get(`user:${x.user}`) || `#${x.user}` }),
-        h('td', { 'data-label': t('action'), text: auditAction(o, x) }),
-        h('td', { 'data-label': t('changes'), class: 'changes' }, changesNode(o, x.changes, r)))))))));
-  } catch (e) { /* no history right */ }
+    ({ data: { history } } = await api('GET', `/objects/${o.name}/${id}/history`));
+  } catch (e) { history = null; /* no history right */ }
+  const users = (history || []).map((x) => x.user).filter((x) => x != null);
+  const userField = fieldOf(o, 'owner') || { name: 'user', type: 'user', to: 'user' };
+  await resolveRefs({ fields: [{ ...userField, name: 'user' }] }, users.map((u) => ({ user: u })), ['user']).catch(() => {});
+  const timeline = await timelineOf(o, r, history);
+  if (timeline) { view.append(timeline); return; }
+  if (!history) return;
+  view.append(h('section', { class: 'history' }, h('h2', { text: t('history') }), h('div', { class: 'scroll' }, h('table', { class: 'records' },
+    h('thead', null, h('tr', null, [t('at'), t('by'), t('action'), t('changes')].map((x) => h('th', { scope: 'col', text: x })))),
+    h('tbody', null, history.map((x) => h('tr', null,
+      h('td', { 'data-label': t('at'), text: formatValue({ type: 'datetime' }, x.at) }),
+      h('td', { 'data-label': t('by'), text: x.user == null ? '—' : state.names.get(`user:${x.user}`) || `#${x.user}` }),
+      h('td', { 'data-label': t('action'), text: auditAction(o, x) }),
+      h('td', { 'data-label': t('changes'), class: 'changes' }, changesNode(o, x.changes, r)))))))));
+}
+
+// The timeline of a record whose object declares a composer: the composer's records linked to it
+// (an activity: its kind, e.g. call, task, note, from the first enum the composer asks for; at its due
+// time, else when it was made) and the record's history (kind "change"), in one list, newest first,
+// each with who and when. null when the object has no composer or the caller reads neither.
+const TIMELINE = 50;
+async function timelineOf(o, r, history) {
+  const spec = o.views && o.views.composer;
+  const child = spec && objectOf(spec.object);
+  if (!child || !fieldOf(child, spec.ref)) return null;
+  let records = null;
+  try {
+    ({ data: { records } } = await api('GET', `/objects/${child.name}`, { query: { filter: `${spec.ref} = ${Number(r.id)}`, sort: '-created_at', limit: TIMELINE } }));
+  } catch (e) { /* the caller may not read them */ }
+  if (!records && !history) return null;
+  const kindField = (spec.fields || []).map((n) => fieldOf(child, n)).find((f) => f && f.type === 'enum') || null;
+  const whenField = (spec.fields || []).map((n) => fieldOf(child, n)).find((f) => f && (f.type === 'datetime' || f.type === 'date')) || null;
+  const who = fieldOf(child, 'owner') ? 'owner' : 'created_by';
+  await resolveRefs(child, records || [], [who]).catch(() => {});
+  const entries = [
+    ...(records || []).map((a) => ({ at: (whenField && a[whenField.name]) || a.created_at, user: a[who], kind: kindField ? a[kindField.name] : child.name, record: a })),
+    ...(history || []).map((x) => ({ at: x.at, user: x.user, kind: 'change', change: x })),
+  // within one second (the stamps' grain): records before changes, a later change (a higher id) first
+  ].sort((a, b) => String(b.at).localeCompare(String(a.at)) || (a.kind === 'change') - (b.kind === 'change')
+    || (a.change && b.change ? b.change.id - a.change.id : 0));
+  const whenOf = (at) => (String(at).length <= 10 ? String(at) : formatValue({ type: 'datetime' }, at));
+  const item = (e) => {
+    const kindText = e.kind === 'change' ? t('change') : kindField ? enumLabel(kindField, e.kind) : objectLabel(child);
+    const body = e.kind === 'change'
+      ? h('div', { class: 'tl-body' }, h('strong', { text: auditAction(o, e.change) }), changesNode(o, e.change.changes, r))
+      : h('div', { class: 'tl-body' }, h('a', { href: `#/o/${child.name}/${e.record.id}`, text: recordTitle(child, e.record) }),
+        ...child.fields.filter((f) => f.type === 'enum' && f !== kindField && f.name !== 'priority' && e.record[f.name] != null).slice(0, 1)
+          .map((f) => h('span', { class: 'tl-state', text: ` · ${enumLabel(f, e.record[f.name])}` })));
+    return h('li', { class: `tl-item kind-${e.kind === 'change' ? 'change' : 'record'}`, dataset: { kind: e.kind, id: e.record ? e.record.id : null } },
+      h('span', { class: 'tl-kind', text: kindText }),
+      h('div', { class: 'tl-main' }, body,
+        h('p', { class: 'tl-meta' }, h('time', { datetime: String(e.at), text: whenOf(e.at) }), ' · ',
+          e.user == null ? '—' : state.names.get(`user:${e.user}`) || `#${e.user}`)));
+  };
+  return h('section', { class: 'history timeline', 'data-test': 'timeline', 'aria-labelledby': 'timeline-title' },
+    h('h2', { id: 'timeline-title', text: `${t('timeline')} · ${entries.length}` }),
+    entries.length ? h('ol', { class: 'tl' }, entries.map(item)) : h('p', { class: 'empty', text: t('nothingHere') }));
 }
 
 // The approval requests pending on a record (those the caller may read: approver or requester).
