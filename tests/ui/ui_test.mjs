@@ -1186,6 +1186,53 @@ async function main() {
     assert(!seenM.includes('UI closing first') && !seenM.includes('UI big deals'), `the manager sees ${seenM}`);
   }, page);
 
+  // Shared views per role: an admin saves a view shared with sales_rep (a role picker); sales_rep1
+  // finds it under "Shared with my role", applies it, and may neither change nor delete it.
+  await test('saved views: an admin shares a view with a role; a rep of that role applies it, read-only', async () => {
+    const a = await newPage();
+    await login(a, 'admin');
+    await a.evaluate(() => { location.hash = `#/o/opportunity?filter=${encodeURIComponent("stage = 'negotiation'")}&sort=-amount`; });
+    await waitList(a);
+    await a.waitForFunction(() => [...document.querySelectorAll('[data-test=share-role] option')].some((x) => x.value === 'sales_rep'));
+    await a.fill('[data-test=view-name]', 'UI team negotiations');
+    await a.selectOption('[data-test=share-role]', 'sales_rep');
+    await a.click('[data-test=save-view]');
+    await a.waitForFunction(() => [...document.querySelectorAll('[data-test=saved-views] option')].some((x) => /UI team negotiations/.test(x.textContent)));
+    const mineText = await a.$$eval('[data-test=saved-views] option', (os) => os.find((x) => /UI team negotiations/.test(x.textContent)).textContent);
+    assert(/shared with Sales rep/.test(mineText), `the admin's own: ${mineText}`);
+    assert(a.errors.length === 0, a.errors.join(' | '));
+    await a.context().close();
+    const adm = await apiAs('admin');
+    const saved = (await adm('GET', `/objects/saved_view?filter=${encodeURIComponent("name = 'UI team negotiations'")}`)).data.records[0];
+    assert(saved && saved.role === 'sales_rep' && saved.owner === adm.user.id, `saved: ${JSON.stringify(saved)}`);
+    const p = await newPage();
+    await login(p, 'sales_rep1');
+    await p.evaluate(() => { location.hash = '#/o/opportunity'; });
+    await waitList(p);
+    const opt = await p.$eval(`[data-test=saved-views] option[value="${saved.id}"]`, (x) => ({ text: x.textContent, group: x.parentElement.label, shared: x.dataset.shared }));
+    assert(opt.shared === 'true' && /UI team negotiations · shared/.test(opt.text) && opt.group === 'Shared with my role', `the rep's menu: ${JSON.stringify(opt)}`);
+    await p.evaluate(() => { delete document.body.dataset.listPaint; });
+    await p.selectOption('[data-test=saved-views]', String(saved.id));
+    await waitList(p);
+    const applied = new URLSearchParams(p.url().split('?')[1]);
+    assert(applied.get('filter') === "stage = 'negotiation'" && applied.get('sort') === '-amount', `applied: ${p.url()}`);
+    const stages = await p.$$eval('table[data-test=list] tbody td[data-label="Stage"]', (tds) => [...new Set(tds.map((x) => x.textContent))]);
+    assert(stages.length <= 1 && (!stages.length || stages[0] === 'Negotiation'), `the list: ${stages}`);
+    const note = await p.textContent('[data-test=shared-view-note]');
+    assert(/Shared by/.test(note) && /not change/.test(note), `note: ${note}`);
+    assert(!(await p.$('[data-test=delete-view]')), 'no delete button on a view shared with me');
+    const rep1 = await apiAs('sales_rep1');
+    assert((await rep1('DELETE', `/objects/saved_view/${saved.id}`)).status >= 400, 'the server refuses the rep a delete');
+    assert((await rep1('PATCH', `/objects/saved_view/${saved.id}`, { name: 'mine now' }, { 'If-Match': `"${saved.version}"` })).status >= 400, 'and a change');
+    assert((await adm('GET', `/objects/saved_view/${saved.id}`)).data.name === 'UI team negotiations', 'the view is unchanged');
+    const mgr = await apiAs('sales_manager');
+    const seenM = (await mgr('GET', `/objects/saved_view?filter=${encodeURIComponent("object_name = 'opportunity'")}`)).data.records.map((v) => v.name);
+    assert(!seenM.includes('UI team negotiations'), `the manager sees ${seenM}`);
+    assert(p.errors.length === 0, p.errors.join(' | '));
+    await p.screenshot({ path: path.join(SHOTS, 'shared-view.png') });
+    await p.context().close();
+  }, page);
+
   // Accessibility: axe-core on the main pages; no serious or critical violation. (The context
   // bypasses the CSP only so that the test can inject axe; the app's own pages never need it.)
   await test('accessibility: axe-core finds no serious violation on the main pages', async () => {

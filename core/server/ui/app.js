@@ -43,6 +43,9 @@ const STRINGS = {
     stagePath: 'Stages', dashboards: 'Dashboards', allModules: 'All modules', exportCsv: 'Export CSV', selected: 'selected', changeOwner: 'Change owner to…',
     deleteSelected: 'Delete selected', selectRow: 'Select', confirmDelete: 'Delete the selected records?',
     updateField: 'Update a field…', bulkActions: 'Selected rows', timeline: 'Timeline', change: 'Change',
+    sharedView: 'shared', sharedWith: 'shared with', myViews: 'My views', sharedWithMe: 'Shared with my role', deleteView: 'Delete view',
+    confirmDeleteView: 'Delete this saved view?', sharedReadOnly: 'Shared by {who} with {role}: you may apply it, not change it',
+    onlyMe: 'Only me', shareWith: 'Share with role',
     composer: 'Log', add: 'Add', columns: 'Columns', resetColumns: 'Default columns',
     menu: 'Menu', value: 'Value', field: 'Field', operator: 'Operator', expression: 'Expression',
     loading: 'Loading…', notFound: 'Not found', welcome: 'Choose an object on the left.',
@@ -82,6 +85,9 @@ const STRINGS = {
     stagePath: '阶段', dashboards: '仪表盘', allModules: '全部模块', exportCsv: '导出 CSV', selected: '已选', changeOwner: '更改负责人为…',
     deleteSelected: '删除所选', selectRow: '选择', confirmDelete: '删除所选记录？',
     updateField: '批量修改字段…', bulkActions: '所选行', timeline: '时间线', change: '变更',
+    sharedView: '共享', sharedWith: '共享给', myViews: '我的视图', sharedWithMe: '共享给我的角色', deleteView: '删除视图',
+    confirmDeleteView: '删除此已保存视图？', sharedReadOnly: '由 {who} 共享给 {role}：可以应用，不能修改',
+    onlyMe: '仅自己', shareWith: '共享给角色',
     composer: '记录', add: '添加', columns: '列', resetColumns: '默认列',
     menu: '菜单', value: '值', field: '字段', operator: '运算符', expression: '表达式',
     loading: '加载中…', notFound: '未找到', welcome: '请从左侧选择对象。',
@@ -2023,33 +2029,66 @@ async function savedViews(o, q, update) {
   try {
     views = (await api('GET', `/objects/${SAVED_VIEW}`, { query: { filter: `object_name = ${quote(o.name)}`, sort: 'name', limit: 50 } })).data.records;
   } catch (e) { return null; }
-  const current = views.find((v) => (v.filter || '') === q.filter && (v.sort || '') === q.sort);
-  const select = h('select', { 'aria-label': t('views'), 'data-test': 'saved-views' },
+  // mine first; then those shared with my role by someone else (theirs: I may apply them, not change
+  // them). Another person's unshared view (an admin reads every one) is not offered.
+  const me = state.user && state.user.id;
+  const mine = views.filter((v) => v.owner === me);
+  const shared = views.filter((v) => v.owner !== me && v.role);
+  const offered = [...mine, ...shared];
+  const current = offered.find((v) => (v.filter || '') === q.filter && (v.sort || '') === q.sort);
+  const option = (v) => h('option', { value: String(v.id), selected: current && current.id === v.id, dataset: { shared: v.owner !== me ? 'true' : null },
+    text: v.owner !== me ? `${v.name} · ${t('sharedView')}` : v.role ? `${v.name} (${t('sharedWith')} ${roleName(v.role)})` : v.name });
+  const select = h('select', { id: 'saved-views', 'data-test': 'saved-views' },
     h('option', { value: '', text: t('allRecords') }),
-    views.map((v) => h('option', { value: String(v.id), selected: current && current.id === v.id, text: v.role ? `${v.name} (${v.role})` : v.name })));
+    mine.length && shared.length ? h('optgroup', { label: t('myViews') }, mine.map(option)) : mine.map(option),
+    shared.length ? h('optgroup', { label: t('sharedWithMe') }, shared.map(option)) : null);
   select.addEventListener('change', () => {
-    const v = views.find((x) => String(x.id) === select.value);
+    const v = offered.find((x) => String(x.id) === select.value);
     update({ filter: v ? v.filter || '' : '', sort: v ? v.sort || '' : '', search: '' });
   });
-  const box = h('div', { class: 'saved-views' }, h('label', { text: t('views') }), select);
+  const box = h('div', { class: 'saved-views' }, h('label', { for: 'saved-views', text: t('views') }), select);
+  // the chosen view: mine may be deleted; one shared with me says whose it is and stays as it is
+  if (current && current.owner === me && sv.can && sv.can.delete) {
+    box.append(h('button', { type: 'button', class: 'danger', 'data-test': 'delete-view', text: t('deleteView'), on: { click: async () => {
+      if (!window.confirm(t('confirmDeleteView'))) return;
+      try { await api('DELETE', `/objects/${SAVED_VIEW}/${current.id}`); toast(t('deleted')); update({ filter: '', sort: '' }); } catch (ex) { toast(ex.message, 'error'); }
+    } } }));
+  } else if (current && current.owner !== me) {
+    const owner = { name: 'owner', type: 'user', to: 'user' };
+    await resolveRefs({ fields: [owner] }, [current], ['owner']).catch(() => {});
+    box.append(h('span', { class: 'shared-note', 'data-test': 'shared-view-note',
+      text: fill(t('sharedReadOnly'), { who: state.names.get(`user:${current.owner}`) || `#${current.owner}`, role: roleName(current.role) }) }));
+  }
   if (sv.can && sv.can.create && (q.filter || q.sort)) {
     const name = h('input', { 'aria-label': t('viewName'), placeholder: t('viewName'), 'data-test': 'view-name', maxlength: '80' });
-    const share = h('input', { type: 'checkbox', id: 'share-view' });
+    // an admin shares with any role (those people have: GET /reports/user grouped by role); others with their own
+    const admin = !!(state.meta.caller && state.meta.caller.admin);
+    let share;
+    if (admin) {
+      share = h('select', { id: 'share-view', 'data-test': 'share-role' }, h('option', { value: '', text: t('onlyMe') }));
+      try {
+        const { data } = await api('GET', '/reports/user', { query: { group: 'role', measure: 'count' } });
+        for (const row of data.rows) if (row.role) share.append(h('option', { value: row.role, text: roleName(row.role) }));
+      } catch (ex) { /* no roles to offer: the view stays the admin's */ }
+    } else share = h('input', { type: 'checkbox', id: 'share-view' });
+    const role = () => (admin ? share.value || null : share.checked && state.meta.caller ? state.meta.caller.role : null);
     const form = h('form', { class: 'save-view', on: { submit: async (e) => {
       e.preventDefault();
       if (!name.value.trim()) { name.focus(); return; }
       try {
         await api('POST', `/objects/${SAVED_VIEW}`, { body: { name: name.value.trim(), object_name: o.name, filter: q.filter || null,
-          sort: q.sort || null, role: share.checked && state.meta.caller ? state.meta.caller.role : null } });
+          sort: q.sort || null, role: role() } });
         toast(t('saved'));
         update({});
       } catch (ex) { toast(ex.message, 'error'); }
-    } } }, name, share, h('label', { for: 'share-view', text: t('shareRole') }),
+    } } }, name, ...(admin ? [h('label', { for: 'share-view', text: t('shareWith') }), share] : [share, h('label', { for: 'share-view', text: t('shareRole') })]),
     h('button', { type: 'submit', 'data-test': 'save-view', text: t('saveView') }));
     box.append(form);
   }
   return box;
 }
+// a role as people read it: sales_rep -> Sales rep
+const roleName = (role) => prettify(String(role || ''));
 
 // ---- home ---------------------------------------------------------------------------------------
 // Each person's home page: the sections objects declare in `views.home` (their open tasks, deals
