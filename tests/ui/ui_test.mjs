@@ -1233,6 +1233,71 @@ async function main() {
     await p.context().close();
   }, page);
 
+  // A point (geo, an account's location): typed and checked as typed (an inline error, nothing saved),
+  // taken from the browser's location (granted, a fake position), shown as "48.137, 11.575" with a
+  // link to OpenStreetMap; zh labels.
+  await test('geo: an account location typed with checks, or from the browser, shown with a map link', async () => {
+    const rep1 = await apiAs('sales_rep1');
+    const acct = (await rep1('GET', `/objects/account?limit=1&sort=id&filter=${encodeURIComponent('owner = $me')}`)).data.records[0];
+    assert(acct, 'an account of the rep');
+    const axeSource = fs.readFileSync(path.join(ROOT, 'tests/ui/node_modules/axe-core/axe.min.js'), 'utf8');
+    const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, bypassCSP: true, permissions: ['geolocation'],
+      geolocation: { latitude: 48.137154, longitude: 11.576124 } });
+    const p = await context.newPage();
+    p.errors = [];
+    p.on('pageerror', (e) => p.errors.push(e.message));
+    p.on('dialog', (d) => d.dismiss());
+    await login(p, 'sales_rep1');
+    await p.evaluate((id) => { location.hash = `#/o/account/${id}/edit`; }, acct.id);
+    await p.waitForSelector('#f-location');
+    assert(await p.getAttribute('[data-field=location] .geo-input', 'role') === 'group', 'a group of inputs');
+    // out of range: an inline error as typed, and the save stops
+    await p.fill('#f-location', '95');
+    await p.fill('#f-location-lng', '11.5');
+    await p.waitForFunction(() => /between -90 and 90/.test(document.querySelector('[data-error-for=location]').textContent));
+    assert(await p.getAttribute('#f-location', 'aria-invalid') === 'true', 'latitude marked');
+    await assertAxe(p, axeSource, 'the account form with a wrong latitude');
+    await (await p.$('[data-field=location]')).screenshot({ path: path.join(SHOTS, 'geo-error.png') });
+    await p.click('[data-test=save]');
+    await p.waitForFunction(() => /correct/.test(document.querySelector('[data-test=form-error]').textContent));
+    assert(/\/edit$/.test(p.url()), 'still on the form');
+    await p.fill('#f-location', '48.1');
+    await p.fill('#f-location-lng', '-181');
+    await p.waitForFunction(() => /between -180 and 180/.test(document.querySelector('[data-error-for=location]').textContent));
+    assert(await p.getAttribute('#f-location-lng', 'aria-invalid') === 'true' && !(await p.getAttribute('#f-location', 'aria-invalid')), 'longitude marked');
+    await p.fill('#f-location-lng', '');
+    await p.waitForFunction(() => /both/.test(document.querySelector('[data-error-for=location]').textContent));
+    const { data: still } = await rep1('GET', `/objects/account/${acct.id}`);
+    assert(still.version === acct.version, 'nothing saved');
+    // from the browser's location
+    await p.click('[data-test=geo-locate]');
+    await p.waitForFunction(() => document.querySelector('#f-location').value === '48.137154' && document.querySelector('#f-location-lng').value === '11.576124');
+    assert(await p.textContent('[data-error-for=location]') === '', 'no error left');
+    await p.click('[data-test=save]');
+    await p.waitForFunction((id) => location.hash === `#/o/account/${id}`, acct.id);
+    await p.waitForSelector('dd[data-field=location] a.geo');
+    assert(await p.textContent('dd[data-field=location] a') === '48.13715, 11.57612', `shown: ${await p.textContent('dd[data-field=location] a')}`);
+    const href = await p.getAttribute('dd[data-field=location] a', 'href');
+    assert(href === 'https://www.openstreetmap.org/?mlat=48.13715&mlon=11.57612#map=15/48.13715/11.57612', `link: ${href}`);
+    const { data: saved } = await rep1('GET', `/objects/account/${acct.id}`);
+    assert(saved.location.lat === 48.137154 && saved.location.lng === 11.576124, `saved: ${JSON.stringify(saved.location)}`);
+    // typed, in zh
+    await p.click('[data-test=lang]');
+    await p.evaluate((id) => { location.hash = `#/o/account/${id}/edit`; }, acct.id);
+    await p.waitForSelector('#f-location');
+    assert(await p.getAttribute('#f-location', 'aria-label') === '纬度' && await p.textContent('[data-test=geo-locate]') === '使用我的位置', 'zh labels');
+    await p.fill('#f-location', '48.137');
+    await p.fill('#f-location-lng', '11.575');
+    await p.click('[data-test=save]');
+    await p.waitForFunction((id) => location.hash === `#/o/account/${id}`, acct.id);
+    await p.waitForSelector('dd[data-field=location] a.geo');
+    assert(await p.textContent('dd[data-field=location] a') === '48.137, 11.575', 'typed and shown');
+    await p.screenshot({ path: path.join(SHOTS, 'zh-geo.png') });
+    await p.click('[data-test=lang]');
+    assert(p.errors.length === 0, p.errors.join(' | '));
+    await context.close();
+  }, page);
+
   // Accessibility: axe-core on the main pages; no serious or critical violation. (The context
   // bypasses the CSP only so that the test can inject axe; the app's own pages never need it.)
   await test('accessibility: axe-core finds no serious violation on the main pages', async () => {

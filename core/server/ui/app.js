@@ -46,6 +46,9 @@ const STRINGS = {
     sharedView: 'shared', sharedWith: 'shared with', myViews: 'My views', sharedWithMe: 'Shared with my role', deleteView: 'Delete view',
     confirmDeleteView: 'Delete this saved view?', sharedReadOnly: 'Shared by {who} with {role}: you may apply it, not change it',
     onlyMe: 'Only me', shareWith: 'Share with role',
+    latitude: 'Latitude', longitude: 'Longitude', useLocation: 'Use my location', openMap: 'Open in OpenStreetMap',
+    latitudeRange: 'Latitude must be between -90 and 90', longitudeRange: 'Longitude must be between -180 and 180',
+    bothCoordinates: 'Enter both latitude and longitude, or neither', noLocation: 'Your location is not available',
     composer: 'Log', add: 'Add', columns: 'Columns', resetColumns: 'Default columns',
     menu: 'Menu', value: 'Value', field: 'Field', operator: 'Operator', expression: 'Expression',
     loading: 'Loading…', notFound: 'Not found', welcome: 'Choose an object on the left.',
@@ -88,6 +91,9 @@ const STRINGS = {
     sharedView: '共享', sharedWith: '共享给', myViews: '我的视图', sharedWithMe: '共享给我的角色', deleteView: '删除视图',
     confirmDeleteView: '删除此已保存视图？', sharedReadOnly: '由 {who} 共享给 {role}：可以应用，不能修改',
     onlyMe: '仅自己', shareWith: '共享给角色',
+    latitude: '纬度', longitude: '经度', useLocation: '使用我的位置', openMap: '在 OpenStreetMap 中打开',
+    latitudeRange: '纬度必须在 -90 到 90 之间', longitudeRange: '经度必须在 -180 到 180 之间',
+    bothCoordinates: '请同时填写纬度和经度，或都不填', noLocation: '无法获取您的位置',
     composer: '记录', add: '添加', columns: '列', resetColumns: '默认列',
     menu: '菜单', value: '值', field: '字段', operator: '运算符', expression: '表达式',
     loading: '加载中…', notFound: '未找到', welcome: '请从左侧选择对象。',
@@ -233,7 +239,7 @@ const enumLabel = (f, v) => {
   return item ? label(item.label, v) : String(v);
 };
 const computed = (f) => ['formula', 'rollup', 'autonumber'].includes(f.type);
-const editable = (f) => !f.system && !f.readonly && !computed(f) && f.type !== 'geo';
+const editable = (f) => !f.system && !f.readonly && !computed(f);
 const isRef = (f) => (f.type === 'ref' || f.type === 'user') && f.to;
 // How a value reads: a formula by what it returns; a rollup by its measure (count: an integer) and
 // the field it measures (a sum of money is money, the latest of dates a date)
@@ -332,7 +338,7 @@ function formatValue(f, v, record) {
   if (v == null || v === '') return '';
   if (f.name === 'id') return String(v);   // an id is a name, not a quantity: no "1,003"
   const type = valueType(f);
-  if (type === 'geo' && typeof v === 'object') return `${Number(v.lat).toFixed(5)}, ${Number(v.lng).toFixed(5)}`;
+  if (type === 'geo' && typeof v === 'object') return `${coordinate(v.lat)}, ${coordinate(v.lng)}`;
   if (numeric(type)) return formatNumber(v, type, type === 'money' ? currencyOf(f, record) : null);
   if (type === 'enum') return enumLabel(f, v);
   if (type === 'multienum') return (Array.isArray(v) ? v : [v]).map((x) => enumLabel(f, x)).join(', ');
@@ -353,9 +359,15 @@ function cellClass(f) {
   if (numeric(type)) return 'num nowrap';
   return ['date', 'datetime', 'enum', 'autonumber'].includes(type) ? 'nowrap' : null;
 }
-// A cell or value node: refs link to the target record, urls and emails to themselves.
+// a latitude or longitude as people write it: 48.137, not 48.13700 (at most 5 decimals: about a metre)
+const coordinate = (x) => String(Number(Number(x).toFixed(5)));
+// A point on OpenStreetMap (a link out: the page itself loads nothing from elsewhere)
+const mapLink = (v) => `https://www.openstreetmap.org/?mlat=${coordinate(v.lat)}&mlon=${coordinate(v.lng)}#map=15/${coordinate(v.lat)}/${coordinate(v.lng)}`;
+// A cell or value node: refs link to the target record, urls and emails to themselves, a point to the map.
 function valueNode(f, v, record) {
   if (v == null || v === '') return h('span', { class: 'empty', text: '—' });
+  if (f.type === 'geo' && typeof v === 'object' && Number.isFinite(Number(v.lat)) && Number.isFinite(Number(v.lng)))
+    return h('a', { href: mapLink(v), rel: 'noopener noreferrer', target: '_blank', class: 'geo', title: t('openMap'), text: formatValue(f, v, record) });
   if (isRef(f) && objectOf(f.to)) return h('a', { href: `#/o/${f.to}/${v}`, text: formatValue(f, v) });
   if (f.type === 'url' && /^https?:\/\//i.test(String(v))) return h('a', { href: String(v), rel: 'noopener noreferrer', target: '_blank', text: String(v) });
   if (f.type === 'email') return h('a', { href: `mailto:${v}`, text: String(v) });
@@ -749,7 +761,7 @@ async function viewList(view, o, params) {
 // a refused row is named with the server's reason, its row marked, and nothing is changed).
 // pickedOf: () => the selected ids; seen: id -> record as listed; done(ids) after a save.
 function bulkFieldForm(o, pickedOf, seen, done) {
-  const fields = o.fields.filter((f) => editable(f) && !['json', 'textarea', 'multienum'].includes(f.type));
+  const fields = o.fields.filter((f) => editable(f) && !['json', 'textarea', 'multienum', 'geo'].includes(f.type));
   const fieldSel = h('select', { id: 'bulk-field', 'data-test': 'bulk-field' }, h('option', { value: '', text: '—' }),
     fields.map((f) => h('option', { value: f.name, text: fieldLabel(f) })));
   const valueBox = h('span', { class: 'value-box', 'data-test': 'bulk-value' });
@@ -1187,10 +1199,59 @@ function refPicker(f, value, id) {
   return wrap;
 }
 
+// A point: latitude and longitude typed (checked as typed: -90..90, -180..180, both or neither) or
+// taken from the browser's location. The message goes to the field's error (the inputs' description);
+// el.problem() says what is wrong, for the form to stop a save.
+function geoWidget(f, value, id) {
+  const num = (x) => (x == null ? '' : String(x));
+  const lat = h('input', { id, type: 'number', step: 'any', min: '-90', max: '90', inputmode: 'decimal', 'aria-label': t('latitude'), placeholder: t('latitude'), value: value ? num(value.lat) : '' });
+  const lng = h('input', { id: `${id}-lng`, type: 'number', step: 'any', min: '-180', max: '180', inputmode: 'decimal', 'aria-label': t('longitude'), placeholder: t('longitude'), value: value ? num(value.lng) : '' });
+  const locate = h('button', { type: 'button', 'data-test': 'geo-locate', text: t('useLocation'), disabled: !navigator.geolocation });
+  const el = h('div', { class: 'geo-input', role: 'group', 'aria-label': fieldLabel(f) }, lat, lng, locate);
+  const errorSpan = () => { const ref = lat.getAttribute('aria-describedby'); return ref ? document.getElementById(ref) : null; };
+  el.problem = () => {
+    const bad = (input, limit) => input.validity.badInput || (input.value !== '' && !(Math.abs(Number(input.value)) <= limit));
+    if (bad(lat, 90)) return { input: lat, text: t('latitudeRange') };
+    if (bad(lng, 180)) return { input: lng, text: t('longitudeRange') };
+    if ((lat.value === '') !== (lng.value === '')) return { input: lat.value === '' ? lat : lng, text: t('bothCoordinates') };
+    return null;
+  };
+  const check = () => {
+    const problem = el.problem();
+    for (const input of [lat, lng]) {
+      input.setAttribute('aria-describedby', lat.getAttribute('aria-describedby') || '');
+      if (problem && problem.input === input) input.setAttribute('aria-invalid', 'true'); else input.removeAttribute('aria-invalid');
+    }
+    const span = errorSpan();
+    if (span) span.textContent = problem ? problem.text : '';
+    return problem;
+  };
+  lat.addEventListener('input', check);
+  lng.addEventListener('input', check);
+  locate.addEventListener('click', () => {
+    locate.disabled = true;
+    navigator.geolocation.getCurrentPosition((pos) => {
+      lat.value = String(Number(pos.coords.latitude.toFixed(6)));
+      lng.value = String(Number(pos.coords.longitude.toFixed(6)));
+      locate.disabled = false;
+      check();
+      el.dispatchEvent(new Event('change', { bubbles: true }));
+    }, (e) => {
+      locate.disabled = false;
+      const span = errorSpan();
+      if (span) span.textContent = `${t('noLocation')}${t('colon')}${e.message || e.code}`;
+    }, { timeout: 15000, maximumAge: 60000 });
+  });
+  el.check = check;
+  el.readValue = () => (lat.value === '' && lng.value === '' || el.problem() ? null : { lat: Number(lat.value), lng: Number(lng.value) });
+  return el;
+}
+
 function widget(f, value, id) {
   const type = f.type;
   let el;
   if (isRef(f)) return refPicker(f, value, id);
+  if (type === 'geo') return geoWidget(f, value, id);
   if (type === 'enum') {
     el = h('select', { id }, h('option', { value: '', text: '—' }),
       (f.values || []).map((x) => h('option', { value: x.value, text: label(x.label, x.value), selected: x.value === value })));
@@ -1267,8 +1328,15 @@ async function viewForm(view, o, id, params) {
     const unreadable = fields.filter((f) => {
       const w = widgets.get(f.name);
       const c = w.matches('input') ? w : w.querySelector('input');
-      return c && c.validity && c.validity.badInput;
+      return c && c.validity && c.validity.badInput && !w.problem;
     });
+    // a widget that checks itself (a point): its own message, on the input that is wrong
+    const wrong = fields.map((f) => [f, widgets.get(f.name).check ? widgets.get(f.name).check() : null]).filter(([, x]) => x);
+    if (wrong.length && !unreadable.length) {
+      banner.textContent = t('fixErrors');
+      wrong[0][1].input.focus();
+      return;
+    }
     if (unreadable.length) {
       for (const f of unreadable) {
         errors.get(f.name).textContent = t('invalidInput');
