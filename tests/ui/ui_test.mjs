@@ -875,6 +875,120 @@ async function main() {
     await page.screenshot({ path: path.join(SHOTS, 'dashboard.png'), fullPage: true });
   }, page);
 
+  // KPI tiles (GET /api/v1/kpis): the dashboard's tiles grouped by category, each figure as the API
+  // gives it; the scope switch asks again with its scope; the home page's row; zh; a phone.
+  await test('kpi tiles: dashboard and home, figures as the API gives them, the scope switch, zh, phone', async () => {
+    const day = '2026-05-10';
+    const rep1 = await apiAs('sales_rep1');
+    const { data: meta } = await rep1('GET', '/meta');
+    const money = new Set();
+    for (const o of meta.objects) for (const f of o.fields) if (f.type === 'money') money.add(`${o.name}.${f.name}`);
+    const expect = (k) => {
+      if (typeof k.actual !== 'number') return '—';
+      const m = /^\w+\((\w+)\)$/.exec(k.measure);
+      return m ? (money.has(`${k.object}.${m[1]}`) ? cents(k.actual) / 100 : Math.round(k.actual * 100) / 100) : k.actual;
+    };
+    const tilesOf = (p, sel) => p.$$eval(`${sel} .kpi-tile`, (ts) => ts.map((x) => ({ name: x.dataset.kpi,
+      actual: x.querySelector('[data-test=kpi-actual]').textContent, label: x.querySelector('h3').textContent,
+      period: x.querySelector('[data-test=kpi-period]').textContent,
+      attainment: (x.querySelector('[data-test=kpi-attainment]') || {}).textContent || null,
+      category: (x.closest('[data-category]') || { dataset: {} }).dataset.category })));
+    const sameFigures = (shown, api, who) => {
+      assert(shown.length === api.kpis.length && shown.length > 0, `${who}: ${shown.length} tiles for ${api.kpis.length} kpis`);
+      for (const k of api.kpis) {
+        const tile = shown.find((x) => x.name === k.name);
+        assert(tile, `${who}: no tile for ${k.name}`);
+        const want = expect(k);
+        const got = want === '—' ? tile.actual : moneyOf(tile.actual);
+        assert(got === want, `${who}: ${k.name} shows ${tile.actual}, the API says ${k.actual}`);
+        if (tile.category) assert(tile.category === k.category, `${who}: ${k.name} under ${tile.category}`);
+        if (typeof k.attainment === 'number') assert(moneyOf(tile.attainment.split('%')[0]) === k.attainment, `${who}: ${k.name} attainment ${tile.attainment} vs ${k.attainment}`);
+      }
+    };
+    const p = await newPage();
+    const asked = [];
+    p.on('request', (r) => { if (/\/api\/v1\/kpis\?/.test(r.url())) asked.push(new URL(r.url()).searchParams.get('scope')); });
+    await login(p, 'sales_rep1');
+    // the home page: the rep's own figures in a row
+    await p.waitForSelector('[data-test=kpis-home] .kpi-tile');
+    sameFigures(await tilesOf(p, '[data-test=kpis-home]'), (await rep1('GET', '/kpis?scope=me')).data, 'rep1 home');
+    await p.evaluate((d) => { location.hash = `#/dash?day=${d}`; }, day);
+    await p.waitForSelector('[data-test=kpis] .kpi-tile');
+    const mine = (await rep1('GET', `/kpis?day=${day}&scope=me`)).data;
+    const shown = await tilesOf(p, '[data-test=kpis]');
+    sameFigures(shown, mine, 'rep1 me');
+    assert(shown.find((x) => x.name === 'won_revenue').period === 'Q2 2026', `period: ${shown.find((x) => x.name === 'won_revenue').period}`);
+    assert(shown.find((x) => x.name === 'new_opportunities').period === '2026-05', 'a month');
+    const heads = await p.$$eval('[data-test=kpis] .kpi-category', (xs) => xs.map((x) => x.textContent));
+    assert(JSON.stringify(heads) === JSON.stringify(['Operating efficiency', 'Business value']), `categories: ${heads}`);
+    const won = mine.kpis.find((k) => k.name === 'won_revenue');
+    const trend = await p.textContent('[data-kpi=won_revenue] [data-test=kpi-trend]');
+    assert(/vs Q1 2026/.test(trend) && (won.actual >= won.previous ? /▲|＝/ : /▼/).test(trend), `trend: ${trend} (${won.actual} against ${won.previous})`);
+    assert(await p.$eval('[data-kpi=won_revenue] [data-test=kpi-trend]', (x, up) => x.classList.contains(up ? 'better' : 'worse'), won.actual > won.previous), 'the trend colour follows the direction');
+    // the scope switch asks for the team's figures
+    asked.length = 0;
+    await p.click('[data-test=kpi-scope] button[data-scope=team]');
+    await p.waitForFunction(() => document.querySelector('[data-test=kpis]').dataset.scope === 'team');
+    assert(asked.includes('team'), `asked: ${asked}`);
+    assert(await p.getAttribute('[data-test=kpi-scope] button[data-scope=team]', 'aria-pressed') === 'true', 'the team button is pressed');
+    sameFigures(await tilesOf(p, '[data-test=kpis]'), (await rep1('GET', `/kpis?day=${day}&scope=team`)).data, 'rep1 team');
+    await p.click('[data-test=kpi-scope] button[data-scope=me]');
+    await p.waitForFunction(() => document.querySelector('[data-test=kpis]').dataset.scope === 'me');
+    assert(p.errors.length === 0, p.errors.join(' | '));
+    await p.context().close();
+    // the manager: tiles on home and the dashboard, everyone's figures
+    const mgr = await apiAs('sales_manager');
+    const m = await newPage();
+    await login(m, 'sales_manager');
+    await m.waitForSelector('[data-test=kpis-home] .kpi-tile');
+    sameFigures(await tilesOf(m, '[data-test=kpis-home]'), (await mgr('GET', '/kpis?scope=me')).data, 'manager home');
+    await m.evaluate((d) => { location.hash = `#/dash?day=${d}`; }, day);
+    await m.waitForSelector('[data-test=kpis] .kpi-tile');
+    await m.click('[data-test=kpi-scope] button[data-scope=all]');
+    await m.waitForFunction(() => document.querySelector('[data-test=kpis]').dataset.scope === 'all');
+    sameFigures(await tilesOf(m, '[data-test=kpis]'), (await mgr('GET', `/kpis?day=${day}&scope=all`)).data, 'manager all');
+    assert(m.errors.length === 0, m.errors.join(' | '));
+    await m.context().close();
+    // en and zh, desktop and phone: screenshots, axe-core, no sideways scrolling on a phone
+    const axeSource = fs.readFileSync(path.join(ROOT, 'tests/ui/node_modules/axe-core/axe.min.js'), 'utf8');
+    for (const [lang, viewport, prefix] of [['en', { width: 1280, height: 860 }, ''], ['zh', { width: 1280, height: 860 }, 'zh-'],
+      ['en', { width: 390, height: 844 }, 'phone-'], ['zh', { width: 390, height: 844 }, 'zh-phone-']]) {
+      const q = await newPage(viewport, { bypassCSP: true });
+      await login(q, 'sales_rep1');
+      if (lang === 'zh') {
+        await q.click('[data-test=lang]');
+        await q.waitForFunction(() => document.documentElement.lang === 'zh-CN');
+      }
+      await q.evaluate((d) => { location.hash = `#/dash?day=${d}`; }, day);
+      await q.waitForSelector('[data-test=kpis] .kpi-tile');
+      await q.click('[data-test=kpi-scope] button[data-scope=team]');
+      await q.waitForFunction(() => document.querySelector('[data-test=kpis]').dataset.scope === 'team');
+      if (lang === 'zh') {
+        const tiles = await tilesOf(q, '[data-test=kpis]');
+        const heads = await q.$$eval('[data-test=kpis] .kpi-category', (xs) => xs.map((x) => x.textContent));
+        assert(JSON.stringify(heads) === JSON.stringify(['运营效率', '业务价值']), `zh categories: ${heads}`);
+        const wonZh = tiles.find((x) => x.name === 'won_revenue');
+        assert(wonZh.label === '赢单金额' && wonZh.period === '2026年第2季度', `zh tile: ${JSON.stringify(wonZh)}`);
+        assert(await q.textContent('[data-test=kpi-scope] button[data-scope=team]') === '我的团队', 'zh scope');
+        const text = await q.textContent('[data-test=kpis]');
+        assert(!/Won|Deals|target|Target|Operating/.test(text), `English in zh: ${text.slice(0, 300)}`);
+      }
+      if (viewport.width < 400) {
+        const width = await q.evaluate(() => document.documentElement.scrollWidth);
+        assert(width <= viewport.width + 10, `${prefix}kpis: no sideways scrolling on a phone: ${width}`);
+      }
+      await q.waitForFunction(() => !document.querySelector('p.loading'));
+      await assertAxe(q, axeSource, `${prefix}kpis`);
+      await (await q.$('[data-test=kpis]')).screenshot({ path: path.join(SHOTS, `${prefix}kpis.png`) });
+      await q.evaluate(() => { location.hash = '#/home'; });
+      await q.waitForSelector('[data-test=kpis-home] .kpi-tile');
+      await assertAxe(q, axeSource, `${prefix}home kpis`);
+      await q.screenshot({ path: path.join(SHOTS, `${prefix}home-kpis.png`) });
+      assert(q.errors.length === 0, `${prefix}: ${q.errors.join(' | ')}`);
+      await q.context().close();
+    }
+  }, page);
+
   await test('labels switch to zh and back', async () => {
     await page.click('[data-test=lang]');
     await page.waitForFunction(() => /商机/.test(document.querySelector('nav#nav').textContent));
@@ -1072,6 +1186,118 @@ async function main() {
     assert(!seenM.includes('UI closing first') && !seenM.includes('UI big deals'), `the manager sees ${seenM}`);
   }, page);
 
+  // Shared views per role: an admin saves a view shared with sales_rep (a role picker); sales_rep1
+  // finds it under "Shared with my role", applies it, and may neither change nor delete it.
+  await test('saved views: an admin shares a view with a role; a rep of that role applies it, read-only', async () => {
+    const a = await newPage();
+    await login(a, 'admin');
+    await a.evaluate(() => { location.hash = `#/o/opportunity?filter=${encodeURIComponent("stage = 'negotiation'")}&sort=-amount`; });
+    await waitList(a);
+    await a.waitForFunction(() => [...document.querySelectorAll('[data-test=share-role] option')].some((x) => x.value === 'sales_rep'));
+    await a.fill('[data-test=view-name]', 'UI team negotiations');
+    await a.selectOption('[data-test=share-role]', 'sales_rep');
+    await a.click('[data-test=save-view]');
+    await a.waitForFunction(() => [...document.querySelectorAll('[data-test=saved-views] option')].some((x) => /UI team negotiations/.test(x.textContent)));
+    const mineText = await a.$$eval('[data-test=saved-views] option', (os) => os.find((x) => /UI team negotiations/.test(x.textContent)).textContent);
+    assert(/shared with Sales rep/.test(mineText), `the admin's own: ${mineText}`);
+    assert(a.errors.length === 0, a.errors.join(' | '));
+    await a.context().close();
+    const adm = await apiAs('admin');
+    const saved = (await adm('GET', `/objects/saved_view?filter=${encodeURIComponent("name = 'UI team negotiations'")}`)).data.records[0];
+    assert(saved && saved.role === 'sales_rep' && saved.owner === adm.user.id, `saved: ${JSON.stringify(saved)}`);
+    const p = await newPage();
+    await login(p, 'sales_rep1');
+    await p.evaluate(() => { location.hash = '#/o/opportunity'; });
+    await waitList(p);
+    const opt = await p.$eval(`[data-test=saved-views] option[value="${saved.id}"]`, (x) => ({ text: x.textContent, group: x.parentElement.label, shared: x.dataset.shared }));
+    assert(opt.shared === 'true' && /UI team negotiations · shared/.test(opt.text) && opt.group === 'Shared with my role', `the rep's menu: ${JSON.stringify(opt)}`);
+    await p.evaluate(() => { delete document.body.dataset.listPaint; });
+    await p.selectOption('[data-test=saved-views]', String(saved.id));
+    await waitList(p);
+    const applied = new URLSearchParams(p.url().split('?')[1]);
+    assert(applied.get('filter') === "stage = 'negotiation'" && applied.get('sort') === '-amount', `applied: ${p.url()}`);
+    const stages = await p.$$eval('table[data-test=list] tbody td[data-label="Stage"]', (tds) => [...new Set(tds.map((x) => x.textContent))]);
+    assert(stages.length <= 1 && (!stages.length || stages[0] === 'Negotiation'), `the list: ${stages}`);
+    const note = await p.textContent('[data-test=shared-view-note]');
+    assert(/Shared by/.test(note) && /not change/.test(note), `note: ${note}`);
+    assert(!(await p.$('[data-test=delete-view]')), 'no delete button on a view shared with me');
+    const rep1 = await apiAs('sales_rep1');
+    assert((await rep1('DELETE', `/objects/saved_view/${saved.id}`)).status >= 400, 'the server refuses the rep a delete');
+    assert((await rep1('PATCH', `/objects/saved_view/${saved.id}`, { name: 'mine now' }, { 'If-Match': `"${saved.version}"` })).status >= 400, 'and a change');
+    assert((await adm('GET', `/objects/saved_view/${saved.id}`)).data.name === 'UI team negotiations', 'the view is unchanged');
+    const mgr = await apiAs('sales_manager');
+    const seenM = (await mgr('GET', `/objects/saved_view?filter=${encodeURIComponent("object_name = 'opportunity'")}`)).data.records.map((v) => v.name);
+    assert(!seenM.includes('UI team negotiations'), `the manager sees ${seenM}`);
+    assert(p.errors.length === 0, p.errors.join(' | '));
+    await p.screenshot({ path: path.join(SHOTS, 'shared-view.png') });
+    await p.context().close();
+  }, page);
+
+  // A point (geo, an account's location): typed and checked as typed (an inline error, nothing saved),
+  // taken from the browser's location (granted, a fake position), shown as "48.137, 11.575" with a
+  // link to OpenStreetMap; zh labels.
+  await test('geo: an account location typed with checks, or from the browser, shown with a map link', async () => {
+    const rep1 = await apiAs('sales_rep1');
+    const acct = (await rep1('GET', `/objects/account?limit=1&sort=id&filter=${encodeURIComponent('owner = $me')}`)).data.records[0];
+    assert(acct, 'an account of the rep');
+    const axeSource = fs.readFileSync(path.join(ROOT, 'tests/ui/node_modules/axe-core/axe.min.js'), 'utf8');
+    const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, bypassCSP: true, permissions: ['geolocation'],
+      geolocation: { latitude: 48.137154, longitude: 11.576124 } });
+    const p = await context.newPage();
+    p.errors = [];
+    p.on('pageerror', (e) => p.errors.push(e.message));
+    p.on('dialog', (d) => d.dismiss());
+    await login(p, 'sales_rep1');
+    await p.evaluate((id) => { location.hash = `#/o/account/${id}/edit`; }, acct.id);
+    await p.waitForSelector('#f-location');
+    assert(await p.getAttribute('[data-field=location] .geo-input', 'role') === 'group', 'a group of inputs');
+    // out of range: an inline error as typed, and the save stops
+    await p.fill('#f-location', '95');
+    await p.fill('#f-location-lng', '11.5');
+    await p.waitForFunction(() => /between -90 and 90/.test(document.querySelector('[data-error-for=location]').textContent));
+    assert(await p.getAttribute('#f-location', 'aria-invalid') === 'true', 'latitude marked');
+    await assertAxe(p, axeSource, 'the account form with a wrong latitude');
+    await (await p.$('[data-field=location]')).screenshot({ path: path.join(SHOTS, 'geo-error.png') });
+    await p.click('[data-test=save]');
+    await p.waitForFunction(() => /correct/.test(document.querySelector('[data-test=form-error]').textContent));
+    assert(/\/edit$/.test(p.url()), 'still on the form');
+    await p.fill('#f-location', '48.1');
+    await p.fill('#f-location-lng', '-181');
+    await p.waitForFunction(() => /between -180 and 180/.test(document.querySelector('[data-error-for=location]').textContent));
+    assert(await p.getAttribute('#f-location-lng', 'aria-invalid') === 'true' && !(await p.getAttribute('#f-location', 'aria-invalid')), 'longitude marked');
+    await p.fill('#f-location-lng', '');
+    await p.waitForFunction(() => /both/.test(document.querySelector('[data-error-for=location]').textContent));
+    const { data: still } = await rep1('GET', `/objects/account/${acct.id}`);
+    assert(still.version === acct.version, 'nothing saved');
+    // from the browser's location
+    await p.click('[data-test=geo-locate]');
+    await p.waitForFunction(() => document.querySelector('#f-location').value === '48.137154' && document.querySelector('#f-location-lng').value === '11.576124');
+    assert(await p.textContent('[data-error-for=location]') === '', 'no error left');
+    await p.click('[data-test=save]');
+    await p.waitForFunction((id) => location.hash === `#/o/account/${id}`, acct.id);
+    await p.waitForSelector('dd[data-field=location] a.geo');
+    assert(await p.textContent('dd[data-field=location] a') === '48.13715, 11.57612', `shown: ${await p.textContent('dd[data-field=location] a')}`);
+    const href = await p.getAttribute('dd[data-field=location] a', 'href');
+    assert(href === 'https://www.openstreetmap.org/?mlat=48.13715&mlon=11.57612#map=15/48.13715/11.57612', `link: ${href}`);
+    const { data: saved } = await rep1('GET', `/objects/account/${acct.id}`);
+    assert(saved.location.lat === 48.137154 && saved.location.lng === 11.576124, `saved: ${JSON.stringify(saved.location)}`);
+    // typed, in zh
+    await p.click('[data-test=lang]');
+    await p.evaluate((id) => { location.hash = `#/o/account/${id}/edit`; }, acct.id);
+    await p.waitForSelector('#f-location');
+    assert(await p.getAttribute('#f-location', 'aria-label') === '纬度' && await p.textContent('[data-test=geo-locate]') === '使用我的位置', 'zh labels');
+    await p.fill('#f-location', '48.137');
+    await p.fill('#f-location-lng', '11.575');
+    await p.click('[data-test=save]');
+    await p.waitForFunction((id) => location.hash === `#/o/account/${id}`, acct.id);
+    await p.waitForSelector('dd[data-field=location] a.geo');
+    assert(await p.textContent('dd[data-field=location] a') === '48.137, 11.575', 'typed and shown');
+    await p.screenshot({ path: path.join(SHOTS, 'zh-geo.png') });
+    await p.click('[data-test=lang]');
+    assert(p.errors.length === 0, p.errors.join(' | '));
+    await context.close();
+  }, page);
+
   // Accessibility: axe-core on the main pages; no serious or critical violation. (The context
   // bypasses the CSP only so that the test can inject axe; the app's own pages never need it.)
   await test('accessibility: axe-core finds no serious violation on the main pages', async () => {
@@ -1145,6 +1371,52 @@ async function main() {
     await p.context().close();
   }, page);
 
+  // The timeline on a record page (views.composer): the deal's activities and its changes in one
+  // list, newest first, each marked by kind with who and when; the composer adds to it.
+  await test('timeline: activities and changes in one list, newest first; the composer adds to it', async () => {
+    const rep1 = await apiAs('sales_rep1');
+    const acct = (await rep1('GET', '/objects/account?limit=1')).data.records[0].id;
+    const { data: deal } = await rep1('POST', '/objects/opportunity', { name: 'UI timeline deal', account: acct });
+    await rep1('POST', '/objects/activity', { kind: 'task', subject: 'UI old task', opportunity: deal.id, account: acct, due_at: '2020-01-01T09:00:00Z' });
+    await rep1('POST', '/objects/activity', { kind: 'call', subject: 'UI first call', opportunity: deal.id, account: acct });
+    const { etag } = await rep1('GET', `/objects/opportunity/${deal.id}`);
+    await rep1('PATCH', `/objects/opportunity/${deal.id}`, { next_step: 'UI timeline step' }, { 'If-Match': etag });
+    const p = await newPage();
+    await login(p, 'sales_rep1');
+    await p.evaluate((id) => { location.hash = `#/o/opportunity/${id}`; }, deal.id);
+    await p.waitForSelector('[data-test=timeline] li.tl-item');
+    const entries = () => p.$$eval('[data-test=timeline] li.tl-item', (ls) => ls.map((l) => ({ kind: l.dataset.kind, label: l.querySelector('.tl-kind').textContent,
+      at: l.querySelector('time').getAttribute('datetime'), text: l.querySelector('.tl-main').textContent })));
+    const ordered = (list) => list.every((e, i) => i === 0 || String(list[i - 1].at) >= String(e.at));
+    let list = await entries();
+    assert(ordered(list), `newest first: ${JSON.stringify(list.map((e) => e.at))}`);
+    const kinds = list.map((e) => e.kind);
+    assert(kinds.filter((k) => k === 'change').length === 2 && kinds.includes('call') && kinds[kinds.length - 1] === 'task', `kinds: ${kinds}`);
+    assert(list.every((e) => /Tom Becker/.test(e.text)), `who: ${list.map((e) => e.text)}`);
+    assert(list.some((e) => e.kind === 'change' && /Next Step/.test(e.text) && /UI timeline step/.test(e.text)), 'the update with its change');
+    assert(list.some((e) => e.kind === 'change' && /Created/.test(e.text)), 'the create');
+    const changes = list.filter((e) => e.kind === 'change');
+    assert(/Updated/.test(changes[0].text) && /Created/.test(changes[1].text), `the update above the create: ${changes.map((e) => e.text)}`);
+    assert(list.find((e) => e.kind === 'call').label === 'Call' && list.find((e) => e.kind === 'change').label === 'Change', 'kind labels');
+    // the composer adds a note: at the top
+    await p.selectOption('#c-kind', 'note');
+    await p.fill('#c-subject', 'UI timeline note');
+    await p.click('[data-test=composer-add]');
+    await p.waitForFunction(() => /UI timeline note/.test((document.querySelector('[data-test=timeline] li.tl-item') || {}).textContent || ''));
+    list = await entries();
+    assert(list.length === 5 && list[0].kind === 'note' && ordered(list), `after the composer: ${JSON.stringify(list.map((e) => [e.kind, e.at]))}`);
+    await (await p.$('[data-test=timeline]')).screenshot({ path: path.join(SHOTS, 'timeline.png') });
+    // zh: the kinds from the metadata's labels, a change as 变更
+    await p.click('[data-test=lang]');
+    await p.waitForFunction(() => document.documentElement.lang === 'zh-CN' && document.querySelector('[data-test=timeline] li.tl-item'));
+    const zh = await entries();
+    assert(zh[0].label === '备注' && zh.some((e) => e.label === '电话') && zh.some((e) => e.label === '变更'), `zh: ${zh.map((e) => e.label)}`);
+    assert(/时间线/.test(await p.textContent('[data-test=timeline] h2')), 'zh heading');
+    await p.click('[data-test=lang]');
+    assert(p.errors.length === 0, p.errors.join(' | '));
+    await p.context().close();
+  }, page);
+
   // Bulk actions: select rows, change their owner in one batch (all or nothing).
   await test('bulk: select rows and change their owner in one batch', async () => {
     const mgr = await apiAs('sales_manager');
@@ -1162,6 +1434,67 @@ async function main() {
     await p.selectOption('[data-test=bulk-owner]', String(rep3.id));
     await p.waitForFunction(() => document.querySelector('[data-test=bulk]').hidden);
     for (const id of made) assert((await mgr('GET', `/objects/opportunity/${id}`)).data.owner === rep3.id, `owner of ${id}`);
+    await p.context().close();
+  }, page);
+
+  // Bulk "Update a field": a rep sets next_step, then close_date, on three of their deals in one batch
+  // each (every update with its record's version); a refused value (a probability of 150) changes
+  // nothing and names the row and the reason.
+  await test('bulk: update a field on the selected rows in one batch; a refused value changes nothing', async () => {
+    const rep1 = await apiAs('sales_rep1');
+    const acct = (await rep1('GET', '/objects/account?limit=1')).data.records[0].id;
+    const made = [];
+    for (const name of ['UI bulkfield 1', 'UI bulkfield 2', 'UI bulkfield 3'])
+      made.push((await rep1('POST', '/objects/opportunity', { name, account: acct, probability: 20 })).data.id);
+    const p = await newPage();
+    const batches = [];
+    p.on('request', (r) => { if (r.method() === 'POST' && /\/api\/v1\/batch$/.test(r.url())) batches.push(JSON.parse(r.postData())); });
+    await login(p, 'sales_rep1');
+    const select = async () => {
+      await p.evaluate(() => { location.hash = '#/home'; });
+      await p.waitForSelector('[data-test=home]');
+      await p.evaluate(() => { delete document.body.dataset.listPaint; location.hash = `#/o/opportunity?filter=${encodeURIComponent("name like 'UI bulkfield%'")}&sort=name`; });
+      await waitList(p);
+      for (const id of made) await p.check(`tr[data-id="${id}"] td.select input`);
+      await p.click('[data-test=bulk-update] summary');
+    };
+    const setField = async (field, fillIt) => {
+      await p.selectOption('[data-test=bulk-field]', field);
+      await p.waitForSelector('#bulk-input');
+      await fillIt();
+      await p.click('[data-test=bulk-apply]');
+    };
+    await select();
+    await setField('next_step', () => p.fill('#bulk-input', 'Send the proposal'));
+    await p.waitForFunction(() => document.querySelector('[data-test=bulk]').hidden);
+    for (const id of made) assert((await rep1('GET', `/objects/opportunity/${id}`)).data.next_step === 'Send the proposal', `next_step of ${id}`);
+    assert(batches.length === 1 && batches[0].operations.length === 3 && batches[0].operations.every((x) => x.op === 'update' && x.version === 1
+      && x.values.next_step === 'Send the proposal'), `one batch with each version: ${JSON.stringify(batches)}`);
+    await select();
+    await setField('close_date', () => p.fill('#bulk-input', '2027-01-15'));
+    await p.waitForFunction(() => document.querySelector('[data-test=bulk]').hidden);
+    const versions = new Map();
+    for (const id of made) {
+      const { data } = await rep1('GET', `/objects/opportunity/${id}`);
+      assert(data.close_date === '2027-01-15' && data.version === 3, `close_date of ${id}: ${data.close_date} v${data.version}`);
+      versions.set(id, data.version);
+    }
+    await p.waitForFunction((id) => document.querySelector(`tr[data-id="${id}"]`).textContent.includes('2027-01-15'), made[0]);
+    // refused: nothing changes, the row and the reason are shown
+    await select();
+    await setField('probability', () => p.fill('#bulk-input', '150'));
+    await p.waitForFunction(() => (document.querySelector('[data-test=bulk-error]') || {}).textContent);
+    const said = await p.textContent('[data-test=bulk-error]');
+    assert(/Nothing was saved/.test(said) && /UI bulkfield 1/.test(said) && /Probability/.test(said), `the error: ${said}`);
+    assert(await p.$(`tr.invalid[data-id="${made[0]}"]`), 'the refused row is marked');
+    assert(await p.getAttribute('#bulk-input', 'aria-invalid') === 'true', 'the value is marked');
+    for (const id of made) {
+      const { data } = await rep1('GET', `/objects/opportunity/${id}`);
+      assert(data.probability === 20 && data.version === versions.get(id), `${id} unchanged: ${data.probability} v${data.version}`);
+    }
+    assert(!(await p.$eval('[data-test=bulk]', (x) => x.hidden)), 'the selection stays');
+    await p.screenshot({ path: path.join(SHOTS, 'bulk-field-error.png') });
+    assert(p.errors.filter((e) => !/status of 4\d\d/.test(e)).length === 0, p.errors.join(' | '));
     await p.context().close();
   }, page);
 

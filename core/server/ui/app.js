@@ -42,6 +42,13 @@ const STRINGS = {
     auditCreate: 'Created', auditUpdate: 'Updated', auditRestore: 'Restored',
     stagePath: 'Stages', dashboards: 'Dashboards', allModules: 'All modules', exportCsv: 'Export CSV', selected: 'selected', changeOwner: 'Change owner to…',
     deleteSelected: 'Delete selected', selectRow: 'Select', confirmDelete: 'Delete the selected records?',
+    updateField: 'Update a field…', bulkActions: 'Selected rows', timeline: 'Timeline', change: 'Change',
+    sharedView: 'shared', sharedWith: 'shared with', myViews: 'My views', sharedWithMe: 'Shared with my role', deleteView: 'Delete view',
+    confirmDeleteView: 'Delete this saved view?', sharedReadOnly: 'Shared by {who} with {role}: you may apply it, not change it',
+    onlyMe: 'Only me', shareWith: 'Share with role',
+    latitude: 'Latitude', longitude: 'Longitude', useLocation: 'Use my location', openMap: 'Open in OpenStreetMap',
+    latitudeRange: 'Latitude must be between -90 and 90', longitudeRange: 'Longitude must be between -180 and 180',
+    bothCoordinates: 'Enter both latitude and longitude, or neither', noLocation: 'Your location is not available',
     composer: 'Log', add: 'Add', columns: 'Columns', resetColumns: 'Default columns',
     menu: 'Menu', value: 'Value', field: 'Field', operator: 'Operator', expression: 'Expression',
     loading: 'Loading…', notFound: 'Not found', welcome: 'Choose an object on the left.',
@@ -55,6 +62,10 @@ const STRINGS = {
     notSaved: 'Nothing was saved', movedTo: 'Line moved to position {n}', moveHint: 'Alt+↑ and Alt+↓ move the line you are in.',
     unsavedLeave: 'Your changes to the lines are not saved. Leave and lose them?',
     lineConflict: '{who} changed line {n} at {when}, after you opened it.', reloadKeepLines: 'Load their changes (yours stay in the grid)',
+    kpis: 'Key figures', kpiScope: 'Whose figures', scopeMe: 'Me', scopeTeam: 'My team', scopeAll: 'Everyone', kpiDay: 'As of',
+    operating: 'Operating efficiency', business_value: 'Business value', targetOf: 'Target', attainment: 'of target',
+    noTarget: 'No target', vsPrevious: 'vs', noKpis: 'No key figures', quarterOf: 'Q{q} {y}', yearOf: '{y}', monthOf: '{y}-{m}',
+    better: 'better', worse: 'worse', unchanged: 'unchanged',
     colon: ': ',
   },
   zh: {
@@ -76,6 +87,13 @@ const STRINGS = {
     auditCreate: '创建', auditUpdate: '修改', auditRestore: '已恢复',
     stagePath: '阶段', dashboards: '仪表盘', allModules: '全部模块', exportCsv: '导出 CSV', selected: '已选', changeOwner: '更改负责人为…',
     deleteSelected: '删除所选', selectRow: '选择', confirmDelete: '删除所选记录？',
+    updateField: '批量修改字段…', bulkActions: '所选行', timeline: '时间线', change: '变更',
+    sharedView: '共享', sharedWith: '共享给', myViews: '我的视图', sharedWithMe: '共享给我的角色', deleteView: '删除视图',
+    confirmDeleteView: '删除此已保存视图？', sharedReadOnly: '由 {who} 共享给 {role}：可以应用，不能修改',
+    onlyMe: '仅自己', shareWith: '共享给角色',
+    latitude: '纬度', longitude: '经度', useLocation: '使用我的位置', openMap: '在 OpenStreetMap 中打开',
+    latitudeRange: '纬度必须在 -90 到 90 之间', longitudeRange: '经度必须在 -180 到 180 之间',
+    bothCoordinates: '请同时填写纬度和经度，或都不填', noLocation: '无法获取您的位置',
     composer: '记录', add: '添加', columns: '列', resetColumns: '默认列',
     menu: '菜单', value: '值', field: '字段', operator: '运算符', expression: '表达式',
     loading: '加载中…', notFound: '未找到', welcome: '请从左侧选择对象。',
@@ -89,6 +107,10 @@ const STRINGS = {
     notSaved: '未保存任何修改', movedTo: '已移到第 {n} 行', moveHint: 'Alt+↑ 和 Alt+↓ 可移动当前所在的行。',
     unsavedLeave: '明细行的修改尚未保存。确定离开并放弃这些修改吗？',
     lineConflict: '{who} 在 {when} 修改了第 {n} 行（在您打开之后）。', reloadKeepLines: '载入对方的修改（您的输入保留在表格中）',
+    kpis: '关键指标', kpiScope: '指标范围', scopeMe: '我', scopeTeam: '我的团队', scopeAll: '所有人', kpiDay: '截至',
+    operating: '运营效率', business_value: '业务价值', targetOf: '目标', attainment: '目标达成',
+    noTarget: '无目标', vsPrevious: '对比', noKpis: '暂无关键指标', quarterOf: '{y}年第{q}季度', yearOf: '{y}年', monthOf: '{y}年{m}月',
+    better: '变好', worse: '变差', unchanged: '持平',
     colon: '：',
   },
 };
@@ -217,7 +239,7 @@ const enumLabel = (f, v) => {
   return item ? label(item.label, v) : String(v);
 };
 const computed = (f) => ['formula', 'rollup', 'autonumber'].includes(f.type);
-const editable = (f) => !f.system && !f.readonly && !computed(f) && f.type !== 'geo';
+const editable = (f) => !f.system && !f.readonly && !computed(f);
 const isRef = (f) => (f.type === 'ref' || f.type === 'user') && f.to;
 // How a value reads: a formula by what it returns; a rollup by its measure (count: an integer) and
 // the field it measures (a sum of money is money, the latest of dates a date)
@@ -316,7 +338,7 @@ function formatValue(f, v, record) {
   if (v == null || v === '') return '';
   if (f.name === 'id') return String(v);   // an id is a name, not a quantity: no "1,003"
   const type = valueType(f);
-  if (type === 'geo' && typeof v === 'object') return `${Number(v.lat).toFixed(5)}, ${Number(v.lng).toFixed(5)}`;
+  if (type === 'geo' && typeof v === 'object') return `${coordinate(v.lat)}, ${coordinate(v.lng)}`;
   if (numeric(type)) return formatNumber(v, type, type === 'money' ? currencyOf(f, record) : null);
   if (type === 'enum') return enumLabel(f, v);
   if (type === 'multienum') return (Array.isArray(v) ? v : [v]).map((x) => enumLabel(f, x)).join(', ');
@@ -337,9 +359,15 @@ function cellClass(f) {
   if (numeric(type)) return 'num nowrap';
   return ['date', 'datetime', 'enum', 'autonumber'].includes(type) ? 'nowrap' : null;
 }
-// A cell or value node: refs link to the target record, urls and emails to themselves.
+// a latitude or longitude as people write it: 48.137, not 48.13700 (at most 5 decimals: about a metre)
+const coordinate = (x) => String(Number(Number(x).toFixed(5)));
+// A point on OpenStreetMap (a link out: the page itself loads nothing from elsewhere)
+const mapLink = (v) => `https://www.openstreetmap.org/?mlat=${coordinate(v.lat)}&mlon=${coordinate(v.lng)}#map=15/${coordinate(v.lat)}/${coordinate(v.lng)}`;
+// A cell or value node: refs link to the target record, urls and emails to themselves, a point to the map.
 function valueNode(f, v, record) {
   if (v == null || v === '') return h('span', { class: 'empty', text: '—' });
+  if (f.type === 'geo' && typeof v === 'object' && Number.isFinite(Number(v.lat)) && Number.isFinite(Number(v.lng)))
+    return h('a', { href: mapLink(v), rel: 'noopener noreferrer', target: '_blank', class: 'geo', title: t('openMap'), text: formatValue(f, v, record) });
   if (isRef(f) && objectOf(f.to)) return h('a', { href: `#/o/${f.to}/${v}`, text: formatValue(f, v) });
   if (f.type === 'url' && /^https?:\/\//i.test(String(v))) return h('a', { href: String(v), rel: 'noopener noreferrer', target: '_blank', text: String(v) });
   if (f.type === 'email') return h('a', { href: `mailto:${v}`, text: String(v) });
@@ -425,7 +453,7 @@ async function render() {
   try {
     const [kind, oname, id, sub] = parts;
     if (!kind || kind === 'home') await viewHome(view);
-    else if (kind === 'dash') await viewDashboard(view, oname);
+    else if (kind === 'dash') await viewDashboard(view, oname, params);
     else if (kind === 'o' && objectOf(oname) && !id) await viewList(view, objectOf(oname), params);
     else if (kind === 'o' && objectOf(oname) && id === 'new') await viewForm(view, objectOf(oname), null, params);
     else if (kind === 'o' && objectOf(oname) && sub === 'edit') await viewForm(view, objectOf(oname), id, params);
@@ -617,9 +645,20 @@ async function viewList(view, o, params) {
   const bulkCount = h('span', { class: 'bulk-count', 'data-test': 'bulk-count' });
   const ownerPick = h('select', { 'aria-label': t('changeOwner'), 'data-test': 'bulk-owner' }, h('option', { value: '', text: t('changeOwner') }));
   const bulkDelete = h('button', { type: 'button', 'data-test': 'bulk-delete', text: t('deleteSelected') });
-  const bulk = h('div', { class: 'bulk', hidden: true, role: 'group', 'data-test': 'bulk' }, bulkCount,
-    o.can && o.can.update ? ownerPick : null, o.can && o.can.delete ? bulkDelete : null);
-  const refreshBulk = () => { bulk.hidden = picked.size === 0; bulkCount.textContent = `${picked.size} ${t('selected')}`; };
+  const seen = new Map();   // id -> the record as the list read it (its version for a bulk update, its title)
+  const fieldForm = o.can && o.can.update ? bulkFieldForm(o, () => picked, seen, (ids) => {
+    picked.clear();
+    refreshBulk();
+    load();
+    return ids;
+  }) : null;
+  const bulk = h('div', { class: 'bulk', hidden: true, role: 'group', 'aria-label': t('bulkActions'), 'data-test': 'bulk' }, bulkCount,
+    o.can && o.can.update ? ownerPick : null, o.can && o.can.delete ? bulkDelete : null, fieldForm);
+  const refreshBulk = () => {
+    bulk.hidden = picked.size === 0;
+    bulkCount.textContent = `${picked.size} ${t('selected')}`;
+    if (fieldForm && !picked.size) fieldForm.reset();
+  };
   async function runBulk(op, values) {
     try {
       await api('POST', '/batch', { body: { operations: [...picked].map((id) => ({ op, object: o.name, id: Number(id), ...(values ? { values } : {}) })) } });
@@ -661,6 +700,7 @@ async function viewList(view, o, params) {
     clear(body);
     if (!data.records.length) body.append(h('tr', null, h('td', { colspan: cols.length + 1, class: 'empty', text: t('noRecords') })));
     for (const r of data.records) {
+      seen.set(String(r.id), r);
       const box = q.deleted ? null : h('input', { type: 'checkbox', 'aria-label': `${t('selectRow')} ${recordTitle(o, r)}`, checked: picked.has(String(r.id)),
         on: { change: (e) => { if (e.target.checked) picked.add(String(r.id)); else picked.delete(String(r.id)); refreshBulk(); } } });
       body.append(h('tr', { dataset: { id: r.id } }, box ? h('td', { class: 'select' }, box) : null, cols.map((n, i) => {
@@ -714,6 +754,83 @@ async function viewList(view, o, params) {
     const ms = Math.round(performance.now() - started);
     document.body.dataset.listPaint = String(ms);
   });
+}
+
+// "Update a field" on a list's selected rows: a writable field, a value in the form's widget for its
+// type, applied in ONE POST /batch of updates, each with the version the list read (all or nothing:
+// a refused row is named with the server's reason, its row marked, and nothing is changed).
+// pickedOf: () => the selected ids; seen: id -> record as listed; done(ids) after a save.
+function bulkFieldForm(o, pickedOf, seen, done) {
+  const fields = o.fields.filter((f) => editable(f) && !['json', 'textarea', 'multienum', 'geo'].includes(f.type));
+  const fieldSel = h('select', { id: 'bulk-field', 'data-test': 'bulk-field' }, h('option', { value: '', text: '—' }),
+    fields.map((f) => h('option', { value: f.name, text: fieldLabel(f) })));
+  const valueBox = h('span', { class: 'value-box', 'data-test': 'bulk-value' });
+  const err = h('p', { class: 'error', role: 'alert', 'data-test': 'bulk-error' });
+  const apply = h('button', { type: 'submit', class: 'primary', 'data-test': 'bulk-apply', text: t('apply'), disabled: true });
+  let input = null;
+  const marked = () => document.querySelectorAll('table[data-test=list] tr.invalid');
+  const unmark = () => { for (const tr of marked()) tr.classList.remove('invalid'); };
+  fieldSel.addEventListener('change', () => {
+    const f = fieldOf(o, fieldSel.value);
+    clear(valueBox);
+    err.textContent = '';
+    input = f ? widget(f, null, 'bulk-input') : null;
+    if (input) {
+      const control = controlOf(input);
+      control.setAttribute('aria-label', `${t('value')}: ${fieldLabel(f)}`);
+      control.setAttribute('aria-describedby', 'bulk-error-text');
+      valueBox.append(input);
+    }
+    apply.disabled = !input;
+  });
+  err.id = 'bulk-error-text';
+  const details = h('details', { class: 'bulk-field', 'data-test': 'bulk-update' }, h('summary', { text: t('updateField') }));
+  const form = h('form', { class: 'bulk-field-form', novalidate: true, on: { submit: async (e) => {
+    e.preventDefault();
+    const f = fieldOf(o, fieldSel.value);
+    if (!f || !input) return;
+    err.textContent = '';
+    unmark();
+    const control = controlOf(input);
+    if (control && control.validity && control.validity.badInput) {
+      err.textContent = t('invalidInput');
+      control.setAttribute('aria-invalid', 'true');
+      control.focus();
+      return;
+    }
+    if (control) control.removeAttribute('aria-invalid');
+    const value = input.readValue();
+    const ids = [...pickedOf()];
+    // a selected row from another page (or read before a save elsewhere): its version first
+    for (const id of ids) if (!seen.has(id)) {
+      try { seen.set(id, (await api('GET', `/objects/${o.name}/${id}`)).data); } catch (ex) { err.textContent = ex.message; return; }
+    }
+    const operations = ids.map((id) => ({ op: 'update', object: o.name, id: Number(id), version: seen.get(id).version, values: { [f.name]: value } }));
+    apply.disabled = true;
+    try {
+      await api('POST', '/batch', { body: { operations } });
+    } catch (ex) {
+      const p = ex.problem || {};
+      const at = Number.isInteger(p.failed) ? ids[p.failed] : null;
+      const result = at != null && Array.isArray(p.results) ? p.results[p.failed] : null;
+      const list = (result && Array.isArray(result.errors) ? result.errors : p.errors) || [];
+      const reasons = list.length ? list.map((x) => (x.field && fieldOf(o, x.field) ? `${fieldLabel(fieldOf(o, x.field))}${t('colon')}${x.message}` : x.message))
+        : [result && result.message ? result.message : ex.message];
+      const row = at != null ? document.querySelector(`table[data-test=list] tr[data-id="${CSS.escape(at)}"]`) : null;
+      if (row) row.classList.add('invalid');
+      err.textContent = [t('notSaved'), at != null ? `${recordTitle(o, seen.get(at) || { id: at })}${t('colon')}${reasons.join('; ')}` : reasons.join('; ')].join(' — ');
+      if (control) { control.setAttribute('aria-invalid', 'true'); control.focus(); }
+      apply.disabled = false;
+      return;
+    }
+    apply.disabled = false;
+    toast(`${t('saved')}: ${fieldLabel(f)} · ${ids.length}`);
+    details.open = false;
+    done(ids);
+  } } }, h('label', { for: 'bulk-field', text: t('field') }), fieldSel, valueBox, apply, err);
+  details.append(form);
+  details.reset = () => { fieldSel.value = ''; fieldSel.dispatchEvent(new Event('change')); details.open = false; unmark(); };
+  return details;
 }
 
 // ---- record page (and the 360 page: the same, with every related list longer) ---------------
@@ -882,20 +999,68 @@ async function viewRecord(view, o, id, full) {
   if (composer) view.append(composer);
   if (specs.length) view.append(h('h2', { class: 'section-title', text: t('related') }), ...sections.filter(Boolean));
 
-  // history
+  // history: with a composer (views.composer), one timeline of its records (calls, tasks, notes) and
+  // the record's changes, newest first; else the history table
+  let history = [];
   try {
-    const { data } = await api('GET', `/objects/${o.name}/${id}/history`);
-    const users = data.history.map((x) => x.user).filter((x) => x != null);
-    const userField = fieldOf(o, 'owner') || { name: 'user', type: 'user', to: 'user' };
-    await resolveRefs({ fields: [{ ...userField, name: 'user' }] }, users.map((u) => ({ user: u })), ['user']).catch(() => {});
-    view.append(h('section', { class: 'history' }, h('h2', { text: t('history') }), h('div', { class: 'scroll' }, h('table', { class: 'records' },
-      h('thead', null, h('tr', null, [t('at'), t('by'), t('action'), t('changes')].map((x) => h('th', { scope: 'col', text: x })))),
-      h('tbody', null, data.history.map((x) => h('tr', null,
-        h('td', { 'data-label': t('at'), text: formatValue({ type: 'datetime' }, x.at) }),
-        h('td', { 'data-label': t('by'), text: x.user == null ? '—' : state.names.get(`user:${x.user}`) || `#${x.user}` }),
-        h('td', { 'data-label': t('action'), text: auditAction(o, x) }),
-        h('td', { 'data-label': t('changes'), class: 'changes' }, changesNode(o, x.changes, r)))))))));
-  } catch (e) { /* no history right */ }
+    ({ data: { history } } = await api('GET', `/objects/${o.name}/${id}/history`));
+  } catch (e) { history = null; /* no history right */ }
+  const users = (history || []).map((x) => x.user).filter((x) => x != null);
+  const userField = fieldOf(o, 'owner') || { name: 'user', type: 'user', to: 'user' };
+  await resolveRefs({ fields: [{ ...userField, name: 'user' }] }, users.map((u) => ({ user: u })), ['user']).catch(() => {});
+  const timeline = await timelineOf(o, r, history);
+  if (timeline) { view.append(timeline); return; }
+  if (!history) return;
+  view.append(h('section', { class: 'history' }, h('h2', { text: t('history') }), h('div', { class: 'scroll' }, h('table', { class: 'records' },
+    h('thead', null, h('tr', null, [t('at'), t('by'), t('action'), t('changes')].map((x) => h('th', { scope: 'col', text: x })))),
+    h('tbody', null, history.map((x) => h('tr', null,
+      h('td', { 'data-label': t('at'), text: formatValue({ type: 'datetime' }, x.at) }),
+      h('td', { 'data-label': t('by'), text: x.user == null ? '—' : state.names.get(`user:${x.user}`) || `#${x.user}` }),
+      h('td', { 'data-label': t('action'), text: auditAction(o, x) }),
+      h('td', { 'data-label': t('changes'), class: 'changes' }, changesNode(o, x.changes, r)))))))));
+}
+
+// The timeline of a record whose object declares a composer: the composer's records linked to it
+// (an activity: its kind, e.g. call, task, note, from the first enum the composer asks for; at its due
+// time, else when it was made) and the record's history (kind "change"), in one list, newest first,
+// each with who and when. null when the object has no composer or the caller reads neither.
+const TIMELINE = 50;
+async function timelineOf(o, r, history) {
+  const spec = o.views && o.views.composer;
+  const child = spec && objectOf(spec.object);
+  if (!child || !fieldOf(child, spec.ref)) return null;
+  let records = null;
+  try {
+    ({ data: { records } } = await api('GET', `/objects/${child.name}`, { query: { filter: `${spec.ref} = ${Number(r.id)}`, sort: '-created_at', limit: TIMELINE } }));
+  } catch (e) { /* the caller may not read them */ }
+  if (!records && !history) return null;
+  const kindField = (spec.fields || []).map((n) => fieldOf(child, n)).find((f) => f && f.type === 'enum') || null;
+  const whenField = (spec.fields || []).map((n) => fieldOf(child, n)).find((f) => f && (f.type === 'datetime' || f.type === 'date')) || null;
+  const who = fieldOf(child, 'owner') ? 'owner' : 'created_by';
+  await resolveRefs(child, records || [], [who]).catch(() => {});
+  const entries = [
+    ...(records || []).map((a) => ({ at: (whenField && a[whenField.name]) || a.created_at, user: a[who], kind: kindField ? a[kindField.name] : child.name, record: a })),
+    ...(history || []).map((x) => ({ at: x.at, user: x.user, kind: 'change', change: x })),
+  // within one second (the stamps' grain): records before changes, a later change (a higher id) first
+  ].sort((a, b) => String(b.at).localeCompare(String(a.at)) || (a.kind === 'change') - (b.kind === 'change')
+    || (a.change && b.change ? b.change.id - a.change.id : 0));
+  const whenOf = (at) => (String(at).length <= 10 ? String(at) : formatValue({ type: 'datetime' }, at));
+  const item = (e) => {
+    const kindText = e.kind === 'change' ? t('change') : kindField ? enumLabel(kindField, e.kind) : objectLabel(child);
+    const body = e.kind === 'change'
+      ? h('div', { class: 'tl-body' }, h('strong', { text: auditAction(o, e.change) }), changesNode(o, e.change.changes, r))
+      : h('div', { class: 'tl-body' }, h('a', { href: `#/o/${child.name}/${e.record.id}`, text: recordTitle(child, e.record) }),
+        ...child.fields.filter((f) => f.type === 'enum' && f !== kindField && f.name !== 'priority' && e.record[f.name] != null).slice(0, 1)
+          .map((f) => h('span', { class: 'tl-state', text: ` · ${enumLabel(f, e.record[f.name])}` })));
+    return h('li', { class: `tl-item kind-${e.kind === 'change' ? 'change' : 'record'}`, dataset: { kind: e.kind, id: e.record ? e.record.id : null } },
+      h('span', { class: 'tl-kind', text: kindText }),
+      h('div', { class: 'tl-main' }, body,
+        h('p', { class: 'tl-meta' }, h('time', { datetime: String(e.at), text: whenOf(e.at) }), ' · ',
+          e.user == null ? '—' : state.names.get(`user:${e.user}`) || `#${e.user}`)));
+  };
+  return h('section', { class: 'history timeline', 'data-test': 'timeline', 'aria-labelledby': 'timeline-title' },
+    h('h2', { id: 'timeline-title', text: `${t('timeline')} · ${entries.length}` }),
+    entries.length ? h('ol', { class: 'tl' }, entries.map(item)) : h('p', { class: 'empty', text: t('nothingHere') }));
 }
 
 // The approval requests pending on a record (those the caller may read: approver or requester).
@@ -1034,10 +1199,59 @@ function refPicker(f, value, id) {
   return wrap;
 }
 
+// A point: latitude and longitude typed (checked as typed: -90..90, -180..180, both or neither) or
+// taken from the browser's location. The message goes to the field's error (the inputs' description);
+// el.problem() says what is wrong, for the form to stop a save.
+function geoWidget(f, value, id) {
+  const num = (x) => (x == null ? '' : String(x));
+  const lat = h('input', { id, type: 'number', step: 'any', min: '-90', max: '90', inputmode: 'decimal', 'aria-label': t('latitude'), placeholder: t('latitude'), value: value ? num(value.lat) : '' });
+  const lng = h('input', { id: `${id}-lng`, type: 'number', step: 'any', min: '-180', max: '180', inputmode: 'decimal', 'aria-label': t('longitude'), placeholder: t('longitude'), value: value ? num(value.lng) : '' });
+  const locate = h('button', { type: 'button', 'data-test': 'geo-locate', text: t('useLocation'), disabled: !navigator.geolocation });
+  const el = h('div', { class: 'geo-input', role: 'group', 'aria-label': fieldLabel(f) }, lat, lng, locate);
+  const errorSpan = () => { const ref = lat.getAttribute('aria-describedby'); return ref ? document.getElementById(ref) : null; };
+  el.problem = () => {
+    const bad = (input, limit) => input.validity.badInput || (input.value !== '' && !(Math.abs(Number(input.value)) <= limit));
+    if (bad(lat, 90)) return { input: lat, text: t('latitudeRange') };
+    if (bad(lng, 180)) return { input: lng, text: t('longitudeRange') };
+    if ((lat.value === '') !== (lng.value === '')) return { input: lat.value === '' ? lat : lng, text: t('bothCoordinates') };
+    return null;
+  };
+  const check = () => {
+    const problem = el.problem();
+    for (const input of [lat, lng]) {
+      input.setAttribute('aria-describedby', lat.getAttribute('aria-describedby') || '');
+      if (problem && problem.input === input) input.setAttribute('aria-invalid', 'true'); else input.removeAttribute('aria-invalid');
+    }
+    const span = errorSpan();
+    if (span) span.textContent = problem ? problem.text : '';
+    return problem;
+  };
+  lat.addEventListener('input', check);
+  lng.addEventListener('input', check);
+  locate.addEventListener('click', () => {
+    locate.disabled = true;
+    navigator.geolocation.getCurrentPosition((pos) => {
+      lat.value = String(Number(pos.coords.latitude.toFixed(6)));
+      lng.value = String(Number(pos.coords.longitude.toFixed(6)));
+      locate.disabled = false;
+      check();
+      el.dispatchEvent(new Event('change', { bubbles: true }));
+    }, (e) => {
+      locate.disabled = false;
+      const span = errorSpan();
+      if (span) span.textContent = `${t('noLocation')}${t('colon')}${e.message || e.code}`;
+    }, { timeout: 15000, maximumAge: 60000 });
+  });
+  el.check = check;
+  el.readValue = () => (lat.value === '' && lng.value === '' || el.problem() ? null : { lat: Number(lat.value), lng: Number(lng.value) });
+  return el;
+}
+
 function widget(f, value, id) {
   const type = f.type;
   let el;
   if (isRef(f)) return refPicker(f, value, id);
+  if (type === 'geo') return geoWidget(f, value, id);
   if (type === 'enum') {
     el = h('select', { id }, h('option', { value: '', text: '—' }),
       (f.values || []).map((x) => h('option', { value: x.value, text: label(x.label, x.value), selected: x.value === value })));
@@ -1114,8 +1328,15 @@ async function viewForm(view, o, id, params) {
     const unreadable = fields.filter((f) => {
       const w = widgets.get(f.name);
       const c = w.matches('input') ? w : w.querySelector('input');
-      return c && c.validity && c.validity.badInput;
+      return c && c.validity && c.validity.badInput && !w.problem;
     });
+    // a widget that checks itself (a point): its own message, on the input that is wrong
+    const wrong = fields.map((f) => [f, widgets.get(f.name).check ? widgets.get(f.name).check() : null]).filter(([, x]) => x);
+    if (wrong.length && !unreadable.length) {
+      banner.textContent = t('fixErrors');
+      wrong[0][1].input.focus();
+      return;
+    }
     if (unreadable.length) {
       for (const f of unreadable) {
         errors.get(f.name).textContent = t('invalidInput');
@@ -1876,33 +2097,66 @@ async function savedViews(o, q, update) {
   try {
     views = (await api('GET', `/objects/${SAVED_VIEW}`, { query: { filter: `object_name = ${quote(o.name)}`, sort: 'name', limit: 50 } })).data.records;
   } catch (e) { return null; }
-  const current = views.find((v) => (v.filter || '') === q.filter && (v.sort || '') === q.sort);
-  const select = h('select', { 'aria-label': t('views'), 'data-test': 'saved-views' },
+  // mine first; then those shared with my role by someone else (theirs: I may apply them, not change
+  // them). Another person's unshared view (an admin reads every one) is not offered.
+  const me = state.user && state.user.id;
+  const mine = views.filter((v) => v.owner === me);
+  const shared = views.filter((v) => v.owner !== me && v.role);
+  const offered = [...mine, ...shared];
+  const current = offered.find((v) => (v.filter || '') === q.filter && (v.sort || '') === q.sort);
+  const option = (v) => h('option', { value: String(v.id), selected: current && current.id === v.id, dataset: { shared: v.owner !== me ? 'true' : null },
+    text: v.owner !== me ? `${v.name} · ${t('sharedView')}` : v.role ? `${v.name} (${t('sharedWith')} ${roleName(v.role)})` : v.name });
+  const select = h('select', { id: 'saved-views', 'data-test': 'saved-views' },
     h('option', { value: '', text: t('allRecords') }),
-    views.map((v) => h('option', { value: String(v.id), selected: current && current.id === v.id, text: v.role ? `${v.name} (${v.role})` : v.name })));
+    mine.length && shared.length ? h('optgroup', { label: t('myViews') }, mine.map(option)) : mine.map(option),
+    shared.length ? h('optgroup', { label: t('sharedWithMe') }, shared.map(option)) : null);
   select.addEventListener('change', () => {
-    const v = views.find((x) => String(x.id) === select.value);
+    const v = offered.find((x) => String(x.id) === select.value);
     update({ filter: v ? v.filter || '' : '', sort: v ? v.sort || '' : '', search: '' });
   });
-  const box = h('div', { class: 'saved-views' }, h('label', { text: t('views') }), select);
+  const box = h('div', { class: 'saved-views' }, h('label', { for: 'saved-views', text: t('views') }), select);
+  // the chosen view: mine may be deleted; one shared with me says whose it is and stays as it is
+  if (current && current.owner === me && sv.can && sv.can.delete) {
+    box.append(h('button', { type: 'button', class: 'danger', 'data-test': 'delete-view', text: t('deleteView'), on: { click: async () => {
+      if (!window.confirm(t('confirmDeleteView'))) return;
+      try { await api('DELETE', `/objects/${SAVED_VIEW}/${current.id}`); toast(t('deleted')); update({ filter: '', sort: '' }); } catch (ex) { toast(ex.message, 'error'); }
+    } } }));
+  } else if (current && current.owner !== me) {
+    const owner = { name: 'owner', type: 'user', to: 'user' };
+    await resolveRefs({ fields: [owner] }, [current], ['owner']).catch(() => {});
+    box.append(h('span', { class: 'shared-note', 'data-test': 'shared-view-note',
+      text: fill(t('sharedReadOnly'), { who: state.names.get(`user:${current.owner}`) || `#${current.owner}`, role: roleName(current.role) }) }));
+  }
   if (sv.can && sv.can.create && (q.filter || q.sort)) {
     const name = h('input', { 'aria-label': t('viewName'), placeholder: t('viewName'), 'data-test': 'view-name', maxlength: '80' });
-    const share = h('input', { type: 'checkbox', id: 'share-view' });
+    // an admin shares with any role (those people have: GET /reports/user grouped by role); others with their own
+    const admin = !!(state.meta.caller && state.meta.caller.admin);
+    let share;
+    if (admin) {
+      share = h('select', { id: 'share-view', 'data-test': 'share-role' }, h('option', { value: '', text: t('onlyMe') }));
+      try {
+        const { data } = await api('GET', '/reports/user', { query: { group: 'role', measure: 'count' } });
+        for (const row of data.rows) if (row.role) share.append(h('option', { value: row.role, text: roleName(row.role) }));
+      } catch (ex) { /* no roles to offer: the view stays the admin's */ }
+    } else share = h('input', { type: 'checkbox', id: 'share-view' });
+    const role = () => (admin ? share.value || null : share.checked && state.meta.caller ? state.meta.caller.role : null);
     const form = h('form', { class: 'save-view', on: { submit: async (e) => {
       e.preventDefault();
       if (!name.value.trim()) { name.focus(); return; }
       try {
         await api('POST', `/objects/${SAVED_VIEW}`, { body: { name: name.value.trim(), object_name: o.name, filter: q.filter || null,
-          sort: q.sort || null, role: share.checked && state.meta.caller ? state.meta.caller.role : null } });
+          sort: q.sort || null, role: role() } });
         toast(t('saved'));
         update({});
       } catch (ex) { toast(ex.message, 'error'); }
-    } } }, name, share, h('label', { for: 'share-view', text: t('shareRole') }),
+    } } }, name, ...(admin ? [h('label', { for: 'share-view', text: t('shareWith') }), share] : [share, h('label', { for: 'share-view', text: t('shareRole') })]),
     h('button', { type: 'submit', 'data-test': 'save-view', text: t('saveView') }));
     box.append(form);
   }
   return box;
 }
+// a role as people read it: sales_rep -> Sales rep
+const roleName = (role) => prettify(String(role || ''));
 
 // ---- home ---------------------------------------------------------------------------------------
 // Each person's home page: the sections objects declare in `views.home` (their open tasks, deals
@@ -1917,8 +2171,9 @@ function rememberRecord(o, r) {
 async function viewHome(view) {
   view.append(h('h1', { text: state.user && state.user.name ? `${t('home')} · ${state.user.name}` : t('home') }));
   // the queue first: approvals waiting for me and unread notifications
-  const inbox = await viewInbox();
+  const [inbox, kpis] = await Promise.all([viewInbox(), kpiSection({ compact: true })]);
   if (inbox) view.append(inbox);
+  if (kpis) view.append(kpis);
   const grid = h('div', { class: 'home', 'data-test': 'home' });
   view.append(grid);
   const sections = objects().flatMap((o) => (Array.isArray(o.views && o.views.home) ? o.views.home : []).map((spec) => ({ o, spec })));
@@ -1977,8 +2232,115 @@ async function viewSearch(view, q) {
   if (first) requestAnimationFrame(() => first.focus());
 }
 
+// ---- KPI tiles ------------------------------------------------------------------------------------
+// GET /api/v1/kpis?day=&scope=me|team|all (metadata `kpi:` documents): a tile per key figure with its
+// period, target and attainment bar, and the change against the previous period. The dashboard
+// groups them by category with a scope switch; the home page shows the caller's own in one row.
+const KPI_SCOPE = 'crm.kpiScope';
+const KPI_SCOPES = ['me', 'team', 'all'];
+const KPI_CATEGORIES = ['operating', 'business_value'];
+// the measured field of a kpi (sum(amount) -> amount), null for a count
+function kpiField(k) {
+  const o = objectOf(k.object);
+  const m = /^\w+\((\w+)\)$/.exec(k.measure || '');
+  return o && m ? fieldOf(o, m[1]) || null : null;
+}
+// a kpi's figure: money in the company currency, a percent field's as a percent, a count whole
+function kpiFigure(k, v) {
+  if (typeof v !== 'number') return '—';
+  const f = kpiField(k);
+  const type = f ? valueType(f) : 'int';
+  if (type === 'money') return formatMoney(v, appCurrency());
+  const digits = f ? 2 : 0;
+  const number = new Intl.NumberFormat(locale(), { maximumFractionDigits: digits }).format(v);
+  return type === 'percent' ? `${number}%` : number;
+}
+// "Q4 2026", "2026-12", "2026" (zh: 2026年第4季度, 2026年12月, 2026年) from a period's first day
+function periodName(period, start) {
+  const [y, m] = String(start || '').split('-');
+  if (!y) return '';
+  if (period === 'quarter') return fill(t('quarterOf'), { q: Math.floor((Number(m) - 1) / 3) + 1, y });
+  if (period === 'year') return fill(t('yearOf'), { y });
+  return fill(t('monthOf'), { y, m });
+}
+function kpiTile(k, compact) {
+  const figure = h('p', { class: 'kpi-figure', 'data-test': 'kpi-actual', dataset: { value: k.actual == null ? '' : String(k.actual) }, text: kpiFigure(k, k.actual) });
+  const tile = h('section', { class: compact ? 'kpi-tile compact' : 'kpi-tile', 'data-kpi': k.name, 'aria-labelledby': `kpi-${k.name}-${compact ? 'c' : 'd'}` },
+    h('h3', { id: `kpi-${k.name}-${compact ? 'c' : 'd'}` }, label(k.label, prettify(k.name))),
+    h('p', { class: 'kpi-period', 'data-test': 'kpi-period', text: periodName(k.period, k.start) }), figure);
+  if (typeof k.target === 'number') {
+    // the bar runs to 125% of the target; the line marks 100%
+    const att = typeof k.attainment === 'number' ? k.attainment : null;
+    const width = att == null ? 0 : Math.max(0, Math.min(att, 125)) / 1.25;
+    tile.append(h('div', { class: att != null && att >= 100 ? 'kpi-bar met' : 'kpi-bar', 'aria-hidden': 'true' },
+      h('span', { class: 'kpi-fill', dataset: { width: width.toFixed(1) } }), h('span', { class: 'kpi-target-line' })),
+    h('p', { class: 'kpi-target', 'data-test': 'kpi-target' },
+      // no attainment (the server gives none while the figure is 0 or missing): the target alone
+      att == null ? h('span') : h('span', { 'data-test': 'kpi-attainment', text: `${new Intl.NumberFormat(locale(), { maximumFractionDigits: 1 }).format(att)}% ${t('attainment')}` }),
+      h('span', { class: 'kpi-goal', text: `${t('targetOf')}${t('colon')}${kpiFigure(k, k.target)}` })));
+  } else if (!compact) tile.append(h('p', { class: 'kpi-target empty', text: t('noTarget') }));
+  if (typeof k.actual === 'number' && typeof k.previous === 'number') {
+    const change = k.actual - k.previous;
+    const better = change === 0 ? null : (change > 0) === (k.direction !== 'down');
+    const previous = periodName(k.period, k.previous_start);
+    tile.append(h('p', { class: `kpi-trend ${better == null ? 'same' : better ? 'better' : 'worse'}`, 'data-test': 'kpi-trend' },
+      h('span', { 'aria-hidden': 'true', text: change > 0 ? '▲ ' : change < 0 ? '▼ ' : '＝ ' }),
+      h('span', { class: 'visually-hidden', text: `${t(better == null ? 'unchanged' : better ? 'better' : 'worse')}: ` }),
+      `${change === 0 ? '' : change > 0 ? '+' : '−'}${change === 0 ? '' : kpiFigure(k, Math.abs(change))} ${t('vsPrevious')} ${previous} (${kpiFigure(k, k.previous)})`));
+  }
+  return tile;
+}
+// The bars' widths are set after the tiles are built: the CSP allows no style attribute in the markup
+function sizeBars(root) {
+  for (const fill of root.querySelectorAll('.kpi-fill')) fill.style.width = `${fill.dataset.width}%`;
+}
+// the tiles of the kpis of `module` (all when null) as `scope` sees them on `day`
+async function kpiSection({ module, compact, day }) {
+  const box = h('section', { class: compact ? 'kpis compact' : 'kpis', 'data-test': compact ? 'kpis-home' : 'kpis', 'aria-labelledby': compact ? 'kpis-home-title' : 'kpis-title' });
+  let scope = compact ? 'me' : localStorage.getItem(KPI_SCOPE) || 'me';
+  if (!KPI_SCOPES.includes(scope)) scope = 'me';
+  const area = h('div', { class: 'kpi-area', 'aria-live': 'polite' });
+  const switcher = compact ? null : h('div', { class: 'kpi-scope', role: 'group', 'aria-label': t('kpiScope'), 'data-test': 'kpi-scope' });
+  const draw = async () => {
+    let data;
+    try {
+      ({ data } = await api('GET', '/kpis', { query: { scope, day } }));
+    } catch (e) {
+      clear(area).append(h('p', { class: 'error', text: e.message }));
+      return false;
+    }
+    const kpis = data.kpis.filter((k) => !module || (objectOf(k.object) && moduleOf(objectOf(k.object)) === module));
+    clear(area);
+    box.dataset.scope = data.scope;
+    if (!kpis.length) { area.append(h('p', { class: 'empty', text: t('noKpis') })); return kpis.length > 0; }
+    if (compact) area.append(h('div', { class: 'kpi-row' }, kpis.map((k) => kpiTile(k, true))));
+    else for (const category of KPI_CATEGORIES) {
+      const mine = kpis.filter((k) => (k.category || 'operating') === category);
+      if (!mine.length) continue;
+      area.append(h('div', { class: 'kpi-group', 'data-category': category },
+        h('h3', { class: 'kpi-category', text: t(category) }), h('div', { class: 'kpi-row' }, mine.map((k) => kpiTile(k, false)))));
+    }
+    sizeBars(area);
+    return true;
+  };
+  if (switcher) {
+    const buttons = KPI_SCOPES.map((x) => h('button', { type: 'button', 'data-scope': x, 'aria-pressed': String(x === scope),
+      text: t({ me: 'scopeMe', team: 'scopeTeam', all: 'scopeAll' }[x]), on: { click: async () => {
+        scope = x;
+        localStorage.setItem(KPI_SCOPE, x);
+        for (const b of buttons) b.setAttribute('aria-pressed', String(b.dataset.scope === x));
+        await draw();
+      } } }));
+    switcher.append(...buttons);
+  }
+  box.append(h('div', { class: 'title' }, h('h2', { id: compact ? 'kpis-home-title' : 'kpis-title' },
+    compact ? h('a', { href: '#/dash', text: t('kpis') }) : t('kpis')), switcher), area);
+  const any = await draw();
+  return compact && !any ? null : box;
+}
+
 // #/dash: every chart and the caller's inbox; #/dash/<module>: one module's charts (Quote to Cash's)
-async function viewDashboard(view, module) {
+async function viewDashboard(view, module, params) {
   const charted = objects().filter((o) => chartsOf(o).length || kanbanOf(o));
   const modules = [...new Set(charted.map(moduleOf))];
   const inModule = (o) => !module || moduleOf(o) === module;
@@ -1989,7 +2351,9 @@ async function viewDashboard(view, module) {
       h('ul', null, [null, ...modules].map((m) => h('li', null, link(m))))) : null]);
   const grid = h('div', { class: 'charts' });
   view.append(grid);
-  const inbox = module ? null : await viewInbox();
+  // the key figures first (?day= looks at another period), then the inbox and the charts
+  const [kpis, inbox] = await Promise.all([kpiSection({ module, day: params && params.get('day') }), module ? null : viewInbox()]);
+  if (kpis) grid.before(kpis);
   if (inbox) grid.before(inbox);
   const defined = objects().filter((o) => inModule(o) && chartsOf(o).length);
   const boards = objects().filter((o) => inModule(o) && kanbanOf(o) && !chartsOf(o).length);
