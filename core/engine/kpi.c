@@ -143,8 +143,9 @@ static json_t *kpi_one(struct crm_ctx *ctx, const struct meta_kpi *k, int year, 
 	}
 	strbuf_free(&people);
 	json_t *attainment = json_null();
+	/* up: actual / target (0 is 0%); down: target / actual (nothing to divide by at 0: unknown) */
 	if (json_is_number(actual) && json_is_number(target) && json_number_value(target) != 0
-	    && json_number_value(actual) != 0) {
+	    && (!k->lower_is_better || json_number_value(actual) != 0)) {
 		double a = json_number_value(actual), t = json_number_value(target);
 		double pct = k->lower_is_better ? t / a * 100 : a / t * 100;
 		json_decref(attainment);
