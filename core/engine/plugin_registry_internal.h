@@ -31,6 +31,10 @@ struct handler {
 	char *method;              /* route */
 	int segment_count;         /* route */
 	char *segments[MAX_ROUTE_SEGMENTS];
+	/* route registered with { public = true }: served under /api/v1/public, as the guest */
+	bool is_public;
+	int rate_limit, rate_period;   /* public: at most rate_limit requests per rate_period s per address */
+	size_t max_body;               /* public: body cap in bytes */
 	char *schedule;            /* job */
 	long long interval;        /* job: seconds */
 	plugin_handler_fn fn;
