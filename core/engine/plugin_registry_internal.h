@@ -31,14 +31,14 @@ struct handler {
 	char *method;              /* route */
 	int segment_count;         /* route */
 	char *segments[MAX_ROUTE_SEGMENTS];
-	/* route registered with { public = true }: served under /api/v1/public, as the guest */
-	bool is_public;
-	int rate_limit, rate_period;   /* public: at most rate_limit requests per rate_period s per address */
-	size_t max_body;               /* public: body cap in bytes */
 	char *schedule;            /* job */
 	long long interval;        /* job: seconds */
 	plugin_handler_fn fn;
 	void *data;
+	/* route registered with { public = true }: served under /api/v1/public, as the guest */
+	bool is_public;
+	int rate_limit, rate_period;   /* public: at most rate_limit requests per rate_period s per address */
+	size_t max_body;               /* public: body cap in bytes */
 	/* action declared in plugin.yaml `actions:` (a button on the object's records), else all NULL */
 	const struct meta_object *object;
 	json_t *label, *confirm;   /* owned: text or { en, zh } */
