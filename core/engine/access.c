@@ -199,6 +199,13 @@ static json_t *scope_of(struct crm_ctx *ctx)
 	return u->scope;
 }
 
+json_t *access_team_scope(struct crm_ctx *ctx)
+{
+	if (!ctx->user_id || access_load(ctx) != CRM_OK || !ctx->access)
+		return NULL;
+	return scope_of(ctx);
+}
+
 bool access_is_admin(struct crm_ctx *ctx)
 {
 	if (ctx->user_id == 0)

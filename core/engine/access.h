@@ -30,6 +30,8 @@ struct access_user {
 	json_t *scope;                  /* ids whose records `team` covers: self, team mates, reports */
 };
 
+/* The caller's `team` scope (self, team mates, reports down the manager tree); borrowed, NULL for none. */
+json_t *access_team_scope(struct crm_ctx *ctx);
 /* Loads the caller (once); CRM_OK or an error. Called by every check below. */
 int access_load(struct crm_ctx *ctx);
 void access_free(struct access_user *user);

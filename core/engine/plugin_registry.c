@@ -21,6 +21,7 @@
 #include "object.h"
 #include "plugin_registry_internal.h"
 #include "plugin_registry.h"
+#include "store.h"
 
 #define JOB_RETRY_FIRST     30          /* seconds before the first retry of a failed job */
 
@@ -211,11 +212,21 @@ int plugin_add_handler(struct plugin *plugin, enum plugin_handler_kind kind, con
 		else
 			strbuf_puts(&sb, arg);
 		h->name = strbuf_detach(&sb);
-		if (kind == PLUGIN_JOB) {
+		if (kind == PLUGIN_JOB && path_or_schedule
+		    && (!strncmp(path_or_schedule, "at ", 3) || !strncmp(path_or_schedule, "cron ", 5))) {
+			char why[200];
+			if (!cron_parse(path_or_schedule, &h->cron, why, sizeof(why))) {
+				snprintf(err, errlen, "job '%s': %s", arg, why);
+				goto fail;
+			}
+			h->timed = true;
+			h->interval = 86400;
+			h->schedule = xstrdup(path_or_schedule);
+		} else if (kind == PLUGIN_JOB) {
 			h->interval = parse_schedule(path_or_schedule);
 			if (h->interval < 0) {
 				snprintf(err, errlen, "job '%s': schedule '%.64s' is not valid (expected \"every N\" with "
-				         "s, m, h or d, like \"every 15m\", or \"manual\")", arg,
+				         "s, m, h or d, like \"every 15m\", \"at HH:MM\", \"cron M H DOM MON DOW\" or \"manual\")", arg,
 				         path_or_schedule ? path_or_schedule : "");
 				goto fail;
 			}
@@ -735,6 +746,47 @@ static long long retry_delay(const struct handler *job)
 	return delay < job->interval ? delay : job->interval;
 }
 
+/*
+ * A timed job's next run is kept in the database ("plugin_job.<plugin>.<job>"),
+ * so that a run falls once per period whatever the restarts: a slot missed
+ * while the server was down runs once at the next start.
+ */
+static void timed_key(const struct handler *job, char *out, size_t len)
+{
+	snprintf(out, len, "plugin_job.%s.%s", job->plugin->name, job->name);
+}
+
+static time_t timed_next_load(struct crm_kernel *kernel, const struct handler *job, time_t now)
+{
+	char key[200], *text = NULL;
+	timed_key(job, key, sizeof(key));
+	struct store_conn *conn = store_reader(kernel->store);
+	time_t next = 0;
+	if (conn && store_setting_get(conn, key, &text) == CRM_OK && text)
+		next = (time_t)strtoll(text, NULL, 10);
+	if (conn)
+		store_reader_done(conn);
+	free(text);
+	return next > 0 ? next : cron_next(&job->cron, now);
+}
+
+static void timed_next_save(struct crm_kernel *kernel, const struct handler *job, time_t next)
+{
+	char key[200], text[32];
+	timed_key(job, key, sizeof(key));
+	snprintf(text, sizeof(text), "%lld", (long long)next);
+	struct crm_ctx ctx;
+	struct store_conn *conn;
+	crm_ctx_init(&ctx, kernel, 0, "job-schedule");
+	if (store_begin(kernel->store, &conn, &ctx) == CRM_OK) {
+		if (store_setting_set(conn, key, text) == CRM_OK)
+			store_commit(conn, &ctx);
+		else
+			store_rollback(conn);
+	}
+	crm_ctx_clear(&ctx);
+}
+
 void plugin_jobs_tick(struct crm_kernel *kernel, time_t now)
 {
 	struct plugins *plugins = kernel_plugins(kernel);
@@ -744,6 +796,8 @@ void plugin_jobs_tick(struct crm_kernel *kernel, time_t now)
 		struct handler *job = plugins->handlers[i];
 		if (job->kind != PLUGIN_JOB || job->interval == 0)   /* manual: never on a clock */
 			continue;
+		if (job->timed && job->next_run == 0)
+			job->next_run = timed_next_load(kernel, job, now);   /* first tick: the stored slot */
 		pthread_mutex_lock(&plugins->jobs_lock);
 		bool due = job->next_run <= now;
 		if (due)
@@ -767,7 +821,7 @@ void plugin_jobs_tick(struct crm_kernel *kernel, time_t now)
 		if (code == CRM_OK) {
 			job->consecutive_failures = 0;
 			job->last_error[0] = '\0';
-			job->next_run = now + (time_t)job->interval;
+			job->next_run = job->timed ? cron_next(&job->cron, now) : now + (time_t)job->interval;
 		} else {
 			job->failures++;
 			job->consecutive_failures++;
@@ -775,7 +829,10 @@ void plugin_jobs_tick(struct crm_kernel *kernel, time_t now)
 			job->next_run = now + (time_t)retry_delay(job);
 		}
 		long long retry = (long long)(job->next_run - now);
+		time_t next = job->next_run;
 		pthread_mutex_unlock(&plugins->jobs_lock);
+		if (job->timed)
+			timed_next_save(kernel, job, next);
 		if (code == CRM_OK)
 			plugin_log(job->plugin, "info", "job %s ran in %lld ms", job->name, spent / 1000);
 		else

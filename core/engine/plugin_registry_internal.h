@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <time.h>
 #include "plugin_registry.h"
+#include "cron.h"
 #include "semver.h"
 #include "../../sdk/crm_plugin.h"
 
@@ -32,7 +33,9 @@ struct handler {
 	int segment_count;         /* route */
 	char *segments[MAX_ROUTE_SEGMENTS];
 	char *schedule;            /* job */
-	long long interval;        /* job: seconds */
+	long long interval;        /* job: seconds ("every"; for at/cron the cap of the retry delay) */
+	bool timed;                /* job: "at HH:MM" or "cron ...": runs at the times of cron */
+	struct cron cron;
 	plugin_handler_fn fn;
 	void *data;
 	/* route registered with { public = true }: served under /api/v1/public, as the guest */

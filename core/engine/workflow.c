@@ -1202,6 +1202,13 @@ void workflow_timers_tick(struct crm_kernel *kernel, time_t now)
 			timer_key(wf, timer, key, sizeof(key));
 			json_t *state = timer_state(kernel, key);
 			json_t *next = json_object_get(state, "next_run");
+			if (timer->timed && !json_is_integer(next)) {
+				/* at/cron: the first slot after the timer first appears, not at once; kept across restarts */
+				json_object_set_new(state, "next_run", json_integer((json_int_t)cron_next(&timer->cron, now)));
+				timer_save(kernel, key, state);
+				json_decref(state);
+				continue;
+			}
 			if (json_is_integer(next) && now < (time_t)json_integer_value(next)) {
 				json_decref(state);
 				continue;
@@ -1216,7 +1223,8 @@ void workflow_timers_tick(struct crm_kernel *kernel, time_t now)
 			int64_t runs = json_integer_value(json_object_get(state, "runs")) + 1;
 			int64_t failures = json_integer_value(json_object_get(state, "failures"));
 			int64_t consecutive = json_integer_value(json_object_get(state, "consecutive_failures"));
-			int64_t delay = timer->every;
+			/* every: from now; at/cron: the next slot (a slot missed while the server was down ran just now, once) */
+			int64_t delay = timer->timed ? (int64_t)(cron_next(&timer->cron, now) - now) : timer->every;
 			if (code != CRM_OK) {
 				failures++;
 				consecutive++;

@@ -2368,7 +2368,14 @@ static const char *const transition_keys[] = {
 };
 static const char *const approval_keys[] = { "when", "approvers", "steps", "mode", "self_approval", NULL };
 static const char *const step_keys[] = { "approvers", "mode", NULL };
-static const char *const timer_keys[] = { "name", "when", "every", "untouched_for", "do", NULL };
+static const char *const kpi_keys[] = {
+	"kpi", "label", "description", "object", "measure", "filter", "date", "owner", "period", "direction", "target",
+	"category", NULL,
+};
+static const char *const kpi_target_keys[] = { "object", "field", "owner", "date", NULL };
+static const char *const kpi_periods[] = { "month", "quarter", "year", NULL };
+static const char *const kpi_categories[] = { "operating", "business_value", NULL };
+static const char *const timer_keys[] = { "name", "when", "every", "at", "cron", "untouched_for", "do", NULL };
 static const char *const create_keys[] = { "object", "values", "link", "owner", NULL };
 /* Beside the action's own key in an action map: whose rights it runs with. */
 static const char *const action_keys[] = { "set", "create", "notify", "transition", "as", NULL };
@@ -2395,6 +2402,8 @@ static const struct meta_key_table key_tables[] = {
 	{ "approval", approval_keys },
 	{ "approval-step", step_keys },
 	{ "timer", timer_keys },
+	{ "kpi", kpi_keys },
+	{ "kpi-target", kpi_target_keys },
 	{ "actions", action_keys },
 	{ "create-action", create_keys },
 	{ "notify-action", notify_keys },
@@ -2958,10 +2967,14 @@ static bool parse_timer(struct loader *ld, const struct ynode *node, struct meta
 	memset(timer, 0, sizeof(*timer));
 	timer->pos = node_pos(ld, node);
 	const struct ynode *name_node = node->kind == YNODE_MAPPING ? ytree_map_get(node, "name") : NULL;
-	if (!name_node || !ytree_map_get(node, "every") || !ytree_map_get(node, "do")) {
-		error_node(ld, node, "expected a timer: { name, when, every, do: [...] }");
+	int schedules = (ytree_map_get(node, "every") != NULL) + (ytree_map_get(node, "at") != NULL)
+	              + (ytree_map_get(node, "cron") != NULL);
+	if (!name_node || schedules == 0 || !ytree_map_get(node, "do")) {
+		error_node(ld, node, "expected a timer: { name, when, every (or at, or cron), do: [...] }");
 		return false;
 	}
+	if (schedules > 1)
+		error_node(ld, node, "a timer runs by one of every, at or cron, not several");
 	const char *name = get_name(ld, name_node, "name");
 	if (!name)
 		return false;
@@ -2973,8 +2986,18 @@ static bool parse_timer(struct loader *ld, const struct ynode *node, struct meta
 		else if (!strcmp(key->text, "when")) {
 			timer->when_pos = node_pos(ld, value);
 			parse_expression(ld, value, "when", &timer->when, &timer->when_expr);
-		} else if (!strcmp(key->text, "every"))
+		} else if (!strcmp(key->text, "every")) {
 			parse_duration(ld, value, "every", &timer->every);
+		} else if (!strcmp(key->text, "at") || !strcmp(key->text, "cron")) {
+			char why[200];
+			const char *text = get_text(ld, value, key->text);
+			bool ok = text && (!strcmp(key->text, "at") ? cron_parse_at(text, &timer->cron, why, sizeof(why))
+			                                             : cron_parse_fields(text, &timer->cron, why, sizeof(why)));
+			if (text && !ok)
+				error_node(ld, value, "%s", why);
+			timer->timed = ok;
+			timer->every = 86400;
+		}
 		else if (!strcmp(key->text, "untouched_for"))
 			parse_duration(ld, value, "untouched_for", &timer->untouched_for);
 		else if (!strcmp(key->text, "do"))
@@ -3229,6 +3252,131 @@ static void merge_workflows(struct loader *ld)
 	ld->workflow_extension_count = 0;
 }
 
+static void kpi_free(struct meta_kpi *k)
+{
+	free(k->name);
+	label_free(&k->label);
+	free(k->description);
+	free(k->object_name);
+	free(k->measure);
+	free(k->filter);
+	expr_free(k->filter_expr);
+	free(k->date_name);
+	free(k->owner_name);
+	free(k->target_object_name);
+	free(k->target_field_name);
+	free(k->target_owner_name);
+	free(k->target_date_name);
+	memset(k, 0, sizeof(*k));
+}
+
+static char *kpi_name_key(struct loader *ld, const struct ynode *node, const char *key, struct meta_pos *pos)
+{
+	const char *text = get_name(ld, node, key);
+	if (pos)
+		*pos = node_pos(ld, node);
+	return text ? xstrdup(text) : NULL;
+}
+
+/* `kpi: name`: see struct meta_kpi; checked against the objects in resolve_kpis. */
+static void parse_kpi(struct loader *ld, const struct ynode *root)
+{
+	struct meta_kpi k;
+	memset(&k, 0, sizeof(k));
+	const struct ynode *name_node = ytree_map_get(root, "kpi");
+	const char *name = get_name(ld, name_node, "kpi");
+	k.pos = node_pos(ld, name_node);
+	bool ok = name != NULL;
+	for (int i = 0; i < root->count; i += 2) {
+		const struct ynode *key = root->items[i], *value = root->items[i + 1];
+		const char *text;
+		int index;
+		if (!in_list(key->text, kpi_keys)) {
+			error_unknown_key(ld, key, "kpi", kpi_keys);
+		} else if (!strcmp(key->text, "label")) {
+			parse_label(ld, value, "label", &k.label);
+		} else if (!strcmp(key->text, "description")) {
+			if ((text = get_text(ld, value, "description")))
+				k.description = xstrdup(text);
+		} else if (!strcmp(key->text, "object")) {
+			k.object_name = kpi_name_key(ld, value, "object", &k.object_pos);
+		} else if (!strcmp(key->text, "measure")) {
+			k.measure_pos = node_pos(ld, value);
+			if ((text = get_text(ld, value, "measure")))
+				k.measure = xstrdup(text);
+		} else if (!strcmp(key->text, "filter")) {
+			k.filter_pos = node_pos(ld, value);
+			parse_expression(ld, value, "filter", &k.filter, &k.filter_expr);
+		} else if (!strcmp(key->text, "date")) {
+			k.date_name = kpi_name_key(ld, value, "date", &k.date_pos);
+		} else if (!strcmp(key->text, "owner")) {
+			k.owner_name = kpi_name_key(ld, value, "owner", &k.owner_pos);
+		} else if (!strcmp(key->text, "period")) {
+			if ((text = get_text(ld, value, "period")) && (index = word_index(text, kpi_periods)) < 0)
+				error_node(ld, value, "expected month, quarter or year for 'period', not '%s'", shown(ld, text));
+			else if (text)
+				k.period = (enum kpi_period)index;
+		} else if (!strcmp(key->text, "category")) {
+			if ((text = get_text(ld, value, "category")) && (index = word_index(text, kpi_categories)) < 0)
+				error_node(ld, value, "expected operating or business_value for 'category', not '%s'", shown(ld, text));
+			else if (text)
+				k.category = (enum kpi_category)index;
+		} else if (!strcmp(key->text, "direction")) {
+			if ((text = get_text(ld, value, "direction")) && strcmp(text, "up") != 0 && strcmp(text, "down") != 0)
+				error_node(ld, value, "expected up (higher is better) or down for 'direction', not '%s'",
+				           shown(ld, text));
+			else if (text)
+				k.lower_is_better = strcmp(text, "down") == 0;
+		} else if (!strcmp(key->text, "target")) {
+			k.target_pos = node_pos(ld, value);
+			if (value->kind == YNODE_MAPPING) {
+				for (int t = 0; t < value->count; t += 2) {
+					const struct ynode *tk = value->items[t], *tv = value->items[t + 1];
+					if (!in_list(tk->text, kpi_target_keys))
+						error_unknown_key(ld, tk, "kpi target", kpi_target_keys);
+					else if (!strcmp(tk->text, "object"))
+						k.target_object_name = kpi_name_key(ld, tv, "object", NULL);
+					else if (!strcmp(tk->text, "field"))
+						k.target_field_name = kpi_name_key(ld, tv, "field", NULL);
+					else if (!strcmp(tk->text, "owner"))
+						k.target_owner_name = kpi_name_key(ld, tv, "owner", NULL);
+					else if (!strcmp(tk->text, "date"))
+						k.target_date_name = kpi_name_key(ld, tv, "date", NULL);
+				}
+				if (!k.target_object_name || !k.target_field_name || !k.target_date_name)
+					error_node(ld, value, "a target from records needs { object, field, date } (and owner, "
+					           "default owner)");
+			} else {
+				k.has_target = get_number(ld, value, "target", &k.target);
+			}
+		}
+	}
+	if (!k.object_name || !k.date_name) {
+		error_node(ld, root, "kpi '%s' needs an 'object' and a 'date' field (see docs/metadata.md#kpi)",
+		           name ? name : "");
+		ok = false;
+	}
+	for (int i = 0; ok && i < ld->meta->kpi_count; i++) {
+		const struct meta_kpi *other = &ld->meta->kpis[i];
+		if (!strcmp(other->name, name)) {
+			error_at(ld, k.pos, "kpi '%s' is already defined at %s:%d:%d", name, other->pos.file, other->pos.line,
+			         other->pos.column);
+			ok = false;
+		}
+	}
+	if (!ok) {
+		kpi_free(&k);
+		return;
+	}
+	k.name = xstrdup(name);
+	if (!k.measure)
+		k.measure = xstrdup("count");
+	if (!k.owner_name)
+		k.owner_name = xstrdup("owner");
+	ld->meta->kpis = xrealloc(ld->meta->kpis, (size_t)(ld->meta->kpi_count + 1) * sizeof(*ld->meta->kpis));
+	ld->meta->kpis[ld->meta->kpi_count++] = k;
+}
+
 /*
  * Dispatches one document by its leading key. workflow and role are tested
  * first because a workflow also has an `object:` key.
@@ -3238,11 +3386,13 @@ static void process_document(struct loader *ld, const struct ynode *root)
 	if (is_null(root))
 		return;   /* an empty document, as after a trailing --- */
 	if (root->kind != YNODE_MAPPING) {
-		error_node(ld, root, "expected a map: an 'object', 'workflow' or 'role' document");
+		error_node(ld, root, "expected a map: an 'object', 'workflow', 'role' or 'kpi' document");
 		return;
 	}
 	if (ytree_map_get(root, "workflow"))
 		parse_workflow(ld, root);
+	else if (ytree_map_get(root, "kpi"))
+		parse_kpi(ld, root);
 	else if (ytree_map_get(root, "role"))
 		parse_role(ld, root);
 	else if (ytree_map_get(root, "object"))
@@ -3250,7 +3400,7 @@ static void process_document(struct loader *ld, const struct ynode *root)
 	else if (ld->app_file)
 		parse_app(ld, root);
 	else
-		error_node(ld, root, "expected an 'object', 'workflow' or 'role' document");
+		error_node(ld, root, "expected an 'object', 'workflow', 'role' or 'kpi' document");
 }
 
 /* Each document ytree.c reads, in order. */
@@ -4562,6 +4712,81 @@ static void check_types(struct loader *ld)
 	}
 }
 
+static bool kpi_user_field(const struct meta_field *f)
+{
+	return f && (f->type == FIELD_USER || (f->type == FIELD_REF && f->to && !strcmp(f->to, "user")));
+}
+
+static bool kpi_date_field(const struct meta_field *f)
+{
+	return f && (f->type == FIELD_DATE || f->type == FIELD_DATETIME);
+}
+
+/* Every kpi against the objects: its fields exist with the right types, its measure and filter are sound. */
+static void resolve_kpis(struct loader *ld)
+{
+	for (int i = 0; i < ld->meta->kpi_count; i++) {
+		struct meta_kpi *k = &ld->meta->kpis[i];
+		k->object = meta_find_object(ld->meta, k->object_name);
+		if (!k->object) {
+			error_at(ld, k->object_pos, "kpi '%s': no object '%s'", k->name, shown(ld, k->object_name));
+			continue;
+		}
+		k->date_field = meta_find_field(k->object, k->date_name);
+		if (!kpi_date_field(k->date_field))
+			error_at(ld, k->date_pos, "kpi '%s': 'date' must be a date or datetime field of '%s', not '%s'", k->name,
+			         k->object->name, shown(ld, k->date_name));
+		k->owner_field = meta_find_field(k->object, k->owner_name);
+		if (!kpi_user_field(k->owner_field))
+			error_at(ld, k->owner_pos.line ? k->owner_pos : k->pos, "kpi '%s': 'owner' must be a user field of '%s', "
+			         "not '%s'", k->name, k->object->name, shown(ld, k->owner_name));
+		if (strcmp(k->measure, "count") != 0) {
+			static const char *const fns[] = { "sum(", "avg(", "min(", "max(" };
+			size_t length = strlen(k->measure);
+			int fn = -1;
+			for (int f = 0; f < 4; f++)
+				if (!strncmp(k->measure, fns[f], 4))
+					fn = f;
+			const struct meta_field *measured = NULL;
+			if (fn >= 0 && length > 5 && k->measure[length - 1] == ')') {
+				char *field = xstrndup(k->measure + 4, length - 5);
+				measured = meta_find_field(k->object, field);
+				free(field);
+			}
+			enum value_kind kind = measured ? meta_field_kind(measured) : KIND_TEXT;
+			if (fn < 0 || !measured || (kind != KIND_INT && kind != KIND_REAL))
+				error_at(ld, k->measure_pos, "kpi '%s': 'measure' is count, sum(f), avg(f), min(f) or max(f) of a "
+				         "number field of '%s', not '%s'", k->name, k->object->name, shown(ld, k->measure));
+		}
+		if (k->filter_expr) {
+			char context[128];
+			snprintf(context, sizeof(context), "filter of kpi '%s'", k->name);
+			struct path_check pc = {ld, k->object, k->filter_pos, context, NULL, 0};
+			expr_each_path(k->filter_expr, check_path, &pc);
+		}
+		if (!k->target_object_name)
+			continue;
+		k->target_object = meta_find_object(ld->meta, k->target_object_name);
+		if (!k->target_object) {
+			error_at(ld, k->target_pos, "kpi '%s': target: no object '%s'", k->name, shown(ld, k->target_object_name));
+			continue;
+		}
+		k->target_field = meta_find_field(k->target_object, k->target_field_name);
+		k->target_date = meta_find_field(k->target_object, k->target_date_name);
+		k->target_owner = meta_find_field(k->target_object, k->target_owner_name ? k->target_owner_name : "owner");
+		enum value_kind kind = k->target_field ? meta_field_kind(k->target_field) : KIND_TEXT;
+		if (kind != KIND_INT && kind != KIND_REAL)
+			error_at(ld, k->target_pos, "kpi '%s': target field '%s' must be a number field of '%s'", k->name,
+			         shown(ld, k->target_field_name), k->target_object->name);
+		if (!kpi_date_field(k->target_date))
+			error_at(ld, k->target_pos, "kpi '%s': target date '%s' must be a date field of '%s'", k->name,
+			         shown(ld, k->target_date_name), k->target_object->name);
+		if (!kpi_user_field(k->target_owner))
+			error_at(ld, k->target_pos, "kpi '%s': target owner must be a user field of '%s'", k->name,
+			         k->target_object->name);
+	}
+}
+
 static void resolve(struct loader *ld)
 {
 	struct meta *meta = ld->meta;
@@ -4592,6 +4817,7 @@ static void resolve(struct loader *ld)
 	}
 	resolve_roles(ld);
 	resolve_workflows(ld);
+	resolve_kpis(ld);
 	if (ld->diags->error_count == 0)
 		check_types(ld);
 }
@@ -4859,6 +5085,9 @@ void meta_free(struct meta *meta)
 	for (int i = 0; i < meta->workflow_count; i++)
 		workflow_free(&meta->workflows[i]);
 	free(meta->workflows);
+	for (int i = 0; i < meta->kpi_count; i++)
+		kpi_free(&meta->kpis[i]);
+	free(meta->kpis);
 	json_decref(meta->config);
 	free_names(meta->files, meta->file_count);
 	free(meta);

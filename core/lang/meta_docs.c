@@ -455,10 +455,53 @@ static const struct key_doc key_docs[] = {
 	  "The timer's name, as the server log reports its runs (`timer <workflow>.<name>`).", "name: stale_proposal" },
 	{ "timer", "when", "[expression](#expressions)", "over the record's fields", "every live record",
 	  "The records the actions run on.", "when: \"stage = 'proposal'\"" },
-	{ "timer", "every", "duration", "`90` (seconds), `30s`, `15m`, `1h`, `2d`; at most ten years", "required",
+	{ "timer", "every", "duration", "`90` (seconds), `30s`, `15m`, `1h`, `2d`; at most ten years",
+	  "required, unless `at` or `cron`",
 	  "How often the timer runs (a failed run is retried sooner, backing off from 30 s).", "every: 1d" },
+	{ "timer", "at", "text", "a time of day `HH:MM` (UTC)", NULL,
+	  "Runs once a day at that time instead of `every`. The next slot is kept in the database: a slot missed "
+	  "while the server was down runs once at the next start, never twice.", "at: \"00:05\"" },
+	{ "timer", "cron", "text", "five fields `minute hour day-of-month month day-of-week` (UTC): a star, numbers, "
+	  "ranges `a-b`, steps `/n`, lists `a,b`; day-of-week 0-7 (0 and 7 Sunday)", NULL,
+	  "Runs at the times the cron expression names instead of `every`, once per slot across restarts. When "
+	  "both day fields are restricted, a day matching either runs (as cron does).",
+	  "cron: \"5 0 1 * *\"" },
 	{ "timer", "untouched_for", "duration", "`30s`, `15m`, `1h`, `2d`; at most ten years", NULL,
 	  "Only records not updated for this long (`updated_at`).", "untouched_for: 30d" },
+	/* ---- kpi */
+	{ "kpi", "kpi", "name", NAME_WORDS "; each kpi once", "required",
+	  "The kpi's name: `GET /api/v1/kpis/<name>`.", "kpi: won_revenue" },
+	{ "kpi", "label", LABEL_TYPE, NULL, "the name", "What the tile says.", "label: { en: Won revenue, zh: 赢单金额 }" },
+	{ "kpi", "description", "text", NULL, NULL, "For people reading the metadata; not shown.",
+	  "description: \"Lower is better\"" },
+	{ "kpi", "object", "name", "an object", "required", "Whose records the figure is made of.", "object: opportunity" },
+	{ "kpi", "measure", "text", "count, sum(f), avg(f), min(f), max(f) of a number field f of the object", "count",
+	  "The figure over the records of a period.", "measure: sum(amount)" },
+	{ "kpi", "filter", "[expression](#expressions)", "over the object's fields", "every record",
+	  "Only the records for which it holds count.", "filter: \"stage = 'won'\"" },
+	{ "kpi", "date", "name", "a date or datetime field of the object", "required",
+	  "Puts each record in a period.", "date: close_date" },
+	{ "kpi", "owner", "name", "a user field of the object", "owner",
+	  "Whose figure a record is: `scope=me` counts the caller's, `scope=team` the caller's `team` scope (team "
+	  "mates and reports, down the manager tree), `scope=all` everyone's the caller may read.", "owner: owner" },
+	{ "kpi", "period", "text", "month, quarter, year", "month",
+	  "The period holding the day asked about (`?day=`, default today, UTC); the previous one is given beside it.",
+	  "period: quarter" },
+	{ "kpi", "direction", "text", "up, down", "up",
+	  "Whether a higher figure is better. Attainment is actual / target (up) or target / actual (down), in percent.",
+	  "direction: down" },
+	{ "kpi", "target", "number, or a map of [target](#kpi-target) records", NULL, "none",
+	  "A fixed goal for any scope, or the sum of a field of goal records (a sales plan) in the period for the "
+	  "same people.", "target: 250000" },
+	{ "kpi", "category", "text", "operating, business_value", "operating",
+	  "Operating efficiency (use of the CRM) or business value (what it earns): the dashboards group tiles by it.",
+	  "category: business_value" },
+	{ "kpi-target", "object", "name", "an object", "required", "The goal records.", "object: sales_target" },
+	{ "kpi-target", "field", "name", "a number field of that object", "required", "The goal.", "field: amount" },
+	{ "kpi-target", "date", "name", "a date field of that object", "required",
+	  "Puts a goal in a period (its start, typically).", "date: period_start" },
+	{ "kpi-target", "owner", "name", "a user field of that object", "owner", "Whose goal it is.", "owner: owner" },
+
 	{ "timer", "do", "list of [actions](#actions)", "at most 200", "required",
 	  "What runs on each matching record, as the system, one transaction per record. A `set` here cannot move "
 	  "the state field; `{ transition: <name> }` fires a transition of the workflow, which does.",
@@ -813,7 +856,8 @@ static const struct section_doc sections[] = {
 	  "`metadata/*.yaml` in name order, then `plugins/<name>/objects/*.yaml` of each plugin app.yaml enables, "
 	  "in app.yaml's order. Each plugin also has a [manifest](#plugin-manifest), `plugins/<name>/plugin.yaml`.\n\n"
 	  "A file holds one or more documents separated by `---`. A document is a map whose leading key says what it "
-	  "is: `workflow:` a [workflow](#workflow), `role:` a [role](#role), `object:` an [object](#object); "
+	  "is: `workflow:` a [workflow](#workflow), `role:` a [role](#role), `kpi:` a [KPI](#kpi), `object:` an "
+	  "[object](#object); "
 	  "app.yaml holds the app settings. Names (objects, fields, roles, workflows, states, transitions) are "
 	  NAME_WORDS ". Labels are a text (English) or a map of language codes to texts.\n\n"
 	  "YAML is read strictly: keys must be texts and unique in their map; anchors, aliases and tags are refused "
@@ -1080,6 +1124,27 @@ static const struct section_doc sections[] = {
 	  "    every: 5m\n"
 	  "    do: [{ set: { tier: l2 } }, notify_manager]\n"
 	  "  - { name: auto_close, when: \"status = 'resolved'\", untouched_for: 7d, every: 1h, do: [{ transition: close }] }\n",
+	  NULL },
+	{ "kpi", "KPI",
+	  "A document: a key figure the kernel computes per person, team and period from one object's records, "
+	  "beside its target and the previous period (`GET /api/v1/kpis?day=YYYY-MM-DD&scope=me|team|all`, "
+	  "`GET /api/v1/kpis/<name>`). The figure is a report of the object (the same compiler and the reader's "
+	  "row rules): a kpi of an object the reader cannot read is left out, and records they cannot read never "
+	  "count. `crm check` checks every key against the objects.",
+	  "kpi: won_revenue\n"
+	  "label: { en: Won revenue, zh: 赢单金额 }\n"
+	  "category: business_value\n"
+	  "object: opportunity\n"
+	  "measure: sum(amount)\n"
+	  "filter: \"stage = 'won'\"\n"
+	  "date: close_date\n"
+	  "period: quarter\n"
+	  "target: 250000\n",
+	  NULL },
+	{ "kpi-target", "KPI target",
+	  "A kpi's `target:` as a map: the sum of a field of goal records whose date falls in the period and whose "
+	  "owner is among the people asked about.",
+	  "target: { object: sales_target, field: amount, date: period_start, owner: owner }\n",
 	  NULL },
 	{ "actions", "Actions",
 	  "An item of a transition's or a timer's `do:` list. They run in order, in the firing's transaction. An "

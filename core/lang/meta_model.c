@@ -64,6 +64,14 @@ int meta_field_index(const struct meta_object *object, const char *name)
 	return -1;
 }
 
+const struct meta_kpi *meta_find_kpi(const struct meta *meta, const char *name)
+{
+	for (int i = 0; name && i < meta->kpi_count; i++)
+		if (strcmp(meta->kpis[i].name, name) == 0)
+			return &meta->kpis[i];
+	return NULL;
+}
+
 const struct meta_role *meta_find_role(const struct meta *meta, const char *name)
 {
 	for (int i = 0; name && i < meta->role_count; i++) {

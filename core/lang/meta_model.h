@@ -8,6 +8,7 @@
 #ifndef CRM_META_MODEL_H
 #define CRM_META_MODEL_H
 
+#include "cron.h"
 #include <stdint.h>
 #include "crm.h"
 
@@ -297,11 +298,46 @@ struct meta_timer {
 	char *name;
 	char *when;                 /* may be NULL: every record */
 	struct expr *when_expr;     /* owned */
-	int64_t every;              /* seconds */
+	int64_t every;              /* seconds (with at/cron: the cap of the retry delay) */
+	/* `at: "00:05"` or `cron: "5 0 1 * *"` (UTC) instead of every: runs at those times, once per slot */
+	bool timed;
+	struct cron cron;
 	int64_t untouched_for;      /* seconds, 0 = not a condition */
 	int action_count;
 	struct meta_workflow_action *actions;
 	struct meta_pos pos, when_pos;
+};
+
+/*
+ * kpi: a figure the kernel computes per person, team and period from the
+ * records of one object (GET /api/v1/kpis): measure over the records for
+ * which filter holds whose date falls in the period and whose owner field
+ * names one of the people, beside a target and the previous period.
+ */
+enum kpi_period { KPI_MONTH, KPI_QUARTER, KPI_YEAR };
+enum kpi_category { KPI_OPERATING, KPI_BUSINESS_VALUE };
+
+struct meta_kpi {
+	char *name;
+	struct meta_label label;
+	char *description;
+	char *object_name;
+	const struct meta_object *object;  /* resolved */
+	char *measure;                     /* "count", "sum(amount)": as GET /reports takes it */
+	char *filter;                      /* may be NULL */
+	struct expr *filter_expr;          /* owned */
+	char *date_name, *owner_name;      /* owner default "owner" */
+	const struct meta_field *date_field, *owner_field;   /* resolved */
+	enum kpi_period period;
+	enum kpi_category category;
+	bool lower_is_better;              /* direction: down */
+	/* target: a number, or the sum of a field of target records (object, field, owner, date) in the period */
+	bool has_target;
+	double target;
+	char *target_object_name, *target_field_name, *target_owner_name, *target_date_name;
+	const struct meta_object *target_object;
+	const struct meta_field *target_field, *target_owner, *target_date;
+	struct meta_pos pos, object_pos, measure_pos, filter_pos, date_pos, owner_pos, target_pos;
 };
 
 /*
@@ -344,6 +380,8 @@ struct meta {
 	struct meta_role *roles;  /* from `role:` documents */
 	int workflow_count;
 	struct meta_workflow *workflows;   /* from `workflow:` documents */
+	int kpi_count;
+	struct meta_kpi *kpis;             /* from `kpi:` documents */
 	char version[65];         /* hex SHA-256 of the normalised metadata */
 	int file_count;
 	char **files;             /* owned file names, referenced by meta_pos */
@@ -358,6 +396,7 @@ const struct meta_field *meta_find_field(const struct meta_object *object, const
 int meta_field_index(const struct meta_object *object, const char *name); /* -1 if absent */
 
 const struct meta_role *meta_find_role(const struct meta *meta, const char *name);
+const struct meta_kpi *meta_find_kpi(const struct meta *meta, const char *name);
 /* An ISO 4217-shaped code: three capital letters. */
 bool meta_currency_code(const char *text);
 /* The role's rules for object, or NULL (no access unless admin). */

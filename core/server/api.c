@@ -17,6 +17,7 @@
 #include "api.h"
 #include "csv.h"
 #include "jsonw.h"
+#include "kpi.h"
 #include "expr.h"
 #include "context.h"
 #include "access.h"
@@ -1643,6 +1644,41 @@ static void handle_report(struct route_ctx *r)
 	json_decref(doc);
 }
 
+/*
+ * GET /api/v1/kpis[/{name}]?day=YYYY-MM-DD&scope=me|team|all: the kpi documents'
+ * figures for the periods holding day (kpi.h); kpis of objects the caller
+ * cannot read are left out.
+ */
+static void handle_kpis(struct route_ctx *r, const char *name)
+{
+	static const char *const allowed[] = { "day", "scope", NULL };
+	if (!no_params(r, allowed))
+		return;
+	const char *day = api_target_param(r->target, "day"), *scope_text = api_target_param(r->target, "scope");
+	enum kpi_scope scope = KPI_SCOPE_ME;
+	if (scope_text && !strcmp(scope_text, "team"))
+		scope = KPI_SCOPE_TEAM;
+	else if (scope_text && !strcmp(scope_text, "all"))
+		scope = KPI_SCOPE_ALL;
+	else if (scope_text && strcmp(scope_text, "me") != 0) {
+		problem(r->res, r->req, 400, "scope: expected me, team or all");
+		return;
+	}
+	json_t *out = NULL;
+	int rc = kpi_evaluate(&r->ctx, day && *day ? day : NULL, scope, name, &out);
+	if (rc != CRM_OK) {
+		problem_from_ctx(r->api, r->res, r->req, rc, &r->ctx, NULL);
+		return;
+	}
+	if (name && json_array_size(json_object_get(out, "kpis")) == 0) {
+		json_decref(out);
+		problem(r->res, r->req, 404, "no kpi '%.64s'", name);   /* its object is closed to the caller */
+		return;
+	}
+	respond_json(r->res, 200, out);
+	json_decref(out);
+}
+
 enum method { M_GET = 1, M_POST = 2, M_PATCH = 4, M_DELETE = 8, M_OTHER = 16, M_OPTIONS = 32 };
 
 /* ---- identity -------------------------------------------------------------- */
@@ -2438,6 +2474,11 @@ static void route(struct route_ctx *r)
 
 	if (count >= 2 && strcmp(seg[0], "plugins") == 0) {
 		handle_plugin_route(r, (int)(seg - t->segments) + 1);
+		return;
+	}
+	if ((count == 1 || count == 2) && strcmp(seg[0], "kpis") == 0) {
+		if (method_allowed(r, M_GET, method))
+			handle_kpis(r, count == 2 ? seg[1] : NULL);
 		return;
 	}
 	if (count == 2 && strcmp(seg[0], "reports") == 0) {

@@ -957,6 +957,40 @@ static void add_global_paths(struct doc *d)
 	r = responses(json_pack("{s:{s:s}}", "204", "description", "Logged out; the cookie is cleared"), E400 | E401 | E403);
 	add_op(d, "/session", "delete", operation("logout", "Log out (ends this session)", "session", true, r), NULL);
 
+	/* kpis */
+	json_t *num = json_pack("{s:[s,s]}", "type", "number", "null");
+	json_object_set_new(d->schemas, "Kpi", json_pack("{s:s, s:[s,s,s,s,s,s], s:{s:{s:s}, s:o, s:{s:s, s:[s,s]}, "
+		"s:{s:s, s:[s,s]}, s:{s:s}, s:{s:s}, s:{s:s, s:[s,s,s]}, s:{s:s, s:s}, s:{s:s, s:s}, s:O, s:O, s:O, s:O, "
+		"s:{s:s, s:s}}}",
+		"type", "object", "required", "name", "label", "period", "start", "end", "actual",
+		"properties", "name", "type", "string", "label", label_schema(),
+		"category", "type", "string", "enum", "operating", "business_value",
+		"direction", "type", "string", "enum", "up", "down", "object", "type", "string", "measure", "type", "string",
+		"period", "type", "string", "enum", "month", "quarter", "year", "start", "type", "string", "format", "date",
+		"end", "type", "string", "format", "date", "actual", num, "target", num, "attainment", num, "previous", num,
+		"previous_start", "type", "string", "format", "date"));
+	json_decref(num);
+	json_object_set_new(d->schemas, "Kpis", json_pack("{s:s, s:[s,s,s], s:{s:{s:s, s:s}, s:{s:s, s:[s,s,s]}, "
+		"s:{s:s, s:o}}}", "type", "object", "required", "day", "scope", "kpis", "properties", "day", "type", "string",
+		"format", "date", "scope", "type", "string", "enum", "me", "team", "all", "kpis", "type", "array", "items",
+		ref_to("Kpi")));
+	json_t *kpi_params = json_pack("[o,o]",
+		param("day", "query", false, json_pack("{s:s, s:s}", "type", "string", "format", "date"),
+		      "A day in the periods wanted (default today, UTC)"),
+		param("scope", "query", false, json_pack("{s:s, s:[s,s,s]}", "type", "string", "enum", "me", "team", "all"),
+		      "Whose records: the caller's (default), the caller's team, everyone's the caller may read"));
+	r = responses(json_pack("{s:o}", "200", json_response("Each kpi of an object the caller reads", ref_to("Kpis"))),
+	              E_READ);
+	op = operation("kpis", "Key figures for the periods holding a day", "kpis", false, r);
+	json_object_set_new(op, "parameters", json_deep_copy(kpi_params));
+	add_op(d, "/kpis", "get", op, NULL);
+	r = responses(json_pack("{s:o}", "200", json_response("The kpi (404 if its object is closed to the caller)",
+	              ref_to("Kpis"))), E_READ);
+	op = operation("kpi", "One key figure", "kpis", false, r);
+	json_array_append_new(kpi_params, param("name", "path", true, json_pack("{s:s}", "type", "string"), "The kpi"));
+	json_object_set_new(op, "parameters", kpi_params);
+	add_op(d, "/kpis/{name}", "get", op, NULL);
+
 	/* meta, openapi.json */
 	add_meta_schemas(d);
 	r = responses(json_pack("{s:{s:s, s:{s:{s:s, s:{s:s}}}, s:o}, s:{s:s}}", "200", "description",

@@ -226,6 +226,11 @@ async function exercise(role, session) {
   const self = note('/openapi.json', 'get', await call('GET', '/openapi.json', { token }));
   note('/openapi.json', 'get', await call('GET', '/openapi.json', { token, headers: { 'If-None-Match': self.headers.get('etag') } }));
   note('/openapi.json', 'get', await call('GET', '/openapi.json?x=1', { token }));
+  // kpis: the caller's, the team's, one by name (404 where its object is closed), a bad day
+  const kpis = note('/kpis', 'get', await call('GET', '/kpis?scope=team', { token }));
+  note('/kpis', 'get', await call('GET', '/kpis?day=2026-13-01', { token }));
+  note('/kpis/{name}', 'get', await call('GET', `/kpis/${kpis.status === 200 && kpis.json.kpis.length ? kpis.json.kpis[0].name : 'won_revenue'}`, { token }));
+  note('/kpis/{name}', 'get', await call('GET', '/kpis/no_such_kpi', { token }));
   for (const [template, item] of Object.entries(doc.paths)) {
     if (!template.startsWith('/plugins/') || !item.get || template.includes('{')) continue;
     note(template, 'get', await call('GET', template, { token }));

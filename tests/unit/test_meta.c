@@ -861,6 +861,77 @@ static void test_currency_key_is_checked(void)
 	meta_diags_free(&diags);
 }
 
+/* kpi documents: every key checked against the objects, each error where it is written. */
+static void test_kpi_documents_are_checked(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	static const char objects[] =
+		"object: user\n"
+		"fields:\n"
+		"  name: { type: text }\n"
+		"---\n"
+		"object: deal\n"
+		"fields:\n"
+		"  amount: { type: money }\n"
+		"  name: { type: text }\n"
+		"  closed_on: { type: date }\n"
+		"  rep: { type: user }\n";
+	int rc = load_two("o.yaml", objects, "k.yaml",
+		"kpi: good\n"
+		"label: { en: Won, zh: 赢单 }\n"
+		"object: deal\n"
+		"measure: sum(amount)\n"
+		"filter: \"amount > 0\"\n"
+		"date: closed_on\n"
+		"owner: rep\n"
+		"period: quarter\n"
+		"direction: down\n"
+		"target: 100\n"
+		"category: business_value\n", &meta, &diags);
+	if (rc != CRM_OK)
+		meta_diags_print(&diags, stderr);
+	ASSERT_EQ(rc, CRM_OK);
+	const struct meta_kpi *k = meta_find_kpi(meta, "good");
+	ASSERT(k && k->object == meta_find_object(meta, "deal") && k->period == KPI_QUARTER && k->lower_is_better);
+	ASSERT(k->has_target && k->target == 100 && k->category == KPI_BUSINESS_VALUE);
+	meta_free(meta);
+	meta_diags_free(&diags);
+
+	rc = load_two("o.yaml", objects, "k.yaml",
+		"kpi: bad\n"
+		"object: deal\n"
+		"measure: sum(name)\n"
+		"filter: \"nosuch > 1\"\n"
+		"date: amount\n"
+		"period: week\n"
+		"direction: sideways\n"
+		"colour: red\n"
+		"---\n"
+		"kpi: ghost\n"
+		"object: nothing\n"
+		"date: x\n"
+		"---\n"
+		"kpi: bad\n"
+		"object: deal\n"
+		"date: closed_on\n"
+		"---\n"
+		"kpi: nodate\n"
+		"object: deal\n", &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_DIAG(diags, "k.yaml", 3, 10, "kpi 'bad': 'measure' is count, sum(f), avg(f), min(f) or max(f) of a number "
+	            "field of 'deal', not 'sum(name)'");
+	ASSERT_DIAG(diags, "k.yaml", 4, 9, "unknown field 'nosuch'");
+	ASSERT_DIAG(diags, "k.yaml", 5, 7, "kpi 'bad': 'date' must be a date or datetime field of 'deal', not 'amount'");
+	ASSERT_DIAG(diags, "k.yaml", 6, 9, "expected month, quarter or year for 'period', not 'week'");
+	ASSERT_DIAG(diags, "k.yaml", 7, 12, "expected up (higher is better) or down for 'direction'");
+	ASSERT_DIAG(diags, "k.yaml", 8, 1, "unknown key 'colour' in kpi");
+	ASSERT_DIAG(diags, "k.yaml", 11, 9, "kpi 'ghost': no object 'nothing'");
+	ASSERT_DIAG(diags, "k.yaml", 14, 6, "kpi 'bad' is already defined at k.yaml:1:6");
+	ASSERT_DIAG(diags, "k.yaml", 18, 1, "kpi 'nodate' needs an 'object' and a 'date' field");
+	meta_diags_free(&diags);
+}
+
 static void test_formula_referring_to_unknown_field_is_refused(void)
 {
 	struct meta *meta = NULL;
@@ -1816,6 +1887,7 @@ static struct test_case tests[] = {
 	{"ref_to_missing_object_is_reported_at_to", test_ref_to_missing_object_is_reported_at_to},
 	{"rollup_with_bad_of_is_refused", test_rollup_with_bad_of_is_refused},
 	{"currency_key_is_checked", test_currency_key_is_checked},
+	{"kpi_documents_are_checked", test_kpi_documents_are_checked},
 	{"rollups_chain_through_formulas_and_rollups", test_rollups_chain_through_formulas_and_rollups},
 	{"rollup_of_unstorable_formula_or_a_loop_is_refused", test_rollup_of_unstorable_formula_or_a_loop_is_refused},
 	{"formula_referring_to_unknown_field_is_refused", test_formula_referring_to_unknown_field_is_refused},

@@ -1052,6 +1052,40 @@ static void test_jobs_run_on_tick_and_a_failing_job_is_retried_with_backoff(void
 	pfx_close();
 }
 
+/* "at 02:30": not before its slot; the slot is kept across a restart; slots missed while down run once. */
+static void test_timed_job_runs_once_per_slot_across_a_restart(void)
+{
+	ASSERT_EQ(open_with("", "crm.job('nightly', 'at 02:30', function(ctx) crm.create('log_entry', { text = 'n' }) end)\n"
+	                        "crm.job('monthly', 'cron 5 0 1 * *', function(ctx) end)\n"), CRM_OK);
+	time_t t0 = 1796601600;   /* 2026-12-07 00:00 UTC */
+	plugin_jobs_tick(fx.kernel, t0);
+	ASSERT_EQ(count("log_entry"), 0);           /* not at start: at 02:30 */
+	json_t *stats = plugin_jobs_stats(fx.kernel);
+	ASSERT_EQ(json_integer_value(json_object_get(json_array_get(stats, 0), "next_run")), t0 + 2 * 3600 + 1800);
+	ASSERT_EQ(json_integer_value(json_object_get(json_array_get(stats, 1), "next_run")), 1798761900);  /* 2027-01-01 00:05 */
+	json_decref(stats);
+	plugin_jobs_tick(fx.kernel, t0 + 2 * 3600 + 1800);
+	ASSERT_EQ(count("log_entry"), 1);
+	/* a restart: the next slot (tomorrow 02:30) comes from the database; three days pass while down */
+	crm_ctx_clear(&fx.ctx);
+	kernel_close(fx.kernel);
+	fx.kernel = NULL;
+	fclose(fx.log);
+	free(fx.log_text);
+	fx.log_text = NULL;
+	ASSERT_EQ(pfx_open(), CRM_OK);
+	plugin_jobs_tick(fx.kernel, t0 + 4 * 86400);
+	plugin_jobs_tick(fx.kernel, t0 + 4 * 86400 + 60);
+	ASSERT_EQ(count("log_entry"), 2);           /* once, not once per missed day */
+	stats = plugin_jobs_stats(fx.kernel);
+	ASSERT_EQ(json_integer_value(json_object_get(json_array_get(stats, 0), "next_run")), t0 + 4 * 86400 + 2 * 3600 + 1800);
+	json_decref(stats);
+	pfx_close();
+	ASSERT_EQ(open_with("", "crm.job('bad', 'at 25:00', function() end)\n"), CRM_EMETA);
+	ASSERT_CONTAINS(pfx_log(), "at: expected a time of day HH:MM");
+	pfx_close();
+}
+
 /* A plugin adds a state, transitions and a timer to a base workflow; the timer's transition runs hooks and actions. */
 static void test_plugin_extends_a_workflow_whose_timer_fires_a_transition_with_hooks(void)
 {
@@ -1222,6 +1256,7 @@ static const struct test_case tests[] = {
 	{ "public_route_without_a_guest_role_may_do_nothing", test_public_route_without_a_guest_role_may_do_nothing },
 	{ "public_route_options_are_checked", test_public_route_options_are_checked },
 	{ "plugin_tests_call_public_routes_as_the_guest", test_plugin_tests_call_public_routes_as_the_guest },
+	{ "timed_job_runs_once_per_slot_across_a_restart", test_timed_job_runs_once_per_slot_across_a_restart },
 	{ "jobs_run_on_tick_and_a_failing_job_is_retried_with_backoff",
 	  test_jobs_run_on_tick_and_a_failing_job_is_retried_with_backoff },
 	{ "plugin_extends_a_workflow_whose_timer_fires_a_transition_with_hooks",

@@ -178,7 +178,8 @@ static const char *const schema =
 	"timers:\n"
 	"  - { name: escalate, when: \"status in ('new', 'open') and tier = 'l1' and subject != 'poison'\",\n"
 	"      untouched_for: 4h, every: 5m, do: [{ set: { tier: l2 } }] }\n"
-	"  - { name: broken, when: \"subject = 'poison'\", every: 10m, do: [{ set: { tier: l9 } }] }\n";
+	"  - { name: broken, when: \"subject = 'poison'\", every: 10m, do: [{ set: { tier: l9 } }] }\n"
+	"  - { name: nightly, when: \"subject = 'never matches'\", at: \"02:30\", do: [notify_owner] }\n";
 
 /*
  * Extensions, written before the documents they extend: two states added to
@@ -702,6 +703,35 @@ static void test_timer_fires_on_records_past_their_deadline(void)
 	json_decref(stats);
 }
 
+/* at: "02:30": not before its slot; a slot missed while the server was down runs once, not once per missed day. */
+static void test_timer_at_a_time_of_day_runs_once_per_slot(void)
+{
+	/* earlier tests ticked the clock ahead: start from where the timer stands */
+	time_t now = time(NULL) + 30 * 86400;
+	workflow_timers_tick(fx.kernel, now);
+	json_t *stats = timer_stats("nightly");
+	int64_t runs = json_integer_value(json_object_get(stats, "runs"));
+	time_t slot = (time_t)json_integer_value(json_object_get(stats, "next_run"));
+	json_decref(stats);
+	struct tm tm;
+	gmtime_r(&slot, &tm);
+	ASSERT(slot > now && slot - now <= 86400);
+	ASSERT_EQ(tm.tm_hour, 2);
+	ASSERT_EQ(tm.tm_min, 30);
+	workflow_timers_tick(fx.kernel, slot - 60);
+	stats = timer_stats("nightly");
+	ASSERT_EQ(json_integer_value(json_object_get(stats, "runs")), runs);
+	json_decref(stats);
+	/* the server was down for three days past the slot: one run, then the next slot after that */
+	time_t later = slot + 3 * 86400 + 600;
+	workflow_timers_tick(fx.kernel, later);
+	workflow_timers_tick(fx.kernel, later + 60);
+	stats = timer_stats("nightly");
+	ASSERT_EQ(json_integer_value(json_object_get(stats, "runs")), runs + 1);
+	ASSERT_EQ((time_t)json_integer_value(json_object_get(stats, "next_run")), slot + 4 * 86400);
+	json_decref(stats);
+}
+
 static void test_failing_timer_is_retried_with_backoff_without_blocking_requests(void)
 {
 	int64_t poison = sys_create("case", json_pack("{s:s}", "subject", "poison"));
@@ -892,6 +922,8 @@ static const struct test_case tests[] = {
 	{ "timer_fires_a_named_transition_once_and_skips_a_guarded_record",
 	  test_timer_fires_a_named_transition_once_and_skips_a_guarded_record },
 	{ "loader_reports_workflow_mistakes_with_positions", test_loader_reports_workflow_mistakes_with_positions },
+	/* last: it moves the clock days ahead, past every other timer's schedule */
+	{ "timer_at_a_time_of_day_runs_once_per_slot", test_timer_at_a_time_of_day_runs_once_per_slot },
 	{ "teardown", test_teardown },
 };
 

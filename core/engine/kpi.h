@@ -1,0 +1,25 @@
+/*
+ * kpi.h - the figures of `kpi:` documents (lang/meta_model.h struct meta_kpi)
+ * for one person, their team or everyone, for the period of each kpi that
+ * holds a day: GET /api/v1/kpis. Computed through the object API as the
+ * caller, so the records a person may not read never count.
+ */
+#ifndef CRM_KPI_H
+#define CRM_KPI_H
+
+#include <jansson.h>
+#include "crm.h"
+
+/* Which people a kpi counts: the caller, the caller's team (the `team` access scope), or everyone. */
+enum kpi_scope { KPI_SCOPE_ME, KPI_SCOPE_TEAM, KPI_SCOPE_ALL };
+
+/*
+ * day: "YYYY-MM-DD" (NULL: today, UTC). name: one kpi or NULL for every kpi
+ * whose object the caller reads. *out (owned) = { "day", "scope", "kpis": [
+ * { name, label, category, direction, object, measure, period, start, end,
+ * actual, target, attainment, previous, previous_start } ] }; a figure the
+ * caller cannot compute (no records readable, no target) is null.
+ */
+int kpi_evaluate(struct crm_ctx *ctx, const char *day, enum kpi_scope scope, const char *name, json_t **out);
+
+#endif

@@ -1,0 +1,204 @@
+"""KPIs (GET /api/v1/kpis) against an independent SQL computation (see kpi.sh).
+
+A real `crm serve` over the shipped metadata/ and plugins/ on a `crm demo` database. For every kpi
+the server lists, the test computes the same figure straight from the SQLite file with its own SQL
+(one query per shipped definition, written here by hand): for everyone (as admin), for a sales rep
+(their own records) and for a manager's team. A kpi shipped without its SQL here fails the test.
+Also: periods and previous periods, targets and attainment, bad input, and a role that cannot read
+an object does not see its kpis.
+"""
+import datetime
+import os
+import sqlite3
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import (ROOT, Client, Runner, Server, check, cleanup, crm_binary, eq, login,  # noqa: E402
+                    tempdir)
+
+API = "/api/v1"
+PASSWORD = "demo1234"
+
+# The independent figures: (SQL over live records with ?1 = period start, ?2 = the day after its end, and
+# {people} = the owner condition), and the owner column. Written from the kpi documents by hand.
+SQL = {
+    "won_revenue": "SELECT coalesce(sum(amount), 0) FROM opportunity WHERE deleted_at IS NULL AND stage = 'won' "
+                   "AND close_date >= ?1 AND close_date < ?2 {people}",
+    "deals_won": "SELECT count(*) FROM opportunity WHERE deleted_at IS NULL AND stage = 'won' "
+                 "AND close_date >= ?1 AND close_date < ?2 {people}",
+    "new_opportunities": "SELECT count(*) FROM opportunity WHERE deleted_at IS NULL AND created_at >= ?1 "
+                         "AND created_at < ?2 {people}",
+    "activities_done": "SELECT count(*) FROM activity WHERE deleted_at IS NULL AND status = 'done' AND due_at >= ?1 "
+                       "AND due_at < ?2 {people}",
+    "booked_orders": None,        # computed from the order lines below (grand total is a formula)
+    "average_quote_discount": "SELECT avg(discount) FROM quote WHERE deleted_at IS NULL AND status IN ('presented', "
+                              "'accepted', 'rejected') AND created_at >= ?1 AND created_at < ?2 {people}",
+    "quotes_sent": "SELECT count(*) FROM quote WHERE deleted_at IS NULL AND status IN ('presented', 'accepted', "
+                   "'rejected', 'expired') AND created_at >= ?1 AND created_at < ?2 {people}",
+}
+
+
+def booked_orders(con, start, after, people):
+    """sum(grand_total) of confirmed..paid orders: lines to the cent, header discount, tax, each rounded."""
+    total = 0
+    q = ("SELECT id, discount, tax_rate, currency FROM sales_order WHERE deleted_at IS NULL AND status IN "
+         "('confirmed', 'fulfilled', 'invoiced', 'paid') AND order_date >= ? AND order_date < ? " + people)
+    for oid, discount, tax_rate, currency in con.execute(q, (start, after)).fetchall():
+        sub = 0
+        for qty, price, disc in con.execute("SELECT quantity, unit_price, discount FROM order_line WHERE "
+                                            "deleted_at IS NULL AND \"order\" = ?", (oid,)):
+            sub += round(qty * price * (100 - disc) / 100 + 1e-9, 2)
+        net = round(sub - round(sub * discount / 100 + 1e-9, 2), 2)
+        grand = round(net + round(net * tax_rate / 100 + 1e-9, 2), 2)
+        # in the company currency (EUR, app.yaml) at the rate valid today
+        rate = con.execute("SELECT rate FROM exchange_rate WHERE deleted_at IS NULL AND currency = ? AND valid_from "
+                           "<= date('now') ORDER BY valid_from DESC LIMIT 1", (currency,)).fetchone()
+        total += round(grand * (rate[0] if rate and currency != "EUR" else 1) + 1e-9, 2)
+    return total
+
+
+def bounds(day, period):
+    first = {"month": day.month, "quarter": (day.month - 1) // 3 * 3 + 1, "year": 1}[period]
+    length = {"month": 1, "quarter": 3, "year": 12}[period]
+    start = datetime.date(day.year, first, 1)
+    m = first - 1 + length
+    after = datetime.date(day.year + m // 12, m % 12 + 1, 1)
+    m = first - 1 - length
+    before = datetime.date(day.year + m // 12, m % 12 + 1, 1)
+    return start.isoformat(), after.isoformat(), before.isoformat()
+
+
+class Suite:
+    def __init__(self, server, db):
+        self.server = server
+        self.db = db
+        self.c = Client(server.port)
+        self.h = {}
+
+    def get(self, who, path):
+        return self.c.request("GET", API + path, headers=self.h[who], auth=False)
+
+    def test_setup(self):
+        for who in ("admin", "sales_manager", "sales_rep1", "service_agent"):
+            self.h[who] = login(self.server.port, who, PASSWORD)
+        con = sqlite3.connect("file:%s?mode=ro" % self.db, uri=True)
+        self.ids = {login: uid for uid, login in con.execute("SELECT id, login FROM user")}
+        con.close()
+
+    def expected(self, name, period, day, people_ids):
+        con = sqlite3.connect("file:%s?mode=ro" % self.db, uri=True)
+        try:
+            start, after, before = bounds(day, period)
+            owner = "AND owner IN (%s)" % ",".join(str(i) for i in people_ids) if people_ids is not None else ""
+            if name == "booked_orders":
+                return booked_orders(con, start, after, owner), booked_orders(con, before, start, owner)
+            sql = SQL[name].format(people=owner)
+            now = con.execute(sql, (start, after)).fetchone()[0]
+            prev = con.execute(sql, (before, start)).fetchone()[0]
+            return now, prev
+        finally:
+            con.close()
+
+    def compare(self, who, scope, people_ids, day):
+        r = self.get(who, "/kpis?scope=%s&day=%s" % (scope, day.isoformat()))
+        eq(r.status, 200, "kpis as %s: %s" % (who, r.body[:200]))
+        kpis = r.json["kpis"]
+        check(kpis, "some kpis")
+        for k in kpis:
+            check(k["name"] in SQL, "kpi %s is shipped without its independent SQL in kpi_test.py" % k["name"])
+            start, after, before = bounds(day, k["period"])
+            eq((k["start"], k["previous_start"]), (start, before), "%s period" % k["name"])
+            want, prev = self.expected(k["name"], k["period"], day, people_ids)
+            for got, exp, what in ((k["actual"], want, "actual"), (k["previous"], prev, "previous")):
+                if exp is None:
+                    eq(got, None, "%s %s %s as %s" % (k["name"], what, scope, who))
+                else:
+                    check(got is not None and abs(got - exp) < 0.005,
+                          "%s %s (%s as %s, %s): api %r, sql %r" % (k["name"], what, scope, who, day, got, exp))
+            if k["target"] and k["actual"]:
+                ratio = (k["target"] / k["actual"] if k["direction"] == "down" else k["actual"] / k["target"]) * 100
+                check(abs(k["attainment"] - round(ratio, 1)) < 0.051, "%s attainment" % k["name"])
+        return {k["name"] for k in kpis}
+
+    def test_everyone_as_admin_equals_sql(self):
+        """For every kpi and three days (this period, earlier this year, last year): the SQL's figures."""
+        today = datetime.date.today()
+        for day in (today, today.replace(month=1, day=15), datetime.date(today.year - 1, 6, 30)):
+            names = self.compare("admin", "all", None, day)
+        eq(names, set(SQL), "every shipped kpi is listed for the admin")
+
+    def test_me_and_team_equal_sql(self):
+        """A rep's own figures and a manager's team (self and reports down the tree)."""
+        today = datetime.date.today()
+        rep = self.ids["sales_rep1"]
+        for day in (today, today.replace(month=1, day=15)):
+            self.compare("sales_rep1", "me", [rep], day)
+        con = sqlite3.connect("file:%s?mode=ro" % self.db, uri=True)
+        boss = self.ids["sales_manager"]
+        team, frontier = {boss}, {boss}
+        team_id = con.execute("SELECT team FROM user WHERE id = ?", (boss,)).fetchone()[0]
+        if team_id is not None:
+            team |= {uid for (uid,) in con.execute("SELECT id FROM user WHERE team = ?", (team_id,))}
+        while frontier:
+            nxt = {uid for (uid,) in con.execute("SELECT id FROM user WHERE manager IN (%s)"
+                                                 % ",".join(map(str, frontier)))} - team
+            team |= nxt
+            frontier = nxt
+        con.close()
+        self.compare("sales_manager", "team", sorted(team), today)
+
+    def test_closed_objects_leave_their_kpis_out(self):
+        """A service agent reads no opportunities: no opportunity kpi, and a direct ask is 404."""
+        r = self.get("service_agent", "/kpis?scope=all")
+        eq(r.status, 200, "kpis as service_agent")
+        names = {k["name"] for k in r.json["kpis"]}
+        check("won_revenue" not in names and "activities_done" in names, "service agent's kpis: %s" % sorted(names))
+        eq(self.get("service_agent", "/kpis/won_revenue").status, 404, "a closed kpi by name")
+        eq(self.get("sales_rep1", "/kpis/won_revenue").json["kpis"][0]["name"], "won_revenue", "one kpi by name")
+
+    def test_bad_input(self):
+        for path, status in (("/kpis?day=2026-13-01", 400), ("/kpis?day=yesterday", 400), ("/kpis?scope=galaxy", 400),
+                             ("/kpis?day=%27%3B%20drop", 400), ("/kpis?nosuch=1", 400), ("/kpis/nope", 404),
+                             ("/kpis?day=" + "9" * 5000, 400)):
+            r = self.get("admin", path)
+            eq(r.status, status, "%s: %s" % (path, r.body[:200]))
+        r = self.c.request("GET", API + "/kpis", auth=False)
+        eq(r.status, 401, "without a session")
+        r = self.c.request("POST", API + "/kpis", body={}, headers=self.h["admin"], auth=False)
+        eq(r.status, 405, "POST")
+
+
+def main():
+    runner = Runner()
+    work = tempdir("crm-kpi-")
+    db = os.path.join(work, "kpi.db")
+    server = None
+    try:
+        subprocess.run([crm_binary(), "demo", "--db", db, "--records", "60", "--seed", "11",
+                        "--metadata", os.path.join(ROOT, "metadata"), "--plugins", os.path.join(ROOT, "plugins")],
+                       check=True, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        server = Server(work, db=db, metadata=os.path.join(ROOT, "metadata"),
+                        plugins=os.path.join(ROOT, "plugins")).start(as_admin=False)
+        suite = Suite(server, db)
+        runner.only = None
+        runner.run("kpi setup", suite.test_setup)
+        if runner.failed == 0:
+            runner.only = os.environ.get("ONLY")
+            for name in ("everyone_as_admin_equals_sql", "me_and_team_equal_sql", "closed_objects_leave_their_kpis_out",
+                         "bad_input"):
+                runner.run("kpi " + name, getattr(suite, "test_" + name))
+    except Exception as e:
+        print("FAIL kpi setup: %s" % e)
+        runner.failed += 1
+        if server and server.proc:
+            print(server.log_tail())
+    finally:
+        if server:
+            server.stop()
+        cleanup(work)
+    return runner.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
