@@ -1981,9 +1981,56 @@ int object_count(struct crm_ctx *ctx, const char *object, const char *filter, in
 	return code;
 }
 
+/*
+ * A group item: a field path, or a date path with a bucket ("close_date:month"),
+ * grouped in SQL by the bucket's first day's text: 2026-12-07 -> day
+ * "2026-12-07", month "2026-12", quarter "2026-Q4", year "2026". The row key
+ * is "close_date_month".
+ */
 static int group_item(struct crm_ctx *ctx, struct compiled *c, const char *item)
 {
-	return add_column(ctx, c, item);
+	const char *colon = strchr(item, ':');
+	if (!colon)
+		return add_column(ctx, c, item);
+	static const char *const buckets[] = { "day", "month", "quarter", "year" };
+	int bucket = -1;
+	for (int k = 0; k < 4; k++)
+		if (!strcmp(colon + 1, buckets[k]))
+			bucket = k;
+	if (bucket < 0)
+		return crm_error(ctx, CRM_EINVAL, "group '%.80s': a date is grouped by day, month, quarter or year", item);
+	if (c->q.column_count >= MAX_FIELDS)
+		return crm_error(ctx, CRM_ELIMIT, "too many fields (at most %d)", MAX_FIELDS);
+	char *path = xstrndup(item, (size_t)(colon - item));
+	struct strbuf date = { 0 };
+	const struct meta_field *f = NULL;
+	char err[256];
+	int code = expr_compile_path(&c->b, path, &date, &f, err, sizeof(err));
+	if (code != CRM_OK)
+		code = crm_error(ctx, CRM_EINVAL, "group: %s", err);
+	else if (f->type != FIELD_DATE && f->type != FIELD_DATETIME)
+		code = crm_error(ctx, CRM_EINVAL, "group '%.80s': '%s' is %s, not a date", item, path, meta_type_name(f->type));
+	if (code == CRM_OK) {
+		int i = c->q.column_count;
+		static const char *const sql[] = {
+			"substr(%s, 1, 10)", "substr(%s, 1, 7)",
+			"(substr(%s, 1, 4) || '-Q' || ((CAST(substr(%s, 6, 2) AS INTEGER) + 2) / 3))", "substr(%s, 1, 4)",
+		};
+		strbuf_printf(&c->columns[i], sql[bucket], date.data, date.data);
+		struct strbuf name = { 0 };
+		strbuf_printf(&name, "%s_%s", path, buckets[bucket]);
+		for (char *p = name.data; *p; p++)
+			if (*p == '.')
+				*p = '_';
+		c->names[i] = strbuf_detach(&name);
+		c->column_sql[i] = c->columns[i].data;
+		c->column_names[i] = c->names[i];
+		c->column_fields[i] = NULL;   /* text: the bucket's label */
+		c->q.column_count++;
+	}
+	strbuf_free(&date);
+	free(path);
+	return code;
 }
 
 int object_aggregate(struct crm_ctx *ctx, const char *object, const char *group, const char *measures,

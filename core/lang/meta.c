@@ -4130,6 +4130,83 @@ static void check_lines_view(struct loader *ld, const struct meta *meta, const s
 	}
 }
 
+/*
+ * views.charts: [{ title, group, measure, filter, by, type }], the dashboard's
+ * bar charts of this object, each one report (GET /reports): checked here so
+ * that a typo fails `crm check`, not the dashboard in a buyer's browser.
+ */
+static void check_charts(struct loader *ld, const struct meta_object *object)
+{
+	static const char *const chart_keys[] = { "title", "group", "measure", "filter", "by", "type", NULL };
+	json_t *charts = json_object_get(object->views, "charts");
+	if (!charts)
+		return;
+	if (!json_is_array(charts)) {
+		error_at(ld, object->pos, "views.charts of '%s': expected a list of { title, group, measure, filter, by, "
+		         "type }", object->name);
+		return;
+	}
+	size_t i;
+	json_t *chart;
+	json_array_foreach(charts, i, chart) {
+		if (!json_is_object(chart)) {
+			error_at(ld, object->pos, "views.charts[%zu] of '%s': expected { title, group, measure, ... }", i,
+			         object->name);
+			continue;
+		}
+		const char *key;
+		json_t *value;
+		json_object_foreach(chart, key, value)
+			if (!in_list(key, chart_keys))
+				error_at(ld, object->pos, "views.charts[%zu] of '%s': unknown key '%s' (expected title, group, "
+				         "measure, filter, by, type; see docs/metadata.md#views)", i, object->name, shown(ld, key));
+		const char *group = json_string_value(json_object_get(chart, "group"));
+		const struct meta_field *grouped = group ? meta_find_field(object, group) : NULL;
+		if (!grouped)
+			error_at(ld, object->pos, "views.charts[%zu] of '%s': 'group' must name a field of '%s'", i, object->name,
+			         object->name);
+		const char *measure = json_string_value(json_object_get(chart, "measure"));
+		if (measure && strcmp(measure, "count") != 0) {
+			size_t length = strlen(measure);
+			bool shaped = length > 5 && measure[length - 1] == ')' && (!strncmp(measure, "sum(", 4)
+			              || !strncmp(measure, "avg(", 4) || !strncmp(measure, "min(", 4) || !strncmp(measure, "max(", 4));
+			char *name = shaped ? xstrndup(measure + 4, length - 5) : NULL;
+			const struct meta_field *measured = name ? meta_find_field(object, name) : NULL;
+			enum value_kind kind = measured ? meta_field_kind(measured) : KIND_TEXT;
+			if (kind != KIND_INT && kind != KIND_REAL)
+				error_at(ld, object->pos, "views.charts[%zu] of '%s': 'measure' is count, sum(f), avg(f), min(f) or "
+				         "max(f) of a number field, not '%s'", i, object->name, shown(ld, measure));
+			free(name);
+		} else if (json_object_get(chart, "measure") && !measure) {
+			error_at(ld, object->pos, "views.charts[%zu] of '%s': 'measure' is a text", i, object->name);
+		}
+		const char *filter = json_string_value(json_object_get(chart, "filter"));
+		if (filter) {
+			struct expr *e = NULL;
+			char err[256];
+			if (expr_parse(filter, &e, err, sizeof(err)) != CRM_OK) {
+				error_at(ld, object->pos, "views.charts[%zu] of '%s': filter: %s", i, object->name, err);
+			} else {
+				char context[160];
+				snprintf(context, sizeof(context), "views.charts[%zu] filter", i);
+				struct path_check pc = {ld, object, object->pos, context, NULL, 0};
+				expr_each_path(e, check_path, &pc);
+			}
+			expr_free(e);
+		}
+		const char *by = json_string_value(json_object_get(chart, "by"));
+		if (json_object_get(chart, "by") && (!by || (strcmp(by, "year") && strcmp(by, "month") && strcmp(by, "day"))))
+			error_at(ld, object->pos, "views.charts[%zu] of '%s': 'by' is year, month or day", i, object->name);
+		else if (by && grouped && grouped->type != FIELD_DATE && grouped->type != FIELD_DATETIME)
+			error_at(ld, object->pos, "views.charts[%zu] of '%s': 'by: %s' needs a date group, '%s' is %s", i,
+			         object->name, by, grouped->name, meta_type_name(grouped->type));
+		const char *type = json_string_value(json_object_get(chart, "type"));
+		if (json_object_get(chart, "type") && (!type || strcmp(type, "bar") != 0))
+			error_at(ld, object->pos, "views.charts[%zu] of '%s': 'type' is bar (the one chart the UI draws)", i,
+			         object->name);
+	}
+}
+
 static void check_object(struct loader *ld, int object_index)
 {
 	const struct meta_object *object = &ld->meta->objects[object_index];
@@ -4813,6 +4890,7 @@ static void resolve(struct loader *ld)
 		check_kanban_card(ld, &meta->objects[o]);
 		check_home_sections(ld, &meta->objects[o]);
 		check_composer(ld, meta, &meta->objects[o]);
+		check_charts(ld, &meta->objects[o]);
 		check_lines_view(ld, meta, &meta->objects[o], &ld->staged[o].lines);
 	}
 	resolve_roles(ld);

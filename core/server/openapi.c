@@ -774,7 +774,9 @@ static void add_object_paths(struct doc *d, const struct meta_object *object)
 	r = responses(json_pack("{s:o}", "200", json_response("One row per group", ref_to("Report"))), E_READ);
 	op = operation(op_id, "Group-by aggregate", name, false, r);
 	json_object_set_new(op, "parameters", json_pack("[o,o,o]",
-		param("group", "query", false, json_pack("{s:s}", "type", "string"), "Comma-separated fields to group by"),
+		param("group", "query", false, json_pack("{s:s}", "type", "string"),
+		      "Comma-separated fields to group by; a date field with :day, :month, :quarter or :year groups by that "
+		      "bucket (close_date:month)"),
 		param("measure", "query", false, json_pack("{s:s}", "type", "string"),
 		      "count, sum(f), avg(f), min(f), max(f), comma-separated (default count)"),
 		param("filter", "query", false, json_pack("{s:s}", "type", "string"), "Expression selecting the records")));

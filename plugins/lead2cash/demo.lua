@@ -4,6 +4,7 @@
 -- approval and audit entry is the real thing. Deterministic for a database.
 
 local forecasts = require("forecast")
+local money = require("money")
 
 local PRODUCTS = {
   -- code, name, family, kind, list price, unit
@@ -132,10 +133,13 @@ crm.job("demo", "manual", function()
   -- running contracts signed last year: some end within 90 days (the renewal timer opens their renewals)
   local accounts = crm.query("account", { sort = "id", limit = 12, fields = "id,owner" })
   for i, account in ipairs(accounts) do
-    local months_ago = 9 + (i % 4)   -- 9..12 months into a 12-month term
+    local months_ago = 6 + (i % 7)   -- 6..12 months into a 12-month term
     local contract = crm.create("contract", { account = account.id, starts_on = day_offset(-months_ago * 30 - 5),
       term_months = 12, value = 12000 + 1500 * i, owner = account.owner })
     walk("contract", contract.id, { "activate" })
+    -- what the renewal timer does for a contract ending within 90 days, done now: the demo starts complete
+    contract = crm.get("contract", contract.id)
+    if contract.status == "active" and contract.days_left <= 90 then money.renew(contract) end
     if i <= 6 then
       crm.create("account_plan", { account = account.id, fiscal_year = tonumber(crm.date():sub(1, 4)),
         revenue_goal = 50000 + 10000 * i, share_of_wallet_goal = 20 + i, owner = account.owner, status = "approved",

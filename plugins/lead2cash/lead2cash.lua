@@ -16,14 +16,8 @@ local function book_price(product, price_book, currency, day)
   return rows[1] and rows[1].unit_price
 end
 
--- Company currency per unit of currency today (exchange_rate); 1 for the company's own, which has no rate.
-local function rate(currency)
-  local rows = crm.query("exchange_rate", { filter = string.format("currency = '%s' and valid_from <= today()",
-    currency or ""), sort = "-valid_from", limit = 1, fields = "rate" })
-  return rows[1] and rows[1].rate or 1
-end
-
-local function cents(x) return math.floor(x * 100 + 0.5) / 100 end
+local money = require("money")
+local rate, cents = money.rate, money.cents
 
 -- A line as it will be: the incoming values over the stored line (crm.null clears).
 local function merged(new, old)
@@ -111,16 +105,7 @@ end)
 -- The renewal timer: one opportunity per contract, closing when it ends.
 crm.action("create_renewal", function(contract)
   if not contract then crm.error("invalid", "create_renewal works on a contract") end
-  if contract.renewal_opportunity then return contract.renewal_opportunity end
-  return crm.as_system(function()
-    local account = crm.get("account", contract.account)
-    local deal = crm.create("opportunity", {
-      name = string.format("Renewal %s: %s", contract.number, account and account.name or ""),
-      account = contract.account, amount = cents(contract.value * rate(contract.currency)), close_date = contract.ends_on,
-      type = "renewal", owner = contract.owner, forecast_category = "best_case" })
-    crm.update("contract", contract.id, { renewal_opportunity = deal.id })
-    return deal.id
-  end)
+  return money.renew(contract)
 end)
 
 -- A received payment that clears the balance settles its order.

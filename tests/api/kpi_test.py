@@ -157,6 +157,22 @@ class Suite:
         eq(self.get("service_agent", "/kpis/won_revenue").status, 404, "a closed kpi by name")
         eq(self.get("sales_rep1", "/kpis/won_revenue").json["kpis"][0]["name"], "won_revenue", "one kpi by name")
 
+    def test_reports_group_by_date_buckets_in_sql(self):
+        """GET /reports?group=close_date:quarter (and :month, :year, :day) equals the SQL's buckets."""
+        con = sqlite3.connect("file:%s?mode=ro" % self.db, uri=True)
+        exprs = {"day": "substr(close_date, 1, 10)", "month": "substr(close_date, 1, 7)", "year": "substr(close_date, 1, 4)",
+                 "quarter": "substr(close_date, 1, 4) || '-Q' || ((CAST(substr(close_date, 6, 2) AS INTEGER) + 2) / 3)"}
+        for bucket, expr in exprs.items():
+            want = {k: (n, round(a or 0, 2)) for k, n, a in con.execute(
+                "SELECT %s, count(*), sum(amount) FROM opportunity WHERE deleted_at IS NULL GROUP BY 1" % expr)}
+            r = self.get("admin", "/reports/opportunity?group=close_date:%s&measure=count,sum(amount)" % bucket)
+            eq(r.status, 200, "report by %s: %s" % (bucket, r.body[:200]))
+            got = {row["close_date_" + bucket]: (row["count"], round(row["sum_amount"] or 0, 2)) for row in r.json["rows"]}
+            eq(got, want, "buckets by %s" % bucket)
+        con.close()
+        for group in ("stage:month", "close_date:week", "close_date:", "nosuch:year"):
+            eq(self.get("admin", "/reports/opportunity?group=%s" % group).status, 400, "group=%s" % group)
+
     def test_bad_input(self):
         for path, status in (("/kpis?day=2026-13-01", 400), ("/kpis?day=yesterday", 400), ("/kpis?scope=galaxy", 400),
                              ("/kpis?day=%27%3B%20drop", 400), ("/kpis?nosuch=1", 400), ("/kpis/nope", 404),
@@ -186,7 +202,7 @@ def main():
         if runner.failed == 0:
             runner.only = os.environ.get("ONLY")
             for name in ("everyone_as_admin_equals_sql", "me_and_team_equal_sql", "closed_objects_leave_their_kpis_out",
-                         "bad_input"):
+                         "reports_group_by_date_buckets_in_sql", "bad_input"):
                 runner.run("kpi " + name, getattr(suite, "test_" + name))
     except Exception as e:
         print("FAIL kpi setup: %s" % e)

@@ -62,3 +62,18 @@ if [ -f tests/bench/http_bench.sh ]; then
 	echo "== HTTP"
 	CRM="$CRM" BUILD="$BUILD" sh tests/bench/http_bench.sh "$db"
 fi
+# The web UI at scale: the accounts list's first paint over the same 1,000,000 accounts
+# (headless Chromium and playwright-core from tests/ui, when they are there).
+if [ -x /usr/bin/chromium ] && [ -d tests/ui/node_modules/playwright-core ]; then
+	echo
+	echo "== UI: accounts list first paint on $N accounts"
+	printf 'demo1234\n' | "$CRM" user add --login bench_admin --role admin --db "$db" --metadata metadata >/dev/null 2>&1 || true
+	port=18731
+	"$CRM" serve --db "$db" --metadata metadata --port $port --quiet >/dev/null 2>&1 &
+	server=$!
+	trap 'kill $server 2>/dev/null' EXIT
+	sleep 2
+	node tests/ui/first_paint.mjs "http://127.0.0.1:$port" bench_admin demo1234 3 || echo "first paint: failed"
+	kill $server 2>/dev/null; wait $server 2>/dev/null || true
+	trap - EXIT
+fi

@@ -932,6 +932,35 @@ static void test_kpi_documents_are_checked(void)
 	meta_diags_free(&diags);
 }
 
+/* views.charts: each chart's group, measure, filter, by and type checked (they used to pass unchecked). */
+static void test_bad_charts_are_refused(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = load_one("c.yaml",
+		"object: deal\n"
+		"fields:\n"
+		"  amount: { type: money }\n"
+		"  stage: { type: enum, values: [open, won] }\n"
+		"  closed_on: { type: date }\n"
+		"views:\n"
+		"  charts:\n"
+		"    - { title: Fine, group: closed_on, measure: sum(amount), filter: \"stage = 'won'\", by: month, type: bar }\n"
+		"    - { group: nosuch, measure: sum(stage), filter: \"nosuch = 1\", by: week, type: pie, colour: red }\n"
+		"    - { group: stage, measure: count, by: month }\n", &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_EQ(diags.error_count, 7);
+	ASSERT_DIAG(diags, "c.yaml", 1, 9, "views.charts[1] of 'deal': unknown key 'colour'");
+	ASSERT_DIAG(diags, "c.yaml", 1, 9, "views.charts[1] of 'deal': 'group' must name a field of 'deal'");
+	ASSERT_DIAG(diags, "c.yaml", 1, 9, "views.charts[1] of 'deal': 'measure' is count, sum(f), avg(f), min(f) or "
+	            "max(f) of a number field, not 'sum(stage)'");
+	ASSERT_DIAG(diags, "c.yaml", 1, 9, "unknown field 'nosuch' in views.charts[1] filter");
+	ASSERT_DIAG(diags, "c.yaml", 1, 9, "views.charts[1] of 'deal': 'by' is year, month or day");
+	ASSERT_DIAG(diags, "c.yaml", 1, 9, "views.charts[1] of 'deal': 'type' is bar");
+	ASSERT_DIAG(diags, "c.yaml", 1, 9, "views.charts[2] of 'deal': 'by: month' needs a date group, 'stage' is enum");
+	meta_diags_free(&diags);
+}
+
 static void test_formula_referring_to_unknown_field_is_refused(void)
 {
 	struct meta *meta = NULL;
@@ -1888,6 +1917,7 @@ static struct test_case tests[] = {
 	{"rollup_with_bad_of_is_refused", test_rollup_with_bad_of_is_refused},
 	{"currency_key_is_checked", test_currency_key_is_checked},
 	{"kpi_documents_are_checked", test_kpi_documents_are_checked},
+	{"bad_charts_are_refused", test_bad_charts_are_refused},
 	{"rollups_chain_through_formulas_and_rollups", test_rollups_chain_through_formulas_and_rollups},
 	{"rollup_of_unstorable_formula_or_a_loop_is_refused", test_rollup_of_unstorable_formula_or_a_loop_is_refused},
 	{"formula_referring_to_unknown_field_is_refused", test_formula_referring_to_unknown_field_is_refused},

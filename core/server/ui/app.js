@@ -39,7 +39,8 @@ const STRINGS = {
     searchAll: 'Search everything', results: 'Results for', noResults: 'Nothing found', searchHint: 'Type at least two characters',
     home: 'Home', nothingHere: 'Nothing here', recent: 'Recently viewed',
     views: 'Saved views', allRecords: 'All records', saveView: 'Save view', viewName: 'View name', shareRole: 'Share with my role',
-    stagePath: 'Stages', exportCsv: 'Export CSV', selected: 'selected', changeOwner: 'Change owner to…',
+    auditCreate: 'Created', auditUpdate: 'Updated', auditRestore: 'Restored',
+    stagePath: 'Stages', dashboards: 'Dashboards', allModules: 'All modules', exportCsv: 'Export CSV', selected: 'selected', changeOwner: 'Change owner to…',
     deleteSelected: 'Delete selected', selectRow: 'Select', confirmDelete: 'Delete the selected records?',
     composer: 'Log', add: 'Add', columns: 'Columns', resetColumns: 'Default columns',
     menu: 'Menu', value: 'Value', field: 'Field', operator: 'Operator', expression: 'Expression',
@@ -72,7 +73,8 @@ const STRINGS = {
     searchAll: '全局搜索', results: '搜索结果：', noResults: '没有找到', searchHint: '请至少输入两个字符',
     home: '首页', nothingHere: '暂无', recent: '最近查看',
     views: '已保存视图', allRecords: '全部记录', saveView: '保存视图', viewName: '视图名称', shareRole: '共享给我的角色',
-    stagePath: '阶段', exportCsv: '导出 CSV', selected: '已选', changeOwner: '更改负责人为…',
+    auditCreate: '创建', auditUpdate: '修改', auditRestore: '已恢复',
+    stagePath: '阶段', dashboards: '仪表盘', allModules: '全部模块', exportCsv: '导出 CSV', selected: '已选', changeOwner: '更改负责人为…',
     deleteSelected: '删除所选', selectRow: '选择', confirmDelete: '删除所选记录？',
     composer: '记录', add: '添加', columns: '列', resetColumns: '默认列',
     menu: '菜单', value: '值', field: '字段', operator: '运算符', expression: '表达式',
@@ -193,6 +195,12 @@ const fieldLabel = (f) => {
   return l === f.name ? prettify(f.name) : l;
 };
 const objectLabel = (o) => label(o.label, prettify(o.name));
+// a module's heading: the label one of its objects gives it (module: { name, label }), else its name
+const moduleOf = (o) => o.module || 'other';
+function moduleLabel(m) {
+  const labelled = objects().find((o) => moduleOf(o) === m && o.module_label);
+  return labelled ? label(labelled.module_label, prettify(m)) : prettify(m);
+}
 // navigation and list titles read the plural (label_plural), else the label
 const objectPlural = (o) => label(o.label_plural, objectLabel(o));
 // a transition as metadata names it: its label and its guard's message, in the current language
@@ -248,26 +256,68 @@ const recordTitle = (o, r) => {
   const v = r[titleField(o)];
   return v == null || v === '' ? `#${r.id}` : String(v);
 };
+// A record page's heading: its title, or for an object with no text to name it by (a forecast, a
+// quote line) its first list columns as they read ("Tom Becker · Quarter · 2026-04-01")
+function recordHeading(o, r) {
+  if (titleField(o) !== 'id') return recordTitle(o, r);
+  const parts = listColumns(o).slice(0, 3).map((n) => formatValue(fieldOf(o, n), r[n], r)).filter(Boolean);
+  return parts.length ? parts.join(' · ') : recordTitle(o, r);
+}
 
 // ---- value formatting --------------------------------------------------------------------
 const locale = () => (state.lang === 'zh' ? 'zh-CN' : 'en-US');
-function formatNumber(v, type) {
+// Money in English uses world English (en-001): the same digits as en-US, but a dollar or a yen
+// that says whose (US$, CN¥, JP¥) where en-US prints a bare $ or ¥ beside the euros
+const moneyLocale = () => (state.lang === 'zh' ? 'zh-CN' : 'en-001');
+const appCurrency = () => (state.meta && state.meta.app && state.meta.app.currency) || null;
+const currencyCode = (code) => (typeof code === 'string' && /^[A-Z]{3}$/.test(code) ? code : null);
+// The ISO 4217 code of an amount of money field f in record (GET /meta gives a field's `currency`
+// as a fixed code, or { field } naming the record's own field that holds one); else the company's
+// (app.currency). Report measures are converted into the company currency: they pass no record.
+function currencyOf(f, record) {
+  const spec = f && f.currency;
+  if (typeof spec === 'string') return currencyCode(spec) || appCurrency();
+  if (spec && spec.field && record) return currencyCode(record[spec.field]) || appCurrency();
+  return appCurrency();
+}
+// f as its amounts read beside a parent record: a line's or a child's money with no currency of its
+// own is in its parent's (a quote's lines, an order's payments add up into the parent's totals)
+function inCurrencyOf(f, parentObject, parent) {
+  if (!parent || f.currency || valueType(f) !== 'money') return f;
+  const held = parentObject.fields.find((x) => x.currency && valueType(x) === 'money');
+  return held ? { ...f, currency: currencyOf(held, parent) } : f;
+}
+function formatMoney(v, currency, compact) {
+  const options = currency ? { style: 'currency', currency } : { minimumFractionDigits: 2, maximumFractionDigits: 2 };
+  if (compact) Object.assign(options, { notation: 'compact', minimumFractionDigits: 0, maximumFractionDigits: 1 });
+  try { return new Intl.NumberFormat(moneyLocale(), options).format(v); } catch (e) { return new Intl.NumberFormat(locale(), { minimumFractionDigits: 2 }).format(v); }
+}
+function formatNumber(v, type, currency) {
   if (typeof v !== 'number') return String(v);
-  if (type === 'money') {
-    // app.yaml config: { currency: EUR } shows the currency; without it, a plain amount
-    const currency = state.meta && state.meta.app && state.meta.app.currency;
-    const options = currency ? { style: 'currency', currency } : { minimumFractionDigits: 2, maximumFractionDigits: 2 };
-    try { return new Intl.NumberFormat(locale(), options).format(v); } catch (e) { return new Intl.NumberFormat(locale(), { minimumFractionDigits: 2 }).format(v); }
-  }
+  if (type === 'money') return formatMoney(v, currency);
   if (type === 'percent') return `${new Intl.NumberFormat(locale(), { maximumFractionDigits: 2 }).format(v)}%`;
   return new Intl.NumberFormat(locale(), { maximumFractionDigits: 6 }).format(v);
 }
-function formatValue(f, v) {
+// A report measure (GET /reports, a kanban column's sum, a chart's bar): money there is converted
+// into the company currency. f: the measured field (null for a count); compact: 1.2M, for charts.
+function formatMeasure(f, v, compact) {
+  if (typeof v !== 'number') return v == null ? '' : String(v);
+  const type = f ? valueType(f) : 'int';
+  if (type === 'money') return formatMoney(v, appCurrency(), compact);
+  const number = compact ? new Intl.NumberFormat(locale(), { notation: 'compact', maximumFractionDigits: 1 }).format(v)
+    : formatNumber(v, type === 'percent' ? 'decimal' : type);
+  return type === 'percent' ? `${number}%` : number;
+}
+// the fields holding the currency of the money among names (to ask for them beside it)
+const currencyFields = (o, names) => names.map((n) => fieldOf(o, n))
+  .filter((f) => f && f.currency && f.currency.field && fieldOf(o, f.currency.field)).map((f) => f.currency.field);
+// record: the record v belongs to (money reads its currency field there)
+function formatValue(f, v, record) {
   if (v == null || v === '') return '';
   if (f.name === 'id') return String(v);   // an id is a name, not a quantity: no "1,003"
   const type = valueType(f);
   if (type === 'geo' && typeof v === 'object') return `${Number(v.lat).toFixed(5)}, ${Number(v.lng).toFixed(5)}`;
-  if (numeric(type)) return formatNumber(v, type);
+  if (numeric(type)) return formatNumber(v, type, type === 'money' ? currencyOf(f, record) : null);
   if (type === 'enum') return enumLabel(f, v);
   if (type === 'multienum') return (Array.isArray(v) ? v : [v]).map((x) => enumLabel(f, x)).join(', ');
   if (type === 'bool') return v ? '✓' : '✗';
@@ -280,13 +330,20 @@ function formatValue(f, v) {
   if (typeof v === 'object') return JSON.stringify(v);
   return String(v);
 }
+// A list cell's class: amounts right-aligned; short values (amounts, dates, states, numbers) on one
+// line, so that a narrow column wraps the names beside them and not "2026-|12-07" or "已确|认"
+function cellClass(f) {
+  const type = valueType(f);
+  if (numeric(type)) return 'num nowrap';
+  return ['date', 'datetime', 'enum', 'autonumber'].includes(type) ? 'nowrap' : null;
+}
 // A cell or value node: refs link to the target record, urls and emails to themselves.
-function valueNode(f, v) {
+function valueNode(f, v, record) {
   if (v == null || v === '') return h('span', { class: 'empty', text: '—' });
   if (isRef(f) && objectOf(f.to)) return h('a', { href: `#/o/${f.to}/${v}`, text: formatValue(f, v) });
   if (f.type === 'url' && /^https?:\/\//i.test(String(v))) return h('a', { href: String(v), rel: 'noopener noreferrer', target: '_blank', text: String(v) });
   if (f.type === 'email') return h('a', { href: `mailto:${v}`, text: String(v) });
-  const text = formatValue(f, v);
+  const text = formatValue(f, v, record);
   const el = h('span', { text });
   if (numeric(valueType(f))) el.className = 'num';
   return el;
@@ -368,7 +425,7 @@ async function render() {
   try {
     const [kind, oname, id, sub] = parts;
     if (!kind || kind === 'home') await viewHome(view);
-    else if (kind === 'dash') await viewDashboard(view);
+    else if (kind === 'dash') await viewDashboard(view, oname);
     else if (kind === 'o' && objectOf(oname) && !id) await viewList(view, objectOf(oname), params);
     else if (kind === 'o' && objectOf(oname) && id === 'new') await viewForm(view, objectOf(oname), null, params);
     else if (kind === 'o' && objectOf(oname) && sub === 'edit') await viewForm(view, objectOf(oname), id, params);
@@ -440,17 +497,12 @@ function renderChrome() {
   const listed = (o) => !wanted || wanted.includes(o.name) || wanted.includes(o.module);
   const rank = (o) => (wanted ? Math.min(...[o.name, o.module].map((x) => { const i = wanted.indexOf(x); return i < 0 ? 1e9 : i; })) : 0);
   for (const o of objects().filter(listed).sort((a, b) => rank(a) - rank(b))) {
-    const m = o.module || 'other';
+    const m = moduleOf(o);
     if (!modules.has(m)) modules.set(m, []);
     modules.get(m).push(o);
   }
-  // a module's heading: the label one of its objects gives it (module: { name, label }), else its name
-  const moduleLabel = (m, list) => {
-    const labelled = list.find((o) => o.module_label);
-    return labelled ? label(labelled.module_label, prettify(m)) : prettify(m);
-  };
   for (const [m, list] of modules) {
-    nav.append(h('h2', { text: moduleLabel(m, list) }), h('ul', null, list.map((o) => h('li', null,
+    nav.append(h('h2', { text: moduleLabel(m) }), h('ul', null, list.map((o) => h('li', null,
       link(`#/o/${o.name}`, objectPlural(o), current[1] === o.name && current[0] !== 'k'),
       kanbanOf(o) ? link(`#/k/${o.name}`, t('board'), current[1] === o.name && current[0] === 'k') : null))));
   }
@@ -613,8 +665,8 @@ async function viewList(view, o, params) {
         on: { change: (e) => { if (e.target.checked) picked.add(String(r.id)); else picked.delete(String(r.id)); refreshBulk(); } } });
       body.append(h('tr', { dataset: { id: r.id } }, box ? h('td', { class: 'select' }, box) : null, cols.map((n, i) => {
         const f = fieldOf(o, n);
-        const cell = i === 0 ? h('a', { href: `#/o/${o.name}/${r.id}`, text: formatValue(f, r[n]) || `#${r.id}` }) : valueNode(f, r[n]);
-        return h('td', { 'data-label': fieldLabel(f), class: numeric(valueType(f)) ? 'num' : null }, cell);
+        const cell = i === 0 ? h('a', { href: `#/o/${o.name}/${r.id}`, text: formatValue(f, r[n], r) || `#${r.id}` }) : valueNode(f, r[n], r);
+        return h('td', { 'data-label': fieldLabel(f), class: cellClass(f) }, cell);
       }), q.deleted ? h('td', null, h('button', { type: 'button', text: t('restore'), on: { click: async () => {
         try { await api('POST', `/objects/${o.name}/${r.id}/restore`); toast(t('restore')); load(); } catch (e) { error.textContent = e.message; }
       } } })) : null));
@@ -673,6 +725,17 @@ function relatedSpecs(o) {
   return out;
 }
 
+// A child made from its parent's page starts linked to the parent, and holding the parent's other refs
+// that it has too (the same name and target): a quote made from a deal takes the deal's account.
+function childDefaults(o, r, child, field) {
+  const out = { [field.name]: r.id };
+  for (const f of child.fields) {
+    const theirs = fieldOf(o, f.name);
+    if (f !== field && isRef(f) && editable(f) && theirs && isRef(theirs) && theirs.to === f.to && r[f.name] != null) out[f.name] = r[f.name];
+  }
+  return out;
+}
+
 async function getRecord(o, id) {
   try {
     return await api('GET', `/objects/${o.name}/${id}`);
@@ -684,12 +747,12 @@ async function getRecord(o, id) {
 
 async function viewRecord(view, o, id, full) {
   const { data: r, etag } = await getRecord(o, id);
-  rememberRecord(o, r);   // for the home page's "recently viewed"
   const shown = o.fields.map((f) => f.name);
   const lines = linesOf(o);
   // the lines' object is edited in the grid: not listed again among the related lists
   const specs = relatedSpecs(o).filter(({ child, field }) => !(lines && child === lines.child && field.name === lines.ref));
   await resolveRefs(o, [r], shown);
+  rememberRecord(o, r);   // for the home page's "recently viewed" (by the names just read)
   const message = h('p', { class: 'error', role: 'alert' });
   const notice = h('p', { class: 'notice', role: 'status', 'data-test': 'record-notice' });
   if (state.flash && state.flash.key === `${o.name}:${id}`) notice.textContent = state.flash.text;
@@ -710,7 +773,6 @@ async function viewRecord(view, o, id, full) {
     } } }));
   }
   // transitions (the workflow engine adds _transitions to a record; each becomes a button)
-  const transitions = Array.isArray(r._transitions) ? r._transitions : [];
   // the stage path: a workflow field's states in order (its enum values), done / current / ahead
   const stagePaths = (o.workflows || []).map((w) => {
     const f = fieldOf(o, w.field);
@@ -720,8 +782,15 @@ async function viewRecord(view, o, id, full) {
       f.values.map((v, i) => h('li', { class: i < at ? 'done' : i === at ? 'current' : 'ahead', 'aria-current': i === at ? 'step' : null,
         text: label(v.label, v.value) })));
   }).filter(Boolean);
-  const transitionBar = transitions.length ? h('div', { class: 'transitions', role: 'group', 'aria-label': t('transitions') },
-    transitions.map((tr) => {
+  // the transition and plugin action buttons, refilled when the record is read again in place (saved
+  // lines change what a guard sees: a quote's Submit needs a line)
+  const transitionBar = h('div', { class: 'transitions', role: 'group', 'aria-label': t('transitions') });
+  const actionBar = h('div', { class: 'transitions plugin-actions', role: 'group', 'aria-label': t('actions') });
+  // plugin actions declared for this object (plugin.yaml actions:) whose `when` holds: buttons too
+  const actionDecl = (name) => (o.actions || []).find((a) => a.name === name) || { name };
+  const fillBars = (rec) => {
+    const transitions = Array.isArray(rec._transitions) ? rec._transitions : [];
+    clear(transitionBar).append(...transitions.map((tr) => {
       const name = typeof tr === 'string' ? tr : tr.name;
       return h('button', { type: 'button', 'data-transition': name, text: transitionLabel(o, name), on: { click: async () => {
         try {
@@ -733,13 +802,10 @@ async function viewRecord(view, o, id, full) {
           render();
         } catch (e) { message.textContent = transitionError(o, name, e); }
       } } });
-    })) : null;
-
-  // plugin actions declared for this object (plugin.yaml actions:) whose `when` holds: buttons too
-  const actionDecl = (name) => (o.actions || []).find((a) => a.name === name) || { name };
-  const actions = Array.isArray(r._actions) ? r._actions : [];
-  const actionBar = actions.length ? h('div', { class: 'transitions plugin-actions', role: 'group', 'aria-label': t('actions') },
-    actions.map((name) => {
+    }));
+    transitionBar.hidden = !transitions.length;
+    const actions = Array.isArray(rec._actions) ? rec._actions : [];
+    clear(actionBar).append(...actions.map((name) => {
       const decl = actionDecl(name);
       return h('button', { type: 'button', 'data-action': name, text: label(decl.label, prettify(name.split('.').pop())), on: { click: async () => {
         if (decl.confirm && !window.confirm(label(decl.confirm, ''))) return;
@@ -749,7 +815,10 @@ async function viewRecord(view, o, id, full) {
           render();
         } catch (e) { message.textContent = e.message; }
       } } });
-    })) : null;
+    }));
+    actionBar.hidden = !actions.length;
+  };
+  fillBars(r);
   const groups = [
     [t('details'), o.fields.filter((f) => !f.system && f.type !== 'textarea')],
     [t('longText'), o.fields.filter((f) => !f.system && f.type === 'textarea')],
@@ -757,13 +826,13 @@ async function viewRecord(view, o, id, full) {
   ];
   append(view, [h('div', { class: 'title' },
     h('div', null, h('p', { class: 'crumb' }, h('a', { href: `#/o/${o.name}`, text: objectLabel(o) })),
-      h('h1', { 'data-test': 'record-title', text: recordTitle(o, r) })), buttons), ...stagePaths, message, notice, transitionBar, actionBar]);
+      h('h1', { 'data-test': 'record-title', text: recordHeading(o, r) })), buttons), ...stagePaths, message, notice, transitionBar, actionBar]);
   if (!r.deleted_at) append(view, [await pendingApprovals(o, id), o.name === APPROVAL ? decisionBox(o, r, message) : null]);
   const grid = h('div', { class: full ? 'record full' : 'record' });
   for (const [title, fields] of groups) {
     if (!fields.length) continue;
     grid.append(h('section', { class: 'group' }, h('h2', { text: title }),
-      h('dl', null, fields.map((f) => [h('dt', { text: fieldLabel(f) }), h('dd', { 'data-field': f.name }, valueNode(f, r[f.name]))]))));
+      h('dl', null, fields.map((f) => [h('dt', { text: fieldLabel(f) }), h('dd', { 'data-field': f.name }, valueNode(f, r[f.name], r))]))));
   }
   view.append(grid);
   if (lines) {
@@ -774,9 +843,10 @@ async function viewRecord(view, o, id, full) {
       await resolveRefs(o, [fresh], shown);
       for (const f of o.fields) {
         const dd = grid.querySelector(`dd[data-field="${CSS.escape(f.name)}"]`);
-        if (dd) clear(dd).append(valueNode(f, fresh[f.name]));
+        if (dd) clear(dd).append(valueNode(f, fresh[f.name], fresh));
       }
       Object.assign(r, fresh);
+      fillBars(fresh);
       return fresh;
     };
     view.append(await linesGrid(o, r, lines, reread));
@@ -798,13 +868,14 @@ async function viewRecord(view, o, id, full) {
     return h('section', { class: 'related', 'data-related': child.name },
       h('div', { class: 'title' }, h('h2', { text: `${title} · ${data.total != null ? data.total : data.records.length}` }),
         h('div', { class: 'actions' },
-          child.can && child.can.create ? h('a', { class: 'button', href: hashWith(`/o/${child.name}/new`, { [field.name]: id }), text: t('new') }) : null,
+          child.can && child.can.create ? h('a', { class: 'button', 'data-test': 'related-new', href: hashWith(`/o/${child.name}/new`, childDefaults(o, r, child, field)), text: t('new') }) : null,
           h('a', { class: 'button', href: hashWith(`/o/${child.name}`, { filter }), text: t('viewAll') }))),
       data.records.length ? h('div', { class: 'scroll' }, h('table', { class: 'records' },
         h('thead', null, h('tr', null, cols.map((n) => h('th', { scope: 'col', text: fieldLabel(fieldOf(child, n)) })))),
         h('tbody', null, data.records.map((cr) => h('tr', { dataset: { id: cr.id } }, cols.map((n, i) => {
-          const f = fieldOf(child, n);
-          return h('td', { 'data-label': fieldLabel(f) }, i === 0 ? h('a', { href: `#/o/${child.name}/${cr.id}`, text: formatValue(f, cr[n]) || `#${cr.id}` }) : valueNode(f, cr[n]));
+          const f = inCurrencyOf(fieldOf(child, n), o, r);
+          return h('td', { 'data-label': fieldLabel(f), class: cellClass(f) },
+            i === 0 ? h('a', { href: `#/o/${child.name}/${cr.id}`, text: formatValue(f, cr[n], cr) || `#${cr.id}` }) : valueNode(f, cr[n], cr));
         })))))) : h('p', { class: 'empty', text: t('noRecords') }));
   }));
   const composer = r.deleted_at ? null : composerFor(o, id);
@@ -820,11 +891,11 @@ async function viewRecord(view, o, id, full) {
     view.append(h('section', { class: 'history' }, h('h2', { text: t('history') }), h('div', { class: 'scroll' }, h('table', { class: 'records' },
       h('thead', null, h('tr', null, [t('at'), t('by'), t('action'), t('changes')].map((x) => h('th', { scope: 'col', text: x })))),
       h('tbody', null, data.history.map((x) => h('tr', null,
-        h('td', { text: formatValue({ type: 'datetime' }, x.at) }),
+        h('td', { 'data-label': t('at'), text: formatValue({ type: 'datetime' }, x.at) }),
         // -1: the guest, who called a public plugin route without a session
-        h('td', { text: x.user == null ? '—' : x.user === -1 ? t('guest') : state.names.get(`user:${x.user}`) || `#${x.user}` }),
-        h('td', { text: x.action }),
-        h('td', { class: 'changes' }, changesNode(o, x.changes)))))))));
+        h('td', { 'data-label': t('by'), text: x.user == null ? '—' : x.user === -1 ? t('guest') : state.names.get(`user:${x.user}`) || `#${x.user}` }),
+        h('td', { 'data-label': t('action'), text: auditAction(o, x) }),
+        h('td', { 'data-label': t('changes'), class: 'changes' }, changesNode(o, x.changes, r)))))))));
   } catch (e) { /* no history right */ }
 }
 
@@ -875,13 +946,21 @@ function decisionBox(o, r, message) {
   return box;
 }
 
-function changesNode(o, changes) {
+// An audit entry's changes: { field: [old, new] } for an update or a transition ({ old, new } read
+// too); a transition's name (_transition) is shown as the action. record: the record as it is now
+// (money reads its currency there).
+const transitionOfChange = (changes) => (changes && Array.isArray(changes._transition) ? changes._transition[1] : null);
+const AUDIT_ACTIONS = { create: 'auditCreate', update: 'auditUpdate', delete: 'deleted', restore: 'auditRestore' };
+const auditAction = (o, x) => (transitionOfChange(x.changes) ? transitionLabel(o, transitionOfChange(x.changes))
+  : AUDIT_ACTIONS[x.action] ? t(AUDIT_ACTIONS[x.action]) : x.action);
+function changesNode(o, changes, record) {
   if (!changes || typeof changes !== 'object') return '';
-  return h('ul', null, Object.entries(changes).map(([name, change]) => {
+  return h('ul', null, Object.entries(changes).filter(([name]) => name !== '_transition').map(([name, change]) => {
     const f = fieldOf(o, name) || { name, type: 'text' };
-    const pair = change && typeof change === 'object' && !Array.isArray(change) && ('old' in change || 'new' in change)
-      ? `${formatValue(f, change.old) || '—'} → ${formatValue(f, change.new) || '—'}` : formatValue(f, change);
-    return h('li', null, h('strong', { text: `${fieldLabel(f)}: ` }), pair);
+    const pair = Array.isArray(change) && change.length === 2 ? change
+      : change && typeof change === 'object' && ('old' in change || 'new' in change) ? [change.old, change.new] : null;
+    const text = pair ? `${formatValue(f, pair[0], record) || '—'} → ${formatValue(f, pair[1], record) || '—'}` : formatValue(f, change, record);
+    return h('li', null, h('strong', { text: `${fieldLabel(f)}: ` }), text);
   }));
 }
 
@@ -1092,7 +1171,7 @@ async function viewForm(view, o, id, params) {
               const err = errors.get(f.name);
               const mine = widgets.get(f.name).readValue();
               if (JSON.stringify(p.current[f.name] ?? null) !== JSON.stringify(mine ?? null)) {
-                err.textContent = `${t('nowValue')}: ${formatValue(f, p.current[f.name]) || '—'}`;
+                err.textContent = `${t('nowValue')}: ${formatValue(f, p.current[f.name], p.current) || '—'}`;
               }
             }
             banner.textContent = '';
@@ -1153,7 +1232,7 @@ async function viewKanban(view, o) {
       h('option', { value: '', text: `${t('moveTo')}…` }),
       (gf.values || []).filter((x) => x.value !== r[gf.name]).map((x) => h('option', { value: x.value, text: label(x.label, x.value) })));
     // views.kanban.card: { title, subtitle, fields } (checked by crm check); else the title and the sum
-    const shown = (name) => { const f = fieldOf(o, name); return f && r[name] != null ? formatValue(f, r[name]) : null; };
+    const shown = (name) => { const f = fieldOf(o, name); return f && r[name] != null ? formatValue(f, r[name], r) : null; };
     const subtitle = cardSpec.subtitle ? shown(cardSpec.subtitle) : null;
     const lines = (cardSpec.fields || []).map((name) => {
       const f = fieldOf(o, name);
@@ -1164,7 +1243,7 @@ async function viewKanban(view, o) {
       h('a', { href: `#/o/${o.name}/${r.id}`, text: r[cardTitle] == null ? `#${r.id}` : String(shown(cardTitle) ?? r[cardTitle]) }),
       subtitle != null ? h('span', { class: 'card-subtitle', text: subtitle }) : null,
       ...lines,
-      !cardSpec.fields && sumf && r[sumf.name] != null ? h('span', { class: 'num', text: formatValue(sumf, r[sumf.name]) }) : null,
+      !cardSpec.fields && sumf && r[sumf.name] != null ? h('span', { class: 'num', text: formatValue(sumf, r[sumf.name], r) }) : null,
       moveSel);
     moveSel.addEventListener('change', () => { if (moveSel.value) move(el, columns.get(moveSel.value)); });
     el.addEventListener('dragstart', (e) => {
@@ -1225,7 +1304,7 @@ async function viewKanban(view, o) {
     const col = { value: v.value, list, cursor: null };
     const section = h('section', { class: 'column', dataset: { value: v.value } },
       h('h2', null, label(v.label, v.value), h('span', { class: 'count', text: tot ? ` ${tot.count}` : '' }),
-        sumf && tot ? h('span', { class: 'sum', text: formatValue(sumf, tot[`sum_${sumf.name}`]) }) : null),
+        sumf && tot ? h('span', { class: 'sum', text: formatMeasure(sumf, tot[`sum_${sumf.name}`]) }) : null),
       list, more);
     col.section = section;
     columns.set(v.value, col);
@@ -1262,8 +1341,20 @@ async function viewKanban(view, o) {
 }
 
 // ---- dashboard: the charts each object defines under views.charts (YAML), else derived ones -------
+// An axis label short enough to stay inside the chart when slanted (a CJK character is two units
+// wide); the bar's tooltip keeps the whole label
+function axisLabel(text, units = 15) {
+  let used = 0;
+  let out = '';
+  for (const ch of String(text)) {
+    used += /[\u2E80-\uFFEF]/.test(ch) ? 2 : 1;
+    if (used > units) return `${out.trimEnd()}…`;
+    out += ch;
+  }
+  return out;
+}
 function barChart(title, rows, format) {
-  const W = 560, H = 260, left = 34, bottom = 60, top = 24;
+  const W = 560, H = 272, left = 34, bottom = 72, top = 24;   // room below for a slanted 15-unit label
   const max = Math.max(0, ...rows.map((r) => r.value)) || 1;
   const bw = (W - left * 2) / Math.max(rows.length, 1);
   const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': title, class: 'chart' }, s('title', null, title));
@@ -1273,13 +1364,12 @@ function barChart(title, rows, format) {
     const y = H - bottom - bh;
     svg.append(
       s('rect', { x: x.toFixed(1), y, width: (bw * 0.7).toFixed(1), height: Math.max(bh, 0), class: 'bar' }, s('title', null, `${r.label}: ${format(r.value)}`)),
-      s('text', { x: (x + bw * 0.35).toFixed(1), y: y - 6, 'text-anchor': 'middle', class: 'value' }, format(r.value)),
-      s('text', { x: (x + bw * 0.35).toFixed(1), y: H - bottom + 16, 'text-anchor': 'end', transform: `rotate(-30 ${(x + bw * 0.35).toFixed(1)} ${H - bottom + 16})`, class: 'axis' }, r.label));
+      s('text', { x: (x + bw * 0.35).toFixed(1), y: y - 6, 'text-anchor': 'middle', class: bw < 50 ? 'value narrow' : 'value' }, format(r.value)),
+      s('text', { x: (x + bw * 0.35).toFixed(1), y: H - bottom + 16, 'text-anchor': 'end', transform: `rotate(-30 ${(x + bw * 0.35).toFixed(1)} ${H - bottom + 16})`, class: 'axis' }, axisLabel(r.label)));
   });
   svg.append(s('line', { x1: left, x2: W - left, y1: H - bottom, y2: H - bottom, class: 'baseline' }));
   return svg;
 }
-const shortNumber = (v) => new Intl.NumberFormat(locale(), { notation: 'compact', maximumFractionDigits: 1 }).format(v);
 
 // A chart defined in YAML: { title, group, measure: count | sum(f) | avg(f)..., filter, by: month |
 // year | day (date groups), type: bar }. One GET /reports/{object}; enum groups keep their value
@@ -1315,7 +1405,8 @@ async function definedChart(o, c, i) {
       if (isRef(gf)) await resolveRefs(o, entries.map(([k]) => ({ [gf.name]: k })), [gf.name]);
       rows = entries.map(([k, v]) => ({ label: cut ? String(k) : formatValue(gf, k), value: v }));
     }
-    card.append(rows.length ? barChart(title, rows, shortNumber) : h('p', { class: 'empty', text: t('noChart') }));
+    const measured = /^\w+\((\w+)\)$/.test(measure) ? fieldOf(o, measure.replace(/^\w+\((\w+)\)$/, '$1')) : null;
+    card.append(rows.length ? barChart(title, rows, (v) => formatMeasure(measured, v, true)) : h('p', { class: 'empty', text: t('noChart') }));
   } catch (e) {
     card.append(h('p', { class: 'error', text: e.message }));
   }
@@ -1399,7 +1490,8 @@ const fill = (text, values) => text.replace(/\{(\w+)\}/g, (m, k) => (k in values
 
 async function linesGrid(o, parent, spec, reread) {
   const { child } = spec;
-  const columns = (spec.fields || []).map((n) => fieldOf(child, n)).filter(Boolean);
+  // a line's money reads in the parent's currency when it has none of its own
+  const columns = (spec.fields || []).map((n) => fieldOf(child, n)).filter(Boolean).map((f) => inCurrencyOf(f, o, parent));
   const order = spec.order && fieldOf(child, spec.order) ? spec.order : null;
   const live = !parent.deleted_at;
   const can = { create: live && !!(child.can && child.can.create), update: live && !!(child.can && child.can.update),
@@ -1428,8 +1520,9 @@ async function linesGrid(o, parent, spec, reread) {
   const empty = h('p', { class: 'empty', text: t('noLines') });
   const table = h('table', { class: 'lines-grid', 'aria-labelledby': titleId, 'data-test': 'lines-grid' },
     h('thead', null, h('tr', null, h('th', { scope: 'col', class: 'line-no', text: t('lineNo') }),
+      // an amount typed into a cell is in the currency the header names (the parent's)
       columns.map((f) => h('th', { scope: 'col', class: numeric(valueType(f)) ? 'num' : null,
-        text: `${fieldLabel(f)}${f.required && editable(f) ? ' *' : ''}` })),
+        text: `${fieldLabel(f)}${editable(f) && valueType(f) === 'money' && currencyOf(f, parent) ? ` (${currencyOf(f, parent)})` : ''}${f.required && editable(f) ? ' *' : ''}` })),
       editing ? h('th', { scope: 'col', class: 'row-actions' }, h('span', { class: 'visually-hidden', text: t('lineActions') })) : null)),
     body);
   const addButton = h('button', { type: 'button', 'data-test': 'lines-add', text: `+ ${t('addLine')}` });
@@ -1450,7 +1543,7 @@ async function linesGrid(o, parent, spec, reread) {
   function showTotals(record) {
     clear(totalsBox);
     for (const f of totals) totalsBox.append(h('div', null, h('dt', { text: fieldLabel(f) }),
-      h('dd', { 'data-total': f.name }, valueNode(f, record[f.name]))));
+      h('dd', { 'data-total': f.name }, valueNode(f, record[f.name], record))));
   }
 
   // a line's values that differ from those saved (a new line: from its defaults)
@@ -1537,7 +1630,7 @@ async function linesGrid(o, parent, spec, reread) {
         row.base[f.name] = start;
         content = cellWidget(row, f, start);
       } else {
-        content = h('span', { class: 'cell-text' }, valueNode(f, record[f.name]));
+        content = h('span', { class: 'cell-text' }, valueNode(f, record[f.name], record));
         row.texts.set(f.name, content);
       }
       tr.append(h('td', { 'data-label': fieldLabel(f), dataset: { field: f.name }, class: numeric(valueType(f)) ? 'num' : null },
@@ -1659,12 +1752,12 @@ async function linesGrid(o, parent, spec, reread) {
       for (const f of columns) {
         const text = row.texts.get(f.name);
         const w = row.widgets.get(f.name);
-        if (text) clear(text).append(valueNode(f, current[f.name]));
+        if (text) clear(text).append(valueNode(f, current[f.name], current));
         if (!w) continue;
         const mine = w.readValue();
         // a cell the user did not touch takes their value; an edited one stays, with theirs beside it
         if (sameValue(mine, row.base[f.name])) w.replaceWith(cellWidget(row, f, current[f.name]));
-        else if (!sameValue(mine, current[f.name])) cellError(row, f.name, `${t('nowValue')}: ${formatValue(f, current[f.name]) || '—'}`, false);
+        else if (!sameValue(mine, current[f.name])) cellError(row, f.name, `${t('nowValue')}: ${formatValue(f, current[f.name], current) || '—'}`, false);
         row.base[f.name] = current[f.name];
       }
       row.record = current;
@@ -1819,7 +1912,7 @@ async function savedViews(o, q, update) {
 const RECENT = 'crm.recent';
 function rememberRecord(o, r) {
   const list = JSON.parse(localStorage.getItem(RECENT) || '[]').filter((x) => !(x.o === o.name && x.id === r.id));
-  list.unshift({ o: o.name, id: r.id, title: recordTitle(o, r) });
+  list.unshift({ o: o.name, id: r.id, title: recordHeading(o, r) });
   localStorage.setItem(RECENT, JSON.stringify(list.slice(0, 8)));
 }
 async function viewHome(view) {
@@ -1836,12 +1929,13 @@ async function viewHome(view) {
       h('h2', null, h('a', { href: hashWith(`/o/${o.name}`, { filter: spec.filter || '', sort: spec.sort || '' }), text: label(spec.title, objectPlural(o)) })));
     grid.append(card);
     try {
-      const { data } = await api('GET', `/objects/${o.name}`, { query: { filter: spec.filter, sort: spec.sort, limit: spec.limit || 10, fields: ['id', ...fields].join(',') } });
+      const { data } = await api('GET', `/objects/${o.name}`, { query: { filter: spec.filter, sort: spec.sort, limit: spec.limit || 10,
+        fields: [...new Set(['id', ...fields, ...currencyFields(o, fields)])].join(',') } });
       await resolveRefs(o, data.records, fields);
       if (!data.records.length) { card.append(h('p', { class: 'empty', text: t('nothingHere') })); return; }
       card.append(h('table', { class: 'records compact' },
         h('tbody', null, data.records.map((r) => h('tr', null, fields.map((n, k) => h('td', null,
-          k === 0 ? h('a', { href: `#/o/${o.name}/${r.id}`, text: formatValue(fieldOf(o, n), r[n]) || `#${r.id}` }) : valueNode(fieldOf(o, n), r[n]))))))));
+          k === 0 ? h('a', { href: `#/o/${o.name}/${r.id}`, text: formatValue(fieldOf(o, n), r[n], r) || `#${r.id}` }) : valueNode(fieldOf(o, n), r[n], r))))))));
     } catch (e) {
       card.append(h('p', { class: 'empty', text: e.message }));
     }
@@ -1884,14 +1978,22 @@ async function viewSearch(view, q) {
   if (first) requestAnimationFrame(() => first.focus());
 }
 
-async function viewDashboard(view) {
-  view.append(h('h1', { text: t('dashboard') }));
+// #/dash: every chart and the caller's inbox; #/dash/<module>: one module's charts (Quote to Cash's)
+async function viewDashboard(view, module) {
+  const charted = objects().filter((o) => chartsOf(o).length || kanbanOf(o));
+  const modules = [...new Set(charted.map(moduleOf))];
+  const inModule = (o) => !module || moduleOf(o) === module;
+  const link = (m) => h('a', { href: m ? `#/dash/${encodeURIComponent(m)}` : '#/dash', 'aria-current': (m || null) === (module || null) ? 'page' : null,
+    text: m ? moduleLabel(m) : t('allModules') });
+  append(view, [h('h1', { text: module ? `${t('dashboard')} · ${moduleLabel(module)}` : t('dashboard') }),
+    modules.length > 1 ? h('nav', { class: 'dash-modules', 'aria-label': t('dashboards'), 'data-test': 'dash-modules' },
+      h('ul', null, [null, ...modules].map((m) => h('li', null, link(m))))) : null]);
   const grid = h('div', { class: 'charts' });
   view.append(grid);
-  const inbox = await viewInbox();
+  const inbox = module ? null : await viewInbox();
   if (inbox) grid.before(inbox);
-  const defined = objects().filter((o) => chartsOf(o).length);
-  const boards = objects().filter((o) => kanbanOf(o) && !chartsOf(o).length);
+  const defined = objects().filter((o) => inModule(o) && chartsOf(o).length);
+  const boards = objects().filter((o) => inModule(o) && kanbanOf(o) && !chartsOf(o).length);
   if (!boards.length && !defined.length) grid.append(h('p', { class: 'empty', text: t('welcome') }));
   // YAML-defined charts first, in metadata order (slots keep the order while requests overlap)
   const slots = defined.flatMap((o) => chartsOf(o).map((c, i) => {
@@ -1912,7 +2014,7 @@ async function viewDashboard(view) {
       const byValue = new Map(data.rows.map((r) => [r[gf.name], r[key] || 0]));
       const rows = (gf.values || []).map((v) => ({ label: label(v.label, v.value), value: byValue.get(v.value) || 0 }));
       const title = `${objectLabel(o)}: ${sumf ? fieldLabel(sumf) : '#'} ${t('by_')} ${fieldLabel(gf)}`;
-      card.append(h('h2', null, h('a', { href: `#/k/${o.name}`, text: title })), barChart(title, rows, shortNumber));
+      card.append(h('h2', null, h('a', { href: `#/k/${o.name}`, text: title })), barChart(title, rows, (v) => formatMeasure(sumf, v, true)));
     } catch (e) {
       card.append(h('p', { class: 'error', text: e.message }));
     }
@@ -1937,7 +2039,7 @@ async function viewDashboard(view) {
         }
         const rows = [...months].sort((a, b) => a[0].localeCompare(b[0])).slice(-12).map(([m, v]) => ({ label: m, value: v }));
         const title = `${fieldLabel(sumf)} ${t('perMonth')} (${fieldLabel(datef)})`;
-        area.append(rows.length ? barChart(title, rows, shortNumber) : h('p', { class: 'empty', text: t('noChart') }));
+        area.append(rows.length ? barChart(title, rows, (v) => formatMeasure(sumf, v, true)) : h('p', { class: 'empty', text: t('noChart') }));
       } catch (e) {
         area.append(h('p', { class: 'error', text: e.message }));
       }
