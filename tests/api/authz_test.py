@@ -230,34 +230,11 @@ class Suite:
         check(not diff, "%s: tables changed: %s" % (what, diff))
 
     # -- setup -------------------------------------------------------------------------------
-    def wait_for_the_first_timer_pass(self, quiet=3.0, timeout=60):
-        """The server runs its workflow timers at its first tick, a second after it starts, and one
-        of them creates records (lead2cash's renewal opportunities): the expected sets are read after
-        that pass, or a slow run (make test SAN=1) sees records appear in the middle of the matrix.
-        A timer that ran has "runs" in its state row; the pass is over when no timer has started or
-        finished one for `quiet` seconds."""
-        deadline = time.time() + timeout
-        seen, since = None, time.time()
-        while time.time() < deadline:
-            con = sqlite3.connect("file:%s?mode=ro" % self.db, uri=True)
-            try:
-                rows = con.execute("SELECT key, value FROM _crm_settings WHERE key LIKE 'workflow_timer.%'").fetchall()
-            finally:
-                con.close()
-            ran = frozenset(key for key, value in rows if '"runs"' in value)
-            if ran != seen:
-                seen, since = ran, time.time()
-            elif ran and time.time() - since >= quiet:
-                return
-            time.sleep(0.2)
-        raise AssertionError("the server's timers did not run within %d s" % timeout)
-
     def test_logins(self):
         for login in DEMO_USERS + ["nobody", "victim"]:
             r = self.login(login)
             eq(r.status, 201, "login %s: %s" % (login, r.body[:200]))
             self.tokens[login] = r.json["token"]
-        self.wait_for_the_first_timer_pass()
         st, users = self.list_all("admin", "user")
         eq(st, 200, "users as admin")
         self.users = {u["login"]: u for u in users}
