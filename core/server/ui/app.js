@@ -28,7 +28,7 @@ const STRINGS = {
     new: 'New', edit: 'Edit', save: 'Save', cancel: 'Cancel', delete: 'Delete', restore: 'Restore',
     list: 'List', board: 'Board', dashboard: 'Dashboard', search: 'Search', filter: 'Filter',
     addCond: 'Add condition', apply: 'Apply', clear: 'Clear', next: 'Next', prev: 'Previous',
-    noRecords: 'No records', details: 'Details', longText: 'Notes', system: 'System', history: 'History', guest: 'Guest (public form)',
+    noRecords: 'No records', details: 'Details', longText: 'Notes', system: 'System', history: 'History',
     related: 'Related', viewAll: 'View all', recycle: 'Recycle bin', live: 'Live records', more: 'Load more',
     at: 'When', by: 'Who', action: 'Action', changes: 'Changes', deleted: 'Deleted', c360: '360° view',
     confirmDelete: 'Move this record to the recycle bin?', saved: 'Saved', moved: 'Moved', refused: 'Refused',
@@ -62,7 +62,7 @@ const STRINGS = {
     new: '新建', edit: '编辑', save: '保存', cancel: '取消', delete: '删除', restore: '恢复',
     list: '列表', board: '看板', dashboard: '仪表盘', search: '搜索', filter: '筛选',
     addCond: '添加条件', apply: '应用', clear: '清除', next: '下一页', prev: '上一页',
-    noRecords: '没有记录', details: '详细信息', longText: '备注', system: '系统信息', history: '历史', guest: '访客（公开表单）',
+    noRecords: '没有记录', details: '详细信息', longText: '备注', system: '系统信息', history: '历史',
     related: '相关', viewAll: '查看全部', recycle: '回收站', live: '有效记录', more: '加载更多',
     at: '时间', by: '操作人', action: '操作', changes: '变更', deleted: '已删除', c360: '360° 视图',
     confirmDelete: '将此记录移入回收站？', saved: '已保存', moved: '已移动', refused: '被拒绝',
@@ -885,15 +885,14 @@ async function viewRecord(view, o, id, full) {
   // history
   try {
     const { data } = await api('GET', `/objects/${o.name}/${id}/history`);
-    const users = data.history.map((x) => x.user).filter((x) => x != null && x > 0);
+    const users = data.history.map((x) => x.user).filter((x) => x != null);
     const userField = fieldOf(o, 'owner') || { name: 'user', type: 'user', to: 'user' };
     await resolveRefs({ fields: [{ ...userField, name: 'user' }] }, users.map((u) => ({ user: u })), ['user']).catch(() => {});
     view.append(h('section', { class: 'history' }, h('h2', { text: t('history') }), h('div', { class: 'scroll' }, h('table', { class: 'records' },
       h('thead', null, h('tr', null, [t('at'), t('by'), t('action'), t('changes')].map((x) => h('th', { scope: 'col', text: x })))),
       h('tbody', null, data.history.map((x) => h('tr', null,
         h('td', { 'data-label': t('at'), text: formatValue({ type: 'datetime' }, x.at) }),
-        // -1: the guest, who called a public plugin route without a session
-        h('td', { 'data-label': t('by'), text: x.user == null ? '—' : x.user === -1 ? t('guest') : state.names.get(`user:${x.user}`) || `#${x.user}` }),
+        h('td', { 'data-label': t('by'), text: x.user == null ? '—' : state.names.get(`user:${x.user}`) || `#${x.user}` }),
         h('td', { 'data-label': t('action'), text: auditAction(o, x) }),
         h('td', { 'data-label': t('changes'), class: 'changes' }, changesNode(o, x.changes, r)))))))));
   } catch (e) { /* no history right */ }
