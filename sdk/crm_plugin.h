@@ -62,7 +62,7 @@ extern "C" {
 #endif
 
 #define CRM_ABI_MAJOR 1
-#define CRM_ABI_MINOR 0
+#define CRM_ABI_MINOR 1
 #define CRM_ABI_VERSION ((CRM_ABI_MAJOR << 16) | CRM_ABI_MINOR)
 #define CRM_ABI_VERSION_MAJOR(v) ((unsigned)(v) >> 16)
 #define CRM_ABI_VERSION_MINOR(v) ((unsigned)(v) & 0xffffu)
@@ -90,6 +90,11 @@ enum crm_status {
 	CRM_EINTERNAL = 13,   /* a bug (HTTP 500) */
 	CRM_ESTATE = 14,      /* wrong state, e.g. a claim over its limit (HTTP 409) */
 };
+#endif
+
+/* host->user_id in a public route: nobody signed in (the kernel's crm.h defines the same). */
+#ifndef CRM_USER_GUEST
+#define CRM_USER_GUEST ((int64_t)-1)
 #endif
 
 /* Log levels for host->log. */
@@ -212,7 +217,7 @@ struct crm_host {
 	int (*set_int)(struct crm_call *call, const char *field, int64_t value);
 	int (*set_null)(struct crm_call *call, const char *field);
 	int (*set_json)(struct crm_call *call, const char *field, const char *json);
-	/* The acting user's id (0 = system). */
+	/* The acting user's id (0 = system, CRM_USER_GUEST = the caller of a public route). */
 	int64_t (*user_id)(struct crm_call *call);
 
 	/*
@@ -242,12 +247,35 @@ struct crm_host {
 	/*
 	 * The input as JSON text (call-scoped):
 	 *   action: {"object": "lead", "id": 12, "record": {...}|null, "args": {...}}
-	 *   route:  {"method": "GET", "path": "/p/x/3", "params": {"id": "3"}, "query": {...}, "body": ...}
+	 *   route:  {"method": "GET", "path": "/p/x/3", "params": {"id": "3"}, "query": {...}, "body": ...,
+	 *            "user": 7|null} (a public route: also "public": true, "form": true|false)
 	 *   job:    {"job": "name"}
 	 */
 	const char *(*input_json)(struct crm_call *call);
 	/* The answer: a route's status and JSON body; an action's result (status ignored). */
 	int (*respond)(struct crm_call *call, int status, const char *json);
+
+	/* ---- routes with options ------------------------------------------- 1.1 */
+
+	/*
+	 * route() with options_json (borrowed; NULL = none), an object of:
+	 *   "public": true      served at /api/v1/public/<plugin>/... to anyone, with
+	 *                       no session: the handler acts as the guest
+	 *                       (user_id() is CRM_USER_GUEST, rights: the metadata's
+	 *                       role named guest, none without one). Its input has
+	 *                       "public": true and "form": true when the body was
+	 *                       an HTML form (application/x-www-form-urlencoded,
+	 *                       given as an object of strings).
+	 *   "rate_limit": "10/min"  public only: requests per client address, a
+	 *                       count per s, min, h or d ("100/15min"); default 10/min
+	 *                       (over it: 429 with Retry-After)
+	 *   "max_body": 16384   public only: body bytes (1 to 1 MiB; default 16 KiB;
+	 *                       over it: 413)
+	 * Unknown options are refused (CRM_EINVAL, the reason in the log).
+	 * Test CRM_HOST_HAS(host, route_v2) first: a 1.0 kernel has no such member.
+	 */
+	int (*route_v2)(struct crm_plugin *self, const char *method, const char *path, const char *options_json,
+	                crm_handler_fn fn, void *data);
 };
 
 /* True if the kernel's host table has member (for plugins built against a newer minor). */

@@ -18,6 +18,15 @@
 
 #define CRM_VERSION "0.1.0"
 
+/*
+ * The acting user of a public plugin route (crm.route(..., { public = true })):
+ * nobody signed in. No user record has this id; access.c gives it the
+ * metadata's role named `guest` (none: no rights at all). Records it creates
+ * have no owner, created_by or updated_by; the audit trail records it as -1.
+ */
+#define CRM_USER_GUEST ((int64_t)-1)
+#define CRM_GUEST_ROLE "guest"
+
 enum crm_status {
 	CRM_OK = 0,
 	CRM_EINVAL = 1,      /* malformed input: bad expression, bad cursor, bad option */
@@ -46,7 +55,7 @@ struct access_user;
  */
 struct crm_ctx {
 	struct crm_kernel *kernel;   /* borrowed */
-	int64_t user_id;             /* acting user; 0 = system (CLI, demo) */
+	int64_t user_id;             /* acting user; 0 = system (CLI, demo), CRM_USER_GUEST = a public route's caller */
 	const char *request_id;      /* borrowed, may be NULL */
 	int depth;                   /* nesting of object API calls from hooks */
 

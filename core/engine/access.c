@@ -117,6 +117,27 @@ void access_free(struct access_user *user)
 	free(user);
 }
 
+/*
+ * The guest (CRM_USER_GUEST, a public route's caller) has no user record:
+ * who it is comes from the metadata alone, so that nothing done at run time
+ * (an admin editing a user) can give it rights. Its role is the one named
+ * guest, if the metadata defines one; its kind is that role's. $user.<field>
+ * reads these few fields; any other is null, which denies.
+ */
+static void load_guest(const struct meta *meta, struct access_user *user)
+{
+	static const char *const kind_names[] = { "employee", "partner", "consumer" };
+	user->role = meta_find_role(meta, CRM_GUEST_ROLE);
+	user->active = true;
+	user->record = json_pack("{s:I, s:s, s:s, s:b}", "id", (json_int_t)CRM_USER_GUEST, "login", CRM_GUEST_ROLE,
+	                         "name", "Guest", "active", 1);
+	if (user->role) {
+		json_object_set_new(user->record, "role", json_string(user->role->name));
+		json_object_set_new(user->record, "kind", json_string(kind_names[user->role->kind]));
+	}
+	user->scope = json_array();   /* a team rule covers nobody */
+}
+
 int access_load(struct crm_ctx *ctx)
 {
 	if (ctx->user_id == 0 || ctx->access)
@@ -125,6 +146,10 @@ int access_load(struct crm_ctx *ctx)
 	struct access_user *user = xcalloc(1, sizeof(*user));
 	user->id = ctx->user_id;
 	ctx->access = user;
+	if (ctx->user_id == CRM_USER_GUEST) {
+		load_guest(meta, user);
+		return CRM_OK;
+	}
 	const struct meta_object *users = meta_find_object(meta, "user");
 	if (!users)
 		return CRM_OK; /* no user object: nobody but the system has rights */

@@ -69,7 +69,13 @@ static int find_object(struct crm_ctx *ctx, const char *name, const struct meta_
 static int find_for_caller(struct crm_ctx *ctx, const char *name, const struct meta_object **out)
 {
 	int code = find_object(ctx, name, out);
-	return code == CRM_OK ? access_load(ctx) : code;
+	if (code == CRM_OK)
+		code = access_load(ctx);
+	/* said plainly, for the implementer reading the answer: this tells nothing about any object */
+	if (code == CRM_OK && ctx->user_id == CRM_USER_GUEST && !ctx->access->role)
+		code = crm_error(ctx, CRM_EDENIED, "a public route acts as the guest, which has no rights: the metadata "
+		                 "defines no role named '%s'", CRM_GUEST_ROLE);
+	return code;
 }
 
 int object_begin(struct crm_ctx *ctx)
@@ -148,6 +154,16 @@ static void now_text(char *out, size_t len)
 }
 
 /*
+ * Who a record's owner, created_by and updated_by name for the acting user:
+ * that user, or null for the system and for the guest of a public route,
+ * who is nobody a user field could refer to.
+ */
+static json_t *acting_user(const struct crm_ctx *ctx)
+{
+	return ctx->user_id > 0 ? json_integer(ctx->user_id) : json_null();
+}
+
+/*
  * The value of a default worked out at creation (meta_model.h: $me,
  * $user.<field>, today(), now()); now is the creation time as text. The
  * system context has no user: $me and $user.<field> give null.
@@ -156,7 +172,7 @@ static json_t *dynamic_default(struct crm_ctx *ctx, const struct meta_field *f, 
 {
 	switch (f->default_kind) {
 	case DEFAULT_ME:
-		return ctx->user_id ? json_integer(ctx->user_id) : json_null();
+		return acting_user(ctx);
 	case DEFAULT_USER_FIELD: {
 		json_t *user = ctx->user_id && access_load(ctx) == CRM_OK && ctx->access ? ctx->access->record : NULL;
 		json_t *value = json_object_get(user, f->default_user_field);
@@ -1046,7 +1062,7 @@ static int create(struct crm_ctx *ctx, const char *object, json_t *values, int64
 			json_object_set_new(record, f->name, json_string(text));
 		}
 	}
-	json_t *user = ctx->user_id ? json_integer(ctx->user_id) : json_null();
+	json_t *user = acting_user(ctx);
 	json_object_set_new(record, "created_at", json_string(now));
 	json_object_set_new(record, "updated_at", json_string(now));
 	json_object_set(record, "created_by", user);
@@ -1220,7 +1236,7 @@ static int update(struct crm_ctx *ctx, const char *object, int64_t id, int64_t e
 	char now[32];
 	now_text(now, sizeof(now));
 	json_object_set_new(normal, "updated_at", json_string(now));
-	json_object_set_new(normal, "updated_by", ctx->user_id ? json_integer(ctx->user_id) : json_null());
+	json_object_set_new(normal, "updated_by", acting_user(ctx));
 	if ((code = store_update(ctx->txn, o, id, expected_version, false, normal, ctx)) != CRM_OK)
 		goto done;
 	if (transition)
@@ -1343,7 +1359,7 @@ static int set_deleted(struct crm_ctx *ctx, const struct meta_object *o, int64_t
 	now_text(now, sizeof(now));
 	json_t *changes = json_pack("{s:o, s:s, s:o}", "deleted_at", deleted ? json_string(now) : json_null(),
 	                            "updated_at", now,
-	                            "updated_by", ctx->user_id ? json_integer(ctx->user_id) : json_null());
+	                            "updated_by", acting_user(ctx));
 	code = store_update(ctx->txn, o, id, expected_version, true, changes, ctx);
 	json_decref(changes);
 	if (code == CRM_OK)

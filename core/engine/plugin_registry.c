@@ -289,6 +289,112 @@ fail:
 	return CRM_EINVAL;
 }
 
+bool plugin_parse_rate(const char *text, int *count, int *period)
+{
+	if (!text || *text < '0' || *text > '9')
+		return false;
+	char *end;
+	errno = 0;
+	long n = strtol(text, &end, 10);
+	if (errno || n < 1 || n > 1000000 || *end != '/')
+		return false;
+	const char *p = end + 1;
+	long times = 1;
+	if (*p >= '0' && *p <= '9') {
+		times = strtol(p, &end, 10);
+		if (errno || times < 1 || times > 86400)
+			return false;
+		p = end;
+	}
+	long unit;
+	if (!strcmp(p, "s") || !strcmp(p, "sec") || !strcmp(p, "second") || !strcmp(p, "seconds"))
+		unit = 1;
+	else if (!strcmp(p, "m") || !strcmp(p, "min") || !strcmp(p, "minute") || !strcmp(p, "minutes"))
+		unit = 60;
+	else if (!strcmp(p, "h") || !strcmp(p, "hour") || !strcmp(p, "hours"))
+		unit = 3600;
+	else if (!strcmp(p, "d") || !strcmp(p, "day") || !strcmp(p, "days"))
+		unit = 86400;
+	else
+		return false;
+	if (times * unit > 86400)
+		return false;
+	*count = (int)n;
+	*period = (int)(times * unit);
+	return true;
+}
+
+/* Reads crm.route's options into h; false with err for an option that is unknown or out of range. */
+static bool route_options(const json_t *options, struct handler *h, char *err, size_t errlen)
+{
+	h->rate_limit = PLUGIN_PUBLIC_RATE_LIMIT;
+	h->rate_period = PLUGIN_PUBLIC_RATE_PERIOD;
+	h->max_body = PLUGIN_PUBLIC_MAX_BODY;
+	/* an empty Lua table reads as an empty array */
+	if (!options || json_is_null(options) || (json_is_array(options) && json_array_size(options) == 0))
+		return true;
+	if (!json_is_object(options)) {
+		snprintf(err, errlen, "route options must be a table like { public = true, rate_limit = \"10/min\" }");
+		return false;
+	}
+	const char *key;
+	json_t *value;
+	bool limits = false;
+	json_object_foreach((json_t *)options, key, value) {
+		if (!strcmp(key, "public")) {
+			if (!json_is_boolean(value)) {
+				snprintf(err, errlen, "route option 'public' must be true or false");
+				return false;
+			}
+			h->is_public = json_is_true(value);
+		} else if (!strcmp(key, "rate_limit")) {
+			if (!plugin_parse_rate(json_string_value(value), &h->rate_limit, &h->rate_period)) {
+				snprintf(err, errlen, "route option 'rate_limit' must be a count per period like \"10/min\", "
+				         "\"100/h\" or \"5/10s\" (count 1 to 1000000, period s, min, h or d, at most a day)");
+				return false;
+			}
+			limits = true;
+		} else if (!strcmp(key, "max_body")) {
+			/* a whole number, also when it comes as a real (16384.0); compared before any cast */
+			double bytes = json_is_integer(value) ? (double)json_integer_value(value)
+			             : json_is_real(value) ? json_real_value(value) : -1;
+			if (!(bytes >= 1 && bytes <= PLUGIN_PUBLIC_MAX_BODY_CAP) || bytes != (double)(long)bytes) {
+				snprintf(err, errlen, "route option 'max_body' must be a number of bytes from 1 to %d",
+				         PLUGIN_PUBLIC_MAX_BODY_CAP);
+				return false;
+			}
+			h->max_body = (size_t)bytes;
+			limits = true;
+		} else {
+			snprintf(err, errlen, "unknown route option '%.64s' (expected public, rate_limit or max_body)", key);
+			return false;
+		}
+	}
+	if (limits && !h->is_public) {
+		snprintf(err, errlen, "route options rate_limit and max_body are for public routes (add public = true); "
+		         "other routes are for signed-in callers");
+		return false;
+	}
+	return true;
+}
+
+int plugin_add_route(struct plugin *plugin, const char *method, const char *path, json_t *options,
+                     plugin_handler_fn fn, void *data, char *err, size_t errlen)
+{
+	struct handler settings = { 0 };
+	if (!route_options(options, &settings, err, errlen))
+		return CRM_EINVAL;
+	int code = plugin_add_handler(plugin, PLUGIN_ROUTE, method, path, fn, data, err, errlen);
+	if (code != CRM_OK)
+		return code;
+	struct handler *h = plugin->pending_handlers[plugin->pending_handler_count - 1];
+	h->is_public = settings.is_public;
+	h->rate_limit = settings.rate_limit;
+	h->rate_period = settings.rate_period;
+	h->max_body = settings.max_body;
+	return CRM_OK;
+}
+
 /* Moves the staged registrations into the kernel. */
 /*
  * plugin.yaml `actions:` declares how an action the code registers shows as a
@@ -411,18 +517,22 @@ static struct plugins *kernel_plugins(struct crm_kernel *kernel)
 	return kernel ? kernel->plugins : NULL;
 }
 
-int plugin_route(struct crm_kernel *kernel, struct crm_ctx *ctx, const char *method, const char *path,
-                 json_t *query, json_t *body, int *status, json_t **response)
+/*
+ * The route among the public ones (or the others) that matches method and
+ * path, or NULL; its {name} segments' values go into *params (owned) when
+ * params is not NULL.
+ */
+static struct handler *match_route(struct plugins *plugins, const char *method, const char *path, bool public_route,
+                                   json_t **params)
 {
-	struct plugins *plugins = kernel_plugins(kernel);
 	if (!plugins || !method || !path)
-		return crm_error(ctx, CRM_ENOTFOUND, "no plugin route for %.16s %.200s", method ? method : "", path ? path : "");
+		return NULL;
 	/* split the path into at most MAX_ROUTE_SEGMENTS segments */
 	char buffer[512];
 	const char *segments[MAX_ROUTE_SEGMENTS];
 	int count = 0;
 	if (strlen(path) >= sizeof(buffer))
-		return crm_error(ctx, CRM_ENOTFOUND, "no plugin route for %.16s %.200s", method, path);
+		return NULL;
 	memcpy(buffer, path, strlen(path) + 1);
 	char *p = buffer;
 	while (*p) {
@@ -431,7 +541,7 @@ int plugin_route(struct crm_kernel *kernel, struct crm_ctx *ctx, const char *met
 		if (!*p)
 			break;
 		if (count == MAX_ROUTE_SEGMENTS)
-			return crm_error(ctx, CRM_ENOTFOUND, "no plugin route for %.16s %.200s", method, path);
+			return NULL;
 		segments[count++] = p;
 		p += strcspn(p, "/");
 		if (*p)
@@ -439,43 +549,102 @@ int plugin_route(struct crm_kernel *kernel, struct crm_ctx *ctx, const char *met
 	}
 	for (int i = 0; i < plugins->handler_count; i++) {
 		struct handler *h = plugins->handlers[i];
-		if (h->kind != PLUGIN_ROUTE || h->segment_count != count || strcmp(h->method, method) != 0)
+		if (h->kind != PLUGIN_ROUTE || h->is_public != public_route || h->segment_count != count
+		    || strcmp(h->method, method) != 0)
 			continue;
 		bool match = true;
 		for (int s = 0; s < count && match; s++)
 			match = h->segments[s][0] == '{' || strcmp(h->segments[s], segments[s]) == 0;
 		if (!match)
 			continue;
-		json_t *params = json_object();
-		for (int s = 0; s < count; s++) {
-			if (h->segments[s][0] == '{') {
-				char name[64];
-				snprintf(name, sizeof(name), "%.*s", (int)strlen(h->segments[s]) - 2, h->segments[s] + 1);
-				json_t *value = json_string(segments[s]);
-				json_object_set_new(params, name, value ? value : json_string(""));
+		if (params) {
+			*params = json_object();
+			for (int s = 0; s < count; s++) {
+				if (h->segments[s][0] == '{') {
+					char name[64];
+					snprintf(name, sizeof(name), "%.*s", (int)strlen(h->segments[s]) - 2, h->segments[s] + 1);
+					json_t *value = json_string(segments[s]);
+					json_object_set_new(*params, name, value ? value : json_string(""));
+				}
 			}
 		}
-		json_t *input = json_object(), *path_text = json_string(path);
-		json_object_set_new(input, "method", json_string(method));
-		json_object_set_new(input, "path", path_text ? path_text : json_string(""));
-		json_object_set_new(input, "params", params);
-		json_object_set_new(input, "query", query ? json_incref(query) : json_object());
-		json_object_set_new(input, "body", body ? json_incref(body) : json_null());
-		json_object_set_new(input, "user", ctx->user_id ? json_integer(ctx->user_id) : json_null());
-		json_t *output = NULL;
-		crm_error_reset(ctx);
-		int code = handler_call(h, ctx, input, &output);
-		json_decref(input);
-		if (code != CRM_OK)
-			return code;
-		json_t *st = json_object_get(output, "status");
-		*status = json_is_integer(st) ? (int)json_integer_value(st) : 200;
-		json_t *answer = json_object_get(output, "json");
-		*response = answer ? json_incref(answer) : json_null();
-		json_decref(output);
-		return CRM_OK;
+		return h;
 	}
-	return crm_error(ctx, CRM_ENOTFOUND, "no plugin route for %.16s %.200s", method, path);
+	return NULL;
+}
+
+/* Runs route h with its input; form is NULL for a route that is not public. */
+static int route_call(struct handler *h, struct crm_ctx *ctx, const char *method, const char *path, json_t *params,
+                      json_t *query, json_t *body, const bool *form, int *status, json_t **response)
+{
+	json_t *input = json_object(), *path_text = json_string(path);
+	json_object_set_new(input, "method", json_string(method));
+	json_object_set_new(input, "path", path_text ? path_text : json_string(""));
+	json_object_set_new(input, "params", params);
+	json_object_set_new(input, "query", query ? json_incref(query) : json_object());
+	json_object_set_new(input, "body", body ? json_incref(body) : json_null());
+	/* the guest is nobody: no user id to give */
+	json_object_set_new(input, "user", ctx->user_id > 0 ? json_integer(ctx->user_id) : json_null());
+	if (form) {
+		json_object_set_new(input, "public", json_true());
+		json_object_set_new(input, "form", json_boolean(*form));
+	}
+	json_t *output = NULL;
+	crm_error_reset(ctx);
+	int code = handler_call(h, ctx, input, &output);
+	json_decref(input);
+	if (code != CRM_OK)
+		return code;
+	json_t *st = json_object_get(output, "status");
+	*status = json_is_integer(st) ? (int)json_integer_value(st) : 200;
+	json_t *answer = json_object_get(output, "json");
+	*response = answer ? json_incref(answer) : json_null();
+	json_decref(output);
+	return CRM_OK;
+}
+
+int plugin_route(struct crm_kernel *kernel, struct crm_ctx *ctx, const char *method, const char *path,
+                 json_t *query, json_t *body, int *status, json_t **response)
+{
+	json_t *params = NULL;
+	struct handler *h = match_route(kernel_plugins(kernel), method, path, false, &params);
+	if (!h)
+		return crm_error(ctx, CRM_ENOTFOUND, "no plugin route for %.16s %.200s", method ? method : "", path ? path : "");
+	return route_call(h, ctx, method, path, params, query, body, NULL, status, response);
+}
+
+int plugin_public_route_find(struct crm_kernel *kernel, const char *method, const char *path,
+                             struct plugin_public_route *out)
+{
+	struct plugins *plugins = kernel_plugins(kernel);
+	struct handler *h = match_route(plugins, method, path, true, NULL);
+	if (!h)
+		return CRM_ENOTFOUND;
+	uint32_t id = 0;
+	while (plugins->handlers[id] != h)
+		id++;
+	*out = (struct plugin_public_route) { .id = id, .rate_limit = h->rate_limit, .rate_period = h->rate_period,
+	                                      .max_body = h->max_body };
+	return CRM_OK;
+}
+
+int plugin_public_route(struct crm_kernel *kernel, struct crm_ctx *ctx, const char *method, const char *path,
+                        json_t *query, json_t *body, bool form, int *status, json_t **response)
+{
+	json_t *params = NULL;
+	struct handler *h = match_route(kernel_plugins(kernel), method, path, true, &params);
+	if (!h)
+		return crm_error(ctx, CRM_ENOTFOUND, "no public route for %.16s %.200s", method ? method : "", path ? path : "");
+	/* the guest, whoever ctx was: its rights are loaded afresh and ctx's are put back after */
+	int64_t saved_user = ctx->user_id;
+	struct access_user *saved_access = ctx->access;
+	ctx->user_id = CRM_USER_GUEST;
+	ctx->access = NULL;
+	int code = route_call(h, ctx, method, path, params, query, body, &form, status, response);
+	access_free(ctx->access);
+	ctx->access = saved_access;
+	ctx->user_id = saved_user;
+	return code;
 }
 
 json_t *plugin_endpoints(struct crm_kernel *kernel)
@@ -493,8 +662,13 @@ json_t *plugin_endpoints(struct crm_kernel *kernel)
 				strbuf_putc(&path, '/');
 				strbuf_puts(&path, h->segments[s]);
 			}
-			json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s}", "kind", "route", "plugin", h->plugin->name,
-			                                     "method", h->method, "path", path.data ? path.data : "/"));
+			json_t *route = json_pack("{s:s, s:s, s:s, s:s}", "kind", "route", "plugin", h->plugin->name,
+			                          "method", h->method, "path", path.data ? path.data : "/");
+			if (h->is_public)
+				json_object_update_new(route, json_pack("{s:b, s:i, s:i, s:I}", "public", 1, "rate_limit",
+				                                        h->rate_limit, "rate_period", h->rate_period,
+				                                        "max_body", (json_int_t)h->max_body));
+			json_array_append_new(out, route);
 			strbuf_free(&path);
 		}
 	}

@@ -37,6 +37,38 @@ struct plugins;
  */
 int plugin_route(struct crm_kernel *kernel, struct crm_ctx *ctx, const char *method, const char *path,
                  json_t *query, json_t *body, int *status, json_t **response);
+
+/*
+ * Public routes: crm.route(method, path, fn, { public = true, rate_limit =
+ * "10/min", max_body = 16384 }). The REST API serves them under
+ * API_PREFIX "/public" (the path is the same "/<plugin>/..." as above)
+ * without authentication, and their handlers act as the guest
+ * (CRM_USER_GUEST). Only public routes match there and only the others match
+ * plugin_route.
+ */
+#define PLUGIN_PUBLIC_RATE_LIMIT   10            /* requests ... */
+#define PLUGIN_PUBLIC_RATE_PERIOD  60            /* ... per minute per client address, unless the route says */
+#define PLUGIN_PUBLIC_MAX_BODY     (16 * 1024)   /* bytes, unless the route says */
+#define PLUGIN_PUBLIC_MAX_BODY_CAP (1024 * 1024) /* the most a route may allow */
+
+/* What the API needs to know of a public route before running it. */
+struct plugin_public_route {
+	uint32_t id;               /* tells the route apart in this process (its rate-limit counters) */
+	int rate_limit;            /* at most this many requests ... */
+	int rate_period;           /* ... per this many seconds per client address */
+	size_t max_body;           /* bytes */
+};
+/* The public route for method and path: CRM_OK and *out, or CRM_ENOTFOUND. Never sets an error. */
+int plugin_public_route_find(struct crm_kernel *kernel, const char *method, const char *path,
+                             struct plugin_public_route *out);
+/*
+ * Dispatches a public route like plugin_route, acting as the guest whatever
+ * ctx's user is (ctx's user and rights are restored afterwards). form: the
+ * body was an HTML form (application/x-www-form-urlencoded) decoded into an
+ * object of strings. CRM_ENOTFOUND when no public route matches.
+ */
+int plugin_public_route(struct crm_kernel *kernel, struct crm_ctx *ctx, const char *method, const char *path,
+                        json_t *query, json_t *body, bool form, int *status, json_t **response);
 /*
  * Runs action name ("sales.claim_lead", or "claim_lead" when only one plugin
  * has it) on record object/id (object NULL: none), in one transaction,
@@ -59,7 +91,8 @@ int plugin_demo_run(struct crm_kernel *kernel, struct crm_ctx *ctx, FILE *log);
 /*
  * The actions and routes the loaded plugins registered, in registration order, for the
  * OpenAPI document: [{"kind": "action", "plugin", "name": "plugin.action"} |
- * {"kind": "route", "plugin", "method": "GET", "path": "/plugin/x/{param}"}]. Owned.
+ * {"kind": "route", "plugin", "method": "GET", "path": "/plugin/x/{param}"}], a public
+ * route with "public": true, "rate_limit", "rate_period" (seconds) and "max_body". Owned.
  */
 json_t *plugin_endpoints(struct crm_kernel *kernel);
 /* Jobs: [{plugin, job, every, runs, failures, consecutive_failures, last_start, last_end, last_error, next_run}]. Owned. */
@@ -94,6 +127,17 @@ int plugin_add_hook(struct plugin *plugin, const char *object, const char *event
                     event_fn fn, void *data, char *err, size_t errlen);
 int plugin_add_handler(struct plugin *plugin, enum plugin_handler_kind kind, const char *name_or_method,
                        const char *path_or_schedule, plugin_handler_fn fn, void *data, char *err, size_t errlen);
+/*
+ * A route with options (borrowed; NULL or an object): "public" (boolean),
+ * and for a public route "rate_limit" ("10/min": a count, '/', and s, min, h
+ * or d, optionally after a number: "100/15min") and "max_body" (bytes, 1 to
+ * PLUGIN_PUBLIC_MAX_BODY_CAP). Unknown options, and limits on a route that
+ * is not public, are refused. One method and path is one route, public or not.
+ */
+int plugin_add_route(struct plugin *plugin, const char *method, const char *path, json_t *options,
+                     plugin_handler_fn fn, void *data, char *err, size_t errlen);
+/* "10/min" -> 10 and 60; false when it is not a rate ("count/period", count 1 to 1000000, period up to a day). */
+bool plugin_parse_rate(const char *text, int *count, int *period);
 
 /*
  * Actions declared in plugin.yaml `actions:` for object's records, for GET

@@ -38,6 +38,10 @@ struct handler {
 	struct cron cron;
 	plugin_handler_fn fn;
 	void *data;
+	/* route registered with { public = true }: served under /api/v1/public, as the guest */
+	bool is_public;
+	int rate_limit, rate_period;   /* public: at most rate_limit requests per rate_period s per address */
+	size_t max_body;               /* public: body cap in bytes */
 	/* action declared in plugin.yaml `actions:` (a button on the object's records), else all NULL */
 	const struct meta_object *object;
 	json_t *label, *confirm;   /* owned: text or { en, zh } */

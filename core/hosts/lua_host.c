@@ -1621,7 +1621,7 @@ static int lua_host_handler(void *data, struct crm_ctx *ctx, json_t *input, json
  * functions go to the same slots of its own handler table.
  */
 static int do_register(lua_State *L, enum reg_kind kind, const char *what, const char *a, const char *b,
-                       bool async, int fn_index)
+                       bool async, json_t *options, int fn_index)
 {
 	struct vm *vm = vm_of(L);
 	struct lua_plugin *lp = vm->lp;
@@ -1629,8 +1629,12 @@ static int do_register(lua_State *L, enum reg_kind kind, const char *what, const
 	if (!vm->loading || !lp)
 		return luaL_error(L, "%s: registration is only possible at the top level of the plugin's script, while it loads",
 		                  what);
-	char key[400];
-	snprintf(key, sizeof(key), "%d %s %s %d", (int)kind, a ? a : "", b ? b : "", async);
+	/* a route's options are part of what a replayed state must register alike */
+	char key[600];
+	char *options_text = options ? json_dumps(options, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
+	snprintf(key, sizeof(key), "%d %s %s %d %s", (int)kind, a ? a : "", b ? b : "", async,
+	         options_text ? options_text : "");
+	free(options_text);
 	int index = ++vm->reg_seen;
 	if (vm->replay) {
 		if (index > lp->reg_count || strcmp(lp->reg_keys[index - 1], key) != 0)
@@ -1643,6 +1647,8 @@ static int do_register(lua_State *L, enum reg_kind kind, const char *what, const
 		int code;
 		if (kind == REG_HOOK)
 			code = plugin_add_hook(lp->plugin, a, b, async, lua_host_event, handler, err, sizeof(err));
+		else if (kind == REG_ROUTE)
+			code = plugin_add_route(lp->plugin, a, b, options, lua_host_handler, handler, err, sizeof(err));
 		else
 			code = plugin_add_handler(lp->plugin, kind == REG_ACTION ? PLUGIN_ACTION : kind == REG_ROUTE
 			                          ? PLUGIN_ROUTE : PLUGIN_JOB, a, b, lua_host_handler, handler, err, sizeof(err));
@@ -1677,25 +1683,35 @@ static int crm_on(lua_State *L)
 		async = lua_toboolean(L, -1);
 		lua_pop(L, 1);
 	}
-	return do_register(L, REG_HOOK, "crm.on", object, event, async, 3);
+	return do_register(L, REG_HOOK, "crm.on", object, event, async, NULL, 3);
 }
 
 static int crm_action(lua_State *L)
 {
-	return do_register(L, REG_ACTION, "crm.action", luaL_checkstring(L, 1), NULL, false, 2);
+	return do_register(L, REG_ACTION, "crm.action", luaL_checkstring(L, 1), NULL, false, NULL, 2);
 }
 
+/* crm.route(method, path, fn [, { public = true, rate_limit = "10/min", max_body = 16384 }]) */
 static int crm_route(lua_State *L)
 {
-	return do_register(L, REG_ROUTE, "crm.route", luaL_checkstring(L, 1), luaL_checkstring(L, 2), false, 3);
+	const char *method = luaL_checkstring(L, 1), *path = luaL_checkstring(L, 2);
+	json_t *options = NULL;
+	if (!lua_isnoneornil(L, 4)) {
+		luaL_checktype(L, 4, LUA_TTABLE);
+		options = check_json_held(L, 4, "crm.route options");
+	}
+	return do_register(L, REG_ROUTE, "crm.route", method, path, false, options, 3);
 }
 
 static int crm_job(lua_State *L)
 {
-	return do_register(L, REG_JOB, "crm.job", luaL_checkstring(L, 1), luaL_checkstring(L, 2), false, 3);
+	return do_register(L, REG_JOB, "crm.job", luaL_checkstring(L, 1), luaL_checkstring(L, 2), false, NULL, 3);
 }
 
-/* crm.test.route(method, path [, body [, query]]) -> { status =, json = } */
+/*
+ * crm.test.route(method, path [, body [, query]]) -> { status =, json = }; a
+ * public route runs as the guest, as over HTTP (no rate limit, no size cap).
+ */
 static int test_route(lua_State *L)
 {
 	struct vm *vm = vm_of(L);
@@ -1705,7 +1721,10 @@ static int test_route(lua_State *L)
 	json_t *query = lua_isnoneornil(L, 4) ? NULL : check_json_held(L, 4, "crm.test.route query");
 	int status = 0;
 	json_t *response = NULL;
-	int code = plugin_route(ctx->kernel, ctx, method, path, query, body, &status, &response);
+	struct plugin_public_route route;
+	int code = plugin_public_route_find(ctx->kernel, method, path, &route) == CRM_OK
+	         ? plugin_public_route(ctx->kernel, ctx, method, path, query, body, false, &status, &response)
+	         : plugin_route(ctx->kernel, ctx, method, path, query, body, &status, &response);
 	if (code != CRM_OK)
 		return raise_failed(L, "crm.test.route", code, false);
 	json_array_append_new(vm->held, response);
@@ -1943,6 +1962,10 @@ static void push_ctx(lua_State *L, struct vm *vm, const struct job *job)
 	if (vm->ctx && vm->ctx->user_id) {
 		lua_pushinteger(L, (lua_Integer)vm->ctx->user_id);
 		lua_setfield(L, -2, "user");
+	}
+	if (vm->ctx && vm->ctx->user_id == CRM_USER_GUEST) {
+		lua_pushboolean(L, 1);
+		lua_setfield(L, -2, "guest");
 	}
 	if (vm->ctx && vm->ctx->request_id) {
 		lua_pushstring(L, vm->ctx->request_id);

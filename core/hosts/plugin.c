@@ -431,8 +431,9 @@ static int host_on(struct crm_plugin *self, const char *object, const char *even
 	return CRM_OK;
 }
 
+/* options: a route's (borrowed, may be NULL). */
 static int add_c_handler(struct crm_plugin *self, enum plugin_handler_kind kind, const char *a, const char *b,
-                         crm_handler_fn fn, void *data)
+                         json_t *options, crm_handler_fn fn, void *data)
 {
 	struct plugin *plugin = self_plugin(self);
 	if (!plugin || !fn)
@@ -440,7 +441,9 @@ static int add_c_handler(struct crm_plugin *self, enum plugin_handler_kind kind,
 	struct c_handler *handler = xcalloc(1, sizeof(*handler));
 	*handler = (struct c_handler) { .plugin = plugin, .fn = fn, .data = data };
 	char err[256];
-	int code = plugin_add_handler(plugin, kind, a, b, c_handler_call, handler, err, sizeof(err));
+	int code = kind == PLUGIN_ROUTE
+	         ? plugin_add_route(plugin, a, b, options, c_handler_call, handler, err, sizeof(err))
+	         : plugin_add_handler(plugin, kind, a, b, c_handler_call, handler, err, sizeof(err));
 	if (code != CRM_OK) {
 		free(handler);
 		plugin_log(plugin, "error", "%s", err);
@@ -452,17 +455,36 @@ static int add_c_handler(struct crm_plugin *self, enum plugin_handler_kind kind,
 
 static int host_action(struct crm_plugin *self, const char *name, crm_handler_fn fn, void *data)
 {
-	return add_c_handler(self, PLUGIN_ACTION, name, NULL, fn, data);
+	return add_c_handler(self, PLUGIN_ACTION, name, NULL, NULL, fn, data);
 }
 
 static int host_route(struct crm_plugin *self, const char *method, const char *path, crm_handler_fn fn, void *data)
 {
-	return add_c_handler(self, PLUGIN_ROUTE, method, path, fn, data);
+	return add_c_handler(self, PLUGIN_ROUTE, method, path, NULL, fn, data);
+}
+
+/* ABI 1.1: a route with options, as JSON text (a public route and its limits). */
+static int host_route_v2(struct crm_plugin *self, const char *method, const char *path, const char *options_json,
+                         crm_handler_fn fn, void *data)
+{
+	json_t *options = NULL;
+	if (options_json) {
+		json_error_t error;
+		if (!(options = json_loads(options_json, JSON_REJECT_DUPLICATES, &error))) {
+			if (self_plugin(self))
+				plugin_log(self_plugin(self), "error", "route_v2(%s, %s): the options are not JSON: %s",
+				           method ? method : "", path ? path : "", error.text);
+			return CRM_EINVAL;
+		}
+	}
+	int code = add_c_handler(self, PLUGIN_ROUTE, method, path, options, fn, data);
+	json_decref(options);
+	return code;
 }
 
 static int host_job(struct crm_plugin *self, const char *name, const char *schedule, crm_handler_fn fn, void *data)
 {
-	return add_c_handler(self, PLUGIN_JOB, name, schedule, fn, data);
+	return add_c_handler(self, PLUGIN_JOB, name, schedule, NULL, fn, data);
 }
 
 static const char *host_config_json(struct crm_plugin *self)
@@ -727,6 +749,7 @@ static void host_table_init(struct crm_host *host)
 	host->object_delete = host_object_delete;
 	host->input_json = host_input_json;
 	host->respond = host_respond;
+	host->route_v2 = host_route_v2;
 }
 
 typedef int (*plugin_init_fn)(const struct crm_host *, struct crm_plugin *);
@@ -1406,6 +1429,14 @@ static void list_handlers(struct plugins *plugins, const struct plugin *plugin, 
 		strbuf_printf(sb, "%s%s", sb->len ? ", " : "", h->name);
 		if (kind == PLUGIN_JOB)
 			strbuf_printf(sb, " (%s)", h->schedule);
+		/* anyone may call it, as the guest, at API_PUBLIC_PREFIX (server/api.h) */
+		if (kind == PLUGIN_ROUTE && h->is_public) {
+			strbuf_puts(sb, " (public at /api/v1/public");
+			for (int s = 0; s < h->segment_count; s++)
+				strbuf_printf(sb, "/%s", h->segments[s]);
+			strbuf_printf(sb, ", %d per %d s per address, body up to %zu bytes)", h->rate_limit, h->rate_period,
+			              h->max_body);
+		}
 	}
 }
 

@@ -2243,6 +2243,10 @@ static void parse_role(struct loader *ld, const struct ynode *root)
 		if (role.kind != USER_EMPLOYEE)
 			error_node(ld, kind_node, "an admin role is for employees: role '%s' cannot be 'admin: true' with kind '%s'",
 			           role.name, user_kind_names[role.kind]);
+		/* the anonymous caller of public plugin routes (crm.h CRM_GUEST_ROLE) gets what it is granted, never all */
+		if (name && !strcmp(name, CRM_GUEST_ROLE))
+			error_node(ld, admin_node, "role '%s' is what anonymous callers of public plugin routes act with: "
+			           "it cannot be 'admin: true'; grant it the objects it needs", name);
 	}
 	if (!name) {
 		role_free(&role);

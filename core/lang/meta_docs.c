@@ -301,7 +301,9 @@ static const struct key_doc key_docs[] = {
 	/* ---- role */
 	{ "role", "role", "name", NAME_WORDS, "required",
 	  "The role's name, given to users (`crm user add --role`). Defined once; other documents (a plugin's) add "
-	  "objects, fields and navigation entries to it with `extend: true`.",
+	  "objects, fields and navigation entries to it with `extend: true`. The role named `guest` is what "
+	  "anonymous callers of public plugin routes act with (`crm.route(..., { public = true })`); without "
+	  "one they have no rights at all.",
 	  "role: sales_rep" },
 	{ "role", "extend", "boolean", "true, false", "false",
 	  "This document adds to a role defined elsewhere (metadata/ or another plugin), whatever the load order: "
@@ -312,7 +314,8 @@ static const struct key_doc key_docs[] = {
 	{ "role", "kind", "text", "employee, partner, consumer", "employee",
 	  "The kind of user the role is for.", "kind: partner" },
 	{ "role", "admin", "boolean", "true, false", "false",
-	  "Every right on every object and field. Only for employees, and without `objects` or `fields`.",
+	  "Every right on every object and field. Only for employees, and without `objects` or `fields`; never "
+	  "on the role `guest`.",
 	  "admin: true" },
 	{ "role", "navigation", "list of names", "modules (an object's `module`) and object names", "every object the role reads",
 	  "What the role works with: the UI's navigation lists only these, in this order. Objects left out stay reachable "

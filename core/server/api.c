@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include "api.h"
 #include "csv.h"
 #include "jsonw.h"
@@ -25,6 +26,7 @@
 #include "object.h"
 #include "openapi.h"
 #include "plugin_registry.h"
+#include "rate_limit.h"
 #include "ui.h"
 #include "workflow.h"
 #include <sodium.h>
@@ -44,6 +46,7 @@ struct api {
 	/* GET /openapi.json per role: [role index] or [role_count] for a caller without rights */
 	_Atomic(struct api_document *) *openapi;
 	int openapi_slots;
+	struct rate_limiter *public_limits;   /* requests per client address to each public plugin route */
 };
 
 /* A rendered document and its ETag. */
@@ -322,9 +325,10 @@ static bool valid_utf8(const unsigned char *text, size_t len)
 /*
  * Decodes text[start..end) in place (%XX; '+' as space when plus_space) and
  * NUL-terminates it. Returns the decoded start, or NULL on a bad escape,
- * a control character or invalid UTF-8.
+ * a control character (line_breaks lets CR and LF through: a form's
+ * textarea) or invalid UTF-8.
  */
-static char *decode_piece(char *text, size_t start, size_t end, bool plus_space)
+static char *decode_piece(char *text, size_t start, size_t end, bool plus_space, bool line_breaks)
 {
 	size_t out = start;
 	for (size_t i = start; i < end; i++) {
@@ -343,7 +347,7 @@ static char *decode_piece(char *text, size_t start, size_t end, bool plus_space)
 			c = ' ';
 		}
 		/* Tab is allowed (filters may hold it); other controls and NUL are not. */
-		if ((c < 0x20 && c != '\t') || c == 0x7F)
+		if ((c < 0x20 && c != '\t' && !(line_breaks && (c == '\r' || c == '\n'))) || c == 0x7F)
 			return NULL;
 		text[out++] = (char)c;
 	}
@@ -390,7 +394,7 @@ int api_parse_target(const char *target, size_t len, struct api_target *out,
 				snprintf(err, errlen, "too many path segments");
 				goto fail;
 			}
-			segment = decode_piece(t.buffer, start, i, false);
+			segment = decode_piece(t.buffer, start, i, false, false);
 			if (!segment) {
 				snprintf(err, errlen, "malformed path: bad %%-escape, control character or invalid UTF-8");
 				goto fail;
@@ -417,8 +421,8 @@ int api_parse_target(const char *target, size_t len, struct api_target *out,
 			snprintf(err, errlen, "more than %d query parameters", API_MAX_PARAMS);
 			goto fail;
 		}
-		name = decode_piece(t.buffer, start, eq, true);
-		value = eq < i ? decode_piece(t.buffer, eq + 1, i, true) : (t.buffer[eq] = '\0', t.buffer + eq);
+		name = decode_piece(t.buffer, start, eq, true, false);
+		value = eq < i ? decode_piece(t.buffer, eq + 1, i, true, false) : (t.buffer[eq] = '\0', t.buffer + eq);
 		if (!name || !value) {
 			snprintf(err, errlen, "malformed query string: bad %%-escape, control character or invalid UTF-8");
 			goto fail;
@@ -627,6 +631,88 @@ int api_parse_json(const char *body, size_t len, int max_depth, json_t **out,
 	return CRM_OK;
 }
 
+/* ---- HTML form bodies ------------------------------------------------------ */
+
+/*
+ * application/x-www-form-urlencoded, what an HTML form posts, decoded with
+ * the query string's own decoder (decode_piece), so that a form field and a
+ * query parameter are read alike: the same %XX and '+' rules, the same
+ * refusals, except that a value may hold line breaks (a textarea).
+ *
+ * Debian's liburiparser (0.9.7) has a query dissector, but it hands back
+ * NUL-terminated strings, so "%00" silently cuts a value short, and it keeps
+ * malformed escapes as they are where the query string refuses them: two
+ * decoders of one format that disagree. Splitting on '&' and '=' is all
+ * that is added here.
+ */
+int api_parse_form(const char *body, size_t len, json_t **out, char *err, size_t errlen)
+{
+	if (memchr(body, '\0', len)) {
+		snprintf(err, errlen, "NUL byte in the form");
+		return CRM_EINVAL;
+	}
+	char *text = xmalloc(len + 1);
+	memcpy(text, body, len);
+	text[len] = '\0';
+	json_t *form = json_object();
+	int fields = 0, code = CRM_EINVAL;
+	char shortbuf[64];
+	size_t start = 0;
+	for (size_t i = 0; i <= len; i++) {
+		if (i < len && text[i] != '&')
+			continue;
+		size_t eq = start;
+		while (eq < i && text[eq] != '=')
+			eq++;
+		if (i == start) {          /* "a=1&&b=2", a trailing '&' */
+			start = i + 1;
+			continue;
+		}
+		if (++fields > API_FORM_MAX_FIELDS) {
+			snprintf(err, errlen, "the form has more than %d fields", API_FORM_MAX_FIELDS);
+			code = CRM_ELIMIT;
+			goto fail;
+		}
+		char *name = decode_piece(text, start, eq, true, false);
+		char *value = eq < i ? decode_piece(text, eq + 1, i, true, true) : (text[eq] = '\0', text + eq);
+		if (!name || !value) {
+			snprintf(err, errlen, "malformed form field %d: bad %%-escape, control character or invalid UTF-8",
+			         fields);
+			goto fail;
+		}
+		size_t name_len = strlen(name);
+		if (name_len == 0 || name_len > API_FORM_MAX_NAME) {
+			snprintf(err, errlen, "form field %d: a name of 1 to %d bytes is needed", fields, API_FORM_MAX_NAME);
+			goto fail;
+		}
+		/* "tag[]=a&tag[]=b": several values, as a list under "tag"; any other name once */
+		bool many = name_len > 2 && name[name_len - 2] == '[' && name[name_len - 1] == ']';
+		if (many)
+			name[name_len - 2] = '\0';
+		json_t *held = json_object_get(form, name);
+		if (held && (!many || !json_is_array(held))) {
+			snprintf(err, errlen, "form field '%s' is given more than once (a field that takes several values "
+			         "is named '%s[]')", shorten(name, shortbuf, sizeof(shortbuf)), shorten(name, shortbuf, sizeof(shortbuf)));
+			goto fail;
+		}
+		if (many && !held)
+			json_object_set_new(form, name, held = json_array());
+		json_t *string = json_string(value);
+		if (many)
+			json_array_append_new(held, string);
+		else
+			json_object_set_new(form, name, string);
+		start = i + 1;
+	}
+	free(text);
+	*out = form;
+	return CRM_OK;
+fail:
+	free(text);
+	json_decref(form);
+	return code;
+}
+
 /* ---- /meta --------------------------------------------------------------- */
 
 static json_t *label_json(const struct meta_label *label, const char *fallback)
@@ -796,6 +882,7 @@ struct api *api_new(struct crm_kernel *kernel, const struct api_options *options
 	api->openapi = xcalloc((size_t)api->openapi_slots, sizeof(*api->openapi));
 	for (int i = 0; i < api->openapi_slots; i++)
 		atomic_init(&api->openapi[i], NULL);
+	api->public_limits = rate_limiter_new();
 	return api;
 }
 
@@ -807,6 +894,7 @@ void api_free(struct api *api)
 	for (int i = 0; i < api->openapi_slots; i++)
 		free(atomic_load(&api->openapi[i]));
 	free(api->openapi);
+	rate_limiter_free(api->public_limits);
 	free(api);
 }
 
@@ -1968,6 +2056,19 @@ static json_t *params_json(const struct api_target *t)
 	return query;
 }
 
+/* The route path "/<plugin>/..." from the target's segments from index on. Owned ("/" for none). */
+static char *route_path(const struct api_target *target, int index)
+{
+	struct strbuf path = { 0 };
+	for (int i = index; i < target->segment_count; i++) {
+		strbuf_putc(&path, '/');
+		strbuf_puts(&path, target->segments[i]);
+	}
+	if (!path.len)
+		strbuf_putc(&path, '/');
+	return strbuf_detach(&path);
+}
+
 static void respond_plugin(struct route_ctx *r, int rc, int status, json_t *response)
 {
 	if (rc != CRM_OK) {
@@ -1990,31 +2091,120 @@ static void respond_plugin(struct route_ctx *r, int rc, int status, json_t *resp
 /* Any method on API_PREFIX/plugins/<plugin>/...: a route a plugin registered with crm.route. */
 static void handle_plugin_route(struct route_ctx *r, int segment_index)
 {
-	struct strbuf path = { 0 };
-	for (int i = segment_index; i < r->target->segment_count; i++) {
-		strbuf_putc(&path, '/');
-		strbuf_puts(&path, r->target->segments[i]);
-	}
 	json_t *body = NULL;
 	if (r->req->body_len) {
 		static const char *const types[] = { "application/json", NULL };
-		if (!(body = json_body(r->req, r->res, types, false))) {
-			strbuf_free(&path);
+		if (!(body = json_body(r->req, r->res, types, false)))
+			return;
+	}
+	char *path = route_path(r->target, segment_index);
+	json_t *query = params_json(r->target), *response = NULL;
+	int status = 200;
+	int rc = plugin_route(r->api->kernel, &r->ctx, r->req->method, path, query, body, &status, &response);
+	json_decref(query);
+	json_decref(body);
+	if (rc == CRM_ENOTFOUND && !response) {
+		struct plugin_public_route route;
+		if (plugin_public_route_find(r->api->kernel, r->req->method, path, &route) == CRM_OK)
+			problem(r->res, r->req, 404, "no plugin route %s %s: the route is public, at %s%s", r->req->method,
+			        r->req->target, API_PUBLIC_PREFIX, path);
+		else
+			problem(r->res, r->req, 404, "no plugin route %s %s", r->req->method, r->req->target);
+		free(path);
+		return;
+	}
+	free(path);
+	respond_plugin(r, rc, status, response);
+}
+
+static const char *const form_types[] = { "application/x-www-form-urlencoded", NULL };
+
+/*
+ * Any method on API_PUBLIC_PREFIX/<plugin>/...: a route a plugin registered
+ * with { public = true }, for callers who are nobody (web-to-lead forms,
+ * survey answers, sign-ups). No credential is read: a session cookie, a
+ * bearer token or X-CSRF-Token sent along changes nothing (so there is no
+ * CSRF to guard against: no cookie acts). In order: the route (404), the
+ * client address's count for it (429 with Retry-After), the body's size
+ * (413; http.c refused a declared Content-Length over it before reading),
+ * its type and syntax (415, 400), then the handler, acting as the guest.
+ */
+static void handle_public_route(struct route_ctx *r, int segment_index)
+{
+	char *path = route_path(r->target, segment_index);
+	struct plugin_public_route route;
+	if (plugin_public_route_find(r->api->kernel, r->req->method, path, &route) != CRM_OK) {
+		problem(r->res, r->req, 404, "no public route %s %s", r->req->method, r->req->target);
+		free(path);
+		return;
+	}
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	int retry_after = 0;
+	if (!rate_limiter_take(r->api->public_limits, route.id, r->req->client_ip, route.rate_limit, route.rate_period,
+	                       (int64_t)now.tv_sec, &retry_after)) {
+		problem(r->res, r->req, 429, "at most %d requests in %d seconds from one address to this route; "
+		        "try again in %d seconds", route.rate_limit, route.rate_period, retry_after);
+		r->res->retry_after = retry_after; /* after problem(): it starts the response afresh */
+		free(path);
+		return;
+	}
+	if (r->req->body_len > route.max_body) {
+		problem(r->res, r->req, 413, "the body (%zu bytes) is larger than this route's %zu-byte cap",
+		        r->req->body_len, route.max_body);
+		free(path);
+		return;
+	}
+	json_t *body = NULL;
+	bool form = false;
+	if (r->req->body_len || content_type_is(r->req->content_type, form_types)) {
+		char err[300];
+		int rc;
+		if (content_type_is(r->req->content_type, json_types)) {
+			rc = api_parse_json(r->req->body ? r->req->body : "", r->req->body_len, API_MAX_JSON_DEPTH, &body,
+			                    err, sizeof(err));
+		} else if (content_type_is(r->req->content_type, form_types)) {
+			form = true;
+			rc = api_parse_form(r->req->body ? r->req->body : "", r->req->body_len, &body, err, sizeof(err));
+		} else {
+			problem(r->res, r->req, 415, "the body must be sent as application/json or "
+			        "application/x-www-form-urlencoded (an HTML form)");
+			free(path);
+			return;
+		}
+		if (rc != CRM_OK) {
+			problem(r->res, r->req, 400, "%s", err);
+			free(path);
 			return;
 		}
 	}
 	json_t *query = params_json(r->target), *response = NULL;
 	int status = 200;
-	int rc = plugin_route(r->api->kernel, &r->ctx, r->req->method, path.data ? path.data : "/", query, body,
-	                      &status, &response);
+	int rc = plugin_public_route(r->api->kernel, &r->ctx, r->req->method, path, query, body, form, &status,
+	                             &response);
 	json_decref(query);
 	json_decref(body);
-	strbuf_free(&path);
-	if (rc == CRM_ENOTFOUND && !response) {
-		problem(r->res, r->req, 404, "no plugin route %s %s", r->req->method, r->req->target);
-		return;
-	}
+	free(path);
 	respond_plugin(r, rc, status, response);
+}
+
+size_t api_body_limit(struct api *api, const char *method, const char *target)
+{
+	struct api_target t;
+	char err[200];
+	size_t limit = 0;
+	if (!target || api_parse_target(target, strlen(target), &t, err, sizeof(err)) != CRM_OK)
+		return 0;   /* api_handle refuses it (400) without reading the body */
+	if (t.segment_count >= 3 && !strcmp(t.segments[0], "api") && !strcmp(t.segments[1], "v1")
+	    && !strcmp(t.segments[2], "public")) {
+		struct plugin_public_route route;
+		char *path = route_path(&t, 3);
+		limit = plugin_public_route_find(api->kernel, method, path, &route) == CRM_OK ? route.max_body
+		                                                                                  : PLUGIN_PUBLIC_MAX_BODY;
+		free(path);
+	}
+	api_target_free(&t);
+	return limit;
 }
 
 /* POST .../objects/{object}/{id}/actions/{name}: a plugin action on one record. */
@@ -2247,6 +2437,11 @@ static void route(struct route_ctx *r)
 
 	if (count == 1 && strcmp(seg[0], "session") == 0 && method == M_POST) {
 		handle_login(r);
+		return;
+	}
+	/* before authenticate: public routes read no credential at all */
+	if (count >= 2 && strcmp(seg[0], "public") == 0) {
+		handle_public_route(r, (int)(seg - t->segments) + 1);
 		return;
 	}
 	if (method != M_OPTIONS && !authenticate(r))

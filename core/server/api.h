@@ -30,6 +30,9 @@ struct meta;
 #define API_MAX_SEGMENTS 8         /* path segments */
 #define API_MAX_JSON_DEPTH 32      /* nesting of arrays/objects in a JSON body */
 #define API_EXPORT_PAGE 500        /* records fetched per page while streaming CSV */
+#define API_FORM_MAX_FIELDS 100    /* fields (each value of a name[] field counts) in a form body */
+#define API_FORM_MAX_NAME 128      /* bytes in a form field's name */
+#define API_PUBLIC_PREFIX API_PREFIX "/public"   /* public plugin routes: no session, act as the guest */
 
 struct api;  /* opaque: the kernel, options, the cached /meta and /openapi.json per role */
 
@@ -60,7 +63,7 @@ struct api_request {
 	const char *authorization; /* "Bearer <token>" or NULL */
 	const char *cookie;        /* Cookie header or NULL (the session cookie is crm_session) */
 	const char *csrf;          /* X-CSRF-Token header or NULL */
-	const char *client_ip;     /* the peer's address as text, for login rate limiting; may be NULL */
+	const char *client_ip;     /* the peer's address as text, for the login and public-route limits; may be NULL */
 };
 
 struct api_stream;  /* a response body produced on demand (CSV export) */
@@ -89,6 +92,14 @@ struct api_response {
  */
 void api_handle(struct api *api, const struct api_request *req, struct api_response *res);
 void api_response_clear(struct api_response *res);
+
+/*
+ * The most body bytes the request may send, for http.c to check before it
+ * reads any: a public plugin route's max_body (for a path under
+ * API_PUBLIC_PREFIX that names no route, the default public cap), else 0
+ * (the server's --max-body). target is the raw request target.
+ */
+size_t api_body_limit(struct api *api, const char *method, const char *target);
 
 /*
  * A problem+json response (RFC 9457) for errors found before routing (body
@@ -157,6 +168,16 @@ int api_list_query(const struct api_target *target, struct object_query *query,
  */
 int api_parse_json(const char *body, size_t len, int max_depth, json_t **out,
                    char *err, size_t errlen);
+
+/*
+ * Decodes an application/x-www-form-urlencoded body (an HTML form) into an
+ * object of strings: '+' and %XX decoded as in the query string (line breaks
+ * allowed in values), names of 1 to API_FORM_MAX_NAME bytes, at most
+ * API_FORM_MAX_FIELDS fields. A name given twice is refused, unless it ends
+ * in "[]": "tag[]=a&tag[]=b" gives "tag": ["a", "b"]. An empty body is {}.
+ * CRM_OK and *out (owned), or CRM_EINVAL / CRM_ELIMIT with err set.
+ */
+int api_parse_form(const char *body, size_t len, json_t **out, char *err, size_t errlen);
 
 /*
  * Serialises json into a malloc'd buffer with the API's encoding flags

@@ -28,7 +28,8 @@
  *   request target       HTTP_MAX_TARGET (96 KiB): 414 problem+json (room for a
  *                        long filter, which the expression parser then caps)
  *   header fields        HTTP_MAX_HEADERS (32 KiB in all): 431 problem+json
- *   body                 options->max_body (default 10 MiB): a Content-Length over it
+ *   body                 options->max_body (default 10 MiB; a public plugin route's
+ *                        max_body, default 16 KiB: api_body_limit): a Content-Length over it
  *                        is a 413 sent before any of the body is read (and the
  *                        connection closed); a chunked body that grows past it
  *                        gets the connection closed (libmicrohttpd 0.9.75 cannot
@@ -114,6 +115,7 @@ struct http_request {
 	struct timespec start;
 	char *body;                   /* owned */
 	size_t body_len, body_cap;
+	size_t body_max;              /* this request's cap: --max-body, or a public route's smaller one */
 	int status;
 	uint64_t bytes;
 	struct api_stream *stream;    /* owned while streaming */
@@ -472,6 +474,13 @@ static enum MHD_Result first_call(struct MHD_Connection *connection, struct http
 		return refuse(connection, req, 400, "Content-Length together with Transfer-Encoding");
 	if (scan.transfer_encoding && !scan.chunked_only)
 		return refuse(connection, req, 400, "the only Transfer-Encoding accepted is chunked");
+	/* a public plugin route, open to anyone, takes a small body: known before any of it is read */
+	req->body_max = server->options.max_body;
+	if (scan.content_length || scan.transfer_encoding) {
+		size_t route_max = api_body_limit(server->api, method, req->target);
+		if (route_max && route_max < req->body_max)
+			req->body_max = route_max;
+	}
 	if (scan.content_length) {
 		const char *p = scan.content_length;
 		uint64_t length = 0;
@@ -480,10 +489,10 @@ static enum MHD_Result first_call(struct MHD_Connection *connection, struct http
 			return refuse(connection, req, 400, "malformed Content-Length");
 		for (; *p; p++)
 			length = length * 10 + (uint64_t)(*p - '0');
-		if (length > server->options.max_body) {
+		if (length > req->body_max) {
 			char detail[120];
 			snprintf(detail, sizeof(detail), "the body (%llu bytes) is larger than the %zu-byte cap",
-			         (unsigned long long)length, server->options.max_body);
+			         (unsigned long long)length, req->body_max);
 			return refuse(connection, req, 413, detail);
 		}
 		if (length > 0) {
@@ -496,7 +505,7 @@ static enum MHD_Result first_call(struct MHD_Connection *connection, struct http
 
 static bool append_body(struct http_request *req, const char *data, size_t size)
 {
-	size_t max = req->server->options.max_body;
+	size_t max = req->body_max;
 	if (size > max || req->body_len > max - size)
 		return false;
 	if (req->body_len + size > req->body_cap) {

@@ -5,7 +5,8 @@
  *
  *  - Security: a bearer token (POST /session, API tokens) or the session
  *    cookie, which needs X-CSRF-Token on every write; POST /session (login)
- *    is the one anonymous operation (security: []).
+ *    and the plugins' public routes (/public/<plugin>/..., run as the guest,
+ *    limited per client address) are the anonymous operations (security: []).
  *  - Every route the router answers: session, meta, openapi.json, batch, per
  *    object list/create/get/patch/delete/restore/history/shares/import/
  *    report/transitions, approvals' approve/reject, plugin routes and plugin
@@ -793,12 +794,51 @@ static void sanitize(char *text)
 			*p = '_';
 }
 
+/*
+ * A public route (endpoint e of plugin_endpoints): no security, no 401, its
+ * limits in the description, a 429 with Retry-After, and a body as JSON or
+ * as an HTML form. ok (stolen) holds the success responses.
+ */
+static json_t *public_operation(const char *op_id, const char *summary, const json_t *e, bool write, json_t *ok)
+{
+	long long limit = json_integer_value(json_object_get(e, "rate_limit"));
+	long long period = json_integer_value(json_object_get(e, "rate_period"));
+	long long max_body = json_integer_value(json_object_get(e, "max_body"));
+	json_t *r = responses(ok, E400 | E403 | E404 | E409 | E422 | (write ? E413 | E415 : 0));
+	char text[400];
+	snprintf(text, sizeof(text), "Over %lld requests in %lld seconds from one client address: wait Retry-After "
+	         "seconds", limit, period);
+	json_t *limited = problem_response(text);
+	json_object_set_new(limited, "headers", json_pack("{s:{s:s, s:{s:s, s:i}}}", "Retry-After", "description",
+		"Seconds until the address may call this route again", "schema", "type", "integer", "minimum", 1));
+	json_object_set_new(r, "429", limited);
+	if (write) {
+		snprintf(text, sizeof(text), "Body over this route's %lld-byte cap", max_body);
+		json_object_set_new(r, "413", problem_response(text));
+	}
+	snprintf(text, sizeof(text), "Open to anyone: no session or token is needed, and one sent along is ignored "
+	         "(the handler acts as the guest, with the rights of the role named guest, none without one). At most "
+	         "%lld requests in %lld seconds per client address%s.", limit, period,
+	         write ? "; a body of JSON or an HTML form (application/x-www-form-urlencoded)" : "");
+	json_t *op = json_pack("{s:s, s:s, s:s, s:[s], s:[], s:o}", "operationId", op_id, "summary", summary,
+	                       "description", text, "tags", "public", "security", "responses", r);
+	if (write) {
+		json_t *field = json_pack("{s:[{s:s}, {s:s, s:{s:s}}]}", "oneOf", "type", "string", "type", "array",
+		                          "items", "type", "string");
+		json_t *form = json_pack("{s:s, s:s, s:o}", "type", "object", "description",
+			"Form fields as strings; a name ending in [] gives a list", "additionalProperties", field);
+		set_body(op, json_pack("{s:{s:{s:s}}, s:{s:o}}", "application/json", "schema", "description",
+		                       "Any JSON body", "application/x-www-form-urlencoded", "schema", form), false);
+	}
+	return op;
+}
+
 static void add_plugin_paths(struct doc *d)
 {
 	json_t *endpoints = plugin_endpoints(d->ctx->kernel);
 	size_t i;
 	json_t *e;
-	bool tagged = false;
+	bool tagged = false, public_tagged = false;
 	json_array_foreach(endpoints, i, e) {
 		const char *kind = json_string_value(json_object_get(e, "kind"));
 		const char *plugin = json_string_value(json_object_get(e, "plugin"));
@@ -819,6 +859,7 @@ static void add_plugin_paths(struct doc *d)
 				"204", "description", "Done, nothing to return"), E_WRITE);
 			op = operation(op_id, summary, "plugins", true, r);
 			set_body(op, json_content(json_pack("{s:s}", "description", "The action's arguments (any JSON)")), false);
+			tagged = true;
 			json_array_append_new(params, param("object", "path", true,
 				json_pack("{s:s, s:O}", "type", "string", "enum", d->object_names), "The record's object"));
 			json_array_append_new(params, id_param("id", "Record id"));
@@ -831,10 +872,12 @@ static void add_plugin_paths(struct doc *d)
 			for (k = 0; method[k] && k + 1 < sizeof(lower); k++)
 				lower[k] = (char)(method[k] >= 'A' && method[k] <= 'Z' ? method[k] - 'A' + 'a' : method[k]);
 			lower[k] = '\0';
-			snprintf(path, sizeof(path), "/plugins%s", route);
-			snprintf(op_id, sizeof(op_id), "plugin_%s%s", lower, route);
+			bool is_public = json_is_true(json_object_get(e, "public"));
+			snprintf(path, sizeof(path), "%s%s", is_public ? "/public" : "/plugins", route);
+			snprintf(op_id, sizeof(op_id), "%s_%s%s", is_public ? "public" : "plugin", lower, route);
 			sanitize(op_id);
-			snprintf(summary, sizeof(summary), "Plugin route %s %s (plugin %s)", method, route, plugin);
+			snprintf(summary, sizeof(summary), "%s route %s %s (plugin %s)", is_public ? "Public" : "Plugin",
+			         method, route, plugin);
 			/* {name} segments are path parameters */
 			for (const char *p = strchr(route, '{'); p; p = strchr(p + 1, '{')) {
 				const char *end = strchr(p, '}');
@@ -846,22 +889,33 @@ static void add_plugin_paths(struct doc *d)
 				                                    "Route parameter"));
 			}
 			bool write = strcmp(method, "GET") != 0;
-			r = responses(json_pack("{s:{s:s, s:{s:{s:{s:s}}}}, s:{s:s}}", "200", "description",
+			json_t *ok = json_pack("{s:{s:s, s:{s:{s:{s:s}}}}, s:{s:s}}", "200", "description",
 				"The route's answer (any JSON)", "content", "application/json", "schema", "description", "any JSON value",
-				"204", "description", "No content"), (write ? E_WRITE : E_READ | E403) | E409 | E422);
-			op = operation(op_id, summary, "plugins", write, r);
-			if (write)
-				set_body(op, json_content(json_pack("{s:s}", "description", "Any JSON body")), false);
+				"204", "description", "No content");
+			if (is_public) {
+				op = public_operation(op_id, summary, e, write, ok);
+				public_tagged = true;
+			} else {
+				r = responses(ok, (write ? E_WRITE : E_READ | E403) | E409 | E422);
+				op = operation(op_id, summary, "plugins", write, r);
+				if (write)
+					set_body(op, json_content(json_pack("{s:s}", "description", "Any JSON body")), false);
+				tagged = true;
+			}
 			if (json_array_size(params))
 				json_object_set(op, "parameters", params);
 			add_op(d, path, lower, op, NULL);
 		}
 		json_decref(params);
-		tagged = true;
 	}
 	if (tagged)
 		json_array_append_new(d->tags, json_pack("{s:s, s:s}", "name", "plugins", "description",
 			"Routes and record actions registered by the enabled plugins"));
+	if (public_tagged)
+		json_array_append_new(d->tags, json_pack("{s:s, s:s}", "name", "public", "description",
+			"Plugin routes open to anyone, with no session (web forms, survey answers, sign-ups): the handler "
+			"acts as the guest, whose rights are the role named guest (none without one); each is limited per "
+			"client address and in body size"));
 	json_decref(endpoints);
 }
 

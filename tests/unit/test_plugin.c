@@ -17,6 +17,7 @@
 #include "kernel.h"
 #include "object.h"
 #include "plugin.h"
+#include "plugin_registry.h"
 #include "workflow.h"
 #include "../../sdk/crm_plugin.h"
 
@@ -749,6 +750,8 @@ static const char c_plugin[] =
 	"\tself->name = \"cp\";\n"
 	"\tself->version = \"1.0.0\";\n"
 	"\tif (host->on(self, \"note\", \"before_create\", 0, shout, NULL)) return CRM_EINVAL;\n"
+	"\tif (CRM_HOST_HAS(host, route_v2) && host->route_v2(self, \"POST\", \"/cp/public\",\n"
+	"\t        \"{\\\"public\\\": true, \\\"rate_limit\\\": \\\"5/min\\\"}\", hello, NULL)) return CRM_EINVAL;\n"
 	"\treturn host->route(self, \"POST\", \"/cp/hello/{name}\", hello, NULL);\n"
 	"}\n";
 
@@ -788,6 +791,18 @@ static void test_c_plugin_so_loads_and_its_hook_and_route_run(void)
 	              "world");
 	ASSERT_EQ(json_integer_value(json_object_get(response, "user")), 7);
 	json_decref(response);
+	/* route_v2 (ABI 1.1): a public route, called as the guest */
+	struct plugin_public_route route;
+	ASSERT_EQ(plugin_public_route_find(fx.kernel, "POST", "/cp/public", &route), CRM_OK);
+	ASSERT_EQ(route.rate_limit, 5);
+	fx.ctx.user_id = 7;
+	ASSERT_EQ(plugin_public_route(fx.kernel, &fx.ctx, "POST", "/cp/public", NULL, NULL, false, &status, &response),
+	          CRM_OK);
+	ASSERT_EQ(fx.ctx.user_id, 7);
+	fx.ctx.user_id = 0;
+	ASSERT_EQ(json_integer_value(json_object_get(response, "user")), CRM_USER_GUEST);
+	ASSERT(json_is_true(json_object_get(json_object_get(response, "input"), "public")));
+	json_decref(response);
 	pfx_close();
 }
 
@@ -796,7 +811,9 @@ static void test_c_plugin_with_a_newer_major_abi_is_refused(void)
 	pfx_prepare("plugins: [cp]\n");
 	ASSERT(build_c_plugin("((CRM_ABI_MAJOR + 1) << 16)"));
 	ASSERT_EQ(pfx_open(), CRM_EMETA);
-	ASSERT_CONTAINS(pfx_log(), "built against ABI 2.0, newer than the kernel's 1.0");
+	char expected[96];
+	snprintf(expected, sizeof(expected), "built against ABI 2.0, newer than the kernel's 1.%d", CRM_ABI_MINOR);
+	ASSERT_CONTAINS(pfx_log(), expected);
 	pfx_close();
 	/* a newer minor of the same major loads, with a warning */
 	pfx_prepare("plugins: [cp]\n");
@@ -842,6 +859,155 @@ static void test_routes_dispatch_through_plugin_route(void)
 	ASSERT_EQ(open_with("", "crm.route('GET', '/api/v1/objects', function() end)\n"), CRM_EMETA);
 	ASSERT_CONTAINS(pfx_log(), "must start with /p/");
 	pfx_close();
+}
+
+/* --- public routes ------------------------------------------------------------------ */
+
+/* The guest may create notes and reads none: `own` is nothing for the guest, who owns nothing. */
+static const char guest_role[] =
+	"role: guest\n"
+	"kind: consumer\n"
+	"objects:\n"
+	"  note: { read: own, create: true }\n";
+
+static const char public_plugin[] =
+	"crm.route('POST', '/p/note', function(req, ctx)\n"
+	"  local note = crm.create('note', { body = req.body.body })\n"
+	"  local read, why = pcall(crm.query, 'account')\n"
+	"  return { status = 201, json = { id = note.id, user = ctx.user, guest = ctx.guest, req_user = req.user,\n"
+	"           public = req.public, form = req.form, read_accounts = read, why = why,\n"
+	"           notes = #crm.query('note') } }\n"
+	"end, { public = true })\n"
+	"crm.route('GET', '/p/private', function(req, ctx) return { user = ctx.user } end)\n";
+
+static void test_public_route_runs_as_the_guest_with_only_the_guest_role(void)
+{
+	pfx_prepare("plugins: [p]\n");
+	pfx_write("metadata/roles.yaml", guest_role);
+	pfx_lua_plugin("p", "", public_plugin);
+	ASSERT_EQ(pfx_open(), CRM_OK);
+	ASSERT(create("account", "{\"name\": \"Acme\"}") > 0);
+	int status = 0;
+	json_t *response = NULL, *body = json_pack("{s:s}", "body", "from a form");
+	/* whoever calls (here the system), the handler acts as the guest */
+	fx.ctx.user_id = 0;
+	ASSERT_EQ(plugin_public_route(fx.kernel, &fx.ctx, "POST", "/p/note", NULL, body, true, &status, &response), CRM_OK);
+	json_decref(body);
+	ASSERT_EQ(fx.ctx.user_id, 0);
+	ASSERT_EQ(status, 201);
+	ASSERT_EQ(json_integer_value(json_object_get(response, "user")), CRM_USER_GUEST);
+	ASSERT(json_is_true(json_object_get(response, "guest")));
+	ASSERT(json_is_null(json_object_get(response, "req_user")));
+	ASSERT(json_is_true(json_object_get(response, "public")));
+	ASSERT(json_is_true(json_object_get(response, "form")));
+	/* accounts are not the guest's to read, and neither are the notes it created */
+	ASSERT(json_is_false(json_object_get(response, "read_accounts")));
+	ASSERT_CONTAINS(json_string_value(json_object_get(response, "why")), "unknown object 'account'");
+	ASSERT_EQ(json_integer_value(json_object_get(response, "notes")), 0);
+	/* what it created belongs to nobody; the audit trail names the guest */
+	json_t *note = get("note", json_integer_value(json_object_get(response, "id")));
+	ASSERT_STR_EQ(json_string_value(json_object_get(note, "body")), "from a form");
+	ASSERT(json_is_null(json_object_get(note, "owner")));
+	ASSERT(json_is_null(json_object_get(note, "created_by")));
+	json_t *history = NULL;
+	ASSERT_EQ(object_history(&fx.ctx, "note", json_integer_value(json_object_get(note, "id")), &history), CRM_OK);
+	ASSERT_EQ(json_integer_value(json_object_get(json_array_get(history, 0), "user")), CRM_USER_GUEST);
+	json_decref(history);
+	json_decref(note);
+	json_decref(response);
+	/* public and signed-in routes are apart: each is found only where it is served */
+	ASSERT_EQ(plugin_route(fx.kernel, &fx.ctx, "POST", "/p/note", NULL, NULL, &status, &response), CRM_ENOTFOUND);
+	ASSERT_EQ(plugin_public_route(fx.kernel, &fx.ctx, "GET", "/p/private", NULL, NULL, false, &status, &response),
+	          CRM_ENOTFOUND);
+	struct plugin_public_route route;
+	ASSERT_EQ(plugin_public_route_find(fx.kernel, "GET", "/p/private", &route), CRM_ENOTFOUND);
+	ASSERT_EQ(plugin_public_route_find(fx.kernel, "POST", "/p/note", &route), CRM_OK);
+	ASSERT_EQ(route.rate_limit, PLUGIN_PUBLIC_RATE_LIMIT);
+	ASSERT_EQ(route.rate_period, PLUGIN_PUBLIC_RATE_PERIOD);
+	ASSERT_EQ(route.max_body, PLUGIN_PUBLIC_MAX_BODY);
+	json_t *endpoints = plugin_endpoints(fx.kernel);
+	ASSERT(json_is_true(json_object_get(json_array_get(endpoints, 0), "public")));
+	ASSERT(!json_object_get(json_array_get(endpoints, 1), "public"));
+	json_decref(endpoints);
+	pfx_close();
+}
+
+static void test_public_route_without_a_guest_role_may_do_nothing(void)
+{
+	pfx_prepare("plugins: [p]\n");
+	pfx_lua_plugin("p", "", public_plugin);
+	ASSERT_EQ(pfx_open(), CRM_OK);
+	int status = 0;
+	json_t *response = NULL, *body = json_pack("{s:s}", "body", "x");
+	fx.ctx.user_id = 0;
+	ASSERT_EQ(plugin_public_route(fx.kernel, &fx.ctx, "POST", "/p/note", NULL, body, false, &status, &response),
+	          CRM_EDENIED);
+	json_decref(body);
+	ASSERT_CONTAINS(fx.ctx.message, "defines no role named 'guest'");
+	ASSERT_EQ(count("note"), 0);
+	pfx_close();
+}
+
+static void test_public_route_options_are_checked(void)
+{
+	int count_out = 0, period = 0;
+	ASSERT(plugin_parse_rate("10/min", &count_out, &period) && count_out == 10 && period == 60);
+	ASSERT(plugin_parse_rate("100/15min", &count_out, &period) && count_out == 100 && period == 900);
+	ASSERT(plugin_parse_rate("5/s", &count_out, &period) && count_out == 5 && period == 1);
+	ASSERT(plugin_parse_rate("1000/d", &count_out, &period) && count_out == 1000 && period == 86400);
+	static const char *const bad[] = { "", "10", "0/min", "-1/min", "10/", "10/fortnight", "10/2d", "10 / min",
+	                                   "1000001/min", "10/0min", "x/min", NULL };
+	for (int i = 0; bad[i]; i++)
+		ASSERT(!plugin_parse_rate(bad[i], &count_out, &period));
+	static const struct { const char *lua, *message; } refused[] = {
+		{ "crm.route('POST', '/p/x', function() end, { public = true, rate_limit = '10/fortnight' })",
+		  "'rate_limit' must be a count per period" },
+		{ "crm.route('POST', '/p/x', function() end, { rate_limit = '10/min' })", "for public routes" },
+		{ "crm.route('POST', '/p/x', function() end, { public = true, max_body = 0 })", "'max_body' must be" },
+		{ "crm.route('POST', '/p/x', function() end, { public = true, max_body = 2000000 })", "'max_body' must be" },
+		{ "crm.route('POST', '/p/x', function() end, { publik = true })", "unknown route option 'publik'" },
+		{ "crm.route('POST', '/p/x', function() end, { public = 'yes' })", "'public' must be true or false" },
+		{ "crm.route('POST', '/p/x', function() end)\n"
+		  "crm.route('POST', '/p/x', function() end, { public = true })", "registered twice" },
+	};
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		ASSERT_EQ(open_with("", refused[i].lua), CRM_EMETA);
+		ASSERT_CONTAINS(pfx_log(), refused[i].message);
+		pfx_close();
+	}
+	ASSERT_EQ(open_with("", "crm.route('POST', '/p/x', function() end, { public = true, rate_limit = '100/15min', "
+	                        "max_body = 1024 })\n"
+	                        "crm.route('GET', '/p/y', function() end, {})\n"), CRM_OK);
+	struct plugin_public_route route;
+	ASSERT_EQ(plugin_public_route_find(fx.kernel, "POST", "/p/x", &route), CRM_OK);
+	ASSERT_EQ(route.rate_limit, 100);
+	ASSERT_EQ(route.rate_period, 900);
+	ASSERT_EQ(route.max_body, 1024);
+	/* `crm plugins` shows who may call it */
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	plugin_cli_list(fx.kernel, false, out);
+	fclose(out);
+	ASSERT_CONTAINS(text, "POST /p/x (public at /api/v1/public/p/x, 100 per 900 s per address, body up to 1024 bytes)");
+	ASSERT_CONTAINS(text, "GET /p/y");
+	free(text);
+	pfx_close();
+}
+
+/* A plugin's own tests reach a public route with crm.test.route, running as the guest. */
+static void test_plugin_tests_call_public_routes_as_the_guest(void)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	int code = kernel_plugin_test("tests/api/public", "tests/plugins", "webform", out);
+	fclose(out);
+	if (code != 0 || getenv("VERBOSE"))
+		fputs(text, stderr);
+	ASSERT_EQ(code, 0);
+	ASSERT_CONTAINS(text, "ok   test_the_form_creates_a_pooled_lead_as_the_guest");
+	free(text);
 }
 
 static void test_jobs_run_on_tick_and_a_failing_job_is_retried_with_backoff(void)
@@ -1085,6 +1251,11 @@ static const struct test_case tests[] = {
 	{ "c_plugin_so_loads_and_its_hook_and_route_run", test_c_plugin_so_loads_and_its_hook_and_route_run },
 	{ "c_plugin_with_a_newer_major_abi_is_refused", test_c_plugin_with_a_newer_major_abi_is_refused },
 	{ "routes_dispatch_through_plugin_route", test_routes_dispatch_through_plugin_route },
+	{ "public_route_runs_as_the_guest_with_only_the_guest_role",
+	  test_public_route_runs_as_the_guest_with_only_the_guest_role },
+	{ "public_route_without_a_guest_role_may_do_nothing", test_public_route_without_a_guest_role_may_do_nothing },
+	{ "public_route_options_are_checked", test_public_route_options_are_checked },
+	{ "plugin_tests_call_public_routes_as_the_guest", test_plugin_tests_call_public_routes_as_the_guest },
 	{ "timed_job_runs_once_per_slot_across_a_restart", test_timed_job_runs_once_per_slot_across_a_restart },
 	{ "jobs_run_on_tick_and_a_failing_job_is_retried_with_backoff",
 	  test_jobs_run_on_tick_and_a_failing_job_is_retried_with_backoff },
