@@ -717,20 +717,29 @@ static int check_record(struct crm_ctx *ctx, struct store_conn *conn, const stru
  */
 static int climb_rollups(struct crm_ctx *ctx, const struct meta_object *object, int64_t id)
 {
-	for (int i = 0; i < object->rollup_parent_count; i++) {
+	/* each ref read once, every rollup above refreshed, then each parent climbs once */
+	struct above { const struct meta_field *ref; int64_t id; } *above =
+		object->rollup_parent_count ? xcalloc((size_t)object->rollup_parent_count, sizeof(*above)) : NULL;
+	int count = 0, code = CRM_OK;
+	for (int i = 0; i < object->rollup_parent_count && code == CRM_OK; i++) {
 		const struct meta_field *up = object->rollup_parents[i];
 		if (!up->rollup_reads_rollup)
 			continue;
-		int64_t parent_id;
-		int code = store_ref_value(ctx->txn, object, up->rollup_child_field, id, &parent_id, ctx);
-		if (code == CRM_OK && parent_id)
-			code = store_rollup_refresh(ctx->txn, up, up->rollup_child_field->target, parent_id, ctx);
-		if (code == CRM_OK && parent_id)
-			code = climb_rollups(ctx, up->rollup_child_field->target, parent_id);
-		if (code != CRM_OK)
-			return code;
+		int k = 0;
+		while (k < count && above[k].ref != up->rollup_child_field)
+			k++;
+		if (k == count) {
+			above[count].ref = up->rollup_child_field;
+			code = store_ref_value(ctx->txn, object, up->rollup_child_field, id, &above[count++].id, ctx);
+		}
+		if (code == CRM_OK && above[k].id)
+			code = store_rollup_refresh(ctx->txn, up, up->rollup_child_field->target, above[k].id, ctx);
 	}
-	return CRM_OK;
+	for (int k = 0; k < count && code == CRM_OK; k++)
+		if (above[k].id)
+			code = climb_rollups(ctx, above[k].ref->target, above[k].id);
+	free(above);
+	return code;
 }
 
 /*

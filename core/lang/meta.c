@@ -4131,6 +4131,25 @@ static void check_lines_view(struct loader *ld, const struct meta *meta, const s
 }
 
 /*
+ * A report measure as dashboards and kpis write it: count, or sum(f), avg(f),
+ * min(f), max(f) of a number field f of object (what object_aggregate takes).
+ */
+static bool report_measure_ok(const struct meta_object *object, const char *measure)
+{
+	if (!measure || !strcmp(measure, "count"))
+		return measure != NULL;
+	size_t length = strlen(measure);
+	if (length <= 5 || measure[length - 1] != ')' || (strncmp(measure, "sum(", 4) && strncmp(measure, "avg(", 4)
+	    && strncmp(measure, "min(", 4) && strncmp(measure, "max(", 4)))
+		return false;
+	char *name = xstrndup(measure + 4, length - 5);
+	const struct meta_field *measured = meta_find_field(object, name);
+	free(name);
+	enum value_kind kind = measured ? meta_field_kind(measured) : KIND_TEXT;
+	return kind == KIND_INT || kind == KIND_REAL;
+}
+
+/*
  * views.charts: [{ title, group, measure, filter, by, type }], the dashboard's
  * bar charts of this object, each one report (GET /reports): checked here so
  * that a typo fails `crm check`, not the dashboard in a buyer's browser.
@@ -4165,21 +4184,11 @@ static void check_charts(struct loader *ld, const struct meta_object *object)
 		if (!grouped)
 			error_at(ld, object->pos, "views.charts[%zu] of '%s': 'group' must name a field of '%s'", i, object->name,
 			         object->name);
-		const char *measure = json_string_value(json_object_get(chart, "measure"));
-		if (measure && strcmp(measure, "count") != 0) {
-			size_t length = strlen(measure);
-			bool shaped = length > 5 && measure[length - 1] == ')' && (!strncmp(measure, "sum(", 4)
-			              || !strncmp(measure, "avg(", 4) || !strncmp(measure, "min(", 4) || !strncmp(measure, "max(", 4));
-			char *name = shaped ? xstrndup(measure + 4, length - 5) : NULL;
-			const struct meta_field *measured = name ? meta_find_field(object, name) : NULL;
-			enum value_kind kind = measured ? meta_field_kind(measured) : KIND_TEXT;
-			if (kind != KIND_INT && kind != KIND_REAL)
-				error_at(ld, object->pos, "views.charts[%zu] of '%s': 'measure' is count, sum(f), avg(f), min(f) or "
-				         "max(f) of a number field, not '%s'", i, object->name, shown(ld, measure));
-			free(name);
-		} else if (json_object_get(chart, "measure") && !measure) {
-			error_at(ld, object->pos, "views.charts[%zu] of '%s': 'measure' is a text", i, object->name);
-		}
+		json_t *measure = json_object_get(chart, "measure");
+		if (measure && !report_measure_ok(object, json_string_value(measure)))
+			error_at(ld, object->pos, "views.charts[%zu] of '%s': 'measure' is count, sum(f), avg(f), min(f) or "
+			         "max(f) of a number field, not '%s'", i, object->name,
+			         json_is_string(measure) ? shown(ld, json_string_value(measure)) : "(not a text)");
 		const char *filter = json_string_value(json_object_get(chart, "filter"));
 		if (filter) {
 			struct expr *e = NULL;
@@ -4817,24 +4826,9 @@ static void resolve_kpis(struct loader *ld)
 		if (!kpi_user_field(k->owner_field))
 			error_at(ld, k->owner_pos.line ? k->owner_pos : k->pos, "kpi '%s': 'owner' must be a user field of '%s', "
 			         "not '%s'", k->name, k->object->name, shown(ld, k->owner_name));
-		if (strcmp(k->measure, "count") != 0) {
-			static const char *const fns[] = { "sum(", "avg(", "min(", "max(" };
-			size_t length = strlen(k->measure);
-			int fn = -1;
-			for (int f = 0; f < 4; f++)
-				if (!strncmp(k->measure, fns[f], 4))
-					fn = f;
-			const struct meta_field *measured = NULL;
-			if (fn >= 0 && length > 5 && k->measure[length - 1] == ')') {
-				char *field = xstrndup(k->measure + 4, length - 5);
-				measured = meta_find_field(k->object, field);
-				free(field);
-			}
-			enum value_kind kind = measured ? meta_field_kind(measured) : KIND_TEXT;
-			if (fn < 0 || !measured || (kind != KIND_INT && kind != KIND_REAL))
-				error_at(ld, k->measure_pos, "kpi '%s': 'measure' is count, sum(f), avg(f), min(f) or max(f) of a "
-				         "number field of '%s', not '%s'", k->name, k->object->name, shown(ld, k->measure));
-		}
+		if (!report_measure_ok(k->object, k->measure))
+			error_at(ld, k->measure_pos, "kpi '%s': 'measure' is count, sum(f), avg(f), min(f) or max(f) of a "
+			         "number field of '%s', not '%s'", k->name, k->object->name, shown(ld, k->measure));
 		if (k->filter_expr) {
 			char context[128];
 			snprintf(context, sizeof(context), "filter of kpi '%s'", k->name);
