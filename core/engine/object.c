@@ -1993,7 +1993,8 @@ int object_count(struct crm_ctx *ctx, const char *object, const char *filter, in
 /*
  * A group item: a field path, or a date path with a bucket ("close_date:month"),
  * grouped in SQL by the bucket's first day's text: 2026-12-07 -> day
- * "2026-12-07", month "2026-12", quarter "2026-Q4", year "2026". The row key
+ * "2026-12-07", week "2026-12-07" (its Monday), month "2026-12", quarter
+ * "2026-Q4", year "2026". The row key
  * is "close_date_month".
  */
 static int group_item(struct crm_ctx *ctx, struct compiled *c, const char *item)
@@ -2001,13 +2002,14 @@ static int group_item(struct crm_ctx *ctx, struct compiled *c, const char *item)
 	const char *colon = strchr(item, ':');
 	if (!colon)
 		return add_column(ctx, c, item);
-	static const char *const buckets[] = { "day", "month", "quarter", "year" };
+	static const char *const buckets[] = { "day", "month", "quarter", "year", "week" };
 	int bucket = -1;
-	for (int k = 0; k < 4; k++)
+	for (int k = 0; k < 5; k++)
 		if (!strcmp(colon + 1, buckets[k]))
 			bucket = k;
 	if (bucket < 0)
-		return crm_error(ctx, CRM_EINVAL, "group '%.80s': a date is grouped by day, month, quarter or year", item);
+		return crm_error(ctx, CRM_EINVAL, "group '%.80s': a date is grouped by day, week, month, quarter or year",
+		                 item);
 	if (c->q.column_count >= MAX_FIELDS)
 		return crm_error(ctx, CRM_ELIMIT, "too many fields (at most %d)", MAX_FIELDS);
 	char *path = xstrndup(item, (size_t)(colon - item));
@@ -2024,6 +2026,8 @@ static int group_item(struct crm_ctx *ctx, struct compiled *c, const char *item)
 		static const char *const sql[] = {
 			"substr(%s, 1, 10)", "substr(%s, 1, 7)",
 			"(substr(%s, 1, 4) || '-Q' || ((CAST(substr(%s, 6, 2) AS INTEGER) + 2) / 3))", "substr(%s, 1, 4)",
+			/* the Monday of the ISO week */
+			"date(substr(%s, 1, 10), '-' || ((CAST(strftime('%%w', substr(%s, 1, 10)) AS INTEGER) + 6) %% 7) || ' days')",
 		};
 		strbuf_printf(&c->columns[i], sql[bucket], date.data, date.data);
 		struct strbuf name = { 0 };
@@ -2154,6 +2158,56 @@ int object_aggregate(struct crm_ctx *ctx, const char *object, const char *group,
 	}
 	free(list);
 done:
+	compiled_free(c);
+	return code;
+}
+
+int object_aggregate_parts(struct crm_ctx *ctx, const char *object, const struct object_aggregate_parts *parts,
+                           json_t **out)
+{
+	if (parts->measure_count < 1 || parts->measure_count > 32)
+		return crm_error(ctx, CRM_ELIMIT, "1 to 32 measures");
+	struct object_query query = { .filter = parts->filter };
+	struct compiled *c;
+	int code = compile_query(ctx, object, &query, false, &c);
+	if (code != CRM_OK)
+		return code;
+	struct strbuf extra = { 0 };
+	struct strbuf measure_sql[32] = { 0 };
+	const char *sql_ptrs[32];
+	if (parts->group && *parts->group && (code = each_item(ctx, parts->group, group_item, c)) != CRM_OK)
+		goto done;
+	int group_count = c->q.column_count;
+	if (group_count > 4) {
+		code = crm_error(ctx, CRM_ELIMIT, "group by at most 4 fields");
+		goto done;
+	}
+	if ((code = parts->compile(parts->arg, &c->b, -1, &extra)) != CRM_OK)
+		goto done;
+	if (extra.len) {
+		struct strbuf both = { 0 };
+		if (c->where.len)
+			strbuf_printf(&both, "(%s) AND (%s)", c->where.data, extra.data);
+		else
+			strbuf_puts(&both, extra.data);
+		strbuf_free(&c->where);
+		c->where = both;
+		c->q.where = c->where.data;
+	}
+	for (int i = 0; i < parts->measure_count && code == CRM_OK; i++) {
+		code = parts->compile(parts->arg, &c->b, i, &measure_sql[i]);
+		sql_ptrs[i] = measure_sql[i].data;
+	}
+	if (code == CRM_OK) {
+		struct store_conn *conn = read_conn(ctx);
+		code = store_aggregate(conn, &c->q, group_count, c->column_sql, c->column_names, c->column_fields,
+		                       parts->measure_count, sql_ptrs, (const char **)parts->measure_names, out, ctx);
+		read_done(ctx, conn);
+	}
+done:
+	for (int i = 0; i < 32; i++)
+		strbuf_free(&measure_sql[i]);
+	strbuf_free(&extra);
 	compiled_free(c);
 	return code;
 }

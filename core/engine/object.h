@@ -97,6 +97,29 @@ int object_aggregate(struct crm_ctx *ctx, const char *object, const char *group,
                      const char *measures, const char *filter, json_t **out);
 
 /*
+ * A group-by aggregate whose condition and measures the caller compiles into
+ * the query's own builder (engine/report.c: measures over joined records as
+ * subqueries). The query is object_aggregate's: the root's read rule, the
+ * caller's filter, the groups (as object_aggregate's group, plus
+ * `date:week`), the access backstop over every column. compile(arg, b, -1,
+ * out) appends a condition over t0 (or nothing); compile(arg, b, i, out) the
+ * i-th measure's aggregate SQL; b's parameters and joins are shared, so
+ * values bound there are bound to the statement. An error from compile is
+ * returned as it is. *out as object_aggregate's, keys measure_names.
+ */
+struct expr_sql;
+struct object_aggregate_parts {
+	const char *group;                 /* "stage,close_date:month" or NULL */
+	const char *filter;                /* the caller's expression over object, or NULL */
+	int measure_count;                 /* 1 to 32 */
+	const char *const *measure_names;
+	int (*compile)(void *arg, struct expr_sql *b, int measure, struct strbuf *out);
+	void *arg;
+};
+int object_aggregate_parts(struct crm_ctx *ctx, const char *object, const struct object_aggregate_parts *parts,
+                           json_t **out);
+
+/*
  * The field-level audit trail of one record (deleted ones too), oldest
  * first: [ { "id", "at", "user", "request_id", "action": "create" | "update"
  * | "delete" | "restore" | "purge", "changes": { field: [old, new] } } ].

@@ -2375,6 +2375,15 @@ static const char *const kpi_keys[] = {
 static const char *const kpi_target_keys[] = { "object", "field", "owner", "date", NULL };
 static const char *const kpi_periods[] = { "month", "quarter", "year", NULL };
 static const char *const kpi_categories[] = { "operating", "business_value", NULL };
+static const char *const report_keys[] = {
+	"report", "label", "description", "module", "object", "joins", "group", "measures", "filter", "parameters",
+	"sort", "limit", "view", NULL,
+};
+static const char *const report_join_keys[] = { "children", "parent", "from", NULL };
+static const char *const report_group_keys[] = { "field", "by", "label", NULL };
+static const char *const report_measure_keys[] = { "measure", "filter", "label", NULL };
+static const char *const report_buckets[] = { "", "day", "week", "month", "quarter", "year", NULL };
+static const char *const report_views[] = { "table", "bar", "line", "funnel", NULL };
 static const char *const timer_keys[] = { "name", "when", "every", "at", "cron", "untouched_for", "do", NULL };
 static const char *const create_keys[] = { "object", "values", "link", "owner", NULL };
 /* Beside the action's own key in an action map: whose rights it runs with. */
@@ -2404,6 +2413,10 @@ static const struct meta_key_table key_tables[] = {
 	{ "timer", timer_keys },
 	{ "kpi", kpi_keys },
 	{ "kpi-target", kpi_target_keys },
+	{ "report", report_keys },
+	{ "report-join", report_join_keys },
+	{ "report-group", report_group_keys },
+	{ "report-measure", report_measure_keys },
 	{ "actions", action_keys },
 	{ "create-action", create_keys },
 	{ "notify-action", notify_keys },
@@ -3377,6 +3390,323 @@ static void parse_kpi(struct loader *ld, const struct ynode *root)
 	ld->meta->kpis[ld->meta->kpi_count++] = k;
 }
 
+/* ------------------------------------------------------------ report: documents */
+
+static void report_free(struct meta_report *r)
+{
+	free(r->name);
+	label_free(&r->label);
+	free(r->description);
+	free(r->module);
+	free(r->object_name);
+	for (int i = 0; i < r->join_count; i++) {
+		free(r->joins[i].name);
+		free(r->joins[i].from_name);
+		free(r->joins[i].object_name);
+		free(r->joins[i].ref_name);
+	}
+	free(r->joins);
+	for (int i = 0; i < r->group_count; i++) {
+		free(r->groups[i].path);
+		free(r->groups[i].column);
+		label_free(&r->groups[i].label);
+	}
+	free(r->groups);
+	for (int i = 0; i < r->measure_count; i++) {
+		free(r->measures[i].name);
+		label_free(&r->measures[i].label);
+		free(r->measures[i].measure);
+		free(r->measures[i].path);
+		free(r->measures[i].filter);
+		expr_free(r->measures[i].filter_expr);
+	}
+	free(r->measures);
+	for (int i = 0; i < r->parameter_count; i++) {
+		free(r->parameters[i].name);
+		free(r->parameters[i].path);
+	}
+	free(r->parameters);
+	free(r->filter);
+	expr_free(r->filter_expr);
+	free(r->sort);
+	memset(r, 0, sizeof(*r));
+}
+
+#define MAX_REPORT_ITEMS 16   /* joins, groups (4), measures, parameters of one report */
+
+/* joins: { name: { children: object.ref | parent: [join.]ref, from: join } }: see struct meta_report_join. */
+static void parse_report_joins(struct loader *ld, struct meta_report *r, const struct ynode *node)
+{
+	if (node->kind != YNODE_MAPPING || node->count / 2 > MAX_REPORT_ITEMS) {
+		error_node(ld, node, "expected a map of at most %d join names to { children: object.ref } or "
+		           "{ parent: join.ref } for 'joins' (see docs/metadata.md#report-join)", MAX_REPORT_ITEMS);
+		return;
+	}
+	r->joins = xcalloc((size_t)node->count / 2 + 1, sizeof(*r->joins));
+	for (int i = 0; i < node->count; i += 2) {
+		const struct ynode *key = node->items[i], *value = node->items[i + 1];
+		const char *name = get_name(ld, key, "joins");
+		if (!name)
+			continue;
+		struct meta_report_join j = { .pos = node_pos(ld, key), .from = -1 };
+		const struct ynode *children = value->kind == YNODE_MAPPING ? ytree_map_get(value, "children") : NULL;
+		const struct ynode *parent = value->kind == YNODE_MAPPING ? ytree_map_get(value, "parent") : NULL;
+		if (!children == !parent) {
+			error_node(ld, value, "join '%s': expected either { children: object.ref } or { parent: join.ref } "
+			           "(see docs/metadata.md#report-join)", name);
+			continue;
+		}
+		for (int k = 0; k < value->count; k += 2)
+			if (!in_list(value->items[k]->text, report_join_keys))
+				error_unknown_key(ld, value->items[k], "report join", report_join_keys);
+		const struct ynode *from = ytree_map_get(value, "from");
+		const char *text = get_text(ld, children ? children : parent, children ? "children" : "parent");
+		if (!text)
+			continue;
+		const char *dot = strchr(text, '.');
+		if (children) {
+			j.kind = REPORT_JOIN_CHILDREN;
+			if (!dot || strchr(dot + 1, '.')) {
+				error_node(ld, children, "join '%s': 'children' is object.ref (the child object and its ref "
+				           "field to the record it starts from), not '%s'", name, shown(ld, text));
+				continue;
+			}
+			j.object_name = xstrndup(text, (size_t)(dot - text));
+			j.ref_name = xstrdup(dot + 1);
+			if (from && (text = get_name(ld, from, "from")))
+				j.from_name = xstrdup(text);
+		} else {
+			j.kind = REPORT_JOIN_PARENT;
+			if (from) {
+				error_node(ld, from, "join '%s': a parent join names its start in 'parent: join.ref'", name);
+				continue;
+			}
+			if (dot && strchr(dot + 1, '.')) {
+				error_node(ld, parent, "join '%s': 'parent' is join.ref (or a ref of the root), not '%s'", name,
+				           shown(ld, text));
+				continue;
+			}
+			j.from_name = dot ? xstrndup(text, (size_t)(dot - text)) : NULL;
+			j.ref_name = xstrdup(dot ? dot + 1 : text);
+		}
+		j.name = xstrdup(name);
+		r->joins[r->join_count++] = j;
+	}
+}
+
+/* group: [path | { field, by, label }]. */
+static void parse_report_groups(struct loader *ld, struct meta_report *r, const struct ynode *node)
+{
+	if (node->kind != YNODE_SEQUENCE || node->count > 4) {
+		error_node(ld, node, "expected a list of at most 4 fields or { field, by } for 'group' "
+		           "(see docs/metadata.md#report-group)");
+		return;
+	}
+	r->groups = xcalloc((size_t)node->count + 1, sizeof(*r->groups));
+	for (int i = 0; i < node->count; i++) {
+		const struct ynode *item = node->items[i];
+		struct meta_report_group g = { .pos = node_pos(ld, item) };
+		const char *path = NULL;
+		if (item->kind == YNODE_MAPPING) {
+			for (int k = 0; k < item->count; k += 2) {
+				const struct ynode *key = item->items[k], *value = item->items[k + 1];
+				const char *text;
+				int index;
+				if (!in_list(key->text, report_group_keys))
+					error_unknown_key(ld, key, "report group", report_group_keys);
+				else if (!strcmp(key->text, "field"))
+					path = get_text(ld, value, "field");
+				else if (!strcmp(key->text, "label"))
+					parse_label(ld, value, "label", &g.label);
+				else if (!(text = get_text(ld, value, "by")))
+					continue;
+				else if ((index = word_index(text, report_buckets)) <= 0)
+					error_node(ld, value, "expected day, week, month, quarter or year for 'by', not '%s'",
+					           shown(ld, text));
+				else
+					g.by = (enum report_bucket)index;
+			}
+		} else {
+			path = get_text(ld, item, "group");
+		}
+		if (!path) {
+			error_node(ld, item, "a group needs a 'field'");
+			label_free(&g.label);
+			continue;
+		}
+		g.path = xstrdup(path);
+		struct strbuf column = { 0 };
+		strbuf_puts(&column, path);
+		if (g.by)
+			strbuf_printf(&column, "_%s", report_buckets[g.by]);
+		for (char *p = column.data; *p; p++)
+			if (*p == '.')
+				*p = '_';
+		g.column = strbuf_detach(&column);
+		r->groups[r->group_count++] = g;
+	}
+}
+
+/* "sum(opportunity.amount)" into fn and the text inside (owned, NULL for a bare count); false if malformed. */
+static bool report_measure_split(const char *text, enum report_fn *fn, char **inner)
+{
+	static const char *const fns[] = { "count", "count_distinct", "sum", "avg", "min", "max", NULL };
+	*inner = NULL;
+	if (!strcmp(text, "count")) {
+		*fn = REPORT_COUNT;
+		return true;
+	}
+	const char *open = strchr(text, '(');
+	size_t length = strlen(text);
+	if (!open || length < 3 || text[length - 1] != ')' || open + 1 >= text + length - 1)
+		return false;
+	char *name = xstrndup(text, (size_t)(open - text));
+	int index = word_index(name, fns);
+	free(name);
+	if (index < 0)
+		return false;
+	*fn = (enum report_fn)index;
+	*inner = xstrndup(open + 1, (size_t)(text + length - 1 - (open + 1)));
+	return true;
+}
+
+/* measures: { name: { measure, filter, label } }. */
+static void parse_report_measures(struct loader *ld, struct meta_report *r, const struct ynode *node)
+{
+	if (node->kind != YNODE_MAPPING || node->count == 0 || node->count / 2 > MAX_REPORT_ITEMS) {
+		error_node(ld, node, "expected a map of 1 to %d measure names to { measure, filter, label } for "
+		           "'measures' (see docs/metadata.md#report-measure)", MAX_REPORT_ITEMS);
+		return;
+	}
+	r->measures = xcalloc((size_t)node->count / 2 + 1, sizeof(*r->measures));
+	for (int i = 0; i < node->count; i += 2) {
+		const struct ynode *key = node->items[i], *value = node->items[i + 1];
+		const char *name = get_name(ld, key, "measures");
+		if (!name)
+			continue;
+		struct meta_report_measure m = { .pos = node_pos(ld, key), .join = -1 };
+		if (value->kind != YNODE_MAPPING) {
+			error_node(ld, value, "measure '%s': expected { measure, filter, label }", name);
+			continue;
+		}
+		for (int k = 0; k < value->count; k += 2) {
+			const struct ynode *mk = value->items[k], *mv = value->items[k + 1];
+			const char *text;
+			if (!in_list(mk->text, report_measure_keys)) {
+				error_unknown_key(ld, mk, "report measure", report_measure_keys);
+			} else if (!strcmp(mk->text, "label")) {
+				parse_label(ld, mv, "label", &m.label);
+			} else if (!strcmp(mk->text, "filter")) {
+				m.filter_pos = node_pos(ld, mv);
+				parse_expression(ld, mv, "filter", &m.filter, &m.filter_expr);
+			} else if ((text = get_text(ld, mv, "measure"))) {
+				m.measure_pos = node_pos(ld, mv);
+				m.measure = xstrdup(text);
+				if (!report_measure_split(text, &m.fn, &m.path))
+					error_node(ld, mv, "measure '%s': expected count, count(join), count_distinct(path), sum(path), "
+					           "avg(path), min(path) or max(path), not '%s'", name, shown(ld, text));
+			}
+		}
+		if (!m.measure)
+			m.measure = xstrdup("count");
+		m.name = xstrdup(name);
+		r->measures[r->measure_count++] = m;
+	}
+}
+
+/* `report: name`: see struct meta_report; checked against the objects in resolve_reports. */
+static void parse_report(struct loader *ld, const struct ynode *root)
+{
+	struct meta_report r;
+	memset(&r, 0, sizeof(r));
+	const struct ynode *name_node = ytree_map_get(root, "report");
+	const char *name = get_name(ld, name_node, "report");
+	r.pos = node_pos(ld, name_node);
+	for (int i = 0; i < root->count; i += 2) {
+		const struct ynode *key = root->items[i], *value = root->items[i + 1];
+		const char *text;
+		long long number;
+		int index;
+		if (!in_list(key->text, report_keys)) {
+			error_unknown_key(ld, key, "report", report_keys);
+		} else if (!strcmp(key->text, "label")) {
+			parse_label(ld, value, "label", &r.label);
+		} else if (!strcmp(key->text, "description")) {
+			if ((text = get_text(ld, value, "description")))
+				r.description = xstrdup(text);
+		} else if (!strcmp(key->text, "module")) {
+			if ((text = get_name(ld, value, "module")))
+				r.module = xstrdup(text);
+		} else if (!strcmp(key->text, "object")) {
+			r.object_pos = node_pos(ld, value);
+			if ((text = get_name(ld, value, "object")))
+				r.object_name = xstrdup(text);
+		} else if (!strcmp(key->text, "joins")) {
+			parse_report_joins(ld, &r, value);
+		} else if (!strcmp(key->text, "group")) {
+			parse_report_groups(ld, &r, value);
+		} else if (!strcmp(key->text, "measures")) {
+			parse_report_measures(ld, &r, value);
+		} else if (!strcmp(key->text, "filter")) {
+			r.filter_pos = node_pos(ld, value);
+			parse_expression(ld, value, "filter", &r.filter, &r.filter_expr);
+		} else if (!strcmp(key->text, "parameters")) {
+			if (value->kind != YNODE_MAPPING || value->count / 2 > MAX_REPORT_ITEMS) {
+				error_node(ld, value, "expected a map of at most %d parameter names to root paths for 'parameters'",
+				           MAX_REPORT_ITEMS);
+				continue;
+			}
+			r.parameters = xcalloc((size_t)value->count / 2 + 1, sizeof(*r.parameters));
+			for (int k = 0; k < value->count; k += 2) {
+				const char *param = get_name(ld, value->items[k], "parameters");
+				const char *path = get_text(ld, value->items[k + 1], "parameters");
+				if (!param || !path)
+					continue;
+				if (in_list(param, (const char *const[]){ "from", "to", "filter", "limit", NULL }))
+					error_node(ld, value->items[k], "parameter '%s' is the report's own (from, to, filter, limit)",
+					           param);
+				struct meta_report_parameter *p = &r.parameters[r.parameter_count++];
+				p->name = xstrdup(param);
+				p->path = xstrdup(path);
+				p->pos = node_pos(ld, value->items[k + 1]);
+			}
+		} else if (!strcmp(key->text, "sort")) {
+			r.sort_pos = node_pos(ld, value);
+			if ((text = get_text(ld, value, "sort")))
+				r.sort = xstrdup(text);
+		} else if (!strcmp(key->text, "limit")) {
+			if (get_int(ld, value, "limit", 1, 10000, &number))
+				r.limit = (int)number;
+		} else if (!strcmp(key->text, "view")) {
+			r.view_pos = node_pos(ld, value);
+			if ((text = get_text(ld, value, "view")) && (index = word_index(text, report_views)) < 0)
+				error_node(ld, value, "expected table, bar, line or funnel for 'view', not '%s'", shown(ld, text));
+			else if (text)
+				r.view = (enum report_view)index;
+		}
+	}
+	bool ok = name != NULL;
+	if (ok && (!r.object_name || !r.measure_count)) {
+		error_node(ld, root, "report '%s' needs an 'object' and 'measures' (see docs/metadata.md#report)", name);
+		ok = false;
+	}
+	for (int i = 0; ok && i < ld->meta->report_count; i++) {
+		const struct meta_report *other = &ld->meta->reports[i];
+		if (!strcmp(other->name, name)) {
+			error_at(ld, r.pos, "report '%s' is already defined at %s:%d:%d", name, other->pos.file, other->pos.line,
+			         other->pos.column);
+			ok = false;
+		}
+	}
+	if (!ok) {
+		report_free(&r);
+		return;
+	}
+	r.name = xstrdup(name);
+	ld->meta->reports = xrealloc(ld->meta->reports, (size_t)(ld->meta->report_count + 1) * sizeof(*ld->meta->reports));
+	ld->meta->reports[ld->meta->report_count++] = r;
+}
+
 /*
  * Dispatches one document by its leading key. workflow and role are tested
  * first because a workflow also has an `object:` key.
@@ -3386,13 +3716,15 @@ static void process_document(struct loader *ld, const struct ynode *root)
 	if (is_null(root))
 		return;   /* an empty document, as after a trailing --- */
 	if (root->kind != YNODE_MAPPING) {
-		error_node(ld, root, "expected a map: an 'object', 'workflow', 'role' or 'kpi' document");
+		error_node(ld, root, "expected a map: an 'object', 'workflow', 'role', 'kpi' or 'report' document");
 		return;
 	}
 	if (ytree_map_get(root, "workflow"))
 		parse_workflow(ld, root);
 	else if (ytree_map_get(root, "kpi"))
 		parse_kpi(ld, root);
+	else if (ytree_map_get(root, "report"))
+		parse_report(ld, root);
 	else if (ytree_map_get(root, "role"))
 		parse_role(ld, root);
 	else if (ytree_map_get(root, "object"))
@@ -3400,7 +3732,7 @@ static void process_document(struct loader *ld, const struct ynode *root)
 	else if (ld->app_file)
 		parse_app(ld, root);
 	else
-		error_node(ld, root, "expected an 'object', 'workflow', 'role' or 'kpi' document");
+		error_node(ld, root, "expected an 'object', 'workflow', 'role', 'kpi' or 'report' document");
 }
 
 /* Each document ytree.c reads, in order. */
@@ -4858,6 +5190,242 @@ static void resolve_kpis(struct loader *ld)
 	}
 }
 
+/*
+ * The last field of path over object (every hop a ref or user field, at most
+ * EXPR_MAX_PATH), or NULL after an error at pos naming what.
+ */
+static const struct meta_field *report_path(struct loader *ld, const struct meta_object *object, const char *path,
+                                            struct meta_pos pos, const char *what)
+{
+	char *copy = xstrdup(path), *segment = copy;
+	const struct meta_field *field = NULL;
+	for (int hops = 0;; hops++) {
+		char *dot = strchr(segment, '.');
+		if (dot)
+			*dot = '\0';
+		field = crm_valid_name(segment) ? meta_find_field(object, segment) : NULL;
+		if (!field) {
+			error_at(ld, pos, "%s: no field '%s' on '%s' (path '%s')", what, shown(ld, segment), object->name,
+			         shown(ld, path));
+			break;
+		}
+		if (!dot)
+			break;
+		if (hops == EXPR_MAX_PATH || (field->type != FIELD_REF && field->type != FIELD_USER) || !field->target) {
+			error_at(ld, pos, "%s: cannot follow '%s' in '%s' (not a ref, or more than %d hops)", what, field->name,
+			         shown(ld, path), EXPR_MAX_PATH);
+			field = NULL;
+			break;
+		}
+		object = field->target;
+		segment = dot + 1;
+	}
+	free(copy);
+	return field;
+}
+
+/* An expression of a report over object: its paths exist and it types as the compiler types it. */
+static void report_expression(struct loader *ld, struct expr *e, const struct meta_object *object,
+                              struct meta_pos pos, const char *context)
+{
+	if (!e)
+		return;
+	int before = ld->diags->error_count;
+	struct path_check pc = { ld, object, pos, context, NULL, 0 };
+	expr_each_path(e, check_path, &pc);
+	if (ld->diags->error_count == before)
+		check_expression_types(ld, e, object, pos);
+}
+
+/* Joins: their start, object and ref; a join that starts from itself through others is a loop. */
+static void resolve_report_joins(struct loader *ld, struct meta_report *r)
+{
+	for (int i = 0; i < r->join_count; i++) {
+		struct meta_report_join *j = &r->joins[i];
+		j->from = -1;
+		if (meta_find_field(r->object, j->name))
+			error_at(ld, j->pos, "report '%s': join '%s' has the name of a field of '%s' (a measure's path would "
+			         "be ambiguous)", r->name, j->name, r->object->name);
+		for (int k = 0; k < i; k++)
+			if (!strcmp(r->joins[k].name, j->name))
+				error_at(ld, j->pos, "report '%s': join '%s' is defined twice", r->name, j->name);
+		if (!j->from_name)
+			continue;
+		for (int k = 0; k < r->join_count; k++)
+			if (!strcmp(r->joins[k].name, j->from_name))
+				j->from = k;
+		if (j->from < 0) {
+			error_at(ld, j->pos, "report '%s': join '%s' starts from '%s', which is no join of the report", r->name,
+			         j->name, shown(ld, j->from_name));
+			j->from = -2;
+		}
+	}
+	for (int i = 0; i < r->join_count; i++) {
+		int at = i, steps = 0;
+		while (at >= 0 && steps <= r->join_count) {
+			at = r->joins[at].from;
+			steps++;
+		}
+		if (steps > r->join_count) {
+			struct strbuf chain = { 0 };
+			at = i;
+			for (int k = 0; k <= r->join_count && (k == 0 || at != i); k++, at = r->joins[at].from)
+				strbuf_printf(&chain, "%s -> ", r->joins[at].name);
+			strbuf_puts(&chain, r->joins[i].name);
+			error_at(ld, r->joins[i].pos, "report '%s': joins loop: %s (a join starts from the root or an "
+			         "earlier step)", r->name, chain.data);
+			strbuf_free(&chain);
+			return;
+		}
+	}
+	/* objects in the order of the chains: a join's start is resolved before it */
+	for (int pass = 0; pass <= r->join_count; pass++) {
+		for (int i = 0; i < r->join_count; i++) {
+			struct meta_report_join *j = &r->joins[i];
+			if (j->object || j->from == -2 || (j->from >= 0 && !r->joins[j->from].object))
+				continue;
+			const struct meta_object *start = j->from >= 0 ? r->joins[j->from].object : r->object;
+			if (j->kind == REPORT_JOIN_PARENT) {
+				j->ref = meta_find_field(start, j->ref_name);
+				if (!j->ref || (j->ref->type != FIELD_REF && j->ref->type != FIELD_USER) || !j->ref->target) {
+					error_at(ld, j->pos, "report '%s': join '%s': '%s' is no ref field of '%s'", r->name, j->name,
+					         shown(ld, j->ref_name), start->name);
+					j->from = -2;
+					continue;
+				}
+				j->object = j->ref->target;
+			} else {
+				const struct meta_object *child = meta_find_object(ld->meta, j->object_name);
+				j->ref = child ? meta_find_field(child, j->ref_name) : NULL;
+				if (!child || !j->ref || (j->ref->type != FIELD_REF && j->ref->type != FIELD_USER)
+				    || j->ref->target != start) {
+					error_at(ld, j->pos, "report '%s': join '%s': children '%s.%s' must be an object and its ref "
+					         "field to '%s'", r->name, j->name, shown(ld, j->object_name), shown(ld, j->ref_name),
+					         start->name);
+					j->from = -2;
+					continue;
+				}
+				j->object = child;
+			}
+		}
+	}
+}
+
+static int report_join_index(const struct meta_report *r, const char *name, size_t length)
+{
+	for (int i = 0; i < r->join_count; i++)
+		if (strlen(r->joins[i].name) == length && !strncmp(r->joins[i].name, name, length))
+			return i;
+	return -1;
+}
+
+static void resolve_report_measure(struct loader *ld, struct meta_report *r, struct meta_report_measure *m)
+{
+	const struct meta_object *object = r->object;
+	char what[160];
+	snprintf(what, sizeof(what), "report '%s', measure '%s'", r->name, m->name);
+	if (m->path) {
+		const char *dot = strchr(m->path, '.');
+		int join = report_join_index(r, m->path, dot ? (size_t)(dot - m->path) : strlen(m->path));
+		if (join >= 0) {
+			m->join = join;
+			object = r->joins[join].object;
+			char *rest = dot ? xstrdup(dot + 1) : NULL;
+			free(m->path);
+			m->path = rest;
+		}
+	}
+	if (!object)
+		return;   /* its join did not resolve: said already */
+	if (m->fn == REPORT_COUNT && m->path) {
+		error_at(ld, m->measure_pos, "%s: count counts the records of a join, count(join), not '%s' (use "
+		         "count_distinct(path) to count values)", what, shown(ld, m->measure));
+		return;
+	}
+	if (m->fn != REPORT_COUNT && !m->path) {
+		error_at(ld, m->measure_pos, "%s: '%s' needs a field (join.field or a field of '%s')", what,
+		         shown(ld, m->measure), r->object->name);
+		return;
+	}
+	if (m->path && !(m->field = report_path(ld, object, m->path, m->measure_pos, what)))
+		return;
+	enum value_kind kind = m->field ? meta_field_kind(m->field) : KIND_INT;
+	bool number = kind == KIND_INT || kind == KIND_REAL;
+	bool date = m->field && (m->field->type == FIELD_DATE || m->field->type == FIELD_DATETIME);
+	if ((m->fn == REPORT_SUM || m->fn == REPORT_AVG) && !number)
+		error_at(ld, m->measure_pos, "%s: %s needs a number field, '%s' is %s", what, shown(ld, m->measure),
+		         m->field->name, meta_type_name(m->field->type));
+	if ((m->fn == REPORT_MIN || m->fn == REPORT_MAX) && !number && !date)
+		error_at(ld, m->measure_pos, "%s: %s needs a number or date field, '%s' is %s", what, shown(ld, m->measure),
+		         m->field->name, meta_type_name(m->field->type));
+	snprintf(what, sizeof(what), "filter of measure '%s' of report '%s' (over '%s')", m->name, r->name,
+	         object->name);
+	report_expression(ld, m->filter_expr, object, m->filter_pos, what);
+}
+
+/* Every report against the objects: see docs/metadata.md#report for what each check protects. */
+static void resolve_reports(struct loader *ld)
+{
+	for (int i = 0; i < ld->meta->report_count; i++) {
+		struct meta_report *r = &ld->meta->reports[i];
+		if (meta_find_object(ld->meta, r->name))
+			error_at(ld, r->pos, "report '%s' has the name of an object: GET /api/v1/reports/%s is the object's own "
+			         "report", r->name, r->name);
+		r->object = meta_find_object(ld->meta, r->object_name);
+		if (!r->object) {
+			error_at(ld, r->object_pos, "report '%s': no object '%s'", r->name, shown(ld, r->object_name));
+			continue;
+		}
+		resolve_report_joins(ld, r);
+		char what[160];
+		snprintf(what, sizeof(what), "report '%s', group", r->name);
+		for (int g = 0; g < r->group_count; g++) {
+			struct meta_report_group *group = &r->groups[g];
+			group->field = report_path(ld, r->object, group->path, group->pos, what);
+			if (group->field && group->by && group->field->type != FIELD_DATE && group->field->type != FIELD_DATETIME)
+				error_at(ld, group->pos, "%s: '%s' is %s; only a date or datetime is grouped 'by'", what,
+				         group->path, meta_type_name(group->field->type));
+		}
+		for (int m = 0; m < r->measure_count; m++) {
+			resolve_report_measure(ld, r, &r->measures[m]);
+			for (int k = 0; k < m; k++)
+				if (!strcmp(r->measures[k].name, r->measures[m].name))
+					error_at(ld, r->measures[m].pos, "report '%s': measure '%s' is defined twice", r->name,
+					         r->measures[m].name);
+			for (int g = 0; g < r->group_count; g++)
+				if (!strcmp(r->groups[g].column, r->measures[m].name))
+					error_at(ld, r->measures[m].pos, "report '%s': measure '%s' has the name of a group column",
+					         r->name, r->measures[m].name);
+		}
+		snprintf(what, sizeof(what), "report '%s', parameter", r->name);
+		for (int p = 0; p < r->parameter_count; p++)
+			r->parameters[p].field = report_path(ld, r->object, r->parameters[p].path, r->parameters[p].pos, what);
+		snprintf(what, sizeof(what), "filter of report '%s' (over '%s')", r->name, r->object->name);
+		report_expression(ld, r->filter_expr, r->object, r->filter_pos, what);
+		if (r->sort) {
+			const char *key = r->sort[0] == '-' ? r->sort + 1 : r->sort;
+			bool known = false;
+			for (int m = 0; m < r->measure_count; m++)
+				known = known || !strcmp(r->measures[m].name, key);
+			for (int g = 0; g < r->group_count; g++)
+				known = known || !strcmp(r->groups[g].column, key);
+			if (!known)
+				error_at(ld, r->sort_pos, "report '%s': sort '%s' names no measure or group column", r->name,
+				         shown(ld, r->sort));
+		}
+		bool dated = false;
+		for (int g = 0; g < r->group_count; g++)
+			dated = dated || r->groups[g].by;
+		if (r->view == REPORT_VIEW_LINE && !dated)
+			error_at(ld, r->view_pos, "report '%s': a line needs a group by day, week, month, quarter or year",
+			         r->name);
+		if (r->view == REPORT_VIEW_BAR && !r->group_count)
+			error_at(ld, r->view_pos, "report '%s': bars need a group", r->name);
+		if (r->view == REPORT_VIEW_FUNNEL && r->measure_count < 2)
+			error_at(ld, r->view_pos, "report '%s': a funnel needs two or more measures (its stages)", r->name);
+	}
+}
+
 static void resolve(struct loader *ld)
 {
 	struct meta *meta = ld->meta;
@@ -4890,6 +5458,7 @@ static void resolve(struct loader *ld)
 	resolve_roles(ld);
 	resolve_workflows(ld);
 	resolve_kpis(ld);
+	resolve_reports(ld);
 	if (ld->diags->error_count == 0)
 		check_types(ld);
 }
@@ -5160,6 +5729,9 @@ void meta_free(struct meta *meta)
 	for (int i = 0; i < meta->kpi_count; i++)
 		kpi_free(&meta->kpis[i]);
 	free(meta->kpis);
+	for (int i = 0; i < meta->report_count; i++)
+		report_free(&meta->reports[i]);
+	free(meta->reports);
 	json_decref(meta->config);
 	free_names(meta->files, meta->file_count);
 	free(meta);

@@ -502,6 +502,87 @@ static const struct key_doc key_docs[] = {
 	  "Puts a goal in a period (its start, typically).", "date: period_start" },
 	{ "kpi-target", "owner", "name", "a user field of that object", "owner", "Whose goal it is.", "owner: owner" },
 
+	/* ---- report */
+	{ "report", "report", "name", NAME_WORDS "; each report once; not the name of an object", "required",
+	  "The report's name: `GET /api/v1/reports/<name>` runs it. It may not be an object's name, since "
+	  "`GET /api/v1/reports/<object>` is that object's own report (`?group=&measure=`).",
+	  "report: campaign_revenue" },
+	{ "report", "label", LABEL_TYPE, NULL, "the name", "The chart's or table's title.",
+	  "label: { en: Won revenue by campaign, zh: 各市场活动赢单收入 }" },
+	{ "report", "description", "text", NULL, NULL, "For people reading the metadata; listed by `GET /api/v1/reports`.",
+	  "description: \"Members to won revenue, per campaign\"" },
+	{ "report", "module", "name", "a module name", "none",
+	  "The module whose dashboard (`#/dash/<module>`) shows the report; without one it is only served by the API.",
+	  "module: marketing" },
+	{ "report", "object", "name", "an object", "required",
+	  "The root: the report's rows are its records (those the reader may read, matching `filter`, the "
+	  "parameters and `?filter=`), grouped by `group`.",
+	  "object: campaign" },
+	{ "report", "joins", "map of join names to [joins](#report-join)", "at most 16; names not fields of the root",
+	  "none",
+	  "Records related to each root record along refs, down (`children`) or up (`parent`), step by step: a "
+	  "measure counts or adds up the records of a join. A join starts from the root or from another join "
+	  "(`from:` or `parent: join.ref`); a chain that comes back to itself is an error.",
+	  "joins: { member: { children: campaign_member.campaign }, lead: { parent: member.lead } }" },
+	{ "report", "group", "list of fields or [groups](#report-group)",
+	  "at most 4; fields of the root or paths up through its refs (`account.industry`), not through a join", "none: one row",
+	  "A row per distinct value (or date bucket, computed in SQL). A join's fields cannot be a group: a root "
+	  "record with three members would then be split, or counted, three times.",
+	  "group: [name, { field: start_date, by: month }]" },
+	{ "report", "measures", "map of measure names to [measures](#report-measure)", "1 to 16; names not group columns",
+	  "required",
+	  "The figures of each row, in order (a funnel's stages). The name is the row's key.",
+	  "measures: { members: { measure: count(member) } }" },
+	{ "report", "filter", "[expression](#expressions)", "over the root's fields and paths up", "every record",
+	  "Which root records the report is made of (a measure's own `filter` narrows that measure only).",
+	  "filter: \"status != 'planned'\"" },
+	{ "report", "parameters", "map of parameter names to paths", "fields of the root or paths up; at most 16; not "
+	  "`from`, `to`, `filter` or `limit`", "none",
+	  "What a run may narrow: `?name=value` keeps the root records whose path equals the value (bound as the "
+	  "field's type; a value that is not one is a 400). Besides these every run takes `from` and `to` "
+	  "(YYYY-MM-DD, both days included) on the first date group, `filter` (an expression over the root, under "
+	  "the reader's field rules) and `limit`.",
+	  "parameters: { campaign: id, region: account.region }" },
+	{ "report", "sort", "text", "a group column or measure name, `-` first for descending", "the groups, ascending",
+	  "The order of the rows.", "sort: -won_amount" },
+	{ "report", "limit", "integer", "1 to 10,000", "every row (at most 10,000)",
+	  "The most rows, after sorting (the top ten campaigns).", "limit: 10" },
+	{ "report", "view", "text", "table, bar, line, funnel", "table",
+	  "How the dashboard draws it. bar: a bar per row (needs a group); line: a line per measure over a date "
+	  "group; funnel: the measures as stages, from the first row (needs two measures); table: rows and columns.",
+	  "view: funnel" },
+	{ "report-join", "children", "text", "`object.ref`: an object and its ref field to the join's start",
+	  "one of `children` and `parent`",
+	  "The records whose ref points at the start record: `campaign_member.campaign` from a campaign.",
+	  "children: campaign_member.campaign" },
+	{ "report-join", "parent", "text", "`join.ref` (a ref of that join's object), or `ref` (of the root)",
+	  "one of `children` and `parent`",
+	  "The record a ref of the start points at: `member.lead`, the lead of each member.",
+	  "parent: member.lead" },
+	{ "report-join", "from", "name", "another join of the report", "the root",
+	  "With `children`: the join the children hang from (`{ children: activity.lead, from: lead }`).",
+	  "from: lead" },
+	{ "report-group", "field", "text", "a field of the root or a path up through its refs", "required",
+	  "The value rows are grouped by.", "field: close_date" },
+	{ "report-group", "by", "text", "day, week, month, quarter, year", "the value itself",
+	  "A date or datetime grouped by its bucket, in SQL: `2026-12-07`, week `2026-12-07` (its Monday), month "
+	  "`2026-12`, quarter `2026-Q4`, year `2026`. The row key is `<field>_<by>` (`close_date_month`).",
+	  "by: quarter" },
+	{ "report-group", "label", LABEL_TYPE, NULL, "the field's label", "The column's title.",
+	  "label: { en: Month, zh: 月份 }" },
+	{ "report-measure", "measure", "text",
+	  "`count` (root records), `count(join)`, `count_distinct(path)`, `sum(path)`, `avg(path)`, `min(path)`, "
+	  "`max(path)`; path a field of the root, or `join.field`, with hops up through refs", "count",
+	  "What the figure is. sum and avg take a number field, min and max a number or date, count_distinct any "
+	  "field (the distinct values per root record, then added up). Money in several currencies is added in the "
+	  "company's, as in other reports.",
+	  "measure: sum(opportunity.amount)" },
+	{ "report-measure", "filter", "[expression](#expressions)", "over the measured object (the join's, or the root's)",
+	  "every record", "Which of the measured records count: `stage = 'won'` on an opportunity join.",
+	  "filter: \"stage = 'won'\"" },
+	{ "report-measure", "label", LABEL_TYPE, NULL, "the name", "The column's or stage's title.",
+	  "label: { en: Won revenue, zh: 赢单收入 }" },
+
 	{ "timer", "do", "list of [actions](#actions)", "at most 200", "required",
 	  "What runs on each matching record, as the system, one transaction per record. A `set` here cannot move "
 	  "the state field; `{ transition: <name> }` fires a transition of the workflow, which does.",
@@ -856,8 +937,8 @@ static const struct section_doc sections[] = {
 	  "`metadata/*.yaml` in name order, then `plugins/<name>/objects/*.yaml` of each plugin app.yaml enables, "
 	  "in app.yaml's order. Each plugin also has a [manifest](#plugin-manifest), `plugins/<name>/plugin.yaml`.\n\n"
 	  "A file holds one or more documents separated by `---`. A document is a map whose leading key says what it "
-	  "is: `workflow:` a [workflow](#workflow), `role:` a [role](#role), `kpi:` a [KPI](#kpi), `object:` an "
-	  "[object](#object); "
+	  "is: `workflow:` a [workflow](#workflow), `role:` a [role](#role), `kpi:` a [KPI](#kpi), `report:` a "
+	  "[report](#report), `object:` an [object](#object); "
 	  "app.yaml holds the app settings. Names (objects, fields, roles, workflows, states, transitions) are "
 	  NAME_WORDS ". Labels are a text (English) or a map of language codes to texts.\n\n"
 	  "YAML is read strictly: keys must be texts and unique in their map; anchors, aliases and tags are refused "
@@ -1145,6 +1226,84 @@ static const struct section_doc sections[] = {
 	  "A kpi's `target:` as a map: the sum of a field of goal records whose date falls in the period and whose "
 	  "owner is among the people asked about.",
 	  "target: { object: sales_target, field: amount, date: period_start, owner: owner }\n",
+	  NULL },
+	{ "report", "Report",
+	  "A document: figures across objects, run by `GET /api/v1/reports/<name>` (listed, with their columns, by "
+	  "`GET /api/v1/reports`) and drawn on the dashboard of its `module`. Its rows are the root object's records "
+	  "grouped by `group`; each measure counts or adds up the root records or the records of a join, reached "
+	  "from each root record along refs, down to children or up to parents, in as many steps as needed "
+	  "(campaign, its members, their leads, the opportunities those leads became).\n\n"
+	  "**No double counting.** Joining children multiplies rows: a flat join of a campaign with its 100 members, "
+	  "their leads and the opportunities they became has a row per path, so a deal two members lead to is added "
+	  "twice, and the campaign's budget a hundred times. A report never joins that way. Each join measure is a "
+	  "subquery per root record in which every step is a set (`id IN (...)`): the members of the campaign, the "
+	  "leads they point at, the opportunities those leads point at, each record once, however many paths lead "
+	  "to it; a root measure (`sum(budget)`) reads each root record once. A group then adds up its root "
+	  "records' figures (min and max take the least and greatest; avg is the group's sum over its count): a deal "
+	  "two campaigns lead to counts for both, once each, as in Salesforce's campaign reports.\n\n"
+	  "**Access.** The report runs as the reader with the rules of lists: each object it touches (the root and "
+	  "every join) is restricted to the records the reader's role lets them read, so a rep's report adds up "
+	  "only their rows' contribution, and paths up through a record they may not read read as null. A report "
+	  "whose root or join object the reader may not read at all, or that reads a field hidden from them "
+	  "(groups, parameters, joins' refs, measured fields, filters), is refused as a whole (403) and left out of "
+	  "their list: a funnel with a stage silently missing would mislead. `crm check` checks every key against "
+	  "the objects: paths, joins and their refs' targets, loops of joins, measure types, filters' fields and "
+	  "types, sort, and a name that is an object's.",
+	  "report: campaign_revenue\n"
+	  "label: { en: Won revenue by campaign, zh: 各市场活动赢单收入 }\n"
+	  "module: marketing\n"
+	  "object: campaign\n"
+	  "joins:\n"
+	  "  member:      { children: campaign_member.campaign }   # the campaign's members\n"
+	  "  prospect:    { parent: member.lead }                   # the lead of each member\n"
+	  "  opportunity: { parent: prospect.converted_opportunity } # what the lead became\n"
+	  "group: [name]\n"
+	  "measures:\n"
+	  "  members:    { measure: count(member), label: { en: Members, zh: 成员 } }\n"
+	  "  responded:  { measure: count(member), filter: \"status = 'responded'\", label: { en: Responded, zh: 已响应 } }\n"
+	  "  won:        { measure: count(opportunity), filter: \"stage = 'won'\", label: { en: Won, zh: 赢单 } }\n"
+	  "  won_amount: { measure: sum(opportunity.amount), filter: \"stage = 'won'\", label: { en: Won revenue, zh: 赢单收入 } }\n"
+	  "  budget:     { measure: sum(budget), label: { en: Budget, zh: 预算 } }\n"
+	  "parameters: { campaign: id }        # GET /api/v1/reports/campaign_revenue?campaign=12\n"
+	  "sort: -won_amount\n"
+	  "limit: 20\n"
+	  "view: bar\n"
+	  "---\n"
+	  "report: won_by_month\n"
+	  "label: { en: Won revenue by month, zh: 每月赢单收入 }\n"
+	  "module: sales\n"
+	  "object: opportunity\n"
+	  "group: [{ field: close_date, by: month }]   # ?from=2026-01-01&to=2026-06-30\n"
+	  "measures:\n"
+	  "  won: { measure: sum(amount), filter: \"stage = 'won'\", label: { en: Won, zh: 赢单 } }\n"
+	  "view: line\n",
+	  NULL },
+	{ "report-join", "Report join",
+	  "A value of a report's `joins:`: one step from the root or another join, `children` (down: the records "
+	  "whose ref points at the start) or `parent` (up: the record a ref of the start points at). The "
+	  "records of a join are those the reader may read, live, reached from each root record.",
+	  "joins:\n"
+	  "  member:   { children: campaign_member.campaign }          # from the root (a campaign)\n"
+	  "  lead:     { parent: member.lead }                         # up from member\n"
+	  "  call:     { children: activity.lead, from: lead }         # down from lead\n"
+	  "  manager:  { parent: owner }                               # up from the root: the user who owns it\n",
+	  NULL },
+	{ "report-group", "Report group",
+	  "An item of a report's `group:` list: a field name or path (`owner`, `account.industry`), or a map for a "
+	  "date bucket or a label of its own.",
+	  "group:\n"
+	  "  - { field: close_date, by: quarter, label: { en: Quarter, zh: 季度 } }\n"
+	  "  - owner\n",
+	  NULL },
+	{ "report-measure", "Report measure",
+	  "A value of a report's `measures:`: one figure of each row. A path's first segment names a join (its "
+	  "records are measured) or else a field of the root.",
+	  "measures:\n"
+	  "  deals:   { measure: count(opportunity), label: { en: Deals, zh: 交易 } }\n"
+	  "  won:     { measure: sum(opportunity.amount), filter: \"stage = 'won'\" }\n"
+	  "  average: { measure: avg(opportunity.amount) }\n"
+	  "  owners:  { measure: count_distinct(account.owner) }\n"
+	  "  first:   { measure: min(close_date) }\n",
 	  NULL },
 	{ "actions", "Actions",
 	  "An item of a transition's or a timer's `do:` list. They run in order, in the firing's transaction. An "

@@ -72,6 +72,14 @@ const struct meta_kpi *meta_find_kpi(const struct meta *meta, const char *name)
 	return NULL;
 }
 
+const struct meta_report *meta_find_report(const struct meta *meta, const char *name)
+{
+	for (int i = 0; name && i < meta->report_count; i++)
+		if (strcmp(meta->reports[i].name, name) == 0)
+			return &meta->reports[i];
+	return NULL;
+}
+
 const struct meta_role *meta_find_role(const struct meta *meta, const char *name)
 {
 	for (int i = 0; name && i < meta->role_count; i++) {
@@ -281,6 +289,22 @@ int meta_i18n_missing(const struct meta *meta, const char *lang, void *stream)
 				count += missing(out, tr->pos, lang, what, "label");
 			if (tr->message.count && !has_lang(&tr->message, lang))
 				count += missing(out, tr->pos, lang, what, "message");
+		}
+	}
+	for (int r = 0; r < meta->report_count; r++) {
+		const struct meta_report *report = &meta->reports[r];
+		snprintf(what, sizeof(what), "report '%s'", report->name);
+		if (!has_lang(&report->label, lang))
+			count += missing(out, report->pos, lang, what, "label");
+		for (int m = 0; m < report->measure_count; m++) {
+			snprintf(what, sizeof(what), "measure '%s' of report '%s'", report->measures[m].name, report->name);
+			if (!has_lang(&report->measures[m].label, lang))
+				count += missing(out, report->measures[m].pos, lang, what, "label");
+		}
+		for (int g = 0; g < report->group_count; g++) {
+			snprintf(what, sizeof(what), "group '%s' of report '%s'", report->groups[g].path, report->name);
+			if (report->groups[g].label.count && !has_lang(&report->groups[g].label, lang))
+				count += missing(out, report->groups[g].pos, lang, what, "label");
 		}
 	}
 	for (int r = 0; r < meta->role_count; r++) {

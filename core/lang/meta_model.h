@@ -341,6 +341,85 @@ struct meta_kpi {
 };
 
 /*
+ * report: figures across objects (GET /api/v1/reports/<name>). The rows of
+ * the root object (its read rule, the report's filter, run-time parameters)
+ * are grouped by fields or date buckets of the root or its parents; each
+ * measure counts or adds up the root rows or the records of a join, a chain
+ * of refs walked down (children: the records whose ref points at a record)
+ * or up (parent: the record a ref points at). engine/report.c compiles a
+ * join measure into a subquery per root row that reaches each joined record
+ * once (IN, never a flat join), so a child join cannot multiply rows.
+ */
+enum report_join_kind { REPORT_JOIN_CHILDREN, REPORT_JOIN_PARENT };
+enum report_bucket { REPORT_BY_NONE, REPORT_BY_DAY, REPORT_BY_WEEK, REPORT_BY_MONTH, REPORT_BY_QUARTER,
+                     REPORT_BY_YEAR };
+enum report_fn { REPORT_COUNT, REPORT_COUNT_DISTINCT, REPORT_SUM, REPORT_AVG, REPORT_MIN, REPORT_MAX };
+enum report_view { REPORT_VIEW_TABLE, REPORT_VIEW_BAR, REPORT_VIEW_LINE, REPORT_VIEW_FUNNEL };
+
+struct meta_report_join {
+	char *name;
+	enum report_join_kind kind;
+	char *from_name;                   /* the join it starts from; NULL: the root */
+	char *object_name, *ref_name;      /* children: object.ref; parent: ref (of from's object) */
+	int from;                          /* resolved: index in joins, -1 the root */
+	const struct meta_object *object;  /* resolved: the joined records' object */
+	const struct meta_field *ref;      /* resolved: children: object's ref; parent: from object's ref */
+	struct meta_pos pos;
+};
+
+struct meta_report_group {
+	char *path;                        /* a field of the root or a path up through its refs */
+	enum report_bucket by;
+	char *column;                      /* the row key: path with '_' for '.', then _<by> */
+	struct meta_label label;           /* may be empty: the field's label */
+	const struct meta_field *field;    /* resolved: the path's last field */
+	struct meta_pos pos;
+};
+
+struct meta_report_measure {
+	char *name;                        /* the row key */
+	struct meta_label label;
+	char *measure;                     /* as written: "sum(opportunity.amount)" */
+	enum report_fn fn;
+	int join;                          /* resolved: index in joins, -1 the root */
+	char *path;                        /* the measured path on the join's object (NULL for count) */
+	const struct meta_field *field;    /* resolved: the path's last field */
+	char *filter;                      /* over the measured object, may be NULL */
+	struct expr *filter_expr;          /* owned */
+	struct meta_pos pos, measure_pos, filter_pos;
+};
+
+struct meta_report_parameter {
+	char *name;                        /* ?name=value */
+	char *path;                        /* a field of the root or a path up: path = value */
+	const struct meta_field *field;    /* resolved */
+	struct meta_pos pos;
+};
+
+struct meta_report {
+	char *name;
+	struct meta_label label;
+	char *description;
+	char *module;                      /* the dashboard (#/dash/<module>) that shows it, or NULL */
+	char *object_name;
+	const struct meta_object *object;  /* resolved: the root */
+	int join_count;
+	struct meta_report_join *joins;
+	int group_count;
+	struct meta_report_group *groups;
+	int measure_count;
+	struct meta_report_measure *measures;
+	int parameter_count;
+	struct meta_report_parameter *parameters;
+	char *filter;                      /* over the root, may be NULL */
+	struct expr *filter_expr;          /* owned */
+	char *sort;                        /* a group column or measure, '-' first for descending; may be NULL */
+	int limit;                         /* 0: every group (at most 10,000) */
+	enum report_view view;
+	struct meta_pos pos, object_pos, filter_pos, sort_pos, view_pos;
+};
+
+/*
  * A workflow as its document defines it, with the transitions, timers,
  * terminal states and transition actions of every `extend: true` document
  * of the same name merged in (in load order).
@@ -382,6 +461,8 @@ struct meta {
 	struct meta_workflow *workflows;   /* from `workflow:` documents */
 	int kpi_count;
 	struct meta_kpi *kpis;             /* from `kpi:` documents */
+	int report_count;
+	struct meta_report *reports;       /* from `report:` documents */
 	char version[65];         /* hex SHA-256 of the normalised metadata */
 	int file_count;
 	char **files;             /* owned file names, referenced by meta_pos */
@@ -397,6 +478,7 @@ int meta_field_index(const struct meta_object *object, const char *name); /* -1 
 
 const struct meta_role *meta_find_role(const struct meta *meta, const char *name);
 const struct meta_kpi *meta_find_kpi(const struct meta *meta, const char *name);
+const struct meta_report *meta_find_report(const struct meta *meta, const char *name);
 /* An ISO 4217-shaped code: three capital letters. */
 bool meta_currency_code(const char *text);
 /* The role's rules for object, or NULL (no access unless admin). */

@@ -18,6 +18,7 @@
 #include "csv.h"
 #include "jsonw.h"
 #include "kpi.h"
+#include "report.h"
 #include "expr.h"
 #include "context.h"
 #include "access.h"
@@ -1645,6 +1646,29 @@ static void handle_report(struct route_ctx *r)
 }
 
 /*
+ * GET /api/v1/reports: the `report:` documents the caller may run.
+ * GET /api/v1/reports/{name}?<parameters>&from=&to=&filter=&limit=: runs one
+ * (report.h); a name that is no report is an object's own report above
+ * (crm check keeps the two apart).
+ */
+static void handle_report_documents(struct route_ctx *r, const char *name)
+{
+	if (!name && !no_params(r, NULL))
+		return;
+	json_t *out = NULL, *params = json_object();
+	for (int i = 0; i < r->target->param_count; i++)
+		json_object_set_new(params, r->target->names[i], json_string(r->target->values[i]));
+	int rc = name ? report_run(&r->ctx, name, params, &out) : report_list(&r->ctx, &out);
+	json_decref(params);
+	if (rc != CRM_OK) {
+		problem_from_ctx(r->api, r->res, r->req, rc, &r->ctx, NULL);
+		return;
+	}
+	respond_json(r->res, 200, out);
+	json_decref(out);
+}
+
+/*
  * GET /api/v1/kpis[/{name}]?day=YYYY-MM-DD&scope=me|team|all: the kpi documents'
  * figures for the periods holding day (kpi.h); kpis of objects the caller
  * cannot read are left out.
@@ -2479,6 +2503,12 @@ static void route(struct route_ctx *r)
 	if ((count == 1 || count == 2) && strcmp(seg[0], "kpis") == 0) {
 		if (method_allowed(r, M_GET, method))
 			handle_kpis(r, count == 2 ? seg[1] : NULL);
+		return;
+	}
+	if ((count == 1 || (count == 2 && meta_find_report(r->api->kernel->meta, seg[1])))
+	    && strcmp(seg[0], "reports") == 0) {
+		if (method_allowed(r, M_GET, method))
+			handle_report_documents(r, count == 2 ? seg[1] : NULL);
 		return;
 	}
 	if (count == 2 && strcmp(seg[0], "reports") == 0) {

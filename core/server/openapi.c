@@ -34,6 +34,7 @@
 #include "meta_model.h"
 #include "object.h"
 #include "plugin_registry.h"
+#include "report.h"
 
 /* Error responses an operation may give (5XX always). */
 enum {
@@ -786,6 +787,85 @@ static void add_object_paths(struct doc *d, const struct meta_object *object)
 	json_decref(ids);
 }
 
+/*
+ * GET /reports and GET /reports/{name} of each `report:` document the caller
+ * may run (report_allowed): its own parameters, from/to on a date group, and
+ * a row schema naming its columns.
+ */
+static void add_report_documents(struct doc *d)
+{
+	json_object_set_new(d->schemas, "ReportColumn", json_pack("{s:s, s:[s,s,s,s], s:{s:{s:s}, s:{s:s, s:[s,s]}, "
+		"s:{s:s}, s:o, s:{s:s}, s:{s:s}, s:{s:s}}, s:b}", "type", "object", "required", "name", "kind", "label", "type",
+		"properties", "name", "type", "string", "kind", "type", "string", "enum", "group", "measure", "path", "type",
+		"string", "label",
+		label_schema(), "type", "type", "string", "by", "type", "string", "measure", "type", "string",
+		"additionalProperties", 0));
+	json_object_set_new(d->schemas, "ReportSummary", json_pack("{s:s, s:[s,s,s,s,s,s,s], s:{s:{s:s}, s:o, s:{s:s}, "
+		"s:{s:s}, s:{s:s, s:[s,s,s,s]}, s:{s:s}, s:{s:s, s:{s:s}}, s:{s:s}, s:{s:s, s:o}}, s:b}", "type", "object",
+		"required", "name", "label", "view", "object", "parameters", "dated", "columns", "properties",
+		"name", "type", "string", "label", label_schema(), "description", "type", "string", "module", "type", "string",
+		"view", "type", "string", "enum", "table", "bar", "line", "funnel", "object", "type", "string",
+		"parameters", "type", "array", "items", "type", "string", "dated", "type", "boolean",
+		"columns", "type", "array", "items", ref_to("ReportColumn"), "additionalProperties", 0));
+	json_object_set_new(d->schemas, "ReportList", json_pack("{s:s, s:[s], s:{s:{s:s, s:o}}, s:b}", "type", "object",
+		"required", "reports", "properties", "reports", "type", "array", "items", ref_to("ReportSummary"),
+		"additionalProperties", 0));
+	json_t *r = responses(json_pack("{s:o}", "200", json_response("The reports the caller may run",
+	                      ref_to("ReportList"))), E_READ);
+	add_op(d, "/reports", "get", operation("reports", "The report documents the caller may run", "reports", false, r),
+	       NULL);
+	json_array_append_new(d->tags, json_pack("{s:s, s:s}", "name", "reports", "description",
+		"Reports across objects: the report documents of the metadata"));
+	for (int i = 0; i < d->meta->report_count; i++) {
+		const struct meta_report *report = &d->meta->reports[i];
+		if (!report_allowed(d->ctx, report))
+			continue;
+		json_t *cells = json_object(), *run = json_pack("{s:s, s:[s,s,s,s]}", "type", "object", "required", "report",
+			"columns", "rows", "view");
+		for (int g = 0; g < report->group_count; g++)
+			json_object_set_new(cells, report->groups[g].column, json_object());
+		for (int m = 0; m < report->measure_count; m++) {
+			const struct meta_report_measure *measure = &report->measures[m];
+			bool dated = measure->field && (measure->fn == REPORT_MIN || measure->fn == REPORT_MAX)
+			             && (measure->field->type == FIELD_DATE || measure->field->type == FIELD_DATETIME);
+			json_object_set_new(cells, measure->name, json_pack("{s:[s,s]}", "type", dated ? "string" : "number",
+			                                                    "null"));
+		}
+		json_object_set_new(run, "properties", json_pack("{s:{s:s}, s:o, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}, "
+			"s:{s:s, s:{s:s}}, s:{s:s}, s:{s:s, s:o}, s:{s:s, s:{s:s, s:o, s:b}}}", "report", "type", "string",
+			"label", label_schema(), "description", "type", "string", "module", "type", "string", "view", "type",
+			"string", "object", "type", "string", "dated", "type", "boolean", "parameters", "type", "array", "items",
+			"type", "string", "name", "type", "string", "columns", "type", "array", "items", ref_to("ReportColumn"),
+			"rows", "type", "array", "items", "type", "object", "properties", cells, "additionalProperties", 0));
+		char schema[96], path[128], op_id[96];
+		snprintf(schema, sizeof(schema), "Report_%s", report->name);
+		json_object_set_new(d->schemas, schema, run);
+		snprintf(path, sizeof(path), "/reports/%s", report->name);
+		snprintf(op_id, sizeof(op_id), "run_report_%s", report->name);
+		json_t *parameters = json_array();
+		for (int p = 0; p < report->parameter_count; p++)
+			json_array_append_new(parameters, param(report->parameters[p].name, "query", false,
+				json_pack("{s:s}", "type", "string"), "Keeps the root records whose field equals this value"));
+		for (int g = 0; g < report->group_count; g++) {
+			if (!report->groups[g].by)
+				continue;
+			json_array_append_new(parameters, param("from", "query", false, json_pack("{s:s, s:s}", "type", "string",
+				"format", "date"), "The first day of the date group (included)"));
+			json_array_append_new(parameters, param("to", "query", false, json_pack("{s:s, s:s}", "type", "string",
+				"format", "date"), "The last day of the date group (included)"));
+			break;
+		}
+		json_array_append_new(parameters, param("filter", "query", false, json_pack("{s:s}", "type", "string"),
+			"Expression over the root object's records"));
+		json_array_append_new(parameters, param("limit", "query", false, json_pack("{s:s, s:i, s:i}", "type",
+			"integer", "minimum", 1, "maximum", 10000), "The most rows"));
+		r = responses(json_pack("{s:o}", "200", json_response("Columns and rows", ref_to(schema))), E_READ);
+		json_t *op = operation(op_id, meta_label_text(&report->label, "en", report->name), "reports", false, r);
+		json_object_set_new(op, "parameters", parameters);
+		add_op(d, path, "get", op, NULL);
+	}
+}
+
 /* op ids and summaries must be URL-safe: letters, digits and _ */
 static void sanitize(char *text)
 {
@@ -992,6 +1072,8 @@ static void add_global_paths(struct doc *d)
 	json_array_append_new(kpi_params, param("name", "path", true, json_pack("{s:s}", "type", "string"), "The kpi"));
 	json_object_set_new(op, "parameters", kpi_params);
 	add_op(d, "/kpis/{name}", "get", op, NULL);
+
+	add_report_documents(d);
 
 	/* meta, openapi.json */
 	add_meta_schemas(d);

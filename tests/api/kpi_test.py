@@ -173,7 +173,7 @@ class Suite:
             got = {row["close_date_" + bucket]: (row["count"], round(row["sum_amount"] or 0, 2)) for row in r.json["rows"]}
             eq(got, want, "buckets by %s" % bucket)
         con.close()
-        for group in ("stage:month", "close_date:week", "close_date:", "nosuch:year"):
+        for group in ("stage:month", "close_date:fortnight", "close_date:", "nosuch:year"):
             eq(self.get("admin", "/reports/opportunity?group=%s" % group).status, 400, "group=%s" % group)
 
     def test_bad_input(self):

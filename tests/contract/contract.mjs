@@ -231,6 +231,12 @@ async function exercise(role, session) {
   note('/kpis', 'get', await call('GET', '/kpis?day=2026-13-01', { token }));
   note('/kpis/{name}', 'get', await call('GET', `/kpis/${kpis.status === 200 && kpis.json.kpis.length ? kpis.json.kpis[0].name : 'won_revenue'}`, { token }));
   note('/kpis/{name}', 'get', await call('GET', '/kpis/no_such_kpi', { token }));
+  // report documents: the list, each one it names, and each with a bad limit (400)
+  const reports = note('/reports', 'get', await call('GET', '/reports', { token }));
+  for (const r of reports.status === 200 ? reports.json.reports : []) {
+    note(`/reports/${r.name}`, 'get', await call('GET', `/reports/${r.name}`, { token }));
+    note(`/reports/${r.name}`, 'get', await call('GET', `/reports/${r.name}?limit=0`, { token }));
+  }
   for (const [template, item] of Object.entries(doc.paths)) {
     if (!template.startsWith('/plugins/') || !item.get || template.includes('{')) continue;
     note(template, 'get', await call('GET', template, { token }));
