@@ -989,6 +989,57 @@ async function main() {
     }
   }, page);
 
+  // Report documents (metadata `report:`, GET /api/v1/reports) on their module's dashboard: the lead
+  // funnel (marketing) as stages with the API's figures, the won-by-month line (sales) with a line per
+  // measure and a point per month, the pipeline bars; zh labels; screenshots of the funnel and the line.
+  await test('report documents on module dashboards: funnel, line and bars as the API gives them, zh', async () => {
+    const axeSource = fs.readFileSync(path.join(ROOT, 'tests/ui/node_modules/axe-core/axe.min.js'), 'utf8');
+    const { data: funnel } = await rep('GET', '/reports/lead_funnel');
+    const { data: line } = await rep('GET', '/reports/won_by_month');
+    for (const [lang, prefix] of [['en', ''], ['zh', 'zh-']]) {
+      const q = await newPage({ width: 1280, height: 860 }, { bypassCSP: true });
+      await login(q, 'sales_rep1');
+      if (lang === 'zh') {
+        await q.click('[data-test=lang]');
+        await q.waitForFunction(() => document.documentElement.lang === 'zh-CN');
+      }
+      await q.evaluate(() => { location.hash = '#/dash/marketing'; });
+      const card = 'section.report-card[data-report=lead_funnel]';
+      await q.waitForSelector(`${card} svg.chart.funnel rect.bar`);
+      const stages = await q.$$eval(`${card} svg.chart.funnel rect.bar`, (rs) => rs.map((r) => r.dataset.stage));
+      assert(JSON.stringify(stages) === JSON.stringify(['leads', 'worked', 'qualified', 'converted', 'won']), `funnel stages ${stages}`);
+      const values = await q.$$eval(`${card} svg.chart.funnel text.value`, (ts) => ts.map((x) => x.textContent));
+      const want = ['leads', 'worked', 'qualified', 'converted', 'won'].map((k) => new Intl.NumberFormat(lang === 'zh' ? 'zh-CN' : 'en-US').format(funnel.rows[0][k]));
+      assert(JSON.stringify(values) === JSON.stringify(want), `funnel values ${values} vs the API's ${want}`);
+      assert(await q.textContent(`${card} h2`) === (lang === 'zh' ? '线索漏斗' : 'Lead funnel'), `${lang} funnel title`);
+      await assertAxe(q, axeSource, `${prefix}report funnel`);
+      await (await q.$(card)).screenshot({ path: path.join(SHOTS, `${prefix}report-funnel.png`) });
+      await q.evaluate(() => { location.hash = '#/dash/sales'; });
+      const lineCard = 'section.report-card[data-report=won_by_month]';
+      await q.waitForSelector(`${lineCard} svg.chart.line polyline`);
+      const lines = await q.$$eval(`${lineCard} svg.chart.line polyline`, (ps) => ps.map((p) => p.getAttribute('points').split(' ').length));
+      const months = Math.min(line.rows.filter((r) => r.close_date_month != null).length, 24);
+      assert(lines.length === 2 && lines.every((n) => n === months), `line: ${lines} (want 2 lines of ${months} points)`);
+      const legend = await q.$$eval(`${lineCard} svg.chart.line > text.axis`, (ts) => ts.map((x) => x.textContent));
+      assert(legend.includes(lang === 'zh' ? '赢单收入' : 'Won revenue'), `${lang} legend ${legend}`);
+      await q.waitForSelector('section.report-card[data-report=pipeline_by_industry] svg.chart rect.bar');
+      await q.waitForFunction(() => !document.querySelector('p.loading'));
+      await assertAxe(q, axeSource, `${prefix}report line`);
+      await (await q.$(lineCard)).screenshot({ path: path.join(SHOTS, `${prefix}report-line.png`) });
+      assert(q.errors.length === 0, `${prefix}: ${q.errors.join(' | ')}`);
+      await q.context().close();
+    }
+    // a role that may not read the pipeline's deals: its dashboard leaves those reports out, no error
+    const agent = await newPage();
+    await login(agent, 'service_agent');
+    await agent.evaluate(() => { location.hash = '#/dash'; });
+    await agent.waitForSelector('section.chart-card');
+    await agent.waitForFunction(() => !document.querySelector('p.loading'));
+    assert(!(await agent.$('section.report-card[data-report=pipeline_by_industry]')), 'no pipeline report for the agent');
+    assert(agent.errors.length === 0, agent.errors.join(' | '));
+    await agent.context().close();
+  }, page);
+
   await test('labels switch to zh and back', async () => {
     await page.click('[data-test=lang]');
     await page.waitForFunction(() => /商机/.test(document.querySelector('nav#nav').textContent));

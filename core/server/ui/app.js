@@ -62,6 +62,7 @@ const STRINGS = {
     notSaved: 'Nothing was saved', movedTo: 'Line moved to position {n}', moveHint: 'Alt+↑ and Alt+↓ move the line you are in.',
     unsavedLeave: 'Your changes to the lines are not saved. Leave and lose them?',
     lineConflict: '{who} changed line {n} at {when}, after you opened it.', reloadKeepLines: 'Load their changes (yours stay in the grid)',
+    reportsTitle: 'Reports', ofPrevious: 'of the stage before',
     kpis: 'Key figures', kpiScope: 'Whose figures', scopeMe: 'Me', scopeTeam: 'My team', scopeAll: 'Everyone', kpiDay: 'As of',
     operating: 'Operating efficiency', business_value: 'Business value', targetOf: 'Target', attainment: 'of target',
     noTarget: 'No target', vsPrevious: 'vs', noKpis: 'No key figures', quarterOf: 'Q{q} {y}', yearOf: '{y}', monthOf: '{y}-{m}',
@@ -107,6 +108,7 @@ const STRINGS = {
     notSaved: '未保存任何修改', movedTo: '已移到第 {n} 行', moveHint: 'Alt+↑ 和 Alt+↓ 可移动当前所在的行。',
     unsavedLeave: '明细行的修改尚未保存。确定离开并放弃这些修改吗？',
     lineConflict: '{who} 在 {when} 修改了第 {n} 行（在您打开之后）。', reloadKeepLines: '载入对方的修改（您的输入保留在表格中）',
+    reportsTitle: '报表', ofPrevious: '占上一阶段',
     kpis: '关键指标', kpiScope: '指标范围', scopeMe: '我', scopeTeam: '我的团队', scopeAll: '所有人', kpiDay: '截至',
     operating: '运营效率', business_value: '业务价值', targetOf: '目标', attainment: '目标达成',
     noTarget: '无目标', vsPrevious: '对比', noKpis: '暂无关键指标', quarterOf: '{y}年第{q}季度', yearOf: '{y}年', monthOf: '{y}年{m}月',
@@ -2339,10 +2341,135 @@ async function kpiSection({ module, compact, day }) {
   return compact && !any ? null : box;
 }
 
+// ---- report documents (metadata `report:`) on a module's dashboard ------------------------------------
+// GET /api/v1/reports lists those the caller may run, with their columns; each is drawn as its view says:
+// funnel (the measures as stages of the first row), line (a line per measure over the date group), bar
+// (the first measure per row) or table. Labels are the documents' { en, zh }.
+let reportDocumentsCache = null;
+async function reportDocuments() {
+  if (!reportDocumentsCache) {
+    reportDocumentsCache = api('GET', '/reports').then((x) => x.data.reports, () => []);
+  }
+  return reportDocumentsCache;
+}
+// the field a root path names (account.industry), for enum labels; null if it leaves the metadata
+function reportPathField(objectName, path) {
+  let o = objectOf(objectName);
+  let f = null;
+  for (const part of String(path).split('.')) {
+    f = fieldOf(o, part);
+    if (!f) return null;
+    o = f.to ? objectOf(f.to) : null;
+  }
+  return f;
+}
+// a cell of a report row: an enum group's label, a measure as its type (money converted, a count whole)
+function reportCell(doc, column, v, compact) {
+  if (column.kind === 'group') {
+    if (v == null || v === '') return '—';
+    const f = column.by ? null : reportPathField(doc.object, column.path || column.name);
+    return f && valueType(f) === 'enum' ? enumLabel(f, v) : String(v);
+  }
+  if (typeof v !== 'number') return v == null ? '' : String(v);
+  return formatMeasure({ type: column.type, name: column.name }, v, compact);
+}
+function reportRowLabel(doc, row) {
+  const groups = doc.columns.filter((c) => c.kind === 'group');
+  const named = groups.filter((c) => c.name !== 'id');
+  return (named.length ? named : groups).map((c) => reportCell(doc, c, row[c.name])).join(' · ');
+}
+function funnelChart(title, stages, format) {
+  const W = 560, rowH = 44, top = 8, H = top + stages.length * rowH + 8;
+  const max = Math.max(0, ...stages.map((st) => st.value)) || 1;
+  const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': title, class: 'chart funnel' }, s('title', null, title));
+  stages.forEach((st, i) => {
+    const width = Math.max(((W - 200) * st.value) / max, 2);
+    const x = 130 + (W - 200 - width) / 2;
+    const y = top + i * rowH;
+    const before = i > 0 ? stages[i - 1].value : null;
+    const share = before ? `${new Intl.NumberFormat(locale(), { maximumFractionDigits: 1 }).format((st.value / before) * 100)}%` : '';
+    svg.append(
+      s('rect', { x: x.toFixed(1), y, width: width.toFixed(1), height: rowH - 10, rx: 3, class: 'bar', 'data-stage': st.name },
+        s('title', null, `${st.label}: ${format(st.value)}${share ? ` (${share} ${t('ofPrevious')})` : ''}`)),
+      s('text', { x: 122, y: y + (rowH - 10) / 2 + 4, 'text-anchor': 'end', class: 'axis' }, axisLabel(st.label, 18)),
+      s('text', { x: W - 64, y: y + (rowH - 10) / 2 + 4, 'text-anchor': 'start', class: 'value' }, format(st.value)),
+      share ? s('text', { x: W - 8, y: y + (rowH - 10) / 2 + 4, 'text-anchor': 'end', class: 'axis share' }, share) : '');
+  });
+  return svg;
+}
+function lineChart(title, labels, series) {
+  const W = 560, H = 260, left = 56, right = 28, top = 16, bottom = 48;
+  const max = Math.max(0, ...series.flatMap((se) => se.values.map((v) => v || 0))) || 1;
+  const step = labels.length > 1 ? (W - left - right) / (labels.length - 1) : 0;
+  const x = (i) => left + (labels.length > 1 ? i * step : (W - left - right) / 2);
+  const y = (v) => top + (H - top - bottom) * (1 - (v || 0) / max);
+  const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': title, class: 'chart line' }, s('title', null, title));
+  svg.append(s('line', { x1: left, x2: W - right, y1: H - bottom, y2: H - bottom, class: 'baseline' }),
+    s('text', { x: left - 6, y: top + 4, 'text-anchor': 'end', class: 'axis' }, series[0] ? series[0].format(max) : ''),
+    s('text', { x: left - 6, y: H - bottom, 'text-anchor': 'end', class: 'axis' }, '0'));
+  const every = Math.max(1, Math.ceil(labels.length / 8));
+  labels.forEach((l, i) => {
+    // every every-th label, and the last, never closer to it than every steps
+    if ((i % every === 0 && labels.length - 1 - i >= every) || i === labels.length - 1)
+      svg.append(s('text', { x: x(i).toFixed(1), y: H - bottom + 16, 'text-anchor': 'middle', class: 'axis' }, l));
+  });
+  series.forEach((se, k) => {
+    const points = se.values.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
+    svg.append(s('polyline', { points, class: `series series-${k % 4}`, fill: 'none' }));
+    se.values.forEach((v, i) => svg.append(s('circle', { cx: x(i).toFixed(1), cy: y(v).toFixed(1), r: 3, class: `series-${k % 4}` },
+      s('title', null, `${se.label} · ${labels[i]}: ${se.format(v || 0)}`))));
+    svg.append(s('rect', { x: left + k * 140, y: H - 18, width: 10, height: 10, class: `series-${k % 4}` }),
+      s('text', { x: left + k * 140 + 14, y: H - 9, class: 'axis' }, axisLabel(se.label, 18)));
+  });
+  return svg;
+}
+function reportTable(doc) {
+  return h('table', { class: 'report-table', 'data-test': 'report-table' },
+    h('thead', null, h('tr', null, doc.columns.map((c) => h('th', { scope: 'col', class: c.kind === 'measure' ? 'num' : null, text: label(c.label, c.name) })))),
+    h('tbody', null, doc.rows.map((row) => h('tr', null, doc.columns.map((c) =>
+      h('td', { class: c.kind === 'measure' ? 'num' : null, text: reportCell(doc, c, row[c.name]) }))))));
+}
+// one report document as a dashboard card: GET /api/v1/reports/<name>, drawn as its view
+async function reportCard(summary) {
+  const title = label(summary.label, prettify(summary.name));
+  const card = h('section', { class: 'chart-card report-card', dataset: { report: summary.name, view: summary.view } },
+    h('h2', { text: title }));
+  try {
+    const { data: doc } = await api('GET', `/reports/${encodeURIComponent(summary.name)}`);
+    const measures = doc.columns.filter((c) => c.kind === 'measure');
+    const fmt = (c) => (v) => reportCell(doc, c, v, true);
+    if (!doc.rows.length) card.append(h('p', { class: 'empty', text: t('noChart') }));
+    else if (doc.view === 'funnel') {
+      const row = doc.rows[0];
+      card.append(funnelChart(title, measures.map((c) => ({ name: c.name, label: label(c.label, c.name), value: row[c.name] || 0 })), fmt(measures[0])));
+    } else if (doc.view === 'line') {
+      const dated = doc.columns.find((c) => c.kind === 'group' && c.by);
+      const rows = doc.rows.filter((r) => r[dated.name] != null).slice(-24);
+      card.append(lineChart(title, rows.map((r) => String(r[dated.name])),
+        measures.map((c) => ({ label: label(c.label, c.name), values: rows.map((r) => r[c.name]), format: fmt(c) }))));
+    } else if (doc.view === 'bar') {
+      const m = measures[0];
+      card.append(barChart(title, doc.rows.slice(0, 12).map((r) => ({ label: reportRowLabel(doc, r), value: r[m.name] || 0 })), fmt(m)));
+    } else card.append(reportTable(doc));
+  } catch (e) {
+    card.append(h('p', { class: 'error', text: e.message }));
+  }
+  return card;
+}
+// the report documents of module (every one with a module when null), in metadata order
+async function reportSection(module) {
+  const mine = (await reportDocuments()).filter((r) => r.module && (!module || r.module === module));
+  if (!mine.length) return null;
+  const box = h('section', { class: 'charts reports', 'data-test': 'reports', 'aria-label': t('reportsTitle') });
+  box.append(...(await Promise.all(mine.map(reportCard))));
+  return box;
+}
+
 // #/dash: every chart and the caller's inbox; #/dash/<module>: one module's charts (Quote to Cash's)
 async function viewDashboard(view, module, params) {
   const charted = objects().filter((o) => chartsOf(o).length || kanbanOf(o));
-  const modules = [...new Set(charted.map(moduleOf))];
+  const reported = (await reportDocuments()).map((r) => r.module).filter(Boolean);
+  const modules = [...new Set([...charted.map(moduleOf), ...reported])];
   const inModule = (o) => !module || moduleOf(o) === module;
   const link = (m) => h('a', { href: m ? `#/dash/${encodeURIComponent(m)}` : '#/dash', 'aria-current': (m || null) === (module || null) ? 'page' : null,
     text: m ? moduleLabel(m) : t('allModules') });
@@ -2352,12 +2479,14 @@ async function viewDashboard(view, module, params) {
   const grid = h('div', { class: 'charts' });
   view.append(grid);
   // the key figures first (?day= looks at another period), then the inbox and the charts
-  const [kpis, inbox] = await Promise.all([kpiSection({ module, day: params && params.get('day') }), module ? null : viewInbox()]);
+  const [kpis, inbox, reports] = await Promise.all([kpiSection({ module, day: params && params.get('day') }),
+    module ? null : viewInbox(), reportSection(module)]);
   if (kpis) grid.before(kpis);
   if (inbox) grid.before(inbox);
+  if (reports) grid.before(reports);
   const defined = objects().filter((o) => inModule(o) && chartsOf(o).length);
   const boards = objects().filter((o) => inModule(o) && kanbanOf(o) && !chartsOf(o).length);
-  if (!boards.length && !defined.length) grid.append(h('p', { class: 'empty', text: t('welcome') }));
+  if (!boards.length && !defined.length && !reports) grid.append(h('p', { class: 'empty', text: t('welcome') }));
   // YAML-defined charts first, in metadata order (slots keep the order while requests overlap)
   const slots = defined.flatMap((o) => chartsOf(o).map((c, i) => {
     const slot = h('div', { class: 'chart-slot' });
