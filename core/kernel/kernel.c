@@ -62,7 +62,8 @@ int kernel_open(const struct kernel_options *options, struct crm_kernel **out)
 	char err[512];
 	struct store_options store_options = { .readers = options->readers,
 	                                       .writer_cache_kb = options->bulk ? 256 * 1024 : 0,
-	                                       .background_checkpoint = options->server };
+	                                       .background_checkpoint = options->server,
+	                                       .query_time_ms = options->query_time_ms };
 	const char *path = options->db_path ? options->db_path : "var/crm.db";
 	code = store_open(path, kernel->meta, &store_options, &kernel->store, err, sizeof(err));
 	if (code != CRM_OK) {

@@ -20,6 +20,7 @@ struct kernel_options {
 	bool no_schema;              /* leave the schema alone (crm migrate plans it itself) */
 	bool bulk;                   /* a bulk load (import, demo): a large writer page cache */
 	bool server;                 /* crm serve: checkpoints on a thread of their own (store.h) */
+	int query_time_ms;           /* a statement running longer is interrupted; 0 = 2000 (store.h) */
 	FILE *log;                   /* where diagnostics and plans go; NULL = stderr */
 };
 
