@@ -104,8 +104,8 @@ static json_t *figure(struct crm_ctx *ctx, const struct meta_object *object, con
 			result = json_incref(value);
 		}
 	json_decref(rows);
-	if (json_is_null(result) && (!strncmp(measure, "sum(", 4) || !strcmp(measure, "count")))
-		return json_integer(0);   /* a sum over no records is nothing, not unknown */
+	if (json_is_null(result) && (!strncmp(measure, "sum(", 4) || !strncmp(measure, "count", 5)))
+		return json_integer(0);   /* a sum or a count over no records is nothing, not unknown */
 	return result;
 }
 
@@ -237,57 +237,35 @@ static json_t *audit_value(struct eval *ev, const struct meta_kpi *k, const stru
 	return k->per_day ? json_real(figure / days) : json_integer((json_int_t)figure);
 }
 
-/* The distinct values of field among the records of filter, date in [from, to) and the people, as keys. */
-static json_t *distinct_values(struct crm_ctx *ctx, const struct meta_kpi *k, const char *field, const char *from,
-                               const char *to, const char *people, int *code)
-{
-	struct strbuf text = { 0 };
-	strbuf_printf(&text, "%s%s%s%s >= '%s' and %s < '%s' and %s is not null%s", k->filter ? "(" : "",
-	              k->filter ? k->filter : "", k->filter ? ") and " : "", k->date_field->name, from,
-	              k->date_field->name, to, field, people);
-	json_t *rows = NULL, *set = json_object();
-	*code = object_aggregate(ctx, k->object->name, field, "count", text.data, &rows);
-	strbuf_free(&text);
-	size_t i;
-	json_t *row;
-	json_array_foreach(rows, i, row) {
-		char *key = json_dumps(json_object_get(row, field), JSON_ENCODE_ANY | JSON_COMPACT);
-		if (key)
-			json_object_set_new(set, key, json_true());
-		free(key);
-	}
-	json_decref(rows);
-	return set;
-}
-
-/* retention(f): of the f values of the period before p, the percent that come back in p (null: none before). */
+/*
+ * retention(f): of the f values of the period before p, the percent that
+ * come back in p (null when the period before has none). The two periods
+ * are adjacent, so the values in both are those of each less those of the
+ * two together: three count_distinct(f) in SQL, however many values.
+ */
 static json_t *retention(struct eval *ev, const struct meta_kpi *k, const struct period *p, const char *people)
 {
 	struct period before;
 	period_before(k->period, p, &before);
-	size_t length = strlen(k->measure);
-	char *field = xstrndup(k->measure + 10, length - 11);
-	int code_before = CRM_OK, code_now = CRM_OK;
-	json_t *then = distinct_values(ev->ctx, k, field, before.start, before.next, people, &code_before);
-	json_t *now = distinct_values(ev->ctx, k, field, p->start, p->next, people, &code_now);
-	free(field);
-	json_t *result = NULL;
-	if (code_before != CRM_OK || code_now != CRM_OK) {
-		bool refused = code_before == CRM_EDENIED || code_before == CRM_ENOTFOUND;
-		crm_error_forget(ev->ctx);
-		result = refused ? NULL : json_null();
-	} else if (json_object_size(then) == 0) {
-		result = json_null();
-	} else {
-		size_t kept = 0;
-		const char *key;
-		json_t *value;
-		json_object_foreach(then, key, value)
-			kept += json_object_get(now, key) != NULL;
-		result = json_real((double)kept * 100 / (double)json_object_size(then));
+	struct strbuf measure = { 0 };
+	strbuf_printf(&measure, "count_distinct(%.*s)", (int)strlen(k->measure) - 11, k->measure + 10);
+	bool refused = false;
+	json_t *then = figure(ev->ctx, k->object, measure.data, k->filter, k->date_field->name, before.start, p->start,
+	                      people, &refused);
+	json_t *now = figure(ev->ctx, k->object, measure.data, k->filter, k->date_field->name, p->start, p->next, people,
+	                     &refused);
+	json_t *both = figure(ev->ctx, k->object, measure.data, k->filter, k->date_field->name, before.start, p->next,
+	                      people, &refused);
+	strbuf_free(&measure);
+	json_t *result = refused ? NULL : json_null();
+	double a = json_number_value(then), b = json_number_value(now), all = json_number_value(both);
+	if (!refused && json_is_number(then) && a > 0) {
+		json_decref(result);
+		result = json_real((a + b - all) * 100 / a);
 	}
 	json_decref(then);
 	json_decref(now);
+	json_decref(both);
 	return result;
 }
 
