@@ -16,10 +16,20 @@ enum kpi_scope { KPI_SCOPE_ME, KPI_SCOPE_TEAM, KPI_SCOPE_ALL };
 /*
  * day: "YYYY-MM-DD" (NULL: today, UTC). name: one kpi or NULL for every kpi
  * whose object the caller reads. *out (owned) = { "day", "scope", "kpis": [
- * { name, label, category, direction, object, measure, period, start, end,
- * actual, target, attainment, previous, previous_start } ] }; a figure the
- * caller cannot compute (no records readable, no target) is null.
+ * { name, label, category, direction, source (records | audit | formula),
+ * object, measure, formula, unit, period, start, end, actual, target,
+ * attainment, previous, previous_start } ] }; a figure the caller cannot
+ * compute (no records, no target, a zero divisor) is null; a kpi of an
+ * object the caller cannot read, or of the audit trail of people they may
+ * not see, is left out.
  */
 int kpi_evaluate(struct crm_ctx *ctx, const char *day, enum kpi_scope scope, const char *name, json_t **out);
+
+/*
+ * The caller's role's dashboard: the kpis whose `dashboards:` name the role,
+ * each for the people the role sees there (me, team or all: a scope per kpi,
+ * in each kpi's "scope"). *out = { "day", "role", "kpis": [ ... ] }.
+ */
+int kpi_dashboard(struct crm_ctx *ctx, const char *day, json_t **out);
 
 #endif

@@ -2082,22 +2082,25 @@ int object_aggregate(struct crm_ctx *ctx, const char *object, const char *group,
 			measure_count++;
 			continue;
 		}
-		static const char *const fns[] = { "sum", "avg", "min", "max", "count" };
+		static const char *const fns[] = { "sum", "avg", "min", "max", "count", "count_distinct" };
 		char *open = strchr(item, '(');
 		char *close = open ? strchr(open, ')') : NULL;
 		size_t fn_len = open ? (size_t)(open - item) : 0;
 		int fn = -1;
-		for (int k = 0; k < 5 && open; k++)
+		for (int k = 0; k < 6 && open; k++)
 			if (strlen(fns[k]) == fn_len && strncmp(item, fns[k], fn_len) == 0)
 				fn = k;
 		if (fn < 0 || !close || close[1] != '\0' || close == open + 1) {
-			code = crm_error(ctx, CRM_EINVAL, "measure '%.64s': expected count, sum(f), avg(f), min(f), max(f)", item);
+			code = crm_error(ctx, CRM_EINVAL, "measure '%.64s': expected count, sum(f), avg(f), min(f), max(f), "
+			                 "count_distinct(f)", item);
 			break;
 		}
 		*close = '\0';
 		const struct meta_field *f;
 		char err[256];
-		strbuf_printf(&measure_sql[m], "%s(", fns[fn]);
+		strbuf_puts(&measure_sql[m], fn == 5 ? "count(DISTINCT " : fns[fn]);   /* count_distinct(f): the values f takes */
+		if (fn != 5)
+			strbuf_putc(&measure_sql[m], '(');
 		struct strbuf amount = { 0 };
 		if (expr_compile_path(&c->b, open + 1, &amount, &f, err, sizeof(err)) != CRM_OK) {
 			strbuf_free(&amount);

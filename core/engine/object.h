@@ -90,7 +90,7 @@ int object_query_each(struct crm_ctx *ctx, const char *object, const struct obje
 int object_count(struct crm_ctx *ctx, const char *object, const char *filter, int64_t *out);
 /*
  * Group-by aggregate. group: "stage" or "stage,owner" (may be NULL);
- * measures: "count,sum(amount),avg(probability)" (NULL = count).
+ * measures: "count,sum(amount),avg(probability),count_distinct(account)" (NULL = count).
  * *out = [ { "stage": "won", "count": 3, "sum_amount": 1200.0 }, ... ].
  */
 int object_aggregate(struct crm_ctx *ctx, const char *object, const char *group,

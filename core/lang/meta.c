@@ -2370,8 +2370,14 @@ static const char *const approval_keys[] = { "when", "approvers", "steps", "mode
 static const char *const step_keys[] = { "approvers", "mode", NULL };
 static const char *const kpi_keys[] = {
 	"kpi", "label", "description", "object", "measure", "filter", "date", "owner", "period", "direction", "target",
-	"category", NULL,
+	"category", "source", "formula", "actions", "per", "unit", "dashboards", NULL,
 };
+/* source: audit: the actions the audit trail records that count (default: the writes, not login or password) */
+static const char *const kpi_audit_actions[] = {
+	"create", "update", "delete", "restore", "transition", "purge", "login", "password", NULL,
+};
+static const char *const kpi_units[] = { "count", "number", "money", "percent", "hours", "days", NULL };
+static const char *const kpi_scope_names[] = { "me", "team", "all", NULL };
 static const char *const kpi_target_keys[] = { "object", "field", "owner", "date", NULL };
 static const char *const kpi_periods[] = { "month", "quarter", "year", NULL };
 static const char *const kpi_categories[] = { "operating", "business_value", NULL };
@@ -3280,7 +3286,82 @@ static void kpi_free(struct meta_kpi *k)
 	free(k->target_field_name);
 	free(k->target_owner_name);
 	free(k->target_date_name);
+	free(k->formula);
+	expr_free(k->formula_expr);
+	for (int i = 0; i < k->action_count; i++)
+		free(k->actions[i]);
+	free(k->actions);
+	free(k->unit);
+	for (int i = 0; i < k->dashboard_count; i++)
+		free(k->dashboard_roles[i]);
+	free(k->dashboard_roles);
+	free(k->dashboard_scopes);
 	memset(k, 0, sizeof(*k));
+}
+
+/* dashboards: { role: me | team | all }: the roles are checked in resolve_kpis. */
+static void parse_kpi_dashboards(struct loader *ld, const struct ynode *value, struct meta_kpi *k)
+{
+	k->dashboards_pos = node_pos(ld, value);
+	if (value->kind != YNODE_MAPPING) {
+		error_node(ld, value, "expected a map of role: me | team | all for 'dashboards'");
+		return;
+	}
+	for (int i = 0; i < value->count; i += 2) {
+		const struct ynode *role = value->items[i], *scope = value->items[i + 1];
+		const char *text = get_text(ld, scope, "dashboards");
+		int index = text ? word_index(text, kpi_scope_names) : -1;
+		if (!crm_valid_name(role->text) || index < 0) {
+			error_node(ld, scope, "dashboards: expected role: me, team or all, not '%s: %s'", shown(ld, role->text),
+			           text ? shown(ld, text) : "");
+			continue;
+		}
+		k->dashboard_roles = xrealloc(k->dashboard_roles, (size_t)(k->dashboard_count + 1) * sizeof(char *));
+		k->dashboard_scopes = xrealloc(k->dashboard_scopes, (size_t)(k->dashboard_count + 1) * sizeof(*k->dashboard_scopes));
+		k->dashboard_roles[k->dashboard_count] = xstrdup(role->text);
+		k->dashboard_scopes[k->dashboard_count++] = (enum kpi_dashboard_scope)index;
+	}
+}
+
+/* The evaluation model's keys of a kpi (source, formula, actions, per, unit, dashboards); false: not one of them. */
+static bool parse_kpi_model_key(struct loader *ld, const struct ynode *key, const struct ynode *value,
+                                struct meta_kpi *k)
+{
+	const char *text;
+	if (!strcmp(key->text, "source")) {
+		k->source_pos = node_pos(ld, value);
+		if ((text = get_text(ld, value, "source")) && strcmp(text, "audit") != 0 && strcmp(text, "records") != 0)
+			error_node(ld, value, "expected records or audit for 'source', not '%s'", shown(ld, text));
+		else if (text && !strcmp(text, "audit"))
+			k->source = KPI_SOURCE_AUDIT;
+	} else if (!strcmp(key->text, "formula")) {
+		k->formula_pos = node_pos(ld, value);
+		parse_expression(ld, value, "formula", &k->formula, &k->formula_expr);
+	} else if (!strcmp(key->text, "actions")) {
+		k->actions_pos = node_pos(ld, value);
+		parse_name_list(ld, value, "actions", false, NULL, &k->actions, &k->action_count);
+		for (int i = 0; i < k->action_count; i++)
+			if (!in_list(k->actions[i], kpi_audit_actions))
+				error_node(ld, value, "actions: '%s' is not an audited action (create, update, delete, restore, "
+				           "transition, purge, login, password)", shown(ld, k->actions[i]));
+	} else if (!strcmp(key->text, "per")) {
+		if ((text = get_text(ld, value, "per")) && strcmp(text, "day") != 0)
+			error_node(ld, value, "expected day for 'per' (the daily figure averaged over the period), not '%s'",
+			           shown(ld, text));
+		else if (text)
+			k->per_day = true;
+	} else if (!strcmp(key->text, "unit")) {
+		if ((text = get_text(ld, value, "unit")) && !in_list(text, kpi_units))
+			error_node(ld, value, "expected count, number, money, percent, hours or days for 'unit', not '%s'",
+			           shown(ld, text));
+		else if (text)
+			k->unit = xstrdup(text);
+	} else if (!strcmp(key->text, "dashboards")) {
+		parse_kpi_dashboards(ld, value, k);
+	} else {
+		return false;
+	}
+	return true;
 }
 
 static char *kpi_name_key(struct loader *ld, const struct ynode *node, const char *key, struct meta_pos *pos)
@@ -3306,6 +3387,8 @@ static void parse_kpi(struct loader *ld, const struct ynode *root)
 		int index;
 		if (!in_list(key->text, kpi_keys)) {
 			error_unknown_key(ld, key, "kpi", kpi_keys);
+		} else if (parse_kpi_model_key(ld, key, value, &k)) {
+			continue;
 		} else if (!strcmp(key->text, "label")) {
 			parse_label(ld, value, "label", &k.label);
 		} else if (!strcmp(key->text, "description")) {
@@ -3364,9 +3447,29 @@ static void parse_kpi(struct loader *ld, const struct ynode *root)
 			}
 		}
 	}
-	if (!k.object_name || !k.date_name) {
-		error_node(ld, root, "kpi '%s' needs an 'object' and a 'date' field (see docs/metadata.md#kpi)",
-		           name ? name : "");
+	if (k.formula && k.source == KPI_SOURCE_AUDIT) {
+		error_at(ld, k.source_pos, "kpi '%s': a formula kpi has no 'source' (its figures are the other kpis')",
+		         name ? name : "");
+		ok = false;
+	} else if (k.formula) {
+		k.source = KPI_SOURCE_FORMULA;
+		if (k.object_name || k.measure || k.filter || k.date_name || k.owner_name || k.per_day || k.action_count) {
+			error_at(ld, k.formula_pos, "kpi '%s': a formula kpi takes no object, measure, filter, date, owner, per "
+			         "or actions (its figures are the other kpis')", name ? name : "");
+			ok = false;
+		}
+	} else if (k.source == KPI_SOURCE_AUDIT) {
+		if (k.object_name || k.filter || k.date_name || k.owner_name) {
+			error_at(ld, k.source_pos, "kpi '%s': the audit trail has no object, filter, date or owner to name (it "
+			         "counts the people's audited actions by their time)", name ? name : "");
+			ok = false;
+		}
+	} else if (!k.object_name || !k.date_name) {
+		error_node(ld, root, "kpi '%s' needs an 'object' and a 'date' field, a 'source: audit' or a 'formula' (see "
+		           "docs/metadata.md#kpi)", name ? name : "");
+		ok = false;
+	} else if (k.action_count) {
+		error_at(ld, k.actions_pos, "kpi '%s': 'actions' is for source: audit", name ? name : "");
 		ok = false;
 	}
 	for (int i = 0; ok && i < ld->meta->kpi_count; i++) {
@@ -3382,10 +3485,16 @@ static void parse_kpi(struct loader *ld, const struct ynode *root)
 		return;
 	}
 	k.name = xstrdup(name);
-	if (!k.measure)
+	if (!k.measure && k.source != KPI_SOURCE_FORMULA)
 		k.measure = xstrdup("count");
-	if (!k.owner_name)
+	if (!k.owner_name && k.source == KPI_SOURCE_RECORDS)
 		k.owner_name = xstrdup("owner");
+	if (k.source == KPI_SOURCE_AUDIT && !k.action_count) {
+		static const char *const writes[] = { "create", "update", "delete", "restore", "transition" };
+		k.actions = xcalloc(5, sizeof(char *));
+		for (int i = 0; i < 5; i++)
+			k.actions[k.action_count++] = xstrdup(writes[i]);
+	}
 	ld->meta->kpis = xrealloc(ld->meta->kpis, (size_t)(ld->meta->kpi_count + 1) * sizeof(*ld->meta->kpis));
 	ld->meta->kpis[ld->meta->kpi_count++] = k;
 }
@@ -5140,11 +5249,109 @@ static bool kpi_date_field(const struct meta_field *f)
 	return f && (f->type == FIELD_DATE || f->type == FIELD_DATETIME);
 }
 
+/* A formula's names: each the name of another kpi. */
+struct kpi_names {
+	struct loader *ld;
+	const struct meta_kpi *kpi;
+	int bad;
+};
+
+static void kpi_check_name(void *arg, const char *path)
+{
+	struct kpi_names *names = arg;
+	const struct meta_kpi *input = meta_find_kpi(names->ld->meta, path);
+	if (!input || input == names->kpi) {
+		error_at(names->ld, names->kpi->formula_pos, "kpi '%s': formula: '%s' is %s", names->kpi->name,
+		         shown(names->ld, path), input ? "the kpi itself" : "not a kpi");
+		names->bad++;
+	}
+}
+
+struct kpi_uses {
+	const char *name;
+	bool found;
+};
+
+static void kpi_uses_name(void *arg, const char *path)
+{
+	struct kpi_uses *uses = arg;
+	if (!strcmp(uses->name, path))
+		uses->found = true;
+}
+
+/*
+ * A kpi measure beyond the report measures: count_distinct(f) of any field
+ * and retention(f) (the percent of the previous period's distinct f that
+ * come back in this one), f a field of object; NULL when it is neither.
+ */
+static const struct meta_field *kpi_distinct_measure(const struct meta_object *object, const char *measure)
+{
+	size_t length = strlen(measure);
+	size_t open = !strncmp(measure, "count_distinct(", 15) ? 15 : !strncmp(measure, "retention(", 10) ? 10 : 0;
+	if (!open || length <= open + 1 || measure[length - 1] != ')')
+		return NULL;
+	char *name = xstrndup(measure + open, length - open - 1);
+	const struct meta_field *f = meta_find_field(object, name);
+	free(name);
+	return f;
+}
+
+/* Walks the formula kpis from i (state: 0 new, 1 on the walk, 2 done): false (and an error) on a loop. */
+static bool kpi_formula_acyclic(struct loader *ld, int i, char *state)
+{
+	if (state[i] != 0)
+		return state[i] == 2;
+	const struct meta_kpi *k = &ld->meta->kpis[i];
+	state[i] = 1;
+	bool ok = true;
+	for (int j = 0; ok && j < ld->meta->kpi_count; j++) {
+		const struct meta_kpi *input = &ld->meta->kpis[j];
+		struct kpi_uses uses = { input->name, false };
+		if (j != i && input->source == KPI_SOURCE_FORMULA)
+			expr_each_path(k->formula_expr, kpi_uses_name, &uses);
+		if (uses.found && !kpi_formula_acyclic(ld, j, state)) {
+			error_at(ld, k->formula_pos, "kpi '%s': its formula reaches itself through '%s'", k->name, input->name);
+			ok = false;
+		}
+	}
+	state[i] = 2;   /* reported once: the kpis that use it do not repeat the loop */
+	return ok;
+}
+
+/* A formula kpi's names: each another kpi (not itself), no loops; the evaluation model's other keys. */
+static void resolve_kpi_model(struct loader *ld, struct meta_kpi *k, char *state)
+{
+	for (int d = 0; d < k->dashboard_count; d++)
+		if (!meta_find_role(ld->meta, k->dashboard_roles[d]))
+			error_at(ld, k->dashboards_pos, "kpi '%s': dashboards: no role '%s'", k->name, shown(ld,
+			         k->dashboard_roles[d]));
+	if (k->source == KPI_SOURCE_AUDIT) {
+		static const char *const measures[] = {
+			"count", "count_distinct(user)", "count_distinct(record)", "count_distinct(object)", NULL,
+		};
+		if (!in_list(k->measure, measures))
+			error_at(ld, k->measure_pos.line ? k->measure_pos : k->source_pos, "kpi '%s': the audit trail's measure "
+			         "is count, count_distinct(user), count_distinct(record) or count_distinct(object), not '%s'",
+			         k->name, shown(ld, k->measure));
+		return;
+	}
+	if (k->source != KPI_SOURCE_FORMULA)
+		return;
+	struct kpi_names names = { ld, k, 0 };
+	expr_each_path(k->formula_expr, kpi_check_name, &names);
+	if (names.bad == 0)
+		kpi_formula_acyclic(ld, (int)(k - ld->meta->kpis), state);
+}
+
 /* Every kpi against the objects: its fields exist with the right types, its measure and filter are sound. */
 static void resolve_kpis(struct loader *ld)
 {
+	char *state = xcalloc((size_t)ld->meta->kpi_count + 1, 1);
 	for (int i = 0; i < ld->meta->kpi_count; i++) {
 		struct meta_kpi *k = &ld->meta->kpis[i];
+		resolve_kpi_model(ld, k, state);
+		if (k->source != KPI_SOURCE_RECORDS)
+			continue;
 		k->object = meta_find_object(ld->meta, k->object_name);
 		if (!k->object) {
 			error_at(ld, k->object_pos, "kpi '%s': no object '%s'", k->name, shown(ld, k->object_name));
@@ -5158,9 +5365,12 @@ static void resolve_kpis(struct loader *ld)
 		if (!kpi_user_field(k->owner_field))
 			error_at(ld, k->owner_pos.line ? k->owner_pos : k->pos, "kpi '%s': 'owner' must be a user field of '%s', "
 			         "not '%s'", k->name, k->object->name, shown(ld, k->owner_name));
-		if (!report_measure_ok(k->object, k->measure))
+		if (!report_measure_ok(k->object, k->measure) && !kpi_distinct_measure(k->object, k->measure))
 			error_at(ld, k->measure_pos, "kpi '%s': 'measure' is count, sum(f), avg(f), min(f) or max(f) of a "
-			         "number field of '%s', not '%s'", k->name, k->object->name, shown(ld, k->measure));
+			         "number field, count_distinct(f) or retention(f) of a field of '%s', not '%s'", k->name,
+			         k->object->name, shown(ld, k->measure));
+		else if (k->per_day && !strncmp(k->measure, "retention(", 10))
+			error_at(ld, k->measure_pos, "kpi '%s': retention compares two periods: it has no 'per: day'", k->name);
 		if (k->filter_expr) {
 			char context[128];
 			snprintf(context, sizeof(context), "filter of kpi '%s'", k->name);
@@ -5188,6 +5398,7 @@ static void resolve_kpis(struct loader *ld)
 			error_at(ld, k->target_pos, "kpi '%s': target owner must be a user field of '%s'", k->name,
 			         k->target_object->name);
 	}
+	free(state);
 }
 
 /*

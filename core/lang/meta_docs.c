@@ -474,9 +474,16 @@ static const struct key_doc key_docs[] = {
 	{ "kpi", "label", LABEL_TYPE, NULL, "the name", "What the tile says.", "label: { en: Won revenue, zh: 赢单金额 }" },
 	{ "kpi", "description", "text", NULL, NULL, "For people reading the metadata; not shown.",
 	  "description: \"Lower is better\"" },
-	{ "kpi", "object", "name", "an object", "required", "Whose records the figure is made of.", "object: opportunity" },
-	{ "kpi", "measure", "text", "count, sum(f), avg(f), min(f), max(f) of a number field f of the object", "count",
-	  "The figure over the records of a period.", "measure: sum(amount)" },
+	{ "kpi", "object", "name", "an object", "required (unless `source: audit` or `formula`)",
+	  "Whose records the figure is made of.", "object: opportunity" },
+	{ "kpi", "measure", "text", "count, sum(f), avg(f), min(f), max(f) of a number field f of the object; "
+	  "count_distinct(f), retention(f) of any field f; with `source: audit`: count, count_distinct(user), "
+	  "count_distinct(record), count_distinct(object)", "count",
+	  "The figure over the records of a period. count_distinct(f): the values f takes (nulls not counted). "
+	  "retention(f): of the f values of the previous period's records, the percent that come back in this "
+	  "period's (null when the previous period has none): customer retention is `retention(account)` over won "
+	  "deals. A duration is a formula field measured (`avg(hours_to_first_contact)` over a field "
+	  "`hours_between(created_at, first_contact_at)`).", "measure: sum(amount)" },
 	{ "kpi", "filter", "[expression](#expressions)", "over the object's fields", "every record",
 	  "Only the records for which it holds count.", "filter: \"stage = 'won'\"" },
 	{ "kpi", "date", "name", "a date or datetime field of the object", "required",
@@ -496,6 +503,32 @@ static const struct key_doc key_docs[] = {
 	{ "kpi", "category", "text", "operating, business_value", "operating",
 	  "Operating efficiency (use of the CRM) or business value (what it earns): the dashboards group tiles by it.",
 	  "category: business_value" },
+	{ "kpi", "source", "text", "records, audit", "records",
+	  "`audit`: the figure is made of the audit trail, not of an object's records: each audited action of the "
+	  "people in the period (who created, updated, moved what), so adoption needs no tracking of its own. It "
+	  "takes no object, filter, date or owner. Who may read it: everyone their own figure (`scope=me`), a "
+	  "manager their reports down the manager tree (`scope=team`: a rep with no reports gets their own), an "
+	  "admin everyone (`scope=all`; left out for anyone else).", "source: audit" },
+	{ "kpi", "actions", "list of names", "create, update, delete, restore, transition, purge, login, password",
+	  "create, update, delete, restore, transition", "With `source: audit`: the actions that count.",
+	  "actions: [update, transition]" },
+	{ "kpi", "formula", "[expression](#expressions)", "over other kpis' names; no loops", NULL,
+	  "A derived kpi: the expression over the figures of the kpis it names, each for the same people and for "
+	  "this kpi's period (not its own). A zero divisor or an unknown figure gives null (unknown), not an "
+	  "error; a kpi whose input the caller may not have is left out. Takes no object, measure, filter, date, "
+	  "owner, per or actions.", "formula: \"deals_won / deals_closed * 100\"" },
+	{ "kpi", "per", "text", "day", "the whole period",
+	  "`day`: the measure for each day of the period up to the day asked (the whole period once it is over), "
+	  "summed and divided by those days: active users per day is `count_distinct(user)` over the audit trail "
+	  "`per: day`.", "per: day" },
+	{ "kpi", "unit", "text", "count, number, money, percent, hours, days", "from the measure",
+	  "How the figure is shown (money in the company currency, a percent with %); a formula's is number "
+	  "unless given.", "unit: percent" },
+	{ "kpi", "dashboards", "map of role to scope", "roles; me, team, all", "no role's dashboard",
+	  "Which roles' dashboards show the tile, and for whom (`GET /api/v1/kpis?view=dashboard` as that role): a "
+	  "rep `me` (their own figure), a manager `team`, an admin `all`. The web UI's dashboard shows the "
+	  "caller's role's tiles grouped by category, or every kpi with a scope switch when the role has none.",
+	  "dashboards: { admin: all, sales_manager: team, sales_rep: me }" },
 	{ "kpi-target", "object", "name", "an object", "required", "The goal records.", "object: sales_target" },
 	{ "kpi-target", "field", "name", "a number field of that object", "required", "The goal.", "field: amount" },
 	{ "kpi-target", "date", "name", "a date field of that object", "required",
@@ -1211,7 +1244,11 @@ static const struct section_doc sections[] = {
 	  "beside its target and the previous period (`GET /api/v1/kpis?day=YYYY-MM-DD&scope=me|team|all`, "
 	  "`GET /api/v1/kpis/<name>`). The figure is a report of the object (the same compiler and the reader's "
 	  "row rules): a kpi of an object the reader cannot read is left out, and records they cannot read never "
-	  "count. `crm check` checks every key against the objects.",
+	  "count. `crm check` checks every key against the objects. Beside records, a kpi may count the audit "
+	  "trail (`source: audit`) or be a formula over other kpis (`formula:`): the evaluation model of "
+	  "metadata/kpis.yaml (operating efficiency: active users per day, records created and updated per user, "
+	  "hours to first contact, pipeline velocity; business value: won revenue, win rate, average deal, "
+	  "customer retention).",
 	  "kpi: won_revenue\n"
 	  "label: { en: Won revenue, zh: 赢单金额 }\n"
 	  "category: business_value\n"
@@ -1220,7 +1257,21 @@ static const struct section_doc sections[] = {
 	  "filter: \"stage = 'won'\"\n"
 	  "date: close_date\n"
 	  "period: quarter\n"
-	  "target: 250000\n",
+	  "target: 250000\n"
+	  "dashboards: { admin: all, sales_manager: team, sales_rep: me }\n"
+	  "---\n"
+	  "kpi: win_rate\n"
+	  "label: { en: Win rate, zh: 赢单率 }\n"
+	  "category: business_value\n"
+	  "formula: \"deals_won / deals_closed * 100\"\n"
+	  "unit: percent\n"
+	  "period: quarter\n"
+	  "---\n"
+	  "kpi: active_users_per_day\n"
+	  "label: { en: Active users per day, zh: 日均活跃用户 }\n"
+	  "source: audit\n"
+	  "measure: count_distinct(user)\n"
+	  "per: day\n",
 	  NULL },
 	{ "kpi-target", "KPI target",
 	  "A kpi's `target:` as a map: the sum of a field of goal records whose date falls in the period and whose "

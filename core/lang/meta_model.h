@@ -316,6 +316,16 @@ struct meta_timer {
  */
 enum kpi_period { KPI_MONTH, KPI_QUARTER, KPI_YEAR };
 enum kpi_category { KPI_OPERATING, KPI_BUSINESS_VALUE };
+/*
+ * Where a kpi's figure comes from: the records of its object (measure count,
+ * sum/avg/min/max(f), count_distinct(f) or retention(f)); the audit trail
+ * (`source: audit`, _crm_audit: count, count_distinct(user | record | object)
+ * of the audited actions of the people); or a formula over other kpis
+ * evaluated for the same people and period (`formula:`).
+ */
+enum kpi_source { KPI_SOURCE_RECORDS, KPI_SOURCE_AUDIT, KPI_SOURCE_FORMULA };
+/* dashboards: { role: scope }: a role's dashboard shows the kpi for these people (enum kpi_scope's order) */
+enum kpi_dashboard_scope { KPI_DASHBOARD_ME, KPI_DASHBOARD_TEAM, KPI_DASHBOARD_ALL };
 
 struct meta_kpi {
 	char *name;
@@ -338,6 +348,18 @@ struct meta_kpi {
 	const struct meta_object *target_object;
 	const struct meta_field *target_field, *target_owner, *target_date;
 	struct meta_pos pos, object_pos, measure_pos, filter_pos, date_pos, owner_pos, target_pos;
+	/* the evaluation model (docs/metadata.md "KPI"): see enum kpi_source */
+	enum kpi_source source;
+	char *formula;                     /* source formula: "deals_won / deals_closed * 100" */
+	struct expr *formula_expr;         /* owned; its paths are kpi names */
+	int action_count;                  /* source audit: the actions counted (default the writes) */
+	char **actions;
+	bool per_day;                      /* per: day: the daily figure averaged over the period's days so far */
+	char *unit;                        /* count, number, money, percent, hours, days; NULL: from the measure */
+	int dashboard_count;               /* dashboards: { role: me | team | all } */
+	char **dashboard_roles;
+	enum kpi_dashboard_scope *dashboard_scopes;
+	struct meta_pos source_pos, formula_pos, actions_pos, dashboards_pos;
 };
 
 /*

@@ -1671,14 +1671,21 @@ static void handle_report_documents(struct route_ctx *r, const char *name)
 /*
  * GET /api/v1/kpis[/{name}]?day=YYYY-MM-DD&scope=me|team|all: the kpi documents'
  * figures for the periods holding day (kpi.h); kpis of objects the caller
- * cannot read are left out.
+ * cannot read are left out. ?view=dashboard: the caller's role's dashboard
+ * (kpi_dashboard).
  */
 static void handle_kpis(struct route_ctx *r, const char *name)
 {
-	static const char *const allowed[] = { "day", "scope", NULL };
+	static const char *const allowed[] = { "day", "scope", "view", NULL };
 	if (!no_params(r, allowed))
 		return;
 	const char *day = api_target_param(r->target, "day"), *scope_text = api_target_param(r->target, "scope");
+	const char *view = api_target_param(r->target, "view");
+	if (view && (strcmp(view, "dashboard") != 0 || scope_text || name)) {
+		/* ?view=dashboard: the caller's role's tiles, each kpi at the scope its `dashboards:` gives the role */
+		problem(r->res, r->req, 400, "view: expected dashboard (without scope or a kpi name)");
+		return;
+	}
 	enum kpi_scope scope = KPI_SCOPE_ME;
 	if (scope_text && !strcmp(scope_text, "team"))
 		scope = KPI_SCOPE_TEAM;
@@ -1689,7 +1696,8 @@ static void handle_kpis(struct route_ctx *r, const char *name)
 		return;
 	}
 	json_t *out = NULL;
-	int rc = kpi_evaluate(&r->ctx, day && *day ? day : NULL, scope, name, &out);
+	int rc = view ? kpi_dashboard(&r->ctx, day && *day ? day : NULL, &out)
+	              : kpi_evaluate(&r->ctx, day && *day ? day : NULL, scope, name, &out);
 	if (rc != CRM_OK) {
 		problem_from_ctx(r->api, r->res, r->req, rc, &r->ctx, NULL);
 		return;

@@ -1056,7 +1056,24 @@ static void add_global_paths(struct doc *d)
 		"s:{s:s, s:o}}}", "type", "object", "required", "day", "scope", "kpis", "properties", "day", "type", "string",
 		"format", "date", "scope", "type", "string", "enum", "me", "team", "all", "kpis", "type", "array", "items",
 		ref_to("Kpi")));
-	json_t *kpi_params = json_pack("[o,o]",
+	/* the evaluation model: derived and audit kpis (no object or measure), units, a role's dashboard */
+	json_t *kpi_props = json_object_get(json_object_get(d->schemas, "Kpi"), "properties");
+	json_object_set_new(kpi_props, "object", json_pack("{s:[s,s]}", "type", "string", "null"));
+	json_object_set_new(kpi_props, "measure", json_pack("{s:[s,s]}", "type", "string", "null"));
+	json_object_set_new(kpi_props, "formula", json_pack("{s:[s,s]}", "type", "string", "null"));
+	json_object_set_new(kpi_props, "source", json_pack("{s:s, s:[s,s,s]}", "type", "string", "enum", "records",
+	                                                   "audit", "formula"));
+	json_object_set_new(kpi_props, "unit", json_pack("{s:s, s:[s,s,s,s,s,s]}", "type", "string", "enum", "count",
+	                                                 "number", "money", "percent", "hours", "days"));
+	json_object_set_new(kpi_props, "scope", json_pack("{s:s, s:[s,s,s], s:s}", "type", "string", "enum", "me", "team",
+	                                                  "all", "description", "With view=dashboard: whose figure"));
+	json_t *kpis_schema = json_object_get(d->schemas, "Kpis");
+	json_object_set_new(kpis_schema, "required", json_pack("[s,s]", "day", "kpis"));
+	json_object_set_new(json_object_get(kpis_schema, "properties"), "role", json_pack("{s:s, s:s}", "type", "string",
+	                    "description", "With view=dashboard: the caller's role"));
+	json_t *kpi_params = json_pack("[o,o,o]",
+		param("view", "query", false, json_pack("{s:s, s:[s]}", "type", "string", "enum", "dashboard"),
+		      "dashboard: the kpis whose `dashboards:` name the caller's role, each for the people it gives"),
 		param("day", "query", false, json_pack("{s:s, s:s}", "type", "string", "format", "date"),
 		      "A day in the periods wanted (default today, UTC)"),
 		param("scope", "query", false, json_pack("{s:s, s:[s,s,s]}", "type", "string", "enum", "me", "team", "all"),

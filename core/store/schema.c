@@ -54,6 +54,8 @@ static const char *const bootstrap_sql =
 	"CREATE TABLE IF NOT EXISTS _crm_audit (id INTEGER PRIMARY KEY, at TEXT NOT NULL, user_id INTEGER,"
 	"  request_id TEXT, object TEXT NOT NULL, record_id INTEGER, action TEXT NOT NULL, changes TEXT);"
 	"CREATE INDEX IF NOT EXISTS _crm_audit_record ON _crm_audit(object, record_id);"
+	/* adoption kpis (source: audit) read one person's or a team's rows of a period */
+	"CREATE INDEX IF NOT EXISTS _crm_audit_user ON _crm_audit(user_id, at);"
 	/* manual sharing: one record with one user or one team, read or edit */
 	"CREATE TABLE IF NOT EXISTS _crm_shares (id INTEGER PRIMARY KEY, object TEXT NOT NULL,"
 	"  record_id INTEGER NOT NULL, user_id INTEGER, team_id INTEGER, access TEXT NOT NULL,"

@@ -1572,6 +1572,41 @@ int store_history(struct store_conn *conn, const char *object, int64_t record_id
 	return CRM_OK;
 }
 
+static int audit_figure_row(void *arg, json_t *row)
+{
+	*(double *)arg = json_number_value(json_array_get(row, 0));
+	return 0;
+}
+
+int store_audit_figure(struct store_conn *conn, json_t *actions, const char *from, const char *to, json_t *user_ids,
+                       const char *distinct, bool per_day, double *out, struct crm_ctx *ctx)
+{
+	static const char *const columns[] = { "user_id", "record_id", "object" };
+	const char *column = NULL;
+	for (int i = 0; distinct && i < 3; i++)
+		if (!strcmp(distinct, columns[i]))
+			column = columns[i];
+	if (distinct && !column)
+		return crm_error(ctx, CRM_EINVAL, "audit: no column '%.32s'", distinct);
+	struct strbuf sql = { 0 };
+	strbuf_printf(&sql, "SELECT %s(n), 0 FROM (SELECT %s%s%s AS n FROM _crm_audit WHERE at >= ?1 AND at < ?2"
+	              " AND action IN (SELECT value FROM json_each(?3)) AND user_id IS NOT NULL%s%s)",
+	              "total", column ? "count(DISTINCT " : "count(*", column ? column : "", ")",
+	              user_ids ? " AND user_id IN (SELECT value FROM json_each(?4))" : "",
+	              per_day ? " GROUP BY substr(at, 1, 10)" : "");
+	char *action_text = json_dumps(actions, JSON_COMPACT), *id_text = user_ids ? json_dumps(user_ids, JSON_COMPACT) : NULL;
+	json_t *params = json_pack("[s, s, s]", from, to, action_text ? action_text : "[]");
+	if (id_text)
+		json_array_append_new(params, json_string(id_text));
+	*out = 0;
+	int code = store_rows(conn, sql.data, params, audit_figure_row, out, ctx);
+	json_decref(params);
+	free(action_text);
+	free(id_text);
+	strbuf_free(&sql);
+	return code;
+}
+
 static int collect_ids(void *arg, json_t *row);
 
 /* Runs sql with params (consumed) and hands back the first column of every row as an id list. */

@@ -143,6 +143,17 @@ int store_audit_scrub(struct store_conn *conn, const char *object, int64_t recor
 int store_history(struct store_conn *conn, const char *object, int64_t record_id, int limit,
                   json_t **out, struct crm_ctx *ctx);
 
+/*
+ * The audit trail as a kpi reads it (engine/kpi.c): over the rows with one of
+ * actions (a JSON array of action names), at in [from, to) and user_id among
+ * user_ids (a JSON array; NULL: every user, never the system's rows),
+ * count(*) or, with distinct "user_id", "record_id" or "object", the number
+ * of its values; per_day: the sum over the days of each day's figure. *out:
+ * the figure (0 for no rows).
+ */
+int store_audit_figure(struct store_conn *conn, json_t *actions, const char *from, const char *to, json_t *user_ids,
+                       const char *distinct, bool per_day, double *out, struct crm_ctx *ctx);
+
 /* Ids of records deleted before cutoff ("YYYY-MM-DDTHH:MM:SSZ"), at most limit. */
 int store_deleted_before(struct store_conn *conn, const struct meta_object *object, const char *cutoff,
                          int limit, json_t **out_ids, struct crm_ctx *ctx);

@@ -4,6 +4,7 @@
 #   2. object API get by id and filtered list         vs  raw prepared statements
 #   3. HTTP (tests/bench/http_bench.sh, if present)   vs  a bare libmicrohttpd server
 #   4. a report across objects (campaign -> won revenue) vs  the hand-written SQL of the same figures
+#   4. every kpi of metadata/kpis.yaml for 50 users x 12 months  vs  the hand-written SQL of the same figures
 set -e
 CRM=${CRM:-build/crm}
 BUILD=${BUILD:-build}
@@ -68,6 +69,13 @@ rm -f "$report_db" "$report_db-wal" "$report_db-shm"
 echo
 echo "== lead to cash (plugins/lead2cash)"
 "$BUILD"/bench/bench_quote metadata plugins
+echo
+echo "== KPI evaluation model: 50 users x 12 months (metadata/kpis.yaml)"
+# the kernel's metadata without the packages: every kpi it evaluates has its SQL in bench_kpi
+rm -rf "$dir/kpi-metadata"
+cp -r metadata "$dir/kpi-metadata"
+sed -i 's/^plugins:.*/plugins: []/' "$dir/kpi-metadata/app.yaml"
+"$BUILD"/bench/bench_kpi "$dir/kpi-metadata"
 if [ -f tests/bench/http_bench.sh ]; then
 	echo
 	echo "== HTTP"

@@ -39,6 +39,31 @@ if grep -q "gadget.yaml:3:[0-9]*: error: unknown key 'requird' .*(see docs/metad
 	ok check_unknown_key_links_the_reference
 else fail check_unknown_key_links_the_reference "$(cat "$work/out")"; fi
 
+# --- check: the kpi evaluation model's keys (formula loops and unknown names, the audit trail, dashboards)
+rm -rf "$work/broken"; cp -r "$work/metadata" "$work/broken"
+cat > "$work/broken/kpis_bad.yaml" <<'YAML'
+kpi: loop_a
+formula: "loop_b * 2"
+---
+kpi: loop_b
+formula: "loop_a + nosuch"
+---
+kpi: audited
+source: audit
+measure: sum(amount)
+dashboards: { sales_rep: galaxy, ghost_role: me }
+YAML
+if "$CRM" check --metadata "$work/broken" --plugins "$work/plugins" > "$work/out" 2>&1; then
+	fail check_refuses_bad_kpi_model_keys "exit 0"
+elif grep -q "kpis_bad.yaml:2:10: error: kpi 'loop_a': its formula reaches itself through 'loop_b'" "$work/out" \
+	&& grep -q "kpis_bad.yaml:5:10: error: kpi 'loop_b': formula: 'nosuch' is not a kpi" "$work/out" \
+	&& grep -q "kpis_bad.yaml:9:10: error: kpi 'audited': the audit trail's measure is count" "$work/out" \
+	&& grep -q "kpis_bad.yaml:10:26: error: dashboards: expected role: me, team or all, not 'sales_rep: galaxy'" "$work/out" \
+	&& grep -q "kpis_bad.yaml:10:13: error: kpi 'audited': dashboards: no role 'ghost_role'" "$work/out"; then
+	ok check_refuses_bad_kpi_model_keys
+else fail check_refuses_bad_kpi_model_keys "$(cat "$work/out")"; fi
+rm -rf "$work/broken"
+
 # --- docs: the committed reference is what the loaders' key tables give, byte for byte
 if "$CRM" docs metadata > "$work/metadata.md" 2> "$work/err" && cmp -s "$work/metadata.md" docs/metadata.md; then
 	ok docs_metadata_is_the_committed_reference

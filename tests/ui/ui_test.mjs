@@ -886,7 +886,8 @@ async function main() {
     const expect = (k) => {
       if (typeof k.actual !== 'number') return '—';
       const m = /^\w+\((\w+)\)$/.exec(k.measure);
-      return m ? (money.has(`${k.object}.${m[1]}`) ? cents(k.actual) / 100 : Math.round(k.actual * 100) / 100) : k.actual;
+      if (!m || !k.object) return k.unit === 'money' ? cents(k.actual) / 100 : k.unit === 'count' ? k.actual : Math.round(k.actual * 100) / 100;
+      return money.has(`${k.object}.${m[1]}`) ? cents(k.actual) / 100 : Math.round(k.actual * 100) / 100;
     };
     const tilesOf = (p, sel) => p.$$eval(`${sel} .kpi-tile`, (ts) => ts.map((x) => ({ name: x.dataset.kpi,
       actual: x.querySelector('[data-test=kpi-actual]').textContent, label: x.querySelector('h3').textContent,
@@ -911,7 +912,8 @@ async function main() {
     await login(p, 'sales_rep1');
     // the home page: the rep's own figures in a row
     await p.waitForSelector('[data-test=kpis-home] .kpi-tile');
-    sameFigures(await tilesOf(p, '[data-test=kpis-home]'), (await rep1('GET', '/kpis?scope=me')).data, 'rep1 home');
+    // the home page: the rep's dashboard tiles (their own figures)
+    sameFigures(await tilesOf(p, '[data-test=kpis-home]'), (await rep1('GET', '/kpis?view=dashboard')).data, 'rep1 home');
     await p.evaluate((d) => { location.hash = `#/dash?day=${d}`; }, day);
     await p.waitForSelector('[data-test=kpis] .kpi-tile');
     const mine = (await rep1('GET', `/kpis?day=${day}&scope=me`)).data;
@@ -922,9 +924,9 @@ async function main() {
     const heads = await p.$$eval('[data-test=kpis] .kpi-category', (xs) => xs.map((x) => x.textContent));
     assert(JSON.stringify(heads) === JSON.stringify(['Operating efficiency', 'Business value']), `categories: ${heads}`);
     const won = mine.kpis.find((k) => k.name === 'won_revenue');
-    const trend = await p.textContent('[data-kpi=won_revenue] [data-test=kpi-trend]');
+    const trend = await p.textContent('[data-test=kpis] [data-kpi=won_revenue] [data-test=kpi-trend]');
     assert(/vs Q1 2026/.test(trend) && (won.actual >= won.previous ? /▲|＝/ : /▼/).test(trend), `trend: ${trend} (${won.actual} against ${won.previous})`);
-    assert(await p.$eval('[data-kpi=won_revenue] [data-test=kpi-trend]', (x, up) => x.classList.contains(up ? 'better' : 'worse'), won.actual > won.previous), 'the trend colour follows the direction');
+    assert(await p.$eval('[data-test=kpis] [data-kpi=won_revenue] [data-test=kpi-trend]', (x, up) => x.classList.contains(up ? 'better' : 'worse'), won.actual > won.previous), 'the trend colour follows the direction');
     // the scope switch asks for the team's figures
     asked.length = 0;
     await p.click('[data-test=kpi-scope] button[data-scope=team]');
@@ -941,7 +943,7 @@ async function main() {
     const m = await newPage();
     await login(m, 'sales_manager');
     await m.waitForSelector('[data-test=kpis-home] .kpi-tile');
-    sameFigures(await tilesOf(m, '[data-test=kpis-home]'), (await mgr('GET', '/kpis?scope=me')).data, 'manager home');
+    sameFigures(await tilesOf(m, '[data-test=kpis-home]'), (await mgr('GET', '/kpis?view=dashboard')).data, 'manager home');
     await m.evaluate((d) => { location.hash = `#/dash?day=${d}`; }, day);
     await m.waitForSelector('[data-test=kpis] .kpi-tile');
     await m.click('[data-test=kpi-scope] button[data-scope=all]');
@@ -983,6 +985,7 @@ async function main() {
       await q.evaluate(() => { location.hash = '#/home'; });
       await q.waitForSelector('[data-test=kpis-home] .kpi-tile');
       await assertAxe(q, axeSource, `${prefix}home kpis`);
+      await q.evaluate(() => window.scrollTo(0, 0));   /* the dashboard (now longer) left the page scrolled */
       await q.screenshot({ path: path.join(SHOTS, `${prefix}home-kpis.png`) });
       assert(q.errors.length === 0, `${prefix}: ${q.errors.join(' | ')}`);
       await q.context().close();
@@ -1038,6 +1041,86 @@ async function main() {
     assert(!(await agent.$('section.report-card[data-report=pipeline_by_industry]')), 'no pipeline report for the agent');
     assert(agent.errors.length === 0, agent.errors.join(' | '));
     await agent.context().close();
+  }, page);
+
+  // A dashboard per role (kpi `dashboards:`, GET /kpis?view=dashboard): the admin's tiles are everyone's,
+  // the sales manager's their team's, a rep's their own; grouped by category, each figure as the API gives
+  // it (percent, money, hours by the kpi's unit). Screenshots: role-dashboard-<login>.png.
+  await test('role dashboards: admin, sales manager and rep see their tiles for their people', async () => {
+    const shownAs = (k) => {
+      if (typeof k.actual !== 'number') return '—';
+      if (k.unit === 'money') return cents(k.actual) / 100;
+      return k.unit === 'count' ? k.actual : Math.round(k.actual * 100) / 100;
+    };
+    const axeSource = fs.readFileSync(path.join(ROOT, 'tests/ui/node_modules/axe-core/axe.min.js'), 'utf8');
+    // today's adoption: a rep and the manager each take two leads and call them back within hours (the
+    // audit trail counts the writes, the first done call is the lead's first contact)
+    for (const [who, hours] of [['sales_rep1', [2, 5]], ['sales_manager', [1, 26]]]) {
+      const call = await apiAs(who);
+      for (const h of hours) {
+        const lead = await call('POST', '/objects/lead', { last_name: `Callback ${h}`, company: `Dash ${who}` });
+        assert(lead.status === 201, `${who}: lead ${lead.status}`);
+        const due = new Date(Date.now() + h * 3600e3).toISOString().replace(/\.\d+Z$/, 'Z');
+        const act = await call('POST', '/objects/activity', { kind: 'call', subject: 'First call', status: 'done', lead: lead.data.id, due_at: due });
+        assert(act.status === 201, `${who}: activity ${act.status} ${JSON.stringify(act.data)}`);
+        const got = await call('GET', `/objects/lead/${lead.data.id}`);
+        const upd = await call('PATCH', `/objects/lead/${lead.data.id}`, { rating: 'hot' }, { 'If-Match': got.etag });
+        assert(upd.status === 200, `${who}: update ${upd.status}`);
+      }
+    }
+    for (const [who, scope, must] of [['admin', 'all', ['active_users_per_day', 'pipeline_velocity', 'customer_retention']],
+      ['sales_manager', 'team', ['active_users_per_day', 'pipeline_velocity', 'win_rate']],
+      ['sales_rep1', 'me', ['win_rate', 'records_created_per_user', 'hours_to_first_contact']]]) {
+      const call = await apiAs(who);
+      const { data } = await call('GET', '/kpis?view=dashboard');
+      assert(data.kpis.length > 0 && data.kpis.every((k) => k.scope === scope), `${who}: scopes ${data.kpis.map((k) => k.scope)}`);
+      for (const name of must) assert(data.kpis.some((k) => k.name === name), `${who}: no ${name} on the dashboard`);
+      const q = await newPage({ width: 1280, height: 900 }, { bypassCSP: true });
+      await login(q, who);
+      await q.evaluate(() => { location.hash = '#/dash'; });
+      await q.waitForSelector('[data-test=kpis-role] .kpi-tile');
+      const tiles = await q.$$eval('[data-test=kpis-role] .kpi-tile', (ts) => ts.map((x) => ({ name: x.dataset.kpi,
+        actual: x.querySelector('[data-test=kpi-actual]').textContent,
+        category: x.closest('[data-category]').dataset.category })));
+      assert(JSON.stringify(tiles.map((x) => x.name).sort()) === JSON.stringify(data.kpis.map((k) => k.name).sort()),
+        `${who}: tiles ${tiles.map((x) => x.name)} for ${data.kpis.map((k) => k.name)}`);
+      for (const k of data.kpis) {
+        const tile = tiles.find((x) => x.name === k.name);
+        const want = shownAs(k);
+        const got = want === '—' ? tile.actual : moneyOf(tile.actual);
+        assert(got === want, `${who}: ${k.name} shows ${tile.actual}, the API says ${k.actual}`);
+        assert(tile.category === k.category, `${who}: ${k.name} under ${tile.category}`);
+        if (k.unit === 'percent' && want !== '—') assert(tile.actual.endsWith('%'), `${who}: ${k.name} in percent: ${tile.actual}`);
+        if (k.unit === 'hours' && want !== '—') assert(/ h$/.test(tile.actual), `${who}: ${k.name} in hours: ${tile.actual}`);
+      }
+      const heads = await q.$$eval('[data-test=kpis-role] .kpi-category', (xs) => xs.map((x) => x.textContent));
+      assert(JSON.stringify(heads) === JSON.stringify(['Operating efficiency', 'Business value']), `${who}: categories ${heads}`);
+      const scopeName = { all: 'Everyone', team: 'My team', me: 'Me' }[scope];
+      assert((await q.textContent('[data-test=kpi-for]')).includes(scopeName), `${who}: figures for ${scopeName}`);
+      await q.waitForFunction(() => !document.querySelector('p.loading'));
+      await assertAxe(q, axeSource, `${who} role dashboard`);
+      await (await q.$('[data-test=kpis-role]')).screenshot({ path: path.join(SHOTS, `role-dashboard-${who}.png`) });
+      if (who === 'sales_manager') {
+        // the demo's deals close up to mid-2026: the business value tiles of its second quarter
+        await q.evaluate(() => { location.hash = '#/dash?day=2026-06-15'; });
+        await q.waitForFunction(() => /2026/.test((document.querySelector('[data-test=kpis-role] [data-kpi=won_revenue] [data-test=kpi-period]') || {}).textContent || '')
+          && (document.querySelector('[data-test=kpis-role] [data-kpi=won_revenue] [data-test=kpi-period]').textContent.includes('Q2')));
+        const june = (await call('GET', '/kpis?view=dashboard&day=2026-06-15')).data;
+        const shown = await q.textContent('[data-test=kpis-role] [data-kpi=win_rate] [data-test=kpi-actual]');
+        const rate = june.kpis.find((k) => k.name === 'win_rate').actual;
+        assert(rate == null ? shown === '—' : moneyOf(shown) === Math.round(rate * 100) / 100, `win rate in Q2: ${shown} vs ${rate}`);
+        await (await q.$('[data-test=kpis-role]')).screenshot({ path: path.join(SHOTS, 'role-dashboard-sales_manager-2026-q2.png') });
+      }
+      assert(q.errors.length === 0, `${who}: ${q.errors.join(' | ')}`);
+      await q.context().close();
+    }
+    // a role without tiles (service agent): no role section, every kpi with the scope switch as before
+    const s = await newPage();
+    await login(s, 'service_agent');
+    await s.evaluate(() => { location.hash = '#/dash'; });
+    await s.waitForSelector('[data-test=kpis] .kpi-tile');
+    assert(!(await s.$('[data-test=kpis-role]')), 'no role dashboard for the service agent');
+    await s.context().close();
   }, page);
 
   await test('labels switch to zh and back', async () => {

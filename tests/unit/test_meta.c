@@ -920,7 +920,7 @@ static void test_kpi_documents_are_checked(void)
 		"object: deal\n", &meta, &diags);
 	ASSERT_EQ(rc, CRM_EMETA);
 	ASSERT_DIAG(diags, "k.yaml", 3, 10, "kpi 'bad': 'measure' is count, sum(f), avg(f), min(f) or max(f) of a number "
-	            "field of 'deal', not 'sum(name)'");
+	            "field, count_distinct(f) or retention(f) of a field of 'deal', not 'sum(name)'");
 	ASSERT_DIAG(diags, "k.yaml", 4, 9, "unknown field 'nosuch'");
 	ASSERT_DIAG(diags, "k.yaml", 5, 7, "kpi 'bad': 'date' must be a date or datetime field of 'deal', not 'amount'");
 	ASSERT_DIAG(diags, "k.yaml", 6, 9, "expected month, quarter or year for 'period', not 'week'");
@@ -929,6 +929,115 @@ static void test_kpi_documents_are_checked(void)
 	ASSERT_DIAG(diags, "k.yaml", 11, 9, "kpi 'ghost': no object 'nothing'");
 	ASSERT_DIAG(diags, "k.yaml", 14, 6, "kpi 'bad' is already defined at k.yaml:1:6");
 	ASSERT_DIAG(diags, "k.yaml", 18, 1, "kpi 'nodate' needs an 'object' and a 'date' field");
+	meta_diags_free(&diags);
+}
+
+/*
+ * The evaluation model's keys: formulas over other kpis (unknown names and
+ * loops refused), the audit trail as a source, count_distinct, retention,
+ * per: day, unit and dashboards, each error where it is written.
+ */
+static void test_kpi_model_keys_are_checked(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	static const char objects[] =
+		"object: user\n"
+		"fields:\n"
+		"  name: { type: text }\n"
+		"---\n"
+		"role: boss\n"
+		"---\n"
+		"object: deal\n"
+		"fields:\n"
+		"  amount: { type: money }\n"
+		"  client: { type: text }\n"
+		"  closed_on: { type: date }\n";
+	int rc = load_two("o.yaml", objects, "k.yaml",
+		"kpi: won\n"
+		"object: deal\n"
+		"date: closed_on\n"
+		"measure: count_distinct(client)\n"
+		"per: day\n"
+		"---\n"
+		"kpi: kept\n"
+		"object: deal\n"
+		"date: closed_on\n"
+		"measure: retention(client)\n"
+		"---\n"
+		"kpi: writers\n"
+		"source: audit\n"
+		"measure: count_distinct(user)\n"
+		"actions: [create, update]\n"
+		"---\n"
+		"kpi: rate\n"
+		"formula: \"won / writers * 100\"\n"
+		"unit: percent\n"
+		"dashboards: { boss: team }\n", &meta, &diags);
+	if (rc != CRM_OK)
+		meta_diags_print(&diags, stderr);
+	ASSERT_EQ(rc, CRM_OK);
+	const struct meta_kpi *k = meta_find_kpi(meta, "rate");
+	ASSERT(k && k->source == KPI_SOURCE_FORMULA && k->dashboard_count == 1 && k->dashboard_scopes[0] == KPI_DASHBOARD_TEAM);
+	k = meta_find_kpi(meta, "writers");
+	ASSERT(k && k->source == KPI_SOURCE_AUDIT && k->action_count == 2 && !strcmp(k->measure, "count_distinct(user)"));
+	ASSERT(meta_find_kpi(meta, "won")->per_day);
+	meta_free(meta);
+	meta_diags_free(&diags);
+
+	rc = load_two("o.yaml", objects, "k.yaml",
+		"kpi: loop_a\n"
+		"formula: \"loop_b + 1\"\n"
+		"---\n"
+		"kpi: loop_b\n"
+		"formula: \"loop_a * 2\"\n"
+		"---\n"
+		"kpi: ghost\n"
+		"formula: \"nosuch / 2\"\n"
+		"---\n"
+		"kpi: mixed\n"
+		"formula: \"ghost\"\n"
+		"object: deal\n"
+		"---\n"
+		"kpi: audited\n"
+		"source: audit\n"
+		"measure: sum(amount)\n"
+		"actions: [create, fly]\n"
+		"date: closed_on\n"
+		"---\n"
+		"kpi: shown\n"
+		"object: deal\n"
+		"date: closed_on\n"
+		"measure: retention(nosuch)\n"
+		"per: week\n"
+		"unit: furlongs\n"
+		"dashboards: { nobody: team, boss: galaxy }\n"
+		"source: diary\n", &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_DIAG(diags, "k.yaml", 2, 10, "kpi 'loop_a': its formula reaches itself through 'loop_b'");
+	ASSERT_DIAG(diags, "k.yaml", 5, 10, "kpi 'loop_b': its formula reaches itself through 'loop_a'");
+	ASSERT_DIAG(diags, "k.yaml", 8, 10, "kpi 'ghost': formula: 'nosuch' is not a kpi");
+	ASSERT_DIAG(diags, "k.yaml", 11, 10, "kpi 'mixed': a formula kpi takes no object");
+	ASSERT_DIAG(diags, "k.yaml", 17, 10, "actions: 'fly' is not an audited action");
+	ASSERT_DIAG(diags, "k.yaml", 15, 9, "kpi 'audited': the audit trail has no object, filter, date or owner");
+	ASSERT_DIAG(diags, "k.yaml", 23, 10, "kpi 'shown': 'measure' is count, sum(f)");
+	ASSERT_DIAG(diags, "k.yaml", 24, 6, "expected day for 'per'");
+	ASSERT_DIAG(diags, "k.yaml", 25, 7, "expected count, number, money, percent, hours or days for 'unit'");
+	ASSERT_DIAG(diags, "k.yaml", 26, 13, "kpi 'shown': dashboards: no role 'nobody'");
+	ASSERT_DIAG(diags, "k.yaml", 26, 35, "dashboards: expected role: me, team or all, not 'boss: galaxy'");
+	ASSERT_DIAG(diags, "k.yaml", 27, 9, "expected records or audit for 'source', not 'diary'");
+	meta_diags_free(&diags);
+
+	rc = load_two("o.yaml", objects, "k.yaml",
+		"kpi: measured\n"
+		"source: audit\n"
+		"measure: sum(amount)\n"
+		"---\n"
+		"kpi: self\n"
+		"formula: \"self + 1\"\n", &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_DIAG(diags, "k.yaml", 3, 10, "kpi 'measured': the audit trail's measure is count, count_distinct(user)");
+	ASSERT_DIAG(diags, "k.yaml", 6, 10, "kpi 'self': formula: 'self' is the kpi itself");
 	meta_diags_free(&diags);
 }
 
@@ -1917,6 +2026,7 @@ static struct test_case tests[] = {
 	{"rollup_with_bad_of_is_refused", test_rollup_with_bad_of_is_refused},
 	{"currency_key_is_checked", test_currency_key_is_checked},
 	{"kpi_documents_are_checked", test_kpi_documents_are_checked},
+	{"kpi_model_keys_are_checked", test_kpi_model_keys_are_checked},
 	{"bad_charts_are_refused", test_bad_charts_are_refused},
 	{"rollups_chain_through_formulas_and_rollups", test_rollups_chain_through_formulas_and_rollups},
 	{"rollup_of_unstorable_formula_or_a_loop_is_refused", test_rollup_of_unstorable_formula_or_a_loop_is_refused},

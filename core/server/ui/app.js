@@ -67,6 +67,7 @@ const STRINGS = {
     operating: 'Operating efficiency', business_value: 'Business value', targetOf: 'Target', attainment: 'of target',
     noTarget: 'No target', vsPrevious: 'vs', noKpis: 'No key figures', quarterOf: 'Q{q} {y}', yearOf: '{y}', monthOf: '{y}-{m}',
     better: 'better', worse: 'worse', unchanged: 'unchanged',
+    myDashboard: 'My dashboard', kpiFor: 'Figures for', hoursUnit: '{n} h', daysUnit: '{n} d',
     colon: ': ',
   },
   zh: {
@@ -113,6 +114,7 @@ const STRINGS = {
     operating: '运营效率', business_value: '业务价值', targetOf: '目标', attainment: '目标达成',
     noTarget: '无目标', vsPrevious: '对比', noKpis: '暂无关键指标', quarterOf: '{y}年第{q}季度', yearOf: '{y}年', monthOf: '{y}年{m}月',
     better: '变好', worse: '变差', unchanged: '持平',
+    myDashboard: '我的仪表板', kpiFor: '统计范围', hoursUnit: '{n} 小时', daysUnit: '{n} 天',
     colon: '：',
   },
 };
@@ -2173,7 +2175,8 @@ function rememberRecord(o, r) {
 async function viewHome(view) {
   view.append(h('h1', { text: state.user && state.user.name ? `${t('home')} · ${state.user.name}` : t('home') }));
   // the queue first: approvals waiting for me and unread notifications
-  const [inbox, kpis] = await Promise.all([viewInbox(), kpiSection({ compact: true })]);
+  // the role's dashboard tiles when it has some, else the caller's own figures
+  const [inbox, kpis] = await Promise.all([viewInbox(), roleKpiSection({ compact: true }).then((x) => x || kpiSection({ compact: true }))]);
   if (inbox) view.append(inbox);
   if (kpis) view.append(kpis);
   const grid = h('div', { class: 'home', 'data-test': 'home' });
@@ -2250,12 +2253,22 @@ function kpiField(k) {
 // a kpi's figure: money in the company currency, a percent field's as a percent, a count whole
 function kpiFigure(k, v) {
   if (typeof v !== 'number') return '—';
+  if (k.unit) return kpiUnitFigure(k.unit, v);
   const f = kpiField(k);
   const type = f ? valueType(f) : 'int';
   if (type === 'money') return formatMoney(v, appCurrency());
   const digits = f ? 2 : 0;
   const number = new Intl.NumberFormat(locale(), { maximumFractionDigits: digits }).format(v);
   return type === 'percent' ? `${number}%` : number;
+}
+// a figure by the kpi's unit (the server's, from the kpi's `unit:` or its measure): money in the company
+// currency, a count whole, the others to two places with their sign
+function kpiUnitFigure(unit, v) {
+  if (unit === 'money') return formatMoney(v, appCurrency());
+  const number = new Intl.NumberFormat(locale(), { maximumFractionDigits: unit === 'count' ? 0 : 2 }).format(v);
+  if (unit === 'percent') return `${number}%`;
+  if (unit === 'hours' || unit === 'days') return fill(t(`${unit}Unit`), { n: number });
+  return number;
 }
 // "Q4 2026", "2026-12", "2026" (zh: 2026年第4季度, 2026年12月, 2026年) from a period's first day
 function periodName(period, start) {
@@ -2265,10 +2278,12 @@ function periodName(period, start) {
   if (period === 'year') return fill(t('yearOf'), { y });
   return fill(t('monthOf'), { y, m });
 }
-function kpiTile(k, compact) {
+// prefix: the section's, so that a kpi on the role's dashboard and among all the figures has two ids
+function kpiTile(k, compact, prefix = '') {
   const figure = h('p', { class: 'kpi-figure', 'data-test': 'kpi-actual', dataset: { value: k.actual == null ? '' : String(k.actual) }, text: kpiFigure(k, k.actual) });
-  const tile = h('section', { class: compact ? 'kpi-tile compact' : 'kpi-tile', 'data-kpi': k.name, 'aria-labelledby': `kpi-${k.name}-${compact ? 'c' : 'd'}` },
-    h('h3', { id: `kpi-${k.name}-${compact ? 'c' : 'd'}` }, label(k.label, prettify(k.name))),
+  const id = `kpi-${prefix}${k.name}-${compact ? 'c' : 'd'}`;
+  const tile = h('section', { class: compact ? 'kpi-tile compact' : 'kpi-tile', 'data-kpi': k.name, 'aria-labelledby': id },
+    h('h3', { id }, label(k.label, prettify(k.name))),
     h('p', { class: 'kpi-period', 'data-test': 'kpi-period', text: periodName(k.period, k.start) }), figure);
   if (typeof k.target === 'number') {
     // the bar runs to 125% of the target; the line marks 100%
@@ -2465,6 +2480,40 @@ async function reportSection(module) {
   return box;
 }
 
+// ---- a dashboard per role -------------------------------------------------------------------------
+// GET /api/v1/kpis?view=dashboard: the tiles of the caller's role (kpi `dashboards:`), each for the
+// people the kpi gives that role (a rep their own, a manager their team, an admin everyone), grouped by
+// category. null when the role has none: the page then shows every kpi (kpiSection) instead.
+function kpiScopeName(scope) {
+  return t({ me: 'scopeMe', team: 'scopeTeam', all: 'scopeAll' }[scope] || 'scopeMe');
+}
+async function roleKpiSection({ compact, day }) {
+  let data;
+  try {
+    ({ data } = await api('GET', '/kpis', { query: { view: 'dashboard', day } }));
+  } catch (e) {
+    return null;
+  }
+  if (!data.kpis.length) return null;
+  const id = compact ? 'kpis-role-home-title' : 'kpis-role-title';
+  const box = h('section', { class: compact ? 'kpis compact role' : 'kpis role', 'data-test': compact ? 'kpis-home' : 'kpis-role',
+    'aria-labelledby': id, dataset: { view: 'dashboard', role: data.role } });
+  const scopes = [...new Set(data.kpis.map((k) => k.scope))];
+  box.append(h('div', { class: 'title' },
+    h('h2', { id }, compact ? h('a', { href: '#/dash', text: t('myDashboard') }) : t('myDashboard')),
+    h('p', { class: 'kpi-for', 'data-test': 'kpi-for', text: `${t('kpiFor')}${t('colon')}${scopes.map(kpiScopeName).join(', ')}` })));
+  const area = h('div', { class: 'kpi-area' });
+  for (const category of KPI_CATEGORIES) {
+    const mine = data.kpis.filter((k) => (k.category || 'operating') === category);
+    if (!mine.length) continue;
+    area.append(h('div', { class: 'kpi-group', 'data-category': category },
+      h('h3', { class: 'kpi-category', text: t(category) }), h('div', { class: 'kpi-row' }, mine.map((k) => kpiTile(k, compact, 'role-')))));
+  }
+  box.append(area);
+  sizeBars(area);
+  return box;
+}
+
 // #/dash: every chart and the caller's inbox; #/dash/<module>: one module's charts (Quote to Cash's)
 async function viewDashboard(view, module, params) {
   const charted = objects().filter((o) => chartsOf(o).length || kanbanOf(o));
@@ -2479,8 +2528,10 @@ async function viewDashboard(view, module, params) {
   const grid = h('div', { class: 'charts' });
   view.append(grid);
   // the key figures first (?day= looks at another period), then the inbox and the charts
-  const [kpis, inbox, reports] = await Promise.all([kpiSection({ module, day: params && params.get('day') }),
+  const day = params && params.get('day');
+  const [role, kpis, inbox, reports] = await Promise.all([module ? null : roleKpiSection({ day }), kpiSection({ module, day }),
     module ? null : viewInbox(), reportSection(module)]);
+  if (role) grid.before(role);
   if (kpis) grid.before(kpis);
   if (inbox) grid.before(inbox);
   if (reports) grid.before(reports);
