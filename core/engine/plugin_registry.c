@@ -597,10 +597,22 @@ static int route_call(struct handler *h, struct crm_ctx *ctx, const char *method
 		return code;
 	json_t *st = json_object_get(output, "status");
 	*status = json_is_integer(st) ? (int)json_integer_value(st) : 200;
-	json_t *answer = json_object_get(output, "json");
-	*response = answer ? json_incref(answer) : json_null();
+	json_t *answer = json_object_get(output, "json"), *html = json_object_get(output, "html"),
+	       *location = json_object_get(output, "location");
+	if (json_is_string(html) || json_is_string(location))
+		*response = json_pack("{s:{s:O}}", PLUGIN_ROUTE_PAGE, html ? "html" : "location", html ? html : location);
+	else
+		*response = answer ? json_incref(answer) : json_null();
 	json_decref(output);
 	return CRM_OK;
+}
+
+json_t *plugin_route_page(json_t *response)
+{
+	if (!json_is_object(response) || json_object_size(response) != 1)
+		return NULL;
+	json_t *page = json_object_get(response, PLUGIN_ROUTE_PAGE);
+	return json_is_object(page) ? page : NULL;
 }
 
 int plugin_route(struct crm_kernel *kernel, struct crm_ctx *ctx, const char *method, const char *path,

@@ -33,6 +33,9 @@ struct plugins;
  * Returns CRM_ENOTFOUND when no plugin route matches method and path;
  * CRM_OK with *status and *response (owned, may be JSON null) when the
  * handler answered; else the handler's error code with ctx->message.
+ * A handler answering a web page or a redirect (Lua `html =` or `location =`)
+ * gives *response as an object whose one key is PLUGIN_ROUTE_PAGE, holding
+ * { "html": text } or { "location": url }: see plugin_route_page.
  * All pointers borrowed.
  */
 int plugin_route(struct crm_kernel *kernel, struct crm_ctx *ctx, const char *method, const char *path,
@@ -48,6 +51,8 @@ int plugin_route(struct crm_kernel *kernel, struct crm_ctx *ctx, const char *met
  */
 #define PLUGIN_PUBLIC_RATE_LIMIT   10            /* requests ... */
 #define PLUGIN_PUBLIC_RATE_PERIOD  60            /* ... per minute per client address, unless the route says */
+#define PLUGIN_ROUTE_PAGE          "$page"       /* the wrapper of a route's web page or redirect */
+#define PLUGIN_ROUTE_LOCATION_MAX  159           /* bytes of a redirect's Location */
 #define PLUGIN_PUBLIC_MAX_BODY     (16 * 1024)   /* bytes, unless the route says */
 #define PLUGIN_PUBLIC_MAX_BODY_CAP (1024 * 1024) /* the most a route may allow */
 
@@ -58,6 +63,8 @@ struct plugin_public_route {
 	int rate_period;           /* ... per this many seconds per client address */
 	size_t max_body;           /* bytes */
 };
+/* A route's answer as a web page or a redirect: { "html": } or { "location": } (borrowed), else NULL. */
+json_t *plugin_route_page(json_t *response);
 /* The public route for method and path: CRM_OK and *out, or CRM_ENOTFOUND. Never sets an error. */
 int plugin_public_route_find(struct crm_kernel *kernel, const char *method, const char *path,
                              struct plugin_public_route *out);

@@ -2006,7 +2006,44 @@ static void push_handler(lua_State *L, struct vm *vm, int index)
 	lua_remove(L, -2);
 }
 
-/* The route's answer: nil (204), { status =, json = }, or any value (200 with it as JSON). */
+/*
+ * { html = "<page>" [, status =] }: a web page (text/html), or { location =
+ * "<url>", status = 301..308 }: a redirect to an http(s) URL or a path of this
+ * server. Anything else is NULL (the JSON answers of route_answer).
+ */
+static json_t *route_page(lua_State *L, int index)
+{
+	int has_html = lua_getfield(L, index, "html") != LUA_TNIL;
+	int has_location = lua_getfield(L, index, "location") != LUA_TNIL;
+	lua_getfield(L, index, "status");
+	json_t *out = NULL;
+	if (has_html || has_location) {
+		if (has_html && has_location)
+			luaL_error(L, "the route returned both html and location: give one");
+		lua_Integer status = lua_isnil(L, -1) ? (has_html ? 200 : 303) : lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
+		size_t len;
+		const char *text = lua_type(L, has_html ? -3 : -2) == LUA_TSTRING ? lua_tolstring(L, has_html ? -3 : -2, &len) : NULL;
+		if (!text)
+			luaL_error(L, "the route returned a %s that is not a text", has_html ? "html" : "location");
+		if (has_html && (status < 200 || status > 599))
+			luaL_error(L, "the route returned a status that is not a number from 200 to 599");
+		if (has_location && (status < 301 || status > 308 || status == 304 || status == 305 || status == 306))
+			luaL_error(L, "a redirect's status is 301, 302, 303, 307 or 308");
+		if (has_location && (len > PLUGIN_ROUTE_LOCATION_MAX || strcspn(text, "\r\n\\ \t") != len
+		                     || !(!strncmp(text, "https://", 8) || !strncmp(text, "http://", 7)
+		                          || (text[0] == '/' && text[1] != '/'))))
+			luaL_error(L, "the route returned a location that is not an http(s) URL or a path of at most %d bytes",
+			           PLUGIN_ROUTE_LOCATION_MAX);
+		json_t *value = json_stringn(text, len);
+		if (!value)
+			luaL_error(L, "the route returned a %s that is not UTF-8", has_html ? "html" : "location");
+		out = json_pack("{s:i, s:o}", "status", (int)status, has_html ? "html" : "location", value);
+	}
+	lua_pop(L, 3);
+	return out;
+}
+
+/* The route's answer: nil (204), { status =, json = }, a page or redirect (route_page), or any value (200 with it as JSON). */
 static json_t *route_answer(lua_State *L, int index)
 {
 	char err[256];
@@ -2014,6 +2051,9 @@ static json_t *route_answer(lua_State *L, int index)
 	if (lua_isnil(L, index))
 		return json_pack("{s:i, s:n}", "status", 204, "json");
 	if (lua_type(L, index) == LUA_TTABLE) {
+		json_t *page = route_page(L, index);
+		if (page)
+			return page;
 		int has_status = lua_getfield(L, index, "status") != LUA_TNIL;
 		int has_json = lua_getfield(L, index, "json") != LUA_TNIL;
 		if (has_status || has_json) {

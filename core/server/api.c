@@ -2101,6 +2101,23 @@ static char *route_path(const struct api_target *target, int index)
 	return strbuf_detach(&path);
 }
 
+/*
+ * A plugin route's web page (a public form) or redirect (after a browser's
+ * post): the page may load nothing from anywhere (no script, no image) and
+ * post only to this server or an http(s) site.
+ */
+static void respond_page(struct api_response *res, int status, json_t *page)
+{
+	const char *html = json_string_value(json_object_get(page, "html"));
+	if (html) {
+		respond_static(res, status, html, json_string_length(json_object_get(page, "html")), "text/html; charset=utf-8");
+		res->csp = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' http: https:; base-uri 'none'";
+		return;
+	}
+	res->status = status;
+	snprintf(res->location, sizeof(res->location), "%s", json_string_value(json_object_get(page, "location")));
+}
+
 static void respond_plugin(struct route_ctx *r, int rc, int status, json_t *response)
 {
 	if (rc != CRM_OK) {
@@ -2109,7 +2126,10 @@ static void respond_plugin(struct route_ctx *r, int rc, int status, json_t *resp
 	}
 	if (status < 200 || status > 599)
 		status = 200;
-	if (status == 204 || json_is_null(response)) {
+	json_t *page = plugin_route_page(response);
+	if (page) {
+		respond_page(r->res, status, page);
+	} else if (status == 204 || json_is_null(response)) {
 		r->res->status = status == 200 ? 204 : status;
 	} else if (status >= 400) {
 		problem(r->res, r->req, status, "%s", json_string_value(json_object_get(response, "error"))

@@ -892,6 +892,9 @@ static json_t *public_operation(const char *op_id, const char *summary, const js
 	json_object_set_new(limited, "headers", json_pack("{s:{s:s, s:{s:s, s:i}}}", "Retry-After", "description",
 		"Seconds until the address may call this route again", "schema", "type", "integer", "minimum", 1));
 	json_object_set_new(r, "429", limited);
+	/* a public form's page for what is not there (a campaign's form, say) */
+	json_object_set_new(json_object_get(json_object_get(r, "404"), "content"), "text/html",
+	                    json_pack("{s:{s:s}}", "schema", "type", "string"));
 	if (write) {
 		snprintf(text, sizeof(text), "Body over this route's %lld-byte cap", max_body);
 		json_object_set_new(r, "413", problem_response(text));
@@ -969,9 +972,13 @@ static void add_plugin_paths(struct doc *d)
 				                                    "Route parameter"));
 			}
 			bool write = strcmp(method, "GET") != 0;
-			json_t *ok = json_pack("{s:{s:s, s:{s:{s:{s:s}}}}, s:{s:s}}", "200", "description",
-				"The route's answer (any JSON)", "content", "application/json", "schema", "description", "any JSON value",
-				"204", "description", "No content");
+			/* a route answers JSON, a web page ({ html = }) or a redirect ({ location = }) */
+			json_t *ok = json_pack("{s:{s:s, s:{s:{s:{s:s}}, s:{s:{s:s}}}}, s:{s:s}, s:{s:s, s:{s:{s:s, s:{s:s}}}}}",
+				"200", "description", "The route's answer: any JSON, or a web page", "content", "application/json",
+				"schema", "description", "any JSON value", "text/html", "schema", "type", "string",
+				"204", "description", "No content",
+				"3XX", "description", "A redirect", "headers", "Location", "description", "Where the route sends the "
+				"client", "schema", "type", "string");
 			if (is_public) {
 				op = public_operation(op_id, summary, e, write, ok);
 				public_tagged = true;

@@ -27,11 +27,15 @@ from common import (ROOT, Client, Runner, Server, check, cleanup, eq, problem,  
 API = "/api/v1"
 PASSWORD = "demo1234"
 DEMO_USERS = ["admin", "sales_manager", "sales_rep1", "sales_rep2", "sales_rep3", "service_agent",
-              "marketing_user", "partner1", "partner2", "consumer1", "consumer2", "sales_director", "finance"]
+              "marketing_user", "partner1", "partner2", "consumer1", "consumer2", "sales_director", "finance",
+              "marketing_manager"]
 # the lead2cash package's objects (plugins/lead2cash/objects/roles.yaml)
 L2C = ["product", "price_book_entry", "quote", "quote_line", "sales_order", "order_line", "payment", "contract",
        "account_plan", "contact_role", "presales_request", "forecast"]
-OBJECTS = ["account", "contact", "lead", "opportunity", "activity"] + L2C
+# the marketing package's objects (plugins/marketing/objects/roles.yaml)
+MKT = ["sales_plan", "plan_target", "market_budget", "expense", "expense_line", "campaign", "campaign_member",
+       "campaign_influence"]
+OBJECTS = ["account", "contact", "lead", "opportunity", "activity"] + L2C + MKT
 METADATA_DIR = os.path.join(ROOT, "metadata")
 PLUGINS_DIR = os.path.join(ROOT, "plugins")
 
@@ -161,6 +165,10 @@ class Suite:
         if role in ("admin", "sales_director"):
             return every
         team = self.team_of(login)
+        if obj in MKT:
+            return self.expected_marketing(me, obj, recs, every)
+        if role == "marketing_manager":
+            return every if obj in ("lead", "account", "contact", "opportunity") else None
         if role == "sales_manager":
             return {r["id"] for r in recs if r["owner"] in team} if obj == "forecast" else every
         if role == "finance":
@@ -206,6 +214,43 @@ class Suite:
                 return {r["id"] for r in recs if e and r.get("email") == e}
             return None
         raise AssertionError("no rule for role %s" % role)
+
+    def expected_marketing(self, me, obj, recs, every):
+        """The marketing package's objects (plugins/marketing/objects/roles.yaml)."""
+        role = me["role"]
+        if role in ("marketing_user", "marketing_manager"):
+            return every
+        if role == "sales_manager":
+            return None if obj in ("expense", "expense_line") else every
+        if role == "finance":
+            return every if obj in ("expense", "expense_line", "campaign", "market_budget") else None
+        if role == "sales_rep":
+            if obj in ("sales_plan", "campaign"):
+                return every
+            if obj == "plan_target":
+                return {r["id"] for r in recs if r.get("user") == me["id"]}
+            if obj == "campaign_member":
+                lead, contact = self.data["lead"], self.data["contact"]
+                return {r["id"] for r in recs
+                        if (r.get("lead") is not None and lead.get(r["lead"], {}).get("owner") == me["id"])
+                        or (r.get("contact") is not None and contact.get(r["contact"], {}).get("owner") == me["id"])}
+            if obj == "campaign_influence":
+                return {r["id"] for r in recs if self.data["opportunity"][r["opportunity"]]["owner"] == me["id"]}
+            return None
+        if role == "partner_user":
+            p = me.get("partner")
+            if p is None:
+                return set()
+            if obj == "campaign":
+                return {r["id"] for r in recs if r.get("partner") == p}
+            if obj == "expense":
+                return {r["id"] for r in recs if r.get("partner") == p and r.get("category") == "partner_mdf"}
+            if obj == "expense_line":
+                exp = self.data["expense"]
+                return {r["id"] for r in recs
+                        if exp[r["expense"]].get("partner") == p and exp[r["expense"]].get("category") == "partner_mdf"}
+            return None
+        return None
 
     # -- database checksum (RELIABILITY row 9) ---------------------------------------------
     def db_digest(self):

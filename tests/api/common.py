@@ -340,3 +340,80 @@ def tempdir(prefix):
 def cleanup(path):
     if not os.environ.get("KEEP"):
         shutil.rmtree(path, ignore_errors=True)
+
+
+# ---- a package's stories over a `crm demo` database of the shipped metadata/ and plugins/ ----------
+
+class AsUsers:
+    """Requests as the demo users, by login (their bearer headers in h), each checked for its status."""
+
+    API = "/api/v1"
+
+    def __init__(self, port):
+        self.c = Client(port)
+        self.h = {}
+
+    def log_in(self, logins, password):
+        for who in logins:
+            self.h[who] = login(self.c.port, who, password)
+
+    def req(self, who, method, path, body=None, headers=None):
+        hh = dict(self.h[who])
+        hh.update(headers or {})
+        return self.c.request(method, self.API + path, body=body, headers=hh, auth=False)
+
+    def created(self, who, obj, values):
+        r = self.req(who, "POST", "/objects/%s" % obj, values)
+        eq(r.status, 201, "%s creates %s: %s" % (who, obj, r.body[:300]))
+        return r.json
+
+    def get(self, who, obj, rid):
+        r = self.req(who, "GET", "/objects/%s/%d" % (obj, rid))
+        eq(r.status, 200, "%s reads %s %d: %s" % (who, obj, rid, r.body[:300]))
+        return r.json
+
+    def patch(self, who, obj, rid, values, status=200):
+        r = self.req(who, "PATCH", "/objects/%s/%d" % (obj, rid), values, headers={"If-Match": "*"})
+        eq(r.status, status, "%s updates %s %d: %s" % (who, obj, rid, r.body[:300]))
+        return r
+
+    def fire(self, who, obj, rid, name, status=200, body=None):
+        r = self.req(who, "POST", "/objects/%s/%d/transitions/%s" % (obj, rid, name), body or {})
+        eq(r.status, status, "%s fires %s on %s %d: %s" % (who, name, obj, rid, r.body[:400]))
+        return r
+
+    def records(self, who, obj, query):
+        r = self.req(who, "GET", "/objects/%s?%s" % (obj, query))
+        eq(r.status, 200, "list %s?%s: %s" % (obj, query, r.body[:300]))
+        return r.json["records"]
+
+
+def run_on_demo(name, make_suite, tests, records=30, seed=7):
+    """Runs suite.test_setup, then each of tests (ONLY=substring picks some), against a real `crm serve`
+    on a fresh `crm demo` database of the shipped metadata/ and plugins/; make_suite(server, db)."""
+    runner = Runner()
+    work = tempdir("crm-%s-" % name)
+    db = os.path.join(work, "demo.db")
+    server = None
+    try:
+        subprocess.run([crm_binary(), "demo", "--db", db, "--records", str(records), "--seed", str(seed),
+                        "--metadata", os.path.join(ROOT, "metadata"), "--plugins", os.path.join(ROOT, "plugins")],
+                       check=True, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        server = Server(work, db=db, metadata=os.path.join(ROOT, "metadata"),
+                        plugins=os.path.join(ROOT, "plugins")).start(as_admin=False)
+        suite = make_suite(server, db)
+        only, runner.only = runner.only, None
+        runner.run("%s setup" % name, suite.test_setup)
+        runner.only = only
+        for test in tests if runner.failed == 0 else ():
+            runner.run("%s %s" % (name, test), getattr(suite, "test_" + test))
+    except Exception as e:
+        print("FAIL %s setup: %s" % (name, e))
+        runner.failed += 1
+        if server and server.proc:
+            print(server.log_tail())
+    finally:
+        if server:
+            server.stop()
+        cleanup(work)
+    return runner.finish()

@@ -9,14 +9,11 @@ import datetime
 from decimal import ROUND_HALF_UP, Decimal
 import os
 import random
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (ROOT, Client, Runner, Server, check, cleanup, crm_binary, eq, login,  # noqa: E402
-                    tempdir)
+from common import AsUsers, check, eq, run_on_demo  # noqa: E402
 
-API = "/api/v1"
 PASSWORD = "demo1234"
 USERS = ("admin", "sales_manager", "sales_rep1", "sales_rep2", "sales_director", "finance", "partner1", "partner2")
 
@@ -36,46 +33,16 @@ def percent_of(amount_cents, rate):
     return int((Decimal(amount_cents) * Decimal(str(rate)) / 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-class Story:
-    def __init__(self, server):
+class Story(AsUsers):
+    def __init__(self, server, db=None):
+        super().__init__(server.port)
         self.server = server
-        self.c = Client(server.port)
-        self.h = {}
         self.ids = {}
 
-    def req(self, who, method, path, body=None, headers=None):
-        hh = dict(self.h[who])
-        hh.update(headers or {})
-        return self.c.request(method, API + path, body=body, headers=hh, auth=False)
-
-    def created(self, who, obj, values):
-        r = self.req(who, "POST", "/objects/%s" % obj, values)
-        eq(r.status, 201, "%s creates %s: %s" % (who, obj, r.body[:300]))
-        return r.json
-
-    def get(self, who, obj, rid):
-        r = self.req(who, "GET", "/objects/%s/%d" % (obj, rid))
-        eq(r.status, 200, "%s reads %s %d: %s" % (who, obj, rid, r.body[:300]))
-        return r.json
-
-    def patch(self, who, obj, rid, values, status=200):
-        r = self.req(who, "PATCH", "/objects/%s/%d" % (obj, rid), values, headers={"If-Match": "*"})
-        eq(r.status, status, "%s updates %s %d: %s" % (who, obj, rid, r.body[:300]))
-        return r
-
-    def fire(self, who, obj, rid, name, status=200, body=None):
-        r = self.req(who, "POST", "/objects/%s/%d/transitions/%s" % (obj, rid, name), body or {})
-        eq(r.status, status, "%s fires %s on %s %d: %s" % (who, name, obj, rid, r.body[:400]))
-        return r
-
-    def first(self, who, obj, query):
-        r = self.req(who, "GET", "/objects/%s?%s" % (obj, query))
-        eq(r.status, 200, "list %s?%s: %s" % (obj, query, r.body[:300]))
-        return r.json["records"]
+    first = AsUsers.records
 
     def test_setup(self):
-        for who in USERS:
-            self.h[who] = login(self.server.port, who, PASSWORD)
+        self.log_in(USERS, PASSWORD)
         users = self.first("admin", "user", "fields=id,login,partner&limit=100")
         self.ids.update({u["login"]: u["id"] for u in users})
         self.partner_of = {u["login"]: u["partner"] for u in users if u.get("partner")}
@@ -333,36 +300,10 @@ class Story:
 
 
 def main():
-    runner = Runner()
-    work = tempdir("crm-lead2cash-")
-    db = os.path.join(work, "l2c.db")
-    server = None
-    try:
-        subprocess.run([crm_binary(), "demo", "--db", db, "--records", "30", "--seed", "7",
-                        "--metadata", os.path.join(ROOT, "metadata"), "--plugins", os.path.join(ROOT, "plugins")],
-                       check=True, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        server = Server(work, db=db, metadata=os.path.join(ROOT, "metadata"),
-                        plugins=os.path.join(ROOT, "plugins")).start(as_admin=False)
-        story = Story(server)
-        runner.only = None
-        runner.run("lead2cash setup", story.test_setup)
-        if runner.failed == 0:
-            runner.only = os.environ.get("ONLY")
-            for name in ("story1_totals_exact", "story2_discount_approval_and_accept",
-                         "story3_confirm_makes_the_contract", "story4_payments_settle",
-                         "story6_partner_sees_partner_prices_and_quotes", "currency_and_200_lines_exact", "bad_input",
-                         "property_totals_equal_recomputation"):
-                runner.run("lead2cash " + name, getattr(story, "test_" + name))
-    except Exception as e:
-        print("FAIL lead2cash setup: %s" % e)
-        runner.failed += 1
-        if server and server.proc:
-            print(server.log_tail())
-    finally:
-        if server:
-            server.stop()
-        cleanup(work)
-    return runner.finish()
+    return run_on_demo("lead2cash", Story, (
+        "story1_totals_exact", "story2_discount_approval_and_accept", "story3_confirm_makes_the_contract",
+        "story4_payments_settle", "story6_partner_sees_partner_prices_and_quotes", "currency_and_200_lines_exact",
+        "bad_input", "property_totals_equal_recomputation"))
 
 
 if __name__ == "__main__":

@@ -203,6 +203,29 @@ class Suite:
         check(any(t["name"] == "public" for t in doc["tags"]), "the public tag")
         lint_openapi(doc, self.server.workdir)
 
+    def test_a_route_answers_a_web_page_or_a_redirect(self):
+        c = self.anonymous()
+        r = c.get(PUBLIC + "/page", auth=False)
+        eq(r.status, 200, "page: %s" % r.body[:200])
+        eq(r.header("Content-Type"), "text/html; charset=utf-8", "html")
+        eq(r.body, b"<!doctype html><p>Hello</p>", "as written")
+        check("default-src 'none'" in (r.header("Content-Security-Policy") or ""), "a page that loads nothing")
+        eq(c.get(PUBLIC + "/page?status=404", auth=False).status, 404, "a page with another status")
+        for to, status in (("https://example.com/thanks?x=1", "303"), ("/api/v1/public/webform/page", "302"),
+                           ("http://example.com/", "307")):
+            r = c.get(PUBLIC + "/redirect?" + form({"to": to, "status": status}), auth=False)
+            eq(r.status, int(status), "redirect to %s: %s" % (to, r.body[:200]))
+            eq(r.header("Location"), to, "Location")
+            eq(r.body, b"", "no body")
+        # refused by the kernel: no header injection, no other scheme, no protocol-relative or long URL
+        for query in ({"to": "javascript:alert(1)"}, {"to": "//evil.example/"}, {"crlf": "1"},
+                      {"to": "https://a.example/ b"}, {"to": "https://a.example/" + "x" * 150},
+                      {"to": "https://a.example/", "status": "200"}, {"to": "https://a.example/", "status": "304"}):
+            r = c.get(PUBLIC + "/redirect?" + form(query), auth=False)
+            eq(r.status, 500, "refused %r: %s" % (query, r.body[:200]))
+            check(r.header("Location") is None, "no Location for %r" % query)
+        eq(c.get(PUBLIC + "/page?both=1", auth=False).status, 500, "a page and a redirect at once")
+
     def test_crm_plugins_lists_the_public_routes(self):
         p = crm(["plugins"], self.server.db)
         out = p.stdout.decode()
@@ -273,7 +296,7 @@ def main():
                      "malformed_bodies_are_400_and_create_nothing",
                      "admin_session_cookie_gives_no_rights_on_a_public_route",
                      "private_plugin_route_still_needs_a_session", "openapi_documents_the_public_routes",
-                     "crm_plugins_lists_the_public_routes"):
+                     "crm_plugins_lists_the_public_routes", "a_route_answers_a_web_page_or_a_redirect"):
             runner.run("public " + name, getattr(suite, "test_" + name))
         code = server.stop()
         server = None

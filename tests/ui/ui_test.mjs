@@ -1911,6 +1911,81 @@ async function main() {
     }
   }, page);
 
+  // Marketing (plugins/marketing): a campaign launched from its page, an expense's lines entered in
+  // its grid, submitted and approved (above 5,000: by marketing_manager from "Waiting for my approval"),
+  // and the module dashboard #/dash/marketing as marketing_user and as sales_manager (screenshots
+  // for plugins/marketing/README.md).
+  await test('marketing: launch a campaign, an expense with lines approved, the dashboard as two roles', async () => {
+    const admin = await apiAs('admin');
+    const mkt = await apiAs('marketing_user');
+    const manager = await apiAs('marketing_manager');
+    const { data: budget } = await manager('POST', '/objects/market_budget', { name: 'UI budget', fiscal_year: 2026, region: 'emea', amount: 100000, status: 'approved' });
+    const { data: campaign } = await mkt('POST', '/objects/campaign', { name: 'UI launch webinar', type: 'webinar', budget: budget.id, budgeted_cost: 12000, starts_on: '2026-03-01', ends_on: '2026-03-31' });
+    assert(campaign && campaign.id, `campaign: ${JSON.stringify(campaign)}`);
+    const p = await newPage();
+    await login(p, 'marketing_user');
+    await p.evaluate((id) => { location.hash = `#/o/campaign/${id}`; }, campaign.id);
+    await statusIs(p, 'Planned');
+    await fire(p, 'launch', 'Active');
+    assert((await mkt('GET', `/objects/market_budget/${budget.id}`)).data.allocated === 12000, 'the budget allocates it');
+    // an expense on it, its lines typed into the grid
+    const { data: expense } = await mkt('POST', '/objects/expense', { title: 'UI webinar costs', campaign: campaign.id, category: 'media', incurred_on: '2026-03-02' });
+    await p.evaluate((id) => { location.hash = `#/o/expense/${id}`; }, expense.id);
+    await p.waitForSelector('[data-test=lines]');
+    const lines = [['Platform licence', '1', '4200'], ['Promotion e-mails', '3', '650.5']];
+    for (let i = 1; i <= lines.length; i++) {
+      await p.click('[data-test=lines-add]');
+      await p.fill(`${cellOf(i, 'description')} input`, lines[i - 1][0]);
+      await p.fill(`${cellOf(i, 'quantity')} input`, lines[i - 1][1]);
+      await p.fill(`${cellOf(i, 'unit_cost')} input`, lines[i - 1][2]);
+    }
+    await p.click('[data-test=lines-save]');
+    await p.waitForFunction(() => /saved/i.test(document.querySelector('[data-test=lines-status]').textContent));
+    const { data: saved } = await mkt('GET', `/objects/expense/${expense.id}`);
+    assert(saved.amount === 6151.5 && saved.line_count === 2, `the lines' sum: ${JSON.stringify(saved)}`);
+    await shownMoney(p, 'dd[data-field=amount]', 6151.5, "the expense's amount");
+    await fire(p, 'submit', 'Submitted');
+    await p.click('.transitions button[data-transition=approve]');
+    await p.waitForFunction(() => /approv/i.test(document.querySelector('#main').textContent));
+    assert((await mkt('GET', `/objects/expense/${expense.id}`)).data.status === 'submitted', 'waits for the manager');
+    const m = await newPage();
+    await login(m, 'marketing_manager');
+    const link = `[data-test=my-approvals] a:text-is("Expense #${expense.id}: Approve")`;
+    await m.waitForSelector(link);
+    await m.click(link);
+    await m.waitForSelector('[data-test=decision] [data-test=approve]');
+    await m.click('[data-test=approve]');
+    await m.waitForFunction(() => (document.querySelector('dd[data-field=status]') || {}).textContent === 'Approved');
+    assert((await mkt('GET', `/objects/campaign/${campaign.id}`)).data.actual_cost === 6151.5, 'the campaign\'s cost');
+    assert(p.errors.length === 0 && m.errors.length === 0, `${p.errors.join(' | ')} ${m.errors.join(' | ')}`);
+    await m.context().close();
+    // the module dashboard: tiles and charts, as a marketer and as a sales manager
+    const { data: meta } = await admin('GET', '/meta');
+    // a marketer looks at everyone's campaigns, a sales manager at the team's plan
+    for (const [who, shot, scope] of [['marketing_user', 'marketing-dashboard', 'all'], ['sales_manager', 'marketing-dashboard-manager', 'team']]) {
+      const d = await newPage();
+      await login(d, who);
+      await d.evaluate(() => { location.hash = '#/dash/marketing'; });
+      await d.waitForSelector('[data-test=kpis] .kpi-tile');
+      await d.click(`[data-test=kpi-scope] button[data-scope=${scope}]`);
+      await d.waitForFunction((sc) => document.querySelector('[data-test=kpis]').dataset.scope === sc, scope);
+      if (scope === 'team') {
+        const target = await d.textContent('[data-kpi=plan_attainment] [data-test=kpi-target]');
+        assert(/\d/.test(target), `the team's quota: ${target}`);
+      }
+      const readable = meta.objects.filter((o) => o.module === 'marketing').map((o) => o.name);
+      await d.waitForFunction(() => document.querySelectorAll('section.chart-card svg.chart, section.chart-card p.empty').length >= 4);
+      await d.waitForFunction(() => !document.querySelector('p.loading, div.chart-slot'));
+      const tiles = await d.$$eval('[data-test=kpis] .kpi-tile', (ts) => ts.map((t) => t.dataset.kpi));
+      assert(tiles.includes('plan_attainment') && tiles.includes('leads_created'), `${who}'s tiles: ${tiles}`);
+      assert(readable.length > 0 && await d.textContent('h1') === 'Dashboard · Marketing', `title: ${await d.textContent('h1')}`);
+      await d.screenshot({ path: path.join(SHOTS, `${shot}.png`), fullPage: true });
+      assert(d.errors.length === 0, `${who}: ${d.errors.join(' | ')}`);
+      await d.context().close();
+    }
+    await p.context().close();
+  }, page);
+
   // zh: navigation, a board and a record page read the metadata's zh labels (modules, plurals,
   // transition buttons, kanban card fields); screenshots for the README.
   await test('zh: navigation, board and record page in Chinese from the metadata', async () => {

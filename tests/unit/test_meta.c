@@ -1844,7 +1844,7 @@ static void test_repository_metadata_loads_with_the_demo_roles(void)
 	int rc = meta_load("metadata", "plugins", &meta, &diags);
 	ASSERT_LOADED(rc, diags);
 	ASSERT_EQ(diags.error_count, 0);
-	ASSERT_EQ(meta->role_count, 9);   /* 7 in metadata/, sales_director and finance from lead2cash */
+	ASSERT_EQ(meta->role_count, 11);  /* 7 in metadata/, sales_director and finance from lead2cash, marketing_manager and guest from marketing */
 	static const char *const demo_roles[] = {
 		"admin", "sales_manager", "sales_rep", "service_agent", "marketing_user", "partner_user", "consumer",
 	};
@@ -1869,7 +1869,7 @@ static void test_repository_metadata_loads_with_the_demo_roles(void)
 	ASSERT(ro != NULL);
 	ASSERT_EQ(ro->ops[ACCESS_READ].level, LEVEL_TEAM);
 	ASSERT_EQ(ro->ops[ACCESS_DELETE].level, LEVEL_NONE);
-	ASSERT_EQ(rep->field_count, 11);  /* 1 in metadata/, 10 from lead2cash's extension */
+	ASSERT_EQ(rep->field_count, 12);  /* 1 in metadata/, 10 from lead2cash's extension, 1 from marketing's */
 	ASSERT(rep->fields[0].field == meta_find_field(opportunity, "discount"));
 	ASSERT_EQ(rep->fields[0].access, FIELD_ACCESS_READ);
 	ASSERT(meta_role_object(meta_find_role(meta, "consumer"), opportunity) == NULL);

@@ -28,3 +28,15 @@ end, { public = true, rate_limit = "1000/min" })
 crm.route("GET", "/webform/whoami", function(req, ctx)
   return { user = ctx.user }
 end)
+
+-- A web page and a redirect ({ html = } and { location = }): what a public form answers a browser.
+crm.route("GET", "/webform/page", function(req)
+  if req.query.both then return { html = "<p>x</p>", location = "/x" } end
+  return { status = tonumber(req.query.status) or 200, html = "<!doctype html><p>Hello</p>" }
+end, { public = true, rate_limit = "1000/min" })
+
+crm.route("GET", "/webform/redirect", function(req)
+  -- crlf: a location that would split the response's headers
+  local to = req.query.crlf and "https://a.example/\r\nSet-Cookie: x=1" or req.query.to
+  return { status = tonumber(req.query.status) or 303, location = to }
+end, { public = true, rate_limit = "1000/min" })
