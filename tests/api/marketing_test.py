@@ -225,6 +225,7 @@ class Story(AsUsers):
         eq(c["cost_per_lead"], 200, "cost per lead = 20,000 / 100 leads")
         p = self.get("marketing_user", "campaign", parent["id"])
         eq((p["child_cost"], p["child_revenue"], p["total_roi"]), (20000, 90000, 350), "the parent's totals")
+        self.s3 = True
 
     def test_story3_other_numbers_rounding(self):
         budget = self.budget(10000)
@@ -340,6 +341,52 @@ class Story(AsUsers):
         c = self.campaign(budget["id"], 1000, **values)
         self.launch(c["id"], False)
         return self.get("admin", "campaign", c["id"])
+
+    # -- reports across objects (plugins/marketing/objects/reports.yaml) -----------------------
+    def test_reports_equal_sql(self):
+        """The campaign reports against SQL on the database file: story 3's funnel for campaign A, then every
+        campaign's credited revenue, each type's return and each month's spend, as the marketing user."""
+        if not getattr(self, "s3", False):        # story 3 made once, whichever test runs first
+            self.test_story3_response_rate_and_roi()
+        _, ca, _ = self.story1()
+        r = self.req("marketing_user", "GET", "/reports/campaign_funnel?campaign=%d" % ca["id"])
+        eq(r.status, 200, "funnel: %s" % r.body[:300])
+        row = r.json["rows"][0]
+        eq([row[k] for k in ("members", "responded", "converted", "opportunities", "won")], [100, 30, 10, 10, 3],
+           "campaign A's funnel: members, responded, converted, deals, won")
+        con = sqlite3.connect("file:%s?mode=ro" % self.db, uri=True)
+        try:
+            live = "deleted_at IS NULL"
+            want = {i: (round(w or 0, 2), d, round(p or 0, 2), c) for i, w, d, p, c in con.execute(
+                "SELECT c.id, (SELECT sum(amount_share) FROM campaign_influence WHERE campaign = c.id AND " + live +
+                " AND model = 'even' AND opportunity_won = 1), (SELECT count(DISTINCT o.id) FROM campaign_influence i "
+                "JOIN opportunity o ON o.id = i.opportunity AND o." + live + " WHERE i.campaign = c.id AND i." + live +
+                " AND o.stage = 'won'), (SELECT sum(amount_share) FROM campaign_influence WHERE campaign = c.id AND " +
+                live + " AND model = 'even' AND opportunity_open = 1), c.actual_cost FROM campaign c WHERE c." + live)}
+            types = {t: (n, round(c or 0, 2), round(w or 0, 2)) for t, n, c, w in con.execute(
+                "SELECT type, count(*), sum(actual_cost), sum(won_revenue) FROM campaign WHERE " + live + " GROUP BY type")}
+            months = {m: round(a or 0, 2) for m, a in con.execute(
+                "SELECT substr(incurred_on, 1, 7), sum(amount) FROM expense WHERE " + live +
+                " AND status IN ('approved', 'paid') GROUP BY 1")}
+        finally:
+            con.close()
+        r = self.req("marketing_user", "GET", "/reports/campaign_revenue")
+        eq(r.status, 200, "revenue: %s" % r.body[:300])
+        rows = r.json["rows"]
+        check(rows and len(rows) == min(12, len(want)), "the top campaigns: %d of %d" % (len(rows), len(want)))
+        eq([x["won_revenue"] or 0 for x in rows], sorted([w[0] for w in want.values()], reverse=True)[:len(rows)],
+           "sorted by credited won revenue")
+        for x in rows:
+            eq((round(x["won_revenue"] or 0, 2), x["deals_won"], round(x["pipeline"] or 0, 2), x["cost"]),
+               want[x["id"]], "campaign %d's row" % x["id"])
+        r = self.req("marketing_user", "GET", "/reports/roi_by_campaign_type")
+        got = {x["type"]: (x["campaigns"], round(x["cost"] or 0, 2), round(x["won_revenue"] or 0, 2)) for x in r.json["rows"]}
+        eq(got, types, "each campaign type's return")
+        r = self.req("marketing_user", "GET", "/reports/marketing_spend_by_month")
+        got = {x["incurred_on_month"]: round(x["approved"] or 0, 2) for x in r.json["rows"]}
+        eq({m: a for m, a in got.items() if a}, {m: a for m, a in months.items() if a}, "approved spend by month")
+        eq(self.req("marketing_user", "GET", "/reports/campaign_funnel?campaign=abc").status, 400, "a bad parameter")
+        eq(self.req("partner1", "GET", "/reports/campaign_revenue").status, 403, "a partner may not read campaigns")
 
     def test_web_to_lead_json_and_form_posts_make_pooled_leads(self):
         c = self.web_campaign(thank_you_url="https://example.com/thanks")
@@ -471,7 +518,7 @@ def main():
         "story5_other_numbers_period_edges", "roles_partner_mdf_and_closed_objects",
         "web_to_lead_json_and_form_posts_make_pooled_leads", "web_to_lead_eleventh_post_is_429",
         "web_to_lead_refuses_bad_input_creating_nothing", "web_to_lead_honeypot_keeps_nothing",
-        "web_form_page_escapes_hostile_text"))
+        "web_form_page_escapes_hostile_text", "reports_equal_sql"))
 
 
 if __name__ == "__main__":
