@@ -115,8 +115,20 @@ int deliver_mail(const struct deliver_mail *mail, char *err, size_t errlen)
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
 	address_of(mail->from, from, sizeof(from));
 	struct strbuf message = { 0 };
+	/* only a display name is encoded: an address inside an encoded word would be no address */
+	const char *open = strrchr(mail->from, '<');
 	strbuf_puts(&message, "From: ");
-	header_text(&message, mail->from);
+	if (open && open > mail->from) {
+		char name[256];
+		size_t n = (size_t)(open - mail->from);
+		while (n > 0 && mail->from[n - 1] == ' ')
+			n--;
+		snprintf(name, sizeof(name), "%.*s", (int)n, mail->from);
+		header_text(&message, name);
+		strbuf_printf(&message, " <%s>", from);
+	} else {
+		strbuf_puts(&message, from);
+	}
 	strbuf_printf(&message, "\r\nTo: %s\r\nSubject: ", mail->to);
 	header_text(&message, mail->subject);
 	/* the same Message-ID on every attempt: a receiver can drop a second copy after a lost answer */

@@ -37,11 +37,11 @@ void outbox_config_read(const struct crm_kernel *kernel, struct outbox_config *o
 	out->password = config_env(outbox, "smtp_password_env");
 	out->starttls = json_is_true(json_object_get(outbox, "starttls"));
 	out->timeout = config_number(outbox, "timeout", 10, 1, 300);
-	out->retry_base = config_number(outbox, "retry_base", 30, 1, 86400);
+	out->retry_base = config_number(outbox, "retry_base", 30, 1, 7 * 86400);
 	out->retry_cap = config_number(outbox, "retry_cap", 3600, 1, 7 * 86400);
 	out->max_attempts = config_number(outbox, "max_attempts", 8, 1, 100);
-	out->max_body = config_number(outbox, "max_body", 256 * 1024, 1024, 16 * 1024 * 1024);
-	out->poll = config_number(outbox, "poll", 2, 1, 3600);
+	out->max_body = config_number(outbox, "max_body", 256 * 1024, 1024, 1024 * 1024);
+	out->poll = config_number(outbox, "poll", 2, 1, 7 * 86400);
 	out->webhooks = json_object_get(outbox, "webhooks");
 }
 

@@ -24,7 +24,8 @@
 #include "outbox_deliver.h"
 #include "workflow.h"
 
-#define OUTBOX_BATCH 50
+#define OUTBOX_BATCH 50     /* messages read at a time */
+#define OUTBOX_PASS 1000    /* at most per sweep of a pass: the worker checks for a stop between passes */
 
 static void iso_time(time_t t, char out[32])
 {
@@ -123,44 +124,57 @@ static void outcome(struct crm_ctx *ctx, const struct outbox_config *config, int
 	}
 }
 
+/* Delivers one claimed message and records the outcome. */
+static void deliver_one(struct crm_ctx *ctx, const struct outbox_config *config, int64_t id, struct outbox_stats *stats)
+{
+	json_t *message = NULL;
+	/* the claim is the lock: a second worker's claim of the same message fails on its state */
+	if (fire(ctx, id, "claim", NULL) != CRM_OK || object_get(ctx, OUTBOX_OBJECT, id, false, &message) != CRM_OK) {
+		crm_error_reset(ctx);
+		return;
+	}
+	char err[512] = "";
+	int ok = deliver(config, message, err, sizeof(err));
+	outcome(ctx, config, id, json_integer_value(json_object_get(message, "attempts")) + 1, ok, err, stats);
+	json_decref(message);
+}
+
 int outbox_run(struct crm_kernel *kernel, long stale_seconds, struct outbox_stats *stats)
 {
 	struct outbox_config config;
 	struct crm_ctx ctx;
-	char filter[160], now[32];
+	char filter[240], now[32];
 	memset(stats, 0, sizeof(*stats));
 	if (!meta_find_object(kernel->meta, OUTBOX_OBJECT))
 		return CRM_OK;
 	outbox_config_read(kernel, &config);
 	crm_ctx_init(&ctx, kernel, 0, "outbox");
-
-	iso_time(time(NULL) - stale_seconds, now);
-	snprintf(filter, sizeof(filter), "status = 'sending' and updated_at <= '%s'", now);
-	json_t *ids = message_ids(&ctx, filter), *value;
-	size_t i;
-	json_array_foreach(ids, i, value)
-		if (fire(&ctx, json_integer_value(value), "requeue", NULL) == CRM_OK)
-			stats->recovered++;
-	json_decref(ids);
-
-	iso_time(time(NULL), now);
-	snprintf(filter, sizeof(filter), "status in ('queued', 'failed') and (next_attempt_at is null or "
-	         "next_attempt_at <= '%s')", now);
-	ids = message_ids(&ctx, filter);
-	json_array_foreach(ids, i, value) {
-		int64_t id = json_integer_value(value);
-		json_t *message = NULL;
-		/* the claim is the lock: a second worker's claim of the same message fails on its state */
-		if (fire(&ctx, id, "claim", NULL) != CRM_OK || object_get(&ctx, OUTBOX_OBJECT, id, false, &message) != CRM_OK) {
-			crm_error_reset(&ctx);
-			continue;
+	/* two sweeps in id order, a batch at a time: the abandoned `sending` ones back to the queue, then the due */
+	for (int sweep = 0; sweep < 2; sweep++) {
+		int64_t after = 0;
+		int done = 0;
+		iso_time(time(NULL) - (sweep == 0 ? stale_seconds : 0), now);
+		for (size_t count = OUTBOX_BATCH; count == OUTBOX_BATCH && done < OUTBOX_PASS;) {
+			if (sweep == 0)
+				snprintf(filter, sizeof(filter), "status = 'sending' and updated_at <= '%s' and id > %lld", now,
+				         (long long)after);
+			else
+				snprintf(filter, sizeof(filter), "status in ('queued', 'failed') and (next_attempt_at is null or "
+				         "next_attempt_at <= '%s') and id > %lld", now, (long long)after);
+			json_t *ids = message_ids(&ctx, filter), *value;
+			size_t i;
+			count = json_array_size(ids);
+			json_array_foreach(ids, i, value) {
+				after = json_integer_value(value);
+				if (sweep == 0 && fire(&ctx, after, "requeue", NULL) == CRM_OK)
+					stats->recovered++;
+				else if (sweep == 1)
+					deliver_one(&ctx, &config, after, stats);
+				done++;
+			}
+			json_decref(ids);
 		}
-		char err[512] = "";
-		int ok = deliver(&config, message, err, sizeof(err));
-		outcome(&ctx, &config, id, json_integer_value(json_object_get(message, "attempts")) + 1, ok, err, stats);
-		json_decref(message);
 	}
-	json_decref(ids);
 	crm_ctx_clear(&ctx);
 	return CRM_OK;
 }

@@ -2059,8 +2059,13 @@ static bool check_outbox_config(struct loader *ld, const struct ynode *outbox)
 						outbox_text(ld, ev, ek->text, !strcmp(ek->text, "url") ? web : NULL);
 				}
 			}
-		} else if (get_number(ld, value, key->text, &number) && (number < 1 || number != (double)(long long)number)) {
-			error_node(ld, value, "'%s' must be a whole number of at least 1", key->text);
+		} else if (get_number(ld, value, key->text, &number)) {
+			/* the ranges outbox_config_read clamps to (docs/metadata.md#outbox) */
+			double low = !strcmp(key->text, "max_body") ? 1024 : 1;
+			double high = !strcmp(key->text, "timeout") ? 300 : !strcmp(key->text, "max_attempts") ? 100
+			              : !strcmp(key->text, "max_body") ? 1048576 : 7 * 86400;
+			if (number < low || number > high || number != (double)(long long)number)
+				error_node(ld, value, "'%s' must be a whole number from %.0f to %.0f", key->text, low, high);
 		}
 	}
 	return ld->diags->error_count == errors;

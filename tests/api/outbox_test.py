@@ -13,6 +13,7 @@ refused with a clear error and queues nothing; `crm check` names template mistak
 file:line:column. Waits are polls with a deadline, never timing assertions.
 Standard library only.
 """
+import calendar
 import email
 import email.policy
 import hashlib
@@ -147,7 +148,7 @@ def pack(work, smtp_port, hook_port):
                  for name in ("ok", "flaky", "redirect", "slow")}
     endpoints["down"] = {"url": "http://127.0.0.1:%d/down" % free_port(), "secret_env": "OUTBOX_TEST_SECRET"}
     config = {"currency": "EUR", "outbox": {
-        "smtp_url": "smtp://127.0.0.1:%d" % smtp_port, "from": "CRM Test <crm@example.com>",
+        "smtp_url": "smtp://127.0.0.1:%d" % smtp_port, "from": "CRM 测试 <crm@example.com>",
         "retry_base": 1, "retry_cap": 2, "max_attempts": 3, "poll": 1, "timeout": 10, "webhooks": endpoints}}
     with open(os.path.join(metadata, "app.yaml"), "w") as f:
         f.write("app: crm\nindustry: generic\nlanguages: [en, zh]\nplugins: [outbox_test]\n")
@@ -221,7 +222,8 @@ class Suite:
         mails = self.smtp.find("wang@example.com")
         eq(len(mails), 1, "one e-mail to wang@")
         mail = mails[0]
-        eq(mail["From"], "CRM Test <crm@example.com>", "From")
+        eq(str(mail["From"]), "CRM 测试 <crm@example.com>", "From (a zh display name, RFC 2047)")
+        eq(mail["From"].addresses[0].addr_spec, "crm@example.com", "the From address")
         eq(mail["To"], "wang@example.com", "To")
         eq(str(mail["Subject"]), "欢迎，王小明", "Subject (RFC 2047)")
         check(mail["Date"] and mail["Date"].datetime, "Date: %r" % mail["Date"])
@@ -229,6 +231,10 @@ class Suite:
         eq(mail.get_content_type(), "text/plain", "content type")
         eq(mail.get_content_charset(), "utf-8", "charset")
         eq(mail.get_content(), "王小明，您好：\n您的账户已开通：https://crm.example/a/1\n", "the zh body")
+        raw = [d for f, r, d in self.smtp.messages if "wang@example.com" in r][0]
+        head = re.split(rb"\r?\n\r?\n", raw, 1)[0]
+        check(all(b < 0x80 for b in head), "headers are ASCII (encoded words): %r" % head[:300])
+        check(max(len(line) for line in raw.splitlines()) <= 78, "no line over 78 characters")
         # the same template in English (the app's first language when no lang is given)
         r = self.send({"channel": "email", "to": "ann@example.com", "template": "welcome",
                        "vars": {"name": "Ann", "link": "https://crm.example/a/2"}})
@@ -284,9 +290,17 @@ class Suite:
             eq(s["type"], "application/json", "Content-Type")
         # the backoff: each failure set next_attempt_at base * 2^(n-1) seconds (1, then 2: the cap) ahead
         history = self.req("GET", API + "/objects/outbox_message/%d/history" % mid).json["history"]
-        failures = [h for h in history if (h.get("changes") or {}).get("_transition") == "attempt_failed"
-                    or h.get("transition") == "attempt_failed" or "attempt_failed" in json.dumps(h)]
+        failures = sorted((h for h in history if (h.get("changes") or {}).get("_transition", [None, None])[1]
+                           == "attempt_failed"), key=lambda h: h["id"])
         eq(len(failures), 2, "two failed attempts in the history")
+        eq([h["changes"]["last_error"][1] for h in failures[:1]], ["webhook: HTTP 500"], "why")
+        for n, h in enumerate(failures, 1):
+            at = calendar.timegm(time.strptime(h["at"], "%Y-%m-%dT%H:%M:%SZ"))
+            due = calendar.timegm(time.strptime(h["changes"]["next_attempt_at"][1], "%Y-%m-%dT%H:%M:%SZ"))
+            wait = min(2, 2 ** (n - 1))   # retry_base 1, retry_cap 2
+            check(wait - 1 <= due - at <= wait, "failure %d: next attempt %ds after it, expected %d" % (
+                n, due - at, wait))
+            eq(h["changes"]["attempts"][1], n, "attempts after failure %d" % n)
         check(seen[1]["time"] >= seen[0]["time"] and seen[2]["time"] >= seen[1]["time"], "in order")
 
     def test_redirect_is_not_followed(self):
@@ -376,6 +390,13 @@ class Suite:
             check(400 <= r.status < 500, "%s: expected a 4xx, got %d %s" % (words, r.status, text[:300]))
             check(words in text, "%r not in %s" % (words, text[:300]))
         eq(self.count(), before, "nothing queued")
+        # under max_body (256 KiB here, the default) a long body is queued and delivered whole
+        link = "https://crm.example/" + "x" * 200000
+        r = self.send({"channel": "email", "to": "long@example.com", "template": "welcome",
+                       "vars": {"name": "Long", "link": link}})
+        eq(r.status, 201, "a 200 KB body: %s" % r.body[:300])
+        self.settled(r.json["id"], "sent")
+        check(link in self.smtp.find("long@example.com")[0].get_content(), "the whole body arrived")
 
     def test_a_server_killed_while_sending_delivers_after_its_restart(self):
         r = self.send({"channel": "webhook", "to": "slow", "template": "deal_event", "vars": {"event": "crash"},
@@ -447,7 +468,7 @@ def test_crm_check_names_template_mistakes(work):
                 "    webhooks:\n      erp: { url: \"file:///etc/passwd\", secret_env: S }\n      crm: { url: x }\n")
     check_finds(metadata, [r"app.yaml:6:15: error: 'smtp_url' must start with smtp:// or smtps:// and hold no line break",
                  r"app.yaml:7:5: error: unknown key 'retries'",
-                 r"app.yaml:8:19: error: 'max_attempts' must be a whole number of at least 1",
+                 r"app.yaml:8:19: error: 'max_attempts' must be a whole number from 1 to 100",
                  r"app.yaml:9:11: error: 'from' must be a text and hold no line break",
                  r"app.yaml:11:19: error: 'url' must start with https:// or http://",
                  r"app.yaml:12:12: error: webhook 'crm' needs \{ url, secret_env \}"])
