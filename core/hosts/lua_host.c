@@ -1456,7 +1456,8 @@ static int crm_send(lua_State *L)
 		luaL_checktype(L, 5, LUA_TTABLE);
 		lua_getfield(L, 5, "object");
 		lua_getfield(L, 5, "id");
-		object = lua_tostring(L, -2);
+		/* a string held by the table outlives the pop; a number converted here would not */
+		object = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
 		id = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
 		lua_pop(L, 2);
 		if (!object || id <= 0)

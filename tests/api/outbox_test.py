@@ -313,7 +313,11 @@ class Suite:
         eq([s["path"] for s in self.hooks.seen(mid)], ["/redirect"] * 3, "never the redirect's target")
 
     def any_deal(self):
-        return self.req("GET", API + "/objects/opportunity?limit=1").json["records"][0]["id"]
+        records = self.req("GET", API + "/objects/opportunity?limit=1").json["records"]
+        if records:
+            return records[0]["id"]
+        account = self.req("POST", API + "/objects/account", {"name": "Deal Co"}).json["id"]
+        return self.req("POST", API + "/objects/opportunity", {"name": "A deal", "account": account}).json["id"]
 
     def test_webhook_that_is_down_goes_dead_and_an_admin_retries_it(self):
         r = self.send({"channel": "webhook", "to": "down", "template": "deal_event", "vars": {"event": "x"},
@@ -383,6 +387,8 @@ class Suite:
             ({"channel": "webhook", "to": "ok", "template": "welcome", "vars": welcome}, "is for email, not webhook"),
             ({"channel": "email", "to": "a@example.com", "template": "welcome", "vars": welcome,
               "record": {"object": "lead"}}, "the record must be"),
+            ({"channel": "email", "to": "a@example.com", "template": "welcome", "vars": welcome,
+              "record": {"object": 5, "id": 1}}, "the record must be"),
         ]
         for body, words in cases:
             r = self.send(body)
