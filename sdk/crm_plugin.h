@@ -62,7 +62,7 @@ extern "C" {
 #endif
 
 #define CRM_ABI_MAJOR 1
-#define CRM_ABI_MINOR 1
+#define CRM_ABI_MINOR 2
 #define CRM_ABI_VERSION ((CRM_ABI_MAJOR << 16) | CRM_ABI_MINOR)
 #define CRM_ABI_VERSION_MAJOR(v) ((unsigned)(v) >> 16)
 #define CRM_ABI_VERSION_MINOR(v) ((unsigned)(v) & 0xffffu)
@@ -276,6 +276,23 @@ struct crm_host {
 	 */
 	int (*route_v2)(struct crm_plugin *self, const char *method, const char *path, const char *options_json,
 	                crm_handler_fn fn, void *data);
+
+	/* ---- outbound messages -------------------------------------------- 1.2 */
+
+	/*
+	 * Queues an e-mail (channel "email", to: one address) or a webhook post
+	 * (channel "webhook", to: the name of an endpoint in app.yaml's
+	 * config.outbox.webhooks) rendered from the `template:` document named
+	 * template, in the call's transaction: if it rolls back, nothing is
+	 * sent. vars_json: an object of the template's vars (NULL = none; "lang"
+	 * picks the language); object and id (NULL and 0 = none): the record the
+	 * message is about, read as the caller. *out_id: the outbox_message id.
+	 * CRM_EINVAL (host->errmsg says why) for a bad channel, address,
+	 * endpoint, template or var, or a line break in a header value.
+	 * Test CRM_HOST_HAS(host, send) first: a 1.1 kernel has no such member.
+	 */
+	int (*send)(struct crm_call *call, const char *channel, const char *to, const char *template_name,
+	            const char *vars_json, const char *object, int64_t id, int64_t *out_id);
 };
 
 /* True if the kernel's host table has member (for plugins built against a newer minor). */

@@ -18,6 +18,7 @@
 #include "meta_docs.h"
 #include "meta.h"
 #include "object.h"
+#include "outbox_deliver.h"
 #include "plugin.h"
 #include "store.h"
 
@@ -56,6 +57,7 @@ static const char usage[] =
 	"  gdpr export --contact ID   everything held about a person, as JSON on standard output\n"
 	"  gdpr erase --contact ID    anonymise the person's personal fields (personal: true),\n"
 	"                             keep the business records, scrub the audit trail\n"
+	"  outbox run          one delivery pass of the outbox (e-mails, webhooks): for cron and tests\n"
 	"  user add --login L --role R [--kind employee|partner|consumer] [--team T] [--manager L]\n"
 	"           [--name N] [--email E]   create a user; the password is read from standard input\n"
 	"  user passwd L       set L's password from standard input (ends L's sessions)\n"
@@ -360,6 +362,24 @@ static int cmd_gdpr(struct cli *cli, const char *action)
 	return code == CRM_OK ? 0 : 1;
 }
 
+/* `crm outbox run`: one delivery pass (tests, cron); a message `sending` for 10 minutes is taken as abandoned. */
+static int cmd_outbox(struct cli *cli, const char *action)
+{
+	if (strcmp(action, "run") != 0) {
+		fprintf(stderr, "crm outbox: expected 'run', not '%s'\n", action);
+		return 2;
+	}
+	struct crm_kernel *kernel;
+	if (open_kernel(cli, false, &kernel))
+		return 1;
+	struct outbox_stats stats;
+	int code = outbox_run(kernel, 10 * 60, &stats);
+	printf("outbox: %d sent, %d failed (will retry), %d dead, %d requeued\n", stats.sent, stats.failed, stats.dead,
+	       stats.recovered);
+	kernel_close(kernel);
+	return code == CRM_OK ? 0 : 1;
+}
+
 /* A password from standard input: the first line, without its line end. */
 static bool read_password(char *buf, size_t size)
 {
@@ -567,6 +587,7 @@ int main(int argc, char **argv)
 	const char *command = args[0];
 	int want = strcmp(command, "import") == 0 ? 3
 		: strcmp(command, "export") == 0 || strcmp(command, "gdpr") == 0 || strcmp(command, "token") == 0
+		  || strcmp(command, "outbox") == 0
 		  || strcmp(command, "docs") == 0 ? 2 : 1;
 	if (strcmp(command, "plugin") == 0) {
 		if (arg_count != 3) {
@@ -607,6 +628,8 @@ int main(int argc, char **argv)
 		return cmd_gdpr(&cli, args[1]);
 	if (strcmp(command, "token") == 0)
 		return cmd_token(&cli, args[1]);
+	if (strcmp(command, "outbox") == 0)
+		return cmd_outbox(&cli, args[1]);
 	fprintf(stderr, "crm: unknown command '%s' (see crm --help)\n", command);
 	return 2;
 }

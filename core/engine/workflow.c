@@ -18,6 +18,7 @@
 #include "object.h"
 #include "plugin_registry.h"
 #include "store.h"
+#include "outbox.h"
 #include "workflow.h"
 
 #define MAX_APPROVERS 1000
@@ -146,22 +147,30 @@ static int64_t user_by_login(struct crm_ctx *ctx, const char *login)
 	return id;
 }
 
-/* A ref field (manager, team) of user user_id, read as the system; 0 if none. */
-static int64_t user_ref(struct crm_ctx *ctx, int64_t user_id, const char *field)
+/* A field of user user_id, read as the system (new reference; NULL if none). */
+static json_t *user_field(struct crm_ctx *ctx, int64_t user_id, const char *field)
 {
 	const struct meta_object *users = meta_find_object(ctx->kernel->meta, "user");
 	if (!user_id || !users || !meta_find_field(users, field))
-		return 0;
+		return NULL;
 	struct store_conn *conn = ctx->txn ? ctx->txn : store_reader(ctx->kernel->store);
-	json_t *user = NULL;
-	int64_t value = 0;
+	json_t *user = NULL, *value = NULL;
 	if (store_get(conn, users, user_id, false, &user, ctx) == CRM_OK)
-		value = json_integer_value(json_object_get(user, field));
+		value = json_incref(json_object_get(user, field));
 	if (conn != ctx->txn)
 		store_reader_done(conn);
 	json_decref(user);
 	crm_error_forget(ctx);
 	return value;
+}
+
+/* A ref field (manager, team) of user user_id, read as the system; 0 if none. */
+static int64_t user_ref(struct crm_ctx *ctx, int64_t user_id, const char *field)
+{
+	json_t *value = user_field(ctx, user_id, field);
+	int64_t id = json_integer_value(value);
+	json_decref(value);
+	return id;
 }
 
 static int64_t manager_of(struct crm_ctx *ctx, int64_t user_id)
@@ -207,6 +216,7 @@ struct run {
 	json_t *created;            /* owned: object name -> id of records created by earlier actions */
 	json_t *owners;             /* owned while the actions run: [{object, id, owner}] to assign after them */
 	int64_t requester;          /* who asked (notify: requester) */
+	const char *state;          /* a transition's target state (written after the actions), or NULL */
 	time_t now;
 	/* timers: a transition action that may not fire on this record now (the record is skipped), and why */
 	const char *skipped;        /* the transition's name (the model's), or NULL */
@@ -266,6 +276,37 @@ static int64_t notify_target(struct run *run, const char *who)
 	if (!strncmp(who, "user:", 5))
 		return user_by_login(run->ctx, who + 5);
 	return 0;
+}
+
+static void failure_reason(struct crm_ctx *ctx, char *out, size_t size);
+
+/*
+ * { notify: who, channel: email, template: t }: an outbox e-mail to the
+ * user's address, rendered from the record as the transition leaves it,
+ * in the firing's transaction (sent after the commit). A user with no
+ * address gets nothing, as nobody does.
+ */
+static int notify_email(struct run *run, const struct meta_workflow_action *action)
+{
+	struct crm_ctx *ctx = run->ctx;
+	json_t *email = user_field(ctx, notify_target(run, action->notify), "email");
+	int code = CRM_OK;
+	if (json_is_string(email) && *json_string_value(email)) {
+		json_t *record = json_deep_copy(run->record);
+		json_object_update(record, run->pending);
+		if (run->state)   /* an e-mail tells the state the transition moves to */
+			json_object_set_new(record, run->workflow->field->name, json_string(run->state));
+		code = outbox_send(ctx, "email", json_string_value(email), action->template_name, NULL, run->object->name,
+		                   run->id, record, NULL);
+		json_decref(record);
+	}
+	json_decref(email);
+	if (code != CRM_OK) {
+		char reason[600];
+		failure_reason(ctx, reason, sizeof(reason));
+		return crm_error(ctx, code, "%s: the e-mail to %s failed: %s", run->what, action->notify, reason);
+	}
+	return CRM_OK;
 }
 
 /*
@@ -368,6 +409,8 @@ static int run_action_as(struct run *run, const struct meta_workflow_action *act
 			json_object_set_new(run->pending, action->link, json_integer(new_id));
 		return CRM_OK;
 	case WORKFLOW_ACTION_NOTIFY:
+		if (action->email)
+			return notify_email(run, action);
 		if (action->message)
 			snprintf(title, sizeof(title), "%s", action->message);
 		else
@@ -623,6 +666,7 @@ static int fire(struct crm_ctx *ctx, const struct meta_workflow *wf, const struc
 	run.id = id;
 	run.record = merged;
 	run.pending = values ? json_deep_copy(values) : json_object();
+	run.state = t->to;
 	run.created = json_object();
 	run.requester = requester;
 	run.now = time(NULL);

@@ -47,6 +47,7 @@
 #include "workflow.h"
 #include "meta_model.h"
 #include "object.h"
+#include "outbox.h"
 #include "plugin_registry.h"
 
 #define COUNT_PERIOD     1000           /* instructions between two count hooks */
@@ -1437,6 +1438,42 @@ static int crm_create(lua_State *L)
 	return 1;
 }
 
+/*
+ * crm.send(channel, to, template, vars [, record]): queues an e-mail or a
+ * webhook post in the caller's transaction (outbox.c); record is
+ * { object = "lead", id = 12 }. Returns the outbox message's id.
+ */
+static int crm_send(lua_State *L)
+{
+	struct crm_ctx *ctx = need_ctx(L, "crm.send");
+	const char *channel = luaL_checkstring(L, 1);
+	const char *to = luaL_checkstring(L, 2);
+	const char *template_name = luaL_checkstring(L, 3);
+	json_t *vars = lua_isnoneornil(L, 4) ? NULL : check_json_held(L, 4, "crm.send");
+	const char *object = NULL;
+	lua_Integer id = 0;
+	if (!lua_isnoneornil(L, 5)) {
+		luaL_checktype(L, 5, LUA_TTABLE);
+		lua_getfield(L, 5, "object");
+		lua_getfield(L, 5, "id");
+		/* a string held by the table outlives the pop; a number converted here would not */
+		object = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+		id = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
+		lua_pop(L, 2);
+		if (!object || id <= 0)
+			return raise_code(L, CRM_EINVAL, "crm.send: the record must be { object = name, id = number }");
+	}
+	if (json_is_array(vars) && json_array_size(vars) == 0)
+		vars = NULL;   /* {} reads as an empty list */
+	int64_t out = 0;
+	int code = outbox_send(ctx, channel, to, template_name, vars, object, (int64_t)id, NULL, &out);
+	if (code != CRM_OK)
+		return raise_failed(L, "crm.send", code, code == CRM_EIO || code == CRM_EBUSY || code == CRM_EFULL ||
+		                                          code == CRM_EINTERNAL);
+	lua_pushinteger(L, (lua_Integer)out);
+	return 1;
+}
+
 static int crm_update(lua_State *L)
 {
 	struct crm_ctx *ctx = need_ctx(L, "crm.update");
@@ -1899,7 +1936,8 @@ static int build_sandbox(lua_State *L)
 		{ "create", crm_create }, { "update", crm_update }, { "delete", crm_delete }, { "restore", crm_restore },
 		{ "transition", crm_transition }, { "on", crm_on }, { "action", crm_action }, { "route", crm_route },
 		{ "job", crm_job }, { "log", crm_log }, { "now", crm_now }, { "datetime", crm_datetime },
-		{ "date", crm_date }, { "error", crm_raise }, { "as_system", crm_as_system }, { NULL, NULL },
+		{ "date", crm_date }, { "error", crm_raise }, { "as_system", crm_as_system },
+		{ "send", crm_send }, { NULL, NULL },
 	};
 	lua_newtable(L);
 	set_functions(L, crm);

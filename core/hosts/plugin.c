@@ -28,6 +28,7 @@
 #include "lua_host.h"
 #include "meta.h"
 #include "object.h"
+#include "outbox.h"
 #include "plugin_registry_internal.h"
 #include "ytree.h"
 #include "../../sdk/crm_plugin.h"
@@ -674,6 +675,20 @@ static int host_object_create(struct crm_call *call, const char *object, const c
 	return code;
 }
 
+static int host_send(struct crm_call *call, const char *channel, const char *to, const char *template_name,
+                     const char *vars_json, const char *object, int64_t id, int64_t *out_id)
+{
+	json_t *vars = vars_json ? parse_json_arg(call, "send", vars_json) : NULL;
+	if (vars_json && !vars)
+		return CRM_EINVAL;
+	int64_t created = 0;
+	int code = write_done(call, outbox_send(call->ctx, channel, to, template_name, vars, object, id, NULL, &created));
+	json_decref(vars);
+	if (code == CRM_OK && out_id)
+		*out_id = created;
+	return code;
+}
+
 static int host_object_update(struct crm_call *call, const char *object, int64_t id, int64_t version,
                               const char *changes_json)
 {
@@ -750,6 +765,7 @@ static void host_table_init(struct crm_host *host)
 	host->input_json = host_input_json;
 	host->respond = host_respond;
 	host->route_v2 = host_route_v2;
+	host->send = host_send;
 }
 
 typedef int (*plugin_init_fn)(const struct crm_host *, struct crm_plugin *);

@@ -134,6 +134,12 @@ static const char *const object_keys[] = {
 };
 static const char *const module_keys[] = {"name", "label", NULL};
 static const char *const app_keys[] = {"app", "industry", "languages", "plugins", "config", NULL};
+/* app.yaml config.outbox (core/engine/outbox.c reads them) and one of its webhooks. */
+static const char *const outbox_keys[] = {
+	"smtp_url", "from", "smtp_user_env", "smtp_password_env", "starttls", "timeout", "retry_base", "retry_cap",
+	"max_attempts", "max_body", "poll", "webhooks", NULL,
+};
+static const char *const webhook_keys[] = { "url", "secret_env", NULL };
 static const char *const rule_keys[] = {"when", "message", "field", NULL};
 static const char *const index_keys[] = {"fields", "unique", NULL};
 static const char *const value_keys[] = {"value", "label", NULL};
@@ -1991,6 +1997,80 @@ static void parse_plugins(struct loader *ld, const struct ynode *node)
 	}
 }
 
+/* A text of config.outbox: what it must start with (NULL: anything) and no line break (it goes into headers). */
+static bool outbox_text(struct loader *ld, const struct ynode *node, const char *key, const char *const *prefixes)
+{
+	const char *text = get_text(ld, node, key);
+	if (!text)
+		return false;
+	bool ok = !prefixes;
+	for (int i = 0; prefixes && prefixes[i]; i++)
+		ok = ok || !strncmp(text, prefixes[i], strlen(prefixes[i]));
+	if (!ok || strpbrk(text, "\r\n")) {
+		error_node(ld, node, "'%s' must %s%s%s%s and hold no line break", key, prefixes ? "start with " : "be a text",
+		           prefixes ? prefixes[0] : "", prefixes ? " or " : "", prefixes ? prefixes[1] : "");
+		return false;
+	}
+	return true;
+}
+
+/* config.outbox: the keys of docs/metadata.md#outbox with their types, checked where they are written. */
+static bool check_outbox_config(struct loader *ld, const struct ynode *outbox)
+{
+	static const char *const smtp[] = { "smtp://", "smtps://", NULL };
+	static const char *const web[] = { "https://", "http://", NULL };
+	int errors = ld->diags->error_count;
+	if (outbox->kind != YNODE_MAPPING) {
+		error_node(ld, outbox, "expected a map for 'outbox' (see docs/metadata.md#outbox)");
+		return false;
+	}
+	for (int i = 0; i < outbox->count; i += 2) {
+		const struct ynode *key = outbox->items[i], *value = outbox->items[i + 1];
+		double number;
+		bool flag;
+		if (!in_list(key->text, outbox_keys)) {
+			error_unknown_key(ld, key, "outbox settings", outbox_keys);
+		} else if (!strcmp(key->text, "smtp_url")) {
+			outbox_text(ld, value, "smtp_url", smtp);
+		} else if (!strcmp(key->text, "from") || !strcmp(key->text, "smtp_user_env") ||
+		           !strcmp(key->text, "smtp_password_env")) {
+			outbox_text(ld, value, key->text, NULL);
+		} else if (!strcmp(key->text, "starttls")) {
+			get_bool(ld, value, "starttls", &flag);
+		} else if (!strcmp(key->text, "webhooks")) {
+			if (value->kind != YNODE_MAPPING) {
+				error_node(ld, value, "expected a map of endpoint names to { url, secret_env } for 'webhooks'");
+				continue;
+			}
+			for (int w = 0; w < value->count; w += 2) {
+				const struct ynode *name = value->items[w], *endpoint = value->items[w + 1];
+				if (!get_name(ld, name, "webhooks"))
+					continue;
+				if (endpoint->kind != YNODE_MAPPING || !ytree_map_get(endpoint, "url") ||
+				    !ytree_map_get(endpoint, "secret_env")) {
+					error_node(ld, endpoint, "webhook '%s' needs { url, secret_env }", name->text);
+					continue;
+				}
+				for (int k = 0; k < endpoint->count; k += 2) {
+					const struct ynode *ek = endpoint->items[k], *ev = endpoint->items[k + 1];
+					if (!in_list(ek->text, webhook_keys))
+						error_unknown_key(ld, ek, "outbox webhook", webhook_keys);
+					else
+						outbox_text(ld, ev, ek->text, !strcmp(ek->text, "url") ? web : NULL);
+				}
+			}
+		} else if (get_number(ld, value, key->text, &number)) {
+			/* the ranges outbox_config_read clamps to (docs/metadata.md#outbox) */
+			double low = !strcmp(key->text, "max_body") ? 1024 : 1;
+			double high = !strcmp(key->text, "timeout") ? 300 : !strcmp(key->text, "max_attempts") ? 100
+			              : !strcmp(key->text, "max_body") ? 1048576 : 7 * 86400;
+			if (number < low || number > high || number != (double)(long long)number)
+				error_node(ld, value, "'%s' must be a whole number from %.0f to %.0f", key->text, low, high);
+		}
+	}
+	return ld->diags->error_count == errors;
+}
+
 static void parse_app(struct loader *ld, const struct ynode *root)
 {
 	struct meta *meta = ld->meta;
@@ -2016,6 +2096,8 @@ static void parse_app(struct loader *ld, const struct ynode *root)
 			parse_plugins(ld, value);
 		} else if (value->kind != YNODE_MAPPING) {
 			error_node(ld, value, "expected a map for 'config'");
+		} else if (ytree_map_get(value, "outbox") && !check_outbox_config(ld, ytree_map_get(value, "outbox"))) {
+			continue;
 		} else if (!(meta->config = node_to_json(value))) {
 			error_node(ld, value, "config is not valid JSON text");
 		}
@@ -2390,11 +2472,15 @@ static const char *const report_group_keys[] = { "field", "by", "label", NULL };
 static const char *const report_measure_keys[] = { "measure", "filter", "label", NULL };
 static const char *const report_buckets[] = { "", "day", "week", "month", "quarter", "year", NULL };
 static const char *const report_views[] = { "table", "bar", "line", "funnel", NULL };
+static const char *const template_keys[] = {
+	"template", "label", "description", "channel", "format", "subject", "body", "vars", "object", NULL,
+};
+static const char *const template_formats[] = { "text", "html", "json", NULL };
 static const char *const timer_keys[] = { "name", "when", "every", "at", "cron", "untouched_for", "do", NULL };
 static const char *const create_keys[] = { "object", "values", "link", "owner", NULL };
 /* Beside the action's own key in an action map: whose rights it runs with. */
 static const char *const action_keys[] = { "set", "create", "notify", "transition", "as", NULL };
-static const char *const notify_keys[] = { "notify", "message", NULL };
+static const char *const notify_keys[] = { "notify", "message", "channel", "template", NULL };
 
 /*
  * Every list above, named by the section of docs/metadata.md that documents
@@ -2423,6 +2509,9 @@ static const struct meta_key_table key_tables[] = {
 	{ "report-join", report_join_keys },
 	{ "report-group", report_group_keys },
 	{ "report-measure", report_measure_keys },
+	{ "template", template_keys },
+	{ "outbox", outbox_keys },
+	{ "outbox-webhook", webhook_keys },
 	{ "actions", action_keys },
 	{ "create-action", create_keys },
 	{ "notify-action", notify_keys },
@@ -2461,6 +2550,7 @@ static void action_free(struct meta_workflow_action *action)
 	free(action->link);
 	free(action->notify);
 	free(action->message);
+	free(action->template_name);
 	free(action->owner);
 	free(action->transition);
 }
@@ -2704,6 +2794,15 @@ static bool parse_action(struct loader *ld, const struct ynode *node, struct met
 			} else if (!strcmp(k->text, "message")) {
 				if ((text = get_text(ld, v, "message")))
 					action->message = xstrdup(text);
+			} else if (!strcmp(k->text, "channel")) {
+				if ((text = get_text(ld, v, "channel")) && strcmp(text, "app") != 0 && strcmp(text, "email") != 0)
+					error_node(ld, v, "expected app or email for 'channel', not '%s'", shown(ld, text));
+				else if (text)
+					action->email = !strcmp(text, "email");
+			} else if (!strcmp(k->text, "template")) {
+				const char *name = get_name(ld, v, "template");
+				if (name)
+					action->template_name = xstrdup(name);
 			} else if (!strcmp(k->text, "as")) {
 				continue;   /* read above */
 			} else {
@@ -3816,6 +3915,89 @@ static void parse_report(struct loader *ld, const struct ynode *root)
 	ld->meta->reports[ld->meta->report_count++] = r;
 }
 
+static void template_free(struct meta_template *t)
+{
+	free(t->name);
+	free(t->channel);
+	label_free(&t->label);
+	label_free(&t->subject);
+	label_free(&t->body);
+	free_names(t->vars, t->var_count);
+	free(t->object_name);
+	memset(t, 0, sizeof(*t));
+}
+
+/* `template: name`: see struct meta_template; placeholders are checked in resolve_templates. */
+static void parse_template(struct loader *ld, const struct ynode *root)
+{
+	struct meta_template t;
+	memset(&t, 0, sizeof(t));
+	const struct ynode *name_node = ytree_map_get(root, "template");
+	const char *name = get_name(ld, name_node, "template");
+	t.pos = node_pos(ld, name_node);
+	bool ok = name != NULL, has_format = false;
+	for (int i = 0; i < root->count; i += 2) {
+		const struct ynode *key = root->items[i], *value = root->items[i + 1];
+		const char *text;
+		int index;
+		if (!in_list(key->text, template_keys)) {
+			error_unknown_key(ld, key, "template", template_keys);
+		} else if (!strcmp(key->text, "label")) {
+			parse_label(ld, value, "label", &t.label);
+		} else if (!strcmp(key->text, "description")) {
+			get_text(ld, value, "description");
+		} else if (!strcmp(key->text, "channel")) {
+			if ((text = get_text(ld, value, "channel")) && strcmp(text, "email") != 0 && strcmp(text, "webhook") != 0)
+				error_node(ld, value, "expected email or webhook for 'channel', not '%s'", shown(ld, text));
+			else if (text)
+				t.channel = xstrdup(text);
+		} else if (!strcmp(key->text, "format")) {
+			if ((text = get_text(ld, value, "format")) && (index = word_index(text, template_formats)) < 0)
+				error_node(ld, value, "expected text, html or json for 'format', not '%s'", shown(ld, text));
+			else if (text)
+				t.format = (enum template_format)index, has_format = true;
+		} else if (!strcmp(key->text, "subject")) {
+			t.subject_pos = node_pos(ld, value);
+			parse_label(ld, value, "subject", &t.subject);
+		} else if (!strcmp(key->text, "body")) {
+			t.body_pos = node_pos(ld, value);
+			parse_label(ld, value, "body", &t.body);
+		} else if (!strcmp(key->text, "vars")) {
+			free_names(t.vars, t.var_count);
+			parse_name_list(ld, value, "vars", false, NULL, &t.vars, &t.var_count);
+		} else if (!strcmp(key->text, "object")) {
+			t.object_name = kpi_name_key(ld, value, "object", &t.object_pos);
+		}
+	}
+	if (name && (!t.channel || !t.body.count)) {
+		error_node(ld, root, "template '%s' needs a 'channel' and a 'body' (see docs/metadata.md#template)", name);
+		ok = false;
+	} else if (name && !strcmp(t.channel, "email") && !t.subject.count) {
+		error_node(ld, root, "e-mail template '%s' needs a 'subject'", name);
+		ok = false;
+	} else if (name && !strcmp(t.channel, "webhook")) {
+		if (has_format && t.format != TEMPLATE_JSON)
+			error_node(ld, root, "webhook template '%s': a webhook posts JSON (format: json)", name);
+		t.format = TEMPLATE_JSON;
+	} else if (name && t.format == TEMPLATE_JSON) {
+		error_node(ld, root, "e-mail template '%s': format is text or html", name);
+	}
+	if (ok && meta_find_template(ld->meta, name)) {
+		const struct meta_template *other = meta_find_template(ld->meta, name);
+		error_at(ld, t.pos, "template '%s' is already defined at %s:%d:%d", name, other->pos.file, other->pos.line,
+		         other->pos.column);
+		ok = false;
+	}
+	if (!ok) {
+		template_free(&t);
+		return;
+	}
+	t.name = xstrdup(name);
+	ld->meta->templates = xrealloc(ld->meta->templates,
+	                               (size_t)(ld->meta->template_count + 1) * sizeof(*ld->meta->templates));
+	ld->meta->templates[ld->meta->template_count++] = t;
+}
+
 /*
  * Dispatches one document by its leading key. workflow and role are tested
  * first because a workflow also has an `object:` key.
@@ -3825,7 +4007,7 @@ static void process_document(struct loader *ld, const struct ynode *root)
 	if (is_null(root))
 		return;   /* an empty document, as after a trailing --- */
 	if (root->kind != YNODE_MAPPING) {
-		error_node(ld, root, "expected a map: an 'object', 'workflow', 'role', 'kpi' or 'report' document");
+		error_node(ld, root, "expected a map: an 'object', 'workflow', 'role', 'kpi', 'report' or 'template' document");
 		return;
 	}
 	if (ytree_map_get(root, "workflow"))
@@ -3834,6 +4016,8 @@ static void process_document(struct loader *ld, const struct ynode *root)
 		parse_kpi(ld, root);
 	else if (ytree_map_get(root, "report"))
 		parse_report(ld, root);
+	else if (ytree_map_get(root, "template"))
+		parse_template(ld, root);
 	else if (ytree_map_get(root, "role"))
 		parse_role(ld, root);
 	else if (ytree_map_get(root, "object"))
@@ -3841,7 +4025,7 @@ static void process_document(struct loader *ld, const struct ynode *root)
 	else if (ld->app_file)
 		parse_app(ld, root);
 	else
-		error_node(ld, root, "expected an 'object', 'workflow', 'role', 'kpi' or 'report' document");
+		error_node(ld, root, "expected an 'object', 'workflow', 'role', 'kpi', 'report' or 'template' document");
 }
 
 /* Each document ytree.c reads, in order. */
@@ -4968,6 +5152,33 @@ static void check_actions(struct loader *ld, const struct meta_workflow *wf, con
 			}
 			break;
 		case WORKFLOW_ACTION_NOTIFY: {
+			if (action->email || action->template_name) {
+				/* by e-mail: to the user's email field, with a template about this object (outbox.c) */
+				const struct meta_template *t = meta_find_template(meta, action->template_name);
+				const struct meta_field *email = meta_find_field(meta_find_object(meta, "user"), "email");
+				if (!action->email || !action->template_name)
+					error_at(ld, action->pos, "notify: 'channel: email' and 'template' go together (%s)", context);
+				else if (!t)
+					error_at(ld, action->pos, "notify: no template '%s' (%s)", shown(ld, action->template_name), context);
+				else if (strcmp(t->channel, "email") != 0)
+					error_at(ld, action->pos, "notify: template '%s' is a %s template, not an e-mail one (%s)", t->name,
+					         t->channel, context);
+				else if (t->object_name && strcmp(t->object_name, wf->object->name) != 0)
+					error_at(ld, action->pos, "notify: template '%s' is about '%s', not '%s' (%s)", t->name,
+					         t->object_name, wf->object->name, context);
+				else if (t->var_count)
+					error_at(ld, action->pos, "notify: template '%s' has vars, which a workflow cannot give (%s)",
+					         t->name, context);
+				if (!email || email->type != FIELD_EMAIL)
+					error_at(ld, action->pos, "notify by e-mail needs an 'email' field of type email on 'user' (%s)",
+					         context);
+				if (!meta_find_object(meta, "outbox_message"))
+					error_at(ld, action->pos, "notify by e-mail needs the 'outbox_message' object (%s)", context);
+				if (!strcmp(action->notify, "manager") && !meta_find_field(meta_find_object(meta, "user"), "manager"))
+					error_at(ld, action->pos, "notify: manager needs a 'manager' field on the 'user' object (%s)",
+					         context);
+				break;
+			}
 			const struct meta_object *notification = meta_find_object(meta, "notification");
 			if (!notification || !meta_find_field(notification, "user") || !meta_find_field(notification, "title"))
 				error_at(ld, action->pos, "notify needs a 'notification' object with 'user' and 'title' fields (%s)",
@@ -5637,6 +5848,47 @@ static void resolve_reports(struct loader *ld)
 	}
 }
 
+/* Every {{name}} of one text of a template: a declared var or a field of its object. */
+static void check_placeholders(struct loader *ld, const struct meta_template *t, const char *what, const char *lang,
+                               const char *text, struct meta_pos pos)
+{
+	const char *p = text, *name, *end;
+	size_t length;
+	while ((p = meta_placeholder_next(p, &name, &length, &end))) {
+		if (!end) {
+			error_at(ld, pos, "template '%s': %s (%s) has a '{{' with no '}}'", t->name, what, lang);
+			return;
+		}
+		char word[64];
+		snprintf(word, sizeof(word), "%.*s", (int)(length < 63 ? length : 63), name);
+		bool known = length > 0 && length < 64 && t->object && meta_find_field(t->object, word);
+		for (int v = 0; !known && length > 0 && v < t->var_count; v++)
+			known = strlen(t->vars[v]) == length && !strncmp(t->vars[v], name, length);
+		if (!known)
+			error_at(ld, pos, "template '%s': %s (%s) names '{{%.*s}}', which is no var of the template%s%s",
+			         t->name, what, lang, (int)(end - 2 - (p + 2)), p + 2, t->object ? " nor a field of " : "",
+			         t->object ? t->object->name : "");
+		p = end;
+	}
+}
+
+static void resolve_templates(struct loader *ld)
+{
+	for (int i = 0; i < ld->meta->template_count; i++) {
+		struct meta_template *t = &ld->meta->templates[i];
+		if (t->object_name && !(t->object = meta_find_object(ld->meta, t->object_name)))
+			error_at(ld, t->object_pos, "template '%s': no object '%s'", t->name, shown(ld, t->object_name));
+		for (int v = 0; v < t->var_count; v++)
+			if (t->object && meta_find_field(t->object, t->vars[v]))
+				error_at(ld, t->pos, "template '%s': var '%s' is also a field of '%s'", t->name, t->vars[v],
+				         t->object->name);
+		for (int l = 0; l < t->subject.count; l++)
+			check_placeholders(ld, t, "subject", t->subject.lang[l], t->subject.text[l], t->subject_pos);
+		for (int l = 0; l < t->body.count; l++)
+			check_placeholders(ld, t, "body", t->body.lang[l], t->body.text[l], t->body_pos);
+	}
+}
+
 static void resolve(struct loader *ld)
 {
 	struct meta *meta = ld->meta;
@@ -5670,6 +5922,7 @@ static void resolve(struct loader *ld)
 	resolve_workflows(ld);
 	resolve_kpis(ld);
 	resolve_reports(ld);
+	resolve_templates(ld);
 	if (ld->diags->error_count == 0)
 		check_types(ld);
 }
@@ -5943,6 +6196,9 @@ void meta_free(struct meta *meta)
 	for (int i = 0; i < meta->report_count; i++)
 		report_free(&meta->reports[i]);
 	free(meta->reports);
+	for (int i = 0; i < meta->template_count; i++)
+		template_free(&meta->templates[i]);
+	free(meta->templates);
 	json_decref(meta->config);
 	free_names(meta->files, meta->file_count);
 	free(meta);

@@ -58,7 +58,8 @@ static const struct key_doc key_docs[] = {
 	  "code are checked and loaded in dependency order.",
 	  "plugins: [sales, { name: vin, version: \"^1.0\" }]" },
 	{ "app", "config", "map of plugin names to maps of settings, and kernel settings",
-	  "settings the plugin's manifest declares; `currency` (an ISO 4217 code), `recycle_bin_days`", "{}",
+	  "settings the plugin's manifest declares; `currency` (an ISO 4217 code), `recycle_bin_days`, "
+	  "[`outbox`](#outbox)", "{}",
 	  "Overrides plugin settings key by key, over the defaults of each manifest's `config:`. A setting the "
 	  "manifest does not declare is an error. `currency: EUR` makes the UI show money fields in that "
 	  "currency; `recycle_bin_days` (default 30) is how long deleted records stay restorable.",
@@ -667,6 +668,84 @@ static const struct key_doc key_docs[] = {
 	  "notify: owner" },
 	{ "notify-action", "message", "text", NULL, "`<object> #<id>: transition '<name>'` (a timer: `timer '<name>'`)",
 	  "The notification's title.", "message: \"This proposal has not moved for 30 days\"" },
+	{ "notify-action", "channel", "text", "app, email", "app",
+	  "app: an in-app notification; email: an e-mail to the user's `email` field through the outbox, written in "
+	  "the firing's transaction and sent after it commits (a user with no address gets nothing). Needs "
+	  "`template`.",
+	  "channel: email" },
+	{ "notify-action", "template", "name", "an e-mail [template](#template) with no `vars`, about the workflow's "
+	  "object or none", "required with `channel: email`",
+	  "The e-mail: its placeholders read the record as the transition leaves it (the new state included).",
+	  "template: deal_won" },
+
+	/* ---- template */
+	{ "template", "template", "name", NAME_WORDS "; each template once", "required",
+	  "The template's name: what `crm.send`, the C host's `send` and a notify action name.", "template: welcome" },
+	{ "template", "label", LABEL_TYPE, NULL, "the name", "What an admin reads.", "label: { en: Welcome, zh: 欢迎 }" },
+	{ "template", "description", "text", NULL, NULL, "For people reading the metadata; not shown.",
+	  "description: \"Sent when a portal account opens\"" },
+	{ "template", "channel", "text", "email, webhook", "required",
+	  "email: a message over SMTP; webhook: a JSON POST to an endpoint of [config.outbox.webhooks](#outbox).",
+	  "channel: email" },
+	{ "template", "format", "text", "text, html (e-mail); json (webhook)", "text; json for a webhook",
+	  "How values are escaped into the body: html escapes `< > & \" '`, json escapes them as inside a JSON string "
+	  "(put quotes around a text placeholder: `\"{{name}}\"`), and the rendered body must be JSON.",
+	  "format: html" },
+	{ "template", "subject", LABEL_TYPE, "no line breaks once rendered", "required for e-mail",
+	  "The subject, per language, with `{{name}}` placeholders (never escaped; a value with a line break is "
+	  "refused: header injection).",
+	  "subject: { en: \"Welcome, {{name}}\", zh: \"欢迎，{{name}}\" }" },
+	{ "template", "body", LABEL_TYPE, NULL, "required",
+	  "The body, per language, with `{{name}}` placeholders. Sent in the language the sender's `lang` var names, "
+	  "else the app's first language.",
+	  "body: { en: \"Hello {{name}}\", zh: \"{{name}}，您好\" }" },
+	{ "template", "vars", "list of names", NAME_WORDS "; not a field of `object`", "none",
+	  "The values the sender gives. Every placeholder must be one of these or a field of `object` (`crm check` "
+	  "says which is neither); a send must give each of them and no other (`lang` aside).",
+	  "vars: [name, link]" },
+	{ "template", "object", "name", "an object", "none",
+	  "The object the message is about: its fields fill the placeholders that are not vars, read as the sender "
+	  "may read them, and a send must name such a record.",
+	  "object: opportunity" },
+
+	/* ---- config.outbox */
+	{ "outbox", "smtp_url", "text", "`smtp://host:port` or `smtps://host:port` (TLS from the start)", "none: "
+	  "e-mails wait, failing, until it is set",
+	  "The SMTP server e-mails are handed to.", "smtp_url: \"smtp://mail.example.com:587\"" },
+	{ "outbox", "from", "text", "`Name <address>` or an address; no line breaks", "`CRM <crm@localhost>`",
+	  "The From header and the envelope sender; its domain ends each Message-ID.",
+	  "from: \"Acme CRM <crm@acme.example>\"" },
+	{ "outbox", "smtp_user_env", "text", "the name of an environment variable", "none: no login",
+	  "Where the SMTP login is read from, at each delivery (secrets stay out of the metadata).",
+	  "smtp_user_env: CRM_SMTP_USER" },
+	{ "outbox", "smtp_password_env", "text", "the name of an environment variable", "none",
+	  "Where the SMTP password is read from.", "smtp_password_env: CRM_SMTP_PASSWORD" },
+	{ "outbox", "starttls", "boolean", "true, false", "false",
+	  "Require STARTTLS on an `smtp://` server (the message is not sent in clear if the server cannot).",
+	  "starttls: true" },
+	{ "outbox", "timeout", "whole number", "seconds, 1 to 300", "10",
+	  "How long one delivery attempt may take.", "timeout: 20" },
+	{ "outbox", "retry_base", "whole number", "seconds, 1 to 604800 (a week)", "30",
+	  "The wait after the first failed attempt; each further failure doubles it, up to `retry_cap`.",
+	  "retry_base: 60" },
+	{ "outbox", "retry_cap", "whole number", "seconds, 1 to 604800", "3600", "The longest wait between attempts.",
+	  "retry_cap: 7200" },
+	{ "outbox", "max_attempts", "whole number", "1 to 100", "8",
+	  "Attempts before a message is `dead` (an admin's `retry` transition queues it again).", "max_attempts: 5" },
+	{ "outbox", "max_body", "whole number", "bytes, 1 KiB to 1 MiB (the body field's max_length)", "262144",
+	  "The largest rendered body a send accepts.", "max_body: 65536" },
+	{ "outbox", "poll", "whole number", "seconds, 1 to 604800", "2",
+	  "How often the server's delivery thread looks for due messages.", "poll: 5" },
+	{ "outbox", "webhooks", "map of endpoint names to [webhooks](#outbox-webhook)", NULL, "none",
+	  "The endpoints a webhook send may name (a sender names an endpoint, never a URL).",
+	  "webhooks: { erp: { url: \"https://erp.example/hooks/crm\", secret_env: CRM_ERP_SECRET } }" },
+	{ "outbox-webhook", "url", "text", "`https://...` or `http://...`", "required",
+	  "Where the JSON body is POSTed. Redirects are not followed; a 2xx answer is success.",
+	  "url: \"https://erp.example/hooks/crm\"" },
+	{ "outbox-webhook", "secret_env", "text", "the name of an environment variable", "required",
+	  "The endpoint's secret: each POST carries `X-CRM-Signature: sha256=<hex HMAC-SHA256 of the body>` and "
+	  "`X-CRM-Delivery: <outbox message id>` (the same on every attempt).",
+	  "secret_env: CRM_ERP_SECRET" },
 
 	/* ---- plugin.yaml (the hosts layer's tables) */
 	{ "plugin-manifest", "name", "name", NAME_WORDS "; the plugin's folder name", "required",
@@ -971,7 +1050,7 @@ static const struct section_doc sections[] = {
 	  "in app.yaml's order. Each plugin also has a [manifest](#plugin-manifest), `plugins/<name>/plugin.yaml`.\n\n"
 	  "A file holds one or more documents separated by `---`. A document is a map whose leading key says what it "
 	  "is: `workflow:` a [workflow](#workflow), `role:` a [role](#role), `kpi:` a [KPI](#kpi), `report:` a "
-	  "[report](#report), `object:` an [object](#object); "
+	  "[report](#report), `template:` a [template](#template), `object:` an [object](#object); "
 	  "app.yaml holds the app settings. Names (objects, fields, roles, workflows, states, transitions) are "
 	  NAME_WORDS ". Labels are a text (English) or a map of language codes to texts.\n\n"
 	  "YAML is read strictly: keys must be texts and unique in their map; anchors, aliases and tags are refused "
@@ -1391,10 +1470,50 @@ static const struct section_doc sections[] = {
 	  NULL },
 	{ "notify-action", "Notify action",
 	  "A `do:` item whose first key is `notify:`: an in-app notification (the metadata needs a `notification` "
-	  "object with `user` and `title` fields; `manager` needs a `manager` field on `user`).",
+	  "object with `user` and `title` fields; `manager` needs a `manager` field on `user`), or with "
+	  "`channel: email` an e-mail from a [template](#template) through the outbox (the metadata needs the "
+	  "`outbox_message` object and an `email` field on `user`).",
 	  "do:\n"
 	  "  - { notify: owner, message: \"This proposal has not moved for 30 days\" }\n"
-	  "  - { notify: \"user:admin\" }\n",
+	  "  - { notify: \"user:admin\" }\n"
+	  "  - { notify: manager, channel: email, template: deal_won }\n",
+	  NULL },
+	{ "template", "Template",
+	  "A document: a named outbound message, an e-mail or a webhook post, that `crm.send(channel, to, template, "
+	  "vars [, record])` (Lua), the C host's `send` and a workflow's [notify action](#notify-action) queue in the "
+	  "caller's transaction. The outbox (`outbox_message` records, admins read them) delivers each message after "
+	  "the commit, retrying with a backoff; see [config.outbox](#outbox). `{{name}}` placeholders take a var or "
+	  "a field of `object`; `crm check` refuses any other.",
+	  "template: deal_won\n"
+	  "label: { en: Deal won, zh: 赢单通知 }\n"
+	  "channel: email\n"
+	  "format: html\n"
+	  "object: opportunity\n"
+	  "vars: [note]\n"
+	  "subject: { en: \"Won: {{name}}\", zh: \"赢单：{{name}}\" }\n"
+	  "body: { en: \"<p>{{name}} is won ({{amount}}). {{note}}</p>\", zh: \"<p>{{name}} 已赢单（{{amount}}）。{{note}}</p>\" }\n",
+	  NULL },
+	{ "outbox", "Outbox settings (config.outbox)",
+	  "app.yaml `config: { outbox: {...} }`: where e-mails and webhook posts go and how delivery retries. "
+	  "`crm serve` delivers on a thread of its own (never inside a request's transaction); `crm outbox run` makes "
+	  "one pass (cron, tests). A message left `sending` by a crash goes back to the queue when the server starts, "
+	  "so delivery is at least once.",
+	  "config:\n"
+	  "  outbox:\n"
+	  "    smtp_url: \"smtp://mail.example.com:587\"\n"
+	  "    starttls: true\n"
+	  "    from: \"Acme CRM <crm@acme.example>\"\n"
+	  "    smtp_user_env: CRM_SMTP_USER\n"
+	  "    smtp_password_env: CRM_SMTP_PASSWORD\n"
+	  "    retry_base: 30\n"
+	  "    retry_cap: 3600\n"
+	  "    max_attempts: 8\n"
+	  "    webhooks:\n"
+	  "      erp: { url: \"https://erp.example/hooks/crm\", secret_env: CRM_ERP_SECRET }\n",
+	  NULL },
+	{ "outbox-webhook", "Outbox webhook endpoint",
+	  "One endpoint of `config.outbox.webhooks`, named by senders.",
+	  "erp: { url: \"https://erp.example/hooks/crm\", secret_env: CRM_ERP_SECRET }\n",
 	  NULL },
 	{ "plugin-manifest", "Plugin manifest (plugin.yaml)",
 	  "`plugins/<name>/plugin.yaml`: one document describing the plugin. sdk/README.md walks through writing "

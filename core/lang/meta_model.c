@@ -3,6 +3,7 @@
  * meta_model.h): objects, fields, roles, workflows, types and labels. The
  * loader (meta.c) builds the model; everything else only reads it.
  */
+#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -78,6 +79,34 @@ const struct meta_report *meta_find_report(const struct meta *meta, const char *
 		if (strcmp(meta->reports[i].name, name) == 0)
 			return &meta->reports[i];
 	return NULL;
+}
+
+const struct meta_template *meta_find_template(const struct meta *meta, const char *name)
+{
+	for (int i = 0; name && i < meta->template_count; i++)
+		if (strcmp(meta->templates[i].name, name) == 0)
+			return &meta->templates[i];
+	return NULL;
+}
+
+const char *meta_placeholder_next(const char *p, const char **name, size_t *length, const char **end)
+{
+	const char *start = strstr(p, "{{");
+	if (!start)
+		return NULL;
+	const char *close = strstr(start + 2, "}}");
+	*end = close ? close + 2 : NULL;
+	const char *a = start + 2, *b = close ? close : a;
+	while (a < b && *a == ' ')
+		a++;
+	while (b > a && b[-1] == ' ')
+		b--;
+	bool word = a < b && (islower((unsigned char)*a) || *a == '_');
+	for (const char *c = a; word && c < b; c++)
+		word = islower((unsigned char)*c) || isdigit((unsigned char)*c) || *c == '_';
+	*name = a;
+	*length = word ? (size_t)(b - a) : 0;
+	return start;
 }
 
 const struct meta_role *meta_find_role(const struct meta *meta, const char *name)
@@ -311,6 +340,18 @@ int meta_i18n_missing(const struct meta *meta, const char *lang, void *stream)
 		snprintf(what, sizeof(what), "role '%s'", meta->roles[r].name);
 		if (!has_lang(&meta->roles[r].label, lang))
 			count += missing(out, meta->roles[r].pos, lang, what, "label");
+	}
+	for (int i = 0; i < meta->template_count; i++) {
+		const struct meta_template *t = &meta->templates[i];
+		snprintf(what, sizeof(what), "template '%s'", t->name);
+		if (!has_lang(&t->label, lang))
+			count += missing(out, t->pos, lang, what, "label");
+		if (t->format == TEMPLATE_JSON)
+			continue;   /* a webhook's body is for a program, in no person's language */
+		if (!has_lang(&t->subject, lang))
+			count += missing(out, t->subject_pos, lang, what, "subject");
+		if (!has_lang(&t->body, lang))
+			count += missing(out, t->body_pos, lang, what, "body");
 	}
 	return count;
 }

@@ -216,6 +216,8 @@ struct meta_workflow_action {
 	char *link;                 /* CREATE: ref field of the record set to the new id, or NULL */
 	char *notify;               /* NOTIFY: "owner", "manager", "requester" or "user:<login>" */
 	char *message;              /* NOTIFY: the text, or NULL (a default names the transition) */
+	bool email;                 /* NOTIFY: channel: email (an outbox e-mail to the user's address), else in-app */
+	char *template_name;        /* NOTIFY by e-mail: the template (about the workflow's object, no vars) */
 	char *transition;           /* TRANSITION: the name of a transition of the timer's workflow */
 	/*
 	 * CREATE: who owns the new record: "record" (the record's owner, the
@@ -462,6 +464,30 @@ struct meta_workflow {
 	struct meta_pos pos, object_pos, field_pos, initial_pos;
 };
 
+/*
+ * template: a named outbound message (core/engine/outbox.c renders and
+ * queues it). subject and body are i18n texts with {{name}} placeholders,
+ * each one of `vars` or, when `object` is given, a field of that object
+ * (the record the message is about). format: text or html for e-mail (an
+ * html body gets its values HTML-escaped), json for a webhook (values are
+ * JSON-string-escaped; the rendered body must be JSON).
+ */
+enum template_format { TEMPLATE_TEXT, TEMPLATE_HTML, TEMPLATE_JSON };
+
+struct meta_template {
+	char *name;
+	char *channel;                  /* "email" or "webhook" */
+	enum template_format format;
+	struct meta_label label;        /* what an admin reads (may be empty: the name) */
+	struct meta_label subject;      /* e-mail: required; webhook: unused */
+	struct meta_label body;
+	char **vars;                    /* declared placeholder names */
+	int var_count;
+	char *object_name;              /* may be NULL */
+	const struct meta_object *object;   /* resolved from object_name */
+	struct meta_pos pos, subject_pos, body_pos, object_pos;
+};
+
 struct meta_plugin_ref {
 	char *name;
 	char *version_range;      /* may be NULL */
@@ -485,6 +511,8 @@ struct meta {
 	struct meta_kpi *kpis;             /* from `kpi:` documents */
 	int report_count;
 	struct meta_report *reports;       /* from `report:` documents */
+	int template_count;
+	struct meta_template *templates;   /* from `template:` documents */
 	char version[65];         /* hex SHA-256 of the normalised metadata */
 	int file_count;
 	char **files;             /* owned file names, referenced by meta_pos */
@@ -501,6 +529,14 @@ int meta_field_index(const struct meta_object *object, const char *name); /* -1 
 const struct meta_role *meta_find_role(const struct meta *meta, const char *name);
 const struct meta_kpi *meta_find_kpi(const struct meta *meta, const char *name);
 const struct meta_report *meta_find_report(const struct meta *meta, const char *name);
+const struct meta_template *meta_find_template(const struct meta *meta, const char *name);
+/*
+ * The next {{name}} placeholder of a template text at or after p: returns
+ * where its "{{" starts (NULL: none left), *name and *length the name (its
+ * spaces trimmed; length 0 when the name is not a name), *end just past
+ * "}}" (an unclosed "{{": *end = NULL).
+ */
+const char *meta_placeholder_next(const char *p, const char **name, size_t *length, const char **end);
 /* An ISO 4217-shaped code: three capital letters. */
 bool meta_currency_code(const char *text);
 /* The role's rules for object, or NULL (no access unless admin). */

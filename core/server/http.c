@@ -65,6 +65,7 @@
 #include "api.h"
 #include "http.h"
 #include "kernel.h"
+#include "outbox_deliver.h"
 #include "store.h"
 
 /*
@@ -716,6 +717,8 @@ int http_serve(struct crm_kernel *kernel, const struct http_options *options)
 	info = MHD_get_daemon_info(server.daemon, MHD_DAEMON_INFO_BIND_PORT);
 	if (info)
 		port = info->port;
+	/* the outbox's delivery runs beside the requests, never inside one's transaction */
+	struct outbox_worker *outbox = outbox_worker_start(kernel);
 	printf(addr == (struct sockaddr *)&addr6 ? "crm: serving http://[%s]:%d/\n"
 	                                          : "crm: serving http://%s:%d/\n",
 	       server.options.bind, port);
@@ -752,6 +755,7 @@ int http_serve(struct crm_kernel *kernel, const struct http_options *options)
 			break;
 		nanosleep(&pause_time, NULL);
 	}
+	outbox_worker_stop(outbox);
 	MHD_stop_daemon(server.daemon);
 	if (listen_fd != MHD_INVALID_SOCKET)
 		close(listen_fd);

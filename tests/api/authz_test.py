@@ -35,7 +35,9 @@ L2C = ["product", "price_book_entry", "quote", "quote_line", "sales_order", "ord
 # the marketing package's objects (plugins/marketing/objects/roles.yaml)
 MKT = ["sales_plan", "plan_target", "market_budget", "expense", "expense_line", "campaign", "campaign_member",
        "campaign_influence"]
-OBJECTS = ["account", "contact", "lead", "opportunity", "activity"] + L2C + MKT
+# the outbox (metadata/outbox.yaml): admins only; the suite queues two messages due in 2100, so that
+# the server's delivery thread leaves them (and the database digests) alone
+OBJECTS = ["account", "contact", "lead", "opportunity", "activity"] + L2C + MKT + ["outbox_message"]
 METADATA_DIR = os.path.join(ROOT, "metadata")
 PLUGINS_DIR = os.path.join(ROOT, "plugins")
 
@@ -162,6 +164,8 @@ class Suite:
         role = me["role"]
         recs = self.data[obj].values()
         every = {r["id"] for r in recs}
+        if obj == "outbox_message":
+            return every if role == "admin" else None
         if role in ("admin", "sales_director"):
             return every
         team = self.team_of(login)
@@ -280,6 +284,11 @@ class Suite:
             r = self.login(login)
             eq(r.status, 201, "login %s: %s" % (login, r.body[:200]))
             self.tokens[login] = r.json["token"]
+        for n in range(2):
+            r = self.req("admin", "POST", API + "/objects/outbox_message", {
+                "channel": "email", "to": "authz%d@example.com" % n, "subject": "authz", "body": "not sent",
+                "next_attempt_at": "2100-01-01T00:00:00Z"})
+            eq(r.status, 201, "admin queues an outbox message: %s" % r.body[:200])
         st, users = self.list_all("admin", "user")
         eq(st, 200, "users as admin")
         self.users = {u["login"]: u for u in users}
@@ -607,6 +616,25 @@ class Suite:
             check(st in (200, 403, 404), "rep recycle bin %d" % st)
             expect("admin restores", self.restore("admin", "opportunity", new_opp), (200,))
             expect("marketing restores a deal", self.restore("marketing_user", "opportunity", new_opp), (403, 404, 409))
+        check(not errors, "%d deviations:\n      %s" % (len(errors), "\n      ".join(errors)))
+
+    def test_outbox_closed_to_non_admins(self):
+        """No role but admin reads, creates or retries an outbox message (not even sales_director, who reads all)."""
+        errors = []
+        mid = sorted(self.data["outbox_message"])[0]
+        for login in DEMO_USERS + ["nobody"]:
+            if login == "admin":
+                continue
+            r = self.get(login, "%s/objects/outbox_message/%d" % (API, mid))
+            if r.status != 404:
+                errors.append("%s GET a message: %d" % (login, r.status))
+            r = self.req(login, "POST", API + "/objects/outbox_message",
+                         {"channel": "email", "to": "x@example.com", "body": "x"})
+            if r.status not in (403, 404):
+                errors.append("%s queues a message directly: %d" % (login, r.status))
+            r = self.req(login, "POST", "%s/objects/outbox_message/%d/transitions/retry" % (API, mid))
+            if r.status not in (403, 404):
+                errors.append("%s retries a message: %d" % (login, r.status))
         check(not errors, "%d deviations:\n      %s" % (len(errors), "\n      ".join(errors)))
 
     def test_batch_all_or_nothing(self):
@@ -1218,7 +1246,7 @@ def main():
     for name in ("read_matrix", "get_matrix", "rep_team_scope", "partner_scope", "consumer_scope",
                  "fail_closed_consumer", "service_agent_no_opportunities", "hidden_field",
                  "hidden_ref_path_rule7", "hidden_field_is_unknown", "referrer_policy_and_secure_cookie", "authorizer_backstop_fails_closed", "unauthenticated", "refused_calls_byte_identical",
-                 "batch_all_or_nothing", "mass_assignment", "delegation_shares", "write_matrix", "audit",
+                 "batch_all_or_nothing", "outbox_closed_to_non_admins", "mass_assignment", "delegation_shares", "write_matrix", "audit",
                  "reference_leak_repro", "reference_paths_matrix", "reference_targets_matrix", "rep_converts_own_lead",
                  "csrf", "tokens", "brute_force_account", "brute_force_address", "unknown_vs_wrong"):
         runner.run("authz " + name, getattr(s, "test_" + name))

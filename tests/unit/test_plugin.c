@@ -806,6 +806,71 @@ static void test_c_plugin_so_loads_and_its_hook_and_route_run(void)
 	pfx_close();
 }
 
+/* host->send (ABI 1.2): an e-mail queued from a C hook, in the hook's transaction. */
+static const char c_send_plugin[] =
+	"#include \"crm_plugin.h\"\n"
+	"static const struct crm_host *host;\n"
+	"static int mail(void *data, struct crm_call *call, const char *object, const char *event)\n"
+	"{\n"
+	"\t(void)data; (void)object; (void)event;\n"
+	"\tconst char *to = host->get_text(call, CRM_VALUES, \"body\");\n"
+	"\tint64_t id = 0;\n"
+	"\treturn host->send(call, \"email\", to, \"hello\", \"{\\\"who\\\": \\\"C\\\"}\", NULL, 0, &id);\n"
+	"}\n"
+	"int crm_plugin_init(const struct crm_host *h, struct crm_plugin *self)\n"
+	"{\n"
+	"\tif (!crm_host_compatible(h) || !CRM_HOST_HAS(h, send)) return CRM_EINVAL;\n"
+	"\thost = h;\n"
+	"\tself->abi_version = CRM_ABI_VERSION;\n"
+	"\tself->name = \"cs\";\n"
+	"\tself->version = \"1.0.0\";\n"
+	"\treturn host->on(self, \"note\", \"before_create\", 0, mail, NULL);\n"
+	"}\n";
+
+static void test_c_plugin_sends_through_the_outbox(void)
+{
+	pfx_prepare("plugins: [cs]\n");
+	char outbox[PATH_MAX + 64], *text = NULL;
+	size_t length = 0;
+	snprintf(outbox, sizeof(outbox), "%s/../metadata/outbox.yaml", sdk_dir);
+	FILE *f = fopen(outbox, "r");
+	ASSERT(f != NULL);
+	char chunk[4096];
+	FILE *copy = open_memstream(&text, &length);
+	for (size_t n; (n = fread(chunk, 1, sizeof(chunk), f)) > 0;)
+		fwrite(chunk, 1, n, copy);
+	fclose(f);
+	fclose(copy);
+	pfx_write("metadata/outbox.yaml", text);
+	free(text);
+	pfx_write("metadata/roles.yaml", "role: admin\nadmin: true\n");
+	pfx_write("metadata/templates.yaml", "template: hello\nchannel: email\nvars: [who]\n"
+	          "subject: \"Hello from {{who}}\"\nbody: \"{{who}} says hello\"\n");
+	pfx_write("plugins/cs/plugin.yaml", "name: cs\nversion: 1.0.0\nlibrary: cs\n");
+	pfx_write("plugins/cs/cs.c", c_send_plugin);
+	char cmd[PATH_MAX + 1024];
+	snprintf(cmd, sizeof(cmd), "cc -std=c11 -Wall -Wextra -Werror -shared -fPIC -I'%s' -o '%s/plugins/cs/cs.so' "
+	         "'%s/plugins/cs/cs.c'", sdk_dir, fx.dir, fx.dir);
+	ASSERT(system(cmd) == 0);
+	if (pfx_open() != CRM_OK)
+		fputs(pfx_log(), stderr);
+	ASSERT(fx.kernel != NULL);
+	ASSERT(create("note", "{\"body\": \"ann@example.com\"}") > 0);
+	ASSERT_EQ(count("outbox_message"), 1);
+	json_t *m = get("outbox_message", 1);
+	ASSERT_STR_EQ(json_string_value(json_object_get(m, "subject")), "Hello from C");
+	ASSERT_STR_EQ(json_string_value(json_object_get(m, "status")), "queued");
+	json_decref(m);
+	/* refused: the hook fails, the note and the message roll back together */
+	ASSERT_EQ(-create("note", "{\"body\": \"ann@example.com\\r\\nBcc: eve@example.com\"}"), CRM_EINVAL);
+	ASSERT_CONTAINS(fx.ctx.message, "line break");
+	ASSERT_EQ(-create("note", "{\"body\": \"not an address\"}"), CRM_EINVAL);
+	ASSERT_CONTAINS(fx.ctx.message, "is not one e-mail address");
+	ASSERT_EQ(count("note"), 1);
+	ASSERT_EQ(count("outbox_message"), 1);
+	pfx_close();
+}
+
 static void test_c_plugin_with_a_newer_major_abi_is_refused(void)
 {
 	pfx_prepare("plugins: [cp]\n");
@@ -1250,6 +1315,7 @@ static const struct test_case tests[] = {
 	{ "lua_states_are_pooled_and_replayed", test_lua_states_are_pooled_and_replayed },
 	{ "c_plugin_so_loads_and_its_hook_and_route_run", test_c_plugin_so_loads_and_its_hook_and_route_run },
 	{ "c_plugin_with_a_newer_major_abi_is_refused", test_c_plugin_with_a_newer_major_abi_is_refused },
+	{ "c_plugin_sends_through_the_outbox", test_c_plugin_sends_through_the_outbox },
 	{ "routes_dispatch_through_plugin_route", test_routes_dispatch_through_plugin_route },
 	{ "public_route_runs_as_the_guest_with_only_the_guest_role",
 	  test_public_route_runs_as_the_guest_with_only_the_guest_role },
