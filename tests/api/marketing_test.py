@@ -8,6 +8,7 @@ web-to-lead form, anonymously, each test from its own loopback address (the rate
 address): pooled leads with their campaign, 11th post 429, oversized 413, malformed input refused
 creating nothing, the honeypot, hostile text stored as data and escaped in the HTML form.
 """
+import json
 import os
 import sqlite3
 import sys
@@ -342,6 +343,53 @@ class Story(AsUsers):
         self.launch(c["id"], False)
         return self.get("admin", "campaign", c["id"])
 
+    # -- invitations through the outbox (plugins/marketing/objects/templates.yaml) ---------------
+    def test_invitations_queue_emails_in_the_outbox(self):
+        """Send invitations: one e-mail per targeted member with an address, queued in the outbox in the
+        action's transaction (tests/api/outbox.sh delivers such messages to a real SMTP server), each member
+        marked sent; opted-out and addressless members are left; a second click sends nothing; a planned
+        campaign refuses."""
+        budget = self.budget(50000)
+        c = self.campaign(budget["id"], 5000, name=self.name("Invite <Summit> & Co"))
+        planned = self.req("marketing_user", "POST", "/objects/campaign/%d/actions/marketing.send_invitations" % c["id"], {})
+        check(planned.status in (409, 422), "a planned campaign sends nothing: %d %s" % (planned.status, planned.body[:200]))
+        self.launch(c["id"], False)
+        c = self.get("marketing_user", "campaign", c["id"])
+        people = []
+        for i, mail in enumerate(["ana.%d@example.com" % self.serial, "bo.%d@example.com" % self.serial, None]):
+            lead = self.created("admin", "lead", {"last_name": "Invitee %d" % i, "first_name": "名%d" % i,
+                                                  "company": "Guest Co", "email": mail})
+            people.append(("lead", lead["id"], mail))
+        account = self.created("admin", "account", {"name": self.name("Invited AG")})
+        contact = self.created("admin", "contact", {"last_name": "Kontakt", "first_name": "Karl", "account": account["id"],
+                                                    "email": "karl.%d@example.com" % self.serial})
+        people.append(("contact", contact["id"], contact["email"]))
+        opted = self.created("admin", "lead", {"last_name": "Nope", "company": "No Co", "email": "nope.%d@example.com" % self.serial})
+        members = {}
+        for kind, pid, mail in people:
+            members[pid] = self.created("marketing_user", "campaign_member", {"campaign": c["id"], kind: pid})["id"]
+        out = self.created("marketing_user", "campaign_member", {"campaign": c["id"], "lead": opted["id"], "status": "opted_out"})
+        r = self.req("marketing_user", "POST", "/objects/campaign/%d/actions/marketing.send_invitations" % c["id"], {})
+        eq(r.status, 200, "send: %s" % r.body[:300])
+        body = json.dumps(r.json)
+        check('"sent": 3' in body and '"without_address": 1' in body, "the action's counts: %s" % body)
+        q = urllib.parse.quote("template = 'campaign_invitation' and object_name = 'campaign_member'")
+        queued = [m for m in self.records("admin", "outbox_message", "filter=%s&limit=500" % q)
+                  if m["record_id"] in members.values()]
+        eq(sorted(m["to"] for m in queued), sorted(p[2] for p in people if p[2]), "one e-mail per address")
+        for m in queued:
+            check(m["channel"] == "email" and m["status"] in ("queued", "failed"), "queued: %r" % m)
+            eq(m["subject"], "You are invited: Invite <Summit> & Co %d" % int(c["name"].split()[-1]), "subject")
+            check("Invite &lt;Summit&gt; &amp; Co" in m["body"] and "/api/v1/public/marketing/form/%s" % c["number"] in m["body"],
+                  "escaped name and the form link: %s" % m["body"][:300])
+        statuses = {pid: self.get("marketing_user", "campaign_member", mid)["status"] for pid, mid in members.items()}
+        eq(sorted(statuses.values()), ["sent", "sent", "sent", "targeted"], "sent, and the addressless one left")
+        eq(self.get("marketing_user", "campaign_member", out["id"])["status"], "opted_out", "opted out stays")
+        r = self.req("marketing_user", "POST", "/objects/campaign/%d/actions/marketing.send_invitations" % c["id"], {})
+        check('"sent": 0' in json.dumps(r.json), "a second click sends nothing: %s" % r.body[:200])
+        check(self.req("marketing_user", "GET", "/objects/outbox_message?limit=1").status in (403, 404),
+              "only admins read the outbox")
+
     # -- reports across objects (plugins/marketing/objects/reports.yaml) -----------------------
     def test_reports_equal_sql(self):
         """The campaign reports against SQL on the database file: story 3's funnel for campaign A, then every
@@ -518,7 +566,8 @@ def main():
         "story5_other_numbers_period_edges", "roles_partner_mdf_and_closed_objects",
         "web_to_lead_json_and_form_posts_make_pooled_leads", "web_to_lead_eleventh_post_is_429",
         "web_to_lead_refuses_bad_input_creating_nothing", "web_to_lead_honeypot_keeps_nothing",
-        "web_form_page_escapes_hostile_text", "reports_equal_sql"))
+        "web_form_page_escapes_hostile_text", "reports_equal_sql",
+        "invitations_queue_emails_in_the_outbox"))
 
 
 if __name__ == "__main__":

@@ -2439,10 +2439,11 @@ function lineChart(title, labels, series) {
   return svg;
 }
 function reportTable(doc) {
-  return h('table', { class: 'report-table', 'data-test': 'report-table' },
+  // in a box of its own that scrolls sideways: a wide table never widens the page (a phone)
+  return h('div', { class: 'table-scroll', tabindex: 0, role: 'region', 'aria-label': label(doc.label, doc.name) }, h('table', { class: 'report-table', 'data-test': 'report-table' },
     h('thead', null, h('tr', null, doc.columns.map((c) => h('th', { scope: 'col', class: c.kind === 'measure' ? 'num' : null, text: label(c.label, c.name) })))),
     h('tbody', null, doc.rows.map((row) => h('tr', null, doc.columns.map((c) =>
-      h('td', { class: c.kind === 'measure' ? 'num' : null, text: reportCell(doc, c, row[c.name]) }))))));
+      h('td', { class: c.kind === 'measure' ? 'num' : null, text: reportCell(doc, c, row[c.name]) })))))));
 }
 // one report document as a dashboard card: GET /api/v1/reports/<name>, drawn as its view
 async function reportCard(summary) {
