@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sodium.h>
 #include <sys/stat.h>
+#include "attachment.h"
 #include "auth.h"
 #include "csv.h"
 #include "demo.h"
@@ -31,6 +32,7 @@ static const char usage[] =
 	"               --bind ADDR         address to listen on (default 127.0.0.1)\n"
 	"               --threads N         worker threads (default 2)\n"
 	"               --max-body BYTES    request body cap (default 10485760; 413 beyond)\n"
+	"               --max-file BYTES    one attachment's cap (default 10485760 or config file_max_bytes; 413 beyond)\n"
 	"               --no-require-if-match  let PATCH without If-Match through (DELETE never needs it)\n"
 	"               --max-connections N     open connections at most (default 1024)\n"
 	"               --per-ip-connections N  from one address at most (default 64)\n"
@@ -54,6 +56,8 @@ static const char usage[] =
 	"             with their line number and skipped, good rows are loaded\n"
 	"  export OBJECT [--filter EXPR] [--sort KEYS] [--fields LIST]\n"
 	"             write records as CSV to standard output\n"
+	"  files sweep [--grace S]  remove attachment files no record names any more, and\n"
+	"               abandoned uploads, older than S seconds (default 3600)\n"
 	"  gdpr export --contact ID   everything held about a person, as JSON on standard output\n"
 	"  gdpr erase --contact ID    anonymise the person's personal fields (personal: true),\n"
 	"                             keep the business records, scrub the audit trail\n"
@@ -71,6 +75,7 @@ static const char usage[] =
 	"\n"
 	"Global options (before or after the command):\n"
 	"  --db PATH          database file (default var/crm.db)\n"
+	"  --files DIR        attachments' files (default config files_dir, else the database path + .files)\n"
 	"  --metadata DIR     metadata directory (default metadata)\n"
 	"  --plugins DIR[:DIR...]  plugin folders, searched in order (default plugins)\n"
 	"  --help             this text\n"
@@ -89,6 +94,7 @@ struct cli {
 	const char *i18n;            /* crm check --i18n LANG */
 	const char *token_user, *token_name;
 	unsigned long long seed;
+	long grace;                  /* crm files sweep --grace */
 };
 
 enum {
@@ -96,6 +102,7 @@ enum {
 	OPT_NO_IF_MATCH, OPT_SECURE_COOKIES, OPT_QUIET, OPT_DRY_RUN, OPT_ALLOW_DESTRUCTIVE, OPT_FILTER, OPT_SORT,
 	OPT_FIELDS, OPT_RECORDS, OPT_SEED, OPT_HELP, OPT_VERSION, OPT_CONTACT,
 	OPT_STATS, OPT_LANG, OPT_I18N, OPT_MAX_CONNECTIONS, OPT_PER_IP, OPT_CONN_TIMEOUT, OPT_DEADLINE, OPT_LOGIN, OPT_ROLE, OPT_KIND, OPT_TEAM, OPT_MANAGER, OPT_NAME, OPT_EMAIL, OPT_PARTNER, OPT_USER,
+	OPT_FILES, OPT_MAX_FILE, OPT_GRACE,
 };
 
 static const struct option options[] = {
@@ -133,6 +140,9 @@ static const struct option options[] = {
 	{ "email", required_argument, NULL, OPT_EMAIL },
 	{ "partner", required_argument, NULL, OPT_PARTNER },
 	{ "user", required_argument, NULL, OPT_USER },
+	{ "files", required_argument, NULL, OPT_FILES },
+	{ "max-file", required_argument, NULL, OPT_MAX_FILE },
+	{ "grace", required_argument, NULL, OPT_GRACE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -380,6 +390,29 @@ static int cmd_outbox(struct cli *cli, const char *action)
 	return code == CRM_OK ? 0 : 1;
 }
 
+/* crm files sweep: attachment files no row names (attachment.h), older than --grace. */
+static int cmd_files(struct cli *cli, const char *action)
+{
+	struct crm_kernel *kernel;
+	struct crm_ctx ctx;
+	int64_t removed = 0;
+	if (strcmp(action, "sweep") != 0) {
+		fprintf(stderr, "crm files: expected 'sweep', not '%s'\n", action);
+		return 2;
+	}
+	if (open_kernel(cli, false, &kernel))
+		return 1;
+	crm_ctx_init(&ctx, kernel, 0, "files-sweep");
+	int code = attachment_sweep(&ctx, (int)cli->grace, &removed);
+	if (code != CRM_OK)
+		fprintf(stderr, "crm files sweep: %s\n", ctx.message);
+	else
+		printf("%lld unreferenced files removed from %s\n", (long long)removed, kernel->files_dir);
+	crm_ctx_clear(&ctx);
+	kernel_close(kernel);
+	return code != CRM_OK;
+}
+
 /* A password from standard input: the first line, without its line end. */
 static bool read_password(char *buf, size_t size)
 {
@@ -466,6 +499,12 @@ static int cmd_serve(struct cli *cli)
 	cli->kernel.server = true;
 	if (open_kernel(cli, true, &kernel))
 		return 1;
+	char err[300];
+	if (attachment_prepare(kernel, err, sizeof(err)) != CRM_OK) {
+		fprintf(stderr, "crm serve: %s\n", err);
+		kernel_close(kernel);
+		return 1;
+	}
 	int code = http_serve(kernel, &cli->http);
 	kernel_close(kernel);
 	return code == CRM_OK ? 0 : 1;
@@ -478,6 +517,7 @@ int main(int argc, char **argv)
 		.http = { .bind = "127.0.0.1", .port = 8080, .threads = 2, .max_body = 10 * 1024 * 1024,
 		          .require_if_match = true },
 		.records = 1000,
+		.grace = 3600,
 		.seed = 42,
 	};
 	int opt;
@@ -512,6 +552,17 @@ int main(int argc, char **argv)
 			if (!parse_long(optarg, 1024, 1L << 30, &number))
 				return bad_number("max-body", optarg);
 			cli.http.max_body = (size_t)number;
+			break;
+		case OPT_FILES: cli.kernel.files_dir = optarg; break;
+		case OPT_MAX_FILE:
+			if (!parse_long(optarg, 1, 1L << 32, &number))
+				return bad_number("max-file", optarg);
+			cli.kernel.file_max = (size_t)number;
+			break;
+		case OPT_GRACE:
+			if (!parse_long(optarg, 0, 1L << 30, &number))
+				return bad_number("grace", optarg);
+			cli.grace = number;
 			break;
 		case OPT_NO_IF_MATCH: cli.http.require_if_match = false; break;
 		case OPT_SECURE_COOKIES: cli.http.secure_cookies = true; break;
@@ -588,6 +639,7 @@ int main(int argc, char **argv)
 	int want = strcmp(command, "import") == 0 ? 3
 		: strcmp(command, "export") == 0 || strcmp(command, "gdpr") == 0 || strcmp(command, "token") == 0
 		  || strcmp(command, "outbox") == 0
+		  || strcmp(command, "files") == 0
 		  || strcmp(command, "docs") == 0 ? 2 : 1;
 	if (strcmp(command, "plugin") == 0) {
 		if (arg_count != 3) {
@@ -630,6 +682,8 @@ int main(int argc, char **argv)
 		return cmd_token(&cli, args[1]);
 	if (strcmp(command, "outbox") == 0)
 		return cmd_outbox(&cli, args[1]);
+	if (strcmp(command, "files") == 0)
+		return cmd_files(&cli, args[1]);
 	fprintf(stderr, "crm: unknown command '%s' (see crm --help)\n", command);
 	return 2;
 }

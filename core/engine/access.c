@@ -459,3 +459,22 @@ void access_strip(struct crm_ctx *ctx, const struct meta_object *object, json_t 
 	}
 }
 
+
+void access_become_system(struct crm_ctx *ctx, struct access_saved_caller *saved)
+{
+	saved->user_id = ctx->user_id;
+	saved->on_behalf_of = ctx->on_behalf_of;
+	saved->access = ctx->access;
+	if (ctx->user_id)
+		ctx->on_behalf_of = ctx->user_id;
+	ctx->user_id = 0;
+	ctx->access = NULL;
+}
+
+void access_become_caller(struct crm_ctx *ctx, struct access_saved_caller *saved)
+{
+	access_free(ctx->access);
+	ctx->access = saved->access;
+	ctx->user_id = saved->user_id;
+	ctx->on_behalf_of = saved->on_behalf_of;
+}

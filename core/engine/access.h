@@ -84,6 +84,15 @@ void access_cache_free(struct access_cache *cache);
 /* A user record changed (object.c calls it): forget every cached user. */
 void access_users_changed(struct access_cache *cache);
 
+/* The caller's identity, saved while the engine acts as the system. */
+struct access_saved_caller {
+	int64_t user_id, on_behalf_of;
+	struct access_user *access;
+};
+/* Acts as the system (user 0) until access_become_caller; what it writes is audited on behalf of the caller. */
+void access_become_system(struct crm_ctx *ctx, struct access_saved_caller *saved);
+void access_become_caller(struct crm_ctx *ctx, struct access_saved_caller *saved);
+
 /* True for the system context and admins. */
 bool access_is_admin(struct crm_ctx *ctx);
 /* Every record of object and every field readable (access_load first): no check per record, nothing to strip. */

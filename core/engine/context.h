@@ -26,6 +26,8 @@ struct crm_kernel {
 	struct plugins *plugins;     /* owned: loaded plugins (plugin.h) */
 	struct access_cache *access_cache; /* owned: users and team scopes, briefly (access.c) */
 	unsigned char secret[32];    /* signs cursors; kept in the database */
+	char *files_dir;             /* owned: where attachments' files live (attachment.h); NULL = none */
+	size_t file_max;             /* bytes in one attachment at most */
 	time_t last_purge;           /* kernel_tick: when the recycle bin was last emptied */
 	/*
 	 * Test-only fault (CRM_TEST_FAULT=hidden_column in the environment): every

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "access.h"
+#include "attachment.h"
 #include "gdpr.h"
 #include "context.h"
 #include "meta_model.h"
@@ -101,6 +102,10 @@ int gdpr_erase(struct crm_ctx *ctx, const char *object, int64_t id, int *fields_
 		/* the update itself records old values in the trail: they are scrubbed just below */
 		code = object_update(ctx, object, id, 0, changes, NULL);
 	}
+	/* the person's files are personal data too: their rows go now, their blobs after the commit */
+	json_t *hashes = NULL;
+	if (code == CRM_OK)
+		code = attachment_erase_parent(ctx, object, id, &hashes);
 	if (code == CRM_OK)
 		code = store_audit_scrub(ctx->txn, o->name, id, paths, ctx);
 	if (code == CRM_OK) {
@@ -112,6 +117,11 @@ int gdpr_erase(struct crm_ctx *ctx, const char *object, int64_t id, int *fields_
 		code = object_commit(ctx);
 	else
 		object_rollback(ctx);
+	if (code == CRM_OK && hashes) {
+		int64_t removed = 0;
+		code = attachment_unlink_unreferenced(ctx, hashes, &removed);
+	}
+	json_decref(hashes);
 	if (code == CRM_OK) {
 		/* old values may still sit in freed pages and in the WAL: overwrite and truncate */
 		store_checkpoint(ctx->kernel->store);

@@ -33,32 +33,6 @@ static void time_text(time_t when, char *out, size_t len)
 	strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* The caller's identity, saved while the engine acts as the system. */
-struct saved_caller {
-	int64_t user_id, on_behalf_of;
-	struct access_user *access;
-};
-
-/* Acts as the system from now on; what it writes is audited on behalf of the caller. */
-static void become_system(struct crm_ctx *ctx, struct saved_caller *saved)
-{
-	saved->user_id = ctx->user_id;
-	saved->on_behalf_of = ctx->on_behalf_of;
-	saved->access = ctx->access;
-	if (ctx->user_id)
-		ctx->on_behalf_of = ctx->user_id;
-	ctx->user_id = 0;
-	ctx->access = NULL;
-}
-
-static void become_caller(struct crm_ctx *ctx, struct saved_caller *saved)
-{
-	access_free(ctx->access);
-	ctx->access = saved->access;
-	ctx->user_id = saved->user_id;
-	ctx->on_behalf_of = saved->on_behalf_of;
-}
-
 /* Ends the engine's transaction: commit on success, else roll back (or leave it to an outer caller). */
 static int finish(struct crm_ctx *ctx, bool own, int code)
 {
@@ -89,12 +63,12 @@ static const struct meta_workflow *find_transition(const struct meta *meta, cons
 /* Runs a query as the system and returns its records (owned), or NULL with ctx set. */
 static json_t *system_query(struct crm_ctx *ctx, const char *object, const char *filter, int limit)
 {
-	struct saved_caller saved;
+	struct access_saved_caller saved;
 	struct object_query query = { .filter = filter, .limit = limit };
 	json_t *page = NULL;
-	become_system(ctx, &saved);
+	access_become_system(ctx, &saved);
 	int code = object_query(ctx, object, &query, &page);
-	become_caller(ctx, &saved);
+	access_become_caller(ctx, &saved);
 	if (code != CRM_OK)
 		return NULL;
 	json_t *records = json_incref(json_object_get(page, "records"));
@@ -104,19 +78,19 @@ static json_t *system_query(struct crm_ctx *ctx, const char *object, const char 
 
 static int system_create(struct crm_ctx *ctx, const char *object, json_t *values, int64_t *id)
 {
-	struct saved_caller saved;
-	become_system(ctx, &saved);
+	struct access_saved_caller saved;
+	access_become_system(ctx, &saved);
 	int code = object_create_id(ctx, object, values, id);
-	become_caller(ctx, &saved);
+	access_become_caller(ctx, &saved);
 	return code;
 }
 
 static int system_update(struct crm_ctx *ctx, const char *object, int64_t id, json_t *changes)
 {
-	struct saved_caller saved;
-	become_system(ctx, &saved);
+	struct access_saved_caller saved;
+	access_become_system(ctx, &saved);
 	int code = object_update(ctx, object, id, 0, changes, NULL);
-	become_caller(ctx, &saved);
+	access_become_caller(ctx, &saved);
 	return code;
 }
 
@@ -437,12 +411,12 @@ static int run_action(struct run *run, const struct meta_workflow_action *action
 	struct crm_ctx *ctx = run->ctx;
 	int64_t caller = ctx->user_id ? ctx->user_id : ctx->on_behalf_of;
 	/* as: system: every right for this action, audited on behalf of the caller */
-	struct saved_caller saved = { 0 };
+	struct access_saved_caller saved = { 0 };
 	if (action->as_system)
-		become_system(ctx, &saved);
+		access_become_system(ctx, &saved);
 	int code = run_action_as(run, action, caller);
 	if (action->as_system)
-		become_caller(ctx, &saved);
+		access_become_caller(ctx, &saved);
 	return code;
 }
 
@@ -468,8 +442,8 @@ static int run_actions(struct run *run, const struct meta_workflow_action *actio
 		int64_t id = json_integer_value(json_object_get(item, "id"));
 		int64_t owner = json_integer_value(json_object_get(item, "owner"));
 		json_t *record = NULL;
-		struct saved_caller saved;
-		become_system(ctx, &saved);
+		struct access_saved_caller saved;
+		access_become_system(ctx, &saved);
 		if ((code = object_get(ctx, object, id, false, &record)) == CRM_OK
 		    && json_integer_value(json_object_get(record, "owner")) != owner) {
 			json_t *values = json_pack("{s:I}", "owner", (json_int_t)owner);
@@ -477,7 +451,7 @@ static int run_actions(struct run *run, const struct meta_workflow_action *actio
 			json_decref(values);
 		}
 		json_decref(record);
-		become_caller(ctx, &saved);
+		access_become_caller(ctx, &saved);
 		if (code != CRM_OK) {
 			char reason[600];
 			failure_reason(ctx, reason, sizeof(reason));
@@ -1041,12 +1015,12 @@ static int decide(struct crm_ctx *ctx, int64_t approval_id, const char *comment,
 		code = open_step(ctx, wf, t, record, request, step, requester, json_is_object(values) ? values : NULL);
 		goto done;
 	}
-	struct saved_caller saved;
+	struct access_saved_caller saved;
 	char unused[33] = "";
-	become_system(ctx, &saved);
+	access_become_system(ctx, &saved);
 	code = fire(ctx, wf, t, record_id, json_is_object(values) ? values : NULL, 0, true, requester, &fired, unused,
 	            NULL);
-	become_caller(ctx, &saved);
+	access_become_caller(ctx, &saved);
 	transitioned = code == CRM_OK;
 	if (code == CRM_OK) {
 		char title[300];

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "access.h"
+#include "attachment.h"
 #include "events.h"
 #include "kernel.h"
 #include "meta.h"
@@ -13,6 +14,25 @@
 #include "plugin.h"
 #include "store.h"
 #include "workflow.h"
+
+/* Where attachments' files live and how large one may be: options, then app.yaml config, then defaults. */
+static void files_settings(struct crm_kernel *kernel, const struct kernel_options *options, const char *db_path)
+{
+	json_t *dir = json_object_get(kernel->meta->config, "files_dir");
+	json_t *max = json_object_get(kernel->meta->config, "file_max_bytes");
+	if (options->files_dir)
+		kernel->files_dir = xstrdup(options->files_dir);
+	else if (json_is_string(dir) && json_string_length(dir) > 0)
+		kernel->files_dir = xstrdup(json_string_value(dir));
+	else {
+		struct strbuf path = { 0 };
+		strbuf_printf(&path, "%s.files", db_path);
+		kernel->files_dir = path.data;
+	}
+	kernel->file_max = options->file_max ? options->file_max
+		: json_is_integer(max) && json_integer_value(max) > 0 ? (size_t)json_integer_value(max)
+		: ATTACHMENT_DEFAULT_MAX;
+}
 
 /* The key that signs cursors lives in the database so it survives restarts. */
 static int load_secret(struct crm_kernel *kernel, struct crm_ctx *ctx)
@@ -72,6 +92,7 @@ int kernel_open(const struct kernel_options *options, struct crm_kernel **out)
 		free(kernel);
 		return code;
 	}
+	files_settings(kernel, options, path);
 	struct crm_ctx ctx;
 	crm_ctx_init(&ctx, kernel, 0, NULL);
 	struct schema_plan *plan = NULL;
@@ -102,6 +123,7 @@ int kernel_open(const struct kernel_options *options, struct crm_kernel **out)
 	crm_ctx_clear(&ctx);
 	kernel->events = events_new(kernel->meta);
 	kernel->access_cache = access_cache_new();
+	attachment_register_hooks(kernel);
 	if ((code = plugins_load(kernel, options->plugins_dir ? options->plugins_dir : "plugins",
 	                         &kernel->plugins)) != CRM_OK) {
 		kernel_close(kernel);
@@ -120,6 +142,7 @@ void kernel_close(struct crm_kernel *kernel)
 	access_cache_free(kernel->access_cache);
 	plugins_free(kernel->plugins);
 	meta_free(kernel->meta);
+	free(kernel->files_dir);
 	free(kernel);
 }
 
@@ -145,6 +168,12 @@ void kernel_tick(struct crm_kernel *kernel, time_t now)
 	else if (purged || kept)
 		fprintf(kernel->log, "crm: recycle bin: %lld records purged after %d days, %lld still referenced\n",
 		        (long long)purged, retention, (long long)kept);
+	/* files no row names any more (their rows purged above, or an upload cut short) */
+	int64_t removed = 0;
+	if (attachment_sweep(&ctx, 3600, &removed) != CRM_OK)
+		fprintf(kernel->log, "crm: attachment sweep failed: %s\n", ctx.message);
+	else if (removed)
+		fprintf(kernel->log, "crm: attachments: %lld unreferenced files removed\n", (long long)removed);
 	crm_ctx_clear(&ctx);
 }
 

@@ -21,6 +21,8 @@ struct kernel_options {
 	bool bulk;                   /* a bulk load (import, demo): a large writer page cache */
 	bool server;                 /* crm serve: checkpoints on a thread of their own (store.h) */
 	int query_time_ms;           /* a statement running longer is interrupted; 0 = 2000 (store.h) */
+	const char *files_dir;       /* attachments' files; NULL = config files_dir, else <db_path>.files */
+	size_t file_max;             /* bytes in one attachment; 0 = config file_max_bytes, else 10 MiB */
 	FILE *log;                   /* where diagnostics and plans go; NULL = stderr */
 };
 

@@ -2071,6 +2071,20 @@ static bool check_outbox_config(struct loader *ld, const struct ynode *outbox)
 	return ld->diags->error_count == errors;
 }
 
+/* config's attachment settings (attachment.h): files_dir a path, file_max_bytes a positive integer */
+static void check_files_config(struct loader *ld, const struct ynode *map, const json_t *config)
+{
+	const struct ynode *node;
+	json_t *value;
+	if ((node = ytree_map_get(map, "files_dir")) && (!json_is_string(value = json_object_get(config, "files_dir"))
+	                                                 || json_string_length(value) == 0))
+		error_node(ld, node, "config files_dir must be a directory path");
+	if ((node = ytree_map_get(map, "file_max_bytes"))
+	    && (!json_is_integer(value = json_object_get(config, "file_max_bytes")) || json_integer_value(value) < 1
+	        || json_integer_value(value) > ((json_int_t)1 << 32)))
+		error_node(ld, node, "config file_max_bytes must be a whole number of bytes from 1 to 4294967296");
+}
+
 static void parse_app(struct loader *ld, const struct ynode *root)
 {
 	struct meta *meta = ld->meta;
@@ -2100,6 +2114,8 @@ static void parse_app(struct loader *ld, const struct ynode *root)
 			continue;
 		} else if (!(meta->config = node_to_json(value))) {
 			error_node(ld, value, "config is not valid JSON text");
+		} else {
+			check_files_config(ld, value, meta->config);
 		}
 	}
 }

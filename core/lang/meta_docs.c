@@ -59,10 +59,13 @@ static const struct key_doc key_docs[] = {
 	  "plugins: [sales, { name: vin, version: \"^1.0\" }]" },
 	{ "app", "config", "map of plugin names to maps of settings, and kernel settings",
 	  "settings the plugin's manifest declares; `currency` (an ISO 4217 code), `recycle_bin_days`, "
-	  "[`outbox`](#outbox)", "{}",
+	  "[`outbox`](#outbox), `files_dir` (a path), `file_max_bytes` (1 to 4294967296)", "{}",
 	  "Overrides plugin settings key by key, over the defaults of each manifest's `config:`. A setting the "
 	  "manifest does not declare is an error. `currency: EUR` makes the UI show money fields in that "
-	  "currency; `recycle_bin_days` (default 30) is how long deleted records stay restorable.",
+	  "currency; `recycle_bin_days` (default 30) is how long deleted records stay restorable. "
+	  "`files_dir` is where attachments' files live, outside the database (default: the database path plus "
+	  "`.files`; `crm serve --files DIR` overrides it) and `file_max_bytes` the largest file one upload may "
+	  "attach (default 10485760; `--max-file` overrides it).",
 	  "config: { currency: EUR, sales: { claim_limit: 30 } }" },
 
 	/* ---- a plugin entry of app.yaml */

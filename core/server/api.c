@@ -14,7 +14,11 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include "api.h"
+#include "attachment.h"
 #include "csv.h"
 #include "jsonw.h"
 #include "kpi.h"
@@ -1052,6 +1056,10 @@ struct api_stream {
 	struct csv_writer writer;
 	int64_t rows;
 	FILE *log;
+	/* an attachment's download instead: its blob, read block by block */
+	bool is_file;
+	int file_fd;
+	char disposition[1200];
 };
 
 static int stream_write(void *arg, const char *data, size_t len)
@@ -1177,6 +1185,13 @@ static int stream_fill(struct api_stream *s)
 ssize_t api_stream_read(struct api_stream *s, char *buf, size_t max)
 {
 	size_t available;
+	if (s->is_file) {
+		ssize_t n;
+		do
+			n = read(s->file_fd, buf, max);
+		while (n < 0 && errno == EINTR);
+		return n;
+	}
 	if (s->out_pos == s->out.len) {
 		int rc;
 		strbuf_reset(&s->out);
@@ -1202,6 +1217,11 @@ void api_stream_free(struct api_stream *s)
 {
 	if (!s)
 		return;
+	if (s->is_file) {
+		close(s->file_fd);
+		free(s);
+		return;
+	}
 	crm_ctx_clear(&s->ctx);
 	json_decref(s->page);
 	for (int i = 0; i < s->column_count; i++)
@@ -2469,6 +2489,280 @@ static void serve_ui(const char *target, struct api_response *res)
 	res->body_len = asset->len;
 }
 
+/* ---- attachments ----------------------------------------------------------- */
+
+/* The route an upload comes by: POST /api/v1/objects/{object}/{id}/attachments. */
+static bool upload_route(const struct api_target *t)
+{
+	return t->segment_count == 6 && !strcmp(t->segments[0], "api") && !strcmp(t->segments[1], "v1")
+		&& !strcmp(t->segments[2], "objects") && !strcmp(t->segments[5], "attachments");
+}
+
+const char *api_body_spool(struct api *api, const char *method, const char *target, size_t *limit)
+{
+	struct api_target t;
+	char err[200];
+	const char *dir = NULL;
+	if (strcmp(method, "POST") != 0 || !target || !api->kernel->files_dir
+	    || api_parse_target(target, strlen(target), &t, err, sizeof(err)) != CRM_OK)
+		return NULL;
+	if (upload_route(&t) && attachment_enabled(api->kernel, t.segments[3])) {
+		dir = api->kernel->files_dir;
+		*limit = api->kernel->file_max + API_MULTIPART_ROOM;
+	}
+	api_target_free(&t);
+	return dir;
+}
+
+/* The value of parameter name in a header such as `form-data; name="file"` (quoted or not), into out. */
+static bool header_param(const char *header, size_t header_len, const char *name, char *out, size_t size)
+{
+	size_t name_len = strlen(name);
+	for (size_t i = 0; i + name_len + 1 < header_len; i++) {
+		if ((header[i] != ';' && header[i] != ' ') || strncasecmp(header + i + 1, name, name_len) != 0
+		    || header[i + 1 + name_len] != '=')
+			continue;
+		const char *p = header + i + 2 + name_len, *end = header + header_len;
+		bool quoted = p < end && *p == '"';
+		if (quoted)
+			p++;
+		size_t len = 0;
+		while (p + len < end && (quoted ? p[len] != '"' : p[len] != ';' && p[len] != ' '))
+			len++;
+		if ((quoted && p + len >= end) || len >= size)
+			return false;
+		memcpy(out, p, len);
+		out[len] = '\0';
+		return true;
+	}
+	return false;
+}
+
+int api_parse_multipart(const char *body, size_t len, const char *content_type, size_t *start,
+                        size_t *length, char *file_name, size_t name_size, char *err, size_t errlen)
+{
+	char boundary[80], delimiter[90];
+	if (!content_type || !header_param(content_type, strlen(content_type), "boundary", boundary, 71)
+	    || boundary[0] == '\0') {
+		snprintf(err, errlen, "multipart/form-data needs a boundary of 1 to 70 characters");
+		return CRM_EINVAL;
+	}
+	int delimiter_len = snprintf(delimiter, sizeof(delimiter), "\r\n--%s", boundary);
+	/* the first delimiter may open the body (no preceding line break) */
+	size_t pos;
+	if (len >= (size_t)delimiter_len - 2 && memcmp(body, delimiter + 2, (size_t)delimiter_len - 2) == 0)
+		pos = (size_t)delimiter_len - 2;
+	else {
+		const char *first = memmem(body, len, delimiter, (size_t)delimiter_len);
+		if (!first) {
+			snprintf(err, errlen, "the multipart body has no boundary line");
+			return CRM_EINVAL;
+		}
+		pos = (size_t)(first - body) + (size_t)delimiter_len;
+	}
+	for (;;) {
+		if (pos + 2 <= len && memcmp(body + pos, "--", 2) == 0)
+			break;   /* the closing delimiter */
+		if (pos + 2 > len || memcmp(body + pos, "\r\n", 2) != 0) {
+			snprintf(err, errlen, "malformed multipart body: a boundary line runs on");
+			return CRM_EINVAL;
+		}
+		pos += 2;
+		size_t header_room = len - pos < API_MULTIPART_HEADERS ? len - pos : API_MULTIPART_HEADERS;
+		const char *headers_end = memmem(body + pos, header_room, "\r\n\r\n", 4);
+		if (!headers_end) {
+			snprintf(err, errlen, "malformed multipart body: a part's headers do not end within %d bytes",
+			         API_MULTIPART_HEADERS);
+			return CRM_EINVAL;
+		}
+		size_t content = (size_t)(headers_end - body) + 4;
+		const char *next = memmem(body + content, len - content, delimiter, (size_t)delimiter_len);
+		if (!next) {
+			snprintf(err, errlen, "malformed multipart body: no closing boundary");
+			return CRM_EINVAL;
+		}
+		char name[64], filename[1024];
+		bool is_file = false;
+		for (const char *line = body + pos; line < headers_end;) {
+			const char *eol = memmem(line, (size_t)(headers_end - line) + 2, "\r\n", 2);
+			size_t line_len = (size_t)(eol - line);
+			if (line_len > 20 && strncasecmp(line, "Content-Disposition:", 20) == 0
+			    && header_param(line, line_len, "name", name, sizeof(name)) && strcmp(name, "file") == 0
+			    && header_param(line, line_len, "filename", filename, sizeof(filename)))
+				is_file = true;
+			line = eol + 2;
+		}
+		if (is_file) {
+			if (!valid_utf8((const unsigned char *)filename, strlen(filename))) {
+				snprintf(err, errlen, "the file name is not valid UTF-8");
+				return CRM_EINVAL;
+			}
+			snprintf(file_name, name_size, "%s", filename);
+			*start = content;
+			*length = (size_t)(next - body) - content;
+			return CRM_OK;
+		}
+		pos = (size_t)(next - body) + (size_t)delimiter_len;
+	}
+	snprintf(err, errlen, "the multipart body has no part named \"file\" with a filename");
+	return CRM_EINVAL;
+}
+
+static void respond_attachment_error(struct route_ctx *r, int rc)
+{
+	if (rc == CRM_ELIMIT)
+		problem(r->res, r->req, 413, "%s", r->ctx.message);
+	else
+		problem_from_ctx(r->api, r->res, r->req, rc, &r->ctx, NULL);
+}
+
+/* POST .../objects/{object}/{id}/attachments: multipart/form-data (a part named "file"), or the raw bytes with ?filename=. */
+static void handle_attachment_upload(struct route_ctx *r)
+{
+	static const char *const allowed[] = { "filename", NULL };
+	const struct api_request *req = r->req;
+	char err[300], name[1024];
+	size_t start = 0, length = req->body_len;
+	if (!no_params(r, allowed))
+		return;
+	if (!req->body_path || req->body_len == 0) {
+		problem(r->res, req, 400, "the upload is empty");
+		return;
+	}
+	if (req->content_type && strncasecmp(req->content_type, "multipart/form-data", 19) == 0) {
+		int fd = open(req->body_path, O_RDONLY | O_CLOEXEC);
+		void *map = fd >= 0 ? mmap(NULL, req->body_len, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+		if (fd >= 0)
+			close(fd);
+		if (map == MAP_FAILED) {
+			crm_error(&r->ctx, CRM_EIO, "cannot read the spooled upload: %s", strerror(errno));
+			problem_from_ctx(r->api, r->res, req, CRM_EIO, &r->ctx, NULL);
+			return;
+		}
+		int rc = api_parse_multipart(map, req->body_len, req->content_type, &start, &length, name, sizeof(name),
+		                             err, sizeof(err));
+		munmap(map, req->body_len);
+		if (rc != CRM_OK) {
+			problem(r->res, req, 400, "%s", err);
+			return;
+		}
+	} else {
+		const char *given = api_target_param(r->target, "filename");
+		if (!given || !*given) {
+			problem(r->res, req, 400, "name the file with ?filename=, or upload multipart/form-data");
+			return;
+		}
+		snprintf(name, sizeof(name), "%s", given);
+	}
+	json_t *record = NULL;
+	int rc = attachment_add(&r->ctx, r->object->name, r->id, name, req->body_path, (off_t)start, (off_t)length,
+	                        &record);
+	if (rc != CRM_OK) {
+		respond_attachment_error(r, rc);
+		return;
+	}
+	snprintf(r->res->location, sizeof(r->res->location), API_PREFIX "/attachments/%lld/content",
+	         (long long)json_integer_value(json_object_get(record, "id")));
+	respond_json(r->res, 201, record);
+	json_decref(record);
+}
+
+/* GET .../objects/{object}/{id}/attachments */
+static void handle_attachment_list(struct route_ctx *r)
+{
+	json_t *records = NULL;
+	if (!no_params(r, NULL))
+		return;
+	int rc = attachment_list(&r->ctx, r->object->name, r->id, &records);
+	if (rc != CRM_OK) {
+		respond_attachment_error(r, rc);
+		return;
+	}
+	json_t *page = json_pack("{s:o}", "records", records);
+	respond_json(r->res, 200, page);
+	json_decref(page);
+}
+
+/* Content-Disposition for name: attachment, an ASCII fallback and the UTF-8 name (RFC 6266). */
+static void attachment_disposition(const char *name, char *out, size_t size)
+{
+	struct strbuf sb = { 0 };
+	strbuf_puts(&sb, "attachment; filename=\"");
+	for (const unsigned char *p = (const unsigned char *)name; *p && sb.len < 240; p++)
+		strbuf_putc(&sb, *p < 0x20 || *p >= 0x7f || *p == '"' || *p == '\\' || *p == ';' ? '_' : (char)*p);
+	strbuf_puts(&sb, "\"; filename*=UTF-8''");
+	for (const unsigned char *p = (const unsigned char *)name; *p && sb.len < size - 4; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("-._~", *p))
+			strbuf_putc(&sb, (char)*p);
+		else
+			strbuf_printf(&sb, "%%%02X", *p);
+	}
+	snprintf(out, size, "%s", sb.data);
+	free(sb.data);
+}
+
+/* GET /attachments/{id}/content: always a download, never a page (no HTML, no SVG, no sniffing, sandboxed). */
+static void handle_attachment_content(struct route_ctx *r)
+{
+	json_t *row = NULL;
+	int fd = -1;
+	if (!no_params(r, NULL))
+		return;
+	int rc = attachment_open(&r->ctx, r->id, &row, &fd);
+	if (rc != CRM_OK) {
+		respond_attachment_error(r, rc);
+		return;
+	}
+	struct api_stream *s = xcalloc(1, sizeof(*s));
+	s->is_file = true;
+	s->file_fd = fd;
+	const char *name = json_string_value(json_object_get(row, "file_name"));
+	attachment_disposition(name ? name : "file", s->disposition, sizeof(s->disposition));
+	r->res->status = 200;
+	/* only a type the sniffer can give: a row cannot make the server send text/html */
+	const char *type = json_string_value(json_object_get(row, "content_type"));
+	r->res->content_type = attachment_sniff_known(type);
+	r->res->disposition = s->disposition;
+	r->res->csp = "sandbox; default-src 'none'";
+	r->res->cache_control = "private, no-store";
+	r->res->stream = s;
+	json_decref(row);
+}
+
+/* /attachments/{id} (GET: the row; DELETE: to the recycle bin) and /attachments/{id}/content. */
+static void route_attachments(struct route_ctx *r, const char *const *seg, int count, int method)
+{
+	char shortbuf[40];
+	r->id = parse_id(seg[1]);
+	if (r->id <= 0) {
+		problem(r->res, r->req, 404, "no attachment '%s'", shorten(seg[1], shortbuf, sizeof(shortbuf)));
+		return;
+	}
+	if (count == 3 && strcmp(seg[2], "content") == 0) {
+		if (method_allowed(r, M_GET, method))
+			handle_attachment_content(r);
+		return;
+	}
+	if (count != 2) {
+		problem(r->res, r->req, 404, "no such route");
+		return;
+	}
+	if (!method_allowed(r, M_GET | M_DELETE, method) || !no_params(r, NULL))
+		return;
+	json_t *row = NULL;
+	int fd = -1;
+	int rc = method == M_DELETE ? attachment_delete(&r->ctx, r->id) : attachment_open(&r->ctx, r->id, &row, &fd);
+	if (fd >= 0)
+		close(fd);
+	if (rc != CRM_OK)
+		respond_attachment_error(r, rc);
+	else if (method == M_DELETE)
+		r->res->status = 204;
+	else
+		respond_json(r->res, 200, row);
+	json_decref(row);
+}
+
 static void route(struct route_ctx *r)
 {
 	struct api_target *t = r->target;
@@ -2528,6 +2822,10 @@ static void route(struct route_ctx *r)
 		handle_plugin_route(r, (int)(seg - t->segments) + 1);
 		return;
 	}
+	if ((count == 2 || count == 3) && strcmp(seg[0], "attachments") == 0) {
+		route_attachments(r, seg, count, method);
+		return;
+	}
 	if ((count == 1 || count == 2) && strcmp(seg[0], "kpis") == 0) {
 		if (method_allowed(r, M_GET, method))
 			handle_kpis(r, count == 2 ? seg[1] : NULL);
@@ -2577,6 +2875,15 @@ static void route(struct route_ctx *r)
 		if (count == 4 && strcmp(seg[3], "restore") == 0) {
 			if (method_allowed(r, M_POST, method))
 				handle_restore(r);
+			return;
+		}
+		if (count == 4 && strcmp(seg[3], "attachments") == 0) {
+			if (method_allowed(r, M_GET | M_POST, method)) {
+				if (method == M_GET)
+					handle_attachment_list(r);
+				else
+					handle_attachment_upload(r);
+			}
 			return;
 		}
 		if (count == 4 && strcmp(seg[3], "history") == 0) {

@@ -32,6 +32,8 @@ struct meta;
 #define API_EXPORT_PAGE 500        /* records fetched per page while streaming CSV */
 #define API_FORM_MAX_FIELDS 100    /* fields (each value of a name[] field counts) in a form body */
 #define API_FORM_MAX_NAME 128      /* bytes in a form field's name */
+#define API_MULTIPART_ROOM (64 * 1024) /* an upload's body beyond the file cap: multipart framing */
+#define API_MULTIPART_HEADERS 8192    /* bytes of one multipart part's headers */
 #define API_PUBLIC_PREFIX API_PREFIX "/public"   /* public plugin routes: no session, act as the guest */
 
 struct api;  /* opaque: the kernel, options, the cached /meta and /openapi.json per role */
@@ -59,6 +61,7 @@ struct api_request {
 	const char *if_none_match; /* header value or NULL */
 	const char *body;          /* NULL when there is none */
 	size_t body_len;
+	const char *body_path;     /* the body spooled to this file instead (api_body_spool), or NULL */
 	const char *request_id;
 	const char *authorization; /* "Bearer <token>" or NULL */
 	const char *cookie;        /* Cookie header or NULL (the session cookie is crm_session) */
@@ -100,6 +103,14 @@ void api_response_clear(struct api_response *res);
  * (the server's --max-body). target is the raw request target.
  */
 size_t api_body_limit(struct api *api, const char *method, const char *target);
+
+/*
+ * For an attachment upload (POST .../objects/{object}/{id}/attachments): the
+ * directory to spool the body into (a file of http.c's under it, removed when
+ * the request ends) instead of memory, and in *limit the most body bytes
+ * (the file cap plus room for multipart framing). NULL for any other route.
+ */
+const char *api_body_spool(struct api *api, const char *method, const char *target, size_t *limit);
 
 /*
  * A problem+json response (RFC 9457) for errors found before routing (body
@@ -178,6 +189,17 @@ int api_parse_json(const char *body, size_t len, int max_depth, json_t **out,
  * CRM_OK and *out (owned), or CRM_EINVAL / CRM_ELIMIT with err set.
  */
 int api_parse_form(const char *body, size_t len, json_t **out, char *err, size_t errlen);
+
+/*
+ * Finds the file in a multipart/form-data body (RFC 7578): the first part
+ * named "file" with a filename. content_type is the request's header (its
+ * boundary parameter). *start and *length give the file's bytes in body,
+ * file_name its name as sent (valid UTF-8). A missing or overlong boundary,
+ * a part without a closing delimiter, headers over API_MULTIPART_HEADERS, no
+ * such part: CRM_EINVAL with err set.
+ */
+int api_parse_multipart(const char *body, size_t len, const char *content_type, size_t *start,
+                        size_t *length, char *file_name, size_t name_size, char *err, size_t errlen);
 
 /*
  * Serialises json into a malloc'd buffer with the API's encoding flags

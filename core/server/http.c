@@ -38,6 +38,10 @@
  *                        Transfer-Encoding, a Transfer-Encoding other than chunked,
  *                        a malformed Content-Length: 400, connection closed
  *   JSON depth           API_MAX_JSON_DEPTH (api.h)
+ *   attachment upload    the body goes to a file under the files directory's tmp/
+ *                        (api_body_spool), never whole into memory, capped at the
+ *                        file cap plus multipart room; the file is removed when
+ *                        the request ends, answered, refused or cut off
  *
  * Responses to malformed framing and oversized input are queued on the first
  * access-handler call, which makes libmicrohttpd close the connection after
@@ -117,6 +121,9 @@ struct http_request {
 	char *body;                   /* owned */
 	size_t body_len, body_cap;
 	size_t body_max;              /* this request's cap: --max-body, or a public route's smaller one */
+	const char *spool_dir;        /* an upload: the body goes to a file under here (borrowed from the api) */
+	char *spool_path;             /* owned: that file, once created */
+	int spool_fd;
 	int status;
 	uint64_t bytes;
 	struct api_stream *stream;    /* owned while streaming */
@@ -189,10 +196,49 @@ static void access_log(struct http_request *req)
 	        (long long)elapsed_us(req->start), req->request_id);
 }
 
+/* Removes a spooled body: whatever became of the request, its file does not outlive it. */
+static void spool_discard(struct http_request *req)
+{
+	if (!req->spool_path)
+		return;
+	close(req->spool_fd);
+	unlink(req->spool_path);
+	free(req->spool_path);
+	req->spool_path = NULL;
+}
+
+static bool spool_append(struct http_request *req, const char *data, size_t size)
+{
+	if (size > req->body_max || req->body_len > req->body_max - size)
+		return false;
+	if (!req->spool_path) {
+		struct strbuf path = { 0 };
+		strbuf_printf(&path, "%s/tmp/upload-XXXXXX", req->spool_dir);
+		req->spool_fd = mkostemp(path.data, O_CLOEXEC);
+		if (req->spool_fd < 0) {
+			free(path.data);
+			return false;
+		}
+		req->spool_path = path.data;
+	}
+	while (size > 0) {
+		ssize_t n = write(req->spool_fd, data, size);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return false;
+		data += n;
+		size -= (size_t)n;
+		req->body_len += (size_t)n;
+	}
+	return true;
+}
+
 static void request_release(struct http_request *req)
 {
 	if (atomic_fetch_sub(&req->refs, 1) != 1)
 		return;
+	spool_discard(req);
 	access_log(req);
 	if (req->stream)
 		api_stream_free(req->stream);
@@ -481,6 +527,9 @@ static enum MHD_Result first_call(struct MHD_Connection *connection, struct http
 		size_t route_max = api_body_limit(server->api, method, req->target);
 		if (route_max && route_max < req->body_max)
 			req->body_max = route_max;
+		size_t spool_max = 0;
+		if ((req->spool_dir = api_body_spool(server->api, method, req->target, &spool_max)))
+			req->body_max = spool_max;
 	}
 	if (scan.content_length) {
 		const char *p = scan.content_length;
@@ -496,7 +545,7 @@ static enum MHD_Result first_call(struct MHD_Connection *connection, struct http
 			         (unsigned long long)length, req->body_max);
 			return refuse(connection, req, 413, detail);
 		}
-		if (length > 0) {
+		if (length > 0 && !req->spool_dir) {
 			req->body_cap = (size_t)length;
 			req->body = xmalloc(req->body_cap + 1);
 		}
@@ -548,7 +597,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 		return MHD_YES;
 	}
 	if (*upload_data_size != 0) {
-		if (!append_body(req, upload_data, *upload_data_size)) {
+		if (!(req->spool_dir ? spool_append(req, upload_data, *upload_data_size)
+		                     : append_body(req, upload_data, *upload_data_size))) {
 			/* A chunked body past the cap: a response cannot be queued mid-upload. */
 			req->status = 413;
 			return MHD_NO;
@@ -568,6 +618,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 		areq.body = req->body;
 	}
 	areq.body_len = req->body_len;
+	areq.body_path = req->spool_path;
 	areq.request_id = req->request_id;
 	areq.authorization = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "Authorization");
 	areq.cookie = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "Cookie");
@@ -588,6 +639,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 	free(req->body);
 	req->body = NULL;
 	req->body_len = req->body_cap = 0;
+	spool_discard(req);
 	ret = send_response(connection, req, &res);
 	api_response_clear(&res);
 	return ret;

@@ -30,6 +30,7 @@
 #include <string.h>
 #include "openapi.h"
 #include "access.h"
+#include "attachment.h"
 #include "context.h"
 #include "meta_model.h"
 #include "object.h"
@@ -1194,6 +1195,74 @@ static void add_shared_schemas(struct doc *d)
 }
 
 /*
+ * Attachments: per object whose records the caller reads, list and upload on
+ * /objects/{object}/{id}/attachments; once, the row and the download under
+ * /attachments/{id}. The parent record's rules apply (read: list, download;
+ * update: upload, delete).
+ */
+static void add_attachment_schema(struct doc *d)
+{
+	json_object_set_new(d->schemas, "FileAttachment", json_pack(
+		"{s:s, s:[s,s,s,s,s,s,s], s:{s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s, s:s}, s:{s:s},"
+		" s:{s:[s,s]}, s:{s:s, s:s}}, s:b}",
+		"type", "object", "required", "id", "parent_object", "parent_id", "file_name", "size", "content_type", "sha256",
+		"properties", "id", "type", "integer", "parent_object", "type", "string", "parent_id", "type", "integer",
+		"file_name", "type", "string", "size", "type", "integer",
+		"content_type", "type", "string", "description", "Sniffed from the bytes: one of a few known types, else application/octet-stream",
+		"sha256", "type", "string", "uploaded_by", "type", "integer", "null",
+		"created_at", "type", "string", "format", "date-time", "additionalProperties", 1));
+	json_object_set_new(d->schemas, "FileAttachmentList", json_pack("{s:s, s:[s], s:{s:{s:s, s:o}}, s:b}",
+		"type", "object", "required", "records", "properties", "records", "type", "array", "items",
+		ref_to("FileAttachment"), "additionalProperties", 0));
+}
+
+static void add_attachment_paths(struct doc *d, const struct meta_object *object)
+{
+	char path[200], op_id[120];
+	const char *name = object->name;
+	if (!attachment_enabled(d->ctx->kernel, name))
+		return;
+	if (!json_object_get(d->schemas, "FileAttachment"))
+		add_attachment_schema(d);
+	json_t *ids = json_pack("[o]", id_param("id", "The record's id"));
+	snprintf(path, sizeof(path), "/objects/%s/{id}/attachments", name);
+	snprintf(op_id, sizeof(op_id), "attachments_%s", name);
+	json_t *r = responses(json_pack("{s:o}", "200", json_response("The record's files, newest first",
+	                                                              ref_to("FileAttachmentList"))), E_READ);
+	add_op(d, path, "get", operation(op_id, "List the record's attachments", name, false, r), json_incref(ids));
+	snprintf(op_id, sizeof(op_id), "attach_%s", name);
+	r = responses(json_pack("{s:o}", "201", json_response("Attached (Location: the download)", ref_to("FileAttachment"))),
+	              E400 | E401 | E403 | E404 | E413);
+	json_t *op = operation(op_id, "Attach a file: multipart/form-data with a part named file, or the raw bytes "
+	                       "with ?filename= (needs update on the record)", name, true, r);
+	set_body(op, json_pack("{s:{s:{s:s, s:[s], s:{s:{s:s, s:s}}}}, s:{s:{s:s, s:s}}}",
+		"multipart/form-data", "schema", "type", "object", "required", "file", "properties", "file",
+		"type", "string", "contentMediaType", "application/octet-stream",
+		"application/octet-stream", "schema", "type", "string", "contentMediaType", "application/octet-stream"), true);
+	json_object_set_new(op, "parameters", json_pack("[o]", param("filename", "query", false,
+		json_pack("{s:s, s:i}", "type", "string", "maxLength", 1024), "The file's name for a raw body")));
+	add_op(d, path, "post", op, ids);
+
+	if (json_object_get(d->paths, "/attachments/{id}"))
+		return;
+	ids = json_pack("[o]", id_param("id", "The attachment's id"));
+	json_array_append_new(d->tags, json_pack("{s:s, s:s}", "name", "attachments", "description",
+		"Files attached to records; the record's rules apply"));
+	r = responses(json_pack("{s:o}", "200", json_response("The attachment", ref_to("FileAttachment"))), E_READ);
+	add_op(d, "/attachments/{id}", "get", operation("attachment_row", "An attachment's row", "attachments", false, r),
+	       json_incref(ids));
+	r = responses(json_pack("{s:{s:s}}", "204", "description", "Moved to the recycle bin"), E400 | E401 | E403 | E404);
+	add_op(d, "/attachments/{id}", "delete", operation("attachment_delete", "Delete an attachment (needs update on "
+	       "its record)", "attachments", true, r), NULL);
+	r = responses(json_pack("{s:{s:s, s:{s:{s:{s:s, s:s}}}}}", "200", "description",
+		"The bytes, always as a download (Content-Disposition: attachment, nosniff, a sandbox CSP)", "content",
+		"application/octet-stream", "schema", "type", "string", "contentMediaType", "application/octet-stream"),
+		E_READ);
+	add_op(d, "/attachments/{id}/content", "get", operation("attachment_content", "Download an attachment",
+	       "attachments", false, r), ids);
+}
+
+/*
  * A free-form object schema ({"type": "object"} with no properties) says so
  * with additionalProperties: true, so that generated types take any member
  * (openapi-typescript reads a bare object as one with no members).
@@ -1268,8 +1337,10 @@ json_t *openapi_document(struct crm_ctx *ctx, const char *prefix)
 
 	add_shared_schemas(&d);
 	for (int i = 0; i < meta->object_count; i++)
-		if (access_allows(ctx, &meta->objects[i], ACCESS_READ))
+		if (access_allows(ctx, &meta->objects[i], ACCESS_READ)) {
 			add_object_paths(&d, &meta->objects[i]);
+			add_attachment_paths(&d, &meta->objects[i]);
+		}
 	add_global_paths(&d);
 	add_plugin_paths(&d);
 

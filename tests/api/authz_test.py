@@ -367,6 +367,37 @@ class Suite:
                                                                              r.status, want))
         check(not errors, "%d deviations:\n      %s" % (len(errors), "\n      ".join(errors[:30])))
 
+    def test_attachments_matrix(self):
+        """A record's files follow the record: listing them, reading a row and downloading it answer 200
+        where the record's get does and 404 (never 403) where it does not; uploading to a record one
+        cannot read is 404 and writes nothing."""
+        errors = []
+        samples = {}
+        for obj in OBJECTS:
+            ids = sorted(self.data[obj])
+            for rid in sorted(set(ids[:2] + ids[-1:])):
+                r = self.req("admin", "POST", "%s/objects/%s/%d/attachments?filename=%s-%d.txt" % (API, obj, rid, obj, rid),
+                             body=("file of %s %d" % (obj, rid)).encode(),
+                             headers={"Content-Type": "application/octet-stream"})
+                eq(r.status, 201, "admin attaches to %s %d: %s" % (obj, rid, r.body[:200]))
+                samples[(obj, rid)] = r.json["id"]
+        for login in DEMO_USERS + ["nobody"]:
+            for (obj, rid), aid in samples.items():
+                want = 200 if rid in (self.expected(login, obj) or set()) else 404
+                for path in ("%s/objects/%s/%d/attachments" % (API, obj, rid), "%s/attachments/%d" % (API, aid),
+                             "%s/attachments/%d/content" % (API, aid)):
+                    r = self.get(login, path)
+                    if r.status != want:
+                        errors.append("%s GET %s: %d, expected %d" % (login, path, r.status, want))
+                if want == 404:
+                    r = self.req(login, "POST", "%s/objects/%s/%d/attachments?filename=x" % (API, obj, rid), body=b"x",
+                                 headers={"Content-Type": "application/octet-stream"})
+                    if r.status != 404:
+                        errors.append("%s uploads to %s %d: %d, expected 404" % (login, obj, rid, r.status))
+        r = self.get("admin", "%s/objects/attachment?limit=1000&count=true" % API)
+        eq(r.json.get("total"), len(samples), "only admin's uploads were written")
+        check(not errors, "%d deviations:\n      %s" % (len(errors), "\n      ".join(errors[:30])))
+
     def test_rep_team_scope(self):
         """A rep sees exactly their own, their team's and their reports' opportunities."""
         for login in ("sales_rep1", "sales_rep2", "sales_rep3"):
@@ -1243,7 +1274,7 @@ def main():
         return 1
     import os as _os
     runner.only = _os.environ.get("ONLY")
-    for name in ("read_matrix", "get_matrix", "rep_team_scope", "partner_scope", "consumer_scope",
+    for name in ("read_matrix", "get_matrix", "attachments_matrix", "rep_team_scope", "partner_scope", "consumer_scope",
                  "fail_closed_consumer", "service_agent_no_opportunities", "hidden_field",
                  "hidden_ref_path_rule7", "hidden_field_is_unknown", "referrer_policy_and_secure_cookie", "authorizer_backstop_fails_closed", "unauthenticated", "refused_calls_byte_identical",
                  "batch_all_or_nothing", "outbox_closed_to_non_admins", "mass_assignment", "delegation_shares", "write_matrix", "audit",

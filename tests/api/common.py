@@ -388,9 +388,10 @@ class AsUsers:
         return r.json["records"]
 
 
-def run_on_demo(name, make_suite, tests, records=30, seed=7):
+def run_on_demo(name, make_suite, tests, records=30, seed=7, extra=None):
     """Runs suite.test_setup, then each of tests (ONLY=substring picks some), against a real `crm serve`
-    on a fresh `crm demo` database of the shipped metadata/ and plugins/; make_suite(server, db)."""
+    (with the flags in extra) on a fresh `crm demo` database of the shipped metadata/ and plugins/;
+    make_suite(server, db)."""
     runner = Runner()
     work = tempdir("crm-%s-" % name)
     db = os.path.join(work, "demo.db")
@@ -400,7 +401,7 @@ def run_on_demo(name, make_suite, tests, records=30, seed=7):
                         "--metadata", os.path.join(ROOT, "metadata"), "--plugins", os.path.join(ROOT, "plugins")],
                        check=True, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         server = Server(work, db=db, metadata=os.path.join(ROOT, "metadata"),
-                        plugins=os.path.join(ROOT, "plugins")).start(as_admin=False)
+                        plugins=os.path.join(ROOT, "plugins"), extra=extra).start(as_admin=False)
         suite = make_suite(server, db)
         only, runner.only = runner.only, None
         runner.run("%s setup" % name, suite.test_setup)

@@ -134,7 +134,7 @@ function check(role, template, method, r) {
     return problems;
   }
   stats[role] = (stats[role] || 0) + 1;
-  if (r.type === 'text/csv' || r.type === 'text/html') {
+  if (r.type === 'text/csv' || r.type === 'text/html' || r.type === 'application/octet-stream') {
     (fixtures[role] ||= []).push({ template, method, status: found.key, media: r.type, body: r.text });
     return problems;
   }
@@ -197,6 +197,24 @@ function sampleValue(name, s, ids) {
 function resolve(doc, s) {
   while (s && s.$ref) s = s.$ref.split('/').slice(1).reduce((o, k) => o[k], doc);
   return s;
+}
+
+// ---- attachments of one record: list, a raw upload (201, or 403 without update), a nameless one (400),
+// the row, the download and the delete of what was uploaded; the 404s of an unknown attachment
+async function exerciseAttachments(note, has, token, base, item, id) {
+  if (!has(`${item}/attachments`, 'get')) return;
+  note(`${item}/attachments`, 'get', await call('GET', `${base}/${id}/attachments`, { token }));
+  let up = null;
+  if (has(`${item}/attachments`, 'post')) {
+    up = note(`${item}/attachments`, 'post', await call('POST', `${base}/${id}/attachments?filename=contract.txt`,
+      { token, body: 'a contract test file', contentType: 'application/octet-stream' }));
+    note(`${item}/attachments`, 'post', await call('POST', `${base}/${id}/attachments`, { token, body: 'x', contentType: 'application/octet-stream' }));
+  }
+  const aid = up && up.status === 201 ? up.json.id : 999999999;
+  note('/attachments/{id}', 'get', await call('GET', `/attachments/${aid}`, { token }));
+  note('/attachments/{id}/content', 'get', await call('GET', `/attachments/${aid}/content`, { token }));
+  note('/attachments/{id}', 'delete', await call('DELETE', `/attachments/${aid}`, { token }));
+  note('/attachments/{id}/content', 'get', await call('GET', `/attachments/${aid}/content`, { token }));
 }
 
 // ---- the walk over one role's document ---------------------------------------------------------
@@ -271,6 +289,7 @@ async function exercise(role, session) {
         note(item, 'get', await call('GET', `${base}/${id}`, { token, headers: { 'If-None-Match': got.headers.get('etag') } }));
       note(`${item}/history`, 'get', await call('GET', `${base}/${id}/history`, { token }));
       note(`${item}/shares`, 'get', await call('GET', `${base}/${id}/shares`, { token }));
+      await exerciseAttachments(note, has, token, base, item, id);
     }
     note(item, 'get', await call('GET', `${base}/999999999`, { token }));
     note(item, 'get', await call('GET', `${base}/1?nosuch=1`, { token }));

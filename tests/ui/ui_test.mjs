@@ -1656,6 +1656,54 @@ async function main() {
     await p.context().close();
   }, page);
 
+  // The attachments panel of a record page: attach by the file picker and by drag and drop, the list
+  // shows name, size and type, the name downloads the same bytes, a file is deleted; then in Chinese.
+  await test('attachments panel: upload by picker and by drop, list, download, delete, zh', async () => {
+    const rep1 = await apiAs('sales_rep1');
+    const deal = (await rep1('GET', `/objects/opportunity?filter=${encodeURIComponent(`owner = ${rep1.user.id}`)}&limit=1`)).data.records[0];
+    assert(deal, 'a deal of sales_rep1');
+    const p = await newPage();
+    p.removeAllListeners('dialog');
+    p.on('dialog', (d) => d.accept());
+    await login(p, 'sales_rep1');
+    await p.evaluate((id) => { location.hash = `#/o/opportunity/${id}`; }, deal.id);
+    await p.waitForSelector('[data-test=attachments]');
+    const pdf = Buffer.concat([Buffer.from('%PDF-1.4\n'), Buffer.alloc(3000, 7)]);
+    await p.setInputFiles('[data-test=attachment-input]', { name: 'offer.pdf', mimeType: 'application/pdf', buffer: pdf });
+    await p.waitForSelector('[data-test=attachments] tr[data-attachment]');
+    // a drop: a DataTransfer built in the page, as a file dragged from the desktop brings
+    await p.evaluate(() => {
+      const dt = new DataTransfer();
+      dt.items.add(new File(['<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'], 'logo.svg', { type: 'image/svg+xml' }));
+      document.querySelector('[data-test=attachment-drop]').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    });
+    await p.waitForFunction(() => document.querySelectorAll('[data-test=attachments] tr[data-attachment]').length === 2);
+    const rows = await p.$$eval('[data-test=attachments] tr[data-attachment]', (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+    const offer = rows.find((r) => r[0] === 'offer.pdf');
+    const logo = rows.find((r) => r[0] === 'logo.svg');
+    assert(offer && offer[1] === '2.9 KB' && offer[2] === 'application/pdf', `offer row: ${offer}`);
+    assert(logo && logo[2] === 'application/octet-stream', `an svg is never image/svg+xml: ${logo}`);
+    const href = await p.getAttribute('[data-test=attachments] a[download="offer.pdf"]', 'href');
+    const got = await p.evaluate(async (u) => { const r = await fetch(u, { credentials: 'same-origin' }); return { bytes: [...new Uint8Array(await r.arrayBuffer())], cd: r.headers.get('content-disposition') }; }, href);
+    assert(Buffer.from(got.bytes).equals(pdf), 'the download is the same bytes');
+    assert(/^attachment;/.test(got.cd), `disposition: ${got.cd}`);
+    const listed = (await rep1('GET', `/objects/opportunity/${deal.id}/attachments`)).data.records;
+    assert(listed.length === 2, `the API lists ${listed.length}`);
+    await p.screenshot({ path: path.join(SHOTS, 'attachments.png'), fullPage: true });
+    await (await p.$('[data-test=attachments]')).screenshot({ path: path.join(SHOTS, 'attachments-panel.png') });
+    await p.click('[data-test=attachments] tr:has(a[download="logo.svg"]) [data-test=attachment-delete]');
+    await p.waitForFunction(() => document.querySelectorAll('[data-test=attachments] tr[data-attachment]').length === 1);
+    assert((await rep1('GET', `/objects/opportunity/${deal.id}/attachments`)).data.records.length === 1, 'deleted on the server');
+    await p.click('[data-test=lang]');
+    await p.waitForFunction(() => /附件/.test((document.querySelector('[data-test=attachments] h2') || {}).textContent || ''));
+    const zh = await p.textContent('[data-test=attachments]');
+    for (const word of ['上传文件', '文件', '大小', '类型']) assert(zh.includes(word), `zh panel lacks ${word}: ${zh.slice(0, 200)}`);
+    await (await p.$('[data-test=attachments]')).screenshot({ path: path.join(SHOTS, 'zh-attachments-panel.png') });
+    await p.click('[data-test=lang]');
+    assert(p.errors.length === 0, p.errors.join(' | '));
+    await p.context().close();
+  }, page);
+
   // Global search in the header: every object the caller reads, grouped, keyboard navigable;
   // the caller's rules apply (a rep finds no other team's deal).
   await test('global search finds records across objects, grouped, and the keyboard moves through them', async () => {

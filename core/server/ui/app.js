@@ -69,6 +69,9 @@ const STRINGS = {
     better: 'better', worse: 'worse', unchanged: 'unchanged',
     myDashboard: 'My dashboard', kpiFor: 'Figures for', hoursUnit: '{n} h', daysUnit: '{n} d',
     colon: ': ',
+    attachments: 'Attachments', attachFile: 'Attach a file', dropFiles: 'or drop files here', fileName: 'File',
+    fileSize: 'Size', fileType: 'Type', download: 'Download', noFiles: 'No files attached',
+    confirmDeleteFile: 'Delete this file?', uploading: 'Uploading…', uploaded: 'File attached',
   },
   zh: {
     login: '登录', logout: '退出', user: '登录名', password: '密码', loginFailed: '登录失败',
@@ -116,6 +119,9 @@ const STRINGS = {
     better: '变好', worse: '变差', unchanged: '持平',
     myDashboard: '我的仪表板', kpiFor: '统计范围', hoursUnit: '{n} 小时', daysUnit: '{n} 天',
     colon: '：',
+    attachments: '附件', attachFile: '上传文件', dropFiles: '或将文件拖放到此处', fileName: '文件',
+    fileSize: '大小', fileType: '类型', download: '下载', noFiles: '暂无附件',
+    confirmDeleteFile: '确定删除此文件吗？', uploading: '正在上传…', uploaded: '文件已上传',
   },
 };
 const t = (key) => (STRINGS[state.lang] || STRINGS.en)[key] || STRINGS.en[key] || key;
@@ -1003,6 +1009,11 @@ async function viewRecord(view, o, id, full) {
   if (composer) view.append(composer);
   if (specs.length) view.append(h('h2', { class: 'section-title', text: t('related') }), ...sections.filter(Boolean));
 
+  if (!r.deleted_at) {
+    const files = await attachmentsPanel(o, id);
+    if (files) view.append(files);
+  }
+
   // history: with a composer (views.composer), one timeline of its records (calls, tasks, notes) and
   // the record's changes, newest first; else the history table
   let history = [];
@@ -1022,6 +1033,84 @@ async function viewRecord(view, o, id, full) {
       h('td', { 'data-label': t('by'), text: x.user == null ? '—' : state.names.get(`user:${x.user}`) || `#${x.user}` }),
       h('td', { 'data-label': t('action'), text: auditAction(o, x) }),
       h('td', { 'data-label': t('changes'), class: 'changes' }, changesNode(o, x.changes, r)))))))));
+}
+
+// ---- attachments ----------------------------------------------------------------------
+// A record's files (GET /objects/{o}/{id}/attachments): name (a download link), size, type, who and
+// when; a file picker and drag and drop to attach more (multipart, the session's CSRF token), a
+// delete button per file. null when the caller may not read the record's files (or there are none
+// to have: no attachment object).
+function fileSize(bytes) {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+async function uploadAttachment(o, id, file) {
+  const form = new FormData();
+  form.append('file', file, file.name);
+  state.csrf = localStorage.getItem('crm.csrf') || state.csrf;
+  const res = await fetch(`/api/v1/objects/${o.name}/${id}/attachments`, {
+    method: 'POST', credentials: 'same-origin', body: form,
+    headers: { Accept: 'application/json', ...(state.csrf ? { 'X-CSRF-Token': state.csrf } : {}) },
+  });
+  const data = /json/.test(res.headers.get('content-type') || '') ? await res.json() : null;
+  if (!res.ok) throw new ApiError(res.status, data);
+  return data;
+}
+async function attachmentsPanel(o, id) {
+  let records;
+  try {
+    ({ data: { records } } = await api('GET', `/objects/${o.name}/${id}/attachments`));
+  } catch (e) { return null; }
+  const message = h('p', { class: 'error', role: 'alert' });
+  const body = h('div', { class: 'attachment-list' });
+  const section = h('section', { class: 'related attachments', 'data-test': 'attachments', 'aria-labelledby': 'attachments-title' });
+  const title = h('h2', { id: 'attachments-title' });
+  const fill = (list) => {
+    title.textContent = `${t('attachments')} · ${list.length}`;
+    clear(body).append(list.length ? h('div', { class: 'scroll' }, h('table', { class: 'records' },
+      h('thead', null, h('tr', null, [t('fileName'), t('fileSize'), t('fileType'), t('at'), ''].map((x) => h('th', { scope: 'col', text: x })))),
+      h('tbody', null, list.map((a) => h('tr', { dataset: { attachment: a.id } },
+        h('td', { 'data-label': t('fileName') }, h('a', { href: `/api/v1/attachments/${a.id}/content`, download: a.file_name,
+          title: t('download'), text: a.file_name })),
+        h('td', { 'data-label': t('fileSize'), class: 'num', text: fileSize(a.size) }),
+        h('td', { 'data-label': t('fileType'), text: a.content_type }),
+        h('td', { 'data-label': t('at'), text: formatValue({ type: 'datetime' }, a.created_at) }),
+        h('td', null, o.can && o.can.update ? h('button', { type: 'button', class: 'link', 'data-test': 'attachment-delete', text: t('delete'),
+          on: { click: async () => {
+            if (!window.confirm(t('confirmDeleteFile'))) return;
+            try { await api('DELETE', `/attachments/${a.id}`); await reload(); } catch (e) { message.textContent = problemText(e.problem) || e.message; }
+          } } }) : null)))))) : h('p', { class: 'empty', text: t('noFiles') }));
+  };
+  const reload = async () => {
+    const { data } = await api('GET', `/objects/${o.name}/${id}/attachments`);
+    fill(data.records);
+  };
+  const send = async (files) => {
+    message.textContent = '';
+    for (const file of files) {
+      toast(`${t('uploading')} ${file.name}`);
+      try { await uploadAttachment(o, id, file); toast(t('uploaded')); } catch (e) { message.textContent = `${file.name}: ${problemText(e.problem) || e.message}`; }
+    }
+    await reload();
+  };
+  fill(records);
+  let controls = null;
+  if (o.can && o.can.update) {
+    const picker = h('input', { type: 'file', multiple: true, 'data-test': 'attachment-input', 'aria-label': t('attachFile'),
+      on: { change: () => { if (picker.files.length) send([...picker.files]).finally(() => { picker.value = ''; }); } } });
+    controls = h('label', { class: 'dropzone', 'data-test': 'attachment-drop' }, h('span', { class: 'button', text: t('attachFile') }),
+      h('span', { text: ` ${t('dropFiles')}` }), picker);
+    for (const kind of ['dragenter', 'dragover']) controls.addEventListener(kind, (ev) => { ev.preventDefault(); controls.classList.add('over'); });
+    controls.addEventListener('dragleave', () => controls.classList.remove('over'));
+    controls.addEventListener('drop', (ev) => {
+      ev.preventDefault();
+      controls.classList.remove('over');
+      if (ev.dataTransfer && ev.dataTransfer.files.length) send([...ev.dataTransfer.files]);
+    });
+  }
+  section.append(h('div', { class: 'title' }, title, controls), message, body);
+  return section;
 }
 
 // The timeline of a record whose object declares a composer: the composer's records linked to it
