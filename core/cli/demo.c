@@ -22,6 +22,7 @@
 #include "demo.h"
 #include "plugin_registry.h"
 #include "context.h"
+#include "calendar.h"
 #include "meta_model.h"
 #include "object.h"
 
@@ -91,25 +92,14 @@ static int rng_weighted(struct rng *rng, const int *weights, int count)
 
 static int64_t days_from_civil(int year, int month, int day)
 {
-	year -= month <= 2;
-	int64_t era = (year >= 0 ? year : year - 399) / 400;
-	int64_t year_of_era = year - era * 400;
-	int64_t day_of_year = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
-	int64_t day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-	return era * 146097 + day_of_era - 719468;
+	return calendar_days_from_civil(year, month, day);
 }
 
 static void civil_from_days(int64_t days, int *year, int *month, int *day)
 {
-	days += 719468;
-	int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-	int64_t day_of_era = days - era * 146097;
-	int64_t year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
-	int64_t day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-	int64_t mp = (5 * day_of_year + 2) / 153;
-	*day = (int)(day_of_year - (153 * mp + 2) / 5 + 1);
-	*month = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*year = (int)(year_of_era + era * 400 + (*month <= 2));
+	int64_t y;
+	calendar_civil_from_days(days, &y, month, day);
+	*year = (int)y;
 }
 
 static void format_date(char *out, size_t size, int64_t days)

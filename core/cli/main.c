@@ -22,6 +22,8 @@
 #include "outbox_deliver.h"
 #include "plugin.h"
 #include "store.h"
+#include "workflow.h"
+#include "calendar.h"
 
 static const char usage[] =
 	"usage: crm [global options] COMMAND [options]\n"
@@ -68,6 +70,9 @@ static const char usage[] =
 	"  user disable L      disable L (ends L's sessions and API tokens)\n"
 	"  user list           list the users\n"
 	"  token create --user L --name N   an API token for integrations (shown once)\n"
+	"  timer WORKFLOW TIMER [--at YYYY-MM-DDTHH:MM:SSZ]\n"
+	"             run one workflow timer once, now or at the given UTC time (a test's\n"
+	"             clock); beside a running server too (the database is shared)\n"
 	"  demo [--records N] [--seed S]\n"
 	"             create deterministic demo data: N accounts (default 1000) with\n"
 	"             contacts, opportunities, leads, activities, cases (vehicles\n"
@@ -93,6 +98,7 @@ struct cli {
 	const char *lang;
 	const char *i18n;            /* crm check --i18n LANG */
 	const char *token_user, *token_name;
+	const char *at;              /* crm timer --at */
 	unsigned long long seed;
 	long grace;                  /* crm files sweep --grace */
 };
@@ -103,6 +109,7 @@ enum {
 	OPT_FIELDS, OPT_RECORDS, OPT_SEED, OPT_HELP, OPT_VERSION, OPT_CONTACT,
 	OPT_STATS, OPT_LANG, OPT_I18N, OPT_MAX_CONNECTIONS, OPT_PER_IP, OPT_CONN_TIMEOUT, OPT_DEADLINE, OPT_LOGIN, OPT_ROLE, OPT_KIND, OPT_TEAM, OPT_MANAGER, OPT_NAME, OPT_EMAIL, OPT_PARTNER, OPT_USER,
 	OPT_FILES, OPT_MAX_FILE, OPT_GRACE,
+	OPT_AT,
 };
 
 static const struct option options[] = {
@@ -143,6 +150,7 @@ static const struct option options[] = {
 	{ "files", required_argument, NULL, OPT_FILES },
 	{ "max-file", required_argument, NULL, OPT_MAX_FILE },
 	{ "grace", required_argument, NULL, OPT_GRACE },
+	{ "at", required_argument, NULL, OPT_AT },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -491,6 +499,37 @@ static int cmd_token(struct cli *cli, const char *action)
 	return code == CRM_OK ? 0 : 1;
 }
 
+/* crm timer WORKFLOW TIMER [--at TIME]: one run of a workflow timer, at TIME (UTC) or now. */
+static int cmd_timer(struct cli *cli, const char *workflow, const char *timer)
+{
+	time_t now = time(NULL);
+	if (cli->at) {
+		int y, mo, d, h, mi, sec, n = 0;
+		if (sscanf(cli->at, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || cli->at[n] != '\0'
+		    || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 59) {
+			fprintf(stderr, "crm timer: --at: '%s' is not a UTC time YYYY-MM-DDTHH:MM:SSZ\n", cli->at);
+			return 2;
+		}
+		now = (time_t)(calendar_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec);
+	}
+	struct crm_kernel *kernel;
+	if (open_kernel(cli, false, &kernel))
+		return 1;
+	struct crm_ctx ctx;
+	crm_ctx_init(&ctx, kernel, 0, "timer");
+	int64_t touched = 0;
+	int code = workflow_timer_run(&ctx, workflow, timer, now, &touched);
+	if (ctx.txn)
+		object_rollback(&ctx);
+	if (code == CRM_OK)
+		printf("timer %s.%s: %lld records\n", workflow, timer, (long long)touched);
+	else
+		fprintf(stderr, "crm timer: %s\n", ctx.message);
+	crm_ctx_clear(&ctx);
+	kernel_close(kernel);
+	return code == CRM_OK ? 0 : 1;
+}
+
 static int cmd_serve(struct cli *cli)
 {
 	struct crm_kernel *kernel;
@@ -619,6 +658,7 @@ int main(int argc, char **argv)
 		case OPT_EMAIL: cli.user.email = optarg; break;
 		case OPT_PARTNER: cli.user.partner = optarg; break;
 		case OPT_USER: cli.token_user = optarg; break;
+		case OPT_AT: cli.at = optarg; break;
 		case 'h':
 		case OPT_HELP:
 			fputs(usage, stdout);
@@ -636,7 +676,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *command = args[0];
-	int want = strcmp(command, "import") == 0 ? 3
+	int want = strcmp(command, "import") == 0 || strcmp(command, "timer") == 0 ? 3
 		: strcmp(command, "export") == 0 || strcmp(command, "gdpr") == 0 || strcmp(command, "token") == 0
 		  || strcmp(command, "outbox") == 0
 		  || strcmp(command, "files") == 0
@@ -684,6 +724,8 @@ int main(int argc, char **argv)
 		return cmd_outbox(&cli, args[1]);
 	if (strcmp(command, "files") == 0)
 		return cmd_files(&cli, args[1]);
+	if (strcmp(command, "timer") == 0)
+		return cmd_timer(&cli, args[1], args[2]);
 	fprintf(stderr, "crm: unknown command '%s' (see crm --help)\n", command);
 	return 2;
 }

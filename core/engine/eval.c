@@ -3,6 +3,7 @@
 #include "eval.h"
 #include "meta_model.h"
 #include "store.h"
+#include "context.h"
 
 struct env {
 	struct crm_ctx *ctx;
@@ -30,6 +31,15 @@ void eval_value_from_json(json_t *v, struct expr_value *out)
 
 static int lookup(void *arg, const char *path, struct expr_value *out);
 
+/* The holidays of the business-time functions: the holiday records, read on the evaluation's connection. */
+static int list_holidays(void *arg, const char *calendar, const char *from_day, struct calendar_holiday *out, int max,
+                         int *count)
+{
+	struct env *env = arg;
+	*count = 0;
+	return env->conn ? store_holidays(env->conn, calendar, from_day, out, max, count) : -1;
+}
+
 static int user_field(void *arg, const char *field, struct expr_value *out)
 {
 	struct env *env = arg;
@@ -46,7 +56,9 @@ static int computed(struct env *env, const struct meta_object *o, json_t *record
 	struct env inner = *env;
 	inner.object = o;
 	inner.record = record;
-	struct expr_env eval = { .lookup = lookup, .user_field = user_field, .arg = &inner, .me = env->ctx->user_id };
+	struct calendar_holidays holidays = { list_holidays, &inner };
+	struct expr_env eval = { .lookup = lookup, .user_field = user_field, .arg = &inner, .me = env->ctx->user_id,
+	                         .meta = env->ctx->kernel ? env->ctx->kernel->meta : NULL, .holidays = &holidays };
 	char err[256];
 	struct expr_value result = { 0 };
 	if (expr_eval(e, &eval, &result, err, sizeof(err)) != CRM_OK)
@@ -120,7 +132,9 @@ int eval_record(struct crm_ctx *ctx, struct store_conn *conn, const struct meta_
                 char *err, size_t errlen)
 {
 	struct env env = { ctx, conn, object, record, user, json_array() };
-	struct expr_env eval = { .lookup = lookup, .user_field = user_field, .arg = &env, .me = ctx->user_id };
+	struct calendar_holidays holidays = { list_holidays, &env };
+	struct expr_env eval = { .lookup = lookup, .user_field = user_field, .arg = &env, .me = ctx->user_id,
+	                         .meta = ctx->kernel ? ctx->kernel->meta : NULL, .holidays = &holidays };
 	/* expr_eval hands back text it owns, so nothing points into kept */
 	int code = expr_eval(e, &eval, out, err, errlen);
 	json_decref(env.kept);

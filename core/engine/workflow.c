@@ -20,6 +20,7 @@
 #include "store.h"
 #include "outbox.h"
 #include "workflow.h"
+#include "calendar.h"
 
 #define MAX_APPROVERS 1000
 #define TIMER_RETRY_SECONDS 30
@@ -1097,6 +1098,118 @@ static int collect_id(void *arg, json_t *record)
 	return 0;
 }
 
+/* ---- clocks: a timer's deadline that pauses (due, pause_when, calendar) ---- */
+
+/* A stored datetime ("2026-12-04T09:00:00Z", seconds optional) as Unix seconds; false if it is none. */
+static bool parse_utc(const char *text, int64_t *out)
+{
+	int y, mo, d, h, mi, sec = 0, n = 0;
+	if (!text || sscanf(text, "%4d-%2d-%2dT%2d:%2d%n", &y, &mo, &d, &h, &mi, &n) != 5)
+		return false;
+	if (text[n] == ':' && sscanf(text + n + 1, "%2d", &sec) != 1)
+		return false;
+	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+		return false;
+	*out = calendar_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+	return true;
+}
+
+static int clock_holidays(void *arg, const char *calendar, const char *from_day, struct calendar_holiday *out,
+                          int max, int *count)
+{
+	return store_holidays(arg, calendar, from_day, out, max, count);
+}
+
+/* The ids of the live records of wf's object matching filter, as the system. */
+static json_t *clock_ids(struct crm_ctx *c, const struct meta_workflow *wf, const char *filter, int *code)
+{
+	struct object_query query = { .filter = filter, .sort = "id" };
+	json_t *ids = json_array();
+	*code = object_query_each(c, wf->object->name, &query, collect_id, ids);
+	return ids;
+}
+
+/*
+ * The clock of a timer with pause_when, at now: records on which it now
+ * holds get paused_since = now; records on which it no longer holds get the
+ * time since paused_since (business minutes of the timer's calendar, or
+ * wall-clock minutes) added to paused_minutes and to due, and paused_since
+ * cleared. Each record in a transaction of its own; outer as in timer_run.
+ */
+static int clock_pauses(struct crm_ctx *c, bool outer, const struct meta_workflow *wf, const struct meta_timer *timer,
+                        time_t now, char *error, size_t errlen)
+{
+	char at[32];
+	time_text(now, at, sizeof(at));
+	struct strbuf filter = { 0 };
+	int code;
+	const struct meta_calendar *calendar = meta_find_calendar(c->kernel->meta, timer->calendar);
+	for (int resume = 0; resume < 2; resume++) {
+		filter.len = 0;
+		if (resume)
+			strbuf_printf(&filter, "not (%s) and %s is not null", timer->pause_when, timer->paused_since);
+		else
+			strbuf_printf(&filter, "(%s) and %s is null and %s is not null", timer->pause_when, timer->paused_since,
+			              timer->due);
+		json_t *ids = clock_ids(c, wf, filter.data, &code);
+		size_t i;
+		json_t *id;
+		json_array_foreach(ids, i, id) {
+			if (code != CRM_OK || (code = object_begin(c)) != CRM_OK)
+				break;
+			json_t *record = NULL, *changes = NULL;
+			code = store_get(c->txn, wf->object, json_integer_value(id), false, &record, c);
+			if (code == CRM_OK && !resume) {
+				changes = json_pack("{s:s}", timer->paused_since, at);
+			} else if (code == CRM_OK) {
+				int64_t since = 0, due = 0, minutes = 0, pushed = 0;
+				char text[32];
+				bool timed = parse_utc(json_string_value(json_object_get(record, timer->paused_since)), &since);
+				bool dated = parse_utc(json_string_value(json_object_get(record, timer->due)), &due);
+				if (timed && calendar) {
+					struct calendar_holidays holidays = { clock_holidays, c->txn };
+					char why[200];
+					if (calendar_minutes_between(&calendar->calendar, &holidays, since, now, &minutes, why,
+					                             sizeof(why)) != 0
+					    || (dated && calendar_add_minutes(&calendar->calendar, &holidays, due, minutes, &pushed, why,
+					                                      sizeof(why)) != 0))
+						code = crm_error(c, CRM_EINVAL, "%s", why);
+				} else if (timed) {
+					minutes = now > since ? (now - since) / 60 : 0;
+					pushed = due + minutes * 60;
+				}
+				changes = json_pack("{s:n, s:I}", timer->paused_since, timer->paused_minutes,
+				                    (json_int_t)(json_integer_value(json_object_get(record, timer->paused_minutes))
+				                                 + minutes));
+				if (dated && timed) {
+					time_text((time_t)pushed, text, sizeof(text));
+					json_object_set_new(changes, timer->due, json_string(text));
+				}
+			}
+			if (code == CRM_OK)
+				code = object_update(c, wf->object->name, json_integer_value(id), 0, changes, NULL);
+			if (code == CRM_OK)
+				code = object_commit(c);
+			else if (outer)
+				c->txn_depth--;
+			else
+				object_rollback(c);
+			if (code != CRM_OK)
+				snprintf(error, errlen, "%s #%lld (clock of timer '%s'): %s", wf->object->name,
+				         (long long)json_integer_value(id), timer->name, c->message);
+			json_decref(record);
+			json_decref(changes);
+		}
+		if (code != CRM_OK && !error[0])
+			snprintf(error, errlen, "%s", c->message);
+		json_decref(ids);
+		if (code != CRM_OK)
+			break;
+	}
+	strbuf_free(&filter);
+	return code;
+}
+
 /*
  * One run of a timer at now: the actions on each matching record, each in
  * its own transaction. *touched: the records done; *skipped: those a
@@ -1118,8 +1231,27 @@ static int timer_run(struct crm_kernel *kernel, struct crm_ctx *outer, const str
 	if (!outer)
 		crm_ctx_init(&own, kernel, 0, request_id);
 	struct strbuf filter = { 0 };
+	*touched = 0;
+	*skipped = 0;
+	error[0] = '\0';
+	if (timer->pause_when) {
+		int paused = clock_pauses(c, outer != NULL, wf, timer, now, error, errlen);
+		if (paused != CRM_OK) {
+			if (!outer)
+				crm_ctx_clear(&own);
+			return paused;
+		}
+	}
 	if (timer->when)
 		strbuf_printf(&filter, "(%s)", timer->when);
+	if (timer->due) {
+		/* a clock fires once its deadline has passed at the run's time, and not while paused */
+		time_text(now, cutoff, sizeof(cutoff));
+		strbuf_printf(&filter, "%s%s is not null and %s <= '%s'", filter.len ? " and " : "", timer->due, timer->due,
+		              cutoff);
+		if (timer->paused_since)
+			strbuf_printf(&filter, " and %s is null", timer->paused_since);
+	}
 	if (timer->untouched_for) {
 		time_text(now - (time_t)timer->untouched_for, cutoff, sizeof(cutoff));
 		strbuf_printf(&filter, "%supdated_at < '%s'", filter.len ? " and " : "", cutoff);

@@ -61,6 +61,7 @@
 #include <time.h>
 #include "expr.h"
 #include "meta_model.h"
+#include "calendar.h"
 
 /* ---- the AST ---------------------------------------------------------- */
 
@@ -87,7 +88,8 @@ enum arith_op { ARITH_ADD, ARITH_SUB, ARITH_MUL, ARITH_DIV, ARITH_MOD };
 enum function_id {
 	FN_TODAY, FN_NOW, FN_DAYS_BETWEEN, FN_IF, FN_LOWER, FN_UPPER, FN_LEN, FN_COALESCE,
 	FN_ROUND, FN_ABS, FN_MIN, FN_MAX, FN_ADD_DAYS, FN_ADD_MONTHS, FN_YEAR, FN_MONTH, FN_DATE_TRUNC,
-	FN_HOURS_BETWEEN, FN_SUBSTR, FN_CONCAT,
+	FN_HOURS_BETWEEN, FN_SUBSTR, FN_CONCAT, FN_ADD_BUSINESS_MINUTES, FN_BUSINESS_MINUTES_BETWEEN,
+	FN_IS_BUSINESS_TIME,
 };
 
 /* What expr_check found an arithmetic node to be: expr_eval follows it. */
@@ -150,6 +152,9 @@ static const struct function {
 	{ "hours_between", FN_HOURS_BETWEEN, 2 },
 	{ "substr", FN_SUBSTR, 3 },
 	{ "concat", FN_CONCAT, -1 },
+	{ "add_business_minutes", FN_ADD_BUSINESS_MINUTES, 3 },
+	{ "business_minutes_between", FN_BUSINESS_MINUTES_BETWEEN, 3 },
+	{ "is_business_time", FN_IS_BUSINESS_TIME, 2 },
 };
 
 /* date_trunc's units, in the order of their SQL in compile_call. */
@@ -1853,6 +1858,80 @@ const struct expr_sql_function *expr_sql_function(int index)
 	return &sql_functions[index];
 }
 
+/* ---- business time: calendar.h over a calendar: document ---------------- */
+
+static const char *const business_sql_names[] = {
+	"crm_add_business_minutes", "crm_business_minutes_between", "crm_is_business_time",
+};
+
+const char *expr_business_function(int index, int *arity)
+{
+	if (index < 0 || index >= EXPR_BUSINESS_COUNT)
+		return NULL;
+	*arity = index == EXPR_BUSINESS_IS_OPEN ? 2 : 3;
+	return business_sql_names[index];
+}
+
+int expr_business_call(const struct meta *meta, const struct calendar_holidays *holidays, int which,
+                       const struct expr_value *arguments, struct expr_value *out, char *err, size_t errlen)
+{
+	int count = which == EXPR_BUSINESS_IS_OPEN ? 2 : 3;
+	const struct expr_value *name = &arguments[count - 1];
+	set_null(out);
+	for (int i = 0; i < count; i++)
+		if (arguments[i].type == EV_NULL)
+			return CRM_OK;
+	if (name->type != EV_TEXT) {
+		set_error(err, errlen, "a calendar is named by a text, as in '%s'", "cn_office");
+		return CRM_EINVAL;
+	}
+	if (which == EXPR_BUSINESS_ADD && arguments[1].type == EV_TEXT) {
+		set_error(err, errlen, "function 'add_business_minutes' needs a number of minutes, not text");
+		return CRM_EINVAL;
+	}
+	const struct meta_calendar *calendar = meta_find_calendar(meta, name->s);
+	int64_t from, to;
+	/* a name no calendar has (a field's value), or a text that is no time: null */
+	if (!calendar || !value_to_julian_ms(&arguments[0], 0, &from))
+		return CRM_OK;
+	from = from / 1000 - INT64_C(210866760000);
+	int64_t result;
+	bool open;
+	int rc;
+	switch (which) {
+	case EXPR_BUSINESS_ADD:
+		rc = calendar_add_minutes(&calendar->calendar, holidays, from, integer_of(&arguments[1]), &result, err, errlen);
+		if (rc == 0) {
+			char text[32];
+			format_now((time_t)result, text);
+			set_text(out, xstrdup(text));
+		}
+		break;
+	case EXPR_BUSINESS_BETWEEN:
+		if (!value_to_julian_ms(&arguments[1], 0, &to))
+			return CRM_OK;
+		to = to / 1000 - INT64_C(210866760000);
+		rc = calendar_minutes_between(&calendar->calendar, holidays, from, to, &result, err, errlen);
+		if (rc == 0)
+			set_int(out, result);
+		break;
+	default:
+		rc = calendar_is_open(&calendar->calendar, holidays, from, &open, err, errlen);
+		if (rc == 0)
+			set_bool(out, open);
+		break;
+	}
+	/*
+	 * No answer within the bound (minutes out of range, or no working time
+	 * for CALENDAR_MAX_DAYS days): null, in SQL as in C, so that one row
+	 * never fails a whole list; a constant out of range is refused when
+	 * compiled, a calendar without working time when the metadata loads.
+	 */
+	if (rc != 0)
+		set_null(out);
+	return CRM_OK;
+}
+
 /* A condition: -1 unknown (null), 0 false, 1 true. Text is not a condition. */
 static int eval_condition(struct eval_state *st, int index, int *truth)
 {
@@ -2325,6 +2404,22 @@ static int eval_call(struct eval_state *st, const struct node *n, struct expr_va
 		}
 		clear_arguments(arguments, 2);
 		return CRM_OK;
+	case FN_ADD_BUSINESS_MINUTES:
+	case FN_BUSINESS_MINUTES_BETWEEN:
+	case FN_IS_BUSINESS_TIME: {
+		int which = n->op == FN_ADD_BUSINESS_MINUTES ? EXPR_BUSINESS_ADD
+		            : n->op == FN_BUSINESS_MINUTES_BETWEEN ? EXPR_BUSINESS_BETWEEN : EXPR_BUSINESS_IS_OPEN;
+		int count = which == EXPR_BUSINESS_IS_OPEN ? 2 : 3;
+		char message[200];
+		if (!st->env->meta)
+			return eval_error(st, n, CRM_EINVAL, "function '%s' needs the calendars of the metadata, which this "
+			                  "evaluation has not", function_name(n->op));
+		if ((rc = eval_arguments(st, first, arguments, count)))
+			return rc;
+		rc = expr_business_call(st->env->meta, st->env->holidays, which, arguments, out, message, sizeof(message));
+		clear_arguments(arguments, count);
+		return rc == CRM_OK ? CRM_OK : eval_error(st, n, rc, "%s", message);
+	}
 	case FN_IF: {
 		int truth;
 		if ((rc = eval_condition(st, first, &truth)))
@@ -3285,6 +3380,65 @@ static int compile_concat(struct compile_state *cs, const struct expr *e, const 
 	return CRM_OK;
 }
 
+/*
+ * add_business_minutes(t, n, cal), business_minutes_between(a, b, cal),
+ * is_business_time(t, cal): registered C (store.c), the evaluator's own
+ * expr_business_call. A calendar named by a text constant must exist (an
+ * error at the argument); one named by a text field is looked up per row.
+ */
+static int compile_business(struct compile_state *cs, const struct expr *e, const struct node *n,
+                            const struct scope *sc, struct strbuf *out, enum sql_type *type)
+{
+	struct strbuf parts[3] = { {0}, {0}, {0} };
+	enum sql_type types[3];
+	int count = n->op == FN_IS_BUSINESS_TIME ? 2 : 3;
+	const struct node *arg[3];
+	arg[0] = &e->nodes[n->first_child];
+	for (int i = 1; i < count; i++)
+		arg[i] = &e->nodes[arg[i - 1]->next_sibling];
+	const struct node *name = arg[count - 1];
+	int rc = compile_children(cs, e, n, sc, parts, types, count);
+	if (rc == CRM_OK)
+		rc = check_argument(cs, n, arg[0], types[0], false);
+	if (rc == CRM_OK && n->op == FN_ADD_BUSINESS_MINUTES)
+		rc = check_argument(cs, n, arg[1], types[1], true);
+	if (rc == CRM_OK && n->op == FN_BUSINESS_MINUTES_BETWEEN)
+		rc = check_argument(cs, n, arg[1], types[1], false);
+	if (rc == CRM_OK && n->op == FN_ADD_BUSINESS_MINUTES && arg[1]->kind == NODE_LITERAL
+	    && (arg[1]->value.type == EV_INT || arg[1]->value.type == EV_REAL)) {
+		double minutes = arg[1]->value.type == EV_INT ? (double)arg[1]->value.i : arg[1]->value.r;
+		if (minutes < 0 || minutes > (double)CALENDAR_MAX_DAYS * 1440)
+			rc = compile_error(cs, "column %d: function 'add_business_minutes' adds 0 to %d minutes", arg[1]->column,
+			                   CALENDAR_MAX_DAYS * 1440);
+	}
+	if (rc == CRM_OK && is_numeric_type(types[count - 1]))
+		rc = compile_error(cs, "column %d: function '%s' takes a calendar's name (a text, as in 'cn_office'), "
+		                   "not %s", name->column, function_name(n->op), type_words(types[count - 1]));
+	if (rc == CRM_OK && name->kind == NODE_LITERAL && name->value.type == EV_TEXT
+	    && !meta_find_calendar(cs->b->meta, name->value.s)) {
+		struct strbuf known = { 0 };
+		for (int i = 0; cs->b->meta && i < cs->b->meta->calendar_count; i++)
+			strbuf_printf(&known, "%s%s", i ? ", " : "", cs->b->meta->calendars[i].name);
+		rc = compile_error(cs, "column %d: unknown calendar '%.64s' (a calendar: document names it; %s%s)",
+		                   name->column, name->value.s, known.len ? "defined: " : "none is defined",
+		                   known.len ? known.data : "");
+		strbuf_free(&known);
+	}
+	if (rc == CRM_OK) {
+		int which = n->op == FN_ADD_BUSINESS_MINUTES ? EXPR_BUSINESS_ADD
+		            : n->op == FN_BUSINESS_MINUTES_BETWEEN ? EXPR_BUSINESS_BETWEEN : EXPR_BUSINESS_IS_OPEN;
+		int arity;
+		strbuf_printf(out, "%s(%s, %s", expr_business_function(which, &arity), parts[0].data, parts[1].data);
+		if (count == 3)
+			strbuf_printf(out, ", %s", parts[2].data);
+		strbuf_putc(out, ')');
+		*type = n->op == FN_ADD_BUSINESS_MINUTES ? ST_DATETIME : n->op == FN_BUSINESS_MINUTES_BETWEEN ? ST_INT : ST_BOOL;
+	}
+	for (int i = 0; i < 3; i++)
+		strbuf_free(&parts[i]);
+	return rc;
+}
+
 static int compile_call(struct compile_state *cs, const struct expr *e, const struct node *n,
                         const struct scope *sc, struct strbuf *out, enum sql_type *type)
 {
@@ -3417,6 +3571,11 @@ static int compile_call(struct compile_state *cs, const struct expr *e, const st
 	case FN_CONCAT:
 		rc = compile_concat(cs, e, n, sc, out);
 		*type = ST_TEXT;
+		break;
+	case FN_ADD_BUSINESS_MINUTES:
+	case FN_BUSINESS_MINUTES_BETWEEN:
+	case FN_IS_BUSINESS_TIME:
+		rc = compile_business(cs, e, n, sc, out, type);
 		break;
 	default:
 		if ((rc = compile_children(cs, e, n, sc, parts, types, 1)))

@@ -14,6 +14,8 @@
  *   coalesce(a, b) round(x, n) abs(x) min(a, b) max(a, b) add_days(d, n)
  *   add_months(d, n) year(d) month(d) date_trunc('month', d)
  *   hours_between(a, b) substr(s, start, length) concat(a, b, ...)
+ *   add_business_minutes(t, n, cal) business_minutes_between(a, b, cal)
+ *   is_business_time(t, cal)    business hours of a calendar: document
  *   'text' (quote doubled to escape), 12, 3.5, true, false, null
  *   name, account.industry  fields and dotted paths through ref/user fields
  *   $me, $user.<field>      the acting user
@@ -32,6 +34,7 @@
 struct meta;
 struct meta_object;
 struct meta_field;
+struct calendar_holidays;
 
 #define EXPR_MAX_LENGTH 65536   /* characters of source */
 #define EXPR_MAX_NODES  2000    /* AST nodes: a 10,000-term filter is refused */
@@ -148,6 +151,9 @@ struct expr_env {
 	void *arg;
 	int64_t me;
 	time_t now;                         /* 0 = time(NULL) */
+	/* the business-time functions: the calendars (NULL: those functions fail) and their holidays (NULL: none) */
+	const struct meta *meta;
+	const struct calendar_holidays *holidays;
 };
 
 /*
@@ -198,5 +204,22 @@ struct expr_sql_function {
 	int (*call)(const struct expr_value *arguments, struct expr_value *out, char *err, size_t errlen);
 };
 const struct expr_sql_function *expr_sql_function(int index);
+
+/*
+ * The business-time functions, which SQL calls as registered C (store.c
+ * registers expr_business_function(i) on each connection with the holidays
+ * of its database) and the evaluator calls directly: the same code. Nulls
+ * give null; a calendar name no calendar: document has gives null (a field's
+ * value); a time that is no date gives null; so do minutes out of range
+ * and no working time within CALENDAR_MAX_DAYS (calendar.h), so that one
+ * row never fails a whole query (a constant out of range is refused when
+ * compiled). Errors (CRM_EINVAL, err set): a calendar named by a number,
+ * minutes as text.
+ */
+enum { EXPR_BUSINESS_ADD, EXPR_BUSINESS_BETWEEN, EXPR_BUSINESS_IS_OPEN, EXPR_BUSINESS_COUNT };
+/* The SQL name ("crm_add_business_minutes") and arity of the index-th, or NULL past the last. */
+const char *expr_business_function(int index, int *arity);
+int expr_business_call(const struct meta *meta, const struct calendar_holidays *holidays, int which,
+                       const struct expr_value *arguments, struct expr_value *out, char *err, size_t errlen);
 
 #endif

@@ -2492,7 +2492,13 @@ static const char *const template_keys[] = {
 	"template", "label", "description", "channel", "format", "subject", "body", "vars", "object", NULL,
 };
 static const char *const template_formats[] = { "text", "html", "json", NULL };
-static const char *const timer_keys[] = { "name", "when", "every", "at", "cron", "untouched_for", "do", NULL };
+static const char *const calendar_keys[] = { "calendar", "label", "description", "timezone", "hours", NULL };
+/* calendar hours: the weekdays, Monday first (calendar.h: week[0] is Monday) */
+static const char *const calendar_days[] = { "mon", "tue", "wed", "thu", "fri", "sat", "sun", NULL };
+static const char *const timer_keys[] = {
+	"name", "when", "every", "at", "cron", "untouched_for", "do", "due", "pause_when", "calendar", "paused_since",
+	"paused_minutes", NULL,
+};
 static const char *const create_keys[] = { "object", "values", "link", "owner", NULL };
 /* Beside the action's own key in an action map: whose rights it runs with. */
 static const char *const action_keys[] = { "set", "create", "notify", "transition", "as", NULL };
@@ -2532,6 +2538,8 @@ static const struct meta_key_table key_tables[] = {
 	{ "create-action", create_keys },
 	{ "notify-action", notify_keys },
 	{ "lines-view", lines_keys },
+	{ "calendar", calendar_keys },
+	{ "calendar-hours", calendar_days },
 };
 
 /* The section for an unknown-key message: a field's list is built from field_keys ("type" first). */
@@ -2615,6 +2623,12 @@ static void timer_free(struct meta_timer *timer)
 	free(timer->when);
 	expr_free(timer->when_expr);
 	actions_free(timer->actions, timer->action_count);
+	free(timer->due);
+	free(timer->pause_when);
+	expr_free(timer->pause_expr);
+	free(timer->calendar);
+	free(timer->paused_since);
+	free(timer->paused_minutes);
 	memset(timer, 0, sizeof(*timer));
 }
 
@@ -3134,6 +3148,22 @@ static bool parse_timer(struct loader *ld, const struct ynode *node, struct meta
 		}
 		else if (!strcmp(key->text, "untouched_for"))
 			parse_duration(ld, value, "untouched_for", &timer->untouched_for);
+		else if (!strcmp(key->text, "pause_when")) {
+			timer->pause_pos = node_pos(ld, value);
+			parse_expression(ld, value, "pause_when", &timer->pause_when, &timer->pause_expr);
+		} else if (!strcmp(key->text, "due") || !strcmp(key->text, "calendar") || !strcmp(key->text, "paused_since")
+		           || !strcmp(key->text, "paused_minutes")) {
+			const char *text = get_name(ld, value, key->text);
+			char **slot = !strcmp(key->text, "due") ? &timer->due : !strcmp(key->text, "calendar") ? &timer->calendar
+			              : !strcmp(key->text, "paused_since") ? &timer->paused_since : &timer->paused_minutes;
+			struct meta_pos *pos = !strcmp(key->text, "due") ? &timer->due_pos
+			                       : !strcmp(key->text, "calendar") ? &timer->calendar_pos
+			                       : !strcmp(key->text, "paused_since") ? &timer->paused_since_pos
+			                                                            : &timer->paused_minutes_pos;
+			*pos = node_pos(ld, value);
+			if (text)
+				*slot = xstrdup(text);
+		}
 		else if (!strcmp(key->text, "do"))
 			parse_actions(ld, value, &timer->actions, &timer->action_count);
 	}
@@ -4014,6 +4044,129 @@ static void parse_template(struct loader *ld, const struct ynode *root)
 	ld->meta->templates[ld->meta->template_count++] = t;
 }
 
+/* ---- calendar: business hours --------------------------------------------- */
+
+static void calendar_free(struct meta_calendar *c)
+{
+	free(c->name);
+	free(c->timezone);
+	free(c->description);
+	label_free(&c->label);
+	calendar_zone_free((struct calendar_zone *)c->calendar.zone);
+	memset(c, 0, sizeof(*c));
+}
+
+/* hours: { mon: ["09:00-12:00", "13:00-18:00"], ..., sat: [] }: a day not listed has no working time. */
+static void parse_calendar_hours(struct loader *ld, const struct ynode *node, struct meta_calendar *c)
+{
+	if (node->kind != YNODE_MAPPING) {
+		error_node(ld, node, "expected a map of weekdays for 'hours', as in hours: { mon: [\"09:00-18:00\"] }");
+		return;
+	}
+	for (int i = 0; i < node->count; i += 2) {
+		const struct ynode *key = node->items[i], *value = node->items[i + 1];
+		int day = word_index(key->text, calendar_days);
+		if (day < 0) {
+			error_unknown_key(ld, key, "calendar hours", calendar_days);
+			continue;
+		}
+		struct calendar_hours *h = &c->calendar.week[day];
+		if (is_null(value))
+			continue;
+		if (value->kind != YNODE_SEQUENCE || value->count > CALENDAR_MAX_INTERVALS) {
+			error_node(ld, value, "expected a list of at most %d intervals for '%s', as in [\"09:00-12:00\", "
+			           "\"13:00-18:00\"] ([] for a day off)", CALENDAR_MAX_INTERVALS, key->text);
+			continue;
+		}
+		h->count = 0;
+		for (int k = 0; k < value->count; k++) {
+			const struct ynode *item = value->items[k];
+			const char *text = get_text(ld, item, key->text);
+			char err[160];
+			struct calendar_interval *interval = &h->intervals[h->count];
+			if (!text)
+				continue;
+			if (calendar_parse_interval(text, interval, err, sizeof(err)) != 0) {
+				error_node(ld, item, "%s", err);
+				continue;
+			}
+			if (h->count > 0 && interval->start < h->intervals[h->count - 1].end) {
+				error_node(ld, item, "interval '%s' of '%s' overlaps the one before it or comes before it: list a "
+				           "day's intervals in order, apart", shown(ld, text), key->text);
+				continue;
+			}
+			h->count++;
+		}
+	}
+}
+
+static void parse_calendar(struct loader *ld, const struct ynode *root)
+{
+	struct meta_calendar c;
+	memset(&c, 0, sizeof(c));
+	const struct ynode *name_node = ytree_map_get(root, "calendar");
+	const char *name = get_name(ld, name_node, "calendar");
+	c.pos = node_pos(ld, name_node);
+	bool ok = name != NULL, has_hours = false;
+	int errors = ld->diags->error_count;
+	for (int i = 0; i < root->count; i += 2) {
+		const struct ynode *key = root->items[i], *value = root->items[i + 1];
+		const char *text;
+		if (!in_list(key->text, calendar_keys)) {
+			error_unknown_key(ld, key, "calendar", calendar_keys);
+		} else if (!strcmp(key->text, "label")) {
+			parse_label(ld, value, "label", &c.label);
+		} else if (!strcmp(key->text, "description")) {
+			if ((text = get_text(ld, value, "description")))
+				c.description = xstrdup(text);
+		} else if (!strcmp(key->text, "timezone")) {
+			char err[200];
+			struct calendar_zone *zone = NULL;
+			if (!(text = get_text(ld, value, "timezone"))) {
+				ok = false;
+			} else if (calendar_zone_load(text, &zone, err, sizeof(err)) != 0) {
+				error_node(ld, value, "%s", err);
+				ok = false;
+			} else {
+				c.timezone = xstrdup(text);
+				c.calendar.zone = zone;
+			}
+		} else if (!strcmp(key->text, "hours")) {
+			has_hours = true;
+			parse_calendar_hours(ld, value, &c);
+		}
+	}
+	if (ok && !c.timezone) {
+		error_at(ld, c.pos, "calendar '%s' needs a 'timezone' (an IANA name such as Asia/Shanghai)", name);
+		ok = false;
+	}
+	bool working = false;
+	for (int d = 0; d < 7; d++)
+		working = working || c.calendar.week[d].count > 0;
+	if (ok && ld->diags->error_count == errors && !working) {
+		error_at(ld, c.pos, "calendar '%s' has no working time: give 'hours' at least one interval, as in "
+		         "hours: { mon: [\"09:00-18:00\"] }%s", name, has_hours ? "" : " (it has no 'hours')");
+		ok = false;
+	}
+	for (int i = 0; ok && i < ld->meta->calendar_count; i++) {
+		const struct meta_calendar *other = &ld->meta->calendars[i];
+		if (!strcmp(other->name, name)) {
+			error_at(ld, c.pos, "calendar '%s' is already defined at %s:%d:%d", name, other->pos.file,
+			         other->pos.line, other->pos.column);
+			ok = false;
+		}
+	}
+	if (!ok) {
+		calendar_free(&c);
+		return;
+	}
+	c.name = xstrdup(name);
+	c.calendar.name = c.name;
+	ld->meta->calendars = xrealloc(ld->meta->calendars,
+	                               (size_t)(ld->meta->calendar_count + 1) * sizeof(*ld->meta->calendars));
+	ld->meta->calendars[ld->meta->calendar_count++] = c;   /* calendar.name points at the same owned name */
+}
+
 /*
  * Dispatches one document by its leading key. workflow and role are tested
  * first because a workflow also has an `object:` key.
@@ -4023,7 +4176,7 @@ static void process_document(struct loader *ld, const struct ynode *root)
 	if (is_null(root))
 		return;   /* an empty document, as after a trailing --- */
 	if (root->kind != YNODE_MAPPING) {
-		error_node(ld, root, "expected a map: an 'object', 'workflow', 'role', 'kpi', 'report' or 'template' document");
+		error_node(ld, root, "expected a map: an 'object', 'workflow', 'role', 'kpi', 'report', 'template' or 'calendar' document");
 		return;
 	}
 	if (ytree_map_get(root, "workflow"))
@@ -4034,6 +4187,8 @@ static void process_document(struct loader *ld, const struct ynode *root)
 		parse_report(ld, root);
 	else if (ytree_map_get(root, "template"))
 		parse_template(ld, root);
+	else if (ytree_map_get(root, "calendar"))
+		parse_calendar(ld, root);
 	else if (ytree_map_get(root, "role"))
 		parse_role(ld, root);
 	else if (ytree_map_get(root, "object"))
@@ -4041,7 +4196,7 @@ static void process_document(struct loader *ld, const struct ynode *root)
 	else if (ld->app_file)
 		parse_app(ld, root);
 	else
-		error_node(ld, root, "expected an 'object', 'workflow', 'role', 'kpi', 'report' or 'template' document");
+		error_node(ld, root, "expected an 'object', 'workflow', 'role', 'kpi', 'report', 'template' or 'calendar' document");
 }
 
 /* Each document ytree.c reads, in order. */
@@ -5216,6 +5371,55 @@ static void check_workflow_expression(struct loader *ld, const struct meta_workf
 	expr_each_path(e, check_path, &pc);
 }
 
+/* A field of the workflow's object of type type named at pos by key, or an error. */
+static void check_clock_field(struct loader *ld, const struct meta_workflow *wf, const char *name, struct meta_pos pos,
+                              const char *key, enum field_type type, const char *context)
+{
+	const struct meta_field *field = meta_find_field(wf->object, name);
+	if (!field)
+		error_at(ld, pos, "unknown field '%s' of object '%s' for '%s' in %s", name, wf->object->name, key, context);
+	else if (field->type != type)
+		error_at(ld, pos, "'%s' of %s needs a %s field, and '%s' is a %s field", key, context, meta_type_name(type),
+		         name, meta_type_name(field->type));
+}
+
+/*
+ * A timer's clock: due a datetime field; pause_when with paused_since (a
+ * datetime field) and paused_minutes (an int field); calendar a calendar:
+ * document. Each key needs the others it works with.
+ */
+static void check_timer_clock(struct loader *ld, const struct meta_workflow *wf, const struct meta_timer *timer,
+                              const char *context)
+{
+	if (timer->due)
+		check_clock_field(ld, wf, timer->due, timer->due_pos, "due", FIELD_DATETIME, context);
+	if (timer->paused_since)
+		check_clock_field(ld, wf, timer->paused_since, timer->paused_since_pos, "paused_since", FIELD_DATETIME,
+		                  context);
+	if (timer->paused_minutes)
+		check_clock_field(ld, wf, timer->paused_minutes, timer->paused_minutes_pos, "paused_minutes", FIELD_INT,
+		                  context);
+	if (timer->calendar && !meta_find_calendar(ld->meta, timer->calendar)) {
+		struct strbuf known = { 0 };
+		for (int i = 0; i < ld->meta->calendar_count; i++)
+			strbuf_printf(&known, "%s%s", i ? ", " : "", ld->meta->calendars[i].name);
+		error_at(ld, timer->calendar_pos, "unknown calendar '%s' in %s (%s%s)", timer->calendar, context,
+		         known.len ? "defined: " : "no calendar: document defines one", known.len ? known.data : "");
+		strbuf_free(&known);
+	}
+	if (timer->pause_expr) {
+		check_workflow_expression(ld, wf, timer->pause_expr, timer->pause_pos, context);
+		if (!timer->due || !timer->paused_since || !timer->paused_minutes)
+			error_at(ld, timer->pause_pos, "'pause_when' of %s needs 'due' (the deadline it pushes), 'paused_since' "
+			         "and 'paused_minutes' (the fields that record the pause)", context);
+	} else if (timer->paused_since || timer->paused_minutes) {
+		error_at(ld, timer->paused_since ? timer->paused_since_pos : timer->paused_minutes_pos,
+		         "'paused_since' and 'paused_minutes' of %s record a pause: they need 'pause_when'", context);
+	}
+	if (timer->calendar && !timer->due)
+		error_at(ld, timer->calendar_pos, "'calendar' of %s counts a clock's paused time: it needs 'due'", context);
+}
+
 /* Marks the states reachable from the initial one; warns about the others. */
 static void check_reachable(struct loader *ld, const struct meta_workflow *wf)
 {
@@ -5371,6 +5575,7 @@ static void resolve_workflow(struct loader *ld, struct meta_workflow *wf, int in
 				error_at(ld, timer->pos, "duplicate timer '%s' in workflow '%s'", timer->name, wf->name);
 		check_workflow_expression(ld, wf, timer->when_expr, timer->when_pos, context);
 		check_actions(ld, wf, timer->actions, timer->action_count, true, context);
+		check_timer_clock(ld, wf, timer, context);
 	}
 	check_reachable(ld, wf);
 }
@@ -5461,8 +5666,10 @@ static void check_types(struct loader *ld)
 			if (tr->approval)
 				check_expression_types(ld, tr->approval->when_expr, wf->object, tr->approval->pos);
 		}
-		for (int t = 0; t < wf->timer_count; t++)
+		for (int t = 0; t < wf->timer_count; t++) {
 			check_expression_types(ld, wf->timers[t].when_expr, wf->object, wf->timers[t].when_pos);
+			check_expression_types(ld, wf->timers[t].pause_expr, wf->object, wf->timers[t].pause_pos);
+		}
 	}
 }
 
@@ -6215,6 +6422,9 @@ void meta_free(struct meta *meta)
 	for (int i = 0; i < meta->template_count; i++)
 		template_free(&meta->templates[i]);
 	free(meta->templates);
+	for (int i = 0; i < meta->calendar_count; i++)
+		calendar_free(&meta->calendars[i]);
+	free(meta->calendars);
 	json_decref(meta->config);
 	free_names(meta->files, meta->file_count);
 	free(meta);

@@ -472,6 +472,23 @@ static const struct key_doc key_docs[] = {
 	  "cron: \"5 0 1 * *\"" },
 	{ "timer", "untouched_for", "duration", "`30s`, `15m`, `1h`, `2d`; at most ten years", NULL,
 	  "Only records not updated for this long (`updated_at`).", "untouched_for: 30d" },
+	{ "timer", "due", "name", "a datetime field of the workflow's object", NULL,
+	  "Makes the timer a clock: it fires on the records whose deadline in this field has passed at the run's "
+	  "time (and that `when` picks, and that are not paused). To fire once, let `when` test a flag that the "
+	  "actions set (`when: \"breached = false\"`, `do: [{ set: { breached: true } }, ...]`): the flag and "
+	  "the notification commit together, so a restart never notifies twice.", "due: resolution_due" },
+	{ "timer", "pause_when", "[expression](#expressions)", "over the record's fields", NULL,
+	  "Stops the clock while it holds (a case waiting for the customer): each run stamps `paused_since` on "
+	  "the records it now holds for; when it no longer holds, the run adds the paused time to "
+	  "`paused_minutes` and pushes `due` by it, in business minutes of `calendar` (wall-clock minutes "
+	  "without one). Needs `due`, `paused_since` and `paused_minutes`.",
+	  "pause_when: \"status = 'waiting_customer'\"" },
+	{ "timer", "calendar", "name", "a [calendar](#calendar)", "wall-clock time",
+	  "The business hours paused time is counted in, and the deadline pushed by.", "calendar: cn_office" },
+	{ "timer", "paused_since", "name", "a datetime field of the workflow's object", NULL,
+	  "Where a clock records when its pause began (null while it runs).", "paused_since: sla_paused_since" },
+	{ "timer", "paused_minutes", "name", "an int field of the workflow's object", NULL,
+	  "Where a clock adds up its paused minutes.", "paused_minutes: sla_paused_minutes" },
 	/* ---- kpi */
 	{ "kpi", "kpi", "name", NAME_WORDS "; each kpi once", "required",
 	  "The kpi's name: `GET /api/v1/kpis/<name>`.", "kpi: won_revenue" },
@@ -619,6 +636,33 @@ static const struct key_doc key_docs[] = {
 	  "filter: \"stage = 'won'\"" },
 	{ "report-measure", "label", LABEL_TYPE, NULL, "the name", "The column's or stage's title.",
 	  "label: { en: Won revenue, zh: 赢单收入 }" },
+
+	/* ---- calendar */
+	{ "calendar", "calendar", "name", NAME_WORDS "; each calendar once", "required",
+	  "The calendar's name: the business-time functions take it as a text (`add_business_minutes(opened_at, "
+	  "240, 'cn_office')`), as do the `calendar` field of holiday records.",
+	  "calendar: cn_office" },
+	{ "calendar", "label", LABEL_TYPE, NULL, "the name", "What people read.",
+	  "label: { en: China Office Hours, zh: 中国办公时间 }" },
+	{ "calendar", "description", "text", NULL, NULL, "For people reading the metadata.",
+	  "description: \"Monday to Friday, 09:00-18:00 Beijing time\"" },
+	{ "calendar", "timezone", "text", "an IANA time zone of the system's tz database (`/usr/share/zoneinfo`, "
+	  "Debian's tzdata): letters, digits, `/`, `_`, `-`, `+`", "required",
+	  "The zone the working hours are local to, daylight saving included: a 09:00-18:00 day is 9 hours on the day "
+	  "the clocks change too. Read once when the metadata loads; an unknown zone is an error at the value.",
+	  "timezone: Asia/Shanghai" },
+	{ "calendar", "hours", "map of [weekdays](#calendar-hours) to lists of intervals",
+	  "intervals `HH:MM-HH:MM` (00:00 to 24:00), at most 8 a day, in order and apart", "required",
+	  "The working time of each weekday, local to `timezone`. A weekday not listed, or `[]`, has none; a "
+	  "calendar with no working time at all is an error.",
+	  "hours: { mon: [\"09:00-12:00\", \"13:00-18:00\"], sat: [] }" },
+	{ "calendar-hours", "mon", "list of intervals", "`HH:MM-HH:MM`", "none", "Monday.", "mon: [\"09:00-18:00\"]" },
+	{ "calendar-hours", "tue", "list of intervals", "`HH:MM-HH:MM`", "none", "Tuesday.", "tue: [\"09:00-18:00\"]" },
+	{ "calendar-hours", "wed", "list of intervals", "`HH:MM-HH:MM`", "none", "Wednesday.", "wed: [\"09:00-18:00\"]" },
+	{ "calendar-hours", "thu", "list of intervals", "`HH:MM-HH:MM`", "none", "Thursday.", "thu: [\"09:00-18:00\"]" },
+	{ "calendar-hours", "fri", "list of intervals", "`HH:MM-HH:MM`", "none", "Friday.", "fri: [\"09:00-17:00\"]" },
+	{ "calendar-hours", "sat", "list of intervals", "`HH:MM-HH:MM`", "none", "Saturday.", "sat: [\"10:00-14:00\"]" },
+	{ "calendar-hours", "sun", "list of intervals", "`HH:MM-HH:MM`", "none", "Sunday.", "sun: []" },
 
 	{ "timer", "do", "list of [actions](#actions)", "at most 200", "required",
 	  "What runs on each matching record, as the system, one transaction per record. A `set` here cannot move "
@@ -883,6 +927,18 @@ static const struct {
 	                                "start counts from the end), as SQL's substr." },
 	{ "concat", "a, b, ...", "The texts of 1 to 16 values joined; a null counts as empty text (`||` gives null "
 	                         "instead)." },
+	{ "add_business_minutes", "t, n, cal", "The datetime n business minutes (0 to 5,270,400) after t in [calendar]"
+	                                       "(#calendar) cal: nights, days off and holiday records skipped, a "
+	                                       "half day's hours kept. n = 0 gives t in working time, else the next "
+	                                       "start of it. cal is a calendar's name: a text constant (an unknown "
+	                                       "one is an error when the metadata loads or the filter is read) or a "
+	                                       "text field (a name no calendar has gives null). An error, never a "
+	                                       "search without end, when no working time lies within 3,660 days." },
+	{ "business_minutes_between", "a, b, cal", "The whole business minutes of calendar cal from a to b "
+	                                           "(negative if b is earlier), holidays skipped; at most 3,660 days "
+	                                           "apart." },
+	{ "is_business_time", "t, cal", "Whether t falls in the working time of calendar cal (a holiday: not, but "
+	                                "for its hours)." },
 };
 
 #define COUNT_OF(array) ((int)(sizeof(array) / sizeof((array)[0])))
@@ -1312,8 +1368,21 @@ static const struct section_doc sections[] = {
 	  "live record of the workflow's object for which `when` holds and (with `untouched_for`) that has not "
 	  "changed for that long. `{ transition: <name> }` among the actions moves the record through a transition "
 	  "of the workflow; write `when` so that it matches only states the transition leaves (a record it may not "
-	  "leave is skipped, and the run says so).",
+	  "leave is skipped, and the run says so).\n\n"
+	  "A timer with `due:` is a clock (an SLA deadline): it fires once the deadline in that field has passed, "
+	  "and with `pause_when:` it stops while a condition holds, counting the pause in business minutes of a "
+	  "[calendar](#calendar) and pushing the deadline by them on resume. `crm timer WORKFLOW TIMER --at "
+	  "TIME` runs one timer once at a chosen UTC time, beside a running server: how tests drive the clock.",
 	  "timers:\n"
+	  "  - name: resolution_sla\n"
+	  "    due: resolution_due\n"
+	  "    pause_when: \"status = 'waiting_customer'\"\n"
+	  "    calendar: cn_office\n"
+	  "    paused_since: sla_paused_since\n"
+	  "    paused_minutes: sla_paused_minutes\n"
+	  "    when: \"sla_breached = false\"\n"
+	  "    every: 1m\n"
+	  "    do: [{ set: { sla_breached: true } }, { notify: owner, message: \"Resolution SLA breached\" }]\n"
 	  "  - name: escalate\n"
 	  "    when: \"status in ('new', 'open') and tier = 'l1'\"\n"
 	  "    untouched_for: 4h\n"
@@ -1410,6 +1479,40 @@ static const struct section_doc sections[] = {
 	  "measures:\n"
 	  "  won: { measure: sum(amount), filter: \"stage = 'won'\", label: { en: Won, zh: 赢单 } }\n"
 	  "view: line\n",
+	  NULL },
+	{ "calendar", "Calendar",
+	  "A `calendar:` document: business hours, for SLA clocks and any deadline counted in working time. It "
+	  "names an IANA time zone and the working intervals of each weekday; the functions "
+	  "`add_business_minutes`, `business_minutes_between` and `is_business_time` of the "
+	  "[expression language](#expressions) count in it, in SQL (filters, formulas, reports: registered C "
+	  "functions) and in C (rules, guards) alike, with the same code.\n\n"
+	  "Holidays are records, so that an admin adds them without a release: the base object `holiday` "
+	  "(`metadata/holiday.yaml`: `calendar` the calendar's name, `day`, `name`, `hours` a half day's "
+	  "`HH:MM-HH:MM`, empty for a day off), readable by every employee role and written by admins. Metadata "
+	  "without that object has no holidays.\n\n"
+	  "Time zones come from the system's tz database (TZif files, version 2 or later): the kernel reads the "
+	  "zone's file once when the metadata loads, its transitions and the rule for the years after them, and "
+	  "converts with that table alone. It never sets `TZ` or calls `localtime_r`, whose zone is the "
+	  "process's: server threads convert at the same time with no lock. `crm check` reports at the value's "
+	  "file:line:column an unknown zone, a malformed, reversed or overlapping interval, a weekday that is no "
+	  "weekday, and a calendar with no working time; an expression naming a calendar no document defines, "
+	  "where the name is a text constant.",
+	  "calendar: cn_office\n"
+	  "label: { en: China Office Hours, zh: 中国办公时间 }\n"
+	  "timezone: Asia/Shanghai\n"
+	  "hours:\n"
+	  "  mon: [\"09:00-12:00\", \"13:00-18:00\"]\n"
+	  "  tue: [\"09:00-12:00\", \"13:00-18:00\"]\n"
+	  "  wed: [\"09:00-12:00\", \"13:00-18:00\"]\n"
+	  "  thu: [\"09:00-12:00\", \"13:00-18:00\"]\n"
+	  "  fri: [\"09:00-12:00\", \"13:00-18:00\"]\n"
+	  "  sat: []\n"
+	  "# a deadline: due: { type: formula, returns: datetime, formula: \"add_business_minutes(opened_at, 480, 'cn_office')\" }\n",
+	  NULL },
+	{ "calendar-hours", "Calendar hours",
+	  "The map of a calendar's `hours:`: a weekday's working intervals, `HH:MM-HH:MM` local time, in order "
+	  "and apart (`24:00` ends a day).",
+	  "hours: { mon: [\"09:00-18:00\"], sat: [\"10:00-14:00\"], sun: [] }\n",
 	  NULL },
 	{ "report-join", "Report join",
 	  "A value of a report's `joins:`: one step from the root or another join, `children` (down: the records "

@@ -109,6 +109,14 @@ const char *meta_placeholder_next(const char *p, const char **name, size_t *leng
 	return start;
 }
 
+const struct meta_calendar *meta_find_calendar(const struct meta *meta, const char *name)
+{
+	for (int i = 0; meta && name && i < meta->calendar_count; i++)
+		if (strcmp(meta->calendars[i].name, name) == 0)
+			return &meta->calendars[i];
+	return NULL;
+}
+
 const struct meta_role *meta_find_role(const struct meta *meta, const char *name)
 {
 	for (int i = 0; name && i < meta->role_count; i++) {
@@ -319,6 +327,11 @@ int meta_i18n_missing(const struct meta *meta, const char *lang, void *stream)
 			if (tr->message.count && !has_lang(&tr->message, lang))
 				count += missing(out, tr->pos, lang, what, "message");
 		}
+	}
+	for (int c = 0; c < meta->calendar_count; c++) {
+		snprintf(what, sizeof(what), "calendar '%s'", meta->calendars[c].name);
+		if (!has_lang(&meta->calendars[c].label, lang))
+			count += missing(out, meta->calendars[c].pos, lang, what, "label");
 	}
 	for (int r = 0; r < meta->report_count; r++) {
 		const struct meta_report *report = &meta->reports[r];

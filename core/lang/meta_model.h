@@ -9,6 +9,7 @@
 #define CRM_META_MODEL_H
 
 #include "cron.h"
+#include "calendar.h"
 #include <stdint.h>
 #include "crm.h"
 
@@ -308,6 +309,21 @@ struct meta_timer {
 	int action_count;
 	struct meta_workflow_action *actions;
 	struct meta_pos pos, when_pos;
+	/*
+	 * A clock: due names a datetime field, the deadline. The timer fires on
+	 * records whose deadline has passed and is not paused. While pause_when
+	 * holds, the clock stops: the run stamps paused_since; when it no longer
+	 * holds, the run adds the paused time (business minutes of calendar, or
+	 * wall-clock minutes without one) to paused_minutes and pushes due by it.
+	 * All NULL: a plain timer.
+	 */
+	char *due;
+	char *pause_when;
+	struct expr *pause_expr;    /* owned */
+	char *calendar;
+	char *paused_since;
+	char *paused_minutes;
+	struct meta_pos due_pos, pause_pos, calendar_pos, paused_since_pos, paused_minutes_pos;
 };
 
 /*
@@ -493,6 +509,19 @@ struct meta_plugin_ref {
 	char *version_range;      /* may be NULL */
 };
 
+/*
+ * calendar: business hours (calendar.h): a time zone and the working
+ * intervals of each weekday. Holidays are records of the holiday object.
+ */
+struct meta_calendar {
+	struct calendar calendar;   /* name (owned, the same as name) and zone (owned) */
+	char *name;
+	char *timezone;
+	char *description;
+	struct meta_label label;
+	struct meta_pos pos;
+};
+
 struct meta {
 	char *app_name;
 	char *industry;
@@ -513,6 +542,8 @@ struct meta {
 	struct meta_report *reports;       /* from `report:` documents */
 	int template_count;
 	struct meta_template *templates;   /* from `template:` documents */
+	int calendar_count;
+	struct meta_calendar *calendars;   /* from `calendar:` documents */
 	char version[65];         /* hex SHA-256 of the normalised metadata */
 	int file_count;
 	char **files;             /* owned file names, referenced by meta_pos */
@@ -537,6 +568,7 @@ const struct meta_template *meta_find_template(const struct meta *meta, const ch
  * "}}" (an unclosed "{{": *end = NULL).
  */
 const char *meta_placeholder_next(const char *p, const char **name, size_t *length, const char **end);
+const struct meta_calendar *meta_find_calendar(const struct meta *meta, const char *name);
 /* An ISO 4217-shaped code: three capital letters. */
 bool meta_currency_code(const char *text);
 /* The role's rules for object, or NULL (no access unless admin). */

@@ -64,6 +64,7 @@ struct store_conn {
 	struct select_cache *selects;   /* one per object */
 	sqlite3_stmt **inserts;         /* one per object: the hottest statement skips the cache lookup */
 	sqlite3_stmt *audit_insert;     /* likewise the audit row that goes with every write */
+	sqlite3_stmt *holidays;         /* the business-time functions' holiday lookup (holidays_of) */
 	time_t audit_at;                /* the second audit_at_text spells */
 	char audit_at_text[24];
 	int64_t deadline_ns;            /* progress handler: interrupt after this */
@@ -341,11 +342,136 @@ int store_register_functions(sqlite3 *db)
 	return SQLITE_OK;
 }
 
+/* ---- holidays and the business-time SQL functions ------------------------ */
+
+/*
+ * The holiday records of calendar from from_day on, in day order (see
+ * calendar.h): the holiday object's day and hours (a half day's
+ * "09:00-12:00"; none: closed all day; hours that do not parse: closed).
+ * Metadata without that object has no holidays.
+ */
+static int holidays_of(struct store_conn *conn, const char *calendar, const char *from_day,
+                       struct calendar_holiday *out, int max, int *count)
+{
+	*count = 0;
+	const struct meta_object *o = meta_find_object(conn->store->meta, "holiday");
+	if (!o || !meta_find_field(o, "calendar") || !meta_find_field(o, "day") || !meta_find_field(o, "hours"))
+		return 0;
+	/*
+	 * Prepared once per connection and kept beside it (not in the statement
+	 * cache, which a prepare may clear while the query calling this runs).
+	 */
+	if (!conn->holidays
+	    && sqlite3_prepare_v3(conn->db, "SELECT \"day\", \"hours\" FROM \"holiday\" WHERE \"calendar\" = ?1 AND "
+	                          "\"day\" >= ?2 AND \"deleted_at\" IS NULL ORDER BY \"day\" LIMIT ?3", -1,
+	                          SQLITE_PREPARE_PERSISTENT, &conn->holidays, NULL) != SQLITE_OK) {
+		sqlite3_finalize(conn->holidays);
+		conn->holidays = NULL;
+		return -1;
+	}
+	sqlite3_stmt *stmt = conn->holidays;
+	if (sqlite3_stmt_busy(stmt))
+		return -1;   /* never: no function call nests inside this lookup */
+	sqlite3_bind_text(stmt, 1, calendar, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, from_day, -1, SQLITE_STATIC);
+	sqlite3_bind_int(stmt, 3, max);
+	int rc;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW && *count < max) {
+		const char *day = (const char *)sqlite3_column_text(stmt, 0);
+		const char *hours = (const char *)sqlite3_column_text(stmt, 1);
+		struct calendar_holiday *h = &out[*count];
+		char err[160];
+		if (!day || strlen(day) != 10)
+			continue;
+		memcpy(h->day, day, 11);
+		if (!hours || calendar_parse_hours(hours, &h->hours, err, sizeof(err)) != 0)
+			memset(&h->hours, 0, sizeof(h->hours));
+		(*count)++;
+	}
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}
+
+static int list_holidays(void *arg, const char *calendar, const char *from_day, struct calendar_holiday *out, int max,
+                         int *count)
+{
+	return holidays_of(arg, calendar, from_day, out, max, count);
+}
+
+int store_holidays(struct store_conn *conn, const char *calendar, const char *from_day, struct calendar_holiday *out,
+                   int max, int *count)
+{
+	return holidays_of(conn, calendar, from_day, out, max, count);
+}
+
+/* What one registered business-time function of one connection needs. */
+struct business_function {
+	struct store_conn *conn;
+	int which;      /* EXPR_BUSINESS_* */
+};
+
+/* crm_add_business_minutes and its kin: expr_business_call over the holidays of this database. */
+static void call_business_function(sqlite3_context *context, int count, sqlite3_value **values)
+{
+	const struct business_function *fn = sqlite3_user_data(context);
+	struct expr_value arguments[3], result;
+	for (int i = 0; i < count && i < 3; i++) {
+		memset(&arguments[i], 0, sizeof(arguments[i]));
+		switch (sqlite3_value_type(values[i])) {
+		case SQLITE_INTEGER: arguments[i].type = EV_INT; arguments[i].i = sqlite3_value_int64(values[i]); break;
+		case SQLITE_FLOAT: arguments[i].type = EV_REAL; arguments[i].r = sqlite3_value_double(values[i]); break;
+		case SQLITE_NULL: arguments[i].type = EV_NULL; break;
+		default:
+			arguments[i].type = EV_TEXT;
+			if (!(arguments[i].s = (char *)sqlite3_value_text(values[i]))) {
+				sqlite3_result_error_nomem(context);
+				return;
+			}
+			break;
+		}
+	}
+	struct calendar_holidays holidays = { list_holidays, fn->conn };
+	char err[200];
+	if (expr_business_call(fn->conn->store->meta, &holidays, fn->which, arguments, &result, err, sizeof(err)) != CRM_OK) {
+		sqlite3_result_error(context, err, -1);
+		return;
+	}
+	if (result.type == EV_TEXT)
+		sqlite3_result_text(context, result.s, -1, SQLITE_TRANSIENT);
+	else if (result.type == EV_INT || result.type == EV_BOOL)
+		sqlite3_result_int64(context, result.i);
+	else
+		sqlite3_result_null(context);
+	expr_value_clear(&result);
+}
+
+/*
+ * Not deterministic for SQLite (they read the holiday table, which a write
+ * may change between statements), so never in an index or a view.
+ */
+static int register_business_functions(struct store_conn *conn)
+{
+	sqlite3 *db = conn->db;
+	const char *name;
+	int arity;
+	for (int i = 0; (name = expr_business_function(i, &arity)); i++) {
+		struct business_function *fn = xmalloc(sizeof(*fn));
+		fn->conn = conn;
+		fn->which = i;
+		int rc = sqlite3_create_function_v2(db, name, arity, SQLITE_UTF8 | SQLITE_DIRECTONLY, fn,
+		                                    call_business_function, NULL, NULL, free);
+		if (rc != SQLITE_OK)
+			return rc;
+	}
+	return SQLITE_OK;
+}
+
 static int configure(struct store_conn *conn, bool writer, char *err, size_t errlen)
 {
 	sqlite3 *db = conn->db;
 	int on = 1;
-	if (store_register_functions(db) != SQLITE_OK) {
+	if (store_register_functions(db) != SQLITE_OK || register_business_functions(conn) != SQLITE_OK) {
 		snprintf(err, errlen, "cannot register SQL functions: %s", sqlite3_errmsg(db));
 		return CRM_EIO;
 	}
@@ -434,6 +560,8 @@ static void close_conn(struct store_conn *conn, int object_count)
 	free(conn->inserts);
 	sqlite3_finalize(conn->audit_insert);
 	conn->audit_insert = NULL;
+	sqlite3_finalize(conn->holidays);
+	conn->holidays = NULL;
 	free(conn->auth_memo);
 	conn->auth_memo = NULL;
 	sqlite3_close(conn->db);

@@ -256,4 +256,14 @@ int store_exec(struct store_conn *conn, const char *sql, struct crm_ctx *ctx);
 int store_rows(struct store_conn *conn, const char *sql, const json_t *params,
                int (*row_fn)(void *arg, json_t *row), void *arg, struct crm_ctx *ctx);
 
+/*
+ * The holiday records of calendar on or after from_day, in day order, for
+ * the business-time functions (calendar.h's calendar_holidays.list); SQL
+ * reads the same through the functions store.c registers on every
+ * connection. Returns 0, or -1 (read as none).
+ */
+struct calendar_holiday;
+int store_holidays(struct store_conn *conn, const char *calendar, const char *from_day, struct calendar_holiday *out,
+                   int max, int *count);
+
 #endif

@@ -162,8 +162,9 @@ function sampleVin(n) {
 }
 // Fields a plugin checks beyond what the document can say: their sample values.
 const PLUGIN_CHECKED = { vin: sampleVin };
-// Values a role's create rule asks for beyond the document (a partner files market development funds only).
-const CREATE_VALUES = { expense: { category: 'partner_mdf' } };
+// Values a role's create rule or an object's rule asks for beyond the document (a partner files market
+// development funds only; a holiday's half day is HH:MM-HH:MM).
+const CREATE_VALUES = { expense: { category: 'partner_mdf' }, holiday: { hours: '09:00-12:00' } };
 
 let counter = 0;
 function sampleValue(name, s, ids) {
