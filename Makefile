@@ -8,7 +8,7 @@
 #   make clean
 
 PKGS     := sqlite3 yaml-0.1 lua5.4 libmicrohttpd jansson libsodium libcurl
-DEB_PKGS := libsqlite3-dev libyaml-dev liblua5.4-dev libmicrohttpd-dev libjansson-dev libsodium-dev libcurl4-openssl-dev pkg-config python3
+DEB_PKGS := libsqlite3-dev libyaml-dev liblua5.4-dev libmicrohttpd-dev libjansson-dev libsodium-dev libcurl4-openssl-dev tzdata pkg-config python3
 CC       ?= cc
 # Recursively expanded (=), so that pkg-config runs after `deps` has installed the packages.
 # core/ is one folder per layer, bottom up; every layer's headers are on the include path.
