@@ -53,6 +53,8 @@ static const char usage[] =
 	"               --dry-run           print the plan only\n"
 	"               --allow-destructive apply removals, type changes and narrowed enums\n"
 	"                                   (old data is kept in _crm_backup_* tables)\n"
+	"  reindex [OBJECT]   rebuild the full-text search index of OBJECT (default: every object\n"
+	"                     with search: true fields) from its records, in one transaction\n"
 	"  import OBJECT FILE.csv\n"
 	"             load records from CSV (header = field names); bad rows are reported\n"
 	"             with their line number and skipped, good rows are loaded\n"
@@ -265,6 +267,25 @@ static int cmd_migrate(struct cli *cli)
 	if (code != CRM_OK)
 		fprintf(stderr, "crm migrate: %s\n", ctx.message);
 	schema_plan_free(plan);
+	crm_ctx_clear(&ctx);
+	kernel_close(kernel);
+	return code == CRM_OK ? 0 : 1;
+}
+
+/* `crm reindex [OBJECT]`: the full-text indexes dropped and built again from the records. */
+static int cmd_reindex(struct cli *cli, const char *object)
+{
+	struct crm_kernel *kernel;
+	if (open_kernel(cli, true, &kernel))
+		return 1;
+	struct crm_ctx ctx;
+	crm_ctx_init(&ctx, kernel, 0, NULL);
+	int count = 0;
+	int code = schema_search_rebuild(kernel->store, object, &count, &ctx);
+	if (code == CRM_OK)
+		printf("reindexed %d object%s\n", count, count == 1 ? "" : "s");
+	else
+		fprintf(stderr, "crm reindex: %s\n", ctx.message);
 	crm_ctx_clear(&ctx);
 	kernel_close(kernel);
 	return code == CRM_OK ? 0 : 1;
@@ -687,6 +708,13 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		return cmd_plugin(&cli, args[1], args[2]);
+	}
+	if (strcmp(command, "reindex") == 0) {
+		if (arg_count > 2) {
+			fprintf(stderr, "crm reindex: expected at most one OBJECT (see crm --help)\n");
+			return 2;
+		}
+		return cmd_reindex(&cli, arg_count == 2 ? args[1] : NULL);
 	}
 	if (strcmp(command, "user") == 0) {
 		if (arg_count < 2 || arg_count > 3) {

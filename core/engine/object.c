@@ -26,6 +26,8 @@
 
 #define MAX_HOOK_DEPTH 8
 #define MAX_SORT_KEYS 8
+#define MAX_SEARCH_TEXT 200   /* bytes of search text */
+#define MAX_SEARCH_TERMS 16
 #define MAX_FIELDS 200
 #define MAX_JSON_VALUE 65536
 #define CASCADE_LIMIT 10000
@@ -1502,12 +1504,14 @@ struct compiled {
 	struct strbuf sorts[MAX_SORT_KEYS];
 	const char *sort_sql[MAX_SORT_KEYS];
 	enum store_sort_dir sort_dir[MAX_SORT_KEYS];
+	struct strbuf rank;                /* bm25() of a full-text search, the default order */
 };
 
 static void compiled_free(struct compiled *c)
 {
 	expr_sql_free(&c->b);
 	strbuf_free(&c->where);
+	strbuf_free(&c->rank);
 	free(c->sort_text);
 	for (int i = 0; i < c->q.column_count; i++) {
 		strbuf_free(&c->columns[i]);
@@ -1635,47 +1639,187 @@ static int cursor_decode(struct crm_ctx *ctx, const char *cursor, const char *so
 	return CRM_OK;
 }
 
-static int add_search(struct crm_ctx *ctx, struct compiled *c, const struct meta_object *o, const char *search)
+/*
+ * Full-text search over the object's full-text index (schema.c: an FTS5 table
+ * "<object>__search" of its stored `search: true` fields, trigram tokens).
+ *
+ * The text is split into terms at white space; a record matches when it holds
+ * every term. A term of 3 or more characters goes to MATCH as a quoted phrase
+ * (its quotes doubled), so FTS5 syntax in user text ("*", NEAR(, -, column
+ * filters, unbalanced quotes) is only ever text. The trigram index cannot
+ * answer a term of 1 or 2 characters (客户, 合同), so those become LIKE
+ * conditions on the record's columns, tried only on the rows the longer terms
+ * matched when there are any, else on the whole table.
+ *
+ * Hidden fields: the MATCH carries a column filter naming only the fields the
+ * caller may read, and the LIKE conditions only those columns, so text in a
+ * hidden field never makes a record match. Results rank by bm25 (best first)
+ * unless the caller sorts.
+ */
+static bool search_space(const char *p, int *len)
 {
-	if (strlen(search) > 200)
-		return crm_error(ctx, CRM_ELIMIT, "search text longer than 200 characters");
-	struct strbuf pattern = { 0 };
-	strbuf_putc(&pattern, '%');
-	for (const char *p = search; *p; p++) {
-		if (*p == '%' || *p == '_' || *p == '\\')
-			strbuf_putc(&pattern, '\\');
-		strbuf_putc(&pattern, *p);
+	if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f' || *p == '\v') {
+		*len = 1;
+		return true;
 	}
-	strbuf_putc(&pattern, '%');
-	struct expr_value v = { .type = EV_TEXT, .s = pattern.data };
-	int param = expr_sql_bind(&c->b, &v);
-	strbuf_free(&pattern);
-	int n = 0;
-	struct strbuf cond = { 0 };
+	if ((unsigned char)p[0] == 0xE3 && (unsigned char)p[1] == 0x80 && (unsigned char)p[2] == 0x80) {
+		*len = 3;   /* U+3000 ideographic space */
+		return true;
+	}
+	return false;
+}
+
+/*
+ * What a search text asks of o for this caller: match, the FTS5 query of its
+ * terms of 3 or more characters (empty when none), with a column filter when
+ * the caller may not read every indexed field; shorts, its 1-2 character
+ * terms (a JSON array of strings); *readable, how many indexed fields the
+ * caller may read.
+ */
+static int search_terms(struct crm_ctx *ctx, const struct meta_object *o, const char *search,
+                        struct strbuf *match, json_t *shorts, int *readable)
+{
+	if (strlen(search) > MAX_SEARCH_TEXT)
+		return crm_error(ctx, CRM_ELIMIT, "search text longer than %d bytes", MAX_SEARCH_TEXT);
+	struct strbuf phrases = { 0 }, columns = { 0 };
+	int indexed = 0, terms = 0;
+	*readable = 0;
 	for (int i = 0; i < o->field_count; i++) {
 		const struct meta_field *f = &o->fields[i];
-		if (!f->search || access_field(ctx, o, f) == FIELD_ACCESS_HIDDEN)
+		if (!f->search || !meta_field_stored(f))
 			continue;
-		strbuf_puts(&cond, n++ ? " OR " : "(");
-		strbuf_puts(&cond, "t0.");
-		strbuf_ident(&cond, f->name);
-		strbuf_printf(&cond, " LIKE ?%d ESCAPE '\\'", param);
+		indexed++;
+		if (access_field(ctx, o, f) != FIELD_ACCESS_HIDDEN)
+			strbuf_printf(&columns, "%s%s", (*readable)++ ? " " : "", f->name);
 	}
-	if (!n) {
-		strbuf_free(&cond);
+	if (!indexed)
 		return crm_error(ctx, CRM_EINVAL, "object '%s' has no searchable fields", o->name);
+	const char *p = search;
+	int skip;
+	while (*p) {
+		if (search_space(p, &skip)) {
+			p += skip;
+			continue;
+		}
+		const char *begin = p;
+		int chars = 0;
+		while (*p && !search_space(p, &skip)) {
+			chars += ((unsigned char)*p & 0xC0) != 0x80;
+			p++;
+		}
+		if (++terms > MAX_SEARCH_TERMS) {
+			strbuf_free(&phrases);
+			strbuf_free(&columns);
+			return crm_error(ctx, CRM_ELIMIT, "too many search terms (at most %d)", MAX_SEARCH_TERMS);
+		}
+		size_t len = (size_t)(p - begin);
+		json_t *term = json_stringn(begin, len);
+		if (!term) {
+			strbuf_free(&phrases);
+			strbuf_free(&columns);
+			return crm_error(ctx, CRM_EINVAL, "search text is not valid UTF-8");
+		}
+		if (chars < 3) {
+			json_array_append_new(shorts, term);
+			continue;
+		}
+		json_decref(term);
+		strbuf_puts(&phrases, phrases.len ? " AND \"" : "\"");
+		for (size_t k = 0; k < len; k++) {
+			if (begin[k] == '"')
+				strbuf_putc(&phrases, '"');
+			strbuf_putc(&phrases, begin[k]);
+		}
+		strbuf_putc(&phrases, '"');
 	}
-	strbuf_putc(&cond, ')');
-	if (c->where.len) {
-		struct strbuf both = { 0 };
-		strbuf_printf(&both, "(%s) AND %s", c->where.data, cond.data);
-		strbuf_free(&c->where);
-		c->where = both;
-	} else {
-		strbuf_puts(&c->where, cond.data);
-	}
-	strbuf_free(&cond);
+	if (phrases.len && *readable < indexed)
+		strbuf_printf(match, "{%s} : (%s)", columns.data, phrases.data);
+	else if (phrases.len)
+		strbuf_puts(match, phrases.data);
+	strbuf_free(&phrases);
+	strbuf_free(&columns);
 	return CRM_OK;
+}
+
+static int add_search(struct crm_ctx *ctx, struct compiled *c, const struct meta_object *o, const char *search)
+{
+	struct strbuf match = { 0 }, cond = { 0 };
+	json_t *shorts = json_array();
+	int readable = 0;
+	int code = search_terms(ctx, o, search, &match, shorts, &readable);
+	if (code != CRM_OK)
+		goto cleanup;
+	size_t ti;
+	json_t *term;
+	json_array_foreach(shorts, ti, term) {
+		struct strbuf pattern = { 0 };
+		strbuf_putc(&pattern, '%');
+		for (const char *q = json_string_value(term); *q; q++) {
+			if (*q == '%' || *q == '_' || *q == '\\')
+				strbuf_putc(&pattern, '\\');
+			strbuf_putc(&pattern, *q);
+		}
+		strbuf_putc(&pattern, '%');
+		struct expr_value v = { .type = EV_TEXT, .s = pattern.data };
+		int param = expr_sql_bind(&c->b, &v);
+		strbuf_free(&pattern);
+		strbuf_puts(&cond, cond.len ? " AND (" : "(");
+		int n = 0;
+		for (int i = 0; i < o->field_count; i++) {
+			const struct meta_field *f = &o->fields[i];
+			if (!f->search || !meta_field_stored(f) || access_field(ctx, o, f) == FIELD_ACCESS_HIDDEN)
+				continue;
+			strbuf_puts(&cond, n++ ? " OR t0." : "t0.");
+			strbuf_ident(&cond, f->name);
+			strbuf_printf(&cond, " LIKE ?%d ESCAPE '\\'", param);
+		}
+		strbuf_puts(&cond, n ? ")" : "0)");
+	}
+	if (!readable) {
+		strbuf_reset(&cond);
+		strbuf_puts(&cond, "0");   /* nothing the caller may read can match */
+	} else if (match.len) {
+		struct strbuf table = { 0 }, joins = { 0 };
+		strbuf_printf(&table, "%s__search", o->name);
+		struct expr_value v = { .type = EV_TEXT, .s = match.data };
+		int param = expr_sql_bind(&c->b, &v);
+		/* the index first: the planner starts from the MATCH and reaches t0 by id */
+		strbuf_puts(&joins, " JOIN ");
+		strbuf_ident(&joins, table.data);
+		strbuf_puts(&joins, " ON ");
+		strbuf_ident(&joins, table.data);
+		strbuf_puts(&joins, ".rowid = t0.\"id\"");
+		if (c->b.joins.data)
+			strbuf_puts(&joins, c->b.joins.data);
+		strbuf_free(&c->b.joins);
+		c->b.joins = joins;
+		struct strbuf both = { 0 };
+		strbuf_ident(&both, table.data);
+		strbuf_printf(&both, " MATCH ?%d", param);
+		if (cond.len)
+			strbuf_printf(&both, " AND %s", cond.data);
+		strbuf_free(&cond);
+		cond = both;
+		strbuf_puts(&c->rank, "bm25(");
+		strbuf_ident(&c->rank, table.data);
+		strbuf_putc(&c->rank, ')');
+		strbuf_free(&table);
+	}
+	if (cond.len) {
+		if (c->where.len) {
+			struct strbuf both = { 0 };
+			strbuf_printf(&both, "(%s) AND (%s)", c->where.data, cond.data);
+			strbuf_free(&c->where);
+			c->where = both;
+		} else {
+			strbuf_printf(&c->where, "(%s)", cond.data);
+		}
+	}
+cleanup:
+	strbuf_free(&match);
+	strbuf_free(&cond);
+	json_decref(shorts);
+	return code;
 }
 
 static int add_column_item(struct crm_ctx *ctx, struct compiled *c, const char *item)
@@ -1802,6 +1946,12 @@ static int compile_query(struct crm_ctx *ctx, const char *object, const struct o
 	c->q.where = c->where.len ? c->where.data : NULL;
 	if (query && query->sort && *query->sort && (code = each_item(ctx, query->sort, add_sort, c)) != CRM_OK)
 		goto fail;
+	if (c->rank.len && c->q.sort_count == 0) {
+		strbuf_puts(&c->sorts[0], c->rank.data);
+		c->sort_sql[0] = c->sorts[0].data;
+		c->sort_dir[0] = STORE_ASC;   /* bm25: lower is better */
+		c->q.sort_count = 1;
+	}
 	c->sort_text = xstrdup(query && query->sort ? query->sort : "");
 	if (query && query->after && *query->after
 	    && (code = cursor_decode(ctx, query->after, c->sort_text, c->q.sort_count, &c->q.after)) != CRM_OK)
@@ -1935,6 +2085,173 @@ static int query_page(struct crm_ctx *ctx, const char *object, const struct obje
 		*out = result;
 	}
 	free(cursor);
+	return CRM_OK;
+}
+
+/* --- search: snippets and the global search --- */
+
+#define SNIPPET_OPEN "\x02"     /* around each matched stretch of a snippet (U+0002, U+0003) */
+#define SNIPPET_CLOSE "\x03"
+
+struct snippet_rows {
+	json_t *records;            /* the page: each gets _snippet and _snippet_field */
+	const char **columns;       /* the readable indexed fields, in the index's order */
+};
+
+static int attach_snippet(void *arg, json_t *row)
+{
+	struct snippet_rows *s = arg;
+	json_int_t id = json_integer_value(json_array_get(row, 0));
+	size_t i;
+	json_t *record;
+	json_array_foreach(s->records, i, record) {
+		if (json_integer_value(json_object_get(record, "id")) != id)
+			continue;
+		/* the first readable field where the query matched */
+		for (size_t k = 1; k < json_array_size(row); k++) {
+			const char *text = json_string_value(json_array_get(row, k));
+			if (text && strstr(text, SNIPPET_OPEN)) {
+				json_object_set_new(record, "_snippet", json_string(text));
+				json_object_set_new(record, "_snippet_field", json_string(s->columns[k - 1]));
+				break;
+			}
+		}
+	}
+	return 0;
+}
+
+/* A short term's snippet, cut from the record's own values: up to 40 bytes either side, on character bounds. */
+static void short_snippet(const struct meta_object *o, json_t *record, json_t *shorts)
+{
+	const char *term = json_string_value(json_array_get(shorts, 0));
+	for (int i = 0; term && i < o->field_count; i++) {
+		const struct meta_field *f = &o->fields[i];
+		const char *text = f->search ? json_string_value(json_object_get(record, f->name)) : NULL;
+		const char *at = text ? strcasestr(text, term) : NULL;
+		if (!at)
+			continue;
+		const char *from = at - text > 40 ? at - 40 : text;
+		while (from > text && ((unsigned char)*from & 0xC0) == 0x80)
+			from--;
+		const char *end = at + strlen(term), *to = strlen(end) > 40 ? end + 40 : end + strlen(end);
+		while (*to && ((unsigned char)*to & 0xC0) == 0x80)
+			to++;
+		struct strbuf sb = { 0 };
+		if (from > text)
+			strbuf_puts(&sb, "…");
+		strbuf_add(&sb, from, (size_t)(at - from));
+		strbuf_puts(&sb, SNIPPET_OPEN);
+		strbuf_add(&sb, at, strlen(term));
+		strbuf_puts(&sb, SNIPPET_CLOSE);
+		strbuf_add(&sb, end, (size_t)(to - end));
+		if (*to)
+			strbuf_puts(&sb, "…");
+		json_object_set_new(record, "_snippet", json_string(sb.data));
+		json_object_set_new(record, "_snippet_field", json_string(f->name));
+		strbuf_free(&sb);
+		return;
+	}
+}
+
+/*
+ * Adds _snippet (the matched stretch, marked with U+0002 before and U+0003
+ * after each hit) and _snippet_field to each record of a search's page. Only
+ * readable fields are asked for snippets: the MATCH's column filter keeps
+ * hits in them, and the SELECT names no other column.
+ */
+static int add_snippets(struct crm_ctx *ctx, const struct meta_object *o, const char *search, json_t *records)
+{
+	struct strbuf match = { 0 }, sql = { 0 }, table = { 0 };
+	json_t *shorts = json_array(), *ids = json_array();
+	const char *columns[MAX_FIELDS];
+	int readable = 0, column_count = 0;
+	int code = search_terms(ctx, o, search, &match, shorts, &readable);
+	if (code != CRM_OK || !readable || !json_array_size(records))
+		goto cleanup;
+	if (!match.len) {
+		size_t i;
+		json_t *record;
+		json_array_foreach(records, i, record)
+			short_snippet(o, record, shorts);
+		goto cleanup;
+	}
+	strbuf_printf(&table, "%s__search", o->name);
+	strbuf_puts(&sql, "SELECT rowid");
+	int index = 0;
+	for (int i = 0; i < o->field_count && column_count < MAX_FIELDS; i++) {
+		const struct meta_field *f = &o->fields[i];
+		if (!f->search || !meta_field_stored(f))
+			continue;
+		if (access_field(ctx, o, f) != FIELD_ACCESS_HIDDEN) {
+			columns[column_count++] = f->name;
+			strbuf_puts(&sql, ", snippet(");
+			strbuf_ident(&sql, table.data);
+			strbuf_printf(&sql, ", %d, char(2), char(3), '…', 16)", index);
+		}
+		index++;
+	}
+	strbuf_puts(&sql, " FROM ");
+	strbuf_ident(&sql, table.data);
+	strbuf_puts(&sql, " WHERE ");
+	strbuf_ident(&sql, table.data);
+	strbuf_puts(&sql, " MATCH ?1 AND rowid IN (SELECT value FROM json_each(?2))");
+	size_t i;
+	json_t *record;
+	json_array_foreach(records, i, record)
+		json_array_append(ids, json_object_get(record, "id"));
+	char *id_text = json_dumps(ids, JSON_COMPACT);
+	json_t *params = json_pack("[ss]", match.data, id_text);
+	free(id_text);
+	struct snippet_rows rows = { records, columns };
+	struct store_conn *conn = read_conn(ctx);
+	code = store_rows(conn, sql.data, params, attach_snippet, &rows, ctx);
+	read_done(ctx, conn);
+	json_decref(params);
+cleanup:
+	strbuf_free(&match);
+	strbuf_free(&sql);
+	strbuf_free(&table);
+	json_decref(shorts);
+	json_decref(ids);
+	return code;
+}
+
+int object_search(struct crm_ctx *ctx, const char *text, int per_object, json_t **out)
+{
+	int code = access_load(ctx);
+	if (code != CRM_OK)
+		return code;
+	const struct meta *meta = ctx_meta(ctx);
+	json_t *results = json_array();
+	for (int oi = 0; code == CRM_OK && oi < meta->object_count; oi++) {
+		const struct meta_object *o = &meta->objects[oi];
+		bool readable = false;
+		for (int i = 0; i < o->field_count && !readable; i++)
+			readable = o->fields[i].search && meta_field_stored(&o->fields[i])
+			           && access_field(ctx, o, &o->fields[i]) != FIELD_ACCESS_HIDDEN;
+		if (!readable || !access_allows(ctx, o, ACCESS_READ))
+			continue;
+		struct object_query query = { .search = text, .limit = per_object };
+		json_t *page = NULL;
+		code = object_query(ctx, o->name, &query, &page);
+		if (code == CRM_ENOTFOUND) {   /* an object this caller does not see */
+			crm_error_reset(ctx);
+			code = CRM_OK;
+			continue;
+		}
+		json_t *records = json_object_get(page, "records");
+		if (code == CRM_OK && json_array_size(records)) {
+			code = add_snippets(ctx, o, text, records);
+			json_array_append_new(results, json_pack("{s:s, s:O, s:b}", "object", o->name, "records", records,
+			                                         "more", !json_is_null(json_object_get(page, "next"))));
+		}
+		json_decref(page);
+	}
+	if (code != CRM_OK) {
+		json_decref(results);
+		return code;
+	}
+	*out = json_pack("{s:s, s:o}", "q", text, "results", results);
 	return CRM_OK;
 }
 

@@ -32,12 +32,23 @@ struct object_query {
 	const char *filter;      /* expression, or NULL */
 	const char *sort;        /* "-amount,name": fields or dotted paths, '-' = descending */
 	const char *fields;      /* "name,amount,account.name" or NULL = all readable fields */
-	const char *search;      /* text matched (LIKE) against the object's search: true fields */
+	const char *search;      /* full-text search of the search: true fields (ranked unless sorted) */
 	int limit;               /* 0 = OBJECT_DEFAULT_LIMIT; above OBJECT_MAX_LIMIT is CRM_ELIMIT */
 	const char *after;       /* opaque cursor from a previous page, or NULL */
 	enum object_count_mode count;
 	bool deleted;            /* true: the recycle bin (deleted records only) */
 };
+
+/*
+ * The global search: text in every object the caller may read that has
+ * `search: true` fields they may read, at most per_object records each,
+ * under the same row and field rules as a list. *out (owned) =
+ * { "q": text, "results": [ { "object", "records": [...], "more": bool } ] },
+ * objects without a hit left out; each record carries "_snippet" (its best
+ * matching readable field's text around the hits, each hit between U+0002
+ * and U+0003) and "_snippet_field".
+ */
+int object_search(struct crm_ctx *ctx, const char *text, int per_object, json_t **out);
 
 /* Creates a record; *out (may be NULL) receives it as stored. */
 int object_create(struct crm_ctx *ctx, const char *object, json_t *values, json_t **out);

@@ -133,8 +133,15 @@ static const struct key_doc key_docs[] = {
 	  "`required`).",
 	  "required: true" },
 	{ "field", "search", "boolean", "true, false", "false",
-	  "The field takes part in a list's full-text search (`?search=` matches the records where a searchable "
-	  "field contains the text).",
+	  "The field is in its object's full-text index, which the kernel builds and keeps in step with every "
+	  "write (an SQLite FTS5 table `<object>__search`, rebuilt by `crm migrate` when the searchable fields "
+	  "change and by `crm reindex`). `GET /api/v1/objects/<object>?q=text` (or `?search=`) finds the records "
+	  "holding every term of the text, in Chinese, Japanese or English alike: a term of 3 or more characters "
+	  "matches any substring (trigram index, case-insensitive), a term of 1 or 2 characters (客户) is looked "
+	  "for in the records the longer terms matched, else in all of them. Results rank best first (bm25) "
+	  "unless `sort` is given; `GET /api/v1/search?q=text` searches every object the reader may read, "
+	  "with a marked snippet per record. A field hidden from the reader neither matches nor gives a "
+	  "snippet. Stored fields only (a formula is not indexed).",
 	  "search: true" },
 	{ "field", "unique", "boolean", "true, false", "false",
 	  "No two live records hold the same value (a unique index; the recycle bin and nulls do not count).",

@@ -512,7 +512,7 @@ int api_list_query(const struct api_target *target, struct object_query *query,
                    struct api_list_options *options, char *err, size_t errlen)
 {
 	static const char *const allowed[] = {
-		"filter", "sort", "limit", "after", "fields", "search", "count", "deleted", "format", NULL
+		"filter", "sort", "limit", "after", "fields", "search", "q", "count", "deleted", "format", NULL
 	};
 	const char *value;
 	int rc;
@@ -526,6 +526,8 @@ int api_list_query(const struct api_target *target, struct object_query *query,
 	query->sort = api_target_param(target, "sort");
 	query->fields = api_target_param(target, "fields");
 	query->search = api_target_param(target, "search");
+	if (api_target_param(target, "q"))   /* q: the search box's name for the same full-text search */
+		query->search = api_target_param(target, "q");
 	query->after = api_target_param(target, "after");
 	if ((rc = check_length("filter", query->filter, EXPR_MAX_LENGTH, err, errlen)) ||
 	    (rc = check_length("sort", query->sort, MAX_SORT_LENGTH, err, errlen)) ||
@@ -1371,6 +1373,46 @@ static void handle_list(struct route_ctx *r)
 	r->res->status = 200;
 	r->res->content_type = "application/json";
 	r->res->body = jsonw_finish(&text, &r->res->body_len);
+}
+
+/*
+ * GET /api/v1/search?q=text[&limit=n]: the header box's search across every
+ * object the caller may read (engine/object.c object_search), n records per
+ * object (default 5, at most 50).
+ */
+static void handle_search(struct route_ctx *r)
+{
+	static const char *const allowed[] = { "q", "limit", NULL };
+	if (!no_params(r, allowed))
+		return;
+	const char *text = api_target_param(r->target, "q");
+	const char *limit_text = api_target_param(r->target, "limit");
+	char err[200];
+	if (!text || !*text) {
+		problem(r->res, r->req, 400, "q is required: the text to search for");
+		return;
+	}
+	if (check_length("q", text, MAX_SEARCH_LENGTH, err, sizeof(err)) != CRM_OK) {
+		problem(r->res, r->req, 400, "%s", err);
+		return;
+	}
+	long limit = 5;
+	if (limit_text) {
+		char *end;
+		limit = strtol(limit_text, &end, 10);
+		if (*end || end == limit_text || limit < 1 || limit > 50) {
+			problem(r->res, r->req, 400, "limit must be a number from 1 to 50");
+			return;
+		}
+	}
+	json_t *out = NULL;
+	int rc = object_search(&r->ctx, text, (int)limit, &out);
+	if (rc != CRM_OK) {
+		problem_from_ctx(r->api, r->res, r->req, rc, &r->ctx, NULL);
+		return;
+	}
+	respond_json(r->res, 200, out);
+	json_decref(out);
 }
 
 static void handle_create(struct route_ctx *r)
@@ -2810,6 +2852,11 @@ static void route(struct route_ctx *r)
 		/* per caller, like /meta: only what their role may use */
 		if (method_allowed(r, M_GET, method))
 			handle_openapi(r);
+		return;
+	}
+	if (count == 1 && strcmp(seg[0], "search") == 0) {
+		if (method_allowed(r, M_GET, method))
+			handle_search(r);
 		return;
 	}
 	if (count == 1 && strcmp(seg[0], "batch") == 0) {

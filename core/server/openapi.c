@@ -557,7 +557,9 @@ static json_t *list_parameters(void)
 	json_array_append_new(p, param("fields", "query", false, json_pack("{s:s}", "type", "string"),
 		"Comma-separated fields or dotted paths to return (id always comes too)"));
 	json_array_append_new(p, param("search", "query", false, json_pack("{s:s}", "type", "string"),
-		"Text matched against the fields marked search: true"));
+		"Full-text search of the fields marked search: true: records holding every term, best first unless sorted"));
+	json_array_append_new(p, param("q", "query", false, json_pack("{s:s}", "type", "string"),
+		"The same as search (the search box's name for it)"));
 	json_array_append_new(p, param("count", "query", false,
 		json_pack("{s:s, s:[s,s,s,s]}", "type", "string", "enum", "true", "exact", "estimate", "false"),
 		"Include `total`: exact (true) or estimated"));
@@ -1098,6 +1100,22 @@ static void add_global_paths(struct doc *d)
 	json_object_set_new(op, "parameters", kpi_params);
 	add_op(d, "/kpis/{name}", "get", op, NULL);
 
+	/* the global search (engine/object.c object_search): the header box's */
+	json_object_set_new(d->schemas, "SearchResults", json_pack("{s:s, s:[s,s], s:{s:{s:s}, s:{s:s, s:{s:s, "
+		"s:[s,s,s], s:{s:{s:s}, s:{s:s, s:{s:s}}, s:{s:s}}}}}}", "type", "object", "required", "q", "results",
+		"properties", "q", "type", "string", "results", "type", "array", "items", "type", "object", "required",
+		"object", "records", "more", "properties", "object", "type", "string", "records", "type", "array", "items",
+		"type", "object", "more", "type", "boolean"));
+	r = responses(json_pack("{s:o}", "200", json_response("Ranked hits per object the caller reads, each record with "
+		"_snippet (hits between U+0002 and U+0003) and _snippet_field", ref_to("SearchResults"))), E_READ);
+	op = operation("search", "Full-text search across every object the caller reads", "search", false, r);
+	json_object_set_new(op, "parameters", json_pack("[o,o]",
+		param("q", "query", true, json_pack("{s:s, s:i}", "type", "string", "minLength", 1),
+		      "The text: records holding every term (white space between terms)"),
+		param("limit", "query", false, json_pack("{s:s, s:i, s:i, s:i}", "type", "integer", "minimum", 1,
+		      "maximum", 50, "default", 5), "Records per object")));
+	add_op(d, "/search", "get", op, NULL);
+
 	add_report_documents(d);
 
 	/* meta, openapi.json */
@@ -1148,6 +1166,8 @@ static void add_global_paths(struct doc *d)
 	json_array_append_new(d->tags, json_pack("{s:s, s:s}", "name", "session", "description", "Log in, who am I, log out"));
 	json_array_append_new(d->tags, json_pack("{s:s, s:s}", "name", "metadata", "description",
 		"The metadata and this document, as the caller may use them"));
+	json_array_append_new(d->tags, json_pack("{s:s, s:s}", "name", "search", "description",
+		"Full-text search across objects"));
 	json_array_append_new(d->tags, json_pack("{s:s, s:s}", "name", "batch", "description",
 		"Several object operations in one transaction"));
 }

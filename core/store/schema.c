@@ -7,6 +7,9 @@
  * field, index) apply freely. Destructive ones (a removed object or field, a
  * changed type, a narrowed enum) are refused unless allowed, and even then
  * the old data is copied into a _crm_backup_* table first.
+ *
+ * An object with `search: true` fields also gets a full-text index, kept
+ * among the indexes (see search_def).
  */
 #include <math.h>
 #include <stdio.h>
@@ -219,10 +222,12 @@ struct index_def {
 	struct strbuf sql;
 };
 
+static bool search_def(const struct meta_object *o, struct index_def *d);
+
 /* Every index the metadata asks for (refs, owner, unique fields, declared indexes), and the recycle bin's. */
 static int index_defs(const struct meta_object *o, struct index_def **out)
 {
-	int cap = o->field_count + o->index_count + 1, count = 0;
+	int cap = o->field_count + o->index_count + 2, count = 0;
 	struct index_def *defs = xcalloc((size_t)cap, sizeof(*defs));
 	for (int i = 0; i < o->field_count; i++) {
 		const struct meta_field *f = &o->fields[i];
@@ -277,8 +282,51 @@ static int index_defs(const struct meta_object *o, struct index_def **out)
 	strbuf_puts(&d->sql, " ON ");
 	strbuf_ident(&d->sql, o->name);
 	strbuf_puts(&d->sql, "(\"deleted_at\") WHERE \"deleted_at\" IS NOT NULL");
+	if (search_def(o, &defs[count]))
+		count++;
 	*out = defs;
 	return count;
+}
+
+/*
+ * The full-text index of o's stored `search: true` fields, or false when it
+ * has none: an FTS5 table "<object>__search" with rowid = record id and the
+ * trigram tokenizer, which finds any substring of 3 or more characters in
+ * Chinese, Japanese and English alike with no word segmentation. It keeps its
+ * own copy of the text, so a record's entry goes by id alone and a missed
+ * write could only leave it stale, never corrupt it. The store's write path
+ * keeps it in step (store.c: search_sync), in the writer's transaction. The
+ * script fills it from the records already there; a change of the searchable
+ * fields changes the script, which drops and refills it.
+ */
+static bool search_def(const struct meta_object *o, struct index_def *d)
+{
+	struct strbuf cols = { 0 };
+	if (!store_search_columns(o, &cols))
+		return false;
+	snprintf(d->name, sizeof(d->name), "%s__search", o->name);
+	struct strbuf *sql = &d->sql;
+	strbuf_puts(sql, "CREATE VIRTUAL TABLE ");
+	strbuf_ident(sql, d->name);
+	strbuf_printf(sql, " USING fts5(%s, tokenize='trigram case_sensitive 0'); INSERT INTO ", cols.data);
+	strbuf_ident(sql, d->name);
+	strbuf_printf(sql, "(rowid, %s) SELECT \"id\", %s FROM ", cols.data, cols.data);
+	strbuf_ident(sql, o->name);
+	strbuf_free(&cols);
+	return true;
+}
+
+static bool is_search_index(const char *name)
+{
+	size_t len = strlen(name), tail = strlen("__search");
+	return len > tail && strcmp(name + len - tail, "__search") == 0;
+}
+
+/* Appends the SQL that drops index name (a full-text index is a table). */
+static void drop_index_sql(struct strbuf *sql, const char *name)
+{
+	strbuf_puts(sql, is_search_index(name) ? "DROP TABLE IF EXISTS " : "DROP INDEX IF EXISTS ");
+	strbuf_ident(sql, name);
 }
 
 static void index_defs_free(struct index_def *defs, int count)
@@ -366,6 +414,7 @@ int schema_plan(struct store *store, struct schema_plan **out, struct crm_ctx *c
 			s->sql = strbuf_detach(&sql);
 			s->object = o;
 		}
+		bool retyped = false;   /* a retyped or narrowed searchable column: refill the full-text index */
 		for (int i = 0; i < o->field_count; i++) {
 			const struct meta_field *f = &o->fields[i];
 			json_t *was = have ? json_object_get(have, f->name) : NULL;
@@ -407,6 +456,7 @@ int schema_plan(struct store *store, struct schema_plan **out, struct crm_ctx *c
 				continue;
 			const char *old_sig = json_string_value(json_array_get(was, 0));
 			if (strcmp(old_sig, sig) != 0) {
+				retyped |= f->search;
 				struct schema_step *s = add_step(plan, STEP_CHANGE_TYPE,
 					"change type of %s.%s from %s to %s (old values kept in a backup table)",
 					o->name, f->name, old_sig, sig);
@@ -429,6 +479,7 @@ int schema_plan(struct store *store, struct schema_plan **out, struct crm_ctx *c
 				}
 				json_decref(old_values);
 				if (json_array_size(removed)) {
+					retyped |= f->search;
 					char *list = json_dumps(removed, JSON_COMPACT);
 					struct schema_step *s = add_step(plan, STEP_NARROW_ENUM,
 						"narrow enum %s.%s: remove %s (records holding them are kept in a backup table and cleared)",
@@ -468,7 +519,8 @@ int schema_plan(struct store *store, struct schema_plan **out, struct crm_ctx *c
 		for (int i = 0; i < def_count; i++) {
 			json_object_set_new(wanted_indexes, defs[i].name, json_true());
 			json_t *was = json_object_get(k.indexes, defs[i].name);
-			if (was && strcmp(json_string_value(json_array_get(was, 1)), defs[i].sql.data) == 0)
+			if (was && strcmp(json_string_value(json_array_get(was, 1)), defs[i].sql.data) == 0
+			    && !(retyped && is_search_index(defs[i].name)))
 				continue;
 			if (was) {
 				struct schema_step *d = add_step(plan, STEP_DROP_INDEX, "drop changed index %s", defs[i].name);
@@ -595,8 +647,7 @@ static int drop_column_indexes(struct store_conn *conn, const char *object, cons
 		if (code != CRM_OK)
 			break;
 		struct strbuf sql = { 0 };
-		strbuf_puts(&sql, "DROP INDEX IF EXISTS ");
-		strbuf_ident(&sql, json_string_value(name));
+		drop_index_sql(&sql, json_string_value(name));
 		code = store_exec(conn, sql.data, ctx);
 		strbuf_free(&sql);
 		if (code == CRM_OK)
@@ -629,8 +680,7 @@ static int apply_step(struct store_conn *conn, const struct schema_step *s, stru
 			                   json_pack("[sss]", s->name, s->object->name, s->sql), ctx);
 		break;
 	case STEP_DROP_INDEX:
-		strbuf_puts(&sql, "DROP INDEX IF EXISTS ");
-		strbuf_ident(&sql, s->name);
+		drop_index_sql(&sql, s->name);
 		code = store_exec(conn, sql.data, ctx);
 		if (code == CRM_OK)
 			code = exec_params(conn, "DELETE FROM _crm_indexes WHERE name = ?1",
@@ -783,7 +833,12 @@ static int apply_step(struct store_conn *conn, const struct schema_step *s, stru
 	case STEP_DROP_TABLE: {
 		struct strbuf backup = { 0 };
 		backup_name(&backup, s->name, NULL);
-		strbuf_puts(&sql, "ALTER TABLE ");
+		/* the full-text index goes with its object (the backup keeps the text) */
+		struct strbuf search = { 0 };
+		strbuf_printf(&search, "%s__search", s->name);
+		drop_index_sql(&sql, search.data);
+		strbuf_free(&search);
+		strbuf_puts(&sql, "; ALTER TABLE ");
 		strbuf_ident(&sql, s->name);
 		strbuf_puts(&sql, " RENAME TO ");
 		strbuf_ident(&sql, backup.data);
@@ -846,6 +901,44 @@ int schema_apply(struct store *store, const struct schema_plan *plan, bool allow
 		return crm_error(ctx, code, "schema change failed and was rolled back: %s", message);
 	}
 	return store_commit(conn, ctx);
+}
+
+int schema_search_rebuild(struct store *store, const char *object, int *out_count, struct crm_ctx *ctx)
+{
+	const struct meta *meta = store_meta(store);
+	if (object && !meta_find_object(meta, object))
+		return crm_error(ctx, CRM_ENOTFOUND, "unknown object '%.64s'", object);
+	struct store_conn *conn;
+	int code = store_begin(store, &conn, ctx);
+	if (code != CRM_OK)
+		return code;
+	int count = 0;
+	for (int oi = 0; code == CRM_OK && oi < meta->object_count; oi++) {
+		const struct meta_object *o = &meta->objects[oi];
+		struct index_def d = { 0 };
+		if ((object && strcmp(object, o->name) != 0) || !search_def(o, &d))
+			continue;
+		/* dropped and created: a damaged or missing index comes back whole */
+		struct strbuf sql = { 0 };
+		drop_index_sql(&sql, d.name);
+		strbuf_puts(&sql, "; ");
+		strbuf_puts(&sql, d.sql.data);
+		code = store_exec(conn, sql.data, ctx);
+		if (code == CRM_OK)
+			code = exec_params(conn, "INSERT OR REPLACE INTO _crm_indexes(name, object, sql) VALUES (?1, ?2, ?3)",
+			                   json_pack("[sss]", d.name, o->name, d.sql.data), ctx);
+		strbuf_free(&sql);
+		strbuf_free(&d.sql);
+		count++;
+	}
+	if (code != CRM_OK) {
+		store_rollback(conn);
+		return code;
+	}
+	code = store_commit(conn, ctx);
+	if (code == CRM_OK)
+		*out_count = count;
+	return code;
 }
 
 void schema_plan_free(struct schema_plan *plan)

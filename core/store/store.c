@@ -182,11 +182,15 @@ static int authorize(void *arg, int action, const char *a1, const char *a2, cons
 		if (a1 && strcmp(a1, "sqlite_master") == 0)
 			return SQLITE_OK;
 		break;
+	case SQLITE_PRAGMA:
+		/* FTS5 reads it when a connection first uses a full-text index (schema.c): read-only */
+		if (a1 && strcmp(a1, "data_version") == 0 && !a2)
+			return SQLITE_OK;
+		break;
 	case SQLITE_INSERT:
 	case SQLITE_DELETE:
 	case SQLITE_ATTACH:
 	case SQLITE_DETACH:
-	case SQLITE_PRAGMA:
 		break;
 	case SQLITE_READ:
 		if (state->q->column_allowed(state->q->column_arg, a1 ? a1 : "", a2 ? a2 : ""))
@@ -1109,6 +1113,81 @@ int store_field_sql(struct expr_sql *b, const struct meta_field *field, struct s
 	return expr_compile_path(b, field->name, out, NULL, err, errlen);
 }
 
+/*
+ * The full-text index ("<object>__search", schema.c) follows each record
+ * write here, on the writer's connection and so in its transaction: the
+ * record and its index entry commit or roll back together. Not triggers:
+ * SQLite refuses a trigger that writes an FTS5 table while the schema is
+ * untrusted (SQLITE_DBCONFIG_TRUSTED_SCHEMA 0, set in store_open), and
+ * trusting a database file's schema would let that file run code on open.
+ * Every record write goes through store_insert, store_update, store_purge
+ * and store_rollup_refresh, so these four calls cover them; schema steps
+ * refill the index themselves. The entry is dropped by id and written again
+ * from the row as it now is (nothing when the row is gone).
+ */
+bool store_search_columns(const struct meta_object *object, struct strbuf *out)
+{
+	size_t start = out->len;
+	for (int i = 0; i < object->field_count; i++) {
+		const struct meta_field *f = &object->fields[i];
+		if (!f->search || !meta_field_stored(f))
+			continue;
+		if (out->len > start)
+			strbuf_puts(out, ", ");
+		strbuf_ident(out, f->name);
+	}
+	return out->len > start;
+}
+
+static int search_sync(struct store_conn *conn, const struct meta_object *object, int64_t id,
+                       struct crm_ctx *ctx)
+{
+	struct strbuf cols = { 0 }, table = { 0 }, sql = { 0 };
+	if (!store_search_columns(object, &cols))
+		return CRM_OK;
+	strbuf_printf(&table, "%s__search", object->name);
+	strbuf_puts(&sql, "DELETE FROM ");
+	strbuf_ident(&sql, table.data);
+	strbuf_puts(&sql, " WHERE rowid = ?1");
+	int code = CRM_OK;
+	for (int pass = 0; pass < 2 && code == CRM_OK; pass++) {
+		if (pass) {
+			strbuf_reset(&sql);
+			strbuf_puts(&sql, "INSERT INTO ");
+			strbuf_ident(&sql, table.data);
+			strbuf_printf(&sql, "(rowid, %s) SELECT \"id\", %s FROM ", cols.data, cols.data);
+			strbuf_ident(&sql, object->name);
+			strbuf_puts(&sql, " WHERE \"id\" = ?1");
+		}
+		sqlite3_stmt *stmt;
+		code = store_prepare(conn, sql.data, &stmt, ctx);
+		if (code != CRM_OK)
+			break;
+		sqlite3_bind_int64(stmt, 1, id);
+		int rc = store_step(conn, stmt);
+		store_done(conn, stmt);
+		if (rc != SQLITE_DONE)
+			code = store_sql_error(conn, rc, ctx, "search index");
+	}
+	strbuf_free(&cols);
+	strbuf_free(&table);
+	strbuf_free(&sql);
+	return code;
+}
+
+/* Whether changes (field: value) touch a field of the full-text index. */
+static bool search_touched(const struct meta_object *object, json_t *changes)
+{
+	const char *key;
+	json_t *value;
+	json_object_foreach(changes, key, value) {
+		const struct meta_field *f = meta_find_field(object, key);
+		if (f && f->search)
+			return true;
+	}
+	return false;
+}
+
 int store_insert(struct store_conn *conn, const struct meta_object *object, json_t *values,
                  int64_t *out_id, struct crm_ctx *ctx)
 {
@@ -1138,7 +1217,11 @@ int store_insert(struct store_conn *conn, const struct meta_object *object, json
 	store_done(conn, stmt);
 	if (rc != SQLITE_DONE)
 		return store_sql_error(conn, rc, ctx, "insert");
-	*out_id = sqlite3_last_insert_rowid(conn->db);
+	int64_t id = sqlite3_last_insert_rowid(conn->db);
+	int code = search_sync(conn, object, id, ctx);
+	if (code != CRM_OK)
+		return code;
+	*out_id = id;
 	return CRM_OK;
 }
 
@@ -1178,7 +1261,7 @@ int store_update(struct store_conn *conn, const struct meta_object *object, int6
 	if (rc != SQLITE_DONE)
 		return store_sql_error(conn, rc, ctx, "update");
 	if (sqlite3_changes(conn->db) == 1)
-		return CRM_OK;
+		return search_touched(object, changes) ? search_sync(conn, object, id, ctx) : CRM_OK;
 	/* Nothing changed: tell a missing record from a lost update. */
 	json_t *current = NULL;
 	code = store_get(conn, object, id, allow_deleted, &current, ctx);
@@ -1427,7 +1510,7 @@ int store_purge(struct store_conn *conn, const struct meta_object *object, int64
 		return store_sql_error(conn, rc, ctx, "purge");
 	if (sqlite3_changes(conn->db) != 1)
 		return crm_error(ctx, CRM_ENOTFOUND, "no deleted %s with id %lld", object->name, (long long)id);
-	return CRM_OK;
+	return search_sync(conn, object, id, ctx);
 }
 
 bool store_converts(const struct meta *meta, const struct meta_field *money)
@@ -1550,6 +1633,8 @@ int store_rollup_refresh(struct store_conn *conn, const struct meta_field *rollu
 		if (rc != SQLITE_DONE)
 			code = store_sql_error(conn, rc, ctx, "rollup");
 	}
+	if (code == CRM_OK && rollup->search)
+		code = search_sync(conn, parent, parent_id, ctx);
 	expr_sql_free(&b);
 	return code;
 }

@@ -249,6 +249,12 @@ bool schema_plan_destructive(const struct schema_plan *plan);
 int schema_apply(struct store *store, const struct schema_plan *plan, bool allow_destructive,
                  struct crm_ctx *ctx);
 void schema_plan_free(struct schema_plan *plan);
+/*
+ * Rebuilds the full-text index ("<object>__search", see schema.c) of object,
+ * or of every object with `search: true` fields when object is NULL, from the
+ * records, in one transaction. *out_count: the indexes rebuilt.
+ */
+int schema_search_rebuild(struct store *store, const char *object, int *out_count, struct crm_ctx *ctx);
 
 /* For schema.c: DDL on the writer inside a transaction. */
 int store_exec(struct store_conn *conn, const char *sql, struct crm_ctx *ctx);

@@ -22,6 +22,11 @@ int store_rollup_sql(struct expr_sql *b, const struct meta_field *rollup, struct
                      char *err, size_t errlen);
 struct store *store_conn_store(struct store_conn *conn);
 /*
+ * The columns of object's full-text index (its stored `search: true` fields)
+ * as a quoted SQL list appended to out; false (out untouched) when it has none.
+ */
+bool store_search_columns(const struct meta_object *object, struct strbuf *out);
+/*
  * Registers on db the SQL functions that compiled expressions call
  * (expr_sql_function: crm_round, crm_add_months); every connection that
  * runs expression SQL needs them. Returns an SQLite result code.

@@ -252,6 +252,10 @@ async function exercise(role, session) {
   note('/kpis', 'get', await call('GET', '/kpis?day=2026-13-01', { token }));
   note('/kpis/{name}', 'get', await call('GET', `/kpis/${kpis.status === 200 && kpis.json.kpis.length ? kpis.json.kpis[0].name : 'won_revenue'}`, { token }));
   note('/kpis/{name}', 'get', await call('GET', '/kpis/no_such_kpi', { token }));
+  // the global search: hits, FTS5 syntax typed as text, a bad limit (400)
+  note('/search', 'get', await call('GET', `/search?q=${encodeURIComponent('Company')}`, { token }));
+  note('/search', 'get', await call('GET', `/search?q=${encodeURIComponent('NEAR( "x* -y')}`, { token }));
+  note('/search', 'get', await call('GET', '/search?q=x&limit=0', { token }));
   // report documents: the list, each one it names, and each with a bad limit (400)
   const reports = note('/reports', 'get', await call('GET', '/reports', { token }));
   for (const r of reports.status === 200 ? reports.json.reports : []) {

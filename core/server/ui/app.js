@@ -2295,24 +2295,30 @@ async function viewHome(view) {
 }
 
 // ---- global search --------------------------------------------------------------------------
-// Every readable object with `search: true` fields, asked in parallel (the per-object `search`
-// of the list API, which applies the caller's rules and hides what they may not read), five
-// hits each, grouped by object. Up and Down move between the hits.
+// GET /api/v1/search: the server's full-text index of every object the caller reads that has
+// `search: true` fields, under their row and field rules, five ranked hits per object, grouped,
+// each with a snippet whose hits come between U+0002 and U+0003 (drawn as <mark>, as text nodes:
+// a record's text is never read as HTML). Up and Down move between the hits.
+function snippetNodes(text) {
+  const out = [];
+  (text || '').split('\u0002').forEach((part, i) => {
+    const [hit, rest] = i ? part.split('\u0003') : [null, part];
+    if (hit != null) out.push(h('mark', { text: hit }));
+    if (rest) out.push(rest);
+  });
+  return out;
+}
 async function viewSearch(view, q) {
   view.append(h('h1', { text: q ? `${t('results')} “${q}”` : t('searchAll') }));
   if (q.length < 2) { view.append(h('p', { class: 'empty', text: t('searchHint') })); return; }
-  const searchable = objects().filter((o) => o.fields.some((f) => f.search));
-  const groups = await Promise.all(searchable.map(async (o) => {
-    try {
-      const { data } = await api('GET', `/objects/${o.name}`, { query: { search: q, limit: 5, fields: `id,${titleField(o)}` } });
-      return { o, records: data.records };
-    } catch (e) { return { o, records: [] }; }
-  }));
-  const found = groups.filter((g) => g.records.length);
+  let results = [];
+  try { results = (await api('GET', '/search', { query: { q, limit: 5 } })).data.results; } catch (e) { results = []; }
+  const found = results.map((g) => ({ o: objectOf(g.object), records: g.records })).filter((g) => g.o && g.records.length);
   if (!found.length) { view.append(h('p', { class: 'empty', 'data-test': 'no-results', text: t('noResults') })); return; }
   const box = h('div', { class: 'search-results', 'data-test': 'search-results' }, found.map(({ o, records }) =>
     h('section', { class: 'group', dataset: { object: o.name } }, h('h2', { text: objectPlural(o) }),
-      h('ul', null, records.map((r) => h('li', null, h('a', { href: `#/o/${o.name}/${r.id}`, text: recordTitle(o, r) })))))));
+      h('ul', null, records.map((r) => h('li', null, h('a', { href: `#/o/${o.name}/${r.id}`, text: recordTitle(o, r) }),
+        r._snippet ? h('div', { class: 'snippet', 'data-test': 'snippet' }, snippetNodes(r._snippet)) : null))))));
   box.addEventListener('keydown', (e) => {
     if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') return;
     const links = [...box.querySelectorAll('a')];
