@@ -388,20 +388,23 @@ class AsUsers:
         return r.json["records"]
 
 
-def run_on_demo(name, make_suite, tests, records=30, seed=7, extra=None):
+def run_on_demo(name, make_suite, tests, records=30, seed=7, extra=None, metadata=None, prepare=None):
     """Runs suite.test_setup, then each of tests (ONLY=substring picks some), against a real `crm serve`
     (with the flags in extra) on a fresh `crm demo` database of the shipped metadata/ and plugins/;
-    make_suite(server, db)."""
+    make_suite(server, db). metadata(work) may return another metadata folder (a copy with fixtures);
+    prepare(db) runs on the demo database before the server starts (rows the API cannot write)."""
     runner = Runner()
     work = tempdir("crm-%s-" % name)
     db = os.path.join(work, "demo.db")
     server = None
     try:
+        meta = metadata(work) if metadata else os.path.join(ROOT, "metadata")
         subprocess.run([crm_binary(), "demo", "--db", db, "--records", str(records), "--seed", str(seed),
-                        "--metadata", os.path.join(ROOT, "metadata"), "--plugins", os.path.join(ROOT, "plugins")],
+                        "--metadata", meta, "--plugins", os.path.join(ROOT, "plugins")],
                        check=True, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        server = Server(work, db=db, metadata=os.path.join(ROOT, "metadata"),
-                        plugins=os.path.join(ROOT, "plugins"), extra=extra).start(as_admin=False)
+        if prepare:
+            prepare(db)
+        server = Server(work, db=db, metadata=meta, plugins=os.path.join(ROOT, "plugins"), extra=extra).start(as_admin=False)
         suite = make_suite(server, db)
         only, runner.only = runner.only, None
         runner.run("%s setup" % name, suite.test_setup)

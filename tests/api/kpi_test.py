@@ -11,12 +11,10 @@ import datetime
 from decimal import ROUND_HALF_UP, Decimal
 import os
 import sqlite3
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (ROOT, Client, Runner, Server, check, cleanup, crm_binary, eq, login,  # noqa: E402
-                    tempdir)
+from common import Client, check, eq, login, run_on_demo  # noqa: E402
 
 API = "/api/v1"
 PASSWORD = "demo1234"
@@ -403,36 +401,10 @@ def seed_audit_history(db):
 
 
 def main():
-    runner = Runner()
-    work = tempdir("crm-kpi-")
-    db = os.path.join(work, "kpi.db")
-    server = None
-    try:
-        subprocess.run([crm_binary(), "demo", "--db", db, "--records", "60", "--seed", "11",
-                        "--metadata", os.path.join(ROOT, "metadata"), "--plugins", os.path.join(ROOT, "plugins")],
-                       check=True, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        seed_audit_history(db)
-        server = Server(work, db=db, metadata=os.path.join(ROOT, "metadata"),
-                        plugins=os.path.join(ROOT, "plugins")).start(as_admin=False)
-        suite = Suite(server, db)
-        runner.only = None
-        runner.run("kpi setup", suite.test_setup)
-        if runner.failed == 0:
-            runner.only = os.environ.get("ONLY")
-            for name in ("everyone_as_admin_equals_sql", "me_and_team_equal_sql", "audit_kpis_are_an_admins_for_everyone",
-                         "zero_divisors_give_null", "dashboard_per_role_equals_sql", "closed_objects_leave_their_kpis_out",
-                         "reports_group_by_date_buckets_in_sql", "bad_input"):
-                runner.run("kpi " + name, getattr(suite, "test_" + name))
-    except Exception as e:
-        print("FAIL kpi setup: %s" % e)
-        runner.failed += 1
-        if server and server.proc:
-            print(server.log_tail())
-    finally:
-        if server:
-            server.stop()
-        cleanup(work)
-    return runner.finish()
+    return run_on_demo("kpi", Suite, (
+        "everyone_as_admin_equals_sql", "me_and_team_equal_sql", "audit_kpis_are_an_admins_for_everyone",
+        "zero_divisors_give_null", "dashboard_per_role_equals_sql", "closed_objects_leave_their_kpis_out",
+        "reports_group_by_date_buckets_in_sql", "bad_input"), records=60, seed=11, prepare=seed_audit_history)
 
 
 if __name__ == "__main__":

@@ -19,8 +19,7 @@ import sys
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (ROOT, Client, Runner, Server, check, cleanup, crm_binary, eq, login, problem,  # noqa: E402
-                    tempdir)
+from common import ROOT, Client, check, crm_binary, eq, login, problem, run_on_demo  # noqa: E402
 
 API = "/api/v1"
 PASSWORD = "demo1234"
@@ -388,35 +387,10 @@ class Suite:
 
 
 def main():
-    runner = Runner()
-    work = tempdir("crm-report-")
-    db = os.path.join(work, "report.db")
-    server = None
-    try:
-        meta = metadata_copy(work)
-        subprocess.run([crm_binary(), "demo", "--db", db, "--records", "60", "--seed", "5", "--metadata", meta,
-                        "--plugins", os.path.join(ROOT, "plugins")],
-                       check=True, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        server = Server(work, db=db, metadata=meta, plugins=os.path.join(ROOT, "plugins")).start(as_admin=False)
-        suite = Suite(server, db, work)
-        runner.only = None
-        runner.run("report setup", suite.test_setup)
-        if runner.failed == 0:
-            runner.only = os.environ.get("ONLY")
-            for name in ("revenue_per_campaign_equals_the_computation", "funnel_counts_each_record_once",
-                         "parameters_filter_and_limit", "a_rep_sees_only_their_rows", "buckets_by_month_quarter_and_week",
-                         "reports_the_reader_cannot_run_are_refused", "bad_input", "check_refuses_bad_reports"):
-                runner.run("report " + name, getattr(suite, "test_" + name))
-    except Exception as e:
-        print("FAIL report setup: %s" % e)
-        runner.failed += 1
-        if server and server.proc:
-            print(server.log_tail())
-    finally:
-        if server:
-            server.stop()
-        cleanup(work)
-    return runner.finish()
+    return run_on_demo("report", lambda server, db: Suite(server, db, server.workdir), (
+        "revenue_per_campaign_equals_the_computation", "funnel_counts_each_record_once", "parameters_filter_and_limit",
+        "a_rep_sees_only_their_rows", "buckets_by_month_quarter_and_week", "reports_the_reader_cannot_run_are_refused",
+        "bad_input", "check_refuses_bad_reports"), records=60, seed=5, metadata=metadata_copy)
 
 
 if __name__ == "__main__":
