@@ -1,0 +1,2 @@
+-- service: what the YAML cannot say. Each concern is its own module; every
+-- crm.* call is in sdk/lua-api.md.
