@@ -191,7 +191,7 @@ class Suite:
                 return {r["id"] for r in recs if r["owner"] in (me["id"], None)}
             return {r["id"] for r in recs if r["owner"] in team}
         if role == "service_agent":
-            if obj in ("account", "contact"):
+            if obj in ("account", "contact", "product"):   # product: the service package's grant
                 return every
             if obj == "activity":
                 return {r["id"] for r in recs if r["owner"] == me["id"]}

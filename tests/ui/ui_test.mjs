@@ -865,7 +865,7 @@ async function main() {
     const labels = await page.$$eval('section.chart-card[data-chart-title="Won revenue by month"] svg.chart text.axis', (ts) => ts.map((x) => x.textContent));
     assert(labels.every((l) => /^\d{4}-\d\d$/.test(l)), `monthly buckets: ${labels}`);
     const tiers = await bars('Open cases by tier');
-    assert(tiers.length === 2, `tier bars ${tiers}`);
+    assert(tiers.length === 3, `tier bars ${tiers}`);   // L1, L2 and the service package's L3
     // the won-by-month chart sums what the report API sums for the same filter
     const { data: rpt } = await rep('GET', `/reports/opportunity?group=close_date&measure=sum(amount)&filter=${encodeURIComponent("stage = 'won'")}`);
     assert(rpt.rows.length > 0, 'won rows exist');
