@@ -830,6 +830,11 @@ static const struct demo_team demo_teams[] = {
 	{ "Sales APAC", "Sales for Asia Pacific, run from Singapore and Shanghai", "sales_manager" },
 	{ "Customer Service", "L1 and L2 support, onboarding and renewals", "service_agent" },
 	{ "Marketing", "Campaigns, events and lead generation", "marketing_user" },
+	/* the service package's second and third tiers and field service (queues: plugins/service/demo.lua) */
+	{ "Technical Support L2", "Second-line technical support: diagnosis, configuration, integrations",
+	  "service_manager" },
+	{ "Expert Support L3", "Third-line engineering: defects, data repairs, root causes", "service_manager" },
+	{ "Field Service", "On-site installation and repair engineers", "service_manager" },
 };
 
 struct demo_user {
@@ -867,6 +872,13 @@ static const struct demo_user demo_users[] = {
 	  "weber-systemhaus.example" },
 	{ "partner2", "Chloé Laurent", "Channel Sales Lead", NULL, NULL, false, "partner_user", "partner",
 	  "laurent-integration.example" },
+	/* the service package's (created only where the metadata has service_manager) */
+	{ "service_manager", "Li Na", "Head of Customer Service", "Customer Service", "admin", false, "service_manager",
+	  "employee", NULL },
+	{ "service_agent2", "Marco Bianchi", "Technical Support Engineer", "Technical Support L2", "service_manager",
+	  false, "service_agent", "employee", NULL },
+	{ "service_agent3", "Zhang Wei", "Support Engineer L3", "Expert Support L3", "service_manager", false,
+	  "service_agent", "employee", NULL },
 };
 
 /*
@@ -969,7 +981,7 @@ static int create_people(struct demo *demo)
 				if (strcmp(demo_teams[t].name, user->team) == 0)
 					set_int(values, "team", team_ids[t]);
 			for (int m = 0; user->manager && m < i; m++)
-				if (strcmp(demo_users[m].login, user->manager) == 0)
+				if (strcmp(demo_users[m].login, user->manager) == 0 && user_ids[m])
 					set_int(values, "manager", user_ids[m]);
 			if ((code = demo_create(demo, DK_USER, values, &user_ids[i])) != CRM_OK ||
 			    (code = demo_password(demo, user->login)) != CRM_OK)
@@ -986,7 +998,7 @@ static int create_people(struct demo *demo)
 		if (!team_created[i])
 			continue;
 		for (int u = 0; u < COUNT(demo_users); u++) {
-			if (strcmp(demo_users[u].login, demo_teams[i].manager) != 0)
+			if (strcmp(demo_users[u].login, demo_teams[i].manager) != 0 || !user_ids[u])
 				continue;
 			json_t *changes = json_pack("{s:I}", "manager", (json_int_t)user_ids[u]);
 			crm_error_reset(demo->ctx);

@@ -435,6 +435,16 @@ bool access_can_read(void *arg, const struct meta_object *object, const struct m
 	return access_field(arg, object, field) != FIELD_ACCESS_HIDDEN;
 }
 
+int access_user_value(void *arg, const char *field, struct expr_value *out)
+{
+	struct crm_ctx *ctx = arg;
+	const struct meta_object *users = meta_find_object(ctx->kernel->meta, "user");
+	const struct meta_field *f = users ? meta_find_field(users, field) : NULL;
+	if (!f || !access_can_read(ctx, users, f))
+		return -1;   /* as a field that does not exist: a hidden one is not confirmed */
+	return user_field(arg, field, out);
+}
+
 bool access_reads_everything(struct crm_ctx *ctx, const struct meta_object *object)
 {
 	if (access_is_admin(ctx))

@@ -20,6 +20,7 @@
 #include "meta_model.h"
 
 struct expr_sql;
+struct expr_value;
 
 /* The caller as access control sees it (owned by the context). */
 struct access_user {
@@ -73,6 +74,8 @@ enum field_access access_field(struct crm_ctx *ctx, const struct meta_object *ob
 
 /* For expr_sql.can_read: arg is the ctx. */
 bool access_can_read(void *ctx, const struct meta_object *object, const struct meta_field *field);
+/* $user.<field> in a caller's filter: a field of their own user record they may read (the builder's user_field). */
+int access_user_value(void *ctx, const char *field, struct expr_value *out);
 
 /* Removes the fields the caller may not read from record (in place). */
 void access_strip(struct crm_ctx *ctx, const struct meta_object *object, json_t *record);

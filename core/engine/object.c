@@ -1883,6 +1883,8 @@ static int compile_query(struct crm_ctx *ctx, const char *object, const struct o
 	c->b.can_read = access_can_read;
 	/* and a path reaches only records the caller may read (the same rule as the list's predicate) */
 	c->b.join_rule = access_join_rule;
+	/* $user.<field>: the caller's own user record (a console's "queue.team = $user.team") */
+	c->b.user_field = access_user_value;
 	c->b.arg = ctx;
 	c->q.object = o;
 	c->q.sql = &c->b;

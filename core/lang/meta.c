@@ -186,6 +186,20 @@ struct lines_aux {
 	struct meta_pos field_pos[LINES_MAX_FIELDS];   /* parallel to views.lines.fields */
 };
 
+#define CONSOLE_MAX_ITEMS 8
+
+/*
+ * Where views.console was written (parse_console_view): its names are checked
+ * once every object is loaded (check_console_view), each error at the value
+ * of the key it is about.
+ */
+struct console_aux {
+	bool present;                 /* written, with a valid shape */
+	struct meta_pos at;           /* the `console` key */
+	struct meta_pos key_pos[16];  /* the value of each key, by its index in console_keys */
+	struct meta_pos clock_pos[CONSOLE_MAX_ITEMS], related_pos[CONSOLE_MAX_ITEMS], panel_pos[CONSOLE_MAX_ITEMS];
+};
+
 /* An object document, before extensions are merged into definitions. */
 struct staged_object {
 	struct meta_object object;
@@ -196,6 +210,7 @@ struct staged_object {
 	struct rule_aux *rule_aux;    /* parallel to object.rules */
 	struct index_aux *index_aux;  /* parallel to object.indexes */
 	struct lines_aux lines;       /* views.lines, from the last document that wrote it */
+	struct console_aux console;   /* views.console, likewise */
 };
 
 /*
@@ -1843,6 +1858,102 @@ static void parse_lines_view(struct loader *ld, const char *object_name, struct 
 	aux->present = valid;
 }
 
+
+/* views.console (docs/metadata.md#console-view), its clocks and its panels */
+static const char *const console_keys[] = {
+	"title", "queue", "sort", "columns", "fields", "clocks", "paused", "related", "suggest", "link", "customer",
+	"panels", NULL,
+};
+static const char *const console_clock_keys[] = { "due", "done", NULL };
+static const char *const console_panel_keys[] = { "object", "ref", "fields", "filter", "sort", "limit", "title", NULL };
+
+/* A list of 1 to CONSOLE_MAX_ITEMS maps whose keys are in keys; each map's position in pos. */
+static bool parse_console_list(struct loader *ld, const char *object_name, const struct ynode *key,
+                               const struct ynode *node, const char *const *keys, struct meta_pos *pos)
+{
+	if (node->kind != YNODE_SEQUENCE || node->count == 0 || node->count > CONSOLE_MAX_ITEMS) {
+		error_node(ld, node, "views.console of '%s': '%s' is a list of 1 to %d maps (see docs/metadata.md#console-view)",
+		           object_name, key->text, CONSOLE_MAX_ITEMS);
+		return false;
+	}
+	bool valid = true;
+	char where[64];
+	snprintf(where, sizeof(where), "views.console.%s", key->text);
+	for (int i = 0; i < node->count; i++) {
+		const struct ynode *item = node->items[i];
+		pos[i] = node_pos(ld, item);
+		if (item->kind != YNODE_MAPPING) {
+			error_node(ld, item, "views.console of '%s': each of '%s' is a map of %s", object_name, key->text,
+			           keys == console_clock_keys ? "{ due, done }" : "{ object, ref, fields, filter, sort, limit, title }");
+			valid = false;
+			continue;
+		}
+		for (int k = 0; k < item->count; k += 2) {
+			if (!in_list(item->items[k]->text, keys)) {
+				error_unknown_key(ld, item->items[k], where, keys);
+				valid = false;
+			}
+		}
+	}
+	return valid;
+}
+
+/*
+ * views.console: a work page for this object's records (the service console
+ * of a case): a queue on the left, the selected record with its clocks and
+ * related lists in the middle, the records of its customer on the right. The
+ * shape is checked here; the names, by check_console_view.
+ */
+static void parse_console_view(struct loader *ld, const char *object_name, struct console_aux *aux,
+                               const struct ynode *key, const struct ynode *node)
+{
+	memset(aux, 0, sizeof(*aux));
+	aux->at = node_pos(ld, key);
+	if (node->kind != YNODE_MAPPING) {
+		error_node(ld, node, "views.console of '%s': expected a map { queue, sort, columns, fields, clocks, ... } (see "
+		           "docs/metadata.md#console-view)", object_name);
+		return;
+	}
+	bool valid = true;
+	for (int i = 0; i < node->count; i += 2) {
+		const struct ynode *part = node->items[i], *value = node->items[i + 1];
+		int k = 0;
+		while (console_keys[k] && strcmp(console_keys[k], part->text))
+			k++;
+		if (!console_keys[k]) {
+			error_unknown_key(ld, part, "views.console", console_keys);
+			valid = false;
+			continue;
+		}
+		aux->key_pos[k] = node_pos(ld, value);
+		if (!strcmp(part->text, "clocks"))
+			valid = parse_console_list(ld, object_name, part, value, console_clock_keys, aux->clock_pos) && valid;
+		else if (!strcmp(part->text, "related"))
+			valid = parse_console_list(ld, object_name, part, value, console_panel_keys, aux->related_pos) && valid;
+		else if (!strcmp(part->text, "panels"))
+			valid = parse_console_list(ld, object_name, part, value, console_panel_keys, aux->panel_pos) && valid;
+		else if (!strcmp(part->text, "columns") || !strcmp(part->text, "fields")) {
+			if (value->kind != YNODE_SEQUENCE || value->count == 0 || value->count > 24) {
+				error_node(ld, value, "views.console of '%s': '%s' is a list of 1 to 24 field names", object_name,
+				           part->text);
+				valid = false;
+			}
+		} else if (!strcmp(part->text, "title")) {
+			struct meta_label label = {0};
+			parse_label(ld, value, "title", &label);
+			label_free(&label);
+		} else if (!get_text(ld, value, part->text)) {
+			valid = false;
+		}
+	}
+	if (!aux->key_pos[1].line) {
+		error_at(ld, aux->at, "views.console of '%s': 'queue' is required: the filter of the records to work on "
+		         "(see docs/metadata.md#console-view)", object_name);
+		valid = false;
+	}
+	aux->present = valid;
+}
+
 static void parse_object(struct loader *ld, const struct ynode *root)
 {
 	struct staged_object so;
@@ -1912,6 +2023,8 @@ static void parse_object(struct loader *ld, const struct ynode *root)
 			for (int v = 0; v < value->count; v += 2)
 				if (!strcmp(value->items[v]->text, "lines"))
 					parse_lines_view(ld, so.object.name, &so.lines, value->items[v], value->items[v + 1]);
+				else if (!strcmp(value->items[v]->text, "console"))
+					parse_console_view(ld, so.object.name, &so.console, value->items[v], value->items[v + 1]);
 		}
 	}
 	if (!name) {
@@ -2538,6 +2651,9 @@ static const struct meta_key_table key_tables[] = {
 	{ "create-action", create_keys },
 	{ "notify-action", notify_keys },
 	{ "lines-view", lines_keys },
+	{ "console-view", console_keys },
+	{ "console-clock", console_clock_keys },
+	{ "console-panel", console_panel_keys },
 	{ "calendar", calendar_keys },
 	{ "calendar-hours", calendar_days },
 };
@@ -4314,6 +4430,8 @@ static void merge_extension(struct loader *ld, struct staged_object *base, struc
 	}
 	if (json_object_get(from->views, "lines"))
 		base->lines = ext->lines;
+	if (json_object_get(from->views, "console"))
+		base->console = ext->console;
 }
 
 /*
@@ -4826,6 +4944,119 @@ static void check_composer(struct loader *ld, const struct meta *meta, const str
 		if (!json_is_string(name) || !meta_find_field(child, json_string_value(name)))
 			error_at(ld, object->pos, "views.composer of '%s': unknown field '%s' of '%s'", object->name,
 			         json_is_string(name) ? shown(ld, json_string_value(name)) : "(not a name)", child->name);
+}
+
+/* A field of object whose kind fits: any field (type 0), a datetime, or a ref (to target when given). */
+static const struct meta_field *console_field(struct loader *ld, const struct meta_object *object, const char *name,
+                                              enum field_type type, const struct meta_object *target,
+                                              struct meta_pos pos, const char *what)
+{
+	const struct meta_field *field = name ? meta_find_field(object, name[0] == '-' ? name + 1 : name) : NULL;
+	if (!field)
+		error_at(ld, pos, "views.console: %s: '%s' has no field '%s'", what, object->name, name ? shown(ld, name) : "(not a name)");
+	else if (type == FIELD_DATETIME && field->type != FIELD_DATETIME)
+		error_at(ld, pos, "views.console: %s: '%s.%s' is %s, not a datetime", what, object->name, field->name,
+		         meta_type_name(field->type));
+	else if (type == FIELD_REF && (field->type != FIELD_REF || (target && field->target != target)))
+		error_at(ld, pos, "views.console: %s: '%s.%s' must be a ref field%s%s", what, object->name, field->name,
+		         target ? " to " : "", target ? target->name : "");
+	else
+		return field;
+	return NULL;
+}
+
+static void console_filter(struct loader *ld, const struct meta *meta, const struct meta_object *object,
+                           const char *filter, struct meta_pos pos, const char *what)
+{
+	struct expr *e = NULL;
+	char err[256];
+	if (filter && (expr_parse(filter, &e, err, sizeof(err)) != CRM_OK || expr_check(e, meta, object, err, sizeof(err)) != CRM_OK))
+		error_at(ld, pos, "views.console: %s of '%s': %s", what, object->name, err);
+	expr_free(e);
+}
+
+/* The panels of related or panels: records of their object whose ref points at a record of target. */
+static void check_console_panels(struct loader *ld, const struct meta *meta, json_t *list, const struct meta_object *target,
+                                 const struct meta_pos *pos, const char *what)
+{
+	size_t i, k;
+	json_t *panel, *name;
+	json_array_foreach(list, i, panel) {
+		const char *object_name = json_string_value(json_object_get(panel, "object"));
+		const struct meta_object *object = object_name ? meta_find_object(meta, object_name) : NULL;
+		if (!object) {
+			error_at(ld, pos[i], "views.console: %s[%zu]: 'object' must name an object, not '%s'", what, i,
+			         object_name ? shown(ld, object_name) : "(none)");
+			continue;
+		}
+		console_field(ld, object, json_string_value(json_object_get(panel, "ref")), FIELD_REF, target, pos[i], what);
+		json_array_foreach(json_object_get(panel, "fields"), k, name)
+			console_field(ld, object, json_string_value(name), 0, NULL, pos[i], what);
+		if (!json_array_size(json_object_get(panel, "fields")))
+			error_at(ld, pos[i], "views.console: %s[%zu]: 'fields' is a list of field names of '%s'", what, i, object->name);
+		if (json_object_get(panel, "sort"))
+			console_field(ld, object, json_string_value(json_object_get(panel, "sort")), 0, NULL, pos[i], what);
+		console_filter(ld, meta, object, json_string_value(json_object_get(panel, "filter")), pos[i], what);
+		json_t *limit = json_object_get(panel, "limit");
+		if (limit && (!json_is_integer(limit) || json_integer_value(limit) < 1 || json_integer_value(limit) > 50))
+			error_at(ld, pos[i], "views.console: %s[%zu]: limit is 1 to 50", what, i);
+	}
+}
+
+/* views.console, once every object is known: each name against the objects (docs/metadata.md#console-view). */
+static void check_console_view(struct loader *ld, const struct meta *meta, const struct meta_object *object,
+                               const struct console_aux *aux)
+{
+	if (!aux->present)
+		return;
+	json_t *console = json_object_get(object->views, "console"), *name;
+	const struct meta_pos *at = aux->key_pos;   /* by the index of the key in console_keys */
+	size_t i;
+	console_filter(ld, meta, object, json_string_value(json_object_get(console, "queue")), at[1], "queue");
+	if (json_object_get(console, "sort"))
+		console_field(ld, object, json_string_value(json_object_get(console, "sort")), 0, NULL, at[2], "sort");
+	json_array_foreach(json_object_get(console, "columns"), i, name)
+		console_field(ld, object, json_string_value(name), 0, NULL, at[3], "columns");
+	json_array_foreach(json_object_get(console, "fields"), i, name)
+		console_field(ld, object, json_string_value(name), 0, NULL, at[4], "fields");
+	json_t *clock;
+	json_array_foreach(json_object_get(console, "clocks"), i, clock) {
+		if (!json_object_get(clock, "due"))
+			error_at(ld, aux->clock_pos[i], "views.console: clocks[%zu]: 'due' is required", i);
+		else
+			console_field(ld, object, json_string_value(json_object_get(clock, "due")), FIELD_DATETIME, NULL,
+			              aux->clock_pos[i], "clocks");
+		if (json_object_get(clock, "done"))
+			console_field(ld, object, json_string_value(json_object_get(clock, "done")), FIELD_DATETIME, NULL,
+			              aux->clock_pos[i], "clocks");
+	}
+	if (json_object_get(console, "paused"))
+		console_field(ld, object, json_string_value(json_object_get(console, "paused")), FIELD_DATETIME, NULL, at[6],
+		              "paused");
+	check_console_panels(ld, meta, json_object_get(console, "related"), object, aux->related_pos, "related");
+	const char *route = json_string_value(json_object_get(console, "suggest"));
+	if (route) {
+		bool ok = strstr(route, "{id}") && !strstr(route, "..") && route[0] != '/' && strlen(route) < 200;
+		for (const char *c = route; ok && *c; c++)
+			ok = (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || strchr("_-/{}", *c);
+		if (!ok)
+			error_at(ld, at[8], "views.console of '%s': 'suggest' is a plugin route path under /api/v1/plugins/ with "
+			         "{id} for the record, such as service/cases/{id}/suggestions, not '%s'", object->name, shown(ld, route));
+		if (!json_object_get(console, "link"))
+			error_at(ld, at[8], "views.console of '%s': 'suggest' needs 'link', the ref field a suggestion is linked by",
+			         object->name);
+	}
+	if (json_object_get(console, "link"))
+		console_field(ld, object, json_string_value(json_object_get(console, "link")), FIELD_REF, NULL, at[9], "link");
+	const struct meta_field *customer = json_object_get(console, "customer")
+		? console_field(ld, object, json_string_value(json_object_get(console, "customer")), FIELD_REF, NULL, at[10],
+		                "customer")
+		: NULL;
+	if (json_object_get(console, "panels") && !json_object_get(console, "customer"))
+		error_at(ld, at[11], "views.console of '%s': 'panels' needs 'customer', the ref field to the record they are "
+		         "about", object->name);
+	else if (customer && customer->target)
+		check_console_panels(ld, meta, json_object_get(console, "panels"), customer->target, aux->panel_pos, "panels");
 }
 
 bool meta_currency_code(const char *text)
@@ -6146,6 +6377,8 @@ static void resolve(struct loader *ld)
 	resolve_kpis(ld);
 	resolve_reports(ld);
 	resolve_templates(ld);
+	for (int o = 0; o < meta->object_count; o++)
+		check_console_view(ld, meta, &meta->objects[o], &ld->staged[o].console);
 	if (ld->diags->error_count == 0)
 		check_types(ld);
 }

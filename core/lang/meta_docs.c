@@ -286,6 +286,11 @@ static const struct key_doc key_docs[] = {
 	  "per child, added, changed, reordered and removed together and saved in one transaction. `crm check` "
 	  "checks each part.",
 	  "lines: { object: quote_line, ref: quote, fields: [product, quantity, unit_price], order: sort_order }" },
+	{ "views", "console", "map ([console](#console-view))", "`{ queue, sort, columns, fields, clocks, ... }`", "none",
+	  "A work page for this object's records in the web UI (`#/console/<object>`): a queue, the selected record "
+	  "with its clocks counting down and related lists, and the records of its customer beside it (the service "
+	  "console of a case). `crm check` checks each part.",
+	  "console: { queue: \"owner = $me and status = 'open'\", sort: resolution_due, clocks: [{ due: resolution_due }] }" },
 	{ "views", "charts", "list of charts",
 	  "each `{ title, group, measure, filter, by, type: bar }`: `title` a label, `group` a field, `measure` "
 	  "count, sum(f), avg(f), min(f) or max(f), `filter` an expression, `by` year, month or day for date groups",
@@ -308,6 +313,63 @@ static const struct key_doc key_docs[] = {
 	  "Keeps the order the user gives the lines: the grid lists them by this field, offers move up and down, "
 	  "and writes 1, 2, 3... into it when it saves.",
 	  "order: sort_order" },
+
+	/* ---- views.console */
+	{ "console-view", "title", "text, or a map of language codes to texts", "", "the object's plural label",
+	  "The page's title and its entry in the navigation.", "title: { en: Service console, zh: 服务工作台 }" },
+	{ "console-view", "queue", "[expression](#expressions)", "over the object (with `$me`, `$user.<field>`)", "required",
+	  "The records to work on, listed on the left under the caller's read rule: my open cases and the "
+	  "unassigned ones of my team's queues.",
+	  "queue: \"status = 'open' and (owner = $me or (owner = null and queue.team = $user.team))\"" },
+	{ "console-view", "sort", "name", "a field, `-` first for descending", "the first clock's `due`",
+	  "The queue's order (empty values last).", "sort: resolution_due" },
+	{ "console-view", "columns", "list of field names", "1 to 24 fields", "the list view's first four",
+	  "What each queue entry shows: the first as its title, the others under it.",
+	  "columns: [number, subject, priority, status]" },
+	{ "console-view", "fields", "list of field names", "1 to 24 fields", "the list view's",
+	  "The selected record's fields in the middle, above its transition buttons.",
+	  "fields: [number, subject, status, account, contact]" },
+	{ "console-view", "clocks", "list of [clocks](#console-clock)", "1 to 8 `{ due, done }`", "none",
+	  "Deadlines shown as live countdowns (\"2h 15m left\", \"overdue 40m\"); the queue shows each record's "
+	  "first clock not yet done.",
+	  "clocks: [{ due: first_response_due, done: first_responded_at }, { due: resolution_due, done: resolved_at }]" },
+	{ "console-view", "paused", "name", "a datetime field", "none",
+	  "While it holds a time the clocks show paused, not a countdown.", "paused: sla_paused_since" },
+	{ "console-view", "related", "list of [panels](#console-panel)", "1 to 8, each `ref` a ref to this object", "none",
+	  "Child records shown under the selected record (its SLA milestones).",
+	  "related: [{ object: case_milestone, ref: case, fields: [kind, status, due_at] }]" },
+	{ "console-view", "suggest", "text", "a plugin route path with `{id}`: lower-case letters, digits, `_-/{}`",
+	  "none",
+	  "`GET /api/v1/plugins/<suggest>` with the record's id answers a list of records to suggest (`id` and a "
+	  "title), each with a Link action that sets `link` to it; a 404 shows an empty panel.",
+	  "suggest: \"service/cases/{id}/suggestions\"" },
+	{ "console-view", "link", "name", "a ref field of the object", "required with `suggest`",
+	  "The field a suggestion's Link sets.", "link: kb_article" },
+	{ "console-view", "customer", "name", "a ref field of the object", "required with `panels`",
+	  "The record the right-hand panels are about (the case's account).", "customer: account" },
+	{ "console-view", "panels", "list of [panels](#console-panel)", "1 to 8, each `ref` a ref to `customer`'s object",
+	  "none",
+	  "The customer's 360 beside the record: each panel the records of an object linked to it; a panel of an "
+	  "object the caller's role may not read is left out.",
+	  "panels: [{ object: contact, ref: account, fields: [full_name, phone] }]" },
+	{ "console-clock", "due", "name", "a datetime field", "required",
+	  "When the deadline falls.", "due: resolution_due" },
+	{ "console-clock", "done", "name", "a datetime field", "none",
+	  "When it was met: a clock with this set shows met (in time) or violated (late), no longer counting.",
+	  "done: resolved_at" },
+	{ "console-panel", "object", "name", "an object", "required", "Whose records the panel lists.",
+	  "object: entitlement" },
+	{ "console-panel", "ref", "name", "a ref field of `object` to the record", "required",
+	  "The field linking them to the selected record (related) or to the customer (panels).", "ref: account" },
+	{ "console-panel", "fields", "list of field names", "fields of `object`", "required",
+	  "What each entry shows: the first as a link to the record.", "fields: [number, service_product, ends_on]" },
+	{ "console-panel", "filter", "[expression](#expressions)", "over `object`", "every record",
+	  "Which of them the panel lists.", "filter: \"status = 'open'\"" },
+	{ "console-panel", "sort", "name", "a field of `object`, `-` first for descending", "newest first",
+	  "Their order.", "sort: -opened_at" },
+	{ "console-panel", "limit", "integer", "1 to 50", "10", "The most entries.", "limit: 5" },
+	{ "console-panel", "title", "text, or a map of language codes to texts", "", "the object's plural label",
+	  "The panel's heading.", "title: { en: Open cases, zh: 未结工单 }" },
 
 	/* ---- role */
 	{ "role", "role", "name", NAME_WORDS, "required",
@@ -1224,6 +1286,44 @@ static const struct section_doc sections[] = {
 	  "  charts:\n"
 	  "    - { title: { en: Pipeline by stage }, group: stage, measure: sum(amount), type: bar }\n"
 	  "    - { title: Won by month, group: close_date, measure: sum(amount), filter: \"stage = 'won'\", by: month, type: bar }\n",
+	  NULL },
+	{ "console-view", "Console (views.console)",
+	  "`views: { console: ... }` on an object: a page of the web UI (`#/console/<object>`, in the navigation "
+	  "beside the object) for working a queue of its records, built from the metadata alone. Left, the queue: "
+	  "the records `queue` picks, in `sort` order, each with its first running clock (\"2h 15m left\", "
+	  "\"overdue 40m\", paused, met or violated in colour). Middle, the selected record: its `fields`, its "
+	  "transition buttons, each clock counting down live, its `related` child records and the suggestions of a "
+	  "plugin route with a Link action. Right, the `customer` record's `panels` (its contacts, open and recent "
+	  "records, entitlements). Every list runs under the caller's rules; a panel of an object the role may not "
+	  "read is not shown. `crm check` reports every unknown key, field, object, filter and route at its "
+	  "file:line:column.",
+	  "object: case\n"
+	  "extend: true\n"
+	  "views:\n"
+	  "  console:\n"
+	  "    title: { en: Service console, zh: 服务工作台 }\n"
+	  "    queue: \"status in ('new', 'open') and (owner = $me or (owner = null and queue.team = $user.team))\"\n"
+	  "    sort: resolution_due\n"
+	  "    columns: [number, subject, priority, status]\n"
+	  "    fields: [number, subject, status, priority, account, contact]\n"
+	  "    clocks: [{ due: first_response_due, done: first_responded_at }, { due: resolution_due, done: resolved_at }]\n"
+	  "    paused: sla_paused_since\n"
+	  "    related: [{ object: case_milestone, ref: case, fields: [kind, status, due_at] }]\n"
+	  "    suggest: \"service/cases/{id}/suggestions\"\n"
+	  "    link: kb_article\n"
+	  "    customer: account\n"
+	  "    panels:\n"
+	  "      - { object: contact, ref: account, fields: [full_name, phone] }\n"
+	  "      - { object: case, ref: account, fields: [number, subject, status], filter: \"status = 'open'\" }\n",
+	  NULL },
+	{ "console-clock", "Console clock",
+	  "An item of a console's `clocks:`: a deadline of the record, counting down until `done` is set.",
+	  "clocks:\n  - { due: first_response_due, done: first_responded_at }\n  - { due: resolution_due, done: resolved_at }\n",
+	  NULL },
+	{ "console-panel", "Console panel",
+	  "An item of a console's `related:` or `panels:`: the records of an object linked by a ref to the selected "
+	  "record or to its customer.",
+	  "panels:\n  - { object: entitlement, ref: account, fields: [number, ends_on, incidents_left], sort: -ends_on, limit: 5 }\n",
 	  NULL },
 	{ "lines-view", "Line items (views.lines)",
 	  "`views: { lines: ... }` on an object: its child records edited inside its record page as a grid, one row "

@@ -33,6 +33,15 @@ ACTIONS = "'create', 'update', 'delete', 'restore', 'transition'"
 WRITES = "FROM _crm_audit WHERE user_id IS NOT NULL AND at >= :start AND at < :after AND action IN (" + ACTIONS + ") {users}"
 # days_between(created_at, close_date): julianday's difference truncated
 CYCLE = "CAST(julianday(close_date) - julianday(created_at) AS INTEGER)"
+MILESTONES = "FROM case_milestone WHERE deleted_at IS NULL AND due_at >= :start AND due_at < :after {people}"
+RESOLVED = ("FROM \"case\" WHERE deleted_at IS NULL AND resolved_at IS NOT NULL AND resolved_at >= :start "
+            "AND resolved_at < :after {people}")
+FIRST_CONTACT = "(tier = 'l1' AND first_responded_at IS NOT NULL AND resolved_at <= first_responded_at)"
+ANSWERED = ("FROM survey WHERE deleted_at IS NULL AND score IS NOT NULL AND answered_at >= :start "
+            "AND answered_at < :after {people_agent}")
+ENTITLEMENTS = ("FROM entitlement e WHERE deleted_at IS NULL AND incidents_included > 0 AND starts_on >= :start "
+                "AND starts_on < :after {people}")
+USED = "(SELECT count(*) FROM \"case\" c WHERE c.entitlement = e.id AND c.deleted_at IS NULL AND c.chargeable = 0)"
 SQL = {
     "won_revenue": "SELECT coalesce(sum(amount), 0) " + WON,
     "deals_won": "SELECT count(*) " + WON,
@@ -88,6 +97,26 @@ SQL = {
     # owner: user (the quota's rep)
     "plan_attainment": "SELECT coalesce(sum(actual_amount), 0) FROM plan_target WHERE deleted_at IS NULL "
                        "AND period_start >= :start AND period_start < :after {people_user}",
+    # the service package's (plugins/service/objects/kpis.yaml): milestones by due date, cases by when they were
+    # resolved, surveys by answer (owner: the survey's agent), entitlements by start (incidents counted from cases)
+    "sla_milestones_met": "SELECT count(*) " + MILESTONES + " AND status = 'met'",
+    "sla_milestones_violated": "SELECT count(*) " + MILESTONES + " AND status = 'violated'",
+    "sla_attainment": "SELECT 100.0 * sum(status = 'met') / nullif(count(*), 0) " + MILESTONES
+                      + " AND status IN ('met', 'violated')",
+    "breached_open_cases": "SELECT count(*) FROM \"case\" WHERE deleted_at IS NULL AND breached = 1 AND status IN "
+                           "('new', 'open', 'waiting_customer') AND opened_at >= :start AND opened_at < :after {people}",
+    "cases_resolved": "SELECT count(*) " + RESOLVED,
+    "cases_resolved_first_contact": "SELECT count(*) " + RESOLVED + " AND " + FIRST_CONTACT,
+    "first_contact_resolution": "SELECT 100.0 * sum(" + FIRST_CONTACT + ") / nullif(count(*), 0) " + RESOLVED,
+    "cases_with_article": "SELECT count(*) " + RESOLVED + " AND kb_article IS NOT NULL",
+    "kb_deflection": "SELECT 100.0 * sum(kb_article IS NOT NULL) / nullif(count(*), 0) " + RESOLVED,
+    "csat_average": "SELECT avg(score) " + ANSWERED,
+    "surveys_answered": "SELECT count(*) " + ANSWERED,
+    "surveys_satisfied": "SELECT count(*) " + ANSWERED + " AND score >= 4",
+    "csat_percent": "SELECT 100.0 * sum(score >= 4) / nullif(count(*), 0) " + ANSWERED,
+    "entitlement_incidents_included": "SELECT coalesce(sum(incidents_included), 0) " + ENTITLEMENTS,
+    "entitlement_incidents_used": "SELECT coalesce(sum(" + USED + "), 0) " + ENTITLEMENTS,
+    "entitlement_usage": "SELECT 100.0 * sum(" + USED + ") / nullif(sum(incidents_included), 0) " + ENTITLEMENTS,
 }
 # the kpis of the audit trail, and the formulas over them: `team` is the manager tree, `all` an admin's only
 AUDIT = {"active_users", "active_users_per_day", "records_created", "records_updated", "records_created_per_user",
@@ -174,7 +203,7 @@ class Suite:
         return self.c.request("GET", API + path, headers=self.h[who], auth=False)
 
     def test_setup(self):
-        for who in ("admin", "sales_manager", "sales_rep1", "service_agent"):
+        for who in ("admin", "sales_manager", "sales_rep1", "service_agent", "service_manager", "marketing_user"):
             self.h[who] = login(self.server.port, who, PASSWORD)
         con = sqlite3.connect("file:%s?mode=ro" % self.db, uri=True)
         self.ids = {login: uid for uid, login in con.execute("SELECT id, login FROM user")}
@@ -214,7 +243,8 @@ class Suite:
                 return (campaign_average(con, name, start, after, owner),
                         campaign_average(con, name, before, start, owner))
             users = "AND user_id IN (%s)" % ",".join(str(i) for i in user_ids) if user_ids is not None else ""
-            sql = SQL[name].format(people=owner, users=users, people_user=owner.replace("owner IN", "user IN"))
+            sql = SQL[name].format(people=owner, users=users, people_user=owner.replace("owner IN", "user IN"),
+                             people_agent=owner.replace("owner IN", "agent IN"))
             now = con.execute(sql, params(day, start, after, before)).fetchone()[0]
             prev = con.execute(sql, params(day, before, start, before2)).fetchone()[0]
             return now, prev
@@ -320,7 +350,9 @@ class Suite:
         rep, boss = self.ids["sales_rep1"], self.ids["sales_manager"]
         team, tree = self.team_of(boss)
         rep_team, _ = self.team_of(rep)
-        views = {"admin": {"all": (None, None)},
+        agent = self.ids["service_agent"]
+        views = {"admin": {"all": (None, None)}, "service_manager": {"all": (None, None)},
+                 "service_agent": {"me": ([agent], [agent])},
                  "sales_manager": {"team": (team, tree), "me": ([boss], [boss])},
                  "sales_rep1": {"me": ([rep], [rep]), "team": (rep_team, [rep])}}
         want = {"admin": ("all", {"won_revenue", "win_rate", "average_deal", "customer_retention", "pipeline_velocity",
@@ -331,14 +363,19 @@ class Suite:
                                            "active_users_per_day", "records_created_per_user",
                                            "records_updated_per_user"}),
                 "sales_rep1": ("me", {"won_revenue", "win_rate", "average_deal", "activities_done",
-                                      "hours_to_first_contact", "records_created_per_user", "records_updated_per_user"})}
+                                      "hours_to_first_contact", "records_created_per_user", "records_updated_per_user"}),
+                # the service package's: an agent's own figures, a service manager everyone's
+                "service_agent": ("me", {"sla_attainment", "breached_open_cases", "first_contact_resolution",
+                                         "kb_deflection", "csat_average", "csat_percent"}),
+                "service_manager": ("all", {"sla_attainment", "breached_open_cases", "first_contact_resolution",
+                                            "kb_deflection", "csat_average", "csat_percent", "entitlement_usage"})}
         for who, (scope, names) in want.items():
             r = self.get(who, "/kpis?view=dashboard&day=%s" % today.isoformat())
             eq(r.status, 200, "dashboard of %s" % who)
             eq({k["name"] for k in r.json["kpis"]}, names, "the tiles of %s" % who)
             eq({k["scope"] for k in r.json["kpis"]}, {scope}, "the scope of %s's tiles" % who)
             eq(self.compare(who, scope, None, today, view=views[who]), names, "dashboard figures of %s" % who)
-        eq(self.get("service_agent", "/kpis?view=dashboard").json["kpis"], [], "a role without tiles")
+        eq(self.get("marketing_user", "/kpis?view=dashboard").json["kpis"], [], "a role without tiles")
 
     def test_closed_objects_leave_their_kpis_out(self):
         """A service agent reads no opportunities: no opportunity kpi, and a direct ask is 404."""

@@ -1908,6 +1908,76 @@ static void test_bad_views_and_defaults_are_refused_where_written(void)
 	meta_diags_free(&diags);
 }
 
+/* views.console: shapes refused as written; each name checked against the objects, at the value it is in. */
+static void test_bad_console_view_is_refused_where_written(void)
+{
+	static const char shapes[] =
+		"object: ticket\n"
+		"fields:\n"
+		"  subject: { type: text }\n"
+		"views:\n"
+		"  console: { sort: subject, colour: red, clocks: [{ due: subject, when: 1 }], related: [] }\n"
+		"---\n"
+		"object: order\n"
+		"views:\n"
+		"  console: [queue]\n";
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = load_one("c.yaml", shapes, &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_DIAG(diags, "c.yaml", 5, 29, "unknown key 'colour' in views.console");
+	ASSERT_DIAG(diags, "c.yaml", 5, 67, "unknown key 'when' in views.console.clocks");
+	ASSERT_DIAG(diags, "c.yaml", 5, 88, "views.console of 'ticket': 'related' is a list of 1 to 8 maps");
+	ASSERT_DIAG(diags, "c.yaml", 5, 3, "views.console of 'ticket': 'queue' is required");
+	ASSERT_DIAG(diags, "c.yaml", 9, 12, "views.console of 'order': expected a map");
+	meta_diags_free(&diags);
+
+	static const char names[] =
+		"object: account\n"
+		"fields:\n"
+		"  name: { type: text }\n"
+		"---\n"
+		"object: ticket\n"
+		"fields:\n"
+		"  subject: { type: text }\n"
+		"  account: { type: ref, to: account }\n"
+		"  due: { type: datetime }\n"
+		"views:\n"
+		"  console:\n"
+		"    queue: \"nosuch = 1\"\n"
+		"    sort: nope\n"
+		"    clocks: [{ due: subject }]\n"
+		"    suggest: \"../x/{id}\"\n"
+		"    link: subject\n"
+		"    customer: account\n"
+		"    panels: [{ object: ticket, ref: subject, fields: [zzz] }, { object: nothing, ref: a, fields: [a] }]\n";
+	rc = load_one("c.yaml", names, &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_DIAG(diags, "c.yaml", 12, 12, "views.console: queue of 'ticket': unknown field 'nosuch'");
+	ASSERT_DIAG(diags, "c.yaml", 13, 11, "views.console: sort: 'ticket' has no field 'nope'");
+	ASSERT_DIAG(diags, "c.yaml", 14, 14, "views.console: clocks: 'ticket.subject' is text, not a datetime");
+	ASSERT_DIAG(diags, "c.yaml", 15, 14, "'suggest' is a plugin route path under /api/v1/plugins/");
+	ASSERT_DIAG(diags, "c.yaml", 16, 11, "views.console: link: 'ticket.subject' must be a ref field");
+	ASSERT_DIAG(diags, "c.yaml", 18, 14, "views.console: panels: 'ticket.subject' must be a ref field to account");
+	ASSERT_DIAG(diags, "c.yaml", 18, 14, "views.console: panels: 'ticket' has no field 'zzz'");
+	ASSERT_DIAG(diags, "c.yaml", 18, 63, "views.console: panels[1]: 'object' must name an object, not 'nothing'");
+	meta_diags_free(&diags);
+
+	static const char good[] =
+		"object: ticket\n"
+		"fields:\n"
+		"  subject: { type: text }\n"
+		"  due: { type: datetime }\n"
+		"views:\n"
+		"  console: { queue: \"owner = $me\", sort: due, columns: [subject], clocks: [{ due: due }] }\n";
+	rc = load_one("c.yaml", good, &meta, &diags);
+	ASSERT_EQ(rc, CRM_OK);
+	ASSERT_STR_EQ(json_string_value(json_object_get(json_object_get(meta_find_object(meta, "ticket")->views,
+	              "console"), "sort")), "due");
+	meta_free(meta);
+	meta_diags_free(&diags);
+}
+
 /* views.lines: each name is checked against the objects, and each error points at the name it is about. */
 static void test_bad_lines_view_is_refused_where_written(void)
 {
@@ -2058,6 +2128,7 @@ static struct test_case tests[] = {
 	{"repository_metadata_loads_with_the_demo_roles", test_repository_metadata_loads_with_the_demo_roles},
 	{"bad_views_and_defaults_are_refused_where_written", test_bad_views_and_defaults_are_refused_where_written},
 	{"bad_lines_view_is_refused_where_written", test_bad_lines_view_is_refused_where_written},
+	{"bad_console_view_is_refused_where_written", test_bad_console_view_is_refused_where_written},
 };
 
 TEST_MAIN(tests)

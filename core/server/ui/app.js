@@ -72,6 +72,10 @@ const STRINGS = {
     attachments: 'Attachments', attachFile: 'Attach a file', dropFiles: 'or drop files here', fileName: 'File',
     fileSize: 'Size', fileType: 'Type', download: 'Download', noFiles: 'No files attached',
     confirmDeleteFile: 'Delete this file?', uploading: 'Uploading…', uploaded: 'File attached',
+    console: 'Console', myQueue: 'My queue', queueEmpty: 'Nothing in your queue', suggestions: 'Suggestions',
+    noSuggestions: 'No suggestions', link: 'Link', linkedNow: 'Linked', openRecord: 'Open record', chooseRecord: 'Choose a record in the queue',
+    clockLeft: '{d} left', clockOverdue: 'overdue {d}', clockPaused: 'paused', clockMet: 'met', clockViolated: 'violated',
+    clockNone: 'no due date', unitD: 'd', unitH: 'h', unitM: 'm', clocks: 'Clocks',
   },
   zh: {
     login: '登录', logout: '退出', user: '登录名', password: '密码', loginFailed: '登录失败',
@@ -122,6 +126,10 @@ const STRINGS = {
     attachments: '附件', attachFile: '上传文件', dropFiles: '或将文件拖放到此处', fileName: '文件',
     fileSize: '大小', fileType: '类型', download: '下载', noFiles: '暂无附件',
     confirmDeleteFile: '确定删除此文件吗？', uploading: '正在上传…', uploaded: '文件已上传',
+    console: '工作台', myQueue: '我的队列', queueEmpty: '队列中没有记录', suggestions: '推荐',
+    noSuggestions: '暂无推荐', link: '关联', linkedNow: '已关联', openRecord: '打开记录', chooseRecord: '请在队列中选择一条记录',
+    clockLeft: '剩余 {d}', clockOverdue: '已逾期 {d}', clockPaused: '已暂停', clockMet: '已达成', clockViolated: '已违约',
+    clockNone: '无截止时间', unitD: '天', unitH: '小时', unitM: '分钟', clocks: '计时',
   },
 };
 const t = (key) => (STRINGS[state.lang] || STRINGS.en)[key] || STRINGS.en[key] || key;
@@ -470,6 +478,7 @@ async function render() {
     else if (kind === 'o' && objectOf(oname)) await viewRecord(view, objectOf(oname), id, false);
     else if (kind === '360' && objectOf(oname)) await viewRecord(view, objectOf(oname), id, true);
     else if (kind === 'k' && kanbanOf(objectOf(oname))) await viewKanban(view, objectOf(oname));
+    else if (kind === 'console' && consoleOf(objectOf(oname))) await viewConsole(view, objectOf(oname), id);
     else if (kind === 'search') await viewSearch(view, params.get('q') || '');
     else view.append(h('h1', { text: t('notFound') }));
   } catch (e) {
@@ -541,8 +550,10 @@ function renderChrome() {
   }
   for (const [m, list] of modules) {
     nav.append(h('h2', { text: moduleLabel(m) }), h('ul', null, list.map((o) => h('li', null,
-      link(`#/o/${o.name}`, objectPlural(o), current[1] === o.name && current[0] !== 'k'),
-      kanbanOf(o) ? link(`#/k/${o.name}`, t('board'), current[1] === o.name && current[0] === 'k') : null))));
+      link(`#/o/${o.name}`, objectPlural(o), current[1] === o.name && current[0] !== 'k' && current[0] !== 'console'),
+      kanbanOf(o) ? link(`#/k/${o.name}`, t('board'), current[1] === o.name && current[0] === 'k') : null)),
+      list.filter(consoleOf).map((o) => h('li', null, link(`#/console/${o.name}`,
+        label(consoleOf(o).title, `${objectLabel(o)} · ${t('console')}`), current[1] === o.name && current[0] === 'console')))));
   }
   nav.addEventListener('click', (e) => { if (e.target.closest('a') && state.navOpen) { state.navOpen = false; nav.classList.remove('open'); } });
 }
@@ -2687,6 +2698,169 @@ async function viewDashboard(view, module, params) {
     monthly.append(h('div', { class: 'title' }, h('h2', { text: `${objectLabel(o)}: ${fieldLabel(sumf)} ${t('perMonth')}` }), pick), area);
     await draw();
   })]);
+}
+
+// ---- the console (views.console): a queue, the record with its clocks, its customer's 360 ------
+// Built from the metadata of any object that declares views.console (docs/metadata.md#console-view).
+function consoleOf(o) {
+  const c = o && o.views && o.views.console;
+  return c && typeof c.queue === 'string' ? c : null;
+}
+// "2h 15m", "3d 4h", "40m" (zh: 2小时15分钟)
+function duration(ms) {
+  const minutes = Math.max(0, Math.floor(ms / 60000));
+  const d = Math.floor(minutes / 1440), hh = Math.floor((minutes % 1440) / 60), m = minutes % 60;
+  const sep = state.lang === 'zh' ? '' : ' ';
+  const parts = d ? [[d, 'unitD'], [hh, 'unitH']] : hh ? [[hh, 'unitH'], [m, 'unitM']] : [[m, 'unitM']];
+  return parts.filter(([n], i) => n || i === 0).map(([n, u]) => `${n}${t(u)}`).join(sep);
+}
+// A clock of record r at now: met or violated once done, paused, counting down, overdue, or none.
+function clockState(c, spec, r, now) {
+  const due = r[spec.due] ? Date.parse(r[spec.due]) : NaN;
+  if (spec.done && r[spec.done]) {
+    const done = Date.parse(r[spec.done]);
+    return { kind: Number.isNaN(due) || done <= due ? 'met' : 'violated' };
+  }
+  if (Number.isNaN(due)) return { kind: 'none' };
+  if (c.paused && r[c.paused]) return { kind: 'paused' };
+  return due >= now ? { kind: 'left', ms: due - now } : { kind: 'overdue', ms: now - due };
+}
+const clockText = (st) => ({ left: () => t('clockLeft').replace('{d}', duration(st.ms)),
+  overdue: () => t('clockOverdue').replace('{d}', duration(st.ms)), paused: () => t('clockPaused'),
+  met: () => t('clockMet'), violated: () => t('clockViolated'), none: () => t('clockNone') })[st.kind]();
+// The clock a queue entry shows: the first still running, else the last one
+const queueClock = (c, r) => (c.clocks || []).find((k) => !(k.done && r[k.done])) || (c.clocks || []).slice(-1)[0];
+// A live clock: its text and colour follow the time (one timer for the page, stopped when it goes)
+let clockTimer = null;
+function clockNode(c, spec, r, big) {
+  const el = h('span', { class: `clock${big ? ' big' : ''}`, 'data-test': 'console-clock', role: big ? 'timer' : null });
+  const paint = () => {
+    const st = clockState(c, spec, r, Date.now());
+    el.className = `clock ${st.kind}${big ? ' big' : ''}`;
+    el.dataset.state = st.kind;
+    el.textContent = clockText(st);
+  };
+  el.paint = paint;
+  paint();
+  if (!clockTimer) clockTimer = setInterval(() => {
+    const live = document.querySelectorAll('#main .clock');
+    if (!live.length) { clearInterval(clockTimer); clockTimer = null; return; }
+    live.forEach((x) => x.paint && x.paint());
+  }, 1000);
+  return el;
+}
+// fields of o the caller may read, among names
+const readable = (o, names) => (names || []).filter((n) => fieldOf(o, n));
+const andFilter = (...parts) => parts.filter(Boolean).map((p) => `(${p})`).join(' and ');
+// A panel of records of p.object whose p.ref is id (related records, or the customer's): hidden when
+// the caller's role may not read the object
+async function consolePanel(p, id) {
+  const o = objectOf(p.object);
+  const ref = o && fieldOf(o, p.ref);
+  if (!o || !ref) return null;
+  const names = readable(o, p.fields);
+  const box = h('section', { class: 'console-panel', 'data-test': `console-panel-${p.object}` },
+    h('h3', { text: label(p.title, objectPlural(o)) }));
+  try {
+    const { data } = await api('GET', `/objects/${o.name}`, { query: { filter: andFilter(`${p.ref} = ${Number(id)}`, p.filter),
+      sort: p.sort || '-id', limit: p.limit || 10, fields: ['id', ...names, ...currencyFields(o, names)].join(',') } });
+    await resolveRefs(o, data.records, names);
+    if (!data.records.length) box.append(h('p', { class: 'empty', text: t('nothingHere') }));
+    else box.append(h('ul', null, data.records.map((r) => h('li', null,
+      h('a', { href: `#/o/${o.name}/${r.id}`, text: names[0] ? formatValue(fieldOf(o, names[0]), r[names[0]], r) || `#${r.id}` : `#${r.id}` }),
+      h('span', { class: 'sub' }, names.slice(1).map((n) => r[n] == null || r[n] === '' ? null
+        : h('span', { title: fieldLabel(fieldOf(o, n)) }, valueNode(fieldOf(o, n), r[n], r))))))));
+  } catch (e) {
+    box.append(h('p', { class: 'error', text: e.message }));
+  }
+  return box;
+}
+// Suggestions from a plugin route (an empty panel when it answers 404 or is not there)
+async function consoleSuggestions(o, c, r, etag) {
+  const linkField = fieldOf(o, c.link);
+  const box = h('section', { class: 'console-panel', 'data-test': 'console-suggestions' }, h('h3', { text: t('suggestions') }));
+  let items = [];
+  try {
+    const { data } = await api('GET', `/plugins/${c.suggest.replace('{id}', encodeURIComponent(r.id))}`);
+    items = Array.isArray(data) ? data : Object.values(data || {}).find(Array.isArray) || [];
+  } catch (e) { items = []; }
+  items = items.filter((x) => x && Number.isInteger(x.id)).slice(0, 10);
+  if (!items.length) box.append(h('p', { class: 'empty', text: t('noSuggestions') }));
+  box.append(h('ul', null, items.map((x) => h('li', null,
+    h('a', { href: linkField ? `#/o/${linkField.to}/${x.id}` : null, text: String(x.title || x.name || x.number || `#${x.id}`) }),
+    linkField && editable(linkField) ? (r[c.link] === x.id ? h('span', { class: 'sub', text: t('linkedNow') })
+      : h('button', { type: 'button', 'data-test': 'console-link', text: t('link'), on: { click: async () => {
+        try {
+          await api('PATCH', `/objects/${o.name}/${r.id}`, { body: { [c.link]: x.id }, headers: { 'If-Match': etag } });
+          toast(t('saved'));
+          render();
+        } catch (e) { toast(e.message, 'error'); }
+      } } })) : null))));
+  return box;
+}
+async function viewConsole(view, o, id) {
+  const c = consoleOf(o);
+  const columns = readable(o, c.columns && c.columns.length ? c.columns : listColumns(o).slice(0, 4));
+  const clocks = (c.clocks || []).filter((k) => fieldOf(o, k.due));
+  const clockFields = clocks.flatMap((k) => [k.due, k.done]).concat(c.paused).filter((n) => n && fieldOf(o, n));
+  const sort = c.sort || (clocks[0] && clocks[0].due) || '-id';
+  const sortName = sort.replace(/^-/, '');
+  const fields = ['id', ...new Set([...columns, ...clockFields, ...currencyFields(o, columns)])].join(',');
+  view.append(h('div', { class: 'title' }, h('h1', { text: label(c.title, `${objectLabel(o)} · ${t('console')}`) })));
+  // the queue: dated records in order, then those without (the kernel sorts nulls first)
+  const ask = (extra, limit) => api('GET', `/objects/${o.name}`, { query: { filter: andFilter(c.queue, extra), sort, limit, fields } });
+  const dated = fieldOf(o, sortName) ? (await ask(`${sortName} is not null`, 50)).data.records : [];
+  const undated = (await ask(fieldOf(o, sortName) ? `${sortName} is null` : '', 50 - dated.length || 1)).data.records;
+  const queue = [...dated, ...undated].slice(0, 50);
+  await resolveRefs(o, queue, columns);
+  const selected = id ? Number(id) : queue[0] && queue[0].id;
+  const left = h('section', { class: 'console-queue', 'aria-label': t('myQueue'), 'data-test': 'console-queue' },
+    h('h2', { text: `${t('myQueue')} (${queue.length})` }));
+  if (!queue.length) left.append(h('p', { class: 'empty', text: t('queueEmpty') }));
+  left.append(h('ol', null, queue.map((r) => {
+    const spec = queueClock(c, r);
+    return h('li', null, h('a', { href: `#/console/${o.name}/${r.id}`, 'data-test': 'console-item', 'data-id': r.id,
+      'aria-current': r.id === selected ? 'true' : null },
+    h('span', { class: 'item-title', text: columns[0] ? formatValue(fieldOf(o, columns[0]), r[columns[0]], r) || `#${r.id}` : `#${r.id}` }),
+    h('span', { class: 'sub' }, columns.slice(1).map((n) => r[n] == null || r[n] === '' ? null
+      : h('span', { text: formatValue(fieldOf(o, n), r[n], r) }))),
+    spec ? clockNode(c, spec, r, false) : null));
+  })));
+  const middle = h('section', { class: 'console-record', 'data-test': 'console-record' });
+  const right = h('aside', { class: 'console-360', 'data-test': 'console-360' });
+  view.append(h('div', { class: 'console', 'data-test': 'console' }, left, middle, right));
+  if (!selected) { middle.append(h('p', { class: 'empty', text: t('chooseRecord') })); return; }
+  const { data: r, etag } = await api('GET', `/objects/${o.name}/${selected}`);
+  const shown = readable(o, c.fields && c.fields.length ? c.fields : listColumns(o));
+  await resolveRefs(o, [r], shown.concat(c.customer || []));
+  const message = h('p', { class: 'error', role: 'alert' });
+  const transitions = Array.isArray(r._transitions) ? r._transitions : [];
+  middle.append(h('div', { class: 'title' }, h('h2', { text: recordHeading(o, r) }),
+    h('a', { class: 'button', href: `#/o/${o.name}/${r.id}`, text: t('openRecord') })),
+  clocks.length ? h('div', { class: 'console-clocks', role: 'group', 'aria-label': t('clocks') }, clocks.map((k) =>
+    h('div', null, h('span', { class: 'sub', text: fieldLabel(fieldOf(o, k.due)) }), clockNode(c, k, r, true)))) : null,
+  h('div', { class: 'transitions', role: 'group', 'aria-label': t('transitions') }, transitions.map((tr) => {
+    const name = typeof tr === 'string' ? tr : tr.name;
+    return h('button', { type: 'button', 'data-transition': name, text: transitionLabel(o, name), on: { click: async () => {
+      try {
+        await api('POST', `/objects/${o.name}/${r.id}/transitions/${encodeURIComponent(name)}`, { body: {}, headers: { 'If-Match': etag } });
+        toast(t('saved'));
+        go(`#/console/${o.name}/${r.id}`);
+      } catch (e) { message.textContent = transitionError(o, name, e); }
+    } } });
+  })), message,
+  h('dl', { class: 'fields console-fields' }, shown.map((n) => [h('dt', { text: fieldLabel(fieldOf(o, n)) }),
+    h('dd', null, valueNode(fieldOf(o, n), r[n], r))])));
+  const related = await Promise.all((c.related || []).map((p) => consolePanel(p, r.id)));
+  append(middle, related);
+  if (c.suggest) middle.append(await consoleSuggestions(o, c, r, etag));
+  // the customer's 360: each panel of an object the caller may read
+  const cf = c.customer && fieldOf(o, c.customer);
+  if (cf && r[c.customer] != null) {
+    right.append(h('h2', null, objectOf(cf.to) ? h('a', { href: `#/360/${cf.to}/${r[c.customer]}`, text: formatValue(cf, r[c.customer]) })
+      : formatValue(cf, r[c.customer])));
+    append(right, await Promise.all((c.panels || []).map((p) => consolePanel(p, r[c.customer]))));
+  } else right.hidden = true;
 }
 
 window.addEventListener('hashchange', render);
