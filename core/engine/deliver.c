@@ -170,15 +170,37 @@ int deliver_mail(const struct deliver_mail *mail, char *err, size_t errlen)
 	return code == CURLE_OK ? 0 : -1;
 }
 
-void deliver_signature(const char *secret, const char *body, char out[65])
+/* HMAC-SHA256 under secret of prefix then length bytes of data: what both sides of a signature compute. */
+static void signature_mac(const char *secret, const char *prefix, const void *data, size_t length,
+                          unsigned char mac[crypto_auth_hmacsha256_BYTES])
 {
 	pthread_once(&curl_once, curl_start);
-	unsigned char mac[crypto_auth_hmacsha256_BYTES];
 	crypto_auth_hmacsha256_state state;
 	crypto_auth_hmacsha256_init(&state, (const unsigned char *)secret, strlen(secret));
-	crypto_auth_hmacsha256_update(&state, (const unsigned char *)body, strlen(body));
+	crypto_auth_hmacsha256_update(&state, (const unsigned char *)prefix, strlen(prefix));
+	crypto_auth_hmacsha256_update(&state, data, length);
 	crypto_auth_hmacsha256_final(&state, mac);
+}
+
+void deliver_signature(const char *secret, const char *body, char out[65])
+{
+	unsigned char mac[crypto_auth_hmacsha256_BYTES];
+	signature_mac(secret, "", body, strlen(body), mac);
 	sodium_bin2hex(out, 65, mac, sizeof(mac));
+}
+
+bool deliver_signature_check(const char *secret, const char *prefix, const void *data, size_t length,
+                             const char *hex)
+{
+	unsigned char given[crypto_auth_hmacsha256_BYTES], mac[crypto_auth_hmacsha256_BYTES];
+	size_t given_length = 0;
+	const char *end = NULL;
+	if (!hex || strlen(hex) != 2 * sizeof(given)
+	    || sodium_hex2bin(given, sizeof(given), hex, strlen(hex), NULL, &given_length, &end) != 0
+	    || given_length != sizeof(given) || *end)
+		return false;
+	signature_mac(secret, prefix, data, length, mac);
+	return sodium_memcmp(given, mac, sizeof(mac)) == 0;
 }
 
 int deliver_webhook(const char *url, const char *secret, const char *body, int64_t id, long timeout, char *err,

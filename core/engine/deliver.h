@@ -6,6 +6,7 @@
 #ifndef CRM_DELIVER_H
 #define CRM_DELIVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,5 +36,14 @@ int deliver_webhook(const char *url, const char *secret, const char *body, int64
 
 /* The signature's hex text (65 bytes with the NUL): also what a receiver computes. */
 void deliver_signature(const char *secret, const char *body, char out[65]);
+
+/*
+ * The receiving side of the same signature (a signed public route, api.c):
+ * whether hex is the HMAC-SHA256 under secret of prefix (NUL-terminated, may
+ * be "") followed by the length bytes of data, as 64 hex digits (either case).
+ * The MACs are compared in constant time; malformed hex is simply false.
+ */
+bool deliver_signature_check(const char *secret, const char *prefix, const void *data, size_t length,
+                             const char *hex);
 
 #endif

@@ -324,6 +324,51 @@ bool plugin_parse_rate(const char *text, int *count, int *period)
 	return true;
 }
 
+/* Reads a route's `signed` option ({ secret_env = "NAME", max_age = 300 }) into h; false with err. */
+static bool signed_option(const json_t *value, struct handler *h, char *err, size_t errlen)
+{
+	static const char usage[] = "route option 'signed' must be a table like { secret_env = \"NAME\", max_age = 300 }";
+	if (!json_is_object(value)) {
+		snprintf(err, errlen, "%s", usage);
+		return false;
+	}
+	h->max_age = PLUGIN_SIGNED_MAX_AGE;
+	const char *key;
+	json_t *item;
+	json_object_foreach((json_t *)value, key, item) {
+		if (!strcmp(key, "secret_env")) {
+			const char *name = json_string_value(item);
+			size_t length = name ? strlen(name) : 0;
+			bool ok = length >= 1 && length <= PLUGIN_SECRET_ENV_MAX && !(name[0] >= '0' && name[0] <= '9');
+			for (size_t i = 0; ok && i < length; i++)
+				ok = (name[i] >= 'A' && name[i] <= 'Z') || (name[i] >= 'a' && name[i] <= 'z')
+				     || (name[i] >= '0' && name[i] <= '9') || name[i] == '_';
+			if (!ok) {
+				snprintf(err, errlen, "route option 'signed.secret_env' must name an environment variable "
+				         "(letters, digits and '_', at most %d bytes)", PLUGIN_SECRET_ENV_MAX);
+				return false;
+			}
+			memcpy(h->secret_env, name, length + 1);
+		} else if (!strcmp(key, "max_age")) {
+			double seconds = json_is_integer(item) ? (double)json_integer_value(item)
+			               : json_is_real(item) ? json_real_value(item) : -1;
+			if (!(seconds >= 30 && seconds <= 3600) || seconds != (double)(long)seconds) {
+				snprintf(err, errlen, "route option 'signed.max_age' must be a number of seconds from 30 to 3600");
+				return false;
+			}
+			h->max_age = (int)seconds;
+		} else {
+			snprintf(err, errlen, "unknown key '%.64s' in route option 'signed' (expected secret_env or max_age)", key);
+			return false;
+		}
+	}
+	if (!h->secret_env[0]) {
+		snprintf(err, errlen, "%s: secret_env is required", usage);
+		return false;
+	}
+	return true;
+}
+
 /* Reads crm.route's options into h; false with err for an option that is unknown or out of range. */
 static bool route_options(const json_t *options, struct handler *h, char *err, size_t errlen)
 {
@@ -365,14 +410,19 @@ static bool route_options(const json_t *options, struct handler *h, char *err, s
 			}
 			h->max_body = (size_t)bytes;
 			limits = true;
+		} else if (!strcmp(key, "signed")) {
+			if (!signed_option(value, h, err, errlen))
+				return false;
+			limits = true;
 		} else {
-			snprintf(err, errlen, "unknown route option '%.64s' (expected public, rate_limit or max_body)", key);
+			snprintf(err, errlen, "unknown route option '%.64s' (expected public, rate_limit, max_body or signed)",
+			         key);
 			return false;
 		}
 	}
 	if (limits && !h->is_public) {
-		snprintf(err, errlen, "route options rate_limit and max_body are for public routes (add public = true); "
-		         "other routes are for signed-in callers");
+		snprintf(err, errlen, "route options rate_limit, max_body and signed are for public routes "
+		         "(add public = true); other routes are for signed-in callers");
 		return false;
 	}
 	return true;
@@ -392,6 +442,8 @@ int plugin_add_route(struct plugin *plugin, const char *method, const char *path
 	h->rate_limit = settings.rate_limit;
 	h->rate_period = settings.rate_period;
 	h->max_body = settings.max_body;
+	memcpy(h->secret_env, settings.secret_env, sizeof(h->secret_env));
+	h->max_age = settings.max_age;
 	return CRM_OK;
 }
 
@@ -636,7 +688,8 @@ int plugin_public_route_find(struct crm_kernel *kernel, const char *method, cons
 	while (plugins->handlers[id] != h)
 		id++;
 	*out = (struct plugin_public_route) { .id = id, .rate_limit = h->rate_limit, .rate_period = h->rate_period,
-	                                      .max_body = h->max_body };
+	                                      .max_body = h->max_body, .max_age = h->max_age,
+	                                      .secret_env = h->secret_env[0] ? h->secret_env : NULL };
 	return CRM_OK;
 }
 
@@ -680,6 +733,9 @@ json_t *plugin_endpoints(struct crm_kernel *kernel)
 				json_object_update_new(route, json_pack("{s:b, s:i, s:i, s:I}", "public", 1, "rate_limit",
 				                                        h->rate_limit, "rate_period", h->rate_period,
 				                                        "max_body", (json_int_t)h->max_body));
+			if (h->is_public && h->secret_env[0])
+				json_object_set_new(route, "signed", json_pack("{s:s, s:i}", "secret_env", h->secret_env,
+				                                               "max_age", h->max_age));
 			json_array_append_new(out, route);
 			strbuf_free(&path);
 		}

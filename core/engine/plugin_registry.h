@@ -55,6 +55,18 @@ int plugin_route(struct crm_kernel *kernel, struct crm_ctx *ctx, const char *met
 #define PLUGIN_ROUTE_LOCATION_MAX  159           /* bytes of a redirect's Location */
 #define PLUGIN_PUBLIC_MAX_BODY     (16 * 1024)   /* bytes, unless the route says */
 #define PLUGIN_PUBLIC_MAX_BODY_CAP (1024 * 1024) /* the most a route may allow */
+/*
+ * A signed public route ({ public = true, signed = { secret_env = "NAME",
+ * max_age = 300 } }) is for machines holding a shared secret (a mail
+ * gateway's webhook): the API runs it only when X-CRM-Signature is
+ * "sha256=" and the hex HMAC-SHA256, under the secret in the environment
+ * variable NAME, of X-CRM-Timestamp (Unix seconds), "." and the raw body,
+ * and the timestamp lies within max_age seconds of the server's clock (401
+ * otherwise; 503 while NAME is unset or empty). Checked before the body is
+ * parsed and before the handler runs, so a refused post writes nothing.
+ */
+#define PLUGIN_SECRET_ENV_MAX      64            /* bytes of the variable's name */
+#define PLUGIN_SIGNED_MAX_AGE      300           /* seconds, unless the route says (the replay window) */
 
 /* What the API needs to know of a public route before running it. */
 struct plugin_public_route {
@@ -62,6 +74,8 @@ struct plugin_public_route {
 	int rate_limit;            /* at most this many requests ... */
 	int rate_period;           /* ... per this many seconds per client address */
 	size_t max_body;           /* bytes */
+	const char *secret_env;    /* signed: the variable holding the secret (borrowed: the route's), else NULL */
+	int max_age;               /* signed: seconds */
 };
 /* A route's answer as a web page or a redirect: { "html": } or { "location": } (borrowed), else NULL. */
 json_t *plugin_route_page(json_t *response);
@@ -99,7 +113,8 @@ int plugin_demo_run(struct crm_kernel *kernel, struct crm_ctx *ctx, FILE *log);
  * The actions and routes the loaded plugins registered, in registration order, for the
  * OpenAPI document: [{"kind": "action", "plugin", "name": "plugin.action"} |
  * {"kind": "route", "plugin", "method": "GET", "path": "/plugin/x/{param}"}], a public
- * route with "public": true, "rate_limit", "rate_period" (seconds) and "max_body". Owned.
+ * route with "public": true, "rate_limit", "rate_period" (seconds) and "max_body", a signed one
+ * also "signed": { "secret_env", "max_age" }. Owned.
  */
 json_t *plugin_endpoints(struct crm_kernel *kernel);
 /* Jobs: [{plugin, job, every, runs, failures, consecutive_failures, last_start, last_end, last_error, next_run}]. Owned. */
@@ -138,8 +153,10 @@ int plugin_add_handler(struct plugin *plugin, enum plugin_handler_kind kind, con
  * A route with options (borrowed; NULL or an object): "public" (boolean),
  * and for a public route "rate_limit" ("10/min": a count, '/', and s, min, h
  * or d, optionally after a number: "100/15min") and "max_body" (bytes, 1 to
- * PLUGIN_PUBLIC_MAX_BODY_CAP). Unknown options, and limits on a route that
- * is not public, are refused. One method and path is one route, public or not.
+ * PLUGIN_PUBLIC_MAX_BODY_CAP) and "signed" ({ "secret_env": "NAME"
+ * (letters, digits, '_'), "max_age": 30 to 3600 seconds }). Unknown options,
+ * and limits or a signature on a route that is not public, are refused.
+ * One method and path is one route, public or not.
  */
 int plugin_add_route(struct plugin *plugin, const char *method, const char *path, json_t *options,
                      plugin_handler_fn fn, void *data, char *err, size_t errlen);

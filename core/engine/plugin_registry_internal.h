@@ -42,6 +42,8 @@ struct handler {
 	bool is_public;
 	int rate_limit, rate_period;   /* public: at most rate_limit requests per rate_period s per address */
 	size_t max_body;               /* public: body cap in bytes */
+	char secret_env[PLUGIN_SECRET_ENV_MAX + 1];   /* public, signed: the secret's variable ("" unsigned) */
+	int max_age;                   /* signed: seconds a signature's timestamp may lie from now */
 	/* action declared in plugin.yaml `actions:` (a button on the object's records), else all NULL */
 	const struct meta_object *object;
 	json_t *label, *confirm;   /* owned: text or { en, zh } */

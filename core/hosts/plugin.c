@@ -1450,8 +1450,11 @@ static void list_handlers(struct plugins *plugins, const struct plugin *plugin, 
 			strbuf_puts(sb, " (public at /api/v1/public");
 			for (int s = 0; s < h->segment_count; s++)
 				strbuf_printf(sb, "/%s", h->segments[s]);
-			strbuf_printf(sb, ", %d per %d s per address, body up to %zu bytes)", h->rate_limit, h->rate_period,
+			strbuf_printf(sb, ", %d per %d s per address, body up to %zu bytes", h->rate_limit, h->rate_period,
 			              h->max_body);
+			if (h->secret_env[0])
+				strbuf_printf(sb, ", signed with $%s within %d s", h->secret_env, h->max_age);
+			strbuf_putc(sb, ')');
 		}
 	}
 }

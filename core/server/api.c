@@ -20,6 +20,7 @@
 #include "api.h"
 #include "attachment.h"
 #include "csv.h"
+#include "deliver.h"
 #include "jsonw.h"
 #include "kpi.h"
 #include "report.h"
@@ -2234,6 +2235,54 @@ static void handle_plugin_route(struct route_ctx *r, int segment_index)
 static const char *const form_types[] = { "application/x-www-form-urlencoded", NULL };
 
 /*
+ * A signed public route's check (plugin_registry.h, PLUGIN_SIGNED_MAX_AGE):
+ * true when X-CRM-Signature is "sha256=" and the HMAC of X-CRM-Timestamp,
+ * "." and the raw body under the secret, and the timestamp (Unix seconds)
+ * is within the route's max_age of now, either way (a gateway's clock may
+ * run ahead). Otherwise false with the answer: 503 while the secret's
+ * variable is unset (a route that is not configured accepts nothing), 401
+ * for a missing, malformed, wrong or stale signature. A replay inside the
+ * window passes this check: the handler makes a repeated post harmless (the
+ * service package dedupes by Message-ID), as it must for a gateway's retry.
+ */
+static bool public_signature_ok(struct route_ctx *r, const struct plugin_public_route *route)
+{
+	const char *secret = getenv(route->secret_env);
+	if (!secret || !*secret) {
+		problem(r->res, r->req, 503, "this route is signed and not configured: the server has no secret "
+		        "(environment variable %s)", route->secret_env);
+		return false;
+	}
+	const char *stamp = r->req->signature_time, *signature = r->req->signature;
+	if (!stamp || !signature) {
+		problem(r->res, r->req, 401, "this route needs X-CRM-Timestamp and X-CRM-Signature headers");
+		r->res->www_authenticate = "CRM-Signature";
+		return false;
+	}
+	size_t digits = strspn(stamp, "0123456789");
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	long long when = digits >= 1 && digits <= 12 && !stamp[digits] ? strtoll(stamp, NULL, 10) : -1;
+	if (when < 0 || llabs(when - (long long)now.tv_sec) > route->max_age) {
+		problem(r->res, r->req, 401, "X-CRM-Timestamp must be the Unix time within %d seconds of the server's",
+		        route->max_age);
+		r->res->www_authenticate = "CRM-Signature";
+		return false;
+	}
+	char prefix[16];
+	snprintf(prefix, sizeof(prefix), "%s.", stamp);
+	if (strncmp(signature, "sha256=", 7) != 0
+	    || !deliver_signature_check(secret, prefix, r->req->body ? r->req->body : "", r->req->body_len,
+	                                signature + 7)) {
+		problem(r->res, r->req, 401, "X-CRM-Signature does not match: send sha256=<hex HMAC-SHA256 of the "
+		        "timestamp, \".\" and the body>");
+		r->res->www_authenticate = "CRM-Signature";
+		return false;
+	}
+	return true;
+}
+
+/*
  * Any method on API_PUBLIC_PREFIX/<plugin>/...: a route a plugin registered
  * with { public = true }, for callers who are nobody (web-to-lead forms,
  * survey answers, sign-ups). No credential is read: a session cookie, a
@@ -2241,7 +2290,8 @@ static const char *const form_types[] = { "application/x-www-form-urlencoded", N
  * CSRF to guard against: no cookie acts). In order: the route (404), the
  * client address's count for it (429 with Retry-After), the body's size
  * (413; http.c refused a declared Content-Length over it before reading),
- * its type and syntax (415, 400), then the handler, acting as the guest.
+ * a signed route's signature (503, 401), its type and syntax (415, 400),
+ * then the handler, acting as the guest.
  */
 static void handle_public_route(struct route_ctx *r, int segment_index)
 {
@@ -2266,6 +2316,10 @@ static void handle_public_route(struct route_ctx *r, int segment_index)
 	if (r->req->body_len > route.max_body) {
 		problem(r->res, r->req, 413, "the body (%zu bytes) is larger than this route's %zu-byte cap",
 		        r->req->body_len, route.max_body);
+		free(path);
+		return;
+	}
+	if (route.secret_env && !public_signature_ok(r, &route)) {
 		free(path);
 		return;
 	}

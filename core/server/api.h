@@ -67,6 +67,8 @@ struct api_request {
 	const char *cookie;        /* Cookie header or NULL (the session cookie is crm_session) */
 	const char *csrf;          /* X-CSRF-Token header or NULL */
 	const char *client_ip;     /* the peer's address as text, for the login and public-route limits; may be NULL */
+	const char *signature;     /* X-CRM-Signature header or NULL (a signed public route) */
+	const char *signature_time; /* X-CRM-Timestamp header or NULL */
 };
 
 struct api_stream;  /* a response body produced on demand (CSV export) */

@@ -623,6 +623,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 	areq.authorization = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "Authorization");
 	areq.cookie = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "Cookie");
 	areq.csrf = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "X-CSRF-Token");
+	areq.signature = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "X-CRM-Signature");
+	areq.signature_time = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "X-CRM-Timestamp");
 	char ip[64] = "";
 	const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (info && info->client_addr) {

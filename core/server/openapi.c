@@ -878,6 +878,28 @@ static void sanitize(char *text)
 }
 
 /*
+ * A signed public route (signed: its "signed" endpoint entry, or NULL for
+ * none): the two headers it needs, and its 401 and 503, on op.
+ */
+static void signed_operation(json_t *op, const json_t *signed_route)
+{
+	if (!signed_route)
+		return;
+	char text[300];
+	snprintf(text, sizeof(text), "Unix seconds, within %lld seconds of the server's clock",
+	         json_integer_value(json_object_get(signed_route, "max_age")));
+	json_object_set_new(op, "parameters", json_pack("[o, o]",
+		param("X-CRM-Timestamp", "header", true, json_pack("{s:s, s:s}", "type", "string", "pattern", "^[0-9]{1,12}$"),
+		      text),
+		param("X-CRM-Signature", "header", true, json_pack("{s:s, s:s}", "type", "string", "pattern",
+		      "^sha256=[0-9a-fA-F]{64}$"), "sha256= and the hex HMAC-SHA256, under the shared secret, of the "
+		      "timestamp, \".\" and the raw body")));
+	json_t *r = json_object_get(op, "responses");
+	json_object_set_new(r, "401", problem_response("The signature is missing, wrong or outside the time window"));
+	json_object_set_new(r, "503", problem_response("The route is not configured: the server has no secret"));
+}
+
+/*
  * A public route (endpoint e of plugin_endpoints): no security, no 401, its
  * limits in the description, a 429 with Retry-After, and a body as JSON or
  * as an HTML form. ok (stolen) holds the success responses.
@@ -908,6 +930,7 @@ static json_t *public_operation(const char *op_id, const char *summary, const js
 	         write ? "; a body of JSON or an HTML form (application/x-www-form-urlencoded)" : "");
 	json_t *op = json_pack("{s:s, s:s, s:s, s:[s], s:[], s:o}", "operationId", op_id, "summary", summary,
 	                       "description", text, "tags", "public", "security", "responses", r);
+	signed_operation(op, json_object_get(e, "signed"));
 	if (write) {
 		json_t *field = json_pack("{s:[{s:s}, {s:s, s:{s:s}}]}", "oneOf", "type", "string", "type", "array",
 		                          "items", "type", "string");

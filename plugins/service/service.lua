@@ -1,4 +1,5 @@
 -- service: what the YAML cannot say. Each concern is its own module; every
 -- crm.* call is in sdk/lua-api.md.
 
+require("intake")
 require("demo")

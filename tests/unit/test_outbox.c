@@ -54,10 +54,32 @@ static void test_webhook_signature_is_hmac_sha256_hex(void)
 	ASSERT_STR_EQ(out, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
 }
 
+/* The receiving side (signed public routes): the same MAC over a prefix and the body, compared whole. */
+static void test_signature_check_accepts_only_the_exact_mac(void)
+{
+	const char *fox = "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8";
+	const char *body = "The quick brown fox jumps over the lazy dog";
+	ASSERT(deliver_signature_check("key", "", body, strlen(body), fox));
+	ASSERT(deliver_signature_check("key", "The quick ", body + 10, strlen(body) - 10, fox));
+	ASSERT(deliver_signature_check("key", "", body, strlen(body),
+	                               "F7BC83F430538424B13298E6AA6FB143EF4D59A14946175997479DBC2D1A3CD8"));
+	ASSERT(!deliver_signature_check("other", "", body, strlen(body), fox));
+	ASSERT(!deliver_signature_check("key", "", body, strlen(body) - 1, fox));
+	ASSERT(!deliver_signature_check("key", "1.", body, strlen(body), fox));
+	static const char *const malformed[] = {
+		"", "f7bc", "zz", "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8aa",
+		"f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd ", NULL,
+	};
+	for (int i = 0; malformed[i]; i++)
+		ASSERT(!deliver_signature_check("key", "", body, strlen(body), malformed[i]));
+	ASSERT(!deliver_signature_check("key", "", body, strlen(body), NULL));
+}
+
 static const struct test_case tests[] = {
 	{ "placeholders_are_found_and_trimmed", test_placeholders_are_found_and_trimmed },
 	{ "a_placeholder_that_is_no_name_has_length_0", test_a_placeholder_that_is_no_name_has_length_0 },
 	{ "webhook_signature_is_hmac_sha256_hex", test_webhook_signature_is_hmac_sha256_hex },
+	{ "signature_check_accepts_only_the_exact_mac", test_signature_check_accepts_only_the_exact_mac },
 };
 
 TEST_MAIN(tests)

@@ -1034,6 +1034,21 @@ static void test_public_route_options_are_checked(void)
 		{ "crm.route('POST', '/p/x', function() end, { public = 'yes' })", "'public' must be true or false" },
 		{ "crm.route('POST', '/p/x', function() end)\n"
 		  "crm.route('POST', '/p/x', function() end, { public = true })", "registered twice" },
+		/* signed: a secret's variable that is a name, a window of 30 s to an hour, nothing else */
+		{ "crm.route('POST', '/p/x', function() end, { signed = { secret_env = 'X' } })", "for public routes" },
+		{ "crm.route('POST', '/p/x', function() end, { public = true, signed = true })", "'signed' must be a table" },
+		{ "crm.route('POST', '/p/x', function() end, { public = true, signed = { max_age = 60 } })",
+		  "secret_env is required" },
+		{ "crm.route('POST', '/p/x', function() end, { public = true, signed = { secret_env = 'BAD-NAME' } })",
+		  "'signed.secret_env' must name" },
+		{ "crm.route('POST', '/p/x', function() end, { public = true, signed = { secret_env = '9X' } })",
+		  "'signed.secret_env' must name" },
+		{ "crm.route('POST', '/p/x', function() end, { public = true, signed = { secret_env = 'X', max_age = 10 } })",
+		  "'signed.max_age' must be" },
+		{ "crm.route('POST', '/p/x', function() end, { public = true, signed = { secret_env = 'X', max_age = 60.5 } })",
+		  "'signed.max_age' must be" },
+		{ "crm.route('POST', '/p/x', function() end, { public = true, signed = { secret_env = 'X', header = 'Y' } })",
+		  "unknown key 'header' in route option 'signed'" },
 	};
 	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
 		ASSERT_EQ(open_with("", refused[i].lua), CRM_EMETA);
@@ -1042,12 +1057,18 @@ static void test_public_route_options_are_checked(void)
 	}
 	ASSERT_EQ(open_with("", "crm.route('POST', '/p/x', function() end, { public = true, rate_limit = '100/15min', "
 	                        "max_body = 1024 })\n"
-	                        "crm.route('GET', '/p/y', function() end, {})\n"), CRM_OK);
+	                        "crm.route('GET', '/p/y', function() end, {})\n"
+	                        "crm.route('POST', '/p/z', function() end, { public = true, signed = { secret_env = "
+	                        "'P_SECRET', max_age = 600 } })\n"), CRM_OK);
 	struct plugin_public_route route;
 	ASSERT_EQ(plugin_public_route_find(fx.kernel, "POST", "/p/x", &route), CRM_OK);
 	ASSERT_EQ(route.rate_limit, 100);
 	ASSERT_EQ(route.rate_period, 900);
 	ASSERT_EQ(route.max_body, 1024);
+	ASSERT(route.secret_env == NULL);
+	ASSERT_EQ(plugin_public_route_find(fx.kernel, "POST", "/p/z", &route), CRM_OK);
+	ASSERT_STR_EQ(route.secret_env, "P_SECRET");
+	ASSERT_EQ(route.max_age, 600);
 	/* `crm plugins` shows who may call it */
 	char *text = NULL;
 	size_t len = 0;
@@ -1056,6 +1077,7 @@ static void test_public_route_options_are_checked(void)
 	fclose(out);
 	ASSERT_CONTAINS(text, "POST /p/x (public at /api/v1/public/p/x, 100 per 900 s per address, body up to 1024 bytes)");
 	ASSERT_CONTAINS(text, "GET /p/y");
+	ASSERT_CONTAINS(text, "body up to 16384 bytes, signed with $P_SECRET within 600 s)");
 	free(text);
 	pfx_close();
 }
