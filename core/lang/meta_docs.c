@@ -148,7 +148,8 @@ static const struct key_doc key_docs[] = {
 	  "unique: true" },
 	{ "field", "readonly", "boolean", "true, false", "false",
 	  "Set on create only: an update that changes it is refused. A workflow action may still fill it while "
-	  "it is empty.",
+	  "it is empty, and the system (timers' `set`, jobs, plugin code in `crm.as_system`) may change it: a "
+	  "field the code keeps, such as an SLA due date.",
 	  "readonly: true" },
 	{ "field", "min", "number", "for texts a whole number", NULL,
 	  "Numbers: the smallest value allowed. Texts: the fewest characters.", "min: 0" },
