@@ -1658,16 +1658,25 @@ static int json_array_mark(lua_State *L)
  */
 static int64_t lua_calendar_time(lua_State *L, int arg)
 {
+	static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";   /* d: a digit; ":dd" seconds optional */
 	size_t len = 0;
 	const char *text = lua_type(L, arg) == LUA_TSTRING ? lua_tolstring(L, arg, &len) : NULL;
-	int y, mo, d, h, mi, sec = 0, n = 0;
 	if (!text)
 		return luaL_argerror(L, arg, "expected a datetime text \"YYYY-MM-DDTHH:MM:SSZ\"");
-	if (len > 20 || sscanf(text, "%4d-%2d-%2dT%2d:%2d%n", &y, &mo, &d, &h, &mi, &n) != 5 || n != 16
-	    || (text[n] == ':' && (sscanf(text + n + 1, "%2d", &sec) != 1 || (n += 3) != 19)) || strcmp(text + n, "Z") != 0
-	    || y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 59)
-		return luaL_argerror(L, arg, lua_pushfstring(L, "'%s' is not a datetime \"YYYY-MM-DDTHH:MM:SSZ\"",
-		                                             text));
+	char full[sizeof(shape)] = "";
+	if (len == 17 && text[16] == 'Z')
+		snprintf(full, sizeof(full), "%.16s:00Z", text);
+	else if (len == 20)
+		memcpy(full, text, sizeof(full) - 1);
+	bool ok = full[0] != '\0';
+	for (size_t i = 0; ok && i < sizeof(shape) - 1; i++)
+		ok = shape[i] == 'd' ? isdigit((unsigned char)full[i]) != 0 : full[i] == shape[i];
+	int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
+	if (ok)
+		ok = sscanf(full, "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &sec) == 6 && y >= 1970 && mo >= 1
+		     && mo <= 12 && d >= 1 && d <= 31 && h <= 23 && mi <= 59 && sec <= 59;
+	if (!ok)
+		return luaL_argerror(L, arg, lua_pushfstring(L, "'%s' is not a datetime \"YYYY-MM-DDTHH:MM:SSZ\"", text));
 	return calendar_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
 }
 
