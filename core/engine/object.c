@@ -624,7 +624,8 @@ static bool writable(struct crm_ctx *ctx, const struct meta_object *o, const str
 		crm_field_error(ctx, f->name, "readonly", "your role may read but not change this field");
 		return false;
 	}
-	if (f->readonly && !creating) {
+	/* readonly is for people: the system (timers, jobs, plugin code as the system) keeps such a field up to date */
+	if (f->readonly && !creating && ctx->user_id != 0) {
 		crm_field_error(ctx, f->name, "readonly", "cannot be changed once set");
 		return false;
 	}
@@ -1014,6 +1015,17 @@ static int check_state_writes(struct crm_ctx *ctx, const struct meta_object *o, 
 
 static int create(struct crm_ctx *ctx, const char *object, json_t *values, int64_t *out_id, json_t **out);
 
+/* After-hooks may write the record again (a plugin's computed fields): the answer is the record as they left it. */
+static int reread_after_hooks(struct crm_ctx *ctx, const struct meta_object *o, int64_t id, enum event_kind kind,
+                              json_t **stored)
+{
+	if (!events_has(ctx->kernel->events, o, kind))
+		return CRM_OK;
+	json_decref(*stored);
+	*stored = NULL;
+	return store_get(ctx->txn, o, id, false, stored, ctx);
+}
+
 int object_create(struct crm_ctx *ctx, const char *object, json_t *values, json_t **out)
 {
 	return create(ctx, object, values, NULL, out);
@@ -1103,7 +1115,8 @@ static int create(struct crm_ctx *ctx, const char *object, json_t *values, int64
 		json_t *stored;
 		if ((code = store_get(ctx->txn, o, id, false, &stored, ctx)) != CRM_OK)
 			goto fail;
-		if ((code = fire(ctx, EVENT_AFTER_CREATE, o, NULL, stored)) != CRM_OK) {
+		if ((code = fire(ctx, EVENT_AFTER_CREATE, o, NULL, stored)) != CRM_OK
+		    || (out && (code = reread_after_hooks(ctx, o, id, EVENT_AFTER_CREATE, &stored)) != CRM_OK)) {
 			json_decref(stored);
 			goto fail;
 		}
@@ -1260,6 +1273,8 @@ static int update(struct crm_ctx *ctx, const char *object, int64_t id, int64_t e
 		json_t *stored = NULL;
 		if ((code = store_get(ctx->txn, o, id, false, &stored, ctx)) == CRM_OK)
 			code = fire(ctx, EVENT_AFTER_UPDATE, o, NULL, stored);
+		if (code == CRM_OK && out)
+			code = reread_after_hooks(ctx, o, id, EVENT_AFTER_UPDATE, &stored);
 		if (code == CRM_OK && out) {
 			access_strip(ctx, o, stored);
 			*out = stored;

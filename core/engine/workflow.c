@@ -658,6 +658,11 @@ static int fire(struct crm_ctx *ctx, const struct meta_workflow *wf, const struc
 		ctx->depth--;
 		if (code != CRM_OK)
 			goto done;
+		/* the hooks may write the record again: answer with it as they left it */
+		json_decref(after);
+		after = NULL;
+		if ((code = store_get(ctx->txn, o, id, false, &after, ctx)) != CRM_OK)
+			goto done;
 	}
 	*out = after;
 	after = NULL;

@@ -49,6 +49,7 @@
 #include "object.h"
 #include "outbox.h"
 #include "plugin_registry.h"
+#include "store.h"
 
 #define COUNT_PERIOD     1000           /* instructions between two count hooks */
 #define MAX_STATES       128            /* Lua states per plugin */
@@ -1646,6 +1647,119 @@ static int json_array_mark(lua_State *L)
 	return 1;
 }
 
+/* ---------------------------------------------------- crm.calendar: business time */
+
+/*
+ * crm.calendar.add_minutes(cal, t, n), .minutes_between(cal, a, b),
+ * .is_business_time(cal, t): calendar.c over a `calendar:` document of the
+ * metadata and its holiday records (read on the call's transaction, or a
+ * reader), the code the SQL functions and the C evaluator run. Times are
+ * the API's datetime text ("2026-12-04T09:00:00Z", seconds optional).
+ */
+static int64_t lua_calendar_time(lua_State *L, int arg)
+{
+	static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";   /* d: a digit; ":dd" seconds optional */
+	size_t len = 0;
+	const char *text = lua_type(L, arg) == LUA_TSTRING ? lua_tolstring(L, arg, &len) : NULL;
+	if (!text)
+		return luaL_argerror(L, arg, "expected a datetime text \"YYYY-MM-DDTHH:MM:SSZ\"");
+	char full[sizeof(shape)] = "";
+	if (len == 17 && text[16] == 'Z')
+		snprintf(full, sizeof(full), "%.16s:00Z", text);
+	else if (len == 20)
+		memcpy(full, text, sizeof(full) - 1);
+	bool ok = full[0] != '\0';
+	for (size_t i = 0; ok && i < sizeof(shape) - 1; i++)
+		ok = shape[i] == 'd' ? isdigit((unsigned char)full[i]) != 0 : full[i] == shape[i];
+	int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
+	if (ok)
+		ok = sscanf(full, "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &sec) == 6 && y >= 1970 && mo >= 1
+		     && mo <= 12 && d >= 1 && d <= 31 && h <= 23 && mi <= 59 && sec <= 59;
+	if (!ok)
+		return luaL_argerror(L, arg, lua_pushfstring(L, "'%s' is not a datetime \"YYYY-MM-DDTHH:MM:SSZ\"", text));
+	return calendar_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+}
+
+struct lua_calendar_call {
+	const struct calendar *calendar;
+	struct calendar_holidays holidays;
+	struct crm_ctx *ctx;
+	struct store_conn *conn;
+};
+
+static int lua_calendar_holidays(void *arg, const char *calendar, const char *from_day, struct calendar_holiday *out,
+                                 int max, int *count)
+{
+	struct lua_calendar_call *call = arg;
+	*count = 0;
+	if (!call->conn)
+		call->conn = object_read_conn(call->ctx);
+	return call->conn ? store_holidays(call->conn, calendar, from_day, out, max, count) : -1;
+}
+
+static void lua_calendar_begin(lua_State *L, const char *function, struct lua_calendar_call *call)
+{
+	struct crm_ctx *ctx = need_ctx(L, function);
+	const char *name = luaL_checkstring(L, 1);
+	const struct meta_calendar *calendar = meta_find_calendar(ctx->kernel->meta, name);
+	if (!calendar)
+		luaL_error(L, "%s: unknown calendar '%s'", function, name);
+	*call = (struct lua_calendar_call){ .calendar = &calendar->calendar, .ctx = ctx };
+	call->holidays = (struct calendar_holidays){ lua_calendar_holidays, call };
+}
+
+static int lua_calendar_end(lua_State *L, const char *function, struct lua_calendar_call *call, int rc,
+                            const char *err)
+{
+	if (call->conn)
+		object_read_done(call->ctx, call->conn);
+	if (rc != 0)
+		return luaL_error(L, "%s: %s", function, err);
+	return 0;
+}
+
+static int crm_calendar_add_minutes(lua_State *L)
+{
+	struct lua_calendar_call call;
+	lua_calendar_begin(L, "crm.calendar.add_minutes", &call);
+	int64_t t = lua_calendar_time(L, 2), out = 0;
+	lua_Integer minutes = luaL_checkinteger(L, 3);
+	if (minutes < 0)
+		return luaL_error(L, "crm.calendar.add_minutes: negative minutes (%I)", minutes);
+	char err[200] = "";
+	int rc = calendar_add_minutes(call.calendar, &call.holidays, t, (int64_t)minutes, &out, err, sizeof(err));
+	lua_calendar_end(L, "crm.calendar.add_minutes", &call, rc, err);
+	lua_pushinteger(L, (lua_Integer)out);
+	lua_replace(L, 1);
+	lua_settop(L, 1);
+	return format_time(L, "%Y-%m-%dT%H:%M:%SZ");
+}
+
+static int crm_calendar_minutes_between(lua_State *L)
+{
+	struct lua_calendar_call call;
+	lua_calendar_begin(L, "crm.calendar.minutes_between", &call);
+	int64_t a = lua_calendar_time(L, 2), b = lua_calendar_time(L, 3), out = 0;
+	char err[200] = "";
+	int rc = calendar_minutes_between(call.calendar, &call.holidays, a, b, &out, err, sizeof(err));
+	lua_calendar_end(L, "crm.calendar.minutes_between", &call, rc, err);
+	lua_pushinteger(L, (lua_Integer)out);
+	return 1;
+}
+
+static int crm_calendar_is_business_time(lua_State *L)
+{
+	struct lua_calendar_call call;
+	lua_calendar_begin(L, "crm.calendar.is_business_time", &call);
+	int64_t t = lua_calendar_time(L, 2);
+	bool open = false;
+	char err[200] = "";
+	int rc = calendar_is_open(call.calendar, &call.holidays, t, &open, err, sizeof(err));
+	lua_calendar_end(L, "crm.calendar.is_business_time", &call, rc, err);
+	lua_pushboolean(L, open);
+	return 1;
+}
+
 /* ------------------------------------------------------------ registration */
 
 static int lua_host_event(void *data, struct crm_ctx *ctx, enum event_kind kind, const struct meta_object *object,
@@ -1951,6 +2065,13 @@ static int build_sandbox(lua_State *L)
 	lua_pushlightuserdata(L, NULL);
 	lua_setfield(L, -2, "null");
 	lua_setfield(L, -2, "json");
+	static const luaL_Reg calendar[] = {
+		{ "add_minutes", crm_calendar_add_minutes }, { "minutes_between", crm_calendar_minutes_between },
+		{ "is_business_time", crm_calendar_is_business_time }, { NULL, NULL },
+	};
+	lua_newtable(L);
+	set_functions(L, calendar);
+	lua_setfield(L, -2, "calendar");
 	push_json(L, plugin_config(vm->plugin), 0);
 	lua_setfield(L, -2, "config");
 	lua_createtable(L, 0, 2);

@@ -2610,7 +2610,7 @@ static const char *const calendar_keys[] = { "calendar", "label", "description",
 static const char *const calendar_days[] = { "mon", "tue", "wed", "thu", "fri", "sat", "sun", NULL };
 static const char *const timer_keys[] = {
 	"name", "when", "every", "at", "cron", "untouched_for", "do", "due", "pause_when", "calendar", "paused_since",
-	"paused_minutes", NULL,
+	"paused_minutes", "extend", "enabled", NULL,
 };
 static const char *const create_keys[] = { "object", "values", "link", "owner", NULL };
 /* Beside the action's own key in an action map: whose rights it runs with. */
@@ -3226,11 +3226,60 @@ static bool parse_transition(struct loader *ld, const struct ynode *node, struct
 	return true;
 }
 
+/*
+ * A workflow extension's `{ name: escalate, extend: true, enabled: false }`:
+ * switches off the timer of that name defined elsewhere (merge_timer_switches
+ * takes it out of the merged workflow). The only keys it takes.
+ */
+static bool parse_timer_switch(struct loader *ld, const struct ynode *node, struct meta_timer *timer)
+{
+	bool extend = false, enabled = true, ok = true;
+	const struct ynode *enabled_node = ytree_map_get(node, "enabled");
+	for (int i = 0; i < node->count; i += 2) {
+		const struct ynode *key = node->items[i];
+		if (strcmp(key->text, "name") && strcmp(key->text, "extend") && strcmp(key->text, "enabled")) {
+			error_node(ld, key, "a timer with 'extend: true' takes only 'name' and 'enabled: false' (it switches "
+			           "off a timer defined elsewhere), not '%s'", key->text);
+			ok = false;
+		}
+	}
+	if (!get_bool(ld, ytree_map_get(node, "extend"), "extend", &extend))
+		return false;
+	if (!extend) {
+		error_node(ld, ytree_map_get(node, "extend"), "'extend: false' is a timer's default: leave it out");
+		return false;
+	}
+	if (!enabled_node) {
+		error_node(ld, node, "a timer with 'extend: true' needs 'enabled: false' (switching a timer off is all "
+		           "an extension may do to it)");
+		return false;
+	}
+	if (!get_bool(ld, enabled_node, "enabled", &enabled))
+		return false;
+	if (enabled) {
+		error_node(ld, enabled_node, "'enabled: true' changes nothing: a timer is enabled unless switched off");
+		return false;
+	}
+	const char *name = get_name(ld, ytree_map_get(node, "name"), "name");
+	if (!ok || !name)
+		return false;
+	timer->name = xstrdup(name);
+	timer->switched_off = true;
+	return true;
+}
+
 static bool parse_timer(struct loader *ld, const struct ynode *node, struct meta_timer *timer)
 {
 	memset(timer, 0, sizeof(*timer));
 	timer->pos = node_pos(ld, node);
 	const struct ynode *name_node = node->kind == YNODE_MAPPING ? ytree_map_get(node, "name") : NULL;
+	if (name_node && ytree_map_get(node, "extend"))
+		return parse_timer_switch(ld, node, timer);
+	if (name_node && ytree_map_get(node, "enabled")) {
+		error_node(ld, ytree_map_get(node, "enabled"), "'enabled' goes with 'extend: true' in a workflow "
+		           "extension (it switches off a timer defined elsewhere); to remove a timer of this file, delete it");
+		return false;
+	}
 	int schedules = (ytree_map_get(node, "every") != NULL) + (ytree_map_get(node, "at") != NULL)
 	              + (ytree_map_get(node, "cron") != NULL);
 	if (!name_node || schedules == 0 || !ytree_map_get(node, "do")) {
@@ -3369,10 +3418,15 @@ static void parse_workflow(struct loader *ld, const struct ynode *root)
 			wf.timers = value->count ? xcalloc((size_t)value->count, sizeof(*wf.timers)) : NULL;
 			for (int t = 0; t < value->count; t++) {
 				struct meta_timer *timer = &wf.timers[wf.timer_count];
-				if (parse_timer(ld, value->items[t], timer))
-					wf.timer_count++;
-				else
+				if (!parse_timer(ld, value->items[t], timer)) {
 					free(timer->name);
+				} else if (timer->switched_off && !extend) {
+					error_at(ld, timer->pos, "timer '%s' has 'extend: true', but workflow '%s' is not an extension: "
+					         "add 'extend: true' to the workflow document", timer->name, name ? name : "");
+					timer_free(timer);
+				} else {
+					wf.timer_count++;
+				}
 			}
 		}
 	}
@@ -3455,6 +3509,8 @@ static void merge_workflow_additions(struct loader *ld, struct meta_workflow *wf
 	}
 	for (int i = 0; i < from->timer_count; i++) {
 		struct meta_timer *timer = &from->timers[i];
+		if (timer->switched_off)
+			continue;
 		const struct meta_timer *existing = NULL;
 		for (int k = 0; k < wf->timer_count && !existing; k++)
 			if (!strcmp(wf->timers[k].name, timer->name))
@@ -3501,6 +3557,28 @@ static void merge_transition_actions(struct loader *ld, struct meta_workflow *wf
 	}
 }
 
+/* Takes the timers ext switches off (`extend: true, enabled: false`) out of wf; one wf does not have is an error. */
+static void merge_timer_switches(struct loader *ld, struct meta_workflow *wf, struct workflow_extension *ext)
+{
+	struct meta_workflow *from = &ext->workflow;
+	for (int i = 0; i < from->timer_count; i++) {
+		const struct meta_timer *off = &from->timers[i];
+		if (!off->switched_off)
+			continue;
+		int found = -1;
+		for (int k = 0; k < wf->timer_count && found < 0; k++)
+			if (!strcmp(wf->timers[k].name, off->name))
+				found = k;
+		if (found < 0) {
+			error_at(ld, off->pos, "no timer '%s' in workflow '%s' to switch off", off->name, wf->name);
+			continue;
+		}
+		timer_free(&wf->timers[found]);
+		memmove(&wf->timers[found], &wf->timers[found + 1], (size_t)(wf->timer_count - found - 1) * sizeof(*wf->timers));
+		wf->timer_count--;
+	}
+}
+
 /*
  * Applies every `workflow: name, extend: true` document to the workflow it
  * names, whatever the file order: first what each adds (terminal states,
@@ -3519,8 +3597,10 @@ static void merge_workflows(struct loader *ld)
 				         "'extend: true')", ext->workflow.name);
 			else if (wf && pass == 0)
 				merge_workflow_additions(ld, wf, ext);
-			else if (wf)
+			else if (wf) {
 				merge_transition_actions(ld, wf, ext);
+				merge_timer_switches(ld, wf, ext);
+			}
 		}
 	}
 	for (int e = 0; e < ld->workflow_extension_count; e++) {

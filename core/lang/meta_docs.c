@@ -148,7 +148,8 @@ static const struct key_doc key_docs[] = {
 	  "unique: true" },
 	{ "field", "readonly", "boolean", "true, false", "false",
 	  "Set on create only: an update that changes it is refused. A workflow action may still fill it while "
-	  "it is empty.",
+	  "it is empty, and the system (timers' `set`, jobs, plugin code in `crm.as_system`) may change it: a "
+	  "field the code keeps, such as an SLA due date.",
 	  "readonly: true" },
 	{ "field", "min", "number", "for texts a whole number", NULL,
 	  "Numbers: the smallest value allowed. Texts: the fewest characters.", "min: 0" },
@@ -558,6 +559,12 @@ static const struct key_doc key_docs[] = {
 	  "Where a clock records when its pause began (null while it runs).", "paused_since: sla_paused_since" },
 	{ "timer", "paused_minutes", "name", "an int field of the workflow's object", NULL,
 	  "Where a clock adds up its paused minutes.", "paused_minutes: sla_paused_minutes" },
+	{ "timer", "extend", "boolean", "true, false; only in a workflow document with `extend: true`", "false",
+	  "true: the timer `name` is defined elsewhere and this entry, with `enabled: false` (its only other key), "
+	  "switches it off: it leaves the merged workflow and never runs (a package that replaces a base timer by "
+	  "its own clock).", "- { name: escalate, extend: true, enabled: false }" },
+	{ "timer", "enabled", "boolean", "false; only with `extend: true`", "true",
+	  "false: the timer of that name, defined elsewhere, does not run (see `extend`).", "enabled: false" },
 	/* ---- kpi */
 	{ "kpi", "kpi", "name", NAME_WORDS "; each kpi once", "required",
 	  "The kpi's name: `GET /api/v1/kpis/<name>`.", "kpi: won_revenue" },

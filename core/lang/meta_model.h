@@ -324,6 +324,8 @@ struct meta_timer {
 	char *paused_since;
 	char *paused_minutes;
 	struct meta_pos due_pos, pause_pos, calendar_pos, paused_since_pos, paused_minutes_pos;
+	/* `{ name, extend: true, enabled: false }` in a workflow extension: only while loading (merge_workflows) */
+	bool switched_off;
 };
 
 /*

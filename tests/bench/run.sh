@@ -6,6 +6,7 @@
 #   4. a report across objects (campaign -> won revenue) vs  the hand-written SQL of the same figures
 #   5. full-text search over 100,000 zh+en articles (p50/p99) vs  the raw FTS5 query of the same work
 #   4. every kpi of metadata/kpis.yaml for 50 users x 12 months  vs  the hand-written SQL of the same figures
+#   6. the SLA breach timer over 100,000 past-due cases (cases/s)  vs  raw SQL selecting and flagging them
 set -e
 CRM=${CRM:-build/crm}
 BUILD=${BUILD:-build}
@@ -84,6 +85,9 @@ echo "== full-text search: ${SEARCH_RECORDS:-100000} articles of Chinese and Eng
 search_db=$dir/search.db
 rm -f "$search_db" "$search_db-wal" "$search_db-shm"
 "$BUILD"/bench/bench_search "$search_db" tests/api/search "${SEARCH_RECORDS:-100000}"
+echo
+echo "== SLA breach timer sweep: ${SLA_CASES:-100000} open cases past due (plugins/service)"
+"$BUILD"/bench/bench_sla metadata plugins "${SLA_CASES:-100000}"
 if [ -f tests/bench/http_bench.sh ]; then
 	echo
 	echo "== HTTP"

@@ -163,8 +163,12 @@ function sampleVin(n) {
 // Fields a plugin checks beyond what the document can say: their sample values.
 const PLUGIN_CHECKED = { vin: sampleVin };
 // Values a role's create rule or an object's rule asks for beyond the document (a partner files market
-// development funds only; a holiday's half day is HH:MM-HH:MM).
-const CREATE_VALUES = { expense: { category: 'partner_mdf' }, holiday: { hours: '09:00-12:00' } };
+// development funds only; a holiday's half day is HH:MM-HH:MM; an SLA policy's condition is an
+// expression over the case and its calendar a calendar document's name: plugins/service/sla.lua).
+const CREATE_VALUES = {
+  expense: { category: 'partner_mdf' }, holiday: { hours: '09:00-12:00' },
+  sla_policy: { applies_when: "priority = 'high'", calendar: 'cn_office' },
+};
 
 let counter = 0;
 function sampleValue(name, s, ids) {
