@@ -13,26 +13,6 @@ local sla = require("sla")
 
 local HOUR, DAY = 3600, 86400
 
--- cn_office (metadata/calendars.yaml): Monday to Friday 09:00-18:00 at UTC+8.
--- Only for the demo's fallback below, used while the SLA clock leaves a case
--- without due dates (holidays are not counted here; sla.lua counts them).
-local function add_business_minutes(t, minutes)
-  local at, left = t + 8 * HOUR, minutes * 60
-  while true do
-    local day = at - at % DAY
-    local weekday = (day // DAY + 4) % 7          -- 0 Sunday (1970-01-01 was a Thursday)
-    local open, close = day + 9 * HOUR, day + 18 * HOUR
-    if weekday == 0 or weekday == 6 or at >= close then
-      at = day + DAY + 9 * HOUR
-    else
-      if at < open then at = open end
-      if left <= close - at then return at + left - 8 * HOUR end
-      left = left - (close - at)
-      at = day + DAY + 9 * HOUR
-    end
-  end
-end
-
 -- "2026-05-01T09:30:00Z" or "2026-05-01" -> seconds since 1970
 local function epoch(text)
   local y, m, d, hh, mm, ss = text:match("^(%d+)-(%d+)-(%d+)T?(%d*):?(%d*):?(%d*)")
@@ -225,31 +205,6 @@ crm.job("demo", "manual", function()
   end
 
   local channels = { "phone", "phone", "email", "email", "web", "portal", "wechat", "partner" }
-  -- whether the SLA clock computes due dates (the SLA package); if not, the demo's fallback does
-  local clock_works = nil
-  local function policy_of(case)
-    local e = case.entitlement and entitlements[case.account]
-    if e and e.level == "platinum" then return 1 elseif e and e.level == "gold" then return 2
-    elseif e and e.level == "silver" then return 3 elseif case.priority == "high" then return 4 end
-    return 5
-  end
-  -- milestones (and, for a case created here, its due dates) when the SLA clock made none
-  local function fallback_milestones(case, opened, responded, resolved)
-    if crm.count("case_milestone", "case = " .. case.id) > 0 then return end
-    local p = POLICIES[policy_of(case)]
-    local dues = { add_business_minutes(opened, p[4]), add_business_minutes(opened, p[5]) }
-    local done = { responded, resolved }
-    for k, kind in ipairs({ "first_response", "resolution" }) do
-      local status = done[k] and (done[k] <= dues[k] and "met" or "violated")
-        or (now > dues[k] and "violated" or (k == 2 and case.status == "waiting_customer" and "paused" or "running"))
-      crm.create("case_milestone", { case = case.id, policy = policies[policy_of(case)].id, kind = kind, tier = case.tier,
-        started_at = crm.datetime(opened), due_at = crm.datetime(dues[k]),
-        completed_at = done[k] and crm.datetime(done[k]) or nil, status = status,
-        paused_since = status == "paused" and crm.datetime(now - 2 * HOUR) or nil,
-        paused_minutes = status == "paused" and 120 or 0, owner = case.owner })
-    end
-  end
-
   -- the base demo's cases: channel, skill, product, tier, queue, timestamps as their state says
   local skills = { "general", "general", "technical", "technical", "billing", "onsite" }
   local cases = crm.query("case", { sort = "id", limit = 1000,
@@ -286,7 +241,6 @@ crm.job("demo", "manual", function()
     crm.update("case", case.id, changes)
     sla.apply(case.id)
     case.tier, case.entitlement = tier, entitlement
-    fallback_milestones(case, opened, responded, resolved)
     case.resolved, case.skill, case.product = resolved, skill, changes.product
   end
 
@@ -300,7 +254,16 @@ crm.job("demo", "manual", function()
     local subject = SUBJECTS[(count * 5) % #SUBJECTS + 1]
     local skill = tier == "l1" and (subject[1] == "billing" and "billing" or "general") or
       (subject[1] == "onsite" and "onsite" or "technical")
+    -- not for an account whose support package is used up: the clock would refuse the case
     local contact = contacts[count % #contacts + 1]
+    for step = 1, #contacts do
+      local a = contact.account
+      if crm.count("entitlement", "account = " .. a .. " and incidents_left <= 0") == 0
+          or crm.count("entitlement", "account = " .. a .. " and (incidents_left > 0 or incidents_left is null)") > 0 then
+        break
+      end
+      contact = contacts[(count + step) % #contacts + 1]
+    end
     local responded = status ~= "new" and opened + (count % 7 == 0 and 6 * HOUR or (10 + count % 40) * 60) or nil
     if responded and responded > now then responded = now - 60 end
     local resolved = nil
@@ -322,24 +285,11 @@ crm.job("demo", "manual", function()
       resolved_at = resolved and crm.datetime(resolved) or nil, owner = owner,
       resolution = resolved and "Answered with the steps of the knowledge article; the customer confirmed." or nil,
       description = "Reported by the customer; see the subject." }
-    if clock_works ~= true then
-      -- set at creation (the fields are read-only afterwards) unless the SLA clock computes them
-      local p = POLICIES[policy_of(case)]
-      local fr, due = add_business_minutes(opened, p[4]), add_business_minutes(opened, p[5])
-      values.sla_policy = policies[policy_of(case)].id
-      values.first_response_due, values.resolution_due = crm.datetime(fr), crm.datetime(due)
-      values.warn_at = crm.datetime(add_business_minutes(opened, math.max(p[5] - p[6], 0)))
-      values.breached = (resolved or now) > due
-      if status == "waiting_customer" then values.sla_paused_since = crm.datetime(now - 2 * HOUR) end
-    end
+    -- a case waiting for the customer has been paused for two hours (the clock counts it on resume)
+    if status == "waiting_customer" then values.sla_paused_since = crm.datetime(now - 2 * HOUR) end
     local created = crm.create("case", values)
     sla.apply(created.id)
-    if clock_works == nil then
-      -- the first case tells whether the clock set its own due dates over the demo's
-      clock_works = crm.count("case_milestone", "case = " .. created.id) > 0
-    end
     case.id, case.owner = created.id, created.owner
-    fallback_milestones(case, opened, responded, resolved)
     if status == "closed" then
       cases[#cases + 1] = { id = created.id, status = "closed", contact = contact.id, owner = created.owner,
         tier = tier, product = values.product, resolved = resolved }

@@ -120,6 +120,8 @@ local function write_milestones(case, policy, now)
     local paused = m and m.paused_minutes or (case.sla_paused_minutes or 0)
     local values = {
       policy = policy and policy.id or crm.null, tier = case.tier,
+      -- the case's owner: per-agent SLA attainment counts milestones by owner
+      owner = given(case.owner) and case.owner or crm.null,
       due_at = due(policy, case.opened_at, target_of(policy, kind), paused) or crm.null,
     }
     local done = stamps[kind]
@@ -167,14 +169,19 @@ end
 
 -- ---------------------------------------------------------------- case hooks
 
--- A new case takes the account's entitlement valid on its day (or today), one with incidents left first.
-crm.on("case", "before_create", function(new, old, ctx)
-  if given(new.entitlement) or type(new.account) ~= "number" then return end
-  local day = type(new.opened_at) == "string" and new.opened_at:sub(1, 10) or crm.date()
-  if not day:match("^%d%d%d%d%-%d%d%-%d%d$") then return end   -- the kernel refuses the bad opened_at
-  local ent = find_entitlement(new.account, day)
-  if ent then new.entitlement = ent.id end
-end)
+-- A new case takes the account's entitlement valid on its day (or today), one with incidents left
+-- first. Written by the system after the insert: the caller (a partner, a consumer) may read the
+-- field but not set it.
+local function attach_entitlement(case)
+  if given(case.entitlement) or type(case.account) ~= "number" then return end
+  local day = type(case.opened_at) == "string" and case.opened_at:sub(1, 10) or crm.date()
+  if not day:match("^%d%d%d%d%-%d%d%-%d%d$") then return end
+  local ent = find_entitlement(case.account, day)
+  if ent then
+    sys(crm.update, "case", case.id, { entitlement = ent.id })
+    case.entitlement = ent.id
+  end
+end
 
 -- An exhausted entitlement (this case took it below zero): refused, or the case is chargeable.
 local function exhausted(case)
@@ -189,6 +196,7 @@ local function exhausted(case)
 end
 
 crm.on("case", "after_create", function(case, old, ctx)
+  attach_entitlement(case)
   local chargeable = not case.chargeable and exhausted(case)
   local policy = pick_policy(case)
   local values = clock_values(case, policy)

@@ -94,7 +94,7 @@ class Suite(AsUsers):
         self.q2 = self.created("sla_mgr", "service_queue", {"name": "SLA L2 general", "tier": "l2", "skill": "general",
                                                             "team": l2["id"]})
         self.gold = self.created("sla_mgr", "sla_policy", {
-            "name": "Gold", "calendar": "cn_office", "priority_order": 1, "applies_when": "priority = 'high'",
+            "name": "SLA Gold", "calendar": "cn_office", "priority_order": 1, "applies_when": "priority = 'high'",
             "first_response_minutes": 60, "resolution_minutes": 480, "warn_minutes": 60, "escalate_to_tier": "l2"})
         self.ny = self.created("sla_mgr", "sla_policy", {
             "name": "New York", "calendar": "ny_office", "priority_order": 2, "applies_when": "subject = 'dst'",
@@ -218,7 +218,7 @@ class Suite(AsUsers):
 
     # -- a priority change, apply_sla, escalation by hand --------------------------------
     def test_priority_change_keeps_paused_minutes(self):
-        normal = self.created("sla_mgr", "sla_policy", {"name": "Normal", "calendar": "cn_office",
+        normal = self.created("sla_mgr", "sla_policy", {"name": "SLA Normal", "calendar": "cn_office",
                                                         "priority_order": 50, "first_response_minutes": 240,
                                                         "resolution_minutes": 1440})
         rid = self.new_case(priority="normal", opened_at="2030-12-23T01:00:00Z")["id"]   # Monday 09:00
