@@ -205,6 +205,15 @@ crm.job("demo", "manual", function()
   end
 
   local channels = { "phone", "phone", "email", "email", "web", "portal", "wechat", "partner" }
+  -- a case of the past resolved after its resolution was due was breached then (the breach timer
+  -- marks open cases as it runs: on `make run`, within its first minute, with their escalation)
+  local function mark_breached(id, status)
+    if (status == "resolved" or status == "closed") and
+        crm.count("case_milestone", "case = " .. id .. " and kind = 'resolution' and status = 'violated'") > 0 then
+      crm.update("case", id, { breached = true })
+    end
+  end
+
   -- the base demo's cases: channel, skill, product, tier, queue, timestamps as their state says
   local skills = { "general", "general", "technical", "technical", "billing", "onsite" }
   local cases = crm.query("case", { sort = "id", limit = 1000,
@@ -240,6 +249,7 @@ crm.job("demo", "manual", function()
       resolved_at = resolved and crm.datetime(resolved) or nil, kb_article = kb }
     crm.update("case", case.id, changes)
     sla.apply(case.id)
+    mark_breached(case.id, case.status)
     case.tier, case.entitlement = tier, entitlement
     case.resolved, case.skill, case.product = resolved, skill, changes.product
   end
@@ -289,6 +299,9 @@ crm.job("demo", "manual", function()
     if status == "waiting_customer" then values.sla_paused_since = crm.datetime(now - 2 * HOUR) end
     local created = crm.create("case", values)
     sla.apply(created.id)
+    mark_breached(created.id, status)
+    -- the clock gave it to the least busy agent of its queue; these wait unassigned in the queue
+    if owner == crm.null and created.owner then crm.update("case", created.id, { owner = crm.null }) end
     case.id, case.owner = created.id, created.owner
     if status == "closed" then
       cases[#cases + 1] = { id = created.id, status = "closed", contact = contact.id, owner = created.owner,

@@ -82,7 +82,13 @@ class Suite(AsUsers):
             subprocess.run([crm_binary(), "demo", "--db", copy, "--records", "5", "--metadata",
                             os.path.join(ROOT, "metadata"), "--plugins", os.path.join(ROOT, "plugins")],
                            check=True, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            eq(counts(copy), before, "the package's records after a second run")
+            # the base demo opens more cases on a second run, and the SLA clock gives each its two
+            # milestones; the package's own records stay as they were
+            after = counts(copy)
+            m = OBJECTS.index("case_milestone")
+            eq(after[:m] + after[m + 1:], before[:m] + before[m + 1:], "the package's records after a second run")
+            eq(sqlite3.connect(copy).execute("SELECT count(*) FROM (SELECT \"case\" FROM case_milestone GROUP BY 1 "
+                                             "HAVING count(*) != 2)").fetchone()[0], 0, "two milestones per case")
         finally:
             cleanup(work)
 
