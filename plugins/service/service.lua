@@ -1,2 +1,4 @@
 -- service: what the YAML cannot say. Each concern is its own module; every
 -- crm.* call is in sdk/lua-api.md.
+require("kb")
+require("survey")
