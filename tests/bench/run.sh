@@ -84,6 +84,11 @@ echo "== full-text search: ${SEARCH_RECORDS:-100000} articles of Chinese and Eng
 search_db=$dir/search.db
 rm -f "$search_db" "$search_db-wal" "$search_db-shm"
 "$BUILD"/bench/bench_search "$search_db" tests/api/search "${SEARCH_RECORDS:-100000}"
+echo
+echo "== knowledge base: ${KB_RECORDS:-100000} published articles, suggestions from a case's subject (plugins/service)"
+kb_db=$dir/kb.db
+rm -f "$kb_db" "$kb_db-wal" "$kb_db-shm"
+"$BUILD"/bench/bench_search --kb "$kb_db" "${KB_RECORDS:-100000}"
 if [ -f tests/bench/http_bench.sh ]; then
 	echo
 	echo "== HTTP"
