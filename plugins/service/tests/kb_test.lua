@@ -144,3 +144,30 @@ function test_survey_link_refuses_bad_tokens_and_answers()
     assert(r.status == 404, token .. ": " .. tostring(r.status))
   end
 end
+
+function test_suggestions_keep_to_the_callers_audience()
+  local internal = article({ title = "Gizmotron reset internal", audience = "internal" })
+  local partner = article({ title = "Gizmotron reset for partners", audience = "partner" })
+  local public = article({ title = "Gizmotron reset for everyone", audience = "public" })
+  for _, a in ipairs({ internal, partner, public }) do publish(a) end
+  local function seen(login, role)
+    local u = user(login, role)
+    local ids = {}
+    for _, s in ipairs(crm.test.as_user(u.id, kb.suggest, "gizmotron reset")) do ids[#ids + 1] = s.article end
+    table.sort(ids)
+    return table.concat(ids, ",")
+  end
+  local all = { internal.id, partner.id, public.id }
+  table.sort(all)
+  assert(seen("kb_sugg_agent", "service_agent") == table.concat(all, ","), "an agent: every live article")
+  local outside = { partner.id, public.id }
+  table.sort(outside)
+  assert(seen("kb_sugg_partner", "partner_user") == table.concat(outside, ","), "a partner: partner and public")
+  assert(seen("kb_sugg_consumer", "consumer") == tostring(public.id), "a consumer: public only")
+  -- under revision the last version is still suggested, with its published title
+  crm.transition("kb_article", public.id, "revise")
+  crm.update("kb_article", public.id, { title = "Draft title nobody outside sees" })
+  local u = user("kb_sugg_consumer2", "consumer")
+  local list = crm.test.as_user(u.id, kb.suggest, "gizmotron reset")
+  assert(#list == 1 and list[1].article == public.id and list[1].title == "Gizmotron reset for everyone", crm.json.encode(list))
+end
