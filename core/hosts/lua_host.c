@@ -40,6 +40,7 @@
 #include <lua.h>
 #include <lauxlib.h>
 #include <lualib.h>
+#include <sodium.h>
 #include "access.h"
 #include "events.h"
 #include "context.h"
@@ -1760,6 +1761,56 @@ static int crm_calendar_is_business_time(lua_State *L)
 	return 1;
 }
 
+/* --------------------------------------------------------------- crm.crypto */
+
+/*
+ * Secrets for links and tokens (a survey's single-use link): randomness from
+ * libsodium (the kernel calls sodium_init when it opens), a digest to store
+ * instead of the secret, and a comparison whose time does not depend on where
+ * two texts differ. The texts are Lua strings; nothing is kept.
+ */
+#define CRYPTO_TOKEN_MIN 16
+#define CRYPTO_TOKEN_MAX 64
+
+/* crm.crypto.token([bytes]) -> base64url (no padding) of 16..64 random bytes, 32 by default */
+static int crm_crypto_token(lua_State *L)
+{
+	lua_Integer bytes = luaL_optinteger(L, 1, 32);
+	if (bytes < CRYPTO_TOKEN_MIN || bytes > CRYPTO_TOKEN_MAX)
+		return luaL_error(L, "crm.crypto.token: bytes must be %d to %d", CRYPTO_TOKEN_MIN, CRYPTO_TOKEN_MAX);
+	unsigned char random[CRYPTO_TOKEN_MAX];
+	char text[sodium_base64_ENCODED_LEN(CRYPTO_TOKEN_MAX, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+	randombytes_buf(random, (size_t)bytes);
+	sodium_bin2base64(text, sizeof(text), random, (size_t)bytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	sodium_memzero(random, sizeof(random));
+	lua_pushstring(L, text);
+	sodium_memzero(text, sizeof(text));
+	return 1;
+}
+
+/* crm.crypto.hash(text) -> the SHA-256 of text as 64 lower-case hex digits */
+static int crm_crypto_hash(lua_State *L)
+{
+	size_t len;
+	const char *text = luaL_checklstring(L, 1, &len);
+	unsigned char digest[crypto_hash_sha256_BYTES];
+	char hex[crypto_hash_sha256_BYTES * 2 + 1];
+	crypto_hash_sha256(digest, (const unsigned char *)text, len);
+	sodium_bin2hex(hex, sizeof(hex), digest, sizeof(digest));
+	lua_pushstring(L, hex);
+	return 1;
+}
+
+/* crm.crypto.equal(a, b) -> whether two texts are equal, in a time that depends on their length only */
+static int crm_crypto_equal(lua_State *L)
+{
+	size_t a_len, b_len;
+	const char *a = luaL_checklstring(L, 1, &a_len);
+	const char *b = luaL_checklstring(L, 2, &b_len);
+	lua_pushboolean(L, a_len == b_len && sodium_memcmp(a, b, a_len) == 0);
+	return 1;
+}
+
 /* ------------------------------------------------------------ registration */
 
 static int lua_host_event(void *data, struct crm_ctx *ctx, enum event_kind kind, const struct meta_object *object,
@@ -2072,6 +2123,12 @@ static int build_sandbox(lua_State *L)
 	lua_newtable(L);
 	set_functions(L, calendar);
 	lua_setfield(L, -2, "calendar");
+	static const luaL_Reg crypto[] = {
+		{ "token", crm_crypto_token }, { "hash", crm_crypto_hash }, { "equal", crm_crypto_equal }, { NULL, NULL },
+	};
+	lua_newtable(L);
+	set_functions(L, crypto);
+	lua_setfield(L, -2, "crypto");
 	push_json(L, plugin_config(vm->plugin), 0);
 	lua_setfield(L, -2, "config");
 	lua_createtable(L, 0, 2);

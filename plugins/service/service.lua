@@ -3,4 +3,6 @@
 
 require("sla")
 require("intake")
+require("kb")
+require("survey")
 require("demo")

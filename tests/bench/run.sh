@@ -88,6 +88,11 @@ rm -f "$search_db" "$search_db-wal" "$search_db-shm"
 echo
 echo "== SLA breach timer sweep: ${SLA_CASES:-100000} open cases past due (plugins/service)"
 "$BUILD"/bench/bench_sla metadata plugins "${SLA_CASES:-100000}"
+echo
+echo "== knowledge base: ${KB_RECORDS:-100000} published articles, suggestions from a case's subject (plugins/service)"
+kb_db=$dir/kb.db
+rm -f "$kb_db" "$kb_db-wal" "$kb_db-shm"
+"$BUILD"/bench/bench_search --kb "$kb_db" "${KB_RECORDS:-100000}"
 if [ -f tests/bench/http_bench.sh ]; then
 	echo
 	echo "== HTTP"

@@ -267,8 +267,9 @@ async function exercise(role, session) {
     note(`/reports/${r.name}`, 'get', await call('GET', `/reports/${r.name}?limit=0`, { token }));
   }
   for (const [template, item] of Object.entries(doc.paths)) {
-    if (!template.startsWith('/plugins/') || !item.get || template.includes('{')) continue;
-    note(template, 'get', await call('GET', template, { token }));
+    if (!template.startsWith('/plugins/') || !item.get) continue;
+    // a {name} segment gets 1: a record's id, or a value the route refuses with a documented 4xx
+    note(template, 'get', await call('GET', template.replace(/\{[a-z_]+\}/g, '1'), { token }));
   }
 
   const results = {};

@@ -614,6 +614,44 @@ static void test_escapes_are_refused(void)
 	pfx_close();
 }
 
+/* crm.crypto: tokens of the asked size from the system's randomness, SHA-256 digests, constant-time equality */
+static void test_crypto_tokens_hashes_and_equality(void)
+{
+	ASSERT_EQ(open_with("", eval_plugin), CRM_OK);
+	json_t *result;
+	ASSERT_EQ(eval("local a, b = crm.crypto.token(), crm.crypto.token()\n"
+	               "local s = crm.crypto.token(16) local l = crm.crypto.token(64)\n"
+	               "return table.concat({ #a, #s, #l, tostring(a ~= b), tostring(a:match('^[%w_%-]+$') ~= nil),\n"
+	               "  crm.crypto.hash('abc'), crm.crypto.hash(''), #crm.crypto.hash(('x'):rep(100000)),\n"
+	               "  tostring(crm.crypto.equal(a, a)), tostring(crm.crypto.equal(a, b)), tostring(crm.crypto.equal('', '')),\n"
+	               "  tostring(crm.crypto.equal('ab', 'abc')), tostring(crm.crypto.equal('a\\0b', 'a\\0c')) }, ' ')",
+	               &result), CRM_OK);
+	ASSERT_STR_EQ(json_string_value(result),
+	              "43 22 86 true true "
+	              "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad "
+	              "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 64 "
+	              "true false true false false");
+	json_decref(result);
+	/* a thousand tokens, none twice */
+	ASSERT_EQ(eval("local seen, n = {}, 0 for i = 1, 1000 do local t = crm.crypto.token()\n"
+	               "  if not seen[t] then n = n + 1 end seen[t] = true end return n", &result), CRM_OK);
+	ASSERT_EQ(json_integer_value(result), 1000);
+	json_decref(result);
+	static const struct { const char *code, *message; } refused[] = {
+		{ "return crm.crypto.token(15)", "crm.crypto.token: bytes must be 16 to 64" },
+		{ "return crm.crypto.token(65)", "crm.crypto.token: bytes must be 16 to 64" },
+		{ "return crm.crypto.token('x')", "number expected" },
+		{ "return crm.crypto.hash()", "string expected" },
+		{ "return crm.crypto.hash({})", "string expected" },
+		{ "return crm.crypto.equal('a')", "string expected" },
+	};
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		ASSERT(eval(refused[i].code, &result) != CRM_OK);
+		ASSERT_CONTAINS(fx.ctx.message, refused[i].message);
+	}
+	pfx_close();
+}
+
 /* --- the crm module ------------------------------------------------------------ */
 
 static void test_crm_api_from_lua_creates_queries_and_writes_records(void)
@@ -1331,6 +1369,7 @@ static const struct test_case tests[] = {
 	{ "exponential_pattern_is_stopped_quickly", test_exponential_pattern_is_stopped_quickly },
 	{ "memory_bombs_fail_at_the_quota", test_memory_bombs_fail_at_the_quota },
 	{ "escapes_are_refused", test_escapes_are_refused },
+	{ "crypto_tokens_hashes_and_equality", test_crypto_tokens_hashes_and_equality },
 	{ "crm_api_from_lua_creates_queries_and_writes_records", test_crm_api_from_lua_creates_queries_and_writes_records },
 	{ "failed_write_in_a_transaction_fails_the_call_even_if_caught",
 	  test_failed_write_in_a_transaction_fails_the_call_even_if_caught },
