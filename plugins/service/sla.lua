@@ -205,9 +205,13 @@ crm.on("case", "after_create", function(case, old, ctx)
     local q = pick_queue(case.tier or "l1", case.skill)
     if q then values.queue = q.id; case.queue = q.id end
   end
+  -- Routing: a case nobody owns, or one its creator owns by default, goes to the least busy agent
+  -- of its queue's team; an agent of that team who logs a case (a phone call) keeps it.
   if not given(case.owner) or case.owner == case.created_by then
     local q = given(case.queue) and sys(crm.get, "service_queue", case.queue)
-    local owner = pick_owner(q)
+    local creator = given(case.created_by) and case.created_by > 0 and sys(crm.get, "user", case.created_by)
+    local works_here = q and given(q.team) and creator and creator.team == q.team
+    local owner = not works_here and pick_owner(q)
     if owner then values.owner = owner end
   end
   local stored = sys(crm.update, "case", case.id, values)

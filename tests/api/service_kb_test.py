@@ -33,13 +33,6 @@ def q(text):
     return urllib.parse.quote(text)
 
 
-def prepare(db):
-    """The demo has no service manager login: add one before the server starts."""
-    subprocess.run([crm_binary(), "user", "add", "--login", "service_manager", "--role", "service_manager",
-                    "--db", db, "--metadata", os.path.join(ROOT, "metadata"), "--plugins", os.path.join(ROOT, "plugins")],
-                   input=(PASSWORD + "\n").encode(), check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
-
-
 class Story(AsUsers):
     def __init__(self, server, db):
         super().__init__(server.port)
@@ -413,7 +406,7 @@ def main():
         "kb_flow_with_roles_and_immutable_versions", "kb_audiences_per_role", "suggestions_in_english_and_chinese",
         "helpful_votes_once_per_user", "story6_csat_through_the_aggregate_api",
         "survey_link_is_single_use_and_raced_answers_keep_one", "survey_link_expired_and_unknown",
-        "survey_bad_input_writes_nothing", "survey_page_rate_limit"), prepare=prepare, extra=["--threads", "8"])
+        "survey_bad_input_writes_nothing", "survey_page_rate_limit"), extra=["--threads", "8"])
 
 
 if __name__ == "__main__":
