@@ -1019,6 +1019,40 @@ json_t *plugin_record_actions(struct crm_kernel *kernel, struct crm_ctx *ctx, co
 	return out;
 }
 
+/* Whether name ("plugin.action" or "action") is in list: names, or declarations { name, ... }. */
+static bool action_listed(json_t *list, const char *name)
+{
+	size_t i;
+	json_t *item;
+	json_array_foreach(list, i, item) {
+		const char *full = json_is_object(item) ? json_string_value(json_object_get(item, "name")) : json_string_value(item);
+		const char *dot = full ? strchr(full, '.') : NULL;
+		if (full && (!strcmp(full, name) || (dot && !strcmp(dot + 1, name))))
+			return true;
+	}
+	return false;
+}
+
+int plugin_client_action(struct crm_kernel *kernel, struct crm_ctx *ctx, const char *name,
+                         const struct meta_object *object, int64_t id, json_t *args, json_t **result)
+{
+	json_t *record = NULL;
+	int code = object_get(ctx, object->name, id, false, &record);
+	if (code != CRM_OK)
+		return code;
+	json_t *declared = plugin_object_actions(kernel, object);
+	json_t *applies = plugin_record_actions(kernel, ctx, object, record);
+	bool is_declared = action_listed(declared, name), holds = action_listed(applies, name);
+	json_decref(declared);
+	json_decref(applies);
+	json_decref(record);
+	if (!is_declared)
+		return crm_error(ctx, CRM_ENOTFOUND, "no action '%.100s' on %s records", name, object->name);
+	if (!holds)
+		return crm_error(ctx, CRM_ESTATE, "action '%.100s' does not apply to this %s now", name, object->name);
+	return plugin_action(kernel, ctx, name, object->name, id, args, result);
+}
+
 bool plugin_object_has_actions(struct crm_kernel *kernel, const struct meta_object *object)
 {
 	struct plugins *plugins = kernel ? kernel->plugins : NULL;

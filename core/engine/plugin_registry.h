@@ -99,6 +99,15 @@ int plugin_public_route(struct crm_kernel *kernel, struct crm_ctx *ctx, const ch
 int plugin_action(struct crm_kernel *kernel, struct crm_ctx *ctx, const char *name, const char *object,
                   int64_t id, json_t *args, json_t **result);
 /*
+ * A client's call of an action (POST .../actions/{name}): only an action
+ * plugin.yaml declares on object (a button), and only on a record it applies
+ * to (its `when` holds as the caller reads the record), then plugin_action.
+ * Undeclared actions are the plugins' own steps, for workflows and code:
+ * CRM_ENOTFOUND; a declared one whose `when` fails: CRM_ESTATE (409).
+ */
+int plugin_client_action(struct crm_kernel *kernel, struct crm_ctx *ctx, const char *name,
+                         const struct meta_object *object, int64_t id, json_t *args, json_t **result);
+/*
  * Runs every job due at now (the first run is at the first tick), recording
  * start, end and error of each run in memory and in the kernel log. A failed
  * run is retried after 30 s, doubling each time up to the job's interval.

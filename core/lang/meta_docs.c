@@ -1754,7 +1754,9 @@ static const struct section_doc sections[] = {
 	  "A button for an action the plugin's code registers: on which object's records, its label, when it "
 	  "applies and what to confirm. `GET /api/v1/meta` lists an object's declared actions under `actions`; "
 	  "`GET` of a record names those whose `when` holds under `_actions`; the UI runs one with "
-	  "`POST /api/v1/objects/{object}/{id}/actions/{plugin.action}`.",
+	  "`POST /api/v1/objects/{object}/{id}/actions/{plugin.action}`, which answers 409 on a record whose `when` "
+	  "does not hold. Only declared actions can be called by clients: an action the code registers without a "
+	  "declaration is a step for workflows and code (404 over HTTP).",
 	  "actions:\n"
 	  "  claim:\n"
 	  "    object: lead\n"

@@ -2375,7 +2375,7 @@ size_t api_body_limit(struct api *api, const char *method, const char *target)
 	return limit;
 }
 
-/* POST .../objects/{object}/{id}/actions/{name}: a plugin action on one record. */
+/* POST .../objects/{object}/{id}/actions/{name}: a plugin action declared on the object (a button) on one record. */
 static void handle_action(struct route_ctx *r, const char *name)
 {
 	json_t *args = NULL;
@@ -2385,7 +2385,7 @@ static void handle_action(struct route_ctx *r, const char *name)
 			return;
 	}
 	json_t *result = NULL;
-	int rc = plugin_action(r->api->kernel, &r->ctx, name, r->object->name, r->id, args, &result);
+	int rc = plugin_client_action(r->api->kernel, &r->ctx, name, r->object, r->id, args, &result);
 	json_decref(args);
 	respond_plugin(r, rc, 200, result);
 }

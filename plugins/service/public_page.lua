@@ -1,4 +1,4 @@
--- The service package's public pages (the case form, its thank-you page): a
+-- The service package's public pages (the case form, its thank-you page, the survey): a
 -- small HTML shell in zh or en and the escaping every value in it needs.
 -- A plugin's require() reaches only its own folder, so marketing's web-to-lead
 -- form keeps its own shell; the package's other public pages use this one.
@@ -22,6 +22,8 @@ local STYLE = "body{font:16px system-ui,sans-serif;max-width:36rem;margin:2rem a
   .. "label{display:block;margin:.8rem 0 .2rem}input,textarea,select{width:100%;padding:.5rem;font:inherit;"
   .. "box-sizing:border-box}button{margin-top:1rem;padding:.6rem 1.4rem;font:inherit}"
   .. ".trap{position:absolute;left:-10000px}.number{font-size:1.4rem;font-weight:600}"
+  .. "fieldset{border:0;padding:0}fieldset label{display:inline;margin-right:1rem}fieldset input{width:auto}"
+  .. ".error{color:#a4000f}"
 
 -- A whole page: { status, html } for a route to return. body is markup already escaped.
 function M.render(lang, title, body, status)

@@ -339,7 +339,8 @@ local function escalate(case, to)
   return tier
 end
 
--- The timers' steps (workflows.yaml): refused when called by hand.
+-- The timers' steps (workflows.yaml). Clients cannot call them (plugin.yaml does not declare them:
+-- POST .../actions/ answers 404); a plugin's code or test calling one by hand is refused too.
 local function from_timer(case, args, name)
   if not case or type(args) ~= "table" or args.workflow ~= "case_flow" then
     crm.error("conflict", "service." .. name .. " is a step of the case_flow timers; escalate by hand with service.escalate")

@@ -31,25 +31,11 @@ local WORDS = {
          invalid = "请检查您的回答" },
 }
 
-local function esc(text)
-  return (tostring(text or ""):gsub("[&<>\"']", { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;",
-    ['"'] = "&quot;", ["'"] = "&#39;" }))
-end
-
-local function words(req)
-  local lang = type(req.query) == "table" and req.query.lang
-  return lang == "zh" and WORDS.zh or WORDS.en, lang == "zh" and "zh" or "en"
-end
-
-local function page(lang, title, body, status)
-  return { status = status or 200, html = table.concat({
-    '<!doctype html><html lang="', lang, '"><head><meta charset="utf-8">',
-    '<meta name="viewport" content="width=device-width, initial-scale=1"><title>', esc(title), '</title>',
-    '<style>body{font:16px system-ui,sans-serif;max-width:34rem;margin:2rem auto;padding:0 1rem;color:#1b1f24}',
-    'fieldset{border:0;padding:0}label{margin-right:1rem}textarea{width:100%;padding:.5rem;font:inherit;box-sizing:border-box}',
-    'button{margin-top:1rem;padding:.6rem 1.4rem;font:inherit}.error{color:#a4000f}</style>',
-    '</head><body>', body, '</body></html>' }) }
-end
+-- The package's page shell and escaping (public_page.lua, shared with the case form).
+local public_page = require("public_page")
+local esc = public_page.escape
+local function words(req) return public_page.language(req, WORDS) end
+local page = public_page.render
 
 local function message_page(lang, title, text, status)
   return page(lang, title, "<h1>" .. esc(title) .. "</h1><p>" .. esc(text) .. "</p>", status)
@@ -179,8 +165,8 @@ local function language_of(contact)
   return "en"
 end
 
--- The close transition's action. A plugin action can also be called over HTTP: it acts only as
--- case_flow's (the workflow passes its name) on a case being closed from resolved.
+-- The close transition's action. Undeclared in plugin.yaml, so no client can call it (404); it acts
+-- only as case_flow's (the workflow passes its name) on a case being closed from resolved.
 crm.action("send_survey", function(case, ctx, args)
   if not case or type(args) ~= "table" or args.workflow ~= "case_flow" or case.status ~= "resolved" then
     crm.error("conflict", "a survey is sent when a resolved case is closed")

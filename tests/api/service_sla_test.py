@@ -280,14 +280,18 @@ class Suite(AsUsers):
             problem(r, 422, "an agent creates with %s" % field)
         eq(self.req("sla_l1a", "POST", "/objects/case/%d/actions/service.sla_pause" % rid, {}).status, 404,
            "the clock's steps are no actions")
-        problem(self.req("sla_l1a", "POST", "/objects/case/%d/actions/service.sla_breach" % rid, {}), 409,
-                "a timer's step by hand")
+        for body in ({}, {"workflow": "case_flow"}):
+            problem(self.req("sla_l1a", "POST", "/objects/case/%d/actions/service.sla_breach" % rid, body), 404,
+                    "a timer's step by hand, even naming the workflow")
         problem(self.req("sla_l1a", "POST", "/objects/sla_policy", dict(base, name="Agent's")), 403, "agents read policies")
         r = self.req("sla_l1a", "POST", "/objects/case/%d/actions/service.escalate" % rid, {"reason": 42})
         problem(r, 422, "a reason that is no text")
         r = self.req("consumer1", "POST", "/objects/case/%d/actions/service.escalate" % rid, {})
         check(r.status in (403, 404), "a consumer escalates nothing: %d %s" % (r.status, r.body[:200]))
         eq(self.case(rid)["tier"], "l1", "unchanged")
+        acct = self.records("admin", "account", "limit=1")[0]["id"]
+        problem(self.req("admin", "POST", "/objects/account/%d/actions/service.escalate" % acct, {}), 404,
+                "a case's button on an account")
 
     # -- the Lua units (plugins/service/tests/*.lua) ---------------------------------------
     def test_lua_units_pass(self):
