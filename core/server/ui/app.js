@@ -344,8 +344,9 @@ function formatMeasure(f, v, compact) {
   if (typeof v !== 'number') return v == null ? '' : String(v);
   const type = f ? valueType(f) : 'int';
   if (type === 'money') return formatMoney(v, appCurrency(), compact);
+  // a measure is a total or an average: two decimals say enough (an average of 91.304348 reads as 91.3)
   const number = compact ? new Intl.NumberFormat(locale(), { notation: 'compact', maximumFractionDigits: 1 }).format(v)
-    : formatNumber(v, type === 'percent' ? 'decimal' : type);
+    : new Intl.NumberFormat(locale(), { maximumFractionDigits: 2 }).format(v);
   return type === 'percent' ? `${number}%` : number;
 }
 // the fields holding the currency of the money among names (to ask for them beside it)
