@@ -91,7 +91,8 @@ run: all
 	@if [ ! -f var/demo.db ]; then echo "creating var/demo.db with demo data..."; \
 	  $(CRM) demo --db var/demo.db --records 1000 --seed 42 || exit 1; fi
 	@echo "demo logins (password demo1234): admin, sales_manager, sales_rep1..3, sales_director, finance,"
-	@echo "  service_agent, marketing_manager, marketing_user (employees); partner1, partner2 (partners); consumer1, consumer2 (consumers)"
+	@echo "  service_manager, service_agent (L1), service_agent2 (L2), service_agent3 (L3), marketing_manager, marketing_user"
+	@echo "  (employees); partner1, partner2 (partners); consumer1, consumer2 (consumers). Service console: #/console/case"
 	$(CRM) serve --db var/demo.db --port $${PORT:-8080}
 
 test: all $(UNIT_BIN) $(FUZZ_BIN)
