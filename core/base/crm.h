@@ -69,6 +69,7 @@ struct crm_ctx {
 	json_t *async_queue;         /* owned: async after-hooks waiting for the commit (events.c) */
 	struct access_user *access;  /* owned: the caller as access control sees it (access.c) */
 	int64_t on_behalf_of;        /* a workflow action run `as: system` (user 0) for this user: audited so */
+	bool erasing;                /* a GDPR erase (gdpr.c): the one change an append-only record takes */
 };
 
 void crm_ctx_init(struct crm_ctx *ctx, struct crm_kernel *kernel, int64_t user_id,

@@ -100,7 +100,9 @@ int gdpr_erase(struct crm_ctx *ctx, const char *object, int64_t id, int *fields_
 	int code = object_begin(ctx);
 	if (code == CRM_OK) {
 		/* the update itself records old values in the trail: they are scrubbed just below */
+		ctx->erasing = true;   /* the one change an append-only record takes */
 		code = object_update(ctx, object, id, 0, changes, NULL);
+		ctx->erasing = false;
 	}
 	/* the person's files are personal data too: their rows go now, their blobs after the commit */
 	json_t *hashes = NULL;

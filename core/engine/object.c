@@ -1205,6 +1205,13 @@ int object_update_state(struct crm_ctx *ctx, const char *object, int64_t id, int
  * move state fields and is audited as "transition" with the transition's
  * name under "_transition".
  */
+/* An append-only object's records are created once; a GDPR erase alone may clear their personal fields. */
+static int refuse_append_only(struct crm_ctx *ctx, const struct meta_object *o, const char *what)
+{
+	return crm_error(ctx, CRM_ESTATE, "%s records are append-only: they cannot be %s; record a reversing entry instead",
+	                 o->name, what);
+}
+
 static int update(struct crm_ctx *ctx, const char *object, int64_t id, int64_t expected_version,
                   json_t *changes, const char *transition, json_t **out)
 {
@@ -1212,6 +1219,8 @@ static int update(struct crm_ctx *ctx, const char *object, int64_t id, int64_t e
 	int code = find_object(ctx, object, &o);
 	if (code != CRM_OK)
 		return code;
+	if (o->append_only && !ctx->erasing)
+		return refuse_append_only(ctx, o, "changed");
 	bool own;
 	if ((code = write_begin(ctx, &own)) != CRM_OK)
 		return code;
@@ -1340,6 +1349,8 @@ static int delete_children(struct crm_ctx *ctx, const struct meta_object *o, int
 static int set_deleted(struct crm_ctx *ctx, const struct meta_object *o, int64_t id,
                        int64_t expected_version, bool deleted, int depth)
 {
+	if (o->append_only)
+		return refuse_append_only(ctx, o, deleted ? "deleted" : "restored");
 	json_t *before = NULL;
 	int code = store_get(ctx->txn, o, id, true, &before, ctx);
 	if (code != CRM_OK)

@@ -130,7 +130,8 @@ static const struct {
 };
 
 static const char *const object_keys[] = {
-	"object", "label", "label_plural", "module", "extend", "fields", "rules", "indexes", "views", "description", NULL,
+	"object", "label", "label_plural", "module", "extend", "fields", "rules", "indexes", "views", "description",
+	"append_only", NULL,
 };
 static const char *const module_keys[] = {"name", "label", NULL};
 static const char *const app_keys[] = {"app", "industry", "languages", "plugins", "config", NULL};
@@ -1996,6 +1997,11 @@ static void parse_object(struct loader *ld, const struct ynode *root)
 				so.object.module = xstrdup(text);
 		} else if (!strcmp(key->text, "description")) {
 			get_text(ld, value, "description");
+		} else if (!strcmp(key->text, "append_only")) {
+			if (so.extend)
+				error_node(ld, key, "append_only belongs to the object's own definition, not to an extension");
+			else
+				get_bool(ld, value, "append_only", &so.object.append_only);
 		} else if (!strcmp(key->text, "fields")) {
 			if (value->kind != YNODE_MAPPING) {
 				error_node(ld, value, "expected a map of field names to settings for 'fields'");
@@ -4671,6 +4677,16 @@ static void resolve_targets(struct loader *ld)
 		for (int f = 0; f < object->field_count; f++) {
 			struct meta_field *field = &object->fields[f];
 			const struct field_aux *aux = &ld->staged[o].field_aux[f];
+			/* an append-only record is never written again: nothing may keep a total on it or
+			 * change its refs when what they point at goes */
+			if (object->append_only && !field->system && field->type == FIELD_ROLLUP)
+				error_at(ld, aux->type_pos, "append-only object '%s' cannot have rollup '%s': a rollup rewrites the "
+				         "record; keep the total on the parent", object->name, field->name);
+			if (object->append_only && !field->system && (field->type == FIELD_REF || field->type == FIELD_USER)
+			    && field->on_delete != ON_DELETE_RESTRICT && !aux->broken)
+				error_at(ld, aux->to_given ? aux->to_pos : aux->type_pos, "field '%s' of append-only object '%s' needs "
+				         "on_delete: restrict (set_null and cascade would change or delete its records)",
+				         field->name, object->name);
 			if ((field->type != FIELD_REF && field->type != FIELD_USER) || !field->to)
 				continue;
 			field->target = meta_find_object(meta, field->to);
@@ -5798,6 +5814,11 @@ static void resolve_workflow(struct loader *ld, struct meta_workflow *wf, int in
 	wf->object = meta_find_object(meta, wf->object_name);
 	if (!wf->object) {
 		error_at(ld, wf->object_pos, "unknown object '%s' in workflow '%s'", shown(ld, wf->object_name), wf->name);
+		return;
+	}
+	if (wf->object->append_only) {
+		error_at(ld, wf->object_pos, "workflow '%s' cannot move append-only object '%s': its records never change",
+		         wf->name, wf->object->name);
 		return;
 	}
 	wf->field = meta_find_field(wf->object, wf->field_name);

@@ -118,6 +118,13 @@ static const struct key_doc key_docs[] = {
 	  "views: { list: [vin, model, owner] }" },
 	{ "object", "description", "text", NULL, NULL,
 	  "For people reading the metadata; not stored.", "description: \"A vehicle a customer owns\"" },
+	{ "object", "append_only", "boolean", "true, false; only in the object's own definition (not an extension)", "false",
+	  "true: a ledger. Records are created and never changed, deleted or restored, by anyone: the API answers 409, "
+	  "and plugins, CSV import and workflows get the same refusal; the UI offers no edit or delete (`can.update` and "
+	  "`can.delete` are false in `GET /api/v1/meta`). A correction is a new, reversing entry; the audit trail shows "
+	  "each entry created once. A GDPR erase still clears its personal fields. `crm check` refuses a workflow on it, "
+	  "a rollup field in it and a ref or user field without `on_delete: restrict`.",
+	  "append_only: true" },
 
 	/* ---- field (which types take a key comes from the loader's table) */
 	{ "field", "type", "[field type](#field-types)", "one of the [field types](#field-types)", "required",

@@ -127,6 +127,9 @@ struct meta_object {
 	int index_count;
 	struct meta_index *indexes;
 	json_t *views;            /* owned: { list: [...], kanban: {...}, ... } as written */
+	/* append_only: true: records are created, never changed or deleted (a ledger: corrections are
+	 * reversing entries); the one exception is a GDPR erase of personal fields */
+	bool append_only;
 	/* rollups elsewhere that aggregate this object (this is the child) */
 	int rollup_parent_count;
 	const struct meta_field **rollup_parents;

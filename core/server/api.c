@@ -2055,9 +2055,13 @@ static void handle_meta(struct route_ctx *r)
 			json_object_set_new(item, "actions", actions);
 		else
 			json_decref(actions);
+		/* an append-only object's records are never changed or deleted, whatever the role says */
 		json_object_set_new(item, "can", json_pack("{s:b, s:b, s:b, s:b}",
 			"read", 1, "create", access_allows(&r->ctx, o, ACCESS_CREATE),
-			"update", access_allows(&r->ctx, o, ACCESS_UPDATE), "delete", access_allows(&r->ctx, o, ACCESS_DELETE)));
+			"update", !o->append_only && access_allows(&r->ctx, o, ACCESS_UPDATE),
+			"delete", !o->append_only && access_allows(&r->ctx, o, ACCESS_DELETE)));
+		if (o->append_only)
+			json_object_set_new(item, "append_only", json_true());
 		json_array_append(kept, item);
 	}
 	json_object_set_new(doc, "objects", kept);

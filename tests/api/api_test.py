@@ -568,6 +568,37 @@ class Suite:
         a.close()
         b.close()
 
+    def test_append_only_ledger(self):
+        """An append_only object: created through every door, changed or deleted through none."""
+        company = self.create("company", {"name": "Ledger Co"})
+        e = self.create("ledger_entry", {"company": company["id"], "points": 100, "memo": "welcome bonus"})
+        url = "%s/objects/ledger_entry/%d" % (API, e["id"])
+        problem(self.c.patch(url, {"points": 5}, headers={"If-Match": "*"}), 409, "PATCH an entry")
+        problem(self.c.delete(url), 409, "DELETE an entry")
+        problem(self.c.delete("%s/objects/company/%d" % (API, company["id"])), 409, "the entries keep their company")
+        r = self.c.post(API + "/batch", {"operations": [
+            {"op": "create", "object": "ledger_entry", "values": {"company": company["id"], "points": 1}},
+            {"op": "update", "object": "ledger_entry", "id": e["id"], "values": {"points": 7}},
+        ]})
+        check(r.status in (200, 409, 422), "batch: %s" % r.body[:200])
+        eq(self.c.get(url).json["points"], 100, "unchanged after the batch")
+        eq(self.c.get("%s/objects/ledger_entry?filter=%s" % (API, urllib.parse.quote("points = 1"))).json["records"], [],
+           "the batch rolled back whole")
+        # CSV import creates entries (it never updates)
+        r = self.c.post(API + "/objects/ledger_entry/import", "company,points,memo\n%d,-100,reversal\n" % company["id"],
+                        content_type="text/csv")
+        eq((r.status, r.json["created"]), (200, 1), "import: %s" % r.body[:200])
+        total = sum(x["points"] for x in self.c.get("%s/objects/ledger_entry?filter=%s" % (
+            API, urllib.parse.quote("company = %d" % company["id"]))).json["records"])
+        eq(total, 0, "a reversing entry corrects the balance")
+        # the audit shows the entry created once, nothing after
+        h = self.c.get(url + "/history").json["history"]
+        eq(len(h), 1, "one audit entry: %r" % h)
+        # the UI offers no edit or delete
+        meta = {o["name"]: o for o in self.c.get(API + "/meta").json["objects"]}["ledger_entry"]
+        eq((meta["can"]["create"], meta["can"]["update"], meta["can"]["delete"], meta.get("append_only")),
+           (True, False, False, True), "meta: can and append_only")
+
     def test_batch(self):
         r = self.c.post(API + "/batch", {"operations": [
             {"op": "create", "object": "company", "values": {"name": "Batch Co"}},
@@ -1115,6 +1146,7 @@ def main():
             ("framing_smuggling_and_size_caps", suite.test_framing_and_sizes),
             ("lost_update_412_and_if_match", suite.test_lost_update),
             ("batch_all_or_nothing", suite.test_batch),
+            ("append_only_ledger_refuses_changes", suite.test_append_only_ledger),
             ("csv_import_with_bad_rows", suite.test_csv_import_bad_rows),
             ("pagination_10000_with_concurrent_inserts", suite.test_pagination_concurrent_inserts),
             ("csv_export_100000_streamed_flat_memory", suite.test_csv_export_streamed),

@@ -1650,6 +1650,55 @@ static void test_role_expression_path_to_unknown_field_is_refused(void)
 	meta_diags_free(&diags);
 }
 
+static void test_append_only_mistakes_are_refused_where_written(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	int rc = load_one("ledger.yaml",
+		"object: member\n"
+		"fields:\n"
+		"  name: { type: text }\n"
+		"  points: { type: rollup, of: entry.member, measure: sum(points) }\n"
+		"---\n"
+		"object: entry\n"
+		"append_only: true\n"
+		"fields:\n"
+		"  member: { type: ref, to: member, on_delete: cascade }\n"
+		"  points: { type: int }\n"
+		"  lines: { type: rollup, of: line.entry, measure: count }\n"
+		"---\n"
+		"object: line\n"
+		"fields:\n"
+		"  entry: { type: ref, to: entry, on_delete: restrict }\n"
+		"---\n"
+		"object: member\n"
+		"extend: true\n"
+		"append_only: true\n"
+		"---\n"
+		"workflow: entry_flow\n"
+		"object: entry\n"
+		"field: points\n"
+		"initial: 0\n"
+		"transitions: []\n", &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_DIAG(diags, "ledger.yaml", 9, 28, "field 'member' of append-only object 'entry' needs on_delete: restrict");
+	ASSERT_DIAG(diags, "ledger.yaml", 11, 18, "append-only object 'entry' cannot have rollup 'lines'");
+	ASSERT_DIAG(diags, "ledger.yaml", 19, 1, "append_only belongs to the object's own definition");
+	ASSERT_DIAG(diags, "ledger.yaml", 22, 9, "workflow 'entry_flow' cannot move append-only object 'entry'");
+	/* a rollup on the parent over an append-only child is how a ledger keeps its balance */
+	ASSERT_EQ(count_diags(&diags, "rollup 'points'"), 0);
+	meta_diags_free(&diags);
+	rc = load_one("ok.yaml",
+		"object: entry\n"
+		"append_only: true\n"
+		"fields:\n"
+		"  points: { type: int }\n", &meta, &diags);
+	ASSERT_LOADED(rc, diags);
+	ASSERT(meta_find_object(meta, "entry")->append_only);
+	meta_free(meta);
+	meta_diags_free(&diags);
+}
+
 static void test_role_on_unknown_object_is_refused(void)
 {
 	struct meta *meta = NULL;
@@ -2118,6 +2167,7 @@ static struct test_case tests[] = {
 	{"unknown_right_in_role_object_lists_the_allowed_keys", test_unknown_right_in_role_object_lists_the_allowed_keys},
 	{"unknown_level_word_is_read_as_an_expression", test_unknown_level_word_is_read_as_an_expression},
 	{"role_expression_path_to_unknown_field_is_refused", test_role_expression_path_to_unknown_field_is_refused},
+	{"append_only_mistakes_are_refused_where_written", test_append_only_mistakes_are_refused_where_written},
 	{"role_on_unknown_object_is_refused", test_role_on_unknown_object_is_refused},
 	{"unknown_field_in_role_fields_is_refused", test_unknown_field_in_role_fields_is_refused},
 	{"bad_field_access_value_is_refused", test_bad_field_access_value_is_refused},

@@ -7,6 +7,7 @@
 #include "test.h"
 #include "fixture.h"
 #include "events.h"
+#include "gdpr.h"
 #include "jsonw.h"
 #include "meta.h"
 #include "store.h"
@@ -67,7 +68,14 @@ static const char *const schema =
 	"---\n"
 	"object: part\n"
 	"fields:\n"
-	"  thing: { type: ref, to: thing }\n";
+	"  thing: { type: ref, to: thing }\n"
+	"---\n"
+	"object: entry\n"
+	"append_only: true\n"
+	"fields:\n"
+	"  account: { type: ref, to: account, on_delete: restrict }\n"
+	"  points: { type: int, required: true }\n"
+	"  holder: { type: text, personal: true }\n";
 
 static struct fixture fx;
 
@@ -542,6 +550,36 @@ static void test_server_checkpoints_in_the_background(void)
 	fixture_close(&fx);
 }
 
+static void test_append_only_records_are_created_never_changed(void)
+{
+	setup();
+	int64_t a = create("account", "{\"name\": \"Ledger\"}");
+	int64_t e = create("entry", "{\"account\": 0, \"points\": 100, \"holder\": \"Ann Lee\"}");
+	ASSERT(e < 0);   /* validated as any create: account 0 does not exist */
+	char json[160];
+	snprintf(json, sizeof(json), "{\"account\": %lld, \"points\": 100, \"holder\": \"Ann Lee\"}", (long long)a);
+	e = create("entry", json);
+	ASSERT(e > 0);
+	json_t *change = json_pack("{s:i}", "points", 5);
+	ASSERT_EQ(object_update(&fx.ctx, "entry", e, 0, change, NULL), CRM_ESTATE);
+	ASSERT(strstr(fx.ctx.message, "append-only") != NULL);
+	json_decref(change);
+	ASSERT_EQ(object_delete(&fx.ctx, "entry", e, 0), CRM_ESTATE);
+	ASSERT_EQ(object_delete(&fx.ctx, "account", a, 0), CRM_ESTATE);   /* restrict: the ledger keeps its account */
+	/* a correction is a reversing entry */
+	snprintf(json, sizeof(json), "{\"account\": %lld, \"points\": -100}", (long long)a);
+	ASSERT(create("entry", json) > 0);
+	/* a GDPR erase still clears the personal field, and nothing else */
+	int fields = 0;
+	ASSERT_EQ(gdpr_erase(&fx.ctx, "entry", e, &fields), CRM_OK);
+	json_t *r = NULL;
+	ASSERT_EQ(object_get(&fx.ctx, "entry", e, false, &r), CRM_OK);
+	ASSERT(json_is_null(json_object_get(r, "holder")) || !json_object_get(r, "holder"));
+	ASSERT_EQ(json_integer_value(json_object_get(r, "points")), 100);
+	json_decref(r);
+	fixture_close(&fx);
+}
+
 static void test_soft_delete_restore_and_purge(void)
 {
 	setup();
@@ -950,6 +988,7 @@ static const struct test_case tests[] = {
 	{ "defaults_formula_and_autonumber", test_defaults_formula_and_autonumber },
 	{ "rollup_follows_create_update_move_delete_restore", test_rollup_follows_create_update_move_delete_restore },
 	{ "update_with_stale_version_is_a_lost_update", test_update_with_stale_version_is_a_lost_update },
+	{ "append_only_records_are_created_never_changed", test_append_only_records_are_created_never_changed },
 	{ "soft_delete_restore_and_purge", test_soft_delete_restore_and_purge },
 	{ "delete_restrict_and_cascade", test_delete_restrict_and_cascade },
 	{ "recycle_bin_retention_purges_old_deletions", test_recycle_bin_retention_purges_old_deletions },
