@@ -603,8 +603,9 @@ static void add_object_paths(struct doc *d, const struct meta_object *object)
 	char schema[80], path[200], op_id[120], summary[200];
 	const char *name = object->name;
 	bool may_create = access_allows(d->ctx, object, ACCESS_CREATE);
-	bool may_update = access_allows(d->ctx, object, ACCESS_UPDATE);
-	bool may_delete = access_allows(d->ctx, object, ACCESS_DELETE);
+	/* an append-only object's records are never changed or deleted: no PATCH, DELETE or restore */
+	bool may_update = !object->append_only && access_allows(d->ctx, object, ACCESS_UPDATE);
+	bool may_delete = !object->append_only && access_allows(d->ctx, object, ACCESS_DELETE);
 	json_t *ids = json_pack("[o]", id_param("id", "Record id"));
 	json_t *transitions = caller_transitions(d, object);
 	json_t *op, *r;

@@ -598,6 +598,10 @@ class Suite:
         meta = {o["name"]: o for o in self.c.get(API + "/meta").json["objects"]}["ledger_entry"]
         eq((meta["can"]["create"], meta["can"]["update"], meta["can"]["delete"], meta.get("append_only")),
            (True, False, False, True), "meta: can and append_only")
+        paths = self.c.get(API + "/openapi.json").json["paths"]
+        eq(sorted(set(paths["/objects/ledger_entry/{id}"]) - {"parameters"}), ["get"],
+           "the contract: read, never change or delete")
+        check("/objects/ledger_entry/{id}/restore" not in paths, "no restore in the contract")
 
     def test_batch(self):
         r = self.c.post(API + "/batch", {"operations": [
