@@ -1200,11 +1200,6 @@ int object_update_state(struct crm_ctx *ctx, const char *object, int64_t id, int
 	return update(ctx, object, id, expected_version, changes, transition ? transition : "", out);
 }
 
-/*
- * An update; transition non-NULL: a workflow transition's write, which may
- * move state fields and is audited as "transition" with the transition's
- * name under "_transition".
- */
 /* An append-only object's records are created once; a GDPR erase alone may clear their personal fields. */
 static int refuse_append_only(struct crm_ctx *ctx, const struct meta_object *o, const char *what)
 {
@@ -1212,6 +1207,11 @@ static int refuse_append_only(struct crm_ctx *ctx, const struct meta_object *o, 
 	                 o->name, what);
 }
 
+/*
+ * An update; transition non-NULL: a workflow transition's write, which may
+ * move state fields and is audited as "transition" with the transition's
+ * name under "_transition".
+ */
 static int update(struct crm_ctx *ctx, const char *object, int64_t id, int64_t expected_version,
                   json_t *changes, const char *transition, json_t **out)
 {
