@@ -19,16 +19,10 @@
 #include "auth.h"
 #include "kernel.h"
 #include "object.h"
+#include "bench.h"
 
 #define GETS 100000
 #define QUERIES 2000
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static int compare_double(const void *a, const void *b)
 {

@@ -22,25 +22,11 @@
 #include <unistd.h>
 #include "kernel.h"
 #include "kpi.h"
+#include "bench.h"
 
 #define USERS 50
 #define MONTHS 12
 #define YEAR 2025
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* CPU time of this process: on a loaded machine the wall time says more about the neighbours */
-static double cpu_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void exec(sqlite3 *db, const char *sql)
 {

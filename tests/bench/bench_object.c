@@ -12,19 +12,13 @@
 #include "jsonw.h"
 #include "kernel.h"
 #include "object.h"
+#include "bench.h"
 
 #define GETS 300000
 #define QUERIES 3000
 
 static const char *const industries[] = { "technology", "manufacturing", "financial_services", "healthcare",
                                           "retail", "automotive", "energy", "logistics" };
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static int compare_double(const void *a, const void *b)
 {

@@ -17,29 +17,11 @@
 #include "kernel.h"
 #include "object.h"
 #include "workflow.h"
+#include "bench.h"
 
 #define QUOTES 200
 #define LINES 20
 #define ROWS_PER_QUOTE (1 + LINES + 1 + LINES)
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int64_t create(struct crm_ctx *ctx, const char *object, json_t *values)
-{
-	int64_t id = 0;
-	crm_error_reset(ctx);
-	if (object_create_id(ctx, object, values, &id) != CRM_OK) {
-		fprintf(stderr, "bench_quote: creating %s: %s\n", object, ctx->message);
-		exit(1);
-	}
-	json_decref(values);
-	return id;
-}
 
 static void fire(struct crm_ctx *ctx, const char *object, int64_t id, const char *name)
 {

@@ -20,6 +20,7 @@
 #include <time.h>
 #include "kernel.h"
 #include "report.h"
+#include "bench.h"
 
 #define CAMPAIGNS 100
 #define OPPORTUNITIES 100000
@@ -27,25 +28,10 @@
 #define MEMBERS 150000
 #define RUNS 15
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static int compare_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 	return x < y ? -1 : x > y;
-}
-
-/* The process's CPU time: beside the wall clock, a figure that other work on the machine does not inflate. */
-static double cpu_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 struct timing {

@@ -20,6 +20,7 @@
 #include "kernel.h"
 #include "object.h"
 #include "plugin_registry.h"
+#include "bench.h"
 
 #define RUNS 200
 #define PAGE 20
@@ -47,13 +48,6 @@ static void english_word(uint64_t k, char *out, size_t size)
 	uint64_t third = k / (SYLLABLES * SYLLABLES) % (SYLLABLES + 1);
 	snprintf(out, size, "%s%s%s", syllables[k % SYLLABLES], syllables[k / SYLLABLES % SYLLABLES],
 	         third < SYLLABLES ? syllables[third] : "");
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static int compare_double(const void *a, const void *b)

@@ -26,36 +26,10 @@
 #include "kernel.h"
 #include "object.h"
 #include "workflow.h"
+#include "bench.h"
 
 #define AGENTS 4
 #define SWEEP_AT 1767603600   /* 2026-01-05T09:00:00Z, the cases' resolution due */
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* The process's CPU time: beside the wall clock, a figure that other work on the machine does not inflate. */
-static double cpu_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int64_t create(struct crm_ctx *ctx, const char *object, json_t *values)
-{
-	int64_t id = 0;
-	crm_error_reset(ctx);
-	if (object_create_id(ctx, object, values, &id) != CRM_OK) {
-		fprintf(stderr, "bench_sla: creating %s: %s\n", object, ctx->message);
-		exit(1);
-	}
-	json_decref(values);
-	return id;
-}
 
 static void exec(sqlite3 *db, const char *sql)
 {

@@ -12,6 +12,7 @@
 #include "kernel.h"
 #include "object.h"
 #include "workflow.h"
+#include "bench.h"
 
 #define RECORDS 1000
 #define ROUNDS 20
@@ -32,13 +33,6 @@ static const char *const workflow_yaml =
 	"transitions:\n"
 	"  - { name: submit, from: open, to: review, when: \"amount > 0\", do: [{ set: { note: submitted } }] }\n"
 	"  - { name: reopen, from: review, to: open, when: \"amount > 0\", do: [{ set: { note: reopened } }] }\n";
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void write_file(const char *dir, const char *name, const char *text)
 {
