@@ -216,7 +216,7 @@ static json_t *resolve_value(struct run *run, json_t *value)
 		return v ? json_incref(v) : json_null();
 	}
 	if (!strcmp(text, "$me"))
-		return run->ctx->user_id ? json_integer(run->ctx->user_id) : json_null();
+		return run->ctx->user_id > 0 ? json_integer(run->ctx->user_id) : json_null();
 	if (!strcmp(text, "$now")) {
 		time_text(run->now, buffer, sizeof(buffer));
 		return json_string(buffer);
@@ -410,7 +410,7 @@ static int run_action_as(struct run *run, const struct meta_workflow_action *act
 static int run_action(struct run *run, const struct meta_workflow_action *action)
 {
 	struct crm_ctx *ctx = run->ctx;
-	int64_t caller = ctx->user_id ? ctx->user_id : ctx->on_behalf_of;
+	int64_t caller = ctx->user_id > 0 ? ctx->user_id : ctx->on_behalf_of;
 	/* as: system: every right for this action, audited on behalf of the caller */
 	struct access_saved_caller saved = { 0 };
 	if (action->as_system)
