@@ -677,6 +677,11 @@ int plugin_route(struct crm_kernel *kernel, struct crm_ctx *ctx, const char *met
 	return route_call(h, ctx, method, path, params, query, body, NULL, status, response);
 }
 
+bool plugin_route_exists(struct crm_kernel *kernel, const char *method, const char *path)
+{
+	return match_route(kernel_plugins(kernel), method, path, false, NULL) != NULL;
+}
+
 int plugin_public_route_find(struct crm_kernel *kernel, const char *method, const char *path,
                              struct plugin_public_route *out)
 {

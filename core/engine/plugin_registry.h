@@ -40,6 +40,8 @@ struct plugins;
  */
 int plugin_route(struct crm_kernel *kernel, struct crm_ctx *ctx, const char *method, const char *path,
                  json_t *query, json_t *body, int *status, json_t **response);
+/* Whether a signed-in route (not a public one) matches method and path: a handler's own not_found is not "no route". */
+bool plugin_route_exists(struct crm_kernel *kernel, const char *method, const char *path);
 
 /*
  * Public routes: crm.route(method, path, fn, { public = true, rate_limit =

@@ -112,6 +112,7 @@ static const char *title_for(int status)
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 409: return "Conflict";
+	case 410: return "Gone";
 	case 412: return "Precondition Failed";
 	case 413: return "Content Too Large";
 	case 414: return "URI Too Long";
@@ -2222,7 +2223,8 @@ static void handle_plugin_route(struct route_ctx *r, int segment_index)
 	int rc = plugin_route(r->api->kernel, &r->ctx, r->req->method, path, query, body, &status, &response);
 	json_decref(query);
 	json_decref(body);
-	if (rc == CRM_ENOTFOUND && !response) {
+	/* not_found raised by the route's own handler (crm.error) keeps its message: only a missing route is "no route" */
+	if (rc == CRM_ENOTFOUND && !response && !plugin_route_exists(r->api->kernel, r->req->method, path)) {
 		struct plugin_public_route route;
 		if (plugin_public_route_find(r->api->kernel, r->req->method, path, &route) == CRM_OK)
 			problem(r->res, r->req, 404, "no plugin route %s %s: the route is public, at %s%s", r->req->method,

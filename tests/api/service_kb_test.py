@@ -211,7 +211,10 @@ class Story(AsUsers):
         for who in ("partner1", "consumer1", "marketing_user"):
             eq(self.req(who, "GET", "/plugins/service/cases/%d/suggestions" % case["id"]).status, 404, who)
         for path in ("99999999", "abc", "1%27%20or%201%3D1", "1" * 40):
-            eq(self.req("service_agent", "GET", "/plugins/service/cases/%s/suggestions" % path).status, 404, path)
+            r = self.req("service_agent", "GET", "/plugins/service/cases/%s/suggestions" % path)
+            eq(r.status, 404, path)
+            # the route's own not_found, not "no plugin route": the route is there, the case is not
+            check("no case with id" in r.json.get("detail", "") and b"no plugin route" not in r.body, r.body[:300])
         eq(self.c.request("GET", API + "/plugins/service/cases/%d/suggestions" % case["id"], auth=False).status, 401,
            "signed in only")
         # a subject of nothing searchable suggests nothing
