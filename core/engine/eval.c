@@ -1,4 +1,5 @@
 /* eval.c - expressions over one record in C (see eval.h). */
+#include <stdlib.h>
 #include <string.h>
 #include "eval.h"
 #include "meta_model.h"
@@ -100,7 +101,17 @@ static int lookup(void *arg, const char *path, struct expr_value *out)
 					out->r = expr_round(out->r, f->scale);
 				return rc;
 			}
-			eval_value_from_json(json_object_get(record, segment), out);
+			json_t *value = json_object_get(record, segment);
+			if (f->type == FIELD_GEO && json_is_object(value)) {
+				/* a point is its JSON text, as the store keeps it (expr.c reads distance() from it) */
+				char *text = json_dumps(value, JSON_COMPACT | JSON_ENSURE_ASCII);
+				if (!text)
+					return -1;
+				json_array_append_new(env->kept, json_string(text));
+				free(text);
+				value = json_array_get(env->kept, json_array_size(env->kept) - 1);
+			}
+			eval_value_from_json(value, out);
 			return 0;
 		}
 		json_t *v = json_object_get(record, segment);

@@ -426,6 +426,49 @@ static int ref_readable(struct crm_ctx *ctx, struct store_conn *conn, const stru
 }
 
 /*
+ * A point: exactly { "lat": -90..90, "lng": -180..180 }, both numbers (an
+ * integer is read as a real). Every door (the API, CSV import, plugins,
+ * batch) comes through here; the message says which part is wrong. NaN and
+ * infinities cannot be JSON, but a plugin's number can be either.
+ */
+static json_t *geo_point(struct crm_ctx *ctx, const char *name, json_t *value)
+{
+	static const char *const expected = "expected a point {\"lat\": -90..90, \"lng\": -180..180}";
+	if (!json_is_object(value)) {
+		crm_field_error(ctx, name, "format", "%s, got %s", expected, json_kind_name(value));
+		return NULL;
+	}
+	const char *key;
+	json_t *part;
+	json_object_foreach(value, key, part) {
+		if (strcmp(key, "lat") != 0 && strcmp(key, "lng") != 0) {
+			crm_field_error(ctx, name, "format", "%s: unknown key '%.32s'", expected, key);
+			return NULL;
+		}
+	}
+	json_t *lat = json_object_get(value, "lat"), *lng = json_object_get(value, "lng");
+	if (!lat || !lng) {
+		crm_field_error(ctx, name, "format", "%s: '%s' is missing", expected, lat ? "lng" : "lat");
+		return NULL;
+	}
+	if (!json_is_number(lat) || !json_is_number(lng)) {
+		crm_field_error(ctx, name, "type", "%s: '%s' must be a number, got %s", expected,
+		                json_is_number(lat) ? "lng" : "lat", json_kind_name(json_is_number(lat) ? lng : lat));
+		return NULL;
+	}
+	double lat_value = json_number_value(lat), lng_value = json_number_value(lng);
+	if (!(lat_value >= -90 && lat_value <= 90)) {
+		crm_field_error(ctx, name, "range", "latitude must be from -90 to 90");
+		return NULL;
+	}
+	if (!(lng_value >= -180 && lng_value <= 180)) {
+		crm_field_error(ctx, name, "range", "longitude must be from -180 to 180");
+		return NULL;
+	}
+	return json_pack("{s:f, s:f}", "lat", lat_value, "lng", lng_value);
+}
+
+/*
  * The stored form of value for field, or NULL after adding a field error.
  * conn (may be NULL) checks that refs name records the caller may read;
  * before (may be NULL) is the stored record, whose ref values are kept as
@@ -577,15 +620,8 @@ static json_t *normalise(struct crm_ctx *ctx, struct store_conn *conn, const str
 		}
 		return json_incref(value);
 	}
-	case FIELD_GEO: {
-		json_t *lat = json_object_get(value, "lat"), *lng = json_object_get(value, "lng");
-		if (!json_is_object(value) || json_object_size(value) != 2 || !json_is_number(lat)
-		    || !json_is_number(lng) || fabs(json_number_value(lat)) > 90 || fabs(json_number_value(lng)) > 180) {
-			crm_field_error(ctx, name, "format", "expected {\"lat\": -90..90, \"lng\": -180..180}");
-			return NULL;
-		}
-		return json_pack("{s:f, s:f}", "lat", json_number_value(lat), "lng", json_number_value(lng));
-	}
+	case FIELD_GEO:
+		return geo_point(ctx, name, value);
 	default:
 		crm_field_error(ctx, name, "readonly", "is computed and cannot be written");
 		return NULL;
@@ -1866,6 +1902,15 @@ static bool column_allowed(void *arg, const char *table, const char *column)
 	struct compiled *c = arg;
 	const struct meta_object *o = meta_find_object(ctx_meta(c->ctx), table);
 	const struct meta_field *f = o ? meta_find_field(o, column) : NULL;
+	size_t length = strlen(column);
+	if (!f && o && length > 5 && (strcmp(column + length - 5, "__lat") == 0 || strcmp(column + length - 5, "__lng") == 0)) {
+		/* a geo field's numbers (store.c) are that field's */
+		char name[80];
+		snprintf(name, sizeof(name), "%.*s", (int)(length - 5), column);
+		f = meta_find_field(o, name);
+		if (f && f->type != FIELD_GEO)
+			f = NULL;
+	}
 	if (!f || strcmp(column, "id") == 0 || strcmp(column, "owner") == 0 || strcmp(column, "deleted_at") == 0)
 		return true;
 	return access_field(c->ctx, o, f) != FIELD_ACCESS_HIDDEN || expr_sql_vouched(&c->b, f);

@@ -89,7 +89,7 @@ enum function_id {
 	FN_TODAY, FN_NOW, FN_DAYS_BETWEEN, FN_IF, FN_LOWER, FN_UPPER, FN_LEN, FN_COALESCE,
 	FN_ROUND, FN_ABS, FN_MIN, FN_MAX, FN_ADD_DAYS, FN_ADD_MONTHS, FN_YEAR, FN_MONTH, FN_DATE_TRUNC,
 	FN_HOURS_BETWEEN, FN_SUBSTR, FN_CONCAT, FN_ADD_BUSINESS_MINUTES, FN_BUSINESS_MINUTES_BETWEEN,
-	FN_IS_BUSINESS_TIME,
+	FN_IS_BUSINESS_TIME, FN_DISTANCE, FN_WITHIN, FN_POINT,
 };
 
 /* What expr_check found an arithmetic node to be: expr_eval follows it. */
@@ -155,6 +155,9 @@ static const struct function {
 	{ "add_business_minutes", FN_ADD_BUSINESS_MINUTES, 3 },
 	{ "business_minutes_between", FN_BUSINESS_MINUTES_BETWEEN, 3 },
 	{ "is_business_time", FN_IS_BUSINESS_TIME, 2 },
+	{ "distance", FN_DISTANCE, 2 },
+	{ "within", FN_WITHIN, 3 },
+	{ "point", FN_POINT, 2 },
 };
 
 /* date_trunc's units, in the order of their SQL in compile_call. */
@@ -1845,11 +1848,182 @@ static int function_add_months(const struct expr_value *arguments, struct expr_v
 	return CRM_OK;
 }
 
+/* ---- geo: points on the Earth --------------------------------------------- */
+
+/*
+ * A geo value is a point { "lat": -90..90, "lng": -180..180 } (object.c
+ * validates it). The store keeps it as JSON text and, beside it, its two
+ * numbers in the REAL columns <field>__lat and <field>__lng with an index
+ * on them (schema.c), written in the same statement as the point: the SQL
+ * reads those, the evaluator the point itself, and both hand the same
+ * doubles to the same C (crm_distance).
+ */
+#define GEO_EARTH_RADIUS 6371008.8   /* metres: the mean radius (IUGG) */
+#define GEO_PI 3.14159265358979323846
+
+static double radians(double degrees)
+{
+	return degrees * (GEO_PI / 180.0);
+}
+
+static double degrees_of(double radians_value)
+{
+	return radians_value * (180.0 / GEO_PI);
+}
+
+static bool geo_valid(double lat, double lng)
+{
+	return isfinite(lat) && isfinite(lng) && lat >= -90.0 && lat <= 90.0 && lng >= -180.0 && lng <= 180.0;
+}
+
+/*
+ * Great-circle distance in metres (haversine; atan2 rather than asin keeps
+ * its precision near the antipodes). Symmetric in its two points.
+ */
+static double geo_haversine(double lat1, double lng1, double lat2, double lng2)
+{
+	double phi1 = radians(lat1), phi2 = radians(lat2), east = lng2 - lng1;
+	if (east > 180.0)   /* the short way round: 180 and -180 are one meridian */
+		east -= 360.0;
+	else if (east < -180.0)
+		east += 360.0;
+	double sin_lat = sin((phi2 - phi1) / 2), sin_lng = sin(radians(east) / 2);
+	double a = sin_lat * sin_lat + cos(phi1) * cos(phi2) * sin_lng * sin_lng;
+	if (a > 1.0)
+		a = 1.0;
+	return 2.0 * GEO_EARTH_RADIUS * atan2(sqrt(a), sqrt(1.0 - a));
+}
+
+/* A coordinate argument: a number, or false (null, text: the caller decides). */
+static bool coordinate(const struct expr_value *value, double *out)
+{
+	if (value->type == EV_REAL)
+		*out = value->r;
+	else if (value->type == EV_INT || value->type == EV_BOOL)
+		*out = (double)value->i;
+	else
+		return false;
+	return true;
+}
+
+/*
+ * crm_distance(lat1, lng1, lat2, lng2): metres between two points, null
+ * when a coordinate is null or no point (out of range, not finite: a row's
+ * value never fails a whole query). Text is an error, as in arithmetic.
+ */
+static int function_distance(const struct expr_value *arguments, struct expr_value *out, char *err, size_t errlen)
+{
+	double c[4];
+	set_null(out);
+	for (int i = 0; i < 4; i++) {
+		if (arguments[i].type == EV_TEXT) {
+			set_error(err, errlen, "function 'distance' needs numbers for latitude and longitude, not text");
+			return CRM_EINVAL;
+		}
+	}
+	for (int i = 0; i < 4; i++) {
+		if (!coordinate(&arguments[i], &c[i]))
+			return CRM_OK;
+	}
+	if (geo_valid(c[0], c[1]) && geo_valid(c[2], c[3]))
+		set_real(out, geo_haversine(c[0], c[1], c[2], c[3]));
+	return CRM_OK;
+}
+
+/*
+ * A stored point's latitude (which 0) or longitude (1) from its JSON text,
+ * as jansson reads it when the store loads the record; null when the text
+ * is no point. The evaluator reads a geo field this way, and schema.c fills
+ * the <field>__lat/__lng columns of the records a database already has
+ * with crm_geo_lat/crm_geo_lng, so that both read the same doubles.
+ */
+static void geo_coordinate(const char *text, int which, struct expr_value *out)
+{
+	set_null(out);
+	if (!text)
+		return;
+	json_t *point = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+	json_t *lat = json_object_get(point, "lat"), *lng = json_object_get(point, "lng");
+	if (json_is_number(lat) && json_is_number(lng)
+	    && geo_valid(json_number_value(lat), json_number_value(lng)))
+		set_real(out, json_number_value(which ? lng : lat));
+	json_decref(point);
+}
+
+static int function_geo_lat(const struct expr_value *arguments, struct expr_value *out, char *err, size_t errlen)
+{
+	(void)err;
+	(void)errlen;
+	geo_coordinate(arguments[0].type == EV_TEXT ? arguments[0].s : NULL, 0, out);
+	return CRM_OK;
+}
+
+static int function_geo_lng(const struct expr_value *arguments, struct expr_value *out, char *err, size_t errlen)
+{
+	(void)err;
+	(void)errlen;
+	geo_coordinate(arguments[0].type == EV_TEXT ? arguments[0].s : NULL, 1, out);
+	return CRM_OK;
+}
+
+/*
+ * The box around a circle of metres around (lat, lng) that within() puts
+ * before the exact distance, so that an index on <field>__lat, __lng finds
+ * the candidates. Latitudes lat -/+ d (d the angle of the radius); the
+ * longitudes whose meridians touch the circle are lng -/+ asin(sin d / cos
+ * lat). A circle that reaches a pole spans every longitude (*wide); one
+ * that crosses the date line spans two ranges, [lng_min, 180] and [-180,
+ * lng_max] (*wraps). The box is widened by a hair (1e-6 degrees, 0.1 m) so
+ * that rounding never leaves out a point the exact test would take.
+ */
+struct geo_box {
+	double lat_min, lat_max, lng_min, lng_max;
+	bool wide, wraps;
+};
+
+static bool geo_box(double lat, double lng, double metres, struct geo_box *box)
+{
+	const double hair = 1e-6;
+	double angle = metres / GEO_EARTH_RADIUS * (1.0 + 1e-9);
+	if (!(angle < GEO_PI / 2))   /* a quarter of the Earth or more (or NaN): no box worth its SQL */
+		return false;
+	double spread = degrees_of(angle) + hair;
+	box->lat_min = lat - spread;
+	box->lat_max = lat + spread;
+	box->wide = box->lat_min <= -90.0 || box->lat_max >= 90.0;
+	box->wraps = false;
+	if (box->lat_min < -90.0)
+		box->lat_min = -90.0;
+	if (box->lat_max > 90.0)
+		box->lat_max = 90.0;
+	if (box->wide)
+		return true;
+	double ratio = sin(angle) / cos(radians(lat));
+	if (!(ratio < 1.0)) {
+		box->wide = true;
+		return true;
+	}
+	double half = degrees_of(asin(ratio)) + hair;
+	box->lng_min = lng - half;
+	box->lng_max = lng + half;
+	if (box->lng_min < -180.0) {
+		box->lng_min += 360.0;
+		box->wraps = true;
+	} else if (box->lng_max > 180.0) {
+		box->lng_max -= 360.0;
+		box->wraps = true;
+	}
+	return true;
+}
+
 static const struct expr_sql_function sql_functions[] = {
 	{ "crm_round", 2, function_round },
 	{ "crm_add_months", 2, function_add_months },
+	{ "crm_distance", 4, function_distance },
+	{ EXPR_SQL_GEO_LAT, 1, function_geo_lat },
+	{ EXPR_SQL_GEO_LNG, 1, function_geo_lng },
 };
-enum { SQL_ROUND, SQL_ADD_MONTHS };
+enum { SQL_ROUND, SQL_ADD_MONTHS, SQL_DISTANCE, SQL_GEO_LAT, SQL_GEO_LNG };
 
 const struct expr_sql_function *expr_sql_function(int index)
 {
@@ -2368,6 +2542,70 @@ static int text_argument(struct eval_state *st, const struct node *n, const char
 	return eval_error(st, n, CRM_EINVAL, "function '%s' needs %s, not text", function_name(n->op), needs);
 }
 
+/*
+ * A geo argument of distance() or within() as its latitude and longitude
+ * (owned values): point(lat, lng)'s two numbers, or a geo field's stored
+ * point read as the SQL's <field>__lat/__lng columns hold it; null for
+ * a null field.
+ */
+static int eval_geo(struct eval_state *st, const struct node *call, int index, struct expr_value coordinates[2])
+{
+	const struct node *n = &st->e->nodes[index];
+	if (n->kind == NODE_CALL && n->op == FN_POINT)
+		return eval_arguments(st, n->first_child, coordinates, 2);
+	struct expr_value value;
+	int rc = eval_node(st, index, &value);
+	if (rc)
+		return rc;
+	set_null(&coordinates[0]);
+	set_null(&coordinates[1]);
+	if (value.type == EV_TEXT) {
+		geo_coordinate(value.s, 0, &coordinates[0]);
+		geo_coordinate(value.s, 1, &coordinates[1]);
+	} else if (value.type != EV_NULL) {
+		expr_value_clear(&value);
+		return eval_error(st, call, CRM_EINVAL, "function '%s' needs a geo field or point(lat, lng)",
+		                  function_name(call->op));
+	}
+	expr_value_clear(&value);
+	return CRM_OK;
+}
+
+/* distance(a, b) and within(a, b, metres): crm_distance's C, as the SQL calls it. */
+static int eval_geo_call(struct eval_state *st, const struct node *n, struct expr_value *out)
+{
+	const struct node *nodes = st->e->nodes;
+	int first = n->first_child, second = nodes[first].next_sibling;
+	struct expr_value coordinates[4], radius, metres;
+	char message[200];
+	int rc = eval_geo(st, n, first, coordinates);
+	if (rc)
+		return rc;
+	if ((rc = eval_geo(st, n, second, coordinates + 2))) {
+		clear_arguments(coordinates, 2);
+		return rc;
+	}
+	rc = function_distance(coordinates, &metres, message, sizeof(message));
+	clear_arguments(coordinates, 4);
+	if (rc)
+		return eval_error(st, n, rc, "%s", message);
+	if (n->op == FN_DISTANCE) {
+		*out = metres;
+		return CRM_OK;
+	}
+	if ((rc = eval_node(st, nodes[second].next_sibling, &radius)))
+		return rc;
+	if (radius.type == EV_TEXT) {
+		expr_value_clear(&radius);
+		return text_argument(st, n, "a number of metres");
+	}
+	double limit;
+	/* a predicate: no point (or no radius) is not within, as the SQL's coalesce(..., 0) */
+	set_bool(out, metres.type == EV_REAL && coordinate(&radius, &limit) && metres.r <= limit);
+	expr_value_clear(&radius);
+	return CRM_OK;
+}
+
 static int eval_call(struct eval_state *st, const struct node *n, struct expr_value *out)
 {
 	const struct node *nodes = st->e->nodes;
@@ -2420,6 +2658,12 @@ static int eval_call(struct eval_state *st, const struct node *n, struct expr_va
 		clear_arguments(arguments, count);
 		return rc == CRM_OK ? CRM_OK : eval_error(st, n, rc, "%s", message);
 	}
+	case FN_DISTANCE:
+	case FN_WITHIN:
+		return eval_geo_call(st, n, out);
+	case FN_POINT:
+		return eval_error(st, n, CRM_EINVAL, "point(lat, lng) is a place, not a value: use it in distance() or "
+		                  "within()");
 	case FN_IF: {
 		int truth;
 		if ((rc = eval_condition(st, first, &truth)))
@@ -2743,6 +2987,7 @@ struct compile_state {
 	int formula_depth;
 	bool check_access;   /* off inside inlined formulas: the formula field was checked */
 	struct expr *typed;  /* expr_check: the expression whose arithmetic nodes learn their kind */
+	const char *geo_column; /* "__lat" or "__lng": a geo field's path reads that column of its point */
 };
 
 static int compile_error(struct compile_state *cs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -3017,6 +3262,13 @@ static int compile_path(struct compile_state *cs, const char *path, const struct
 			vouch(cs, field);
 			strbuf_puts(out, alias);
 			strbuf_putc(out, '.');
+			if (cs->geo_column && field->type == FIELD_GEO) {
+				char column[80];
+				snprintf(column, sizeof(column), "%s%s", field->name, cs->geo_column);
+				strbuf_ident(out, column);
+				*type = ST_REAL;
+				goto cleanup;
+			}
 			strbuf_ident(out, field->name);
 			*type = field->type == FIELD_ROLLUP ? rollup_type(field) : field_type_of(field->type);
 			goto cleanup;
@@ -3439,6 +3691,165 @@ static int compile_business(struct compile_state *cs, const struct expr *e, cons
 	return rc;
 }
 
+/* A point known while compiling (point() of literals or $user.<field>s): within() can box it. */
+struct geo_constant {
+	bool known;
+	double lat, lng;
+};
+
+/* The number a constant argument is (*known false for anything else: a field, text, null). */
+static int constant_number(struct compile_state *cs, const struct node *n, double *out, bool *known)
+{
+	struct expr_value value;
+	*known = false;
+	if (!is_constant(n))
+		return CRM_OK;
+	int rc = constant_value(cs, n, &value);
+	if (rc == CRM_OK)
+		*known = coordinate(&value, out);
+	expr_value_clear(&value);
+	return rc;
+}
+
+/*
+ * A geo argument of distance() or within() as two SQL numbers in parts:
+ * point(lat, lng)'s, or a geo field's <field>__lat and <field>__lng columns
+ * (through any ref path). Anything else is refused at the argument. centre
+ * (may be NULL) learns whether the point is a constant, and which.
+ */
+static int compile_geo(struct compile_state *cs, const struct expr *e, const struct node *call, int index,
+                       const struct scope *sc, struct strbuf parts[2], struct geo_constant *centre)
+{
+	const struct node *n = &e->nodes[index];
+	enum sql_type types[2];
+	int rc;
+	if (centre)
+		centre->known = false;
+	if (n->kind == NODE_CALL && n->op == FN_POINT) {
+		const struct node *lat = &e->nodes[n->first_child], *lng = &e->nodes[lat->next_sibling];
+		if ((rc = compile_children(cs, e, n, sc, parts, types, 2)) || (rc = check_argument(cs, n, lat, types[0], true))
+		    || (rc = check_argument(cs, n, lng, types[1], true)))
+			return rc;
+		double lat_value = 0, lng_value = 0;
+		bool lat_known, lng_known;
+		if ((rc = constant_number(cs, lat, &lat_value, &lat_known)) || (rc = constant_number(cs, lng, &lng_value, &lng_known)))
+			return rc;
+		if (lat->kind == NODE_LITERAL && lat_known && !(lat_value >= -90.0 && lat_value <= 90.0))
+			return compile_error(cs, "column %d: a latitude is from -90 to 90, not %g", lat->column, lat_value);
+		if (lng->kind == NODE_LITERAL && lng_known && !(lng_value >= -180.0 && lng_value <= 180.0))
+			return compile_error(cs, "column %d: a longitude is from -180 to 180, not %g", lng->column, lng_value);
+		if (centre && lat_known && lng_known && geo_valid(lat_value, lng_value)) {
+			centre->known = true;
+			centre->lat = lat_value;
+			centre->lng = lng_value;
+		}
+		return CRM_OK;
+	}
+	if (n->kind == NODE_PATH) {
+		const char *const columns[2] = { "__lat", "__lng" };
+		for (int i = 0; i < 2; i++) {
+			const struct meta_field *field = NULL;
+			cs->geo_column = columns[i];
+			rc = compile_path(cs, n->name, sc, &parts[i], &types[i], &field);
+			cs->geo_column = NULL;
+			if (rc)
+				return rc;
+			if (field->type != FIELD_GEO)
+				return compile_error(cs, "column %d: function '%s' needs a geo field or point(lat, lng), not "
+				                     "'%s' (%s)", n->column, function_name(call->op), n->name,
+				                     meta_type_name(field->type));
+		}
+		return CRM_OK;
+	}
+	return compile_error(cs, "column %d: function '%s' needs a geo field or point(lat, lng) there", n->column,
+	                     function_name(call->op));
+}
+
+/* Appends "(column BETWEEN ?min AND ?max)". */
+static void put_range(struct compile_state *cs, struct strbuf *out, const char *column, double min, double max)
+{
+	struct expr_value low = { .type = EV_REAL, .r = min }, high = { .type = EV_REAL, .r = max };
+	strbuf_printf(out, "%s BETWEEN ", column);
+	bind_placeholder(cs, &low, out);
+	strbuf_puts(out, " AND ");
+	bind_placeholder(cs, &high, out);
+}
+
+/*
+ * distance(a, b): crm_distance of the four numbers, null when a point is.
+ * within(geo, centre, metres): a predicate, true or false, never null (a
+ * record with no point is not within any circle, and `not within` takes
+ * it): coalesce(crm_distance(...) <= metres, 0), and, when geo is a field of the
+ * base object and centre and metres are constants, first the box (geo_box)
+ * as a search of the <field>__lat, __lng index: "t0.id IN (SELECT id ...
+ * WHERE lat BETWEEN .. AND (lng BETWEEN ..))". The subquery makes SQLite
+ * read the index for the few candidates whatever order the list is sorted
+ * in; left to itself it may walk the table in id order. A point outside
+ * the box is farther than metres, so the box changes no answer, only the
+ * rows read.
+ */
+static int compile_geo_call(struct compile_state *cs, const struct expr *e, const struct node *n,
+                            const struct scope *sc, struct strbuf *out, enum sql_type *type)
+{
+	struct strbuf parts[5] = { {0}, {0}, {0}, {0}, {0} };
+	const struct node *first = &e->nodes[n->first_child], *second = &e->nodes[first->next_sibling];
+	struct geo_constant centre;
+	enum sql_type radius_type = ST_NULL;
+	int rc = compile_geo(cs, e, n, n->first_child, sc, parts, NULL);
+	if (rc == CRM_OK)
+		rc = compile_geo(cs, e, n, first->next_sibling, sc, parts + 2, &centre);
+	const struct node *radius = n->op == FN_WITHIN ? &e->nodes[second->next_sibling] : NULL;
+	double metres = 0;
+	bool metres_known = false;
+	if (rc == CRM_OK && radius) {
+		rc = compile_node(cs, e, second->next_sibling, sc, &parts[4], &radius_type);
+		if (rc == CRM_OK)
+			rc = check_argument(cs, n, radius, radius_type, true);
+		if (rc == CRM_OK)
+			rc = constant_number(cs, radius, &metres, &metres_known);
+		if (rc == CRM_OK && radius->kind == NODE_LITERAL && metres_known && !(metres >= 0))
+			rc = compile_error(cs, "column %d: function 'within' needs a distance in metres of 0 or more, not %g",
+			                   radius->column, metres);
+	}
+	if (rc == CRM_OK) {
+		struct geo_box box;
+		bool boxed = radius && first->kind == NODE_PATH && !strchr(first->name, '.') && centre.known
+		             && metres_known && geo_box(centre.lat, centre.lng, metres, &box);
+		strbuf_putc(out, '(');
+		if (boxed) {
+			strbuf_printf(out, "%s.\"id\" IN (SELECT \"id\" FROM ", sc->alias);
+			strbuf_ident(out, sc->object->name);
+			strbuf_puts(out, " WHERE ");
+			/* the columns as the table names them: the subquery has no alias */
+			const char *lat_column = strrchr(parts[0].data, '.') + 1, *lng_column = strrchr(parts[1].data, '.') + 1;
+			put_range(cs, out, lat_column, box.lat_min, box.lat_max);
+			if (!box.wide && !box.wraps) {
+				strbuf_puts(out, " AND ");
+				put_range(cs, out, lng_column, box.lng_min, box.lng_max);
+			} else if (!box.wide) {
+				struct expr_value east = { .type = EV_REAL, .r = box.lng_min }, west = { .type = EV_REAL, .r = box.lng_max };
+				strbuf_printf(out, " AND (%s >= ", lng_column);
+				bind_placeholder(cs, &east, out);
+				strbuf_printf(out, " OR %s <= ", lng_column);
+				bind_placeholder(cs, &west, out);
+				strbuf_putc(out, ')');
+			}
+			strbuf_puts(out, ") AND ");
+		}
+		if (radius)
+			strbuf_puts(out, "coalesce(");
+		strbuf_printf(out, "%s(%s, %s, %s, %s)", sql_functions[SQL_DISTANCE].name, parts[0].data, parts[1].data,
+		              parts[2].data, parts[3].data);
+		if (radius)
+			strbuf_printf(out, " <= %s, 0)", parts[4].data);
+		strbuf_putc(out, ')');
+		*type = radius ? ST_BOOL : ST_REAL;
+	}
+	for (int i = 0; i < 5; i++)
+		strbuf_free(&parts[i]);
+	return rc;
+}
+
 static int compile_call(struct compile_state *cs, const struct expr *e, const struct node *n,
                         const struct scope *sc, struct strbuf *out, enum sql_type *type)
 {
@@ -3576,6 +3987,14 @@ static int compile_call(struct compile_state *cs, const struct expr *e, const st
 	case FN_BUSINESS_MINUTES_BETWEEN:
 	case FN_IS_BUSINESS_TIME:
 		rc = compile_business(cs, e, n, sc, out, type);
+		break;
+	case FN_DISTANCE:
+	case FN_WITHIN:
+		rc = compile_geo_call(cs, e, n, sc, out, type);
+		break;
+	case FN_POINT:
+		rc = compile_error(cs, "column %d: point(lat, lng) is a place, not a value: use it in distance() or "
+		                   "within()", n->column);
 		break;
 	default:
 		if ((rc = compile_children(cs, e, n, sc, parts, types, 1)))

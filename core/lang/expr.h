@@ -16,6 +16,13 @@
  *   hours_between(a, b) substr(s, start, length) concat(a, b, ...)
  *   add_business_minutes(t, n, cal) business_minutes_between(a, b, cal)
  *   is_business_time(t, cal)    business hours of a calendar: document
+ *   distance(a, b)          metres between two points (haversine, mean Earth
+ *                           radius 6,371,008.8 m); a and b are geo fields
+ *                           (dotted paths too) or point(lat, lng)
+ *   within(g, centre, m)    distance(g, centre) <= m, false (not null) when
+ *                           a point or m is null; with g a field of the
+ *                           object and a constant centre and m, compiled to a
+ *                           search of the <field>__lat/__lng index first
  *   'text' (quote doubled to escape), 12, 3.5, true, false, null
  *   name, account.industry  fields and dotted paths through ref/user fields
  *   $me, $user.<field>      the acting user
@@ -204,6 +211,9 @@ struct expr_sql_function {
 	int (*call)(const struct expr_value *arguments, struct expr_value *out, char *err, size_t errlen);
 };
 const struct expr_sql_function *expr_sql_function(int index);
+/* Two of them: a stored point's (JSON text) latitude and longitude, as the evaluator reads it; null if no point. */
+#define EXPR_SQL_GEO_LAT "crm_geo_lat"
+#define EXPR_SQL_GEO_LNG "crm_geo_lng"
 
 /*
  * The business-time functions, which SQL calls as registered C (store.c

@@ -5339,11 +5339,32 @@ static void check_charts(struct loader *ld, const struct meta_object *object)
 	}
 }
 
+/*
+ * A geo field "x" keeps its point's numbers in the columns "x__lat" and
+ * "x__lng" (store.c): a field of one of those names would be the same column.
+ */
+static void check_geo_columns(struct loader *ld, const struct meta_object *object)
+{
+	for (int i = 0; i < object->field_count; i++) {
+		const struct meta_field *field = &object->fields[i];
+		size_t length = strlen(field->name);
+		if (length <= 5 || (strcmp(field->name + length - 5, "__lat") && strcmp(field->name + length - 5, "__lng")))
+			continue;
+		char base[64];
+		snprintf(base, sizeof(base), "%.*s", (int)(length - 5), field->name);
+		const struct meta_field *geo = meta_find_field(object, base);
+		if (geo && geo->type == FIELD_GEO)
+			error_at(ld, field->pos, "field '%s' is the column that keeps geo field '%s' as numbers: name it "
+			         "otherwise", field->name, base);
+	}
+}
+
 static void check_object(struct loader *ld, int object_index)
 {
 	const struct meta_object *object = &ld->meta->objects[object_index];
 	const struct staged_object *so = &ld->staged[object_index];
 	int count = object->field_count;
+	check_geo_columns(ld, object);
 	int **deps = xcalloc((size_t)count, sizeof(*deps));
 	int *dep_counts = xcalloc((size_t)count, sizeof(*dep_counts));
 	char context[128];

@@ -953,7 +953,9 @@ static const struct {
 	{ "ref", "The id of a record of `to` that the caller may read." },
 	{ "user", "The id of a user (a ref to `user`)." },
 	{ "json", "Any JSON value, at most 64 KiB." },
-	{ "geo", "A point, `{ \"lat\": -90..90, \"lng\": -180..180 }`." },
+	{ "geo", "A point, `{ \"lat\": -90..90, \"lng\": -180..180 }`: both keys, numbers, nothing else (a CSV "
+	         "cell may read `48.137, 11.575`). Stored as that JSON and as two indexed numbers, `<field>__lat` and "
+	         "`<field>__lng`, for `distance` and `within`." },
 	{ "autonumber", "A text numbered on create from `format` (\"CASE-00042\"); not writable." },
 	{ "formula", "Computed from `formula` on every read; `returns` gives its type." },
 	{ "rollup", "A count, sum, average, minimum or maximum over child records (`of`, `measure`, `where`); "
@@ -1022,6 +1024,19 @@ static const struct {
 	                                           "apart." },
 	{ "is_business_time", "t, cal", "Whether t falls in the working time of calendar cal (a holiday: not, but "
 	                                "for its hours)." },
+	{ "distance", "a, b", "Metres between two points along the Earth's surface (haversine, mean radius "
+	                      "6,371,008.8 m): `distance(location, point(48.137, 11.575))`. a and b are geo fields "
+	                      "(`account.location` through refs too) or `point(lat, lng)`; null if either is null." },
+	{ "within", "g, centre, metres", "Whether `distance(g, centre) <= metres`: true or false, never null (a "
+	                                 "record with no point is within no circle, and `not within(...)` lists it): "
+	                                 "`within(location, point(48.137, 11.575), 5000)`. With g a geo field of the "
+	                                 "object itself and a constant centre and metres (numbers, `$user.<field>`), a "
+	                                 "list searches the field's index for the box around the circle first (two "
+	                                 "boxes across the date line, every longitude near a pole), so it reads only "
+	                                 "the records near the centre, never the whole table." },
+	{ "point", "lat, lng", "A point to give `distance` or `within` (nothing else takes one): latitude -90..90 and "
+	                       "longitude -180..180, numbers or number fields; a constant out of range is an error, "
+	                       "a field's value out of range makes the distance null." },
 };
 
 #define COUNT_OF(array) ((int)(sizeof(array) / sizeof((array)[0])))

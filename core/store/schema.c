@@ -220,17 +220,46 @@ static char *enum_detail(const struct meta_field *f)
 struct index_def {
 	char name[160];
 	struct strbuf sql;
+	const struct meta_field *geo;   /* the geo field whose point columns this index covers, or NULL */
 };
 
 static bool search_def(const struct meta_object *o, struct index_def *d);
 
+/*
+ * A geo field's index: "<object>__<field>__geo" on the REAL columns
+ * "<field>__lat", "<field>__lng" that the store writes beside each point
+ * (store.c), for within()'s box (expr.c). Creating it (apply_step:
+ * geo_columns) first adds those columns where the table lacks them and
+ * fills them from the points the records hold, so a database made before
+ * them gets them at its next `crm migrate` or start, the JSON untouched.
+ */
+static void geo_def(const struct meta_object *o, const struct meta_field *f, struct index_def *d)
+{
+	char lat[80], lng[80];
+	snprintf(d->name, sizeof(d->name), "%s__%s__geo", o->name, f->name);
+	snprintf(lat, sizeof(lat), "%s__lat", f->name);
+	snprintf(lng, sizeof(lng), "%s__lng", f->name);
+	strbuf_puts(&d->sql, "CREATE INDEX ");
+	strbuf_ident(&d->sql, d->name);
+	strbuf_puts(&d->sql, " ON ");
+	strbuf_ident(&d->sql, o->name);
+	strbuf_putc(&d->sql, '(');
+	strbuf_ident(&d->sql, lat);
+	strbuf_puts(&d->sql, ", ");
+	strbuf_ident(&d->sql, lng);
+	strbuf_putc(&d->sql, ')');
+	d->geo = f;
+}
+
 /* Every index the metadata asks for (refs, owner, unique fields, declared indexes), and the recycle bin's. */
 static int index_defs(const struct meta_object *o, struct index_def **out)
 {
-	int cap = o->field_count + o->index_count + 2, count = 0;
+	int cap = 2 * o->field_count + o->index_count + 2, count = 0;
 	struct index_def *defs = xcalloc((size_t)cap, sizeof(*defs));
 	for (int i = 0; i < o->field_count; i++) {
 		const struct meta_field *f = &o->fields[i];
+		if (f->type == FIELD_GEO)
+			geo_def(o, f, &defs[count++]);
 		bool ref = (f->type == FIELD_REF || f->type == FIELD_USER) && (!f->system || strcmp(f->name, "owner") == 0);
 		if (!ref && !f->unique)
 			continue;
@@ -526,8 +555,12 @@ int schema_plan(struct store *store, struct schema_plan **out, struct crm_ctx *c
 				struct schema_step *d = add_step(plan, STEP_DROP_INDEX, "drop changed index %s", defs[i].name);
 				d->name = xstrdup(defs[i].name);
 			}
-			struct schema_step *s = add_step(plan, STEP_CREATE_INDEX, "create index %s", defs[i].name);
+			struct schema_step *s = defs[i].geo
+				? add_step(plan, STEP_CREATE_INDEX, "create index %s (the points of %s.%s as numbers, filled "
+				           "from the records that have one)", defs[i].name, o->name, defs[i].geo->name)
+				: add_step(plan, STEP_CREATE_INDEX, "create index %s", defs[i].name);
 			s->object = o;
+			s->field = defs[i].geo;
 			s->name = xstrdup(defs[i].name);
 			s->sql = xstrdup(defs[i].sql.data);
 		}
@@ -657,6 +690,79 @@ static int drop_column_indexes(struct store_conn *conn, const char *object, cons
 	return code;
 }
 
+static int has_column(struct store_conn *conn, const char *table, const char *column, bool *out,
+                      struct crm_ctx *ctx)
+{
+	json_t *names = json_array();
+	int code = store_rows(conn, "SELECT name FROM pragma_table_info(?1) WHERE name = ?2",
+	                      json_pack("[ss]", table, column), collect_name, names, ctx);
+	*out = json_array_size(names) > 0;
+	json_decref(names);
+	return code;
+}
+
+/*
+ * add: gives object the columns "<field>__lat" and "<field>__lng" where it
+ * lacks them and fills them from the stored points, with crm_geo_lat and
+ * crm_geo_lng (expr.c: the evaluator's own reading of a point), which
+ * every connection registers. !add: drops them and their index (a geo
+ * field removed or retyped); what is not there is no error.
+ */
+static int geo_columns(struct store_conn *conn, const struct meta_object *o, const char *field, bool add,
+                       struct crm_ctx *ctx)
+{
+	static const char *const suffixes[2] = { "__lat", "__lng" };
+	struct strbuf sql = { 0 };
+	int code = CRM_OK;
+	if (!add) {
+		strbuf_printf(&sql, "%s__%s__geo", o->name, field);
+		code = exec_params(conn, "DELETE FROM _crm_indexes WHERE name = ?1", json_pack("[s]", sql.data), ctx);
+		char *name = strbuf_detach(&sql);
+		drop_index_sql(&sql, name);
+		free(name);
+		if (code == CRM_OK)
+			code = store_exec(conn, sql.data, ctx);
+	}
+	bool filled = false;
+	for (int i = 0; i < 2 && code == CRM_OK; i++) {
+		char column[80];
+		bool present;
+		snprintf(column, sizeof(column), "%s%s", field, suffixes[i]);
+		code = has_column(conn, o->name, column, &present, ctx);
+		if (code != CRM_OK || present == add)
+			continue;
+		strbuf_reset(&sql);
+		strbuf_puts(&sql, "ALTER TABLE ");
+		strbuf_ident(&sql, o->name);
+		strbuf_puts(&sql, add ? " ADD COLUMN " : " DROP COLUMN ");
+		strbuf_ident(&sql, column);
+		if (add)
+			strbuf_puts(&sql, " REAL");
+		code = store_exec(conn, sql.data, ctx);
+		filled |= add;
+	}
+	if (code == CRM_OK && filled) {
+		strbuf_reset(&sql);
+		strbuf_puts(&sql, "UPDATE ");
+		strbuf_ident(&sql, o->name);
+		for (int i = 0; i < 2; i++) {
+			char column[80];
+			snprintf(column, sizeof(column), "%s%s", field, suffixes[i]);
+			strbuf_puts(&sql, i ? ", " : " SET ");
+			strbuf_ident(&sql, column);
+			strbuf_printf(&sql, " = %s(", i ? EXPR_SQL_GEO_LNG : EXPR_SQL_GEO_LAT);
+			strbuf_ident(&sql, field);
+			strbuf_putc(&sql, ')');
+		}
+		strbuf_puts(&sql, " WHERE ");
+		strbuf_ident(&sql, field);
+		strbuf_puts(&sql, " IS NOT NULL");
+		code = store_exec(conn, sql.data, ctx);
+	}
+	strbuf_free(&sql);
+	return code;
+}
+
 static int apply_step(struct store_conn *conn, const struct schema_step *s, struct crm_ctx *ctx)
 {
 	struct strbuf sql = { 0 };
@@ -674,7 +780,10 @@ static int apply_step(struct store_conn *conn, const struct schema_step *s, stru
 			code = remember_field(conn, s->object, s->field, ctx);
 		break;
 	case STEP_CREATE_INDEX:
-		code = store_exec(conn, s->sql, ctx);
+		if (s->field && s->field->type == FIELD_GEO)
+			code = geo_columns(conn, s->object, s->field->name, true, ctx);
+		if (code == CRM_OK)
+			code = store_exec(conn, s->sql, ctx);
 		if (code == CRM_OK)
 			code = exec_params(conn, "INSERT OR REPLACE INTO _crm_indexes(name, object, sql) VALUES (?1, ?2, ?3)",
 			                   json_pack("[sss]", s->name, s->object->name, s->sql), ctx);
@@ -740,6 +849,8 @@ static int apply_step(struct store_conn *conn, const struct schema_step *s, stru
 		strbuf_reset(&sql);
 		if (code == CRM_OK)
 			code = drop_column_indexes(conn, s->object->name, s->name, ctx);
+		if (code == CRM_OK)
+			code = geo_columns(conn, s->object, s->name, false, ctx);
 		if (code == CRM_OK) {
 			/* formulas have no column: only drop what exists */
 			strbuf_puts(&sql, "ALTER TABLE ");
@@ -774,6 +885,8 @@ static int apply_step(struct store_conn *conn, const struct schema_step *s, stru
 		}
 		strbuf_reset(&sql);
 		drop_column_indexes(conn, s->object->name, s->field->name, ctx);
+		if (s->field->type != FIELD_GEO)
+			geo_columns(conn, s->object, s->field->name, false, ctx);
 		strbuf_puts(&sql, "ALTER TABLE ");
 		strbuf_ident(&sql, s->object->name);
 		strbuf_puts(&sql, " DROP COLUMN ");

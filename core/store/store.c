@@ -572,7 +572,28 @@ static void close_conn(struct store_conn *conn, int object_count)
 	conn->db = NULL;
 }
 
-/* Every stored column, NULL when absent: one statement per object. */
+/*
+ * A geo field's point is kept twice: its JSON text in the field's column
+ * and its two numbers in "<field>__lat" and "<field>__lng", which an index
+ * covers (schema.c) and within() searches (expr.c). Both are written by the
+ * same INSERT or UPDATE, so they never disagree; a null point nulls both.
+ */
+static void geo_column(struct strbuf *sql, const struct meta_field *field, const char *suffix)
+{
+	char column[80];
+	snprintf(column, sizeof(column), "%s%s", field->name, suffix);
+	strbuf_ident(sql, column);
+}
+
+/* Binds a point's latitude (which 0) or longitude (1), or null. */
+static int bind_geo(sqlite3_stmt *stmt, int index, json_t *point, int which)
+{
+	json_t *number = json_object_get(point, which ? "lng" : "lat");
+	return json_is_number(number) ? sqlite3_bind_double(stmt, index, json_number_value(number))
+	                              : sqlite3_bind_null(stmt, index);
+}
+
+/* Every stored column, NULL when absent, then the geo fields' numbers: one statement per object. */
 static char *insert_sql_for(const struct meta_object *object)
 {
 	struct strbuf sql = { 0 };
@@ -587,6 +608,16 @@ static char *insert_sql_for(const struct meta_object *object)
 		if (n++)
 			strbuf_puts(&sql, ", ");
 		strbuf_ident(&sql, f->name);
+	}
+	for (int i = 0; i < object->field_count; i++) {
+		const struct meta_field *f = &object->fields[i];
+		if (f->type != FIELD_GEO)
+			continue;
+		strbuf_puts(&sql, ", ");
+		geo_column(&sql, f, "__lat");
+		strbuf_puts(&sql, ", ");
+		geo_column(&sql, f, "__lng");
+		n += 2;
 	}
 	strbuf_puts(&sql, ") VALUES (");
 	for (int i = 1; i <= n; i++)
@@ -1213,6 +1244,14 @@ int store_insert(struct store_conn *conn, const struct meta_object *object, json
 		}
 		index++;
 	}
+	for (int i = 0; i < object->field_count; i++) {
+		const struct meta_field *f = &object->fields[i];
+		if (f->type != FIELD_GEO)
+			continue;
+		json_t *v = json_object_get(values, f->name);
+		bind_geo(stmt, index++, v, 0);
+		bind_geo(stmt, index++, v, 1);
+	}
 	int rc = store_step(conn, stmt);
 	store_done(conn, stmt);
 	if (rc != SQLITE_DONE)
@@ -1239,6 +1278,14 @@ int store_update(struct store_conn *conn, const struct meta_object *object, int6
 		strbuf_puts(&sql, ", ");
 		strbuf_ident(&sql, key);
 		strbuf_printf(&sql, " = ?%d", ++n);
+		const struct meta_field *f = meta_find_field(object, key);
+		if (f && f->type == FIELD_GEO) {
+			strbuf_puts(&sql, ", ");
+			geo_column(&sql, f, "__lat");
+			strbuf_printf(&sql, " = ?%d, ", ++n);
+			geo_column(&sql, f, "__lng");
+			strbuf_printf(&sql, " = ?%d", ++n);
+		}
 	}
 	strbuf_printf(&sql, " WHERE \"id\" = ?%d", n + 1);
 	if (!allow_deleted)
@@ -1251,8 +1298,14 @@ int store_update(struct store_conn *conn, const struct meta_object *object, int6
 	if (code != CRM_OK)
 		return code;
 	n = 0;
-	json_object_foreach(changes, key, value)
+	json_object_foreach(changes, key, value) {
 		bind_json(stmt, ++n, value);
+		const struct meta_field *f = meta_find_field(object, key);
+		if (f && f->type == FIELD_GEO) {
+			bind_geo(stmt, ++n, value, 0);
+			bind_geo(stmt, ++n, value, 1);
+		}
+	}
 	sqlite3_bind_int64(stmt, n + 1, id);
 	if (expected_version > 0)
 		sqlite3_bind_int64(stmt, n + 2, expected_version);
