@@ -393,19 +393,28 @@ def run_on_demo(name, make_suite, tests, records=30, seed=7, extra=None, metadat
     (with the flags in extra) on a fresh `crm demo` database of the shipped metadata/ and plugins/;
     make_suite(server, db). metadata(work) may return another metadata folder (a copy with fixtures);
     prepare(db) runs on the demo database before the server starts (rows the API cannot write)."""
-    runner = Runner()
     work = tempdir("crm-%s-" % name)
     db = os.path.join(work, "demo.db")
-    server = None
-    try:
+
+    def start():
         meta = metadata(work) if metadata else os.path.join(ROOT, "metadata")
         subprocess.run([crm_binary(), "demo", "--db", db, "--records", str(records), "--seed", str(seed),
                         "--metadata", meta, "--plugins", os.path.join(ROOT, "plugins")],
                        check=True, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         if prepare:
             prepare(db)
-        server = Server(work, db=db, metadata=meta, plugins=os.path.join(ROOT, "plugins"), extra=extra).start(as_admin=False)
-        suite = make_suite(server, db)
+        return Server(work, db=db, metadata=meta, plugins=os.path.join(ROOT, "plugins"), extra=extra).start(as_admin=False)
+    return run_served(name, work, start, lambda server: make_suite(server, db), tests)
+
+
+def run_served(name, work, start, make_suite, tests):
+    """The loop of run_on_demo and run_suite: start() returns a started Server; make_suite(server) the suite,
+    whose test_setup runs first, then each of tests; the server is stopped and work removed at the end."""
+    runner = Runner()
+    server = None
+    try:
+        server = start()
+        suite = make_suite(server)
         only, runner.only = runner.only, None
         runner.run("%s setup" % name, suite.test_setup)
         runner.only = only
@@ -421,3 +430,17 @@ def run_on_demo(name, make_suite, tests, records=30, seed=7, extra=None, metadat
             server.stop()
         cleanup(work)
     return runner.finish()
+
+
+def run_suite(name, metadata, users, make_suite, tests):
+    """run_served on a fresh database of metadata with the admin and users ([(login, password, role)]) added
+    first; make_suite(server, work)."""
+    work = tempdir("crm-%s-" % name)
+
+    def start():
+        server = Server(work, metadata=metadata)
+        add_user(server.db, metadata, ADMIN_LOGIN, ADMIN_PASSWORD, "admin", work)
+        for login_name, password, role in users:
+            add_user(server.db, metadata, login_name, password, role, work)
+        return server.start()
+    return run_served(name, work, start, lambda server: make_suite(server, work), tests)

@@ -19,8 +19,7 @@ import sys
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (ROOT, Client, Runner, Server, add_user, check, cleanup, crm_binary, eq, login,  # noqa: E402
-                    problem, tempdir)
+from common import ROOT, Client, check, crm_binary, eq, login, problem, run_suite  # noqa: E402
 
 API = "/api/v1"
 METADATA = os.path.join(ROOT, "tests", "api", "geo")
@@ -291,32 +290,10 @@ class Suite:
 
 
 def main():
-    runner = Runner()
-    work = tempdir("crm-geo-")
-    server = None
-    try:
-        server = Server(work, metadata=METADATA)
-        add_user(server.db, METADATA, "admin", "admin-password-for-tests", "admin", work)
-        add_user(server.db, METADATA, "rep", PASSWORD, "rep", work)
-        server.start()
-        suite = Suite(server, work)
-        runner.run("geo setup", suite.test_setup)
-        if runner.failed == 0:
-            for name in ("within_lists_exactly_the_sites_in_the_circle", "check_in_72_m_passes_and_2_1_km_is_flagged",
-                         "moves_clears_deletes_and_restores_follow",
-                         "bad_points_are_refused_at_every_door", "bad_geo_expressions_are_400_and_check_names_the_place",
-                         "a_database_from_before_gets_its_point_columns"):
-                runner.run("geo " + name, getattr(suite, "test_" + name))
-    except Exception as e:
-        print("FAIL geo setup: %s" % e)
-        runner.failed += 1
-        if server and server.proc:
-            print(server.log_tail())
-    finally:
-        if server:
-            server.stop()
-        cleanup(work)
-    return runner.finish()
+    return run_suite("geo", METADATA, [("rep", PASSWORD, "rep")], Suite, (
+        "within_lists_exactly_the_sites_in_the_circle", "check_in_72_m_passes_and_2_1_km_is_flagged",
+        "moves_clears_deletes_and_restores_follow", "bad_points_are_refused_at_every_door",
+        "bad_geo_expressions_are_400_and_check_names_the_place", "a_database_from_before_gets_its_point_columns"))
 
 
 if __name__ == "__main__":
