@@ -693,10 +693,11 @@ static int drop_column_indexes(struct store_conn *conn, const char *object, cons
 static int has_column(struct store_conn *conn, const char *table, const char *column, bool *out,
                       struct crm_ctx *ctx)
 {
-	json_t *names = json_array();
-	int code = store_rows(conn, "SELECT name FROM pragma_table_info(?1) WHERE name = ?2",
-	                      json_pack("[ss]", table, column), collect_name, names, ctx);
+	json_t *names = json_array(), *params = json_pack("[ss]", table, column);
+	int code = store_rows(conn, "SELECT name FROM pragma_table_info(?1) WHERE name = ?2", params, collect_name,
+	                      names, ctx);
 	*out = json_array_size(names) > 0;
+	json_decref(params);
 	json_decref(names);
 	return code;
 }
