@@ -7,6 +7,8 @@
 #   5. full-text search over 100,000 zh+en articles (p50/p99) vs  the raw FTS5 query of the same work
 #   4. every kpi of metadata/kpis.yaml for 50 users x 12 months  vs  the hand-written SQL of the same figures
 #   6. the SLA breach timer over 100,000 past-due cases (cases/s)  vs  raw SQL selecting and flagging them
+#   7. a deal registration's submit with its conflict check over 100,000 accounts and 100,000 registrations
+#      (p50/p99)  vs  the raw index probes of the same check
 set -e
 CRM=${CRM:-build/crm}
 BUILD=${BUILD:-build}
@@ -93,6 +95,9 @@ echo "== knowledge base: ${KB_RECORDS:-100000} published articles, suggestions f
 kb_db=$dir/kb.db
 rm -f "$kb_db" "$kb_db-wal" "$kb_db-shm"
 "$BUILD"/bench/bench_search --kb "$kb_db" "${KB_RECORDS:-100000}"
+echo
+echo "== deal registration conflict check: ${CONFLICT_RECORDS:-100000} accounts and registrations (plugins/channel)"
+"$BUILD"/bench/bench_conflict metadata plugins "${CONFLICT_RECORDS:-100000}"
 if [ -f tests/bench/http_bench.sh ]; then
 	echo
 	echo "== HTTP"
