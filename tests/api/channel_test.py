@@ -284,6 +284,27 @@ class Suite(AsUsers):
             check(got["status"] in ("submitted", "conflict"), "checked: %s" % got["status"])
         check(self.records("admin", "account", "limit=1"), "accounts still there")
 
+    def test_partner_portal_home(self):
+        """partner1's home (GET /meta caller.home): the base portal's sections, then this package's, each under
+        the role's rules; a section's filter as a list shows partner1's registrations only."""
+        r = self.req("partner1", "GET", "/meta")
+        eq(r.status, 200, "meta as partner1")
+        home = r.json["caller"]["home"]
+        titles = [sec["title"]["en"] if isinstance(sec["title"], dict) else sec["title"] for sec in home["sections"]]
+        for want in ("Our open opportunities", "My registrations", "Protection ending in 30 days", "Our quotes",
+                     "Our certifications"):
+            check(want in titles, "%s on the partner home: %s" % (want, titles))
+        mine = next(sec for sec in home["sections"] if sec["object"] == "deal_registration")
+        eq(mine.get("new"), True, "a New button: partner users create registrations")
+        check("conflict_with" not in json.dumps(home), "no hidden field on the home page")
+        rows = self.records("partner1", "deal_registration", "limit=50&filter=" + quoted(mine["filter"]))
+        check(rows and all(x["partner"] == self.p1 for x in rows), "partner1's registrations only")
+        r = self.req("channel_manager", "GET", "/meta")
+        objects = {o["name"]: o for o in r.json["objects"]}
+        sections = objects["deal_registration"]["views"]["home"]
+        check(any("waiting for me" in (sec["title"]["en"]) for sec in sections), "the channel manager's home: %r"
+              % sections)
+
     def test_lua_units_pass(self):
         """`crm plugin test channel`: every test file of the package ran, and its last line counts no failure."""
         run = subprocess.run([crm_binary(), "plugin", "test", "channel", "--metadata", self.server.metadata,
@@ -298,7 +319,7 @@ def main():
     return run_on_demo("channel", lambda server, db: Suite(server, db), (
         "story_1_2_4_acme", "story_pair_other_numbers_and_chinese", "matching_by_account_and_domain",
         "story_3_big_registration", "story_5_protection_end", "story_6_tier_review", "authorization", "bad_input",
-        "lua_units_pass"), records=40, seed=11)
+        "partner_portal_home", "lua_units_pass"), records=40, seed=11)
 
 
 if __name__ == "__main__":
