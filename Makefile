@@ -91,7 +91,8 @@ run: all
 	@if [ ! -f var/demo.db ]; then echo "creating var/demo.db with demo data..."; \
 	  $(CRM) demo --db var/demo.db --records 1000 --seed 42 || exit 1; fi
 	@echo "demo logins (password demo1234): admin, sales_manager, sales_rep1..3, sales_director, finance,"
-	@echo "  service_manager, service_agent (L1), service_agent2 (L2), service_agent3 (L3), marketing_manager, marketing_user"
+	@echo "  service_manager, service_agent (L1), service_agent2 (L2), service_agent3 (L3), marketing_manager, marketing_user,"
+	@echo "  channel_manager (approves partner1's and partner2's deal registrations), channel_manager2"
 	@echo "  (employees); partner1, partner2 (partners); consumer1, consumer2 (consumers). Service console: #/console/case"
 	$(CRM) serve --db var/demo.db --port $${PORT:-8080}
 
@@ -103,7 +104,7 @@ fuzz: deps build/ui_assets.c
 	$(call ensure_packages,clang libclang-rt-14-dev)
 	@$(MAKE) --no-print-directory -f tests/fuzz/fuzz.mk run
 
-BENCH_BIN := $(BUILD)/bench/bench_object $(BUILD)/bench/bench_floor_import $(BUILD)/bench/bench_plugin $(BUILD)/bench/bench_workflow $(BUILD)/bench/bench_access $(BUILD)/bench/bench_quote $(BUILD)/bench/bench_report $(BUILD)/bench/bench_kpi $(BUILD)/bench/bench_search $(BUILD)/bench/bench_sla $(BUILD)/bench/bench_geo
+BENCH_BIN := $(BUILD)/bench/bench_object $(BUILD)/bench/bench_floor_import $(BUILD)/bench/bench_plugin $(BUILD)/bench/bench_workflow $(BUILD)/bench/bench_access $(BUILD)/bench/bench_quote $(BUILD)/bench/bench_report $(BUILD)/bench/bench_kpi $(BUILD)/bench/bench_search $(BUILD)/bench/bench_sla $(BUILD)/bench/bench_geo $(BUILD)/bench/bench_conflict
 $(BUILD)/bench/%: tests/bench/%.c tests/bench/bench.h $(BUILD)/libcrm.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libcrm.a $(LDLIBS)

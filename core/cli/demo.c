@@ -879,6 +879,11 @@ static const struct demo_user demo_users[] = {
 	  false, "service_agent", "employee", NULL },
 	{ "service_agent3", "Zhang Wei", "Support Engineer L3", "Expert Support L3", "service_manager", false,
 	  "service_agent", "employee", NULL },
+	/* the channel package's: channel managers approve their partners' deal registrations (plugins/channel/demo.lua) */
+	{ "channel_manager", "Sophie Martin", "Channel Manager EMEA", NULL, "admin", false, "channel_manager", "employee",
+	  NULL },
+	{ "channel_manager2", "Kenji Sato", "Channel Manager Americas and APAC", NULL, "admin", false, "channel_manager",
+	  "employee", NULL },
 };
 
 /*

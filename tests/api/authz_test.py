@@ -28,16 +28,18 @@ API = "/api/v1"
 PASSWORD = "demo1234"
 DEMO_USERS = ["admin", "sales_manager", "sales_rep1", "sales_rep2", "sales_rep3", "service_agent",
               "marketing_user", "partner1", "partner2", "consumer1", "consumer2", "sales_director", "finance",
-              "marketing_manager"]
+              "marketing_manager", "channel_manager", "channel_manager2"]
 # the lead2cash package's objects (plugins/lead2cash/objects/roles.yaml)
 L2C = ["product", "price_book_entry", "quote", "quote_line", "sales_order", "order_line", "payment", "contract",
        "account_plan", "contact_role", "presales_request", "forecast"]
 # the marketing package's objects (plugins/marketing/objects/roles.yaml)
 MKT = ["sales_plan", "plan_target", "market_budget", "expense", "expense_line", "campaign", "campaign_member",
        "campaign_influence"]
+# the channel package's objects (plugins/channel/objects/roles.yaml)
+CHN = ["deal_registration", "partner_coverage", "certification", "training_course", "partner_program"]
 # the outbox (metadata/outbox.yaml): admins only; the suite queues two messages due in 2100, so that
 # the server's delivery thread leaves them (and the database digests) alone
-OBJECTS = ["account", "contact", "lead", "opportunity", "activity"] + L2C + MKT + ["outbox_message"]
+OBJECTS = ["account", "contact", "lead", "opportunity", "activity"] + L2C + MKT + CHN + ["outbox_message"]
 METADATA_DIR = os.path.join(ROOT, "metadata")
 PLUGINS_DIR = os.path.join(ROOT, "plugins")
 
@@ -171,6 +173,8 @@ class Suite:
         team = self.team_of(login)
         if obj in MKT:
             return self.expected_marketing(me, obj, recs, every)
+        if obj in CHN or role == "channel_manager":
+            return self.expected_channel(me, obj, recs, every)
         if role == "marketing_manager":
             return every if obj in ("lead", "account", "contact", "opportunity") else None
         if role == "sales_manager":
@@ -218,6 +222,24 @@ class Suite:
                 return {r["id"] for r in recs if e and r.get("email") == e}
             return None
         raise AssertionError("no rule for role %s" % role)
+
+    def expected_channel(self, me, obj, recs, every):
+        """The channel package's objects, and what its channel_manager role reads of the others."""
+        role = me["role"]
+        if role == "channel_manager":
+            if obj == "deal_registration":
+                return {r["id"] for r in recs if self.data["partner"][r["partner"]].get("channel_manager") == me["id"]}
+            return every if obj in CHN + ["account", "contact", "lead", "opportunity"] else None
+        if role == "sales_manager":
+            return every
+        if role == "partner_user":
+            p = me.get("partner")
+            if obj == "training_course":
+                return {r["id"] for r in recs if r.get("audience") == "partner"}
+            if obj == "partner_program":
+                return every
+            return {r["id"] for r in recs if p is not None and r.get("partner") == p}
+        return None
 
     def expected_marketing(self, me, obj, recs, every):
         """The marketing package's objects (plugins/marketing/objects/roles.yaml)."""

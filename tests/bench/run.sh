@@ -8,6 +8,8 @@
 #   4. every kpi of metadata/kpis.yaml for 50 users x 12 months  vs  the hand-written SQL of the same figures
 #   6. the SLA breach timer over 100,000 past-due cases (cases/s)  vs  raw SQL selecting and flagging them
 #   7. within(location, point, metres) on 1,000,000 accounts (p50/p99)  vs  the same test without the box (a scan)
+#   8. a deal registration's submit with its conflict check over 100,000 accounts and 100,000 registrations
+#      (p50/p99)  vs  the raw index probes of the same check
 set -e
 CRM=${CRM:-build/crm}
 BUILD=${BUILD:-build}
@@ -98,6 +100,9 @@ echo
 echo "== geo: within() on ${GEO_RECORDS:-$N} accounts with a location  vs  the same distance test scanning them"
 # kept between runs (build/bench/geo.db), like the search bench's: filling it through the object API takes minutes
 "$BUILD"/bench/bench_geo "$dir/geo.db" metadata "${GEO_RECORDS:-$N}"
+echo
+echo "== deal registration conflict check: ${CONFLICT_RECORDS:-100000} accounts and registrations (plugins/channel)"
+"$BUILD"/bench/bench_conflict metadata plugins "${CONFLICT_RECORDS:-100000}"
 if [ -f tests/bench/http_bench.sh ]; then
 	echo
 	echo "== HTTP"

@@ -1,0 +1,7 @@
+-- channel: what the YAML cannot say. Each concern is its own module; every
+-- crm.* call is in sdk/lua-api.md.
+
+require("registration")
+require("tiers")
+require("coverage")
+require("demo")
