@@ -41,6 +41,7 @@
 #include "context.h"
 #include "meta_model.h"
 #include "object.h"
+#include "outbox.h"
 #include "store.h"
 #include "store_auth.h"
 
@@ -503,6 +504,231 @@ int auth_set_password(struct crm_ctx *ctx, const char *login, const char *passwo
 		code = store_password(ctx, user_id, hash);
 	sodium_memzero(hash, sizeof(hash));
 	return object_write_end(ctx, own, code);
+}
+
+/* --- consumer sign-up ---------------------------------------------------- */
+
+#define SIGNUP_NAME_MAX 120        /* characters */
+#define SIGNUP_EMAIL_MAX 254       /* bytes; the user's login field may allow fewer */
+
+static const char invalid_signup_token[] = "this link is not valid: it was used already, it has expired or it "
+                                           "was never issued; sign up again to get a new one";
+
+/* local@domain.tld of plain characters (no quotes, spaces, controls, comments), lower-cased into out. */
+static bool signup_email(const char *email, char *out, size_t size)
+{
+	static const char local_extra[] = "!#$%&'*+/=?^_`{|}~.-";
+	size_t len = strlen(email);
+	const char *at = strchr(email, '@');
+	if (!at || at == email || len >= size || strchr(at + 1, '@') || at[1] == '\0')
+		return false;
+	for (const char *p = email; p < at; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      strchr(local_extra, *p)))
+			return false;
+	bool dot = false;
+	for (const char *p = at + 1; *p; p++) {
+		bool label_char = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		                  *p == '-';
+		if (*p == '.' && p > at + 1 && p[-1] != '.' && p[1] != '\0')
+			dot = true;
+		else if (!label_char)
+			return false;
+	}
+	if (!dot || email[0] == '.' || at[-1] == '.')
+		return false;
+	for (size_t i = 0; i <= len; i++)
+		out[i] = (email[i] >= 'A' && email[i] <= 'Z') ? (char)(email[i] - 'A' + 'a') : email[i];
+	return true;
+}
+
+/* Field errors for what a sign-up sends; the e-mail, lower-cased, into email (SIGNUP_EMAIL_MAX + 1 bytes). */
+static void signup_check(struct crm_ctx *ctx, const struct meta_object *users, const struct auth_signup *in,
+                         char *email)
+{
+	const struct meta_field *login = meta_find_field(users, "login");
+	size_t login_max = login && login->has_max && login->max < SIGNUP_EMAIL_MAX ? (size_t)login->max : SIGNUP_EMAIL_MAX;
+	if (!in->email || !*in->email)
+		crm_field_error(ctx, "email", "required", "an e-mail address is required");
+	else if (strlen(in->email) > login_max)
+		crm_field_error(ctx, "email", "max", "at most %zu characters", login_max);
+	else if (!signup_email(in->email, email, SIGNUP_EMAIL_MAX + 1))
+		crm_field_error(ctx, "email", "format", "not an e-mail address such as name@example.com");
+	size_t name_len = in->name ? utf8_length(in->name) : 0;
+	if (!in->name || strspn(in->name, " ") == strlen(in->name))
+		crm_field_error(ctx, "name", "required", "a name is required");
+	else if (name_len > SIGNUP_NAME_MAX)
+		crm_field_error(ctx, "name", "max", "at most %d characters", SIGNUP_NAME_MAX);
+	else if (has_control(in->name) || strpbrk(in->name, "<>"))
+		crm_field_error(ctx, "name", "format", "a name holds no line breaks, control characters, '<' or '>'");
+	password_check(ctx, in->password);   /* the rules of crm user add; a field error when broken */
+	const struct meta *meta = ctx->kernel->meta;
+	bool known = !in->language;
+	for (int i = 0; !known && i < meta->language_count; i++)
+		known = !strcmp(in->language, meta->languages[i]);
+	if (!known)
+		crm_field_error(ctx, "language", "values", "one of the app's languages");
+}
+
+/* The verification mail: name and link = url + "/#/verify?token=" + token, in lang. */
+static int signup_mail(struct crm_ctx *ctx, const struct meta_signup *signup, const char *email, const char *name,
+                       const char *lang, const char *token)
+{
+	char link[600 + 64];
+	const char *url = signup->url;
+	size_t url_len = strlen(url);
+	while (url_len > 0 && url[url_len - 1] == '/')
+		url_len--;
+	snprintf(link, sizeof(link), "%.*s/#/verify?token=%s", (int)url_len, url, token);
+	json_t *vars = json_pack("{s:s, s:s}", "name", name, "link", link);
+	if (lang)
+		json_object_set_new(vars, "lang", json_string(lang));
+	int code = outbox_send(ctx, "email", email, signup->template_name, vars, NULL, 0, NULL, NULL);
+	json_decref(vars);
+	return code;
+}
+
+/* Inside the transaction, as the system: creates or refreshes the pending user, or leaves a taken one. */
+static int signup_write(struct crm_ctx *ctx, const struct meta_object *users, const struct meta_signup *signup,
+                        const struct auth_signup *in, const char *email, const char *hash, const char *token)
+{
+	time_t now = time(NULL);
+	int64_t id = 0;
+	bool active = false, pending = false;
+	int code = store_auth_user_by_login(ctx->txn, users, email, &id, &active, ctx);
+	if (code == CRM_ENOTFOUND) {
+		crm_error_reset(ctx);
+		json_t *values = json_pack("{s:s, s:s, s:s, s:s}", "login", email, "name", in->name, "role", signup->role,
+		                           "kind", "consumer");
+		if (meta_find_field(users, "email"))
+			json_object_set_new(values, "email", json_string(email));
+		if (meta_find_field(users, "active"))
+			json_object_set_new(values, "active", json_false());
+		code = object_create_id(ctx, "user", values, &id);
+		json_decref(values);
+		pending = true;
+	} else if (code == CRM_OK && !active) {
+		code = store_auth_signup_get(ctx->txn, id, &pending, ctx);
+		if (code == CRM_OK && pending) {
+			json_t *values = json_pack("{s:s}", "name", in->name);
+			code = object_update(ctx, "user", id, 0, values, NULL);
+			json_decref(values);
+		}
+	}
+	if (code != CRM_OK)
+		return code;
+	char token_digest[STORE_AUTH_HASH_HEX];
+	token_hash(token, token_digest);
+	if (pending)
+		code = store_auth_credential_set(ctx->txn, id, hash, now, ctx);
+	if (code == CRM_OK && pending)
+		code = store_auth_signup_set(ctx->txn, id, token_digest, now, now + (time_t)signup->expires_hours * 3600, ctx);
+	if (code == CRM_OK && pending)
+		code = signup_mail(ctx, signup, email, in->name, in->language, token);
+	if (code == CRM_OK) {
+		/* who asked, from where; a sign-up for a taken e-mail is kept too, with nothing sent */
+		json_t *changes = json_pack("{s:[n,b]}", "mail_sent", pending);
+		if (in->ip)
+			json_object_set_new(changes, "ip", json_pack("[n,s]", in->ip));
+		code = store_audit(ctx->txn, "user", id, "signup", 0, ctx->request_id, changes, ctx);
+		json_decref(changes);
+	}
+	return code;
+}
+
+/* The user object and the checked, lower-cased e-mail (SIGNUP_EMAIL_MAX + 1 bytes), or the error. */
+static int signup_prepare(struct crm_ctx *ctx, const struct auth_signup *in, const struct meta_object **users,
+                          char *email)
+{
+	if (!ctx->kernel->meta->signup)
+		return crm_error(ctx, CRM_ENOTFOUND, "this application has no sign-up");
+	int code = find_users(ctx, users);
+	if (code != CRM_OK)
+		return code;
+	crm_error_reset(ctx);
+	signup_check(ctx, *users, in, email);
+	if (ctx->field_errors)
+		return crm_error(ctx, CRM_EVALIDATION, "invalid sign-up");
+	return CRM_OK;
+}
+
+int auth_signup_check(struct crm_ctx *ctx, const struct auth_signup *in)
+{
+	const struct meta_object *users = NULL;
+	char email[SIGNUP_EMAIL_MAX + 1] = "";
+	return signup_prepare(ctx, in, &users, email);
+}
+
+int auth_signup(struct crm_ctx *ctx, const struct auth_signup *in)
+{
+	const struct meta_signup *signup = ctx->kernel->meta->signup;
+	const struct meta_object *users = NULL;
+	char email[SIGNUP_EMAIL_MAX + 1] = "";
+	int code = signup_prepare(ctx, in, &users, email);
+	if (code != CRM_OK)
+		return code;
+	/* the same Argon2id work for a new, a pending and a taken e-mail */
+	char hash[crypto_pwhash_STRBYTES], token[64];
+	if ((code = password_hash(ctx, in->password, hash)) != CRM_OK)
+		return code;
+	token_new(token);
+	int64_t caller = ctx->user_id;
+	ctx->user_id = 0;   /* the records are the system's to write: the caller is nobody yet */
+	bool own;
+	if ((code = object_write_begin(ctx, &own)) == CRM_OK)
+		code = object_write_end(ctx, own, signup_write(ctx, users, signup, in, email, hash, token));
+	ctx->user_id = caller;
+	sodium_memzero(hash, sizeof(hash));
+	sodium_memzero(token, sizeof(token));
+	return code;
+}
+
+int auth_signup_verify(struct crm_ctx *ctx, const char *token, const char *ip, struct auth_session *out)
+{
+	if (!ctx->kernel->meta->signup)
+		return crm_error(ctx, CRM_ENOTFOUND, "this application has no sign-up");
+	if (!token_well_formed(token))
+		return crm_error(ctx, CRM_EDENIED, "%s", invalid_signup_token);
+	char digest[STORE_AUTH_HASH_HEX];
+	token_hash(token, digest);
+	time_t now = time(NULL);
+	struct auth_session session = { .expires_at = now + AUTH_SESSION_SECONDS };
+	char session_hash[STORE_AUTH_HASH_HEX];
+	token_new(session.token);
+	token_new(session.csrf);
+	token_hash(session.token, session_hash);
+	int64_t caller = ctx->user_id;
+	ctx->user_id = 0;   /* the activation is the system's: hooks see an update by the system */
+	bool own;
+	int code = object_write_begin(ctx, &own);
+	if (code != CRM_OK) {
+		ctx->user_id = caller;
+		return code;
+	}
+	code = store_auth_signup_take(ctx->txn, digest, now, &session.user_id, ctx);
+	if (code == CRM_OK) {
+		json_t *values = json_pack("{s:b}", "active", 1);
+		code = object_update(ctx, "user", session.user_id, 0, values, NULL);
+		json_decref(values);
+	}
+	if (code == CRM_OK)
+		code = store_auth_session_add(ctx->txn, session_hash, session.user_id, session.csrf, now, session.expires_at,
+		                              ip, ctx);
+	if (code == CRM_OK) {
+		json_t *changes = ip_change(ip);
+		code = store_audit(ctx->txn, "user", session.user_id, "verify", session.user_id, ctx->request_id, changes,
+		                   ctx);
+		json_decref(changes);
+	}
+	bool unknown = code == CRM_ENOTFOUND;
+	code = object_write_end(ctx, own, code);
+	ctx->user_id = caller;
+	if (unknown)
+		return crm_error(ctx, CRM_EDENIED, "%s", invalid_signup_token);
+	if (code == CRM_OK)
+		*out = session;
+	sodium_memzero(&session, sizeof(session));
+	return code;
 }
 
 /* --- the CLI's user commands ---------------------------------------------- */

@@ -90,4 +90,34 @@ int auth_user_add(struct crm_ctx *ctx, const struct auth_user_spec *spec, int64_
 int auth_user_disable(struct crm_ctx *ctx, const char *login);
 int auth_user_list(struct crm_ctx *ctx, FILE *out);
 
+/*
+ * Consumer self sign-up (app.yaml `signup:`, meta->signup). auth_signup
+ * answers CRM_OK alike for a new, a pending (signed up, not verified) and a
+ * taken e-mail, after the same Argon2id work: nobody learns who has an
+ * account. A new e-mail gets an inactive user (login = the e-mail, lower
+ * case; role signup.role, kind consumer), its password, a one-time token
+ * (only its hash kept, expiring after signup.expires_hours) and an e-mail
+ * through the outbox (signup.template, vars name and link = signup.url +
+ * "/#/verify?token=..."), all in one transaction: a failure leaves nothing.
+ * A pending e-mail gets a new name, password and token (the old link stops
+ * working) and the mail again; a taken one nothing. Each writes a "signup"
+ * audit row on the user. language (may be NULL) is one of the app's
+ * languages: the mail's. CRM_ENOTFOUND without `signup:`; CRM_EVALIDATION
+ * with field errors (email, name, password, language) for bad input.
+ */
+struct auth_signup {
+	const char *email, *name, *password, *language, *ip;
+};
+int auth_signup(struct crm_ctx *ctx, const struct auth_signup *in);
+/* auth_signup's checks alone (no writes, no hashing): for a limit that counts only well-formed sign-ups. */
+int auth_signup_check(struct crm_ctx *ctx, const struct auth_signup *in);
+/*
+ * Verifies a sign-up token: activates its user through the object API as
+ * the system (an update setting active: true, so after_update hooks run),
+ * deletes the token and opens a session as auth_login does, in one
+ * transaction. CRM_EDENIED with one message for an unknown, used, expired
+ * or malformed token; CRM_ENOTFOUND without `signup:`.
+ */
+int auth_signup_verify(struct crm_ctx *ctx, const char *token, const char *ip, struct auth_session *out);
+
 #endif

@@ -134,7 +134,8 @@ static const char *const object_keys[] = {
 	"append_only", NULL,
 };
 static const char *const module_keys[] = {"name", "label", NULL};
-static const char *const app_keys[] = {"app", "industry", "languages", "plugins", "config", NULL};
+static const char *const app_keys[] = {"app", "industry", "languages", "plugins", "config", "signup", NULL};
+static const char *const signup_keys[] = {"role", "template", "url", "expires_hours", NULL};
 /* app.yaml config.outbox (core/engine/outbox.c reads them) and one of its webhooks. */
 static const char *const outbox_keys[] = {
 	"smtp_url", "from", "smtp_user_env", "smtp_password_env", "starttls", "timeout", "retry_base", "retry_cap",
@@ -2224,6 +2225,91 @@ static void check_files_config(struct loader *ld, const struct ynode *map, const
 		error_node(ld, node, "config file_max_bytes must be a whole number of bytes from 1 to 4294967296");
 }
 
+static void signup_free(struct meta_signup *signup)
+{
+	if (!signup)
+		return;
+	free(signup->role);
+	free(signup->template_name);
+	free(signup->url);
+	free(signup);
+}
+
+/* app.yaml `signup: { role, template, url, expires_hours }`; the role and template are checked in check_signup. */
+static void parse_signup(struct loader *ld, const struct ynode *node)
+{
+	if (node->kind != YNODE_MAPPING) {
+		error_node(ld, node, "expected a map { role, template, url, expires_hours } for 'signup' "
+		           "(see docs/metadata.md#signup)");
+		return;
+	}
+	struct meta_signup *signup = xcalloc(1, sizeof(*signup));
+	signup->pos = node_pos(ld, node);
+	signup->expires_hours = 24;
+	for (int i = 0; i < node->count; i += 2) {
+		const struct ynode *key = node->items[i], *value = node->items[i + 1];
+		const char *text;
+		long long hours;
+		if (!in_list(key->text, signup_keys)) {
+			error_unknown_key(ld, key, "signup", signup_keys);
+		} else if (!strcmp(key->text, "role")) {
+			signup->role_pos = node_pos(ld, value);
+			if ((text = get_name(ld, value, "role")))
+				signup->role = xstrdup(text);
+		} else if (!strcmp(key->text, "template")) {
+			signup->template_pos = node_pos(ld, value);
+			if ((text = get_name(ld, value, "template")))
+				signup->template_name = xstrdup(text);
+		} else if (!strcmp(key->text, "url")) {
+			text = get_text(ld, value, "url");
+			bool web = text && (!strncmp(text, "https://", 8) || !strncmp(text, "http://", 7));
+			if (text && (!web || strlen(text) > 500 || strpbrk(text, " \t\r\n\"'<>#?")))
+				error_node(ld, value, "'url' must be an http:// or https:// address of at most 500 characters, "
+				           "without spaces, quotes, '#' or '?' (the link is url + \"/#/verify?token=...\")");
+			else if (text)
+				signup->url = xstrdup(text);
+		} else if (get_int(ld, value, "expires_hours", 1, 168, &hours)) {
+			signup->expires_hours = (int)hours;
+		}
+	}
+	static const char *const required[] = { "role", "template", "url", NULL };
+	for (int i = 0; required[i]; i++)
+		if (!ytree_map_get(node, required[i]))
+			error_node(ld, node, "'signup' needs '%s'", required[i]);
+	/* kept with its mistakes too (the load fails anyway): check_signup reports the role and template */
+	signup_free(ld->meta->signup);
+	ld->meta->signup = signup;
+}
+
+/* The sign-up's role is a consumer role; its template an e-mail that takes name and link. */
+static void check_signup(struct loader *ld)
+{
+	const struct meta_signup *signup = ld->meta->signup;
+	if (!signup)
+		return;
+	const struct meta_role *role = signup->role ? meta_find_role(ld->meta, signup->role) : NULL;
+	if (!signup->role || !signup->template_name)
+		return;   /* reported where it is missing or malformed */
+	if (!role)
+		error_at(ld, signup->role_pos, "signup: no role '%s'", shown(ld, signup->role));
+	else if (role->kind != USER_CONSUMER || role->admin)
+		error_at(ld, signup->role_pos, "signup: role '%s' is for %s users: people who sign themselves up get a "
+		         "role of kind consumer", role->name, user_kind_names[role->kind]);
+	const struct meta_template *t = meta_find_template(ld->meta, signup->template_name);
+	if (!t) {
+		error_at(ld, signup->template_pos, "signup: no template '%s'", shown(ld, signup->template_name));
+		return;
+	}
+	bool name = false, link = false;
+	for (int v = 0; v < t->var_count; v++) {
+		name = name || !strcmp(t->vars[v], "name");
+		link = link || !strcmp(t->vars[v], "link");
+	}
+	if (strcmp(t->channel, "email") || t->object || !name || !link)
+		error_at(ld, signup->template_pos, "signup: template '%s' must be an e-mail template with no object and "
+		         "vars [name, link]", t->name);
+}
+
 static void parse_app(struct loader *ld, const struct ynode *root)
 {
 	struct meta *meta = ld->meta;
@@ -2247,6 +2333,8 @@ static void parse_app(struct loader *ld, const struct ynode *root)
 			parse_languages(ld, value);
 		} else if (!strcmp(key->text, "plugins")) {
 			parse_plugins(ld, value);
+		} else if (!strcmp(key->text, "signup")) {
+			parse_signup(ld, value);
 		} else if (value->kind != YNODE_MAPPING) {
 			error_node(ld, value, "expected a map for 'config'");
 		} else if (ytree_map_get(value, "outbox") && !check_outbox_config(ld, ytree_map_get(value, "outbox"))) {
@@ -2760,6 +2848,7 @@ static const char *const notify_keys[] = { "notify", "message", "channel", "temp
 static const struct meta_key_table key_tables[] = {
 	{ "app", app_keys },
 	{ "app-plugin", plugin_keys },
+	{ "signup", signup_keys },
 	{ "object", object_keys },
 	{ "module", module_keys },
 	{ "enum-value", value_keys },
@@ -6655,6 +6744,7 @@ static void resolve(struct loader *ld)
 	resolve_kpis(ld);
 	resolve_reports(ld);
 	resolve_templates(ld);
+	check_signup(ld);
 	for (int o = 0; o < meta->object_count; o++)
 		check_console_view(ld, meta, &meta->objects[o], &ld->staged[o].console);
 	if (ld->diags->error_count == 0)
@@ -6909,6 +6999,7 @@ void meta_free(struct meta *meta)
 		return;
 	free(meta->app_name);
 	free(meta->industry);
+	signup_free(meta->signup);
 	free_names(meta->languages, meta->language_count);
 	for (int i = 0; i < meta->plugin_count; i++) {
 		free(meta->plugins[i].name);

@@ -68,6 +68,24 @@ static const struct key_doc key_docs[] = {
 	  "attach (default 10485760; `--max-file` overrides it).",
 	  "config: { currency: EUR, sales: { claim_limit: 30 } }" },
 
+	{ "app", "signup", "[signup settings](#signup)", NULL, "no sign-up",
+	  "Consumers may sign themselves up: `POST /api/v1/auth/signup` and `POST /api/v1/auth/verify` answer (404 "
+	  "without it) and the login page offers \"Sign up\".",
+	  "signup: { role: consumer, template: signup_verify, url: \"https://crm.example.com\" }" },
+
+	/* ---- app.yaml signup: consumer self sign-up */
+	{ "signup", "role", "name", "a role of kind consumer", "required",
+	  "The role a signed-up user gets (kind consumer, login = their e-mail address).", "role: consumer" },
+	{ "signup", "template", "name", "an e-mail template without object, with vars name and link", "required",
+	  "The [template](#template) of the e-mail with the one-time link, in the language the sign-up asked for "
+	  "(else the app's first).", "template: signup_verify" },
+	{ "signup", "url", "text", "`https://...` or `http://...`, no `#`, `?`, quotes or spaces, at most 500 "
+	  "characters", "required",
+	  "Where people reach the UI: the link is `url` + `/#/verify?token=...`.", "url: \"https://crm.example.com\"" },
+	{ "signup", "expires_hours", "integer", "1 to 168", "24",
+	  "How long the link works. A sign-up again with the same address before it is used sends a new link "
+	  "(the old one stops working).", "expires_hours: 48" },
+
 	/* ---- a plugin entry of app.yaml */
 	{ "app-plugin", "name", "name", NAME_WORDS, "required",
 	  "The plugin: the folder `plugins/<name>/` with its `plugin.yaml`.", "name: vin" },
@@ -1448,6 +1466,20 @@ static const struct section_doc sections[] = {
 	  "  user:        { read: all }\n"
 	  "fields:\n"
 	  "  opportunity.discount: read\n",
+	  NULL },
+	{ "signup", "Sign-up",
+	  "app.yaml `signup:`: consumers sign themselves up. `POST /api/v1/auth/signup {email, name, password "
+	  "[, language]}` answers 202 with the same body whether the address is new or taken (nobody learns who "
+	  "has an account) and, for a new address, creates an inactive user of the role (login = the address) and "
+	  "queues the template's e-mail through the outbox with a one-time link; only the link's hash is kept. "
+	  "`POST /api/v1/auth/verify {token}` activates the user through the object API (an update setting "
+	  "`active: true`, which `after_update` hooks on `user` see) and signs them in. Well-formed sign-ups are "
+	  "limited per client address (429 with Retry-After), like failed logins.",
+	  "signup:\n"
+	  "  role: consumer\n"
+	  "  template: signup_verify\n"
+	  "  url: \"https://crm.example.com\"\n"
+	  "  expires_hours: 24\n",
 	  NULL },
 	{ "role-home", "Role home",
 	  "A role's `home:`: the home page its users see instead of the objects' `views.home` (a partner or "

@@ -551,6 +551,15 @@ struct meta_calendar {
 	struct meta_pos pos;
 };
 
+/* app.yaml `signup:`: consumer self sign-up (POST /api/v1/auth/signup, auth.h). */
+struct meta_signup {
+	char *role;                 /* a role of kind consumer: what a signed-up user is given */
+	char *template_name;        /* an e-mail template with vars name and link */
+	char *url;                  /* the UI's address: the link is url + "/#/verify?token=..." */
+	int expires_hours;          /* 1..168: how long the link works */
+	struct meta_pos pos, role_pos, template_pos;
+};
+
 struct meta {
 	char *app_name;
 	char *industry;
@@ -561,6 +570,7 @@ struct meta {
 	int object_count;
 	struct meta_object *objects;
 	json_t *config;           /* owned: app.yaml `config:` map, may be NULL */
+	struct meta_signup *signup;   /* owned: app.yaml `signup:`, NULL: no public sign-up */
 	int role_count;
 	struct meta_role *roles;  /* from `role:` documents */
 	int workflow_count;

@@ -1927,6 +1927,148 @@ static void handle_login(struct route_ctx *r)
 	json_decref(doc);
 }
 
+/* ---- consumer sign-up (app.yaml signup:, auth.h) ------------------------- */
+
+#define SIGNUP_MAX_BODY 16384
+#define SIGNUP_SCOPE 0xfffffff1u           /* the limiter's scopes: apart from plugin routes' ids */
+#define VERIFY_SCOPE 0xfffffff2u
+#define SIGNUP_PER_ADDRESS AUTH_MAX_FAILURES   /* well-formed sign-ups per address in AUTH_WINDOW_SECONDS */
+#define VERIFY_PER_ADDRESS (3 * AUTH_MAX_FAILURES)
+
+static bool method_allowed(struct route_ctx *r, int allowed, int method);
+
+static const char signup_accepted[] = "thank you: if this address can be signed up, a message with a link to "
+                                      "confirm it is on its way; the link works once";
+
+/* Counts one request from the caller's address; false (a 429 with Retry-After written) past the limit. */
+static bool auth_route_take(struct route_ctx *r, uint32_t scope, int limit)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	int retry_after = 0;
+	if (rate_limiter_take(r->api->public_limits, scope, r->req->client_ip, limit, AUTH_WINDOW_SECONDS,
+	                      (int64_t)now.tv_sec, &retry_after))
+		return true;
+	problem(r->res, r->req, 429, "too many requests from this address; try again in %d seconds", retry_after);
+	r->res->retry_after = retry_after; /* after problem(): it starts the response afresh */
+	return false;
+}
+
+/* The JSON object of a sign-up or verify request, or NULL with the 413/415/400 written. */
+static json_t *auth_route_body(struct route_ctx *r)
+{
+	static const char *const types[] = { "application/json", NULL };
+	if (r->req->body_len > SIGNUP_MAX_BODY) {
+		problem(r->res, r->req, 413, "the body (%zu bytes) is larger than %d bytes", r->req->body_len, SIGNUP_MAX_BODY);
+		return NULL;
+	}
+	return no_params(r, NULL) ? json_body(r->req, r->res, types, true) : NULL;
+}
+
+/* A text member or NULL; false (400 written) when it is there with another type. */
+static bool auth_text(struct route_ctx *r, json_t *body, const char *key, const char **out)
+{
+	json_t *value = json_object_get(body, key);
+	*out = json_string_value(value);
+	if (!value || json_is_string(value))
+		return true;
+	problem(r->res, r->req, 400, "'%s' must be a text", key);
+	return false;
+}
+
+/*
+ * POST /api/v1/auth/signup {email, name, password [, language]}: 202 with the
+ * same body whether the address is new, waiting for its link or taken (no
+ * account oracle); 422 with field errors for bad values; 429 past the
+ * address's limit (well-formed sign-ups only count). GET answers 204 when
+ * the application has a sign-up (the login page's "Sign up" link), 404 if not.
+ */
+static void handle_signup(struct route_ctx *r, int method)
+{
+	if (!method_allowed(r, M_GET | M_POST, method))
+		return;
+	if (method == M_GET) {
+		if (!no_params(r, NULL))
+			return;
+		if (r->api->kernel->meta->signup)
+			r->res->status = 204;
+		else
+			problem(r->res, r->req, 404, "this application has no sign-up");
+		return;
+	}
+	if (!r->api->kernel->meta->signup) {
+		problem(r->res, r->req, 404, "this application has no sign-up");
+		return;
+	}
+	json_t *body = auth_route_body(r);
+	if (!body)
+		return;
+	struct auth_signup in = { .ip = r->req->client_ip };
+	if (auth_text(r, body, "email", &in.email) && auth_text(r, body, "name", &in.name) &&
+	    auth_text(r, body, "password", &in.password) && auth_text(r, body, "language", &in.language)) {
+		int rc = auth_signup_check(&r->ctx, &in);
+		bool limited = rc == CRM_OK && !auth_route_take(r, SIGNUP_SCOPE, SIGNUP_PER_ADDRESS);
+		if (rc == CRM_OK && !limited)
+			rc = auth_signup(&r->ctx, &in);
+		if (rc == CRM_OK && !limited) {
+			json_t *doc = json_pack("{s:s, s:s}", "status", "accepted", "message", signup_accepted);
+			respond_json(r->res, 202, doc);
+			json_decref(doc);
+		} else if (rc != CRM_OK) {
+			problem_from_ctx(r->api, r->res, r->req, rc, &r->ctx, NULL);
+		}
+	}
+	json_decref(body);
+}
+
+/*
+ * POST /api/v1/auth/verify {token}: activates the signed-up user and signs
+ * them in (200, the session cookie and the body of a login); 410 with one
+ * message for an unknown, used, expired or malformed token.
+ */
+static void handle_verify(struct route_ctx *r, int method)
+{
+	if (!method_allowed(r, M_POST, method))
+		return;
+	if (!r->api->kernel->meta->signup) {
+		problem(r->res, r->req, 404, "this application has no sign-up");
+		return;
+	}
+	json_t *body = auth_route_body(r);
+	const char *token = NULL;
+	if (!body || !auth_text(r, body, "token", &token)) {
+		json_decref(body);
+		return;
+	}
+	if (!token) {
+		problem(r->res, r->req, 400, "send {\"token\": \"...\"}: the token of the link in the e-mail");
+		json_decref(body);
+		return;
+	}
+	if (!auth_route_take(r, VERIFY_SCOPE, VERIFY_PER_ADDRESS)) {
+		json_decref(body);
+		return;
+	}
+	struct auth_session session;
+	int rc = auth_signup_verify(&r->ctx, token, r->req->client_ip, &session);
+	json_decref(body);
+	if (rc == CRM_EDENIED) {
+		problem(r->res, r->req, 410, "%s", r->ctx.message);
+		return;
+	}
+	if (rc != CRM_OK) {
+		problem_from_ctx(r->api, r->res, r->req, rc, &r->ctx, NULL);
+		return;
+	}
+	r->ctx.user_id = session.user_id;
+	json_t *doc = json_pack("{s:s, s:s, s:I, s:o}", "token", session.token, "csrf", session.csrf,
+	                        "expires_in", (json_int_t)(session.expires_at - time(NULL)), "user", own_user(r));
+	session_cookie(r, session.token, (int)(session.expires_at - time(NULL)));
+	sodium_memzero(&session, sizeof(session));
+	respond_json(r->res, 200, doc);
+	json_decref(doc);
+}
+
 static void handle_logout(struct route_ctx *r)
 {
 	char token[128];
@@ -2035,6 +2177,33 @@ static json_t *caller_home(struct route_ctx *r, const struct meta_role *role)
 }
 
 /*
+ * Whether the caller's Dashboards page shows anything: their role's kpi
+ * tiles, a report they may run, a chart or board of an object they read
+ * (objects: /meta's list, already cut to those). The UI hides the link when not.
+ */
+static bool caller_dashboard(struct route_ctx *r, const struct meta_role *role, json_t *objects)
+{
+	const struct meta *meta = r->api->kernel->meta;
+	if (access_is_admin(&r->ctx))
+		return true;
+	for (int k = 0; role && k < meta->kpi_count; k++)
+		for (int d = 0; d < meta->kpis[k].dashboard_count; d++)
+			if (!strcmp(meta->kpis[k].dashboard_roles[d], role->name))
+				return true;
+	for (int i = 0; i < meta->report_count; i++)
+		if (report_allowed(&r->ctx, &meta->reports[i]))
+			return true;
+	size_t i;
+	json_t *item;
+	json_array_foreach(objects, i, item) {
+		json_t *views = json_object_get(item, "views");
+		if (json_array_size(json_object_get(views, "charts")) || json_object_get(views, "kanban"))
+			return true;
+	}
+	return false;
+}
+
+/*
  * GET /meta for this caller: only the objects they may read, only the fields
  * they may see, each field marked readonly where they may not write it, and
  * per object what they may do. The UI is built from this alone.
@@ -2120,6 +2289,7 @@ static void handle_meta(struct route_ctx *r)
 	json_t *home = caller_home(r, role);
 	if (home)
 		json_object_set_new(caller, "home", home);
+	json_object_set_new(caller, "dashboard", json_boolean(caller_dashboard(r, role, kept)));
 	json_object_set_new(doc, "caller", caller);
 	r->res->cache_control = "private, no-cache";
 	respond_json(r->res, 200, doc);
@@ -2929,6 +3099,15 @@ static void route(struct route_ctx *r)
 
 	if (count == 1 && strcmp(seg[0], "session") == 0 && method == M_POST) {
 		handle_login(r);
+		return;
+	}
+	/* sign-up and its verification: for people who have no account yet (no credential is read) */
+	if (count == 2 && strcmp(seg[0], "auth") == 0 && strcmp(seg[1], "signup") == 0) {
+		handle_signup(r, method);
+		return;
+	}
+	if (count == 2 && strcmp(seg[0], "auth") == 0 && strcmp(seg[1], "verify") == 0) {
+		handle_verify(r, method);
 		return;
 	}
 	/* before authenticate: public routes read no credential at all */

@@ -468,6 +468,9 @@ static void add_meta_schemas(struct doc *d)
 	                                            "description", "The modules and objects the caller's role works with"));
 	json_object_set_new(json_object_get(json_object_get(json_object_get(meta, "properties"), "caller"), "properties"),
 	                    "home", caller_home_schema());
+	json_object_set_new(json_object_get(json_object_get(json_object_get(meta, "properties"), "caller"), "properties"),
+	                    "dashboard", json_pack("{s:s, s:s}", "type", "boolean", "description",
+	                                           "Whether the caller's dashboard has tiles, reports, charts or boards"));
 	/* app.yaml config: { currency: EUR }: the currency money fields show */
 	json_object_set_new(json_object_get(json_object_get(json_object_get(meta, "properties"), "app"), "properties"),
 	                    "currency", json_pack("{s:s, s:s}", "type", "string", "pattern", "^[A-Z]{3}$"));
@@ -1049,6 +1052,49 @@ static void add_plugin_paths(struct doc *d)
 	json_decref(endpoints);
 }
 
+/*
+ * app.yaml signup: POST /auth/signup, GET /auth/signup (is there one?) and
+ * POST /auth/verify, open to anyone (security: []); absent without signup.
+ */
+static void add_signup_paths(struct doc *d)
+{
+	if (!d->meta->signup)
+		return;
+	json_object_set_new(d->schemas, "SignupRequest", json_pack("{s:s, s:[s,s,s], s:{s:{s:s, s:i, s:s}, "
+		"s:{s:s, s:i, s:i}, s:{s:s, s:i, s:i}, s:{s:s, s:s}}}",
+		"type", "object", "required", "email", "name", "password", "properties",
+		"email", "type", "string", "maxLength", 254, "description", "The address: the login, and where the link goes",
+		"name", "type", "string", "minLength", 1, "maxLength", 120, "password", "type", "string", "minLength", 8,
+		"maxLength", 1024, "language", "type", "string", "description", "One of the app's languages: the e-mail's"));
+	json_t *r = responses(json_pack("{s:o}", "202", json_response("Accepted, alike for a new, a waiting and a taken "
+		"address: a new one gets an inactive account and an e-mail with a one-time link",
+		json_pack("{s:s, s:[s,s], s:{s:{s:s, s:[s]}, s:{s:s}}}", "type", "object", "required", "status", "message",
+		          "properties", "status", "type", "string", "enum", "accepted", "message", "type", "string"))),
+		E400 | E404 | E413 | E415 | E422 | E429);
+	json_t *op = json_pack("{s:s, s:s, s:s, s:[s], s:[], s:o}", "operationId", "signup", "summary",
+		"Sign up as a consumer (anonymous)", "description", "Well-formed sign-ups are limited per client address "
+		"(429 with Retry-After). The answer never tells whether the address has an account.",
+		"tags", "session", "security", "responses", r);
+	set_body(op, json_content(ref_to("SignupRequest")), true);
+	add_op(d, "/auth/signup", "post", op, NULL);
+	r = responses(json_pack("{s:{s:s}}", "204", "description", "This application has a sign-up"), E400 | E404);
+	add_op(d, "/auth/signup", "get", json_pack("{s:s, s:s, s:[s], s:[], s:o}", "operationId", "signupOpen",
+		"summary", "Whether people may sign up (the login page's link)", "tags", "session", "security", "responses", r),
+		NULL);
+	json_object_set_new(d->schemas, "VerifyRequest", json_pack("{s:s, s:[s], s:{s:{s:s, s:s}}}", "type", "object",
+		"required", "token", "properties", "token", "type", "string", "description", "The token of the e-mail's link"));
+	r = responses(json_pack("{s:{s:s, s:{s:{s:s, s:{s:s}}}, s:o}}", "200", "description",
+		"The address is confirmed and the account active: signed in, as by POST /session",
+		"headers", "Set-Cookie", "description", "crm_session (HttpOnly, SameSite=Strict)", "schema", "type", "string",
+		"content", json_content(ref_to("Session"))), E400 | E404 | E413 | E415 | E429);
+	json_object_set_new(r, "410", problem_response("The link does not work: used already, expired or never issued "
+		"(one answer for all three)"));
+	op = json_pack("{s:s, s:s, s:[s], s:[], s:o}", "operationId", "verifySignup", "summary",
+		"Confirm a sign-up with the e-mail's token (anonymous)", "tags", "session", "security", "responses", r);
+	set_body(op, json_content(ref_to("VerifyRequest")), true);
+	add_op(d, "/auth/verify", "post", op, NULL);
+}
+
 static void add_global_paths(struct doc *d)
 {
 	json_t *op, *r;
@@ -1402,6 +1448,7 @@ json_t *openapi_document(struct crm_ctx *ctx, const char *prefix)
 			add_attachment_paths(&d, &meta->objects[i]);
 		}
 	add_global_paths(&d);
+	add_signup_paths(&d);
 	add_plugin_paths(&d);
 
 	json_object_set_new(doc, "paths", d.paths);

@@ -81,6 +81,10 @@ static const char *const bootstrap_sql =
 	"CREATE TABLE IF NOT EXISTS _crm_tokens (id INTEGER PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE,"
 	"  user_id INTEGER NOT NULL REFERENCES \"user\"(\"id\") ON DELETE CASCADE, name TEXT NOT NULL,"
 	"  created_at INTEGER NOT NULL, created_by INTEGER, UNIQUE (user_id, name));"
+	/* consumer sign-up: one verification token per user not yet verified (hash, expiry) */
+	"CREATE TABLE IF NOT EXISTS _crm_signup_tokens (user_id INTEGER PRIMARY KEY"
+	"  REFERENCES \"user\"(\"id\") ON DELETE CASCADE, token_hash TEXT NOT NULL UNIQUE,"
+	"  created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);"
 	/* login failures, kept for the rate limit's window: per login and per address */
 	"CREATE TABLE IF NOT EXISTS _crm_login_attempts (id INTEGER PRIMARY KEY, login TEXT NOT NULL, ip TEXT,"
 	"  at INTEGER NOT NULL);"

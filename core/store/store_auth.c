@@ -175,6 +175,23 @@ int store_auth_session_add(struct store_conn *conn, const char *token_hash, int6
 	return run(conn, stmt, ctx, "session");
 }
 
+/* Runs a bound "DELETE ... RETURNING user_id" of at most one row: *user_id = its user, or 0 when none. */
+static int delete_returning_user(struct store_conn *conn, sqlite3_stmt *stmt, int64_t *user_id, const char *what,
+                                 struct crm_ctx *ctx)
+{
+	int64_t found = 0;
+	int rc = store_step(conn, stmt);
+	if (rc == SQLITE_ROW) {
+		found = sqlite3_column_int64(stmt, 0);
+		rc = store_step(conn, stmt);   /* runs the DELETE to its end */
+	}
+	int code = rc == SQLITE_DONE ? CRM_OK : store_sql_error(conn, rc, ctx, what);
+	store_done(conn, stmt);
+	if (code == CRM_OK)
+		*user_id = found;
+	return code;
+}
+
 int store_auth_session_delete(struct store_conn *conn, const char *token_hash, int64_t *user_id,
                               struct crm_ctx *ctx)
 {
@@ -183,17 +200,7 @@ int store_auth_session_delete(struct store_conn *conn, const char *token_hash, i
 	if (code != CRM_OK)
 		return code;
 	sqlite3_bind_text(stmt, 1, token_hash, -1, SQLITE_STATIC);
-	int64_t found = 0;
-	int rc = store_step(conn, stmt);
-	if (rc == SQLITE_ROW) {
-		found = sqlite3_column_int64(stmt, 0);
-		rc = store_step(conn, stmt);   /* runs the DELETE to its end */
-	}
-	code = rc == SQLITE_DONE ? CRM_OK : store_sql_error(conn, rc, ctx, "session");
-	store_done(conn, stmt);
-	if (code == CRM_OK)
-		*user_id = found;
-	return code;
+	return delete_returning_user(conn, stmt, user_id, "session", ctx);
 }
 
 int store_auth_user_revoke(struct store_conn *conn, int64_t user_id, bool tokens, struct crm_ctx *ctx)
@@ -359,5 +366,53 @@ int store_auth_resolve(struct store_conn *conn, const struct meta_object *users,
 		code = store_sql_error(conn, rc, ctx, "session");
 	}
 	store_done(conn, stmt);
+	return code;
+}
+
+/* --- sign-up verification tokens (_crm_signup_tokens: one per user, hashed) --- */
+
+int store_auth_signup_get(struct store_conn *conn, int64_t user_id, bool *pending, struct crm_ctx *ctx)
+{
+	sqlite3_stmt *stmt;
+	int code = store_prepare(conn, "SELECT 1 FROM _crm_signup_tokens WHERE user_id = ?1", &stmt, ctx);
+	if (code != CRM_OK)
+		return code;
+	sqlite3_bind_int64(stmt, 1, user_id);
+	int rc = store_step(conn, stmt);
+	*pending = rc == SQLITE_ROW;
+	code = rc == SQLITE_ROW || rc == SQLITE_DONE ? CRM_OK : store_sql_error(conn, rc, ctx, "sign-up token");
+	store_done(conn, stmt);
+	return code;
+}
+
+int store_auth_signup_set(struct store_conn *conn, int64_t user_id, const char *token_hash, time_t now,
+                          time_t expires_at, struct crm_ctx *ctx)
+{
+	sqlite3_stmt *stmt;
+	int code = store_prepare(conn, "INSERT OR REPLACE INTO _crm_signup_tokens(user_id, token_hash, created_at,"
+	                         " expires_at) VALUES (?1, ?2, ?3, ?4)", &stmt, ctx);
+	if (code != CRM_OK)
+		return code;
+	sqlite3_bind_int64(stmt, 1, user_id);
+	sqlite3_bind_text(stmt, 2, token_hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)now);
+	sqlite3_bind_int64(stmt, 4, (sqlite3_int64)expires_at);
+	return run(conn, stmt, ctx, "sign-up token");
+}
+
+int store_auth_signup_take(struct store_conn *conn, const char *token_hash, time_t now, int64_t *user_id,
+                           struct crm_ctx *ctx)
+{
+	sqlite3_stmt *stmt;
+	int code = store_prepare(conn, "DELETE FROM _crm_signup_tokens WHERE token_hash = ?1 AND expires_at > ?2"
+	                         " RETURNING user_id", &stmt, ctx);
+	if (code != CRM_OK)
+		return code;
+	sqlite3_bind_text(stmt, 1, token_hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)now);
+	*user_id = 0;
+	code = delete_returning_user(conn, stmt, user_id, "sign-up token", ctx);
+	if (code == CRM_OK && !*user_id)
+		code = crm_error(ctx, CRM_ENOTFOUND, "no such sign-up token");
 	return code;
 }

@@ -75,4 +75,18 @@ int store_auth_resolve(struct store_conn *conn, const struct meta_object *users,
                        time_t now, int64_t *user_id, char *csrf, size_t csrf_size, bool *api_token,
                        struct crm_ctx *ctx);
 
+/*
+ * Sign-up verification (auth_signup, auth_signup_verify): one token per
+ * user in _crm_signup_tokens, its hash and expiry. A row, expired or not,
+ * marks a user that signed up and never verified. get: *pending is whether
+ * the user has one; set: inserts or replaces the user's token; take: deletes
+ * the token with that hash if it has not expired at now and gives its user
+ * (CRM_ENOTFOUND for an unknown, used or expired token, alike).
+ */
+int store_auth_signup_get(struct store_conn *conn, int64_t user_id, bool *pending, struct crm_ctx *ctx);
+int store_auth_signup_set(struct store_conn *conn, int64_t user_id, const char *token_hash, time_t now,
+                          time_t expires_at, struct crm_ctx *ctx);
+int store_auth_signup_take(struct store_conn *conn, const char *token_hash, time_t now, int64_t *user_id,
+                           struct crm_ctx *ctx);
+
 #endif

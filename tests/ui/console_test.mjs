@@ -5,45 +5,17 @@
 // with its live clocks, milestones and suggestions (an empty panel while the route answers 404),
 // the customer's 360 (no opportunities: the role cannot read them), a transition fired from the
 // console. Prints "ok NAME" / "FAIL NAME" and "N passed, N failed" (tests/ui/run.sh adds it up).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
+import { CHROMIUM, CRM, ROOT, SHOTS, assert, log, serve, suite } from './harness.mjs';
 
-const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-const CRM = path.resolve(ROOT, process.env.CRM || 'build/crm');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const SHOTS = path.join(ROOT, 'tests/ui/screenshots');
 const PASSWORD = 'demo1234';
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crm-console-'));
 const db = path.join(tmp, 'console.db');
-fs.mkdirSync(SHOTS, { recursive: true });
-
-let passed = 0;
-let failed = 0;
-const log = (...a) => console.log(...a);
-function assert(cond, message) { if (!cond) throw new Error(message); }
-async function test(name, fn, page) {
-  const started = Date.now();
-  try {
-    await fn();
-    passed++;
-    log(`ok console ${name} (${Date.now() - started} ms)`);
-  } catch (e) {
-    failed++;
-    log(`FAIL console ${name}: ${String(e && e.stack || e).split('\n').slice(0, 3).join(' | ')}`);
-    if (page()) await page().screenshot({ path: path.join(SHOTS, `fail-console-${name.replace(/\W+/g, '_')}.png`), fullPage: true }).catch(() => {});
-  }
-}
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-    s.on('error', reject);
-  });
-}
+const { test, done } = suite('console');
 
 const made = spawnSync(CRM, ['demo', '--db', db, '--records', '120', '--seed', '16'], { cwd: ROOT, encoding: 'utf8' });
 if (made.status !== 0) {
@@ -61,13 +33,7 @@ for (const timer of ['sla_warning', 'first_response_breach', 'sla_breach']) {
     process.exit(1);
   }
 }
-const port = await freePort();
-const server = spawn(CRM, ['serve', '--db', db, '--port', String(port), '--quiet'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
-const base = `http://127.0.0.1:${port}`;
-for (let i = 0; i < 100; i++) {
-  try { if ((await fetch(`${base}/`)).ok) break; } catch (e) { /* not yet */ }
-  await new Promise((r) => setTimeout(r, 100));
-}
+const { server, base } = await serve(['--db', db]);
 const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
 
 async function open(lang, viewport, who = 'service_agent') {
@@ -206,5 +172,4 @@ for (const [lang, prefix] of [['en', ''], ['zh', 'zh-']]) {
 await browser.close();
 server.kill('SIGTERM');
 fs.rmSync(tmp, { recursive: true, force: true });
-log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+process.exit(done());

@@ -1951,6 +1951,72 @@ static void test_role_home_is_parsed_merged_and_checked(void)
 	meta_diags_free(&diags);
 }
 
+/* app.yaml signup: a consumer role, an e-mail template with vars name and link, an http(s) url, 1..168 hours */
+static void test_signup_is_checked_where_written(void)
+{
+	static const char roles[] = "role: member\nkind: consumer\n---\nrole: rep\n";
+	static const char templates[] =
+		"template: hello\nchannel: email\nvars: [name, link]\nsubject: Hi\nbody: \"{{name}}: {{link}}\"\n"
+		"---\n"
+		"template: bare\nchannel: email\nvars: [name]\nsubject: Hi\nbody: \"{{name}}\"\n";
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	const char *names[] = {"app.yaml", "objects.yaml", "roles.yaml", "templates.yaml"};
+	const char *texts[] = {
+		"app: crm\nsignup: { role: member, template: hello, url: \"https://crm.example.com\", expires_hours: 48 }\n",
+		role_objects_yaml, roles, templates,
+	};
+	int rc = meta_load_texts(4, names, texts, &meta, &diags);
+	ASSERT_LOADED(rc, diags);
+	ASSERT(meta->signup != NULL);
+	ASSERT_STR_EQ(meta->signup->role, "member");
+	ASSERT_STR_EQ(meta->signup->template_name, "hello");
+	ASSERT_STR_EQ(meta->signup->url, "https://crm.example.com");
+	ASSERT_EQ(meta->signup->expires_hours, 48);
+	meta_free(meta);
+	meta_diags_free(&diags);
+
+	texts[0] = "app: crm\n"
+	           "signup:\n"
+	           "  role: rep\n"
+	           "  template: bare\n"
+	           "  url: \"ftp://crm.example.com\"\n"
+	           "  expires_hours: 169\n"
+	           "  colour: red\n";
+	rc = meta_load_texts(4, names, texts, &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_DIAG(diags, "app.yaml", 3, 9, "signup: role 'rep' is for employee users");
+	ASSERT_DIAG(diags, "app.yaml", 4, 13, "signup: template 'bare' must be an e-mail template with no object and vars "
+	            "[name, link]");
+	ASSERT_DIAG(diags, "app.yaml", 5, 8, "'url' must be an http:// or https:// address");
+	ASSERT_DIAG(diags, "app.yaml", 6, 18, "expected an integer from 1 to 168 for 'expires_hours'");
+	ASSERT_DIAG(diags, "app.yaml", 7, 3, "unknown key 'colour' in signup");
+	ASSERT_EQ(diags.error_count, 5);
+	meta_diags_free(&diags);
+
+	texts[0] = "app: crm\nsignup: { role: nobody, template: nothing, url: \"https://x.example/a b\" }\n";
+	rc = meta_load_texts(4, names, texts, &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_DIAG(diags, "app.yaml", 2, 17, "signup: no role 'nobody'");
+	ASSERT_DIAG(diags, "app.yaml", 2, 35, "signup: no template 'nothing'");
+	ASSERT_DIAG(diags, "app.yaml", 2, 49, "'url' must be an http:// or https:// address");
+	meta_diags_free(&diags);
+
+	texts[0] = "app: crm\nsignup: { url: \"https://x.example\" }\n";
+	rc = meta_load_texts(4, names, texts, &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_DIAG(diags, "app.yaml", 2, 9, "'signup' needs 'role'");
+	ASSERT_DIAG(diags, "app.yaml", 2, 9, "'signup' needs 'template'");
+	ASSERT_EQ(diags.error_count, 2);
+	meta_diags_free(&diags);
+
+	texts[0] = "app: crm\nsignup: consumer\n";
+	rc = meta_load_texts(4, names, texts, &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_DIAG(diags, "app.yaml", 2, 9, "expected a map { role, template, url, expires_hours } for 'signup'");
+	meta_diags_free(&diags);
+}
+
 static void test_invalid_role_kind_is_refused(void)
 {
 	struct meta *meta = NULL;
@@ -2291,6 +2357,7 @@ static struct test_case tests[] = {
 	{"invalid_role_kind_is_refused", test_invalid_role_kind_is_refused},
 	{"role_extension_adds_rights_and_is_checked", test_role_extension_adds_rights_and_is_checked},
 	{"role_home_is_parsed_merged_and_checked", test_role_home_is_parsed_merged_and_checked},
+	{"signup_is_checked_where_written", test_signup_is_checked_where_written},
 	{"admin_role_with_objects_or_fields_is_refused", test_admin_role_with_objects_or_fields_is_refused},
 	{"repository_metadata_loads_with_the_demo_roles", test_repository_metadata_loads_with_the_demo_roles},
 	{"bad_views_and_defaults_are_refused_where_written", test_bad_views_and_defaults_are_refused_where_written},

@@ -38,6 +38,10 @@ const STRINGS = {
     someone: 'Someone else', nowValue: 'Now saved', invalidInput: 'Not a valid value', actions: 'Plugin actions',
     searchAll: 'Search everything', results: 'Results for', noResults: 'Nothing found', searchHint: 'Type at least two characters',
     home: 'Home', nothingHere: 'Nothing here', recent: 'Recently viewed',
+    signUp: 'Sign up', signUpTitle: 'Create your account', fullName: 'Your name', email: 'E-mail', haveAccount: 'I have an account: log in',
+    signUpSent: 'Check your mailbox: we sent a link to confirm your address. It works once.', signUpFailed: 'Sign-up failed',
+    verifying: 'Confirming your address…', verifyFailed: 'This link does not work', signUpAgain: 'Sign up again',
+    passwordHint: 'At least 8 characters',
     views: 'Saved views', allRecords: 'All records', saveView: 'Save view', viewName: 'View name', shareRole: 'Share with my role',
     auditCreate: 'Created', auditUpdate: 'Updated', auditRestore: 'Restored',
     stagePath: 'Stages', dashboards: 'Dashboards', allModules: 'All modules', exportCsv: 'Export CSV', selected: 'selected', changeOwner: 'Change owner to…',
@@ -92,6 +96,10 @@ const STRINGS = {
     someone: '其他人', nowValue: '当前已保存', invalidInput: '不是有效的值', actions: '插件操作',
     searchAll: '全局搜索', results: '搜索结果：', noResults: '没有找到', searchHint: '请至少输入两个字符',
     home: '首页', nothingHere: '暂无', recent: '最近查看',
+    signUp: '注册', signUpTitle: '创建账户', fullName: '您的姓名', email: '电子邮箱', haveAccount: '已有账户：登录',
+    signUpSent: '请查收邮件：我们已发送确认邮箱的链接，链接只能使用一次。', signUpFailed: '注册失败',
+    verifying: '正在确认您的邮箱…', verifyFailed: '此链接无效', signUpAgain: '重新注册',
+    passwordHint: '至少 8 个字符',
     views: '已保存视图', allRecords: '全部记录', saveView: '保存视图', viewName: '视图名称', shareRole: '共享给我的角色',
     auditCreate: '创建', auditUpdate: '修改', auditRestore: '已恢复',
     stagePath: '阶段', dashboards: '仪表盘', allModules: '全部模块', exportCsv: '导出 CSV', selected: '已选', changeOwner: '更改负责人为…',
@@ -459,6 +467,11 @@ async function render() {
   const seq = ++renderSeq;
   const { parts, params } = parseHash();
   const main = $('#main');
+  // sign-up and its link: for people without an account (app.yaml signup:)
+  if (parts[0] === 'signup' || parts[0] === 'verify') {
+    renderChrome();
+    return parts[0] === 'signup' ? viewSignup(main) : viewVerify(main, params.get('token'));
+  }
   if (parts[0] === 'login' || !state.meta) {
     if (parts[0] !== 'login' && await restoreSession()) return render();
     if (seq !== renderSeq) return;
@@ -537,8 +550,10 @@ function renderChrome() {
   if (!state.meta) return;
   const current = parseHash().parts;
   const link = (href, text, active) => h('a', { href, text, 'aria-current': active ? 'page' : null });
+  // a role with no dashboard tiles, reports or charts it may read has no Dashboards link (caller.dashboard false)
+  const dashboard = !state.meta.caller || state.meta.caller.dashboard !== false;
   nav.append(h('ul', null, h('li', null, link('#/home', t('home'), !current[0] || current[0] === 'home')),
-    h('li', null, link('#/dash', t('dashboard'), current[0] === 'dash'))));
+    dashboard ? h('li', null, link('#/dash', t('dashboard'), current[0] === 'dash')) : null));
   const modules = new Map();
   // a role's navigation (metadata `navigation:`) lists what the person works with, in its order
   const wanted = state.meta.caller && state.meta.caller.navigation;
@@ -596,6 +611,52 @@ function viewLogin(main, next) {
   h('button', { type: 'submit', class: 'primary', text: t('login') }), err);
   clear(main).append(form);
   user.focus();
+  // "Sign up" where the server has a sign-up (GET /auth/signup: 204, else 404)
+  api('GET', '/auth/signup').then(() => form.append(h('a', { href: '#/signup', class: 'signup-link', 'data-test': 'signup-link', text: t('signUp') })), () => {});
+}
+
+// ---- sign-up ---------------------------------------------------------------------------------
+// POST /auth/signup answers 202 alike for a new and a taken address: the page says the same.
+function viewSignup(main) {
+  const err = h('p', { class: 'error', role: 'alert', id: 'signup-error' });
+  const field = (id, labelText, attrs) => [h('label', { for: id, text: labelText }), h('input', { id, name: id, required: true, ...attrs })];
+  const [nameLabel, name] = field('signup-name', t('fullName'), { autocomplete: 'name', maxlength: 120 });
+  const [emailLabel, email] = field('signup-email', t('email'), { type: 'email', autocomplete: 'email' });
+  const [passLabel, pass] = field('signup-password', t('password'), { type: 'password', autocomplete: 'new-password', minlength: 8, 'aria-describedby': 'signup-hint' });
+  const form = h('form', { class: 'login signup', novalidate: true, 'data-test': 'signup', on: { submit: async (e) => {
+    e.preventDefault();
+    err.textContent = '';
+    try {
+      await api('POST', '/auth/signup', { body: { name: name.value, email: email.value.trim(), password: pass.value, language: state.lang } });
+      clear(form).append(h('h1', { text: t('signUpTitle') }), h('p', { class: 'notice', role: 'status', 'data-test': 'signup-sent', text: t('signUpSent') }),
+        h('a', { href: '#/login', text: t('login') }));
+    } catch (ex) {
+      err.textContent = `${t('signUpFailed')}: ${ex.message}`;
+    }
+  } } },
+  h('h1', { text: t('signUpTitle') }), nameLabel, name, emailLabel, email, passLabel, pass,
+  h('small', { id: 'signup-hint', text: t('passwordHint') }),
+  h('button', { type: 'submit', class: 'primary', text: t('signUp') }), err,
+  h('a', { href: '#/login', text: t('haveAccount') }));
+  clear(main).append(form);
+  name.focus();
+}
+
+// #/verify?token=: the e-mail's link; the answer is a session, as a login's
+async function viewVerify(main, token) {
+  const box = h('div', { class: 'login', 'data-test': 'verify' }, h('h1', { text: t('verifying') }));
+  clear(main).append(box);
+  try {
+    const { data } = await api('POST', '/auth/verify', { body: { token: token || '' } });
+    state.csrf = data.csrf;
+    localStorage.setItem('crm.csrf', data.csrf);
+    state.user = data.user;
+    state.meta = (await api('GET', '/meta')).data;
+    go('#/home');
+  } catch (ex) {
+    clear(box).append(h('h1', { text: t('verifyFailed') }), h('p', { class: 'error', role: 'alert', text: ex.message }),
+      h('a', { href: '#/signup', text: t('signUpAgain') }), ' · ', h('a', { href: '#/login', text: t('login') }));
+  }
 }
 
 // ---- list ------------------------------------------------------------------------------------
@@ -2273,20 +2334,32 @@ function rememberRecord(o, r) {
   list.unshift({ o: o.name, id: r.id, title: recordHeading(o, r) });
   localStorage.setItem(RECENT, JSON.stringify(list.slice(0, 8)));
 }
+// A portal user's new record is tied to what they are tied to (their partner, their contact): the
+// form starts with those refs, which their role's create rule asks for.
+function portalDefaults(o) {
+  const out = {};
+  for (const f of o.fields) if (isRef(f) && !f.readonly && state.user && Number.isInteger(state.user[f.name])) out[f.name] = state.user[f.name];
+  return out;
+}
 async function viewHome(view) {
-  view.append(h('h1', { text: state.user && state.user.name ? `${t('home')} · ${state.user.name}` : t('home') }));
+  // a role's own home (role `home:`, caller.home): its title and sections instead of the objects' views.home
+  const portal = state.meta.caller && state.meta.caller.home;
+  const title = portal ? label(portal.title, t('home')) : t('home');
+  view.append(h('h1', { text: state.user && state.user.name ? `${title} · ${state.user.name}` : title }));
   // the queue first: approvals waiting for me and unread notifications
-  // the role's dashboard tiles when it has some, else the caller's own figures
-  const [inbox, kpis] = await Promise.all([viewInbox(), roleKpiSection({ compact: true }).then((x) => x || kpiSection({ compact: true }))]);
+  // the role's dashboard tiles when it has some, else the caller's own figures (a portal: the role's only)
+  const [inbox, kpis] = await Promise.all([viewInbox(), roleKpiSection({ compact: true }).then((x) => x || (portal ? null : kpiSection({ compact: true })))]);
   if (inbox) view.append(inbox);
   if (kpis) view.append(kpis);
-  const grid = h('div', { class: 'home', 'data-test': 'home' });
+  const grid = h('div', { class: portal ? 'home portal' : 'home', 'data-test': 'home' });
   view.append(grid);
-  const sections = objects().flatMap((o) => (Array.isArray(o.views && o.views.home) ? o.views.home : []).map((spec) => ({ o, spec })));
+  const sections = portal ? portal.sections.map((spec) => ({ o: objectOf(spec.object), spec })).filter((x) => x.o)
+    : objects().flatMap((o) => (Array.isArray(o.views && o.views.home) ? o.views.home : []).map((spec) => ({ o, spec })));
   await Promise.all(sections.map(async ({ o, spec }, i) => {
     const fields = (spec.fields || listColumns(o)).filter((n) => fieldOf(o, n));
     const card = h('section', { class: 'home-card', dataset: { home: `${o.name}-${i}` } },
-      h('h2', null, h('a', { href: hashWith(`/o/${o.name}`, { filter: spec.filter || '', sort: spec.sort || '' }), text: label(spec.title, objectPlural(o)) })));
+      h('h2', null, h('a', { href: hashWith(`/o/${o.name}`, { filter: spec.filter || '', sort: spec.sort || '' }), text: label(spec.title, objectPlural(o)) }),
+        spec.new && o.can && o.can.create ? h('a', { class: 'button new', 'data-test': 'home-new', href: hashWith(`/o/${o.name}/new`, portalDefaults(o)), text: t('new') }) : null));
     grid.append(card);
     try {
       const { data } = await api('GET', `/objects/${o.name}`, { query: { filter: spec.filter, sort: spec.sort, limit: spec.limit || 10,
@@ -2294,7 +2367,7 @@ async function viewHome(view) {
       await resolveRefs(o, data.records, fields);
       if (!data.records.length) { card.append(h('p', { class: 'empty', text: t('nothingHere') })); return; }
       card.append(h('table', { class: 'records compact' },
-        h('tbody', null, data.records.map((r) => h('tr', null, fields.map((n, k) => h('td', null,
+        h('tbody', null, data.records.map((r) => h('tr', null, fields.map((n, k) => h('td', { 'data-label': fieldLabel(fieldOf(o, n)) },
           k === 0 ? h('a', { href: `#/o/${o.name}/${r.id}`, text: formatValue(fieldOf(o, n), r[n], r) || `#${r.id}` }) : valueNode(fieldOf(o, n), r[n], r))))))));
     } catch (e) {
       card.append(h('p', { class: 'empty', text: e.message }));
