@@ -879,6 +879,9 @@ static const struct demo_user demo_users[] = {
 	  false, "service_agent", "employee", NULL },
 	{ "service_agent3", "Zhang Wei", "Support Engineer L3", "Expert Support L3", "service_manager", false,
 	  "service_agent", "employee", NULL },
+	/* the membership package's (created only where the metadata has member_service) */
+	{ "member_service", "Lin Hui", "Member Care Lead", "Customer Service", "admin", false,
+	  "member_service", "employee", NULL },
 };
 
 /*

@@ -42,6 +42,13 @@ ANSWERED = ("FROM survey WHERE deleted_at IS NULL AND score IS NOT NULL AND answ
 ENTITLEMENTS = ("FROM entitlement e WHERE deleted_at IS NULL AND incidents_included > 0 AND starts_on >= :start "
                 "AND starts_on < :after {people}")
 USED = "(SELECT count(*) FROM \"case\" c WHERE c.entitlement = e.id AND c.deleted_at IS NULL AND c.chargeable = 0)"
+MEMBER_ORDERS = ("FROM sales_order WHERE deleted_at IS NULL AND status = 'paid' AND member IS NOT NULL AND paid_on >= :start "
+                 "AND paid_on < :after {people}")
+REPEAT = "repeat_order = 1"
+ISSUED = ("FROM points_ledger WHERE deleted_at IS NULL AND status = 'posted' AND kind IN ('earn', 'post') "
+          "AND created_at >= :start AND created_at < :after {people}")
+REDEEMED = ("FROM redemption WHERE deleted_at IS NULL AND status != 'cancelled' AND created_at >= :start "
+            "AND created_at < :after {people}")
 SQL = {
     "won_revenue": "SELECT coalesce(sum(amount), 0) " + WON,
     "deals_won": "SELECT count(*) " + WON,
@@ -117,6 +124,16 @@ SQL = {
     "entitlement_incidents_included": "SELECT coalesce(sum(incidents_included), 0) " + ENTITLEMENTS,
     "entitlement_incidents_used": "SELECT coalesce(sum(" + USED + "), 0) " + ENTITLEMENTS,
     "entitlement_usage": "SELECT 100.0 * sum(" + USED + ") / nullif(sum(incidents_included), 0) " + ENTITLEMENTS,
+    # the membership package's (plugins/membership/objects/kpis.yaml): members' paid orders by the day paid, points
+    # issued (posted earns) and redeemed (redemptions not cancelled) by when they were written
+    "active_members": "SELECT count(DISTINCT member) " + MEMBER_ORDERS,
+    "repeat_buyers": "SELECT count(DISTINCT member) " + MEMBER_ORDERS + " AND " + REPEAT,
+    "repeat_purchase_rate": "SELECT 100.0 * count(DISTINCT CASE WHEN " + REPEAT + " THEN member END) "
+                            "/ nullif(count(DISTINCT member), 0) " + MEMBER_ORDERS,
+    "points_issued": "SELECT coalesce(sum(points), 0) " + ISSUED,
+    "points_redeemed": "SELECT coalesce(sum(points), 0) " + REDEEMED,
+    "burn_rate": "SELECT 100.0 * (SELECT coalesce(sum(points), 0) " + REDEEMED + ") / nullif((SELECT coalesce(sum(points), 0) "
+                 + ISSUED + "), 0)",
 }
 # the kpis of the audit trail, and the formulas over them: `team` is the manager tree, `all` an admin's only
 AUDIT = {"active_users", "active_users_per_day", "records_created", "records_updated", "records_created_per_user",
