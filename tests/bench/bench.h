@@ -9,8 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 #include <jansson.h>
+#include <sqlite3.h>
 #include "crm.h"
+#include "kernel.h"
 #include "object.h"
 
 /* Wall-clock seconds (monotonic). */
@@ -40,6 +43,64 @@ static inline int64_t create(struct crm_ctx *ctx, const char *object, json_t *va
 	}
 	json_decref(values);
 	return id;
+}
+
+/* Runs SQL on a raw connection; exits on failure. */
+static inline void bench_exec(sqlite3 *db, const char *sql)
+{
+	char *err = NULL;
+	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
+		fprintf(stderr, "bench: %s: %s\n", sql, err);
+		exit(1);
+	}
+}
+
+/* The first column of the first row of a query, or -1. */
+static inline int64_t bench_scalar(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	int64_t value = -1;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		value = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return value;
+}
+
+/* The kernel over a database and the repository's metadata and plugins; exits on failure. */
+static inline struct crm_kernel *bench_open_kernel(const char *db, const char *metadata, const char *plugins,
+                                                   FILE *log)
+{
+	struct kernel_options options = { .db_path = db, .metadata_dir = metadata, .plugins_dir = plugins,
+	                                  .migrate = true, .log = log };
+	struct crm_kernel *kernel;
+	if (kernel_open(&options, &kernel) != CRM_OK) {
+		fprintf(stderr, "bench: cannot open the kernel over %s and %s\n", metadata, plugins);
+		exit(1);
+	}
+	return kernel;
+}
+
+/* Makes template ("/tmp/crm-bench-x-XXXXXX") a fresh path no file holds; exits on failure. */
+static inline void bench_temp_path(char *template)
+{
+	int fd = mkstemp(template);
+	if (fd < 0) {
+		fprintf(stderr, "bench: cannot make a temporary file from %s\n", template);
+		exit(1);
+	}
+	close(fd);
+	unlink(template);
+}
+
+/* Removes a bench's database file with its WAL and shared-memory files. */
+static inline void bench_remove_db(const char *db)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s-wal", db);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s-shm", db);
+	unlink(path);
+	unlink(db);
 }
 
 #endif

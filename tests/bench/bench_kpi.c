@@ -28,15 +28,6 @@
 #define MONTHS 12
 #define YEAR 2025
 
-static void exec(sqlite3 *db, const char *sql)
-{
-	char *err = NULL;
-	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
-		fprintf(stderr, "bench_kpi: %s: %s\n", sql, err);
-		exit(1);
-	}
-}
-
 static void ymd(char out[11], int year, int month, int day)
 {
 	snprintf(out, 11, "%04u-%02u-%02u", (unsigned)year % 10000u, (unsigned)month % 100u, (unsigned)day % 100u);
@@ -53,15 +44,15 @@ static void seed(const char *path)
 	sqlite3 *db;
 	if (sqlite3_open(path, &db) != SQLITE_OK)
 		exit(1);
-	exec(db, "BEGIN");
+	bench_exec(db, "BEGIN");
 	srand(15);
 	char sql[1024], day[11];
 	for (int u = 1; u <= USERS; u++) {
 		snprintf(sql, sizeof(sql), "INSERT INTO user (id, login, name, kind, role, active, version) VALUES (%d, "
 		         "'rep%d', 'Rep %d', 'employee', 'sales_rep', 1, 1)", u, u, u);
-		exec(db, sql);
+		bench_exec(db, sql);
 	}
-	exec(db, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 400) "
+	bench_exec(db, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 400) "
 	     "INSERT INTO account (id, name, version) SELECT i, 'Account ' || i, 1 FROM n");
 	static const char *const stages[] = { "won", "won", "lost", "prospecting", "proposal" };
 	static const char *const actions[] = { "create", "update", "update", "transition", "delete", "login" };
@@ -132,7 +123,7 @@ static void seed(const char *path)
 	sqlite3_finalize(lead);
 	sqlite3_finalize(act);
 	sqlite3_finalize(audit);
-	exec(db, "COMMIT");
+	bench_exec(db, "COMMIT");
 	sqlite3_close(db);
 }
 
@@ -251,11 +242,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	char db[] = "/tmp/crm-bench-kpi-XXXXXX";
-	int fd = mkstemp(db);
-	if (fd < 0)
-		return 1;
-	close(fd);
-	unlink(db);
+	bench_temp_path(db);
 	FILE *quiet = fopen("/dev/null", "w");
 	char none[] = "/tmp/crm-bench-kpi-plugins-XXXXXX";
 	if (!mkdtemp(none))
@@ -357,12 +344,7 @@ int main(int argc, char **argv)
 	printf("%-58s %8d\n", "figures where the two differ", differ);
 	kernel_close(kernel);
 	fclose(quiet);
-	char path[64];
-	snprintf(path, sizeof(path), "%s-wal", db);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s-shm", db);
-	unlink(path);
-	unlink(db);
+	bench_remove_db(db);
 	rmdir(none);
 	return differ != 0;
 }

@@ -41,11 +41,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	char db[] = "/tmp/crm-bench-quote-XXXXXX";
-	int fd = mkstemp(db);
-	if (fd < 0)
-		return 1;
-	close(fd);
-	unlink(db);
+	bench_temp_path(db);
 	FILE *quiet = fopen("/dev/null", "w");
 	struct kernel_options options = { .db_path = db, .metadata_dir = argv[1], .plugins_dir = argv[2],
 	                                  .migrate = true, .log = quiet };
@@ -113,11 +109,6 @@ int main(int argc, char **argv)
 	crm_ctx_clear(&ctx);
 	kernel_close(kernel);
 	fclose(quiet);
-	char path[64];
-	snprintf(path, sizeof(path), "%s-wal", db);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s-shm", db);
-	unlink(path);
-	unlink(db);
+	bench_remove_db(db);
 	return 0;
 }

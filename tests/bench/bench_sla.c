@@ -31,42 +31,11 @@
 #define AGENTS 4
 #define SWEEP_AT 1767603600   /* 2026-01-05T09:00:00Z, the cases' resolution due */
 
-static void exec(sqlite3 *db, const char *sql)
-{
-	char *err = NULL;
-	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
-		fprintf(stderr, "bench_sla: %s: %s\n", sql, err);
-		exit(1);
-	}
-}
-
-static int64_t scalar(sqlite3 *db, const char *sql)
-{
-	sqlite3_stmt *st;
-	int64_t value = -1;
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-		value = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return value;
-}
-
-static struct crm_kernel *open_kernel(const char *db, char **argv, FILE *quiet)
-{
-	struct kernel_options options = { .db_path = db, .metadata_dir = argv[1], .plugins_dir = argv[2],
-	                                  .migrate = true, .log = quiet };
-	struct crm_kernel *kernel;
-	if (kernel_open(&options, &kernel) != CRM_OK) {
-		fprintf(stderr, "bench_sla: cannot open the kernel over %s and %s\n", argv[1], argv[2]);
-		exit(1);
-	}
-	return kernel;
-}
-
 /* N open cases past due, owned by the agents, with a running resolution and a met first-response milestone. */
 static void write_cases(sqlite3 *db, int cases, int64_t policy, const int64_t *agents)
 {
 	sqlite3_stmt *c, *m;
-	exec(db, "BEGIN");
+	bench_exec(db, "BEGIN");
 	if (sqlite3_prepare_v2(db, "INSERT INTO \"case\" (id, created_at, created_by, updated_at, owner, version, number, "
 	                           "subject, status, priority, tier, skill, channel, opened_at, sla_policy, "
 	                           "first_response_due, resolution_due, warn_at, first_responded_at, sla_paused_minutes, "
@@ -111,7 +80,7 @@ static void write_cases(sqlite3 *db, int cases, int64_t policy, const int64_t *a
 	}
 	sqlite3_finalize(c);
 	sqlite3_finalize(m);
-	exec(db, "COMMIT");
+	bench_exec(db, "COMMIT");
 }
 
 /* The floor: the due cases selected and flagged in one transaction of raw statements. */
@@ -119,7 +88,7 @@ static int floor_sweep(sqlite3 *db)
 {
 	sqlite3_stmt *select, *update;
 	int done = 0;
-	exec(db, "BEGIN IMMEDIATE");
+	bench_exec(db, "BEGIN IMMEDIATE");
 	if (sqlite3_prepare_v2(db, "SELECT id FROM \"case\" WHERE deleted_at IS NULL AND status IN ('new', 'open') "
 	                           "AND breached = 0 AND resolution_due IS NOT NULL AND resolution_due <= ?1 ORDER BY id",
 	                       -1, &select, NULL) != SQLITE_OK
@@ -139,7 +108,7 @@ static int floor_sweep(sqlite3 *db)
 	}
 	sqlite3_finalize(select);
 	sqlite3_finalize(update);
-	exec(db, "COMMIT");
+	bench_exec(db, "COMMIT");
 	return done;
 }
 
@@ -153,15 +122,11 @@ int main(int argc, char **argv)
 	if (cases < 1)
 		return 2;
 	char db[] = "/tmp/crm-bench-sla-XXXXXX";
-	int fd = mkstemp(db);
-	if (fd < 0)
-		return 1;
-	close(fd);
-	unlink(db);
+	bench_temp_path(db);
 	FILE *quiet = fopen("/dev/null", "w");
 
 	/* the package's records through the object API: a manager, agents, the L2 queue, the policy */
-	struct crm_kernel *kernel = open_kernel(db, argv, quiet);
+	struct crm_kernel *kernel = bench_open_kernel(db, argv[1], argv[2], quiet);
 	struct crm_ctx ctx;
 	crm_ctx_init(&ctx, kernel, 0, "bench");
 	object_begin(&ctx);
@@ -186,16 +151,16 @@ int main(int argc, char **argv)
 	sqlite3 *raw;
 	if (sqlite3_open(db, &raw) != SQLITE_OK)
 		return 1;
-	exec(raw, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON");
+	bench_exec(raw, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON");
 	write_cases(raw, cases, policy, agents);
 
 	double t0 = now_s(), c0 = cpu_s();
 	int flagged = floor_sweep(raw);
 	double floor = now_s() - t0, floor_cpu = cpu_s() - c0;
-	exec(raw, "UPDATE \"case\" SET breached = 0");
+	bench_exec(raw, "UPDATE \"case\" SET breached = 0");
 	sqlite3_close(raw);
 
-	kernel = open_kernel(db, argv, quiet);
+	kernel = bench_open_kernel(db, argv[1], argv[2], quiet);
 	crm_ctx_init(&ctx, kernel, 0, "bench");
 	int64_t touched = 0;
 	t0 = now_s();
@@ -209,9 +174,9 @@ int main(int argc, char **argv)
 	kernel_close(kernel);
 
 	sqlite3_open(db, &raw);
-	int64_t breached = scalar(raw, "SELECT count(*) FROM \"case\" WHERE breached = 1 AND tier = 'l2'");
-	int64_t violated = scalar(raw, "SELECT count(*) FROM case_milestone WHERE kind = 'resolution' AND status = 'violated'");
-	int64_t notes = scalar(raw, "SELECT count(*) FROM notification");
+	int64_t breached = bench_scalar(raw, "SELECT count(*) FROM \"case\" WHERE breached = 1 AND tier = 'l2'");
+	int64_t violated = bench_scalar(raw, "SELECT count(*) FROM case_milestone WHERE kind = 'resolution' AND status = 'violated'");
+	int64_t notes = bench_scalar(raw, "SELECT count(*) FROM notification");
 	sqlite3_close(raw);
 	if (flagged != cases || touched != cases || breached != cases || violated != cases || notes != cases) {
 		fprintf(stderr, "bench_sla: %d cases: floor flagged %d, sweep %lld (breached %lld, violated %lld, "
@@ -225,11 +190,6 @@ int main(int argc, char **argv)
 	       "sla_breach timer: flag, notify, violate, escalate, re-queue", cases / sweep, sweep, sweep_cpu,
 	       cases / sweep_cpu, 100 * floor / sweep);
 	fclose(quiet);
-	char path[64];
-	snprintf(path, sizeof(path), "%s-wal", db);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s-shm", db);
-	unlink(path);
-	unlink(db);
+	bench_remove_db(db);
 	return 0;
 }

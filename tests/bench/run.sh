@@ -7,6 +7,8 @@
 #   5. full-text search over 100,000 zh+en articles (p50/p99) vs  the raw FTS5 query of the same work
 #   4. every kpi of metadata/kpis.yaml for 50 users x 12 months  vs  the hand-written SQL of the same figures
 #   6. the SLA breach timer over 100,000 past-due cases (cases/s)  vs  raw SQL selecting and flagging them
+#   7. points: earn, post and redeem on one member and across 100,000 members, the balance at 1,000,000
+#      ledger rows (plugins/membership)  vs  raw inserts of the same rows and a raw SUM
 set -e
 CRM=${CRM:-build/crm}
 BUILD=${BUILD:-build}
@@ -88,6 +90,9 @@ rm -f "$search_db" "$search_db-wal" "$search_db-shm"
 echo
 echo "== SLA breach timer sweep: ${SLA_CASES:-100000} open cases past due (plugins/service)"
 "$BUILD"/bench/bench_sla metadata plugins "${SLA_CASES:-100000}"
+echo
+echo "== points ledger: ${POINTS_MEMBERS:-100000} members, ${POINTS_ROWS:-1000000} ledger rows (plugins/membership)"
+"$BUILD"/bench/bench_points metadata plugins "${POINTS_MEMBERS:-100000}" "${POINTS_ROWS:-1000000}"
 echo
 echo "== knowledge base: ${KB_RECORDS:-100000} published articles, suggestions from a case's subject (plugins/service)"
 kb_db=$dir/kb.db
