@@ -146,7 +146,9 @@ static const char *const index_keys[] = {"fields", "unique", NULL};
 static const char *const value_keys[] = {"value", "label", NULL};
 static const char *const plugin_keys[] = {"name", "version", NULL};
 static const char *const role_keys[] = {"role", "extend", "label", "kind", "admin", "objects", "fields", "navigation",
-                                        "description", NULL};
+                                        "home", "description", NULL};
+static const char *const role_home_keys[] = {"title", "sections", NULL};
+static const char *const home_section_keys[] = {"object", "title", "filter", "sort", "fields", "limit", "new", NULL};
 /* The first ACCESS_OP_COUNT entries are the operations, in enum access_op order. */
 static const char *const role_object_keys[] = {"read", "create", "update", "delete", "change_owner", NULL};
 static const char *const user_kind_names[] = {"employee", "partner", "consumer", NULL};
@@ -779,10 +781,28 @@ static void staged_free(struct staged_object *so)
 	memset(so, 0, sizeof(*so));
 }
 
+static void home_section_free(struct meta_home_section *section)
+{
+	free(section->object_name);
+	label_free(&section->title);
+	free(section->filter);
+	expr_free(section->filter_expr);
+	free(section->sort);
+	for (int i = 0; i < section->field_count; i++)
+		free(section->fields[i]);
+	free(section->fields);
+	free(section->field_pos);
+	memset(section, 0, sizeof(*section));
+}
+
 static void role_free(struct meta_role *role)
 {
 	free(role->name);
 	label_free(&role->label);
+	label_free(&role->home_title);
+	for (int i = 0; i < role->home_count; i++)
+		home_section_free(&role->home[i]);
+	free(role->home);
 	for (int i = 0; i < role->navigation_count; i++)
 		free(role->navigation[i]);
 	free(role->navigation);
@@ -2399,6 +2419,96 @@ static void stage_role(struct loader *ld, struct meta_role *role, struct role_au
 static bool parse_name_list(struct loader *ld, const struct ynode *node, const char *key, bool allow_star,
                             bool *star, char ***out, int *count_out);
 
+#define MAX_HOME_SECTIONS 50
+#define MAX_HOME_FIELDS 50
+
+/* One entry of home.sections: { object, title, filter, sort, fields, limit, new }. */
+static bool parse_home_section(struct loader *ld, const struct ynode *node, struct meta_home_section *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->pos = node_pos(ld, node);
+	out->limit = 10;
+	if (node->kind != YNODE_MAPPING) {
+		error_node(ld, node, "expected a map { object, title, filter, sort, fields, limit, new } for a home section "
+		           "(see docs/metadata.md#home-section)");
+		return false;
+	}
+	int errors = ld->diags->error_count;
+	for (int i = 0; i < node->count; i += 2) {
+		const struct ynode *key = node->items[i], *value = node->items[i + 1];
+		const char *text;
+		long long limit;
+		if (!in_list(key->text, home_section_keys)) {
+			error_unknown_key(ld, key, "home section", home_section_keys);
+		} else if (!strcmp(key->text, "object")) {
+			out->object_pos = node_pos(ld, value);
+			if ((text = get_name(ld, value, "object")))
+				out->object_name = xstrdup(text);
+		} else if (!strcmp(key->text, "title")) {
+			parse_label(ld, value, "title", &out->title);
+		} else if (!strcmp(key->text, "filter")) {
+			out->filter_pos = node_pos(ld, value);
+			char err[256] = "";
+			if ((text = get_text(ld, value, "filter")) && expr_parse(text, &out->filter_expr, err, sizeof(err)) != CRM_OK)
+				error_node(ld, value, "home section filter: invalid expression: %s", err);
+			else if (text)
+				out->filter = xstrdup(text);
+		} else if (!strcmp(key->text, "sort")) {
+			out->sort_pos = node_pos(ld, value);
+			if ((text = get_text(ld, value, "sort")))
+				out->sort = xstrdup(text);
+		} else if (!strcmp(key->text, "fields")) {
+			if (value->kind != YNODE_SEQUENCE || value->count > MAX_HOME_FIELDS) {
+				error_node(ld, value, "expected a list of at most %d field names for 'fields'", MAX_HOME_FIELDS);
+				continue;
+			}
+			out->fields = xcalloc((size_t)value->count + 1, sizeof(char *));
+			out->field_pos = xcalloc((size_t)value->count + 1, sizeof(struct meta_pos));
+			for (int f = 0; f < value->count; f++) {
+				if (!(text = get_name(ld, value->items[f], "fields")))
+					continue;
+				out->field_pos[out->field_count] = node_pos(ld, value->items[f]);
+				out->fields[out->field_count++] = xstrdup(text);
+			}
+		} else if (!strcmp(key->text, "limit")) {
+			if (get_int(ld, value, "limit", 1, 50, &limit))
+				out->limit = (int)limit;
+		} else if (!strcmp(key->text, "new")) {
+			get_bool(ld, value, "new", &out->new_button);
+		}
+	}
+	if (!ytree_map_get(node, "object"))
+		error_node(ld, node, "a home section needs 'object': the object whose records it lists");
+	return ld->diags->error_count == errors;
+}
+
+/* A role's `home: { title, sections }`: the home page its users get instead of the objects' views.home. */
+static void parse_role_home(struct loader *ld, struct meta_role *role, const struct ynode *node)
+{
+	if (node->kind != YNODE_MAPPING) {
+		error_node(ld, node, "expected a map { title, sections } for 'home' (see docs/metadata.md#role-home)");
+		return;
+	}
+	for (int i = 0; i < node->count; i += 2) {
+		const struct ynode *key = node->items[i], *value = node->items[i + 1];
+		if (!in_list(key->text, role_home_keys)) {
+			error_unknown_key(ld, key, "role home", role_home_keys);
+		} else if (!strcmp(key->text, "title")) {
+			parse_label(ld, value, "title", &role->home_title);
+		} else if (value->kind != YNODE_SEQUENCE || value->count == 0 || value->count > MAX_HOME_SECTIONS) {
+			error_node(ld, value, "expected a list of 1 to %d sections for 'sections'", MAX_HOME_SECTIONS);
+		} else {
+			role->home = xcalloc((size_t)value->count, sizeof(*role->home));
+			for (int s = 0; s < value->count; s++) {
+				if (parse_home_section(ld, value->items[s], &role->home[role->home_count]))
+					role->home_count++;
+				else
+					home_section_free(&role->home[role->home_count]);
+			}
+		}
+	}
+}
+
 static void parse_role(struct loader *ld, const struct ynode *root)
 {
 	struct meta_role role;
@@ -2441,6 +2551,8 @@ static void parse_role(struct loader *ld, const struct ynode *root)
 			get_bool(ld, value, "admin", &role.admin);
 		} else if (!strcmp(key->text, "navigation")) {
 			parse_name_list(ld, value, "navigation", false, NULL, &role.navigation, &role.navigation_count);
+		} else if (!strcmp(key->text, "home")) {
+			parse_role_home(ld, &role, value);
 		} else if (!strcmp(key->text, "objects")) {
 			objects_key = key;
 			parse_role_objects(ld, &role, &aux, value);
@@ -2495,6 +2607,21 @@ static void parse_role(struct loader *ld, const struct ynode *root)
  * restate an object or field the role already lists: two documents deciding
  * the same right would leave a reader unsure which one holds.
  */
+static void merge_role_home(struct meta_role *role, struct meta_role *ext)
+{
+	/* the defining document's title, else the first extension's (in load order) that gives one */
+	if (!role->home_title.count) {
+		role->home_title = ext->home_title;
+		memset(&ext->home_title, 0, sizeof(ext->home_title));
+	}
+	if (!ext->home_count)
+		return;
+	role->home = xrealloc(role->home, (size_t)(role->home_count + ext->home_count) * sizeof(*role->home));
+	memcpy(role->home + role->home_count, ext->home, (size_t)ext->home_count * sizeof(*ext->home));
+	role->home_count += ext->home_count;
+	ext->home_count = 0;
+}
+
 static void merge_role_extensions(struct loader *ld)
 {
 	struct meta *meta = ld->meta;
@@ -2562,6 +2689,7 @@ static void merge_role_extensions(struct loader *ld)
 			role->navigation[role->navigation_count++] = ext->navigation[i];
 			ext->navigation[i] = NULL;
 		}
+		merge_role_home(role, ext);
 		role_free(ext);
 		role_aux_free(ext_aux);
 	}
@@ -2639,6 +2767,8 @@ static const struct meta_key_table key_tables[] = {
 	{ "index", index_keys },
 	{ "role", role_keys },
 	{ "role-object", role_object_keys },
+	{ "role-home", role_home_keys },
+	{ "home-section", home_section_keys },
 	{ "workflow", workflow_keys },
 	{ "transition", transition_keys },
 	{ "approval", approval_keys },
@@ -5490,6 +5620,28 @@ static void check_access_expression(struct loader *ld, const struct meta_role *r
 		check_user_fields(ld, rule, user, context);
 }
 
+/* Points each home section at its object; its sort and fields must be fields of it (the filter is typed in check_types). */
+static void resolve_role_home(struct loader *ld, struct meta_role *role)
+{
+	for (int s = 0; s < role->home_count; s++) {
+		struct meta_home_section *section = &role->home[s];
+		section->object = meta_find_object(ld->meta, section->object_name);
+		if (!section->object) {
+			error_at(ld, section->object_pos, "home section %d of role '%s': unknown object '%s'", s + 1, role->name,
+			         shown(ld, section->object_name));
+			continue;
+		}
+		const char *sort = section->sort;
+		if (sort && !meta_find_field(section->object, sort[0] == '-' ? sort + 1 : sort))
+			error_at(ld, section->sort_pos, "home section %d of role '%s': sort: '%s' has no field '%s' (write "
+			         "field or -field)", s + 1, role->name, section->object->name, shown(ld, sort));
+		for (int f = 0; f < section->field_count; f++)
+			if (!meta_find_field(section->object, section->fields[f]))
+				error_at(ld, section->field_pos[f], "home section %d of role '%s': fields: '%s' has no field '%s'",
+				         s + 1, role->name, section->object->name, shown(ld, section->fields[f]));
+	}
+}
+
 /* Points every role entry at its object and field, and checks the access expressions. */
 static void resolve_roles(struct loader *ld)
 {
@@ -5508,6 +5660,7 @@ static void resolve_roles(struct loader *ld)
 				error_at(ld, role->pos, "navigation of role '%s': '%s' is neither a module nor an object", role->name,
 				         shown(ld, role->navigation[i]));
 		}
+		resolve_role_home(ld, role);
 		for (int i = 0; i < role->object_count; i++) {
 			struct meta_role_object *entry = &role->objects[i];
 			entry->object = meta_find_object(meta, aux->object_names[i]);
@@ -5989,6 +6142,9 @@ static void check_types(struct loader *ld)
 				check_expression_types(ld, role->objects[i].ops[op].expr, role->objects[i].object,
 				                       role->objects[i].ops[op].pos);
 		}
+		for (int s = 0; s < role->home_count; s++)
+			if (role->home[s].object)
+				check_expression_types(ld, role->home[s].filter_expr, role->home[s].object, role->home[s].filter_pos);
 	}
 	for (int w = 0; w < meta->workflow_count; w++) {
 		struct meta_workflow *wf = &meta->workflows[w];

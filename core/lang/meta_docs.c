@@ -388,7 +388,7 @@ static const struct key_doc key_docs[] = {
 	  "role: sales_rep" },
 	{ "role", "extend", "boolean", "true, false", "false",
 	  "This document adds to a role defined elsewhere (metadata/ or another plugin), whatever the load order: "
-	  "its `objects`, `fields` and `navigation` are appended. It may not restate an object or field the role "
+	  "its `objects`, `fields`, `navigation` and `home` sections are appended. It may not restate an object or field the role "
 	  "already lists, nor set `kind`, `admin` or `label`.",
 	  "extend: true" },
 	{ "role", "label", LABEL_TYPE, NULL, "the name", "What people read.", "label: { en: Sales Rep, zh: 销售代表 }" },
@@ -411,6 +411,36 @@ static const struct key_doc key_docs[] = {
 	  "fields: { opportunity.discount: read }" },
 	{ "role", "description", "text", NULL, NULL,
 	  "For people reading the metadata; not stored.", "description: \"Works their own accounts\"" },
+	{ "role", "home", "[role home](#role-home)", NULL, "the objects' `views.home`",
+	  "The home page of the role's users (a partner or consumer portal): its title and sections, shown instead "
+	  "of the objects' `views.home`. An extension (`extend: true`) appends its sections after the role's, in "
+	  "load order.",
+	  "home: { title: { en: Partner portal, zh: 伙伴门户 }, sections: [{ object: lead }] }" },
+
+	/* ---- a role's home page */
+	{ "role-home", "title", LABEL_TYPE, NULL, "Home",
+	  "The page's heading. The document that defines the role gives it, else the first extension (in load "
+	  "order) that does.", "title: { en: Partner portal, zh: 伙伴门户 }" },
+	{ "role-home", "sections", "list of [home sections](#home-section)", "1 to 50 sections", "required",
+	  "The cards of the page, in order. `GET /api/v1/meta` gives the caller `caller.home` with only the "
+	  "sections of objects the caller may read.", "sections: [{ object: opportunity, limit: 5 }]" },
+
+	/* ---- a section of a role's home page */
+	{ "home-section", "object", "name", "objects of the metadata or plugins", "required",
+	  "The object whose records the section lists, under the caller's rules like any list.", "object: lead" },
+	{ "home-section", "title", LABEL_TYPE, NULL, "the object's plural label", "The card's heading.",
+	  "title: { en: My registrations, zh: 我的报备 }" },
+	{ "home-section", "filter", "expression", "an expression over the object, with `$me`, `$user.<field>`, "
+	  "`today()`", "every record the caller reads",
+	  "Which records the card lists (as `views.home`).", "filter: \"status in ('draft', 'submitted')\"" },
+	{ "home-section", "sort", "text", "a field of the object, `-` before it for descending", "the list's order",
+	  "The order of the card's records.", "sort: -created_at" },
+	{ "home-section", "fields", "list of names", "fields of the object", "the object's list columns",
+	  "The columns; the first links to the record. Fields the caller may not see are left out.",
+	  "fields: [name, amount, stage]" },
+	{ "home-section", "limit", "integer", "1 to 50", "10", "How many records the card shows.", "limit: 5" },
+	{ "home-section", "new", "boolean", "true, false", "false",
+	  "A \"New\" button on the card, shown only to callers who may create the object's records.", "new: true" },
 
 	/* ---- the rights of a role on one object */
 	{ "role-object", "read", "level", "none, own, team, all, true (all), false (none) or an expression", "none",
@@ -1403,6 +1433,32 @@ static const struct section_doc sections[] = {
 	  "  user:        { read: all }\n"
 	  "fields:\n"
 	  "  opportunity.discount: read\n",
+	  NULL },
+	{ "role-home", "Role home",
+	  "A role's `home:`: the home page its users see instead of the objects' `views.home` (a partner or "
+	  "consumer portal), each section a short list under the caller's rules. Packages add sections with "
+	  "`role: <name>, extend: true, home: { sections: [...] }`. `crm check` checks every part where it is "
+	  "written: the object exists, the filter is an expression over it, sort and fields are its fields.",
+	  "role: partner_user\n"
+	  "extend: true\n"
+	  "home:\n"
+	  "  title: { en: Partner portal, zh: 伙伴门户 }\n"
+	  "  sections:\n"
+	  "    - object: opportunity\n"
+	  "      title: { en: Our open deals, zh: 进行中的商机 }\n"
+	  "      filter: \"stage not in ('won', 'lost')\"\n"
+	  "      sort: -created_at\n"
+	  "      fields: [name, account, amount, stage]\n"
+	  "      limit: 10\n"
+	  "      new: true\n",
+	  NULL },
+	{ "home-section", "Home section",
+	  "One card of a [role home](#role-home): records of one object, filtered and sorted, with an optional "
+	  "\"New\" button for callers who may create them.",
+	  "object: lead\n"
+	  "title: { en: Our leads, zh: 我们的线索 }\n"
+	  "filter: \"status != 'converted'\"\n"
+	  "fields: [name, company, status]\n",
 	  NULL },
 	{ "role-object", "Role object entry",
 	  "A value of a role's `objects:`: the role's rights on one object's records. Each right is a level: "

@@ -328,6 +328,17 @@ int meta_i18n_missing(const struct meta *meta, const char *lang, void *stream)
 				count += missing(out, tr->pos, lang, what, "message");
 		}
 	}
+	for (int r = 0; r < meta->role_count; r++) {
+		const struct meta_role *role = &meta->roles[r];
+		snprintf(what, sizeof(what), "the home of role '%s'", role->name);
+		if (role->home_title.count && !has_lang(&role->home_title, lang))
+			count += missing(out, role->pos, lang, what, "title");
+		for (int s = 0; s < role->home_count; s++) {
+			snprintf(what, sizeof(what), "home section %d of role '%s'", s + 1, role->name);
+			if (role->home[s].title.count && !has_lang(&role->home[s].title, lang))
+				count += missing(out, role->home[s].pos, lang, what, "title");
+		}
+	}
 	for (int c = 0; c < meta->calendar_count; c++) {
 		snprintf(what, sizeof(what), "calendar '%s'", meta->calendars[c].name);
 		if (!has_lang(&meta->calendars[c].label, lang))

@@ -174,6 +174,26 @@ struct meta_role_field {
 
 enum user_kind { USER_EMPLOYEE, USER_PARTNER, USER_CONSUMER };
 
+/*
+ * One section of a role's home page (role `home: { sections: [...] }`): a
+ * short list of one object's records under the caller's rules. Positions
+ * are kept for the checks that run once every object is loaded.
+ */
+struct meta_home_section {
+	const struct meta_object *object;   /* resolved after every file is read */
+	char *object_name;
+	struct meta_label title;            /* may be empty: the object's plural label */
+	char *filter;                       /* an expression over the object (views.home's), may be NULL */
+	struct expr *filter_expr;           /* owned, parsed; NULL without a filter */
+	char *sort;                         /* "field" or "-field", may be NULL */
+	int field_count;
+	char **fields;                      /* none: the object's list columns */
+	int limit;                          /* 1..50, default 10 */
+	bool new_button;                    /* `new: true`: a New button where the caller may create */
+	struct meta_pos pos, object_pos, filter_pos, sort_pos;
+	struct meta_pos *field_pos;         /* parallel to fields */
+};
+
 struct meta_role {
 	char *name;
 	struct meta_label label;
@@ -186,6 +206,10 @@ struct meta_role {
 	/* navigation: the modules and objects the UI lists for this role, in order (none: every readable object) */
 	int navigation_count;
 	char **navigation;
+	/* home: the role's own home page (a portal); extensions append sections in load order */
+	struct meta_label home_title;       /* may be empty: the UI's own "Home" */
+	int home_count;
+	struct meta_home_section *home;     /* none: the objects' views.home */
 	struct meta_pos pos;
 };
 

@@ -1993,6 +1993,47 @@ static void caller_lines_view(struct route_ctx *r, const struct meta *meta, json
 }
 
 /*
+ * The caller's role's home page (role `home:`): { title, sections }, only the
+ * sections of objects they may read, only the fields they may see, `new`
+ * only where they may create. NULL when the role has no home sections.
+ */
+static json_t *caller_home(struct route_ctx *r, const struct meta_role *role)
+{
+	json_t *sections = json_array();
+	for (int s = 0; role && s < role->home_count; s++) {
+		const struct meta_home_section *section = &role->home[s];
+		if (!section->object || !access_allows(&r->ctx, section->object, ACCESS_READ))
+			continue;
+		json_t *item = json_pack("{s:s, s:i, s:b}", "object", section->object->name, "limit", section->limit, "new",
+		                         section->new_button && access_allows(&r->ctx, section->object, ACCESS_CREATE));
+		if (section->title.count)
+			json_object_set_new(item, "title", label_json(&section->title, section->object->name));
+		if (section->filter)
+			json_object_set_new(item, "filter", json_string(section->filter));
+		if (section->sort)
+			json_object_set_new(item, "sort", json_string(section->sort));
+		if (section->field_count) {
+			json_t *fields = json_array();
+			for (int f = 0; f < section->field_count; f++) {
+				const struct meta_field *field = meta_find_field(section->object, section->fields[f]);
+				if (field && access_field(&r->ctx, section->object, field) != FIELD_ACCESS_HIDDEN)
+					json_array_append_new(fields, json_string(field->name));
+			}
+			json_object_set_new(item, "fields", fields);
+		}
+		json_array_append_new(sections, item);
+	}
+	if (!role || !role->home_count) {
+		json_decref(sections);
+		return NULL;
+	}
+	json_t *home = json_pack("{s:o}", "sections", sections);
+	if (role->home_title.count)
+		json_object_set_new(home, "title", label_json(&role->home_title, ""));
+	return home;
+}
+
+/*
  * GET /meta for this caller: only the objects they may read, only the fields
  * they may see, each field marked readonly where they may not write it, and
  * per object what they may do. The UI is built from this alone.
@@ -2075,6 +2116,9 @@ static void handle_meta(struct route_ctx *r)
 			json_array_append_new(navigation, json_string(role->navigation[i]));
 		json_object_set_new(caller, "navigation", navigation);
 	}
+	json_t *home = caller_home(r, role);
+	if (home)
+		json_object_set_new(caller, "home", home);
 	json_object_set_new(doc, "caller", caller);
 	r->res->cache_control = "private, no-cache";
 	respond_json(r->res, 200, doc);

@@ -389,6 +389,20 @@ static json_t *label_schema(void)
 	                 "description", "A text per language code (en, zh, ...)");
 }
 
+/* GET /meta caller.home: the caller's role's home page (role `home:`), sections of readable objects only. */
+static json_t *caller_home_schema(void)
+{
+	json_t *section = json_pack("{s:s, s:[s,s,s], s:{s:{s:s}, s:o, s:{s:s}, s:{s:s}, s:{s:s, s:{s:s}},"
+	                            " s:{s:s, s:i, s:i}, s:{s:s}}}",
+		"type", "object", "required", "object", "limit", "new", "properties",
+		"object", "type", "string", "title", label_schema(), "filter", "type", "string", "sort", "type", "string",
+		"fields", "type", "array", "items", "type", "string", "limit", "type", "integer", "minimum", 1, "maximum", 50,
+		"new", "type", "boolean");
+	return json_pack("{s:s, s:[s], s:{s:o, s:{s:s, s:o}}, s:s}", "type", "object", "required", "sections",
+	                 "properties", "title", label_schema(), "sections", "type", "array", "items", section,
+	                 "description", "The caller's role's home page (a portal): shown instead of the objects' views.home");
+}
+
 /* GET /meta as the caller sees it (api.c handle_meta). */
 static void add_meta_schemas(struct doc *d)
 {
@@ -462,6 +476,8 @@ static void add_meta_schemas(struct doc *d)
 	json_object_set_new(json_object_get(json_object_get(json_object_get(meta, "properties"), "caller"), "properties"),
 	                    "navigation", json_pack("{s:s, s:{s:s}, s:s}", "type", "array", "items", "type", "string",
 	                                            "description", "The modules and objects the caller's role works with"));
+	json_object_set_new(json_object_get(json_object_get(json_object_get(meta, "properties"), "caller"), "properties"),
+	                    "home", caller_home_schema());
 	/* app.yaml config: { currency: EUR }: the currency money fields show */
 	json_object_set_new(json_object_get(json_object_get(json_object_get(meta, "properties"), "app"), "properties"),
 	                    "currency", json_pack("{s:s, s:s}", "type", "string", "pattern", "^[A-Z]{3}$"));

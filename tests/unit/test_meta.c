@@ -1599,7 +1599,7 @@ static void test_unknown_right_in_role_object_lists_the_allowed_keys(void)
 	ASSERT_EQ(rc, CRM_EMETA);
 	ASSERT_EQ(diags.error_count, 2);
 	ASSERT_DIAG(diags, "roles.yaml", 2, 1, "unknown key 'object' in role (expected one of: role, extend, label, kind, "
-	            "admin, objects, fields, navigation, description)");
+	            "admin, objects, fields, navigation, home, description)");
 	ASSERT_DIAG(diags, "roles.yaml", 1, 7, "role 'r' is extended but defined nowhere");
 	meta_diags_free(&diags);
 }
@@ -1832,6 +1832,122 @@ static void test_role_extension_adds_rights_and_is_checked(void)
 	ASSERT_DIAG(diags, "ext.yaml", 5, 3, "role 'sales_rep' already lists object 'account' at roles.yaml:3:3");
 	ASSERT_DIAG(diags, "ext.yaml", 7, 7, "role 'ghost' is extended but defined nowhere");
 	ASSERT_DIAG(diags, "ext.yaml", 11, 7, "role 'boss' is an admin role with every right");
+	meta_diags_free(&diags);
+}
+
+/* role home: sections appended by extensions in load order, the first title kept, every part checked where written */
+static void test_role_home_is_parsed_merged_and_checked(void)
+{
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+	const char *names[] = {"a_ext.yaml", "b_objects.yaml", "c_roles.yaml"};
+	const char *texts[] = {
+		"role: sales_rep\n"
+		"extend: true\n"
+		"home:\n"
+		"  title: Ignored\n"
+		"  sections:\n"
+		"    - { object: account, filter: \"region = $user.name and created_at < today()\", new: true }\n",
+		role_objects_yaml,
+		"role: sales_rep\n"
+		"objects: { account: { read: all } }\n"
+		"home:\n"
+		"  title: { en: Desk, zh: 工作台 }\n"
+		"  sections:\n"
+		"    - object: opportunity\n"
+		"      title: { en: Mine, zh: 我的 }\n"
+		"      filter: \"owner = $me\"\n"
+		"      sort: -created_at\n"
+		"      fields: [name, account]\n"
+		"      limit: 5\n",
+	};
+	int rc = meta_load_texts(3, names, texts, &meta, &diags);
+	ASSERT_LOADED(rc, diags);
+	const struct meta_role *rep = meta_find_role(meta, "sales_rep");
+	ASSERT_STR_EQ(meta_label_text(&rep->home_title, "zh", ""), "工作台");
+	ASSERT_EQ(rep->home_count, 2);
+	ASSERT(rep->home[0].object == meta_find_object(meta, "opportunity"));
+	ASSERT_EQ(rep->home[0].limit, 5);
+	ASSERT_EQ(rep->home[0].field_count, 2);
+	ASSERT_STR_EQ(rep->home[0].sort, "-created_at");
+	ASSERT(!rep->home[0].new_button);
+	ASSERT(rep->home[1].object == meta_find_object(meta, "account"));
+	ASSERT_EQ(rep->home[1].limit, 10);
+	ASSERT(rep->home[1].new_button);
+	meta_free(meta);
+	meta_diags_free(&diags);
+
+	rc = load_roles("role: r\n"
+	                "home:\n"
+	                "  colour: red\n"
+	                "  sections:\n"
+	                "    - object: nothing\n"
+	                "    - object: account\n"
+	                "      filter: \"region = \"\n"
+	                "      sort: size\n"
+	                "      fields: [name, size]\n"
+	                "      limit: 51\n"
+	                "      new: maybe\n"
+	                "      icon: star\n"
+	                "    - { title: No object }\n"
+	                "    - [account]\n"
+	                "    - { object: opportunity, limit: 0, fields: name }\n"
+	                "---\n"
+	                "role: s\n"
+	                "home: { sections: [] }\n"
+	                "---\n"
+	                "role: t\n"
+	                "home: [account]\n",
+	                &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_DIAG(diags, "roles.yaml", 3, 3, "unknown key 'colour' in role home (expected one of: title, sections)");
+	ASSERT_DIAG(diags, "roles.yaml", 5, 15, "home section 1 of role 'r': unknown object 'nothing'");
+	ASSERT_DIAG(diags, "roles.yaml", 7, 15, "home section filter: invalid expression");
+	ASSERT_DIAG(diags, "roles.yaml", 10, 14, "expected an integer from 1 to 50 for 'limit'");
+	ASSERT_DIAG(diags, "roles.yaml", 11, 12, "expected a boolean (true or false) for 'new'");
+	ASSERT_DIAG(diags, "roles.yaml", 12, 7, "unknown key 'icon' in home section");
+	ASSERT_DIAG(diags, "roles.yaml", 13, 7, "a home section needs 'object'");
+	ASSERT_DIAG(diags, "roles.yaml", 14, 7, "expected a map { object, title, filter, sort, fields, limit, new }");
+	ASSERT_EQ(count_diags(&diags, "expected an integer from 1 to 50 for 'limit'"), 2);   /* 10:14 and 15:37 */
+	bool at_15_37 = false;
+	for (int i = 0; i < diags.count; i++)
+		at_15_37 = at_15_37 || (diags.items[i].line == 15 && diags.items[i].column == 37);
+	ASSERT(at_15_37);
+	ASSERT_DIAG(diags, "roles.yaml", 15, 48, "expected a list of at most 50 field names for 'fields'");
+	ASSERT_DIAG(diags, "roles.yaml", 18, 19, "expected a list of 1 to 50 sections for 'sections'");
+	ASSERT_DIAG(diags, "roles.yaml", 21, 7, "expected a map { title, sections } for 'home'");
+	ASSERT_EQ(diags.error_count, 12);
+	meta_diags_free(&diags);
+
+	/* sort and fields name fields of the section's object */
+	rc = load_roles("role: r\n"
+	                "home:\n"
+	                "  sections:\n"
+	                "    - object: account\n"
+	                "      sort: -size\n"
+	                "      fields: [name, size]\n",
+	                &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_DIAG(diags, "roles.yaml", 5, 13, "home section 1 of role 'r': sort: 'account' has no field '-size'");
+	ASSERT_DIAG(diags, "roles.yaml", 6, 22, "home section 1 of role 'r': fields: 'account' has no field 'size'");
+	ASSERT_EQ(diags.error_count, 2);
+	meta_diags_free(&diags);
+
+	/* the filter is typed over the object, as a list's filter is */
+	rc = load_roles("role: r\n"
+	                "home:\n"
+	                "  sections:\n"
+	                "    - object: account\n"
+	                "      filter: \"size > 3\"\n"
+	                "    - object: opportunity\n"
+	                "      filter: \"discount + 'x' > 1\"\n",
+	                &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_EQ(diags.error_count, 2);
+	ASSERT_EQ(diags.items[0].line, 5);
+	ASSERT_EQ(diags.items[0].column, 15);
+	ASSERT_EQ(diags.items[1].line, 7);
+	ASSERT_EQ(diags.items[1].column, 15);
 	meta_diags_free(&diags);
 }
 
@@ -2174,6 +2290,7 @@ static struct test_case tests[] = {
 	{"role_defined_twice_names_the_first", test_role_defined_twice_names_the_first},
 	{"invalid_role_kind_is_refused", test_invalid_role_kind_is_refused},
 	{"role_extension_adds_rights_and_is_checked", test_role_extension_adds_rights_and_is_checked},
+	{"role_home_is_parsed_merged_and_checked", test_role_home_is_parsed_merged_and_checked},
 	{"admin_role_with_objects_or_fields_is_refused", test_admin_role_with_objects_or_fields_is_refused},
 	{"repository_metadata_loads_with_the_demo_roles", test_repository_metadata_loads_with_the_demo_roles},
 	{"bad_views_and_defaults_are_refused_where_written", test_bad_views_and_defaults_are_refused_where_written},
