@@ -237,6 +237,18 @@ class Suite(AsUsers):
         eq(r.status, 200, "consumer2 redeems with the reward's button: %s" % r.body[:200])
         eq(self.get("consumer2", "redemption", r.json["id"])["member"], c2, "for their own member")
 
+    def test_consumer_portal_home(self):
+        home = self.req("consumer1", "GET", "/meta").json["caller"]["home"]
+        objects = [x["object"] for x in home["sections"]]
+        for obj in ("member", "sales_order", "points_ledger", "reward", "redemption", "case"):
+            check(obj in objects, "the consumer's home lists %s: %s" % (obj, objects))
+        red = [x for x in home["sections"] if x["object"] == "redemption"][0]
+        eq(red.get("new"), True, "a New redemption button")
+        ledger = [x for x in home["sections"] if x["object"] == "points_ledger"][0]
+        eq(ledger.get("new"), None if "new" not in ledger else False, "no New on the ledger")
+        staff = self.req("member_service", "GET", "/meta").json["caller"].get("home")
+        check(not staff or "member" not in [x["object"] for x in staff.get("sections", [])], "staff keep their home")
+
     def test_ledger_is_append_only_for_every_role(self):
         c1 = self.ids["consumer1"]["member"]
         row = self.records("admin", "points_ledger", "filter=%s&limit=1" % q("member = %d" % c1))[0]
@@ -363,7 +375,7 @@ def main():
     return run_on_demo("membership", Suite, (
         "story1_hold_posts_after_14_days_and_silver", "stories_2_to_4_multiplier_refusal_and_return",
         "partial_return_while_held_and_debt_after_burn", "story5_expiry_takes_only_the_remainder",
-        "story6_consumers_see_only_their_own", "ledger_is_append_only_for_every_role",
+        "story6_consumers_see_only_their_own", "consumer_portal_home", "ledger_is_append_only_for_every_role",
         "concurrent_earn_and_redeem_keep_the_invariant", "enrolment_when_a_consumer_becomes_active",
         "bad_input"), extra=["--threads", "8"])
 
