@@ -392,7 +392,9 @@ static int run_action_as(struct run *run, const struct meta_workflow_action *act
 			snprintf(title, sizeof(title), "%s #%lld: %s", run->object->name, (long long)run->id, run->what);
 		return notify_user(ctx, notify_target(run, action->notify), title, run->object->name, run->id);
 	case WORKFLOW_ACTION_PLUGIN:
-		values = json_pack("{s:s, s:O}", "workflow", run->workflow->name, "values", run->pending);
+		/* the run's clock: a timer run with `crm timer --at T` hands its code T, not the wall clock */
+		time_text(run->now, title, sizeof(title));
+		values = json_pack("{s:s, s:O, s:s}", "workflow", run->workflow->name, "values", run->pending, "now", title);
 		code = plugin_action(ctx->kernel, ctx, action->plugin_action, run->object->name, run->id, values, &result);
 		json_decref(values);
 		json_decref(result);

@@ -238,9 +238,17 @@ static json_t *field_schema(const struct meta_field *field, bool read_only, bool
 		if (field->format)
 			json_object_set_new(s, "x-crm-format", json_string(field->format));
 		break;
-	case FIELD_ROLLUP:
-		json_object_set_new(s, "type", nullable("number"));
+	case FIELD_ROLLUP: {
+		/* min and max of a date or datetime are one (the last order's day), the rest numbers */
+		const struct meta_field *measured = field->rollup_measure_field && field->rollup_child
+		                                    ? meta_find_field(field->rollup_child, field->rollup_measure_field) : NULL;
+		bool when = (field->rollup_measure == ROLLUP_MIN || field->rollup_measure == ROLLUP_MAX) && measured &&
+		            (measured->type == FIELD_DATE || measured->type == FIELD_DATETIME);
+		json_object_set_new(s, "type", nullable(when ? "string" : "number"));
+		if (when)
+			json_object_set_new(s, "format", json_string(measured->type == FIELD_DATE ? "date" : "date-time"));
 		break;
+	}
 	default:
 		break;
 	}
@@ -446,6 +454,8 @@ static void add_meta_schemas(struct doc *d)
 		"read", "type", "boolean", "create", "type", "boolean", "update", "type", "boolean", "delete", "type", "boolean");
 	json_object_set_new(json_object_get(object, "properties"), "module_label", label_schema());
 	json_object_set_new(json_object_get(object, "properties"), "label_plural", label_schema());
+	/* a ledger (api.c handle_meta): present, and true, only on an append-only object */
+	json_object_set_new(json_object_get(object, "properties"), "append_only", json_pack("{s:s}", "type", "boolean"));
 	json_object_set_new(json_object_get(object, "properties"), "actions", json_pack("{s:s, s:{s:s, s:[s], s:{s:{s:s}, s:o, s:o}}}",
 		"type", "array", "items", "type", "object", "required", "name", "properties", "name", "type", "string",
 		"label", label_schema(), "confirm", label_schema()));

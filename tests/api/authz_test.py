@@ -28,7 +28,7 @@ API = "/api/v1"
 PASSWORD = "demo1234"
 DEMO_USERS = ["admin", "sales_manager", "sales_rep1", "sales_rep2", "sales_rep3", "service_agent",
               "marketing_user", "partner1", "partner2", "consumer1", "consumer2", "sales_director", "finance",
-              "marketing_manager", "channel_manager", "channel_manager2"]
+              "marketing_manager", "channel_manager", "channel_manager2", "member_service"]
 # the lead2cash package's objects (plugins/lead2cash/objects/roles.yaml)
 L2C = ["product", "price_book_entry", "quote", "quote_line", "sales_order", "order_line", "payment", "contract",
        "account_plan", "contact_role", "presales_request", "forecast"]
@@ -37,9 +37,11 @@ MKT = ["sales_plan", "plan_target", "market_budget", "expense", "expense_line", 
        "campaign_influence"]
 # the channel package's objects (plugins/channel/objects/roles.yaml)
 CHN = ["deal_registration", "partner_coverage", "certification", "training_course", "partner_program"]
+# the membership package's objects (plugins/membership/objects/roles.yaml)
+MEM = ["loyalty_program", "member_tier", "earn_rule", "reward", "member", "points_ledger", "points_lot", "redemption"]
 # the outbox (metadata/outbox.yaml): admins only; the suite queues two messages due in 2100, so that
 # the server's delivery thread leaves them (and the database digests) alone
-OBJECTS = ["account", "contact", "lead", "opportunity", "activity"] + L2C + MKT + CHN + ["outbox_message"]
+OBJECTS = ["account", "contact", "lead", "opportunity", "activity"] + L2C + MKT + CHN + MEM + ["outbox_message"]
 METADATA_DIR = os.path.join(ROOT, "metadata")
 PLUGINS_DIR = os.path.join(ROOT, "plugins")
 
@@ -168,6 +170,8 @@ class Suite:
         every = {r["id"] for r in recs}
         if obj == "outbox_message":
             return every if role == "admin" else None
+        if obj in MEM or role == "member_service" or (role == "consumer" and obj in ("sales_order", "order_line")):
+            return self.expected_membership(me, obj, recs, every)
         if role in ("admin", "sales_director"):
             return every
         team = self.team_of(login)
@@ -239,6 +243,43 @@ class Suite:
             if obj == "partner_program":
                 return every
             return {r["id"] for r in recs if p is not None and r.get("partner") == p}
+        return None
+
+    def expected_membership(self, me, obj, recs, every):
+        """The membership package's objects and grants (plugins/membership/objects/roles.yaml)."""
+        role, d = me["role"], self.data
+        if role == "admin":
+            return every
+        if role == "member_service":
+            if obj in MEM or obj in ("account", "contact", "activity", "product"):
+                return every
+            if obj == "sales_order":
+                return {r["id"] for r in recs if r.get("member") is not None}
+            if obj == "order_line":
+                return {r["id"] for r in recs if d["sales_order"][r["order"]].get("member") is not None}
+            return None
+        if role == "marketing_user":
+            return None if obj in ("points_ledger", "points_lot") else every
+        if role == "consumer":
+            mine = {m["id"] for m in d["member"].values() if m.get("user") == me["id"]}
+            active = {p["id"] for p in d["loyalty_program"].values() if p["active"]}
+            if obj == "member":
+                return mine
+            if obj in ("points_ledger", "redemption", "sales_order"):
+                return {r["id"] for r in recs if r.get("member") in mine}
+            if obj == "order_line":
+                return {r["id"] for r in recs if d["sales_order"][r["order"]].get("member") in mine}
+            if obj == "reward":
+                return {r["id"] for r in recs if r["program"] in active and r["active"]}
+            if obj == "loyalty_program":
+                return active
+            if obj == "member_tier":
+                return {r["id"] for r in recs if r["program"] in active}
+            return None
+        if role == "partner_user" and obj == "member":
+            p = me.get("partner")
+            accounts = {a["id"] for a in d["account"].values() if p is not None and a.get("partner") == p}
+            return {r["id"] for r in recs if d["contact"][r["contact"]].get("account") in accounts}
         return None
 
     def expected_marketing(self, me, obj, recs, every):

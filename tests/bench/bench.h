@@ -78,6 +78,17 @@ static inline void bench_exec(sqlite3 *db, const char *sql)
 	}
 }
 
+/* The first column of the first row of a query, or -1. */
+static inline int64_t bench_scalar(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	int64_t value = -1;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		value = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return value;
+}
+
 /* The kernel over db with the metadata and plugins given (migrated; its log to log); exits on failure. */
 static inline struct crm_kernel *bench_open_kernel(const char *db, const char *metadata, const char *plugins, FILE *log)
 {

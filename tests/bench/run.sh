@@ -10,6 +10,8 @@
 #   7. within(location, point, metres) on 1,000,000 accounts (p50/p99)  vs  the same test without the box (a scan)
 #   8. a deal registration's submit with its conflict check over 100,000 accounts and 100,000 registrations
 #      (p50/p99)  vs  the raw index probes of the same check
+#   9. points: earn, post and redeem on one member and across 100,000 members, the balance at 1,000,000
+#      ledger rows (plugins/membership)  vs  raw inserts of the same rows and a raw SUM
 set -e
 CRM=${CRM:-build/crm}
 BUILD=${BUILD:-build}
@@ -91,6 +93,9 @@ rm -f "$search_db" "$search_db-wal" "$search_db-shm"
 echo
 echo "== SLA breach timer sweep: ${SLA_CASES:-100000} open cases past due (plugins/service)"
 "$BUILD"/bench/bench_sla metadata plugins "${SLA_CASES:-100000}"
+echo
+echo "== points ledger: ${POINTS_MEMBERS:-100000} members, ${POINTS_ROWS:-1000000} ledger rows (plugins/membership)"
+"$BUILD"/bench/bench_points metadata plugins "${POINTS_MEMBERS:-100000}" "${POINTS_ROWS:-1000000}"
 echo
 echo "== knowledge base: ${KB_RECORDS:-100000} published articles, suggestions from a case's subject (plugins/service)"
 kb_db=$dir/kb.db
