@@ -102,7 +102,8 @@ async function visitEveryLink(page) {
   assert(hrefs.length >= 2, `links: ${hrefs}`);
   for (const href of hrefs) {
     await page.evaluate((h) => { location.hash = h; }, href);
-    await page.waitForFunction(() => !document.querySelector('#main .loading') && document.querySelector('#main h1'));
+    await page.waitForFunction(() => !document.querySelector('#main .loading') && document.querySelector('#main h1'), null,
+      { timeout: 15000 }).catch(async () => { throw new Error(`${href} never drew its page: ${(await page.textContent('#main')).slice(0, 300)}`); });
     await page.waitForLoadState('networkidle');
     const shown = await page.$$eval('#main .error', (els) => els.map((e) => e.textContent).filter(Boolean));
     assert(!shown.some((x) => /403|not allowed|may not/i.test(x)), `${href} shows ${shown}`);
@@ -110,16 +111,23 @@ async function visitEveryLink(page) {
   assert(page.forbidden.length === 0, `403 answers: ${page.forbidden.join(', ')}`);
   return hrefs;
 }
-const headings = (page) => page.$$eval('[data-test=home] .home-card h2 > a', (as) => as.map((a) => a.textContent));
+const headings = (page) => page.$$eval('[data-test=home] .home-card h2 > a:not([data-test=home-new])', (as) => as.map((a) => a.textContent));
 
 let page = null;
 await test('partner1: the partner portal, its sections and New buttons, no link to a 403', async () => {
   page = await open('partner1');
   assert((await page.textContent('#main h1')).startsWith('Partner portal'), `title: ${await page.textContent('#main h1')}`);
   const cards = await headings(page);
-  for (const want of ['Our open opportunities', 'Our leads', 'Our accounts']) assert(cards.includes(want), `a card ${want}: ${cards}`);
+  // the base role's sections, then the channel package's (plugins/channel/objects/roles.yaml)
+  for (const want of ['Our open opportunities', 'Our leads', 'Our accounts', 'My registrations', 'Our certifications']) {
+    assert(cards.includes(want), `a card ${want}: ${cards}`);
+  }
   const news = await page.$$eval('[data-test=home-new]', (as) => as.map((a) => a.getAttribute('href')));
-  assert(news.length === 2 && news.every((h) => /^#\/o\/(opportunity|lead)\/new\?partner=\d+$/.test(h)), `New buttons with the partner: ${news}`);
+  // opportunity and lead take the partner from the form (filled in); a registration's partner is the package's to set
+  assert(news.length === 3 && news.slice(0, 2).every((h) => /^#\/o\/(opportunity|lead)\/new\?partner=\d+$/.test(h))
+    && news[2] === '#/o/deal_registration/new', `New buttons with the partner: ${news}`);
+  const regs = await page.$$eval('[data-home^="deal_registration"] tbody tr', (rows) => rows.length);
+  assert(regs > 0, 'the partner has registrations in the demo');
   // each card lists only the partner's records (the API's own answer for the same filter)
   const shown = await page.$$eval('[data-home^="opportunity"] tbody tr', (rows) => rows.length);
   assert(shown > 0, 'the partner has open opportunities in the demo');
@@ -138,10 +146,15 @@ await test('partner1: the partner portal, its sections and New buttons, no link 
 await test('consumer1: the consumer portal with their own contact, Dashboards as /meta says, no link to a 403', async () => {
   page = await open('consumer1');
   assert((await page.textContent('#main h1')).startsWith('My account'), `title: ${await page.textContent('#main h1')}`);
-  eq(await headings(page), ['My details'], 'one card');
+  // their contact (the base role), then the membership package's sections (plugins/membership/objects/roles.yaml)
+  eq(await headings(page), ['My details', 'My membership', 'My orders', 'My points history', 'Rewards I can redeem',
+    'My redemptions', 'My cases'], 'the cards');
   const rows = await page.$$eval('[data-home^="contact"] tbody tr', (trs) => trs.length);
   assert(rows === 1, `their contact: ${rows} rows`);
-  assert(await page.$('[data-test=home-new]') === null, 'no New button');
+  const member = await page.$$eval('[data-home^="member-"] tbody tr', (trs) => trs.length);
+  assert(member === 1, `their one membership: ${member} rows`);
+  const news = await page.$$eval('[data-test=home-new]', (as) => as.map((a) => a.getAttribute('href')));
+  assert(news.every((h) => /^#\/o\/(redemption|case)\/new/.test(h)), `New only where a consumer creates: ${news}`);
   // the service package's case reports are the consumer's to run: a Dashboards link, as /meta says
   const dashboard = await page.evaluate(async () => (await (await fetch('/api/v1/meta')).json()).caller.dashboard);
   assert((await page.$('nav#nav a[href="#/dash"]') !== null) === dashboard, `the Dashboards link follows caller.dashboard (${dashboard})`);
@@ -164,7 +177,8 @@ await test('a role with nothing for a dashboard has no Dashboards link, and its 
 await test('consumer1 in Chinese on a phone', async () => {
   page = await open('consumer1', 'zh', { width: 390, height: 844 });
   assert((await page.textContent('#main h1')).startsWith('我的账户'), `title: ${await page.textContent('#main h1')}`);
-  eq(await headings(page), ['我的资料'], 'the zh card');
+  eq((await headings(page))[0], '我的资料', 'the zh cards');
+  assert((await headings(page)).includes('我的会员'), 'the membership card in zh');
   const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert(wide <= 1, `no sideways scrolling: ${wide}px too wide`);
   await page.screenshot({ path: path.join(SHOTS, 'portal-consumer-phone.png'), fullPage: true });

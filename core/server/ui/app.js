@@ -16,6 +16,7 @@ const state = {
   csrf: localStorage.getItem('crm.csrf'),   // shared by every tab of this browser, like the cookie
   user: null,
   names: new Map(),       // "object:id" -> display name
+  unshared: new Set(),    // "object:id" of refs the caller may not read (shown as text, not as a link to a 404)
   navOpen: false,
   flash: null,           // a message for the next render of one record page
   guards: new Set(),     // () => true while the page holds unsaved edits (the line grid): asked before leaving
@@ -395,7 +396,7 @@ function valueNode(f, v, record) {
   if (v == null || v === '') return h('span', { class: 'empty', text: '—' });
   if (f.type === 'geo' && typeof v === 'object' && Number.isFinite(Number(v.lat)) && Number.isFinite(Number(v.lng)))
     return h('a', { href: mapLink(v), rel: 'noopener noreferrer', target: '_blank', class: 'geo', title: t('openMap'), text: formatValue(f, v, record) });
-  if (isRef(f) && objectOf(f.to)) return h('a', { href: `#/o/${f.to}/${v}`, text: formatValue(f, v) });
+  if (isRef(f) && objectOf(f.to) && !state.unshared.has(`${f.to}:${v}`)) return h('a', { href: `#/o/${f.to}/${v}`, text: formatValue(f, v) });
   if (f.type === 'url' && /^https?:\/\//i.test(String(v))) return h('a', { href: String(v), rel: 'noopener noreferrer', target: '_blank', text: String(v) });
   if (f.type === 'email') return h('a', { href: `mailto:${v}`, text: String(v) });
   const text = formatValue(f, v, record);
@@ -427,6 +428,8 @@ async function resolveRefs(o, records, names) {
         query: { filter: `id in (${list.join(',')})`, fields: `id,${title}`, limit: list.length },
       });
       for (const r of data.records) state.names.set(`${target}:${r.id}`, recordTitle(to, r));
+      // asked for and not answered: a record the caller's rules do not reach (a partner's deal on a direct account)
+      for (const x of list) if (!state.names.has(`${target}:${x}`)) state.unshared.add(`${target}:${x}`);
     } catch (e) { /* the caller may not read the target: ids stay as #id */ }
   }));
 }
@@ -568,7 +571,7 @@ function renderChrome() {
     nav.append(h('h2', { text: moduleLabel(m) }), h('ul', null, list.map((o) => h('li', null,
       link(`#/o/${o.name}`, objectPlural(o), current[1] === o.name && current[0] !== 'k' && current[0] !== 'console'),
       kanbanOf(o) ? link(`#/k/${o.name}`, t('board'), current[1] === o.name && current[0] === 'k') : null)),
-      list.filter(consoleOf).map((o) => h('li', null, link(`#/console/${o.name}`,
+      list.filter((o) => consoleOf(o) && worksQueues()).map((o) => h('li', null, link(`#/console/${o.name}`,
         label(consoleOf(o).title, `${objectLabel(o)} · ${t('console')}`), current[1] === o.name && current[0] === 'console')))));
   }
   nav.addEventListener('click', (e) => { if (e.target.closest('a') && state.navOpen) { state.navOpen = false; nav.classList.remove('open'); } });
@@ -582,6 +585,7 @@ async function logout() {
   state.user = null;
   state.csrf = null;
   state.names.clear();
+  state.unshared.clear();
   localStorage.removeItem('crm.csrf');
   go('#/login');
 }
@@ -2776,6 +2780,10 @@ async function viewDashboard(view, module, params) {
 
 // ---- the console (views.console): a queue, the record with its clocks, its customer's 360 ------
 // Built from the metadata of any object that declares views.console (docs/metadata.md#console-view).
+// a console is an employee's tool for working a queue: partner and consumer portals list the records only
+function worksQueues() {
+  return !state.user || !state.user.kind || state.user.kind === 'employee';
+}
 function consoleOf(o) {
   const c = o && o.views && o.views.console;
   return c && typeof c.queue === 'string' ? c : null;
