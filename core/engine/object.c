@@ -1293,8 +1293,28 @@ static int update(struct crm_ctx *ctx, const char *object, int64_t id, int64_t e
 		json_object_update(normal, state_values);
 	merged = json_deep_copy(before);
 	json_object_update(merged, normal);
+	/*
+	 * The role's update rule must still hold after the change, but a
+	 * transition's move is the workflow's to allow (its from, roles and
+	 * guard): the rule is held against the other values with the state as it
+	 * was, so a partner whose rule is "status = 'draft'" can submit their
+	 * draft, and then no longer change it.
+	 */
+	json_t *judged = merged;
+	if (state_values) {
+		judged = json_deep_copy(merged);
+		const char *key;
+		json_t *value;
+		json_object_foreach(state_values, key, value) {
+			json_t *was = json_object_get(before, key);
+			json_object_set(judged, key, was ? was : json_null());
+		}
+	}
 	bool stays = true;
-	if ((code = access_check_after(ctx, o, ACCESS_UPDATE, merged, &stays)) != CRM_OK)
+	code = access_check_after(ctx, o, ACCESS_UPDATE, judged, &stays);
+	if (judged != merged)
+		json_decref(judged);
+	if (code != CRM_OK)
 		goto done;
 	if (!stays) {
 		code = crm_error(ctx, CRM_EDENIED, "this change would take the %s out of what your role may change", o->name);

@@ -469,7 +469,9 @@ static const struct key_doc key_docs[] = {
 	{ "role-object", "create", "level", "none, own, team, all, true (all), false (none) or an expression", "none",
 	  "Which records the role may create (an expression is checked on the new record).", "create: true" },
 	{ "role-object", "update", "level", "none, own, team, all, true (all), false (none) or an expression", "none",
-	  "Which records the role may change (and fire transitions on).", "update: own" },
+	  "Which records the role may change (and fire transitions on). A change must leave the record within the "
+	  "rule; a transition's move of the state is the workflow's to allow, so `status = 'draft'` lets the role "
+	  "submit its draft and then no longer change it.", "update: own" },
 	{ "role-object", "delete", "level", "none, own, team, all, true (all), false (none) or an expression", "none",
 	  "Which records the role may delete (to the recycle bin), restore and purge.", "delete: team" },
 	{ "role-object", "change_owner", "boolean", "true, false", "false",

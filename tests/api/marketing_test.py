@@ -328,6 +328,13 @@ class Story(AsUsers):
         self.created("partner1", "expense_line", {"expense": e["id"], "description": "Flyers", "quantity": 1000,
                                                   "unit_cost": 0.25})
         eq(self.get("partner1", "expense", e["id"])["amount"], 250, "the partner's MDF claim")
+        # their rule is "status = 'draft'": they submit the draft (the workflow allows the move), then it is locked
+        eq(self.fire("partner1", "expense", e["id"], "submit").json["record"]["status"], "submitted", "the partner submits")
+        eq(self.req("partner1", "PATCH", "/objects/expense/%d" % e["id"], {"title": "changed later"},
+                    headers={"If-Match": "*"}).status, 403, "a submitted claim is no longer the partner's to change")
+        r = self.req("partner1", "POST", "/objects/expense/%d/transitions/approve" % e["id"], {})
+        check(r.status in (403, 404, 409), "a partner never approves their own claim: %d" % r.status)
+        eq(self.get("admin", "expense", e["id"])["status"], "submitted", "still waiting for marketing")
         r = self.req("partner1", "POST", "/objects/expense", {"title": "x", "category": "venue", "partner": p1,
                                                               "incurred_on": "2026-02-01"})
         check(r.status in (403, 422), "a partner files MDF only: %d" % r.status)
