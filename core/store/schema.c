@@ -255,6 +255,23 @@ static void geo_def(const struct meta_object *o, const struct meta_field *f, str
 	d->geo = f;
 }
 
+/*
+ * The end of a record index's columns. Every query of live records says
+ * `deleted_at IS NULL`: a unique index covers live records only (a deleted
+ * record does not hold its value), and every other index carries deleted_at
+ * as its last column, so that test is read from the index. Without it, an
+ * index SQLite walks for a GROUP BY or an ORDER BY fetched every row from
+ * the table, in index order, to test one column: grouping a million accounts
+ * by an indexed enum took 6 s cold and over 2 s warm (400 "query took too
+ * long"), a scan of the table 0.7 s; with it, the count is an index-only
+ * scan of 73 ms. Deleted records stay in the non-unique indexes: the recycle
+ * bin and a restore still find a deleted parent's children by their ref.
+ */
+static void index_tail(struct strbuf *sql, bool unique)
+{
+	strbuf_puts(sql, unique ? ") WHERE \"deleted_at\" IS NULL" : ", \"deleted_at\")");
+}
+
 /* Every index the metadata asks for (refs, owner, unique fields, declared indexes), and the recycle bin's. */
 static int index_defs(const struct meta_object *o, struct index_def **out)
 {
@@ -275,9 +292,7 @@ static int index_defs(const struct meta_object *o, struct index_def **out)
 		strbuf_ident(&d->sql, o->name);
 		strbuf_putc(&d->sql, '(');
 		strbuf_ident(&d->sql, f->name);
-		strbuf_putc(&d->sql, ')');
-		if (f->unique)
-			strbuf_puts(&d->sql, " WHERE \"deleted_at\" IS NULL");
+		index_tail(&d->sql, f->unique);
 	}
 	for (int i = 0; i < o->index_count; i++) {
 		const struct meta_index *ix = &o->indexes[i];
@@ -299,9 +314,7 @@ static int index_defs(const struct meta_object *o, struct index_def **out)
 				strbuf_puts(&d->sql, ", ");
 			strbuf_ident(&d->sql, ix->fields[j]);
 		}
-		strbuf_putc(&d->sql, ')');
-		if (ix->unique)
-			strbuf_puts(&d->sql, " WHERE \"deleted_at\" IS NULL");
+		index_tail(&d->sql, ix->unique);
 	}
 	/*
 	 * The recycle bin: a partial index of deleted records only, so listing
