@@ -80,6 +80,14 @@ struct store {
 	struct store_options options;
 	struct store_conn *writer;
 	pthread_mutex_t writer_lock;
+	/* group commit (store_begin): the writer's open transaction and whose work waits in it */
+	bool group_open;                /* writer_lock: a BEGIN IMMEDIATE that later requests join */
+	int group_size;                 /* writer_lock: requests released into it, waiting for COMMIT */
+	int64_t group_opened_ns;        /* writer_lock */
+	struct group_waiter *group;     /* writer_lock: those requests, told by group_publish */
+	int writers_waiting;            /* atomic: threads blocked in store_begin on writer_lock */
+	pthread_mutex_t group_lock;     /* group_waiter.done and .code; group_done */
+	pthread_cond_t group_done;
 	int reader_count;
 	struct store_conn *readers;
 	struct store_conn *free_readers;
@@ -746,6 +754,8 @@ int store_open(const char *path, const struct meta *meta, const struct store_opt
 	for (int i = 0; i < meta->object_count; i++)
 		store->insert_sql[i] = insert_sql_for(&meta->objects[i]);
 	pthread_mutex_init(&store->writer_lock, NULL);
+	pthread_mutex_init(&store->group_lock, NULL);
+	pthread_cond_init(&store->group_done, NULL);
 	pthread_mutex_init(&store->reader_lock, NULL);
 	pthread_cond_init(&store->reader_free, NULL);
 	pthread_mutex_init(&store->checkpoint_lock, NULL);
@@ -789,6 +799,8 @@ void store_close(struct store *store)
 	free(store->readers);
 	free(store->writer);
 	pthread_mutex_destroy(&store->writer_lock);
+	pthread_mutex_destroy(&store->group_lock);
+	pthread_cond_destroy(&store->group_done);
 	pthread_mutex_destroy(&store->reader_lock);
 	pthread_cond_destroy(&store->reader_free);
 	pthread_mutex_destroy(&store->checkpoint_lock);
@@ -830,13 +842,104 @@ static int run_control(struct store_conn *conn, const char *sql)
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-int store_begin(struct store *store, struct store_conn **out, struct crm_ctx *ctx)
+/*
+ * Group commit. The writer is one connection and a request holds it from
+ * store_begin to store_commit, as before; but its work is a SAVEPOINT in a
+ * transaction that stays open while other requests wait for the writer:
+ * store_commit releases the savepoint and, when another request is queued
+ * behind it, hands the writer on and sleeps until a later request's COMMIT
+ * makes its work durable too. The last request of a run (no one queued,
+ * or the group is GROUP_MAX_SIZE requests or GROUP_MAX_NS old) commits for
+ * all and wakes them. One fsync then covers the whole group, where each
+ * request paid its own; a request that fails rolls back to its savepoint
+ * alone; store_commit still returns only after the COMMIT that holds the
+ * request's work returned, so a 2xx is still durable. If the transaction
+ * itself is lost (the COMMIT fails, or SQLite rolls everything back after
+ * an interrupt, a full disk or an I/O error), every request in it gets the
+ * error: none of them was acknowledged. A process alone (the CLI, a bulk
+ * import) never waits: nobody is queued, so each commit is its own.
+ */
+#define GROUP_MAX_SIZE 256
+#define GROUP_MAX_NS (10 * 1000000)
+
+struct group_waiter {
+	struct group_waiter *next;
+	bool done;
+	int code;                       /* CRM_OK: committed */
+	char message[160];
+};
+
+/* Tells every request of the group how its COMMIT went (writer_lock held). */
+static void group_publish(struct store *store, int code, const char *message)
+{
+	pthread_mutex_lock(&store->group_lock);
+	for (struct group_waiter *w = store->group; w; w = w->next) {
+		w->code = code;
+		snprintf(w->message, sizeof(w->message), "%.159s", message ? message : "");
+		w->done = true;
+	}
+	pthread_cond_broadcast(&store->group_done);
+	pthread_mutex_unlock(&store->group_lock);
+	store->group = NULL;
+	store->group_size = 0;
+	store->group_open = false;
+}
+
+/* COMMITs the open group (writer_lock held); CRM_OK or the error, told to the group too. */
+static int group_commit(struct store *store, struct crm_ctx *ctx)
+{
+	struct store_conn *conn = store->writer;
+	int code = CRM_OK;
+	if (!sqlite3_get_autocommit(conn->db)) {
+		int rc = run_control(conn, "COMMIT");
+		if (rc != SQLITE_OK) {
+			code = store_sql_error(conn, rc, ctx, "commit");
+			if (!sqlite3_get_autocommit(conn->db))
+				run_control(conn, "ROLLBACK");
+		}
+	} else if (store->group_open) {
+		code = crm_error(ctx, CRM_EIO, "the transaction was rolled back: %s", sqlite3_errmsg(conn->db));
+	}
+	group_publish(store, code, code == CRM_OK ? NULL : ctx->message);
+	return code;
+}
+
+/* For work on the writer outside a request (ANALYZE, checkpoints): the lock, with no group open. */
+static void writer_lock_alone(struct store *store)
 {
 	pthread_mutex_lock(&store->writer_lock);
+	if (store->group_open) {
+		struct crm_ctx scratch;
+		crm_ctx_init(&scratch, NULL, 0, NULL);
+		group_commit(store, &scratch);
+		crm_ctx_clear(&scratch);
+	}
+}
+
+int store_begin(struct store *store, struct store_conn **out, struct crm_ctx *ctx)
+{
+	__atomic_add_fetch(&store->writers_waiting, 1, __ATOMIC_SEQ_CST);
+	pthread_mutex_lock(&store->writer_lock);
+	__atomic_sub_fetch(&store->writers_waiting, 1, __ATOMIC_SEQ_CST);
 	struct store_conn *conn = store->writer;
-	int rc = run_control(conn, "BEGIN IMMEDIATE");
+	if (store->group_open && sqlite3_get_autocommit(conn->db))
+		group_commit(store, ctx);   /* lost under the last request: its waiters learn it */
+	int rc = SQLITE_OK;
+	if (!store->group_open) {
+		rc = run_control(conn, "BEGIN IMMEDIATE");
+		if (rc == SQLITE_OK) {
+			store->group_open = true;
+			store->group_opened_ns = monotonic_ns();
+		}
+	}
+	if (rc == SQLITE_OK)
+		rc = run_control(conn, "SAVEPOINT request");
 	if (rc != SQLITE_OK) {
 		int code = store_sql_error(conn, rc, ctx, "begin");
+		if (store->group_open && !store->group && !sqlite3_get_autocommit(conn->db)) {
+			run_control(conn, "ROLLBACK");
+			store->group_open = false;
+		}
 		pthread_mutex_unlock(&store->writer_lock);
 		return code;
 	}
@@ -844,27 +947,71 @@ int store_begin(struct store *store, struct store_conn **out, struct crm_ctx *ct
 	return CRM_OK;
 }
 
+/*
+ * The end of a request's turn at the writer (writer_lock held, its
+ * savepoint released or rolled back): commit the group now, or leave it
+ * open for the request queued next and, if self is in it, wait for that.
+ */
+static int request_done(struct store *store, struct group_waiter *self, struct crm_ctx *ctx)
+{
+	bool alone = __atomic_load_n(&store->writers_waiting, __ATOMIC_SEQ_CST) == 0;
+	bool lost = sqlite3_get_autocommit(store->writer->db);
+	if (self && !lost) {
+		self->next = store->group;
+		store->group = self;
+		store->group_size++;
+	}
+	if (lost || alone || store->group_size >= GROUP_MAX_SIZE
+	    || monotonic_ns() - store->group_opened_ns >= GROUP_MAX_NS) {
+		struct crm_ctx scratch;
+		crm_ctx_init(&scratch, NULL, 0, NULL);
+		int code = group_commit(store, self ? ctx : &scratch);
+		crm_ctx_clear(&scratch);
+		pthread_mutex_unlock(&store->writer_lock);
+		return lost && self ? crm_error(ctx, CRM_EIO, "the transaction was rolled back") : code;
+	}
+	pthread_mutex_unlock(&store->writer_lock);
+	if (!self)
+		return CRM_OK;
+	pthread_mutex_lock(&store->group_lock);
+	while (!self->done)
+		pthread_cond_wait(&store->group_done, &store->group_lock);
+	pthread_mutex_unlock(&store->group_lock);
+	return self->code == CRM_OK ? CRM_OK : crm_error(ctx, self->code, "%s", self->message);
+}
+
 int store_commit(struct store_conn *conn, struct crm_ctx *ctx)
 {
+	struct store *store = conn->store;
 	conn->deadline_ns = 0;
 	int code = sequences_flush(conn, ctx);
-	int rc = code == CRM_OK ? run_control(conn, "COMMIT") : SQLITE_ABORT;
-	if (code == CRM_OK && rc != SQLITE_OK) {
+	int rc = code == CRM_OK ? run_control(conn, "RELEASE request") : SQLITE_ABORT;
+	if (code == CRM_OK && rc != SQLITE_OK)
 		code = store_sql_error(conn, rc, ctx, "commit");
+	if (code != CRM_OK) {
+		if (!sqlite3_get_autocommit(conn->db)) {
+			run_control(conn, "ROLLBACK TO request");
+			run_control(conn, "RELEASE request");
+		}
+		request_done(store, NULL, ctx);
+		return code;
 	}
-	if (code != CRM_OK && !sqlite3_get_autocommit(conn->db))
-		run_control(conn, "ROLLBACK");
-	pthread_mutex_unlock(&conn->store->writer_lock);
-	return code;
+	struct group_waiter self = { 0 };
+	return request_done(store, &self, ctx);
 }
 
 void store_rollback(struct store_conn *conn)
 {
 	conn->deadline_ns = 0;
 	conn->sequence_count = 0;
-	if (!sqlite3_get_autocommit(conn->db))
-		run_control(conn, "ROLLBACK");
-	pthread_mutex_unlock(&conn->store->writer_lock);
+	if (!sqlite3_get_autocommit(conn->db)) {
+		run_control(conn, "ROLLBACK TO request");
+		run_control(conn, "RELEASE request");
+	}
+	struct crm_ctx scratch;
+	crm_ctx_init(&scratch, NULL, 0, NULL);
+	request_done(conn->store, NULL, &scratch);
+	crm_ctx_clear(&scratch);
 }
 
 struct store_conn *store_reader(struct store *store)
@@ -902,7 +1049,7 @@ void store_read_end(struct store_conn *conn)
 
 int store_analyze(struct store *store)
 {
-	pthread_mutex_lock(&store->writer_lock);
+	writer_lock_alone(store);
 	/* analysis_limit: sample about 1,000 rows per index, so this takes milliseconds at any size */
 	int rc = sqlite3_exec(store->writer->db, "PRAGMA analysis_limit=1000; ANALYZE;", NULL, NULL, NULL);
 	pthread_mutex_unlock(&store->writer_lock);
@@ -911,7 +1058,7 @@ int store_analyze(struct store *store)
 
 int store_checkpoint(struct store *store)
 {
-	pthread_mutex_lock(&store->writer_lock);
+	writer_lock_alone(store);
 	/* TRUNCATE: like RESTART, and the WAL file is emptied (erased values leave it too) */
 	int rc = sqlite3_wal_checkpoint_v2(store->writer->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 	pthread_mutex_unlock(&store->writer_lock);
