@@ -8,7 +8,7 @@
 #   sh tests/bench/http_bench.sh DB        (DB holds the accounts; it is written to)
 # Environment: CRM (build/crm), BUILD (build), DURATION (5 s per run),
 # ROUNDS (3), WARMUP (2 s), CONNECTIONS (32), METADATA (metadata),
-# IMPORT_ROWS (50000).
+# IMPORT_ROWS (50000), POST_THREADS (16: the server's threads for the second POST run).
 set -e
 db=${1:?usage: http_bench.sh DB}
 CRM=${CRM:-build/crm}
@@ -145,6 +145,17 @@ route() {
 route "GET /objects/account/{id}" /api/v1/objects/account/1 "$work/get.lua"
 route "GET /objects/account?filter&sort&limit=50" /api/v1/objects/account "$work/list.lua"
 route "POST /objects/account" /api/v1/objects/account "$work/post.lua"
+# Group commit (core/store/store.c) joins the writes of server threads that wait together: with
+# 2 threads a COMMIT covers at most 2 requests. The same POSTs against the server restarted with
+# POST_THREADS threads (the session survives the restart: it is in the database).
+kill "$crm_pid"; wait "$crm_pid" 2>/dev/null || true
+"$CRM" serve --db "$db" --metadata "$METADATA" --port 0 --threads "${POST_THREADS:-16}" --quiet \
+	> "$work/crm.out" 2> "$work/crm.err" &
+crm_pid=$!
+wait_port "$work/crm.out" "$work/crm.err"
+crm_port=$port
+base=http://127.0.0.1:$crm_port/api/v1
+route "POST /objects/account (${POST_THREADS:-16} threads)" /api/v1/objects/account "$work/post.lua"
 
 echo
 printf '%-42s %9s %9s %9s %13s %7s\n' route req/s p50 p99 "floor req/s" ratio
