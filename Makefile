@@ -107,6 +107,7 @@ fuzz: deps build/ui_assets.c
 	@$(MAKE) --no-print-directory -f tests/fuzz/fuzz.mk run
 
 BENCH_BIN := $(BUILD)/bench/bench_object $(BUILD)/bench/bench_floor_import $(BUILD)/bench/bench_plugin $(BUILD)/bench/bench_workflow $(BUILD)/bench/bench_access $(BUILD)/bench/bench_quote $(BUILD)/bench/bench_report $(BUILD)/bench/bench_kpi $(BUILD)/bench/bench_search $(BUILD)/bench/bench_sla $(BUILD)/bench/bench_geo $(BUILD)/bench/bench_conflict $(BUILD)/bench/bench_points
+BENCH_BIN += $(BUILD)/bench/bench_backup
 $(BUILD)/bench/%: tests/bench/%.c tests/bench/bench.h $(BUILD)/libcrm.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libcrm.a $(LDLIBS)

@@ -10,6 +10,7 @@
 #include <sodium.h>
 #include <sys/stat.h>
 #include "attachment.h"
+#include "backup.h"
 #include "auth.h"
 #include "csv.h"
 #include "demo.h"
@@ -105,6 +106,7 @@ struct cli {
 	const char *at;              /* crm timer --at */
 	unsigned long long seed;
 	long grace;                  /* crm files sweep --grace */
+	bool force, verify;          /* crm backup --force, crm backup|restore --verify */
 };
 
 enum {
@@ -113,7 +115,7 @@ enum {
 	OPT_FIELDS, OPT_RECORDS, OPT_SEED, OPT_HELP, OPT_VERSION, OPT_CONTACT,
 	OPT_STATS, OPT_LANG, OPT_I18N, OPT_MAX_CONNECTIONS, OPT_PER_IP, OPT_CONN_TIMEOUT, OPT_DEADLINE, OPT_LOGIN, OPT_ROLE, OPT_KIND, OPT_TEAM, OPT_MANAGER, OPT_NAME, OPT_EMAIL, OPT_PARTNER, OPT_USER,
 	OPT_FILES, OPT_MAX_FILE, OPT_GRACE,
-	OPT_AT,
+	OPT_AT, OPT_FORCE, OPT_VERIFY,
 };
 
 static const struct option options[] = {
@@ -156,6 +158,8 @@ static const struct option options[] = {
 	{ "max-file", required_argument, NULL, OPT_MAX_FILE },
 	{ "grace", required_argument, NULL, OPT_GRACE },
 	{ "at", required_argument, NULL, OPT_AT },
+	{ "force", no_argument, NULL, OPT_FORCE },
+	{ "verify", no_argument, NULL, OPT_VERIFY },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -575,22 +579,59 @@ static int cmd_timer(struct cli *cli, const char *workflow, const char *timer)
 	return code == CRM_OK ? 0 : 1;
 }
 
+/* Exit codes: 0 done, 1 failed (the message names the file), 3 a server holds the database (restore). */
+static int cmd_backup(struct cli *cli, const char *command, const char *file)
+{
+	char err[600];
+	struct store_backup_stats stats = { 0 };
+	bool restore = strcmp(command, "restore") == 0;
+	int code;
+	if (cli->verify) {
+		if ((code = store_backup_verify(file, &stats, err, sizeof(err))) == CRM_OK)
+			printf("%s: ok (integrity_check ok, %lld pages, %lld bytes, last audit row %lld)\n", file,
+			       (long long)stats.pages, (long long)stats.bytes, (long long)stats.audit_id);
+	} else if (restore) {
+		if ((code = store_restore(file, cli->kernel.db_path, err, sizeof(err))) == CRM_OK)
+			printf("restored %s from %s\n", cli->kernel.db_path, file);
+	} else {
+		struct store_backup_options options = { .force = cli->force };
+		if ((code = store_backup(cli->kernel.db_path, file, &options, &stats, err, sizeof(err))) == CRM_OK)
+			printf("backup %s: %lld bytes, %lld pages, %.2f s, last audit row %lld\n", file, (long long)stats.bytes,
+			       (long long)stats.pages, stats.seconds, (long long)stats.audit_id);
+	}
+	if (code == CRM_OK)
+		return 0;
+	fprintf(stderr, "crm %s: %s\n", command, err);
+	return code == CRM_EBUSY ? 3 : 1;
+}
+
 static int cmd_serve(struct cli *cli)
 {
 	struct crm_kernel *kernel;
+	/* one server per database; crm restore takes the same lock (backup.h) */
+	char err[600];
+	int lock;
+	make_parent_dir(cli->kernel.db_path);
+	if (store_instance_lock(cli->kernel.db_path, &lock, err, sizeof(err)) != CRM_OK) {
+		fprintf(stderr, "crm serve: %s\n", err);
+		return 1;
+	}
 	if (cli->http.threads > 0)
 		cli->kernel.readers = cli->http.threads + 1;
 	cli->kernel.server = true;
-	if (open_kernel(cli, true, &kernel))
+	if (open_kernel(cli, true, &kernel)) {
+		store_instance_unlock(lock);
 		return 1;
-	char err[300];
+	}
 	if (attachment_prepare(kernel, err, sizeof(err)) != CRM_OK) {
 		fprintf(stderr, "crm serve: %s\n", err);
 		kernel_close(kernel);
+		store_instance_unlock(lock);
 		return 1;
 	}
 	int code = http_serve(kernel, &cli->http);
 	kernel_close(kernel);
+	store_instance_unlock(lock);
 	return code == CRM_OK ? 0 : 1;
 }
 
@@ -705,6 +746,8 @@ int main(int argc, char **argv)
 		case OPT_PARTNER: cli.user.partner = optarg; break;
 		case OPT_USER: cli.token_user = optarg; break;
 		case OPT_AT: cli.at = optarg; break;
+		case OPT_FORCE: cli.force = true; break;
+		case OPT_VERIFY: cli.verify = true; break;
 		case 'h':
 		case OPT_HELP:
 			fputs(usage, stdout);
@@ -726,7 +769,8 @@ int main(int argc, char **argv)
 		: strcmp(command, "export") == 0 || strcmp(command, "gdpr") == 0 || strcmp(command, "token") == 0
 		  || strcmp(command, "outbox") == 0
 		  || strcmp(command, "files") == 0
-		  || strcmp(command, "docs") == 0 ? 2 : 1;
+		  || strcmp(command, "docs") == 0
+		  || strcmp(command, "backup") == 0 || strcmp(command, "restore") == 0 ? 2 : 1;
 	if (strcmp(command, "plugin") == 0) {
 		if (arg_count != 3) {
 			fprintf(stderr, "crm plugin: expected 'new NAME --lang lua|c' or 'test NAME'\n");
@@ -779,6 +823,8 @@ int main(int argc, char **argv)
 		return cmd_files(&cli, args[1]);
 	if (strcmp(command, "timer") == 0)
 		return cmd_timer(&cli, args[1], args[2]);
+	if (strcmp(command, "backup") == 0 || strcmp(command, "restore") == 0)
+		return cmd_backup(&cli, command, args[1]);
 	fprintf(stderr, "crm: unknown command '%s' (see crm --help)\n", command);
 	return 2;
 }

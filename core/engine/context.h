@@ -29,6 +29,7 @@ struct crm_kernel {
 	char *files_dir;             /* owned: where attachments' files live (attachment.h); NULL = none */
 	size_t file_max;             /* bytes in one attachment at most */
 	time_t last_purge;           /* kernel_tick: when the recycle bin was last emptied */
+	struct kernel_backup *backup; /* kernel.c: the scheduled backup (config.backup) of a server; may be NULL */
 	/*
 	 * Test-only fault (CRM_TEST_FAULT=hidden_column in the environment): every
 	 * list a caller with hidden fields asks for also selects one of them,

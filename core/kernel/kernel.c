@@ -1,12 +1,19 @@
 /*
  * kernel.c - opening the kernel: metadata, store, schema sync, cursor secret.
  */
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "access.h"
 #include "attachment.h"
+#include "backup.h"
 #include "events.h"
 #include "kernel.h"
 #include "meta.h"
@@ -87,6 +94,180 @@ int kernel_industry(struct crm_kernel *kernel, enum kernel_industry_mode mode, s
 	return store_commit(conn, ctx);
 }
 
+/*
+ * The scheduled backup (config.backup, backup.h): kernel_tick starts one on
+ * a thread of its own when it is due and none is running, so a backup never
+ * delays jobs or requests and two never overlap. It writes
+ * dir/crm-YYYYMMDD-HHMMSS.db (UTC) through store_backup (a failure leaves no
+ * partial file) and then keeps the newest `keep` of those files.
+ */
+struct kernel_backup {
+	const struct meta_backup *config;
+	char *db_path;
+	FILE *log;
+	pthread_t thread;
+	bool started;                /* a thread to join */
+	atomic_bool running;
+	time_t next;                 /* when the next one is due; 0: not planned yet */
+};
+
+/* The UTC time a backup file's name spells, or 0 if the name is not crm-YYYYMMDD-HHMMSS.db. */
+static time_t backup_file_time(const char *name)
+{
+	struct tm tm = { 0 };
+	char tail;
+	if (strlen(name) != 22 || strncmp(name, "crm-", 4) != 0 || strcmp(name + 19, ".db") != 0
+	    || strspn(name + 4, "0123456789") != 8 || name[12] != '-' || strspn(name + 13, "0123456789") != 6
+	    || sscanf(name + 4, "%4d%2d%2d-%2d%2d%2d.d%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+	              &tm.tm_sec, &tail) != 7)
+		return 0;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return timegm(&tm);
+}
+
+static int compare_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The backup files of dir, oldest first (their names sort by time). *out owned, with each name. */
+static int backup_files(const char *dir, char ***out)
+{
+	DIR *d = opendir(dir);
+	int count = 0, cap = 0;
+	*out = NULL;
+	if (!d)
+		return 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (!backup_file_time(e->d_name))
+			continue;
+		if (count == cap) {
+			cap = cap ? cap * 2 : 16;
+			*out = xrealloc(*out, (size_t)cap * sizeof(**out));
+		}
+		(*out)[count++] = xstrdup(e->d_name);
+	}
+	closedir(d);
+	if (count)
+		qsort(*out, (size_t)count, sizeof(**out), compare_names);
+	return count;
+}
+
+static void free_names(char **names, int count)
+{
+	for (int i = 0; i < count; i++)
+		free(names[i]);
+	free(names);
+}
+
+/* mkdir -p */
+static int make_dirs(const char *dir)
+{
+	char path[4096];
+	if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
+		return ENAMETOOLONG;
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(path, 0700) != 0 && errno != EEXIST)
+			return errno;
+		*p = '/';
+	}
+	return mkdir(path, 0700) != 0 && errno != EEXIST ? errno : 0;
+}
+
+static void *backup_main(void *arg)
+{
+	struct kernel_backup *b = arg;
+	const struct meta_backup *config = b->config;
+	char err[700], file[4200], stamp[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", gmtime_r(&now, &tm));
+	snprintf(file, sizeof(file), "%s/crm-%s.db", config->dir, stamp);
+	struct store_backup_stats stats;
+	int failed = make_dirs(config->dir);
+	if (failed) {
+		fprintf(b->log, "crm: backup failed: cannot make the directory '%s': %s\n", config->dir, strerror(failed));
+	} else if (store_backup(b->db_path, file, NULL, &stats, err, sizeof(err)) != CRM_OK) {
+		fprintf(b->log, "crm: backup failed: %s\n", err);
+	} else {
+		fprintf(b->log, "crm: backup: %s (%lld bytes, %lld pages, %.2f s)\n", file, (long long)stats.bytes,
+		        (long long)stats.pages, stats.seconds);
+		char **names;
+		int count = backup_files(config->dir, &names);
+		for (int i = 0; i < count - config->keep; i++) {
+			snprintf(file, sizeof(file), "%s/%s", config->dir, names[i]);
+			if (unlink(file) == 0)
+				fprintf(b->log, "crm: backup: removed %s (keep: %d)\n", file, config->keep);
+		}
+		free_names(names, count);
+	}
+	atomic_store(&b->running, false);
+	return NULL;
+}
+
+/* When the first backup is due: `every` after the newest file of dir, or now; a daily one at its time. */
+static time_t backup_first_due(const struct meta_backup *config, time_t now)
+{
+	char **names;
+	int count = backup_files(config->dir, &names);
+	time_t newest = count ? backup_file_time(names[count - 1]) : 0;
+	free_names(names, count);
+	if (!newest || newest + config->every <= now)
+		return now;
+	if (config->at_minute < 0)
+		return newest + config->every;
+	time_t at = now - now % 86400 + config->at_minute * 60;
+	return at > now ? at : at + 86400;
+}
+
+static time_t backup_next_due(const struct meta_backup *config, time_t now)
+{
+	if (config->at_minute < 0)
+		return now + config->every;
+	time_t at = now - now % 86400 + config->at_minute * 60;
+	return at > now ? at : at + 86400;
+}
+
+static void backup_tick(struct crm_kernel *kernel, time_t now)
+{
+	struct kernel_backup *b = kernel->backup;
+	if (!b || atomic_load(&b->running))
+		return;
+	if (b->started) {
+		pthread_join(b->thread, NULL);
+		b->started = false;
+	}
+	if (!b->next)
+		b->next = backup_first_due(b->config, now);
+	if (now < b->next)
+		return;
+	b->next = backup_next_due(b->config, now);
+	atomic_store(&b->running, true);
+	if (pthread_create(&b->thread, NULL, backup_main, b) != 0) {
+		atomic_store(&b->running, false);
+		fprintf(kernel->log, "crm: backup failed: cannot start its thread\n");
+		return;
+	}
+	b->started = true;
+}
+
+static void backup_stop(struct crm_kernel *kernel)
+{
+	struct kernel_backup *b = kernel->backup;
+	if (!b)
+		return;
+	if (b->started)
+		pthread_join(b->thread, NULL);   /* a backup under way finishes (or fails) first */
+	free(b->db_path);
+	free(b);
+	kernel->backup = NULL;
+}
+
 int kernel_open(const struct kernel_options *options, struct crm_kernel **out)
 {
 	FILE *log = options->log ? options->log : stderr;
@@ -162,6 +343,12 @@ int kernel_open(const struct kernel_options *options, struct crm_kernel **out)
 		kernel_close(kernel);
 		return code;
 	}
+	if (options->server && kernel->meta->backup) {
+		kernel->backup = xcalloc(1, sizeof(*kernel->backup));
+		kernel->backup->config = kernel->meta->backup;
+		kernel->backup->db_path = xstrdup(path);
+		kernel->backup->log = log;
+	}
 	*out = kernel;
 	return CRM_OK;
 }
@@ -170,6 +357,7 @@ void kernel_close(struct crm_kernel *kernel)
 {
 	if (!kernel)
 		return;
+	backup_stop(kernel);
 	store_close(kernel->store);
 	events_free(kernel->events);
 	access_cache_free(kernel->access_cache);
@@ -188,6 +376,7 @@ void kernel_tick(struct crm_kernel *kernel, time_t now)
 {
 	plugin_jobs_tick(kernel, now);
 	workflow_timers_tick(kernel, now);
+	backup_tick(kernel, now);
 	if (now - kernel->last_purge < 3600)
 		return;
 	kernel->last_purge = now;

@@ -139,6 +139,7 @@ static const char *const app_keys[] = {"app", "industry", "industries", "languag
 static const char *const industry_keys[] = {"label", "plugins", NULL};
 static const char *const signup_keys[] = {"role", "template", "url", "expires_hours", NULL};
 /* app.yaml config.outbox (core/engine/outbox.c reads them) and one of its webhooks. */
+static const char *const backup_keys[] = { "every", "at", "dir", "keep", NULL };
 static const char *const outbox_keys[] = {
 	"smtp_url", "from", "smtp_user_env", "smtp_password_env", "starttls", "timeout", "retry_base", "retry_cap",
 	"max_attempts", "max_body", "poll", "webhooks", NULL,
@@ -2312,6 +2313,59 @@ static bool check_outbox_config(struct loader *ld, const struct ynode *outbox)
 	return ld->diags->error_count == errors;
 }
 
+static bool parse_duration(struct loader *ld, const struct ynode *node, const char *key, int64_t *out);
+
+/* config.backup: { every, at, dir, keep } (docs/metadata.md#backup) into meta->backup. */
+static void parse_backup_config(struct loader *ld, const struct ynode *node)
+{
+	if (node->kind != YNODE_MAPPING) {
+		error_node(ld, node, "expected a map { every, at, dir, keep } for 'backup' (see docs/metadata.md#backup)");
+		return;
+	}
+	int errors = ld->diags->error_count;
+	struct meta_backup b = { .at_minute = -1, .keep = 7 };
+	const struct ynode *at = NULL, *every = NULL;
+	const char *dir = "var/backups";
+	for (int i = 0; i < node->count; i += 2) {
+		const struct ynode *key = node->items[i], *value = node->items[i + 1];
+		long long keep;
+		if (!in_list(key->text, backup_keys)) {
+			error_unknown_key(ld, key, "backup settings", backup_keys);
+		} else if (!strcmp(key->text, "every")) {
+			every = key;
+			parse_duration(ld, value, "every", &b.every);
+		} else if (!strcmp(key->text, "at")) {
+			at = value;
+			unsigned h = 24, m = 60;
+			char tail;
+			if (value->kind != YNODE_SCALAR || sscanf(value->text, "%2u:%2u%c", &h, &m, &tail) != 2 || h > 23 || m > 59
+			    || strlen(value->text) != 5)
+				error_node(ld, value, "expected a time of day HH:MM (UTC) for 'at'");
+			else
+				b.at_minute = (int)(h * 60 + m);
+		} else if (!strcmp(key->text, "dir")) {
+			if (value->kind != YNODE_SCALAR || !value->text[0] || strlen(value->text) > 1000
+			    || (value->plain && strspn(value->text, "0123456789") == strlen(value->text)))
+				error_node(ld, value, "expected a directory path for 'dir'");
+			else
+				dir = value->text;
+		} else if (get_int(ld, value, "keep", 1, 1000, &keep)) {
+			b.keep = (int)keep;
+		}
+	}
+	if (!every)
+		error_node(ld, node, "backup needs 'every' (a duration such as 1d or 6h)");
+	else if (at && b.every != 86400)
+		error_node(ld, at, "'at' needs every: 1d (a daily backup at that time)");
+	if (ld->diags->error_count != errors)
+		return;
+	free(ld->meta->backup ? ld->meta->backup->dir : NULL);
+	free(ld->meta->backup);
+	ld->meta->backup = xmalloc(sizeof(b));
+	*ld->meta->backup = b;
+	ld->meta->backup->dir = xstrdup(dir);
+}
+
 /* config's attachment settings (attachment.h): files_dir a path, file_max_bytes a positive integer */
 static void check_files_config(struct loader *ld, const struct ynode *map, const json_t *config)
 {
@@ -2448,6 +2502,8 @@ static void parse_app(struct loader *ld, const struct ynode *root)
 			error_node(ld, value, "config is not valid JSON text");
 		} else {
 			check_files_config(ld, value, meta->config);
+			if (ytree_map_get(value, "backup"))
+				parse_backup_config(ld, ytree_map_get(value, "backup"));
 		}
 	}
 }
@@ -2977,6 +3033,7 @@ static const struct meta_key_table key_tables[] = {
 	{ "report-measure", report_measure_keys },
 	{ "template", template_keys },
 	{ "outbox", outbox_keys },
+	{ "backup", backup_keys },
 	{ "outbox-webhook", webhook_keys },
 	{ "actions", action_keys },
 	{ "create-action", create_keys },
@@ -7125,6 +7182,9 @@ void meta_free(struct meta *meta)
 	}
 	free(meta->industries);
 	signup_free(meta->signup);
+	if (meta->backup)
+		free(meta->backup->dir);
+	free(meta->backup);
 	free_names(meta->languages, meta->language_count);
 	for (int i = 0; i < meta->plugin_count; i++) {
 		free(meta->plugins[i].name);

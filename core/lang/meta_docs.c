@@ -65,7 +65,7 @@ static const struct key_doc key_docs[] = {
 	  "plugins: [sales, { name: vin, version: \"^1.0\" }]" },
 	{ "app", "config", "map of plugin names to maps of settings, and kernel settings",
 	  "settings the plugin's manifest declares; `currency` (an ISO 4217 code), `recycle_bin_days`, "
-	  "[`outbox`](#outbox), `files_dir` (a path), `file_max_bytes` (1 to 4294967296)", "{}",
+	  "[`outbox`](#outbox), [`backup`](#backup), `files_dir` (a path), `file_max_bytes` (1 to 4294967296)", "{}",
 	  "Overrides plugin settings key by key, over the defaults of each manifest's `config:`. A setting the "
 	  "manifest does not declare is an error. `currency: EUR` makes the UI show money fields in that "
 	  "currency; `recycle_bin_days` (default 30) is how long deleted records stay restorable. "
@@ -933,6 +933,16 @@ static const struct key_doc key_docs[] = {
 	{ "outbox", "webhooks", "map of endpoint names to [webhooks](#outbox-webhook)", NULL, "none",
 	  "The endpoints a webhook send may name (a sender names an endpoint, never a URL).",
 	  "webhooks: { erp: { url: \"https://erp.example/hooks/crm\", secret_env: CRM_ERP_SECRET } }" },
+	/* ---- config.backup */
+	{ "backup", "every", "duration", "30s, 15m, 6h, 1d (a number and s, m, h or d)", "required",
+	  "How often `crm serve` backs the database up; the first backup runs when the newest file in `dir` is "
+	  "older than this (at once on a fresh server).", "every: 1d" },
+	{ "backup", "at", "text", "HH:MM, UTC; only with `every: 1d`", "none: `every` after the last backup",
+	  "The time of day a daily backup runs.", "at: \"02:00\"" },
+	{ "backup", "dir", "text", "a directory path (relative to where `crm serve` runs)", "var/backups",
+	  "Where the backups go, as `crm-YYYYMMDD-HHMMSS.db` (UTC); made if missing.", "dir: /srv/crm/backups" },
+	{ "backup", "keep", "whole number", "1 to 1000", "7",
+	  "After each backup, only the newest this many `crm-*.db` files of `dir` are kept.", "keep: 14" },
 	{ "outbox-webhook", "url", "text", "`https://...` or `http://...`", "required",
 	  "Where the JSON body is POSTed. Redirects are not followed; a 2xx answer is success.",
 	  "url: \"https://erp.example/hooks/crm\"" },
@@ -1865,6 +1875,15 @@ static const struct section_doc sections[] = {
 	  "    max_attempts: 8\n"
 	  "    webhooks:\n"
 	  "      erp: { url: \"https://erp.example/hooks/crm\", secret_env: CRM_ERP_SECRET }\n",
+	  NULL },
+	{ "backup", "Scheduled backup (config.backup)",
+	  "app.yaml `config: { backup: {...} }`: `crm serve` backs the database up on a thread of its own, as "
+	  "`crm backup` does (one consistent snapshot while requests go on, written to a `.tmp` file, synced, "
+	  "integrity-checked, then renamed), never two at once. Each backup and each failure is logged; a failed "
+	  "backup leaves no partial file and the server keeps serving. `crm restore FILE` puts one back (with the "
+	  "server stopped).",
+	  "config:\n"
+	  "  backup: { every: 1d, at: \"02:00\", dir: var/backups, keep: 7 }\n",
 	  NULL },
 	{ "outbox-webhook", "Outbox webhook endpoint",
 	  "One endpoint of `config.outbox.webhooks`, named by senders.",

@@ -572,6 +572,14 @@ struct meta_industry {
 	struct meta_pos pos;
 };
 
+/* app.yaml `config: { backup: {...} }`: the server's scheduled backup (kernel.c, backup.h). */
+struct meta_backup {
+	int64_t every;              /* seconds between backups */
+	int at_minute;              /* with every: 1d, the minute of the day (UTC) it runs; -1: none */
+	char *dir;                  /* where crm-YYYYMMDD-HHMMSS.db files go; default var/backups */
+	int keep;                   /* the newest this many are kept (1..1000); default 7 */
+};
+
 struct meta {
 	char *app_name;
 	char *industry;           /* the deployment's: app.yaml `industry:`, or --industry */
@@ -585,6 +593,7 @@ struct meta {
 	struct meta_object *objects;
 	json_t *config;           /* owned: app.yaml `config:` map, may be NULL */
 	struct meta_signup *signup;   /* owned: app.yaml `signup:`, NULL: no public sign-up */
+	struct meta_backup *backup;   /* owned: config.backup, NULL: no scheduled backup */
 	int role_count;
 	struct meta_role *roles;  /* from `role:` documents */
 	int workflow_count;

@@ -264,7 +264,9 @@ static void problem_from_ctx(struct api *api, struct api_response *res,
 		if (code != CRM_EBUSY && code != CRM_ENOMEM) {
 			fprintf(log, "request %s: %s %s: %s: %s\n", req->request_id ? req->request_id : "-",
 			        req->method, req->target, crm_status_name(code), ctx->message);
-			detail = "internal error; the server log has the details under this request id";
+			/* a full disk is no secret and the client's to know (507, RELIABILITY row 2) */
+			if (code != CRM_EFULL)
+				detail = "internal error; the server log has the details under this request id";
 		}
 	}
 	if (!extra)
@@ -274,6 +276,8 @@ static void problem_from_ctx(struct api *api, struct api_response *res,
 	             code == CRM_EVALIDATION ? ctx->field_errors : NULL, req->request_id, extra);
 	if (code == CRM_EBUSY || code == CRM_ENOMEM)
 		res->retry_after = 1;
+	else if (code == CRM_EFULL)
+		res->retry_after = 30;
 }
 
 void api_response_clear(struct api_response *res)

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include "expr.h"
 #include "jsonw.h"
@@ -99,6 +100,9 @@ struct store {
 	pthread_mutex_t checkpoint_lock;
 	pthread_cond_t checkpoint_wake;
 	bool checkpoint_wanted, checkpoint_stop, checkpointer_running;
+	/* the disk-full test's knob (test_max_pages); NULL: none */
+	const char *max_pages_file;
+	int64_t max_pages_mtime;        /* st_mtim in ns when last read */
 };
 
 static int64_t monotonic_ns(void)
@@ -131,7 +135,7 @@ int store_sql_error(struct store_conn *conn, int rc, struct crm_ctx *ctx, const 
 	case SQLITE_LOCKED:
 		return crm_error(ctx, CRM_EBUSY, "database busy: %s", msg);
 	case SQLITE_FULL:
-		return crm_error(ctx, CRM_EFULL, "database or disk is full");
+		return crm_error(ctx, CRM_EFULL, "the database or its disk is full: the change was not saved");
 	case SQLITE_INTERRUPT:
 		return crm_error(ctx, CRM_ELIMIT, "query took too long and was stopped");
 	case SQLITE_NOMEM:
@@ -774,6 +778,7 @@ int store_open(const char *path, const struct meta *meta, const struct store_opt
 	}
 	if (store->options.background_checkpoint && start_checkpointer(store, path, err, errlen) != CRM_OK)
 		goto fail;
+	store->max_pages_file = getenv("CRM_TEST_MAX_PAGES_FILE");
 	*out = store;
 	return CRM_OK;
 fail:
@@ -904,6 +909,35 @@ static int group_commit(struct store *store, struct crm_ctx *ctx)
 	return code;
 }
 
+/*
+ * RELIABILITY row 2 (disk full) without filling a disk: when the environment
+ * names CRM_TEST_MAX_PAGES_FILE (tests/api/reliability_test.py only), the
+ * writer's PRAGMA max_page_count follows the number in that file, re-read
+ * when the file changes, so a test shrinks the room a running server has
+ * and gives it back. Writers past it fail with SQLITE_FULL (507).
+ */
+static void test_max_pages(struct store *store, struct store_conn *conn)
+{
+	struct stat st;
+	if (stat(store->max_pages_file, &st) != 0)
+		return;
+	int64_t mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	if (mtime == store->max_pages_mtime)
+		return;
+	FILE *f = fopen(store->max_pages_file, "r");
+	long long pages = 0;
+	if (!f || fscanf(f, "%lld", &pages) != 1 || pages <= 0) {
+		if (f)
+			fclose(f);
+		return;
+	}
+	fclose(f);
+	char sql[64];
+	snprintf(sql, sizeof(sql), "PRAGMA max_page_count=%lld", pages);
+	sqlite3_exec(conn->db, sql, NULL, NULL, NULL);
+	store->max_pages_mtime = mtime;
+}
+
 /* For work on the writer outside a request (ANALYZE, checkpoints): the lock, with no group open. */
 static void writer_lock_alone(struct store *store)
 {
@@ -924,6 +958,8 @@ int store_begin(struct store *store, struct store_conn **out, struct crm_ctx *ct
 	struct store_conn *conn = store->writer;
 	if (store->group_open && sqlite3_get_autocommit(conn->db))
 		group_commit(store, ctx);   /* lost under the last request: its waiters learn it */
+	if (store->max_pages_file)
+		test_max_pages(store, conn);
 	int rc = SQLITE_OK;
 	if (!store->group_open) {
 		rc = run_control(conn, "BEGIN IMMEDIATE");

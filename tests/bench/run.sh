@@ -12,6 +12,8 @@
 #      (p50/p99)  vs  the raw index probes of the same check
 #   9. points: earn, post and redeem on one member and across 100,000 members, the balance at 1,000,000
 #      ledger rows (plugins/membership)  vs  raw inserts of the same rows and a raw SUM
+#  10. online backup of the $N-account database while a writer commits accounts (time, MB/s, the writer's
+#      commits/s during it)  vs  the writer alone; backup API vs VACUUM INTO; the restored copy compared
 set -e
 CRM=${CRM:-build/crm}
 BUILD=${BUILD:-build}
@@ -128,3 +130,7 @@ if [ -x /usr/bin/chromium ] && [ -d tests/ui/node_modules/playwright-core ]; the
 	kill $server 2>/dev/null; wait $server 2>/dev/null || true
 	trap - EXIT
 fi
+# last: its writer adds accounts to the bench database
+echo
+echo "== online backup of the $N-account database under a writer (crm backup; RELIABILITY row 5)"
+"$BUILD"/bench/bench_backup "$db" metadata plugins
