@@ -903,7 +903,11 @@ static int group_commit(struct store *store, struct crm_ctx *ctx)
 				run_control(conn, "ROLLBACK");
 		}
 	} else if (store->group_open) {
-		code = crm_error(ctx, CRM_EIO, "the transaction was rolled back: %s", sqlite3_errmsg(conn->db));
+		/* SQLite rolled it all back under the last request: the group fails as that request did
+		 * (a full disk is a 507 for all of them, not an internal error) */
+		int rc = sqlite3_errcode(conn->db);
+		code = store_sql_error(conn, rc == SQLITE_OK || rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_IOERR : rc,
+		                       ctx, "commit");
 	}
 	group_publish(store, code, code == CRM_OK ? NULL : ctx->message);
 	return code;
@@ -1004,7 +1008,7 @@ static int request_done(struct store *store, struct group_waiter *self, struct c
 		int code = group_commit(store, self ? ctx : &scratch);
 		crm_ctx_clear(&scratch);
 		pthread_mutex_unlock(&store->writer_lock);
-		return lost && self ? crm_error(ctx, CRM_EIO, "the transaction was rolled back") : code;
+		return code;
 	}
 	pthread_mutex_unlock(&store->writer_lock);
 	if (!self)
