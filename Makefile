@@ -94,6 +94,7 @@ run: all
 	@echo "  service_manager, service_agent (L1), service_agent2 (L2), service_agent3 (L3), marketing_manager, marketing_user,"
 	@echo "  channel_manager (approves partner1's and partner2's deal registrations), channel_manager2"
 	@echo "  (employees); partner1, partner2 (partners); consumer1, consumer2 (consumers). Service console: #/console/case"
+	@echo "  Field force: field_rep1 (today's route of visits; try it at phone size), field_rep2, field_manager (approves plans)"
 	$(CRM) serve --db var/demo.db --port $${PORT:-8080}
 
 test: all $(UNIT_BIN) $(FUZZ_BIN)
