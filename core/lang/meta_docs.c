@@ -539,7 +539,9 @@ static const struct key_doc key_docs[] = {
 	  "The state it leads to.", "to: qualification" },
 	{ "transition", "require", "field name or list of field names", "fields of the object", NULL,
 	  "Fields that must hold a value (not null, not an empty text) once the transition's submitted values are "
-	  "applied; each missing one is a 422 field error.",
+	  "applied; each missing one is a 422 field error. `GET /api/v1/meta` lists them with the transition, and "
+	  "the web UI's button asks for those the record lacks in a small form before it fires (a check-in's "
+	  "location: typed or the device's).",
 	  "require: [amount, close_date]" },
 	{ "transition", "when", "[expression](#expressions)", "over the record with the submitted values", NULL,
 	  "A guard: the transition fires only if it holds (else 422).", "when: \"amount > 0\"" },

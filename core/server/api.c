@@ -2258,6 +2258,13 @@ static void handle_meta(struct route_ctx *r)
 					"label", label_json(&tr->label, tr->name));
 				if (tr->message.count)
 					json_object_set_new(item, "message", label_json(&tr->message, ""));
+				/* the fields it requires: the UI asks for those the record lacks before it fires */
+				if (tr->require_count) {
+					json_t *require = json_array();
+					for (int k = 0; k < tr->require_count; k++)
+						json_array_append_new(require, json_string(tr->require[k]));
+					json_object_set_new(item, "require", require);
+				}
 				json_array_append_new(transitions, item);
 			}
 			json_array_append_new(flows, json_pack("{s:s, s:s, s:s, s:o}", "name", wf->name, "field", wf->field->name,

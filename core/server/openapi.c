@@ -436,6 +436,9 @@ static void add_meta_schemas(struct doc *d)
 	/* the button's label, and what a failed guard tells the user (meta_label: text or {en, zh}) */
 	json_object_set_new(json_object_get(transition, "properties"), "label", label_schema());
 	json_object_set_new(json_object_get(transition, "properties"), "message", label_schema());
+	/* the fields the transition requires (require:), when it has any */
+	json_object_set_new(json_object_get(transition, "properties"), "require",
+	                    json_pack("{s:s, s:{s:s}}", "type", "array", "items", "type", "string"));
 	json_t *object = json_pack("{s:s, s:[s,s,s,s,s,s,s,s], s:{s:{s:s}, s:o, s:{s:[s,s]}, s:{s:s, s:o},"
 	                           " s:{s:s, s:{s:s, s:[s], s:{s:{s:s}, s:{s:s}}}}, s:{s:s},"
 	                           " s:{s:s, s:{s:s, s:[s,s,s,s], s:{s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s, s:o}}}},"

@@ -34,7 +34,7 @@ const STRINGS = {
     at: 'When', by: 'Who', action: 'Action', changes: 'Changes', deleted: 'Deleted', c360: '360° view',
     confirmDelete: 'Move this record to the recycle bin?', saved: 'Saved', moved: 'Moved', refused: 'Refused',
     moveTo: 'Move to', rows: 'rows', of: 'of about', all: 'All', total: 'Total', by_: 'by', perMonth: 'by month',
-    fixErrors: 'Please correct the highlighted fields', noChart: 'No data', lang: '中文', transitions: 'Actions',
+    fixErrors: 'Please correct the highlighted fields', requiredValue: 'A value is required here', noChart: 'No data', lang: '中文', transitions: 'Actions',
     conflict: '{who} changed this record at {when}, after you opened it.', reloadKeep: 'Load their changes (yours stay in the form)',
     someone: 'Someone else', nowValue: 'Now saved', invalidInput: 'Not a valid value', actions: 'Plugin actions',
     searchAll: 'Search everything', results: 'Results for', noResults: 'Nothing found', searchHint: 'Type at least two characters',
@@ -92,7 +92,7 @@ const STRINGS = {
     at: '时间', by: '操作人', action: '操作', changes: '变更', deleted: '已删除', c360: '360° 视图',
     confirmDelete: '将此记录移入回收站？', saved: '已保存', moved: '已移动', refused: '被拒绝',
     moveTo: '移动到', rows: '条', of: '约共', all: '全部', total: '合计', by_: '按', perMonth: '按月',
-    fixErrors: '请更正标出的字段', noChart: '无数据', lang: 'English', transitions: '操作',
+    fixErrors: '请更正标出的字段', requiredValue: '此处必须填写', noChart: '无数据', lang: 'English', transitions: '操作',
     conflict: '{who} 在 {when} 修改了此记录（在您打开之后）。', reloadKeep: '载入对方的修改（您的输入保留在表单中）',
     someone: '其他人', nowValue: '当前已保存', invalidInput: '不是有效的值', actions: '插件操作',
     searchAll: '全局搜索', results: '搜索结果：', noResults: '没有找到', searchHint: '请至少输入两个字符',
@@ -989,6 +989,7 @@ async function viewRecord(view, o, id, full) {
   // the transition and plugin action buttons, refilled when the record is read again in place (saved
   // lines change what a guard sees: a quote's Submit needs a line)
   const transitionBar = h('div', { class: 'transitions', role: 'group', 'aria-label': t('transitions') });
+  const askBox = h('div', { class: 'transition-ask', 'data-test': 'transition-ask', hidden: true });
   const actionBar = h('div', { class: 'transitions plugin-actions', role: 'group', 'aria-label': t('actions') });
   // plugin actions declared for this object (plugin.yaml actions:) whose `when` holds: buttons too
   const actionDecl = (name) => (o.actions || []).find((a) => a.name === name) || { name };
@@ -996,15 +997,29 @@ async function viewRecord(view, o, id, full) {
     const transitions = Array.isArray(rec._transitions) ? rec._transitions : [];
     clear(transitionBar).append(...transitions.map((tr) => {
       const name = typeof tr === 'string' ? tr : tr.name;
-      return h('button', { type: 'button', 'data-transition': name, text: transitionLabel(o, name), on: { click: async () => {
+      // fires it with the values asked for: field errors go back to the form that asked
+      const fireWith = async (body) => {
         try {
-          const { data } = await api('POST', `/objects/${o.name}/${id}/transitions/${encodeURIComponent(name)}`, { body: {}, headers: { 'If-Match': etag } });
+          const { data } = await api('POST', `/objects/${o.name}/${id}/transitions/${encodeURIComponent(name)}`, { body, headers: { 'If-Match': etag } });
           if (data && data.status === 'pending_approval') {
             state.flash = { key: `${o.name}:${id}`, text: `${t('pending')}: ${transitionLabel(o, name)}` };
             toast(t('pending'));
           } else toast(t('saved'));
           render();
-        } catch (e) { message.textContent = transitionError(o, name, e); }
+          return null;
+        } catch (e) { message.textContent = transitionError(o, name, e); return e; }
+      };
+      return h('button', { type: 'button', 'data-transition': name, text: transitionLabel(o, name), on: { click: async () => {
+        // a transition whose require: names fields the record lacks asks for them first (a check-in's location)
+        const def = transitionOf(o, name);
+        const missing = ((def && def.require) || []).map((n) => fieldOf(o, n))
+          .filter((f) => f && editable(f) && (rec[f.name] == null || rec[f.name] === ''));
+        if (missing.length) {
+          clear(askBox).append(requireForm(o, name, missing, (body) => fireWith(body)));
+          askBox.hidden = false;
+          return;
+        }
+        await fireWith({});
       } } });
     }));
     transitionBar.hidden = !transitions.length;
@@ -1030,7 +1045,7 @@ async function viewRecord(view, o, id, full) {
   ];
   append(view, [h('div', { class: 'title' },
     h('div', null, h('p', { class: 'crumb' }, h('a', { href: `#/o/${o.name}`, text: objectLabel(o) })),
-      h('h1', { 'data-test': 'record-title', text: recordHeading(o, r) })), buttons), ...stagePaths, message, notice, transitionBar, actionBar]);
+      h('h1', { 'data-test': 'record-title', text: recordHeading(o, r) })), buttons), ...stagePaths, message, notice, transitionBar, askBox, actionBar]);
   if (!r.deleted_at) append(view, [await pendingApprovals(o, id), o.name === APPROVAL ? decisionBox(o, r, message) : null]);
   const grid = h('div', { class: full ? 'record full' : 'record' });
   for (const [title, fields] of groups) {
@@ -1367,6 +1382,52 @@ function refPicker(f, value, id) {
   wrap.addEventListener('focusout', (e) => { if (!wrap.contains(e.relatedTarget)) setTimeout(close, 100); });
   wrap.readValue = () => current;
   return wrap;
+}
+
+// The small form a transition's require: asks for (fields the record lacks) before it fires:
+// fire(body) posts the transition with the values and resolves to the error, if any, whose
+// field errors are shown beside the fields.
+function requireForm(o, name, fields, fire) {
+  const widgets = new Map();
+  const errors = new Map();
+  const form = h('form', { class: 'edit require-form', novalidate: true, 'data-test': `require-${name}` });
+  for (const f of fields) {
+    const wid = `rq-${name}-${f.name}`;
+    const w = widget(f, null, wid);
+    const err = h('span', { class: 'field-error', id: `rq-err-${f.name}`, 'aria-live': 'polite' });
+    const control = w.matches('input,select,textarea') ? w : w.querySelector('input,select,textarea');
+    if (control) control.setAttribute('aria-describedby', err.id);
+    widgets.set(f.name, w);
+    errors.set(f.name, err);
+    form.append(h('div', { class: `field type-${f.type}`, dataset: { field: f.name } },
+      h('label', { for: wid, text: `${fieldLabel(f)} *` }), w, err));
+  }
+  const go = h('button', { type: 'submit', class: 'primary', 'data-test': 'require-submit', text: transitionLabel(o, name) });
+  form.append(h('div', { class: 'actions' }, go));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const body = {};
+    let bad = null;
+    for (const f of fields) {
+      const w = widgets.get(f.name);
+      errors.get(f.name).textContent = '';
+      const problem = w.check ? w.check() : null;
+      const v = problem ? null : w.readValue();
+      if (problem || v == null || v === '') {
+        if (!problem) errors.get(f.name).textContent = t('requiredValue');
+        bad = bad || (problem ? problem.input : w.matches('input,select,textarea') ? w : w.querySelector('input,select,textarea'));
+      } else body[f.name] = v;
+    }
+    if (bad) { bad.focus(); return; }
+    go.disabled = true;
+    const ex = await fire(body);
+    go.disabled = false;
+    for (const fe of (ex && ex.problem && ex.problem.errors) || []) {
+      const err = fe.field && errors.get(fe.field);
+      if (err) err.textContent = fe.message;
+    }
+  });
+  return form;
 }
 
 // A point: latitude and longitude typed (checked as typed: -90..90, -180..180, both or neither) or
