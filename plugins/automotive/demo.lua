@@ -171,7 +171,7 @@ local function leads(models, dealers, now)
     if l.routing_state == "routed" then
       if i % 4 == 1 then
         crm.create("activity", { subject = "First call", kind = "call", status = "done", lead = l.id,
-          due_at = crm.datetime(now - math.random(1, 5) * 1800) })
+          due_at = crm.datetime(now + math.random(10, 150) * 60) })   -- the leads are made now: their first call follows
         crm.transition("lead", l.id, "work")
       elseif i % 7 == 2 then
         routing.route(l, "timeout", now)
@@ -184,7 +184,7 @@ local function leads(models, dealers, now)
   end
 end
 
-local function test_drives_and_orders(models, dealers, contacts)
+local function test_drives_and_orders(models, dealers, contacts, owners)
   local sellers = {}
   for _, d in ipairs(dealers) do if d.sales_capable then sellers[#sellers + 1] = d end end
   for i = 1, 90 do
@@ -193,6 +193,7 @@ local function test_drives_and_orders(models, dealers, contacts)
     local contact = contacts[(i * 7) % #contacts + 1]
     local offset = -math.random(1, 360)
     if i % 10 == 0 then offset = math.random(1, 14) end
+    if i % 9 == 0 then offset = -math.random(1, 4) end   -- this week's
     local td = crm.create("test_drive", { dealer = d.id, vehicle_model = model.id, contact = contact.id,
       slot_start = at(offset, 9 + math.random(0, 8)), consent = true })
     if offset < 0 then
@@ -207,7 +208,7 @@ local function test_drives_and_orders(models, dealers, contacts)
           crm.transition("test_drive", td.id, "complete", { feedback_score = math.random(3, 5),
             feedback = pick({ "Quiet and smooth", "Wants a longer range", "Loved the cockpit", "Compared with a rival" }) })
           td = crm.get("test_drive", td.id)
-          if math.random() < 0.35 and contact.account then
+          if math.random() < 0.35 and contact.account and not owners[contact.id] then
             local sold = day(offset + 10)
             local year = tonumber(sold:sub(1, 4))
             local order = crm.create("sales_order", { account = contact.account, opportunity = td.opportunity,
@@ -261,7 +262,7 @@ function M.run()
     for k = 1, visits do service(v, -math.floor(360 * k / (visits + 1)) - math.random(0, 20), pick(KINDS)) end
     if i % 4 == 1 then service(v, math.random(2, 20), "maintenance") end
   end
-  test_drives_and_orders(models, dealers, contacts)
+  test_drives_and_orders(models, dealers, contacts, taken)   -- the consumers keep their one car
   leads(models, dealers, now)
   -- the nearer Munich dealer is full: its cap is the leads it holds
   local full = crm.get("partner", dealers["MUC-01"].id)

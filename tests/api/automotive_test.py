@@ -291,6 +291,9 @@ class Suite(AsUsers):
         eq(self.get("dealer1", "vehicle", v["id"])["mileage"], km, "the odometer never goes back")
 
     def test_dealer_users_see_only_their_dealers_records(self):
+        # a fresh lead for each (the timer stories moved the demo's untouched leads on)
+        eq(self.lead(location=MUNICH)["preferred_dealer"], self.dealer["MUC-02"]["id"], "a lead for dealer1")
+        eq(self.lead(location=SHANGHAI)["preferred_dealer"], self.dealer["SHA-01"]["id"], "a lead for dealer2")
         for who, code in (("dealer1", "MUC-02"), ("dealer2", "SHA-01")):
             mine = self.dealer[code]["id"]
             for obj, field in (("test_drive", "dealer"), ("service_appointment", "dealer"), ("repair_order", "dealer"),
