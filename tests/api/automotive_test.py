@@ -152,7 +152,9 @@ class Suite(AsUsers):
     def test_the_lead_centre_reroutes_by_hand(self):
         lead = self.lead(location=MUNICH)
         act = "/objects/lead/%d/actions/automotive.reroute" % lead["id"]
-        problem(self.req("dealer1", "POST", act, {}), 403, "a dealer re-routes")
+        problem(self.req("dealer1", "POST", act, {}), 409, "a dealer re-routes (no button for them)")
+        check("automotive.reroute" not in self.get("dealer1", "lead", lead["id"]).get("_actions", []), "no button")
+        check("automotive.reroute" in self.get("lead_centre", "lead", lead["id"]).get("_actions", []), "the centre's button")
         r = self.req("lead_centre", "POST", act, {"dealer": self.dealer["HAM-01"]["id"]})
         eq(r.status, 200, "re-route to Hamburg: %s" % r.body[:300])
         l = self.get("admin", "lead", lead["id"])
