@@ -896,6 +896,14 @@ static const struct demo_user demo_users[] = {
 	  "employee", NULL },
 	{ "field_rep2", "Zhao Min", "Field Sales Representative", "Field Sales North", "field_manager", false,
 	  "field_rep", "employee", NULL },
+	/* the automotive pack's (--industry automotive): the brand's lead centre and brand manager, two dealers'
+	   users (plugins/automotive/demo.lua ties them to their dealers; consumer1 owns a vehicle) */
+	{ "lead_centre", "Hannah Vogel", "Lead Centre Agent", NULL, "admin", false, "lead_centre_agent", "employee", NULL },
+	{ "brand_manager", "Zhou Min", "Brand Manager Voltara", NULL, "admin", false, "brand_manager", "employee", NULL },
+	{ "dealer1", "Markus Huber", "Sales Consultant, Autohaus Sendling", NULL, NULL, false, "dealer_user", "partner",
+	  "autohaus-sendling.example" },
+	{ "dealer2", "Liu Yang", "Service Advisor, Shanghai Pudong", NULL, NULL, false, "dealer_user", "partner",
+	  "voltara-pudong.example" },
 };
 
 /*

@@ -1,11 +1,12 @@
 /*
  * vin - vehicle identification numbers (ISO 3779) for the automotive pack.
  *
- * A before-hook on vehicle normalises the VIN (upper case, no spaces or
+ * A before-hook on every object with a `vin` field (the vehicle, and the
+ * automotive pack's appointments and orders that name one) normalises the VIN (upper case, no spaces or
  * dashes), refuses one that is not 17 characters of 0-9 and A-Z without I,
  * O and Q, checks the check digit at position 9 (the North American scheme,
  * also used in China) unless config check_digit is false, and sets
- * model_year from position 10, using position 7 to tell the 1980-2009 cycle
+ * the vehicle's model_year from position 10, using position 7 to tell the 1980-2009 cycle
  * (a digit) from the 2010-2039 one (a letter).
  */
 #include <ctype.h>
@@ -57,7 +58,6 @@ static int vin_model_year(const char *vin)
 static int check_vin(void *data, struct crm_call *call, const char *object, const char *event)
 {
 	(void)data;
-	(void)object;
 	(void)event;
 	const char *given = host->get_text(call, CRM_VALUES, "vin");
 	if (!given)
@@ -96,7 +96,7 @@ static int check_vin(void *data, struct crm_call *call, const char *object, cons
 	}
 	int rc = host->set_text(call, "vin", vin);
 	int year = vin_model_year(vin);
-	if (rc == CRM_OK && year)
+	if (rc == CRM_OK && year && strcmp(object, "vehicle") == 0)
 		rc = host->set_int(call, "model_year", year);
 	return rc;
 }
@@ -111,8 +111,9 @@ int crm_plugin_init(const struct crm_host *h, struct crm_plugin *self)
 	self->version = "1.0.0";
 	const char *config = host->config_json(self);
 	check_digit = !strstr(config, "\"check_digit\":false");
-	int rc = host->on(self, "vehicle", "before_create", 0, check_vin, NULL);
+	/* every object: a VIN is checked wherever one is written (objects without the field never give one) */
+	int rc = host->on(self, "*", "before_create", 0, check_vin, NULL);
 	if (rc == CRM_OK)
-		rc = host->on(self, "vehicle", "before_update", 0, check_vin, NULL);
+		rc = host->on(self, "*", "before_update", 0, check_vin, NULL);
 	return rc;
 }

@@ -388,22 +388,25 @@ class AsUsers:
         return r.json["records"]
 
 
-def run_on_demo(name, make_suite, tests, records=30, seed=7, extra=None, metadata=None, prepare=None):
+def run_on_demo(name, make_suite, tests, records=30, seed=7, extra=None, metadata=None, prepare=None, industry=None):
     """Runs suite.test_setup, then each of tests (ONLY=substring picks some), against a real `crm serve`
     (with the flags in extra) on a fresh `crm demo` database of the shipped metadata/ and plugins/;
     make_suite(server, db). metadata(work) may return another metadata folder (a copy with fixtures);
-    prepare(db) runs on the demo database before the server starts (rows the API cannot write)."""
+    prepare(db) runs on the demo database before the server starts (rows the API cannot write);
+    industry names app.yaml's industry whose plugins both the demo and the server enable (--industry)."""
     work = tempdir("crm-%s-" % name)
     db = os.path.join(work, "demo.db")
+    flags = ["--industry", industry] if industry else []
 
     def start():
         meta = metadata(work) if metadata else os.path.join(ROOT, "metadata")
         subprocess.run([crm_binary(), "demo", "--db", db, "--records", str(records), "--seed", str(seed),
-                        "--metadata", meta, "--plugins", os.path.join(ROOT, "plugins")],
+                        "--metadata", meta, "--plugins", os.path.join(ROOT, "plugins")] + flags,
                        check=True, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         if prepare:
             prepare(db)
-        return Server(work, db=db, metadata=meta, plugins=os.path.join(ROOT, "plugins"), extra=extra).start(as_admin=False)
+        return Server(work, db=db, metadata=meta, plugins=os.path.join(ROOT, "plugins"),
+                      extra=list(extra or []) + flags).start(as_admin=False)
     return run_served(name, work, start, lambda server: make_suite(server, db), tests)
 
 

@@ -36,14 +36,16 @@ if [ ! -d tests/ui/node_modules/playwright-core ] || [ ! -d tests/ui/node_module
 	(cd tests/ui && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || fail "npm ci in tests/ui failed"
 fi
 rm -f tests/ui/screenshots/*.png
-# the main suite, then the service console's (console_test.mjs), the portals' (portal_test.mjs) and the
-# rep's day of the fieldforce package (fieldforce_test.mjs); the total
+# the main suite, then the service console's (console_test.mjs), the portals' (portal_test.mjs), the
+# rep's day of the fieldforce package (fieldforce_test.mjs) and the automotive pack's
+# (automotive_test.mjs); the total (a suite that printed no total counts as a failure)
 out=$(mktemp)
 CRM="$CRM" CHROMIUM="$CHROMIUM" node tests/ui/ui_test.mjs | tee "$out"
 CRM="$CRM" CHROMIUM="$CHROMIUM" node tests/ui/console_test.mjs | tee -a "$out"
 CRM="$CRM" CHROMIUM="$CHROMIUM" node tests/ui/portal_test.mjs | tee -a "$out"
 CRM="$CRM" CHROMIUM="$CHROMIUM" node tests/ui/fieldforce_test.mjs | tee -a "$out"
-grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | awk '{ p += $1; f += $3 } END { if (NR < 4) f++; print p " passed, " f " failed"; exit f > 0 }'
+CRM="$CRM" CHROMIUM="$CHROMIUM" node tests/ui/automotive_test.mjs | tee -a "$out"
+grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | awk '{ p += $1; f += $3 } END { if (NR < 5) f++; print p " passed, " f " failed"; exit f > 0 }'
 status=$?
 rm -f "$out"
 exit $status
