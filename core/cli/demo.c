@@ -887,6 +887,9 @@ static const struct demo_user demo_users[] = {
 	/* the membership package's (created only where the metadata has member_service) */
 	{ "member_service", "Lin Hui", "Member Care Lead", "Customer Service", "admin", false,
 	  "member_service", "employee", NULL },
+	/* the pharma pack's (--industry pharma): medical affairs sets sample limits and audits drops */
+	{ "compliance_officer", "Zhou Min", "Medical Affairs & Compliance Manager", NULL, "admin", false,
+	  "medical_compliance", "employee", NULL },
 };
 
 /*
