@@ -86,15 +86,17 @@ $(BUILD)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/driver.c $(BUILD)/libcrm.
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/driver.c $(BUILD)/libcrm.a $(LDLIBS)
 
+# make run INDUSTRY=pharma|automotive: that industry of metadata/app.yaml, in its own database
+INDUSTRY ?= base
+DEMO_DB = var/demo$(if $(filter base,$(INDUSTRY)),,-$(INDUSTRY)).db
 run: all
 	@mkdir -p var
-	@if [ ! -f var/demo.db ]; then echo "creating var/demo.db with demo data..."; \
-	  $(CRM) demo --db var/demo.db --records 1000 --seed 42 || exit 1; fi
-	@echo "demo logins (password demo1234): admin, sales_manager, sales_rep1..3, sales_director, finance,"
-	@echo "  service_manager, service_agent (L1), service_agent2 (L2), service_agent3 (L3), marketing_manager, marketing_user,"
-	@echo "  channel_manager (approves partner1's and partner2's deal registrations), channel_manager2"
-	@echo "  (employees); partner1, partner2 (partners); consumer1, consumer2 (consumers). Service console: #/console/case"
-	$(CRM) serve --db var/demo.db --port $${PORT:-8080}
+	@if [ ! -f $(DEMO_DB) ]; then echo "creating $(DEMO_DB) with demo data ($(INDUSTRY))..."; \
+	  $(CRM) --industry $(INDUSTRY) demo --db $(DEMO_DB) --records 1000 --seed 42 > /dev/null || exit 1; fi
+	@echo "demo logins (every password is demo1234):"
+	@$(CRM) --industry $(INDUSTRY) user list --db $(DEMO_DB)
+	@echo "service console: #/console/case. Other industries: make run INDUSTRY=pharma, make run INDUSTRY=automotive"
+	$(CRM) --industry $(INDUSTRY) serve --db $(DEMO_DB) --port $${PORT:-8080}
 
 test: all $(UNIT_BIN) $(FUZZ_BIN)
 	@CRM=$(CRM) BUILD=$(BUILD) sh tests/run.sh $(UNIT_BIN)

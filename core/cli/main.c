@@ -85,6 +85,8 @@ static const char usage[] =
 	"  --files DIR        attachments' files (default config files_dir, else the database path + .files)\n"
 	"  --metadata DIR     metadata directory (default metadata)\n"
 	"  --plugins DIR[:DIR...]  plugin folders, searched in order (default plugins)\n"
+	"  --industry NAME    run as that industry of app.yaml `industries:` (its plugins after `plugins:`);\n"
+	"                     default app.yaml `industry:`\n"
 	"  --help             this text\n"
 	"  --version          print the version\n";
 
@@ -106,7 +108,7 @@ struct cli {
 };
 
 enum {
-	OPT_DB = 256, OPT_METADATA, OPT_PLUGINS, OPT_PORT, OPT_BIND, OPT_THREADS, OPT_MAX_BODY,
+	OPT_DB = 256, OPT_METADATA, OPT_PLUGINS, OPT_INDUSTRY, OPT_PORT, OPT_BIND, OPT_THREADS, OPT_MAX_BODY,
 	OPT_NO_IF_MATCH, OPT_SECURE_COOKIES, OPT_QUIET, OPT_DRY_RUN, OPT_ALLOW_DESTRUCTIVE, OPT_FILTER, OPT_SORT,
 	OPT_FIELDS, OPT_RECORDS, OPT_SEED, OPT_HELP, OPT_VERSION, OPT_CONTACT,
 	OPT_STATS, OPT_LANG, OPT_I18N, OPT_MAX_CONNECTIONS, OPT_PER_IP, OPT_CONN_TIMEOUT, OPT_DEADLINE, OPT_LOGIN, OPT_ROLE, OPT_KIND, OPT_TEAM, OPT_MANAGER, OPT_NAME, OPT_EMAIL, OPT_PARTNER, OPT_USER,
@@ -118,6 +120,7 @@ static const struct option options[] = {
 	{ "db", required_argument, NULL, OPT_DB },
 	{ "metadata", required_argument, NULL, OPT_METADATA },
 	{ "plugins", required_argument, NULL, OPT_PLUGINS },
+	{ "industry", required_argument, NULL, OPT_INDUSTRY },
 	{ "port", required_argument, NULL, OPT_PORT },
 	{ "bind", required_argument, NULL, OPT_BIND },
 	{ "threads", required_argument, NULL, OPT_THREADS },
@@ -196,20 +199,37 @@ static int open_kernel(struct cli *cli, bool migrate, struct crm_kernel **out)
 static int cmd_check(struct cli *cli)
 {
 	/* metadata first (every error with file:line:column), then each enabled plugin */
-	if (plugin_check(cli->kernel.metadata_dir, cli->kernel.plugins_dir, stderr) != 0)
+	if (plugin_check(cli->kernel.metadata_dir, cli->kernel.plugins_dir, cli->kernel.industry, stderr) != 0)
 		return 1;
 	if (!cli->i18n)
 		return 0;
-	/* --i18n zh: every label a person reads that has no zh text; exit 1 if any */
-	struct meta *meta = NULL;
-	struct meta_diags diags = { 0 };
-	int code = meta_load(cli->kernel.metadata_dir, cli->kernel.plugins_dir, &meta, &diags);
-	meta_diags_free(&diags);
-	if (code != CRM_OK)
+	/* --i18n zh: every label a person reads that has no zh text, in the deployment and (without
+	 * --industry) in each industry's; exit 1 if any. A base label missing counts once per deployment. */
+	int missing = 0, count = 1;
+	char **industries = xcalloc(1, sizeof(*industries));
+	industries[0] = cli->kernel.industry ? xstrdup(cli->kernel.industry) : NULL;
+	for (int i = 0; i < count; i++) {
+		struct meta *meta = NULL;
+		struct meta_diags diags = { 0 };
+		int code = meta_load_industry(cli->kernel.metadata_dir, cli->kernel.plugins_dir, industries[i], &meta, &diags);
+		meta_diags_free(&diags);
+		if (code != CRM_OK) {
+			missing = -1;
+			break;
+		}
+		missing += meta_i18n_missing(meta, cli->i18n, stderr);
+		for (int j = 0; i == 0 && !cli->kernel.industry && j < meta->industry_count; j++) {
+			industries = xrealloc(industries, (size_t)(count + 1) * sizeof(*industries));
+			industries[count++] = xstrdup(meta->industries[j].name);
+		}
+		meta_free(meta);
+	}
+	for (int i = 0; i < count; i++)
+		free(industries[i]);
+	free(industries);
+	if (missing < 0)
 		return 1;
-	int missing = meta_i18n_missing(meta, cli->i18n, stderr);
 	fprintf(stderr, "%d label%s without a '%s' text\n", missing, missing == 1 ? "" : "s", cli->i18n);
-	meta_free(meta);
 	return missing ? 1 : 0;
 }
 
@@ -255,7 +275,9 @@ static int cmd_migrate(struct cli *cli)
 	struct crm_ctx ctx;
 	crm_ctx_init(&ctx, kernel, 0, NULL);
 	struct schema_plan *plan = NULL;
-	int code = schema_plan(kernel->store, &plan, &ctx);
+	int code = cli->allow_destructive ? CRM_OK : kernel_industry(kernel, INDUSTRY_CHECK, &ctx);
+	if (code == CRM_OK)
+		code = schema_plan(kernel->store, &plan, &ctx);
 	if (code == CRM_OK) {
 		schema_plan_print(plan, stdout);
 		if (!cli->dry_run && schema_plan_step_count(plan) > 0) {
@@ -263,6 +285,8 @@ static int cmd_migrate(struct cli *cli)
 			if (code == CRM_OK)
 				printf("applied %d steps\n", schema_plan_step_count(plan));
 		}
+		if (code == CRM_OK && !cli->dry_run)
+			code = kernel_industry(kernel, cli->allow_destructive ? INDUSTRY_SET : INDUSTRY_RECORD, &ctx);
 	}
 	if (code != CRM_OK)
 		fprintf(stderr, "crm migrate: %s\n", ctx.message);
@@ -597,6 +621,7 @@ int main(int argc, char **argv)
 		case OPT_DB: cli.kernel.db_path = optarg; break;
 		case OPT_METADATA: cli.kernel.metadata_dir = optarg; break;
 		case OPT_PLUGINS: cli.kernel.plugins_dir = optarg; break;
+		case OPT_INDUSTRY: cli.kernel.industry = optarg; break;
 		case OPT_PORT:
 			if (!parse_long(optarg, 0, 65535, &number))
 				return bad_number("port", optarg);

@@ -1559,11 +1559,13 @@ int plugin_cli_list(struct crm_kernel *kernel, bool stats, FILE *out)
 	return 0;
 }
 
-int plugin_check(const char *metadata_dir, const char *plugins_dir, FILE *out)
+/* One deployment (the base, or an industry's); *industries gets the names app.yaml declares, if asked. */
+static int check_deployment(const char *metadata_dir, const char *plugins_dir, const char *industry, FILE *out,
+                            char ***industries, int *industry_count)
 {
 	struct meta *meta = NULL;
 	struct meta_diags diags = { 0 };
-	int code = meta_load(metadata_dir, plugins_dir, &meta, &diags);
+	int code = meta_load_industry(metadata_dir, plugins_dir, industry, &meta, &diags);
 	meta_diags_print(&diags, out);
 	meta_diags_free(&diags);
 	if (code != CRM_OK) {
@@ -1595,8 +1597,27 @@ int plugin_check(const char *metadata_dir, const char *plugins_dir, FILE *out)
 	}
 	plugins_free(plugins);
 	events_free(kernel.events);
+	for (int i = 0; industries && i < meta->industry_count; i++) {
+		*industries = xrealloc(*industries, (size_t)(*industry_count + 1) * sizeof(**industries));
+		(*industries)[(*industry_count)++] = xstrdup(meta->industries[i].name);
+	}
 	meta_free(meta);
 	return code == CRM_OK ? 0 : 1;
+}
+
+int plugin_check(const char *metadata_dir, const char *plugins_dir, const char *industry, FILE *out)
+{
+	char **industries = NULL;
+	int count = 0;
+	int status = check_deployment(metadata_dir, plugins_dir, industry, out, industry ? NULL : &industries, &count);
+	/* without --industry, every industry app.yaml declares is a deployment to check too */
+	for (int i = 0; i < count; i++) {
+		fprintf(out, "industry %s: ", industries[i]);
+		status |= check_deployment(metadata_dir, plugins_dir, industries[i], out, NULL, NULL);
+		free(industries[i]);
+	}
+	free(industries);
+	return status;
 }
 
 /* Writes text to dir/name, replacing every "@NAME@" with name and "@SDK@" with sdk. */

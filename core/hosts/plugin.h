@@ -46,9 +46,10 @@ int plugin_cli_new(const char *plugins_dir, const char *name, const char *lang, 
 /*
  * `crm check`: validates the metadata and every enabled plugin (manifests,
  * order, code loads and registers against the metadata) without a database.
- * Prints "ok: ..." or the problems; returns 0 or 1.
+ * Prints "ok: ..." or the problems; returns 0 or 1. industry: that
+ * deployment only; NULL: app.yaml's, then each of its `industries:`.
  */
-int plugin_check(const char *metadata_dir, const char *plugins_dir, FILE *out);
+int plugin_check(const char *metadata_dir, const char *plugins_dir, const char *industry, FILE *out);
 /*
  * `crm plugin test NAME` (kernel_plugin_test, kernel.h, which opens the
  * kernel between these, so that the loader never calls the opener):

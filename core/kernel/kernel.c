@@ -59,6 +59,34 @@ static int load_secret(struct crm_kernel *kernel, struct crm_ctx *ctx)
 	return store_commit(conn, ctx);
 }
 
+int kernel_industry(struct crm_kernel *kernel, enum kernel_industry_mode mode, struct crm_ctx *ctx)
+{
+	const char *industry = kernel->meta->industry ? kernel->meta->industry : "generic";
+	struct store_conn *conn;
+	int code = store_begin(kernel->store, &conn, ctx);
+	if (code != CRM_OK)
+		return code;
+	char *recorded = NULL;
+	if (mode != INDUSTRY_SET && store_setting_get(conn, "industry", &recorded) == CRM_OK) {
+		bool same = strcmp(recorded, industry) == 0;
+		store_rollback(conn);
+		if (!same)
+			code = crm_error(ctx, CRM_EMETA, "the database was made for industry '%s', this deployment runs '%s': "
+			                 "use --industry %s (or another database)", recorded, industry, recorded);
+		free(recorded);
+		return code;
+	}
+	if (mode == INDUSTRY_CHECK) {
+		store_rollback(conn);
+		return CRM_OK;
+	}
+	if (store_setting_set(conn, "industry", industry) != CRM_OK) {
+		store_rollback(conn);
+		return crm_error(ctx, CRM_EIO, "cannot record the database's industry");
+	}
+	return store_commit(conn, ctx);
+}
+
 int kernel_open(const struct kernel_options *options, struct crm_kernel **out)
 {
 	FILE *log = options->log ? options->log : stderr;
@@ -71,8 +99,9 @@ int kernel_open(const struct kernel_options *options, struct crm_kernel **out)
 	const char *fault = getenv("CRM_TEST_FAULT");
 	kernel->fault_hidden_column = fault && strcmp(fault, "hidden_column") == 0;
 	struct meta_diags diags = { 0 };
-	int code = meta_load(options->metadata_dir ? options->metadata_dir : "metadata",
-	                     options->plugins_dir ? options->plugins_dir : "plugins", &kernel->meta, &diags);
+	int code = meta_load_industry(options->metadata_dir ? options->metadata_dir : "metadata",
+	                              options->plugins_dir ? options->plugins_dir : "plugins", options->industry,
+	                              &kernel->meta, &diags);
 	meta_diags_print(&diags, log);
 	meta_diags_free(&diags);
 	if (code != CRM_OK) {
@@ -97,6 +126,8 @@ int kernel_open(const struct kernel_options *options, struct crm_kernel **out)
 	crm_ctx_init(&ctx, kernel, 0, NULL);
 	struct schema_plan *plan = NULL;
 	if (!options->no_schema)
+		code = kernel_industry(kernel, INDUSTRY_CHECK, &ctx);
+	if (code == CRM_OK && !options->no_schema)
 		code = schema_plan(kernel->store, &plan, &ctx);
 	if (code == CRM_OK && plan && schema_plan_step_count(plan) > 0) {
 		if (!options->migrate) {
@@ -114,6 +145,8 @@ int kernel_open(const struct kernel_options *options, struct crm_kernel **out)
 	schema_plan_free(plan);
 	if (code == CRM_OK && !options->no_schema)
 		code = load_secret(kernel, &ctx);
+	if (code == CRM_OK && !options->no_schema && options->migrate)
+		code = kernel_industry(kernel, INDUSTRY_RECORD, &ctx);
 	if (code != CRM_OK) {
 		fprintf(log, "crm: %s\n", ctx.message);
 		crm_ctx_clear(&ctx);

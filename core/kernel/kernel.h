@@ -15,6 +15,7 @@ struct kernel_options {
 	const char *db_path;         /* default var/crm.db */
 	const char *metadata_dir;    /* default metadata */
 	const char *plugins_dir;     /* default plugins */
+	const char *industry;        /* crm --industry: app.yaml `industries:` entry; NULL = app.yaml `industry:` */
 	int readers;                 /* read-only connections (one per worker thread); 0 = 2 */
 	bool migrate;                /* apply additive schema changes at open (serve, import, demo) */
 	bool no_schema;              /* leave the schema alone (crm migrate plans it itself) */
@@ -39,6 +40,16 @@ void kernel_close(struct crm_kernel *kernel);
  * Prints "ok"/"FAIL" per test and "N passed, N failed". Returns 0 or 1.
  */
 int kernel_plugin_test(const char *metadata_dir, const char *plugins_dir, const char *name, FILE *out);
+/*
+ * A database belongs to one industry (app.yaml `industries:`): its schema
+ * holds that industry's objects. kernel_open refuses a database recorded
+ * for another industry before the schema diff would read as objects to drop
+ * (INDUSTRY_CHECK), and records the deployment's on a database that has none
+ * once the schema is applied (INDUSTRY_RECORD); `crm migrate
+ * --allow-destructive` moves a database to another industry (INDUSTRY_SET).
+ */
+enum kernel_industry_mode { INDUSTRY_CHECK, INDUSTRY_RECORD, INDUSTRY_SET };
+int kernel_industry(struct crm_kernel *kernel, enum kernel_industry_mode mode, struct crm_ctx *ctx);
 /* Periodic work (recycle bin retention, plugin jobs); the server calls it about once a second. */
 void kernel_tick(struct crm_kernel *kernel, time_t now);
 

@@ -134,7 +134,9 @@ static const char *const object_keys[] = {
 	"append_only", NULL,
 };
 static const char *const module_keys[] = {"name", "label", NULL};
-static const char *const app_keys[] = {"app", "industry", "languages", "plugins", "config", "signup", NULL};
+static const char *const app_keys[] = {"app", "industry", "industries", "languages", "plugins", "config", "signup",
+                                       NULL};
+static const char *const industry_keys[] = {"label", "plugins", NULL};
 static const char *const signup_keys[] = {"role", "template", "url", "expires_hours", NULL};
 /* app.yaml config.outbox (core/engine/outbox.c reads them) and one of its webhooks. */
 static const char *const outbox_keys[] = {
@@ -242,6 +244,7 @@ struct loader {
 	bool app_file;                /* file is app.yaml */
 	bool app_seen;
 	struct meta_pos *plugin_pos;  /* parallel to meta->plugins */
+	struct meta_pos industry_pos; /* app.yaml's `industry:`, else the document: where --industry is judged */
 	int staged_count, staged_cap;
 	struct staged_object *staged; /* load order; after the merge: definitions only, parallel to meta->objects */
 	int role_cap;
@@ -2088,9 +2091,13 @@ static void parse_languages(struct loader *ld, const struct ynode *node)
 	}
 }
 
-static void parse_plugins(struct loader *ld, const struct ynode *node)
+/*
+ * A `plugins:` list (app.yaml's or an industry's) appended to *list, each
+ * name's position to *pos; a name already in the list is an error.
+ */
+static void parse_plugin_list(struct loader *ld, const struct ynode *node, struct meta_plugin_ref **list, int *count,
+                              struct meta_pos **pos)
 {
-	struct meta *meta = ld->meta;
 	if (node->kind != YNODE_SEQUENCE) {
 		error_node(ld, node, "expected a list of plugin names or { name, version } for 'plugins'");
 		return;
@@ -2119,20 +2126,114 @@ static void parse_plugins(struct loader *ld, const struct ynode *node)
 		if (!name || (version_node && !version))
 			continue;
 		bool repeated = false;
-		for (int j = 0; j < meta->plugin_count && !repeated; j++) {
-			if (strcmp(meta->plugins[j].name, name) == 0) {
-				error_node(ld, name_node, "plugin '%s' is listed twice (first at line %d)", name,
-				           ld->plugin_pos[j].line);
+		for (int j = 0; j < *count && !repeated; j++) {
+			if (strcmp((*list)[j].name, name) == 0) {
+				error_node(ld, name_node, "plugin '%s' is listed twice (first at line %d)", name, (*pos)[j].line);
 				repeated = true;
 			}
 		}
 		if (repeated)
 			continue;
+		*list = xrealloc(*list, (size_t)(*count + 1) * sizeof(**list));
+		*pos = xrealloc(*pos, (size_t)(*count + 1) * sizeof(**pos));
+		(*list)[*count].name = xstrdup(name);
+		(*list)[*count].version_range = version ? xstrdup(version) : NULL;
+		(*pos)[*count] = node_pos(ld, name_node);
+		(*count)++;
+	}
+}
+
+/* `industries: { pharma: { label, plugins: [pharma] }, ... }` */
+static void parse_industries(struct loader *ld, const struct ynode *node)
+{
+	struct meta *meta = ld->meta;
+	if (node->kind != YNODE_MAPPING) {
+		error_node(ld, node, "expected a map of industry names to { label, plugins } for 'industries'");
+		return;
+	}
+	for (int i = 0; i < node->count; i += 2) {
+		const struct ynode *key = node->items[i], *value = node->items[i + 1];
+		const char *name = get_name(ld, key, "industries");
+		if (!name)
+			continue;
+		if (value->kind != YNODE_MAPPING) {
+			error_node(ld, value, "expected a map { label, plugins } for industry '%s'", name);
+			continue;
+		}
+		meta->industries = xrealloc(meta->industries, (size_t)(meta->industry_count + 1) * sizeof(*meta->industries));
+		struct meta_industry *industry = &meta->industries[meta->industry_count++];
+		memset(industry, 0, sizeof(*industry));
+		industry->name = xstrdup(name);
+		industry->pos = node_pos(ld, key);
+		struct meta_pos *pos = NULL;
+		for (int k = 0; k < value->count; k += 2) {
+			const struct ynode *ikey = value->items[k], *ivalue = value->items[k + 1];
+			if (!in_list(ikey->text, industry_keys))
+				error_unknown_key(ld, ikey, "industry", industry_keys);
+			else if (!strcmp(ikey->text, "label"))
+				parse_label(ld, ivalue, "label", &industry->label);
+			else
+				parse_plugin_list(ld, ivalue, &industry->plugins, &industry->plugin_count, &pos);
+		}
+		free(pos);
+		if (!industry->plugin_count)
+			error_node(ld, key, "industry '%s' needs 'plugins', a non-empty list", name);
+	}
+}
+
+/*
+ * The deployment's industry: `wanted` (crm --industry) or app.yaml's
+ * `industry:`. An `industries:` entry of that name appends its plugins to
+ * `plugins:`, so an industry pack may require and extend every base package.
+ * An `industry:` with no entry is a label only; --industry must name one,
+ * or `base` (also `generic`): app.yaml's plugins only.
+ */
+static void select_industry(struct loader *ld, const char *wanted)
+{
+	struct meta *meta = ld->meta;
+	if (wanted && (!strcmp(wanted, "base") || !strcmp(wanted, "generic"))) {
+		free(meta->industry);   /* the base deployment: app.yaml's plugins only */
+		meta->industry = xstrdup("generic");
+		return;
+	}
+	const char *name = wanted ? wanted : meta->industry;
+	if (!name)
+		return;
+	const struct meta_industry *industry = NULL;
+	for (int i = 0; i < meta->industry_count && !industry; i++)
+		if (!strcmp(meta->industries[i].name, name))
+			industry = &meta->industries[i];
+	if (!industry && wanted && !(meta->industry && !strcmp(meta->industry, wanted))) {
+		struct strbuf known = {0};
+		for (int i = 0; i < meta->industry_count; i++)
+			strbuf_printf(&known, "%s%s", i ? ", " : "", meta->industries[i].name);
+		struct meta_pos where = ld->industry_pos;
+		if (!where.file)
+			where = (struct meta_pos){"app.yaml", 0, 0};
+		error_at(ld, where, "--industry %s: app.yaml has no such industry (its industries: %s)", shown(ld, wanted),
+		         known.len ? known.data : "none");
+		strbuf_free(&known);
+		return;
+	}
+	if (wanted && (!meta->industry || strcmp(meta->industry, wanted) != 0)) {
+		free(meta->industry);
+		meta->industry = xstrdup(wanted);
+	}
+	for (int i = 0; industry && i < industry->plugin_count; i++) {
+		const struct meta_plugin_ref *ref = &industry->plugins[i];
+		int j = 0;
+		while (j < meta->plugin_count && strcmp(meta->plugins[j].name, ref->name) != 0)
+			j++;
+		if (j < meta->plugin_count) {
+			error_at(ld, industry->pos, "industry '%s' enables plugin '%s', which 'plugins' already lists (line %d)",
+			         industry->name, ref->name, ld->plugin_pos[j].line);
+			continue;
+		}
 		meta->plugins = xrealloc(meta->plugins, (size_t)(meta->plugin_count + 1) * sizeof(*meta->plugins));
 		ld->plugin_pos = xrealloc(ld->plugin_pos, (size_t)(meta->plugin_count + 1) * sizeof(*ld->plugin_pos));
-		meta->plugins[meta->plugin_count].name = xstrdup(name);
-		meta->plugins[meta->plugin_count].version_range = version ? xstrdup(version) : NULL;
-		ld->plugin_pos[meta->plugin_count] = node_pos(ld, name_node);
+		meta->plugins[meta->plugin_count].name = xstrdup(ref->name);
+		meta->plugins[meta->plugin_count].version_range = ref->version_range ? xstrdup(ref->version_range) : NULL;
+		ld->plugin_pos[meta->plugin_count] = industry->pos;
 		meta->plugin_count++;
 	}
 }
@@ -2318,6 +2419,7 @@ static void parse_app(struct loader *ld, const struct ynode *root)
 		return;
 	}
 	ld->app_seen = true;
+	ld->industry_pos = node_pos(ld, root);
 	for (int i = 0; i < root->count; i += 2) {
 		const struct ynode *key = root->items[i], *value = root->items[i + 1];
 		const char *text;
@@ -2327,12 +2429,15 @@ static void parse_app(struct loader *ld, const struct ynode *root)
 			if ((text = get_text(ld, value, "app")))
 				meta->app_name = xstrdup(text);
 		} else if (!strcmp(key->text, "industry")) {
+			ld->industry_pos = node_pos(ld, value);
 			if ((text = get_text(ld, value, "industry")))
 				meta->industry = xstrdup(text);
 		} else if (!strcmp(key->text, "languages")) {
 			parse_languages(ld, value);
 		} else if (!strcmp(key->text, "plugins")) {
-			parse_plugins(ld, value);
+			parse_plugin_list(ld, value, &meta->plugins, &meta->plugin_count, &ld->plugin_pos);
+		} else if (!strcmp(key->text, "industries")) {
+			parse_industries(ld, value);
 		} else if (!strcmp(key->text, "signup")) {
 			parse_signup(ld, value);
 		} else if (value->kind != YNODE_MAPPING) {
@@ -2848,6 +2953,7 @@ static const char *const notify_keys[] = { "notify", "message", "channel", "temp
 static const struct meta_key_table key_tables[] = {
 	{ "app", app_keys },
 	{ "app-plugin", plugin_keys },
+	{ "industry", industry_keys },
 	{ "signup", signup_keys },
 	{ "object", object_keys },
 	{ "module", module_keys },
@@ -6929,6 +7035,12 @@ static void load_directory(struct loader *ld, const char *dir, bool required, st
 int meta_load(const char *metadata_dir, const char *plugins_dir, struct meta **out,
               struct meta_diags *diags)
 {
+	return meta_load_industry(metadata_dir, plugins_dir, NULL, out, diags);
+}
+
+int meta_load_industry(const char *metadata_dir, const char *plugins_dir, const char *industry, struct meta **out,
+                       struct meta_diags *diags)
+{
 	struct meta_diags scratch;
 	struct loader ld;
 	struct strbuf path = {0};
@@ -6944,6 +7056,7 @@ int meta_load(const char *metadata_dir, const char *plugins_dir, struct meta **o
 	load_file(&ld, path.data, true);
 	struct meta_pos dir_pos = {metadata_dir, 1, 1};
 	load_directory(&ld, metadata_dir, true, dir_pos);
+	select_industry(&ld, industry);
 
 	/* Plugin object folders follow app.yaml's order; extensions do not care. */
 	for (int i = 0; i < ld.meta->plugin_count; i++) {
@@ -6987,6 +7100,7 @@ int meta_load_texts(int count, const char *const *names, const char *const *text
 		const char *text = texts[i] ? texts[i] : "";
 		load_text(&ld, name, text, strlen(text), strcmp(base_name(name), "app.yaml") == 0);
 	}
+	select_industry(&ld, NULL);
 	int status = loader_finish(&ld, out);
 	if (diags == &scratch)
 		meta_diags_free(&scratch);
@@ -6999,6 +7113,17 @@ void meta_free(struct meta *meta)
 		return;
 	free(meta->app_name);
 	free(meta->industry);
+	for (int i = 0; i < meta->industry_count; i++) {
+		struct meta_industry *industry = &meta->industries[i];
+		free(industry->name);
+		label_free(&industry->label);
+		for (int j = 0; j < industry->plugin_count; j++) {
+			free(industry->plugins[j].name);
+			free(industry->plugins[j].version_range);
+		}
+		free(industry->plugins);
+	}
+	free(meta->industries);
 	signup_free(meta->signup);
 	free_names(meta->languages, meta->language_count);
 	for (int i = 0; i < meta->plugin_count; i++) {

@@ -32,6 +32,9 @@ struct meta_diags {
  */
 int meta_load(const char *metadata_dir, const char *plugins_dir, struct meta **out,
               struct meta_diags *diags);
+/* The same for a deployment of industry (app.yaml `industries:`); NULL: app.yaml's `industry:`. */
+int meta_load_industry(const char *metadata_dir, const char *plugins_dir, const char *industry, struct meta **out,
+                       struct meta_diags *diags);
 /* Loads from in-memory YAML documents (tests, fuzzing). names[i] labels texts[i]. */
 int meta_load_texts(int count, const char *const *names, const char *const *texts,
                     struct meta **out, struct meta_diags *diags);

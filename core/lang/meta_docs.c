@@ -47,8 +47,14 @@ static const struct key_doc key_docs[] = {
 	{ "app", "app", "text", NULL, "crm",
 	  "The application's name, shown by `GET /api/v1/meta`.", "app: crm" },
 	{ "app", "industry", "text", NULL, NULL,
-	  "The industry pack the deployment is for (`generic`, `automotive`, ...), shown by `GET /api/v1/meta`.",
+	  "The industry the deployment is for (`generic`, `automotive`, ...), shown by `GET /api/v1/meta`. When "
+	  "`industries:` has an entry of that name, its plugins are enabled too. `crm --industry NAME` overrides "
+	  "it for one command (`crm --industry pharma demo`, `crm --industry pharma serve`) and must name an entry.",
 	  "industry: automotive" },
+	{ "app", "industries", "map of industry names to [industry entries](#industry)", NAME_WORDS, "none",
+	  "The industry packs one code base ships: each deployment runs the base `plugins:` plus its industry's. "
+	  "`crm check` checks the base deployment and then each industry's.",
+	  "industries:\n  pharma: { label: { en: Pharma, zh: 医药 }, plugins: [pharma] }" },
 	{ "app", "languages", "list of language codes",
 	  "codes of letters, digits, `_` and `-`, starting with a letter, at most 16 characters, each once", "[en]",
 	  "The languages labels are written in; the UI offers a switch between them.", "languages: [en, zh]" },
@@ -94,6 +100,14 @@ static const struct key_doc key_docs[] = {
 	  "commas must all hold", "any version",
 	  "The manifest's `version` must satisfy the range, or `crm check` and the server refuse to start.",
 	  "version: \"^1.0\"" },
+
+	{ "industry", "label", LABEL_TYPE, NULL, "the name",
+	  "The industry's name as people read it.", "label: { en: Automotive, zh: 汽车 }" },
+	{ "industry", "plugins", "list of plugin names or [plugin entries](#app-plugin)",
+	  "folders under `plugins/`, none of them in app.yaml's `plugins:`", "required",
+	  "The plugins a deployment of this industry enables after app.yaml's `plugins:`, in this order, so they "
+	  "may require and extend every base plugin. Their `demo` jobs run in `crm demo` after the base ones.",
+	  "plugins: [automotive]" },
 
 	/* ---- object */
 	{ "object", "object", "name", NAME_WORDS "; not starting with `_` or `sqlite_`", "required",
@@ -1283,6 +1297,15 @@ static const struct section_doc sections[] = {
 	  "plugins:\n"
 	  "  - sales\n"
 	  "  - { name: vin, version: \">=1.0 <2\" }\n",
+	  NULL },
+	{ "industry", "Industry entry (app.yaml `industries:`)",
+	  "One industry pack of the deployment: the plugins it adds to the base `plugins:` when the deployment runs "
+	  "as that industry (app.yaml `industry:`, or `crm --industry NAME` for one command). The base metadata and "
+	  "plugins stay the same; the industry's plugins extend them.",
+	  "industry: generic\n"
+	  "plugins: [sales, lead2cash, channel]\n"
+	  "industries:\n"
+	  "  automotive: { label: { en: Automotive, zh: 汽车 }, plugins: [automotive] }\n",
 	  NULL },
 	{ "object", "Object",
 	  "A kind of record: one table, one API path, one set of fields. Every object also has the "

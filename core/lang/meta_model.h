@@ -560,9 +560,23 @@ struct meta_signup {
 	struct meta_pos pos, role_pos, template_pos;
 };
 
+/*
+ * app.yaml `industries:` entry: the plugins a deployment of this industry
+ * enables after `plugins:` (selected by `industry:` or `crm --industry`).
+ */
+struct meta_industry {
+	char *name;
+	struct meta_label label;
+	int plugin_count;
+	struct meta_plugin_ref *plugins;
+	struct meta_pos pos;
+};
+
 struct meta {
 	char *app_name;
-	char *industry;
+	char *industry;           /* the deployment's: app.yaml `industry:`, or --industry */
+	int industry_count;
+	struct meta_industry *industries;   /* app.yaml `industries:` */
 	char **languages;         /* from app.yaml `languages:`; default [en] */
 	int language_count;
 	int plugin_count;

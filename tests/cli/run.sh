@@ -140,6 +140,37 @@ else fail demo_same_seed_same_data "exports differ or are empty"; fi
 if [ "$(crm export account --db "$work/demo1.db" --fields name 2>/dev/null | wc -l)" -eq 41 ]; then ok demo_makes_the_asked_number_of_accounts
 else fail demo_makes_the_asked_number_of_accounts "wrong count"; fi
 
+# --- industries: a deployment's industry adds its plugins; a database keeps the industry it was made for
+cp -r "$work/metadata" "$work/ind"
+mkdir -p "$work/indplug/fleet/objects"
+printf 'name: fleet\nversion: 1.0.0\ndescription: "a test industry pack"\nrequires: { kernel: ">=0.1" }\n' \
+	> "$work/indplug/fleet/plugin.yaml"
+printf 'object: truck\nlabel: { en: Truck, zh: 卡车 }\nlabel_plural: { en: Trucks, zh: 卡车 }\nfields:\n  plate: { type: text, label: { en: Plate, zh: 车牌 } }\n' \
+	> "$work/indplug/fleet/objects/truck.yaml"
+sed -i 's/^industry: .*/industry: generic\nindustries:\n  fleet: { label: { en: Fleets, zh: 车队 }, plugins: [fleet] }/' \
+	"$work/ind/app.yaml"
+ind() { "$CRM" --metadata "$work/ind" --plugins "$work/plugins:$work/indplug" "$@"; }
+if ind check > "$work/out" 2>&1 && grep -q '^industry fleet: ok: ' "$work/out" \
+   && ind check --i18n zh > "$work/out" 2>&1; then ok check_checks_every_industry
+else fail check_checks_every_industry "$(cat "$work/out")"; fi
+if ind --industry fleet migrate --db "$work/fleet.db" > "$work/out" 2>&1 \
+   && [ "$(sqlite3 "$work/fleet.db" "select count(*) from sqlite_master where name = 'truck'")" = 1 ] \
+   && [ "$(sqlite3 "$work/fleet.db" "select value from _crm_settings where key = 'industry'")" = fleet ]; then
+	ok industry_adds_its_plugins_objects
+else fail industry_adds_its_plugins_objects "$(cat "$work/out")"; fi
+if ind serve --db "$work/fleet.db" --port 0 > "$work/out" 2>&1; then fail database_keeps_its_industry "exit 0"
+elif grep -q "the database was made for industry 'fleet', this deployment runs 'generic': use --industry fleet" "$work/out"; then
+	ok database_keeps_its_industry
+else fail database_keeps_its_industry "$(cat "$work/out")"; fi
+if ind --industry retail check > "$work/out" 2>&1; then fail unknown_industry_is_refused "exit 0"
+elif grep -q "app.yaml:[0-9]*:[0-9]*: error: --industry retail: app.yaml has no such industry (its industries: fleet)" "$work/out"; then
+	ok unknown_industry_is_refused
+else fail unknown_industry_is_refused "$(cat "$work/out")"; fi
+if ind --industry base migrate --db "$work/base.db" > "$work/out" 2>&1 \
+   && [ "$(sqlite3 "$work/base.db" "select count(*) from sqlite_master where name = 'truck'")" = 0 ]; then
+	ok industry_base_is_the_plugins_list
+else fail industry_base_is_the_plugins_list "$(cat "$work/out")"; fi
+
 # --- users and tokens
 db=$work/demo1.db
 if echo "a-long-password" | crm user add --login cli_rep --role sales_rep --db "$db" > "$work/out" 2>&1 \

@@ -1447,6 +1447,79 @@ static void test_load_directory_with_plugins_from_disk(void)
 	ASSERT_EQ(system(path), 0);
 }
 
+/* app.yaml `industries:`: the selected industry's plugins load after `plugins:`; --industry must name one. */
+static void test_industries(void)
+{
+	char root[] = "/tmp/crm_test_industry_XXXXXX";
+	ASSERT(mkdtemp(root) != NULL);
+	char metadata[128], plugins[128], dir[192], path[512];
+	snprintf(metadata, sizeof(metadata), "%s/metadata", root);
+	snprintf(plugins, sizeof(plugins), "%s/plugins", root);
+	ASSERT(mkdir(metadata, 0700) == 0 && mkdir(plugins, 0700) == 0);
+	const char *names[] = { "sales", "pharma", "automotive" };
+	for (int i = 0; i < 3; i++) {
+		snprintf(dir, sizeof(dir), "%s/%s", plugins, names[i]);
+		ASSERT(mkdir(dir, 0700) == 0);
+		snprintf(dir, sizeof(dir), "%s/%s/objects", plugins, names[i]);
+		ASSERT(mkdir(dir, 0700) == 0);
+		snprintf(path, sizeof(path), "object: %s_thing\nfields:\n  name: { type: text }\n", names[i]);
+		write_file(dir, "thing.yaml", path);
+	}
+	write_file(metadata, "app.yaml",
+		"app: demo\nindustry: generic\nplugins: [sales]\n"
+		"industries:\n"
+		"  pharma: { label: { en: Pharma, zh: 医药 }, plugins: [pharma] }\n"
+		"  automotive: { plugins: [{ name: automotive, version: \">=0\" }] }\n");
+	struct meta *meta = NULL;
+	struct meta_diags diags;
+
+	/* the base deployment: no industry plugin, both industries known */
+	int rc = meta_load(metadata, plugins, &meta, &diags);
+	ASSERT_LOADED(rc, diags);
+	ASSERT_EQ(meta->plugin_count, 1);
+	ASSERT_EQ(meta->industry_count, 2);
+	ASSERT_STR_EQ(meta->industries[0].label.text[1], "医药");
+	ASSERT(meta_find_object(meta, "pharma_thing") == NULL);
+	meta_free(meta);
+	meta_diags_free(&diags);
+
+	/* --industry automotive: its plugin after the base ones, its objects loaded */
+	rc = meta_load_industry(metadata, plugins, "automotive", &meta, &diags);
+	ASSERT_LOADED(rc, diags);
+	ASSERT_STR_EQ(meta->industry, "automotive");
+	ASSERT_EQ(meta->plugin_count, 2);
+	ASSERT_STR_EQ(meta->plugins[1].name, "automotive");
+	ASSERT_STR_EQ(meta->plugins[1].version_range, ">=0");
+	ASSERT(meta_find_object(meta, "automotive_thing") != NULL);
+	ASSERT(meta_find_object(meta, "pharma_thing") == NULL);
+	meta_free(meta);
+	meta_diags_free(&diags);
+
+	/* an unknown --industry names the known ones, at app.yaml's `industry:` */
+	rc = meta_load_industry(metadata, plugins, "retail", &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	snprintf(path, sizeof(path), "%s/app.yaml", metadata);
+	ASSERT_DIAG(diags, path, 2, 11, "--industry retail: app.yaml has no such industry (its industries: pharma, automotive)");
+	meta_diags_free(&diags);
+
+	/* app.yaml's industry selects its entry too; a plugin both in plugins and the industry's is an error */
+	write_file(metadata, "app.yaml",
+		"app: demo\nindustry: pharma\nplugins: [sales, pharma]\n"
+		"industries:\n  pharma: { plugins: [pharma] }\n  empty: { label: x }\n  bad: [pharma]\n"
+		"  worse: { plugins: pharma, colour: red }\n");
+	rc = meta_load(metadata, plugins, &meta, &diags);
+	ASSERT_EQ(rc, CRM_EMETA);
+	ASSERT_DIAG(diags, path, 6, 3, "industry 'empty' needs 'plugins', a non-empty list");
+	ASSERT_DIAG(diags, path, 7, 8, "expected a map { label, plugins } for industry 'bad'");
+	ASSERT_DIAG(diags, path, 8, 21, "expected a list of plugin names");
+	ASSERT_DIAG(diags, path, 8, 29, "unknown key 'colour'");
+	ASSERT_DIAG(diags, path, 5, 3, "industry 'pharma' enables plugin 'pharma', which 'plugins' already lists (line 3)");
+	meta_diags_free(&diags);
+
+	snprintf(path, sizeof(path), "rm -rf '%s'", root);
+	ASSERT_EQ(system(path), 0);
+}
+
 /* ------------------------------------------------------------------- roles */
 
 /* Objects the role tests refer to; roles come in a second file. */
@@ -2344,6 +2417,7 @@ static struct test_case tests[] = {
 	{"limits_on_depth_and_size", test_limits_on_depth_and_size},
 	{"version_changes_with_the_text", test_version_changes_with_the_text},
 	{"load_directory_with_plugins_from_disk", test_load_directory_with_plugins_from_disk},
+	{"industries", test_industries},
 	{"valid_role_loads_with_levels_expressions_and_field_access",
 	 test_valid_role_loads_with_levels_expressions_and_field_access},
 	{"unknown_right_in_role_object_lists_the_allowed_keys", test_unknown_right_in_role_object_lists_the_allowed_keys},
