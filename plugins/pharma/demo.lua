@@ -100,6 +100,9 @@ local PAST = {
 }
 -- visits checked in (days ago) whose call report is still due: filed now, they are late (the 48-hour rule)
 local OPEN = { { 6, 3 }, { 8, 4 }, { 14, 3 } }
+-- visits whose report was filed days late, with the reason
+local LATE = { { 10, 6, "Two days at the provincial gastroenterology congress, then the weekend" },
+               { 17, 5, "Pharmacy visit logged from the paper form after a phone outage" } }
 
 -- the day `days` ago at hour:minute, as a datetime
 local function at(days, hour)
@@ -127,7 +130,8 @@ local function visits(year, hcps, products)
     local days = math.min(v[2], (crm.now() - drops.seconds(jan1 .. "T00:00:00Z")) // DAY)
     local visit = checked_in(hcp, account_of(hcp), days, 9 + k % 7)
     crm.create("call_report", { visit = visit.id, key_message = "Efficacy and safety data of the latest trial",
-      outcome = k % 3 == 0 and "neutral" or "positive", next_step = k % 2 == 0 and "Send the trial summary" or nil })
+      outcome = k % 3 == 0 and "neutral" or "positive", next_step = k % 2 == 0 and "Send the trial summary" or nil,
+      owner = hcp.owner })
     local started = at(days, 9 + k % 7)
     crm.update("visit", visit.id, { checked_in_at = started })
     for i = 3, #v do
@@ -145,6 +149,16 @@ local function visits(year, hcps, products)
     local hcp = hcps[v[1]]
     local visit = checked_in(hcp, account_of(hcp), v[2], 14)
     crm.update("visit", visit.id, { checked_in_at = at(v[2], 14) })
+  end
+  for _, v in ipairs(LATE) do
+    local hcp = hcps[v[1]]
+    local visit = checked_in(hcp, account_of(hcp), v[2], 11)
+    local started = at(v[2], 11)
+    crm.update("visit", visit.id, { checked_in_at = started })
+    crm.create("call_report", { visit = visit.id, key_message = "Dosing in elderly patients", outcome = "neutral",
+      late_reason = v[3], owner = hcp.owner })
+    crm.transition("visit", visit.id, "check_out")
+    crm.update("visit", visit.id, { checked_out_at = crm.datetime(drops.seconds(started) + 20 * 60), duration_min = 20 })
   end
 end
 

@@ -147,6 +147,8 @@ printf 'name: fleet\nversion: 1.0.0\ndescription: "a test industry pack"\nrequir
 	> "$work/indplug/fleet/plugin.yaml"
 printf 'object: truck\nlabel: { en: Truck, zh: 卡车 }\nlabel_plural: { en: Trucks, zh: 卡车 }\nfields:\n  plate: { type: text, label: { en: Plate, zh: 车牌 } }\n' \
 	> "$work/indplug/fleet/objects/truck.yaml"
+# (the shipped packs' own industries are left out of the copy: fleet is its only one)
+sed -i '/^industries:/,/^[^ ]/{/^industries:/d;/^  /d}' "$work/ind/app.yaml"
 sed -i 's/^industry: .*/industry: generic\nindustries:\n  fleet: { label: { en: Fleets, zh: 车队 }, plugins: [fleet] }/' \
 	"$work/ind/app.yaml"
 ind() { "$CRM" --metadata "$work/ind" --plugins "$work/plugins:$work/indplug" "$@"; }
