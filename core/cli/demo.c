@@ -835,6 +835,9 @@ static const struct demo_team demo_teams[] = {
 	  "service_manager" },
 	{ "Expert Support L3", "Third-line engineering: defects, data repairs, root causes", "service_manager" },
 	{ "Field Service", "On-site installation and repair engineers", "service_manager" },
+	/* the fieldforce package's two field sales teams, one manager (plugins/fieldforce/demo.lua) */
+	{ "Field Sales East", "Field reps visiting accounts in Shanghai and the east", "field_manager" },
+	{ "Field Sales North", "Field reps visiting accounts in Beijing and the north", "field_manager" },
 };
 
 struct demo_user {
@@ -887,9 +890,12 @@ static const struct demo_user demo_users[] = {
 	/* the membership package's (created only where the metadata has member_service) */
 	{ "member_service", "Lin Hui", "Member Care Lead", "Customer Service", "admin", false,
 	  "member_service", "employee", NULL },
-	/* the pharma pack's (--industry pharma): medical affairs sets sample limits and audits drops */
-	{ "compliance_officer", "Zhou Min", "Medical Affairs & Compliance Manager", NULL, "admin", false,
-	  "medical_compliance", "employee", NULL },
+	/* the fieldforce package's: the rep's day, the manager approves plans (plugins/fieldforce/demo.lua) */
+	{ "field_manager", "Chen Jing", "Field Sales Manager", NULL, "admin", false, "field_manager", "employee", NULL },
+	{ "field_rep1", "Li Wei", "Field Sales Representative", "Field Sales East", "field_manager", false, "field_rep",
+	  "employee", NULL },
+	{ "field_rep2", "Zhao Min", "Field Sales Representative", "Field Sales North", "field_manager", false,
+	  "field_rep", "employee", NULL },
 };
 
 /*

@@ -1,13 +1,14 @@
 -- fieldforce (外勤): the check-in and check-out stamps of visit_flow, the
--- call report's follow-up task, and the target list's coverage.
+-- call report's follow-up task, and the target list's coverage (targets.lua).
 local geo = require("geo")
+local targets = require("targets")
 local sys = crm.as_system
 
 local function radius() return tonumber(crm.config.radius_m) or 200 end
 local function strict() return crm.config.strict == true end
 
 -- check_in (do: fieldforce.stamp_check_in): the time, the distance to the account's location
--- (the kernel's distance(), rounded to the metre) and whether it is within the radius.
+-- (the kernel's distance() in whole metres) and whether it is within the radius.
 crm.action("stamp_check_in", function(visit, ctx, args)
   if not visit then crm.error("invalid", "stamp_check_in works on a visit") end
   local values = type(args) == "table" and type(args.values) == "table" and args.values or {}
@@ -15,7 +16,7 @@ crm.action("stamp_check_in", function(visit, ctx, args)
   if point == nil or point == crm.null then point = visit.check_in_geo end
   local account = sys(crm.get, "account", visit.account)
   local stamp = geo.judge(point, account and account.location, radius(), strict())
-  if stamp.refused then crm.error("invalid", stamp.note, "check_in_geo") end
+  if stamp.refused then crm.error("invalid", stamp.check_in_note, "check_in_geo") end
   stamp.checked_in_at = (type(args) == "table" and args.now) or crm.datetime()
   stamp.refused = nil
   sys(crm.update, "visit", visit.id, stamp)
@@ -52,34 +53,8 @@ crm.action("stamp_check_out", function(visit, ctx, args)
   sys(crm.update, "visit", visit.id, { checked_out_at = now, duration_min = duration and math.max(duration, 0) or crm.null })
 end)
 
--- The first day of the month after `month` (YYYY-MM-01).
-local function next_month(month)
-  local y, m = tonumber(month:sub(1, 4)), tonumber(month:sub(6, 7))
-  if m == 12 then y, m = y + 1, 1 else m = m + 1 end
-  return string.format("%04d-%02d-01", y, m)
-end
-
--- A completed visit counts for the rep's targets on its account (the account-wide one, or
--- that contact's): the day of the last visit and the completed visits of its month.
-local function count_for_targets(visit)
-  local day = (visit.checked_in_at or crm.datetime()):sub(1, 10)
-  local month = day:sub(1, 7) .. "-01"
-  local rep, account = math.tointeger(visit.owner), math.tointeger(visit.account)
-  local targets = crm.query("visit_target", { filter = "rep = " .. rep .. " and account = " .. account, limit = 100 })
-  for _, target in ipairs(targets) do
-    if target.contact == nil or target.contact == visit.contact then
-      local filter = "owner = " .. rep .. " and account = " .. account .. " and status = 'completed'"
-        .. " and checked_in_at >= '" .. month .. "' and checked_in_at < '" .. next_month(month) .. "'"
-      if target.contact then filter = filter .. " and contact = " .. math.tointeger(target.contact) end
-      if target.last_visited_on == nil or target.last_visited_on <= day then
-        crm.update("visit_target", target.id, { last_visited_on = day, visits_last_month = crm.count("visit", filter) })
-      end
-    end
-  end
-end
-
 crm.on("visit", "after_transition", function(visit, _, ctx)
-  if visit.status == "completed" and visit.owner then sys(count_for_targets, visit) end
+  if visit.status == "completed" and visit.owner then sys(targets.count_for_visit, visit) end
 end)
 
 -- The call report's next step becomes the rep's follow-up task on the account, due on the
@@ -114,3 +89,5 @@ crm.on("call_report", "before_create", function(new)
     error({ field = "visit", message = "Check in to the visit before writing its call report" })
   end
 end)
+
+require("demo")

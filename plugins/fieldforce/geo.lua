@@ -1,8 +1,8 @@
 -- The check-in's judgement, without the database: the distance between two
 -- points as the kernel's distance() computes it (core/lang/expr.c: haversine on
 -- the mean Earth radius, atan2, the short way round the antimeridian; the
--- same libm calls on the same doubles give the same metres), rounded to the
--- metre, and the verdict against the radius.
+-- same libm calls on the same doubles give the same metres), in whole metres (truncated: 72.6 m is 72), and
+-- the verdict against the radius.
 local M = {}
 
 local EARTH_RADIUS = 6371008.8
@@ -32,7 +32,7 @@ function M.judge(point, location, radius, strict)
     return { distance_m = crm.null, geo_ok = crm.null,
              check_in_note = "The account has no location: checked in without verifying the distance" }
   end
-  local metres = math.floor(M.distance(point.lat, point.lng, location.lat, location.lng) + 0.5)
+  local metres = math.floor(M.distance(point.lat, point.lng, location.lat, location.lng))
   if metres <= radius then
     return { distance_m = metres, geo_ok = true, check_in_note = crm.null }
   end

@@ -28,7 +28,8 @@ API = "/api/v1"
 PASSWORD = "demo1234"
 DEMO_USERS = ["admin", "sales_manager", "sales_rep1", "sales_rep2", "sales_rep3", "service_agent",
               "marketing_user", "partner1", "partner2", "consumer1", "consumer2", "sales_director", "finance",
-              "marketing_manager", "channel_manager", "channel_manager2", "member_service"]
+              "marketing_manager", "channel_manager", "channel_manager2", "member_service",
+              "field_manager", "field_rep1", "field_rep2"]
 # the lead2cash package's objects (plugins/lead2cash/objects/roles.yaml)
 L2C = ["product", "price_book_entry", "quote", "quote_line", "sales_order", "order_line", "payment", "contract",
        "account_plan", "contact_role", "presales_request", "forecast"]
@@ -39,9 +40,11 @@ MKT = ["sales_plan", "plan_target", "market_budget", "expense", "expense_line", 
 CHN = ["deal_registration", "partner_coverage", "certification", "training_course", "partner_program"]
 # the membership package's objects (plugins/membership/objects/roles.yaml)
 MEM = ["loyalty_program", "member_tier", "earn_rule", "reward", "member", "points_ledger", "points_lot", "redemption"]
+# the fieldforce package's objects (plugins/fieldforce/objects/roles.yaml)
+FF = ["territory", "visit_target", "visit_plan", "visit", "call_report"]
 # the outbox (metadata/outbox.yaml): admins only; the suite queues two messages due in 2100, so that
 # the server's delivery thread leaves them (and the database digests) alone
-OBJECTS = ["account", "contact", "lead", "opportunity", "activity"] + L2C + MKT + CHN + MEM + ["outbox_message"]
+OBJECTS = ["account", "contact", "lead", "opportunity", "activity"] + L2C + MKT + CHN + MEM + FF + ["outbox_message"]
 METADATA_DIR = os.path.join(ROOT, "metadata")
 PLUGINS_DIR = os.path.join(ROOT, "plugins")
 
@@ -170,6 +173,8 @@ class Suite:
         every = {r["id"] for r in recs}
         if obj == "outbox_message":
             return every if role == "admin" else None
+        if obj in FF or role in ("field_rep", "field_manager"):
+            return self.expected_fieldforce(me, obj, recs, every)
         if obj in MEM or role == "member_service" or (role == "consumer" and obj in ("sales_order", "order_line")):
             return self.expected_membership(me, obj, recs, every)
         if role in ("admin", "sales_director"):
@@ -226,6 +231,24 @@ class Suite:
                 return {r["id"] for r in recs if e and r.get("email") == e}
             return None
         raise AssertionError("no rule for role %s" % role)
+
+    def expected_fieldforce(self, me, obj, recs, every):
+        """The fieldforce package's objects and roles (plugins/fieldforce/objects/roles.yaml): closed to the others."""
+        role = me["role"]
+        if role == "admin":
+            return every
+        if role not in ("field_rep", "field_manager"):
+            return None
+        team = self.team_of(me["login"])
+        if obj in ("account", "contact"):
+            return every
+        if obj in ("activity", "visit", "call_report") or (obj == "visit_plan" and role == "field_manager"):
+            return {r["id"] for r in recs if r["owner"] in team}
+        if obj in ("territory", "visit_target"):
+            return every if role == "field_manager" else {r["id"] for r in recs if r["rep"] == me["id"]}
+        if obj == "visit_plan":
+            return {r["id"] for r in recs if r["rep"] == me["id"]}
+        return None
 
     def expected_channel(self, me, obj, recs, every):
         """The channel package's objects, and what its channel_manager role reads of the others."""

@@ -53,6 +53,8 @@ ISSUED = ("FROM points_ledger WHERE deleted_at IS NULL AND status = 'posted' AND
           "AND created_at >= :start AND created_at < :after {people}")
 REDEEMED = ("FROM redemption WHERE deleted_at IS NULL AND status != 'cancelled' AND created_at >= :start "
             "AND created_at < :after {people}")
+# the fieldforce package's visits, by their planned start (owner: the rep)
+VISITS = "FROM visit WHERE deleted_at IS NULL AND planned_start >= :start AND planned_start < :after {people}"
 SQL = {
     "won_revenue": "SELECT coalesce(sum(amount), 0) " + WON,
     "deals_won": "SELECT count(*) " + WON,
@@ -147,6 +149,15 @@ SQL = {
     "points_redeemed": "SELECT coalesce(sum(points), 0) " + REDEEMED,
     "burn_rate": "SELECT 100.0 * (SELECT coalesce(sum(points), 0) " + REDEEMED + ") / nullif((SELECT coalesce(sum(points), 0) "
                  + ISSUED + "), 0)",
+    # the fieldforce package's (plugins/fieldforce/objects/kpis.yaml): visits by their planned start; calls per day
+    # are the completed visits of the month up to the day asked, over those days
+    "visits_planned": "SELECT count(*) " + VISITS + " AND status != 'cancelled'",
+    "visits_completed": "SELECT count(*) " + VISITS + " AND status = 'completed'",
+    "visits_verified": "SELECT count(*) " + VISITS + " AND status = 'completed' AND geo_ok = 1",
+    "visit_completion": "SELECT 100.0 * sum(status = 'completed') / nullif(sum(status != 'cancelled'), 0) " + VISITS,
+    "avg_visit_minutes": "SELECT avg(duration_min) " + VISITS + " AND status = 'completed'",
+    "calls_per_day": "SELECT count(*) * 1.0 / nullif(:days, 0) " + VISITS.replace(":after", ":window")
+                     + " AND status = 'completed'",
 }
 # the kpis of the audit trail, and the formulas over them: `team` is the manager tree, `all` an admin's only
 AUDIT = {"active_users", "active_users_per_day", "records_created", "records_updated", "records_created_per_user",
