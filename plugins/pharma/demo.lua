@@ -46,7 +46,7 @@ local HCPS = {
   -- consent, rep (1..3)
   { "sh1", "王建国", nil, "心内科主任医师", "cardiology", "110310000012345", "A", 4, true, 1 },
   { "sh1", "李敏", nil, "内分泌科副主任医师", "endocrinology", "110310000023456", "A", 4, true, 1 },
-  { "sh1", "陈静", nil, "心内科主治医师", "cardiology", "110310000034567", "B", 2, true, 1 },
+  { "sh1", "陈雪", nil, "心内科主治医师", "cardiology", "110310000034567", "B", 2, true, 1 },
   { "zs", "张伟", nil, "消化内科主任医师", "gastroenterology", "110310000045678", "A", 3, true, 1 },
   { "zs", "刘洋", nil, "肾内科主治医师", "nephrology", "110310000056789", "B", 2, true, 1 },
   { "xh", "赵丽", nil, "呼吸内科主治医师", "respiratory", "110310000067890", "C", 1, true, 1 },

@@ -35,3 +35,4 @@ crm.on("sample_drop", "before_restore", drops.restore_drop)
 
 -- call reports filed late need a reason
 crm.on("call_report", "before_create", drops.check_report)
+crm.on("call_report", "before_update", drops.keep_report)

@@ -393,33 +393,21 @@ def run_on_demo(name, make_suite, tests, records=30, seed=7, extra=None, metadat
     (with the flags in extra) on a fresh `crm demo` database of the shipped metadata/ and plugins/;
     make_suite(server, db). metadata(work) may return another metadata folder (a copy with fixtures);
     prepare(db) runs on the demo database before the server starts (rows the API cannot write);
-    industry: both the demo and the server run with `--industry NAME` (an industry pack's suite)."""
+    industry names app.yaml's industry whose plugins both the demo and the server enable (--industry)."""
     work = tempdir("crm-%s-" % name)
     db = os.path.join(work, "demo.db")
-    flag = ["--industry", industry] if industry else []
+    flags = ["--industry", industry] if industry else []
 
     def start():
         meta = metadata(work) if metadata else os.path.join(ROOT, "metadata")
-        subprocess.run([crm_binary()] + flag + ["demo", "--db", db, "--records", str(records), "--seed", str(seed),
-                        "--metadata", meta, "--plugins", os.path.join(ROOT, "plugins")],
+        subprocess.run([crm_binary(), "demo", "--db", db, "--records", str(records), "--seed", str(seed),
+                        "--metadata", meta, "--plugins", os.path.join(ROOT, "plugins")] + flags,
                        check=True, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         if prepare:
             prepare(db)
         return Server(work, db=db, metadata=meta, plugins=os.path.join(ROOT, "plugins"),
-                      extra=flag + list(extra or [])).start(as_admin=False)
+                      extra=list(extra or []) + flags).start(as_admin=False)
     return run_served(name, work, start, lambda server: make_suite(server, db), tests)
-
-
-def plugin_units_pass(plugin, files, industry=None):
-    """`crm plugin test PLUGIN` on the shipped plugins/: each of files ran and the last line counts no failure."""
-    flag = ["--industry", industry] if industry else []
-    run = subprocess.run([crm_binary()] + flag + ["plugin", "test", plugin, "--plugins", os.path.join(ROOT, "plugins")],
-                         cwd=ROOT, capture_output=True, check=False)
-    text = (run.stdout + run.stderr).decode()
-    for name in files:
-        check("%s/tests/%s" % (plugin, name) in text, "%s ran: %s" % (name, text[-1500:]))
-    last = text.strip().splitlines()[-1] if text.strip() else ""
-    check(run.returncode == 0 and last.endswith(" passed, 0 failed") and "FAIL" not in text, text[-3000:])
 
 
 def run_served(name, work, start, make_suite, tests):
@@ -459,3 +447,15 @@ def run_suite(name, metadata, users, make_suite, tests):
             add_user(server.db, metadata, login_name, password, role, work)
         return server.start()
     return run_served(name, work, start, lambda server: make_suite(server, work), tests)
+
+
+def plugin_units_pass(plugin, files, industry=None):
+    """`crm plugin test PLUGIN` on the shipped plugins/: each of files ran and the last line counts no failure."""
+    flag = ["--industry", industry] if industry else []
+    run = subprocess.run([crm_binary()] + flag + ["plugin", "test", plugin, "--plugins", os.path.join(ROOT, "plugins")],
+                         cwd=ROOT, capture_output=True, check=False)
+    text = (run.stdout + run.stderr).decode()
+    for name in files:
+        check("%s/tests/%s" % (plugin, name) in text, "%s ran: %s" % (name, text[-1500:]))
+    last = text.strip().splitlines()[-1] if text.strip() else ""
+    check(run.returncode == 0 and last.endswith(" passed, 0 failed") and "FAIL" not in text, text[-3000:])

@@ -97,12 +97,24 @@ end
 function test_a_call_report_filed_after_48_hours_needs_a_reason()
   local w = world(10)
   crm.update("visit", w.visit.id, { checked_in_at = crm.datetime(crm.now() - 50 * 3600) })
-  refused(function() crm.create("call_report", { visit = w.visit.id, key_message = "x" }) end, "invalid call_report record")
-  local r = crm.create("call_report", { visit = w.visit.id, key_message = "x", late_reason = "Ward round ran over two days" })
+  local as_rep = function(fn, ...) return crm.test.as_user(w.rep.id, fn, ...) end
+  refused(function() as_rep(crm.create, "call_report", { visit = w.visit.id, key_message = "x" }) end,
+    "filed more than 48 hours after the visit: give the reason it is late")
+  refused(function() as_rep(crm.create, "call_report", { visit = w.visit.id, key_message = "x", late_reason = " ok  " }) end,
+    "give the reason it is late")
+  local r = as_rep(crm.create, "call_report", { visit = w.visit.id, key_message = "x", late_reason = "Ward round ran over two days",
+    late = false })
   assert(r.late == true and r.filed_hours_after >= 50, crm.json.encode(r))
-  refused(function() crm.update("call_report", r.id, { late_reason = crm.null }) end, "invalid call_report record")
+  refused(function() as_rep(crm.update, "call_report", r.id, { late_reason = crm.null }) end, "give the reason it is late")
+  as_rep(crm.update, "call_report", r.id, { key_message = "the reason stays" })
   local on_time = world(10)
-  local ok = crm.create("call_report", { visit = on_time.visit.id, key_message = "y" })
+  local ok = crm.test.as_user(on_time.rep.id, crm.create, "call_report", { visit = on_time.visit.id, key_message = "y" })
   assert(ok.late == false and ok.filed_hours_after < 1, crm.json.encode(ok))
+  -- the system records the past (imports, demos): late only with a reason, never refused
+  local old = world(10)
+  crm.update("visit", old.visit.id, { checked_in_at = crm.datetime(crm.now() - 80 * 3600) })
+  local past = crm.create("call_report", { visit = old.visit.id, key_message = "imported" })
+  assert(past.late == false and past.filed_hours_after >= 80, crm.json.encode(past))
+  crm.update("call_report", past.id, { key_message = "still imported" })
   assert(drops.seconds("1970-01-02T00:00:00Z") == 86400 and drops.seconds("2024-03-01T00:00:00Z") - drops.seconds("2024-02-28T00:00:00Z") == 2 * 86400)
 end
