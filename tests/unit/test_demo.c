@@ -135,10 +135,10 @@ static void test_demo_has_the_promised_shape(void)
 	ASSERT(!strstr(log, "refuses owner"));
 	free(log);
 	struct crm_ctx *ctx = &fx.ctx;
-	ASSERT_EQ(count_of(ctx, "team", NULL), 8);    /* with the service package's L2, L3 and field service */
+	ASSERT_EQ(count_of(ctx, "team", NULL), 10);   /* with the service package's L2, L3 and field service, fieldforce's two */
 	/* with lead2cash's sales_director and finance, marketing's marketing_manager, service's manager and two agents,
 	 * channel's two channel managers and the 11 people of its partners (plugins/channel/demo.lua) */
-	ASSERT_EQ(count_of(ctx, "user", NULL), 31);   /* and the membership package's member_service */
+	ASSERT_EQ(count_of(ctx, "user", NULL), 34);   /* and the membership package's member_service, fieldforce's three */
 	ASSERT_EQ(count_of(ctx, "user", "login = 'sales_rep3' and kind = 'employee' and active = true"), 1);
 	ASSERT_EQ(count_of(ctx, "account", NULL), records);
 	ASSERT_EQ(count_of(ctx, "lead", NULL), records / 2);
@@ -207,8 +207,8 @@ static void test_demo_twice_reuses_users_and_teams(void)
 	if (status != CRM_OK)
 		fprintf(stderr, "  demo: %s\n", fx.ctx.message);
 	ASSERT_EQ(status, CRM_OK);
-	ASSERT_EQ(count_of(&fx.ctx, "user", NULL), 31);
-	ASSERT_EQ(count_of(&fx.ctx, "team", NULL), 8);
+	ASSERT_EQ(count_of(&fx.ctx, "user", NULL), 34);
+	ASSERT_EQ(count_of(&fx.ctx, "team", NULL), 10);
 	ASSERT_EQ(count_of(&fx.ctx, "account", NULL), 10);
 	ASSERT(fx.ctx.txn == NULL);
 	fixture_close(&fx);
@@ -219,7 +219,7 @@ static void test_demo_with_no_records_creates_only_people(void)
 	struct fixture fx;
 	ASSERT_EQ(open_base(&fx), CRM_OK);
 	ASSERT_EQ(demo_generate(&fx.ctx, 0, 1, NULL), CRM_OK);
-	ASSERT_EQ(count_of(&fx.ctx, "user", NULL), 20);   /* no accounts: no package demo, the people only (channel managers, member_service) */
+	ASSERT_EQ(count_of(&fx.ctx, "user", NULL), 23);   /* no accounts: no package demo, the people only (channel managers, member_service, field force) */
 	ASSERT_EQ(count_of(&fx.ctx, "account", NULL), 0);
 	ASSERT_EQ(demo_generate(&fx.ctx, -1, 1, NULL), CRM_EINVAL);
 	fixture_close(&fx);

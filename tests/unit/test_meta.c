@@ -2148,7 +2148,7 @@ static void test_repository_metadata_loads_with_the_demo_roles(void)
 	int rc = meta_load("metadata", "plugins", &meta, &diags);
 	ASSERT_LOADED(rc, diags);
 	ASSERT_EQ(diags.error_count, 0);
-	ASSERT_EQ(meta->role_count, 14);  /* 8 in metadata/ (guest among them), sales_director and finance from lead2cash, marketing_manager from marketing, service_manager from service, channel_manager from channel, member_service from membership */
+	ASSERT_EQ(meta->role_count, 16);  /* 8 in metadata/ (guest among them), sales_director and finance from lead2cash, marketing_manager from marketing, service_manager from service, channel_manager from channel, member_service from membership, field_rep and field_manager from fieldforce */
 	static const char *const demo_roles[] = {
 		"admin", "sales_manager", "sales_rep", "service_agent", "marketing_user", "partner_user", "consumer",
 	};
