@@ -399,6 +399,23 @@ class Suite(AsUsers):
         check(r.status in (409, 422), "a second limit of the same HCP, product and year: %d" % r.status)
         r = self.req("admin", "POST", "/objects/contact", {"last_name": "Dup", "license_number": " api-%06d " % self.serial})
         check(r.status in (409, 422), "a licence number twice (trimmed, in capitals): %d %s" % (r.status, r.body[:200]))
+        # lots and templates: types, ranges, a product that is no sample, a lot number twice for one rep
+        kettle = self.one("admin", "product", "filter=" + q("code = 'GW-100'"))
+        lot = {"product": self.cvx["id"], "lot_number": "API-BAD", "expiry_date": "%d-01-01" % (self.year + 1),
+               "rep": self.uid["pharma_rep_a"], "received": 5}
+        for what, body in (("negative stock", {"received": -1}), ("stock as text", {"received": "many"}),
+                           ("expiry as text", {"expiry_date": "soon"}), ("no expiry", {"expiry_date": None}),
+                           ("unknown product", {"product": 99999999}), ("a lot number twice", {"lot_number": "API-pharma_rep_a"})):
+            r = self.req("admin", "POST", "/objects/sample_lot", dict(lot, **body))
+            check(r.status in (409, 422), "lot, %s: %d %s" % (what, r.status, r.body[:200]))
+        self.refused(self.req("admin", "POST", "/objects/sample_lot", dict(lot, product=kettle["id"])),
+                     "is not a sample product", field="product")
+        template = {"name": "Bad", "product": self.cvx["id"], "segment": "A", "year": self.year + 2, "max_units": 3}
+        for what, body in (("segment D", {"segment": "D"}), ("no product", {"product": None}), ("max -3", {"max_units": -3})):
+            r = self.req("compliance_officer", "POST", "/objects/sample_limit_template", dict(template, **body))
+            eq(r.status, 422, "template, %s: %s" % (what, r.body[:200]))
+        self.refused(self.req("compliance_officer", "POST", "/objects/sample_limit_template", dict(template, product=kettle["id"])),
+                     "is not a sample product")
         r = self.req("admin", "POST", "/objects/account", {"name": "Pharmacy with a grade", "institution_type": "pharmacy",
                                                            "hospital_level": "tertiary_a"})
         self.refused(r, "Only a hospital has a grade", field="hospital_level")
