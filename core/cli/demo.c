@@ -887,6 +887,9 @@ static const struct demo_user demo_users[] = {
 	  NULL },
 	{ "channel_manager2", "Kenji Sato", "Channel Manager Americas and APAC", NULL, "admin", false, "channel_manager",
 	  "employee", NULL },
+	/* the pharma pack's (--industry pharma): medical affairs sets sample limits and audits drops */
+	{ "compliance_officer", "Elisabeth Brandt", "Head of Medical Affairs & Compliance", NULL, "admin", false,
+	  "medical_compliance", "employee", NULL },
 	/* the membership package's (created only where the metadata has member_service) */
 	{ "member_service", "Lin Hui", "Member Care Lead", "Customer Service", "admin", false,
 	  "member_service", "employee", NULL },

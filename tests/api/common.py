@@ -447,3 +447,15 @@ def run_suite(name, metadata, users, make_suite, tests):
             add_user(server.db, metadata, login_name, password, role, work)
         return server.start()
     return run_served(name, work, start, lambda server: make_suite(server, work), tests)
+
+
+def plugin_units_pass(plugin, files, industry=None):
+    """`crm plugin test PLUGIN` on the shipped plugins/: each of files ran and the last line counts no failure."""
+    flag = ["--industry", industry] if industry else []
+    run = subprocess.run([crm_binary()] + flag + ["plugin", "test", plugin, "--plugins", os.path.join(ROOT, "plugins")],
+                         cwd=ROOT, capture_output=True, check=False)
+    text = (run.stdout + run.stderr).decode()
+    for name in files:
+        check("%s/tests/%s" % (plugin, name) in text, "%s ran: %s" % (name, text[-1500:]))
+    last = text.strip().splitlines()[-1] if text.strip() else ""
+    check(run.returncode == 0 and last.endswith(" passed, 0 failed") and "FAIL" not in text, text[-3000:])
