@@ -950,7 +950,7 @@ static void writer_lock_alone(struct store *store)
 		struct crm_ctx scratch;
 		crm_ctx_init(&scratch, NULL, 0, NULL);
 		group_commit(store, &scratch);
-		crm_ctx_clear(&scratch);
+		crm_error_reset(&scratch);
 	}
 }
 
@@ -1006,7 +1006,7 @@ static int request_done(struct store *store, struct group_waiter *self, struct c
 		struct crm_ctx scratch;
 		crm_ctx_init(&scratch, NULL, 0, NULL);
 		int code = group_commit(store, self ? ctx : &scratch);
-		crm_ctx_clear(&scratch);
+		crm_error_reset(&scratch);
 		pthread_mutex_unlock(&store->writer_lock);
 		return code;
 	}
@@ -1051,7 +1051,7 @@ void store_rollback(struct store_conn *conn)
 	struct crm_ctx scratch;
 	crm_ctx_init(&scratch, NULL, 0, NULL);
 	request_done(conn->store, NULL, &scratch);
-	crm_ctx_clear(&scratch);
+	crm_error_reset(&scratch);
 }
 
 struct store_conn *store_reader(struct store *store)

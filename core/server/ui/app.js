@@ -365,6 +365,8 @@ const currencyFields = (o, names) => names.map((n) => fieldOf(o, n))
 function formatValue(f, v, record) {
   if (v == null || v === '') return '';
   if (f.name === 'id') return String(v);   // an id is a name, not a quantity: no "1,003"
+  // an int named year or *_year (model_year, a sample limit's year) is a calendar year: no "2,025"
+  if (f.type === 'int' && /(^|_)year$/.test(f.name)) return String(v);
   const type = valueType(f);
   if (type === 'geo' && typeof v === 'object') return `${coordinate(v.lat)}, ${coordinate(v.lng)}`;
   if (numeric(type)) return formatNumber(v, type, type === 'money' ? currencyOf(f, record) : null);
