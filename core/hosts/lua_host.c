@@ -43,6 +43,7 @@
 #include <sodium.h>
 #include "access.h"
 #include "events.h"
+#include "expr.h"
 #include "context.h"
 #include "lua_host.h"
 #include "workflow.h"
@@ -1584,6 +1585,36 @@ static int crm_log(lua_State *L)
 	return 0;
 }
 
+/* A point argument { lat = n, lng = n }: false when it is nil, crm.null or has no two numbers. */
+static bool lua_point(lua_State *L, int index, double *lat, double *lng)
+{
+	if (!lua_istable(L, index))
+		return false;
+	lua_getfield(L, index, "lat");
+	lua_getfield(L, index, "lng");
+	bool ok = lua_type(L, -2) == LUA_TNUMBER && lua_type(L, -1) == LUA_TNUMBER;
+	*lat = ok ? lua_tonumber(L, -2) : 0;
+	*lng = ok ? lua_tonumber(L, -1) : 0;
+	lua_pop(L, 2);
+	return ok;
+}
+
+/* crm.distance(a, b): the expression language's distance() (the same C), metres or nil. */
+static int crm_distance(lua_State *L)
+{
+	double lat1, lng1, lat2, lng2, metres;
+	if (!lua_isnoneornil(L, 1) && !lua_istable(L, 1) && !lua_islightuserdata(L, 1))
+		return luaL_argerror(L, 1, "expected a point { lat = .., lng = .. } or nil");
+	if (!lua_isnoneornil(L, 2) && !lua_istable(L, 2) && !lua_islightuserdata(L, 2))
+		return luaL_argerror(L, 2, "expected a point { lat = .., lng = .. } or nil");
+	if (lua_point(L, 1, &lat1, &lng1) && lua_point(L, 2, &lat2, &lng2)
+	    && expr_geo_distance(lat1, lng1, lat2, lng2, &metres))
+		lua_pushnumber(L, metres);
+	else
+		lua_pushnil(L);
+	return 1;
+}
+
 static int crm_now(lua_State *L)
 {
 	lua_pushinteger(L, (lua_Integer)time(NULL));
@@ -2102,7 +2133,7 @@ static int build_sandbox(lua_State *L)
 		{ "transition", crm_transition }, { "on", crm_on }, { "action", crm_action }, { "route", crm_route },
 		{ "job", crm_job }, { "log", crm_log }, { "now", crm_now }, { "datetime", crm_datetime },
 		{ "date", crm_date }, { "error", crm_raise }, { "as_system", crm_as_system },
-		{ "send", crm_send }, { NULL, NULL },
+		{ "send", crm_send }, { "distance", crm_distance }, { NULL, NULL },
 	};
 	lua_newtable(L);
 	set_functions(L, crm);

@@ -1894,6 +1894,14 @@ static double geo_haversine(double lat1, double lng1, double lat2, double lng2)
 	return 2.0 * GEO_EARTH_RADIUS * atan2(sqrt(a), sqrt(1.0 - a));
 }
 
+bool expr_geo_distance(double lat1, double lng1, double lat2, double lng2, double *metres)
+{
+	if (!geo_valid(lat1, lng1) || !geo_valid(lat2, lng2))
+		return false;
+	*metres = geo_haversine(lat1, lng1, lat2, lng2);
+	return true;
+}
+
 /* A coordinate argument: a number, or false (null, text: the caller decides). */
 static bool coordinate(const struct expr_value *value, double *out)
 {

@@ -187,6 +187,12 @@ int expr_eval(const struct expr *e, const struct expr_env *env, struct expr_valu
               char *err, size_t errlen);
 /* True only for a true boolean or a non-zero number: null and text are false. */
 bool expr_truthy(const struct expr_value *value);
+/*
+ * distance()'s metres between two points, for code outside an expression
+ * (crm.distance in Lua): false, *metres untouched, when a coordinate is out
+ * of range or not finite.
+ */
+bool expr_geo_distance(double lat1, double lng1, double lat2, double lng2, double *metres);
 void expr_value_clear(struct expr_value *value);
 
 /*

@@ -50,12 +50,9 @@ function M.of_lead(lead)
   return M.point(lead.location) or M.city(lead.city)
 end
 
--- metres between two points (haversine, the kernel's mean Earth radius)
+-- metres between two points: the kernel's distance() (crm.distance, the same C as the filter's)
 function M.metres(a, b)
-  local r, rad = 6371008.8, math.pi / 180
-  local dlat, dlng = (b.lat - a.lat) * rad, (b.lng - a.lng) * rad
-  local h = math.sin(dlat / 2) ^ 2 + math.cos(a.lat * rad) * math.cos(b.lat * rad) * math.sin(dlng / 2) ^ 2
-  return 2 * r * math.asin(math.min(1, math.sqrt(h)))
+  return crm.distance(a, b)
 end
 
 -- seconds since 1970 of a datetime text "YYYY-MM-DDTHH:MM[:SS]Z", or nil

@@ -1,20 +1,10 @@
--- The check-in's judgement, without the database: the distance between two
--- points as the kernel's distance() computes it (core/lang/expr.c: haversine on
--- the mean Earth radius, atan2, the short way round the antimeridian; the
--- same libm calls on the same doubles give the same metres), in whole metres (truncated: 72.6 m is 72), and
--- the verdict against the radius.
+-- The check-in's judgement: the distance between two points is the kernel's
+-- distance() (crm.distance, the same C as the expression language), in whole
+-- metres (truncated: 72.6 m is 72), and the verdict against the radius.
 local M = {}
 
-local EARTH_RADIUS = 6371008.8
-local RAD = math.pi / 180.0
-
 function M.distance(lat1, lng1, lat2, lng2)
-  local phi1, phi2, east = lat1 * RAD, lat2 * RAD, lng2 - lng1
-  if east > 180.0 then east = east - 360.0 elseif east < -180.0 then east = east + 360.0 end
-  local sin_lat, sin_lng = math.sin((phi2 - phi1) / 2), math.sin(east * RAD / 2)
-  local a = sin_lat * sin_lat + math.cos(phi1) * math.cos(phi2) * sin_lng * sin_lng
-  if a > 1.0 then a = 1.0 end
-  return 2.0 * EARTH_RADIUS * math.atan(math.sqrt(a), math.sqrt(1.0 - a))
+  return crm.distance({ lat = lat1, lng = lng1 }, { lat = lat2, lng = lng2 })
 end
 
 local function valid(p)

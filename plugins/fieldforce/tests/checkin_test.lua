@@ -13,6 +13,20 @@ function test_distance_of_scenario_two()
   assert(geo.distance(10, 179.9, 10, -179.9) < 25000)
 end
 
+function test_crm_distance_is_the_kernels_and_refuses_no_points()
+  -- crm.distance: the expression's distance(); nil for what is no point, an error for a wrong type
+  assert(math.floor(crm.distance({ lat = 31.2304, lng = 121.4737 }, { lat = 31.2310, lng = 121.4740 })) == 72)
+  assert(crm.distance(nil, { lat = 0, lng = 0 }) == nil)
+  assert(crm.distance(crm.null, { lat = 0, lng = 0 }) == nil)
+  assert(crm.distance({ lat = 91, lng = 0 }, { lat = 0, lng = 0 }) == nil)
+  assert(crm.distance({ lat = "1", lng = 0 }, { lat = 0, lng = 0 }) == nil)
+  assert(crm.distance({ lat = 0 / 0, lng = 0 }, { lat = 0, lng = 0 }) == nil)
+  assert(not pcall(crm.distance, "31.2,121.4", { lat = 0, lng = 0 }))
+  -- about 20,015 km to the antipode
+  local half = crm.distance({ lat = 0, lng = 0 }, { lat = 0, lng = 180 })
+  assert(half > 20015000 and half < 20016000, "antipode " .. half)
+end
+
 function test_judge_within_beyond_and_strict()
   local account = { lat = 31.2310, lng = 121.4740 }
   local ok = geo.judge({ lat = 31.2304, lng = 121.4737 }, account, 200, false)
